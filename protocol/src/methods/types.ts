@@ -1,0 +1,104 @@
+import type { Compressor, Payload } from '../compress/types.js';
+
+/**
+ * Methods are split into device logic and server logic so that the single-process reference
+ * runner, the simulator and the real network all drive the *same* functions.
+ *
+ * One iteration k is a short sequence of *phases*. Each phase is one exchange:
+ *   1. every shard holder computes an uplink payload with `deviceUplink` (pure: it returns the
+ *      shard's would-be new memory instead of mutating it),
+ *   2. the aggregator combines what arrived with `serverAggregate` and broadcasts a `Downlink`,
+ *   3. every peer applies the downlink to its replica with `deviceApply`, which returns the next
+ *      phase of the iteration or null when the iteration is complete; shard memories returned in
+ *      step 1 are adopted only for shards listed in `downlink.included`.
+ *
+ * The replica (z, w, F(w), …) is identical on every peer after every applied downlink, which is
+ * what lets any peer become the aggregator and lets joiners copy it from anyone.
+ */
+
+export type MethodName = 'masha1' | 'masha2' | 'eg' | 'qeg' | 'qgda' | 'ef-gda' | 'marina';
+
+/** State replicated on every peer. All vectors are named so that it can be serialised generically. */
+export interface ReplicaState {
+  /** Completed iterations. */
+  iteration: number;
+  /** False until the initial full exchange (e.g. F(w⁰)) has been applied. */
+  initialized: boolean;
+  /** Named dense vectors (z, w, Fw, x, g, …), all of length `dim` unless the method says otherwise. */
+  readonly vectors: Record<string, Float64Array>;
+}
+
+/** Per-shard memory held by the shard's current holder (e.g. F_m(w), error-feedback memory e_m). */
+export interface ShardState {
+  readonly vectors: Record<string, Float64Array>;
+}
+
+/** Aggregator-only memory (e.g. MASHA2's server error e). Reset when the aggregator changes. */
+export interface ServerState {
+  readonly vectors: Record<string, Float64Array>;
+}
+
+export interface UplinkResult {
+  readonly payload: Payload;
+  /** Shard memory to adopt if the commit includes this shard; null when unchanged. */
+  readonly shard: ShardState | null;
+}
+
+export interface ShardUplink {
+  readonly shard: number;
+  readonly payload: Payload;
+}
+
+export interface Downlink {
+  /** Broadcast vector (possibly compressed by the server compressor); null when none. */
+  readonly payload: Payload | null;
+  /** Small integer flags broadcast with the commit: bit 0 = b_k / c_k (refresh). */
+  readonly flags: number;
+  /** Shards whose uplinks were aggregated, ascending. */
+  readonly included: readonly number[];
+}
+
+export const FLAG_REFRESH = 1;
+
+export interface PhaseInfo {
+  /** Compressor that decodes this phase's uplink payloads. */
+  readonly uplink: Compressor;
+  /** Compressor that decodes this phase's downlink payload. */
+  readonly downlink: Compressor;
+  /** True when every shard must answer (full exchanges such as F(w) refreshes). */
+  readonly requiresAll: boolean;
+  /** Bits of the downlink besides the payload (e.g. 1 for b_k). */
+  readonly flagBits: number;
+}
+
+export interface AggregateOptions {
+  /** Force the refresh flag (a shard changed holder: F(w) must come from the current holders). */
+  readonly forceRefresh: boolean;
+}
+
+export interface MethodInstance {
+  readonly name: MethodName;
+  readonly dim: number;
+  readonly shards: number;
+  readonly gamma: number;
+  readonly tau: number;
+  initReplica(z0: Float64Array): ReplicaState;
+  initShard(m: number): ShardState;
+  initServer(): ServerState;
+  /** Phase that opens the next iteration (an init phase while `!replica.initialized`). */
+  startPhase(replica: ReplicaState): string;
+  phase(name: string): PhaseInfo;
+  deviceUplink(replica: ReplicaState, shard: ShardState, m: number, phase: string): UplinkResult;
+  /** Mutates `server`; must not mutate the replica. */
+  serverAggregate(
+    server: ServerState,
+    replica: ReplicaState,
+    phase: string,
+    uplinks: readonly ShardUplink[],
+    options: AggregateOptions,
+  ): Downlink;
+  /** Mutates `replica`; returns the next phase, or null when the iteration is complete. */
+  deviceApply(replica: ReplicaState, phase: string, downlink: Downlink): string | null;
+  /** The current iterate to report (z for VIs, x for minimisation). */
+  iterate(replica: ReplicaState): Float64Array;
+}

@@ -1,0 +1,2 @@
+export * from './xoshiro128.js';
+export * from './streams.js';
