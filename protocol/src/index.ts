@@ -10,3 +10,4 @@ export * from './problems/index.js';
 export * from './prox/index.js';
 export * from './methods/index.js';
 export * from './runner/index.js';
+export * from './engine/index.js';

@@ -1,0 +1,69 @@
+/**
+ * The sans-I/O round engine's contract with its drivers (the simulator in sim/, the libp2p
+ * adapters in node/ and browser/). A driver owns clocks, timers, sockets and frame I/O; the engine
+ * owns every protocol decision.
+ *
+ * A driver feeds a peer `EngineEvent`s stamped with its clock (`now`, milliseconds: virtual in the
+ * simulator, real in the network) and carries out the returned `EngineAction`s. Same events in,
+ * same actions out: that is what lets a simulated trace predict the real swarm.
+ */
+
+export type PeerId = string;
+
+/** Protocol message as handed to / received from the frame layer. */
+export interface EngineMessage {
+  /** Message kind (heartbeat, open, uplink, commit, state-request, state, …), small integer. */
+  readonly kind: number;
+  readonly runId: string;
+  readonly epoch: number;
+  /** Engine round (sequence number of exchanges). */
+  readonly round: number;
+  /** Phase id within the round. */
+  readonly phase: number;
+  readonly sender: PeerId;
+  /** Payload codec id (how `body` is encoded). */
+  readonly codec: number;
+  readonly body: Uint8Array;
+}
+
+export type EngineEvent =
+  /** Delivered once when the driver starts the peer. */
+  | { readonly type: 'start' }
+  /** A complete, reassembled message. */
+  | { readonly type: 'message'; readonly from: PeerId; readonly message: EngineMessage }
+  /** A timer set by `setTimer` fired. */
+  | { readonly type: 'timer'; readonly id: string }
+  /** Transport-level membership hint (connection opened/closed); heartbeats remain authoritative. */
+  | { readonly type: 'peer-connected' | 'peer-disconnected'; readonly peer: PeerId }
+  /** The driver rejected an incoming frame/message (bad bytes, stale epoch, limits) — for counting. */
+  | { readonly type: 'rejected'; readonly from: PeerId | null; readonly reason: string };
+
+export type EngineAction =
+  /** To every peer of the run (gossipsub in the network). */
+  | { readonly type: 'broadcast'; readonly message: EngineMessage }
+  /** To one peer (uplink to the aggregator, state transfer). */
+  | { readonly type: 'send'; readonly to: PeerId; readonly message: EngineMessage }
+  | { readonly type: 'setTimer'; readonly id: string; readonly delayMs: number }
+  | { readonly type: 'clearTimer'; readonly id: string }
+  /** A round was committed and applied by this peer. */
+  | {
+      readonly type: 'commit';
+      readonly epoch: number;
+      readonly round: number;
+      readonly iteration: number;
+      readonly phase: string;
+      readonly included: readonly number[];
+      readonly digest: string;
+    }
+  /** A new epoch (and aggregator) was adopted. */
+  | { readonly type: 'election'; readonly epoch: number; readonly aggregator: PeerId }
+  /** A named measurement (metric value, late frame counter, …). */
+  | { readonly type: 'metric'; readonly name: string; readonly value: number }
+  /** The run reached its end (target or round budget); the driver may stop the peer. */
+  | { readonly type: 'done'; readonly reason: string };
+
+/** A peer's state machine. `handle` must not touch clocks, timers, sockets or randomness outside the run's seeded streams. */
+export interface EnginePeer {
+  readonly id: PeerId;
+  handle(event: EngineEvent, now: number): EngineAction[];
+}
