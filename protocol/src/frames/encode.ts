@@ -1,0 +1,148 @@
+import type { EngineMessage } from '../engine/types.js';
+import { crc32c, crc32cUpdate } from './crc32c.js';
+import { FrameError } from './frame-error.js';
+import {
+  chunkCount,
+  chunkLength,
+  DEFAULT_FRAME_BYTES,
+  FIXED_HEADER_BYTES,
+  FRAME_MAGIC,
+  FRAME_VERSION,
+  frameHeaderBytes,
+  isRunIdHex,
+  isValidSender,
+  MAX_CODEC,
+  MAX_FRAME_BYTES,
+  MAX_KIND,
+  MAX_PHASE,
+  MAX_SENDER_BYTES,
+  MAX_U32,
+  MIN_FRAME_BYTES,
+  OFF,
+  writeHex,
+} from './format.js';
+
+export interface EncodeOptions {
+  /** Largest frame in bytes, header included: an integer in [MIN_FRAME_BYTES, MAX_FRAME_BYTES]; default 64 KiB. */
+  readonly frameSize?: number;
+  /** Message id (u32). Default: derived from the message (see `deriveMessageId`), so re-sending the same message yields the same frames. */
+  readonly messageId?: number;
+}
+
+function isUint(x: unknown, max: number): x is number {
+  return typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= max;
+}
+
+function putU16(b: Uint8Array, o: number, v: number): void {
+  b[o] = v & 0xff;
+  b[o + 1] = (v >>> 8) & 0xff;
+}
+
+function putU32(b: Uint8Array, o: number, v: number): void {
+  b[o] = v & 0xff;
+  b[o + 1] = (v >>> 8) & 0xff;
+  b[o + 2] = (v >>> 16) & 0xff;
+  b[o + 3] = (v >>> 24) & 0xff;
+}
+
+function validateMessage(m: EngineMessage): void {
+  const bad = (field: string, what: string): never => {
+    throw new FrameError('bad-message', `message.${field}: ${what}`);
+  };
+  if (typeof m !== 'object' || m === null) bad('', 'must be an object');
+  if (!isUint(m.kind, MAX_KIND)) bad('kind', `must be an integer in [0, ${MAX_KIND}]`);
+  if (!isUint(m.phase, MAX_PHASE)) bad('phase', `must be an integer in [0, ${MAX_PHASE}]`);
+  if (!isUint(m.codec, MAX_CODEC)) bad('codec', `must be an integer in [0, ${MAX_CODEC}]`);
+  if (!isUint(m.epoch, MAX_U32)) bad('epoch', `must be an integer in [0, ${MAX_U32}]`);
+  if (!isUint(m.round, MAX_U32)) bad('round', `must be an integer in [0, ${MAX_U32}]`);
+  if (typeof m.runId !== 'string' || !isRunIdHex(m.runId)) bad('runId', 'must be 64 lower-case hex digits (a 32-byte hash)');
+  if (typeof m.sender !== 'string' || !isValidSender(m.sender)) {
+    bad('sender', `must be 1..${MAX_SENDER_BYTES} printable ASCII characters`);
+  }
+  if (!(m.body instanceof Uint8Array)) bad('body', 'must be a Uint8Array');
+  if (m.body.length > MAX_U32) bad('body', `is longer than ${MAX_U32} bytes`);
+}
+
+/**
+ * Deterministic message id: CRC-32C over (kind, phase, codec, epoch, round, length, stride)
+ * followed by the chunk CRCs — so it depends on every body byte at no extra pass over the body.
+ * The reassembler keys partial messages by (run, sender, epoch, round, phase, kind, id), so a
+ * collision can only matter between two different bodies from the same sender for the same
+ * round, phase and kind, and then it is caught as a conflict rather than silently mixed.
+ */
+function deriveMessageId(m: EngineMessage, stride: number, chunkCrcs: Uint8Array): number {
+  const d = new Uint8Array(22);
+  d[0] = m.kind;
+  putU16(d, 1, m.phase);
+  putU16(d, 3, m.codec);
+  putU32(d, 5, m.epoch);
+  putU32(d, 9, m.round);
+  putU32(d, 13, m.body.length);
+  putU32(d, 17, stride);
+  return crc32cUpdate(crc32c(d), chunkCrcs);
+}
+
+/**
+ * Cuts `message` into self-describing frames of at most `options.frameSize` bytes. Chunk i
+ * carries body bytes [i·stride, min((i+1)·stride, L)) with stride = frameSize − header size, so
+ * the wire size is exactly ⌈L / stride⌉ · header + L (one header for an empty body). Each frame
+ * is its own Uint8Array. Throws FrameError('bad-message' | 'bad-options') on invalid input.
+ */
+export function encodeFrames(message: EngineMessage, options: EncodeOptions = {}): Uint8Array[] {
+  validateMessage(message);
+  const frameSize = options.frameSize ?? DEFAULT_FRAME_BYTES;
+  if (!isUint(frameSize, MAX_FRAME_BYTES) || frameSize < MIN_FRAME_BYTES) {
+    throw new FrameError('bad-options', `frameSize must be an integer in [${MIN_FRAME_BYTES}, ${MAX_FRAME_BYTES}], got ${String(frameSize)}`);
+  }
+  if (options.messageId !== undefined && !isUint(options.messageId, MAX_U32)) {
+    throw new FrameError('bad-options', `messageId must be an integer in [0, ${MAX_U32}]`);
+  }
+  const body = message.body;
+  const total = body.length;
+  const senderLength = message.sender.length;
+  const header = frameHeaderBytes(senderLength);
+  const stride = frameSize - header;
+  const count = chunkCount(total, stride);
+
+  // Chunk CRCs first: they go into the headers and (by default) into the message id.
+  const crcs = new Uint8Array(4 * count);
+  for (let i = 0; i < count; i++) {
+    const start = i * stride;
+    putU32(crcs, 4 * i, crc32c(body, start, start + chunkLength(total, stride, i, count)));
+  }
+  const messageId = options.messageId ?? deriveMessageId(message, stride, crcs);
+
+  // Header template: everything but index, chunk length, payload CRC and header CRC.
+  const tpl = new Uint8Array(FIXED_HEADER_BYTES + senderLength);
+  putU32(tpl, OFF.magic, FRAME_MAGIC);
+  tpl[OFF.version] = FRAME_VERSION;
+  tpl[OFF.kind] = message.kind;
+  putU16(tpl, OFF.phase, message.phase);
+  putU16(tpl, OFF.codec, message.codec);
+  tpl[OFF.senderLength] = senderLength;
+  tpl[OFF.flags] = 0;
+  putU32(tpl, OFF.epoch, message.epoch);
+  putU32(tpl, OFF.round, message.round);
+  putU32(tpl, OFF.messageId, messageId);
+  putU32(tpl, OFF.count, count);
+  putU32(tpl, OFF.totalLength, total);
+  putU32(tpl, OFF.stride, stride);
+  writeHex(message.runId, tpl, OFF.runId);
+  for (let i = 0; i < senderLength; i++) tpl[OFF.sender + i] = message.sender.charCodeAt(i);
+
+  const frames: Uint8Array[] = new Array<Uint8Array>(count);
+  const crcAt = FIXED_HEADER_BYTES + senderLength;
+  for (let i = 0; i < count; i++) {
+    const start = i * stride;
+    const len = chunkLength(total, stride, i, count);
+    const f = new Uint8Array(header + len);
+    f.set(tpl, 0);
+    putU32(f, OFF.index, i);
+    putU32(f, OFF.chunkLength, len);
+    f.set(crcs.subarray(4 * i, 4 * i + 4), OFF.payloadCrc);
+    putU32(f, crcAt, crc32c(f, 0, crcAt));
+    f.set(body.subarray(start, start + len), header);
+    frames[i] = f;
+  }
+  return frames;
+}

@@ -1,0 +1,324 @@
+import type { EngineMessage } from '../engine/types.js';
+import { decodeFrame } from './decode.js';
+import type { Frame, FrameHeader } from './frame.js';
+import { FrameError, type FrameErrorCode } from './frame-error.js';
+import { chunkCount, chunkLength, isRunIdHex, MAX_U32 } from './format.js';
+
+export interface ReassemblerLimits {
+  /**
+   * Largest message body in bytes: a number, or a function of the first frame's header (e.g.
+   * from the run's dimension and the frame's codec). Checked before anything is allocated.
+   */
+  readonly maxMessageBytes: number | ((header: FrameHeader) => number);
+  /** Most chunks per message (default 65,536). */
+  readonly maxChunks?: number;
+  /** Most partial (incomplete) messages per sender (default 8). */
+  readonly maxPartialsPerSender?: number;
+  /** Most partial messages in all (default 4,096). */
+  readonly maxPartials?: number;
+  /** Most bytes held by partial messages: bodies plus 5 bytes per chunk of bookkeeping (default 256 MiB). */
+  readonly maxBufferedBytes?: number;
+  /** Oldest a partial message may get, measured from its first chunk, in the caller's clock units (default 60,000). */
+  readonly maxAgeMs?: number;
+  /** Accept frames of this run only (64 lower-case hex digits); default: any run. */
+  readonly runId?: string;
+  /**
+   * Keys of this many completed messages are remembered so that late duplicate frames are counted
+   * as duplicates instead of being delivered again or starting a stale partial (default 0: off).
+   * Only enable it where equal messages (same sender, run, epoch, round, phase, kind and body)
+   * are never meant to be delivered twice, or give each message its own id.
+   */
+  readonly rememberCompleted?: number;
+}
+
+export interface ReassemblerCounters {
+  /** Frames that contributed a new chunk (including single-frame messages). */
+  readonly framesAccepted: number;
+  /** Messages returned whole by `accept`. */
+  readonly messagesCompleted: number;
+  /** Frames whose chunk was already held (byte-identical) or whose message was already completed. */
+  readonly duplicates: number;
+  /** Refused frames by FrameError code (decode errors through `acceptBytes` included). */
+  readonly rejected: Readonly<Partial<Record<FrameErrorCode, number>>>;
+  /** Partial messages dropped for age. */
+  readonly expired: number;
+  /** Partial messages now held. */
+  readonly partials: number;
+  /** Bytes now held by partial messages (bodies + 5 bytes per chunk). */
+  readonly bufferedBytes: number;
+}
+
+interface PartialMessage {
+  readonly key: string;
+  readonly first: FrameHeader;
+  readonly createdAt: number;
+  readonly body: Uint8Array;
+  /** have[i] = 1 once chunk i is written. */
+  readonly have: Uint8Array;
+  readonly crcs: Uint32Array;
+  readonly cost: number;
+  received: number;
+}
+
+function limit(value: number | undefined, fallback: number, name: string, allowZero = false): number {
+  const v = value ?? fallback;
+  if (typeof v !== 'number' || !(Number.isInteger(v) || v === Infinity) || v < (allowZero ? 0 : 1)) {
+    throw new FrameError('bad-options', `${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${String(v)}`);
+  }
+  return v;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Reassembles messages from decoded frames under hard limits; sans-I/O (the caller passes `now`).
+ *
+ * Partial messages are keyed by (run, sender, epoch, round, phase, kind, message id). Duplicate
+ * and reordered chunks are fine. A chunk that contradicts its partial (different bytes for a held
+ * index, or a different declared length, stride or codec) drops that partial and is refused with
+ * FrameError('conflict'); no other partial is touched. Refusals throw FrameError and are counted.
+ */
+export class Reassembler {
+  private readonly maxMessageBytes: (header: FrameHeader) => number;
+  private readonly maxChunks: number;
+  private readonly maxPartialsPerSender: number;
+  private readonly maxPartials: number;
+  private readonly maxBufferedBytes: number;
+  private readonly maxAge: number;
+  private readonly runId: string | undefined;
+  private readonly rememberCompleted: number;
+
+  private readonly partials = new Map<string, PartialMessage>();
+  private readonly bySender = new Map<string, Set<string>>();
+  private readonly completed = new Set<string>();
+  private buffered = 0;
+  private nFramesAccepted = 0;
+  private nCompleted = 0;
+  private nDuplicates = 0;
+  private nExpired = 0;
+  private readonly nRejected: Partial<Record<FrameErrorCode, number>> = {};
+
+  constructor(limits: ReassemblerLimits) {
+    const m = limits.maxMessageBytes;
+    if (typeof m === 'function') this.maxMessageBytes = m;
+    else {
+      const v = limit(m, 0, 'maxMessageBytes', true);
+      this.maxMessageBytes = () => v;
+    }
+    this.maxChunks = limit(limits.maxChunks, 65_536, 'maxChunks');
+    this.maxPartialsPerSender = limit(limits.maxPartialsPerSender, 8, 'maxPartialsPerSender');
+    this.maxPartials = limit(limits.maxPartials, 4096, 'maxPartials');
+    this.maxBufferedBytes = limit(limits.maxBufferedBytes, 256 * 1024 * 1024, 'maxBufferedBytes');
+    const age = limits.maxAgeMs ?? 60_000;
+    if (typeof age !== 'number' || !(age >= 0)) throw new FrameError('bad-options', `maxAgeMs must be ≥ 0, got ${String(age)}`);
+    this.maxAge = age;
+    if (limits.runId !== undefined && !isRunIdHex(limits.runId)) {
+      throw new FrameError('bad-options', 'runId must be 64 lower-case hex digits');
+    }
+    this.runId = limits.runId;
+    this.rememberCompleted = limit(limits.rememberCompleted, 0, 'rememberCompleted', true);
+  }
+
+  /** Decodes `bytes` and accepts the frame; decode failures are counted like other refusals. */
+  acceptBytes(bytes: Uint8Array, now: number, from?: string): EngineMessage | null {
+    let frame: Frame;
+    try {
+      frame = decodeFrame(bytes);
+    } catch (e) {
+      if (e instanceof FrameError) this.count(e.code);
+      throw e;
+    }
+    return this.accept(frame, now, from);
+  }
+
+  /**
+   * Takes one decoded frame. Returns the whole message when this frame completes it, else null.
+   * `from`, when given, is the transport-authenticated peer: a frame naming another sender is
+   * refused ('sender-mismatch'). Throws FrameError (counted) when the frame is refused.
+   */
+  accept(frame: Frame, now: number, from?: string): EngineMessage | null {
+    if (typeof now !== 'number' || Number.isNaN(now)) throw new FrameError('bad-options', 'now must be a number');
+    if (from !== undefined && frame.sender !== from) {
+      this.refuse('sender-mismatch', `frame names sender ${frame.sender} but came from ${from}`);
+    }
+    if (this.runId !== undefined && frame.runId !== this.runId) this.refuse('wrong-run', `frame of run ${frame.runId}`);
+    this.checkGeometry(frame);
+    const maxBytes = this.maxMessageBytes(frame);
+    if (!(frame.totalLength <= maxBytes)) {
+      this.refuse('message-too-large', `message of ${frame.totalLength} bytes exceeds the ${maxBytes}-byte limit`);
+    }
+    if (frame.count > this.maxChunks) {
+      this.refuse('too-many-chunks', `message of ${frame.count} chunks exceeds the ${this.maxChunks}-chunk limit`);
+    }
+
+    const key = `${frame.sender}\u0000${frame.runId}:${frame.epoch}:${frame.round}:${frame.phase}:${frame.kind}:${frame.messageId}`;
+    if (this.completed.has(key)) {
+      this.nDuplicates++;
+      return null;
+    }
+
+    let p = this.partials.get(key);
+    if (p !== undefined && now - p.createdAt > this.maxAge) {
+      this.drop(p);
+      this.nExpired++;
+      p = undefined;
+    }
+    if (p !== undefined) return this.addChunk(p, frame);
+
+    if (frame.count === 1) {
+      this.nFramesAccepted++;
+      return this.complete(key, frame, frame.payload.slice());
+    }
+    return this.startPartial(key, frame, now);
+  }
+
+  /** Drops partial messages older than the age limit; returns how many. */
+  expire(now: number): number {
+    let n = 0;
+    for (const p of this.partials.values()) {
+      if (now - p.createdAt > this.maxAge) {
+        this.drop(p);
+        n++;
+      }
+    }
+    this.nExpired += n;
+    return n;
+  }
+
+  get counters(): ReassemblerCounters {
+    return {
+      framesAccepted: this.nFramesAccepted,
+      messagesCompleted: this.nCompleted,
+      duplicates: this.nDuplicates,
+      rejected: { ...this.nRejected },
+      expired: this.nExpired,
+      partials: this.partials.size,
+      bufferedBytes: this.buffered,
+    };
+  }
+
+  private startPartial(key: string, frame: Frame, now: number): EngineMessage | null {
+    let mine = this.bySender.get(frame.sender);
+    if (mine !== undefined && mine.size >= this.maxPartialsPerSender) {
+      for (const k of mine) {
+        const q = this.partials.get(k)!;
+        if (now - q.createdAt > this.maxAge) {
+          this.drop(q);
+          this.nExpired++;
+        }
+      }
+      if (mine.size >= this.maxPartialsPerSender) {
+        this.refuse('too-many-partials', `sender ${frame.sender} already has ${mine.size} partial messages`);
+      }
+    }
+    if (this.partials.size >= this.maxPartials) {
+      this.refuse('buffer-full', `${this.partials.size} partial messages held (limit ${this.maxPartials})`);
+    }
+    const cost = frame.totalLength + 5 * frame.count;
+    if (this.buffered + cost > this.maxBufferedBytes) {
+      this.refuse('buffer-full', `holding ${this.buffered} bytes; ${cost} more would exceed ${this.maxBufferedBytes}`);
+    }
+    const p: PartialMessage = {
+      key,
+      first: frame,
+      createdAt: now,
+      body: new Uint8Array(frame.totalLength),
+      have: new Uint8Array(frame.count),
+      crcs: new Uint32Array(frame.count),
+      cost,
+      received: 0,
+    };
+    this.partials.set(key, p);
+    if (mine === undefined) {
+      mine = new Set();
+      this.bySender.set(frame.sender, mine);
+    }
+    mine.add(key);
+    this.buffered += cost;
+    return this.addChunk(p, frame);
+  }
+
+  private addChunk(p: PartialMessage, frame: Frame): EngineMessage | null {
+    const h = p.first;
+    if (frame.totalLength !== h.totalLength || frame.stride !== h.stride || frame.codec !== h.codec || frame.count !== h.count) {
+      this.drop(p);
+      this.refuse(
+        'conflict',
+        `chunk ${frame.index} declares length ${frame.totalLength}, stride ${frame.stride}, codec ${frame.codec}; ` +
+          `message has ${h.totalLength}, ${h.stride}, ${h.codec}`,
+      );
+    }
+    const i = frame.index;
+    const offset = i * h.stride;
+    if (p.have[i] === 1) {
+      if (p.crcs[i] === frame.payloadCrc && sameBytes(p.body.subarray(offset, offset + frame.payload.length), frame.payload)) {
+        this.nDuplicates++;
+        return null;
+      }
+      this.drop(p);
+      this.refuse('conflict', `chunk ${i} arrived twice with different bytes`);
+    }
+    p.body.set(frame.payload, offset);
+    p.have[i] = 1;
+    p.crcs[i] = frame.payloadCrc;
+    p.received++;
+    this.nFramesAccepted++;
+    if (p.received < h.count) return null;
+    this.drop(p);
+    return this.complete(p.key, h, p.body);
+  }
+
+  private complete(key: string, h: FrameHeader, body: Uint8Array): EngineMessage {
+    this.nCompleted++;
+    if (this.rememberCompleted > 0) {
+      this.completed.add(key);
+      if (this.completed.size > this.rememberCompleted) {
+        this.completed.delete(this.completed.values().next().value!);
+      }
+    }
+    return { kind: h.kind, runId: h.runId, epoch: h.epoch, round: h.round, phase: h.phase, sender: h.sender, codec: h.codec, body };
+  }
+
+  /** Re-checks what `decodeFrame` guarantees, for frames built by hand; the buffer writes rely on it. */
+  private checkGeometry(f: Frame): void {
+    const ok =
+      Number.isInteger(f.totalLength) &&
+      f.totalLength >= 0 &&
+      f.totalLength <= MAX_U32 &&
+      Number.isInteger(f.stride) &&
+      f.stride >= 1 &&
+      f.count === chunkCount(f.totalLength, f.stride) &&
+      Number.isInteger(f.index) &&
+      f.index >= 0 &&
+      f.index < f.count &&
+      f.payload instanceof Uint8Array &&
+      f.payload.length === chunkLength(f.totalLength, f.stride, f.index, f.count) &&
+      typeof f.payloadCrc === 'number' &&
+      typeof f.sender === 'string';
+    if (!ok) this.refuse('bad-header', 'frame geometry is inconsistent');
+  }
+
+  private drop(p: PartialMessage): void {
+    if (!this.partials.delete(p.key)) return;
+    this.buffered -= p.cost;
+    const mine = this.bySender.get(p.first.sender);
+    if (mine !== undefined) {
+      mine.delete(p.key);
+      if (mine.size === 0) this.bySender.delete(p.first.sender);
+    }
+  }
+
+  private count(code: FrameErrorCode): void {
+    this.nRejected[code] = (this.nRejected[code] ?? 0) + 1;
+  }
+
+  private refuse(code: FrameErrorCode, message: string): never {
+    this.count(code);
+    throw new FrameError(code, message);
+  }
+}
+
