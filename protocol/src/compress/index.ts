@@ -1,1 +1,8 @@
 export type * from './types.js';
+export * from './bitio.js';
+export * from './checks.js';
+export * from './identity.js';
+export * from './sample.js';
+export * from './sparse.js';
+export * from './randk.js';
+export * from './registry.js';

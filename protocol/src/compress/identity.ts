@@ -1,0 +1,61 @@
+import { BitReader, BitWriter, bytesFor, expectDimension, expectLength } from './bitio.js';
+import { expectOut, expectSendable, type FixedRateCompressor } from './checks.js';
+import type { CompressContext, CompressorConstants, Payload, SharedContext } from './types.js';
+import type { Vec } from '../vec/kernels.js';
+
+/** The dense vector as float32 values: 32d bits. */
+export interface IdentityPayload extends Payload {
+  readonly codec: 'identity';
+  readonly values: Float32Array;
+}
+
+/** Q(z) = z (up to the rounding of the values to float32 for the wire). q = 1, 32d bits. */
+export class IdentityCompressor implements FixedRateCompressor {
+  readonly spec = 'identity';
+  readonly kind = 'unbiased' as const;
+
+  payloadBits(d: number): number {
+    return 32 * d;
+  }
+
+  constants(_d: number, _devices: number): CompressorConstants {
+    return { kind: 'unbiased', q: 1, beta: 1, ab: { A: 0, B: 0 } };
+  }
+
+  compress(x: Vec, _ctx?: CompressContext): IdentityPayload {
+    const values = new Float32Array(x);
+    expectSendable(values, this.spec);
+    return { codec: 'identity', d: x.length, bits: 32 * x.length, values };
+  }
+
+  decompress(p: IdentityPayload, _ctx: SharedContext, out: Vec): Vec {
+    expectOut(out, p.d, this.spec);
+    out.set(p.values);
+    return out;
+  }
+
+  accumulate(p: IdentityPayload, _ctx: SharedContext, a: number, out: Vec): Vec {
+    expectOut(out, p.d, this.spec);
+    const v = p.values;
+    const n = v.length;
+    for (let i = 0; i < n; i++) out[i] += a * v[i];
+    return out;
+  }
+
+  encode(p: IdentityPayload): Uint8Array {
+    const bytes = new Uint8Array(bytesFor(p.bits));
+    new BitWriter(bytes).writeFloat32Array(p.values);
+    return bytes;
+  }
+
+  decode(bytes: Uint8Array, d: number): IdentityPayload {
+    expectDimension(d, this.spec);
+    expectLength(bytes, 32 * d, this.spec);
+    const values = new BitReader(bytes).readFiniteFloat32Array(d, 'identity.values');
+    return { codec: 'identity', d, bits: 32 * d, values };
+  }
+}
+
+export function identity(): IdentityCompressor {
+  return new IdentityCompressor();
+}

@@ -1,0 +1,106 @@
+import { PayloadError } from '../errors.js';
+import type { BitReader, BitWriter } from './bitio.js';
+import { sampleIndices } from './sample.js';
+import { SparseCompressor, type Sparsifier, type Support } from './sparse.js';
+import type { CompressContext, CompressorConstants, SharedContext } from './types.js';
+import type { Vec } from '../vec/kernels.js';
+
+/** How many coordinates to keep: a fraction of d, or a fixed count. */
+export type KeepRule = { readonly fraction: number } | { readonly k: number };
+
+export function validateKeepRule(rule: KeepRule, name: string): void {
+  if ('fraction' in rule) {
+    const f = rule.fraction;
+    if (!(f > 0 && f <= 1)) throw new RangeError(`${name}: fraction must be in (0, 1], got ${f}`);
+  } else if (!Number.isSafeInteger(rule.k) || rule.k < 1) {
+    throw new RangeError(`${name}: k must be a positive integer, got ${rule.k}`);
+  }
+}
+
+/** K for dimension d: round(f·d) clamped to [1, d], or min(k, d). */
+export function keepCount(rule: KeepRule, d: number): number {
+  if (d === 0) return 0;
+  if ('fraction' in rule) return Math.min(d, Math.max(1, Math.round(rule.fraction * d)));
+  return Math.min(d, rule.k);
+}
+
+/** `0.1` or `k=100`, the argument part of the spec. */
+export function keepRuleSpec(rule: KeepRule): string {
+  return 'fraction' in rule ? String(rule.fraction) : `k=${rule.k}`;
+}
+
+/**
+ * RandK: K coordinates uniformly without replacement, scaled by d/K. Unbiased, q = d/K.
+ * The indices come from the shared stream (round, `<purpose>/randk`, device): the receiver draws
+ * the same ones, so the payload is only the K values (32K bits as float32).
+ */
+export class RandKSparsifier implements Sparsifier {
+  readonly spec: string;
+  readonly kind = 'unbiased' as const;
+  readonly rule: KeepRule;
+
+  constructor(rule: KeepRule) {
+    validateKeepRule(rule, 'randk');
+    this.rule = rule;
+    this.spec = `randk:${keepRuleSpec(rule)}`;
+  }
+
+  keep(d: number): number {
+    return keepCount(this.rule, d);
+  }
+
+  keepOnWire(d: number): number {
+    return keepCount(this.rule, d);
+  }
+
+  gain(d: number): number {
+    const k = this.keep(d);
+    return k === 0 ? 0 : d / k;
+  }
+
+  constants(d: number, devices: number): CompressorConstants {
+    const k = this.keep(d);
+    const q = k === 0 ? 1 : d / k;
+    return { kind: 'unbiased', q, beta: d === 0 ? 0 : k / d, ab: { A: (q - 1) / devices, B: 0 } };
+  }
+
+  /** The shared indices of (round, purpose, device): what both ends draw. */
+  indices(d: number, ctx: SharedContext): Uint32Array {
+    return sampleIndices(ctx.streams.rng(ctx.round, `${ctx.purpose}/randk`, ctx.device), d, this.keep(d));
+  }
+
+  select(x: Vec, ctx: CompressContext): Support & { readonly indices: Uint32Array } {
+    const indices = this.indices(x.length, ctx);
+    return { k: indices.length, indices, coding: 0 };
+  }
+
+  wireSupport(s: Support): Support {
+    return { k: s.k, indices: null, coding: 0 };
+  }
+
+  supportBits(): number {
+    return 0;
+  }
+
+  writeSupport(_s: Support, _d: number, _w: BitWriter): void {
+    // Nothing travels: the receiver regenerates the indices.
+  }
+
+  readSupport(_r: BitReader, d: number): Support {
+    return { k: this.keep(d), indices: null, coding: 0 };
+  }
+
+  resolve(s: Support, d: number, ctx: SharedContext): Uint32Array {
+    if (s.k !== this.keep(d)) throw new PayloadError('range', `${this.spec}: support has ${s.k} coordinates, expected ${this.keep(d)}`);
+    return s.indices ?? this.indices(d, ctx);
+  }
+}
+
+export function randkSparsifier(rule: KeepRule): RandKSparsifier {
+  return new RandKSparsifier(rule);
+}
+
+/** RandK with float32 values: `randk:0.1` / `randk:k=100`. */
+export function randk(rule: KeepRule): SparseCompressor {
+  return new SparseCompressor(new RandKSparsifier(rule));
+}
