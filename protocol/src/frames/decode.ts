@@ -8,6 +8,8 @@ import {
   FRAME_MAGIC,
   FRAME_VERSION,
   frameHeaderBytes,
+  getU16,
+  getU32,
   HEADER_OVERHEAD_BYTES,
   MAX_FRAME_BYTES,
   MAX_SENDER_BYTES,
@@ -18,14 +20,6 @@ import {
 
 /** Largest payload one frame can carry (smallest header, largest frame). */
 const MAX_STRIDE = MAX_FRAME_BYTES - frameHeaderBytes(1);
-
-function u16(b: Uint8Array, o: number): number {
-  return b[o]! | (b[o + 1]! << 8);
-}
-
-function u32(b: Uint8Array, o: number): number {
-  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
-}
 
 /**
  * Parses and verifies one frame. Throws only `FrameError`; allocates nothing proportional to any
@@ -41,7 +35,7 @@ export function decodeFrame(bytes: Uint8Array): Frame {
   if (size > MAX_FRAME_BYTES) {
     throw new FrameError('too-large', `frame of ${size} bytes exceeds the ${MAX_FRAME_BYTES}-byte maximum`);
   }
-  if (u32(bytes, OFF.magic) !== FRAME_MAGIC) throw new FrameError('bad-magic', 'not a Masha frame (bad magic)');
+  if (getU32(bytes, OFF.magic) !== FRAME_MAGIC) throw new FrameError('bad-magic', 'not a Masha frame (bad magic)');
   const version = bytes[OFF.version]!;
   if (version !== FRAME_VERSION) {
     throw new FrameError('bad-version', `unsupported frame format version ${version} (expected ${FRAME_VERSION})`);
@@ -55,7 +49,7 @@ export function decodeFrame(bytes: Uint8Array): Frame {
   if (size < headerBytes) {
     throw new FrameError('too-short', `frame of ${size} bytes is shorter than its ${headerBytes}-byte header`);
   }
-  if (crc32c(bytes, 0, headerCrcAt) !== u32(bytes, headerCrcAt)) {
+  if (crc32c(bytes, 0, headerCrcAt) !== getU32(bytes, headerCrcAt)) {
     throw new FrameError('bad-checksum', 'header checksum mismatch');
   }
   if (bytes[OFF.flags]! !== 0) throw new FrameError('bad-header', `reserved flags byte is ${bytes[OFF.flags]!}, expected 0`);
@@ -67,11 +61,11 @@ export function decodeFrame(bytes: Uint8Array): Frame {
     sender += String.fromCharCode(c);
   }
 
-  const index = u32(bytes, OFF.index);
-  const count = u32(bytes, OFF.count);
-  const totalLength = u32(bytes, OFF.totalLength);
-  const stride = u32(bytes, OFF.stride);
-  const declaredChunk = u32(bytes, OFF.chunkLength);
+  const index = getU32(bytes, OFF.index);
+  const count = getU32(bytes, OFF.count);
+  const totalLength = getU32(bytes, OFF.totalLength);
+  const stride = getU32(bytes, OFF.stride);
+  const declaredChunk = getU32(bytes, OFF.chunkLength);
   if (stride < 1 || stride > MAX_STRIDE) throw new FrameError('bad-header', `stride ${stride} outside [1, ${MAX_STRIDE}]`);
   const expectedCount = chunkCount(totalLength, stride);
   if (count !== expectedCount) {
@@ -83,30 +77,28 @@ export function decodeFrame(bytes: Uint8Array): Frame {
     throw new FrameError('bad-header', `chunk ${index} declares ${declaredChunk} payload bytes, geometry requires ${expectedChunk}`);
   }
   if (size !== headerBytes + declaredChunk) {
-    throw new FrameError(
-      size < headerBytes + declaredChunk ? 'too-short' : 'too-large',
-      `frame has ${size - headerBytes} payload bytes, header declares ${declaredChunk}`,
-    );
+    throw new FrameError('bad-length', `frame has ${size - headerBytes} payload bytes, header declares ${declaredChunk}`);
   }
-  const payloadCrc = u32(bytes, OFF.payloadCrc);
+  const payloadCrc = getU32(bytes, OFF.payloadCrc);
   if (crc32c(bytes, headerBytes, size) !== payloadCrc) throw new FrameError('bad-checksum', 'payload checksum mismatch');
 
   return {
     version,
     runId: toHex(bytes, OFF.runId, OFF.runId + RUN_ID_BYTES),
-    epoch: u32(bytes, OFF.epoch),
-    round: u32(bytes, OFF.round),
-    phase: u16(bytes, OFF.phase),
+    epoch: getU32(bytes, OFF.epoch),
+    round: getU32(bytes, OFF.round),
+    phase: getU16(bytes, OFF.phase),
     kind: bytes[OFF.kind]!,
     sender,
-    messageId: u32(bytes, OFF.messageId),
+    messageId: getU32(bytes, OFF.messageId),
     index,
     count,
-    codec: u16(bytes, OFF.codec),
+    codec: getU16(bytes, OFF.codec),
     totalLength,
     stride,
     payload: bytes.subarray(headerBytes, size),
     payloadCrc,
+    digest: getU32(bytes, OFF.digest),
     frameBytes: size,
   };
 }

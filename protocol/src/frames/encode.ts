@@ -1,5 +1,5 @@
 import type { EngineMessage } from '../engine/types.js';
-import { crc32c, crc32cUpdate } from './crc32c.js';
+import { crc32c } from './crc32c.js';
 import { FrameError } from './frame-error.js';
 import {
   chunkCount,
@@ -17,32 +17,28 @@ import {
   MAX_PHASE,
   MAX_SENDER_BYTES,
   MAX_U32,
+  messageDigest,
   MIN_FRAME_BYTES,
   OFF,
+  putU16,
+  putU32,
   writeHex,
 } from './format.js';
 
 export interface EncodeOptions {
   /** Largest frame in bytes, header included: an integer in [MIN_FRAME_BYTES, MAX_FRAME_BYTES]; default 64 KiB. */
   readonly frameSize?: number;
-  /** Message id (u32). Default: derived from the message (see `deriveMessageId`), so re-sending the same message yields the same frames. */
+  /**
+   * Message id (u32). Default: the message digest (a CRC-32C over the header fields and every
+   * chunk's CRC), so re-sending the same message yields the same frames. The reassembler keys
+   * partial messages by (run, sender, epoch, round, phase, kind, id): two different bodies with
+   * the same key collide and are refused as a conflict, never mixed.
+   */
   readonly messageId?: number;
 }
 
 function isUint(x: unknown, max: number): x is number {
   return typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= max;
-}
-
-function putU16(b: Uint8Array, o: number, v: number): void {
-  b[o] = v & 0xff;
-  b[o + 1] = (v >>> 8) & 0xff;
-}
-
-function putU32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v & 0xff;
-  b[o + 1] = (v >>> 8) & 0xff;
-  b[o + 2] = (v >>> 16) & 0xff;
-  b[o + 3] = (v >>> 24) & 0xff;
 }
 
 function validateMessage(m: EngineMessage): void {
@@ -61,25 +57,6 @@ function validateMessage(m: EngineMessage): void {
   }
   if (!(m.body instanceof Uint8Array)) bad('body', 'must be a Uint8Array');
   if (m.body.length > MAX_U32) bad('body', `is longer than ${MAX_U32} bytes`);
-}
-
-/**
- * Deterministic message id: CRC-32C over (kind, phase, codec, epoch, round, length, stride)
- * followed by the chunk CRCs — so it depends on every body byte at no extra pass over the body.
- * The reassembler keys partial messages by (run, sender, epoch, round, phase, kind, id), so a
- * collision can only matter between two different bodies from the same sender for the same
- * round, phase and kind, and then it is caught as a conflict rather than silently mixed.
- */
-function deriveMessageId(m: EngineMessage, stride: number, chunkCrcs: Uint8Array): number {
-  const d = new Uint8Array(22);
-  d[0] = m.kind;
-  putU16(d, 1, m.phase);
-  putU16(d, 3, m.codec);
-  putU32(d, 5, m.epoch);
-  putU32(d, 9, m.round);
-  putU32(d, 13, m.body.length);
-  putU32(d, 17, stride);
-  return crc32cUpdate(crc32c(d), chunkCrcs);
 }
 
 /**
@@ -104,13 +81,17 @@ export function encodeFrames(message: EngineMessage, options: EncodeOptions = {}
   const stride = frameSize - header;
   const count = chunkCount(total, stride);
 
-  // Chunk CRCs first: they go into the headers and (by default) into the message id.
+  // Chunk CRCs first: they go into the headers and the message digest.
   const crcs = new Uint8Array(4 * count);
   for (let i = 0; i < count; i++) {
     const start = i * stride;
     putU32(crcs, 4 * i, crc32c(body, start, start + chunkLength(total, stride, i, count)));
   }
-  const messageId = options.messageId ?? deriveMessageId(message, stride, crcs);
+  const digest = messageDigest(
+    { kind: message.kind, phase: message.phase, codec: message.codec, epoch: message.epoch, round: message.round, totalLength: total, stride },
+    crcs,
+  );
+  const messageId = options.messageId ?? digest;
 
   // Header template: everything but index, chunk length, payload CRC and header CRC.
   const tpl = new Uint8Array(FIXED_HEADER_BYTES + senderLength);
@@ -127,6 +108,7 @@ export function encodeFrames(message: EngineMessage, options: EncodeOptions = {}
   putU32(tpl, OFF.count, count);
   putU32(tpl, OFF.totalLength, total);
   putU32(tpl, OFF.stride, stride);
+  putU32(tpl, OFF.digest, digest);
   writeHex(message.runId, tpl, OFF.runId);
   for (let i = 0; i < senderLength; i++) tpl[OFF.sender + i] = message.sender.charCodeAt(i);
 

@@ -1,3 +1,5 @@
+import { crc32c, crc32cUpdate } from './crc32c.js';
+
 /**
  * Wire layout of a Masha frame (format version 1). All integers little-endian.
  *
@@ -18,13 +20,17 @@
  *    36     4  stride: payload bytes of every chunk but the last (chunk i starts at i·stride)
  *    40     4  this chunk's payload length
  *    44     4  CRC-32C of this chunk's payload
- *    48    32  run id (32-byte hash)
- *    80     s  sender peer id
- *  80+s     4  CRC-32C of header bytes [0, 80+s)
- *  84+s     …  chunk payload
+ *    48     4  message digest: CRC-32C over (kind, phase, codec, epoch, round, L, stride) and
+ *              the n chunk CRCs in order, the same in every frame of the message
+ *    52    32  run id (32-byte hash)
+ *    84     s  sender peer id
+ *  84+s     4  CRC-32C of header bytes [0, 84+s)
+ *  88+s     …  chunk payload
  *
  * The header CRC covers the payload CRC, so together they check header + chunk, and a damaged
- * header is refused before the payload is read. Geometry is redundant on purpose:
+ * header is refused before the payload is read. The digest lets the reassembler check the whole
+ * message end to end at no extra pass over the body: a chunk placed at the wrong index or taken
+ * from another message cannot yield a wrong message, only a refused one. Geometry is redundant on purpose:
  * n = max(1, ⌈L / stride⌉), chunk i < n − 1 carries exactly `stride` bytes, the last carries the
  * rest (≥ 1 byte unless L = 0), and the frame's length is header + chunk length — so truncation,
  * extension or a lying length field is caught by `decodeFrame` without any context.
@@ -34,13 +40,13 @@ export const FRAME_MAGIC = 0x4648534d; // "MSHF" read as u32 LE
 export const FRAME_VERSION = 1;
 
 /** Header bytes before the sender id. */
-export const FIXED_HEADER_BYTES = 80;
+export const FIXED_HEADER_BYTES = 84;
 /** Header bytes apart from the sender id (fixed part + header CRC). */
 export const HEADER_OVERHEAD_BYTES = FIXED_HEADER_BYTES + 4;
 export const MAX_SENDER_BYTES = 128;
 export const RUN_ID_BYTES = 32;
 
-/** Smallest configurable frame: a maximal header (212 bytes) still leaves 300 payload bytes. */
+/** Smallest configurable frame: a maximal header (216 bytes) still leaves 296 payload bytes. */
 export const MIN_FRAME_BYTES = 512;
 export const DEFAULT_FRAME_BYTES = 64 * 1024;
 export const MAX_FRAME_BYTES = 1024 * 1024;
@@ -68,8 +74,9 @@ export const OFF = {
   stride: 36,
   chunkLength: 40,
   payloadCrc: 44,
-  runId: 48,
-  sender: 80,
+  digest: 48,
+  runId: 52,
+  sender: 84,
 } as const;
 
 /** Header size for a sender id of `senderBytes` bytes. */
@@ -127,4 +134,51 @@ export function isValidSender(s: string): boolean {
     if (c < 0x21 || c > 0x7e) return false;
   }
   return true;
+}
+
+export function putU16(b: Uint8Array, o: number, v: number): void {
+  b[o] = v & 0xff;
+  b[o + 1] = (v >>> 8) & 0xff;
+}
+
+export function putU32(b: Uint8Array, o: number, v: number): void {
+  b[o] = v & 0xff;
+  b[o + 1] = (v >>> 8) & 0xff;
+  b[o + 2] = (v >>> 16) & 0xff;
+  b[o + 3] = (v >>> 24) & 0xff;
+}
+
+export function getU16(b: Uint8Array, o: number): number {
+  return b[o]! | (b[o + 1]! << 8);
+}
+
+export function getU32(b: Uint8Array, o: number): number {
+  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+}
+
+/** The fields the message digest covers besides the chunk CRCs. */
+export interface DigestFields {
+  readonly kind: number;
+  readonly phase: number;
+  readonly codec: number;
+  readonly epoch: number;
+  readonly round: number;
+  readonly totalLength: number;
+  readonly stride: number;
+}
+
+/**
+ * Message digest: CRC-32C over (kind u8, phase u16, codec u16, epoch u32, round u32, length u32,
+ * stride u32) followed by the chunk CRCs (u32 LE each, in chunk order, `chunkCrcs`).
+ */
+export function messageDigest(f: DigestFields, chunkCrcs: Uint8Array): number {
+  const d = new Uint8Array(21);
+  d[0] = f.kind;
+  putU16(d, 1, f.phase);
+  putU16(d, 3, f.codec);
+  putU32(d, 5, f.epoch);
+  putU32(d, 9, f.round);
+  putU32(d, 13, f.totalLength);
+  putU32(d, 17, f.stride);
+  return crc32cUpdate(crc32c(d), chunkCrcs);
 }

@@ -12,6 +12,7 @@ export type FrameErrorCode =
   | 'bad-header'
   | 'bad-checksum'
   | 'too-large'
+  | 'bad-length'
   // encodeFrames
   | 'bad-message'
   | 'bad-options'
@@ -22,7 +23,8 @@ export type FrameErrorCode =
   | 'too-many-chunks'
   | 'too-many-partials'
   | 'buffer-full'
-  | 'conflict';
+  | 'conflict'
+  | 'bad-digest';
 
 /** The only error `decodeFrame`, `encodeFrames` and `Reassembler.accept` throw. */
 export class FrameError extends MashaError {

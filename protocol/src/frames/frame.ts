@@ -18,6 +18,8 @@ export interface FrameHeader {
   readonly totalLength: number;
   /** Payload bytes of every chunk but the last; chunk i starts at byte i·stride of the body. */
   readonly stride: number;
+  /** Message digest: CRC-32C over the digest fields and all chunk CRCs (see `messageDigest`). */
+  readonly digest: number;
 }
 
 export interface Frame extends FrameHeader {

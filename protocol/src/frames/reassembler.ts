@@ -2,7 +2,7 @@ import type { EngineMessage } from '../engine/types.js';
 import { decodeFrame } from './decode.js';
 import type { Frame, FrameHeader } from './frame.js';
 import { FrameError, type FrameErrorCode } from './frame-error.js';
-import { chunkCount, chunkLength, isRunIdHex, MAX_U32 } from './format.js';
+import { chunkCount, chunkLength, getU32, isRunIdHex, MAX_U32, messageDigest, putU32 } from './format.js';
 
 export interface ReassemblerLimits {
   /**
@@ -55,7 +55,8 @@ interface PartialMessage {
   readonly body: Uint8Array;
   /** have[i] = 1 once chunk i is written. */
   readonly have: Uint8Array;
-  readonly crcs: Uint32Array;
+  /** Chunk CRCs, u32 LE in chunk order: the input of the message digest. */
+  readonly crcs: Uint8Array;
   readonly cost: number;
   received: number;
 }
@@ -76,6 +77,9 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 /**
  * Reassembles messages from decoded frames under hard limits; sans-I/O (the caller passes `now`).
+ * A message is returned only when its chunk CRCs match the digest every one of its frames
+ * carries ('bad-digest' otherwise). `accept` trusts a Frame's `payloadCrc`, which `decodeFrame`
+ * has verified against the payload.
  *
  * Partial messages are keyed by (run, sender, epoch, round, phase, kind, message id). Duplicate
  * and reordered chunks are fine. A chunk that contradicts its partial (different bytes for a held
@@ -170,6 +174,9 @@ export class Reassembler {
     if (p !== undefined) return this.addChunk(p, frame);
 
     if (frame.count === 1) {
+      const crc = new Uint8Array(4);
+      putU32(crc, 0, frame.payloadCrc);
+      if (messageDigest(frame, crc) !== frame.digest) this.refuse('bad-digest', 'chunk does not match the message digest');
       this.nFramesAccepted++;
       return this.complete(key, frame, frame.payload.slice());
     }
@@ -228,7 +235,7 @@ export class Reassembler {
       createdAt: now,
       body: new Uint8Array(frame.totalLength),
       have: new Uint8Array(frame.count),
-      crcs: new Uint32Array(frame.count),
+      crcs: new Uint8Array(4 * frame.count),
       cost,
       received: 0,
     };
@@ -244,18 +251,24 @@ export class Reassembler {
 
   private addChunk(p: PartialMessage, frame: Frame): EngineMessage | null {
     const h = p.first;
-    if (frame.totalLength !== h.totalLength || frame.stride !== h.stride || frame.codec !== h.codec || frame.count !== h.count) {
+    if (
+      frame.totalLength !== h.totalLength ||
+      frame.stride !== h.stride ||
+      frame.codec !== h.codec ||
+      frame.count !== h.count ||
+      frame.digest !== h.digest
+    ) {
       this.drop(p);
       this.refuse(
         'conflict',
-        `chunk ${frame.index} declares length ${frame.totalLength}, stride ${frame.stride}, codec ${frame.codec}; ` +
-          `message has ${h.totalLength}, ${h.stride}, ${h.codec}`,
+        `chunk ${frame.index} declares length ${frame.totalLength}, stride ${frame.stride}, codec ${frame.codec}, digest ${frame.digest}; ` +
+          `message has ${h.totalLength}, ${h.stride}, ${h.codec}, ${h.digest}`,
       );
     }
     const i = frame.index;
     const offset = i * h.stride;
     if (p.have[i] === 1) {
-      if (p.crcs[i] === frame.payloadCrc && sameBytes(p.body.subarray(offset, offset + frame.payload.length), frame.payload)) {
+      if (getU32(p.crcs, 4 * i) === frame.payloadCrc && sameBytes(p.body.subarray(offset, offset + frame.payload.length), frame.payload)) {
         this.nDuplicates++;
         return null;
       }
@@ -264,11 +277,14 @@ export class Reassembler {
     }
     p.body.set(frame.payload, offset);
     p.have[i] = 1;
-    p.crcs[i] = frame.payloadCrc;
+    putU32(p.crcs, 4 * i, frame.payloadCrc);
     p.received++;
     this.nFramesAccepted++;
     if (p.received < h.count) return null;
     this.drop(p);
+    if (messageDigest(h, p.crcs) !== h.digest) {
+      this.refuse('bad-digest', 'reassembled chunks do not match the message digest');
+    }
     return this.complete(p.key, h, p.body);
   }
 
@@ -298,6 +314,7 @@ export class Reassembler {
       f.payload instanceof Uint8Array &&
       f.payload.length === chunkLength(f.totalLength, f.stride, f.index, f.count) &&
       typeof f.payloadCrc === 'number' &&
+      typeof f.digest === 'number' &&
       typeof f.sender === 'string';
     if (!ok) this.refuse('bad-header', 'frame geometry is inconsistent');
   }
