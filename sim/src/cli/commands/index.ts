@@ -1,0 +1,5 @@
+/**
+ * Every `masha-sim` subcommand, registered by one line each:
+ *   export { command as <name> } from './<file>.js';
+ * (the export name is only a key; the command's `path` places it in the tree).
+ */
