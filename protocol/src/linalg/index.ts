@@ -1,0 +1,3 @@
+export * from './tridiagonal.js';
+export * from './jacobi.js';
+export * from './lanczos.js';
