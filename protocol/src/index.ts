@@ -5,6 +5,7 @@
 export * from './errors.js';
 export * from './rng/index.js';
 export * from './vec/index.js';
+export * from './linalg/index.js';
 export * from './compress/index.js';
 export * from './problems/index.js';
 export * from './prox/index.js';

@@ -6,3 +6,4 @@ export * from './sample.js';
 export * from './sparse.js';
 export * from './randk.js';
 export * from './registry.js';
+export * from './permk.js';
