@@ -1,0 +1,93 @@
+/**
+ * Gossipsub settings for the Masha swarm.
+ *
+ * - Message id = SHA-256 of the message data. Frames are self-identifying (run, epoch, round,
+ *   phase, sender, chunk i of n), so equal bytes are the same frame: a frame that reaches a peer
+ *   twice (two mesh paths, or republished by someone else) is delivered once. Consequence for the
+ *   layers above: byte-identical frames published within `seenTtlMs` are deduplicated, so
+ *   anything meant to be repeated (heartbeats) must carry a changing field.
+ * - Signing: `sign` (gossipsub StrictSign, the default) or `no-sign` (StrictNoSign, no author).
+ *   Frames carry a checksum, which protects against corruption but not against forgery: with
+ *   StrictSign every message is signed by its author's libp2p key, so a receiver knows which peer
+ *   authored a broadcast and the driver can drop a frame whose declared sender is not its author
+ *   (a volunteer cannot impersonate the aggregator). The cost is ~100 bytes per message (from,
+ *   seqno, signature) — 0.15 % of a 64 KiB frame — and one Ed25519 sign/verify per frame
+ *   (`bench-uplink` measures both policies). All peers of a swarm must use the same policy.
+ * - Publishing to zero topic peers is allowed (the swarm is still forming; the engine repeats
+ *   what matters), duplicates are not errors.
+ * - Flood publish is off by default: a publisher pushes to its mesh (≤ Dhi peers), so the
+ *   aggregator's upload per broadcast is bounded by the mesh degree, not by the swarm size.
+ * - Scoring keeps the defaults except the IP-colocation penalty, which is off: volunteers of one
+ *   lab, one NAT or one test machine share an address, and that must not get them pruned.
+ * - Size limits: a message's data above `maxFrameBytes` is rejected by the topic validator
+ *   (see swarm-transport); one RPC on the wire is capped at `maxRpcBytes` (default 2 MiB,
+ *   far below the 4 MiB at which gossipsub's decoder silently drops a stream, and room for
+ *   IWANT replies that carry several frames).
+ */
+import { createHash } from 'node:crypto';
+import { StrictNoSign, StrictSign } from '@libp2p/gossipsub';
+import type { GossipsubOpts, Message } from '@libp2p/gossipsub';
+
+export type SigningPolicy = 'sign' | 'no-sign';
+
+export interface GossipTuning {
+  /** Mesh degree D and its bounds (gossipsub defaults 6, 4, 12). */
+  readonly D: number;
+  readonly Dlo: number;
+  readonly Dhi: number;
+  /** Heartbeat period (ms): mesh maintenance and gossip emission. Default 700; tests use ~100. */
+  readonly heartbeatMs: number;
+  /** Publish to every topic peer instead of the mesh. Default false (see the module comment). */
+  readonly floodPublish: boolean;
+  readonly signing: SigningPolicy;
+  /** How long message ids are remembered for de-duplication (ms). Default 120 000. */
+  readonly seenTtlMs: number;
+  /** Largest RPC accepted on an inbound gossipsub stream. Default 2 MiB. */
+  readonly maxRpcBytes: number;
+  /** Peer exchange on PRUNE (useful on relays / bootstrappers). Default false. */
+  readonly doPX: boolean;
+}
+
+export const DEFAULT_GOSSIP_TUNING: GossipTuning = {
+  D: 6,
+  Dlo: 4,
+  Dhi: 12,
+  heartbeatMs: 700,
+  floodPublish: false,
+  signing: 'sign',
+  seenTtlMs: 120_000,
+  maxRpcBytes: 2 * 1024 * 1024,
+  doPX: false,
+};
+
+/** SHA-256 of the message data: the swarm's gossipsub message id. */
+export function frameMessageId(msg: Message): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(msg.data).digest());
+}
+
+export function gossipOptions(tuning: GossipTuning): Partial<GossipsubOpts> {
+  if (!(tuning.Dlo <= tuning.D && tuning.D <= tuning.Dhi && tuning.Dlo >= 1)) {
+    throw new RangeError(`gossip mesh degrees must satisfy 1 <= Dlo <= D <= Dhi (got ${tuning.Dlo}, ${tuning.D}, ${tuning.Dhi})`);
+  }
+  return {
+    D: tuning.D,
+    Dlo: tuning.Dlo,
+    Dhi: tuning.Dhi,
+    // Outbound quota: below Dlo and at most D/2, as gossipsub requires.
+    Dout: Math.max(0, Math.min(2, tuning.Dlo - 1, Math.floor(tuning.D / 2))),
+    heartbeatInterval: tuning.heartbeatMs,
+    floodPublish: tuning.floodPublish,
+    globalSignaturePolicy: tuning.signing === 'sign' ? StrictSign : StrictNoSign,
+    msgIdFn: frameMessageId,
+    seenTTL: tuning.seenTtlMs,
+    allowPublishToZeroTopicPeers: true,
+    ignoreDuplicatePublishError: true,
+    fallbackToFloodsub: false,
+    emitSelf: false,
+    doPX: tuning.doPX,
+    maxInboundDataLength: tuning.maxRpcBytes,
+    scoreParams: {
+      IPColocationFactorWeight: 0,
+    },
+  };
+}

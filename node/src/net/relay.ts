@@ -1,0 +1,66 @@
+/**
+ * The relay / bootstrap node: a circuit-relay-v2 server (browsers reach volunteers through it and
+ * negotiate WebRTC over it), TCP and WebSocket listeners, and a gossipsub participant that joins
+ * the swarm's broadcast topics so it helps propagate them (and gives fresh peers a mesh partner
+ * at once). Peer exchange is on, so peers it prunes learn about others.
+ *
+ * Which topics it follows: the ones in `topics`, plus any topic a connected peer subscribes to
+ * that `follow` accepts (default: topics under `masha/` except uplink topics, which are meant to
+ * reach only the aggregator).
+ */
+import type { SubscriptionChangeData } from '@libp2p/gossipsub';
+import { createMashaNode } from './create-node.js';
+import type { MashaNode, MashaNodeOptions } from './create-node.js';
+
+export interface RelayOptions extends Omit<MashaNodeOptions, 'relay' | 'webrtc' | 'bootstrap'> {
+  /** Topics to join from the start. */
+  readonly topics?: readonly string[];
+  /** Which topics seen on peers to join. Default: `masha/…` except `…/uplink…`. */
+  readonly follow?: (topic: string) => boolean;
+  /** Other relays to connect to. */
+  readonly bootstrap?: readonly string[];
+}
+
+export interface RelayNode {
+  readonly node: MashaNode;
+  readonly peerId: string;
+  /** Dialable addresses with `/p2p/<id>`: hand these to `--relay`. */
+  readonly multiaddrs: readonly string[];
+  /** Topics the relay currently participates in. */
+  topics(): string[];
+  stop(): Promise<void>;
+}
+
+export function defaultFollow(topic: string): boolean {
+  return topic.startsWith('masha/') && !topic.includes('/uplink') && !topic.startsWith('masha/_');
+}
+
+export async function startRelay(opts: RelayOptions = {}): Promise<RelayNode> {
+  const node = await createMashaNode({
+    ...opts,
+    ports: { tcp: opts.ports?.tcp ?? 0, ws: opts.ports?.ws ?? 0, webrtcDirect: opts.ports?.webrtcDirect ?? false },
+    relay: true,
+    webrtc: false,
+    gossip: { doPX: true, ...opts.gossip },
+    ...(opts.bootstrap !== undefined ? { bootstrap: opts.bootstrap } : {}),
+  });
+  const pubsub = node.libp2p.services.pubsub;
+  const follow = opts.follow ?? defaultFollow;
+  for (const t of opts.topics ?? []) pubsub.subscribe(t);
+  const onSubscriptionChange = (evt: CustomEvent<SubscriptionChangeData>): void => {
+    for (const s of evt.detail.subscriptions) {
+      if (s.subscribe && follow(s.topic) && !pubsub.getTopics().includes(s.topic)) pubsub.subscribe(s.topic);
+    }
+  };
+  pubsub.addEventListener('subscription-change', onSubscriptionChange);
+  return {
+    node,
+    peerId: node.peerId,
+    multiaddrs: node.multiaddrs(),
+    topics: () => pubsub.getTopics(),
+    stop: async () => {
+      pubsub.removeEventListener('subscription-change', onSubscriptionChange);
+      await node.stop();
+    },
+  };
+}
