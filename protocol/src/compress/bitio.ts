@@ -192,3 +192,43 @@ export function expectDimension(d: number, codec: string): void {
     throw new PayloadError('dimension', `${codec}: dimension must be an integer in [0, 2^32), got ${d}`);
   }
 }
+
+/**
+ * Packs `n` codes of `width` bits (1 ≤ width ≤ 16) into `bytes` from the byte-aligned bit
+ * position `startBit`, LSB-first (the same layout as BitWriter.write per code, only faster).
+ */
+export function packCodes(codes: Uint8Array | Uint16Array, n: number, width: number, bytes: Uint8Array, startBit: number): void {
+  if ((startBit & 7) !== 0) throw new RangeError('packCodes: start must be byte-aligned');
+  let o = startBit >>> 3;
+  let acc = 0;
+  let nacc = 0;
+  for (let i = 0; i < n; i++) {
+    acc |= codes[i] << nacc;
+    nacc += width;
+    while (nacc >= 8) {
+      bytes[o++] = acc & 255;
+      acc >>>= 8;
+      nacc -= 8;
+    }
+  }
+  if (nacc > 0) bytes[o] = acc & 255;
+}
+
+/** Inverse of packCodes; the caller has checked that the bytes are long enough. */
+export function unpackCodes<T extends Uint8Array | Uint16Array>(bytes: Uint8Array, startBit: number, n: number, width: number, out: T): T {
+  if ((startBit & 7) !== 0) throw new RangeError('unpackCodes: start must be byte-aligned');
+  let o = startBit >>> 3;
+  let acc = 0;
+  let nacc = 0;
+  const mask = (1 << width) - 1;
+  for (let i = 0; i < n; i++) {
+    while (nacc < width) {
+      acc |= bytes[o++] << nacc;
+      nacc += 8;
+    }
+    out[i] = acc & mask;
+    acc >>>= width;
+    nacc -= width;
+  }
+  return out;
+}

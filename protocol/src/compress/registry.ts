@@ -1,7 +1,12 @@
 import { SpecError } from '../errors.js';
 import { isFixedRate } from './checks.js';
 import { identity } from './identity.js';
+import { dither } from './dither.js';
+import { int8 } from './int8.js';
+import { natural } from './natural.js';
+import { powersgd } from './powersgd.js';
 import { randk, type KeepRule } from './randk.js';
+import { topk } from './topk.js';
 import { SparseCompressor } from './sparse.js';
 import type { Compressor } from './types.js';
 
@@ -170,3 +175,17 @@ export function parseKeepRule(args: SpecArgs): KeepRule {
 
 registerCompressor('identity', () => identity());
 registerCompressor('randk', (args) => randk(parseKeepRule(args)));
+registerCompressor('topk', (args) => topk(parseKeepRule(args)));
+registerCompressor('natural', () => natural());
+registerCompressor('dither', (args) => {
+  const rawP = args.get('p');
+  const p = rawP === undefined ? 2 : rawP.toLowerCase() === 'inf' ? Infinity : args.checkNumber('p', rawP, { min: 1 });
+  const s = args.number('s', { min: 1, max: 32, integer: true, fallback: 8 });
+  return dither({ p, s });
+});
+registerCompressor('int8', (args) => {
+  const stochastic = args.flag('stochastic');
+  const block = args.number('block', { min: 1, max: 32768, integer: true, fallback: 256 });
+  return int8({ block, stochastic });
+});
+registerCompressor('powersgd', (args) => powersgd(args.number('rank', { min: 1, max: 1024, integer: true })));

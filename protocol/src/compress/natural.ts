@@ -1,0 +1,141 @@
+import { PayloadError } from '../errors.js';
+import { bytesFor, expectDimension, expectLength, expectZeroPadding, LITTLE_ENDIAN, packCodes, unpackCodes } from './bitio.js';
+import { expectOut, rejectValue, type FixedRateCompressor } from './checks.js';
+import type { CompressContext, CompressorConstants, Payload, SharedContext } from './types.js';
+import type { Vec } from '../vec/kernels.js';
+
+/**
+ * Natural compression C_nat (Horváth et al.): each t = ±2^a(1+f), f ∈ [0,1), becomes ±2^a with
+ * probability 1−f and ±2^(a+1) with probability f. Unbiased, q = 9/8, 9 bits per element.
+ *
+ * Code of an element (9 bits): sign·256 + e, where e is a float32 exponent field: e = 0 is zero,
+ * e ∈ [1, 254] is 2^(e−127). Values below 2^−126 (float32 subnormals included) round to 0 or
+ * 2^−126 with the same unbiased rule; |t| > 2^127 (and ±∞, NaN) cannot be represented and is
+ * rejected with a ValidationError. Code 255 in the exponent never occurs and is rejected on decode.
+ *
+ * On float32 input the rounding is exact: the stochastic bit compares a uniform 23-bit draw with
+ * the mantissa bits, so P(up) = f exactly. Float64 input compares 52 random bits with the 52-bit
+ * mantissa (a second draw only on a tie of the top 32 bits, probability 2^−32), also exact.
+ */
+export interface NaturalPayload extends Payload {
+  readonly codec: 'natural';
+  /** One 9-bit code per element. */
+  readonly codes: Uint16Array;
+}
+
+/** Decoded value of every 9-bit code (code 255 / 511 are invalid and map to NaN). */
+export const NATURAL_VALUES: Float64Array = (() => {
+  const t = new Float64Array(512);
+  for (let c = 0; c < 512; c++) {
+    const e = c & 255;
+    const sign = c >> 8 ? -1 : 1;
+    t[c] = e === 0 ? sign * 0 : e === 255 ? Number.NaN : sign * 2 ** (e - 127);
+  }
+  return t;
+})();
+
+const TWO_126 = 2 ** 126;
+
+export class NaturalCompressor implements FixedRateCompressor {
+  readonly spec = 'natural';
+  readonly kind = 'unbiased' as const;
+
+  payloadBits(d: number): number {
+    return 9 * d;
+  }
+
+  constants(_d: number, devices: number): CompressorConstants {
+    const q = 9 / 8;
+    return { kind: 'unbiased', q, beta: 9 / 32, ab: { A: (q - 1) / devices, B: 0 } };
+  }
+
+  compress(x: Vec, ctx: CompressContext): NaturalPayload {
+    const d = x.length;
+    const codes = new Uint16Array(d);
+    if (x instanceof Float32Array) compressF32(x, ctx, codes);
+    else compressF64(x, ctx, codes);
+    return { codec: 'natural', d, bits: 9 * d, codes };
+  }
+
+  decompress(p: NaturalPayload, _ctx: SharedContext, out: Vec): Vec {
+    expectOut(out, p.d, this.spec);
+    const codes = p.codes;
+    const T = NATURAL_VALUES;
+    const n = p.d;
+    for (let i = 0; i < n; i++) out[i] = T[codes[i]];
+    return out;
+  }
+
+  accumulate(p: NaturalPayload, _ctx: SharedContext, a: number, out: Vec): Vec {
+    expectOut(out, p.d, this.spec);
+    const codes = p.codes;
+    const T = NATURAL_VALUES;
+    const n = p.d;
+    for (let i = 0; i < n; i++) out[i] += a * T[codes[i]];
+    return out;
+  }
+
+  encode(p: NaturalPayload): Uint8Array {
+    const bytes = new Uint8Array(bytesFor(p.bits));
+    packCodes(p.codes, p.d, 9, bytes, 0);
+    return bytes;
+  }
+
+  decode(bytes: Uint8Array, d: number): NaturalPayload {
+    expectDimension(d, this.spec);
+    const bits = 9 * d;
+    expectLength(bytes, bits, this.spec);
+    expectZeroPadding(bytes, bits, this.spec);
+    const codes = unpackCodes(bytes, 0, d, 9, new Uint16Array(d));
+    for (let i = 0; i < d; i++) {
+      if ((codes[i] & 255) === 255) throw new PayloadError('range', `natural.codes[${i}]: exponent 255 is not a valid code`);
+    }
+    return { codec: 'natural', d, bits, codes };
+  }
+}
+
+function compressF32(x: Float32Array, ctx: CompressContext, codes: Uint16Array): void {
+  const rng = ctx.local;
+  const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
+  const n = x.length;
+  for (let i = 0; i < n; i++) {
+    const b = bits[i];
+    const e = (b >>> 23) & 255;
+    if (e >= 254 && (e === 255 || (b & 0x7fffff) !== 0)) rejectValue(x[i], i, 'natural');
+    // sign·256 + e, plus one (the next power of two) when a uniform 23-bit draw < mantissa.
+    codes[i] = (b >>> 23) + ((rng.nextU32() >>> 9) < (b & 0x7fffff) ? 1 : 0);
+  }
+}
+
+function compressF64(x: Float64Array, ctx: CompressContext, codes: Uint16Array): void {
+  const rng = ctx.local;
+  const words = new Uint32Array(x.buffer, x.byteOffset, 2 * x.length);
+  const hiOff = LITTLE_ENDIAN ? 1 : 0;
+  const loOff = 1 - hiOff;
+  const n = x.length;
+  for (let i = 0; i < n; i++) {
+    const hi = words[2 * i + hiOff];
+    const lo = words[2 * i + loOff];
+    const sign = (hi >>> 31) << 8;
+    const e = ((hi >>> 20) & 0x7ff) - 896; // float32-biased exponent
+    if (e >= 1 && e <= 253) {
+      const top = (((hi & 0xfffff) << 12) | (lo >>> 20)) >>> 0;
+      const r = rng.nextU32();
+      const up = r < top || (r === top && rng.nextU32() >>> 12 < (lo & 0xfffff)) ? 1 : 0;
+      codes[i] = sign + e + up;
+    } else if (e <= 0) {
+      // |t| < 2^-126: 0 or 2^-126, up with probability |t|·2^126.
+      const p = Math.abs(x[i]) * TWO_126;
+      codes[i] = sign + (rng.nextFloat53() < p ? 1 : 0);
+    } else if (e === 254 && (hi & 0xfffff) === 0 && lo === 0) {
+      rng.nextU32();
+      codes[i] = sign + 254;
+    } else {
+      rejectValue(x[i], i, 'natural');
+    }
+  }
+}
+
+export function natural(): NaturalCompressor {
+  return new NaturalCompressor();
+}
