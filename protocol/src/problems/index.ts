@@ -3,3 +3,4 @@ export * from './bilinear.js';
 export * from './bilinear-file.js';
 export * from './quadratic.js';
 export * from './quadratic-generator.js';
+export * from './quadratic-file.js';
