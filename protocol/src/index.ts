@@ -12,4 +12,5 @@ export * from './prox/index.js';
 export * from './methods/index.js';
 export * from './runner/index.js';
 export * from './engine/index.js';
+export * from './manifest/index.js';
 export * from './frames/index.js';

@@ -1,0 +1,216 @@
+/**
+ * The run manifest (SPEC §5, issue 4 "Run manifest"): everything that defines a run — problem,
+ * method, compressors, stepsize, stopping rule, network timing, seed. Every peer of a run holds the
+ * same manifest; its id is the SHA-256 of the canonical JSON of the manifest *with every default
+ * filled in* (see canonical.ts), so two manifests that mean the same run have the same id and a
+ * change of code defaults cannot silently change what a published run id means.
+ *
+ * `parseManifest` validates an untrusted parsed-JSON value with zod and throws a ValidationError
+ * whose `field` is the dotted path of the first offending value (`network.leaseMs`,
+ * `problem.d`, `compressors.device`). Unknown keys are refused (a typo must not be ignored).
+ */
+import { z } from 'zod';
+import { SpecError, ValidationError } from '../errors.js';
+import { parseCompressor } from '../compress/registry.js';
+import { parseProx } from '../prox/registry.js';
+import type { MethodName } from '../methods/types.js';
+
+export const MANIFEST_VERSION = 1;
+
+export const METHOD_NAMES = ['masha1', 'masha2', 'eg', 'qeg', 'qgda', 'ef-gda', 'marina'] as const satisfies readonly MethodName[];
+
+/** Hard limits: a manifest is untrusted input. */
+export const MANIFEST_LIMITS = {
+  maxDim: 1 << 24,
+  maxShards: 100_000,
+  maxIterations: 1e9,
+  minFrameBytes: 512,
+  maxFrameBytes: 1 << 20,
+  maxTimingMs: 3_600_000,
+  maxPathLength: 4096,
+} as const;
+
+/** Defaults (filled in before hashing: see the module doc). */
+export const MANIFEST_DEFAULTS = {
+  bilinear: { d: 100, M: 10, lambda: 0.01, heterogeneity: 0.5, seed: 0, samples: 1, spectrum: [0.1, 1] as [number, number], sampleSpread: 0.5 },
+  quadratic: { d: 1000, n: 10, s: 0, seed: 0, lambda: 1e-6 },
+  method: { gamma: 'theory' as const, stochastic: false, prox: 'identity' },
+  compressors: { device: 'randk:0.1', server: 'identity' },
+  stop: { iterations: 10_000 },
+  network: { frameBytes: 65_536, roundDeadlineMs: 2_000, heartbeatMs: 500, leaseMs: 2_000, quorum: 0.5, minPeers: 1 },
+  seed: 0,
+} as const;
+
+const int = (lo: number, hi: number) => z.number().int().min(lo).max(hi);
+const positive = () => z.number().positive().refine(Number.isFinite, 'must be finite');
+const seedSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const timing = (d: number) => int(1, MANIFEST_LIMITS.maxTimingMs).default(d);
+
+const bilinearSchema = z.strictObject({
+  kind: z.literal('bilinear'),
+  d: int(1, 4096).default(MANIFEST_DEFAULTS.bilinear.d),
+  M: int(1, MANIFEST_LIMITS.maxShards).default(MANIFEST_DEFAULTS.bilinear.M),
+  lambda: z.number().min(0).refine(Number.isFinite, 'must be finite').default(MANIFEST_DEFAULTS.bilinear.lambda),
+  heterogeneity: z.number().min(0).max(1).default(MANIFEST_DEFAULTS.bilinear.heterogeneity),
+  seed: seedSchema.default(MANIFEST_DEFAULTS.bilinear.seed),
+  samples: int(1, 1 << 16).default(MANIFEST_DEFAULTS.bilinear.samples),
+  spectrum: z
+    .tuple([positive(), positive()])
+    .refine(([lo, hi]) => hi >= lo, 'need lo ≤ hi')
+    .default(MANIFEST_DEFAULTS.bilinear.spectrum),
+  sampleSpread: z.number().min(0).refine(Number.isFinite, 'must be finite').default(MANIFEST_DEFAULTS.bilinear.sampleSpread),
+});
+
+const quadraticSchema = z.strictObject({
+  kind: z.literal('quadratic'),
+  d: int(2, MANIFEST_LIMITS.maxDim).default(MANIFEST_DEFAULTS.quadratic.d),
+  n: int(1, MANIFEST_LIMITS.maxShards).default(MANIFEST_DEFAULTS.quadratic.n),
+  s: z.number().min(0).refine(Number.isFinite, 'must be finite').default(MANIFEST_DEFAULTS.quadratic.s),
+  seed: seedSchema.default(MANIFEST_DEFAULTS.quadratic.seed),
+  lambda: z.number().refine(Number.isFinite, 'must be finite').default(MANIFEST_DEFAULTS.quadratic.lambda),
+});
+
+/** A problem file, resolved by the caller of `buildRun` (the protocol package reads no files). */
+const fileSchema = z.strictObject({
+  kind: z.literal('file'),
+  path: z.string().min(1).max(MANIFEST_LIMITS.maxPathLength),
+  /** SHA-256 (hex) of the file's bytes: when given, a file with other contents is refused. */
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex digits')
+    .optional(),
+});
+
+/** A problem given inline: the JSON of a problem file (`{ "kind": "bilinear", … }`). */
+const inlineSchema = z.strictObject({
+  kind: z.literal('inline'),
+  data: z.record(z.string(), z.unknown()),
+});
+
+const problemSchema = z.discriminatedUnion('kind', [bilinearSchema, quadraticSchema, fileSchema, inlineSchema]);
+
+const methodSchema = z.strictObject({
+  name: z.enum(METHOD_NAMES),
+  gamma: z.union([positive(), z.literal('theory')]).default(MANIFEST_DEFAULTS.method.gamma),
+  tau: z.number().min(0).lt(1).optional(),
+  stochastic: z.boolean().default(MANIFEST_DEFAULTS.method.stochastic),
+  prox: z.string().min(1).max(200).default(MANIFEST_DEFAULTS.method.prox),
+});
+
+const compressorsSchema = z.strictObject({
+  device: z.string().min(1).max(200).default(MANIFEST_DEFAULTS.compressors.device),
+  server: z.string().min(1).max(200).default(MANIFEST_DEFAULTS.compressors.server),
+});
+
+const stopSchema = z.strictObject({
+  /** Maximum number of method iterations. */
+  iterations: int(1, MANIFEST_LIMITS.maxIterations).default(MANIFEST_DEFAULTS.stop.iterations),
+  /** Stop once ‖z − z*‖²/‖z⁰ − z*‖² ≤ target (problems whose solution is known). */
+  target: z.number().positive().lt(1).optional(),
+});
+
+/** A fraction of the shards in (0, 1], or an absolute count of shards. */
+const quorumSchema = z.union([z.number().positive().max(1), z.strictObject({ count: int(1, MANIFEST_LIMITS.maxShards) })]);
+
+const networkSchema = z.strictObject({
+  /** Frame size in bytes (frames carry every message, SPEC §5). */
+  frameBytes: int(MANIFEST_LIMITS.minFrameBytes, MANIFEST_LIMITS.maxFrameBytes).default(MANIFEST_DEFAULTS.network.frameBytes),
+  /** How long the aggregator collects uplinks before committing with what arrived. */
+  roundDeadlineMs: timing(MANIFEST_DEFAULTS.network.roundDeadlineMs),
+  /** Heartbeat period (devices → aggregator; aggregator → all when idle). */
+  heartbeatMs: timing(MANIFEST_DEFAULTS.network.heartbeatMs),
+  /** Silence past the lease means failure. */
+  leaseMs: timing(MANIFEST_DEFAULTS.network.leaseMs),
+  /** Shards that must answer for a compressed phase to commit (below it the round waits). */
+  quorum: quorumSchema.default(MANIFEST_DEFAULTS.network.quorum),
+  /** Live, synchronised peers needed before the aggregator opens rounds. */
+  minPeers: int(1, 1_000_000).default(MANIFEST_DEFAULTS.network.minPeers),
+});
+
+const manifestSchema = z.strictObject({
+  version: z.literal(MANIFEST_VERSION).default(MANIFEST_VERSION),
+  problem: problemSchema,
+  method: methodSchema,
+  compressors: compressorsSchema.default({ ...MANIFEST_DEFAULTS.compressors }),
+  stop: stopSchema.default({ ...MANIFEST_DEFAULTS.stop }),
+  network: networkSchema.default({ ...MANIFEST_DEFAULTS.network }),
+  /** Run seed: keys every shared draw (RandK indices, b_k, samples). */
+  seed: seedSchema.default(MANIFEST_DEFAULTS.seed),
+});
+
+/** A validated manifest with every default filled in. */
+export type Manifest = z.output<typeof manifestSchema>;
+/** What a user may write: every field with a default may be left out. */
+export type ManifestInput = z.input<typeof manifestSchema>;
+export type ProblemSpec = Manifest['problem'];
+export type QuorumSpec = Manifest['network']['quorum'];
+
+/** Formats a zod issue path as `problem.spectrum[1]`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let s = '';
+  for (const p of path) {
+    if (typeof p === 'number') s += `[${p}]`;
+    else s += s === '' ? String(p) : `.${String(p)}`;
+  }
+  return s;
+}
+
+/**
+ * Validates an untrusted value (parsed JSON) as a manifest, fills in defaults, checks the
+ * cross-field rules and that the compressor and prox specs parse. Throws ValidationError naming
+ * the field; never anything else for any input.
+ */
+export function parseManifest(value: unknown): Manifest {
+  const r = manifestSchema.safeParse(value);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    const more = r.error.issues.length > 1 ? ` (and ${r.error.issues.length - 1} more problem(s))` : '';
+    throw new ValidationError(formatPath(issue.path), `${issue.message}${more}`);
+  }
+  const m = r.data;
+  const net = m.network;
+  if (net.leaseMs < 2 * net.heartbeatMs) {
+    throw new ValidationError('network.leaseMs', `must be at least twice heartbeatMs (${net.heartbeatMs}), got ${net.leaseMs}`);
+  }
+  const shards = manifestShards(m);
+  if (shards !== null && typeof net.quorum === 'object' && net.quorum.count > shards) {
+    throw new ValidationError('network.quorum.count', `must not exceed the ${shards} shards of the problem, got ${net.quorum.count}`);
+  }
+  if (m.method.name === 'marina' && m.problem.kind === 'bilinear') {
+    throw new ValidationError('method.name', 'marina minimises a function: use a quadratic problem');
+  }
+  if (m.method.stochastic && m.problem.kind === 'bilinear' && m.problem.samples < 2) {
+    throw new ValidationError('method.stochastic', 'stochastic mode needs problem.samples ≥ 2');
+  }
+  checkSpec('compressors.device', () => parseCompressor(m.compressors.device));
+  checkSpec('compressors.server', () => parseCompressor(m.compressors.server));
+  checkSpec('method.prox', () => parseProx(m.method.prox));
+  return m;
+}
+
+function checkSpec(field: string, parse: () => unknown): void {
+  try {
+    parse();
+  } catch (e) {
+    if (e instanceof SpecError || e instanceof ValidationError || e instanceof RangeError) throw new ValidationError(field, e.message);
+    throw e;
+  }
+}
+
+/** Number of shards M of a generated problem; null for file / inline problems (known once built). */
+export function manifestShards(m: Manifest): number | null {
+  switch (m.problem.kind) {
+    case 'bilinear':
+      return m.problem.M;
+    case 'quadratic':
+      return m.problem.n;
+    default:
+      return null;
+  }
+}
+
+/** Shards that must answer for a compressed phase to commit, for M shards: ⌈q·M⌉ or the count. */
+export function quorumShards(quorum: QuorumSpec, shards: number): number {
+  const q = typeof quorum === 'number' ? Math.ceil(quorum * shards - 1e-9) : quorum.count;
+  return Math.max(1, Math.min(shards, q));
+}
