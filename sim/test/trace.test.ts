@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ValidationError } from '@masha/protocol';
+import { runCli } from '../src/cli/program.js';
 import {
   checkTraceConsistency,
   formatTrace,
@@ -157,5 +161,38 @@ describe('trace generators', () => {
     expect(() => generateTrace({ kind: 'poisson', peers: 5, duration: -1, seed: 1 })).toThrow(RangeError);
     expect(() => generateTrace({ kind: 'diurnal', peers: 5, duration: 10, seed: 1, amplitude: 1.5 })).toThrow(RangeError);
     expect(() => generateTrace({ kind: 'nope' as 'poisson', peers: 5, duration: 10, seed: 1 })).toThrow(RangeError);
+  });
+});
+
+describe('masha-sim trace gen', () => {
+  async function cli(argv: string[], cwd: string) {
+    let out = '';
+    let err = '';
+    const code = await runCli(argv, {
+      stdout: { write: (s: string) => (out += s) },
+      stderr: { write: (s: string) => (err += s) },
+      cwd,
+    });
+    return { code, out, err };
+  }
+
+  it('writes the same trace as generateTrace, to a file or stdout', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'masha-trace-'));
+    const r = await cli(['trace', 'gen', '--kind', 'preemptible', '--peers', '40', '--duration', '900', '--seed', '3', '--out', 'churn.jsonl'], dir);
+    expect(r.code).toBe(0);
+    const expected = formatTrace(generateTrace({ kind: 'preemptible', peers: 40, duration: 900, seed: 3 }));
+    expect(readFileSync(join(dir, 'churn.jsonl'), 'utf8')).toBe(expected);
+    const s = await cli(['trace', 'gen', '--kind', 'preemptible', '--peers', '40', '--duration', '900', '--seed', '3'], dir);
+    expect(s.out).toBe(expected);
+  });
+
+  it('bad flags exit 2 with one line naming the flag', async () => {
+    const r = await cli(['trace', 'gen', '--kind', 'weekly', '--peers', '4', '--duration', '10'], '.');
+    expect(r.code).toBe(2);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+    expect(r.err).toContain('--kind');
+    const q = await cli(['trace', 'gen', '--kind', 'poisson', '--peers', '0', '--duration', '10'], '.');
+    expect(q.code).toBe(2);
+    expect(q.err).toContain('--peers');
   });
 });

@@ -3,3 +3,4 @@
  *   export { command as <name> } from './<file>.js';
  * (the export name is only a key; the command's `path` places it in the tree).
  */
+export { command as traceGen } from './trace-gen.js';
