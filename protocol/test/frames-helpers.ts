@@ -36,3 +36,26 @@ export const arbMessage = (maxBody: number): fc.Arbitrary<EngineMessage> =>
     codec: fc.integer({ min: 0, max: 0xffff }),
     body: fc.uint8Array({ minLength: 0, maxLength: maxBody }),
   });
+
+/** Byte equality without the per-element cost of a deep-equality matcher. */
+export function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
+  if (a === undefined || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** True when two messages agree in every field and every body byte. */
+export function sameMessage(a: EngineMessage | null | undefined, b: EngineMessage): boolean {
+  return (
+    a !== null &&
+    a !== undefined &&
+    a.kind === b.kind &&
+    a.runId === b.runId &&
+    a.epoch === b.epoch &&
+    a.round === b.round &&
+    a.phase === b.phase &&
+    a.sender === b.sender &&
+    a.codec === b.codec &&
+    sameBytes(a.body, b.body)
+  );
+}

@@ -17,7 +17,7 @@ import {
   wireOverhead,
 } from '../src/index.js';
 import { OFF, putU32 } from '../src/frames/format.js';
-import { arbMessage, bytesOf, message, PEER_A, RUN_ID } from './frames-helpers.js';
+import { arbMessage, bytesOf, message, PEER_A, RUN_ID, sameMessage } from './frames-helpers.js';
 
 /** Bit-at-a-time CRC-32C: the reference the sliced implementation is checked against. */
 function crcReference(b: Uint8Array): number {
@@ -48,7 +48,7 @@ function codeOf(fn: () => unknown): string {
 
 describe('crc32c', () => {
   it('matches the standard check value and the RFC 3720 vectors', () => {
-    expect(crc32c(new TextEncoder().encode('123456789'))).toBe(0xe3069283);
+    expect(crc32c(Uint8Array.from('123456789', (c) => c.charCodeAt(0)))).toBe(0xe3069283);
     expect(crc32c(new Uint8Array(32))).toBe(0x8a9136aa);
     expect(crc32c(new Uint8Array(32).fill(0xff))).toBe(0x62a8ab43);
     expect(crc32c(Uint8Array.from({ length: 32 }, (_, i) => i))).toBe(0x46dd794e);
@@ -353,7 +353,7 @@ describe('chunking round-trips', () => {
             if (got) out.push(got);
           }
           expect(out).toHaveLength(1);
-          expect(out[0]).toEqual({ ...m, body: m.body });
+          expect(sameMessage(out[0], m)).toBe(true);
           expect(r.counters.duplicates).toBe(frames.length);
           expect(r.counters.partials).toBe(0);
           expect(r.counters.bufferedBytes).toBe(0);
