@@ -10,8 +10,10 @@ import type { Vec } from '../vec/kernels.js';
  *
  * Code of an element (9 bits): sign·256 + e, where e is a float32 exponent field: e = 0 is zero,
  * e ∈ [1, 254] is 2^(e−127). Values below 2^−126 (float32 subnormals included) round to 0 or
- * 2^−126 with the same unbiased rule; |t| > 2^127 (and ±∞, NaN) cannot be represented and is
- * rejected with a ValidationError. Code 255 in the exponent never occurs and is rejected on decode.
+ * 2^−126 with the same unbiased rule (unbiased, but there E C(t)² = |t|·2^−126 > (9/8)t²: q = 9/8
+ * holds for entries of magnitude ≥ 2^−126, up to an absolute Σ_{|t|<2^−126}|t|·2^−126 < d·2^−252
+ * below it); |t| > 2^127 (and ±∞, NaN) cannot be represented and is rejected with a
+ * ValidationError. Code 255 in the exponent never occurs and is rejected on decode.
  *
  * On float32 input the rounding is exact: the stochastic bit compares a uniform 23-bit draw with
  * the mantissa bits, so P(up) = f exactly. Float64 input compares 52 random bits with the 52-bit

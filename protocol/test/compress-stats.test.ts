@@ -1,0 +1,162 @@
+import { describe, expect, it } from 'vitest';
+import { parseCompressor } from '../src/index.js';
+import { moments, normSq, testVector } from './compress-util.js';
+
+/**
+ * Statistical checks of each compressor's constants (SPEC §2), fixed seeds, explicit tolerances:
+ * - unbiased: every coordinate's sample mean within 5 standard errors of z_i (plus 1e-6·|z_i| for
+ *   the float32 rounding of values on the wire), and E‖Q(z)‖² ≤ q‖z‖² up to 4 standard errors;
+ * - contractive: E‖C(z) − z‖² ≤ (1 − 1/δ)‖z‖² up to 4 standard errors (exact for deterministic C).
+ */
+
+/**
+ * An upper bound U_i on |Q(z)_i|. Every compressor here rounds z_i to one of two points of its sign
+ * in [0, U_i] (or drops it), so Var Q(z)_i ≤ |z_i|·U_i: this floors the standard error where rare
+ * outcomes (a tiny z_i rounding up to a level far above it) never showed in the sample.
+ */
+type Reach = (x: Float64Array | Float32Array, i: number) => number;
+const maxAbs = (x: ArrayLike<number>): number => Array.from(x).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+const pNorm = (x: ArrayLike<number>, p: number): number =>
+  p === Infinity ? maxAbs(x) : Array.from(x).reduce((s, v) => s + Math.abs(v) ** p, 0) ** (1 / p);
+const natReach: Reach = (x, i) => Math.max(2 * Math.abs(x[i]), 2 ** -126);
+const ditherReach = (p: number): Reach => (x) => pNorm(x, p) * 1.0000001;
+const sparseReach = (f: number, inner: Reach): Reach => (x, i) => inner(x, i) / f;
+
+function expectUnbiased(spec: string, x: Float64Array | Float32Array, draws: number, seed: number, reach: Reach, slack = 0): void {
+  const c = parseCompressor(spec);
+  const m = moments(c, x, draws, seed);
+  for (let i = 0; i < x.length; i++) {
+    const dev = Math.abs(m.mean[i] - x[i]);
+    const seFloor = Math.sqrt(Math.abs(x[i])) * Math.sqrt(reach(x, i) / draws); // no underflow for tiny z_i
+    const tol = 5 * Math.max(m.se[i], Math.min(seFloor, 3 * m.se[i] || seFloor)) + 1e-6 * Math.abs(x[i]);
+    expect(dev, `${spec}: coordinate ${i} mean ${m.mean[i]} vs ${x[i]} (se ${m.se[i]})`).toBeLessThanOrEqual(tol);
+  }
+  const { q } = c.constants(x.length, 4);
+  expect(q, spec).toBeDefined();
+  expect(m.sq, `${spec}: E‖Q(z)‖² = ${m.sq} vs q‖z‖² = ${(q as number) * normSq(x)}`).toBeLessThanOrEqual(
+    (q as number) * normSq(x) * (1 + 1e-6) + slack + 4 * m.sqSe,
+  );
+}
+
+function expectContractive(spec: string, x: Float64Array | Float32Array, draws: number, seed: number): number {
+  const c = parseCompressor(spec);
+  const { delta, kind } = c.constants(x.length, 4);
+  expect(kind).toBe('contractive');
+  const m = moments(c, x, draws, seed);
+  const bound = (1 - 1 / (delta as number)) * normSq(x);
+  expect(m.err, `${spec}: E‖C(z)−z‖² = ${m.err} vs (1−1/δ)‖z‖² = ${bound}`).toBeLessThanOrEqual(bound * (1 + 1e-9) + 4 * m.errSe);
+  return m.err / normSq(x);
+}
+
+describe('unbiased compressors: E Q(z) = z and E‖Q(z)‖² ≤ q‖z‖²', () => {
+  const x = testVector(40, 5);
+  const cases: [string, number, Reach][] = [
+    ['identity', 10, (y, i) => Math.abs(y[i])],
+    ['randk:0.25', 3000, sparseReach(0.25, (y, i) => Math.abs(y[i]))],
+    ['randk:k=3', 4000, sparseReach(3 / 40, (y, i) => Math.abs(y[i]))],
+    ['natural', 3000, natReach],
+    ['dither:p=2,s=8', 3000, ditherReach(2)],
+    ['dither:p=inf,s=3', 3000, ditherReach(Infinity)],
+    ['dither:p=1,s=4', 3000, ditherReach(1)],
+    ['int8:block=16,stochastic', 3000, (y, i) => maxAbs(y.subarray(i - (i % 16), i - (i % 16) + 16)) * 1.0000001],
+    ['randk:0.25+natural', 3000, sparseReach(0.25, natReach)],
+    ['randk:0.5+dither:p=2,s=8', 3000, sparseReach(0.5, ditherReach(2))],
+  ];
+  for (const [spec, draws, reach] of cases) {
+    it(spec, () => expectUnbiased(spec, x, draws, 17, reach));
+  }
+
+  it('natural on float32 input, including subnormals and values near 2^127', () => {
+    const y = new Float32Array([1.5, -3.75, 1e-40, -2.5e-42, 1.2e-38, 2 ** 127, -(2 ** 126) * 1.9, 0, 0.1]);
+    expectUnbiased('natural', y, 4000, 3, natReach);
+  });
+
+  it('natural on float64 input below the float32 normal range: unbiased; q holds up to Σ|t|·2^−126 there', () => {
+    // Below 2^−126 the codes can only round to 0 or 2^−126, so E C(t)² = |t|·2^−126 exceeds (9/8)t²:
+    // the second moment is bounded by q‖z‖² plus that (absolutely negligible) slack.
+    const y = new Float64Array([1e-40, -3e-39, 2 ** -126 * 0.75, 5e-300, 1.1754943508222875e-38 * 1.5]);
+    const slack = Array.from(y).reduce((s, t) => s + (Math.abs(t) < 2 ** -126 ? Math.abs(t) * 2 ** -126 : 0), 0);
+    expectUnbiased('natural', y, 4000, 4, natReach, slack);
+    expect(() => expectUnbiased('natural', y, 4000, 4, natReach, 0)).toThrow(/E‖Q\(z\)‖²/);
+  });
+
+  it('the unbiasedness check has power: TopK (biased) fails it', () => {
+    expect(() => expectUnbiased('topk:0.25', x, 200, 1, (y, i) => Math.abs(y[i]))).toThrow();
+  });
+});
+
+describe('tight second moments', () => {
+  it('RandK: E‖Q(z)‖² = (d/K)‖z‖² within 5 standard errors', () => {
+    const x = testVector(50, 9);
+    const c = parseCompressor('randk:0.2');
+    const m = moments(c, x, 4000, 2);
+    const want = 5 * normSq(x);
+    expect(Math.abs(m.sq - want)).toBeLessThanOrEqual(5 * m.sqSe + 1e-6 * want);
+  });
+
+  it('natural compression attains q = 9/8 at mantissa fraction f = 1/3', () => {
+    // t = 2^a(1+f): E C(t)² / t² = (1+3f)/(1+f)², maximal 9/8 at f = 1/3.
+    const x = new Float64Array(32);
+    for (let i = 0; i < 32; i++) x[i] = (i % 2 ? -1 : 1) * 2 ** (i - 12) * (4 / 3);
+    const c = parseCompressor('natural');
+    const m = moments(c, x, 3000, 8);
+    const ratio = m.sq / normSq(x);
+    expect(Math.abs(ratio - 9 / 8)).toBeLessThanOrEqual((5 * m.sqSe) / normSq(x) + 1e-9);
+  });
+
+  it('natural compression leaves powers of two unchanged (no randomness)', () => {
+    const x = new Float64Array([1, -2, 0.5, 2 ** -126, -(2 ** 127), 0, 2 ** 40]);
+    const m = moments(parseCompressor('natural'), x, 50, 1);
+    for (let i = 0; i < x.length; i++) {
+      expect(m.mean[i]).toBe(x[i]);
+      expect(m.se[i]).toBe(0);
+    }
+  });
+});
+
+describe('contractive compressors: E‖C(z) − z‖² ≤ (1 − 1/δ)‖z‖²', () => {
+  it('TopK on generic vectors and with equal magnitudes (where δ = d/K is tight)', () => {
+    for (let s = 0; s < 5; s++) expectContractive('topk:0.3', testVector(60, 100 + s), 1, 0);
+    const flat = Float64Array.from({ length: 60 }, (_, i) => (i % 3 ? 1 : -1));
+    const r = expectContractive('topk:k=6', flat, 1, 0);
+    expect(r).toBeCloseTo(1 - 6 / 60, 12);
+  });
+
+  it('int8 round-to-nearest: the measured δ stays within the bound 1 − 1/δ = B/64516', () => {
+    let worst = 0;
+    for (let s = 0; s < 5; s++) worst = Math.max(worst, expectContractive('int8:block=64', testVector(640, 200 + s), 1, 0));
+    // Rounding errors are ≈ uniform in ±step/2: the measured 1 − 1/δ is well below the worst case.
+    expect(worst).toBeGreaterThan(0);
+    expect(worst).toBeLessThan(64 / 64516);
+  });
+
+  it('TopK then natural: δ = (d/K)/(2 − 9/8)', () => {
+    for (let s = 0; s < 3; s++) expectContractive('topk:0.3+natural', testVector(60, 300 + s), 3000, 4);
+    const flat = Float64Array.from({ length: 60 }, (_, i) => (i % 2 ? 4 / 3 : -4 / 3));
+    expectContractive('topk:k=12+natural', flat, 3000, 5);
+  });
+
+  it('TopK then int8: δ = δ₁·δ₂', () => {
+    for (let s = 0; s < 3; s++) expectContractive('topk:0.5+int8:block=8', testVector(64, 400 + s), 1, 0);
+  });
+});
+
+describe('PowerSGD (biased): behaviour', () => {
+  it('reconstructs a rank-r matrix to float32 precision and never expands the vector', () => {
+    // d = 30·30 reshapes to the same 30×30 matrix: build M = Σ_c u_c v_cᵀ of rank 3.
+    const n = 30;
+    const x = new Float64Array(n * n);
+    const r = testVector(6 * n, 77);
+    for (let c = 0; c < 3; c++) for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) x[i * n + j] += r[c * n + i] * r[(3 + c) * n + j];
+    const m = moments(parseCompressor('powersgd:rank=3'), x, 5, 1);
+    expect(m.err / normSq(x)).toBeLessThan(1e-10);
+    const mLow = moments(parseCompressor('powersgd:rank=1'), x, 5, 1);
+    expect(mLow.err / normSq(x)).toBeGreaterThan(1e-3);
+    // Projection onto span(P̂): ‖M − P̂P̂ᵀM‖² ≤ ‖M‖² for any vector, and more rank helps.
+    const y = testVector(1000, 78);
+    const e1 = moments(parseCompressor('powersgd:rank=1'), y, 5, 2).err;
+    const e8 = moments(parseCompressor('powersgd:rank=8'), y, 5, 2).err;
+    expect(e1).toBeLessThanOrEqual(normSq(y));
+    expect(e8).toBeLessThan(e1);
+  });
+});
