@@ -4,3 +4,5 @@
  * (the export name is only a key; the command's `path` places it in the tree).
  */
 export { command as traceGen } from './trace-gen.js';
+export { command as manifestInit } from './manifest-init.js';
+export { command as solve } from './solve.js';
