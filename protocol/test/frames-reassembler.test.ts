@@ -137,6 +137,21 @@ describe('Reassembler: limits', () => {
     expect(r.counters.messagesCompleted).toBe(1);
   });
 
+  it('drops the partial messages of one sender on request', () => {
+    const r = new Reassembler({ maxMessageBytes: 1 << 20 });
+    const a = [1, 2].map((round) => encodeFrames(message(bytesOf(2000, round), { round }), { frameSize: 1024 }));
+    const b = encodeFrames(message(bytesOf(2000, 3), { sender: PEER_B }), { frameSize: 1024 });
+    r.accept(frame(a[0]![0]!), 0);
+    r.accept(frame(a[1]![0]!), 0);
+    r.accept(frame(b[0]!), 0);
+    expect(r.dropSender(PEER_A)).toBe(2);
+    expect(r.dropSender(PEER_A)).toBe(0);
+    expect(r.counters).toMatchObject({ partials: 1, bufferedBytes: 2000 + 5 * b.length });
+    let got: EngineMessage | null = null;
+    for (const f of b.slice(1)) got = r.accept(frame(f), 0);
+    expect(got?.sender).toBe(PEER_B);
+  });
+
   it('checks run and transport sender when asked', () => {
     const f = encodeFrames(message(bytesOf(10, 1)))[0]!;
     const r = new Reassembler({ maxMessageBytes: 100, runId: 'b4'.repeat(32) });

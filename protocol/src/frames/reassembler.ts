@@ -196,6 +196,15 @@ export class Reassembler {
     return n;
   }
 
+  /** Drops every partial message of `sender` (e.g. a peer that left); returns how many. */
+  dropSender(sender: string): number {
+    const mine = this.bySender.get(sender);
+    if (mine === undefined) return 0;
+    const n = mine.size;
+    for (const k of [...mine]) this.drop(this.partials.get(k)!);
+    return n;
+  }
+
   get counters(): ReassemblerCounters {
     return {
       framesAccepted: this.nFramesAccepted,
