@@ -1,0 +1,146 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { kthLargest, parseCompressor, radixSort, sampleIndices, Streams, topKIndices, ValidationError } from '../src/index.js';
+import { sendCtx } from './compress-util.js';
+
+/** Reference: indices of the k largest |x_i|, ties to the lowest index, ascending. */
+function bruteTopK(x: ArrayLike<number>, k: number): number[] {
+  const idx = Array.from({ length: x.length }, (_, i) => i);
+  idx.sort((a, b) => Math.abs(x[b]) - Math.abs(x[a]) || a - b);
+  return idx.slice(0, k).sort((a, b) => a - b);
+}
+
+describe('topKIndices (radix select)', () => {
+  it('matches a full sort on random float64 and float32 vectors, with many ties', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e30, max: 1e30 }), fc.constantFrom(0, -0, 1, -1, 2.5, 1e-310)), {
+          minLength: 1,
+          maxLength: 300,
+        }),
+        fc.nat(),
+        fc.boolean(),
+        (values, kr, f32) => {
+          const x = f32 ? new Float32Array(values) : new Float64Array(values);
+          const k = kr % (x.length + 1);
+          expect(Array.from(topKIndices(x, k))).toEqual(bruteTopK(x, k));
+        },
+      ),
+      { numRuns: 400, seed: 7 },
+    );
+  });
+
+  it('handles vectors whose magnitudes all fall in one histogram bin', () => {
+    const x = Float64Array.from({ length: 5000 }, (_, i) => 1 + ((i * 7919) % 5000) * 1e-12);
+    expect(Array.from(topKIndices(x, 37))).toEqual(bruteTopK(x, 37));
+    const flat = new Float32Array(1000).fill(-3);
+    expect(Array.from(topKIndices(flat, 10))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
+  it('kthLargest agrees with sorting', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: -50, max: 50 }), { minLength: 1, maxLength: 200 }), fc.nat(), (v, kr) => {
+        const k = 1 + (kr % v.length);
+        const sorted = [...v].sort((a, b) => b - a);
+        expect(kthLargest(Float64Array.from(v), k)).toBe(sorted[k - 1]);
+      }),
+      { numRuns: 300, seed: 8 },
+    );
+  });
+
+  it('TopK rejects a non-finite input it would keep', () => {
+    const x = new Float64Array([1, 2, Number.NaN, 4]);
+    expect(() => parseCompressor('topk:k=1').compress(x, sendCtx(1, 0))).toThrow(ValidationError);
+    const y = new Float64Array([1, 2, Infinity, 4]);
+    expect(() => parseCompressor('topk:k=2+natural').compress(y, sendCtx(1, 0))).toThrow(ValidationError);
+  });
+});
+
+describe('sampleIndices (shared RandK indices)', () => {
+  it('returns k distinct ascending indices in [0, d), identical for identical keys', () => {
+    for (const [d, k] of [
+      [1, 1],
+      [10, 10],
+      [1000, 10],
+      [1000, 100],
+      [1000, 700],
+      [100000, 1000],
+    ]) {
+      const a = sampleIndices(new Streams(5).rng(3, 'up/randk', 1), d, k);
+      const b = sampleIndices(new Streams(5).rng(3, 'up/randk', 1), d, k);
+      const c = sampleIndices(new Streams(5).rng(4, 'up/randk', 1), d, k);
+      expect(a).toEqual(b);
+      expect(a.length).toBe(k);
+      for (let i = 1; i < k; i++) expect(a[i]).toBeGreaterThan(a[i - 1]);
+      expect(a[k - 1]).toBeLessThan(d);
+      if (k < d) expect(Array.from(c)).not.toEqual(Array.from(a));
+    }
+  });
+
+  it('draws every index with probability k/d (chi-square over 20000 draws), both algorithms', () => {
+    // k·16 ≤ d uses Floyd's algorithm, larger k a partial shuffle.
+    for (const [d, k] of [
+      [64, 3],
+      [64, 40],
+    ]) {
+      const counts = new Float64Array(d);
+      const draws = 20000;
+      for (let t = 0; t < draws; t++) for (const i of sampleIndices(new Streams(9).rng(t, 'chi', 0), d, k)) counts[i]++;
+      const expected = (draws * k) / d;
+      let chi2 = 0;
+      for (let i = 0; i < d; i++) chi2 += (counts[i] - expected) ** 2 / expected;
+      // (d − 1) = 63 degrees of freedom (a slight overcount for without-replacement draws):
+      // mean 63, sd ≈ 11.2; 63 + 5 sd ≈ 119.
+      expect(chi2, `d=${d} k=${k}`).toBeLessThan(119);
+      expect(chi2).toBeGreaterThan(20);
+    }
+  });
+
+  it('pairs are uniform too: P(i and j both kept) = k(k−1)/(d(d−1))', () => {
+    const d = 12;
+    const k = 4;
+    const draws = 30000;
+    const pair = new Float64Array(d * d);
+    for (let t = 0; t < draws; t++) {
+      const s = sampleIndices(new Streams(2).rng(t, 'pairs', 0), d, k);
+      for (const i of s) for (const j of s) if (i < j) pair[i * d + j]++;
+    }
+    const p = (k * (k - 1)) / (d * (d - 1));
+    const sd = Math.sqrt(draws * p * (1 - p));
+    for (let i = 0; i < d; i++) for (let j = i + 1; j < d; j++) expect(Math.abs(pair[i * d + j] - draws * p)).toBeLessThan(5 * sd);
+  });
+
+  it('radixSort sorts', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 0xffffffff }), { maxLength: 3000 }), (v) => {
+        expect(Array.from(radixSort(Uint32Array.from(v)))).toEqual([...v].sort((a, b) => a - b));
+      }),
+      { numRuns: 100, seed: 9 },
+    );
+  });
+});
+
+describe('natural compression: special values', () => {
+  const c = parseCompressor('natural');
+  it('rejects ±∞, NaN and magnitudes above 2^127 with a ValidationError naming the element', () => {
+    for (const bad of [Infinity, -Infinity, Number.NaN, 2 ** 127 * 1.5, 1e300]) {
+      expect(() => c.compress(new Float64Array([1, bad]), sendCtx(1, 0))).toThrow(/x\[1\]/);
+      expect(() => c.compress(new Float64Array([1, bad]), sendCtx(1, 0))).toThrow(ValidationError);
+    }
+    for (const bad of [Infinity, Number.NaN, 2 ** 127 * 1.5]) {
+      expect(() => c.compress(new Float32Array([bad]), sendCtx(1, 0))).toThrow(ValidationError);
+    }
+  });
+
+  it('keeps 0, −0 and exact powers of two, and maps subnormals to 0 or 2^−126', () => {
+    for (const f32 of [false, true]) {
+      const x = f32 ? new Float32Array([0, -0, 2 ** 127, -(2 ** -126), 1e-40, -1e-45]) : new Float64Array([0, -0, 2 ** 127, -(2 ** -126), 1e-40, -1e-45]);
+      for (let t = 0; t < 20; t++) {
+        const out = c.decompress(c.compress(x, sendCtx(1, t)), sendCtx(1, t), new Float64Array(x.length));
+        expect(out.slice(0, 4)).toEqual(Float64Array.from([0, -0, 2 ** 127, -(2 ** -126)]));
+        expect([0, 2 ** -126]).toContain(out[4]);
+        expect([-0, -(2 ** -126)]).toContain(out[5]);
+      }
+    }
+  });
+});
