@@ -37,7 +37,7 @@ function findOrCreateGroup(parent: Command, name: string): Command {
 
 function register(
   program: Command,
-  spec: CliCommand,
+  spec: CliCommand<never>,
   context: (cmd: Command) => CliContext,
   setExit: (code: number) => void,
 ): void {
@@ -48,7 +48,8 @@ function register(
   spec.configure(cmd);
   cmd.action(async (...args: unknown[]) => {
     const self = args[args.length - 1] as Command;
-    const code = await spec.run(self.opts(), context(self), self.args);
+    // Commander has validated the flags declared in `configure`; their types are the command's business.
+    const code = await spec.run(self.opts() as never, context(self), self.args);
     setExit(typeof code === 'number' ? code : 0);
   });
 }
@@ -77,7 +78,7 @@ export function buildProgram(io: Required<CliIO>, setExit: (code: number) => voi
     cwd: io.cwd,
     progress: cmd.optsWithGlobals<{ progress: ProgressMode }>().progress,
   });
-  for (const spec of Object.values(commands) as CliCommand[]) register(program, spec, context, setExit);
+  for (const spec of Object.values(commands) as readonly CliCommand<never>[]) register(program, spec, context, setExit);
   return program;
 }
 
