@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { bilinearFromJson, quadraticFromJson, ValidationError, type Problem } from '@masha/protocol';
+import { ValidationError, type Problem } from '@masha/protocol';
+import { MAX_PROBLEM_FILE_BYTES, problemFromJson } from '../solve.js';
 
 /** A problem file read from disk: its parsed JSON, the problem, and the SHA-256 of its bytes. */
 export interface LoadedProblemFile {
@@ -9,11 +10,9 @@ export interface LoadedProblemFile {
   readonly sha256: string;
 }
 
-/** Largest problem file we read (bytes). */
-export const MAX_PROBLEM_FILE_BYTES = 1 << 30;
-
 /**
- * Reads and validates a problem file, dispatching on its `kind` (`bilinear` | `quadratic`).
+ * Reads and validates a problem file (dispatching on its `kind` through solve.ts's loaders) and
+ * hashes its bytes (manifests pin problem files by SHA-256).
  * Throws ValidationError naming the field (or `problem` for unreadable / non-JSON files).
  */
 export function loadProblemFile(path: string): LoadedProblemFile {
@@ -30,10 +29,7 @@ export function loadProblemFile(path: string): LoadedProblemFile {
   } catch (e) {
     throw new ValidationError('problem', `${path} is not valid JSON (${(e as Error).message})`);
   }
-  const kind = typeof json === 'object' && json !== null ? (json as { kind?: unknown }).kind : undefined;
-  let problem: Problem;
-  if (kind === 'bilinear') problem = bilinearFromJson(json);
-  else if (kind === 'quadratic') problem = quadraticFromJson(json);
-  else throw new ValidationError('kind', `expected "bilinear" or "quadratic", got ${JSON.stringify(kind)}`);
+  // One dispatch on `kind` for every command (solve.ts owns it).
+  const problem = problemFromJson(json);
   return { json, problem, sha256: createHash('sha256').update(bytes).digest('hex') };
 }
