@@ -2,7 +2,6 @@ import { keyedRng, SHARED, type EngineAction, type EngineEvent, type EngineMessa
 import { EventQueue } from './event-queue.js';
 import { logTime, type EventSink } from './event-log.js';
 import { DEFAULT_LINK, frameLost, LinkState, propagationDelay, type LinkProfile } from './link-model.js';
-import { childRange } from './relay-tree.js';
 import type { WireCodec, WireReceiver } from './wire.js';
 import { MAIN_GROUP, type TraceEvent } from '../trace/schema.js';
 
@@ -95,16 +94,26 @@ interface Broadcast {
   /** order[0] = origin, then the recipients in this broadcast's random layout. */
   readonly order: Int32Array;
   readonly origin: SimPeer<unknown>;
+  /**
+   * Decoded frames by frame index. Decoding is a pure function of the bytes and a relayed frame
+   * reaches every recipient byte-identical, so each distinct frame is decoded once (at its first
+   * recipient) and the result reused; every recipient still reassembles on its own.
+   */
+  readonly decoded: unknown[];
+  readonly failures: unknown[];
 }
 
 interface FrameEvent {
-  readonly k: typeof ARRIVE | typeof DELIVER;
+  /** ARRIVE, then reused as the DELIVER event of the same frame. */
+  k: typeof ARRIVE | typeof DELIVER;
   readonly to: SimPeer<unknown>;
   readonly from: SimPeer<unknown>;
   readonly bytes: Uint8Array;
   /** Relay tree of a broadcast frame, and the receiver's position in it; null for point to point. */
   readonly bc: Broadcast | null;
   readonly pos: number;
+  /** Index of the frame within its message. */
+  readonly fi: number;
 }
 interface TimerEvent {
   readonly k: typeof TIMER;
@@ -454,9 +463,9 @@ export class Swarm<F> {
     if (to.group !== (ev.from as SimPeer<F>).group) return this.dropFrame(ev, 'partition');
     const now = this.now;
     const done = to.link.receive(now, ev.bytes.length);
-    const d: FrameEvent = { k: DELIVER, to: ev.to, from: ev.from, bytes: ev.bytes, bc: ev.bc, pos: ev.pos };
-    if (done === now) this.deliver(d);
-    else this.queue.push(done, d);
+    ev.k = DELIVER;
+    if (done === now) this.deliver(ev);
+    else this.queue.push(done, ev);
   }
 
   /** A frame is fully received: decode, relay (broadcast trees), reassemble, hand to the engine. */
@@ -466,12 +475,21 @@ export class Swarm<F> {
     const now = this.now;
     const origin = ev.bc !== null ? (ev.bc.origin as SimPeer<F>) : (ev.from as SimPeer<F>);
     let frame: F;
-    try {
-      frame = this.codec.decode(ev.bytes);
-    } catch (e) {
-      return this.reject(to, origin, e);
+    const bc = ev.bc;
+    if (bc !== null && bc.decoded[ev.fi] !== undefined) {
+      frame = bc.decoded[ev.fi] as F;
+    } else if (bc !== null && bc.failures[ev.fi] !== undefined) {
+      return this.reject(to, origin, bc.failures[ev.fi]);
+    } else {
+      try {
+        frame = this.codec.decode(ev.bytes);
+      } catch (e) {
+        if (bc !== null) bc.failures[ev.fi] = e;
+        return this.reject(to, origin, e);
+      }
+      if (bc !== null) bc.decoded[ev.fi] = frame;
     }
-    if (ev.bc !== null) this.relay(to, ev.bc, ev.pos, ev.bytes);
+    if (bc !== null) this.relay(to, bc, ev.pos, ev.bytes, ev.fi);
     let message: EngineMessage | null;
     try {
       message = to.receiver.accept(frame, now, origin.id);
@@ -615,10 +633,10 @@ export class Swarm<F> {
     }
     if (to === from) {
       // Loopback: through the codec, no link.
-      for (const f of frames) this.queue.push(now, { k: DELIVER, to, from, bytes: f, bc: null, pos: 0 });
+      for (let i = 0; i < frames.length; i++) this.queue.push(now, { k: DELIVER, to, from, bytes: frames[i], bc: null, pos: 0, fi: i });
       return;
     }
-    for (const f of frames) this.hop(from, to, f, null, 0);
+    for (let i = 0; i < frames.length; i++) this.hop(from, to, frames[i], null, 0, i);
   }
 
   private broadcast(from: SimPeer<F>, message: EngineMessage): void {
@@ -652,18 +670,20 @@ export class Swarm<F> {
       );
     }
     if (n === 1) return;
-    const bc: Broadcast = { order: order.slice(0, n), origin: from };
-    for (const f of frames) this.relay(from, bc, 0, f);
+    const bc: Broadcast = { order: order.slice(0, n), origin: from, decoded: new Array(frames.length), failures: new Array(frames.length) };
+    for (let i = 0; i < frames.length; i++) this.relay(from, bc, 0, frames[i], i);
   }
 
   /** Forwards a broadcast frame from tree position `pos` to its children. */
-  private relay(p: SimPeer<F>, bc: Broadcast, pos: number, bytes: Uint8Array): void {
-    const [start, end] = childRange(pos, this.fanout, bc.order.length);
-    for (let c = start; c < end; c++) this.hop(p, this.peers[bc.order[c]], bytes, bc, c);
+  private relay(p: SimPeer<F>, bc: Broadcast, pos: number, bytes: Uint8Array, fi: number): void {
+    const n = bc.order.length;
+    const start = pos * this.fanout + 1;
+    const end = Math.min(n, start + this.fanout);
+    for (let c = start; c < end; c++) this.hop(p, this.peers[bc.order[c]], bytes, bc, c, fi);
   }
 
   /** One frame over one link: sender's uplink queue, loss, propagation, then ARRIVE. */
-  private hop(from: SimPeer<F>, to: SimPeer<F>, bytes: Uint8Array, bc: Broadcast | null, pos: number): void {
+  private hop(from: SimPeer<F>, to: SimPeer<F>, bytes: Uint8Array, bc: Broadcast | null, pos: number, fi: number): void {
     const now = this.now;
     const sent = from.link.transmit(now, bytes.length);
     from.uploaded += bytes.length;
@@ -675,7 +695,7 @@ export class Swarm<F> {
       return;
     }
     const at = sent + propagationDelay(from.link.profile, to.link.profile, this.rng);
-    this.queue.push(at, { k: ARRIVE, to, from, bytes, bc, pos });
+    this.queue.push(at, { k: ARRIVE, to, from, bytes, bc, pos, fi });
   }
 
   private logLine(text: string): void {
