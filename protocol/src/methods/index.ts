@@ -1,1 +1,12 @@
 export type * from './types.js';
+export type { MethodConfig } from './common.js';
+export { Contexts, PURPOSE } from './common.js';
+export * from './masha-base.js';
+export * from './masha1.js';
+export * from './masha2.js';
+export * from './extragradient.js';
+export * from './gda.js';
+export * from './stepsize.js';
+export * from './registry.js';
+export * from './marina.js';
+export * from './marina-stepsize.js';

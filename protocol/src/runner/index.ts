@@ -1,1 +1,2 @@
 export type * from './types.js';
+export * from './reference.js';

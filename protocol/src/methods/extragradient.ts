@@ -1,0 +1,139 @@
+/**
+ * Extragradient baselines (SPEC §3.3): two exchanges per iteration, both requiring every shard.
+ *   'extra1': devices send Q(F_m(z^k)); server broadcasts g = (1/M)Σ (through the server codec);
+ *             devices set z^{k+½} = prox_{γh}(z^k − γg).
+ *   'extra2': devices send Q(F_m(z^{k+½})); devices set z^{k+1} = prox_{γh}(z^k − γg').
+ * EG: Q = identity (32 bits/element each way). QEG: Q = natural compression by default
+ * ("quantized extra step with natural rounding"), which compresses the operator itself, not a
+ * difference, so its noise does not vanish at the solution when the F_m(z*) differ.
+ * Replica vectors: z, zhalf. No initial exchange (the replica starts initialized).
+ */
+import { ValidationError } from '../errors.js';
+import type { Compressor } from '../compress/types.js';
+import type { Problem } from '../problems/types.js';
+import type { Prox } from '../prox/types.js';
+import { IdentityProx } from '../prox/basic.js';
+import type {
+  AggregateOptions,
+  Downlink,
+  MethodInstance,
+  PhaseInfo,
+  ReplicaState,
+  ServerState,
+  ShardState,
+  ShardUplink,
+  UplinkResult,
+} from './types.js';
+import {
+  averageUplinks,
+  broadcast,
+  Contexts,
+  expectAll,
+  FULL,
+  type MethodConfig,
+  phaseInfo,
+  PURPOSE,
+  receive,
+  unknownPhase,
+  validateCommon,
+  vector,
+} from './common.js';
+
+export class Extragradient implements MethodInstance {
+  readonly name: 'eg' | 'qeg';
+  readonly dim: number;
+  readonly shards: number;
+  readonly gamma: number;
+  readonly tau = 0;
+  readonly problem: Problem;
+  readonly prox: Prox;
+  readonly device: Compressor;
+  readonly server: Compressor;
+  private readonly ctx: Contexts;
+  private readonly t: Float64Array;
+  private readonly agg: Float64Array;
+  private readonly g: Float64Array;
+  private readonly info: PhaseInfo;
+
+  constructor(name: 'eg' | 'qeg', config: MethodConfig) {
+    validateCommon(name, config);
+    if (config.stochastic) throw new ValidationError('stochastic', `${name} has no stochastic mode`);
+    this.name = name;
+    this.problem = config.problem;
+    this.dim = config.problem.dim;
+    this.shards = config.problem.shards;
+    this.gamma = config.gamma;
+    this.prox = config.prox ?? new IdentityProx();
+    this.device = name === 'eg' ? FULL : config.device;
+    if (name === 'eg' && config.device.spec !== 'identity') {
+      throw new ValidationError('device', `eg is uncompressed: its device compressor must be identity, got '${config.device.spec}' (use qeg)`);
+    }
+    this.server = config.server ?? FULL;
+    this.ctx = new Contexts(config.seed, this.shards);
+    this.t = new Float64Array(this.dim);
+    this.agg = new Float64Array(this.dim);
+    this.g = new Float64Array(this.dim);
+    this.info = phaseInfo(this.device, this.server, true);
+  }
+
+  initReplica(z0: Float64Array): ReplicaState {
+    if (z0.length !== this.dim) throw new ValidationError('z0', `expected length ${this.dim}, got ${z0.length}`);
+    return { iteration: 0, initialized: true, vectors: { z: z0.slice(), zhalf: z0.slice() } };
+  }
+  initShard(_m: number): ShardState {
+    return { vectors: {} };
+  }
+  initServer(): ServerState {
+    return { vectors: {} };
+  }
+  startPhase(_replica: ReplicaState): string {
+    return 'extra1';
+  }
+  phase(name: string): PhaseInfo {
+    if (name !== 'extra1' && name !== 'extra2') unknownPhase(this.name, name);
+    return this.info;
+  }
+  iterate(replica: ReplicaState): Float64Array {
+    return vector(replica, 'z');
+  }
+
+  deviceUplink(replica: ReplicaState, _shard: ShardState, m: number, phase: string): UplinkResult {
+    this.phase(phase);
+    if (!Number.isSafeInteger(m) || m < 0 || m >= this.shards) throw new ValidationError('shard', `${this.name}: no shard ${m}`);
+    const at = vector(replica, phase === 'extra1' ? 'z' : 'zhalf');
+    this.problem.operator(m, at, this.t);
+    const payload = this.device.compress(this.t, this.ctx.sender(replica.iteration, PURPOSE.up(phase), m));
+    return { payload, shard: null };
+  }
+
+  serverAggregate(_server: ServerState, replica: ReplicaState, phase: string, uplinks: readonly ShardUplink[], _options: AggregateOptions): Downlink {
+    this.phase(phase);
+    const k = replica.iteration;
+    const included = averageUplinks(this.ctx, this.device, k, phase, uplinks, this.agg);
+    expectAll(this.name, phase, included, this.shards);
+    return { payload: broadcast(this.ctx, this.server, k, phase, this.agg), flags: 0, included };
+  }
+
+  deviceApply(replica: ReplicaState, phase: string, downlink: Downlink): string | null {
+    this.phase(phase);
+    const k = replica.iteration;
+    receive(this.ctx, this.server, k, phase, downlink, this.g);
+    const z = vector(replica, 'z');
+    const out = phase === 'extra1' ? vector(replica, 'zhalf') : z;
+    const gamma = this.gamma;
+    const g = this.g;
+    for (let i = 0; i < this.dim; i++) out[i] = z[i] - gamma * g[i];
+    this.prox.apply(out, gamma, out);
+    if (phase === 'extra1') return 'extra2';
+    replica.iteration = k + 1;
+    return null;
+  }
+}
+
+export function createEg(config: MethodConfig): Extragradient {
+  return new Extragradient('eg', config);
+}
+
+export function createQeg(config: MethodConfig): Extragradient {
+  return new Extragradient('qeg', config);
+}

@@ -1,0 +1,152 @@
+/**
+ * Gradient descent–ascent baselines (SPEC §3.3), one exchange per iteration ('step', every shard):
+ *   QGDA:   devices send Q(F_m(z)) (natural dithering in the seed's comparison); the server
+ *           broadcasts g = (1/M)Σ; z ← prox_{γh}(z − γg).
+ *   EF-GDA: devices form p_m = γF_m(z) + e_m, send C(p_m) (Top 30% in the seed's comparison) and keep
+ *           e_m ← p_m − C(p_m); the server broadcasts (1/M)Σ C(p_m); z ← prox_{γh}(z − that).
+ * Both are plain descent–ascent, which on bilinear games contracts only for γ < 2μ/(μ² + σ_max²)
+ * and then very slowly: they are in the comparison to show exactly that.
+ * Replica vectors: z. EF-GDA shard vectors: e, eSpare.
+ */
+import { ValidationError } from '../errors.js';
+import type { Compressor } from '../compress/types.js';
+import type { Problem } from '../problems/types.js';
+import type { Prox } from '../prox/types.js';
+import { IdentityProx } from '../prox/basic.js';
+import type {
+  AggregateOptions,
+  Downlink,
+  MethodInstance,
+  PhaseInfo,
+  ReplicaState,
+  ServerState,
+  ShardState,
+  ShardUplink,
+  UplinkResult,
+} from './types.js';
+import {
+  averageUplinks,
+  broadcast,
+  Contexts,
+  expectAll,
+  FULL,
+  type MethodConfig,
+  phaseInfo,
+  PURPOSE,
+  receive,
+  unknownPhase,
+  validateCommon,
+  vector,
+} from './common.js';
+
+export class DescentAscent implements MethodInstance {
+  readonly name: 'qgda' | 'ef-gda';
+  readonly dim: number;
+  readonly shards: number;
+  readonly gamma: number;
+  readonly tau = 0;
+  readonly problem: Problem;
+  readonly prox: Prox;
+  readonly device: Compressor;
+  readonly server: Compressor;
+  private readonly errorFeedback: boolean;
+  private readonly ctx: Contexts;
+  private readonly t: Float64Array;
+  private readonly q: Float64Array;
+  private readonly agg: Float64Array;
+  private readonly g: Float64Array;
+  private readonly info: PhaseInfo;
+
+  constructor(name: 'qgda' | 'ef-gda', config: MethodConfig) {
+    validateCommon(name, config);
+    if (config.stochastic) throw new ValidationError('stochastic', `${name} has no stochastic mode`);
+    this.name = name;
+    this.errorFeedback = name === 'ef-gda';
+    this.problem = config.problem;
+    this.dim = config.problem.dim;
+    this.shards = config.problem.shards;
+    this.gamma = config.gamma;
+    this.prox = config.prox ?? new IdentityProx();
+    this.device = config.device;
+    this.server = config.server ?? FULL;
+    this.ctx = new Contexts(config.seed, this.shards);
+    this.t = new Float64Array(this.dim);
+    this.q = new Float64Array(this.dim);
+    this.agg = new Float64Array(this.dim);
+    this.g = new Float64Array(this.dim);
+    this.info = phaseInfo(this.device, this.server, true);
+  }
+
+  initReplica(z0: Float64Array): ReplicaState {
+    if (z0.length !== this.dim) throw new ValidationError('z0', `expected length ${this.dim}, got ${z0.length}`);
+    return { iteration: 0, initialized: true, vectors: { z: z0.slice() } };
+  }
+  initShard(_m: number): ShardState {
+    if (!this.errorFeedback) return { vectors: {} };
+    return { vectors: { e: new Float64Array(this.dim), eSpare: new Float64Array(this.dim) } };
+  }
+  initServer(): ServerState {
+    return { vectors: {} };
+  }
+  startPhase(_replica: ReplicaState): string {
+    return 'step';
+  }
+  phase(name: string): PhaseInfo {
+    if (name !== 'step') unknownPhase(this.name, name);
+    return this.info;
+  }
+  iterate(replica: ReplicaState): Float64Array {
+    return vector(replica, 'z');
+  }
+
+  deviceUplink(replica: ReplicaState, shard: ShardState, m: number, phase: string): UplinkResult {
+    this.phase(phase);
+    if (!Number.isSafeInteger(m) || m < 0 || m >= this.shards) throw new ValidationError('shard', `${this.name}: no shard ${m}`);
+    const k = replica.iteration;
+    const purpose = PURPOSE.up(phase);
+    const t = this.t;
+    this.problem.operator(m, vector(replica, 'z'), t);
+    if (!this.errorFeedback) {
+      return { payload: this.device.compress(t, this.ctx.sender(k, purpose, m)), shard: null };
+    }
+    const e = vector(shard, 'e');
+    const eNext = vector(shard, 'eSpare');
+    const gamma = this.gamma;
+    const n = this.dim;
+    for (let i = 0; i < n; i++) t[i] = gamma * t[i] + e[i];
+    const payload = this.device.compress(t, this.ctx.sender(k, purpose, m));
+    this.device.decompress(payload, this.ctx.shared(k, purpose, m), this.q);
+    for (let i = 0; i < n; i++) eNext[i] = t[i] - this.q[i];
+    return { payload, shard: { vectors: { e: eNext, eSpare: e } } };
+  }
+
+  serverAggregate(_server: ServerState, replica: ReplicaState, phase: string, uplinks: readonly ShardUplink[], _options: AggregateOptions): Downlink {
+    this.phase(phase);
+    const k = replica.iteration;
+    const included = averageUplinks(this.ctx, this.device, k, phase, uplinks, this.agg);
+    expectAll(this.name, phase, included, this.shards);
+    return { payload: broadcast(this.ctx, this.server, k, phase, this.agg), flags: 0, included };
+  }
+
+  deviceApply(replica: ReplicaState, phase: string, downlink: Downlink): string | null {
+    this.phase(phase);
+    const k = replica.iteration;
+    receive(this.ctx, this.server, k, phase, downlink, this.g);
+    const z = vector(replica, 'z');
+    // QGDA broadcasts the mean operator (step γg); EF-GDA broadcasts the mean of γF_m + e_m (step g).
+    const a = this.errorFeedback ? 1 : this.gamma;
+    const g = this.g;
+    for (let i = 0; i < this.dim; i++) z[i] -= a * g[i];
+    this.prox.apply(z, this.gamma, z);
+    replica.iteration = k + 1;
+    return null;
+  }
+}
+
+export function createQgda(config: MethodConfig): DescentAscent {
+  return new DescentAscent('qgda', config);
+}
+
+export function createEfGda(config: MethodConfig): DescentAscent {
+  return new DescentAscent('ef-gda', config);
+}

@@ -1,0 +1,276 @@
+/**
+ * What MASHA1 and MASHA2 share (SPEC §3.1–3.2): the replica (z, w, F(w)), the initial and refresh
+ * full exchanges of F_m(w), the extrapolation point z^{k+½}, and the shard cache of F_m(w).
+ *
+ * Phases of one iteration k:
+ *   'init'    (once, before iteration 0): every device sends F_m(w⁰) uncompressed; the server
+ *             broadcasts F(w⁰). requiresAll.
+ *   'diff'    every device sends a compressed difference; the server broadcasts its aggregate and
+ *             the bit b_k (flag bit 0). Devices compute z^{k+1}; if b_k = 1 they set w^{k+1} = z^{k+1}
+ *             and continue with 'refresh', else the iteration ends. Missing shards are allowed.
+ *   'refresh' every device sends F_m(w^{k+1}) uncompressed; the server broadcasts F(w^{k+1}).
+ *             requiresAll.
+ *
+ * Replica vectors: z, w, Fw (= F(w) as broadcast), wStamp (length 1: the iteration at which w was
+ * last set, 0 for w⁰). Shard vectors: Fw (F_m(w) computed at `stamp`), stamp (length 1),
+ * FwSpare (a second buffer so that uplinks can return new shard memory without allocating).
+ * A shard whose stamp does not match the replica's wStamp (a new holder, a holder that missed a
+ * refresh) recomputes F_m(w) from the replica's w, which is the same value.
+ */
+import type { Compressor } from '../compress/types.js';
+import { ValidationError } from '../errors.js';
+import type { Problem } from '../problems/types.js';
+import type { Prox } from '../prox/types.js';
+import { IdentityProx } from '../prox/basic.js';
+import type {
+  AggregateOptions,
+  Downlink,
+  MethodInstance,
+  MethodName,
+  PhaseInfo,
+  ReplicaState,
+  ServerState,
+  ShardState,
+  ShardUplink,
+  UplinkResult,
+} from './types.js';
+import { FLAG_REFRESH } from './types.js';
+import {
+  averageUplinks,
+  broadcast,
+  Contexts,
+  expectAll,
+  FULL,
+  type MethodConfig,
+  phaseInfo,
+  PURPOSE,
+  receive,
+  unknownPhase,
+  validateCommon,
+  vector,
+} from './common.js';
+
+/** Default τ (seed Corollaries 1–2): 1 − β deterministic, 1 − min(1/r, β) stochastic, β the device density. */
+export function defaultTau(device: Compressor, problem: Problem, stochastic: boolean): number {
+  const beta = device.constants(problem.dim, problem.shards).beta;
+  if (!(beta > 0 && beta <= 1)) {
+    throw new ValidationError('tau', `cannot derive τ from the density β = ${beta} of '${device.spec}'; give τ explicitly`);
+  }
+  const keep = stochastic ? Math.min(1 / problem.samples, beta) : beta;
+  return 1 - keep;
+}
+
+export abstract class MashaBase implements MethodInstance {
+  abstract readonly name: MethodName;
+  readonly dim: number;
+  readonly shards: number;
+  readonly gamma: number;
+  readonly tau: number;
+  readonly problem: Problem;
+  readonly prox: Prox;
+  readonly device: Compressor;
+  readonly server: Compressor;
+  readonly stochastic: boolean;
+  protected readonly ctx: Contexts;
+  // Work vectors (instance-local scratch; never handed out).
+  protected readonly zbar: Float64Array;
+  protected readonly zhalf: Float64Array;
+  protected readonly t1: Float64Array;
+  protected readonly t2: Float64Array;
+  protected readonly agg: Float64Array;
+  protected readonly g: Float64Array;
+  private readonly phases: Record<string, PhaseInfo>;
+
+  constructor(label: string, config: MethodConfig) {
+    validateCommon(label, config);
+    this.problem = config.problem;
+    this.dim = config.problem.dim;
+    this.shards = config.problem.shards;
+    this.gamma = config.gamma;
+    this.device = config.device;
+    this.server = config.server ?? FULL;
+    this.prox = config.prox ?? new IdentityProx();
+    this.stochastic = config.stochastic ?? false;
+    this.tau = config.tau ?? defaultTau(this.device, this.problem, this.stochastic);
+    this.ctx = new Contexts(config.seed, this.shards);
+    const n = this.dim;
+    this.zbar = new Float64Array(n);
+    this.zhalf = new Float64Array(n);
+    this.t1 = new Float64Array(n);
+    this.t2 = new Float64Array(n);
+    this.agg = new Float64Array(n);
+    this.g = new Float64Array(n);
+    this.phases = {
+      init: phaseInfo(FULL, FULL, true),
+      diff: phaseInfo(this.device, this.server, false, 1),
+      refresh: phaseInfo(FULL, FULL, true),
+    };
+  }
+
+  initReplica(z0: Float64Array): ReplicaState {
+    if (z0.length !== this.dim) throw new ValidationError('z0', `expected length ${this.dim}, got ${z0.length}`);
+    return {
+      iteration: 0,
+      initialized: false,
+      vectors: { z: z0.slice(), w: z0.slice(), Fw: new Float64Array(this.dim), wStamp: new Float64Array(1) },
+    };
+  }
+
+  initShard(_m: number): ShardState {
+    return { vectors: { Fw: new Float64Array(this.dim), FwSpare: new Float64Array(this.dim), stamp: Float64Array.of(-1) } };
+  }
+
+  initServer(): ServerState {
+    return { vectors: {} };
+  }
+
+  startPhase(replica: ReplicaState): string {
+    return replica.initialized ? 'diff' : 'init';
+  }
+
+  phase(name: string): PhaseInfo {
+    const p = this.phases[name];
+    if (!p) unknownPhase(this.name, name);
+    return p;
+  }
+
+  iterate(replica: ReplicaState): Float64Array {
+    return vector(replica, 'z');
+  }
+
+  /** out ← z̄^k = τz^k + (1−τ)w^k. */
+  protected zBar(replica: ReplicaState, out: Float64Array): Float64Array {
+    const z = vector(replica, 'z');
+    const w = vector(replica, 'w');
+    const tau = this.tau;
+    const n = this.dim;
+    for (let i = 0; i < n; i++) out[i] = tau * z[i] + (1 - tau) * w[i];
+    return out;
+  }
+
+  /** zbar ← z̄^k and out ← z^{k+½} = prox_{γh}(z̄^k − γF(w^k)). */
+  protected zHalf(replica: ReplicaState, out: Float64Array): Float64Array {
+    const zb = this.zBar(replica, this.zbar);
+    const Fw = vector(replica, 'Fw');
+    const gamma = this.gamma;
+    const n = this.dim;
+    for (let i = 0; i < n; i++) out[i] = zb[i] - gamma * Fw[i];
+    return this.prox.apply(out, gamma, out);
+  }
+
+  /**
+   * F_m(w^k) for shard m: the cached value when its stamp matches the replica's, else computed now
+   * into the spare buffer and returned with the shard memory to adopt.
+   */
+  protected shardFw(replica: ReplicaState, shard: ShardState, m: number): { Fw: Float64Array; shard: ShardState | null } {
+    const stamp = vector(replica, 'wStamp')[0];
+    if (vector(shard, 'stamp')[0] === stamp) return { Fw: vector(shard, 'Fw'), shard: null };
+    const spare = vector(shard, 'FwSpare');
+    this.problem.operator(m, vector(replica, 'w'), spare);
+    return {
+      Fw: spare,
+      shard: { vectors: { ...shard.vectors, Fw: spare, FwSpare: vector(shard, 'Fw'), stamp: Float64Array.of(stamp) } },
+    };
+  }
+
+  /** out ← the uncompressed difference D_m = F_m(z^{k+½}) − F_m(w^k) (or its sampled F_{m,π} version). */
+  protected difference(replica: ReplicaState, shard: ShardState, m: number, zhalf: Float64Array, out: Float64Array): ShardState | null {
+    const n = this.dim;
+    if (this.stochastic) {
+      const pi = this.ctx.sample(replica.iteration, m, this.problem.samples);
+      this.problem.sampleOperator(m, pi, zhalf, out);
+      this.problem.sampleOperator(m, pi, vector(replica, 'w'), this.t2);
+      for (let i = 0; i < n; i++) out[i] -= this.t2[i];
+      return null;
+    }
+    const { Fw, shard: updated } = this.shardFw(replica, shard, m);
+    this.problem.operator(m, zhalf, out);
+    for (let i = 0; i < n; i++) out[i] -= Fw[i];
+    return updated;
+  }
+
+  deviceUplink(replica: ReplicaState, shard: ShardState, m: number, phase: string): UplinkResult {
+    this.checkShard(m);
+    switch (phase) {
+      case 'init':
+      case 'refresh': {
+        // Full F_m(w): into the spare buffer, which becomes the shard's cached F_m(w) on commit.
+        const spare = vector(shard, 'FwSpare');
+        this.problem.operator(m, vector(replica, 'w'), spare);
+        const payload = FULL.compress(spare, this.ctx.sender(replica.iteration, PURPOSE.up(phase), m));
+        const stamp = Float64Array.of(vector(replica, 'wStamp')[0]);
+        return { payload, shard: { vectors: { ...shard.vectors, Fw: spare, FwSpare: vector(shard, 'Fw'), stamp } } };
+      }
+      case 'diff':
+        return this.diffUplink(replica, shard, m);
+      default:
+        unknownPhase(this.name, phase);
+    }
+  }
+
+  serverAggregate(
+    server: ServerState,
+    replica: ReplicaState,
+    phase: string,
+    uplinks: readonly ShardUplink[],
+    options: AggregateOptions,
+  ): Downlink {
+    const k = replica.iteration;
+    switch (phase) {
+      case 'init':
+      case 'refresh': {
+        const included = averageUplinks(this.ctx, FULL, k, phase, uplinks, this.agg);
+        expectAll(this.name, phase, included, this.shards);
+        return { payload: broadcast(this.ctx, FULL, k, phase, this.agg), flags: 0, included };
+      }
+      case 'diff': {
+        const included = averageUplinks(this.ctx, this.device, k, phase, uplinks, this.agg);
+        const payload = this.diffBroadcast(server, k, this.agg);
+        const refresh = options.forceRefresh || this.ctx.coin(k, 1 - this.tau);
+        return { payload, flags: refresh ? FLAG_REFRESH : 0, included };
+      }
+      default:
+        unknownPhase(this.name, phase);
+    }
+  }
+
+  deviceApply(replica: ReplicaState, phase: string, downlink: Downlink): string | null {
+    const k = replica.iteration;
+    switch (phase) {
+      case 'init':
+      case 'refresh': {
+        receive(this.ctx, FULL, k, phase, downlink, vector(replica, 'Fw'));
+        if (phase === 'init') replica.initialized = true;
+        else replica.iteration = k + 1;
+        return null;
+      }
+      case 'diff': {
+        if (!replica.initialized) throw new ValidationError('phase', `${this.name}: 'diff' before 'init'`);
+        this.zBar(replica, this.zbar);
+        receive(this.ctx, this.server, k, phase, downlink, this.g);
+        const z = vector(replica, 'z');
+        this.diffStep(replica, this.zbar, this.g, z);
+        if (downlink.flags & FLAG_REFRESH) {
+          vector(replica, 'w').set(z);
+          vector(replica, 'wStamp')[0] = k + 1;
+          return 'refresh';
+        }
+        replica.iteration = k + 1;
+        return null;
+      }
+      default:
+        unknownPhase(this.name, phase);
+    }
+  }
+
+  private checkShard(m: number): void {
+    if (!Number.isSafeInteger(m) || m < 0 || m >= this.shards) throw new ValidationError('shard', `${this.name}: no shard ${m}`);
+  }
+
+  /** Device side of 'diff'. */
+  protected abstract diffUplink(replica: ReplicaState, shard: ShardState, m: number): UplinkResult;
+  /** Server side of 'diff': turns the average of the received messages into the broadcast payload. */
+  protected abstract diffBroadcast(server: ServerState, round: number, mean: Float64Array): Downlink['payload'];
+  /** z ← z^{k+1} from z̄^k and the decoded broadcast g (z may be overwritten; z̄ is scratch). */
+  protected abstract diffStep(replica: ReplicaState, zbar: Float64Array, g: Float64Array, z: Float64Array): void;
+}
