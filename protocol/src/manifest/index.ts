@@ -1,2 +1,3 @@
 export * from './schema.js';
 export * from './canonical.js';
+export * from './build.js';

@@ -1,0 +1,160 @@
+/**
+ * The run context: everything a peer needs that is the same for every peer of a run — run id,
+ * the method instance, the starting point, limits, timing. It is immutable and may be shared by
+ * every peer a simulator hosts in one process (methods keep per-peer state only in the
+ * Replica/Shard/Server states the engine owns; their work vectors are scratch).
+ */
+import { ValidationError } from '../errors.js';
+import type { MethodInstance } from '../methods/types.js';
+import { distSq } from '../vec/kernels.js';
+import { DIGEST_BYTES, replicaDigest, vectorNames } from './digest.js';
+import type { BodyLimits, ReplicaShape } from './messages.js';
+
+export interface EngineTiming {
+  /** Heartbeat period: devices → aggregator when otherwise silent; aggregator → all when idle. */
+  readonly heartbeatMs: number;
+  /** Silence past the lease means failure (of a device, at the aggregator; of the aggregator, at devices). */
+  readonly leaseMs: number;
+  /** How long a round collects answers before committing with what arrived. */
+  readonly roundDeadlineMs: number;
+  /** How long a new aggregator collects heartbeats before its first round. */
+  readonly gatherMs: number;
+  /** Delay between successive successors' claims when the aggregator goes silent. */
+  readonly claimStepMs: number;
+  /** Window over which peers outside the published successor list spread their claims (by rendezvous weight). */
+  readonly claimWindowMs: number;
+  /** A state request unanswered for this long is retried (or given up, at an aggregator). */
+  readonly syncTimeoutMs: number;
+}
+
+export interface RunContextInit {
+  readonly runId: string;
+  readonly method: MethodInstance;
+  readonly z0: Float64Array;
+  /** z* when known: enables `stop.target` and the relative-distance metric. */
+  readonly solution?: Float64Array | null;
+  readonly maxIterations: number;
+  /** Stop once ‖z − z*‖² / ‖z⁰ − z*‖² ≤ target (needs `solution`). */
+  readonly target?: number | null;
+  /** Shards that must answer for a compressed phase to commit. */
+  readonly quorum: number;
+  /** Live synchronised peers needed before rounds open (default 1). */
+  readonly minPeers?: number;
+  readonly timing: Pick<EngineTiming, 'heartbeatMs' | 'leaseMs' | 'roundDeadlineMs'> & Partial<EngineTiming>;
+  /** Committed rounds each peer keeps for catch-up replays (default 32). */
+  readonly logRounds?: number;
+  /** Successors the aggregator publishes (default 3). */
+  readonly successors?: number;
+  /** A device whose last report lags the aggregator by more than this many rounds is not given shards (default 2). */
+  readonly syncSlack?: number;
+  /** Deadlines a holder may miss in a row before its shards move elsewhere (default 2). */
+  readonly missLimit?: number;
+}
+
+export interface RunContext {
+  readonly runId: string;
+  readonly method: MethodInstance;
+  readonly dim: number;
+  readonly shards: number;
+  readonly z0: Float64Array;
+  readonly solution: Float64Array | null;
+  /** ‖z⁰ − z*‖² (1 when z* is unknown). */
+  readonly initialDistSq: number;
+  readonly maxIterations: number;
+  readonly target: number | null;
+  readonly quorum: number;
+  readonly minPeers: number;
+  readonly timing: EngineTiming;
+  readonly logRounds: number;
+  readonly successors: number;
+  readonly syncSlack: number;
+  readonly missLimit: number;
+  readonly limits: BodyLimits;
+  /** Names (sorted) and lengths of the replica's vectors. */
+  readonly shape: ReplicaShape;
+  /** Digest of the initial replica (round 0), the root of every lineage. */
+  readonly initialDigest: Uint8Array;
+}
+
+export function createRunContext(init: RunContextInit): RunContext {
+  const { method, runId } = init;
+  if (!/^[0-9a-f]{64}$/.test(runId)) throw new ValidationError('runId', 'must be 64 lower-case hex digits');
+  const M = method.shards;
+  const dim = method.dim;
+  if (init.z0.length !== dim) throw new ValidationError('z0', `length ${init.z0.length}, expected ${dim}`);
+  const t = init.timing;
+  const timing: EngineTiming = {
+    heartbeatMs: t.heartbeatMs,
+    leaseMs: t.leaseMs,
+    roundDeadlineMs: t.roundDeadlineMs,
+    gatherMs: t.gatherMs ?? t.heartbeatMs,
+    claimStepMs: t.claimStepMs ?? t.heartbeatMs,
+    claimWindowMs: t.claimWindowMs ?? t.heartbeatMs,
+    syncTimeoutMs: t.syncTimeoutMs ?? t.leaseMs,
+  };
+  for (const [k, v] of Object.entries(timing)) {
+    if (!(v > 0 && Number.isFinite(v))) throw new ValidationError(`timing.${k}`, `must be a positive number of ms, got ${v}`);
+  }
+  if (timing.leaseMs < 2 * timing.heartbeatMs) throw new ValidationError('timing.leaseMs', 'must be at least twice heartbeatMs');
+  if (!(Number.isSafeInteger(init.quorum) && init.quorum >= 1 && init.quorum <= M)) {
+    throw new ValidationError('quorum', `must be an integer in [1, ${M}], got ${init.quorum}`);
+  }
+  const replica = method.initReplica(init.z0);
+  const names = vectorNames(replica);
+  const shape: ReplicaShape = { names, lengths: names.map((n) => replica.vectors[n].length) };
+  const solution = init.solution ?? null;
+  const allShards = Object.freeze(Array.from({ length: M }, (_, m) => m));
+  return {
+    runId,
+    method,
+    dim,
+    shards: M,
+    z0: init.z0,
+    solution,
+    initialDistSq: solution ? Math.max(distSq(method.iterate(replica), solution), Number.MIN_VALUE) : 1,
+    maxIterations: init.maxIterations,
+    target: init.target ?? null,
+    quorum: init.quorum,
+    minPeers: init.minPeers ?? 1,
+    timing,
+    logRounds: init.logRounds ?? 32,
+    successors: init.successors ?? 3,
+    syncSlack: init.syncSlack ?? 2,
+    missLimit: init.missLimit ?? 2,
+    // 64 bits per coordinate plus slack bounds every compressor's payload (identity: 32).
+    limits: { shards: M, maxPayloadBytes: 8 * dim + 4096, allShards },
+    shape,
+    initialDigest: replicaDigest(replica, 0, '', names, new Uint8Array(DIGEST_BYTES)),
+  };
+}
+
+/**
+ * Largest body (bytes) a message of `kind` can have in this run: what a driver passes to the
+ * frame reassembler as its per-message limit.
+ */
+export function maxBodyBytes(ctx: RunContext, kind: number): number {
+  const M = ctx.shards;
+  const ids = 130 * (M + 16);
+  switch (kind) {
+    case 1: // heartbeat
+      return 64 + 9 * M;
+    case 2: // announce
+      return 64 + 130 * 16;
+    case 3: // open
+      return 256 + ids + 20 * M;
+    case 4: // uplink
+      return 16 + M * (16 + ctx.limits.maxPayloadBytes);
+    case 5: // commit
+    case 8: // replay
+      return 512 + ctx.limits.maxPayloadBytes + ids + 20 * M;
+    case 6: // state request
+      return 64;
+    case 7: {
+      let n = 512;
+      for (let i = 0; i < ctx.shape.names.length; i++) n += 140 + 8 * ctx.shape.lengths[i];
+      return n;
+    }
+    default:
+      return 0;
+  }
+}

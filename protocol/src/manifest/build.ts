@@ -1,0 +1,149 @@
+/**
+ * From a validated manifest to the objects a run needs: the Problem (its M operators are the
+ * run's shards), the MethodInstance (with γ resolved: a number, or the method's theory stepsize),
+ * and the engine's RunContext. Deterministic: every peer that builds the same manifest gets the
+ * same problem, the same method and the same run id.
+ */
+import { parseCompressor } from '../compress/registry.js';
+import type { Compressor } from '../compress/types.js';
+import { createRunContext, type RunContext } from '../engine/context.js';
+import { ValidationError } from '../errors.js';
+import '../methods/marina.js'; // registers 'marina' with createMethod
+import { marinaAb, marinaStepsize } from '../methods/marina-stepsize.js';
+import { createMethod } from '../methods/registry.js';
+import { theoryStepsize } from '../methods/stepsize.js';
+import type { MethodInstance } from '../methods/types.js';
+import { generateBilinear } from '../problems/bilinear.js';
+import { bilinearFromJson } from '../problems/bilinear-file.js';
+import { QuadraticProblem } from '../problems/quadratic.js';
+import { quadraticFromJson } from '../problems/quadratic-file.js';
+import { generatePermkQuadratic } from '../problems/quadratic-generator.js';
+import type { Problem } from '../problems/types.js';
+import { parseProx } from '../prox/registry.js';
+import { runIdOf, sha256Hex } from './canonical.js';
+import { quorumShards, type Manifest, type ProblemSpec } from './schema.js';
+
+export interface BuildOptions {
+  /** Reads the text of a problem file named by the manifest (the protocol package reads no files). */
+  readonly readFile?: (path: string) => string;
+  /** A problem the caller already built for this manifest (skips generation / loading). */
+  readonly problem?: Problem;
+}
+
+export interface BuiltRun {
+  readonly manifest: Manifest;
+  readonly runId: string;
+  readonly problem: Problem;
+  readonly method: MethodInstance;
+  /** The resolved stepsize. */
+  readonly gamma: number;
+  readonly device: Compressor;
+  readonly server: Compressor;
+}
+
+/** A problem from the JSON of a problem file, dispatched on its `kind`. */
+export function problemFromJsonValue(value: unknown, field = 'problem'): Problem {
+  const kind = typeof value === 'object' && value !== null ? (value as { kind?: unknown }).kind : undefined;
+  try {
+    if (kind === 'bilinear') return bilinearFromJson(value);
+    if (kind === 'quadratic') return quadraticFromJson(value);
+  } catch (e) {
+    if (e instanceof ValidationError) throw new ValidationError(e.field ? `${field}.${e.field}` : field, e.message.slice(e.field ? e.field.length + 2 : 0));
+    throw e;
+  }
+  throw new ValidationError(`${field}.kind`, `unknown problem kind ${JSON.stringify(kind)} (bilinear, quadratic)`);
+}
+
+/** Builds (generates or loads) the problem a manifest names. */
+export function buildProblem(spec: ProblemSpec, options: BuildOptions = {}): Problem {
+  switch (spec.kind) {
+    case 'bilinear':
+      return generateBilinear({
+        d: spec.d,
+        M: spec.M,
+        lambda: spec.lambda,
+        heterogeneity: spec.heterogeneity,
+        seed: spec.seed,
+        samples: spec.samples,
+        spectrum: spec.spectrum,
+        sampleSpread: spec.sampleSpread,
+      });
+    case 'quadratic':
+      return generatePermkQuadratic({ d: spec.d, n: spec.n, s: spec.s, seed: spec.seed, lambda: spec.lambda }).problem;
+    case 'inline':
+      return problemFromJsonValue(spec.data, 'problem.data');
+    case 'file': {
+      if (!options.readFile) throw new ValidationError('problem.path', 'a problem file needs a file reader (BuildOptions.readFile)');
+      const text = options.readFile(spec.path);
+      if (spec.sha256 !== undefined && sha256Hex(text) !== spec.sha256) {
+        throw new ValidationError('problem.sha256', `the contents of ${spec.path} do not match the manifest's SHA-256`);
+      }
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch (e) {
+        throw new ValidationError('problem.path', `${spec.path} is not valid JSON (${(e as Error).message})`);
+      }
+      return problemFromJsonValue(json, 'problem');
+    }
+  }
+}
+
+/** Problem and method (γ resolved) of a manifest. */
+export function buildRun(manifest: Manifest, options: BuildOptions = {}): BuiltRun {
+  const problem = options.problem ?? buildProblem(manifest.problem, options);
+  const name = manifest.method.name;
+  const device = parseCompressor(manifest.compressors.device);
+  const server = parseCompressor(manifest.compressors.server);
+  const proxSpec = manifest.method.prox;
+  const prox = proxSpec === 'identity' ? undefined : parseProx(proxSpec);
+  const tau = manifest.method.tau;
+  const stochastic = manifest.method.stochastic;
+  let gamma: number;
+  if (manifest.method.gamma !== 'theory') gamma = manifest.method.gamma;
+  else if (name === 'marina') {
+    if (!(problem instanceof QuadraticProblem)) throw new ValidationError('method.gamma', "marina's theory stepsize needs a quadratic problem");
+    const c = problem.constants();
+    const p = Math.min(1, device.constants(problem.dim, problem.shards).beta);
+    gamma = marinaStepsize(c, p, marinaAb(device, problem.dim, problem.shards));
+  } else {
+    gamma = theoryStepsize(name, { problem, device, server, ...(tau === undefined ? {} : { tau }), ...(prox ? { prox } : {}), stochastic });
+  }
+  const method = createMethod(name, {
+    problem,
+    seed: manifest.seed,
+    gamma,
+    device,
+    server,
+    ...(tau === undefined ? {} : { tau }),
+    ...(prox ? { prox } : {}),
+    ...(stochastic ? { stochastic } : {}),
+  });
+  return { manifest, runId: runIdOf(manifest), problem, method, gamma, device, server };
+}
+
+export interface ManifestRun extends BuiltRun {
+  readonly ctx: RunContext;
+}
+
+/** Everything a driver needs to start peers of this run: build once, share `ctx` among peers. */
+export function runFromManifest(manifest: Manifest, options: BuildOptions = {}): ManifestRun {
+  const built = buildRun(manifest, options);
+  const { problem, method } = built;
+  const net = manifest.network;
+  if (typeof net.quorum === 'object' && net.quorum.count > problem.shards) {
+    throw new ValidationError('network.quorum.count', `must not exceed the ${problem.shards} shards of the problem, got ${net.quorum.count}`);
+  }
+  const ctx = createRunContext({
+    runId: built.runId,
+    method,
+    z0: problem.initialPoint(),
+    solution: problem.solution(),
+    maxIterations: manifest.stop.iterations,
+    target: manifest.stop.target ?? null,
+    quorum: quorumShards(net.quorum, problem.shards),
+    minPeers: net.minPeers,
+    timing: { heartbeatMs: net.heartbeatMs, leaseMs: net.leaseMs, roundDeadlineMs: net.roundDeadlineMs },
+  });
+  return { ...built, ctx };
+}

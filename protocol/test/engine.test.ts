@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { buildRun, runFromManifest } from '../src/manifest/build.js';
+import { parseManifest, type ManifestInput } from '../src/manifest/schema.js';
+import { ReferenceDriver } from '../src/runner/reference.js';
+import { commitSequenceProblems, TestSwarm } from './engine-driver.js';
+
+function manifest(over: Partial<ManifestInput> = {}) {
+  return parseManifest({
+    problem: { kind: 'bilinear', d: 8, M: 4, seed: 3 },
+    method: { name: 'masha1' },
+    compressors: { device: 'randk:0.25' },
+    stop: { iterations: 40 },
+    network: { heartbeatMs: 50, leaseMs: 200, roundDeadlineMs: 100 },
+    seed: 5,
+    ...over,
+  });
+}
+
+/** The reference runner's z after each iteration (bit patterns). */
+function referenceTrajectory(m: ReturnType<typeof manifest>, iterations: number): Float64Array[] {
+  const built = buildRun(m);
+  const driver = new ReferenceDriver(built.method, built.problem.initialPoint());
+  driver.initialize();
+  const out: Float64Array[] = [];
+  for (let k = 0; k < iterations; k++) {
+    driver.runIteration();
+    out.push(built.method.iterate(driver.replica).slice());
+  }
+  return out;
+}
+
+describe('engine without churn', () => {
+  for (const wire of ['clone', 'frames'] as const) {
+    it(`reproduces the reference runner bit for bit (MASHA1 + RandK, 3 peers, 4 shards, ${wire})`, () => {
+      const m = manifest();
+      const run = runFromManifest(m);
+      const K = m.stop.iterations;
+      const trajectory: Float64Array[] = [];
+      const swarm = new TestSwarm(run.ctx, {
+        wire,
+        frameSize: 512,
+        onHandled: (node) => {
+          if (node.id !== 'p1') return;
+          const r = node.peer.replica;
+          if (r.initialized && r.iteration > trajectory.length) trajectory.push(run.method.iterate(r).slice());
+        },
+      });
+      for (const id of ['p1', 'p2', 'p3']) swarm.add(id, 0);
+      swarm.run(60_000, () => swarm.alive().every((n) => n.done !== null));
+      const ref = referenceTrajectory(m, K);
+      expect(trajectory.length).toBe(K);
+      for (let k = 0; k < K; k++) expect(Array.from(trajectory[k])).toEqual(Array.from(ref[k]));
+      const digests = new Set(swarm.alive().map((n) => n.peer.digestHex));
+      expect(digests.size).toBe(1);
+      for (const n of swarm.alive()) {
+        expect(n.done).toBe('iterations');
+        expect(Array.from(run.method.iterate(n.peer.replica))).toEqual(Array.from(ref[K - 1]));
+        expect(commitSequenceProblems(n)).toEqual([]);
+        expect(n.peer.counters['stale-epoch'] ?? 0).toBe(0);
+      }
+      // One election (bootstrap), one aggregator.
+      expect(new Set(swarm.alive().flatMap((n) => n.elections.map((e) => `${e.epoch}:${e.aggregator}`))).size).toBe(1);
+    });
+  }
+});
