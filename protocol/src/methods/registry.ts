@@ -40,7 +40,10 @@ export function methodNames(): string[] {
   return [...factories.keys()].sort();
 }
 
-/** Creates a method instance by name (`masha1`, `masha2`, `eg`, `qeg`, `qgda`, `ef-gda`, …). */
+/**
+ * Creates a method instance by name (`masha1`, `masha2`, `eg`, `qeg`, `qgda`, `ef-gda`; `marina`
+ * registers itself from marina.ts, so it is known once that module is loaded, e.g. via the barrel).
+ */
 export function createMethod(name: string, config: MethodConfig): MethodInstance {
   const f = factories.get(name);
   if (!f) throw new ValidationError('method', `unknown method '${name}' (known: ${methodNames().join(', ')})`);
