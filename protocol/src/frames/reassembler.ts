@@ -83,7 +83,7 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
  *
  * Partial messages are keyed by (run, sender, epoch, round, phase, kind, message id). Duplicate
  * and reordered chunks are fine. A chunk that contradicts its partial (different bytes for a held
- * index, or a different declared length, stride or codec) drops that partial and is refused with
+ * index, or a different declared length, stride, codec or digest) drops that partial and is refused with
  * FrameError('conflict'); no other partial is touched. Refusals throw FrameError and are counted.
  */
 export class Reassembler {
