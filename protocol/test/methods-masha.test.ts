@@ -96,7 +96,7 @@ describe('MASHA2', () => {
     const m = createMethod('masha2', {
       problem: p,
       seed: 9,
-      gamma: 0.2,
+      gamma: 0.3,
       device: parseCompressor('topk:0.5'),
       server: parseCompressor('topk:0.5'),
       stochastic: true,

@@ -50,13 +50,16 @@ import {
   vector,
 } from './common.js';
 
-/** Default τ (seed Corollaries 1–2): 1 − β deterministic, 1 − min(1/r, β) stochastic, β the device density. */
+/**
+ * Default τ (seed Corollaries 1–2): 1 − β deterministic, 1 − min(1/r, β) stochastic, β the device
+ * density; clamped at 0 when a compressor is no cheaper than the dense vector (β ≥ 1).
+ */
 export function defaultTau(device: Compressor, problem: Problem, stochastic: boolean): number {
   const beta = device.constants(problem.dim, problem.shards).beta;
-  if (!(beta > 0 && beta <= 1)) {
+  if (!(beta > 0 && Number.isFinite(beta))) {
     throw new ValidationError('tau', `cannot derive τ from the density β = ${beta} of '${device.spec}'; give τ explicitly`);
   }
-  const keep = stochastic ? Math.min(1 / problem.samples, beta) : beta;
+  const keep = Math.min(1, stochastic ? Math.min(1 / problem.samples, beta) : beta);
   return 1 - keep;
 }
 

@@ -165,7 +165,7 @@ export class BilinearProblem implements Problem {
         d,
         rng,
         2000,
-        1e-12,
+        1e-10,
       );
     const s2 = mats.length === 1 ? gram(true) : Math.max(gram(true), gram(false));
     // Power iteration approaches λ_max from below: inflate slightly so that L is an upper bound.
