@@ -1,0 +1,261 @@
+import {
+  buildProblem,
+  MashaPeer,
+  maxBodyBytes,
+  MSG,
+  operatorNormSq,
+  runFromManifest,
+  type EngineAction,
+  type Manifest,
+  type ManifestRun,
+  type Problem,
+} from '@masha/protocol';
+import type { EventSink } from '../des/event-log.js';
+import { framesCodec } from '../des/frames-codec.js';
+import { DEFAULT_LINK, type LinkProfile } from '../des/link-model.js';
+import { Swarm, type SwarmStats } from '../des/swarm.js';
+import { initialPeers, type Trace } from '../trace/schema.js';
+import type { RunSeries } from './plot-run.js';
+
+/**
+ * One simulated run: the manifest's problem and method, real `MashaPeer` engines (one per peer of
+ * the trace, sharing one immutable run context), the discrete-event swarm between them, and the
+ * measurements that end up in summary.json and the plot.
+ */
+export interface SimulateOptions {
+  readonly manifest: Manifest;
+  /** Churn trace (default: none — the manifest's M shards' worth of peers, present throughout). */
+  readonly trace?: Trace;
+  /** Reads a problem file named by the manifest (paths as written in the manifest). */
+  readonly readFile?: (path: string) => string;
+  /** Network randomness seed (jitter, loss, relay layouts); default: the manifest's seed. */
+  readonly seed?: number;
+  /** Link profile of every peer (trace joins may override fields); default DEFAULT_LINK. */
+  readonly link?: LinkProfile;
+  /** Broadcast relay fan-out (default 6). */
+  readonly fanout?: number;
+  /** Event log sink (events.jsonl and its hash); none by default. */
+  readonly log?: EventSink | null;
+  /** Log every `metric` action too (default false). */
+  readonly logMetrics?: boolean;
+  /** Stop after this much simulated time (default: generous bound from the manifest and trace). */
+  readonly maxSimSeconds?: number;
+  /** Compute ‖F‖² for the curve every this many iterations when z* is unknown (default: ~200 points). */
+  readonly recordEvery?: number;
+  /** Called when a new iteration is first committed. */
+  readonly onIteration?: (info: IterationInfo) => void;
+}
+
+export interface IterationInfo {
+  readonly iteration: number;
+  readonly simSeconds: number;
+  readonly alive: number;
+  /** The peer that committed it first (read-only use). */
+  readonly peer: MashaPeer;
+  readonly maxIterations: number;
+}
+
+/** The fields of summary.json. */
+export interface RunSummary {
+  readonly runId: string;
+  /** Round attempts: committed rounds plus aborted ones. */
+  readonly rounds: number;
+  /** Committed rounds of the final state (the lineage every peer ends on). */
+  readonly committedRounds: number;
+  /** Round attempts that did not become part of the final state (aborted, retried, interrupted by a failover, or on a losing partition side). */
+  readonly abortedRounds: number;
+  /** Distinct epochs adopted (the bootstrap election included). */
+  readonly elections: number;
+  /** Uplinks that arrived after their round had committed. */
+  readonly lateFrames: number;
+  /** Frames refused by the frame decoder/reassembler plus messages whose bodies the engine refused. */
+  readonly rejectedFrames: number;
+  /** Messages of stale epochs, ignored. */
+  readonly staleMessages: number;
+  /** Frames lost on links (loss model). */
+  readonly framesLost: number;
+  readonly iterations: number;
+  readonly finalRelDist: number | null;
+  readonly finalOpNormSq: number;
+  /** Wire bytes of point-to-point messages (uplinks, state transfer), first hop. */
+  readonly uplinkBytes: number;
+  /** Wire bytes of broadcasts, counted once per broadcast. */
+  readonly downlinkBytes: number;
+  /** Wire bytes over every link (every relay hop). */
+  readonly wireBytes: number;
+  readonly logSha256: string | null;
+  readonly simSeconds: number;
+  readonly wallSeconds: number;
+  /** The target (stop.target, default 1e-6) was met: relative distance, or ‖F‖²/‖F(z⁰)‖² when z* is unknown. */
+  readonly reached: boolean;
+  /** Every live peer ends with the same replica digest. */
+  readonly consistent: boolean;
+  readonly peersAtEnd: number;
+  /** Why the simulation stopped: done (every peer finished), idle, time. */
+  readonly stop: string;
+}
+
+export interface SimulateResult {
+  readonly summary: Omit<RunSummary, 'logSha256' | 'wallSeconds'>;
+  readonly series: RunSeries;
+  readonly stats: SwarmStats;
+  readonly run: ManifestRun;
+  /** Engines of the peers present at the end. */
+  readonly peers: readonly MashaPeer[];
+  /** The final iterate (of the most advanced peer). */
+  readonly z: Float64Array;
+}
+
+export const DEFAULT_TARGET = 1e-6;
+
+/** A view of `problem` that counts operator evaluations (and still passes `instanceof` checks). */
+export function countingProblem(problem: Problem, counter: { evaluations: number }): Problem {
+  const counted = Object.create(problem) as Problem & { operator: Problem['operator']; sampleOperator: Problem['sampleOperator'] };
+  counted.operator = (m, z, out) => {
+    counter.evaluations++;
+    problem.operator(m, z, out);
+  };
+  counted.sampleOperator = (m, i, z, out) => {
+    counter.evaluations++;
+    problem.sampleOperator(m, i, z, out);
+  };
+  return counted;
+}
+
+export function simulate(options: SimulateOptions): SimulateResult {
+  const { manifest } = options;
+  const problem = buildProblem(manifest.problem, options.readFile ? { readFile: options.readFile } : {});
+  const counter = { evaluations: 0 };
+  const run = runFromManifest(manifest, { problem: countingProblem(problem, counter) });
+  const { ctx } = run;
+  const trace: Trace = options.trace ?? { events: [], lines: [] };
+  const starters = initialPeers(trace, problem.shards);
+  const later = trace.events.filter((e) => !(e.t === 0 && e.event === 'join'));
+
+  const engines = new Map<string, MashaPeer>();
+  const dim = problem.dim;
+  const solution = problem.solution();
+  const target = manifest.stop.target ?? DEFAULT_TARGET;
+  const tmpA = new Float64Array(dim);
+  const tmpB = new Float64Array(dim);
+  const opNormSq0 = operatorNormSq(problem, ctx.z0, tmpA, tmpB);
+  const maxIterations = manifest.stop.iterations;
+  const recordEvery = options.recordEvery ?? Math.max(1, Math.ceil(maxIterations / 200));
+
+  const series = { iteration: [] as number[], simSeconds: [] as number[], metric: [] as number[], aliveSeconds: [] as number[], alive: [] as number[] };
+  let lastIteration = 0;
+  const commits = new Set<string>();
+  const attempts = new Set<string>();
+  const epochs = new Set<number>();
+
+  const swarm = new Swarm({
+    seed: options.seed ?? manifest.seed,
+    codec: framesCodec({
+      frameSize: manifest.network.frameBytes,
+      limits: { maxMessageBytes: (h) => maxBodyBytes(ctx, h.kind), runId: ctx.runId, maxPartialsPerSender: 16 },
+    }),
+    link: options.link ?? DEFAULT_LINK,
+    ...(options.fanout !== undefined ? { fanout: options.fanout } : {}),
+    evaluations: () => counter.evaluations,
+    ...(options.log ? { log: options.log } : {}),
+    logMetrics: options.logMetrics ?? false,
+    createPeer: (id) => {
+      const peer = new MashaPeer(id, ctx);
+      engines.set(id, peer);
+      return peer;
+    },
+    observer: {
+      onAction: (id: string, a: EngineAction, now: number) => {
+        if (a.type === 'commit') {
+          commits.add(`${a.epoch}:${a.round}`);
+          attempts.add(`${a.epoch}:${a.round}`);
+          // The action's `iteration` is the one the round belonged to; the replica tells whether it completed.
+          const peer = engines.get(id) as MashaPeer;
+          const iteration = peer.replica.iteration;
+          if (iteration > lastIteration) {
+            lastIteration = iteration;
+            const metric = metricOf(peer, iteration);
+            if (metric !== null) {
+              series.iteration.push(iteration);
+              series.simSeconds.push(now / 1000);
+              series.metric.push(metric);
+            }
+            options.onIteration?.({ iteration, simSeconds: now / 1000, alive: swarm.alive, peer, maxIterations });
+          }
+        } else if (a.type === 'send' && a.message.kind === MSG.UPLINK) {
+          attempts.add(`${a.message.epoch}:${a.message.round}`);
+        } else if (a.type === 'election') {
+          epochs.add(a.epoch);
+        }
+      },
+      onMembership: (_id, _ev, now, alive) => {
+        const t = now / 1000;
+        const prev = series.alive.length > 0 ? series.alive[series.alive.length - 1] : 0;
+        series.aliveSeconds.push(t, t);
+        series.alive.push(prev, alive);
+      },
+    },
+  });
+
+  function metricOf(peer: MashaPeer, iteration: number): number | null {
+    const rd = peer.relDist();
+    if (rd !== null) return rd;
+    if (iteration % recordEvery !== 0 && iteration !== maxIterations) return null;
+    return operatorNormSq(problem, run.method.iterate(peer.replica), tmpA, tmpB) / opNormSq0;
+  }
+
+  swarm.addInitialPeers(starters);
+  swarm.scheduleTrace(later);
+  const traceEnd = trace.events.length > 0 ? trace.events[trace.events.length - 1].t : 0;
+  const t = manifest.network;
+  const defaultLimit = traceEnd + (3 * maxIterations * (t.roundDeadlineMs + t.leaseMs)) / 1000 + 600;
+  const stop = swarm.run({ untilMs: 1000 * (options.maxSimSeconds ?? defaultLimit) });
+
+  // The final state: the most advanced peer (all live peers agree when `consistent`).
+  const peers = swarm.aliveIds().map((id) => engines.get(id) as MashaPeer);
+  let best: MashaPeer | null = null;
+  for (const p of peers) if (best === null || p.committedRound > best.committedRound) best = p;
+  const finalPeer = best;
+  const z = finalPeer ? run.method.iterate(finalPeer.replica).slice() : ctx.z0.slice();
+  const finalRelDist = solution && finalPeer ? finalPeer.relDist() : null;
+  const finalOpNormSq = operatorNormSq(problem, z, tmpA, tmpB);
+  const digests = new Set(peers.map((p) => p.digestHex));
+  const committedRounds = finalPeer ? finalPeer.committedRound : 0;
+  const metrics = swarm.stats.metrics;
+  const metric = (name: string): number => metrics.get(name) ?? 0;
+  const retries = metric('round-retry');
+  const reached = finalRelDist !== null ? finalRelDist <= target : finalOpNormSq <= target * opNormSq0;
+  // Close the membership curve at the end time.
+  series.aliveSeconds.push(swarm.now / 1000);
+  series.alive.push(swarm.alive);
+
+  return {
+    summary: {
+      runId: run.runId,
+      rounds: Math.max(attempts.size + retries, committedRounds),
+      committedRounds,
+      abortedRounds: Math.max(0, attempts.size + retries - committedRounds),
+      elections: epochs.size,
+      lateFrames: metric('late-uplink'),
+      rejectedFrames: swarm.stats.framesRejected + metric('bad-message') + metric('bad-payload'),
+      staleMessages: metric('stale-epoch'),
+      framesLost: swarm.stats.framesLost,
+      iterations: finalPeer ? finalPeer.replica.iteration : 0,
+      finalRelDist,
+      finalOpNormSq,
+      uplinkBytes: swarm.stats.uplinkBytes,
+      downlinkBytes: swarm.stats.downlinkBytes,
+      wireBytes: swarm.stats.wireBytes,
+      simSeconds: swarm.now / 1000,
+      reached,
+      consistent: digests.size <= 1,
+      peersAtEnd: peers.length,
+      stop,
+    },
+    series,
+    stats: swarm.stats,
+    run,
+    peers,
+    z,
+  };
+}
