@@ -244,12 +244,14 @@ export class TestSwarm {
     this.messages++;
     this.bytes += msg.body.length;
     const delay = this.options.latency?.(from.id, to.id) ?? 1;
-    const sentGroup = from.group;
+    // Delivered when sender and receiver are in the same group when it arrives (a partition drops
+    // what is in flight across it; a heal lets in-flight messages through).
+    const reachable = (): boolean => to.alive && to.group === from.group;
     if (this.options.wire === 'frames') {
       const frames = encodeFrames(msg, this.options.frameSize ? { frameSize: this.options.frameSize } : {});
       const target = to.peer;
       this.at(this.now + delay, () => {
-        if (!to.alive || to.group !== sentGroup || to.peer !== target) return;
+        if (!reachable() || to.peer !== target) return;
         const r = to.reassembler as Reassembler;
         for (const f of frames) {
           const done = r.accept(decodeFrame(f.slice()), this.now);
@@ -261,7 +263,7 @@ export class TestSwarm {
     const copy: EngineMessage = { ...msg, body: msg.body.slice() };
     const target = to.peer;
     this.at(this.now + delay, () => {
-      if (!to.alive || to.group !== sentGroup || to.peer !== target) return;
+      if (!reachable() || to.peer !== target) return;
       this.deliver(to, { type: 'message', from: from.id, message: copy });
     });
   }

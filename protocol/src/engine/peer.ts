@@ -256,7 +256,7 @@ export class MashaPeer implements EnginePeer {
   private answered = { epoch: -1, round: -1, attempt: -1 };
   private pendingRound = -1;
   private readonly pending = new Map<number, Pending>();
-  private assignStamp = { round: -1, attempt: -1 };
+  private assignStamp = { epoch: -1, round: -1, attempt: -1 };
   private resetSinceReport = false;
   private lastSentToAgg = Number.NEGATIVE_INFINITY;
   private sync: { from: PeerId; since: number; round: number; commitEpoch: number; digest: Uint8Array } | null = null;
@@ -595,7 +595,7 @@ export class MashaPeer implements EnginePeer {
     const body = decodeOpen(msg.body, this.ctx.limits);
     if (!this.acceptAggregator(msg)) return;
     if (body.successors.length > 0) this.successors = body.successors;
-    this.applyDelta(body.delta, msg.round, body.attempt);
+    this.applyDelta(body.delta, msg.epoch, msg.round, body.attempt);
     let wanted: Set<number> | null = null;
     if (body.wanted.length !== this.M) {
       wanted = new Set<number>();
@@ -628,7 +628,7 @@ export class MashaPeer implements EnginePeer {
       this.reconcile(msg.sender, r, msg.epoch, body.digest);
     }
     if (body.next !== null) {
-      this.applyDelta(body.next.delta, r + 1, 0);
+      this.applyDelta(body.next.delta, msg.epoch, r + 1, 0);
       this.open = {
         epoch: msg.epoch,
         round: r + 1,
@@ -657,11 +657,15 @@ export class MashaPeer implements EnginePeer {
     }
   }
 
-  /** Applies assignment changes stamped (round, attempt) unless newer ones were applied already. */
-  private applyDelta(delta: readonly DeltaEntry[], round: number, attempt: number): void {
+  /**
+   * Applies assignment changes stamped (epoch, round, attempt) unless newer ones were applied
+   * already (a new aggregator's deltas supersede the old one's; replays of old rounds do not undo
+   * newer deltas).
+   */
+  private applyDelta(delta: readonly DeltaEntry[], epoch: number, round: number, attempt: number): void {
     const s = this.assignStamp;
-    if (round < s.round || (round === s.round && attempt <= s.attempt)) return;
-    this.assignStamp = { round, attempt };
+    if (epoch < s.epoch || (epoch === s.epoch && (round < s.round || (round === s.round && attempt <= s.attempt)))) return;
+    this.assignStamp = { epoch, round, attempt };
     for (const e of delta) {
       if (e.holder === this.id) {
         if (!this.held.has(e.shard)) {
@@ -917,7 +921,7 @@ export class MashaPeer implements EnginePeer {
     if (!this.applyCommit(msg, body)) return;
     this.count('replay-applied');
     if (this.agg) this.agg.server = this.method.initServer();
-    if (body.next !== null && this.agg === null) this.applyDelta(body.next.delta, msg.round + 1, 0);
+    if (body.next !== null && this.agg === null) this.applyDelta(body.next.delta, msg.epoch, msg.round + 1, 0);
     this.afterProgress();
   }
 
@@ -1313,7 +1317,7 @@ export class MashaPeer implements EnginePeer {
 
   /** The aggregator's own device part follows the round it opened. */
   private aggSelfOpen(round: number, attempt: number, phase: string, delta: readonly DeltaEntry[], wanted: ReadonlySet<number> | null): void {
-    this.applyDelta(delta, round, attempt);
+    this.applyDelta(delta, this.epoch, round, attempt);
     this.open = { epoch: this.epoch, round, attempt, phase, baseEpoch: this.commitEpoch, baseDigest: this.digest.slice(), wanted };
     this.tryAnswer();
   }
@@ -1345,6 +1349,13 @@ export class MashaPeer implements EnginePeer {
   private aggRetry(): void {
     const agg = this.agg as AggState;
     const delta = this.aggBoundary();
+    if (this.eligibleCount() < this.ctx.minPeers || agg.assigned === 0) {
+      // Too few peers left to go on: pause (the heartbeat tick re-opens when they are back).
+      for (const d of delta) agg.unsent.add(d.shard);
+      agg.mode = 'idle';
+      this.count('round-paused');
+      return;
+    }
     const round = agg.round;
     const attempt = agg.lastOpened.attempt + 1;
     agg.lastOpened = { round, attempt };
