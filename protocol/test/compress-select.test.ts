@@ -143,4 +143,22 @@ describe('natural compression: special values', () => {
       }
     }
   });
+
+  it('float32: ties of the 16-bit comparison are broken with 7 more random bits, exactly', () => {
+    // mantissa 127 (top 16 bits 0): every round-up comes from a tie, P = 127/2^23.
+    // mantissa 128 (top 16 bits 1, low 7 bits 0): P = 128/2^23, ties never round up.
+    const n = 1 << 22;
+    for (const [mant, seed] of [
+      [127, 1],
+      [128, 2],
+    ]) {
+      const x = new Float32Array(n).fill(1 + mant * 2 ** -23);
+      const out = c.decompress(c.compress(x, sendCtx(seed, 0)), sendCtx(seed, 0), new Float32Array(n));
+      let ups = 0;
+      for (let i = 0; i < n; i++) if (out[i] === 2) ups++;
+      const mean = (n * mant) / 2 ** 23; // 63.5 or 64
+      expect(Math.abs(ups - mean), `mantissa ${mant}: ${ups} round-ups`).toBeLessThan(5 * Math.sqrt(mean));
+    }
+  });
 });
+

@@ -4,3 +4,4 @@
  */
 export * from './io/index.js';
 export * from './plot/index.js';
+export * from './bench/index.js';

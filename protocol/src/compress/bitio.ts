@@ -162,9 +162,14 @@ export class BitReader {
     } else {
       for (let i = 0; i < n; i++) out[i] = float32FromBits(this.read(32));
     }
-    for (let i = 0; i < n; i++) {
-      const v = out[i];
-      if (v - v !== 0) throw new PayloadError('non-finite', `${field}[${i}] is not finite (${v})`);
+    const bits = new Int32Array(out.buffer);
+    let bad = 0;
+    for (let i = 0; i < n; i++) bad |= 0x7f7fffff - (bits[i] & 0x7fffffff); // < 0 for ±∞/NaN
+    if (bad < 0) {
+      for (let i = 0; i < n; i++) {
+        const v = out[i];
+        if (v - v !== 0) throw new PayloadError('non-finite', `${field}[${i}] is not finite (${v})`);
+      }
     }
     return out;
   }

@@ -20,8 +20,25 @@ export function rejectValue(x: number, i: number, codec: string): never {
   );
 }
 
+/** Index of the first ±∞/NaN of a float32 array, or −1. Branch-free scan of the bit patterns. */
+export function firstNonFiniteF32(v: Float32Array): number {
+  const bits = new Int32Array(v.buffer, v.byteOffset, v.length);
+  const n = v.length;
+  let bad = 0;
+  // exponent field 255 ⟺ (b & 0x7fffffff) > 0x7f7fffff ⟺ the difference below is negative
+  for (let i = 0; i < n; i++) bad |= 0x7f7fffff - (bits[i] & 0x7fffffff);
+  if (bad >= 0) return -1;
+  for (let i = 0; i < n; i++) if ((bits[i] & 0x7fffffff) > 0x7f7fffff) return i;
+  return -1;
+}
+
 /** Throws unless every value of x is finite and within float32 range. */
 export function expectSendable(x: Vec, codec: string): void {
+  if (x instanceof Float32Array) {
+    const i = firstNonFiniteF32(x);
+    if (i >= 0) rejectValue(x[i], i, codec);
+    return;
+  }
   const n = x.length;
   for (let i = 0; i < n; i++) {
     const v = x[i];

@@ -1,4 +1,4 @@
-import { PayloadError } from '../errors.js';
+import { PayloadError, ValidationError } from '../errors.js';
 import {
   BitReader,
   BitWriter,
@@ -12,6 +12,7 @@ import {
   unpackCodes,
 } from './bitio.js';
 import { expectOut, FLOAT32_MAX, rejectValue, type FixedRateCompressor } from './checks.js';
+import { hotSeed } from './hotrng.js';
 import type { CompressContext, CompressorConstants, Payload, SharedContext } from './types.js';
 import type { Vec } from '../vec/kernels.js';
 
@@ -23,8 +24,8 @@ import type { Vec } from '../vec/kernels.js';
  * per element of 1 + ⌈log2(s+1)⌉ bits: level index j ∈ [0, s] (level 2^−j, j = s is 0) in the low
  * bits, the sign above it.
  *
- * The rounding probability is compared with a 32-bit uniform draw, so each element is unbiased up
- * to 2^−32 of a level gap.
+ * The rounding probability is compared with a 31-bit uniform draw, so each element is unbiased up
+ * to 2^−31 of a level gap.
  */
 export interface DitherPayload extends Payload {
   readonly codec: string;
@@ -42,7 +43,6 @@ export interface DitherOptions {
 }
 
 const TWO_31 = 2 ** 31;
-const TWO_M32 = 2 ** -32;
 
 export class DitherCompressor implements FixedRateCompressor {
   readonly spec: string;
@@ -51,6 +51,9 @@ export class DitherCompressor implements FixedRateCompressor {
   readonly s: number;
   /** Bits of the level index. */
   private readonly levelBits: number;
+  /** Lower neighbour level for jl = min(floor(−log2 u), s), and 2^31 / (gap to the upper one). */
+  private readonly low: Float64Array;
+  private readonly gapInv31: Float64Array;
   /** Decoded level per code (sign included), for a unit norm. */
   private readonly levels: Float64Array;
 
@@ -62,6 +65,8 @@ export class DitherCompressor implements FixedRateCompressor {
     this.s = s;
     this.spec = `dither:p=${p === Infinity ? 'inf' : p},s=${s}`;
     this.levelBits = ceilLog2(s + 1);
+    this.low = Float64Array.from({ length: s + 1 }, (_, j) => (j < s ? 2 ** -j : 0));
+    this.gapInv31 = Float64Array.from({ length: s + 1 }, (_, j) => (j < s ? 2 ** j : 2 ** (s - 1)) * TWO_31);
     const codesN = 1 << (this.levelBits + 1);
     this.levels = new Float64Array(codesN).fill(Number.NaN);
     for (let j = 0; j <= s; j++) {
@@ -87,69 +92,111 @@ export class DitherCompressor implements FixedRateCompressor {
     return { kind: 'unbiased', q, beta: d === 0 ? 0 : this.payloadBits(d) / (32 * d), ab: { A: (q - 1) / devices, B: 0 } };
   }
 
-  /** ‖x‖_p in float64 (no overflow for float32-range inputs). */
-  private normOf(x: Vec): number {
+  /** ‖x‖_p in float64, and max|x_i|; rejects values outside the float32 range. */
+  private normOf(x: Vec): { norm: number; max: number } {
     const n = x.length;
     const p = this.p;
     let max = 0;
-    for (let i = 0; i < n; i++) {
-      const a = Math.abs(x[i]);
-      if (!(a <= FLOAT32_MAX)) rejectValue(x[i], i, this.spec);
-      if (a > max) max = a;
+    for (let i = 0; i < n; i++) max = Math.max(max, Math.abs(x[i])); // NaN sticks
+    if (!(max <= FLOAT32_MAX)) {
+      for (let i = 0; i < n; i++) if (!(Math.abs(x[i]) <= FLOAT32_MAX)) rejectValue(x[i], i, this.spec);
     }
-    if (p === Infinity || max === 0) return max;
+    if (p === Infinity || max === 0) return { norm: max, max };
     let s = 0;
-    if (p === 2) {
-      const inv = 1 / max;
+    if (p === 2 && max > 1e-140) {
+      // unscaled: squares of float32-range values cannot overflow, and do not underflow here
       for (let i = 0; i < n; i++) {
-        const v = x[i] * inv;
+        const v = x[i];
         s += v * v;
       }
-      return max * Math.sqrt(s);
+      return { norm: Math.sqrt(s), max };
     }
     if (p === 1) {
       for (let i = 0; i < n; i++) s += Math.abs(x[i]);
-      return s;
+      return { norm: s, max };
     }
     const inv = 1 / max;
     for (let i = 0; i < n; i++) s += Math.abs(x[i] * inv) ** p;
-    return max * s ** (1 / p);
+    return { norm: max * s ** (1 / p), max };
   }
 
   compress(x: Vec, ctx: CompressContext): DitherPayload {
     const d = x.length;
-    const exact = this.normOf(x);
-    // ‖z‖_p ≥ max|z_i|: guard rounding of the norm computation, then round up to float32.
-    const norm = exact === 0 ? 0 : float32Up(exact);
-    if (!(norm <= FLOAT32_MAX)) rejectValue(exact, -1, this.spec);
+    const { norm: exact, max } = this.normOf(x);
+    // Round the norm up to float32 and never below max|z_i|, so that every u_i = |z_i|/norm ≤ 1.
+    const norm = exact === 0 ? 0 : float32Up(Math.max(exact, max));
+    if (!(norm <= FLOAT32_MAX)) throw new ValidationError('x', `${this.spec}: ‖x‖_p = ${exact} exceeds the float32 range`);
     const codes = new Uint8Array(d);
-    if (norm > 0) this.quantize(x, norm, ctx, codes);
+    if (norm > 0) {
+      // All u_i below the smallest non-zero level (usual for large d): a loop with one case only.
+      if (max / norm < 2 ** (1 - this.s)) this.quantizeLow(x, norm, ctx, codes);
+      else this.quantize(x, norm, ctx, codes);
+    }
     return { codec: this.spec, d, bits: this.payloadBits(d), norm, codes };
   }
 
+  /**
+   * u_i ∈ [0, 1] → level index j: with jl = min(floor(−log2 u), s) the lower neighbour is
+   * LOW[jl] (2^−jl, or 0 for jl = s) and the gap to the upper one 1/GAP_INV[jl]; round up (j = jl−1)
+   * with probability p = (u − LOW[jl])·GAP_INV[jl], decided without a branch: the uniform 31-bit
+   * R is below P = ⌊p·2^31⌋ exactly when R − P is negative (so p is honoured within 2^−31).
+   */
   private quantize(x: Vec, norm: number, ctx: CompressContext, codes: Uint8Array): void {
-    const rng = ctx.local;
     const s = this.s;
-    const signBit = 1 << this.levelBits;
-    const minLevel = 2 ** (1 - s);
-    const invMin = 2 ** (s - 1);
+    const signShift = this.levelBits;
+    const low = this.low;
+    const gapInv = this.gapInv31;
     const inv = 1 / norm;
     const n = x.length;
+    const seed = hotSeed(ctx.local);
+    let s0 = seed[0];
+    let s1 = seed[1];
+    let s2 = seed[2];
+    let s3 = seed[3];
     for (let i = 0; i < n; i++) {
       const v = x[i];
-      let u = (v < 0 ? -v : v) * inv;
-      if (u > 1) u = 1; // only a rounding of inv can push it above 1
-      const r = rng.nextU32() * TWO_M32;
-      let j: number;
-      if (u >= minLevel) {
-        // lower neighbour 2^−jl with jl = floor(−log2 u) = clz32(floor(u·2^31)).
-        const jl = Math.clz32((u * TWO_31) >>> 0);
-        const pUp = u * (2 ** jl) - 1; // (u − 2^−jl) / 2^−jl
-        j = r < pUp ? jl - 1 : jl;
-      } else {
-        j = r < u * invMin ? s - 1 : s;
-      }
-      codes[i] = v < 0 ? j | signBit : j;
+      const u = Math.min(Math.abs(v) * inv, 1); // only a rounding of inv can push it above 1
+      // xoshiro128** step (see hotrng.ts)
+      let r = Math.imul(s1, 5);
+      r = Math.imul((r << 7) | (r >>> 25), 9);
+      const t = s1 << 9;
+      const n2 = s2 ^ s0;
+      const n3 = s3 ^ s1;
+      s1 ^= n2;
+      s0 ^= n3;
+      s2 = n2 ^ t;
+      s3 = (n3 << 11) | (n3 >>> 21);
+      const jl = Math.min(Math.clz32((u * TWO_31) >>> 0), s);
+      const P = ((u - low[jl]) * gapInv[jl]) | 0;
+      codes[i] = (jl - (((r >>> 1) - P) >>> 31)) | (+(v < 0) << signShift);
+    }
+  }
+
+  /** quantize() when every u_i < 2^(1−s): j = s or s − 1 with p = u·2^(s−1). */
+  private quantizeLow(x: Vec, norm: number, ctx: CompressContext, codes: Uint8Array): void {
+    const s = this.s;
+    const signShift = this.levelBits;
+    const scale31 = (2 ** (s - 1) * TWO_31) / norm;
+    const n = x.length;
+    const seed = hotSeed(ctx.local);
+    let s0 = seed[0];
+    let s1 = seed[1];
+    let s2 = seed[2];
+    let s3 = seed[3];
+    for (let i = 0; i < n; i++) {
+      const v = x[i];
+      // xoshiro128** step (see hotrng.ts)
+      let r = Math.imul(s1, 5);
+      r = Math.imul((r << 7) | (r >>> 25), 9);
+      const t = s1 << 9;
+      const n2 = s2 ^ s0;
+      const n3 = s3 ^ s1;
+      s1 ^= n2;
+      s0 ^= n3;
+      s2 = n2 ^ t;
+      s3 = (n3 << 11) | (n3 >>> 21);
+      const P = (Math.abs(v) * scale31) | 0; // < 2^31 since u < 2^(1−s)
+      codes[i] = (s - (((r >>> 1) - P) >>> 31)) | (+(v < 0) << signShift);
     }
   }
 

@@ -23,7 +23,8 @@ export class IdentityCompressor implements FixedRateCompressor {
   }
 
   compress(x: Vec, _ctx?: CompressContext): IdentityPayload {
-    const values = new Float32Array(x);
+    const values = new Float32Array(x.length);
+    values.set(x); // rounds to float32; beyond its range becomes ±∞, caught next
     expectSendable(values, this.spec);
     return { codec: 'identity', d: x.length, bits: 32 * x.length, values };
   }

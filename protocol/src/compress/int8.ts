@@ -1,6 +1,7 @@
 import { PayloadError } from '../errors.js';
 import { BitReader, BitWriter, bytesFor, expectDimension, expectLength, float32Up } from './bitio.js';
 import { expectOut, FLOAT32_MAX, rejectValue, type FixedRateCompressor } from './checks.js';
+import { hotSeed } from './hotrng.js';
 import type { CompressContext, CompressorConstants, Payload, SharedContext } from './types.js';
 import type { Vec } from '../vec/kernels.js';
 
@@ -67,28 +68,39 @@ export class Int8Compressor implements FixedRateCompressor {
     const nb = this.blocks(d);
     const scales = new Float32Array(nb);
     const codes = new Int8Array(d);
-    const rng = ctx.local;
+    const seed = this.stochastic ? hotSeed(ctx.local) : null;
+    let s0 = seed ? seed[0] : 0;
+    let s1 = seed ? seed[1] : 0;
+    let s2 = seed ? seed[2] : 0;
+    let s3 = seed ? seed[3] : 0;
     for (let b = 0; b < nb; b++) {
       const lo = b * B;
       const hi = lo + B < d ? lo + B : d;
       let max = 0;
-      for (let i = lo; i < hi; i++) {
-        const v = x[i];
-        const a = v < 0 ? -v : v;
-        if (!(a <= FLOAT32_MAX)) rejectValue(v, i, this.spec);
-        if (a > max) max = a;
+      for (let i = lo; i < hi; i++) max = Math.max(max, Math.abs(x[i]));
+      if (!(max <= FLOAT32_MAX)) {
+        for (let i = lo; i < hi; i++) if (!(Math.abs(x[i]) <= FLOAT32_MAX)) rejectValue(x[i], i, this.spec);
       }
       if (max === 0) continue; // scale 0, codes 0
       const scale = float32Up(max);
       scales[b] = scale;
       const inv = 127 / scale;
-      if (this.stochastic) {
+      if (seed) {
         for (let i = lo; i < hi; i++) {
-          // floor(t + U) with U uniform in [0,1): E = t. The +128 keeps the floor argument positive.
-          let c = ((x[i] * inv + 128 + rng.nextU32() * 2.3283064365386963e-10) | 0) - 128;
-          if (c > 127) c = 127;
-          else if (c < -127) c = -127;
-          codes[i] = c;
+          // xoshiro128** step (see hotrng.ts)
+          let r = Math.imul(s1, 5);
+          r = Math.imul((r << 7) | (r >>> 25), 9);
+          const t = s1 << 9;
+          const n2 = s2 ^ s0;
+          const n3 = s3 ^ s1;
+          s1 ^= n2;
+          s0 ^= n3;
+          s2 = n2 ^ t;
+          s3 = (n3 << 11) | (n3 >>> 21);
+          // floor(t + U), U uniform in [0,1): E = t. The +128 keeps the floor argument positive;
+          // the clamp only catches t = ±127 + rounding.
+          const c = ((x[i] * inv + 128 + (r >>> 0) * 2.3283064365386963e-10) | 0) - 128;
+          codes[i] = Math.max(-127, Math.min(127, c));
         }
       } else {
         for (let i = lo; i < hi; i++) {

@@ -1,6 +1,7 @@
 import { PayloadError } from '../errors.js';
 import { bytesFor, expectDimension, expectLength, expectZeroPadding, LITTLE_ENDIAN, packCodes, unpackCodes } from './bitio.js';
 import { expectOut, rejectValue, type FixedRateCompressor } from './checks.js';
+import { hotSeed } from './hotrng.js';
 import type { CompressContext, CompressorConstants, Payload, SharedContext } from './types.js';
 import type { Vec } from '../vec/kernels.js';
 
@@ -15,8 +16,8 @@ import type { Vec } from '../vec/kernels.js';
  * below it); |t| > 2^127 (and ±∞, NaN) cannot be represented and is rejected with a
  * ValidationError. Code 255 in the exponent never occurs and is rejected on decode.
  *
- * On float32 input the rounding is exact: the stochastic bit compares a uniform 23-bit draw with
- * the mantissa bits, so P(up) = f exactly. Float64 input compares 52 random bits with the 52-bit
+ * On float32 input the rounding is exact: the stochastic bit compares uniform random bits with the
+ * 23 mantissa bits, so P(up) = f exactly. Float64 input compares 52 random bits with the 52-bit
  * mantissa (a second draw only on a tie of the top 32 bits, probability 2^−32), also exact.
  */
 export interface NaturalPayload extends Payload {
@@ -97,16 +98,56 @@ export class NaturalCompressor implements FixedRateCompressor {
 }
 
 function compressF32(x: Float32Array, ctx: CompressContext, codes: Uint16Array): void {
-  const rng = ctx.local;
-  const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
+  const bits = new Int32Array(x.buffer, x.byteOffset, x.length);
   const n = x.length;
-  for (let i = 0; i < n; i++) {
+  const seed = hotSeed(ctx.local);
+  let s0 = seed[0];
+  let s1 = seed[1];
+  let s2 = seed[2];
+  let s3 = seed[3];
+  let bad = 0;
+  // One 32-bit draw serves two elements: each compares 16 random bits with the top 16 mantissa
+  // bits, and only on equality (probability 2^−16) draws 7 more bits for the low mantissa bits,
+  // so P(up) = mantissa/2^23 exactly.
+  for (let i = 0; i < n; i += 2) {
+    // xoshiro128** step (see hotrng.ts)
+    let r = Math.imul(s1, 5);
+    r = Math.imul((r << 7) | (r >>> 25), 9);
+    const t = s1 << 9;
+    const n2 = s2 ^ s0;
+    const n3 = s3 ^ s1;
+    s1 ^= n2;
+    s0 ^= n3;
+    s2 = n2 ^ t;
+    s3 = (n3 << 11) | (n3 >>> 21);
     const b = bits[i];
-    const e = (b >>> 23) & 255;
-    if (e >= 254 && (e === 255 || (b & 0x7fffff) !== 0)) rejectValue(x[i], i, 'natural');
-    // sign·256 + e, plus one (the next power of two) when a uniform 23-bit draw < mantissa.
-    codes[i] = (b >>> 23) + ((rng.nextU32() >>> 9) < (b & 0x7fffff) ? 1 : 0);
+    // |b| above 2^127's bits (0x7f000000) is unrepresentable: remember it without a branch.
+    bad |= 0x7f000000 - (b & 0x7fffffff);
+    const ra = r >>> 16;
+    const ma = (b >>> 7) & 0xffff;
+    // sign·256 + exponent, plus one (the next power of two) when the draw is below the mantissa:
+    // the sign of their difference is the comparison.
+    let ca = (b >>> 23) + ((ra - ma) >>> 31);
+    if (ra === ma) ca += tieBreak(ctx, b);
+    codes[i] = ca;
+    if (i + 1 < n) {
+      const c = bits[i + 1];
+      bad |= 0x7f000000 - (c & 0x7fffffff);
+      const rb = r & 0xffff;
+      const mb = (c >>> 7) & 0xffff;
+      let cb = (c >>> 23) + ((rb - mb) >>> 31);
+      if (rb === mb) cb += tieBreak(ctx, c);
+      codes[i + 1] = cb;
+    }
   }
+  if (bad < 0) {
+    for (let i = 0; i < n; i++) if ((bits[i] & 0x7fffffff) > 0x7f000000) rejectValue(x[i], i, 'natural');
+  }
+}
+
+/** Top 16 mantissa bits tied with the draw: round up with probability (low 7 bits)/2^7. */
+function tieBreak(ctx: CompressContext, b: number): number {
+  return ctx.local.nextU32() >>> 25 < (b & 0x7f) ? 1 : 0;
 }
 
 function compressF64(x: Float64Array, ctx: CompressContext, codes: Uint16Array): void {

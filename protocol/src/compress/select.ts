@@ -21,11 +21,12 @@ export function topKIndices(x: Vec, k: number): Uint32Array {
   }
   // Key words: float32 bits, or the high word of each float64.
   const f32 = x instanceof Float32Array;
-  const words = f32 ? new Uint32Array(x.buffer, x.byteOffset, d) : new Uint32Array(x.buffer, x.byteOffset, 2 * d);
+  // Int32 (not Uint32) views: words ≥ 2^31 would leave V8's small-integer fast path.
+  const words = f32 ? new Int32Array(x.buffer, x.byteOffset, d) : new Int32Array(x.buffer, x.byteOffset, 2 * d);
   const stride = f32 ? 1 : 2;
   const off = f32 ? 0 : LITTLE_ENDIAN ? 1 : 0;
 
-  const hist = new Uint32Array(65536);
+  const hist = new Int32Array(65536);
   for (let i = 0, w = off; i < d; i++, w += stride) hist[(words[w] & 0x7fffffff) >>> 15]++;
   let above = 0;
   let bin = 65535;

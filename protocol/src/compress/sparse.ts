@@ -106,8 +106,7 @@ export class SparseCompressor<I extends Payload = Payload> implements Compressor
     const sel = this.sparsifier.select(x, ctx);
     const idx = sel.indices;
     const k = idx.length;
-    const kept = x instanceof Float32Array ? new Float32Array(k) : new Float64Array(k);
-    for (let j = 0; j < k; j++) kept[j] = x[idx[j]];
+    const kept = x instanceof Float32Array ? gatherF32(x, idx) : gatherF64(x, idx);
     const values = this.inner.compress(kept, ctx) as unknown as I;
     const support = this.sparsifier.wireSupport(sel);
     const bits = values.bits + this.sparsifier.supportBits(support, d);
@@ -184,4 +183,18 @@ function composedKind(s: 'unbiased' | 'contractive', inner: CompressorKind, q2: 
   if (inner === 'unbiased' && s === 'unbiased') return 'unbiased';
   if (s === 'contractive' && (inner === 'contractive' || (inner === 'unbiased' && q2 < 2))) return 'contractive';
   return 'biased';
+}
+
+function gatherF32(x: Float32Array, idx: Uint32Array): Float32Array {
+  const k = idx.length;
+  const out = new Float32Array(k);
+  for (let j = 0; j < k; j++) out[j] = x[idx[j]];
+  return out;
+}
+
+function gatherF64(x: Float64Array, idx: Uint32Array): Float64Array {
+  const k = idx.length;
+  const out = new Float64Array(k);
+  for (let j = 0; j < k; j++) out[j] = x[idx[j]];
+  return out;
 }

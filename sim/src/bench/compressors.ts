@@ -1,0 +1,92 @@
+import { compressorNames, parseCompressor, Rng, Streams } from '@masha/protocol';
+import type { CompressContext, Compressor, Payload, SharedContext } from '@masha/protocol';
+import { keep, measure, progress, throughputRow, type BenchResult, type Suite } from './harness.js';
+
+/**
+ * Compressor throughput at d = 10^7 float32 (issue 2 §5): compress, decompress (dense output),
+ * and for sparse payloads accumulate (out += a·Q(x), touching only the kept coordinates), in
+ * million elements of the dense vector per second, against a plain copy of the same array
+ * (`dst.set(src)`) measured in the same run.
+ */
+
+export const COMPRESSOR_BENCH_DIM = 10_000_000;
+
+/** Specs benchmarked; PermK joins when it is registered. `devices` sets M (PermK keeps d/M). */
+export function compressorBenchSpecs(): { spec: string; devices: number; sparse: boolean }[] {
+  const list = [
+    { spec: 'identity', devices: 100, sparse: false },
+    { spec: 'randk:0.01', devices: 100, sparse: true },
+    { spec: 'topk:0.01', devices: 100, sparse: true },
+    { spec: 'natural', devices: 100, sparse: false },
+    { spec: 'dither:p=2,s=8', devices: 100, sparse: false },
+    { spec: 'int8:block=256', devices: 100, sparse: false },
+    { spec: 'int8:block=256,stochastic', devices: 100, sparse: false },
+    { spec: 'powersgd:rank=8', devices: 100, sparse: false },
+    { spec: 'randk:0.01+natural', devices: 100, sparse: true },
+    { spec: 'topk:0.01+natural', devices: 100, sparse: true },
+  ];
+  if (compressorNames().includes('permk')) list.splice(2, 0, { spec: 'permk', devices: 100, sparse: true });
+  return list;
+}
+
+function benchVector(d: number): Float32Array {
+  const r = new Rng(0x1234, 5, 6, 7);
+  const x = new Float32Array(d);
+  for (let i = 0; i < d; i++) x[i] = r.nextGaussian() * 2 ** (r.nextInt(16) - 8);
+  return x;
+}
+
+export const compressorSuite: Suite = {
+  name: 'compress',
+  async run(include) {
+    const d = COMPRESSOR_BENCH_DIM;
+    const results: BenchResult[] = [];
+    const specs = compressorBenchSpecs().filter(
+      (s) => include(`compress/${s.spec}`) || include(`decompress/${s.spec}`) || include(`accumulate/${s.spec}`),
+    );
+    if (specs.length === 0) return results;
+    progress(`compress: building a ${d}-element float32 vector`);
+    const src = benchVector(d);
+    const dst = new Float32Array(d);
+    const copy = measure(() => {
+      dst.set(src);
+      return dst;
+    });
+    const base = { name: `copy (dst.set(src), d=${d} float32)`, secondsPerCall: copy.median };
+    progress(`copy: ${(d / copy.median / 1e6).toFixed(0)} Melem/s (${(copy.median * 1e3).toFixed(2)} ms)`);
+    const streams = new Streams(2024);
+    let round = 0;
+    for (const { spec, devices, sparse } of specs) {
+      const c: Compressor = parseCompressor(spec);
+      const ctx = (): CompressContext => ({
+        streams,
+        round: round++,
+        purpose: 'bench',
+        device: 7,
+        devices,
+        local: streams.rng(round, 'bench/local', 7),
+      });
+      if (include(`compress/${spec}`)) {
+        const m = measure(() => c.compress(src, ctx()), { minSamples: 3 });
+        results.push(throughputRow(`compress/${spec}`, d, m.median, base));
+        progress(`compress/${spec}: ${(m.median * 1e3).toFixed(2)} ms, ${(copy.median / m.median).toFixed(3)}× copy`);
+      }
+      const sendCtx = ctx();
+      const p: Payload = c.compress(src, sendCtx);
+      const shared: SharedContext = sendCtx;
+      const out = new Float32Array(d);
+      if (include(`decompress/${spec}`)) {
+        const m = measure(() => c.decompress(p, shared, out), { minSamples: 3 });
+        results.push(throughputRow(`decompress/${spec}`, d, m.median, base));
+        progress(`decompress/${spec}: ${(m.median * 1e3).toFixed(2)} ms, ${(copy.median / m.median).toFixed(3)}× copy`);
+      }
+      if (sparse && include(`accumulate/${spec}`)) {
+        const m = measure(() => c.accumulate(p, shared, 0.5, out), { minSamples: 3 });
+        results.push(throughputRow(`accumulate/${spec}`, d, m.median, base));
+        progress(`accumulate/${spec}: ${(m.median * 1e3).toFixed(3)} ms, ${(copy.median / m.median).toFixed(3)}× copy`);
+      }
+      keep(out);
+    }
+    return results;
+  },
+};
