@@ -35,15 +35,25 @@ export class HashingLog implements EventSink {
     if (this.buffer.length >= 1 << 16) this.flush();
   }
 
-  /** Flushes, closes the file and returns the hex SHA-256 of everything logged. */
+  private digest: string | null = null;
+
+  /** Flushes, closes the file and returns the hex SHA-256 of everything logged (idempotent). */
   finish(): string {
+    if (this.digest !== null) return this.digest;
     this.flush();
     this.closed = true;
     if (this.fd !== null) {
       closeSync(this.fd);
       this.fd = null;
     }
-    return this.hash.digest('hex');
+    this.digest = this.hash.digest('hex');
+    return this.digest;
+  }
+
+  /** The hex SHA-256 of the log, once finished. */
+  get sha256(): string {
+    if (this.digest === null) throw new Error('event log not finished');
+    return this.digest;
   }
 
   private flush(): void {
