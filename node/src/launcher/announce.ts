@@ -1,0 +1,176 @@
+/**
+ * Run announcements: how a launcher tells the swarm about its run, and how volunteers and
+ * `masha status` learn about runs.
+ *
+ * The launcher republishes, every second or so on the `masha/runs/1` topic, one message
+ *   { v: 1, manifest, files, state: "open" | "finished", startedAt }
+ * as protocol frames (so it may exceed one frame: inline problems, problem files) with the run id
+ * in every frame header, a kind and codec of their own, and a fresh message id each time (gossip
+ * de-duplicates identical bytes). `files` carries the text of a problem file the manifest names
+ * (`problem.kind = "file"`), pinned by the manifest's SHA-256, since volunteers cannot read the
+ * launcher's disk.
+ *
+ * Untrusted input: frames go through a Reassembler (8 MiB per announcement, 4 partial
+ * announcements per sender, 30 s age); the body must be UTF-8 JSON of the envelope above
+ * (zod), its manifest must validate (`parseManifest`), and `runIdOf(manifest)` must equal the run
+ * id of the frames — otherwise the announcement is refused and counted by reason. The author of an
+ * announcement is the gossip message's signed author.
+ */
+import {
+  encodeFrames,
+  FrameError,
+  MashaError,
+  parseManifest,
+  Reassembler,
+  runIdOf,
+  sha256Hex,
+  ValidationError,
+  type Manifest,
+} from '@masha/protocol';
+import { z } from 'zod';
+
+/** Frame header kind and codec of announcements (engine messages use kinds 1–8, codec 1). */
+export const ANNOUNCE_KIND = 0x80;
+export const JSON_CODEC = 2;
+export const ANNOUNCE_VERSION = 1;
+export const MAX_ANNOUNCE_BYTES = 8 * 1024 * 1024;
+const MAX_FILES = 4;
+
+export type RunState = 'open' | 'finished';
+
+export class AnnounceError extends MashaError {
+  constructor(code: string, message: string) {
+    super(code, message);
+  }
+}
+
+const envelopeSchema = z.strictObject({
+  v: z.literal(ANNOUNCE_VERSION),
+  manifest: z.unknown(),
+  files: z
+    .record(z.string().min(1).max(4096), z.string())
+    .refine((r) => Object.keys(r).length <= MAX_FILES, `at most ${MAX_FILES} files`),
+  state: z.enum(['open', 'finished']),
+  /** Launcher's wall clock (ms since the epoch) when the run was first published. */
+  startedAt: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+});
+
+export interface RunAnnouncement {
+  readonly runId: string;
+  readonly manifest: Manifest;
+  readonly files: Readonly<Record<string, string>>;
+  readonly state: RunState;
+  readonly startedAt: number;
+  /** Peer id of the launcher (the announcement's authenticated author). */
+  readonly launcher: string;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * For a manifest naming a problem file: the file's text (read by the caller) keyed by the path the
+ * manifest uses, and the manifest with the file's SHA-256 pinned (so volunteers can check it).
+ */
+export function pinProblemFile(manifest: Manifest, readFile: (path: string) => string): { manifest: Manifest; files: Record<string, string> } {
+  if (manifest.problem.kind !== 'file') return { manifest, files: {} };
+  const text = readFile(manifest.problem.path);
+  const digest = sha256Hex(text);
+  if (manifest.problem.sha256 !== undefined && manifest.problem.sha256 !== digest) {
+    throw new ValidationError('problem.sha256', `the contents of ${manifest.problem.path} do not match the manifest's SHA-256`);
+  }
+  const pinned = parseManifest({ ...manifest, problem: { ...manifest.problem, sha256: digest } });
+  return { manifest: pinned, files: { [manifest.problem.path]: text } };
+}
+
+/** The frames of one announcement (a fresh `messageId` per publication). */
+export function encodeAnnouncement(
+  a: Omit<RunAnnouncement, 'launcher' | 'runId'>,
+  sender: string,
+  messageId: number,
+  frameSize: number,
+): Uint8Array[] {
+  const body = encoder.encode(JSON.stringify({ v: ANNOUNCE_VERSION, manifest: a.manifest, files: a.files, state: a.state, startedAt: a.startedAt }));
+  if (body.length > MAX_ANNOUNCE_BYTES) {
+    throw new AnnounceError('too-large', `the run announcement is ${body.length} bytes (limit ${MAX_ANNOUNCE_BYTES}): use a generated problem or a smaller problem file`);
+  }
+  const runId = runIdOf(a.manifest);
+  return encodeFrames(
+    { kind: ANNOUNCE_KIND, runId, epoch: 0, round: 0, phase: 0, sender, codec: JSON_CODEC, body },
+    { frameSize, messageId: messageId >>> 0 },
+  );
+}
+
+/** Reassembles and validates announcements from raw frames. */
+export class AnnouncementReader {
+  private readonly reassembler = new Reassembler({
+    maxMessageBytes: (h) => (h.kind === ANNOUNCE_KIND && h.codec === JSON_CODEC ? MAX_ANNOUNCE_BYTES : 0),
+    maxPartialsPerSender: 4,
+    maxPartials: 256,
+    maxBufferedBytes: 64 * 1024 * 1024,
+    maxAgeMs: 30_000,
+  });
+  /** Refused frames and announcements, by reason. */
+  readonly rejected: Record<string, number> = {};
+
+  /**
+   * Takes one frame from `from` (the gossip author, or undefined when unknown). Returns an
+   * announcement when this frame completes a valid one; null when incomplete or refused.
+   */
+  accept(frame: Uint8Array, now: number, from?: string): RunAnnouncement | null {
+    let msg;
+    try {
+      msg = this.reassembler.acceptBytes(frame, now, from);
+    } catch (e) {
+      if (e instanceof FrameError) {
+        this.count(e.code);
+        return null;
+      }
+      throw e;
+    }
+    if (msg === null) return null;
+    try {
+      return decodeAnnouncementBody(msg.runId, msg.sender, msg.body);
+    } catch (e) {
+      if (e instanceof MashaError) {
+        this.count(e instanceof ValidationError ? 'bad-manifest' : e.code);
+        return null;
+      }
+      throw e;
+    }
+  }
+
+  expire(now: number): void {
+    this.reassembler.expire(now);
+  }
+
+  private count(reason: string): void {
+    this.rejected[reason] = (this.rejected[reason] ?? 0) + 1;
+  }
+}
+
+/** Validates an announcement body whose frames named `runId`. Throws AnnounceError or ValidationError. */
+export function decodeAnnouncementBody(runId: string, sender: string, body: Uint8Array): RunAnnouncement {
+  let json: unknown;
+  try {
+    json = JSON.parse(decoder.decode(body));
+  } catch (e) {
+    throw new AnnounceError('bad-json', `announcement is not UTF-8 JSON: ${(e as Error).message}`);
+  }
+  const r = envelopeSchema.safeParse(json);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new AnnounceError('bad-envelope', `announcement: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}`);
+  }
+  const manifest = parseManifest(r.data.manifest);
+  const id = runIdOf(manifest);
+  if (id !== runId) throw new AnnounceError('run-id-mismatch', `announced as run ${runId} but its manifest hashes to ${id}`);
+  if (manifest.problem.kind === 'file') {
+    const text = r.data.files[manifest.problem.path];
+    if (text === undefined) throw new AnnounceError('missing-file', `the problem file ${manifest.problem.path} is not in the announcement`);
+    if (manifest.problem.sha256 === undefined || sha256Hex(text) !== manifest.problem.sha256) {
+      throw new AnnounceError('bad-file', `the problem file ${manifest.problem.path} does not match the manifest's SHA-256`);
+    }
+  }
+  return { runId, manifest, files: r.data.files, state: r.data.state, startedAt: r.data.startedAt, launcher: sender };
+}

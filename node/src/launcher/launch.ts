@@ -1,0 +1,355 @@
+/**
+ * `masha launch` as a function: publish a run on the swarm, follow it until it ends, and write
+ *   <outDir>/<runId>/summary.json   the simulator's summary fields + "reached" + the peers' figures
+ *   <outDir>/<runId>/events.jsonl   what the launcher saw: the run's commits and elections (from
+ *                                   its observer engine), peers appearing and going silent, the end
+ *   <outDir>/<runId>/run.svg        the metric against iterations and wall-clock time, live peers
+ *
+ * How it follows the run: it republishes the announcement every `announceIntervalMs`, listens to
+ * the peers' status reports, and runs an observer engine (peer/driver.ts, role "observer") that
+ * applies every commit broadcast on the run's topic — so the final iterate, the relative distance
+ * and the digest in the summary are the launcher's own, checked against the peers' reports
+ * (`consistent`), not numbers a volunteer claimed.
+ *
+ * The run ends when the observer applies the final commit (target met or iteration budget spent),
+ * or when every live volunteer reports done; then the launcher waits up to `finalWaitMs` for the
+ * volunteers' final reports (their byte counters), publishes the run as finished, writes the files
+ * and returns. A timeout or an abort signal ends it early (`stop: "timeout" | "interrupted"`).
+ */
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { operatorNormSq, runFromManifest, runIdOf, type EngineAction, type Manifest, type ManifestRun } from '@masha/protocol';
+import { writeJsonFile, writeTextFile } from '@masha/sim';
+import type { MashaNodeOptions } from '../net/create-node.js';
+import type { SwarmTransport } from '../net/swarm-transport.js';
+import { PeerDriver } from '../peer/driver.js';
+import { EventLog } from '../peer/event-log.js';
+import { RUNS_TOPIC } from '../peer/topics.js';
+import { encodeAnnouncement, type RunState } from './announce.js';
+import { connectSwarm } from './connect.js';
+import { StatusBoard, type PeerEntry } from './directory.js';
+import { plotLaunch, type LaunchSeries } from './plot.js';
+import { buildSummary, type LaunchSummary } from './summary.js';
+
+export const DEFAULT_TARGET = 1e-6;
+
+export interface LaunchProgress {
+  readonly elapsedMs: number;
+  readonly iteration: number;
+  readonly round: number;
+  readonly maxIterations: number;
+  /** Relative squared distance (or ‖F‖²/‖F(z⁰)‖² when z* is unknown), null before the first measurement. */
+  readonly metric: number | null;
+  readonly target: number | null;
+  readonly epoch: number;
+  readonly aggregator: string | null;
+  /** Volunteers heard from recently. */
+  readonly peers: number;
+  /** Fraction of the work done, in [0, 1] (by iterations, or by log-distance to the target). */
+  readonly fraction: number;
+}
+
+export interface LaunchOptions {
+  /** A validated manifest (parseManifest) and, for `problem.kind = "file"`, the file texts keyed by path. */
+  readonly manifest: Manifest;
+  readonly files?: Readonly<Record<string, string>>;
+  readonly relays: readonly string[];
+  /** Runs directory: files go to `<outDir>/<runId>/`. Default `runs`. */
+  readonly outDir?: string;
+  readonly announceIntervalMs?: number;
+  /** Give up after this long (ms). Default: no limit. */
+  readonly timeoutMs?: number;
+  /** How long to wait for a relay (ms). Default 10 000. */
+  readonly connectTimeoutMs?: number;
+  /** How long to wait for volunteers' final reports after the end (ms). Default 3 000. */
+  readonly finalWaitMs?: number;
+  readonly signal?: AbortSignal;
+  readonly node?: Partial<MashaNodeOptions>;
+  /** Called when the run id is known (before any volunteer joins). */
+  readonly onLaunched?: (info: { runId: string; peerId: string; dir: string }) => void;
+  /** Called at most every `progressIntervalMs` and at the end. */
+  readonly onProgress?: (p: LaunchProgress) => void;
+  readonly progressIntervalMs?: number;
+  /** Called for launcher events (a peer joined or went silent, an election, the end). */
+  readonly onEvent?: (text: string) => void;
+}
+
+export interface LaunchResult {
+  readonly runId: string;
+  readonly dir: string;
+  readonly summary: LaunchSummary;
+  readonly files: { readonly summary: string; readonly events: string; readonly plot: string };
+}
+
+/** A peer counts as live while its last report is younger than this (ms). */
+export const LIVE_WINDOW_MS = 3_000;
+
+function short(id: string | null): string {
+  return id === null ? '—' : id.length > 12 ? `…${id.slice(-8)}` : id;
+}
+
+export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
+  const manifest = options.manifest;
+  const files = options.files ?? {};
+  const runId = runIdOf(manifest);
+  const readFile = (path: string): string => {
+    const text = files[path];
+    if (text === undefined) throw new Error(`problem file ${path} was not provided`);
+    return text;
+  };
+  // Build the run here first: a manifest that validates but cannot be built fails before publishing.
+  const run: ManifestRun = runFromManifest(manifest, { readFile });
+  const dir = resolve(options.outDir ?? 'runs', runId);
+  mkdirSync(dir, { recursive: true });
+  const paths = { summary: join(dir, 'summary.json'), events: join(dir, 'events.jsonl'), plot: join(dir, 'run.svg') };
+  const log = new EventLog(paths.events);
+  const wallStart = Date.now();
+  const t0 = performance.now();
+  const elapsed = (): number => performance.now() - t0;
+
+  let transport: SwarmTransport | null = null;
+  try {
+    transport = await connectSwarm({
+      relays: options.relays,
+      ...(options.connectTimeoutMs !== undefined ? { timeoutMs: options.connectTimeoutMs } : {}),
+      ...(options.node ? { node: options.node } : {}),
+    });
+  } catch (e) {
+    log.write('error', { message: (e as Error).message });
+    log.close();
+    throw e;
+  }
+  const self = transport.self;
+  options.onLaunched?.({ runId, peerId: self, dir });
+  log.write('launch', { peer: self, runId, manifest: manifest as never, relays: [...options.relays] });
+
+  const target = manifest.stop.target ?? (run.ctx.solution !== null ? DEFAULT_TARGET : null);
+  const problem = run.problem;
+  const tmpA = new Float64Array(problem.dim);
+  const tmpB = new Float64Array(problem.dim);
+  const opNorm0 = run.ctx.solution === null ? operatorNormSq(problem, run.ctx.z0, tmpA, tmpB) : 1;
+  const series: LaunchSeries = { iteration: [], seconds: [], metric: [], aliveSeconds: [], alive: [] };
+  const epochs = new Set<number>();
+  let lastIteration = 0;
+  let lastMetric: number | null = null;
+  let lastMetricAt = -Infinity;
+
+  const metricOf = (observer: PeerDriver): number => {
+    const rd = observer.engine.relDist();
+    if (rd !== null) return rd;
+    const z = run.method.iterate(observer.engine.replica);
+    return operatorNormSq(problem, z, tmpA, tmpB) / (opNorm0 > 0 ? opNorm0 : 1);
+  };
+
+  // ---------------------------------------------------------------- observer and status board
+  let endReason: string | null = null;
+  let wake: () => void = () => {};
+  const woken = (): Promise<void> =>
+    new Promise((r) => {
+      wake = r;
+    });
+  const observer: PeerDriver = new PeerDriver({
+    transport,
+    ctx: run.ctx,
+    frameBytes: manifest.network.frameBytes,
+    role: 'observer',
+    log,
+    onAction: (a: EngineAction) => {
+      if (a.type === 'election') {
+        if (!epochs.has(a.epoch)) options.onEvent?.(`epoch ${a.epoch}: aggregator ${short(a.aggregator)}`);
+        epochs.add(a.epoch);
+      } else if (a.type === 'commit') {
+        const it = observer.engine.replica.iteration;
+        if (it > lastIteration) {
+          lastIteration = it;
+          const known = run.ctx.solution !== null;
+          const t = elapsed();
+          // ‖F‖² costs M operator evaluations: at most a few per second when z* is unknown.
+          if (known || t - lastMetricAt >= 250 || it >= manifest.stop.iterations) {
+            lastMetricAt = t;
+            lastMetric = metricOf(observer);
+            series.iteration.push(it);
+            series.seconds.push(t / 1000);
+            series.metric.push(lastMetric);
+          }
+        }
+      } else if (a.type === 'done') {
+        endReason = `done:${a.reason}`;
+        wake();
+      }
+    },
+    onError: (e) => {
+      log.write('error', { message: `observer: ${e.message}` });
+    },
+  });
+  const board = new StatusBoard(transport, runId).start();
+  board.onStatus((e: PeerEntry, isNew: boolean) => {
+    if (isNew) {
+      log.write('peer', { peer: e.peer, role: e.status.role });
+      options.onEvent?.(`peer ${short(e.peer)} joined`);
+    }
+    epochs.add(e.status.epoch);
+    if (e.status.epoch > 0) epochs.add(e.status.epoch);
+    wake();
+  });
+  observer.start();
+
+  // ---------------------------------------------------------------- announcing
+  let state: RunState = 'open';
+  let messageId = 1;
+  const frameSize = Math.min(manifest.network.frameBytes, transport.maxFrameBytes);
+  const tp = transport;
+  const announce = (): void => {
+    let frames: Uint8Array[];
+    try {
+      frames = encodeAnnouncement({ manifest, files, state, startedAt: wallStart }, self, messageId++, frameSize);
+    } catch (e) {
+      log.write('error', { message: (e as Error).message });
+      return;
+    }
+    for (const f of frames) tp.publish(RUNS_TOPIC, f).catch(() => {});
+  };
+  announce();
+  const announceTimer = setInterval(announce, options.announceIntervalMs ?? 1_000);
+
+  // ---------------------------------------------------------------- following
+  const silent = new Set<string>();
+  const sample = (): void => {
+    const live = board.live(LIVE_WINDOW_MS).filter((e) => e.status.role === 'volunteer');
+    const t = elapsed() / 1000;
+    const prev = series.alive.length > 0 ? series.alive[series.alive.length - 1] : 0;
+    if (live.length !== prev || series.alive.length === 0) {
+      series.aliveSeconds.push(t, t);
+      series.alive.push(prev, live.length);
+    }
+    for (const e of board.all()) {
+      const isLive = live.includes(e);
+      if (!isLive && !silent.has(e.peer) && e.status.done === null) {
+        silent.add(e.peer);
+        log.write('peer-silent', { peer: e.peer, round: e.status.round });
+        options.onEvent?.(`peer ${short(e.peer)} went silent`);
+      } else if (isLive && silent.delete(e.peer)) {
+        log.write('peer-back', { peer: e.peer });
+      }
+    }
+  };
+  const progress = (): LaunchProgress => {
+    const snap = observer.engine.snapshot();
+    const live = board.live(LIVE_WINDOW_MS).filter((e) => e.status.role === 'volunteer');
+    const maxIt = manifest.stop.iterations;
+    let fraction = snap.iteration / maxIt;
+    if (target !== null && lastMetric !== null && lastMetric > 0 && lastMetric < 1) {
+      fraction = Math.max(fraction, Math.log(lastMetric) / Math.log(target));
+    }
+    return {
+      elapsedMs: elapsed(),
+      iteration: snap.iteration,
+      round: snap.round,
+      maxIterations: maxIt,
+      metric: lastMetric,
+      target,
+      epoch: snap.epoch,
+      aggregator: snap.aggregator,
+      peers: live.length,
+      fraction: Math.max(0, Math.min(1, endReason !== null && endReason.startsWith('done') ? 1 : fraction)),
+    };
+  };
+  const tick = setInterval(() => {
+    sample();
+    options.onProgress?.(progress());
+  }, options.progressIntervalMs ?? 500);
+
+  const timeout =
+    options.timeoutMs !== undefined
+      ? setTimeout(() => {
+          if (endReason === null) endReason = 'timeout';
+          wake();
+        }, options.timeoutMs)
+      : null;
+  const onAbort = (): void => {
+    if (endReason === null) endReason = 'interrupted';
+    wake();
+  };
+  if (options.signal?.aborted) onAbort();
+  else options.signal?.addEventListener('abort', onAbort, { once: true });
+
+  const volunteersDone = (): boolean => {
+    const live = board.live(LIVE_WINDOW_MS).filter((e) => e.status.role === 'volunteer');
+    return live.length > 0 && live.every((e) => e.status.done !== null);
+  };
+  try {
+    while (endReason === null) {
+      if (volunteersDone()) {
+        // Every volunteer finished: give the observer a moment to catch up (state transfer), then end.
+        const until = performance.now() + 2_000;
+        while (endReason === null && performance.now() < until) await Promise.race([woken(), sleep(100)]);
+        if (endReason === null) endReason = 'done:volunteers';
+        break;
+      }
+      await woken();
+    }
+    log.write('end', { reason: endReason, round: observer.engine.committedRound, iteration: observer.engine.replica.iteration });
+    options.onEvent?.(`run ended: ${endReason}`);
+
+    // Final reports: wait for every live volunteer to report done (their final byte counts).
+    const finalDeadline = performance.now() + (options.finalWaitMs ?? 3_000);
+    if (endReason.startsWith('done')) {
+      while (performance.now() < finalDeadline && !volunteersDone()) await Promise.race([woken(), sleep(100)]);
+    }
+    state = 'finished';
+    announce();
+    sample();
+    options.onProgress?.(progress());
+  } finally {
+    clearInterval(announceTimer);
+    clearInterval(tick);
+    if (timeout !== null) clearTimeout(timeout);
+    options.signal?.removeEventListener('abort', onAbort);
+  }
+
+  const z = run.method.iterate(observer.engine.replica);
+  const finalOpNormSq = operatorNormSq(problem, z, tmpA, tmpB);
+  const summary = buildSummary({
+    runId,
+    manifest,
+    observer,
+    peers: board.all(),
+    epochs,
+    endReason: endReason as string,
+    target,
+    opNorm0,
+    finalOpNormSq,
+    wallSeconds: elapsed() / 1000,
+    startedAt: wallStart,
+    launcherWire: transport.counters().wire.connections,
+    launcher: self,
+    relays: options.relays,
+    logSha256: null,
+  });
+  observer.stop();
+  board.stop();
+  // One more round of "finished" so volunteers that missed it stop waiting.
+  await sleep(150);
+  announce();
+  await sleep(150);
+  await transport.close().catch(() => {});
+  series.aliveSeconds.push(elapsed() / 1000);
+  series.alive.push(series.alive.length > 0 ? series.alive[series.alive.length - 1] : 0);
+  log.write('summary', { reached: summary.reached, committedRounds: summary.committedRounds, finalRelDist: summary.finalRelDist });
+  const logSha256 = log.close();
+  const final: LaunchSummary = { ...summary, logSha256 };
+  await writeJsonFile(paths.summary, final);
+  await writeTextFile(
+    paths.plot,
+    plotLaunch(series, {
+      title: `${manifest.method.name} + ${manifest.compressors.device} — run ${runId.slice(0, 12)} (${final.peersSeen} volunteers)`,
+      metricLabel: run.ctx.solution !== null ? 'relative squared distance' : '‖F(z)‖² / ‖F(z⁰)‖²',
+      ...(target !== null ? { target } : {}),
+    }),
+  );
+  return { runId, dir, summary: final, files: paths };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,168 @@
+/**
+ * `masha join` as a function: connect through a relay, find a run (the given id, or the first
+ * open run announced), build it from its manifest (problem, method, run context — every peer
+ * builds the same from the same manifest), and run a peer driver on it until the run is over.
+ *
+ * - The event log goes to `<outDir>/<runId>/peers/<peerId>.jsonl` (when `outDir` is given).
+ * - After the engine reports done the peer stays `lingerMs` longer, serving state to peers that
+ *   missed the last commit, then leaves.
+ * - A run announced as finished before this peer is done ends it too (`reason: "finished"`).
+ */
+import { join, resolve } from 'node:path';
+import { runFromManifest } from '@masha/protocol';
+import type { MashaNodeOptions } from '../net/create-node.js';
+import { NetError } from '../net/errors.js';
+import type { SwarmTransport } from '../net/swarm-transport.js';
+import { PeerDriver } from '../peer/driver.js';
+import { EventLog, NO_LOG, type EventSink } from '../peer/event-log.js';
+import type { PeerStatus } from '../peer/status.js';
+import { isRunId } from '../peer/topics.js';
+import type { RunAnnouncement } from './announce.js';
+import { connectSwarm } from './connect.js';
+import { RunDirectory } from './directory.js';
+
+export interface JoinOptions {
+  readonly relays: readonly string[];
+  /** Join this run only (64 hex digits); default: the first open run announced. */
+  readonly runId?: string;
+  /** Runs directory for the event log; null = no log file. Default null. */
+  readonly outDir?: string | null;
+  /** How long to wait for the run to be announced (ms). Default 60 000. */
+  readonly waitMs?: number;
+  /** How long to wait for a relay (ms). Default 10 000. */
+  readonly connectTimeoutMs?: number;
+  /** Stay this long after the run is done (ms). Default: two leases of the run. */
+  readonly lingerMs?: number;
+  /** Publish a status report this often (ms). Default 1000. */
+  readonly statusIntervalMs?: number;
+  readonly signal?: AbortSignal;
+  readonly node?: Partial<MashaNodeOptions>;
+  /** Called once connected (peer id known) and once the run is chosen. */
+  readonly onConnected?: (info: { peerId: string; addrs: string[] }) => void;
+  readonly onRun?: (info: { runId: string; manifest: RunAnnouncement['manifest']; logPath: string | null }) => void;
+  /** Called every second with the live status, and at the end. */
+  readonly onStatus?: (status: PeerStatus) => void;
+}
+
+export interface JoinResult {
+  readonly runId: string;
+  readonly peerId: string;
+  /** done:target | done:iterations | finished (announced finished first) | interrupted. */
+  readonly reason: string;
+  readonly status: PeerStatus;
+  readonly logPath: string | null;
+}
+
+export class JoinError extends NetError {}
+
+export async function joinRun(options: JoinOptions): Promise<JoinResult> {
+  if (options.runId !== undefined && !isRunId(options.runId)) {
+    throw new JoinError('bad-run-id', `--run: a run id is 64 lower-case hex digits, got ${JSON.stringify(options.runId)}`);
+  }
+  const transport: SwarmTransport = await connectSwarm({
+    relays: options.relays,
+    ...(options.connectTimeoutMs !== undefined ? { timeoutMs: options.connectTimeoutMs } : {}),
+    ...(options.node ? { node: options.node } : {}),
+  });
+  const peerId = transport.self;
+  options.onConnected?.({ peerId, addrs: transport.node.multiaddrs() });
+  const directory = new RunDirectory(transport).start();
+  let driver: PeerDriver | null = null;
+  let log: EventSink & { close?: () => string } = NO_LOG;
+  try {
+    const waitMs = options.waitMs ?? 60_000;
+    const wanted = options.runId;
+    const announcement = await directory.waitFor(
+      (a) => (wanted === undefined ? a.state === 'open' : a.runId === wanted),
+      waitMs,
+      () => {
+        const seen = directory.runs().map((k) => `${k.announcement.runId} (${k.announcement.state})`);
+        return new JoinError(
+          'run-not-found',
+          wanted === undefined
+            ? `no open run was announced within ${waitMs / 1000} s${seen.length > 0 ? `; seen: ${seen.join(', ')}` : ''}`
+            : `run ${wanted} was not announced within ${waitMs / 1000} s${seen.length > 0 ? `; announced runs: ${seen.join(', ')}` : ' (no run announced on this relay)'}`,
+        );
+      },
+      options.signal,
+    );
+    const runId = announcement.runId;
+    if (announcement.state === 'finished') {
+      throw new JoinError('run-finished', `run ${runId} has already finished`);
+    }
+    const run = runFromManifest(announcement.manifest, {
+      readFile: (path) => {
+        const text = announcement.files[path];
+        if (text === undefined) throw new JoinError('missing-file', `problem file ${path} is not in the announcement`);
+        return text;
+      },
+    });
+    const logPath = options.outDir ? join(resolve(options.outDir), runId, 'peers', `${peerId}.jsonl`) : null;
+    if (logPath !== null) log = new EventLog(logPath);
+    options.onRun?.({ runId, manifest: announcement.manifest, logPath });
+
+    let failure: Error | null = null;
+    let wakeUp: () => void = () => {};
+    const d = new PeerDriver({
+      transport,
+      ctx: run.ctx,
+      frameBytes: announcement.manifest.network.frameBytes,
+      role: 'volunteer',
+      log,
+      statusIntervalMs: options.statusIntervalMs ?? 1000,
+      onError: (e) => {
+        failure = e;
+        wakeUp();
+      },
+    });
+    driver = d;
+    d.start();
+    let finishedAnnounced = false;
+    directory.onRun((a) => {
+      if (a.runId === runId && a.state === 'finished') {
+        finishedAnnounced = true;
+        wakeUp();
+      }
+    });
+    const statusTick = options.onStatus ? setInterval(() => options.onStatus?.(d.status()), 1000) : null;
+    let reason: string;
+    try {
+      reason = await new Promise<string>((resolvePromise) => {
+        wakeUp = () => {
+          if (failure !== null) resolvePromise('error');
+          else if (options.signal?.aborted) resolvePromise('interrupted');
+          else if (finishedAnnounced) resolvePromise('finished');
+        };
+        d.done.then((r) => resolvePromise(`done:${r}`));
+        options.signal?.addEventListener('abort', () => wakeUp(), { once: true });
+        wakeUp();
+      });
+      if (failure !== null) throw failure;
+      if (reason.startsWith('done')) {
+        // Serve the last state to stragglers for a while (unless interrupted or the run is over everywhere).
+        const linger = options.lingerMs ?? 2 * run.ctx.timing.leaseMs;
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, linger);
+          const stopEarly = (): void => {
+            clearTimeout(t);
+            r();
+          };
+          options.signal?.addEventListener('abort', stopEarly, { once: true });
+        });
+      }
+    } finally {
+      if (statusTick !== null) clearInterval(statusTick);
+    }
+    const status = d.status();
+    options.onStatus?.(status);
+    d.publishStatus();
+    await new Promise((r) => setTimeout(r, 100));
+    log.write('exit', { peer: peerId, reason, round: status.round, counters: status.counters, bytes: status.bytes, rejected: d.rejected });
+    return { runId, peerId, reason, status, logPath };
+  } finally {
+    driver?.stop();
+    directory.stop();
+    log.close?.();
+    await transport.close().catch(() => {});
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * Peer status reports: a small JSON document each peer of a run publishes on the run's status
+ * topic every second or so (and once more when it finishes). `masha status` renders them as a
+ * table; the launcher sums their counters into summary.json.
+ *
+ * Untrusted input: a report is at most MAX_STATUS_BYTES of UTF-8 JSON, validated with zod
+ * (integers and finite numbers in range, bounded strings and lists); anything else is refused
+ * with a StatusError. The reporting peer's identity is the gossip message's signed author, never
+ * a field of the report.
+ */
+import { MashaError } from '@masha/protocol';
+import { z } from 'zod';
+
+export const STATUS_VERSION = 1;
+export const MAX_STATUS_BYTES = 8 * 1024;
+/** Most held shards listed in a report (`heldCount` gives the total). */
+export const MAX_LISTED_SHARDS = 256;
+/** Most counters in a report. */
+export const MAX_COUNTERS = 48;
+
+export class StatusError extends MashaError {
+  constructor(message: string) {
+    super('bad-status', message);
+  }
+}
+
+const count = () => z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const hex = (n: number) => z.string().regex(new RegExp(`^[0-9a-f]{${n}}$`));
+const peerId = z.string().min(1).max(128).regex(/^[\x21-\x7e]+$/);
+
+const bytesSchema = z.strictObject({
+  /** Frame bytes this peer sent on direct streams (uplinks, heartbeats, state transfer). */
+  direct: count(),
+  /** Frame bytes this peer published on the broadcast topic (each broadcast counted once). */
+  broadcast: count(),
+  /** Frame bytes this peer received (direct and gossip). */
+  received: count(),
+  /** Transport-level bytes of the whole node (TCP/WebSocket connections, encryption and muxing included). */
+  wireSent: count(),
+  wireReceived: count(),
+});
+
+export const statusSchema = z.strictObject({
+  v: z.literal(STATUS_VERSION),
+  runId: hex(64),
+  /** Increases with every report of a peer (and makes each report's bytes unique for gossip de-duplication). */
+  seq: count(),
+  role: z.enum(['volunteer', 'launcher']),
+  epoch: count(),
+  aggregator: peerId.nullable(),
+  isAggregator: z.boolean(),
+  /** Last committed round applied, its iteration count and replica digest. */
+  round: count(),
+  iteration: count(),
+  digest: hex(32),
+  /** Relative squared distance of the peer's iterate to z* (null when unknown). */
+  relDist: z.number().min(0).refine(Number.isFinite, 'must be finite').nullable(),
+  held: z.array(z.number().int().min(0).max(1e6)).max(MAX_LISTED_SHARDS),
+  heldCount: count(),
+  done: z.string().max(64).nullable(),
+  /** Milliseconds since the peer started on this run. */
+  uptimeMs: count(),
+  bytes: bytesSchema,
+  /** Frames or messages this peer refused (bad bytes, limits, bodies the engine refused). */
+  rejected: count(),
+  /** Engine counters (stale-epoch, late-uplink, round-retry, …) and driver counters. */
+  counters: z.record(z.string().min(1).max(48), count()).refine((r) => Object.keys(r).length <= MAX_COUNTERS, `at most ${MAX_COUNTERS} counters`),
+});
+
+export type PeerStatus = z.output<typeof statusSchema>;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** Serialises a report; refuses one that would not pass `decodeStatus` (a bug on our side). */
+export function encodeStatus(status: PeerStatus): Uint8Array {
+  const checked = statusSchema.safeParse(status);
+  if (!checked.success) throw new StatusError(`invalid status report: ${checked.error.issues[0]?.message ?? 'unknown'}`);
+  const bytes = encoder.encode(JSON.stringify(checked.data));
+  if (bytes.length > MAX_STATUS_BYTES) throw new StatusError(`status report of ${bytes.length} bytes exceeds ${MAX_STATUS_BYTES}`);
+  return bytes;
+}
+
+/** Parses and validates an untrusted report. Throws StatusError only. */
+export function decodeStatus(bytes: Uint8Array): PeerStatus {
+  if (bytes.length === 0 || bytes.length > MAX_STATUS_BYTES) throw new StatusError(`status report of ${bytes.length} bytes (limit ${MAX_STATUS_BYTES})`);
+  let json: unknown;
+  try {
+    json = JSON.parse(decoder.decode(bytes));
+  } catch (e) {
+    throw new StatusError(`status report is not UTF-8 JSON: ${(e as Error).message}`);
+  }
+  const r = statusSchema.safeParse(json);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new StatusError(`status report: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}`);
+  }
+  return r.data;
+}
