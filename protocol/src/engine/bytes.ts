@@ -15,14 +15,16 @@ export class MessageError extends ValidationError {
 /** Longest identifier (peer id, phase name, vector name) a body may carry. */
 export const MAX_IDENT_BYTES = 128;
 
+/** Scratch for float64 ⇄ bytes (little-endian platforms: every JS engine we target). */
+const F64 = new Float64Array(1);
+const F64_BYTES = new Uint8Array(F64.buffer);
+
 export class ByteWriter {
   private buf: Uint8Array;
-  private view: DataView;
   private pos = 0;
 
   constructor(capacity = 256) {
     this.buf = new Uint8Array(capacity);
-    this.view = new DataView(this.buf.buffer);
   }
 
   get length(): number {
@@ -37,7 +39,6 @@ export class ByteWriter {
     const next = new Uint8Array(cap);
     next.set(this.buf.subarray(0, this.pos));
     this.buf = next;
-    this.view = new DataView(next.buffer);
   }
 
   u8(v: number): this {
@@ -60,14 +61,19 @@ export class ByteWriter {
 
   f64(v: number): this {
     this.ensure(8);
-    this.view.setFloat64(this.pos, v, true);
+    F64[0] = v;
+    this.buf.set(F64_BYTES, this.pos);
     this.pos += 8;
     return this;
   }
 
   u32(v: number): this {
     this.ensure(4);
-    this.view.setUint32(this.pos, v >>> 0, true);
+    const b = this.buf;
+    b[this.pos] = v & 0xff;
+    b[this.pos + 1] = (v >>> 8) & 0xff;
+    b[this.pos + 2] = (v >>> 16) & 0xff;
+    b[this.pos + 3] = (v >>> 24) & 0xff;
     this.pos += 4;
     return this;
   }
@@ -123,14 +129,11 @@ export function isIdent(s: string, allowEmpty = false): boolean {
 
 export class ByteReader {
   private pos = 0;
-  private readonly view: DataView;
 
   constructor(
     private readonly buf: Uint8Array,
     private readonly context: string,
-  ) {
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  }
+  ) {}
 
   get offset(): number {
     return this.pos;
@@ -173,9 +176,10 @@ export class ByteReader {
 
   u32(field: string): number {
     this.need(4, field);
-    const v = this.view.getUint32(this.pos, true);
+    const b = this.buf;
+    const p = this.pos;
     this.pos += 4;
-    return v;
+    return (b[p] | (b[p + 1] << 8) | (b[p + 2] << 16) | (b[p + 3] << 24)) >>> 0;
   }
 
   /** A zero-copy view of the next n bytes. */
@@ -200,25 +204,21 @@ export class ByteReader {
     }
     if (n > MAX_IDENT_BYTES) this.fail(field, `identifier of ${n} bytes exceeds ${MAX_IDENT_BYTES}`);
     this.need(n, field);
-    let s = '';
+    const bytes = this.buf.subarray(this.pos, this.pos + n);
     for (let i = 0; i < n; i++) {
-      const c = this.buf[this.pos + i];
+      const c = bytes[i];
       if (c < 0x21 || c > 0x7e) this.fail(field, `byte ${c} is not printable ASCII`);
-      s += String.fromCharCode(c);
     }
     this.pos += n;
-    return s;
+    return String.fromCharCode.apply(null, bytes as unknown as number[]);
   }
 
   /** Reads n float64 values into `out` (length n), refusing non-finite values. */
   f64sInto(out: Float64Array, field: string): void {
     const n = out.length;
     this.need(n * 8, field);
-    for (let i = 0; i < n; i++) {
-      const v = this.view.getFloat64(this.pos + 8 * i, true);
-      if (!Number.isFinite(v)) this.fail(`${field}[${i}]`, `non-finite value ${v}`);
-      out[i] = v;
-    }
+    new Uint8Array(out.buffer, out.byteOffset, n * 8).set(this.buf.subarray(this.pos, this.pos + n * 8));
+    for (let i = 0; i < n; i++) if (!Number.isFinite(out[i])) this.fail(`${field}[${i}]`, `non-finite value ${out[i]}`);
     this.pos += n * 8;
   }
 

@@ -186,6 +186,8 @@ interface AggState {
   holdersChanged: boolean;
   server: ServerState;
   successors: string[];
+  /** The successor list changed since it was last broadcast. */
+  successorsChanged: boolean;
   lastBroadcast: number;
   // current round
   round: number;
@@ -253,7 +255,9 @@ export class MashaPeer implements EnginePeer {
   private readonly held = new Map<number, HeldShard>();
   private heldSorted: number[] | null = [];
   private open: DeviceOpen | null = null;
-  private answered = { epoch: -1, round: -1, attempt: -1 };
+  private answeredEpoch = -1;
+  private answeredRound = -1;
+  private answeredAttempt = -1;
   private pendingRound = -1;
   private readonly pending = new Map<number, Pending>();
   private assignStamp = { epoch: -1, round: -1, attempt: -1 };
@@ -684,11 +688,12 @@ export class MashaPeer implements EnginePeer {
 
   private tryAnswer(): void {
     const o = this.open;
-    if (o === null || o.epoch !== this.epoch || this.doneReason !== null || this.aggregator === null) return;
+    if (o === null || this.held.size === 0 || o.epoch !== this.epoch || this.doneReason !== null || this.aggregator === null) return;
     if (this.committed !== o.round - 1 || !digestEquals(this.digest, o.baseDigest)) return;
-    const a = this.answered;
-    if (a.epoch === o.epoch && a.round === o.round && a.attempt === o.attempt) return;
-    this.answered = { epoch: o.epoch, round: o.round, attempt: o.attempt };
+    if (this.answeredEpoch === o.epoch && this.answeredRound === o.round && this.answeredAttempt === o.attempt) return;
+    this.answeredEpoch = o.epoch;
+    this.answeredRound = o.round;
+    this.answeredAttempt = o.attempt;
     const phase = o.phase ?? this.expectedPhase();
     if (phase !== this.expectedPhase()) {
       this.count('phase-mismatch');
@@ -750,29 +755,40 @@ export class MashaPeer implements EnginePeer {
     return true;
   }
 
-  /** deviceApply + shard memory adoption + bookkeeping; shared by devices and the aggregator. */
-  private applyDownlink(msg: EngineMessage, phase: string, downlink: Downlink): void {
-    const iterationBefore = this.replicaState.iteration;
-    const next = this.method.deviceApply(this.replicaState, phase, downlink);
-    const r = msg.round;
-    if (this.pendingRound === r) {
-      for (const m of downlink.included) {
-        const p = this.pending.get(m);
+  /**
+   * Adopts the would-be shard memories of this peer's answers to `round` for the shards the commit
+   * included. O(held shards · log M): the included list is not scanned.
+   */
+  private adoptPending(round: number, included: readonly number[]): void {
+    if (this.pending.size === 0) {
+      this.pendingRound = -1;
+      return;
+    }
+    if (this.pendingRound === round) {
+      const all = included.length === this.M;
+      for (const [m, p] of this.pending) {
+        if (p.flags & UP_FRESH || !(all || sortedHas(included, m))) continue;
         const h = this.held.get(m);
-        if (p === undefined || h === undefined || p.flags & UP_FRESH) continue;
+        if (h === undefined) continue;
         if (p.memory !== null) {
           if (p.memory === h.spare) {
             h.spare = h.state;
             h.state = p.memory;
-          } else {
-            h.state = p.memory;
-          }
+          } else h.state = p.memory;
         }
         h.fresh = false;
       }
     }
     this.pending.clear();
     this.pendingRound = -1;
+  }
+
+  /** deviceApply + shard memory adoption + bookkeeping (devices and replays). */
+  private applyDownlink(msg: EngineMessage, phase: string, downlink: Downlink): void {
+    const iterationBefore = this.replicaState.iteration;
+    const next = this.method.deviceApply(this.replicaState, phase, downlink);
+    const r = msg.round;
+    this.adoptPending(r, downlink.included);
     this.committed = r;
     this.commitEpoch = msg.epoch;
     this.nextPhase = next;
@@ -984,6 +1000,7 @@ export class MashaPeer implements EnginePeer {
       holdersChanged: false,
       server: this.method.initServer(),
       successors: [],
+      successorsChanged: false,
       lastBroadcast: this.now,
       round: 0,
       attempt: 0,
@@ -1237,7 +1254,11 @@ export class MashaPeer implements EnginePeer {
       }
       const cands: { id: string; base: number }[] = [];
       for (const m of agg.members.values()) if (m.eligible && m.id !== this.id) cands.push(m);
-      agg.successors = topByWeight(cands, agg.epoch + 1, this.ctx.successors);
+      const successors = topByWeight(cands, agg.epoch + 1, this.ctx.successors);
+      if (successors.length !== agg.successors.length || successors.some((p, i) => p !== agg.successors[i])) {
+        agg.successors = successors;
+        agg.successorsChanged = true;
+      }
     }
     this.countAssigned();
     if (agg.unsent.size === 0) return [];
@@ -1415,8 +1436,21 @@ export class MashaPeer implements EnginePeer {
       if (this.eligibleCount() >= this.ctx.minPeers && agg.assigned > 0) next = { delta };
       else for (const d of delta) agg.unsent.add(d.shard);
     }
+    // Successors travel when they change and every 16th round (for peers that missed it).
+    const sendSuccessors = agg.successorsChanged || round % 16 === 0;
+    agg.successorsChanged = false;
     const body = encodeCommit(
-      { iteration, phase, flags: downlink.flags, parentDigest: parent, digest: this.digest, included, payload: payloadBytes, successors: agg.successors, next },
+      {
+        iteration,
+        phase,
+        flags: downlink.flags,
+        parentDigest: parent,
+        digest: this.digest,
+        included,
+        payload: payloadBytes,
+        successors: sendSuccessors ? agg.successors : [],
+        next,
+      },
       this.M,
     );
     const msg: EngineMessage = { ...placeholder, body };
@@ -1435,22 +1469,7 @@ export class MashaPeer implements EnginePeer {
   /** The aggregator's application of its own commit (the commit action is emitted once the message exists). */
   private applyDownlinkLocal(round: number, phase: string, downlink: Downlink): void {
     const next = this.method.deviceApply(this.replicaState, phase, downlink);
-    if (this.pendingRound === round) {
-      for (const m of downlink.included) {
-        const p = this.pending.get(m);
-        const h = this.held.get(m);
-        if (p === undefined || h === undefined || p.flags & UP_FRESH) continue;
-        if (p.memory !== null) {
-          if (p.memory === h.spare) {
-            h.spare = h.state;
-            h.state = p.memory;
-          } else h.state = p.memory;
-        }
-        h.fresh = false;
-      }
-    }
-    this.pending.clear();
-    this.pendingRound = -1;
+    this.adoptPending(round, downlink.included);
     this.committed = round;
     this.commitEpoch = this.epoch;
     this.nextPhase = next;
@@ -1463,6 +1482,20 @@ export class MashaPeer implements EnginePeer {
 }
 
 const EMPTY_BYTES = new Uint8Array(0);
+
+/** Binary search in an ascending list. */
+function sortedHas(list: readonly number[], x: number): boolean {
+  let lo = 0;
+  let hi = list.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = list[mid];
+    if (v === x) return true;
+    if (v < x) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return false;
+}
 
 /** Copies a shard memory into `dst` when shapes match (no allocation); otherwise returns a clone. */
 function copyShard(src: ShardState, dst: ShardState): ShardState {
