@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { kthLargest, parseCompressor, radixSort, sampleIndices, Streams, topKIndices, ValidationError } from '../src/index.js';
+import { kthLargest, parseCompressor, radixSort, Rng, sampleIndices, Streams, topKIndices, ValidationError } from '../src/index.js';
 import { sendCtx } from './compress-util.js';
 
 /** Reference: indices of the k largest |x_i|, ties to the lowest index, ascending. */
@@ -30,6 +30,34 @@ describe('topKIndices (radix select)', () => {
     );
   });
 
+  it('large vectors (sampled threshold path, and its fallbacks) agree with a full sort', () => {
+    const d = 1 << 16; // the smallest d on the sampled path
+    const r = new Rng(3, 1, 4, 1);
+    const gauss = Float64Array.from({ length: d }, () => r.nextGaussian());
+    const mixed = Float32Array.from({ length: d }, () => r.nextGaussian() * 2 ** (r.nextInt(16) - 8));
+    const ties = Float32Array.from({ length: d }, () => r.nextInt(5) - 2); // few distinct values
+    const spike = new Float64Array(d);
+    for (let i = 0; i < 50; i++) spike[r.nextInt(d)] = r.nextGaussian() * 1e6; // sample misses them
+    const flat = new Float32Array(d).fill(1.25); // all candidates: falls back to the histogram path
+    for (const [name, x] of [
+      ['gauss', gauss],
+      ['mixed', mixed],
+      ['ties', ties],
+      ['spike', spike],
+      ['flat', flat],
+    ] as const) {
+      const mags = Float64Array.from(x, Math.abs);
+      const order = Uint32Array.from({ length: d }, (_, i) => i).sort((a, b) => mags[b] - mags[a] || a - b);
+      for (const k of [1, 7, 1000, 13107, d - 1]) {
+        const want = order.slice(0, k).sort();
+        const got = topKIndices(x, k);
+        let same = got.length === k;
+        for (let i = 0; same && i < k; i++) same = got[i] === want[i];
+        expect(same, `${name} k=${k}`).toBe(true);
+      }
+    }
+  });
+
   it('handles vectors whose magnitudes all fall in one histogram bin', () => {
     const x = Float64Array.from({ length: 5000 }, (_, i) => 1 + ((i * 7919) % 5000) * 1e-12);
     expect(Array.from(topKIndices(x, 37))).toEqual(bruteTopK(x, 37));
@@ -57,7 +85,7 @@ describe('topKIndices (radix select)', () => {
 });
 
 describe('sampleIndices (shared RandK indices)', () => {
-  it('returns k distinct ascending indices in [0, d), identical for identical keys', () => {
+  it('returns k distinct indices in [0, d), identical for identical keys and for both set structures', () => {
     for (const [d, k] of [
       [1, 1],
       [10, 10],
@@ -65,23 +93,26 @@ describe('sampleIndices (shared RandK indices)', () => {
       [1000, 100],
       [1000, 700],
       [100000, 1000],
+      [100000, 5],
     ]) {
       const a = sampleIndices(new Streams(5).rng(3, 'up/randk', 1), d, k);
       const b = sampleIndices(new Streams(5).rng(3, 'up/randk', 1), d, k);
       const c = sampleIndices(new Streams(5).rng(4, 'up/randk', 1), d, k);
       expect(a).toEqual(b);
+      expect(sampleIndices(new Streams(5).rng(3, 'up/randk', 1), d, k, 'bitmap')).toEqual(a);
+      expect(sampleIndices(new Streams(5).rng(3, 'up/randk', 1), d, k, 'hash')).toEqual(a);
       expect(a.length).toBe(k);
-      for (let i = 1; i < k; i++) expect(a[i]).toBeGreaterThan(a[i - 1]);
-      expect(a[k - 1]).toBeLessThan(d);
+      expect(new Set(a).size).toBe(k);
+      for (const i of a) expect(i).toBeLessThan(d);
       if (k < d) expect(Array.from(c)).not.toEqual(Array.from(a));
     }
   });
 
   it('draws every index with probability k/d (chi-square over 20000 draws), both algorithms', () => {
-    // k·16 ≤ d uses Floyd's algorithm, larger k a partial shuffle.
     for (const [d, k] of [
       [64, 3],
       [64, 40],
+      [64, 64],
     ]) {
       const counts = new Float64Array(d);
       const draws = 20000;
@@ -92,7 +123,7 @@ describe('sampleIndices (shared RandK indices)', () => {
       // (d − 1) = 63 degrees of freedom (a slight overcount for without-replacement draws):
       // mean 63, sd ≈ 11.2; 63 + 5 sd ≈ 119.
       expect(chi2, `d=${d} k=${k}`).toBeLessThan(119);
-      expect(chi2).toBeGreaterThan(20);
+      if (k < d) expect(chi2).toBeGreaterThan(20);
     }
   });
 

@@ -13,6 +13,7 @@ import {
 } from './bitio.js';
 import { expectOut, FLOAT32_MAX, rejectValue, type FixedRateCompressor } from './checks.js';
 import { hotSeed } from './hotrng.js';
+import { ArrayPool } from './pool.js';
 import type { CompressContext, CompressorConstants, Payload, SharedContext } from './types.js';
 import type { Vec } from '../vec/kernels.js';
 
@@ -76,6 +77,12 @@ export class DitherCompressor implements FixedRateCompressor {
     }
   }
 
+  private readonly pool = new ArrayPool();
+
+  release(p: DitherPayload): void {
+    this.pool.give(p.codes);
+  }
+
   /** 1 + ⌈log2(s+1)⌉ bits per element. */
   get bitsPerElement(): number {
     return 1 + this.levelBits;
@@ -126,8 +133,9 @@ export class DitherCompressor implements FixedRateCompressor {
     // Round the norm up to float32 and never below max|z_i|, so that every u_i = |z_i|/norm ≤ 1.
     const norm = exact === 0 ? 0 : float32Up(Math.max(exact, max));
     if (!(norm <= FLOAT32_MAX)) throw new ValidationError('x', `${this.spec}: ‖x‖_p = ${exact} exceeds the float32 range`);
-    const codes = new Uint8Array(d);
-    if (norm > 0) {
+    const codes = this.pool.take(Uint8Array, d);
+    if (norm === 0) codes.fill(0);
+    else {
       // All u_i below the smallest non-zero level (usual for large d): a loop with one case only.
       if (max / norm < 2 ** (1 - this.s)) this.quantizeLow(x, norm, ctx, codes);
       else this.quantize(x, norm, ctx, codes);

@@ -1,5 +1,6 @@
 import { BitReader, BitWriter, bytesFor, expectDimension, expectLength } from './bitio.js';
 import { expectOut, expectSendable, type FixedRateCompressor } from './checks.js';
+import { ArrayPool } from './pool.js';
 import type { CompressContext, CompressorConstants, Payload, SharedContext } from './types.js';
 import type { Vec } from '../vec/kernels.js';
 
@@ -13,9 +14,14 @@ export interface IdentityPayload extends Payload {
 export class IdentityCompressor implements FixedRateCompressor {
   readonly spec = 'identity';
   readonly kind = 'unbiased' as const;
+  private readonly pool = new ArrayPool();
 
   payloadBits(d: number): number {
     return 32 * d;
+  }
+
+  release(p: IdentityPayload): void {
+    this.pool.give(p.values);
   }
 
   constants(_d: number, _devices: number): CompressorConstants {
@@ -23,7 +29,7 @@ export class IdentityCompressor implements FixedRateCompressor {
   }
 
   compress(x: Vec, _ctx?: CompressContext): IdentityPayload {
-    const values = new Float32Array(x.length);
+    const values = this.pool.take(Float32Array, x.length);
     values.set(x); // rounds to float32; beyond its range becomes ±∞, caught next
     expectSendable(values, this.spec);
     return { codec: 'identity', d: x.length, bits: 32 * x.length, values };

@@ -13,3 +13,4 @@ export * from './natural.js';
 export * from './dither.js';
 export * from './int8.js';
 export * from './powersgd.js';
+export * from './pool.js';

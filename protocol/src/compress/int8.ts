@@ -2,6 +2,7 @@ import { PayloadError } from '../errors.js';
 import { BitReader, BitWriter, bytesFor, expectDimension, expectLength, float32Up } from './bitio.js';
 import { expectOut, FLOAT32_MAX, rejectValue, type FixedRateCompressor } from './checks.js';
 import { hotSeed } from './hotrng.js';
+import { ArrayPool } from './pool.js';
 import type { CompressContext, CompressorConstants, Payload, SharedContext } from './types.js';
 import type { Vec } from '../vec/kernels.js';
 
@@ -46,6 +47,13 @@ export class Int8Compressor implements FixedRateCompressor {
     this.spec = `int8:block=${opts.block}${opts.stochastic ? ',stochastic' : ''}`;
   }
 
+  private readonly pool = new ArrayPool();
+
+  release(p: Int8Payload): void {
+    this.pool.give(p.scales);
+    this.pool.give(p.codes);
+  }
+
   blocks(d: number): number {
     return Math.ceil(d / this.block);
   }
@@ -66,8 +74,8 @@ export class Int8Compressor implements FixedRateCompressor {
     const d = x.length;
     const B = this.block;
     const nb = this.blocks(d);
-    const scales = new Float32Array(nb);
-    const codes = new Int8Array(d);
+    const scales = this.pool.take(Float32Array, nb);
+    const codes = this.pool.take(Int8Array, d);
     const seed = this.stochastic ? hotSeed(ctx.local) : null;
     let s0 = seed ? seed[0] : 0;
     let s1 = seed ? seed[1] : 0;
@@ -81,7 +89,11 @@ export class Int8Compressor implements FixedRateCompressor {
       if (!(max <= FLOAT32_MAX)) {
         for (let i = lo; i < hi; i++) if (!(Math.abs(x[i]) <= FLOAT32_MAX)) rejectValue(x[i], i, this.spec);
       }
-      if (max === 0) continue; // scale 0, codes 0
+      if (max === 0) {
+        scales[b] = 0;
+        codes.fill(0, lo, hi);
+        continue;
+      }
       const scale = float32Up(max);
       scales[b] = scale;
       const inv = 127 / scale;

@@ -2,6 +2,7 @@ import { PayloadError } from '../errors.js';
 import { bytesFor, expectDimension, expectLength, expectZeroPadding, LITTLE_ENDIAN, packCodes, unpackCodes } from './bitio.js';
 import { expectOut, rejectValue, type FixedRateCompressor } from './checks.js';
 import { hotSeed } from './hotrng.js';
+import { ArrayPool } from './pool.js';
 import type { CompressContext, CompressorConstants, Payload, SharedContext } from './types.js';
 import type { Vec } from '../vec/kernels.js';
 
@@ -42,9 +43,14 @@ const TWO_126 = 2 ** 126;
 export class NaturalCompressor implements FixedRateCompressor {
   readonly spec = 'natural';
   readonly kind = 'unbiased' as const;
+  private readonly pool = new ArrayPool();
 
   payloadBits(d: number): number {
     return 9 * d;
+  }
+
+  release(p: NaturalPayload): void {
+    this.pool.give(p.codes);
   }
 
   constants(_d: number, devices: number): CompressorConstants {
@@ -54,7 +60,7 @@ export class NaturalCompressor implements FixedRateCompressor {
 
   compress(x: Vec, ctx: CompressContext): NaturalPayload {
     const d = x.length;
-    const codes = new Uint16Array(d);
+    const codes = this.pool.take(Uint16Array, d); // every element is written below
     if (x instanceof Float32Array) compressF32(x, ctx, codes);
     else compressF64(x, ctx, codes);
     return { codec: 'natural', d, bits: 9 * d, codes };

@@ -4,11 +4,12 @@ import type { Vec } from '../vec/kernels.js';
 /**
  * Indices of the k entries of largest |x_i|, ascending, in O(d) without sorting.
  *
- * Radix-select: the bits of |x_i| as an unsigned integer order like |x_i| (IEEE-754), so a
- * histogram of their top 16 bits finds the bin holding the k-th largest in one pass; a second pass
- * takes everything above that bin and collects the bin's members, among which a quickselect on the
- * exact magnitudes settles the rest. Ties at the threshold go to the lowest indices. NaN counts as
- * larger than everything (its bits are), so callers that reject NaN see it.
+ * The bits of |x_i| as an unsigned integer order like |x_i| (IEEE-754). Large vectors take a
+ * sampled threshold and one pass (see sampledTopK); otherwise, or if the sample misjudged, a
+ * radix-select: a histogram of the top 16 key bits finds the bin holding the k-th largest, a
+ * second pass takes everything above that bin and collects the bin's members, among which a
+ * quickselect on the exact magnitudes settles the rest. Ties at the threshold go to the lowest
+ * indices. NaN counts as larger than everything (its bits are), so callers that reject NaN see it.
  */
 export function topKIndices(x: Vec, k: number): Uint32Array {
   const d = x.length;
@@ -19,13 +20,85 @@ export function topKIndices(x: Vec, k: number): Uint32Array {
     for (let i = 0; i < d; i++) all[i] = i;
     return all;
   }
-  // Key words: float32 bits, or the high word of each float64.
+  // Key words: float32 bits, or the high word of each float64; Int32 (not Uint32) views, since
+  // words ≥ 2^31 would leave V8's small-integer fast path.
   const f32 = x instanceof Float32Array;
-  // Int32 (not Uint32) views: words ≥ 2^31 would leave V8's small-integer fast path.
   const words = f32 ? new Int32Array(x.buffer, x.byteOffset, d) : new Int32Array(x.buffer, x.byteOffset, 2 * d);
   const stride = f32 ? 1 : 2;
   const off = f32 ? 0 : LITTLE_ENDIAN ? 1 : 0;
+  return (d >= 1 << 16 && sampledTopK(x, k, words, stride, off)) || histogramTopK(x, k, words, stride, off);
+}
 
+/**
+ * Fast path for large d: a threshold key from a strided sample of 2^14 keys, chosen so that about
+ * 1.25k + 4σ keys of the whole vector lie at or above it; one pass collects those candidates and an
+ * exact selection among them finishes. Returns null (use the exact histogram path) in the unlikely
+ * case the sample misjudged and fewer than k or more than 2k + 4096 candidates turned up.
+ */
+function sampledTopK(x: Vec, k: number, words: Int32Array, stride: number, off: number): Uint32Array | null {
+  const d = x.length;
+  const m = 1 << 14;
+  const step = d / m;
+  const sample = new Float64Array(m);
+  for (let j = 0; j < m; j++) sample[j] = words[Math.floor(j * step) * stride + off] & 0x7fffffff;
+  const expected = (k * m) / d;
+  const rank = Math.min(m, Math.ceil(1.25 * expected + 4 * Math.sqrt(expected)) + 1);
+  const threshold = kthLargest(sample, rank) | 0;
+  const cap = 2 * k + 4096;
+  const cand = new Uint32Array(cap);
+  const ckey = new Int32Array(cap);
+  let nc = 0;
+  for (let i = 0, w = off; i < d; i++, w += stride) {
+    const key = words[w] & 0x7fffffff;
+    if (key >= threshold) {
+      if (nc === cap) return null;
+      ckey[nc] = key;
+      cand[nc++] = i;
+    }
+  }
+  if (nc < k) return null;
+  return selectAmong(x, cand.subarray(0, nc), ckey.subarray(0, nc), k);
+}
+
+/**
+ * The k entries of largest |x_i| among candidates (ascending indices with their monotone keys),
+ * ascending: a histogram of the keys' top 16 bits finds the threshold bin, exact magnitudes decide
+ * inside it (ties to the lowest index).
+ */
+function selectAmong(x: Vec, cand: Uint32Array, ckey: Int32Array, k: number): Uint32Array {
+  const nc = cand.length;
+  if (k === nc) return cand.slice();
+  const hist = new Int32Array(65536);
+  for (let j = 0; j < nc; j++) hist[ckey[j] >>> 15]++;
+  let above = 0;
+  let bin = 65535;
+  for (; bin >= 0; bin--) {
+    const c = hist[bin];
+    if (above + c >= k) break;
+    above += c;
+  }
+  // Exact magnitudes of the threshold bin's members decide the last k − above places.
+  const members = new Uint32Array(hist[bin]);
+  let nm = 0;
+  for (let j = 0; j < nc; j++) if (ckey[j] >>> 15 === bin) members[nm++] = cand[j];
+  const inBin = pickLargest(x, members, k - above);
+  const out = new Uint32Array(k);
+  let n = 0;
+  let p = 0;
+  for (let j = 0; j < nc; j++) {
+    const b = ckey[j] >>> 15;
+    if (b > bin) out[n++] = cand[j];
+    else if (b === bin && p < inBin.length && inBin[p] === cand[j]) {
+      out[n++] = cand[j];
+      p++;
+    }
+  }
+  return out;
+}
+
+/** Exact path: histogram of the top 16 key bits, then selection inside the threshold bin. */
+function histogramTopK(x: Vec, k: number, words: Int32Array, stride: number, off: number): Uint32Array {
+  const d = x.length;
   const hist = new Int32Array(65536);
   for (let i = 0, w = off; i < d; i++, w += stride) hist[(words[w] & 0x7fffffff) >>> 15]++;
   let above = 0;
@@ -35,11 +108,8 @@ export function topKIndices(x: Vec, k: number): Uint32Array {
     if (above + c >= k) break;
     above += c;
   }
-  const inBin = hist[bin];
-  const need = k - above; // 1 ≤ need ≤ inBin
-
   const sure = new Uint32Array(above);
-  const cand = new Uint32Array(inBin);
+  const cand = new Uint32Array(hist[bin]);
   let ns = 0;
   let nc = 0;
   for (let i = 0, w = off; i < d; i++, w += stride) {
@@ -47,26 +117,26 @@ export function topKIndices(x: Vec, k: number): Uint32Array {
     if (b > bin) sure[ns++] = i;
     else if (b === bin) cand[nc++] = i;
   }
+  return mergeSorted(sure, pickLargest(x, cand, k - above));
+}
 
-  let chosen: Uint32Array;
-  if (need === nc) {
-    chosen = cand;
-  } else {
-    const mags = new Float64Array(nc);
-    for (let j = 0; j < nc; j++) mags[j] = Math.abs(x[cand[j]]);
-    const work = mags.slice();
-    const t = kthLargest(work, need);
-    let greater = 0;
-    for (let j = 0; j < nc; j++) if (mags[j] > t) greater++;
-    let ties = need - greater;
-    chosen = new Uint32Array(need);
-    let n = 0;
-    for (let j = 0; j < nc; j++) {
-      const m = mags[j];
-      if (m > t || (m === t && ties-- > 0)) chosen[n++] = cand[j];
-    }
+/** The `need` entries of largest |x_i| among ascending candidate indices, ascending; ties to the lowest index. */
+function pickLargest(x: Vec, cand: Uint32Array, need: number): Uint32Array {
+  const nc = cand.length;
+  if (need === nc) return cand.slice();
+  const mags = new Float64Array(nc);
+  for (let j = 0; j < nc; j++) mags[j] = Math.abs(x[cand[j]]);
+  const t = kthLargest(mags.slice(), need);
+  let greater = 0;
+  for (let j = 0; j < nc; j++) if (mags[j] > t) greater++;
+  let ties = need - greater;
+  const chosen = new Uint32Array(need);
+  let n = 0;
+  for (let j = 0; j < nc; j++) {
+    const m = mags[j];
+    if (m > t || (m === t && ties-- > 0)) chosen[n++] = cand[j];
   }
-  return mergeSorted(sure, chosen);
+  return chosen;
 }
 
 /** The k-th largest value of a (1 ≤ k ≤ a.length); reorders a. Iterative quickselect. */

@@ -129,6 +129,10 @@ export class SparseCompressor<I extends Payload = Payload> implements Compressor
     return out;
   }
 
+  release(p: SparsePayload<I>): void {
+    this.inner.release?.(p.values);
+  }
+
   decompress(p: SparsePayload<I>, ctx: SharedContext, out: Vec): Vec {
     expectOut(out, p.d, this.spec);
     out.fill(0);

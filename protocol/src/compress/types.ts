@@ -75,4 +75,10 @@ export interface Compressor<P extends Payload = Payload> {
   encode(p: P): Uint8Array;
   /** Parses wire bytes for dimension d; throws PayloadError on anything malformed. */
   decode(bytes: Uint8Array, d: number): P;
+  /**
+   * Optional: the caller is finished with `p` (encoded, decompressed…), so the compressor may
+   * recycle its buffers for a later payload; at large d this saves allocating (and page-faulting)
+   * tens of MB per message. `p` must not be used after it is released.
+   */
+  release?(p: P): void;
 }
