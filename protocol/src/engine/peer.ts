@@ -1062,6 +1062,14 @@ export class MashaPeer implements EnginePeer {
     return m;
   }
 
+  private setLag(m: Member, lag: number): void {
+    lag = Math.max(0, lag);
+    if (lag === m.lag) return;
+    const before = this.isEligible(m);
+    m.lag = lag;
+    if (this.isEligible(m) !== before) (this.agg as AggState).dirty = true;
+  }
+
   private isEligible(m: Member): boolean {
     if (m.id === this.id) return true;
     return m.lag <= this.ctx.syncSlack && m.missed < this.ctx.missLimit && !m.done;
@@ -1097,12 +1105,7 @@ export class MashaPeer implements EnginePeer {
       m.missed = 0;
       agg.dirty = true;
     }
-    const lag = Math.max(0, this.committed - body.round);
-    if (lag !== m.lag) {
-      const before = this.isEligible(m);
-      m.lag = lag;
-      if (this.isEligible(m) !== before) agg.dirty = true;
-    }
+    this.setLag(m, this.committed - body.round);
     // Holdings: during the gather they rebuild the assignment; later they are checked.
     let mismatch = body.held.length !== m.holding;
     for (const s of body.held) {
@@ -1150,8 +1153,11 @@ export class MashaPeer implements EnginePeer {
     }
     const m = this.touchMember(msg.sender);
     if (agg.mode !== 'round' || msg.round !== agg.round) {
-      if (msg.round <= this.committed) this.count('late-uplink');
-      else this.count('misdirected');
+      if (msg.round <= this.committed) {
+        this.count('late-uplink');
+        // The sender was at round − 1 when it answered: that is how far behind it runs.
+        this.setLag(m, this.committed - (msg.round - 1));
+      } else this.count('misdirected');
       return;
     }
     if (msg.phase !== phaseCode(agg.phase)) {
@@ -1347,12 +1353,7 @@ export class MashaPeer implements EnginePeer {
     const agg = this.agg;
     if (agg === null || agg.mode !== 'round') return;
     const info = agg.info as PhaseInfo;
-    const enough = info.requiresAll ? agg.answeredCount === this.M : agg.answeredCount >= this.ctx.quorum;
-    if (enough && agg.answeredCount > 0) {
-      this.aggCommit();
-      return;
-    }
-    // Not enough: note who missed, reassign, and re-open the round for the missing shards.
+    // Holders that let the deadline pass: after `missLimit` in a row their shards move elsewhere.
     for (let s = 0; s < this.M; s++) {
       const h = agg.holders[s];
       if (h !== null && agg.answered[s] === 0 && h !== this.id) {
@@ -1363,6 +1364,12 @@ export class MashaPeer implements EnginePeer {
         }
       }
     }
+    const enough = info.requiresAll ? agg.answeredCount === this.M : agg.answeredCount >= this.ctx.quorum;
+    if (enough && agg.answeredCount > 0) {
+      this.aggCommit();
+      return;
+    }
+    // Not enough: reassign what must move and re-open the round for the missing shards.
     this.count('round-retry');
     this.aggRetry();
   }
