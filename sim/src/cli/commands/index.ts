@@ -6,4 +6,5 @@
 export { command as traceGen } from './trace-gen.js';
 export { command as manifestInit } from './manifest-init.js';
 export { command as solve } from './solve.js';
+export { command as reproBilinear } from './repro-bilinear.js';
 export { command as run } from './run.js';
