@@ -239,6 +239,29 @@ describe('churn', () => {
     for (const n of winners) expect(n.commits.find((c) => c.round === Math.min(roundA, roundB))?.digest).toBe(winningDigest);
   });
 
+  it('fills a lost commit by replay and applies the commits that arrived after it', () => {
+    let dropped = 0;
+    const swarm = swarmOf(ids6, {
+      drop: (_from, to, msg) => {
+        if (to === 'p3' && msg.kind === MSG.COMMIT && msg.round % 10 === 0) {
+          dropped++;
+          return true;
+        }
+        return false;
+      },
+    });
+    swarm.run(30_000, () => allDone(swarm));
+    expectConverged(swarm);
+    const p3 = swarm.node('p3');
+    if (!p3.peer.isAggregator) {
+      expect(dropped).toBeGreaterThan(10);
+      expect(p3.peer.counters['replay-applied']).toBeGreaterThanOrEqual(dropped - 1);
+      expect(p3.peer.counters['state-installed'] ?? 0).toBe(0);
+      expect(commitSequenceProblems(p3)).toEqual([]);
+    }
+    expect(conflictingRounds(swarm.nodes.values())).toEqual([]);
+  });
+
   it('survives garbage: malformed bodies are counted, never thrown', () => {
     const swarm = swarmOf(ids6);
     swarm.run(400);

@@ -265,6 +265,8 @@ export class MashaPeer implements EnginePeer {
   private lastSentToAgg = Number.NEGATIVE_INFINITY;
   private sync: { from: PeerId; since: number; round: number; commitEpoch: number; digest: Uint8Array } | null = null;
   private readonly served = new Map<PeerId, { at: number; round: number }>();
+  /** Commits received ahead of a missing one (bounded by the log length), by round. */
+  private readonly early = new Map<number, { msg: EngineMessage; body: CommitBody }>();
 
   // ---------------------------------------------------------------- aggregator
   private agg: AggState | null = null;
@@ -629,6 +631,8 @@ export class MashaPeer implements EnginePeer {
     } else if (r === this.committed && digestEquals(body.digest, this.digest)) {
       this.count('duplicate-commit');
     } else {
+      // A commit from the future (one before it was lost): keep it for when the gap is filled.
+      if (r > this.committed + 1 && r - this.committed <= this.log.length) this.early.set(r, { msg, body });
       this.reconcile(msg.sender, r, msg.epoch, body.digest);
     }
     if (body.next !== null) {
@@ -715,6 +719,7 @@ export class MashaPeer implements EnginePeer {
         } else {
           const res = this.method.deviceUplink(this.replicaState, h.state, m, phase);
           const bytes = info.uplink.encode(res.payload);
+          info.uplink.release?.(res.payload);
           p = { bytes, flags: 0, memory: res.shard === null ? null : copyShard(res.shard, h.spare) };
         }
         this.pending.set(m, p);
@@ -748,6 +753,7 @@ export class MashaPeer implements EnginePeer {
     const info = this.method.phase(phase);
     const payload = body.payload === null ? null : info.downlink.decode(body.payload, this.ctx.dim);
     this.applyDownlink(msg, phase, { payload, flags: body.flags, included: body.included });
+    if (payload !== null) info.downlink.release?.(payload);
     if (!digestEquals(this.digest, body.digest)) {
       this.count('digest-mismatch');
       this.startSync(msg.sender, msg.round, msg.epoch, body.digest, true);
@@ -872,6 +878,17 @@ export class MashaPeer implements EnginePeer {
 
   /** Called after any change of this peer's state during a sync. */
   private afterProgress(): void {
+    // Commits that arrived ahead of a gap apply as soon as the gap is filled.
+    if (this.early.size > 0) {
+      for (;;) {
+        const e = this.early.get(this.committed + 1);
+        if (e === undefined || !digestEquals(e.body.parentDigest, this.digest)) break;
+        this.early.delete(this.committed + 1);
+        if (!this.applyCommit(e.msg, e.body)) break;
+        this.count('early-commit-applied');
+      }
+      for (const r of this.early.keys()) if (r <= this.committed) this.early.delete(r);
+    }
     const s = this.sync;
     if (s !== null && this.versionVs(s.round, s.commitEpoch, s.digest) >= 0) {
       this.sync = null;
@@ -1427,7 +1444,10 @@ export class MashaPeer implements EnginePeer {
     const forceRefresh = !info.requiresAll && (agg.holdersChanged || anyFresh);
     if (forceRefresh) this.count('forced-refresh');
     const downlink = this.method.serverAggregate(agg.server, this.replicaState, phase, uplinks, { forceRefresh });
+    for (const u of uplinks) info.uplink.release?.(u.payload);
+    agg.received.fill(null);
     const payloadBytes = downlink.payload === null ? null : info.downlink.encode(downlink.payload);
+    if (downlink.payload !== null) info.downlink.release?.(downlink.payload);
     // Apply exactly what devices will decode.
     const decoded = payloadBytes === null ? null : info.downlink.decode(payloadBytes, this.ctx.dim);
     const included = downlink.included.length === this.M ? this.ctx.limits.allShards : downlink.included;
@@ -1436,6 +1456,7 @@ export class MashaPeer implements EnginePeer {
     const placeholder = this.message(MSG.COMMIT, round, phaseCode(phase), EMPTY_BYTES);
     // The commit's body needs the post-apply digest: apply first, then build the message.
     this.applyDownlinkLocal(round, phase, { payload: decoded, flags: downlink.flags, included });
+    if (decoded !== null) info.downlink.release?.(decoded);
     if (info.requiresAll) agg.holdersChanged = false;
     let next: { delta: DeltaEntry[] } | null = null;
     if (this.finishReason() === null) {
