@@ -24,11 +24,13 @@
  *
  * **Election without votes.** The aggregator of epoch e is the highest rendezvous weight
  * H(runId, e, p) among the live peers. Since no peer but the aggregator knows the whole
- * membership, the aggregator publishes the top `successors` live peers by H(runId, e + 1, ·) in every
- * broadcast. When devices see the aggregator silent past the lease, successor i claims epoch e + 1
- * after i·claimStep; a peer outside the list claims after the list's turns plus a delay that falls
- * with its own weight, so the highest-weight live peer claims first without knowing the others
- * (bootstrap uses the same rule: nobody is listed yet). A claim is an ANNOUNCE of the new epoch.
+ * membership, the aggregator publishes the top `successors` live, synchronised peers by
+ * H(runId, e + 1, ·) (in ANNOUNCEs, OPENs, and in COMMITs when the list changes and every 16th
+ * round). When a device has heard nothing from the aggregator for a lease, successor i claims epoch
+ * e + 1 after i·claimStep more; a peer outside the list claims after the list's turns plus a delay
+ * that falls with its own weight, so the highest-weight live peer claims first without knowing the
+ * others (bootstrap uses the same rule: nobody is listed yet). A claim is an ANNOUNCE of the new
+ * epoch.
  * Peers adopt the highest epoch they see; two claimants of one epoch are ordered by weight and the
  * lower steps down as soon as it hears the higher. Messages of older epochs are ignored and counted
  * (`stale-epoch`).
@@ -69,11 +71,40 @@
  * computations again. Joiners therefore start contributing at the next full refresh.
  *
  * **Assignment** (assignment.ts): balanced, sticky, deterministic; recomputed at round boundaries
- * only when membership or synchronisation changed; devices learn changes as deltas.
+ * only when membership or synchronisation changed; devices learn changes as deltas (stamped by
+ * epoch, round and attempt, so a new aggregator's supersede the old one's and replays cannot undo
+ * newer ones). Only synchronised peers get shards: a peer whose last report (heartbeat, or a late
+ * answer) lags by more than `syncSlack` rounds, or that let `missLimit` deadlines in a row pass
+ * (a slow link or CPU), loses its shards until it catches up.
+ *
+ * **Lost broadcasts.** A device that misses commit r notices at commit r + 1 (its parent is not
+ * the device's state), keeps r + 1 aside, asks the aggregator for a replay of r, and applies r and
+ * r + 1 as soon as the replay arrives. A device further behind than the retained log gets a snapshot.
+ *
+ * **Partitions.** Each side of a partition elects its own aggregator and may go on committing.
+ * When the partition heals, the higher epoch takes everyone over (epochs), then versions decide:
+ * the longer lineage wins, as SPEC §5 asks, and the peers of the other side transfer state — the
+ * rounds they committed during the split are superseded, never mixed in. A cut-off *minority* that
+ * holds every shard can out-run the majority during a short split; `minPeers` (live synchronised
+ * peers needed to open a round) keeps a small side from committing at all — set it to a majority
+ * of the expected swarm where that matters. An aggregator cut off in the middle of a round may
+ * still commit it at its deadline; that round reached nobody and is superseded like the rest.
+ *
+ * **Aggregator memory.** A new aggregator starts with fresh server memory (`initServer()`):
+ * nothing for MASHA1, EG and MARINA; for MASHA2 the server's error-feedback residual e is lost once,
+ * a one-time perturbation of the size of one compression residual that the method then contracts
+ * like any other error (the failover tests measure the iterations it costs).
  *
  * **Costs.** Per message O(message) work; per heartbeat O(1) (plus O(held shards)); the O(peers)
  * membership scan, rebalancing and successor ranking run only at round boundaries. Vectors are
- * preallocated; received payload bytes are decoded from views of the message body.
+ * preallocated; received payload bytes are decoded from views of the message body; payload
+ * buffers go back to their compressor (`release`) once used.
+ *
+ * **What drivers must know.** `setTimer` with an id that is already set replaces that timer.
+ * `metric` actions are counter increments (name, amount). `message.sender` is the logical sender
+ * (frames carry it); a broadcast need not be delivered back to its sender. `maxBodyBytes(ctx, kind)`
+ * bounds each kind's body for the frame reassembler. One `RunContext` may be shared by every peer
+ * a process hosts.
  */
 import { MashaError } from '../errors.js';
 import type { Payload } from '../compress/types.js';

@@ -4,6 +4,7 @@
  * and the engine's RunContext. Deterministic: every peer that builds the same manifest gets the
  * same problem, the same method and the same run id.
  */
+import '../compress/permk.js'; // registers 'permk' with parseCompressor
 import { parseCompressor } from '../compress/registry.js';
 import type { Compressor } from '../compress/types.js';
 import { createRunContext, type RunContext } from '../engine/context.js';

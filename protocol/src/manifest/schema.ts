@@ -11,6 +11,7 @@
  */
 import { z } from 'zod';
 import { SpecError, ValidationError } from '../errors.js';
+import '../compress/permk.js'; // registers 'permk' with parseCompressor
 import { parseCompressor } from '../compress/registry.js';
 import { parseProx } from '../prox/registry.js';
 import type { MethodName } from '../methods/types.js';
