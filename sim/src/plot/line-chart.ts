@@ -276,7 +276,9 @@ export function renderLineChart(options: ChartOptions): string {
   const parts: string[] = [];
   parts.push(el('rect', { x: 0, y: 0, width, height, fill: '#ffffff' }));
   if (options.title) {
-    parts.push(text(width / 2, 20, options.title, { 'text-anchor': 'middle', 'font-size': 16, 'font-weight': 'bold', class: 'chart-title' }));
+    // Shrink a long title to fit (bold sans-serif advances ≈ 0.6 em per character).
+    const size = Math.max(9, Math.min(16, Math.floor((width - 20) / (0.6 * options.title.length))));
+    parts.push(text(width / 2, 20, options.title, { 'text-anchor': 'middle', 'font-size': size, 'font-weight': 'bold', class: 'chart-title' }));
   }
   options.panels.forEach((p, i) => {
     parts.push(renderPanel(p, i, i * pw, titleH, pw, ph, colors));

@@ -6,7 +6,8 @@
  * Tuning. γ = γ_theory·2^e over a grid of exponents e (γ_theory: the method's theory stepsize):
  *   1. coarse pass, e = eMax, eMax−1, …, eMin (large steps first: they diverge within a few
  *      iterations, and the first run that reaches the target bounds every later run);
- *   2. when the best coarse run reached the target, refinement around its e: e ± 1/4, ± 1/2, ± 3/4
+ *   2. when the best coarse run reached the target (or was still converging when its budget ran
+ *      out), refinement around its e: e ± 1/4, ± 1/2, ± 3/4
  *      (the best stepsize sits just below the stability limit, so a factor-2 grid alone can miss
  *      the best megabytes-to-target by ~2×).
  * Runs are ranked by megabytes-to-target (runs that reached first), then by final distance.
@@ -276,10 +277,11 @@ async function tuneMethod(
       if (worse >= 2) break;
     }
   }
-  // 2. Refinement around the best coarse exponent, when it reached the target (for runs that
-  //    cannot reach it, a finer γ only nudges a final distance that is far from the target).
+  // 2. Refinement around the best coarse exponent, when that run reached the target or was still
+  //    converging fast enough when its budget ran out (for runs that stalled or diverged, a finer γ
+  //    only nudges a final distance far from the target).
   const coarseBest = best as Attempt | null;
-  if (coarseBest !== null && coarseBest.tuning.status === 'reached') {
+  if (coarseBest !== null && (coarseBest.tuning.status === 'reached' || coarseBest.tuning.status === 'budget')) {
     for (const off of config.refine) await tryExponent(coarseBest.tuning.exponent + off);
   }
   const winner = best as Attempt | null;
@@ -433,7 +435,7 @@ export function bilinearPlots(result: BilinearReproResult): { iterations: string
   const xMax = reachedMb.length > 0 ? Math.min(allMb, 2.5 * Math.max(...reachedMb)) : allMb;
   const megabytesChart = renderLineChart({
     ...PLOT_SIZE,
-    title: `Bilinear game (d = ${d}, M = ${M}): distance to the solution vs megabytes sent by devices`,
+    title: `Bilinear game (d = ${d}, M = ${M}): distance to the solution vs device megabytes`,
     panels: [
       {
         xLabel: 'megabytes sent by devices (uplink payload, all devices)',

@@ -1,4 +1,4 @@
-import { relative, resolve } from 'node:path';
+import { isAbsolute, relative, resolve } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { toJson } from '../../io/json.js';
 import { startProgress } from '../../io/progress.js';
@@ -120,7 +120,8 @@ export const command = defineCommand<ReproBilinearOptions>({
       text += '\nFigure 1 story:\n';
       for (const c of checks) text += `  [${c.ok ? 'ok' : 'NO'}] ${c.name}: ${c.detail}\n`;
     }
-    const shown = relative(ctx.cwd, out) || '.';
+    const rel = relative(ctx.cwd, out);
+    const shown = rel === '' ? '.' : rel.startsWith('..') || isAbsolute(rel) ? out : rel;
     text += `\nwrote ${files.length} files to ${shown}/ (summary.json, tuning.csv, curve-<method>.csv, 2 SVG plots)\n`;
     ctx.stdout.write(text);
     return 0;
