@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { kthLargest, parseCompressor, radixSort, Rng, sampleIndices, Streams, topKIndices, ValidationError } from '../src/index.js';
+import { kthLargest, parseCompressor, Rng, sampleIndices, Streams, topKIndices, ValidationError } from '../src/index.js';
 import { sendCtx } from './compress-util.js';
 
 /** Reference: indices of the k largest |x_i|, ties to the lowest index, ascending. */
@@ -141,14 +141,6 @@ describe('sampleIndices (shared RandK indices)', () => {
     for (let i = 0; i < d; i++) for (let j = i + 1; j < d; j++) expect(Math.abs(pair[i * d + j] - draws * p)).toBeLessThan(5 * sd);
   });
 
-  it('radixSort sorts', () => {
-    fc.assert(
-      fc.property(fc.array(fc.integer({ min: 0, max: 0xffffffff }), { maxLength: 3000 }), (v) => {
-        expect(Array.from(radixSort(Uint32Array.from(v)))).toEqual([...v].sort((a, b) => a - b));
-      }),
-      { numRuns: 100, seed: 9 },
-    );
-  });
 });
 
 describe('natural compression: special values', () => {

@@ -5,24 +5,74 @@ import { hotSeed } from './hotrng.js';
  * k distinct indices drawn uniformly without replacement from [0, d), in draw order.
  *
  * Sender and receiver call this with generators derived from the same key, so it is a pure
- * function of (generator state, d, k): Floyd's algorithm — for j = d−k … d−1 draw t uniform in
- * [0, j] and keep t, or j if t was already kept — which makes every k-subset equally likely with
- * exactly k bounded draws. The bounded draws are exact (masked rejection on a xoshiro128**
- * stream seeded from `rng`). Membership lives in a d-bit bitmap when that is small next to k
- * (d ≤ 1024·k, at most 128 bytes per kept index), otherwise in an O(k) hash set; both give the
- * same output. Cost O(k) (plus zeroing d/8 bytes on the bitmap path); the vector is never touched.
- * The order is the draw order, not sorted: gathers and scatters at random positions cost the same
- * as sorted ones, and sorting would cost more than the sampling.
+ * function of (generator state, d, k). The draws come from a xoshiro128** stream seeded from
+ * `rng`, and every bounded draw is exact (no modulo bias). Two algorithms, chosen by (d, k) alone:
+ * - k ≤ d/16: draw uniform indices in [0, d) and skip repeats (about k(1 + k/2d) draws);
+ * - otherwise Floyd's algorithm: for j = d−k … d−1 draw t in [0, j], keep t or, if taken, j.
+ * Both make every k-subset equally likely. Membership lives in a d-bit bitmap when d ≤ 1024·k
+ * (a scratch bitmap kept between calls and cleared in O(k) after use), otherwise in an O(k) hash
+ * set; the two give identical output. Cost O(k); the vector itself is never touched. The order is
+ * the draw order: gathers and scatters at random positions cost about the same as sorted ones, and
+ * sorting would cost more than the sampling.
  */
 export function sampleIndices(rng: Rng, d: number, k: number, method: 'auto' | 'bitmap' | 'hash' = 'auto'): Uint32Array {
   if (!Number.isSafeInteger(d) || d < 0 || d > 0xffffffff) throw new RangeError(`sampleIndices: bad dimension ${d}`);
   if (!Number.isSafeInteger(k) || k < 0 || k > d) throw new RangeError(`sampleIndices: need 0 ≤ k ≤ d, got k=${k}, d=${d}`);
   const out = new Uint32Array(k);
   if (k === 0) return out;
-  const bitmap = method === 'bitmap' || (method === 'auto' && d <= 1024 * k);
-  const words = bitmap ? new Int32Array(Math.ceil(d / 32)) : null;
-  const set = bitmap ? null : new IndexSet(k);
+  const useBitmap = method === 'bitmap' || (method === 'auto' && d <= 1024 * k);
+  const members: Membership = useBitmap ? new BitmapMembership(d) : new IndexSet(k);
   const seed = hotSeed(rng);
+  try {
+    if (16 * k <= d) sparseDraws(seed, d, k, members, out);
+    else floyd(seed, d, k, members, out);
+  } finally {
+    members.clear(out);
+  }
+  return out;
+}
+
+interface Membership {
+  /** Adds t; false if it was already present. */
+  add(t: number): boolean;
+  /** Forgets everything (given the indices that were added). */
+  clear(added: Uint32Array): void;
+}
+
+/** Draws uniform indices in [0, d) (exact Lemire multiply-shift), skipping repeats. */
+function sparseDraws(seed: Int32Array, d: number, k: number, members: Membership, out: Uint32Array): void {
+  let s0 = seed[0];
+  let s1 = seed[1];
+  let s2 = seed[2];
+  let s3 = seed[3];
+  // Lemire: hi = ⌊x·d / 2^32⌋ is uniform once products with (x·d mod 2^32) < (2^32 − d) mod d are
+  // rejected. x·d can exceed 2^53, so it is formed exactly from 16-bit halves of x.
+  const reject = (4294967296 - d) % d;
+  let n = 0;
+  while (n < k) {
+    // xoshiro128** step (see hotrng.ts)
+    let r = Math.imul(s1, 5);
+    r = Math.imul((r << 7) | (r >>> 25), 9);
+    const u = s1 << 9;
+    const n2 = s2 ^ s0;
+    const n3 = s3 ^ s1;
+    s1 ^= n2;
+    s0 ^= n3;
+    s2 = n2 ^ u;
+    s3 = (n3 << 11) | (n3 >>> 21);
+    const b = (r & 0xffff) * d; // < 2^48
+    const bh = Math.floor(b / 65536);
+    const mid = (r >>> 16) * d + bh; // ⌊x·d / 2^16⌋ < 2^49
+    const hi = Math.floor(mid / 65536); // ⌊x·d / 2^32⌋
+    const lo = (mid - hi * 65536) * 65536 + (b - bh * 65536); // x·d mod 2^32
+    if (lo < reject) continue;
+    if (!members.add(hi)) continue;
+    out[n++] = hi;
+  }
+}
+
+/** Floyd's algorithm with exact bounded draws (masked rejection). */
+function floyd(seed: Int32Array, d: number, k: number, members: Membership, out: Uint32Array): void {
   let s0 = seed[0];
   let s1 = seed[1];
   let s2 = seed[2];
@@ -45,26 +95,43 @@ export function sampleIndices(rng: Rng, d: number, k: number, method: 'auto' | '
       s3 = (n3 << 11) | (n3 >>> 21);
       t = shift === 32 ? 0 : r >>> shift;
     } while (t > j);
-    if (words) {
-      const w = t >>> 5;
-      const bit = 1 << (t & 31);
-      if (words[w] & bit) {
-        t = j; // j is new: every earlier pick is < j
-        words[j >>> 5] |= 1 << (j & 31);
-      } else {
-        words[w] |= bit;
-      }
-    } else if (!(set as IndexSet).add(t)) {
-      t = j;
-      (set as IndexSet).add(j);
+    if (!members.add(t)) {
+      t = j; // j is new: every earlier pick is < j
+      members.add(j);
     }
     out[n++] = t;
   }
-  return out;
+}
+
+/** Scratch bitmap shared by all calls (single-threaded JS: no call can interleave with another). */
+let scratchWords = new Int32Array(0);
+
+class BitmapMembership implements Membership {
+  private readonly words: Int32Array;
+
+  constructor(d: number) {
+    const need = Math.ceil(d / 32);
+    if (scratchWords.length < need) scratchWords = new Int32Array(need);
+    this.words = scratchWords;
+  }
+
+  add(t: number): boolean {
+    const w = t >>> 5;
+    const bit = 1 << (t & 31);
+    const v = this.words[w];
+    if (v & bit) return false;
+    this.words[w] = v | bit;
+    return true;
+  }
+
+  clear(added: Uint32Array): void {
+    const words = this.words;
+    for (let i = 0; i < added.length; i++) words[added[i] >>> 5] = 0;
+  }
 }
 
 /** Open-addressing set of indices in [0, 2^32), stored as index + 1 (0 = empty). */
-class IndexSet {
+class IndexSet implements Membership {
   private readonly table: Float64Array;
   private readonly mask: number;
 
@@ -91,34 +158,8 @@ class IndexSet {
       h = (h + 1) & mask;
     }
   }
-}
 
-/** LSD radix sort of unsigned 32-bit keys, 11-bit digits (up to 3 passes), in place. */
-export function radixSort(a: Uint32Array): Uint32Array {
-  const n = a.length;
-  if (n < 256) return a.sort();
-  let src: Uint32Array = a;
-  let dst: Uint32Array = new Uint32Array(n);
-  const count = new Int32Array(2048);
-  let max = 0;
-  for (let i = 0; i < n; i++) if (a[i] > max) max = a[i];
-  for (let shift = 0; shift < 33 && max >>> shift !== 0; shift += 11) {
-    count.fill(0);
-    for (let i = 0; i < n; i++) count[(src[i] >>> shift) & 2047]++;
-    let sum = 0;
-    for (let b = 0; b < 2048; b++) {
-      const c = count[b];
-      count[b] = sum;
-      sum += c;
-    }
-    for (let i = 0; i < n; i++) {
-      const v = src[i];
-      dst[count[(v >>> shift) & 2047]++] = v;
-    }
-    const t = src;
-    src = dst;
-    dst = t;
+  clear(): void {
+    // garbage after the call
   }
-  if (src !== a) a.set(src);
-  return a;
 }

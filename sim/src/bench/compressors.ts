@@ -1,6 +1,6 @@
 import { compressorNames, parseCompressor, Rng, Streams } from '@masha/protocol';
 import type { CompressContext, Compressor, Payload, SharedContext } from '@masha/protocol';
-import { keep, measure, progress, throughputRow, type BenchResult, type Suite } from './harness.js';
+import { keep, measurePair, progress, throughputRow, type BenchResult, type Suite } from './harness.js';
 
 /**
  * Compressor throughput at d = 10^7 float32 (issue 2 §5): compress, decompress (dense output),
@@ -48,12 +48,18 @@ export const compressorSuite: Suite = {
     progress(`compress: building a ${d}-element float32 vector`);
     const src = benchVector(d);
     const dst = new Float32Array(d);
-    const copy = measure(() => {
+    const copy = (): Float32Array => {
       dst.set(src);
       return dst;
-    });
-    const base = { name: `copy (dst.set(src), d=${d} float32)`, secondsPerCall: copy.median };
-    progress(`copy: ${(d / copy.median / 1e6).toFixed(0)} Melem/s (${(copy.median * 1e3).toFixed(2)} ms)`);
+    };
+    const baseName = `copy (dst.set(src), d=${d} float32)`;
+    /** Times fn against the copy, interleaved, and makes the row. */
+    const row = (name: string, fn: () => unknown): void => {
+      const m = measurePair(copy, fn, { minSamples: 3 });
+      results.push(throughputRow(name, d, m.subject.median, { name: baseName, secondsPerCall: m.baseline.median }));
+      const ratio = m.baseline.median / m.subject.median;
+      progress(`${name}: ${(m.subject.median * 1e3).toFixed(2)} ms, copy ${(m.baseline.median * 1e3).toFixed(2)} ms: ${ratio.toFixed(3)}× copy`);
+    };
     const streams = new Streams(2024);
     let round = 0;
     for (const { spec, devices, sparse } of specs) {
@@ -68,31 +74,18 @@ export const compressorSuite: Suite = {
       });
       if (include(`compress/${spec}`)) {
         // A steady-state peer releases each payload once it is encoded: buffers are recycled.
-        const m = measure(
-          () => {
-            const p = c.compress(src, ctx());
-            c.release?.(p);
-            return p;
-          },
-          { minSamples: 3 },
-        );
-        results.push(throughputRow(`compress/${spec}`, d, m.median, base));
-        progress(`compress/${spec}: ${(m.median * 1e3).toFixed(2)} ms, ${(copy.median / m.median).toFixed(3)}× copy`);
+        row(`compress/${spec}`, () => {
+          const p = c.compress(src, ctx());
+          c.release?.(p);
+          return p;
+        });
       }
       const sendCtx = ctx();
       const p: Payload = c.compress(src, sendCtx);
       const shared: SharedContext = sendCtx;
       const out = new Float32Array(d);
-      if (include(`decompress/${spec}`)) {
-        const m = measure(() => c.decompress(p, shared, out), { minSamples: 3 });
-        results.push(throughputRow(`decompress/${spec}`, d, m.median, base));
-        progress(`decompress/${spec}: ${(m.median * 1e3).toFixed(2)} ms, ${(copy.median / m.median).toFixed(3)}× copy`);
-      }
-      if (sparse && include(`accumulate/${spec}`)) {
-        const m = measure(() => c.accumulate(p, shared, 0.5, out), { minSamples: 3 });
-        results.push(throughputRow(`accumulate/${spec}`, d, m.median, base));
-        progress(`accumulate/${spec}: ${(m.median * 1e3).toFixed(3)} ms, ${(copy.median / m.median).toFixed(3)}× copy`);
-      }
+      if (include(`decompress/${spec}`)) row(`decompress/${spec}`, () => c.decompress(p, shared, out));
+      if (sparse && include(`accumulate/${spec}`)) row(`accumulate/${spec}`, () => c.accumulate(p, shared, 0.5, out));
       keep(out);
     }
     return results;

@@ -74,10 +74,7 @@ export function measure(fn: () => unknown, opts: MeasureOptions = {}): Measureme
     samples.push(dt / batch);
   }
   keep(sink);
-  const sorted = [...samples].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  return { median, samples };
+  return { median: median(samples), samples };
 }
 
 let blackhole: unknown;
@@ -87,6 +84,43 @@ export function keep(x: unknown): void {
 }
 export function sunk(): unknown {
   return blackhole;
+}
+
+/**
+ * Times `fn` and a `baseline` in alternation (one sample of each in turn), so that both see the
+ * same machine load: on a shared machine a baseline timed once at the start can land in a quiet
+ * or a busy moment, and the ratio would reflect that instead of the code.
+ */
+export function measurePair(baseline: () => unknown, fn: () => unknown, opts: MeasureOptions = {}): { baseline: Measurement; subject: Measurement } {
+  const minTime = opts.minTime ?? 0.3;
+  const minSamples = opts.minSamples ?? 5;
+  const warm = { minTime: opts.warmup ?? 0.1, minSamples: 2, warmup: 0.02 };
+  // Warm both up and size their batches so that one sample lasts ≥ ~1 ms.
+  const batchOf = (m: Measurement): number => Math.max(1, Math.min(1 << 20, Math.ceil(1e-3 / Math.max(m.median, 1e-9))));
+  const bBatch = batchOf(measure(baseline, warm));
+  const fBatch = opts.setup ? 1 : batchOf(measure(fn, { ...warm, setup: opts.setup }));
+  const sample = (g: () => unknown, batch: number, setup?: () => void): number => {
+    setup?.();
+    const t = now();
+    for (let i = 0; i < batch; i++) keep(g());
+    return (now() - t) / batch;
+  };
+  const b: number[] = [];
+  const f: number[] = [];
+  let total = 0;
+  while (total < minTime || f.length < minSamples) {
+    b.push(sample(baseline, bBatch));
+    const dt = sample(fn, fBatch, opts.setup);
+    f.push(dt);
+    total += dt * fBatch;
+  }
+  return { baseline: { median: median(b), samples: b }, subject: { median: median(f), samples: f } };
+}
+
+function median(xs: readonly number[]): number {
+  const sorted = [...xs].sort((a, c) => a - c);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** A throughput row: `elements` processed per call, reported in million elements per second. */
