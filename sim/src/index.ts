@@ -5,3 +5,7 @@
 export * from './io/index.js';
 export * from './plot/index.js';
 export * from './bench/index.js';
+export * from './solve.js';
+export * from './repro/bilinear.js';
+export { runCli, buildProgram } from './cli/program.js';
+export type { CliCommand, CliContext } from './cli/command.js';
