@@ -196,7 +196,7 @@ interface Member {
   done: boolean;
   disconnected: boolean;
   /** Shards the aggregator has it hold. */
-  holding: number;
+  readonly holding: Set<number>;
   /** Consecutive deadlines at which it held a wanted shard that did not answer. */
   missed: number;
   lastMissAt: number;
@@ -1069,7 +1069,7 @@ export class MashaPeer implements EnginePeer {
     me.round = this.committed;
     for (const m of this.heldList()) {
       agg.holders[m] = this.id;
-      me.holding++;
+      me.holding.add(m);
     }
     this.aggAnnounce();
     this.setTimer(T_GATHER, this.ctx.timing.gatherMs);
@@ -1097,7 +1097,7 @@ export class MashaPeer implements EnginePeer {
         lag: Number.POSITIVE_INFINITY,
         done: false,
         disconnected: false,
-        holding: 0,
+        holding: new Set<number>(),
         missed: 0,
         lastMissAt: 0,
         eligible: false,
@@ -1155,20 +1155,21 @@ export class MashaPeer implements EnginePeer {
     }
     this.setLag(m, this.committed - body.round);
     // Holdings: during the gather they rebuild the assignment; later they are checked.
-    let mismatch = body.held.length !== m.holding;
+    let mismatch = body.held.length !== m.holding.size;
     for (const s of body.held) {
       const h = agg.holders[s];
       if (h === msg.sender) continue;
       if (agg.mode === 'gather' && h === null) {
         agg.holders[s] = msg.sender;
-        m.holding++;
+        m.holding.add(s);
         continue;
       }
       mismatch = true;
       agg.unsent.add(s);
     }
     if (mismatch && agg.mode !== 'gather') {
-      for (let s = 0; s < this.M; s++) if (agg.holders[s] === msg.sender) agg.unsent.add(s);
+      // Re-send the sender's true holdings (O(held), not O(M)).
+      for (const s of m.holding) agg.unsent.add(s);
       this.count('holding-corrected');
     }
     // A better state than ours: fetch it before going on.
@@ -1298,9 +1299,9 @@ export class MashaPeer implements EnginePeer {
         agg.unsent.add(c.shard);
         if (c.from !== null) {
           const f = agg.members.get(c.from);
-          if (f) f.holding--;
+          if (f) f.holding.delete(c.shard);
         }
-        if (c.to !== null) (agg.members.get(c.to) as Member).holding++;
+        if (c.to !== null) (agg.members.get(c.to) as Member).holding.add(c.shard);
       }
       if (changes.length > 0) {
         agg.holdersChanged = true;
@@ -1367,9 +1368,9 @@ export class MashaPeer implements EnginePeer {
     agg.answered.fill(0);
     agg.freshAnswer.fill(0);
     agg.answeredCount = 0;
-    const wanted: number[] = [];
-    for (let s = 0; s < this.M; s++) if (agg.holders[s] !== null) wanted.push(s);
     if (explicit) {
+      const wanted: number[] = [];
+      for (let s = 0; s < this.M; s++) if (agg.holders[s] !== null) wanted.push(s);
       const body = encodeOpen(
         {
           attempt,
