@@ -66,6 +66,12 @@ describe('unbiased compressors: E Q(z) = z and E‖Q(z)‖² ≤ q‖z‖²', ()
     it(spec, () => expectUnbiased(spec, x, draws, 17, reach));
   }
 
+  it('dithering of float32 input (one-pass norm; the one-case loop gives way to the general one)', () => {
+    const y = testVector(40, 5, true);
+    expect(maxAbs(y) / pNorm(y, 2)).toBeGreaterThan(2 ** -7);
+    expectUnbiased('dither:p=2,s=8', y, 2000, 9, ditherReach(2));
+  });
+
   it('dithering when every |z_i|/‖z‖ is below the smallest level (the one-case loop)', () => {
     const y = Float64Array.from({ length: 40 }, (_, i) => (i % 3 ? 1 : -1) * (1 + (i % 7) / 10));
     expect(maxAbs(y) / pNorm(y, 2)).toBeLessThan(0.25); // s = 3: smallest level 2^-2

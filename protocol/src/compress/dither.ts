@@ -129,17 +129,30 @@ export class DitherCompressor implements FixedRateCompressor {
 
   compress(x: Vec, ctx: CompressContext): DitherPayload {
     const d = x.length;
-    const { norm: exact, max } = this.normOf(x);
+    let exact = -1;
+    let max = -1; // unknown
+    if (this.p === 2 && x instanceof Float32Array) {
+      // One pass: a finite sum of squares means every value is finite (float32 squares cannot
+      // overflow), and sqrt(Σ v²) ≥ max|v| holds exactly (v² is exact in float64, and adding
+      // non-negative terms never rounds below the largest).
+      let sum = 0;
+      for (let i = 0; i < d; i++) {
+        const v = x[i];
+        sum += v * v;
+      }
+      if (sum < Infinity && sum > 1e-280) exact = Math.sqrt(sum);
+    }
+    if (exact < 0) ({ norm: exact, max } = this.normOf(x));
     // Round the norm up to float32 and never below max|z_i|, so that every u_i = |z_i|/norm ≤ 1.
     const norm = exact === 0 ? 0 : float32Up(Math.max(exact, max));
     if (!(norm <= FLOAT32_MAX)) throw new ValidationError('x', `${this.spec}: ‖x‖_p = ${exact} exceeds the float32 range`);
     const codes = this.pool.take(Uint8Array, d);
     if (norm === 0) codes.fill(0);
-    else {
-      // All u_i below the smallest non-zero level (usual for large d): a loop with one case only.
-      if (max / norm < 2 ** (1 - this.s)) this.quantizeLow(x, norm, ctx, codes);
-      else this.quantize(x, norm, ctx, codes);
-    }
+    else if (max < 0 || max / norm < 2 ** (1 - this.s)) {
+      // Usual for large d: every u_i below the smallest non-zero level, a loop with one case only;
+      // it reports whether that held, and the general loop redoes the work if not.
+      if (!this.quantizeLow(x, norm, ctx, codes)) this.quantize(x, norm, ctx, codes);
+    } else this.quantize(x, norm, ctx, codes);
     return { codec: this.spec, d, bits: this.payloadBits(d), norm, codes };
   }
 
@@ -180,8 +193,8 @@ export class DitherCompressor implements FixedRateCompressor {
     }
   }
 
-  /** quantize() when every u_i < 2^(1−s): j = s or s − 1 with p = u·2^(s−1). */
-  private quantizeLow(x: Vec, norm: number, ctx: CompressContext, codes: Uint8Array): void {
+  /** quantize() assuming every u_i < 2^(1−s): j = s or s − 1 with p = u·2^(s−1). False if the assumption failed. */
+  private quantizeLow(x: Vec, norm: number, ctx: CompressContext, codes: Uint8Array): boolean {
     const s = this.s;
     const signShift = this.levelBits;
     const scale31 = (2 ** (s - 1) * TWO_31) / norm;
@@ -191,6 +204,7 @@ export class DitherCompressor implements FixedRateCompressor {
     let s1 = seed[1];
     let s2 = seed[2];
     let s3 = seed[3];
+    let top = 0;
     for (let i = 0; i < n; i++) {
       const v = x[i];
       // xoshiro128** step (see hotrng.ts)
@@ -203,9 +217,11 @@ export class DitherCompressor implements FixedRateCompressor {
       s0 ^= n3;
       s2 = n2 ^ t;
       s3 = (n3 << 11) | (n3 >>> 21);
-      const P = (Math.abs(v) * scale31) | 0; // < 2^31 since u < 2^(1−s)
-      codes[i] = (s - (((r >>> 1) - P) >>> 31)) | (+(v < 0) << signShift);
+      const q = Math.abs(v) * scale31; // p_up · 2^31, < 2^31 while u < 2^(1−s)
+      top = Math.max(top, q);
+      codes[i] = (s - (((r >>> 1) - (q | 0)) >>> 31)) | (+(v < 0) << signShift);
     }
+    return top < TWO_31;
   }
 
   decompress(p: DitherPayload, _ctx: SharedContext, out: Vec): Vec {
