@@ -19,14 +19,15 @@
  *   aggregator's upload per broadcast is bounded by the mesh degree, not by the swarm size.
  * - Scoring keeps the defaults except the IP-colocation penalty, which is off: volunteers of one
  *   lab, one NAT or one test machine share an address, and that must not get them pruned.
- * - Size limits: a message's data above `maxFrameBytes` is rejected by the topic validator
- *   (see swarm-transport); one RPC on the wire is capped at `maxRpcBytes` (default 2 MiB,
+ * - Size limits: a message whose data is empty or above `maxFrameBytes` is rejected by the topic
+ *   validator (`frameSizeValidator`: not delivered, not forwarded); one RPC on the wire is capped at `maxRpcBytes` (default 2 MiB,
  *   far below the 4 MiB at which gossipsub's decoder silently drops a stream, and room for
  *   IWANT replies that carry several frames).
  */
 import { createHash } from 'node:crypto';
 import { StrictNoSign, StrictSign } from '@libp2p/gossipsub';
-import type { GossipsubOpts, Message } from '@libp2p/gossipsub';
+import { TopicValidatorResult } from '@libp2p/gossipsub';
+import type { GossipsubOpts, Message, TopicValidatorFn } from '@libp2p/gossipsub';
 
 export type SigningPolicy = 'sign' | 'no-sign';
 
@@ -89,5 +90,20 @@ export function gossipOptions(tuning: GossipTuning): Partial<GossipsubOpts> {
     scoreParams: {
       IPColocationFactorWeight: 0,
     },
+  };
+}
+
+/**
+ * Topic validator enforcing the frame size on gossip: empty or oversized data is rejected (not
+ * delivered, not forwarded). `onReject` is called for counting.
+ */
+export function frameSizeValidator(maxFrameBytes: number, onReject: () => void = () => {}): TopicValidatorFn {
+  return (_peer, msg) => {
+    const n = msg.data.byteLength;
+    if (n === 0 || n > maxFrameBytes) {
+      onReject();
+      return TopicValidatorResult.Reject;
+    }
+    return TopicValidatorResult.Accept;
   };
 }

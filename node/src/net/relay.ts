@@ -10,6 +10,7 @@
  */
 import type { SubscriptionChangeData } from '@libp2p/gossipsub';
 import { createMashaNode } from './create-node.js';
+import { frameSizeValidator } from './gossip-config.js';
 import type { MashaNode, MashaNodeOptions } from './create-node.js';
 
 export interface RelayOptions extends Omit<MashaNodeOptions, 'relay' | 'webrtc' | 'bootstrap'> {
@@ -28,6 +29,8 @@ export interface RelayNode {
   readonly multiaddrs: readonly string[];
   /** Topics the relay currently participates in. */
   topics(): string[];
+  /** Gossip messages the relay refused (empty or above the frame size). */
+  rejectedFrames(): number;
   stop(): Promise<void>;
 }
 
@@ -46,10 +49,19 @@ export async function startRelay(opts: RelayOptions = {}): Promise<RelayNode> {
   });
   const pubsub = node.libp2p.services.pubsub;
   const follow = opts.follow ?? defaultFollow;
-  for (const t of opts.topics ?? []) pubsub.subscribe(t);
+  let rejected = 0;
+  const validator = frameSizeValidator(node.maxFrameBytes, () => {
+    rejected++;
+  });
+  const join = (topic: string): void => {
+    // The relay forwards what it accepts, so it enforces the frame size like any peer.
+    pubsub.topicValidators.set(topic, validator);
+    pubsub.subscribe(topic);
+  };
+  for (const t of opts.topics ?? []) join(t);
   const onSubscriptionChange = (evt: CustomEvent<SubscriptionChangeData>): void => {
     for (const s of evt.detail.subscriptions) {
-      if (s.subscribe && follow(s.topic) && !pubsub.getTopics().includes(s.topic)) pubsub.subscribe(s.topic);
+      if (s.subscribe && follow(s.topic) && !pubsub.getTopics().includes(s.topic)) join(s.topic);
     }
   };
   pubsub.addEventListener('subscription-change', onSubscriptionChange);
@@ -58,6 +70,7 @@ export async function startRelay(opts: RelayOptions = {}): Promise<RelayNode> {
     peerId: node.peerId,
     multiaddrs: node.multiaddrs(),
     topics: () => pubsub.getTopics(),
+    rejectedFrames: () => rejected,
     stop: async () => {
       pubsub.removeEventListener('subscription-change', onSubscriptionChange);
       await node.stop();

@@ -5,7 +5,7 @@
  *
  * - `publish(topic, frame)`: gossipsub. Frames above the frame size are refused locally
  *   (`NetError('frame-too-large')`); inbound messages above it, or empty, are rejected by the
- *   topic validator (the forwarding peer gets gossipsub's invalid-message penalty) and counted.
+ *   topic validator (neither delivered nor forwarded) and counted.
  * - `sendDirect(peer, frame)`: one long-lived outbound stream per peer, frames length-prefixed
  *   (length-prefix.ts), written in call order, waiting for the muxer to drain when its buffer is
  *   full. A stream that died is reopened on the next send.
@@ -17,11 +17,11 @@
  *   can check the two agree.
  */
 import type { GossipsubMessage, TopicValidatorFn } from '@libp2p/gossipsub';
-import { TopicValidatorResult } from '@libp2p/gossipsub';
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { NetError } from './errors.js';
 import type { MashaNode } from './create-node.js';
+import { frameSizeValidator } from './gossip-config.js';
 import { encodeLengthPrefixed, LengthPrefixedReader } from './length-prefix.js';
 import type { ByteCount, WireCounts } from './wire-meter.js';
 
@@ -57,6 +57,8 @@ export interface TransportCounters {
 }
 
 export interface SwarmTransport {
+  /** The libp2p node underneath (addresses, status); `close()` stops it. */
+  readonly node: MashaNode;
   /** Our peer id. */
   readonly self: string;
   readonly maxFrameBytes: number;
@@ -127,9 +129,12 @@ class Libp2pSwarmTransport implements SwarmTransport {
   private readonly directReceived = frameCount();
   private readonly rejected = { oversized: 0, empty: 0, gossipInvalid: 0 };
 
-  constructor(private readonly node: MashaNode, private readonly opts: SwarmTransportOptions) {
+  constructor(readonly node: MashaNode, private readonly opts: SwarmTransportOptions) {
     this.self = node.peerId;
     this.maxFrameBytes = node.maxFrameBytes;
+    this.validateGossip = frameSizeValidator(this.maxFrameBytes, () => {
+      this.rejected.gossipInvalid++;
+    });
   }
 
   async start(): Promise<void> {
@@ -167,14 +172,7 @@ class Libp2pSwarmTransport implements SwarmTransport {
     for (const h of handlers) h(from, msg.data);
   };
 
-  private readonly validateGossip: TopicValidatorFn = (_peer, msg) => {
-    const n = msg.data.byteLength;
-    if (n === 0 || n > this.maxFrameBytes) {
-      this.rejected.gossipInvalid++;
-      return TopicValidatorResult.Reject;
-    }
-    return TopicValidatorResult.Accept;
-  };
+  private readonly validateGossip: TopicValidatorFn;
 
   private readonly onUplinkStream = (stream: Stream, connection: Connection): void => {
     const from = connection.remotePeer.toString();

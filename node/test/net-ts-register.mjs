@@ -1,0 +1,3 @@
+import { register } from 'node:module';
+
+register('./net-ts-hooks.mjs', import.meta.url);
