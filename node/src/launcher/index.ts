@@ -5,3 +5,5 @@ export * from './plot.js';
 export * from './summary.js';
 export * from './launch.js';
 export * from './volunteer.js';
+export * from './processes.js';
+export * from './default-run.js';

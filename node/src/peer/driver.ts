@@ -64,6 +64,8 @@ export interface PeerDriverOptions {
   readonly onError?: (error: Error) => void;
   /** Oldest a partial inbound message may get (ms). Default: 4 leases. */
   readonly maxPartialAgeMs?: number;
+  /** Engine start-up wait for the gossip mesh (ms): at least `minMs`, at most `maxMs`. Default 500 / 3000. */
+  readonly warmup?: { readonly minMs: number; readonly maxMs: number };
 }
 
 export interface DriverBytes {
@@ -99,6 +101,8 @@ export class PeerDriver {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly unsubscribe: (() => void)[] = [];
   private periodic: NodeJS.Timeout | null = null;
+  private warmupTimer: NodeJS.Timeout | null = null;
+  private readonly warmup: { readonly minMs: number; readonly maxMs: number };
   private statusTimer: NodeJS.Timeout | null = null;
   private resolveDone: (reason: string) => void = () => {};
   private started = false;
@@ -122,6 +126,7 @@ export class PeerDriver {
     this.onAction = options.onAction ?? null;
     this.onError = options.onError ?? null;
     this.statusIntervalMs = options.statusIntervalMs ?? (this.role === 'observer' ? 0 : 1000);
+    this.warmup = options.warmup ?? { minMs: 500, maxMs: 3_000 };
     this.bcastTopic = broadcastTopic(options.ctx.runId);
     this.statusTopic = statusTopic(options.ctx.runId);
     const ctx = options.ctx;
@@ -160,7 +165,32 @@ export class PeerDriver {
     if (this.statusIntervalMs > 0) {
       this.statusTimer = setInterval(() => this.publishStatus(), this.statusIntervalMs);
     }
-    if (this.role === 'volunteer') this.dispatch({ type: 'start' });
+    if (this.role === 'volunteer') this.startEngineWhenReady();
+  }
+
+  /**
+   * Starts the engine once gossip on the broadcast topic can flow (some peer — at least the relay
+   * — is known to follow the topic) and at least `warmup.minMs` have passed, or after
+   * `warmup.maxMs` whatever happens. Claiming the aggregator's role into a mesh that does not exist
+   * yet would make every fresh peer of a new run claim it at once. Messages heard meanwhile are
+   * handed to the engine already (an existing aggregator is adopted before the lease starts).
+   */
+  private startEngineWhenReady(): void {
+    const { minMs, maxMs } = this.warmup;
+    const begin = this.clock();
+    const poll = (): void => {
+      if (this.stopped) return;
+      const waited = this.clock() - begin;
+      const ready = waited >= minMs && this.transport.topicPeers(this.bcastTopic).length > 0;
+      if (ready || waited >= maxMs) {
+        this.warmupTimer = null;
+        this.log.write('engine-start', { peer: this.self, waitedMs: Math.round(waited), topicPeers: this.transport.topicPeers(this.bcastTopic).length });
+        this.dispatch({ type: 'start' });
+      } else {
+        this.warmupTimer = setTimeout(poll, 50);
+      }
+    };
+    poll();
   }
 
   /** Stops timers and handlers (the transport stays open: its owner closes it). Idempotent. */
@@ -170,6 +200,7 @@ export class PeerDriver {
     for (const h of this.timers.values()) clearTimeout(h);
     this.timers.clear();
     if (this.periodic !== null) clearInterval(this.periodic);
+    if (this.warmupTimer !== null) clearTimeout(this.warmupTimer);
     if (this.statusTimer !== null) clearInterval(this.statusTimer);
     for (const u of this.unsubscribe) u();
     this.unsubscribe.length = 0;

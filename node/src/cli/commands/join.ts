@@ -1,0 +1,84 @@
+/**
+ * `masha join --relay ADDR [--run ID]`: volunteer for a run (the given one, or the first open run
+ * announced), work on the shards the aggregator assigns until the run is over. Human status lines
+ * go to stderr; `--json` prints one JSON object per line on stdout instead
+ * (`{"event":"connected"|"run"|"status"|"exit", …}`), which scripts and tests read.
+ */
+import type { Command } from 'commander';
+import { joinRun } from '../../launcher/volunteer.js';
+import type { PeerStatus } from '../../peer/status.js';
+import { collect, EXIT, parseSeconds, UsageError } from '../errors.js';
+import { formatBytes, formatMetric, interruptSignal, shortId, type CliContext } from '../io.js';
+
+export interface JoinFlags {
+  relay?: string[];
+  run?: string;
+  out?: string;
+  wait: number;
+  linger?: number;
+  connectTimeout: number;
+  json?: boolean;
+}
+
+export function configureJoin(cmd: Command): void {
+  cmd
+    .description('join the swarm as a volunteer and work on the shards you are assigned until the run is over')
+    .option('--relay <multiaddr>', 'relay address with /p2p/<id> (repeatable)', collect)
+    .option('--run <id>', 'join this run (64 hex digits); default: the first open run announced')
+    .option('--out <dir>', 'write the event log to <dir>/<runId>/peers/<peerId>.jsonl')
+    .option('--wait <seconds>', 'how long to wait for the run to be announced', parseSeconds, 60)
+    .option('--linger <seconds>', 'stay this long after the run is done, serving state to stragglers (default: two leases)', parseSeconds)
+    .option('--connect-timeout <seconds>', 'how long to wait for a relay', parseSeconds, 10)
+    .option('--json', 'print JSON lines (connected, run, status every second, exit) on stdout')
+    .addHelpText('after', '\nExit codes: 0 the run is over, 2 bad flags or run id, 3 relay unreachable or run not announced, 130 interrupted.');
+}
+
+function line(s: PeerStatus): string {
+  const role = s.isAggregator ? 'aggregator' : `agg ${shortId(s.aggregator)}`;
+  return `round ${s.round} · it ${s.iteration} · metric ${formatMetric(s.relDist)} · epoch ${s.epoch} ${role} · shards ${s.heldCount} · up ${formatBytes(s.bytes.direct + s.bytes.broadcast)} down ${formatBytes(s.bytes.received)}${s.done !== null ? ` · done (${s.done})` : ''}`;
+}
+
+export async function runJoin(flags: JoinFlags, ctx: CliContext): Promise<number> {
+  const relays = flags.relay ?? [];
+  if (relays.length === 0) throw new UsageError('--relay', 'at least one relay address is required (see `masha relay`)');
+  const { signal, dispose } = interruptSignal();
+  const emit = (event: string, fields: Record<string, unknown>): void => {
+    if (flags.json) ctx.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
+  };
+  const say = (text: string): void => {
+    if (!flags.json) ctx.stderr.write(`masha join: ${text}\n`);
+  };
+  let lastLine = 0;
+  try {
+    const result = await joinRun({
+      relays,
+      ...(flags.run !== undefined ? { runId: flags.run } : {}),
+      outDir: flags.out ?? null,
+      waitMs: flags.wait * 1000,
+      connectTimeoutMs: flags.connectTimeout * 1000,
+      ...(flags.linger !== undefined ? { lingerMs: flags.linger * 1000 } : {}),
+      signal,
+      onConnected: ({ peerId, addrs }) => {
+        emit('connected', { peerId, pid: process.pid, addrs });
+        say(`peer ${peerId} connected; waiting for ${flags.run !== undefined ? `run ${flags.run}` : 'a run'}…`);
+      },
+      onRun: ({ runId, manifest, logPath }) => {
+        emit('run', { runId, method: manifest.method.name, compressor: manifest.compressors.device, log: logPath });
+        say(`joined run ${runId} (${manifest.method.name} + ${manifest.compressors.device})${logPath !== null ? `; log ${logPath}` : ''}`);
+      },
+      onStatus: (s) => {
+        emit('status', { status: s });
+        const now = Date.now();
+        if (now - lastLine >= 5000 || s.done !== null) {
+          lastLine = now;
+          say(line(s));
+        }
+      },
+    });
+    emit('exit', { runId: result.runId, peerId: result.peerId, reason: result.reason, status: result.status });
+    say(`left run ${result.runId}: ${result.reason}`);
+    return result.reason === 'interrupted' ? EXIT.interrupted : EXIT.ok;
+  } finally {
+    dispose();
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * `masha launch --manifest RUN.json --relay ADDR`: validate and publish a run, follow it with a
+ * live progress bar (or status lines) on stderr until it ends, write runs/<runId>/summary.json,
+ * events.jsonl and run.svg, and exit 0 when the run reached its target (1 otherwise).
+ */
+import type { Command } from 'commander';
+import { startProgress, type Progress } from '@masha/sim';
+import { launchRun, type LaunchProgress } from '../../launcher/launch.js';
+import type { LaunchSummary } from '../../launcher/summary.js';
+import { collect, EXIT, parseSeconds, UsageError } from '../errors.js';
+import { formatBytes, formatMetric, interruptSignal, shortId, type CliContext } from '../io.js';
+import { loadManifestFile } from '../manifest-file.js';
+
+export interface LaunchFlags {
+  manifest: string;
+  relay?: string[];
+  out: string;
+  timeout?: number;
+  connectTimeout: number;
+  json?: boolean;
+}
+
+export function configureLaunch(cmd: Command): void {
+  cmd
+    .description('validate and publish a run, follow it until it ends, write runs/<runId>/{summary.json,events.jsonl,run.svg}')
+    .requiredOption('--manifest <file>', 'run manifest (JSON; `masha-sim manifest init` writes one)')
+    .option('--relay <multiaddr>', 'relay address with /p2p/<id> (repeatable)', collect)
+    .option('--out <dir>', 'runs directory', 'runs')
+    .option('--timeout <seconds>', 'give up after this long (the summary is still written)', parseSeconds)
+    .option('--connect-timeout <seconds>', 'how long to wait for a relay', parseSeconds, 10)
+    .option('--json', 'print the summary as JSON on stdout (progress stays on stderr)')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 target reached, 1 run ended without reaching it, 2 bad manifest or flags, 3 relay unreachable, 130 interrupted.' +
+        '\n\nExample:\n  masha-sim manifest init --problem bilinear --method masha1 --compressor natural --target 1e-6 > run.json\n  masha launch --manifest run.json --relay /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW…',
+    );
+}
+
+function detail(p: LaunchProgress): string {
+  const target = p.target !== null ? ` → ${formatMetric(p.target)}` : '';
+  return `it ${p.iteration} · round ${p.round} · metric ${formatMetric(p.metric)}${target} · ${p.peers} volunteer(s) · epoch ${p.epoch} agg ${shortId(p.aggregator)}`;
+}
+
+export function humanSummary(s: LaunchSummary, dir: string): string {
+  const metric = s.finalRelDist !== null ? `relative distance ${formatMetric(s.finalRelDist)}` : `‖F‖² ${formatMetric(s.finalOpNormSq)}`;
+  const lines = [
+    `run ${s.runId}: ${s.reached ? 'target reached' : 'target NOT reached'} (${s.stop}), ${metric}${s.target !== null ? ` (target ${formatMetric(s.target)})` : ''}`,
+    `  rounds: ${s.committedRounds} committed, ${s.abortedRounds} aborted/retried; iterations ${s.iterations}; elections ${s.elections}`,
+    `  bytes: uplink ${formatBytes(s.uplinkBytes)}, downlink ${formatBytes(s.downlinkBytes)} (frames), wire ${formatBytes(s.wireBytes)} sent`,
+    `  volunteers: ${s.peersSeen} seen, ${s.peersAtEnd} at the end; state ${s.consistent ? 'consistent' : 'INCONSISTENT'}; late ${s.lateFrames}, stale ${s.staleMessages}, rejected ${s.rejectedFrames}`,
+    `  ${s.wallSeconds.toFixed(1)} s; files in ${dir}/ (summary.json, events.jsonl, run.svg)`,
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+export async function runLaunch(flags: LaunchFlags, ctx: CliContext): Promise<number> {
+  const relays = flags.relay ?? [];
+  if (relays.length === 0) throw new UsageError('--relay', 'at least one relay address is required (see `masha relay`)');
+  const { manifest, files } = loadManifestFile(flags.manifest);
+  const { signal, dispose } = interruptSignal();
+  let bar: Progress | null = null;
+  const say = (text: string): void => {
+    if (bar === null || ctx.progress === 'off') ctx.stderr.write(`masha launch: ${text}\n`);
+  };
+  try {
+    const result = await launchRun({
+      manifest,
+      files,
+      relays,
+      outDir: flags.out,
+      connectTimeoutMs: flags.connectTimeout * 1000,
+      ...(flags.timeout !== undefined ? { timeoutMs: flags.timeout * 1000 } : {}),
+      signal,
+      onLaunched: ({ runId, peerId }) => {
+        ctx.stderr.write(`masha launch: run ${runId} published by ${peerId}\n`);
+        ctx.stderr.write(`masha launch: volunteers join with: masha join --relay ${relays[0]} --run ${runId}\n`);
+        bar = startProgress(`run ${runId.slice(0, 8)}`, 1000, { stream: ctx.stderr, mode: ctx.progress, intervalMs: 2000 });
+      },
+      onProgress: (p) => bar?.update(Math.round(1000 * p.fraction), detail(p)),
+      onEvent: (text) => {
+        if (bar === null || !ctx.stderr.isTTY) say(text);
+      },
+    });
+    (bar as Progress | null)?.stop(result.summary.reached ? 'done' : result.summary.stop);
+    if (flags.json) ctx.stdout.write(`${JSON.stringify(result.summary, null, 2)}\n`);
+    else ctx.stdout.write(humanSummary(result.summary, result.dir));
+    if (result.summary.stop === 'interrupted') return EXIT.interrupted;
+    return result.summary.reached ? EXIT.ok : EXIT.failed;
+  } finally {
+    (bar as Progress | null)?.stop();
+    dispose();
+  }
+}

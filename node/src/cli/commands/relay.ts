@@ -1,0 +1,86 @@
+/**
+ * `masha relay`: the bootstrap and circuit-relay-v2 node of a swarm, with TCP and WebSocket
+ * listeners. Prints its multiaddrs (one per line, or one JSON object with `--json`) and runs until
+ * interrupted. `--http PORT` also serves a small page with the addresses (`/`), the addresses as
+ * JSON (`/multiaddrs`) and a health check (`/healthz`); the volunteer page will be served there too.
+ */
+import { createServer, type Server } from 'node:http';
+import type { Command } from 'commander';
+import { startRelay, type RelayNode } from '../../net/relay.js';
+import { collect, EXIT, parsePort } from '../errors.js';
+import { interruptSignal, type CliContext } from '../io.js';
+
+export interface RelayFlags {
+  listen?: string[];
+  host: string;
+  tcp: number;
+  ws: number;
+  http?: number;
+  json?: boolean;
+}
+
+export function configureRelay(cmd: Command): void {
+  cmd
+    .description('run a relay: bootstrap node and circuit relay v2 (TCP + WebSocket); prints its multiaddrs')
+    .option('--listen <multiaddr>', 'listen address (repeatable; overrides --host/--tcp/--ws)', collect)
+    .option('--host <ip>', 'interface to listen on (0.0.0.0 for remote peers)', '127.0.0.1')
+    .option('--tcp <port>', 'TCP port (0 = any free port)', parsePort, 0)
+    .option('--ws <port>', 'WebSocket port (0 = any free port)', parsePort, 0)
+    .option('--http <port>', 'also serve the addresses (and later the volunteer page) over HTTP on this port', parsePort)
+    .option('--json', 'print {"peerId", "multiaddrs", "http"} as one JSON line instead of plain addresses')
+    .addHelpText('after', '\nExample:\n  masha relay --tcp 4001 --ws 4002 --http 8080\n  masha join --relay /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW…');
+}
+
+function page(relay: RelayNode): string {
+  const items = relay.multiaddrs.map((a) => `<li><code>${a.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</code></li>`).join('');
+  return `<!doctype html><meta charset="utf-8"><title>Masha relay</title><h1>Masha relay</h1><p>Peer id <code>${relay.peerId}</code></p><ul>${items}</ul><p>Join with <code>masha join --relay ADDR</code>.</p>`;
+}
+
+function serve(relay: RelayNode, port: number): Promise<Server> {
+  const server = createServer((req, res) => {
+    const url = (req.url ?? '/').split('?')[0];
+    if (url === '/multiaddrs') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ peerId: relay.peerId, multiaddrs: relay.multiaddrs }));
+    } else if (url === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+    } else if (url === '/') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page(relay));
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+    }
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
+}
+
+export async function runRelay(flags: RelayFlags, ctx: CliContext): Promise<number> {
+  const { signal, dispose } = interruptSignal();
+  const relay = await startRelay(
+    flags.listen !== undefined && flags.listen.length > 0
+      ? { listen: flags.listen }
+      : { host: flags.host, ports: { tcp: flags.tcp, ws: flags.ws } },
+  );
+  let server: Server | null = null;
+  try {
+    if (flags.http !== undefined) server = await serve(relay, flags.http);
+    const httpPort = server !== null ? (server.address() as { port: number }).port : null;
+    if (flags.json) {
+      ctx.stdout.write(`${JSON.stringify({ peerId: relay.peerId, multiaddrs: relay.multiaddrs, http: httpPort === null ? null : `http://127.0.0.1:${httpPort}/` })}\n`);
+    } else {
+      for (const a of relay.multiaddrs) ctx.stdout.write(`${a}\n`);
+      if (httpPort !== null) ctx.stderr.write(`masha relay: serving http://127.0.0.1:${httpPort}/\n`);
+      ctx.stderr.write('masha relay: running (Ctrl-C to stop)\n');
+    }
+    await new Promise<void>((resolve) => {
+      if (signal.aborted) resolve();
+      else signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    return EXIT.ok;
+  } finally {
+    dispose();
+    server?.close();
+    await relay.stop().catch(() => {});
+  }
+}

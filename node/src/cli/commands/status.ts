@@ -1,0 +1,184 @@
+/**
+ * `masha status --relay ADDR`: a live table of the runs announced on the swarm and of their peers
+ * (shards held, aggregator, round, metric, bytes up and down), redrawn every second until Ctrl-C.
+ * `--json` (or `--once`) listens for `--wait` seconds, prints one snapshot and exits.
+ */
+import type { Command } from 'commander';
+import { formatTable } from '@masha/sim';
+import { connectSwarm } from '../../launcher/connect.js';
+import { RunDirectory, StatusBoard } from '../../launcher/directory.js';
+import { LIVE_WINDOW_MS } from '../../launcher/launch.js';
+import { isRunId } from '../../peer/topics.js';
+import { collect, EXIT, parseSeconds, UsageError } from '../errors.js';
+import { formatBytes, formatMetric, interruptSignal, shortId, type CliContext } from '../io.js';
+
+export interface StatusFlags {
+  relay?: string[];
+  run?: string;
+  json?: boolean;
+  once?: boolean;
+  wait: number;
+  connectTimeout: number;
+}
+
+export function configureStatus(cmd: Command): void {
+  cmd
+    .description('live table of the runs on the swarm and their peers: shards, aggregator, round, metric, bytes up/down')
+    .option('--relay <multiaddr>', 'relay address with /p2p/<id> (repeatable)', collect)
+    .option('--run <id>', 'show this run only')
+    .option('--json', 'print one JSON snapshot after --wait seconds and exit')
+    .option('--once', 'print one table after --wait seconds and exit')
+    .option('--wait <seconds>', 'how long to listen before a snapshot (--json, --once)', parseSeconds, 3)
+    .option('--connect-timeout <seconds>', 'how long to wait for a relay', parseSeconds, 10)
+    .addHelpText('after', '\nExit codes: 0 ok, 2 bad flags, 3 relay unreachable (or, with --run, the run was not announced within --wait).');
+}
+
+export interface StatusSnapshot {
+  readonly runs: {
+    readonly runId: string;
+    readonly state: string;
+    readonly method: string;
+    readonly compressor: string;
+    readonly launcher: string;
+    readonly peers: {
+      readonly peer: string;
+      readonly live: boolean;
+      readonly isAggregator: boolean;
+      readonly aggregator: string | null;
+      readonly epoch: number;
+      readonly round: number;
+      readonly iteration: number;
+      readonly metric: number | null;
+      readonly held: readonly number[];
+      readonly heldCount: number;
+      readonly up: number;
+      readonly down: number;
+      readonly done: string | null;
+    }[];
+  }[];
+}
+
+function shards(held: readonly number[], count: number): string {
+  if (count === 0) return '—';
+  const text = held.slice(0, 8).join(',');
+  return count > 8 ? `${text},… (${count})` : text;
+}
+
+export function renderStatus(snap: StatusSnapshot): string {
+  if (snap.runs.length === 0) return 'no run announced yet\n';
+  let out = '';
+  for (const r of snap.runs) {
+    out += `run ${r.runId} [${r.state}] ${r.method} + ${r.compressor}, launcher ${shortId(r.launcher)}\n`;
+    const rows = r.peers.map((p) => [
+      shortId(p.peer),
+      p.isAggregator ? 'aggregator' : 'volunteer',
+      p.live ? (p.done !== null ? `done (${p.done})` : 'live') : 'silent',
+      shards(p.held, p.heldCount),
+      shortId(p.aggregator),
+      String(p.epoch),
+      String(p.round),
+      String(p.iteration),
+      formatMetric(p.metric),
+      formatBytes(p.up),
+      formatBytes(p.down),
+    ]);
+    out += rows.length === 0
+      ? '  (no peer reports yet)\n'
+      : formatTable(
+          [
+            { header: 'peer' },
+            { header: 'role' },
+            { header: 'state' },
+            { header: 'shards' },
+            { header: 'aggregator' },
+            { header: 'epoch', align: 'right' },
+            { header: 'round', align: 'right' },
+            { header: 'iter', align: 'right' },
+            { header: 'metric', align: 'right' },
+            { header: 'up', align: 'right' },
+            { header: 'down', align: 'right' },
+          ],
+          rows,
+        );
+  }
+  return out;
+}
+
+export async function runStatus(flags: StatusFlags, ctx: CliContext): Promise<number> {
+  const relays = flags.relay ?? [];
+  if (relays.length === 0) throw new UsageError('--relay', 'at least one relay address is required');
+  if (flags.run !== undefined && !isRunId(flags.run)) throw new UsageError('--run', `a run id is 64 lower-case hex digits, got ${JSON.stringify(flags.run)}`);
+  const { signal, dispose } = interruptSignal();
+  const transport = await connectSwarm({ relays, timeoutMs: flags.connectTimeout * 1000 });
+  const directory = new RunDirectory(transport).start();
+  const boards = new Map<string, StatusBoard>();
+  directory.onRun((a) => {
+    if (flags.run !== undefined && a.runId !== flags.run) return;
+    if (!boards.has(a.runId)) boards.set(a.runId, new StatusBoard(transport, a.runId).start());
+  });
+  const snapshot = (): StatusSnapshot => ({
+    runs: directory
+      .runs()
+      .filter((k) => boards.has(k.announcement.runId))
+      .map((k) => {
+        const a = k.announcement;
+        const board = boards.get(a.runId) as StatusBoard;
+        const live = new Set(board.live(LIVE_WINDOW_MS).map((e) => e.peer));
+        return {
+          runId: a.runId,
+          state: a.state,
+          method: a.manifest.method.name,
+          compressor: a.manifest.compressors.device,
+          launcher: a.launcher,
+          peers: board.all().map((e) => ({
+            peer: e.peer,
+            live: live.has(e.peer),
+            isAggregator: e.status.isAggregator,
+            aggregator: e.status.aggregator,
+            epoch: e.status.epoch,
+            round: e.status.round,
+            iteration: e.status.iteration,
+            metric: e.status.relDist,
+            held: e.status.held,
+            heldCount: e.status.heldCount,
+            up: e.status.bytes.direct + e.status.bytes.broadcast,
+            down: e.status.bytes.received,
+            done: e.status.done,
+          })),
+        };
+      }),
+  });
+  const sleep = (ms: number): Promise<void> =>
+    new Promise((r) => {
+      const t = setTimeout(r, ms);
+      signal.addEventListener('abort', () => {
+        clearTimeout(t);
+        r();
+      }, { once: true });
+    });
+  try {
+    if (flags.json || flags.once) {
+      await sleep(flags.wait * 1000);
+      const snap = snapshot();
+      if (flags.json) ctx.stdout.write(`${JSON.stringify(snap, null, 2)}\n`);
+      else ctx.stdout.write(renderStatus(snap));
+      if (flags.run !== undefined && snap.runs.length === 0) {
+        ctx.stderr.write(`masha status: run ${flags.run} was not announced within ${flags.wait} s\n`);
+        return EXIT.network;
+      }
+      return signal.aborted ? EXIT.interrupted : EXIT.ok;
+    }
+    const tty = ctx.stdout.isTTY === true;
+    while (!signal.aborted) {
+      const text = renderStatus(snapshot());
+      ctx.stdout.write(tty ? `\x1b[2J\x1b[H${new Date().toISOString()}  (Ctrl-C to quit)\n${text}` : `${new Date().toISOString()}\n${text}\n`);
+      await sleep(tty ? 1000 : 5000);
+    }
+    return EXIT.ok;
+  } finally {
+    dispose();
+    for (const b of boards.values()) b.stop();
+    directory.stop();
+    await transport.close().catch(() => {});
+  }
+}

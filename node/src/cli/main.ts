@@ -1,0 +1,17 @@
+/** Entry point of the `masha` binary (node/bin/masha.js imports the built copy). */
+import { EXIT } from './errors.js';
+import { runCli } from './program.js';
+
+// Children of `npm start` and of the tests (launcher/processes.ts) exit when their parent dies,
+// even by SIGKILL: the parent holds the other end of our stdin pipe.
+if (process.env.MASHA_DIE_WITH_PARENT === '1' && !process.stdin.isTTY) {
+  const die = (): never => process.exit(EXIT.interrupted);
+  process.stdin.on('end', die);
+  process.stdin.on('close', die);
+  process.stdin.on('error', die);
+  process.stdin.resume();
+}
+
+const code = await runCli(process.argv.slice(2));
+// libp2p can leave sockets and timers behind after stop(): do not wait for them.
+process.exit(code);
