@@ -2,6 +2,11 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { ValidationError } from '../src/errors.js';
 import { canonicalJson, runIdOf, sha256Hex } from '../src/manifest/canonical.js';
+import { buildProblem, buildRun, runFromManifest } from '../src/manifest/build.js';
+import { generateBilinear } from '../src/problems/bilinear.js';
+import { bilinearToJson } from '../src/problems/bilinear-file.js';
+import { theoryStepsize } from '../src/methods/stepsize.js';
+import { parseCompressor } from '../src/compress/registry.js';
 import { MANIFEST_DEFAULTS, parseManifest, quorumShards } from '../src/manifest/schema.js';
 
 const minimal = { problem: { kind: 'bilinear' }, method: { name: 'masha1' } };
@@ -22,7 +27,9 @@ describe('manifest schema', () => {
     expect(m.version).toBe(1);
     expect(m.problem).toEqual({ kind: 'bilinear', ...MANIFEST_DEFAULTS.bilinear });
     expect(m.method).toEqual({ name: 'masha1', gamma: 'theory', stochastic: false, prox: 'identity' });
-    expect(m.compressors).toEqual({ device: 'randk:0.1', server: 'identity' });
+    expect(m.compressors).toEqual({ device: 'dither:p=2,s=8', server: 'identity' });
+    expect(parseManifest({ ...minimal, method: { name: 'eg' } }).compressors.device).toBe('identity');
+    expect(parseManifest({ ...minimal, compressors: { device: 'randk:0.1' } }).compressors.device).toBe('randk:0.1');
     expect(m.stop).toEqual({ iterations: 10_000 });
     expect(m.network).toEqual({ ...MANIFEST_DEFAULTS.network });
     expect(m.seed).toBe(0);
@@ -101,6 +108,18 @@ describe('manifest schema', () => {
     );
   });
 
+  it('is idempotent: a validated manifest parses to itself (same run id)', () => {
+    for (const input of [
+      minimal,
+      { problem: { kind: 'quadratic', d: 30 }, method: { name: 'marina' } },
+      { problem: { kind: 'bilinear', M: 4 }, method: { name: 'eg', gamma: 0.1 }, network: { quorum: { count: 2 } }, stop: { target: 1e-5 } },
+    ]) {
+      const once = parseManifest(input);
+      expect(parseManifest(JSON.parse(JSON.stringify(once)))).toEqual(once);
+      expect(runIdOf(parseManifest(JSON.parse(JSON.stringify(once))))).toBe(runIdOf(once));
+    }
+  });
+
   it('resolves the quorum', () => {
     expect(quorumShards(0.5, 10)).toBe(5);
     expect(quorumShards(0.51, 10)).toBe(6);
@@ -154,3 +173,62 @@ function shuffleKeys(v: unknown): unknown {
   }
   return v;
 }
+
+describe('building a run from a manifest', () => {
+  const small = { kind: 'bilinear', d: 4, M: 3, seed: 9 };
+
+  it('generates the named problem and resolves the theory stepsize', () => {
+    const m = parseManifest({ problem: small, method: { name: 'masha1' }, compressors: { device: 'randk:0.5' } });
+    const built = buildRun(m);
+    expect(built.problem.dim).toBe(8);
+    expect(built.problem.shards).toBe(3);
+    expect(built.gamma).toBe(theoryStepsize('masha1', { problem: built.problem, device: parseCompressor('randk:0.5'), server: parseCompressor('identity'), stochastic: false }));
+    expect(built.method.gamma).toBe(built.gamma);
+    expect(built.runId).toBe(runIdOf(m));
+    const run = runFromManifest(parseManifest({ problem: small, method: { name: 'masha1', gamma: 0.1 }, network: { quorum: { count: 2 } } }));
+    expect(run.method.gamma).toBe(0.1);
+    expect(run.ctx.quorum).toBe(2);
+    expect(run.ctx.shards).toBe(3);
+    expect(run.ctx.runId).toBe(run.runId);
+    expect(run.ctx.solution).not.toBeNull();
+    expect(runFromManifest(parseManifest({ problem: small, method: { name: 'eg', gamma: 0.1 } })).ctx.quorum).toBe(2); // ⌈0.5·3⌉
+  });
+
+  it('builds marina on a quadratic with its theory stepsize', () => {
+    const run = runFromManifest(parseManifest({ problem: { kind: 'quadratic', d: 20, n: 4 }, method: { name: 'marina' }, compressors: { device: 'permk' } }));
+    expect(run.method.name).toBe('marina');
+    expect(run.gamma).toBeGreaterThan(0);
+    expect(Number.isFinite(run.gamma)).toBe(true);
+  });
+
+  it('reads inline and file problems, checking the pinned SHA-256', () => {
+    const json = bilinearToJson(generateBilinear({ d: 3, M: 2, seed: 1 }));
+    const inline = buildProblem(parseManifest({ problem: { kind: 'inline', data: json }, method: { name: 'eg' } }).problem);
+    expect(inline.dim).toBe(6);
+    const text = JSON.stringify(json);
+    const files = { 'p.json': text };
+    const readFile = (path: string) => files[path as 'p.json'];
+    const ok = parseManifest({ problem: { kind: 'file', path: 'p.json', sha256: sha256Hex(text) }, method: { name: 'eg' } });
+    const z = new Float64Array(6).fill(0.5);
+    const a = new Float64Array(6);
+    const b = new Float64Array(6);
+    buildProblem(ok.problem, { readFile }).operator(1, z, a);
+    inline.operator(1, z, b);
+    expect(a).toEqual(b);
+    const field = (f: () => unknown): string => {
+      try {
+        f();
+      } catch (e) {
+        expect(e).toBeInstanceOf(ValidationError);
+        return (e as ValidationError).field;
+      }
+      return 'accepted';
+    };
+    const pinnedWrong = parseManifest({ problem: { kind: 'file', path: 'p.json', sha256: '0'.repeat(64) }, method: { name: 'eg' } });
+    expect(field(() => buildProblem(pinnedWrong.problem, { readFile }))).toBe('problem.sha256');
+    expect(field(() => buildProblem(ok.problem))).toBe('problem.path');
+    expect(field(() => buildProblem(parseManifest({ problem: { kind: 'inline', data: { kind: 'torus' } }, method: { name: 'eg' } }).problem))).toBe('problem.data.kind');
+    const bad = { ...json, lambda: -1 };
+    expect(field(() => buildProblem(parseManifest({ problem: { kind: 'inline', data: bad }, method: { name: 'eg' } }).problem))).toBe('problem.data.lambda');
+  });
+});

@@ -36,7 +36,17 @@ export const MANIFEST_DEFAULTS = {
   bilinear: { d: 100, M: 10, lambda: 0.01, heterogeneity: 0.5, seed: 0, samples: 1, spectrum: [0.1, 1] as [number, number], sampleSpread: 0.5 },
   quadratic: { d: 1000, n: 10, s: 0, seed: 0, lambda: 1e-6 },
   method: { gamma: 'theory' as const, stochastic: false, prox: 'identity' },
-  compressors: { device: 'randk:0.1', server: 'identity' },
+  /** Device compressor per method when none is named (the seed's Figure 1 pairings; PermK for MARINA). */
+  compressorFor: {
+    masha1: 'dither:p=2,s=8',
+    masha2: 'topk:0.3',
+    eg: 'identity',
+    qeg: 'natural',
+    qgda: 'dither:p=2,s=8',
+    'ef-gda': 'topk:0.3',
+    marina: 'permk',
+  } satisfies Record<MethodName, string>,
+  compressors: { server: 'identity' },
   stop: { iterations: 10_000 },
   network: { frameBytes: 65_536, roundDeadlineMs: 2_000, heartbeatMs: 500, leaseMs: 2_000, quorum: 0.5, minPeers: 1 },
   seed: 0,
@@ -99,7 +109,8 @@ const methodSchema = z.strictObject({
 });
 
 const compressorsSchema = z.strictObject({
-  device: z.string().min(1).max(200).default(MANIFEST_DEFAULTS.compressors.device),
+  /** Default: the method's usual compressor (MANIFEST_DEFAULTS.compressorFor). */
+  device: z.string().min(1).max(200).optional(),
   server: z.string().min(1).max(200).default(MANIFEST_DEFAULTS.compressors.server),
 });
 
@@ -128,16 +139,21 @@ const networkSchema = z.strictObject({
   minPeers: int(1, 1_000_000).default(MANIFEST_DEFAULTS.network.minPeers),
 });
 
-const manifestSchema = z.strictObject({
+const manifestObject = z.strictObject({
   version: z.literal(MANIFEST_VERSION).default(MANIFEST_VERSION),
   problem: problemSchema,
   method: methodSchema,
-  compressors: compressorsSchema.default({ ...MANIFEST_DEFAULTS.compressors }),
+  compressors: compressorsSchema.default({ server: MANIFEST_DEFAULTS.compressors.server }),
   stop: stopSchema.default({ ...MANIFEST_DEFAULTS.stop }),
   network: networkSchema.default({ ...MANIFEST_DEFAULTS.network }),
   /** Run seed: keys every shared draw (RandK indices, b_k, samples). */
   seed: seedSchema.default(MANIFEST_DEFAULTS.seed),
 });
+
+const manifestSchema = manifestObject.transform((m) => ({
+  ...m,
+  compressors: { device: m.compressors.device ?? MANIFEST_DEFAULTS.compressorFor[m.method.name], server: m.compressors.server },
+}));
 
 /** A validated manifest with every default filled in. */
 export type Manifest = z.output<typeof manifestSchema>;
