@@ -100,6 +100,11 @@
  * preallocated; received payload bytes are decoded from views of the message body; payload
  * buffers go back to their compressor (`release`) once used.
  *
+ * **Fault model.** Peers crash, stall, lose messages and get partitioned; every byte they send is
+ * validated and malformed input is refused and counted (`bad-message`), never thrown. Peers are not
+ * assumed malicious: one that forges *well-formed* messages (claims a higher epoch, a fake commit)
+ * is not defended against — that needs signed messages and Byzantine-robust aggregation.
+ *
  * **What drivers must know.** `setTimer` with an id that is already set replaces that timer.
  * `metric` actions are counter increments (name, amount). `message.sender` is the logical sender
  * (frames carry it); a broadcast need not be delivered back to its sender. `maxBodyBytes(ctx, kind)`
