@@ -8,6 +8,7 @@ import {
   marinaStepsize,
   parseCompressor,
   permk,
+  theoryStepsize,
   type MethodInstance,
   type Problem,
   type ReplicaState,
@@ -165,5 +166,12 @@ describe('MARINA theory stepsize', () => {
     expect(ratio(0)).toBeLessThan(34);
     expect(ratio(0.8)).toBeGreaterThan(1.3);
     expect(ratio(0.8)).toBeLessThan(1.9);
+  });
+
+  it("theoryStepsize('marina') uses the quadratic's L₋, L₊, L_± and p = β by default", () => {
+    const { problem, constants } = generatePermkQuadratic({ d: 100, n: 10, s: 0.3, seed: 2 });
+    const device = parseCompressor('randk:k=10');
+    expect(theoryStepsize('marina', { problem, device })).toBeCloseTo(marinaStepsize(constants, 0.1, { A: 0.9, B: 0 }), 15);
+    expect(theoryStepsize('marina', { problem, device: permk() })).toBeCloseTo(marinaStepsize(constants, 0.1, { A: 1, B: 1 }), 15);
   });
 });

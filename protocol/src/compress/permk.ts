@@ -126,15 +126,31 @@ export class PermKCompressor implements Compressor<PermKPayload> {
     return permkConstants(d, devices);
   }
 
+  /** The last layout handed out and its key: every device of a round hits it without building a key string. */
+  private last: { seed: number; round: number; purpose: string; layout: PermKLayout } | null = null;
+
   /** The round's shared layout (cached per seed, round, purpose, d, n). */
   layout(d: number, ctx: SharedContext): PermKLayout {
-    const key = `${ctx.streams.seed}|${ctx.round}|${ctx.purpose}|${d}|${ctx.devices}`;
+    const last = this.last;
+    const seed = ctx.streams.seed;
+    if (
+      last !== null &&
+      last.round === ctx.round &&
+      last.seed === seed &&
+      last.purpose === ctx.purpose &&
+      last.layout.d === d &&
+      last.layout.n === ctx.devices
+    ) {
+      return last.layout;
+    }
+    const key = `${seed}|${ctx.round}|${ctx.purpose}|${d}|${ctx.devices}`;
     let l = this.cache.get(key);
     if (!l) {
       l = permkLayout(d, ctx.devices, ctx.streams, ctx.round, ctx.purpose);
       if (this.cache.size >= CACHE_SIZE) this.cache.delete(this.cache.keys().next().value as string);
       this.cache.set(key, l);
     }
+    this.last = { seed, round: ctx.round, purpose: ctx.purpose, layout: l };
     return l;
   }
 

@@ -70,3 +70,47 @@ export function marinaAb(c: Compressor, d: number, n: number): AbConstants {
   if (k.kind === 'contractive' && k.delta !== undefined) return abFromOmega(k.delta - 1, n);
   throw new ValidationError('compressor', `'${c.spec}' states neither AB constants, q nor δ: no MARINA stepsize`);
 }
+
+/** A problem that knows its MARINA smoothness constants (the quadratics). */
+interface WithSmoothness {
+  constants(): MarinaSmoothness;
+}
+
+function hasSmoothness(p: object): p is WithSmoothness {
+  const c = (p as Partial<WithSmoothness>).constants;
+  if (typeof c !== 'function') return false;
+  const v = c.call(p) as Partial<MarinaSmoothness> | undefined;
+  return !!v && typeof v.Lminus === 'number' && typeof v.Lplus === 'number' && typeof v.Lpm === 'number';
+}
+
+/**
+ * MARINA's theory stepsize for a problem and device compressor: L₋, L₊, L_± from the problem when
+ * it states them (quadratics), else the safe bounds L₋ ≤ (1/n)Σ L_i, L₊ = sqrt((1/n)Σ L_i²),
+ * L_± ≤ L₊ from the per-shard Lipschitz constants. p defaults to the compressor's density β (= ζ/d
+ * for payloads of values only), as `Marina` does.
+ */
+export function marinaTheoryStepsize(input: {
+  readonly problem: { readonly dim: number; readonly shards: number; lipschitz(m: number): number };
+  readonly device: Compressor;
+  readonly p?: number;
+}): number {
+  const { problem, device } = input;
+  const d = problem.dim;
+  const n = problem.shards;
+  const p = input.p ?? Math.min(1, device.constants(d, n).beta);
+  let s: MarinaSmoothness;
+  if (hasSmoothness(problem)) {
+    s = problem.constants();
+  } else {
+    let sum = 0;
+    let sumSq = 0;
+    for (let m = 0; m < n; m++) {
+      const L = problem.lipschitz(m);
+      sum += L;
+      sumSq += L * L;
+    }
+    const Lplus = Math.sqrt(sumSq / n);
+    s = { Lminus: sum / n, Lplus, Lpm: Lplus };
+  }
+  return marinaStepsize(s, p, marinaAb(device, d, n));
+}

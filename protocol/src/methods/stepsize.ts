@@ -22,6 +22,7 @@ import type { Problem } from '../problems/types.js';
 import type { Prox } from '../prox/types.js';
 import { FULL } from './common.js';
 import { defaultTau } from './masha-base.js';
+import { marinaTheoryStepsize } from './marina-stepsize.js';
 import type { MethodName } from './types.js';
 
 export interface StepsizeInput {
@@ -141,6 +142,8 @@ export function theoryStepsize(name: MethodName, input: StepsizeInput): number {
       return gdaStepsize(input, false);
     case 'ef-gda':
       return gdaStepsize(input, true);
+    case 'marina':
+      return marinaTheoryStepsize(input);
     default:
       throw new ValidationError('method', `no theory stepsize for '${name}' here`);
   }
