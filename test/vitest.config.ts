@@ -5,6 +5,9 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['development'] } },
   test: {
     include: ['test/**/*.test.ts'],
-    testTimeout: 60_000,
+    // Each file runs a whole swarm of processes: one file at a time on a 2-core machine.
+    fileParallelism: false,
+    testTimeout: 180_000,
+    hookTimeout: 60_000,
   },
 });

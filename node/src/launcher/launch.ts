@@ -4,6 +4,7 @@
  *   <outDir>/<runId>/events.jsonl   what the launcher saw: the run's commits and elections (from
  *                                   its observer engine), peers appearing and going silent, the end
  *   <outDir>/<runId>/run.svg        the metric against iterations and wall-clock time, live peers
+ *   <outDir>/<runId>/z.json         the final iterate (problems of dimension ≤ 100,000)
  *
  * How it follows the run: it republishes the announcement every `announceIntervalMs`, listens to
  * the peers' status reports, and runs an observer engine (peer/driver.ts, role "observer") that
@@ -78,8 +79,12 @@ export interface LaunchResult {
   readonly runId: string;
   readonly dir: string;
   readonly summary: LaunchSummary;
-  readonly files: { readonly summary: string; readonly events: string; readonly plot: string };
+  /** z.json (the final iterate) is written only when the dimension is at most Z_FILE_MAX_DIM. */
+  readonly files: { readonly summary: string; readonly events: string; readonly plot: string; readonly z: string };
 }
+
+/** z.json is written for problems of at most this dimension. */
+export const Z_FILE_MAX_DIM = 100_000;
 
 /** A peer counts as live while its last report is younger than this (ms). */
 export const LIVE_WINDOW_MS = 3_000;
@@ -101,7 +106,7 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
   const run: ManifestRun = runFromManifest(manifest, { readFile });
   const dir = resolve(options.outDir ?? 'runs', runId);
   mkdirSync(dir, { recursive: true });
-  const paths = { summary: join(dir, 'summary.json'), events: join(dir, 'events.jsonl'), plot: join(dir, 'run.svg') };
+  const paths = { summary: join(dir, 'summary.json'), events: join(dir, 'events.jsonl'), plot: join(dir, 'run.svg'), z: join(dir, 'z.json') };
   const log = new EventLog(paths.events);
   const wallStart = Date.now();
   const t0 = performance.now();
@@ -339,6 +344,10 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
   const logSha256 = log.close();
   const final: LaunchSummary = { ...summary, logSha256 };
   await writeJsonFile(paths.summary, final);
+  // The final iterate as the launcher's observer holds it (small problems only).
+  if (z.length <= Z_FILE_MAX_DIM) {
+    await writeJsonFile(paths.z, { runId, round: observer.engine.committedRound, iteration: observer.engine.replica.iteration, digest: observer.engine.digestHex, z: Array.from(z) });
+  }
   await writeTextFile(
     paths.plot,
     plotLaunch(series, {

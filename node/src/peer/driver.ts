@@ -382,25 +382,34 @@ export class PeerDriver {
 
   // ---------------------------------------------------------------- status
 
-  /** Total refused inbound input: frames the reassembler refused plus bodies the engine refused. */
+  /** Total refused inbound input: frames the transport or the reassembler refused, plus bodies the engine refused. */
   rejectedTotal(): number {
     let n = 0;
     for (const v of Object.values(this.rejected)) n += v;
+    const t = this.transport.counters().rejected;
     const c = this.engine.counters;
-    return n + (c['bad-message'] ?? 0) + (c['bad-payload'] ?? 0);
+    return n + t.gossipInvalid + t.oversized + t.empty + (c['bad-message'] ?? 0) + (c['bad-payload'] ?? 0);
   }
 
   /** The live status report of this peer. */
   status(): PeerStatus {
     const snap = this.engine.snapshot();
-    const wire = this.transport.counters().wire.connections;
-    const counters: Record<string, number> = {};
+    const tc = this.transport.counters();
+    const wire = tc.wire.connections;
+    // Driver and transport counters first, then the engine's (alphabetically) up to the cap.
+    const counters: Record<string, number> = {
+      'net-send-failed': this.counters['send-failed'] ?? 0,
+      'net-publish-failed': this.counters['publish-failed'] ?? 0,
+      'net-uplinks-sent': this.counters['sent-uplink'] ?? 0,
+      'net-commits-sent': this.counters['sent-commit'] ?? 0,
+      'net-frames-refused': Object.values(this.rejected).reduce((a, b) => a + b, 0),
+      'net-transport-refused': tc.rejected.gossipInvalid + tc.rejected.oversized + tc.rejected.empty,
+    };
     const names = [...Object.keys(this.engine.counters)].sort();
-    for (const name of names.slice(0, MAX_COUNTERS - 4)) counters[name] = this.engine.counters[name];
-    counters['net-send-failed'] = this.counters['send-failed'] ?? 0;
-    counters['net-publish-failed'] = this.counters['publish-failed'] ?? 0;
-    counters['net-uplinks-sent'] = this.counters['sent-uplink'] ?? 0;
-    counters['net-commits-sent'] = this.counters['sent-commit'] ?? 0;
+    for (const name of names) {
+      if (Object.keys(counters).length >= MAX_COUNTERS) break;
+      counters[name] = this.engine.counters[name];
+    }
     const relDist = this.engine.relDist();
     return {
       v: STATUS_VERSION,

@@ -1,0 +1,80 @@
+/**
+ * Five volunteers, a relay and a launcher (real processes on loopback) solve a bilinear run; the
+ * final iterate is compared with the reference runner's (protocol/src/runner) on the same manifest.
+ *
+ * Tolerance: exact equality. With `minPeers = 5` the first round opens only when every volunteer
+ * is in (so shard holders never change during the run), with `quorum = 1` no round commits with a
+ * missing shard, and a 4 s lease keeps a slow process from being declared dead: the swarm then
+ * performs exactly the reference's arithmetic (shared randomness is keyed by run seed, round and
+ * shard; the aggregator sums in shard order), so the iterates are bitwise identical. The summary
+ * must also show one election, no aborted round and every peer on the launcher's digest.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runFromManifest, runReference } from '@masha/protocol';
+import { checkLineage, testManifest, TestSwarm } from './swarm-helpers.js';
+
+const PEERS = 5;
+const TARGET = 1e-6;
+
+describe(`${PEERS} volunteers solve a bilinear run`, () => {
+  const swarm = new TestSwarm();
+  const manifest = testManifest({
+    stop: { iterations: 2_000, target: TARGET },
+    network: { heartbeatMs: 300, leaseMs: 4_000, roundDeadlineMs: 4_000, quorum: 1, minPeers: PEERS },
+  });
+
+  beforeAll(async () => {
+    await swarm.startRelay();
+  });
+
+  afterAll(async () => {
+    await swarm.stop();
+  });
+
+  it('reaches the target at bitwise the reference runner\'s iterate, with a consistent lineage on every peer', async () => {
+    const { path, runId } = swarm.writeManifest(manifest);
+    for (let i = 0; i < PEERS; i++) swarm.volunteer(runId);
+    const launcher = swarm.launch(path, 150);
+    const { code, summary } = await launcher.summary();
+    expect(code).toBe(0);
+    expect(summary.runId).toBe(runId);
+    expect(summary.reached).toBe(true);
+    expect(summary.stop).toBe('done:target');
+    expect(summary.peersSeen).toBe(PEERS);
+    expect(summary.elections).toBe(1);
+    expect(summary.abortedRounds).toBe(0);
+    expect(summary.consistent).toBe(true);
+    expect(summary.rejectedFrames).toBe(0);
+
+    // The reference runner on the same manifest.
+    const run = runFromManifest(manifest);
+    const ref = runReference({ problem: run.problem, method: run.method, iterations: 2_000, target: TARGET });
+    expect(ref.reached).toBe(true);
+    expect(summary.iterations).toBe(ref.iterations);
+    const { z } = swarm.readJson<{ z: number[] }>(runId, 'z.json');
+    expect(z.length).toBe(ref.z.length);
+    let maxDiff = 0;
+    for (let i = 0; i < z.length; i++) maxDiff = Math.max(maxDiff, Math.abs(z[i] - ref.z[i]));
+    expect(maxDiff).toBe(0);
+    expect(summary.finalRelDist).toBe(ref.records[ref.records.length - 1].relDist);
+
+    // Every volunteer ended on the launcher's digest, and the logs agree round by round.
+    await Promise.all(swarm.volunteers.map((v) => v.child.exited));
+    let aggregators = 0;
+    for (const v of swarm.volunteers) {
+      expect(v.exit?.reason).toBe('done:target');
+      expect(v.exit?.status.digest).toBe(summary.digest);
+      // One peer aggregated every round (it answers for its own shards locally); the others uplinked.
+      const c = v.exit?.status.counters ?? {};
+      if ((c['net-commits-sent'] ?? 0) > 0) aggregators++;
+      else expect(c['net-uplinks-sent']).toBeGreaterThan(0);
+    }
+    expect(aggregators).toBe(1);
+    const logs = swarm.peerLogs(runId);
+    expect(logs.size).toBe(PEERS);
+    logs.set('launcher', swarm.launcherLog(runId));
+    const lineage = checkLineage(logs);
+    expect(lineage.problems).toEqual([]);
+    expect(lineage.rounds.get(summary.committedRounds)).toBe(summary.digest);
+  });
+});
