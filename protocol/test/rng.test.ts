@@ -40,6 +40,22 @@ describe('Rng', () => {
     expect(chi).toBeLessThan(27.9);
   });
 
+  it('nextInt is uniform for ranges above 2^21 (12 buckets of n = 3·2^22, chi-square 11 dof bound 31.3)', () => {
+    const r = new Rng(11, 12, 13, 14);
+    const n = 3 * 2 ** 22;
+    const buckets = 12;
+    const draws = 120_000;
+    const counts = new Array<number>(buckets).fill(0);
+    for (let i = 0; i < draws; i++) {
+      const v = r.nextInt(n);
+      expect(v >= 0 && v < n && Number.isInteger(v)).toBe(true);
+      counts[Math.floor((v * buckets) / n)]++;
+    }
+    const e = draws / buckets;
+    const chi = counts.reduce((acc, c) => acc + ((c - e) * (c - e)) / e, 0);
+    expect(chi).toBeLessThan(31.3);
+  });
+
   it('gaussian has mean 0 and variance 1 within tolerance', () => {
     const r = new Rng(9, 9, 9, 9);
     const n = 100_000;

@@ -11,6 +11,9 @@ import type { Vec } from '../vec/kernels.js';
  * quickselect on the exact magnitudes settles the rest. Ties at the threshold go to the lowest
  * indices. NaN counts as larger than everything (its bits are), so callers that reject NaN see it.
  */
+/** Below this many entries selection uses quickselect on magnitudes instead of the 2^16-bin histogram. */
+const SMALL = 4096;
+
 export function topKIndices(x: Vec, k: number): Uint32Array {
   const d = x.length;
   if (!Number.isSafeInteger(k) || k < 0 || k > d) throw new RangeError(`topKIndices: need 0 ≤ k ≤ d, got k=${k}, d=${d}`);
@@ -19,6 +22,12 @@ export function topKIndices(x: Vec, k: number): Uint32Array {
     const all = new Uint32Array(d);
     for (let i = 0; i < d; i++) all[i] = i;
     return all;
+  }
+  // Small vectors: a quickselect on the magnitudes beats allocating and scanning a 2^16-bin histogram.
+  if (d < SMALL) {
+    const all = new Uint32Array(d);
+    for (let i = 0; i < d; i++) all[i] = i;
+    return pickLargest(x, all, k);
   }
   // Key words: float32 bits, or the high word of each float64; Int32 (not Uint32) views, since
   // words ≥ 2^31 would leave V8's small-integer fast path.
@@ -68,6 +77,7 @@ function sampledTopK(x: Vec, k: number, words: Int32Array, stride: number, off: 
 function selectAmong(x: Vec, cand: Uint32Array, ckey: Int32Array, k: number): Uint32Array {
   const nc = cand.length;
   if (k === nc) return cand.slice();
+  if (nc < SMALL) return pickLargest(x, cand, k);
   const hist = new Int32Array(65536);
   for (let j = 0; j < nc; j++) hist[ckey[j] >>> 15]++;
   let above = 0;
@@ -125,7 +135,10 @@ function pickLargest(x: Vec, cand: Uint32Array, need: number): Uint32Array {
   const nc = cand.length;
   if (need === nc) return cand.slice();
   const mags = new Float64Array(nc);
-  for (let j = 0; j < nc; j++) mags[j] = Math.abs(x[cand[j]]);
+  for (let j = 0; j < nc; j++) {
+    const a = Math.abs(x[cand[j]]);
+    mags[j] = a === a ? a : Infinity; // NaN ranks above everything, as in the histogram path
+  }
   const t = kthLargest(mags.slice(), need);
   let greater = 0;
   for (let j = 0; j < nc; j++) if (mags[j] > t) greater++;

@@ -58,7 +58,15 @@ export class Rng {
       throw new RangeError(`nextInt: n must be an integer in [1, 2^32], got ${n}`);
     }
     if (n === 4294967296) return this.nextU32();
-    // 32x32 -> 64 bit product via two 16-bit halves would be slow; use float math, exact below 2^53.
+    if (n > 2097152) {
+      // x·n would exceed 2^53 and lose exactness: masked rejection instead (≤ 2 draws expected).
+      const mask = 2 ** Math.ceil(Math.log2(n)) - 1;
+      for (;;) {
+        const v = mask >= 4294967295 ? this.nextU32() : this.nextU32() & mask;
+        if ((v >>> 0) < n) return v >>> 0;
+      }
+    }
+    // Lemire's method; x·n < 2^53 here, so float arithmetic is exact.
     let x = this.nextU32();
     let m = x * n;
     let l = m % 4294967296;
