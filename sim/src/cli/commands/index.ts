@@ -8,3 +8,4 @@ export { command as manifestInit } from './manifest-init.js';
 export { command as solve } from './solve.js';
 export { command as reproBilinear } from './repro-bilinear.js';
 export { command as run } from './run.js';
+export { command as reproPermk } from './repro-permk.js';
