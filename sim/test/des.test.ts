@@ -258,6 +258,8 @@ class TimerPeer implements EnginePeer {
     if (event.type === 'timer') {
       this.fired.push([event.id, now]);
       if (event.id === 'z') return [{ type: 'setTimer', id: 'w', delayMs: 1 }];
+      // Sub-millisecond delays are clamped to 1 ms, as Node's setTimeout does.
+      if (event.id === 'w') return [{ type: 'setTimer', id: 'v', delayMs: 1e-13 }];
     }
     if (event.type === 'peer-connected' || event.type === 'peer-disconnected') this.hints.push(`${event.type}:${event.peer}@${now}`);
     return [];
@@ -280,16 +282,17 @@ describe('Swarm timers and membership', () => {
     return { swarm, engines };
   }
 
-  it('re-setting replaces a timer, clearing cancels it, timers fire at handle time + delay', () => {
+  it('re-setting replaces a timer, clearing cancels it, timers fire at handle time + max(delay, 1 ms)', () => {
     const { swarm, engines } = timerSwarm();
     swarm.addInitialPeers(['a']);
     expect(swarm.run()).toBe('idle');
     expect(engines.get('a')!.fired).toEqual([
       ['z', 5],
       ['w', 6],
+      ['v', 7],
       ['x', 30],
     ]);
-    expect(swarm.stats.timersFired).toBe(3);
+    expect(swarm.stats.timersFired).toBe(4);
   });
 
   it('a crash discards pending timers; a leave tells the others, a crash does not; a rejoin starts fresh', () => {
@@ -306,6 +309,7 @@ describe('Swarm timers and membership', () => {
     expect(engines.get('a')!.fired).toEqual([
       ['z', 14],
       ['w', 15],
+      ['v', 16],
       ['x', 39],
     ]);
     expect(engines.get('c')!.hints).toEqual(['peer-disconnected:b@7', 'peer-connected:d@8', 'peer-connected:a@9']);

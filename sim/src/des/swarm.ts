@@ -84,6 +84,16 @@ export interface SwarmStats {
   readonly metrics: Map<string, number>;
 }
 
+/**
+ * Smallest timer delay, in virtual ms. Node's setTimeout (and browsers') clamp shorter delays to
+ * 1 ms; modelling that keeps an engine that re-arms a timer for a floating-point sliver of time
+ * (deadline − now ≈ 1e−13) from spinning forever at one virtual instant.
+ */
+export const TIMER_MIN_MS = 1;
+
+/** More events than this at one virtual instant means a zero-delay livelock: the run is aborted. */
+export const MAX_EVENTS_PER_INSTANT = 1_000_000;
+
 const ARRIVE = 0;
 const DELIVER = 1;
 const TIMER = 2;
@@ -328,6 +338,8 @@ export class Swarm<F> {
     const maxEvents = options.maxEvents ?? Number.POSITIVE_INFINITY;
     const stop = options.stop;
     let n = 0;
+    let instant = this.now;
+    let atInstant = 0;
     for (;;) {
       if (this.aliveCount > 0 && this.activeCount === 0) return 'done';
       if (this.queue.size === 0) return 'idle';
@@ -335,6 +347,14 @@ export class Swarm<F> {
       if (n >= maxEvents) return 'events';
       const ev = this.queue.pop() as SimEvent;
       n++;
+      if (this.queue.now === instant) {
+        if (++atInstant > MAX_EVENTS_PER_INSTANT) {
+          throw new Error(`simulation livelock: more than ${MAX_EVENTS_PER_INSTANT} events at t=${instant} ms (last: ${describe(ev)})`);
+        }
+      } else {
+        instant = this.queue.now;
+        atInstant = 0;
+      }
       this.stats.events++;
       this.process(ev);
       if (stop !== undefined && stop()) return 'stopped';
@@ -576,7 +596,7 @@ export class Swarm<F> {
           if (!(a.delayMs >= 0) || !Number.isFinite(a.delayMs)) throw new RangeError(`peer ${p.id}: setTimer ${a.id} with delay ${a.delayMs}`);
           const token = ++this.timerToken;
           p.timers.set(a.id, token);
-          const at = handledAt + a.delayMs;
+          const at = handledAt + (a.delayMs > TIMER_MIN_MS ? a.delayMs : TIMER_MIN_MS);
           this.queue.push(at > now ? at : now, { k: TIMER, peer: p, inc: p.inc, id: a.id, token });
           break;
         }
@@ -708,6 +728,20 @@ export class Swarm<F> {
     for (const p of this.peers) if (p.alive && p.receiver !== null) n += p.receiver.expire(this.now);
     this.stats.partialsExpired += n;
     return n;
+  }
+}
+
+function describe(ev: SimEvent): string {
+  switch (ev.k) {
+    case ARRIVE:
+    case DELIVER:
+      return `frame ${ev.from.id} → ${ev.to.id}`;
+    case TIMER:
+      return `timer ${ev.id} of ${ev.peer.id}`;
+    case CPU_DONE:
+      return `compute done at ${ev.peer.id}`;
+    case TRACE:
+      return `trace ${ev.ev.event}`;
   }
 }
 

@@ -40,6 +40,8 @@ export interface SimulateOptions {
   readonly logMetrics?: boolean;
   /** Stop after this much simulated time (default: generous bound from the manifest and trace). */
   readonly maxSimSeconds?: number;
+  /** Stop after this many discrete events (default: unbounded). */
+  readonly maxEvents?: number;
   /** Compute ‖F‖² for the curve every this many iterations when z* is unknown (default: ~200 points). */
   readonly recordEvery?: number;
   /** Called when a new iteration is first committed. */
@@ -210,7 +212,10 @@ export function simulate(options: SimulateOptions): SimulateResult {
   const traceEnd = trace.events.length > 0 ? trace.events[trace.events.length - 1].t : 0;
   const t = manifest.network;
   const defaultLimit = traceEnd + (3 * maxIterations * (t.roundDeadlineMs + t.leaseMs)) / 1000 + 600;
-  const stop = swarm.run({ untilMs: 1000 * (options.maxSimSeconds ?? defaultLimit) });
+  const stop = swarm.run({
+    untilMs: 1000 * (options.maxSimSeconds ?? defaultLimit),
+    ...(options.maxEvents !== undefined ? { maxEvents: options.maxEvents } : {}),
+  });
 
   // The final state: the most advanced peer (all live peers agree when `consistent`).
   const peers = swarm.aliveIds().map((id) => engines.get(id) as MashaPeer);
