@@ -111,10 +111,10 @@ export class TestSwarm {
     return { path, runId: runIdOf(manifest) };
   }
 
-  volunteer(runId: string, name = `v${this.volunteers.length + 1}`): Volunteer {
+  volunteer(runId: string, name = `v${this.volunteers.length + 1}`, extra: readonly string[] = []): Volunteer {
     const child = this.group.spawnMasha(
       name,
-      ['join', '--relay', this.relayAddr, '--run', runId, '--out', this.runsDir, '--json', '--wait', '120', '--linger', '3'],
+      ['join', '--relay', this.relayAddr, '--run', runId, '--out', this.runsDir, '--json', '--wait', '120', '--linger', '3', ...extra],
       { stdout: 'pipe', stderr: { file: join(this.dir, `${name}.log`) } },
     );
     const v = new Volunteer(name, child);

@@ -35,6 +35,11 @@ export function parseSeconds(value: string): number {
   return n;
 }
 
+export function parseRound(value: string): number {
+  if (!/^\d+$/.test(value.trim())) throw new InvalidArgumentError('expected a non-negative integer.');
+  return Number(value);
+}
+
 export function parsePort(value: string): number {
   if (!/^\d+$/.test(value.trim())) throw new InvalidArgumentError('expected a port number in [0, 65535].');
   const n = Number(value);

@@ -19,7 +19,7 @@ import type { PeerStatus } from '../peer/status.js';
 import { isRunId } from '../peer/topics.js';
 import type { RunAnnouncement } from './announce.js';
 import { connectSwarm } from './connect.js';
-import { RunDirectory } from './directory.js';
+import { RunDirectory, StatusBoard } from './directory.js';
 
 export interface JoinOptions {
   readonly relays: readonly string[];
@@ -33,6 +33,8 @@ export interface JoinOptions {
   readonly connectTimeoutMs?: number;
   /** Stay this long after the run is done (ms). Default: two leases of the run. */
   readonly lingerMs?: number;
+  /** Start working only once a peer of the run reports this round (staged demos, tests of late joiners). */
+  readonly afterRound?: number;
   /** Publish a status report this often (ms). Default 1000. */
   readonly statusIntervalMs?: number;
   readonly signal?: AbortSignal;
@@ -89,6 +91,9 @@ export async function joinRun(options: JoinOptions): Promise<JoinResult> {
     const runId = announcement.runId;
     if (announcement.state === 'finished') {
       throw new JoinError('run-finished', `run ${runId} has already finished`);
+    }
+    if (options.afterRound !== undefined && options.afterRound > 0) {
+      await waitForRound(transport, runId, options.afterRound, waitMs, options.signal);
     }
     const run = runFromManifest(announcement.manifest, {
       readFile: (path) => {
@@ -164,5 +169,20 @@ export async function joinRun(options: JoinOptions): Promise<JoinResult> {
     directory.stop();
     log.close?.();
     await transport.close().catch(() => {});
+  }
+}
+
+/** Resolves once some peer of the run reports `round` or later. */
+async function waitForRound(transport: SwarmTransport, runId: string, round: number, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  const board = new StatusBoard(transport, runId).start();
+  try {
+    const deadline = performance.now() + timeoutMs;
+    while (!board.all().some((e) => e.status.round >= round)) {
+      if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('aborted');
+      if (performance.now() > deadline) throw new JoinError('run-not-found', `no peer of run ${runId} reported round ${round} within ${timeoutMs / 1000} s`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    board.stop();
   }
 }

@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { joinRun } from '../../launcher/volunteer.js';
 import type { PeerStatus } from '../../peer/status.js';
-import { collect, EXIT, parseSeconds, UsageError } from '../errors.js';
+import { collect, EXIT, parseRound, parseSeconds, UsageError } from '../errors.js';
 import { formatBytes, formatMetric, interruptSignal, shortId, type CliContext } from '../io.js';
 
 export interface JoinFlags {
@@ -17,6 +17,7 @@ export interface JoinFlags {
   wait: number;
   linger?: number;
   connectTimeout: number;
+  afterRound?: number;
   json?: boolean;
 }
 
@@ -29,6 +30,7 @@ export function configureJoin(cmd: Command): void {
     .option('--wait <seconds>', 'how long to wait for the run to be announced', parseSeconds, 60)
     .option('--linger <seconds>', 'stay this long after the run is done, serving state to stragglers (default: two leases)', parseSeconds)
     .option('--connect-timeout <seconds>', 'how long to wait for a relay', parseSeconds, 10)
+    .option('--after-round <n>', 'start working only once the run has reached round n (staged demos, tests of late joiners)', parseRound)
     .option('--json', 'print JSON lines (connected, run, status every second, exit) on stdout')
     .addHelpText('after', '\nExit codes: 0 the run is over, 2 bad flags or run id, 3 relay unreachable or run not announced, 130 interrupted.');
 }
@@ -57,6 +59,7 @@ export async function runJoin(flags: JoinFlags, ctx: CliContext): Promise<number
       waitMs: flags.wait * 1000,
       connectTimeoutMs: flags.connectTimeout * 1000,
       ...(flags.linger !== undefined ? { lingerMs: flags.linger * 1000 } : {}),
+      ...(flags.afterRound !== undefined ? { afterRound: flags.afterRound } : {}),
       signal,
       onConnected: ({ peerId, addrs }) => {
         emit('connected', { peerId, pid: process.pid, addrs });
