@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { decodeStatus, encodeStatus, MAX_STATUS_BYTES, StatusError, type PeerStatus } from '../src/peer/status.js';
+
+const RUN = 'a'.repeat(64);
+
+function status(over: Partial<PeerStatus> = {}): PeerStatus {
+  return {
+    v: 1,
+    runId: RUN,
+    seq: 3,
+    role: 'volunteer',
+    epoch: 2,
+    aggregator: '12D3KooWabc',
+    isAggregator: false,
+    round: 41,
+    iteration: 35,
+    digest: '0123456789abcdef0123456789abcdef',
+    relDist: 1.5e-3,
+    held: [0, 3, 7],
+    heldCount: 3,
+    done: null,
+    uptimeMs: 1234,
+    bytes: { direct: 10, broadcast: 0, received: 20, wireSent: 30, wireReceived: 40 },
+    rejected: 0,
+    counters: { 'stale-epoch': 2, 'net-uplinks-sent': 40 },
+    ...over,
+  };
+}
+
+const enc = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
+
+describe('peer status reports', () => {
+  it('round-trips a report exactly', () => {
+    const s = status();
+    expect(decodeStatus(encodeStatus(s))).toEqual(s);
+  });
+
+  it('refuses empty, oversized and non-JSON input with StatusError', () => {
+    expect(() => decodeStatus(new Uint8Array(0))).toThrow(StatusError);
+    expect(() => decodeStatus(new Uint8Array(MAX_STATUS_BYTES + 1))).toThrow(/limit/);
+    expect(() => decodeStatus(new Uint8Array([0xff, 0xfe, 0x00]))).toThrow(StatusError);
+    expect(() => decodeStatus(enc('hello'))).toThrow(StatusError);
+  });
+
+  it('refuses reports that break the schema, naming the field', () => {
+    const cases: [unknown, RegExp][] = [
+      [{ ...status(), round: -1 }, /round/],
+      [{ ...status(), round: 1.5 }, /round/],
+      [{ ...status(), runId: 'A'.repeat(64) }, /runId/],
+      [{ ...status(), relDist: -1 }, /relDist/],
+      [{ ...status(), digest: 'xyz' }, /digest/],
+      [{ ...status(), held: Array.from({ length: 300 }, (_, i) => i) }, /held/],
+      [{ ...status(), extra: 1 }, /root|extra|Unrecognized/i],
+      [{ ...status(), v: 2 }, /v/],
+      [{ ...status(), counters: Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`c${i}`, 1])) }, /counters/],
+      [{ ...status(), aggregator: 'bad id with spaces' }, /aggregator/],
+    ];
+    for (const [value, field] of cases) {
+      let err: unknown = null;
+      try {
+        decodeStatus(enc(value));
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(StatusError);
+      expect((err as Error).message).toMatch(field);
+    }
+  });
+
+  it('refuses to encode an invalid report (a bug on our side)', () => {
+    expect(() => encodeStatus({ ...status(), seq: -4 })).toThrow(StatusError);
+  });
+});
