@@ -10,7 +10,9 @@
  *   those coordinates of A_m δ are computed — O(1) each for tridiagonal A_m — and the real
  *   compressor then reads exactly those (O(K) per device); other compressors (TopK) get the dense
  *   difference (O(d) per device);
- * - ‖∇f(x^k)‖² is measured with the mean bands in O(d).
+ * - ‖∇f(x^k)‖² is measured with the mean bands in O(d);
+ * - with a deterministic, context-free compressor (the scanning TopK), consecutive devices with
+ *   identical matrices (all of them at s = 0) send identical payloads, computed once.
  *
  * A test checks that the iterates agree with the generic method instance to rounding.
  */
@@ -230,6 +232,11 @@ export class MarinaQuadraticRun {
 
   get iterations(): number {
     return this.k;
+  }
+
+  /** A copy of the current iterate x^k. */
+  iterate(): Float64Array {
+    return Float64Array.from(this.x);
   }
 
   /** True once the run has reached the target, diverged, exhausted its budget or been stopped. */

@@ -8,7 +8,15 @@
  * tries γ_th·2^i, i = 0, 1, …; the best is the one reaching the target with the fewest uplink bits
  * per node. All of i = 0 … 12 are raced side by side (see `raceStepsizes`).
  *
- * Target: ‖∇f(x^k)‖² ≤ T·‖∇f(x⁰)‖² with T = 1e−7 (`summary.target` is T, the relative value).
+ * Target: ‖∇f(x^k)‖² ≤ T·‖∇f(x⁰)‖² with T = 1e−6 (`summary.target` is T, the relative value;
+ * `--target` changes it). The measured RandK/PermK ratio depends on T: the problems have
+ * λ_min(Ā) = 1e−6 against L₋ ≈ 1, and once the high-curvature part of the gradient is gone (T below
+ * ~1e−7 here) what remains lies in low-curvature directions, where the compressed differences
+ * A_i(x^{k+1} − x^k) are tiny next to ‖g‖, RandK's extra variance stops binding and every method
+ * crawls at the pace of those directions; the theory's worst-case bound (variance ∝ L₊²‖δ‖²)
+ * describes the regime above it. At n = 100, s = 0 we measured 18.9× (T = 1e−5), 11.7× (1e−6),
+ * 3.3× (1e−7), 2.5× (1e−8), 1.8× (1e−9) against a theory ratio of 10.9×. T = 1e−6 is also the
+ * target of the project's bilinear reproduction (there on the relative distance).
  * Bits: uplink payload bits per node spent by the iterations: 32d per full round (c_k = 1), the
  * compressor's exact payload bits per compressed round. The initial exchange g⁰ = ∇f(x⁰) — 32d bits
  * per node, identical for every compressor — is left out (curves start at 0 bits) and reported
@@ -51,7 +59,7 @@ export interface PermkGrid {
   readonly budgetFullGradients: number;
 }
 
-export const PERMK_TARGET = 1e-7;
+export const PERMK_TARGET = 1e-6;
 
 export const FULL_GRID: PermkGrid = {
   d: 1000,
@@ -88,6 +96,8 @@ export interface PermkBestRun {
   readonly n: number;
   readonly s: number;
   readonly compressor: PermkCompressorName;
+  /** 'reached': best of the runs that met the target; else the non-diverged run closest to it, or 'diverged' when all diverged. */
+  readonly outcome: 'reached' | 'not reached' | 'diverged';
   /** Best stepsize (or the largest that did not diverge when none reached the target). */
   readonly gamma: number;
   readonly gammaTheory: number;
@@ -307,6 +317,7 @@ export async function reproPermk(grid: PermkGrid, progress?: PermkProgress): Pro
           n,
           s,
           compressor: name,
+          outcome: race.best ? 'reached' : race.fallback ? 'not reached' : 'diverged',
           gamma: chosenGamma,
           gammaTheory,
           bitsPerNodeToTarget: race.best?.result.bitsPerNodeToTarget ?? null,
