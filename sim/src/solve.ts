@@ -12,6 +12,7 @@ import {
   bilinearFromJson,
   createMethod,
   parseCompressor,
+  quadraticFromJson,
   runReference,
   theoryStepsize,
   ValidationError,
@@ -42,6 +43,7 @@ export type ProblemLoader = (value: unknown) => Problem;
 /** Problem-file loaders by `kind`. Add a kind with one line. */
 export const PROBLEM_LOADERS: Readonly<Record<string, ProblemLoader>> = {
   bilinear: bilinearFromJson,
+  quadratic: quadraticFromJson,
 };
 
 /** Largest problem file we read (JSON text); bigger files are refused before reading. */

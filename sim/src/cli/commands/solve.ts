@@ -92,8 +92,8 @@ export const command = defineCommand<SolveOptions>({
   description: "run one method on a problem file; writes summary.json, z.json and curve.csv to --out",
   configure(cmd) {
     cmd
-      .requiredOption('--problem <file>', 'problem file (JSON), e.g. {"kind": "bilinear", "d", "M", "lambda", "A", "a", "b"}')
-      .requiredOption('--method <name>', 'masha1 | masha2 | eg | qeg | qgda | ef-gda')
+      .requiredOption('--problem <file>', 'problem file (JSON), e.g. {"kind": "bilinear", "d", "M", "lambda", "A", "a", "b"} or {"kind": "quadratic", "d", "n", "bands" | "A", "b"}')
+      .requiredOption('--method <name>', 'masha1 | masha2 | eg | qeg | qgda | ef-gda | marina (minimisation: quadratic files)')
       .option('--compressor <spec>', "device compressor, e.g. randk:0.1, topk:0.3, natural, dither:p=2,s=8, identity (default: the method's Figure 1 choice)")
       .requiredOption('--iterations <n>', 'iteration budget', parsePositiveInt)
       .requiredOption('--out <dir>', 'output directory')
@@ -112,12 +112,12 @@ export const command = defineCommand<SolveOptions>({
       );
   },
   async run(opts, ctx) {
-    const known = methodNames().filter((m) => m !== 'marina');
+    const known = methodNames();
     if (!known.includes(opts.method)) {
       throw new UsageError('--method', `unknown method '${opts.method}' (known: ${known.join(', ')})`);
     }
     const method = opts.method as MethodName;
-    const spec = opts.compressor ?? DEFAULT_COMPRESSOR[method as keyof typeof DEFAULT_COMPRESSOR];
+    const spec = opts.compressor ?? (method === 'marina' ? 'permk' : DEFAULT_COMPRESSOR[method as keyof typeof DEFAULT_COMPRESSOR]);
     const compressor: Compressor = forFlag('--compressor', () => parseCompressor(spec));
     const file = resolve(ctx.cwd, opts.problem);
     let problem;
