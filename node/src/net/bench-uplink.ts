@@ -233,7 +233,9 @@ async function broadcastBench(n: number, floodPublish: boolean, broadcasts: numb
       const w0 = wireSent(swarm.peers) + r0;
       const t0 = performance.now();
       for (const f of frames) await agg.publish(topic, f);
-      await waitFor(() => got.every((g) => g >= frames.length), 30_000, 'broadcast delivery');
+      await waitFor(() => got.every((g) => g >= frames.length), 30_000, 'broadcast delivery').catch((err: Error) => {
+        throw new Error(`${err.message}: frames per peer ${got.join(',')} of ${frames.length}`);
+      });
       const t1 = performance.now();
       await sleep(100);
       if (b < 0) continue;
