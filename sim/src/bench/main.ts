@@ -1,5 +1,6 @@
 import { compressorSuite } from './compressors.js';
 import { framesSuite } from './frames.js';
+import { simSuite } from './sim.js';
 import { progress, type BenchResult, type Suite } from './harness.js';
 
 /**
@@ -7,7 +8,7 @@ import { progress, type BenchResult, type Suite } from './harness.js';
  * arguments) and prints `{ "results": [...] }` as JSON on stdout; progress goes to stderr.
  * Add a suite by appending it to `suites`.
  */
-export const suites: Suite[] = [compressorSuite, framesSuite];
+export const suites: Suite[] = [compressorSuite, framesSuite, simSuite];
 
 export async function runBenchmarks(filters: readonly string[]): Promise<BenchResult[]> {
   const results: BenchResult[] = [];

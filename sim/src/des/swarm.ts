@@ -102,7 +102,7 @@ const TRACE = 4;
 
 interface Broadcast {
   /** order[0] = origin, then the recipients in this broadcast's random layout. */
-  readonly order: Int32Array;
+  readonly order: number[];
   readonly origin: SimPeer<unknown>;
   /**
    * Decoded frames by frame index. Decoding is a pure function of the bytes and a relayed frame
@@ -224,8 +224,9 @@ export class Swarm<F> {
   private activeCount = 0; // alive and not done
   private partitioned = 0; // alive peers outside the main group
   private timerToken = 0;
-  /** Scratch list of reachable peer indices for broadcasts. */
-  private scratch = new Int32Array(16);
+  /** Present peers in join order (rebuilt lazily after membership changes). */
+  private aliveList: SimPeer<F>[] = [];
+  private aliveDirty = false;
 
   constructor(options: SwarmOptions<F>) {
     this.rng = keyedRng(options.seed, 0, 'sim:net', SHARED);
@@ -406,6 +407,7 @@ export class Swarm<F> {
     p.engine = this.createPeer(id, now);
     this.aliveCount++;
     this.activeCount++;
+    this.aliveDirty = true;
     this.logLine(`{"t":${logTime(now)},"ev":"join","peer":${p.json}}`);
     this.observer?.onMembership?.(id, 'join', now, this.aliveCount);
     return p;
@@ -424,6 +426,7 @@ export class Swarm<F> {
     p.inboxHead = 0;
     p.cpuBusy = false;
     this.aliveCount--;
+    this.aliveDirty = true;
     if (!p.done) this.activeCount--;
     if (p.group !== MAIN_GROUP) this.partitioned--;
     p.group = MAIN_GROUP;
@@ -664,17 +667,21 @@ export class Swarm<F> {
     const frames = this.codec.encode(message);
     let bytes = 0;
     for (const f of frames) bytes += f.length;
-    // Reachable recipients: present peers in the sender's group.
-    if (this.scratch.length < this.peers.length + 1) this.scratch = new Int32Array(2 * this.peers.length + 16);
-    const order = this.scratch;
-    let n = 1;
-    order[0] = from.idx;
-    const anyPartition = this.partitioned > 0;
-    for (const q of this.peers) {
-      if (q === from || !q.alive) continue;
-      if (anyPartition && q.group !== from.group) continue;
-      order[n++] = q.idx;
+    // Reachable recipients: present peers in the sender's group (a plain array: typed-array
+    // allocations are far costlier in V8, and this one lives until the broadcast is relayed).
+    if (this.aliveDirty) {
+      this.aliveList = this.peers.filter((q) => q.alive);
+      this.aliveDirty = false;
     }
+    const alive = this.aliveList;
+    const order: number[] = [from.idx];
+    const anyPartition = this.partitioned > 0;
+    for (let i = 0; i < alive.length; i++) {
+      const q = alive[i];
+      if (q === from || (anyPartition && q.group !== from.group)) continue;
+      order.push(q.idx);
+    }
+    const n = order.length;
     // Random layout of the recipients (positions 1..n−1).
     for (let i = n - 1; i > 1; i--) {
       const j = 1 + this.rng.nextInt(i);
@@ -690,7 +697,7 @@ export class Swarm<F> {
       );
     }
     if (n === 1) return;
-    const bc: Broadcast = { order: order.slice(0, n), origin: from, decoded: new Array(frames.length), failures: new Array(frames.length) };
+    const bc: Broadcast = { order, origin: from, decoded: new Array(frames.length), failures: new Array(frames.length) };
     for (let i = 0; i < frames.length; i++) this.relay(from, bc, 0, frames[i], i);
   }
 

@@ -1,0 +1,105 @@
+import { buildProblem, buildRun, parseManifest, ReferenceDriver, type Manifest, type Problem } from '@masha/protocol';
+import { simulate } from '../run/simulate.js';
+import { progress, resultRow, type BenchResult, type Suite } from './harness.js';
+
+/**
+ * Simulator benchmarks (issue 4):
+ *
+ * - `sim/peer-rounds/…-1000peers`: MASHA1 + RandK 10% on the bilinear game (d = 100, M = 1,000
+ *   shards) with 1,000 peers, no churn, default links: simulated peer-rounds (live peers × committed
+ *   engine rounds) per wall-clock second of the simulation proper (problem generation excluded).
+ *   Every round the real engines exchange real frames: 1,000 uplinks into the aggregator, one
+ *   commit relayed down the gossip tree to 999 peers, every peer applying it. Baseline: the
+ *   reference runner (`ReferenceDriver`, one process playing every shard, no engine, no frames)
+ *   on the same problem and method, in shard-rounds per second.
+ * - `sim/10000peers-50rounds/…`: 10,000 peers, one shard each (d = 20, so that generating 10,000
+ *   operators stays quick), 50 iterations: wall seconds and peak memory (RSS and JS heap sampled
+ *   after every iteration; `global.gc` is used between runs when node runs with --expose-gc).
+ */
+
+function manifestFor(d: number, M: number, iterations: number): Manifest {
+  return parseManifest({
+    problem: { kind: 'bilinear', d, M, seed: 1 },
+    method: { name: 'masha1' },
+    compressors: { device: 'randk:0.1' },
+    stop: { iterations },
+    seed: 7,
+  });
+}
+
+/** Reference runner speed: shard-rounds (M × phases) per second. */
+function referenceSpeed(manifest: Manifest, problem: Problem, minSeconds: number): number {
+  const built = buildRun(manifest, { problem });
+  const driver = new ReferenceDriver(built.method, problem.initialPoint());
+  driver.initialize();
+  let rounds = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < minSeconds * 1000) {
+    let phase: string | null = built.method.startPhase(driver.replica);
+    while (phase !== null) {
+      phase = driver.runPhase(phase);
+      rounds++;
+    }
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  return (rounds * problem.shards) / seconds;
+}
+
+function gc(): void {
+  const g = (globalThis as { gc?: () => void }).gc;
+  if (g) g();
+}
+
+export const simSuite: Suite = {
+  name: 'sim',
+  async run(include) {
+    const out: BenchResult[] = [];
+    const speedName = 'sim/peer-rounds/masha1-randk0.1-bilinear-d100-1000peers';
+    if (include(speedName)) {
+      const manifest = manifestFor(100, 1000, 40);
+      progress(`${speedName}: generating the problem`);
+      const problem = buildProblem(manifest.problem);
+      progress(`${speedName}: reference runner`);
+      const reference = referenceSpeed(manifest, problem, 2);
+      progress(`${speedName}: warm-up run`);
+      simulate({ manifest: manifestFor(100, 1000, 5), problem });
+      gc();
+      progress(`${speedName}: measured run`);
+      const r = simulate({ manifest, problem });
+      const peerRounds = r.summary.peersAtEnd * r.summary.committedRounds;
+      const speed = peerRounds / r.timing.runSeconds;
+      progress(`${speedName}: ${r.summary.committedRounds} rounds × ${r.summary.peersAtEnd} peers in ${r.timing.runSeconds.toFixed(2)} s (${r.stats.events} events)`);
+      out.push(resultRow(speedName, speed, 'peer-rounds/s', { name: 'reference runner shard-rounds/s', value: reference }));
+    }
+    const bigName = 'sim/10000peers-50rounds/masha1-randk0.1-bilinear-d20';
+    if (include(bigName)) {
+      const manifest = manifestFor(20, 10_000, 50);
+      progress(`${bigName}: generating the problem`);
+      const problem = buildProblem(manifest.problem);
+      gc();
+      let peakRss = process.memoryUsage().rss;
+      let peakHeap = process.memoryUsage().heapUsed;
+      progress(`${bigName}: run`);
+      const r = simulate({
+        manifest,
+        problem,
+        onIteration: () => {
+          const m = process.memoryUsage();
+          if (m.rss > peakRss) peakRss = m.rss;
+          if (m.heapUsed > peakHeap) peakHeap = m.heapUsed;
+        },
+      });
+      const s = r.summary;
+      if (s.iterations !== 50 || !s.consistent) throw new Error(`${bigName}: did not finish (${s.iterations} iterations, stop ${s.stop})`);
+      progress(
+        `${bigName}: ${s.committedRounds} rounds × ${s.peersAtEnd} peers in ${r.timing.runSeconds.toFixed(1)} s, ${s.simSeconds.toFixed(1)} simulated s, peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB`,
+      );
+      out.push(resultRow(`${bigName}/wall`, r.timing.runSeconds, 's'));
+      out.push(resultRow(`${bigName}/peer-rounds`, (s.peersAtEnd * s.committedRounds) / r.timing.runSeconds, 'peer-rounds/s'));
+      out.push(resultRow(`${bigName}/peak-rss`, peakRss / 2 ** 20, 'MiB'));
+      out.push(resultRow(`${bigName}/peak-heap`, peakHeap / 2 ** 20, 'MiB'));
+      out.push(resultRow(`${bigName}/simulated`, s.simSeconds, 's'));
+    }
+    return out;
+  },
+};
