@@ -39,6 +39,12 @@ export interface PeerFigures {
   /** COMMIT broadcasts this peer sent as aggregator, UPLINK messages it sent as a device. */
   readonly commitsSent: number;
   readonly uplinksSent: number;
+  /** Message body bytes of the UPLINKs it sent and the COMMITs it broadcast (payload, before framing). */
+  readonly uplinkBodyBytes: number;
+  readonly commitBodyBytes: number;
+  /** Bytes it sent on uplink streams and on gossipsub streams (above the muxer). */
+  readonly uplinkStreamBytes: number;
+  readonly gossipStreamBytes: number;
 }
 
 export interface LaunchSummary {
@@ -169,6 +175,10 @@ export function buildSummary(input: SummaryInput): LaunchSummary {
       rejected: e.status.rejected,
       commitsSent: e.status.counters['net-commits-sent'] ?? 0,
       uplinksSent: e.status.counters['net-uplinks-sent'] ?? 0,
+      uplinkBodyBytes: e.status.counters['net-uplink-body-bytes'] ?? 0,
+      commitBodyBytes: e.status.counters['net-commit-body-bytes'] ?? 0,
+      uplinkStreamBytes: e.status.counters['net-uplink-stream-bytes'] ?? 0,
+      gossipStreamBytes: e.status.counters['net-gossip-stream-bytes'] ?? 0,
     })),
   };
 }

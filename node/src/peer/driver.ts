@@ -40,7 +40,7 @@ import {
   type EngineMessage,
   type RunContext,
 } from '@masha/protocol';
-import type { SwarmTransport } from '../net/swarm-transport.js';
+import { UPLINK_PROTOCOL, type SwarmTransport } from '../net/swarm-transport.js';
 import { NO_LOG, type EventSink } from './event-log.js';
 import { encodeStatus, MAX_COUNTERS, MAX_LISTED_SHARDS, STATUS_VERSION, type PeerStatus } from './status.js';
 import { broadcastTopic, statusTopic } from './topics.js';
@@ -353,7 +353,9 @@ export class PeerDriver {
 
   private broadcast(message: EngineMessage): void {
     const frames = this.frames(message);
-    this.bump(`sent-${KIND_NAMES[message.kind] ?? message.kind}`);
+    const kind = KIND_NAMES[message.kind] ?? String(message.kind);
+    this.bump(`sent-${kind}`);
+    this.bump(`body-${kind}`, message.body.length);
     for (const f of frames) {
       this.bytes.broadcast += f.byteLength;
       this.transport.publish(this.bcastTopic, f).catch(() => this.bump('publish-failed'));
@@ -362,7 +364,9 @@ export class PeerDriver {
 
   private send(to: string, message: EngineMessage): void {
     const frames = this.frames(message);
-    this.bump(`sent-${KIND_NAMES[message.kind] ?? message.kind}`);
+    const kind = KIND_NAMES[message.kind] ?? String(message.kind);
+    this.bump(`sent-${kind}`);
+    this.bump(`body-${kind}`, message.body.length);
     if (to === this.self) {
       // Loopback through the frame codec, after the current event.
       setImmediate(() => {
@@ -404,6 +408,11 @@ export class PeerDriver {
       'net-commits-sent': this.counters['sent-commit'] ?? 0,
       'net-frames-refused': Object.values(this.rejected).reduce((a, b) => a + b, 0),
       'net-transport-refused': tc.rejected.gossipInvalid + tc.rejected.oversized + tc.rejected.empty,
+      // Payload accounting (benchmarks): message bodies sent, and bytes on the uplink / gossip protocol streams.
+      'net-uplink-body-bytes': this.counters['body-uplink'] ?? 0,
+      'net-commit-body-bytes': this.counters['body-commit'] ?? 0,
+      'net-uplink-stream-bytes': streamBytes(tc.wire.protocols, UPLINK_PROTOCOL),
+      'net-gossip-stream-bytes': streamBytes(tc.wire.protocols, '/meshsub/'),
     };
     const names = [...Object.keys(this.engine.counters)].sort();
     for (const name of names) {
@@ -452,4 +461,11 @@ export class PeerDriver {
     }
     this.transport.publish(this.statusTopic, bytes).catch(() => this.bump('publish-failed'));
   }
+}
+
+/** Bytes sent on the protocol streams whose name starts with `prefix`. */
+function streamBytes(protocols: Readonly<Record<string, { sent: number }>>, prefix: string): number {
+  let n = 0;
+  for (const [name, c] of Object.entries(protocols)) if (name.startsWith(prefix)) n += c.sent;
+  return n;
 }

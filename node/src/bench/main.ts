@@ -1,0 +1,22 @@
+/**
+ * `node node/dist/bench/main.js [FILTER…]` (or `npx turbo run bench --filter=@masha/node`): the swarm
+ * benchmark (swarm.ts), printed as `{ "results": [ { "name", "value", "unit", "baseline",
+ * "baselineName", "ratio" } ] }` on stdout; progress on stderr. Rows whose name contains none of
+ * the filters are skipped (runs are skipped only when no row of theirs is wanted).
+ * MASHA_BENCH_D and MASHA_BENCH_PEERS change the dimension (default 10^6) and the swarm size (8).
+ */
+import { swarmBenchmarks } from './swarm.js';
+
+const filters = process.argv.slice(2);
+const include = (name: string): boolean => filters.length === 0 || filters.some((f) => name.includes(f));
+const d = process.env.MASHA_BENCH_D ? Number(process.env.MASHA_BENCH_D) : undefined;
+const peers = process.env.MASHA_BENCH_PEERS ? Number(process.env.MASHA_BENCH_PEERS) : undefined;
+
+try {
+  const results = await swarmBenchmarks({ include, ...(d ? { d } : {}), ...(peers ? { peers } : {}) });
+  process.stdout.write(`${JSON.stringify({ results }, null, 2)}\n`);
+  process.exit(0);
+} catch (err) {
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+}
