@@ -38,7 +38,7 @@ function page(relay: RelayNode): string {
 
 function serve(relay: RelayNode, port: number): Promise<Server> {
   const server = createServer((req, res) => {
-    const url = (req.url ?? '/').split('?')[0];
+    const url = (req.url ?? '/').split('?')[0].replace(/\/{2,}/g, '/');
     if (url === '/multiaddrs') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ peerId: relay.peerId, multiaddrs: relay.multiaddrs }));
     } else if (url === '/healthz') {
