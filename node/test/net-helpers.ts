@@ -8,7 +8,7 @@ import type { MashaNodeOptions, RelayNode, SwarmTransport } from '../src/net/ind
 export const FAST: MashaNodeOptions = {
   gossip: { heartbeatMs: 100 },
   discovery: { intervalMs: 200 },
-  bootstrapTimeoutMs: 8_000,
+  bootstrapTimeoutMs: 20_000,
 };
 
 export interface TestSwarm {

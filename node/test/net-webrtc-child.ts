@@ -53,7 +53,7 @@ async function transfer(from: SwarmTransport, to: SwarmTransport, frames: Uint8A
     got.push(f.slice());
   });
   for (const f of frames) await from.sendDirect(to.self, f);
-  await waitFor(() => got.length === frames.length, 10_000, 'frames');
+  await waitFor(() => got.length === frames.length, 25_000, 'frames');
   return { sent: digest(frames), received: digest(got), fromSeen: [...senders] };
 }
 

@@ -12,7 +12,7 @@ function runChild(scenario: 'direct' | 'relay'): Record<string, unknown> {
   const res = spawnSync(
     process.execPath,
     ['--experimental-transform-types', '--no-warnings', '--conditions=development', '--import', './net-ts-register.mjs', './net-webrtc-child.ts', scenario],
-    { cwd: here, encoding: 'utf8', timeout: 25_000 },
+    { cwd: here, encoding: 'utf8', timeout: 50_000 },
   );
   const line = res.stdout.split('\n').find((l) => l.startsWith('RESULT '));
   if (line === undefined) throw new Error(`child printed no result (status ${res.status}, signal ${res.signal}):\n${res.stderr.slice(-2000)}`);
@@ -24,7 +24,7 @@ function runChild(scenario: 'direct' | 'relay'): Record<string, unknown> {
 }
 
 describe('WebRTC transports', () => {
-  it('WebRTC-direct: a peer with no listener dials one listening only on webrtc-direct and sends 1 MiB', { timeout: 30_000 }, () => {
+  it('WebRTC-direct: a peer with no listener dials one listening only on webrtc-direct and sends 1 MiB', { timeout: 60_000 }, () => {
     const r = runChild('direct');
     expect(r.error).toBeUndefined();
     expect(r.ok).toBe(true);
@@ -44,7 +44,7 @@ describe('WebRTC transports', () => {
   // WebRTC stacks; this is here to check the Node side by hand: MASHA_TEST_WEBRTC_RELAY=1.
   it.runIf(process.env.MASHA_TEST_WEBRTC_RELAY === '1')(
     'WebRTC over a circuit relay: two peers known only to the relay connect directly',
-    { timeout: 30_000 },
+    { timeout: 60_000 },
     () => {
       const r = runChild('relay');
       expect(r.error).toBeUndefined();

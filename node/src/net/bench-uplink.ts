@@ -13,7 +13,7 @@
  *
  * Prints one JSON document on stdout; progress on stderr. Options: --rounds N (default 5),
  * --quick (2 rounds, sizes 4 and 8 only), --only uplink|broadcast, --sizes 4,8,16,
- * --mesh D,Dlo,Dhi (gossip mesh degrees; default: the node defaults).
+ * --mesh D,Dlo,Dhi[,Dlazy,gossipFactor] (gossip degrees; default: the node defaults).
  */
 import { performance } from 'node:perf_hooks';
 import { createMashaNode } from './create-node.js';
@@ -53,11 +53,13 @@ async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Pr
 async function startSwarm(n: number, gossip: Partial<GossipTuning>): Promise<Swarm> {
   const relay = await startRelay({ gossip });
   const peers: SwarmTransport[] = [];
-  const opts: MashaNodeOptions = { gossip, discovery: { intervalMs: 300 }, bootstrap: relay.multiaddrs, webrtc: false };
+  const opts: MashaNodeOptions = { gossip, discovery: { intervalMs: 1000 }, bootstrap: relay.multiaddrs, bootstrapTimeoutMs: 30_000, webrtc: false };
   try {
     for (let i = 0; i < n; i++) peers.push(await createSwarmTransport(await createMashaNode(opts)));
     // Everyone connected to everyone (discovery), relay included.
-    await waitFor(() => peers.every((p) => p.connectedPeers().length >= n), 30_000, `a full ${n}-peer swarm`);
+    await waitFor(() => peers.every((p) => p.connectedPeers().length >= n), 60_000, `a full ${n}-peer swarm`).catch((err: Error) => {
+      throw new Error(`${err.message}: peers connected to ${peers.map((p) => p.connectedPeers().length).join(',')}`);
+    });
   } catch (err) {
     await Promise.allSettled(peers.map((p) => p.close()));
     await relay.stop();
@@ -274,8 +276,8 @@ async function main(): Promise<void> {
   const mi = args.indexOf('--mesh');
   let mesh: Partial<GossipTuning> = {};
   if (mi >= 0) {
-    const [D, Dlo, Dhi] = args[mi + 1]!.split(',').map(Number);
-    mesh = { D: D!, Dlo: Dlo!, Dhi: Dhi! };
+    const [D, Dlo, Dhi, Dlazy, gossipFactor] = args[mi + 1]!.split(',').map(Number);
+    mesh = { D: D!, Dlo: Dlo!, Dhi: Dhi!, ...(Dlazy !== undefined ? { Dlazy } : {}), ...(gossipFactor !== undefined ? { gossipFactor } : {}) };
   }
 
   const uplink = only === 'broadcast' ? [] : [...(await uplinkBench('sign', rounds, mesh)), ...(await uplinkBench('no-sign', rounds, mesh))];

@@ -36,6 +36,14 @@ export interface GossipTuning {
   readonly D: number;
   readonly Dlo: number;
   readonly Dhi: number;
+  /**
+   * Gossip (IHAVE) emission: at least `Dlazy` non-mesh peers, or `gossipFactor` of them, per
+   * heartbeat. Every IHAVE for a frame a peer still lacks comes back as an IWANT and costs the
+   * emitter a full frame of upload, so for large frames both are kept low (defaults 3 and 0.1;
+   * gossipsub's are 6 and 0.25).
+   */
+  readonly Dlazy: number;
+  readonly gossipFactor: number;
   /** Heartbeat period (ms): mesh maintenance and gossip emission. Default 700; tests use ~100. */
   readonly heartbeatMs: number;
   /** Publish to every topic peer instead of the mesh. Default false (see the module comment). */
@@ -53,6 +61,8 @@ export const DEFAULT_GOSSIP_TUNING: GossipTuning = {
   D: 6,
   Dlo: 4,
   Dhi: 12,
+  Dlazy: 3,
+  gossipFactor: 0.1,
   heartbeatMs: 700,
   floodPublish: false,
   signing: 'sign',
@@ -76,6 +86,8 @@ export function gossipOptions(tuning: GossipTuning): Partial<GossipsubOpts> {
     Dhi: tuning.Dhi,
     // Outbound quota: below Dlo and at most D/2, as gossipsub requires.
     Dout: Math.max(0, Math.min(2, tuning.Dlo - 1, Math.floor(tuning.D / 2))),
+    Dlazy: tuning.Dlazy,
+    gossipFactor: tuning.gossipFactor,
     heartbeatInterval: tuning.heartbeatMs,
     floodPublish: tuning.floodPublish,
     globalSignaturePolicy: tuning.signing === 'sign' ? StrictSign : StrictNoSign,
