@@ -92,8 +92,10 @@ export async function measureSwarm(config: SwarmBenchConfig): Promise<SwarmMeasu
       stop: { iterations: config.iterations },
       network: {
         frameBytes: config.frameBytes ?? 65_536,
-        heartbeatMs: 1_000,
-        leaseMs: 8_000,
+        // Long heartbeats and lease: a 4 MB COMMIT takes seconds through gossip on a loaded machine;
+        // an idle-aggregator ANNOUNCE arriving before it makes devices ask for a replay.
+        heartbeatMs: 4_000,
+        leaseMs: 12_000,
         roundDeadlineMs: 60_000,
         quorum: 1,
         minPeers: config.peers,
@@ -130,7 +132,7 @@ export async function measureSwarm(config: SwarmBenchConfig): Promise<SwarmMeasu
       });
     });
     for (let i = 0; i < config.peers; i++) {
-      group.spawnMasha(`v${i + 1}`, ['join', '--relay', addr, '--run', runId, '--out', join(dir, 'runs'), '--wait', '300', '--linger', '2'], {
+      group.spawnMasha(`v${i + 1}`, ['join', '--relay', addr, '--run', runId, '--out', join(dir, 'runs'), '--wait', '300'], {
         stdout: 'ignore',
         stderr: { file: join(dir, `v${i + 1}.log`) },
       });

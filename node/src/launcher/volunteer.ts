@@ -4,8 +4,9 @@
  * builds the same from the same manifest), and run a peer driver on it until the run is over.
  *
  * - The event log goes to `<outDir>/<runId>/peers/<peerId>.jsonl` (when `outDir` is given).
- * - After the engine reports done the peer stays `lingerMs` longer, serving state to peers that
- *   missed the last commit, then leaves.
+ * - After the engine reports done the peer stays `lingerMs` longer, and beyond that while some
+ *   peer of the run still reports unfinished (up to `maxLingerMs`), serving the last commit and
+ *   its state to peers that missed it, then leaves.
  * - A run announced as finished before this peer is done ends it too (`reason: "finished"`).
  */
 import { join, resolve } from 'node:path';
@@ -31,8 +32,10 @@ export interface JoinOptions {
   readonly waitMs?: number;
   /** How long to wait for a relay (ms). Default 10 000. */
   readonly connectTimeoutMs?: number;
-  /** Stay this long after the run is done (ms). Default: two leases of the run. */
+  /** Stay at least this long after the run is done (ms). Default: two leases of the run. */
   readonly lingerMs?: number;
+  /** …and longer while a live peer of the run has not finished, up to this (ms). Default: ten leases. */
+  readonly maxLingerMs?: number;
   /** Start working only once a peer of the run reports this round (staged demos, tests of late joiners). */
   readonly afterRound?: number;
   /** Publish a status report this often (ms). Default 1000. */
@@ -70,6 +73,7 @@ export async function joinRun(options: JoinOptions): Promise<JoinResult> {
   options.onConnected?.({ peerId, addrs: transport.node.multiaddrs() });
   const directory = new RunDirectory(transport).start();
   let driver: PeerDriver | null = null;
+  let boardRef: StatusBoard | null = null;
   let log: EventSink & { close?: () => string } = NO_LOG;
   try {
     const waitMs = options.waitMs ?? 60_000;
@@ -106,6 +110,9 @@ export async function joinRun(options: JoinOptions): Promise<JoinResult> {
     if (logPath !== null) log = new EventLog(logPath);
     options.onRun?.({ runId, manifest: announcement.manifest, logPath });
 
+    // The other peers' reports: who is still working when we are done.
+    const board = new StatusBoard(transport, runId);
+    boardRef = board;
     let failure: Error | null = null;
     let wakeUp: () => void = () => {};
     const d = new PeerDriver({
@@ -121,6 +128,7 @@ export async function joinRun(options: JoinOptions): Promise<JoinResult> {
       },
     });
     driver = d;
+    board.start();
     d.start();
     let finishedAnnounced = false;
     directory.onRun((a) => {
@@ -144,16 +152,20 @@ export async function joinRun(options: JoinOptions): Promise<JoinResult> {
       });
       if (failure !== null) throw failure;
       if (reason.startsWith('done')) {
-        // Serve the last state to stragglers for a while (unless interrupted or the run is over everywhere).
-        const linger = options.lingerMs ?? 2 * run.ctx.timing.leaseMs;
-        await new Promise<void>((r) => {
-          const t = setTimeout(r, linger);
-          const stopEarly = (): void => {
-            clearTimeout(t);
-            r();
-          };
-          options.signal?.addEventListener('abort', stopEarly, { once: true });
-        });
+        // Serve the last state to stragglers: stay at least `lingerMs`, and beyond it while some
+        // peer of the run that is still reporting has not finished (it may be receiving the last
+        // commit from us, or need our state), up to `maxLingerMs`.
+        const lease = run.ctx.timing.leaseMs;
+        const minMs = options.lingerMs ?? 2 * lease;
+        const maxMs = Math.max(minMs, options.maxLingerMs ?? 10 * lease);
+        const begin = performance.now();
+        const othersDone = (): boolean =>
+          board.live(Math.max(3_000, 2 * lease)).every((e) => e.status.done !== null || e.status.role !== 'volunteer');
+        while (!options.signal?.aborted) {
+          const waited = performance.now() - begin;
+          if (waited >= maxMs || (waited >= minMs && othersDone())) break;
+          await new Promise<void>((r) => setTimeout(r, 100));
+        }
       }
     } finally {
       if (statusTick !== null) clearInterval(statusTick);
@@ -166,6 +178,7 @@ export async function joinRun(options: JoinOptions): Promise<JoinResult> {
     return { runId, peerId, reason, status, logPath };
   } finally {
     driver?.stop();
+    boardRef?.stop();
     directory.stop();
     log.close?.();
     await transport.close().catch(() => {});
