@@ -5,6 +5,9 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['development'] } },
   test: {
     include: ['test/**/*.test.ts'],
-    testTimeout: 60_000,
+    // Files start libp2p swarms and child processes: one file at a time on a 2-core machine.
+    fileParallelism: false,
+    testTimeout: 120_000,
+    hookTimeout: 90_000,
   },
 });
