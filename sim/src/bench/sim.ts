@@ -11,29 +11,32 @@ import { progress, resultRow, type BenchResult, type Suite } from './harness.js'
  *   Every round the real engines exchange real frames: 1,000 uplinks into the aggregator, one
  *   commit relayed down the gossip tree to 999 peers, every peer applying it. Baseline: the
  *   reference runner (`ReferenceDriver`, one process playing every shard, no engine, no frames)
- *   on the same problem and method, in shard-rounds per second.
+ *   on the same problem and method, in shard-rounds per second. A second row gives both per CPU
+ *   second of this process, which stays comparable when the machine is shared and loaded.
  * - `sim/10000peers-50rounds/…`: 10,000 peers, one shard each (d = 20, so that generating 10,000
  *   operators stays quick), 50 iterations: wall seconds and peak memory (RSS and JS heap sampled
  *   after every iteration; `global.gc` is used between runs when node runs with --expose-gc).
  */
 
-function manifestFor(d: number, M: number, iterations: number): Manifest {
+function manifestFor(d: number, M: number, iterations: number, network: { heartbeatMs: number; leaseMs: number } | null = null): Manifest {
   return parseManifest({
     problem: { kind: 'bilinear', d, M, seed: 1 },
     method: { name: 'masha1' },
     compressors: { device: 'randk:0.1' },
     stop: { iterations },
     seed: 7,
+    ...(network ? { network } : {}),
   });
 }
 
-/** Reference runner speed: shard-rounds (M × phases) per second. */
-function referenceSpeed(manifest: Manifest, problem: Problem, minSeconds: number): number {
+/** Reference runner speed: shard-rounds (M × phases) per wall second and per CPU second. */
+function referenceSpeed(manifest: Manifest, problem: Problem, minSeconds: number): { wall: number; cpu: number } {
   const built = buildRun(manifest, { problem });
   const driver = new ReferenceDriver(built.method, problem.initialPoint());
   driver.initialize();
   let rounds = 0;
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   while (performance.now() - t0 < minSeconds * 1000) {
     let phase: string | null = built.method.startPhase(driver.replica);
     while (phase !== null) {
@@ -42,7 +45,8 @@ function referenceSpeed(manifest: Manifest, problem: Problem, minSeconds: number
     }
   }
   const seconds = (performance.now() - t0) / 1000;
-  return (rounds * problem.shards) / seconds;
+  const c = process.cpuUsage(c0);
+  return { wall: (rounds * problem.shards) / seconds, cpu: (rounds * problem.shards) / ((c.user + c.system) / 1e6) };
 }
 
 function gc(): void {
@@ -67,13 +71,25 @@ export const simSuite: Suite = {
       progress(`${speedName}: measured run`);
       const r = simulate({ manifest, problem });
       const peerRounds = r.summary.peersAtEnd * r.summary.committedRounds;
-      const speed = peerRounds / r.timing.runSeconds;
-      progress(`${speedName}: ${r.summary.committedRounds} rounds × ${r.summary.peersAtEnd} peers in ${r.timing.runSeconds.toFixed(2)} s (${r.stats.events} events)`);
-      out.push(resultRow(speedName, speed, 'peer-rounds/s', { name: 'reference runner shard-rounds/s', value: reference }));
+      progress(
+        `${speedName}: ${r.summary.committedRounds} rounds × ${r.summary.peersAtEnd} peers in ${r.timing.runSeconds.toFixed(2)} s ` +
+          `(${r.timing.runCpuSeconds.toFixed(2)} CPU s, ${r.stats.events} events)`,
+      );
+      out.push(resultRow(speedName, peerRounds / r.timing.runSeconds, 'peer-rounds/s', { name: 'reference runner shard-rounds/s', value: reference.wall }));
+      // The same per CPU second of this process: comparable across runs on a shared, loaded machine.
+      out.push(
+        resultRow(`${speedName}/per-cpu-second`, peerRounds / r.timing.runCpuSeconds, 'peer-rounds/CPU s', {
+          name: 'reference runner shard-rounds/CPU s',
+          value: reference.cpu,
+        }),
+      );
     }
     const bigName = 'sim/10000peers-50rounds/masha1-randk0.1-bilinear-d20';
     if (include(bigName)) {
-      const manifest = manifestFor(20, 10_000, 50);
+      // Slower heartbeats for 10,000 peers (2 s, lease 8 s): the leaderless bootstrap lets every
+      // peer whose claim timer fires before the first claim reaches it claim too, a number
+      // proportional to N × propagation delay / claim window (the window is one heartbeat).
+      const manifest = manifestFor(20, 10_000, 50, { heartbeatMs: 2000, leaseMs: 8000 });
       progress(`${bigName}: generating the problem`);
       const problem = buildProblem(manifest.problem);
       gc();
@@ -83,7 +99,8 @@ export const simSuite: Suite = {
       const r = simulate({
         manifest,
         problem,
-        onIteration: () => {
+        onIteration: (info) => {
+          if (info.iteration % 10 === 0) progress(`${bigName}: iteration ${info.iteration}, ${info.simSeconds.toFixed(1)} simulated s`);
           const m = process.memoryUsage();
           if (m.rss > peakRss) peakRss = m.rss;
           if (m.heapUsed > peakHeap) peakHeap = m.heapUsed;
@@ -92,9 +109,11 @@ export const simSuite: Suite = {
       const s = r.summary;
       if (s.iterations !== 50 || !s.consistent) throw new Error(`${bigName}: did not finish (${s.iterations} iterations, stop ${s.stop})`);
       progress(
-        `${bigName}: ${s.committedRounds} rounds × ${s.peersAtEnd} peers in ${r.timing.runSeconds.toFixed(1)} s, ${s.simSeconds.toFixed(1)} simulated s, peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB`,
+        `${bigName}: ${s.committedRounds} rounds × ${s.peersAtEnd} peers in ${r.timing.runSeconds.toFixed(1)} s ` +
+          `(${r.timing.runCpuSeconds.toFixed(1)} CPU s), ${s.simSeconds.toFixed(1)} simulated s, peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB`,
       );
       out.push(resultRow(`${bigName}/wall`, r.timing.runSeconds, 's'));
+      out.push(resultRow(`${bigName}/cpu`, r.timing.runCpuSeconds, 'CPU s'));
       out.push(resultRow(`${bigName}/peer-rounds`, (s.peersAtEnd * s.committedRounds) / r.timing.runSeconds, 'peer-rounds/s'));
       out.push(resultRow(`${bigName}/peak-rss`, peakRss / 2 ** 20, 'MiB'));
       out.push(resultRow(`${bigName}/peak-heap`, peakHeap / 2 ** 20, 'MiB'));

@@ -15,12 +15,13 @@ import { MAIN_GROUP, type TraceEvent } from '../trace/schema.js';
  *   format in production) and every frame crosses, per hop, the sender's uplink queue
  *   (bandwidth), the propagation delay (latencies + jitter), a loss draw, and the receiver's
  *   downlink queue; the receiver decodes and reassembles it. `send` is one hop; `broadcast` is
- *   gossip fan-out down a relay tree (see relay-tree.ts), so the broadcaster uploads at most
- *   `fanout` copies whatever the swarm size.
+ *   gossip fan-out down a relay tree (see relay-tree.ts; `relay` below inlines `childRange`), so
+ *   the broadcaster uploads at most `fanout` copies whatever the swarm size.
  * - Compute: a peer's CPU is a FIFO server. The operator evaluations an event triggers (counted by
  *   the `evaluations` probe) cost `computeMs` each; the actions of that event leave when the work
  *   is done, and events arriving meanwhile wait in the peer's inbox.
- * - Timers: per peer, by id; re-setting an id replaces the timer, crashes discard them.
+ * - Timers: per peer, by id; re-setting an id replaces the timer, crashes discard them; delays
+ *   below 1 ms are clamped to 1 ms, as Node's setTimeout does.
  * - Membership: `join` starts a fresh engine (no state) and, after t = 0, delivers transport hints
  *   (peer-connected) between the joiner and every reachable peer; `leave` delivers peer-disconnected
  *   to every reachable peer; `crash` is silent. `partition` moves a peer into a named group —
@@ -428,12 +429,14 @@ export class Swarm<F> {
     this.aliveCount--;
     this.aliveDirty = true;
     if (!p.done) this.activeCount--;
-    if (p.group !== MAIN_GROUP) this.partitioned--;
+    const group = p.group;
+    if (group !== MAIN_GROUP) this.partitioned--;
     p.group = MAIN_GROUP;
     this.logLine(`{"t":${logTime(now)},"ev":${JSON.stringify(how)},"peer":${p.json}}`);
     this.observer?.onMembership?.(id, how, now, this.aliveCount);
+    // A graceful leave closes the leaver's connections: the peers it could reach are told.
     if (how === 'leave' && this.hints) {
-      for (const q of this.peers) if (q.alive && q.group === MAIN_GROUP) this.dispatch(q, { type: 'peer-disconnected', peer: p.id });
+      for (const q of this.peers) if (q.alive && q.group === group) this.dispatch(q, { type: 'peer-disconnected', peer: p.id });
     }
   }
 
