@@ -154,9 +154,16 @@ export class PermKCompressor implements Compressor<PermKPayload> {
     return l;
   }
 
+  private lastSupport: { layout: PermKLayout; device: number; support: PermKSupport } | null = null;
+
   /** Coordinates the sender ctx.device keeps this round (a function of the shared context only) and their scale. */
   support(d: number, ctx: SharedContext): PermKSupport {
-    return permkSupport(this.layout(d, ctx), ctx.device);
+    const layout = this.layout(d, ctx);
+    const last = this.lastSupport;
+    if (last !== null && last.layout === layout && last.device === ctx.device) return last.support;
+    const support = permkSupport(layout, ctx.device);
+    this.lastSupport = { layout, device: ctx.device, support };
+    return support;
   }
 
   /** Reads x only at `support(x.length, ctx).indices`. */

@@ -70,16 +70,26 @@ export interface MarinaQuadraticResult {
   readonly curve: { readonly bits: Float64Array; readonly gradNormSq: Float64Array };
 }
 
-/** The compression context of one uplink, with the private generator derived only if a compressor asks. */
+/**
+ * The compression context of the uplinks of one run, re-pointed at each (round, device) in turn
+ * (compressors read it during the call and keep nothing), with the private generator derived only
+ * if a compressor asks for it.
+ */
 class UplinkContext implements CompressContext {
+  round = 0;
+  device = 0;
   private rng: Rng | null = null;
   constructor(
     readonly streams: Streams,
-    readonly round: number,
     readonly purpose: string,
-    readonly device: number,
     readonly devices: number,
   ) {}
+  at(round: number, device: number): this {
+    this.round = round;
+    this.device = device;
+    this.rng = null;
+    return this;
+  }
   get local(): Rng {
     if (!this.rng) this.rng = this.streams.rng(this.round, `local:${this.purpose}`, this.device);
     return this.rng;
@@ -177,6 +187,7 @@ export class MarinaQuadraticRun {
   private readonly d: number;
   private readonly n: number;
   private readonly streams: Streams;
+  private readonly ctx: UplinkContext;
   private readonly grad: (x: Float64Array, out: Float64Array) => number;
   private readonly x: Float64Array;
   private readonly xnext: Float64Array;
@@ -209,6 +220,7 @@ export class MarinaQuadraticRun {
     this.d = d;
     this.n = problem.shards;
     this.streams = new Streams(options.seed);
+    this.ctx = new UplinkContext(this.streams, DIFF, this.n);
     this.grad = meanGradient(problem);
     this.x = problem.initialPoint();
     this.xnext = new Float64Array(d);
@@ -291,7 +303,7 @@ export class MarinaQuadraticRun {
       const inv = 1 / n;
       let previous: Payload | null = null;
       for (let m = 0; m < n; m++) {
-        const ctx = new UplinkContext(this.streams, k, DIFF, m, n);
+        const ctx = this.ctx.at(k, m);
         if (this.sameAsPrevious !== null && this.sameAsPrevious[m] === 1 && previous !== null) {
           // Same matrix as device m − 1 and a deterministic, context-free compressor: same payload.
           this.bits += previous.bits;

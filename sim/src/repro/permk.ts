@@ -55,7 +55,7 @@ export interface PermkGrid {
   readonly seed: number;
   /** Largest doubling exponent tried. */
   readonly maxDoublings: number;
-  /** Bits-per-node budget of every run, in units of 32d (full gradients); TopK's is also capped at twice the best of PermK and RandK. */
+  /** Bits-per-node budget of every run, in units of 32d (full gradients); TopK's is also capped at the larger of PermK's and RandK's bits to target (beyond that it has lost to both). */
   readonly budgetFullGradients: number;
 }
 
@@ -274,7 +274,7 @@ export async function reproPermk(grid: PermkGrid, progress?: PermkProgress): Pro
         let budget = grid.budgetFullGradients * 32 * d;
         if (name === 'topk') {
           const others = [...cellBest.values()].map((r) => r.bitsPerNodeToTarget).filter((b): b is number => b !== null);
-          if (others.length > 0) budget = Math.min(budget, 2 * Math.max(...others));
+          if (others.length > 0) budget = Math.min(budget, Math.max(...others));
         }
         progress?.({ cellsDone, cellsTotal, run: null, cell: { n, s, compressor: name } });
         const race = await raceStepsizes(
