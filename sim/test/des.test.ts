@@ -136,6 +136,25 @@ describe('Swarm network model', () => {
     expect(swarm.stats.metrics.get('echo')).toBe(1);
   });
 
+  it('slow: a factor f multiplies compute time and divides bandwidth, 1 restores', () => {
+    const body = 3000;
+    const link = { ...LINK, computeMs: 2 };
+    const F = encodeFrames(message(KIND_PING, 'p0', patternBody(body, 1)))[0].length;
+    const up = 1 / (8 * 125);
+    const down = 1 / (80 * 125);
+    const echoAt = (slow: number | null): number => {
+      const { swarm, engines } = echoSwarm(2, { bodyBytes: body, direct: ['p1'], evalsPerEcho: 3, expectEchoes: 1 }, { link });
+      if (slow !== null) swarm.apply({ t: 0, event: 'slow', peer: 'p1', factor: slow });
+      swarm.run();
+      return engines.get('p0')!.seen.find((s) => s.event.type === 'message')!.now;
+    };
+    // The ping was already on the wire when p1 slowed down: only p1's downlink, compute and uplink stretch.
+    const base = F * up + 10 + F * down;
+    expect(echoAt(null)).toBeCloseTo(base + 6 + base, 9);
+    expect(echoAt(4)).toBeCloseTo(F * up + 10 + 4 * F * down + 4 * 6 + 4 * F * up + 10 + F * down, 9);
+    expect(echoAt(1)).toBeCloseTo(base + 6 + base, 9);
+  });
+
   it('a busy uplink queues frames back to back', () => {
     const body = 1000;
     const { swarm, engines } = echoSwarm(4, { bodyBytes: body, direct: ['p1', 'p2', 'p3'], expectEchoes: 3 });
