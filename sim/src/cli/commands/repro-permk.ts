@@ -115,7 +115,9 @@ export const command = defineCommand<ReproPermkOptions>({
       const detail = run === null ? what : `${what} γ_th·${run.multiplier}: ${run.outcome}`;
       progress.update(cellsDone, detail);
     });
-    (progress as Progress | null)?.stop();
+    const shown = progress as Progress | null;
+    shown?.update(shown.total, 'all cells done');
+    shown?.stop();
     const seconds = (Date.now() - started) / 1000;
     const files = await writePermkRepro(out, result);
     if (opts.json) {
@@ -129,8 +131,8 @@ export const command = defineCommand<ReproPermkOptions>({
     text += '\n';
     for (const c of permkChecks(result)) text += `  [${c.ok ? 'ok' : 'NO'}] ${c.name}: ${c.detail}\n`;
     const rel = relative(ctx.cwd, out);
-    const shown = rel === '' ? '.' : rel.startsWith('..') || isAbsolute(rel) ? out : rel;
-    text += `\nwrote ${files.length} files to ${shown}/\n`;
+    const where = rel === '' ? '.' : rel.startsWith('..') || isAbsolute(rel) ? out : rel;
+    text += `\nwrote ${files.length} files to ${where}/\n`;
     ctx.stdout.write(text);
     return 0;
   },
