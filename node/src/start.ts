@@ -10,7 +10,7 @@
  * the run ends, on an error, on Ctrl-C / SIGTERM and at the hard timeout; children also exit by
  * themselves if this process is killed outright (launcher/processes.ts).
  */
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { runIdOf, type Manifest } from '@masha/protocol';
@@ -67,6 +67,10 @@ async function main(argv: readonly string[]): Promise<number> {
   const outDir = resolve(flags.out);
   const runDir = join(outDir, runId);
   const logDir = join(runDir, 'logs');
+  // The run id is a hash of the manifest: a second `npm start` of the same run reuses the
+  // directory, so clear the previous run's per-process logs (summary and events are overwritten).
+  rmSync(join(runDir, 'peers'), { recursive: true, force: true });
+  rmSync(logDir, { recursive: true, force: true });
   mkdirSync(logDir, { recursive: true });
   // The launcher reads the manifest from a file, like a researcher's `masha launch`.
   const manifestPath = flags.manifest !== undefined ? resolve(flags.manifest) : join(runDir, 'manifest.json');

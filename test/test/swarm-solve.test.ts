@@ -35,6 +35,24 @@ describe(`${PEERS} volunteers solve a bilinear run`, () => {
     const { path, runId } = swarm.writeManifest(manifest);
     for (let i = 0; i < PEERS; i++) swarm.volunteer(runId);
     const launcher = swarm.launch(path, 150);
+
+    // `masha status --json` mid-run: the run, its five volunteers, one aggregator they all follow.
+    await swarm.waitFor(() => swarm.volunteers.every((v) => (v.status?.round ?? 0) >= 5), 90_000, 'round 5 on every volunteer');
+    const status = swarm.group.spawnMasha('status', ['status', '--relay', swarm.relayAddr, '--run', runId, '--json', '--wait', '3'], { stdout: 'pipe', stderr: 'ignore' });
+    let statusText = '';
+    status.onStdoutLine((l) => {
+      statusText += `${l}\n`;
+    });
+    expect((await status.exited).code).toBe(0);
+    const snap = JSON.parse(statusText) as { runs: { runId: string; state: string; peers: { peer: string; isAggregator: boolean; aggregator: string | null; heldCount: number }[] }[] };
+    expect(snap.runs.map((r) => r.runId)).toEqual([runId]);
+    const peers = snap.runs[0].peers;
+    expect(peers.length).toBe(PEERS);
+    const aggs = peers.filter((p) => p.isAggregator);
+    expect(aggs.length).toBe(1);
+    for (const p of peers) expect(p.aggregator).toBe(aggs[0].peer);
+    expect(peers.reduce((n, p) => n + p.heldCount, 0)).toBe(manifest.problem.kind === 'bilinear' ? manifest.problem.M : -1);
+
     const { code, summary } = await launcher.summary();
     expect(code).toBe(0);
     expect(summary.runId).toBe(runId);

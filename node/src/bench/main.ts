@@ -1,11 +1,12 @@
 /**
- * `node node/dist/bench/main.js [FILTER…]` (or `npx turbo run bench --filter=@masha/node`): the swarm
- * benchmark (swarm.ts), printed as `{ "results": [ { "name", "value", "unit", "baseline",
+ * `node node/dist/bench/main.js [FILTER…]` (or `npx turbo run bench --filter=@masha/node`): the wire
+ * overhead of the two data paths (wire.ts) and the swarm benchmark (swarm.ts), printed as `{ "results": [ { "name", "value", "unit", "baseline",
  * "baselineName", "ratio" } ] }` on stdout; progress on stderr. Rows whose name contains none of
  * the filters are skipped (runs are skipped only when no row of theirs is wanted).
  * MASHA_BENCH_D and MASHA_BENCH_PEERS change the dimension (default 10^6) and the swarm size (8).
  */
 import { swarmBenchmarks } from './swarm.js';
+import { wireBenchmarks } from './wire.js';
 
 const filters = process.argv.slice(2);
 const include = (name: string): boolean => filters.length === 0 || filters.some((f) => name.includes(f));
@@ -13,7 +14,10 @@ const d = process.env.MASHA_BENCH_D ? Number(process.env.MASHA_BENCH_D) : undefi
 const peers = process.env.MASHA_BENCH_PEERS ? Number(process.env.MASHA_BENCH_PEERS) : undefined;
 
 try {
-  const results = await swarmBenchmarks({ include, ...(d ? { d } : {}), ...(peers ? { peers } : {}) });
+  const results = [
+    ...(await wireBenchmarks(d ?? 1_000_000, include)),
+    ...(await swarmBenchmarks({ include, ...(d ? { d } : {}), ...(peers ? { peers } : {}) })),
+  ];
   process.stdout.write(`${JSON.stringify({ results }, null, 2)}\n`);
   process.exit(0);
 } catch (err) {

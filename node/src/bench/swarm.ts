@@ -9,10 +9,9 @@
  * - wire bytes per peer per round: each volunteer's transport-level bytes sent (TCP, encryption
  *   and muxing included; uplinks, gossip forwarding, heartbeats, status reports), sampled from its
  *   status reports, differenced over the window, averaged over volunteers;
- * - uplink wire / payload: bytes on the `/masha/uplink/1.0.0` streams over the UPLINK message
- *   bodies they carried (framing, length prefixes, heartbeats; whole run), and total swarm wire
- *   bytes per round over the payload the round needs (uplink bodies + one COMMIT body per
- *   receiving volunteer): the gossip mesh's duplicate deliveries show up there;
+ * - swarm wire / payload: total transport-level bytes per round over the payload the round needs
+ *   (uplink bodies + one COMMIT body per receiving volunteer): gossip's duplicate deliveries and
+ *   forwarding show up here (the per-path overhead is measured in isolation in wire.ts);
  * - the aggregator's upload per round (transport-level bytes sent): with gossipsub it pushes each
  *   broadcast to its mesh (≤ D peers), so it should not grow linearly with N.
  */
@@ -31,6 +30,8 @@ export interface SwarmBenchConfig {
   readonly d: number;
   /** Device compressor spec. */
   readonly device: string;
+  /** Server compressor spec (default identity: a dense broadcast). */
+  readonly server?: string;
   readonly iterations: number;
   /** Frame size (bytes). Default 64 KiB. */
   readonly frameBytes?: number;
@@ -88,7 +89,7 @@ export async function measureSwarm(config: SwarmBenchConfig): Promise<SwarmMeasu
     const manifest = parseManifest({
       problem: { kind: 'quadratic', d: config.d, n: config.peers, seed: 1 },
       method: { name: 'masha1', gamma: 0.05 },
-      compressors: { device: config.device },
+      compressors: { device: config.device, server: config.server ?? 'identity' },
       stop: { iterations: config.iterations },
       network: {
         frameBytes: config.frameBytes ?? 65_536,
@@ -210,7 +211,7 @@ export async function measureSwarm(config: SwarmBenchConfig): Promise<SwarmMeasu
       wallSeconds: (performance.now() - started) / 1000,
     };
     log(
-      `${config.peers} peers, d=${config.d}, ${config.device}: ${summary.committedRounds} rounds (window ${windowRounds}), ` +
+      `${config.peers} peers, d=${config.d}, ${config.device}/${config.server ?? 'identity'}: ${summary.committedRounds} rounds (window ${windowRounds}), ` +
         `${msPerRound.toFixed(0)} ms/round, ${(m.wirePerPeerPerRound / 1e6).toFixed(2)} MB wire/peer/round, aggregator ${(aggUpload / 1e6).toFixed(2)} MB/round ` +
         `(${m.aggregatorCopies.toFixed(2)} copies), uplink wire/payload ${(uplinkStream / uplinkBody).toFixed(4)}, swarm wire/payload ${(swarmWire / needed).toFixed(3)}, ` +
         `elections ${summary.elections}, ${m.wallSeconds.toFixed(0)} s`,
@@ -235,7 +236,13 @@ export interface SwarmSuiteOptions {
   readonly include?: (name: string) => boolean;
 }
 
-/** The rows of the swarm benchmark (see the module comment). */
+/**
+ * The rows of the swarm benchmark (see the module comment):
+ * - identity vs RandK 1%, both ways (device and server compressor), 8 peers: ms per round, wire
+ *   bytes per peer per round, swarm wire over the payload a round needs;
+ * - the aggregator's upload per round with 4, 8 and 16 peers for RandK 1% uplinks and a dense
+ *   (identity) broadcast, and the copies of each broadcast it pushed (a star would push N − 1).
+ */
 export async function swarmBenchmarks(options: SwarmSuiteOptions = {}): Promise<BenchResult[]> {
   const d = options.d ?? 1_000_000;
   const peers = options.peers ?? 8;
@@ -243,30 +250,40 @@ export async function swarmBenchmarks(options: SwarmSuiteOptions = {}): Promise<
   const include = options.include ?? (() => true);
   const dText = d === 1_000_000 ? '1e6' : String(d);
   const results: BenchResult[] = [];
+  const push = (r: BenchResult): void => {
+    if (include(r.name)) results.push(r);
+  };
   const tag = (n: number, dev: string): string => `swarm/${n} peers/d=${dText}/${dev}`;
+  const wants = (prefix: string): boolean => include(`${prefix}: ms per round`) || include(`${prefix}: wire bytes per peer per round`) || include(`${prefix}: swarm wire bytes over needed payload per round`);
 
-  const identity = await measureSwarm({ peers, d, device: 'identity', iterations: 4 });
-  const randk = await measureSwarm({ peers, d, device: 'randk:0.01', iterations: 8 });
-  for (const [dev, m] of [['identity', identity], ['randk:0.01', randk]] as const) {
-    const base = dev === 'identity' ? null : identity;
-    const push = (r: BenchResult): void => {
-      if (include(r.name)) results.push(r);
-    };
-    push(row(`${tag(peers, dev)}: ms per round`, m.msPerRound, 'ms', base?.msPerRound ?? null, base ? 'identity' : null));
-    push(row(`${tag(peers, dev)}: wire bytes per peer per round`, m.wirePerPeerPerRound, 'bytes', base?.wirePerPeerPerRound ?? null, base ? 'identity' : null));
-    push(row(`${tag(peers, dev)}: uplink stream bytes over uplink payload (target ≤ 1.10)`, m.uplinkStreamBytes, 'bytes', m.uplinkBodyBytes, 'uplink payload bytes'));
-    push(row(`${tag(peers, dev)}: swarm wire bytes over needed payload per round`, m.swarmWireBytes, 'bytes', m.neededPayloadBytes, 'uplink payload + one COMMIT per receiver'));
+  const pair: [string, SwarmMeasurement | null][] = [];
+  const wantRandk = wants(tag(peers, 'randk:0.01 both ways'));
+  for (const dev of ['identity', 'randk:0.01']) {
+    const label = `${dev} both ways`;
+    // Identity is the baseline of the RandK rows: measured whenever either is wanted.
+    const wanted = dev === 'identity' ? wants(tag(peers, label)) || wantRandk : wantRandk;
+    pair.push([label, wanted ? await measureSwarm({ peers, d, device: dev, server: dev, iterations: dev === 'identity' ? 4 : 8 }) : null]);
   }
-  // Aggregator upload against the swarm size (RandK 1%: the uplinks are light, the broadcast is dense).
-  const byPeers = new Map<number, SwarmMeasurement>([[peers, randk]]);
-  for (const n of scaling) if (!byPeers.has(n)) byPeers.set(n, await measureSwarm({ peers: n, d, device: 'randk:0.01', iterations: 8 }));
+  const identity = pair[0][1];
+  for (const [label, m] of pair) {
+    if (m === null) continue;
+    const base = label.startsWith('identity') || identity === null ? null : identity;
+    push(row(`${tag(peers, label)}: ms per round`, m.msPerRound, 'ms', base?.msPerRound ?? null, base ? 'identity both ways' : null));
+    push(row(`${tag(peers, label)}: wire bytes per peer per round`, m.wirePerPeerPerRound, 'bytes', base?.wirePerPeerPerRound ?? null, base ? 'identity both ways' : null));
+    push(row(`${tag(peers, label)}: swarm wire bytes over needed payload per round`, m.swarmWireBytes, 'bytes', m.neededPayloadBytes, 'uplink payload + one COMMIT per receiving volunteer'));
+  }
+  // Aggregator upload against the swarm size: light uplinks (RandK 1%), dense broadcast (identity).
+  const label = 'randk:0.01 up, identity down';
+  const uploadName = (n: number): string => `${tag(n, label)}: aggregator upload per round`;
+  if (!scaling.some((n) => include(uploadName(n)) || include(`${tag(n, label)}: aggregator copies of each broadcast`))) return results;
+  const byPeers = new Map<number, SwarmMeasurement>();
+  for (const n of scaling) byPeers.set(n, await measureSwarm({ peers: n, d, device: 'randk:0.01', server: 'identity', iterations: 8 }));
   const smallest = byPeers.get(Math.min(...scaling)) as SwarmMeasurement;
   for (const n of scaling) {
     const m = byPeers.get(n) as SwarmMeasurement;
-    const name = `${tag(n, 'randk:0.01')}: aggregator upload per round`;
-    if (include(name)) results.push(row(name, m.aggregatorUploadPerRound, 'bytes', n === smallest.config.peers ? null : smallest.aggregatorUploadPerRound, n === smallest.config.peers ? null : `${smallest.config.peers} peers`));
-    const copies = `${tag(n, 'randk:0.01')}: aggregator copies of each broadcast`;
-    if (include(copies)) results.push(row(copies, m.aggregatorCopies, 'copies', n - 1, 'peers − 1 (a star)'));
+    const first = n === smallest.config.peers;
+    push(row(uploadName(n), m.aggregatorUploadPerRound, 'bytes', first ? null : smallest.aggregatorUploadPerRound, first ? null : `${smallest.config.peers} peers`));
+    push(row(`${tag(n, label)}: aggregator copies of each broadcast`, m.aggregatorCopies, 'copies', n - 1, 'peers − 1 (a star)'));
   }
   return results;
 }

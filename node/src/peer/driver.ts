@@ -15,7 +15,8 @@
  *   streams are authenticated by noise). Refused frames become `rejected` events (the engine
  *   counts them) and are counted here by reason. Complete messages become `message` events.
  * - libp2p connection events become `peer-connected` / `peer-disconnected` hints (heartbeats stay
- *   authoritative); a departed peer's partial messages are dropped.
+ *   authoritative). Partial messages expire by age (4 leases), not on disconnection: a peer's
+ *   gossip frames can still come through others.
  * - Event log: one line per commit, election, metric, done, refused frame, change of held
  *   shards and state installation (event-log.ts).
  * - Status: `status()` is the live view (round, epoch, aggregator, held shards, bytes, metric);
@@ -152,10 +153,9 @@ export class PeerDriver {
     this.unsubscribe.push(
       t.subscribe(this.bcastTopic, (from, frame) => this.onFrame(signed ? from : undefined, frame)),
       t.onDirect((from, frame) => this.onFrame(from, frame)),
-      t.onPeer((kind, peer) => {
-        if (kind === 'disconnected') this.reassembler.dropSender(peer);
-        this.dispatch({ type: kind === 'connected' ? 'peer-connected' : 'peer-disconnected', peer });
-      }),
+      // Partial messages of a peer whose connection closed are kept (until their age limit): its
+      // gossip frames may still arrive through other peers.
+      t.onPeer((kind, peer) => this.dispatch({ type: kind === 'connected' ? 'peer-connected' : 'peer-disconnected', peer })),
     );
     this.log.write('start', { peer: this.self, runId: this.ctx.runId, role: this.role });
     this.periodic = setInterval(() => {
