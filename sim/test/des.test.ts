@@ -155,6 +155,25 @@ describe('Swarm network model', () => {
     expect(echoAt(1)).toBeCloseTo(base + 6 + base, 9);
   });
 
+  it('initial join events carry per-peer link overrides', () => {
+    const engines = new Map<string, EchoPeer>();
+    const swarm = new Swarm({
+      seed: 1,
+      codec: framesCodec({ limits: { maxMessageBytes: 1 << 20 } }),
+      link: LINK,
+      createPeer: (id) => {
+        const e = new EchoPeer(id, 'p0', { bodyBytes: 1000, direct: ['p1'], expectEchoes: 1 });
+        engines.set(id, e);
+        return e;
+      },
+    });
+    swarm.addInitialPeers(['p0', { t: 0, event: 'join', peer: 'p1', latencyMs: 50, downlinkMbps: 8 }]);
+    swarm.run();
+    const F = encodeFrames(message(KIND_PING, 'p0', patternBody(1000, 1)))[0].length;
+    const at = engines.get('p1')!.seen.find((s) => s.event.type === 'message')!.now;
+    expect(at).toBeCloseTo(F / (8 * 125) + 5 + 50 + F / (8 * 125), 9);
+  });
+
   it('a busy uplink queues frames back to back', () => {
     const body = 1000;
     const { swarm, engines } = echoSwarm(4, { bodyBytes: body, direct: ['p1', 'p2', 'p3'], expectEchoes: 3 });

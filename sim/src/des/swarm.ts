@@ -3,7 +3,7 @@ import { EventQueue } from './event-queue.js';
 import { logTime, type EventSink } from './event-log.js';
 import { DEFAULT_LINK, frameLost, LinkState, propagationDelay, type LinkProfile } from './link-model.js';
 import type { WireCodec, WireReceiver } from './wire.js';
-import { MAIN_GROUP, type TraceEvent } from '../trace/schema.js';
+import { MAIN_GROUP, type JoinEvent, type TraceEvent } from '../trace/schema.js';
 
 /**
  * The discrete-event swarm: it drives real `EnginePeer` state machines in virtual time.
@@ -283,10 +283,13 @@ export class Swarm<F> {
 
   /**
    * Adds the initial population at the current time, without connection hints: every peer is
-   * registered first, then each gets its `start` event in the given order.
+   * registered first, then each gets its `start` event in the given order. A join event's link
+   * fields override the default link.
    */
-  addInitialPeers(ids: readonly PeerId[], link?: LinkProfile): void {
-    const added = ids.map((id) => this.register(id, link ?? this.baseLink));
+  addInitialPeers(peers: readonly (PeerId | JoinEvent)[]): void {
+    const added = peers.map((p) =>
+      typeof p === 'string' ? this.register(p, this.baseLink) : this.register(p.peer, linkFromJoin(this.baseLink, p)),
+    );
     for (const p of added) if (p.alive) this.dispatch(p, { type: 'start' });
   }
 

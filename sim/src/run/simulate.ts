@@ -14,7 +14,7 @@ import type { EventSink } from '../des/event-log.js';
 import { framesCodec } from '../des/frames-codec.js';
 import { DEFAULT_LINK, type LinkProfile } from '../des/link-model.js';
 import { Swarm, type SwarmStats } from '../des/swarm.js';
-import { checkTraceConsistency, initialPeers, type Trace } from '../trace/schema.js';
+import { checkTraceConsistency, initialPeers, type JoinEvent, type Trace } from '../trace/schema.js';
 import type { RunSeries } from './plot-run.js';
 
 /**
@@ -140,7 +140,8 @@ export function simulate(options: SimulateOptions): SimulateResult {
   const { ctx } = run;
   const trace: Trace = options.trace ?? { events: [], lines: [] };
   checkTraceConsistency(trace, problem.shards);
-  const starters = initialPeers(trace, problem.shards);
+  const startJoins = trace.events.filter((e): e is JoinEvent => e.t === 0 && e.event === 'join');
+  const starters: (string | JoinEvent)[] = startJoins.length > 0 ? startJoins : initialPeers(trace, problem.shards);
   const later = trace.events.filter((e) => !(e.t === 0 && e.event === 'join'));
 
   const engines = new Map<string, MashaPeer>();
