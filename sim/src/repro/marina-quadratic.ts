@@ -47,6 +47,12 @@ export interface MarinaQuadraticOptions {
   readonly divergeGradNormSq: number;
   /** Hard iteration cap. */
   readonly maxIterations: number;
+  /**
+   * Optional structure A_m = alpha[m]·tridiag(−1, 2, −1) + shift·I (the PermK generator's): the
+   * differences are then formed from one T·δ per iteration instead of every device's bands, which
+   * keeps the inner loop in cache at n = 1000. Must describe `problem` exactly.
+   */
+  readonly structure?: { readonly alpha: Float64Array; readonly shift: number };
   /** Keep the curve (bits per node, ‖∇f‖²) of every iteration (default true). */
   readonly keepCurve?: boolean;
 }
@@ -192,6 +198,7 @@ export class MarinaQuadraticRun {
   private readonly x: Float64Array;
   private readonly xnext: Float64Array;
   private readonly delta: Float64Array;
+  private readonly u: Float64Array;
   private readonly g: Float64Array;
   private readonly agg: Float64Array;
   private readonly scratch: Float64Array;
@@ -225,6 +232,7 @@ export class MarinaQuadraticRun {
     this.x = problem.initialPoint();
     this.xnext = new Float64Array(d);
     this.delta = new Float64Array(d);
+    this.u = new Float64Array(d);
     this.g = new Float64Array(d);
     this.agg = new Float64Array(d);
     this.scratch = new Float64Array(d);
@@ -299,6 +307,14 @@ export class MarinaQuadraticRun {
       this.fullRounds++;
     } else {
       for (let i = 0; i < d; i++) delta[i] = xnext[i] - x[i];
+      const structure = this.options.structure;
+      const u = this.u;
+      if (structure) {
+        // u = T δ with T = tridiag(−1, 2, −1): then A_m δ = α_m u + shift·δ for every device.
+        u[0] = 2 * delta[0] - (d > 1 ? delta[1] : 0);
+        for (let i = 1; i < d - 1; i++) u[i] = 2 * delta[i] - delta[i - 1] - delta[i + 1];
+        if (d > 1) u[d - 1] = 2 * delta[d - 1] - delta[d - 2];
+      }
       agg.fill(0);
       const inv = 1 / n;
       let previous: Payload | null = null;
@@ -312,7 +328,20 @@ export class MarinaQuadraticRun {
         }
         const support = sharedSupport(compressor, d, ctx);
         if (support) {
-          for (let j = 0; j < support.length; j++) scratch[support[j]] = problem.hessianVecEntry(m, delta, support[j]);
+          if (structure) {
+            const a = structure.alpha[m];
+            const c = structure.shift;
+            for (let j = 0; j < support.length; j++) {
+              const i = support[j];
+              scratch[i] = a * u[i] + c * delta[i];
+            }
+          } else {
+            for (let j = 0; j < support.length; j++) scratch[support[j]] = problem.hessianVecEntry(m, delta, support[j]);
+          }
+        } else if (structure) {
+          const a = structure.alpha[m];
+          const c = structure.shift;
+          for (let i = 0; i < d; i++) scratch[i] = a * u[i] + c * delta[i];
         } else {
           problem.hessianVec(m, delta, scratch);
         }

@@ -257,7 +257,7 @@ export async function reproPermk(grid: PermkGrid, progress?: PermkProgress): Pro
   let cellsDone = 0;
   for (const n of grid.ns) {
     for (const s of grid.ss) {
-      const { problem, constants } = generatePermkQuadratic({ d, n, s, seed: grid.seed });
+      const { problem, constants, structure } = generatePermkQuadratic({ d, n, s, seed: grid.seed });
       const x0 = problem.initialPoint();
       let g0 = 0;
       for (const v of problem.gradient(x0)) g0 += v * v;
@@ -285,6 +285,7 @@ export async function reproPermk(grid: PermkGrid, progress?: PermkProgress): Pro
               gamma,
               p,
               seed: grid.seed,
+              structure,
               targetGradNormSq: grid.target * g0,
               maxBitsPerNode: budget,
               divergeGradNormSq: 1e4 * g0,
