@@ -6,8 +6,10 @@ import { progress, resultRow, type BenchResult, type Suite } from './harness.js'
  * Simulator benchmarks (issue 4):
  *
  * - `sim/peer-rounds/…-1000peers`: MASHA1 + RandK 10% on the bilinear game (d = 100, M = 1,000
- *   shards) with 1,000 peers, no churn, default links: simulated peer-rounds (live peers × committed
- *   engine rounds) per wall-clock second of the simulation proper (problem generation excluded).
+ *   shards) with 1,000 peers, 150 iterations, no churn, default links: simulated peer-rounds (live
+ *   peers × committed engine rounds) per wall-clock second of the simulation proper (problem
+ *   generation and the theory stepsize excluded); `/steady` counts from the 10th iteration on,
+ *   after the leaderless bootstrap.
  *   Every round the real engines exchange real frames: 1,000 uplinks into the aggregator, one
  *   commit relayed down the gossip tree to 999 peers, every peer applying it. Baseline: the
  *   reference runner (`ReferenceDriver`, one process playing every shard, no engine, no frames)
@@ -60,7 +62,7 @@ export const simSuite: Suite = {
     const out: BenchResult[] = [];
     const speedName = 'sim/peer-rounds/masha1-randk0.1-bilinear-d100-1000peers';
     if (include(speedName)) {
-      const manifest = manifestFor(100, 1000, 40);
+      const manifest = manifestFor(100, 1000, 150);
       progress(`${speedName}: generating the problem`);
       const problem = buildProblem(manifest.problem);
       progress(`${speedName}: reference runner`);
@@ -69,20 +71,36 @@ export const simSuite: Suite = {
       simulate({ manifest: manifestFor(100, 1000, 5), problem });
       gc();
       progress(`${speedName}: measured run`);
-      const r = simulate({ manifest, problem });
-      const peerRounds = r.summary.peersAtEnd * r.summary.committedRounds;
+      // Steady state: from the 10th iteration on (after the leaderless bootstrap and the first refresh).
+      const mark = { wall: 0, cpu: 0, round: 0 };
+      const r = simulate({
+        manifest,
+        problem,
+        onIteration: (info) => {
+          if (info.iteration !== 10) return;
+          const c = process.cpuUsage();
+          mark.wall = performance.now();
+          mark.cpu = (c.user + c.system) / 1e6;
+          mark.round = info.peer.committedRound;
+        },
+      });
+      const endCpu = process.cpuUsage();
+      const steadyWall = (performance.now() - mark.wall) / 1000;
+      const steadyCpu = (endCpu.user + endCpu.system) / 1e6 - mark.cpu;
+      const peers = r.summary.peersAtEnd;
+      const peerRounds = peers * r.summary.committedRounds;
+      const steadyPeerRounds = peers * (r.summary.committedRounds - mark.round);
       progress(
-        `${speedName}: ${r.summary.committedRounds} rounds × ${r.summary.peersAtEnd} peers in ${r.timing.runSeconds.toFixed(2)} s ` +
-          `(${r.timing.runCpuSeconds.toFixed(2)} CPU s, ${r.stats.events} events)`,
+        `${speedName}: ${r.summary.committedRounds} rounds × ${peers} peers in ${r.timing.runSeconds.toFixed(2)} s ` +
+          `(${r.timing.runCpuSeconds.toFixed(2)} CPU s, ${r.stats.events} events); from iteration 10: ${steadyWall.toFixed(2)} s, ${steadyCpu.toFixed(2)} CPU s`,
       );
-      out.push(resultRow(speedName, peerRounds / r.timing.runSeconds, 'peer-rounds/s', { name: 'reference runner shard-rounds/s', value: reference.wall }));
+      const ref = { name: 'reference runner shard-rounds/s', value: reference.wall };
+      const refCpu = { name: 'reference runner shard-rounds/CPU s', value: reference.cpu };
+      out.push(resultRow(speedName, peerRounds / r.timing.runSeconds, 'peer-rounds/s', ref));
+      out.push(resultRow(`${speedName}/steady`, steadyPeerRounds / steadyWall, 'peer-rounds/s', ref));
       // The same per CPU second of this process: comparable across runs on a shared, loaded machine.
-      out.push(
-        resultRow(`${speedName}/per-cpu-second`, peerRounds / r.timing.runCpuSeconds, 'peer-rounds/CPU s', {
-          name: 'reference runner shard-rounds/CPU s',
-          value: reference.cpu,
-        }),
-      );
+      out.push(resultRow(`${speedName}/per-cpu-second`, peerRounds / r.timing.runCpuSeconds, 'peer-rounds/CPU s', refCpu));
+      out.push(resultRow(`${speedName}/steady/per-cpu-second`, steadyPeerRounds / steadyCpu, 'peer-rounds/CPU s', refCpu));
     }
     const bigName = 'sim/10000peers-50rounds/masha1-randk0.1-bilinear-d20';
     if (include(bigName)) {
