@@ -7,6 +7,9 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // Each file runs a whole swarm of processes: one file at a time on a 2-core machine.
     fileParallelism: false,
+    // Real processes on loopback: one retry absorbs a scheduling stall on a loaded 2-core machine;
+    // a behavioural failure fails both attempts.
+    retry: 1,
     testTimeout: 180_000,
     hookTimeout: 60_000,
   },
