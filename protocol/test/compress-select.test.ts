@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { kthLargest, parseCompressor, Rng, sampleIndices, Streams, topKIndices, ValidationError } from '../src/index.js';
+import { hotSeed } from '../src/compress/hotrng.js';
+import { uniformBelow } from '../src/compress/sample.js';
 import { sendCtx } from './compress-util.js';
 
 /** Reference: indices of the k largest |x_i|, ties to the lowest index, ascending. */
@@ -85,7 +87,24 @@ describe('topKIndices (radix select)', () => {
 });
 
 describe('sampleIndices (shared RandK indices)', () => {
-  it('returns k distinct indices in [0, d), identical for identical keys and for both set structures', () => {
+  it('draws exactly what Lemire\'s method gives in exact integer arithmetic (fast floating-point path included)', () => {
+    for (const d of [1, 2, 3, 7, 1000, 10_000_000, 2 ** 31 - 1, 2 ** 31 + 1, 3 * 2 ** 30 + 7, 2 ** 32 - 5, 2 ** 32 - 1]) {
+      const fast = uniformBelow(new Streams(11).rng(d % 1000, 'lemire', 0), d, 20_000);
+      const words = hotSeed(new Streams(11).rng(d % 1000, 'lemire', 0));
+      const ref = new Rng(words[0], words[1], words[2], words[3]);
+      const D = BigInt(d);
+      const reject = (2n ** 32n - D) % D;
+      for (let n = 0; n < fast.length; ) {
+        const p = BigInt(ref.nextU32()) * D;
+        if (p % 2n ** 32n < reject) continue;
+        const hi = Number(p >> 32n);
+        if (fast[n] !== hi) expect(`draw ${n} for d=${d}: ${fast[n]}`).toBe(`draw ${n} for d=${d}: ${hi}`);
+        n++;
+      }
+    }
+  });
+
+  it('returns k distinct ascending indices in [0, d), identical for identical keys', () => {
     for (const [d, k] of [
       [1, 1],
       [10, 10],
@@ -94,16 +113,20 @@ describe('sampleIndices (shared RandK indices)', () => {
       [1000, 700],
       [100000, 1000],
       [100000, 5],
+      [100000, 6000], // bucketed sort (d/k ≤ 128), repeats topped up
+      [10000000, 100000], // bucketed sort, many buckets
+      [10000000, 10000], // radix sort (d/k > 128)
+      [2 ** 32 - 1, 3000], // radix sort, full 32-bit range
     ]) {
       const a = sampleIndices(new Streams(5).rng(3, 'up/randk', 1), d, k);
       const b = sampleIndices(new Streams(5).rng(3, 'up/randk', 1), d, k);
       const c = sampleIndices(new Streams(5).rng(4, 'up/randk', 1), d, k);
       expect(a).toEqual(b);
-      expect(sampleIndices(new Streams(5).rng(3, 'up/randk', 1), d, k, 'bitmap')).toEqual(a);
-      expect(sampleIndices(new Streams(5).rng(3, 'up/randk', 1), d, k, 'hash')).toEqual(a);
       expect(a.length).toBe(k);
-      expect(new Set(a).size).toBe(k);
-      for (const i of a) expect(i).toBeLessThan(d);
+      let firstUnsorted = -1;
+      for (let j = 1; j < k && firstUnsorted < 0; j++) if (!(a[j] > a[j - 1])) firstUnsorted = j;
+      expect(firstUnsorted, `d=${d} k=${k}: strictly ascending`).toBe(-1);
+      expect(a[k - 1]).toBeLessThan(d);
       if (k < d) expect(Array.from(c)).not.toEqual(Array.from(a));
     }
   });
@@ -127,9 +150,10 @@ describe('sampleIndices (shared RandK indices)', () => {
     }
   });
 
-  it('pairs are uniform too: P(i and j both kept) = k(k−1)/(d(d−1))', () => {
-    const d = 12;
-    const k = 4;
+  it.each([
+    [12, 4], // Floyd
+    [64, 4], // uniform draws with repeats topped up
+  ])('pairs are uniform too: P(i and j both kept) = k(k−1)/(d(d−1)) (d=%i, k=%i)', (d, k) => {
     const draws = 30000;
     const pair = new Float64Array(d * d);
     for (let t = 0; t < draws; t++) {

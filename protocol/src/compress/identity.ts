@@ -1,5 +1,5 @@
 import { BitReader, BitWriter, bytesFor, expectDimension, expectLength } from './bitio.js';
-import { expectOut, expectSendable, type FixedRateCompressor } from './checks.js';
+import { expectOut, expectSendable, firstNonFiniteF32, rejectValue, type FixedRateCompressor } from './checks.js';
 import { ArrayPool } from './pool.js';
 import type { CompressContext, CompressorConstants, Payload, SharedContext } from './types.js';
 import type { Vec } from '../vec/kernels.js';
@@ -35,6 +35,17 @@ export class IdentityCompressor implements FixedRateCompressor {
     return { codec: 'identity', d: x.length, bits: 32 * x.length, values };
   }
 
+  /** The payload of x at the given coordinates (a sparsifier's kept values); an error names x[idx[j]]. */
+  gathered(x: Vec, idx: Uint32Array): IdentityPayload {
+    const k = idx.length;
+    const values = this.pool.take(Float32Array, k);
+    if (x instanceof Float32Array) gatherIntoF32(values, x, idx);
+    else gatherIntoF64(values, x, idx);
+    const bad = firstNonFiniteF32(values);
+    if (bad >= 0) rejectValue(x[idx[bad]], idx[bad], this.spec);
+    return { codec: 'identity', d: k, bits: 32 * k, values };
+  }
+
   decompress(p: IdentityPayload, _ctx: SharedContext, out: Vec): Vec {
     expectOut(out, p.d, this.spec);
     out.set(p.values);
@@ -61,6 +72,14 @@ export class IdentityCompressor implements FixedRateCompressor {
     const values = new BitReader(bytes).readFiniteFloat32Array(d, 'identity.values');
     return { codec: 'identity', d, bits: 32 * d, values };
   }
+}
+
+/** out[j] = x[idx[j]], one monomorphic loop per source type. */
+function gatherIntoF32(out: Float32Array, x: Float32Array, idx: Uint32Array): void {
+  for (let j = 0; j < idx.length; j++) out[j] = x[idx[j]];
+}
+function gatherIntoF64(out: Float32Array, x: Float64Array, idx: Uint32Array): void {
+  for (let j = 0; j < idx.length; j++) out[j] = x[idx[j]];
 }
 
 export function identity(): IdentityCompressor {

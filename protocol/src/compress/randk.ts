@@ -64,13 +64,24 @@ export class RandKSparsifier implements Sparsifier {
     return { kind: 'unbiased', q, beta: d === 0 ? 0 : k / d, ab: { A: (q - 1) / devices, B: 0 } };
   }
 
-  /** The shared indices of (round, purpose, device): what both ends draw. */
+  /** The shared indices of (round, purpose, device): what both ends draw (a new array). */
   indices(d: number, ctx: SharedContext): Uint32Array {
     return sampleIndices(ctx.streams.rng(ctx.round, `${ctx.purpose}/randk`, ctx.device), d, this.keep(d));
   }
 
+  /** Reused by `select`/`resolve`, whose callers use the indices before the next call. */
+  private scratch = new Uint32Array(0);
+
+  /** The shared indices in the scratch buffer: valid until the next select or resolve. */
+  private transientIndices(d: number, ctx: SharedContext): Uint32Array {
+    const k = this.keep(d);
+    if (this.scratch.length !== k) this.scratch = new Uint32Array(k);
+    return sampleIndices(ctx.streams.rng(ctx.round, `${ctx.purpose}/randk`, ctx.device), d, k, this.scratch);
+  }
+
+  /** The indices are valid until the next `select` or `resolve` on this sparsifier. */
   select(x: Vec, ctx: CompressContext): Support & { readonly indices: Uint32Array } {
-    const indices = this.indices(x.length, ctx);
+    const indices = this.transientIndices(x.length, ctx);
     return { k: indices.length, indices, coding: 0 };
   }
 
@@ -92,7 +103,7 @@ export class RandKSparsifier implements Sparsifier {
 
   resolve(s: Support, d: number, ctx: SharedContext): Uint32Array {
     if (s.k !== this.keep(d)) throw new PayloadError('range', `${this.spec}: support has ${s.k} coordinates, expected ${this.keep(d)}`);
-    return s.indices ?? this.indices(d, ctx);
+    return s.indices ?? this.transientIndices(d, ctx);
   }
 }
 

@@ -35,7 +35,10 @@ export interface Sparsifier {
   gain(d: number, ctx?: SharedContext): number;
   /** Constants of the sparsifier with exact (unquantized) values. Must include q or delta, and ab for unbiased ones. */
   constants(d: number, devices: number): CompressorConstants;
-  /** Sender: chooses the kept coordinates of x; `indices` ascending and never null here. */
+  /**
+   * Sender: chooses the kept coordinates of x; `indices` ascending and never null here. The array
+   * may be a buffer the sparsifier reuses: valid until its next `select` or `resolve`.
+   */
   select(x: Vec, ctx: CompressContext): Support & { readonly indices: Uint32Array };
   /** What travels: the support stripped of anything the receiver can regenerate. */
   wireSupport(s: Support): Support;
@@ -44,7 +47,7 @@ export interface Sparsifier {
   writeSupport(s: Support, d: number, w: BitWriter): void;
   /** Parses the support for dimension d; throws PayloadError when malformed. */
   readSupport(r: BitReader, d: number): Support;
-  /** Receiver: the kept indices of a wire support (regenerated from ctx when it carries none). */
+  /** Receiver: the kept indices of a wire support (regenerated from ctx when it carries none; possibly a reused buffer, as for `select`). */
   resolve(s: Support, d: number, ctx: SharedContext): Uint32Array;
   /** Number of kept coordinates a wire payload of dimension d must carry (for decode). */
   keepOnWire(d: number): number;
@@ -106,8 +109,14 @@ export class SparseCompressor<I extends Payload = Payload> implements Compressor
     const sel = this.sparsifier.select(x, ctx);
     const idx = sel.indices;
     const k = idx.length;
-    const kept = x instanceof Float32Array ? gatherF32(x, idx) : gatherF64(x, idx);
-    const values = this.inner.compress(kept, ctx) as unknown as I;
+    let values: I;
+    if (this.plain) {
+      // Straight into the float32 payload (pooled), checked as it goes: no intermediate copy.
+      values = (this.inner as IdentityCompressor).gathered(x, idx) as unknown as I;
+    } else {
+      const kept = x instanceof Float32Array ? gatherF32(x, idx) : gatherF64(x, idx);
+      values = this.inner.compress(kept, ctx) as unknown as I;
+    }
     const support = this.sparsifier.wireSupport(sel);
     const bits = values.bits + this.sparsifier.supportBits(support, d);
     return { codec: this.spec, d, bits, support, values };
