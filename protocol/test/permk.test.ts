@@ -5,8 +5,11 @@ import {
   PayloadError,
   permk,
   permkConstants,
+  KeyedPermutation,
+  permkChunk,
   permkLayout,
   permkSupport,
+  Rng,
   Streams,
   type CompressContext,
 } from '../src/index.js';
@@ -35,6 +38,68 @@ const SHAPES: Array<[number, number]> = [
   [4, 11], // d < n, d ∤ n (2 or 3 holders)
   [5, 1], // a single device keeps everything
 ];
+
+describe('KeyedPermutation (the blocks regime\'s π)', () => {
+  it('is a bijection of [0, d) for every size and chunk length, and range() agrees with at()', () => {
+    for (const d of [1, 2, 3, 4, 5, 16, 17, 255, 1000, 4096, 65_537, 1_000_003]) {
+      for (const chunk of [1, 3, 16]) {
+        if (chunk > d) continue;
+        const r = new Rng(d, chunk, 2, 3);
+        const p = new KeyedPermutation(d, [r.nextU32(), r.nextU32(), r.nextU32(), r.nextU32()], chunk);
+        const all = p.range(0, new Uint32Array(d));
+        const seen = new Uint8Array(d);
+        let outOfRange = 0;
+        for (const v of all) {
+          if (v >= d) outOfRange++;
+          else seen[v]++;
+        }
+        const tag = `d=${d} chunk=${chunk}`;
+        expect(outOfRange, tag).toBe(0);
+        expect(seen.every((c) => c === 1), tag).toBe(true);
+        for (const i of [0, d >> 1, d - 1]) expect(p.at(i), tag).toBe(all[i]);
+        const from = d >> 2;
+        const len = Math.min(37, d - from);
+        expect(p.range(from, new Uint32Array(len)), tag).toEqual(all.subarray(from, from + len));
+        if (chunk > 1 && d >= 2 * chunk) {
+          // Whole chunks stay whole: positions of a chunk map to consecutive coordinates.
+          expect(all[1] - all[0], tag).toBe(1);
+          expect(all[0] % chunk, tag).toBe(0);
+        }
+      }
+    }
+  });
+
+  it('chunks only where every block spans ≥ 64 of them', () => {
+    expect(permkChunk(10_000_000, 100)).toBe(16);
+    expect(permkChunk(1024 * 10, 10)).toBe(16);
+    expect(permkChunk(1024 * 10 - 1, 10)).toBe(8);
+    expect(permkChunk(100, 10)).toBe(1);
+    expect(permkChunk(5, 5)).toBe(1);
+  });
+
+  it('with random keys, π(i) is uniform over [0, d) and π(i), π(i+1) are not correlated (chi-square, 20 000 key draws)', () => {
+    const d = 37;
+    const draws = 20_000;
+    const first = new Float64Array(d);
+    const gaps = new Float64Array(d);
+    const r = new Rng(99, 98, 97, 96);
+    for (let t = 0; t < draws; t++) {
+      const p = new KeyedPermutation(d, [r.nextU32(), r.nextU32(), r.nextU32(), r.nextU32()]);
+      first[p.at(5)]++;
+      gaps[(p.at(6) - p.at(5) + d) % d]++;
+    }
+    const chi = (counts: Float64Array, expected: (j: number) => number): number => {
+      let c = 0;
+      for (let j = 0; j < counts.length; j++) c += (counts[j] - expected(j)) ** 2 / expected(j);
+      return c;
+    };
+    // 36 degrees of freedom: mean 36, sd 8.5; 36 + 5 sd ≈ 79.
+    expect(chi(first, () => draws / d)).toBeLessThan(79);
+    // Gap 0 is impossible (π(5) ≠ π(6)); the others are uniform over the d − 1 values: 35 dof.
+    expect(gaps[0]).toBe(0);
+    expect(chi(gaps.subarray(1), () => draws / (d - 1))).toBeLessThan(78);
+  });
+});
 
 describe('PermK layout', () => {
   it('d ≥ n: blocks partition the coordinates, sizes ⌊d/n⌋ or ⌈d/n⌉, scale n', () => {
@@ -115,6 +180,7 @@ describe('PermK compressor', () => {
       [11, 4],
       [4, 11],
       [3, 12],
+      [257, 2], // chunks of 2 coordinates, n ∤ d
     ]) {
       const c = permk();
       const x = randomVec(d, 77);

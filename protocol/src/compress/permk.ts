@@ -15,6 +15,12 @@
  * partition [0, d), (1/n) Σ_m C_m(x) = x exactly. Per device E‖C_m(x)‖² = n‖x‖² (q = n); the AB
  * inequality holds with equality for A = B = 1: coordinate j of (1/n)ΣC_m(a_m) is a_{I,j} with I
  * uniform over devices, whose variance is (1/n)Σ_m (a_{m,j} − ā_j)².
+ * None of these facts needs π to be uniform over all d! permutations — the offset alone makes the
+ * block of each coordinate uniform over devices, and the blocks partition [0, d) for any bijection —
+ * so π is a keyed pseudorandom bijection with fresh keys each round (`KeyedPermutation`: a Feistel
+ * network over chunks of up to 16 consecutive coordinates), which a device evaluates at its own
+ * block's positions only: O(d/n) per device instead of drawing all of π (O(d) time and memory per
+ * round at every device), and reading its coordinates a cache line at a time.
  *
  * Regime d < n (slots). Draw a permutation s of the n devices into n slots and a permutation σ of
  * [0, d). Slot t serves residue u = t mod d, so residue u has c_u = ⌊n/d⌋ + [u < n mod d] slots;
@@ -44,7 +50,7 @@ export interface PermKPayload extends Payload {
 
 /** One round's shared draws for (d, n). */
 export type PermKLayout =
-  | { readonly regime: 'blocks'; readonly d: number; readonly n: number; readonly perm: Uint32Array; readonly offset: number }
+  | { readonly regime: 'blocks'; readonly d: number; readonly n: number; readonly perm: KeyedPermutation; readonly offset: number }
   | { readonly regime: 'slots'; readonly d: number; readonly n: number; readonly slotOf: Uint32Array; readonly coord: Uint32Array };
 
 /** The coordinates device m keeps this round and the scale the receiver applies to them. */
@@ -53,12 +59,129 @@ export interface PermKSupport {
   readonly gain: number;
 }
 
-/** Draws the round's layout from the shared stream (O(d) for d ≥ n, O(n + d) for d < n). */
+/**
+ * A bijection of [0, d) chosen by four 32-bit keys, in chunks of `chunk` consecutive coordinates:
+ * position p < F·chunk (F = ⌊d/chunk⌋ whole chunks) maps to σ(⌊p/chunk⌋)·chunk + p mod chunk, and
+ * the last d mod chunk positions map to themselves. σ, a bijection of [0, F), is a balanced
+ * four-round Feistel network on the smallest even number of bits 2h with 2^(2h) ≥ F (round
+ * function: murmur3's 32-bit finalizer of the right half xor the round key), cycle-walked —
+ * applied again until the value falls below F, which terminates because a permutation's cycle
+ * through x < F returns to x. Expected walk length 2^(2h)/F < 4.
+ * Chunks of 16 float32 (one 64-byte cache line) let a device read its coordinates a cache line at
+ * a time instead of one random access each; PermK's guarantees hold for any bijection (see the
+ * module comment), and `permkChunk` keeps chunk = 1 unless every block spans ≥ 64 chunks.
+ */
+export class KeyedPermutation {
+  readonly d: number;
+  readonly chunk: number;
+  /** Whole chunks, σ's domain. */
+  private readonly chunks: number;
+  private readonly half: number;
+  private readonly mask: number;
+  private readonly k0: number;
+  private readonly k1: number;
+  private readonly k2: number;
+  private readonly k3: number;
+
+  constructor(d: number, keys: readonly [number, number, number, number], chunk = 1) {
+    if (!(Number.isSafeInteger(d) && d >= 1 && d <= 0xffffffff)) throw new RangeError(`KeyedPermutation: bad size ${d}`);
+    if (!(Number.isSafeInteger(chunk) && chunk >= 1 && chunk <= d)) throw new RangeError(`KeyedPermutation: bad chunk ${chunk} for size ${d}`);
+    this.d = d;
+    this.chunk = chunk;
+    this.chunks = Math.floor(d / chunk);
+    const bits = this.chunks <= 1 ? 0 : 32 - Math.clz32(this.chunks - 1);
+    this.half = Math.max(1, Math.ceil(bits / 2));
+    this.mask = (1 << this.half) - 1;
+    [this.k0, this.k1, this.k2, this.k3] = keys.map((k) => k | 0) as [number, number, number, number];
+  }
+
+  /** π(p) for p in [0, d). */
+  at(p: number): number {
+    const c = this.chunk;
+    const t = Math.floor(p / c);
+    if (t >= this.chunks) return p;
+    return this.sigma(t) * c + (p - t * c);
+  }
+
+  /** out[j] = π(from + j) for j < out.length (from + out.length ≤ d). */
+  range(from: number, out: Uint32Array): Uint32Array {
+    const c = this.chunk;
+    const n = out.length;
+    if (c === 1) {
+      for (let j = 0; j < n; j++) out[j] = this.sigma(from + j);
+      return out;
+    }
+    let j = 0;
+    let p = from;
+    while (j < n) {
+      const t = Math.floor(p / c);
+      const within = p - t * c;
+      const len = Math.min(c - within, n - j);
+      const base = t >= this.chunks ? t * c : this.sigma(t) * c;
+      for (let i = 0; i < len; i++) out[j + i] = base + within + i;
+      j += len;
+      p += len;
+    }
+    return out;
+  }
+
+  /** σ(t) for t in [0, chunks): the Feistel network, cycle-walked into range. */
+  private sigma(t: number): number {
+    const f = this.chunks;
+    let y = t;
+    do y = this.feistel(y);
+    while (y >= f);
+    return y;
+  }
+
+  private feistel(x: number): number {
+    const h = this.half;
+    const mask = this.mask;
+    let l = (x >>> h) & mask;
+    let r = x & mask;
+    let t = l ^ (mix(r ^ this.k0) & mask);
+    l = r;
+    r = t;
+    t = l ^ (mix(r ^ this.k1) & mask);
+    l = r;
+    r = t;
+    t = l ^ (mix(r ^ this.k2) & mask);
+    l = r;
+    r = t;
+    t = l ^ (mix(r ^ this.k3) & mask);
+    l = r;
+    r = t;
+    return l * (mask + 1) + r;
+  }
+}
+
+/**
+ * Chunk length of the blocks regime's permutation for (d, n): 16 coordinates when every device's
+ * block spans at least 64 chunks (d ≥ 1024·n), halving down to 1 as blocks get shorter.
+ */
+export function permkChunk(d: number, n: number): number {
+  let c = 16;
+  while (c > 1 && d < 64 * c * n) c >>= 1;
+  return c;
+}
+
+/** murmur3's 32-bit finalizer. */
+function mix(x: number): number {
+  let h = x;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h;
+}
+
+/** Draws the round's layout from the shared stream (O(1) for d ≥ n, O(n + d) for d < n). */
 export function permkLayout(d: number, n: number, streams: Streams, round: number, purpose: string): PermKLayout {
   checkShape(d, n);
   const rng = streams.rng(round, `${purpose}/permk`, SHARED);
   if (d >= n) {
-    const perm = rng.permutation(d);
+    const perm = new KeyedPermutation(d, [rng.nextU32(), rng.nextU32(), rng.nextU32(), rng.nextU32()], permkChunk(d, n));
     const offset = rng.nextInt(n);
     return { regime: 'blocks', d, n, perm, offset };
   }
@@ -79,7 +202,7 @@ export function permkSupport(layout: PermKLayout, m: number): PermKSupport {
     const t = (m + layout.offset) % n;
     const start = t * q + Math.min(t, r);
     const len = q + (t < r ? 1 : 0);
-    return { indices: layout.perm.subarray(start, start + len), gain: n };
+    return { indices: layout.perm.range(start, new Uint32Array(len)), gain: n };
   }
   const u = layout.slotOf[m] % d;
   const c = holders(n, d, u);
