@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseCompressor } from '../src/index.js';
-import { moments, normSq, testVector } from './compress-util.js';
+import { parseCompressor, Rng } from '../src/index.js';
+import { hotSeed } from '../src/compress/hotrng.js';
+import { moments, normSq, sendCtx, testVector } from './compress-util.js';
 
 /**
  * Statistical checks of each compressor's constants (SPEC §2), fixed seeds, explicit tolerances:
@@ -82,6 +83,36 @@ describe('unbiased compressors: E Q(z) = z and E‖Q(z)‖² ≤ q‖z‖²', ()
   it('natural on float32 input, including subnormals and values near 2^127', () => {
     const y = new Float32Array([1.5, -3.75, 1e-40, -2.5e-42, 1.2e-38, 2 ** 127, -(2 ** 126) * 1.9, 0, 0.1]);
     expectUnbiased('natural', y, 4000, 3, natReach);
+  });
+
+  it('natural on float32 input draws exactly as its scheme reads (ties of the top 16 mantissa bits included)', () => {
+    // The readable version of the compressor's draw order: one word per pair of elements (16 bits
+    // each against the top 16 mantissa bits), the odd last element, then one word per tie in order.
+    const d = 2 ** 20 + 1;
+    const x = testVector(d, 31, true) as Float32Array;
+    const ctx = sendCtx(5, 2);
+    const words = hotSeed(sendCtx(5, 2).local);
+    const g = new Rng(words[0], words[1], words[2], words[3]);
+    const bits = new Int32Array(x.buffer);
+    const want = new Uint16Array(d);
+    const ties: number[] = [];
+    const one = (i: number, r16: number): void => {
+      const m16 = (bits[i] >>> 7) & 0xffff;
+      want[i] = (bits[i] >>> 23) + (r16 < m16 ? 1 : 0);
+      if (r16 === m16) ties.push(i);
+    };
+    for (let i = 0; i + 1 < d; i += 2) {
+      const r = g.nextU32();
+      one(i, r >>> 16);
+      one(i + 1, r & 0xffff);
+    }
+    want[d - 1] = (bits[d - 1] >>> 23) + ((g.nextU32() >>> 9) < (bits[d - 1] & 0x7fffff) ? 1 : 0);
+    for (const i of ties) want[i] += (g.nextU32() >>> 25) < (bits[i] & 0x7f) ? 1 : 0;
+    expect(ties.length).toBeGreaterThan(3); // ~16 expected: the tie path is exercised
+    const got = (parseCompressor('natural').compress(x, ctx) as unknown as { codes: Uint16Array }).codes;
+    let firstDiff = -1;
+    for (let i = 0; i < d && firstDiff < 0; i++) if (got[i] !== want[i]) firstDiff = i;
+    expect(firstDiff).toBe(-1);
   });
 
   it('natural on float64 input below the float32 normal range: unbiased; q holds up to Σ|t|·2^−126 there', () => {

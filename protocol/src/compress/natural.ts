@@ -2,6 +2,7 @@ import { PayloadError } from '../errors.js';
 import { bytesFor, expectDimension, expectLength, expectZeroPadding, LITTLE_ENDIAN, packCodes, unpackCodes } from './bitio.js';
 import { expectOut, rejectValue, type FixedRateCompressor } from './checks.js';
 import { hotSeed } from './hotrng.js';
+import { Rng } from '../rng/xoshiro128.js';
 import { ArrayPool } from './pool.js';
 import type { CompressContext, CompressorConstants, Payload, SharedContext } from './types.js';
 import type { Vec } from '../vec/kernels.js';
@@ -113,9 +114,12 @@ function compressF32(x: Float32Array, ctx: CompressContext, codes: Uint16Array):
   let s3 = seed[3];
   let bad = 0;
   // One 32-bit draw serves two elements: each compares 16 random bits with the top 16 mantissa
-  // bits, and only on equality (probability 2^−16) draws 7 more bits for the low mantissa bits,
-  // so P(up) = mantissa/2^23 exactly.
-  for (let i = 0; i < n; i += 2) {
+  // bits. Equality (probability 2^−16) is settled after the loop, in order, by one more draw each
+  // whose top 7 bits are compared with the low 7 mantissa bits, so P(up) = mantissa/2^23 exactly.
+  // (A rarely taken branch that only records the position keeps the hot loop small.)
+  const ties: number[] = [];
+  const last = n - 1;
+  for (let i = 0; i < last; i += 2) {
     // xoshiro128** step (see hotrng.ts)
     let r = Math.imul(s1, 5);
     r = Math.imul((r << 7) | (r >>> 25), 9);
@@ -133,27 +137,26 @@ function compressF32(x: Float32Array, ctx: CompressContext, codes: Uint16Array):
     const ma = (b >>> 7) & 0xffff;
     // sign·256 + exponent, plus one (the next power of two) when the draw is below the mantissa:
     // the sign of their difference is the comparison.
-    let ca = (b >>> 23) + ((ra - ma) >>> 31);
-    if (ra === ma) ca += tieBreak(ctx, b);
-    codes[i] = ca;
-    if (i + 1 < n) {
-      const c = bits[i + 1];
-      bad |= 0x7f000000 - (c & 0x7fffffff);
-      const rb = r & 0xffff;
-      const mb = (c >>> 7) & 0xffff;
-      let cb = (c >>> 23) + ((rb - mb) >>> 31);
-      if (rb === mb) cb += tieBreak(ctx, c);
-      codes[i + 1] = cb;
-    }
+    codes[i] = (b >>> 23) + ((ra - ma) >>> 31);
+    if (ra === ma) ties.push(i);
+    const c = bits[i + 1];
+    bad |= 0x7f000000 - (c & 0x7fffffff);
+    const rb = r & 0xffff;
+    const mb = (c >>> 7) & 0xffff;
+    codes[i + 1] = (c >>> 23) + ((rb - mb) >>> 31);
+    if (rb === mb) ties.push(i + 1);
   }
+  const g = new Rng(s0, s1, s2, s3);
+  if ((n & 1) === 1) {
+    // The odd last element: 23 random bits against the whole mantissa.
+    const b = bits[last];
+    bad |= 0x7f000000 - (b & 0x7fffffff);
+    codes[last] = (b >>> 23) + (((g.nextU32() >>> 9) - (b & 0x7fffff)) >>> 31);
+  }
+  for (const i of ties) codes[i] += (g.nextU32() >>> 25) < (bits[i] & 0x7f) ? 1 : 0;
   if (bad < 0) {
     for (let i = 0; i < n; i++) if ((bits[i] & 0x7fffffff) > 0x7f000000) rejectValue(x[i], i, 'natural');
   }
-}
-
-/** Top 16 mantissa bits tied with the draw: round up with probability (low 7 bits)/2^7. */
-function tieBreak(ctx: CompressContext, b: number): number {
-  return ctx.local.nextU32() >>> 25 < (b & 0x7f) ? 1 : 0;
 }
 
 function compressF64(x: Float64Array, ctx: CompressContext, codes: Uint16Array): void {
