@@ -115,6 +115,97 @@ describe('unbiased compressors: E Q(z) = z and E‖Q(z)‖² ≤ q‖z‖²', ()
     expect(firstDiff).toBe(-1);
   });
 
+  it.each([
+    ['dither:p=2,s=8', 8], // every u_i below the smallest level: the one-case loop
+    ['dither:p=2,s=3', 3], // the general loop
+  ])('%s draws exactly as its scheme reads (ties of the top 16 bits included)', (spec, s) => {
+    const d = 2 ** 20 + 1;
+    const low = s === 8;
+    const gauss = new Rng(37, 1, 2, 3);
+    const x = Float32Array.from({ length: d }, () => gauss.nextGaussian());
+    if (!low) x[5] = 2000; // max|x_i|/‖x‖ ≈ 0.9: the general loop
+    const c = parseCompressor(spec);
+    const ctx = sendCtx(6, 3);
+    const got = c.compress(x, ctx) as unknown as { codes: Uint8Array; norm: number };
+    // The one-case loop is tried first; when it does not apply, the general loop starts from the
+    // next four words of the private stream.
+    const local = sendCtx(6, 3).local;
+    let words = hotSeed(local);
+    if (!low) words = hotSeed(local);
+    const g = new Rng(words[0], words[1], words[2], words[3]);
+    const levelBits = Math.ceil(Math.log2(s + 1));
+    let maxU = 0;
+    for (let i = 0; i < d; i++) maxU = Math.max(maxU, Math.abs(x[i]) / got.norm);
+    expect(maxU < 2 ** (1 - s)).toBe(low);
+    // Level index before rounding up, and P = ⌊P(up)·2^31⌋, as the compressor defines them.
+    const base = (v: number): [number, number] => {
+      // Below the smallest level both loops use P = |v|·(2^(s−1)·2^31/‖x‖).
+      const q = Math.abs(v) * ((2 ** (s - 1) * 2 ** 31) / got.norm);
+      if (low || q < 2 ** 31) return [s, q | 0];
+      const u = Math.min(Math.abs(v) * (1 / got.norm), 1);
+      const jl = Math.min(Math.clz32((u * 2 ** 31) >>> 0), s);
+      const lowLevel = jl < s ? 2 ** -jl : 0;
+      const gapInv = (jl < s ? 2 ** jl : 2 ** (s - 1)) * 2 ** 31;
+      return [jl, ((u - lowLevel) * gapInv) | 0];
+    };
+    const want = new Uint8Array(d);
+    const ties: number[] = [];
+    const one = (i: number, r16: number): void => {
+      const [j, P] = base(x[i]);
+      want[i] = (j - (r16 < P >>> 15 ? 1 : 0)) | ((x[i] < 0 ? 1 : 0) << levelBits);
+      if (r16 === P >>> 15) ties.push(i);
+    };
+    for (let i = 0; i + 1 < d; i += 2) {
+      const r = g.nextU32();
+      one(i, r >>> 16);
+      one(i + 1, r & 0xffff);
+    }
+    // d is odd: the one-case loop draws 31 bits for the last element after the pairs; the general
+    // loop treats it as the first of a pair.
+    if (low) {
+      const [j, P] = base(x[d - 1]);
+      want[d - 1] = (j - ((g.nextU32() >>> 1) < P ? 1 : 0)) | ((x[d - 1] < 0 ? 1 : 0) << levelBits);
+    } else one(d - 1, g.nextU32() >>> 16);
+    for (const i of ties) if (g.nextU32() >>> 17 < (base(x[i])[1] & 0x7fff)) want[i] -= 1;
+    expect(ties.length).toBeGreaterThan(0);
+    let firstDiff = -1;
+    for (let i = 0; i < d && firstDiff < 0; i++) if (got.codes[i] !== want[i]) firstDiff = i;
+    expect(firstDiff).toBe(-1);
+  });
+
+  it('int8 stochastic draws exactly as its scheme reads (ties of the top 16 bits included)', () => {
+    const d = 2 ** 20 + 3;
+    const B = 256;
+    const x = testVector(d, 41, true) as Float32Array;
+    const got = parseCompressor(`int8:block=${B},stochastic`).compress(x, sendCtx(8, 1)) as unknown as { codes: Int8Array; scales: Float32Array };
+    const words = hotSeed(sendCtx(8, 1).local);
+    const g = new Rng(words[0], words[1], words[2], words[3]);
+    const want = new Int8Array(d);
+    const ties: number[] = [];
+    const frac = (i: number): [number, number] => {
+      const t = x[i] * (127 / got.scales[Math.floor(i / B)]) + 128;
+      return [Math.floor(t), ((t - Math.floor(t)) * 2 ** 31) | 0];
+    };
+    for (let lo = 0; lo < d; lo += B) {
+      if (got.scales[lo / B] === 0) continue;
+      const hi = Math.min(lo + B, d);
+      for (let i = lo; i < hi; i += 2) {
+        const r = g.nextU32();
+        for (const [j, r16] of [[i, r >>> 16], [i + 1, r & 0xffff]]) {
+          if (j >= hi) continue;
+          const [fl, F] = frac(j);
+          want[j] = Math.min(127, Math.max(-127, fl - 128 + (r16 < F >>> 15 ? 1 : 0)));
+          if (r16 === F >>> 15) ties.push(j);
+        }
+      }
+    }
+    for (const i of ties) if (g.nextU32() >>> 17 < (frac(i)[1] & 0x7fff)) want[i] = Math.min(127, want[i] + 1);
+    expect(ties.length).toBeGreaterThan(0);
+    let firstDiff = -1;
+    for (let i = 0; i < d && firstDiff < 0; i++) if (got.codes[i] !== want[i]) firstDiff = i;
+    expect(firstDiff).toBe(-1);
+  });
+
   it('natural on float64 input below the float32 normal range: unbiased; q holds up to Σ|t|·2^−126 there', () => {
     // Below 2^−126 the codes can only round to 0 or 2^−126, so E C(t)² = |t|·2^−126 exceeds (9/8)t²:
     // the second moment is bounded by q‖z‖² plus that (absolutely negligible) slack.

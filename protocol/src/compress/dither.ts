@@ -13,6 +13,7 @@ import {
 } from './bitio.js';
 import { expectOut, FLOAT32_MAX, rejectValue, type FixedRateCompressor } from './checks.js';
 import { hotSeed } from './hotrng.js';
+import { Rng } from '../rng/xoshiro128.js';
 import { ArrayPool } from './pool.js';
 import type { CompressContext, CompressorConstants, Payload, SharedContext } from './types.js';
 import type { Vec } from '../vec/kernels.js';
@@ -25,8 +26,8 @@ import type { Vec } from '../vec/kernels.js';
  * per element of 1 + ⌈log2(s+1)⌉ bits: level index j ∈ [0, s] (level 2^−j, j = s is 0) in the low
  * bits, the sign above it.
  *
- * The rounding probability is compared with a 31-bit uniform draw, so each element is unbiased up
- * to 2^−31 of a level gap.
+ * The rounding probability is compared with a 31-bit uniform draw (16 bits per element, 15 more on
+ * a tie), so each element is unbiased up to 2^−31 of a level gap.
  */
 export interface DitherPayload extends Payload {
   readonly codec: string;
@@ -134,12 +135,25 @@ export class DitherCompressor implements FixedRateCompressor {
     if (this.p === 2 && x instanceof Float32Array) {
       // One pass: a finite sum of squares means every value is finite (float32 squares cannot
       // overflow), and sqrt(Σ v²) ≥ max|v| holds exactly (v² is exact in float64, and adding
-      // non-negative terms never rounds below the largest).
-      let sum = 0;
-      for (let i = 0; i < d; i++) {
-        const v = x[i];
-        sum += v * v;
+      // non-negative terms never rounds below the largest), so max|v| is not needed here. Four
+      // partial sums keep four additions in flight instead of waiting on one chain.
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      const d4 = d & ~3;
+      for (let i = 0; i < d4; i += 4) {
+        const a = x[i];
+        const b = x[i + 1];
+        const c = x[i + 2];
+        const e = x[i + 3];
+        s0 += a * a;
+        s1 += b * b;
+        s2 += c * c;
+        s3 += e * e;
       }
+      for (let i = d4; i < d; i++) s0 += x[i] * x[i];
+      const sum = s0 + s1 + (s2 + s3);
       if (sum < Infinity && sum > 1e-280) exact = Math.sqrt(sum);
     }
     if (exact < 0) ({ norm: exact, max } = this.normOf(x));
@@ -148,9 +162,12 @@ export class DitherCompressor implements FixedRateCompressor {
     if (!(norm <= FLOAT32_MAX)) throw new ValidationError('x', `${this.spec}: ‖x‖_p = ${exact} exceeds the float32 range`);
     const codes = this.pool.take(Uint8Array, d);
     if (norm === 0) codes.fill(0);
-    else if (max < 0 || max / norm < 2 ** (1 - this.s)) {
-      // Usual for large d: every u_i below the smallest non-zero level, a loop with one case only;
-      // it reports whether that held, and the general loop redoes the work if not.
+    // Usual for large d: every u_i below the smallest non-zero level, a loop with one case only.
+    // Where max|z_i| is unknown that loop is tried and reports whether the assumption held; the
+    // general loop redoes the work (from fresh draws) if not.
+    else if (max < 0) {
+      if (!this.quantizeLow(x, norm, ctx, codes)) this.quantize(x, norm, ctx, codes);
+    } else if (max / norm < 2 ** (1 - this.s)) {
       if (!this.quantizeLow(x, norm, ctx, codes)) this.quantize(x, norm, ctx, codes);
     } else this.quantize(x, norm, ctx, codes);
     return { codec: this.spec, d, bits: this.payloadBits(d), norm, codes };
@@ -159,8 +176,11 @@ export class DitherCompressor implements FixedRateCompressor {
   /**
    * u_i ∈ [0, 1] → level index j: with jl = min(floor(−log2 u), s) the lower neighbour is
    * LOW[jl] (2^−jl, or 0 for jl = s) and the gap to the upper one 1/GAP_INV[jl]; round up (j = jl−1)
-   * with probability p = (u − LOW[jl])·GAP_INV[jl], decided without a branch: the uniform 31-bit
-   * R is below P = ⌊p·2^31⌋ exactly when R − P is negative (so p is honoured within 2^−31).
+   * with probability p = (u − LOW[jl])·GAP_INV[jl], i.e. when a uniform 31-bit R is below
+   * P = ⌊p·2^31⌋ (so p is honoured within 2^−31). One 32-bit draw serves two elements: each compares
+   * 16 random bits with the top 16 bits of P, decided without a branch by the sign of their
+   * difference; on equality (probability 2^−16) the position is recorded and settled after the loop
+   * by `settleTies` with 15 more bits against P's low 15 — together exactly R < P.
    */
   private quantize(x: Vec, norm: number, ctx: CompressContext, codes: Uint8Array): void {
     const s = this.s;
@@ -168,15 +188,17 @@ export class DitherCompressor implements FixedRateCompressor {
     const low = this.low;
     const gapInv = this.gapInv31;
     const inv = 1 / norm;
+    // Below the smallest non-zero level (u < 2^(1−s), the bulk of a large vector) the level is s
+    // and P = u·2^(s−1)·2^31 directly; only the larger entries take the general formula.
+    const scale31 = (2 ** (s - 1) * TWO_31) / norm;
     const n = x.length;
     const seed = hotSeed(ctx.local);
     let s0 = seed[0];
     let s1 = seed[1];
     let s2 = seed[2];
     let s3 = seed[3];
-    for (let i = 0; i < n; i++) {
-      const v = x[i];
-      const u = Math.min(Math.abs(v) * inv, 1); // only a rounding of inv can push it above 1
+    const ties: number[] = [];
+    for (let i = 0; i < n; i += 2) {
       // xoshiro128** step (see hotrng.ts)
       let r = Math.imul(s1, 5);
       r = Math.imul((r << 7) | (r >>> 25), 9);
@@ -187,13 +209,39 @@ export class DitherCompressor implements FixedRateCompressor {
       s0 ^= n3;
       s2 = n2 ^ t;
       s3 = (n3 << 11) | (n3 >>> 21);
-      const jl = Math.min(Math.clz32((u * TWO_31) >>> 0), s);
-      const P = ((u - low[jl]) * gapInv[jl]) | 0;
-      codes[i] = (jl - (((r >>> 1) - P) >>> 31)) | (+(v < 0) << signShift);
+      const v = x[i];
+      const q = Math.abs(v) * scale31;
+      let P: number;
+      let jl = s;
+      if (q < TWO_31) P = q >>> 15;
+      else {
+        jl = levelOf(v, inv, s);
+        P = upperThreshold(v, inv, s, low, gapInv) >>> 15;
+      }
+      const ra = r >>> 16;
+      codes[i] = (jl - ((ra - P) >>> 31)) | (+(v < 0) << signShift);
+      if (ra === P) ties.push(i);
+      if (i + 1 === n) break;
+      const w = x[i + 1];
+      const qw = Math.abs(w) * scale31;
+      let Pw: number;
+      let jw = s;
+      if (qw < TWO_31) Pw = qw >>> 15;
+      else {
+        jw = levelOf(w, inv, s);
+        Pw = upperThreshold(w, inv, s, low, gapInv) >>> 15;
+      }
+      const rb = r & 0xffff;
+      codes[i + 1] = (jw - ((rb - Pw) >>> 31)) | (+(w < 0) << signShift);
+      if (rb === Pw) ties.push(i + 1);
     }
+    if (ties.length > 0) settleTies(ties, new Rng(s0, s1, s2, s3), codes, x, scale31, inv, s, low, gapInv);
   }
 
-  /** quantize() assuming every u_i < 2^(1−s): j = s or s − 1 with p = u·2^(s−1). False if the assumption failed. */
+  /**
+   * quantize() when every u_i < 2^(1−s): j = s or s − 1 with p = u·2^(s−1). False (codes
+   * unusable) if some u_i was not below the level after all.
+   */
   private quantizeLow(x: Vec, norm: number, ctx: CompressContext, codes: Uint8Array): boolean {
     const s = this.s;
     const signShift = this.levelBits;
@@ -204,9 +252,10 @@ export class DitherCompressor implements FixedRateCompressor {
     let s1 = seed[1];
     let s2 = seed[2];
     let s3 = seed[3];
-    let top = 0;
-    for (let i = 0; i < n; i++) {
-      const v = x[i];
+    let over = 0;
+    const ties: number[] = [];
+    const pairs = n & ~1;
+    for (let i = 0; i < pairs; i += 2) {
       // xoshiro128** step (see hotrng.ts)
       let r = Math.imul(s1, 5);
       r = Math.imul((r << 7) | (r >>> 25), 9);
@@ -217,11 +266,31 @@ export class DitherCompressor implements FixedRateCompressor {
       s0 ^= n3;
       s2 = n2 ^ t;
       s3 = (n3 << 11) | (n3 >>> 21);
+      const v = x[i];
+      const w = x[i + 1];
       const q = Math.abs(v) * scale31; // p_up · 2^31, < 2^31 while u < 2^(1−s)
-      top = Math.max(top, q);
-      codes[i] = (s - (((r >>> 1) - (q | 0)) >>> 31)) | (+(v < 0) << signShift);
+      const qw = Math.abs(w) * scale31;
+      over |= +(q >= TWO_31) | +(qw >= TWO_31);
+      const P = q >>> 15;
+      const Pw = qw >>> 15;
+      const ra = r >>> 16;
+      const rb = r & 0xffff;
+      codes[i] = (s - ((ra - P) >>> 31)) | (+(v < 0) << signShift);
+      codes[i + 1] = (s - ((rb - Pw) >>> 31)) | (+(w < 0) << signShift);
+      if (ra === P) ties.push(i);
+      if (rb === Pw) ties.push(i + 1);
     }
-    return top < TWO_31;
+    const g = new Rng(s0, s1, s2, s3);
+    if (pairs < n) {
+      // The odd last element: 31 random bits at once.
+      const v = x[pairs];
+      const q = Math.abs(v) * scale31;
+      over |= +(q >= TWO_31);
+      codes[pairs] = (s - (((g.nextU32() >>> 1) - (q | 0)) >>> 31)) | (+(v < 0) << signShift);
+    }
+    if (over !== 0) return false;
+    if (ties.length > 0) settleTies(ties, g, codes, x, scale31, inv0(norm), s, this.low, this.gapInv31);
+    return true;
   }
 
   decompress(p: DitherPayload, _ctx: SharedContext, out: Vec): Vec {
@@ -265,6 +334,50 @@ export class DitherCompressor implements FixedRateCompressor {
     }
     return { codec: this.spec, d, bits, norm, codes };
   }
+}
+
+/** 1/norm, as `quantize` computes it. */
+function inv0(norm: number): number {
+  return 1 / norm;
+}
+
+/**
+ * Tied elements (top 16 bits of the draw equal to P's), in order: round up, i.e. decrement the
+ * level index, when 15 more random bits are below P's low 15. P as in `quantize` (the one-case
+ * loop's P is the same expression, since all its entries are below the smallest level).
+ */
+function settleTies(
+  ties: readonly number[],
+  g: Rng,
+  codes: Uint8Array,
+  x: Vec,
+  scale31: number,
+  inv: number,
+  s: number,
+  low: Float64Array,
+  gapInv: Float64Array,
+): void {
+  for (const i of ties) {
+    const q = Math.abs(x[i]) * scale31;
+    const P = (q < TWO_31 ? q : upperThreshold(x[i], inv, s, low, gapInv)) | 0;
+    if (g.nextU32() >>> 17 < (P & 0x7fff)) codes[i] -= 1;
+  }
+}
+
+/**
+ * Level index below u = |v|·inv for an entry at or above the smallest non-zero level (the general
+ * formula of `quantize`; rare in a large vector, so kept out of its loop).
+ */
+function levelOf(v: number, inv: number, s: number): number {
+  const u = Math.min(Math.abs(v) * inv, 1); // only a rounding of inv can push it above 1
+  return Math.min(Math.clz32((u * TWO_31) >>> 0), s);
+}
+
+/** P(round up)·2^31 for such an entry: (u − LOW[jl])·GAP_INV[jl]. */
+function upperThreshold(v: number, inv: number, s: number, low: Float64Array, gapInv: Float64Array): number {
+  const u = Math.min(Math.abs(v) * inv, 1);
+  const jl = Math.min(Math.clz32((u * TWO_31) >>> 0), s);
+  return (u - low[jl]) * gapInv[jl];
 }
 
 export function dither(opts: DitherOptions = { p: 2, s: 8 }): DitherCompressor {

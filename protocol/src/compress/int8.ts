@@ -2,6 +2,7 @@ import { PayloadError } from '../errors.js';
 import { BitReader, BitWriter, bytesFor, expectDimension, expectLength, float32Up } from './bitio.js';
 import { expectOut, FLOAT32_MAX, rejectValue, type FixedRateCompressor } from './checks.js';
 import { hotSeed } from './hotrng.js';
+import { Rng } from '../rng/xoshiro128.js';
 import { ArrayPool } from './pool.js';
 import type { CompressContext, CompressorConstants, Payload, SharedContext } from './types.js';
 import type { Vec } from '../vec/kernels.js';
@@ -77,15 +78,13 @@ export class Int8Compressor implements FixedRateCompressor {
     const scales = this.pool.take(Float32Array, nb);
     const codes = this.pool.take(Int8Array, d);
     const seed = this.stochastic ? hotSeed(ctx.local) : null;
-    let s0 = seed ? seed[0] : 0;
-    let s1 = seed ? seed[1] : 0;
-    let s2 = seed ? seed[2] : 0;
-    let s3 = seed ? seed[3] : 0;
+    const state = seed ? new Int32Array(seed) : null;
+    const ties: number[] = [];
+    const inverses = this.stochastic ? new Float64Array(nb) : null;
     for (let b = 0; b < nb; b++) {
       const lo = b * B;
       const hi = lo + B < d ? lo + B : d;
-      let max = 0;
-      for (let i = lo; i < hi; i++) max = Math.max(max, Math.abs(x[i]));
+      const max = blockMax(x, lo, hi);
       if (!(max <= FLOAT32_MAX)) {
         for (let i = lo; i < hi; i++) if (!(Math.abs(x[i]) <= FLOAT32_MAX)) rejectValue(x[i], i, this.spec);
       }
@@ -97,28 +96,19 @@ export class Int8Compressor implements FixedRateCompressor {
       const scale = float32Up(max);
       scales[b] = scale;
       const inv = 127 / scale;
-      if (seed) {
-        for (let i = lo; i < hi; i++) {
-          // xoshiro128** step (see hotrng.ts)
-          let r = Math.imul(s1, 5);
-          r = Math.imul((r << 7) | (r >>> 25), 9);
-          const t = s1 << 9;
-          const n2 = s2 ^ s0;
-          const n3 = s3 ^ s1;
-          s1 ^= n2;
-          s0 ^= n3;
-          s2 = n2 ^ t;
-          s3 = (n3 << 11) | (n3 >>> 21);
-          // floor(t + U), U uniform in [0,1): E = t. The +128 keeps the floor argument positive;
-          // the clamp only catches t = ±127 + rounding.
-          const c = ((x[i] * inv + 128 + (r >>> 0) * 2.3283064365386963e-10) | 0) - 128;
-          codes[i] = Math.max(-127, Math.min(127, c));
-        }
-      } else {
-        for (let i = lo; i < hi; i++) {
-          // round half up; |x·inv| ≤ 127 (+ rounding), so the result stays in [−127, 127].
-          codes[i] = ((x[i] * inv + 128.5) | 0) - 128;
-        }
+      if (state && inverses) {
+        inverses[b] = inv;
+        stochasticBlock(x, lo, hi, inv, state, codes, ties);
+      } else if (x instanceof Float32Array) nearestF32(x, lo, hi, inv, codes);
+      else nearestF64(x, lo, hi, inv, codes);
+    }
+    if (state && inverses && ties.length > 0) {
+      // Ties of the top 16 bits: 15 more random bits against the fraction's low 15 (see stochasticBlock).
+      const g = new Rng(state[0], state[1], state[2], state[3]);
+      for (const i of ties) {
+        const t = x[i] * inverses[Math.floor(i / B)] + 128;
+        const F = ((t - Math.floor(t)) * TWO_31) | 0;
+        if (g.nextU32() >>> 17 < (F & 0x7fff)) codes[i] = Math.min(127, codes[i] + 1);
       }
     }
     return { codec: this.spec, d, bits: this.payloadBits(d), scales, codes };
@@ -179,6 +169,77 @@ export class Int8Compressor implements FixedRateCompressor {
     }
     return { codec: this.spec, d, bits, scales, codes };
   }
+}
+
+const TWO_31 = 2 ** 31;
+
+/** max|x_i| over [lo, hi), NaN if any is NaN; four partial maxima keep four comparisons in flight. */
+function blockMax(x: Vec, lo: number, hi: number): number {
+  let m0 = 0;
+  let m1 = 0;
+  let m2 = 0;
+  let m3 = 0;
+  let i = lo;
+  for (; i + 3 < hi; i += 4) {
+    m0 = Math.max(m0, Math.abs(x[i]));
+    m1 = Math.max(m1, Math.abs(x[i + 1]));
+    m2 = Math.max(m2, Math.abs(x[i + 2]));
+    m3 = Math.max(m3, Math.abs(x[i + 3]));
+  }
+  for (; i < hi; i++) m0 = Math.max(m0, Math.abs(x[i]));
+  return Math.max(Math.max(m0, m1), Math.max(m2, m3));
+}
+
+/** Round half up; |x·inv| ≤ 127 (+ rounding), so the result stays in [−127, 127]. One loop per input type. */
+function nearestF32(x: Float32Array, lo: number, hi: number, inv: number, codes: Int8Array): void {
+  for (let i = lo; i < hi; i++) codes[i] = ((x[i] * inv + 128.5) | 0) - 128;
+}
+function nearestF64(x: Float64Array, lo: number, hi: number, inv: number, codes: Int8Array): void {
+  for (let i = lo; i < hi; i++) codes[i] = ((x[i] * inv + 128.5) | 0) - 128;
+}
+
+/**
+ * Stochastic rounding of one block: c = ⌊t⌋ + 1 with probability frac(t) (t = x·inv), i.e. when a
+ * uniform 31-bit R is below F = ⌊frac(t)·2^31⌋, so E c = t within 2^−31 of a step. One 32-bit draw
+ * serves two elements (16 bits each against F's top 16); on equality (probability 2^−16) the
+ * position is recorded and settled after the whole vector with 15 more bits. `state` carries the
+ * xoshiro128** state across blocks. The clamp only catches t = ±127 + rounding.
+ */
+function stochasticBlock(x: Vec, lo: number, hi: number, inv: number, state: Int32Array, codes: Int8Array, ties: number[]): void {
+  let s0 = state[0];
+  let s1 = state[1];
+  let s2 = state[2];
+  let s3 = state[3];
+  for (let i = lo; i < hi; i += 2) {
+    // xoshiro128** step (see hotrng.ts)
+    let r = Math.imul(s1, 5);
+    r = Math.imul((r << 7) | (r >>> 25), 9);
+    const u = s1 << 9;
+    const n2 = s2 ^ s0;
+    const n3 = s3 ^ s1;
+    s1 ^= n2;
+    s0 ^= n3;
+    s2 = n2 ^ u;
+    s3 = (n3 << 11) | (n3 >>> 21);
+    // The +128 keeps the floor argument positive.
+    const t = x[i] * inv + 128;
+    const fl = t | 0;
+    const F = ((t - fl) * TWO_31) >>> 15;
+    const ra = r >>> 16;
+    codes[i] = Math.min(127, Math.max(-127, fl - 128 + ((ra - F) >>> 31)));
+    if (ra === F) ties.push(i);
+    if (i + 1 === hi) break;
+    const tw = x[i + 1] * inv + 128;
+    const fw = tw | 0;
+    const Fw = ((tw - fw) * TWO_31) >>> 15;
+    const rb = r & 0xffff;
+    codes[i + 1] = Math.min(127, Math.max(-127, fw - 128 + ((rb - Fw) >>> 31)));
+    if (rb === Fw) ties.push(i + 1);
+  }
+  state[0] = s0;
+  state[1] = s1;
+  state[2] = s2;
+  state[3] = s3;
 }
 
 export function int8(opts: Int8Options = { block: 256, stochastic: false }): Int8Compressor {
