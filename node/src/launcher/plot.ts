@@ -1,4 +1,4 @@
-import { renderLineChart, type Panel } from '@masha/sim';
+import { plotConvergence } from '@masha/sim';
 
 /** Convergence and membership of a real run, as the launcher saw it. */
 export interface LaunchSeries {
@@ -12,31 +12,7 @@ export interface LaunchSeries {
   readonly alive: number[];
 }
 
-/** Three panels, as the simulator's run plot but in wall-clock time: metric by iteration, metric by time, live volunteers. */
+/** The simulator's convergence figure (`plotConvergence`) of a real run, in wall-clock time. */
 export function plotLaunch(series: LaunchSeries, options: { title: string; metricLabel: string; target?: number }): string {
-  const reference = options.target !== undefined ? { y: options.target, label: `target ${options.target}` } : undefined;
-  const panels: Panel[] = [
-    {
-      title: 'convergence by iteration',
-      xLabel: 'iteration',
-      yLabel: options.metricLabel,
-      ...(reference ? { reference } : {}),
-      series: [{ name: options.metricLabel, x: series.iteration, y: series.metric }],
-    },
-    {
-      title: 'convergence in wall-clock time',
-      xLabel: 'seconds since launch',
-      yLabel: options.metricLabel,
-      ...(reference ? { reference } : {}),
-      series: [{ name: options.metricLabel, x: series.seconds, y: series.metric }],
-    },
-    {
-      title: 'volunteers',
-      xLabel: 'seconds since launch',
-      yLabel: 'live volunteers',
-      yScale: 'linear',
-      series: [{ name: 'live volunteers', x: series.aliveSeconds, y: series.alive, color: '#7f7f7f' }],
-    },
-  ];
-  return renderLineChart({ title: options.title, panels, panelWidth: 440, panelHeight: 340 });
+  return plotConvergence(series, { ...options, clock: 'wall-clock', participants: 'volunteers' });
 }

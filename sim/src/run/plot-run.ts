@@ -1,4 +1,4 @@
-import { renderLineChart, type Panel } from '../plot/index.js';
+import { plotConvergence } from '../plot/index.js';
 
 /** Convergence and membership of a simulated run, one point per committed iteration (and per membership change for `alive`). */
 export interface RunSeries {
@@ -13,34 +13,7 @@ export interface RunSeries {
   readonly alive: readonly number[];
 }
 
-/**
- * Three panels: the metric against iterations, the metric against simulated time, and the number of
- * live peers against simulated time — so a stall in convergence can be matched with a churn event.
- */
+/** The convergence figure (`plotConvergence`) of a simulated run, in simulated time. */
 export function plotRun(series: RunSeries, options: { title: string; metricLabel: string; target?: number }): string {
-  const reference = options.target !== undefined ? { y: options.target, label: `target ${options.target}` } : undefined;
-  const panels: Panel[] = [
-    {
-      title: 'convergence by iteration',
-      xLabel: 'iteration',
-      yLabel: options.metricLabel,
-      ...(reference ? { reference } : {}),
-      series: [{ name: options.metricLabel, x: series.iteration, y: series.metric }],
-    },
-    {
-      title: 'convergence in simulated time',
-      xLabel: 'simulated seconds',
-      yLabel: options.metricLabel,
-      ...(reference ? { reference } : {}),
-      series: [{ name: options.metricLabel, x: series.simSeconds, y: series.metric }],
-    },
-    {
-      title: 'membership',
-      xLabel: 'simulated seconds',
-      yLabel: 'live peers',
-      yScale: 'linear',
-      series: [{ name: 'live peers', x: series.aliveSeconds, y: series.alive, color: '#7f7f7f' }],
-    },
-  ];
-  return renderLineChart({ title: options.title, panels, panelWidth: 440, panelHeight: 340 });
+  return plotConvergence({ ...series, seconds: series.simSeconds }, { ...options, clock: 'simulated', participants: 'peers' });
 }
