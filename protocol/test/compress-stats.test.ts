@@ -150,23 +150,29 @@ describe('unbiased compressors: E Q(z) = z and E‖Q(z)‖² ≤ q‖z‖²', ()
     };
     const want = new Uint8Array(d);
     const ties: number[] = [];
-    const one = (i: number, r16: number): void => {
+    const sign = (i: number): number => (x[i] < 0 ? 1 : 0) << levelBits;
+    // The one-case loop: one word per four elements, 8 bits each against P's top 8 (first element
+    // in the top byte), ties settled with 23 bits; the general loop: one word per two elements,
+    // 16 bits each, ties settled with 15 bits. An element left over takes 31 bits after the loop
+    // (one-case) or is the first of a pair (general).
+    const width = low ? 8 : 16;
+    const per = 32 / width;
+    const one = (i: number, top: number): void => {
       const [j, P] = base(x[i]);
-      want[i] = (j - (r16 < P >>> 15 ? 1 : 0)) | ((x[i] < 0 ? 1 : 0) << levelBits);
-      if (r16 === P >>> 15) ties.push(i);
+      const pTop = P >>> (31 - width);
+      want[i] = (j - (top < pTop ? 1 : 0)) | sign(i);
+      if (top === pTop) ties.push(i);
     };
-    for (let i = 0; i + 1 < d; i += 2) {
+    let i = 0;
+    for (; i + per <= d; i += per) {
       const r = g.nextU32();
-      one(i, r >>> 16);
-      one(i + 1, r & 0xffff);
+      for (let e = 0; e < per; e++) one(i + e, (r >>> (32 - width * (e + 1))) & ((1 << width) - 1));
     }
-    // d is odd: the one-case loop draws 31 bits for the last element after the pairs; the general
-    // loop treats it as the first of a pair.
     if (low) {
-      const [j, P] = base(x[d - 1]);
-      want[d - 1] = (j - ((g.nextU32() >>> 1) < P ? 1 : 0)) | ((x[d - 1] < 0 ? 1 : 0) << levelBits);
-    } else one(d - 1, g.nextU32() >>> 16);
-    for (const i of ties) if (g.nextU32() >>> 17 < (base(x[i])[1] & 0x7fff)) want[i] -= 1;
+      for (; i < d; i++) want[i] = (base(x[i])[0] - ((g.nextU32() >>> 1) < base(x[i])[1] ? 1 : 0)) | sign(i);
+    } else if (i < d) one(i, g.nextU32() >>> 16);
+    const lowBits = 31 - width;
+    for (const t of ties) if (g.nextU32() >>> (32 - lowBits) < (base(x[t])[1] & ((1 << lowBits) - 1))) want[t] -= 1;
     expect(ties.length).toBeGreaterThan(0);
     let firstDiff = -1;
     for (let i = 0; i < d && firstDiff < 0; i++) if (got.codes[i] !== want[i]) firstDiff = i;

@@ -13,7 +13,6 @@ import {
 } from './bitio.js';
 import { expectOut, FLOAT32_MAX, rejectValue, type FixedRateCompressor } from './checks.js';
 import { hotSeed } from './hotrng.js';
-import { Rng } from '../rng/xoshiro128.js';
 import { ArrayPool } from './pool.js';
 import type { CompressContext, CompressorConstants, Payload, SharedContext } from './types.js';
 import type { Vec } from '../vec/kernels.js';
@@ -235,17 +234,21 @@ export class DitherCompressor implements FixedRateCompressor {
       codes[i + 1] = (jw - ((rb - Pw) >>> 31)) | (+(w < 0) << signShift);
       if (rb === Pw) ties.push(i + 1);
     }
-    if (ties.length > 0) settleTies(ties, new Rng(s0, s1, s2, s3), codes, x, scale31, inv, s, low, gapInv);
+    if (ties.length > 0) settleTies(ties, Int32Array.of(s0, s1, s2, s3), 15, codes, x, scale31, inv, s, low, gapInv);
   }
 
   /**
-   * quantize() when every u_i < 2^(1−s): j = s or s − 1 with p = u·2^(s−1). False (codes
-   * unusable) if some u_i was not below the level after all.
+   * quantize() when every u_i < 2^(1−s): j = s or s − 1 with p = u·2^(s−1), P = ⌊p·2^31⌋. One
+   * 32-bit draw serves four elements (8 bits each against P's top 8; ties, about 1 in 256, are
+   * settled after the loop with 23 more bits against P's low 23 — together exactly R < P); a tail
+   * of n mod 4 elements takes 31 bits each after the loop. False (codes unusable) if some u_i was
+   * not below the level after all.
    */
   private quantizeLow(x: Vec, norm: number, ctx: CompressContext, codes: Uint8Array): boolean {
     const s = this.s;
     const signShift = this.levelBits;
     const scale31 = (2 ** (s - 1) * TWO_31) / norm;
+    const scale8 = scale31 * 2 ** -23; // P's top 8 bits
     const n = x.length;
     const seed = hotSeed(ctx.local);
     let s0 = seed[0];
@@ -254,8 +257,8 @@ export class DitherCompressor implements FixedRateCompressor {
     let s3 = seed[3];
     let over = 0;
     const ties: number[] = [];
-    const pairs = n & ~1;
-    for (let i = 0; i < pairs; i += 2) {
+    const quads = n & ~3;
+    for (let i = 0; i < quads; i += 4) {
       // xoshiro128** step (see hotrng.ts)
       let r = Math.imul(s1, 5);
       r = Math.imul((r << 7) | (r >>> 25), 9);
@@ -266,30 +269,41 @@ export class DitherCompressor implements FixedRateCompressor {
       s0 ^= n3;
       s2 = n2 ^ t;
       s3 = (n3 << 11) | (n3 >>> 21);
-      const v = x[i];
-      const w = x[i + 1];
-      const q = Math.abs(v) * scale31; // p_up · 2^31, < 2^31 while u < 2^(1−s)
-      const qw = Math.abs(w) * scale31;
-      over |= +(q >= TWO_31) | +(qw >= TWO_31);
-      const P = q >>> 15;
-      const Pw = qw >>> 15;
-      const ra = r >>> 16;
-      const rb = r & 0xffff;
-      codes[i] = (s - ((ra - P) >>> 31)) | (+(v < 0) << signShift);
-      codes[i + 1] = (s - ((rb - Pw) >>> 31)) | (+(w < 0) << signShift);
-      if (ra === P) ties.push(i);
-      if (rb === Pw) ties.push(i + 1);
+      const a = x[i];
+      const b = x[i + 1];
+      const c = x[i + 2];
+      const e = x[i + 3];
+      const qa = Math.abs(a) * scale8; // < 2^8 while u < 2^(1−s)
+      const qb = Math.abs(b) * scale8;
+      const qc = Math.abs(c) * scale8;
+      const qe = Math.abs(e) * scale8;
+      over |= +(qa >= 256) | +(qb >= 256) | +(qc >= 256) | +(qe >= 256);
+      const Pa = qa | 0;
+      const Pb = qb | 0;
+      const Pc = qc | 0;
+      const Pe = qe | 0;
+      const ra = r >>> 24;
+      const rb = (r >>> 16) & 255;
+      const rc = (r >>> 8) & 255;
+      const re = r & 255;
+      codes[i] = (s - ((ra - Pa) >>> 31)) | (+(a < 0) << signShift);
+      codes[i + 1] = (s - ((rb - Pb) >>> 31)) | (+(b < 0) << signShift);
+      codes[i + 2] = (s - ((rc - Pc) >>> 31)) | (+(c < 0) << signShift);
+      codes[i + 3] = (s - ((re - Pe) >>> 31)) | (+(e < 0) << signShift);
+      if (ra === Pa) ties.push(i);
+      if (rb === Pb) ties.push(i + 1);
+      if (rc === Pc) ties.push(i + 2);
+      if (re === Pe) ties.push(i + 3);
     }
-    const g = new Rng(s0, s1, s2, s3);
-    if (pairs < n) {
-      // The odd last element: 31 random bits at once.
-      const v = x[pairs];
+    const g = Int32Array.of(s0, s1, s2, s3);
+    for (let i = quads; i < n; i++) {
+      const v = x[i];
       const q = Math.abs(v) * scale31;
       over |= +(q >= TWO_31);
-      codes[pairs] = (s - (((g.nextU32() >>> 1) - (q | 0)) >>> 31)) | (+(v < 0) << signShift);
+      codes[i] = (s - (((nextU32(g) >>> 1) - (q | 0)) >>> 31)) | (+(v < 0) << signShift);
     }
     if (over !== 0) return false;
-    if (ties.length > 0) settleTies(ties, g, codes, x, scale31, inv0(norm), s, this.low, this.gapInv31);
+    if (ties.length > 0) settleTies(ties, g, 23, codes, x, scale31, 1 / norm, s, this.low, this.gapInv31);
     return true;
   }
 
@@ -336,19 +350,16 @@ export class DitherCompressor implements FixedRateCompressor {
   }
 }
 
-/** 1/norm, as `quantize` computes it. */
-function inv0(norm: number): number {
-  return 1 / norm;
-}
-
 /**
- * Tied elements (top 16 bits of the draw equal to P's), in order: round up, i.e. decrement the
- * level index, when 15 more random bits are below P's low 15. P as in `quantize` (the one-case
- * loop's P is the same expression, since all its entries are below the smallest level).
+ * Tied elements (the draw's top bits equal to P's top bits), in order: round up, i.e. decrement the
+ * level index, when `lowBits` more random bits are below P's low `lowBits` bits. P as in
+ * `quantize` (the one-case loop's P is the same expression, since all its entries are below the
+ * smallest level).
  */
 function settleTies(
   ties: readonly number[],
-  g: Rng,
+  g: Int32Array,
+  lowBits: number,
   codes: Uint8Array,
   x: Vec,
   scale31: number,
@@ -357,11 +368,32 @@ function settleTies(
   low: Float64Array,
   gapInv: Float64Array,
 ): void {
-  for (const i of ties) {
+  const mask = (1 << lowBits) - 1;
+  const shift = 32 - lowBits;
+  for (let t = 0; t < ties.length; t++) {
+    const i = ties[t];
     const q = Math.abs(x[i]) * scale31;
     const P = (q < TWO_31 ? q : upperThreshold(x[i], inv, s, low, gapInv)) | 0;
-    if (g.nextU32() >>> 17 < (P & 0x7fff)) codes[i] -= 1;
+    if (nextU32(g) >>> shift < (P & mask)) codes[i] -= 1;
   }
+}
+
+/** One xoshiro128** output from a state held in an Int32Array (the same sequence as `Rng` seeded with it). */
+function nextU32(g: Int32Array): number {
+  const s0 = g[0];
+  const s1 = g[1];
+  const s2 = g[2];
+  const s3 = g[3];
+  let r = Math.imul(s1, 5);
+  r = Math.imul((r << 7) | (r >>> 25), 9);
+  const t = s1 << 9;
+  const n2 = s2 ^ s0;
+  const n3 = s3 ^ s1;
+  g[1] = s1 ^ n2;
+  g[0] = s0 ^ n3;
+  g[2] = n2 ^ t;
+  g[3] = (n3 << 11) | (n3 >>> 21);
+  return r >>> 0;
 }
 
 /**
