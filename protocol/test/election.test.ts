@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { claimSpread } from '../src/engine/peer.js';
 import { outranks, peerBaseHash, rendezvousWeight, topByWeight } from '../src/engine/rendezvous.js';
 import { runFromManifest } from '../src/manifest/build.js';
 import { parseManifest } from '../src/manifest/schema.js';
@@ -121,4 +122,47 @@ describe('election in the engine', () => {
     expect(new Set(swarm.alive().map((n) => n.peer.digestHex)).size).toBe(1);
     for (const n of swarm.alive()) expect(commitSequenceProblems(n).length).toBeLessThanOrEqual(1);
   });
+
+  it('bootstraps a large swarm with one or two claims, not one per peer the first claim has not yet reached', () => {
+    // 400 peers (one shard each), 40 ms between any two: a linear claim spread over one heartbeat
+    // (500 ms) would leave ~1.25 ms between successive weights, so ~30 peers would claim before the
+    // first claim reached them.
+    const big = runFromManifest(
+      parseManifest({
+        problem: { kind: 'bilinear', d: 2, M: 400, seed: 3 },
+        method: { name: 'masha1', gamma: 0.1 },
+        compressors: { device: 'identity' },
+        stop: { iterations: 2 },
+        network: { heartbeatMs: 500, leaseMs: 2000, roundDeadlineMs: 2000 },
+        seed: 5,
+      }),
+    );
+    const swarm = new TestSwarm(big.ctx, { latency: () => 40 });
+    const all = Array.from({ length: 400 }, (_, i) => `q${i}`);
+    for (const id of all) swarm.add(id, 0);
+    swarm.run(4000);
+    const claimed = swarm.alive().filter((n) => n.elections.some((e) => e.aggregator === n.id));
+    expect(claimed.length).toBeGreaterThanOrEqual(1);
+    expect(claimed.length).toBeLessThanOrEqual(2);
+    const top = best(all, 1, big.runId);
+    expect(swarm.aggregators().map((n) => n.id)).toEqual([top]);
+    for (const n of swarm.alive()) expect(n.elections.at(-1)).toMatchObject({ epoch: 1, aggregator: top });
+  });
 });
+
+describe('claimSpread', () => {
+  it('keeps the weight order, is near-linear for one shard and logarithmic in the rank for many', () => {
+    const xs = Array.from({ length: 101 }, (_, i) => i / 100);
+    for (const n of [1, 10, 1000]) {
+      for (let i = 1; i < xs.length; i++) expect(claimSpread(xs[i], n)).toBeGreaterThan(claimSpread(xs[i - 1], n));
+      expect(claimSpread(0, n)).toBe(0);
+    }
+    for (const x of xs) expect(Math.abs(claimSpread(x, 1) - x)).toBeLessThan(0.09);
+    // The k-th of N = n peers (x ≈ k/N) claims after log2(1 + k) windows, whatever N.
+    for (const N of [100, 10_000]) {
+      expect(claimSpread(1 / N, N)).toBeCloseTo(1, 12);
+      expect(claimSpread(3 / N, N)).toBeCloseTo(2, 12);
+    }
+  });
+});
+

@@ -21,7 +21,11 @@ export interface EngineTiming {
   readonly gatherMs: number;
   /** Delay between successive successors' claims when the aggregator goes silent. */
   readonly claimStepMs: number;
-  /** Window over which peers outside the published successor list spread their claims (by rendezvous weight). */
+  /**
+   * Claim spread unit of peers outside the published successor list: by rendezvous weight, on a
+   * logarithmic scale in the shard count (see `claimSpread` in peer.ts): in a swarm of about M
+   * peers the highest-weight one claims about one window after the list's turns.
+   */
   readonly claimWindowMs: number;
   /** A state request unanswered for this long is retried (or given up, at an aggregator). */
   readonly syncTimeoutMs: number;
