@@ -136,6 +136,19 @@ describe('encodeFrames: layout and exact sizes', () => {
     expect(d.payloadCrc).toBe(crc32c(d.payload));
   });
 
+  it('carries each frame its own run id when runs alternate (encoder and decoder keep the last one)', () => {
+    const runs = [RUN_ID, '0f'.repeat(32), RUN_ID, 'e1'.repeat(31) + 'e2', '0f'.repeat(32)];
+    const encoded = runs.map((runId, i) => encodeFrames(message(bytesOf(40 + i, i), { runId }))[0]!);
+    for (let pass = 0; pass < 2; pass++) {
+      for (let i = 0; i < runs.length; i++) {
+        expect(decodeFrame(encoded[i]!).runId).toBe(runs[i]);
+        // The bytes are the hex digits read two at a time.
+        expect(Array.from(encoded[i]!.subarray(OFF.runId, OFF.runId + 32), (b) => b.toString(16).padStart(2, '0')).join('')).toBe(runs[i]);
+      }
+    }
+    expect(codeOf(() => encodeFrames(message(bytesOf(4, 1), { runId: 'A3'.repeat(32) })))).toBe('bad-message');
+  });
+
   it('derives the message id deterministically from the content', () => {
     const body = bytesOf(3000, 4);
     const a = encodeFrames(message(body), { frameSize: 1024 });

@@ -14,8 +14,7 @@ import {
   MAX_FRAME_BYTES,
   MAX_SENDER_BYTES,
   OFF,
-  RUN_ID_BYTES,
-  toHex,
+  readRunId,
 } from './format.js';
 
 /** Largest payload one frame can carry (smallest header, largest frame). */
@@ -84,7 +83,7 @@ export function decodeFrame(bytes: Uint8Array): Frame {
 
   return {
     version,
-    runId: toHex(bytes, OFF.runId, OFF.runId + RUN_ID_BYTES),
+    runId: readRunId(bytes, OFF.runId),
     epoch: getU32(bytes, OFF.epoch),
     round: getU32(bytes, OFF.round),
     phase: getU16(bytes, OFF.phase),

@@ -9,6 +9,7 @@ import {
   FRAME_MAGIC,
   FRAME_VERSION,
   frameHeaderBytes,
+  getU32,
   isRunIdHex,
   isValidSender,
   MAX_CODEC,
@@ -22,7 +23,8 @@ import {
   OFF,
   putU16,
   putU32,
-  writeHex,
+  singleChunkDigest,
+  writeRunId,
 } from './format.js';
 
 export interface EncodeOptions {
@@ -80,37 +82,24 @@ export function encodeFrames(message: EngineMessage, options: EncodeOptions = {}
   const header = frameHeaderBytes(senderLength);
   const stride = frameSize - header;
   const count = chunkCount(total, stride);
+  const fields = { kind: message.kind, phase: message.phase, codec: message.codec, epoch: message.epoch, round: message.round, totalLength: total, stride };
 
   // Chunk CRCs first: they go into the headers and the message digest.
-  const crcs = new Uint8Array(4 * count);
-  for (let i = 0; i < count; i++) {
-    const start = i * stride;
-    putU32(crcs, 4 * i, crc32c(body, start, start + chunkLength(total, stride, i, count)));
+  let crcs: Uint8Array | null = null;
+  let singleCrc = 0;
+  let digest: number;
+  if (count === 1) {
+    singleCrc = crc32c(body, 0, total);
+    digest = singleChunkDigest(fields, singleCrc);
+  } else {
+    crcs = new Uint8Array(4 * count);
+    for (let i = 0; i < count; i++) {
+      const start = i * stride;
+      putU32(crcs, 4 * i, crc32c(body, start, start + chunkLength(total, stride, i, count)));
+    }
+    digest = messageDigest(fields, crcs);
   }
-  const digest = messageDigest(
-    { kind: message.kind, phase: message.phase, codec: message.codec, epoch: message.epoch, round: message.round, totalLength: total, stride },
-    crcs,
-  );
   const messageId = options.messageId ?? digest;
-
-  // Header template: everything but index, chunk length, payload CRC and header CRC.
-  const tpl = new Uint8Array(FIXED_HEADER_BYTES + senderLength);
-  putU32(tpl, OFF.magic, FRAME_MAGIC);
-  tpl[OFF.version] = FRAME_VERSION;
-  tpl[OFF.kind] = message.kind;
-  putU16(tpl, OFF.phase, message.phase);
-  putU16(tpl, OFF.codec, message.codec);
-  tpl[OFF.senderLength] = senderLength;
-  tpl[OFF.flags] = 0;
-  putU32(tpl, OFF.epoch, message.epoch);
-  putU32(tpl, OFF.round, message.round);
-  putU32(tpl, OFF.messageId, messageId);
-  putU32(tpl, OFF.count, count);
-  putU32(tpl, OFF.totalLength, total);
-  putU32(tpl, OFF.stride, stride);
-  putU32(tpl, OFF.digest, digest);
-  writeHex(message.runId, tpl, OFF.runId);
-  for (let i = 0; i < senderLength; i++) tpl[OFF.sender + i] = message.sender.charCodeAt(i);
 
   const frames: Uint8Array[] = new Array<Uint8Array>(count);
   const crcAt = FIXED_HEADER_BYTES + senderLength;
@@ -118,12 +107,28 @@ export function encodeFrames(message: EngineMessage, options: EncodeOptions = {}
     const start = i * stride;
     const len = chunkLength(total, stride, i, count);
     const f = new Uint8Array(header + len);
-    f.set(tpl, 0);
+    putU32(f, OFF.magic, FRAME_MAGIC);
+    f[OFF.version] = FRAME_VERSION;
+    f[OFF.kind] = message.kind;
+    putU16(f, OFF.phase, message.phase);
+    putU16(f, OFF.codec, message.codec);
+    f[OFF.senderLength] = senderLength;
+    f[OFF.flags] = 0;
+    putU32(f, OFF.epoch, message.epoch);
+    putU32(f, OFF.round, message.round);
+    putU32(f, OFF.messageId, messageId);
     putU32(f, OFF.index, i);
+    putU32(f, OFF.count, count);
+    putU32(f, OFF.totalLength, total);
+    putU32(f, OFF.stride, stride);
     putU32(f, OFF.chunkLength, len);
-    f.set(crcs.subarray(4 * i, 4 * i + 4), OFF.payloadCrc);
+    if (crcs === null) f.set(body, header);
+    else f.set(body.subarray(start, start + len), header);
+    putU32(f, OFF.payloadCrc, crcs === null ? singleCrc : getU32(crcs, 4 * i));
+    putU32(f, OFF.digest, digest);
+    writeRunId(message.runId, f, OFF.runId);
+    for (let k = 0; k < senderLength; k++) f[OFF.sender + k] = message.sender.charCodeAt(k);
     putU32(f, crcAt, crc32c(f, 0, crcAt));
-    f.set(body.subarray(start, start + len), header);
     frames[i] = f;
   }
   return frames;

@@ -122,8 +122,45 @@ export function writeHex(hex: string, out: Uint8Array, at: number): void {
   for (let i = 0; i < hex.length; i += 2) out[at + (i >> 1)] = parseInt(hex.slice(i, i + 2), 16);
 }
 
+// A process sees one run id, or a few, over and over: the last one is kept both ways, so frames
+// do not re-parse or re-format 64 hex digits each. Pure caches: the results are what
+// `isRunIdHex` / `writeHex` / `toHex` compute.
+let lastValidRunId = '';
+let lastRunIdHex = '';
+const lastRunIdBytes = new Uint8Array(RUN_ID_BYTES);
+
 export function isRunIdHex(s: string): boolean {
-  return s.length === 2 * RUN_ID_BYTES && HEX_RE.test(s);
+  if (s === lastValidRunId) return true;
+  const ok = s.length === 2 * RUN_ID_BYTES && HEX_RE.test(s);
+  if (ok) lastValidRunId = s;
+  return ok;
+}
+
+/** Writes the run id `hex` (validated by `isRunIdHex`) as 32 bytes into out[at, at + 32). */
+export function writeRunId(hex: string, out: Uint8Array, at: number): void {
+  if (hex !== lastRunIdHex) {
+    writeHex(hex, lastRunIdBytes, 0);
+    lastRunIdHex = hex;
+  }
+  out.set(lastRunIdBytes, at);
+}
+
+/** The lower-case hex of the 32-byte run id at bytes[at, at + 32). */
+export function readRunId(bytes: Uint8Array, at: number): string {
+  if (lastRunIdHex !== '') {
+    let same = true;
+    for (let i = 0; i < RUN_ID_BYTES; i++) {
+      if (bytes[at + i] !== lastRunIdBytes[i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return lastRunIdHex;
+  }
+  const hex = toHex(bytes, at, at + RUN_ID_BYTES);
+  lastRunIdBytes.set(bytes.subarray(at, at + RUN_ID_BYTES));
+  lastRunIdHex = hex;
+  return hex;
 }
 
 /** A sender id is 1..MAX_SENDER_BYTES printable ASCII characters (libp2p peer ids are base58/base32). */
@@ -172,7 +209,21 @@ export interface DigestFields {
  * stride u32) followed by the chunk CRCs (u32 LE each, in chunk order, `chunkCrcs`).
  */
 export function messageDigest(f: DigestFields, chunkCrcs: Uint8Array): number {
-  const d = new Uint8Array(21);
+  return crc32cUpdate(crc32c(digestFields(f), 0, 21), chunkCrcs);
+}
+
+/** `messageDigest` of a one-chunk message whose chunk CRC is `crc` (no buffer allocated). */
+export function singleChunkDigest(f: DigestFields, crc: number): number {
+  const d = digestFields(f);
+  putU32(d, 21, crc);
+  return crc32c(d, 0, 25);
+}
+
+/** The 21 digest field bytes, then room for one chunk CRC (scratch: used and dropped at once). */
+const DIGEST_SCRATCH = new Uint8Array(25);
+
+function digestFields(f: DigestFields): Uint8Array {
+  const d = DIGEST_SCRATCH;
   d[0] = f.kind;
   putU16(d, 1, f.phase);
   putU16(d, 3, f.codec);
@@ -180,5 +231,5 @@ export function messageDigest(f: DigestFields, chunkCrcs: Uint8Array): number {
   putU32(d, 9, f.round);
   putU32(d, 13, f.totalLength);
   putU32(d, 17, f.stride);
-  return crc32cUpdate(crc32c(d), chunkCrcs);
+  return d;
 }

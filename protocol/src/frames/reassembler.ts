@@ -2,7 +2,7 @@ import type { EngineMessage } from '../engine/types.js';
 import { decodeFrame } from './decode.js';
 import type { Frame, FrameHeader } from './frame.js';
 import { FrameError, type FrameErrorCode } from './frame-error.js';
-import { chunkCount, chunkLength, getU32, isRunIdHex, MAX_U32, messageDigest, putU32 } from './format.js';
+import { chunkCount, chunkLength, getU32, isRunIdHex, MAX_U32, messageDigest, putU32, singleChunkDigest } from './format.js';
 
 export interface ReassemblerLimits {
   /**
@@ -159,6 +159,10 @@ export class Reassembler {
       this.refuse('too-many-chunks', `message of ${frame.count} chunks exceeds the ${this.maxChunks}-chunk limit`);
     }
 
+    if (frame.count === 1 && this.partials.size === 0 && this.rememberCompleted === 0) {
+      // No partial to complete or contradict and nothing completed remembered: the key is not needed.
+      return this.completeSingle('', frame);
+    }
     const key = `${frame.sender}\u0000${frame.runId}:${frame.epoch}:${frame.round}:${frame.phase}:${frame.kind}:${frame.messageId}`;
     if (this.completed.has(key)) {
       this.nDuplicates++;
@@ -173,14 +177,15 @@ export class Reassembler {
     }
     if (p !== undefined) return this.addChunk(p, frame);
 
-    if (frame.count === 1) {
-      const crc = new Uint8Array(4);
-      putU32(crc, 0, frame.payloadCrc);
-      if (messageDigest(frame, crc) !== frame.digest) this.refuse('bad-digest', 'chunk does not match the message digest');
-      this.nFramesAccepted++;
-      return this.complete(key, frame, frame.payload.slice());
-    }
+    if (frame.count === 1) return this.completeSingle(key, frame);
     return this.startPartial(key, frame, now);
+  }
+
+  /** A one-frame message: digest check, then the body (a copy: the frame's bytes stay the caller's). */
+  private completeSingle(key: string, frame: Frame): EngineMessage {
+    if (singleChunkDigest(frame, frame.payloadCrc) !== frame.digest) this.refuse('bad-digest', 'chunk does not match the message digest');
+    this.nFramesAccepted++;
+    return this.complete(key, frame, frame.payload.slice());
   }
 
   /** Drops partial messages older than the age limit; returns how many. */
