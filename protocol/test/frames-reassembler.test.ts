@@ -199,6 +199,35 @@ describe('Reassembler: duplicates and conflicts', () => {
     expect(remembering.counters).toMatchObject({ duplicates: 2, partials: 0, messagesCompleted: 2 });
   });
 
+  it('a one-frame message under the key of a partial in progress is a conflict, not a delivery', () => {
+    const r = new Reassembler({ maxMessageBytes: 1 << 20 });
+    const multi = encodeFrames(message(body), { frameSize: 1024, messageId: 5 });
+    const single = encodeFrames(message(bytesOf(60, 3)), { messageId: 5 })[0]!;
+    r.accept(frame(multi[0]!), 0);
+    expect(codeOf(() => r.accept(frame(single), 0))).toBe('conflict');
+    expect(r.counters.partials).toBe(0);
+    // With nothing in progress it is delivered.
+    expect(r.accept(frame(single), 0)?.body).toEqual(bytesOf(60, 3));
+  });
+
+  it('copies one-frame bodies unless the caller declares its frames immutable', () => {
+    const bytes = encodeFrames(message(bytesOf(80, 4)))[0]!;
+    const copying = new Reassembler({ maxMessageBytes: 100 });
+    const sharing = new Reassembler({ maxMessageBytes: 1 << 20, immutableFrames: true });
+    const a = copying.accept(frame(bytes), 0)!;
+    const b = sharing.accept(frame(bytes), 0)!;
+    expect(a.body).toEqual(bytesOf(80, 4));
+    expect(b.body).toEqual(bytesOf(80, 4));
+    expect(a.body.buffer).not.toBe(bytes.buffer);
+    expect(b.body.buffer).toBe(bytes.buffer);
+    // Multi-frame bodies are assembled into their own buffer either way.
+    const parts = encodeFrames(message(body), { frameSize: 1024 });
+    let m: EngineMessage | null = null;
+    for (const f of parts) m = sharing.accept(frame(f), 0);
+    expect(m?.body).toEqual(body);
+    for (const f of parts) expect(m?.body.buffer).not.toBe(f.buffer);
+  });
+
   it('drops a partial whose chunk arrives again with different bytes, without touching other messages', () => {
     const r = new Reassembler({ maxMessageBytes: 1 << 20 });
     const fromB = encodeFrames(message(bytesOf(3000, 9), { sender: PEER_B }), { frameSize: 1024 });

@@ -29,6 +29,12 @@ export interface ReassemblerLimits {
    * are never meant to be delivered twice, or give each message its own id.
    */
   readonly rememberCompleted?: number;
+  /**
+   * The caller never modifies or reuses the bytes of a frame it passes in (a simulated wire that
+   * hands one frame's bytes to many receivers): the body of a one-frame message is then a view of
+   * them instead of a copy. Default false: bodies never alias the caller's buffers.
+   */
+  readonly immutableFrames?: boolean;
 }
 
 export interface ReassemblerCounters {
@@ -95,6 +101,7 @@ export class Reassembler {
   private readonly maxAge: number;
   private readonly runId: string | undefined;
   private readonly rememberCompleted: number;
+  private readonly immutableFrames: boolean;
 
   private readonly partials = new Map<string, PartialMessage>();
   private readonly bySender = new Map<string, Set<string>>();
@@ -125,6 +132,7 @@ export class Reassembler {
     }
     this.runId = limits.runId;
     this.rememberCompleted = limit(limits.rememberCompleted, 0, 'rememberCompleted', true);
+    this.immutableFrames = limits.immutableFrames === true;
   }
 
   /** Decodes `bytes` and accepts the frame; decode failures are counted like other refusals. */
@@ -181,11 +189,11 @@ export class Reassembler {
     return this.startPartial(key, frame, now);
   }
 
-  /** A one-frame message: digest check, then the body (a copy: the frame's bytes stay the caller's). */
+  /** A one-frame message: digest check, then the body (a copy unless frames are immutable). */
   private completeSingle(key: string, frame: Frame): EngineMessage {
     if (singleChunkDigest(frame, frame.payloadCrc) !== frame.digest) this.refuse('bad-digest', 'chunk does not match the message digest');
     this.nFramesAccepted++;
-    return this.complete(key, frame, frame.payload.slice());
+    return this.complete(key, frame, this.immutableFrames ? frame.payload : frame.payload.slice());
   }
 
   /** Drops partial messages older than the age limit; returns how many. */

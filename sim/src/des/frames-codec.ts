@@ -8,14 +8,19 @@ export interface FramesCodecOptions {
   readonly limits: ReassemblerLimits;
 }
 
-/** The protocol's real frame format on the simulated wire: `encodeFrames`, `decodeFrame`, `Reassembler`. */
+/**
+ * The protocol's real frame format on the simulated wire: `encodeFrames`, `decodeFrame`, `Reassembler`.
+ * The swarm never modifies frame bytes once encoded (relays forward the same bytes), so reassemblers
+ * run with `immutableFrames` unless the limits say otherwise: a one-frame body is a view of its frame.
+ */
 export function framesCodec(options: FramesCodecOptions): WireCodec<Frame> {
   const encodeOptions = options.frameSize === undefined ? {} : { frameSize: options.frameSize };
+  const limits: ReassemblerLimits = { ...options.limits, immutableFrames: options.limits.immutableFrames ?? true };
   return {
     encode: (message: EngineMessage) => encodeFrames(message, encodeOptions),
     decode: (bytes: Uint8Array) => decodeFrame(bytes),
     receiver(): WireReceiver<Frame> {
-      const r = new Reassembler(options.limits);
+      const r = new Reassembler(limits);
       return {
         accept: (frame, now, from) => r.accept(frame, now, from),
         expire: (now) => r.expire(now),
