@@ -10,7 +10,8 @@ export default defineConfig({
     // Real processes on loopback: one retry absorbs a scheduling stall on a loaded 2-core machine;
     // a behavioural failure fails both attempts.
     retry: 1,
-    testTimeout: 180_000,
+    // Upper bounds for a machine under heavy load; a quiet 2-core machine runs each file in 30–60 s.
+    testTimeout: 420_000,
     hookTimeout: 60_000,
   },
 });

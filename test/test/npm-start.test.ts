@@ -69,7 +69,7 @@ describe('npm start cleans up its children', () => {
     });
     start.onStdoutLine(() => {});
     // Running: the launcher reports progress with the volunteers in.
-    await until(() => /2 volunteer\(s\)/.test(err), 90_000, `the run to start; stderr so far:\n${err}`);
+    await until(() => /2 volunteer\(s\)/.test(err), 240_000, `the run to start; stderr so far:\n${err}`);
     const children = childPids(start.pid);
     seen.push(...children);
     return { start, children, stderr: () => err };
@@ -82,7 +82,7 @@ describe('npm start cleans up its children', () => {
     process.kill(start.pid, 'SIGINT');
     const exit = await start.exited;
     expect(exit.code).toBe(130);
-    await until(() => children.every((p) => !alive(p)), 10_000, 'the children to exit');
+    await until(() => children.every((p) => !alive(p)), 30_000, 'the children to exit');
   });
 
   it('SIGKILL of the parent: the children exit by themselves', async () => {
@@ -90,6 +90,6 @@ describe('npm start cleans up its children', () => {
     expect(children.length).toBe(4);
     process.kill(start.pid, 'SIGKILL');
     await start.exited;
-    await until(() => children.every((p) => !alive(p)), 15_000, 'the orphaned children to exit');
+    await until(() => children.every((p) => !alive(p)), 30_000, 'the orphaned children to exit');
   });
 });

@@ -28,7 +28,7 @@ describe('volunteers leaving and joining mid-run', () => {
     for (let i = 0; i < PEERS; i++) swarm.volunteer(runId);
     // Started now (process start-up is slow on a loaded machine), it joins only once the run is at round JOIN_AT_ROUND.
     const late = swarm.volunteer(runId, 'late', ['--after-round', String(JOIN_AT_ROUND)]);
-    const launcher = swarm.launch(path, 170);
+    const launcher = swarm.launch(path);
 
     let victim: Volunteer | undefined;
     await swarm.waitFor(
@@ -36,7 +36,7 @@ describe('volunteers leaving and joining mid-run', () => {
         victim = swarm.volunteers.find((v) => v !== late && v.status !== null && !v.status.isAggregator && v.status.heldCount > 0 && v.status.round >= KILL_AT_ROUND);
         return victim !== undefined;
       },
-      120_000,
+      240_000,
       `a volunteer holding shards at round ${KILL_AT_ROUND}`,
     );
     const dead = victim as Volunteer;

@@ -24,7 +24,7 @@ describe('aggregator killed with SIGKILL mid-run', () => {
   it('elects a new aggregator, completes the run, and loses no committed round', async () => {
     const { path, runId } = swarm.writeManifest(testManifest());
     for (let i = 0; i < PEERS; i++) swarm.volunteer(runId);
-    const launcher = swarm.launch(path, 150);
+    const launcher = swarm.launch(path);
 
     // The volunteers report every second; the aggregator says so in its report.
     let victim: Volunteer | undefined;
@@ -33,7 +33,7 @@ describe('aggregator killed with SIGKILL mid-run', () => {
         victim = swarm.volunteers.find((v) => v.status?.isAggregator === true && v.status.round >= KILL_AT_ROUND);
         return victim !== undefined;
       },
-      120_000,
+      240_000,
       `the aggregator to reach round ${KILL_AT_ROUND}`,
     );
     const dead = victim as Volunteer;

@@ -11,14 +11,18 @@ import { join } from 'node:path';
 import { ProcessGroup, type LaunchSummary, type ManagedChild, type PeerStatus } from '@masha/node';
 import { parseManifest, runIdOf, type Manifest, type ManifestInput } from '@masha/protocol';
 
-/** A bilinear run that reaches 1e-6 in ~190 rounds (λ = 0.1, γ = 0.4, natural dithering), with timing suited to a loaded 2-core machine. */
+/**
+ * A bilinear run that reaches 1e-6 in ~190 rounds (λ = 0.1, γ = 0.4, natural dithering), with timing
+ * suited to a loaded 2-core machine (a 3 s lease: processes starved for a second or two are not
+ * declared dead).
+ */
 export function testManifest(overrides: { stop?: ManifestInput['stop']; network?: ManifestInput['network']; problem?: Partial<Extract<ManifestInput['problem'], { kind: 'bilinear' }>>; seed?: number } = {}): Manifest {
   return parseManifest({
     problem: { kind: 'bilinear', d: 100, M: 10, lambda: 0.1, ...overrides.problem },
     method: { name: 'masha1', gamma: 0.4 },
     compressors: { device: 'dither:p=2,s=8' },
     stop: overrides.stop ?? { iterations: 2_000, target: 1e-6 },
-    network: { heartbeatMs: 300, leaseMs: 1_500, roundDeadlineMs: 800, quorum: 0.5, minPeers: 1, ...overrides.network },
+    network: { heartbeatMs: 500, leaseMs: 3_000, roundDeadlineMs: 1_500, quorum: 0.5, minPeers: 1, ...overrides.network },
     seed: overrides.seed ?? 7,
   });
 }
@@ -114,7 +118,7 @@ export class TestSwarm {
   volunteer(runId: string, name = `v${this.volunteers.length + 1}`, extra: readonly string[] = []): Volunteer {
     const child = this.group.spawnMasha(
       name,
-      ['join', '--relay', this.relayAddr, '--run', runId, '--out', this.runsDir, '--json', '--wait', '120', '--linger', '3', ...extra],
+      ['join', '--relay', this.relayAddr, '--run', runId, '--out', this.runsDir, '--json', '--wait', '240', '--linger', '3', ...extra],
       { stdout: 'pipe', stderr: { file: join(this.dir, `${name}.log`) } },
     );
     const v = new Volunteer(name, child);
@@ -122,7 +126,7 @@ export class TestSwarm {
     return v;
   }
 
-  launch(manifestPath: string, timeoutS = 150): Launcher {
+  launch(manifestPath: string, timeoutS = 300): Launcher {
     const stderr = join(this.dir, 'launcher.log');
     const child = this.group.spawnMasha(
       'launcher',

@@ -34,10 +34,10 @@ describe(`${PEERS} volunteers solve a bilinear run`, () => {
   it('reaches the target at bitwise the reference runner\'s iterate, with a consistent lineage on every peer', async () => {
     const { path, runId } = swarm.writeManifest(manifest);
     for (let i = 0; i < PEERS; i++) swarm.volunteer(runId);
-    const launcher = swarm.launch(path, 150);
+    const launcher = swarm.launch(path);
 
     // `masha status --json` mid-run: the run, its five volunteers, one aggregator they all follow.
-    await swarm.waitFor(() => swarm.volunteers.every((v) => (v.status?.round ?? 0) >= 5), 90_000, 'round 5 on every volunteer');
+    await swarm.waitFor(() => swarm.volunteers.every((v) => (v.status?.round ?? 0) >= 5), 240_000, 'round 5 on every volunteer');
     const status = swarm.group.spawnMasha('status', ['status', '--relay', swarm.relayAddr, '--run', runId, '--json', '--wait', '3'], { stdout: 'pipe', stderr: 'ignore' });
     let statusText = '';
     status.onStdoutLine((l) => {
