@@ -43,10 +43,11 @@ function isUint(x: unknown, max: number): x is number {
   return typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= max;
 }
 
+function bad(field: string, what: string): never {
+  throw new FrameError('bad-message', `message.${field}: ${what}`);
+}
+
 function validateMessage(m: EngineMessage): void {
-  const bad = (field: string, what: string): never => {
-    throw new FrameError('bad-message', `message.${field}: ${what}`);
-  };
   if (typeof m !== 'object' || m === null) bad('', 'must be an object');
   if (!isUint(m.kind, MAX_KIND)) bad('kind', `must be an integer in [0, ${MAX_KIND}]`);
   if (!isUint(m.phase, MAX_PHASE)) bad('phase', `must be an integer in [0, ${MAX_PHASE}]`);

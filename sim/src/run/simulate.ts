@@ -156,9 +156,10 @@ export function simulate(options: SimulateOptions): SimulateResult {
 
   const series = { iteration: [] as number[], simSeconds: [] as number[], metric: [] as number[], aliveSeconds: [] as number[], alive: [] as number[] };
   let lastIteration = 0;
-  const commits = new Set<string>();
   const attempts = new Set<string>();
   const epochs = new Set<number>();
+  let lastCommitEpoch = -1;
+  let lastCommitRound = -1;
   let lastUpEpoch = -1;
   let lastUpRound = -1;
 
@@ -181,8 +182,12 @@ export function simulate(options: SimulateOptions): SimulateResult {
     observer: {
       onAction: (id: string, a: EngineAction, now: number) => {
         if (a.type === 'commit') {
-          commits.add(`${a.epoch}:${a.round}`);
-          attempts.add(`${a.epoch}:${a.round}`);
+          // Every peer reports the same (epoch, round) in turn: skip the set for repeats.
+          if (a.epoch !== lastCommitEpoch || a.round !== lastCommitRound) {
+            lastCommitEpoch = a.epoch;
+            lastCommitRound = a.round;
+            attempts.add(`${a.epoch}:${a.round}`);
+          }
           // The action's `iteration` is the one the round belonged to; the replica tells whether it completed.
           const peer = engines.get(id) as MashaPeer;
           const iteration = peer.replica.iteration;
