@@ -156,6 +156,24 @@ describe('engine message bodies', () => {
     }
   });
 
+  it('reads back every identifier exactly, however many share a slot of the decoder cache', () => {
+    // 5,000 distinct ids through a 1,024-entry cache, twice in different orders, plus near-twins.
+    const ids = Array.from({ length: 5000 }, (_, i) => `p${i}`);
+    ids.push('ab', 'ba', 'aab', 'aba', 'baa', 'x'.repeat(128), 'x'.repeat(127) + 'y', '!', '~');
+    for (const order of [ids, [...ids].reverse(), ids]) {
+      const w = new ByteWriter();
+      for (const id of order) w.ident(id);
+      w.ident('', true);
+      const r = new ByteReader(w.finish(), 't');
+      for (const id of order) expect(r.ident('id')).toBe(id);
+      expect(r.ident('id', true)).toBe('');
+      r.end();
+    }
+    // Names of failing fields are composed as before: field[index].leaf(.length).
+    expect(() => new ByteReader(Uint8Array.of(), 'c').ident('f', false, 2, 'g')).toThrow(/c\.f\[2\]\.g\.length/);
+    expect(() => new ByteReader(Uint8Array.of(3, 0x41), 'c').bytes('f', 9)).toThrow(/c\.f:/);
+  });
+
   it('encodes shard sets at the cheaper of list and bitmap, exactly', () => {
     const size = (s: number[], m: number) => {
       const w = new ByteWriter();

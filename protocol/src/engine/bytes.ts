@@ -80,9 +80,15 @@ export class ByteWriter {
 
   /** Raw bytes, no length prefix. */
   raw(bytes: Uint8Array): this {
-    this.ensure(bytes.length);
-    this.buf.set(bytes, this.pos);
-    this.pos += bytes.length;
+    const n = bytes.length;
+    this.ensure(n);
+    if (n <= 32) {
+      // Digests and small payloads: a loop beats TypedArray.prototype.set's setup cost.
+      const buf = this.buf;
+      const p = this.pos;
+      for (let i = 0; i < n; i++) buf[p + i] = bytes[i];
+    } else this.buf.set(bytes, this.pos);
+    this.pos += n;
     return this;
   }
 
@@ -127,6 +133,18 @@ export function isIdent(s: string, allowEmpty = false): boolean {
   return true;
 }
 
+/**
+ * Field names for error messages are composed only when a read fails: `field`, then `[index]`
+ * when index ≥ 0, then `.leaf` when given, then `.suffix` — so hot decoders pass constant
+ * strings and numbers instead of building a name per read.
+ */
+function fieldName(field: string, index: number, leaf: string, suffix = ''): string {
+  let name = index >= 0 ? `${field}[${index}]` : field;
+  if (leaf !== '') name += `.${leaf}`;
+  if (suffix !== '') name += `.${suffix}`;
+  return name;
+}
+
 export class ByteReader {
   private pos = 0;
 
@@ -147,35 +165,38 @@ export class ByteReader {
     throw new MessageError(`${this.context}.${field}`, message);
   }
 
-  private need(n: number, field: string): void {
-    if (n > this.buf.length - this.pos) this.fail(field, `truncated: need ${n} byte(s) at offset ${this.pos}, have ${this.buf.length - this.pos}`);
+  private need(n: number, field: string, index: number, leaf: string, suffix = ''): void {
+    if (n > this.buf.length - this.pos) {
+      this.fail(fieldName(field, index, leaf, suffix), `truncated: need ${n} byte(s) at offset ${this.pos}, have ${this.buf.length - this.pos}`);
+    }
   }
 
-  u8(field: string): number {
-    this.need(1, field);
+  /** One byte. The field is named `field[index].leaf` (see fieldName) if the body ends first. */
+  u8(field: string, index = -1, leaf = ''): number {
+    this.need(1, field, index, leaf);
     return this.buf[this.pos++];
   }
 
-  varint(field: string, max = Number.MAX_SAFE_INTEGER): number {
+  varint(field: string, max = Number.MAX_SAFE_INTEGER, index = -1, leaf = '', suffix = ''): number {
     let v = 0;
     let mul = 1;
     for (let i = 0; ; i++) {
-      if (i >= 8) this.fail(field, 'varint longer than 8 bytes');
-      this.need(1, field);
+      if (i >= 8) this.fail(fieldName(field, index, leaf, suffix), 'varint longer than 8 bytes');
+      this.need(1, field, index, leaf, suffix);
       const b = this.buf[this.pos++];
       v += (b & 0x7f) * mul;
       if ((b & 0x80) === 0) {
-        if (i > 0 && b === 0) this.fail(field, 'varint not minimally encoded');
+        if (i > 0 && b === 0) this.fail(fieldName(field, index, leaf, suffix), 'varint not minimally encoded');
         break;
       }
       mul *= 0x80;
     }
-    if (!(v <= max)) this.fail(field, `${v} exceeds the limit ${max}`);
+    if (!(v <= max)) this.fail(fieldName(field, index, leaf, suffix), `${v} exceeds the limit ${max}`);
     return v;
   }
 
   u32(field: string): number {
-    this.need(4, field);
+    this.need(4, field, -1, '');
     const b = this.buf;
     const p = this.pos;
     this.pos += 4;
@@ -183,40 +204,43 @@ export class ByteReader {
   }
 
   /** A zero-copy view of the next n bytes. */
-  raw(n: number, field: string): Uint8Array {
-    this.need(n, field);
+  raw(n: number, field: string, index = -1, leaf = ''): Uint8Array {
+    this.need(n, field, index, leaf);
     const out = this.buf.subarray(this.pos, this.pos + n);
     this.pos += n;
     return out;
   }
 
-  /** Length-prefixed bytes (zero-copy view), length ≤ max. */
-  bytes(field: string, max: number): Uint8Array {
-    const n = this.varint(`${field}.length`, max);
-    return this.raw(n, field);
+  /** Length-prefixed bytes (zero-copy view), length ≤ max (the length is the field's `.length`). */
+  bytes(field: string, max: number, index = -1, leaf = ''): Uint8Array {
+    const n = this.varint(field, max, index, leaf, 'length');
+    return this.raw(n, field, index, leaf);
   }
 
-  ident(field: string, allowEmpty = false): string {
-    const n = this.u8(`${field}.length`);
+  ident(field: string, allowEmpty = false, index = -1, leaf = ''): string {
+    const n = this.buf.length > this.pos ? this.buf[this.pos] : -1;
+    if (n < 0) this.need(1, field, index, leaf, 'length');
+    this.pos++;
     if (n === 0) {
       if (allowEmpty) return '';
-      this.fail(field, 'empty identifier');
+      this.fail(fieldName(field, index, leaf), 'empty identifier');
     }
-    if (n > MAX_IDENT_BYTES) this.fail(field, `identifier of ${n} bytes exceeds ${MAX_IDENT_BYTES}`);
-    this.need(n, field);
-    const bytes = this.buf.subarray(this.pos, this.pos + n);
-    for (let i = 0; i < n; i++) {
-      const c = bytes[i];
-      if (c < 0x21 || c > 0x7e) this.fail(field, `byte ${c} is not printable ASCII`);
+    if (n > MAX_IDENT_BYTES) this.fail(fieldName(field, index, leaf), `identifier of ${n} bytes exceeds ${MAX_IDENT_BYTES}`);
+    this.need(n, field, index, leaf);
+    const buf = this.buf;
+    const start = this.pos;
+    for (let i = start; i < start + n; i++) {
+      const c = buf[i];
+      if (c < 0x21 || c > 0x7e) this.fail(fieldName(field, index, leaf), `byte ${c} is not printable ASCII`);
     }
     this.pos += n;
-    return String.fromCharCode.apply(null, bytes as unknown as number[]);
+    return internIdent(buf, start, n);
   }
 
   /** Reads n float64 values into `out` (length n), refusing non-finite values. */
   f64sInto(out: Float64Array, field: string): void {
     const n = out.length;
-    this.need(n * 8, field);
+    this.need(n * 8, field, -1, '');
     new Uint8Array(out.buffer, out.byteOffset, n * 8).set(this.buf.subarray(this.pos, this.pos + n * 8));
     for (let i = 0; i < n; i++) if (!Number.isFinite(out[i])) this.fail(`${field}[${i}]`, `non-finite value ${out[i]}`);
     this.pos += n * 8;
@@ -226,4 +250,31 @@ export class ByteReader {
   end(): void {
     if (this.pos !== this.buf.length) this.fail('end', `${this.buf.length - this.pos} trailing byte(s)`);
   }
+}
+
+/**
+ * Identifiers decoded recently (phase names, peer ids), so that the same bytes yield the same
+ * string without building it again: a direct-mapped table of 1,024 entries keyed by a hash of the
+ * bytes. Pure cache: the result is the identifier the bytes spell.
+ */
+const INTERNED: string[] = new Array<string>(1024).fill('');
+
+function internIdent(buf: Uint8Array, start: number, n: number): string {
+  let h = n;
+  for (let i = start; i < start + n; i++) h = Math.imul(h ^ buf[i], 0x01000193);
+  const slot = (h ^ (h >>> 15)) & 1023;
+  const hit = INTERNED[slot];
+  if (hit.length === n) {
+    let same = true;
+    for (let i = 0; i < n; i++) {
+      if (hit.charCodeAt(i) !== buf[start + i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return hit;
+  }
+  const s = String.fromCharCode.apply(null, buf.subarray(start, start + n) as unknown as number[]);
+  INTERNED[slot] = s;
+  return s;
 }

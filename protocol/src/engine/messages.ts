@@ -108,18 +108,18 @@ export function writeShardSet(w: ByteWriter, shards: readonly number[], M: numbe
 
 export function readShardSet(r: ByteReader, field: string, limits: BodyLimits): readonly number[] {
   const M = limits.shards;
-  const t = r.u8(`${field}.type`);
+  const t = r.u8(field, -1, 'type');
   switch (t) {
     case SET_NONE:
       return EMPTY;
     case SET_ALL:
       return limits.allShards;
     case SET_LIST: {
-      const n = r.varint(`${field}.count`, M);
+      const n = r.varint(field, M, -1, 'count');
       const out = new Array<number>(n);
       let prev = -1;
       for (let i = 0; i < n; i++) {
-        const s = prev + 1 + r.varint(`${field}[${i}]`, M);
+        const s = prev + 1 + r.varint(field, M, i);
         if (s >= M) r.fail(`${field}[${i}]`, `shard ${s} out of range [0, ${M})`);
         out[i] = s;
         prev = s;
@@ -165,9 +165,9 @@ function writeIdents(w: ByteWriter, ids: readonly string[]): void {
 }
 
 function readIdents(r: ByteReader, field: string, max: number): string[] {
-  const n = r.varint(`${field}.count`, max);
+  const n = r.varint(field, max, -1, 'count');
   const out: string[] = new Array<string>(n);
-  for (let i = 0; i < n; i++) out[i] = r.ident(`${field}[${i}]`);
+  for (let i = 0; i < n; i++) out[i] = r.ident(field, false, i);
   return out;
 }
 
@@ -197,16 +197,17 @@ function writeDelta(w: ByteWriter, delta: readonly DeltaEntry[]): void {
   }
 }
 
-function readDelta(r: ByteReader, field: string, limits: BodyLimits): DeltaEntry[] {
+/** `peersField` is `${field}.peers`, passed as a constant. */
+function readDelta(r: ByteReader, field: string, peersField: string, limits: BodyLimits): DeltaEntry[] {
   const M = limits.shards;
-  const peers = readIdents(r, `${field}.peers`, M);
-  const n = r.varint(`${field}.count`, M);
+  const peers = readIdents(r, peersField, M);
+  const n = r.varint(field, M, -1, 'count');
   const out: DeltaEntry[] = new Array<DeltaEntry>(n);
   let prev = -1;
   for (let i = 0; i < n; i++) {
-    const shard = prev + 1 + r.varint(`${field}[${i}].shard`, M);
+    const shard = prev + 1 + r.varint(field, M, i, 'shard');
     if (shard >= M) r.fail(`${field}[${i}].shard`, `shard ${shard} out of range [0, ${M})`);
-    const k = r.varint(`${field}[${i}].holder`, peers.length);
+    const k = r.varint(field, peers.length, i, 'holder');
     out[i] = { shard, holder: k === 0 ? null : peers[k - 1] };
     prev = shard;
   }
@@ -314,7 +315,7 @@ export function decodeOpen(bytes: Uint8Array, limits: BodyLimits): OpenBody {
   const baseEpoch = r.varint('baseEpoch', 0xffffffff);
   const baseDigest = readDigest(r, 'baseDigest');
   const deadlineMs = r.varint('deadlineMs', 0xffffffff);
-  const delta = readDelta(r, 'delta', limits);
+  const delta = readDelta(r, 'delta', 'delta.peers', limits);
   const wanted = readShardSet(r, 'wanted', limits);
   const successors = readIdents(r, 'successors', MAX_SUCCESSORS);
   r.end();
@@ -359,11 +360,11 @@ export function decodeUplink(bytes: Uint8Array, limits: BodyLimits): UplinkBody 
   const entries: UplinkEntry[] = new Array<UplinkEntry>(n);
   let prev = -1;
   for (let i = 0; i < n; i++) {
-    const shard = r.varint(`entries[${i}].shard`, limits.shards - 1);
+    const shard = r.varint('entries', limits.shards - 1, i, 'shard');
     if (shard <= prev) r.fail(`entries[${i}].shard`, `shards must be strictly ascending (${shard} after ${prev})`);
-    const flags = r.u8(`entries[${i}].flags`);
+    const flags = r.u8('entries', i, 'flags');
     if (flags > 1) r.fail(`entries[${i}].flags`, `unknown flags ${flags}`);
-    const payload = r.bytes(`entries[${i}].payload`, limits.maxPayloadBytes);
+    const payload = r.bytes('entries', limits.maxPayloadBytes, i, 'payload');
     if (flags & UP_FRESH && payload.length !== 0) r.fail(`entries[${i}].payload`, 'a fresh entry carries no payload');
     entries[i] = { shard, flags, payload };
     prev = shard;
@@ -424,7 +425,7 @@ export function decodeCommit(bytes: Uint8Array, limits: BodyLimits): CommitBody 
   const successors = readIdents(r, 'successors', MAX_SUCCESSORS);
   const hasNext = r.u8('next.present');
   if (hasNext > 1) r.fail('next.present', `must be 0 or 1, got ${hasNext}`);
-  const next = hasNext === 1 ? { delta: readDelta(r, 'next.delta', limits) } : null;
+  const next = hasNext === 1 ? { delta: readDelta(r, 'next.delta', 'next.delta.peers', limits) } : null;
   r.end();
   return { iteration, phase, flags, parentDigest, digest, included, payload, successors, next };
 }
