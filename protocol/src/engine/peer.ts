@@ -107,7 +107,9 @@
  *
  * **What drivers must know.** `setTimer` with an id that is already set replaces that timer.
  * `metric` actions are counter increments (name, amount). `message.sender` is the logical sender
- * (frames carry it); a broadcast need not be delivered back to its sender. `maxBodyBytes(ctx, kind)`
+ * (frames carry it); a broadcast need not be delivered back to its sender. A message handed to
+ * `handle` must not be modified afterwards: the engine keeps it (commit log) and views of its body
+ * (digests), and the bodies it emits are never modified by it either. `maxBodyBytes(ctx, kind)`
  * bounds each kind's body for the frame reassembler. One `RunContext` may be shared by every peer
  * a process hosts.
  */
@@ -652,7 +654,7 @@ export class MashaPeer implements EnginePeer {
       attempt: body.attempt,
       phase: body.phase,
       baseEpoch: body.baseEpoch,
-      baseDigest: body.baseDigest.slice(),
+      baseDigest: body.baseDigest,
       wanted,
     };
     this.reconcile(msg.sender, msg.round - 1, body.baseEpoch, body.baseDigest);
@@ -682,7 +684,8 @@ export class MashaPeer implements EnginePeer {
         attempt: 0,
         phase: null,
         baseEpoch: msg.epoch,
-        baseDigest: body.digest.slice(),
+        // A view of the commit's body: bodies are never modified (the log keeps them too).
+        baseDigest: body.digest,
         wanted: null,
       };
       this.tryAnswer();
