@@ -31,31 +31,42 @@ function fmix32(h: number): number {
   return h >>> 0;
 }
 
-/** Splits a non-negative safe integer (or negative small integer) into two 32-bit words. */
-function words(x: number): [number, number] {
+function checkKey(x: number): void {
   if (!Number.isSafeInteger(x)) throw new RangeError(`stream key must be a safe integer, got ${x}`);
-  const lo = x | 0;
-  const hi = Math.floor(x / 4294967296) | 0;
-  return [lo, hi];
 }
 
-/** Derives a generator from a key. Pure function of its arguments. */
+/** High 32-bit word of a safe integer key (the low word is `x | 0`). */
+function hiWord(x: number): number {
+  return Math.floor(x / 4294967296) | 0;
+}
+
+/** One lane of the key schedule: h mixed with the key words (s0, s1, r0, r1, p, d0) in order. */
+function lane(h: number, s0: number, s1: number, r0: number, r1: number, p: number, d0: number): number {
+  h = fmix32((h ^ s0) + 0x7f4a7c15);
+  h = fmix32((h ^ s1) + Math.imul(2, 0x7f4a7c15));
+  h = fmix32((h ^ r0) + Math.imul(3, 0x7f4a7c15));
+  h = fmix32((h ^ r1) + Math.imul(4, 0x7f4a7c15));
+  h = fmix32((h ^ p) + Math.imul(5, 0x7f4a7c15));
+  return fmix32((h ^ d0) + Math.imul(6, 0x7f4a7c15));
+}
+
+/** Derives a generator from a key. Pure function of its arguments (allocates only the generator). */
 export function keyedRng(seed: number, round: number, purpose: string, device: number): Rng {
-  const [s0, s1] = words(seed);
-  const [r0, r1] = words(round);
-  const [d0] = words(device);
+  checkKey(seed);
+  checkKey(round);
+  checkKey(device);
+  const s0 = seed | 0;
+  const s1 = hiWord(seed);
+  const r0 = round | 0;
+  const r1 = hiWord(round);
+  const d0 = device | 0;
   const p = hashString(purpose);
-  let h = 0x6a09e667;
-  const state = [0, 0, 0, 0];
-  const key = [s0, s1, r0, r1, p, d0];
-  for (let lane = 0; lane < 4; lane++) {
-    h = fmix32(h ^ Math.imul(lane + 1, 0x9e3779b9));
-    for (let i = 0; i < key.length; i++) {
-      h = fmix32((h ^ key[i]) + Math.imul(i + 1, 0x7f4a7c15));
-    }
-    state[lane] = h;
-  }
-  const rng = new Rng(state[0], state[1], state[2], state[3]);
+  // Lanes chain: lane k starts from lane k−1's result mixed with its index.
+  const h0 = lane(fmix32(0x6a09e667 ^ Math.imul(1, 0x9e3779b9)), s0, s1, r0, r1, p, d0);
+  const h1 = lane(fmix32(h0 ^ Math.imul(2, 0x9e3779b9)), s0, s1, r0, r1, p, d0);
+  const h2 = lane(fmix32(h1 ^ Math.imul(3, 0x9e3779b9)), s0, s1, r0, r1, p, d0);
+  const h3 = lane(fmix32(h2 ^ Math.imul(4, 0x9e3779b9)), s0, s1, r0, r1, p, d0);
+  const rng = new Rng(h0, h1, h2, h3);
   // Discard a few outputs so that closely related keys decorrelate fully.
   for (let i = 0; i < 4; i++) rng.nextU32();
   return rng;

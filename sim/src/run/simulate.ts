@@ -117,18 +117,32 @@ export interface SimulateResult {
 
 export const DEFAULT_TARGET = 1e-6;
 
+/** The counting view's own fields (see `countingProblem`). */
+interface Counted extends Problem {
+  readonly counted: Problem;
+  readonly counter: { evaluations: number };
+}
+
+// One pair of functions for every counting view (no closures per run), so that the methods' call
+// sites keep seeing the same targets from run to run.
+function countedOperator(this: Counted, m: number, z: Float64Array, out: Float64Array): void {
+  this.counter.evaluations++;
+  this.counted.operator(m, z, out);
+}
+
+function countedSampleOperator(this: Counted, m: number, i: number, z: Float64Array, out: Float64Array): void {
+  this.counter.evaluations++;
+  this.counted.sampleOperator(m, i, z, out);
+}
+
 /** A view of `problem` that counts operator evaluations (and still passes `instanceof` checks). */
 export function countingProblem(problem: Problem, counter: { evaluations: number }): Problem {
-  const counted = Object.create(problem) as Problem & { operator: Problem['operator']; sampleOperator: Problem['sampleOperator'] };
-  counted.operator = (m, z, out) => {
-    counter.evaluations++;
-    problem.operator(m, z, out);
-  };
-  counted.sampleOperator = (m, i, z, out) => {
-    counter.evaluations++;
-    problem.sampleOperator(m, i, z, out);
-  };
-  return counted;
+  const view = Object.create(problem) as { -readonly [K in keyof Counted]: Counted[K] };
+  view.counted = problem;
+  view.counter = counter;
+  view.operator = countedOperator;
+  view.sampleOperator = countedSampleOperator;
+  return view;
 }
 
 export function simulate(options: SimulateOptions): SimulateResult {
