@@ -46,7 +46,6 @@ describe('volunteers leaving and joining mid-run', () => {
     dead.child.signal('SIGKILL');
     await dead.child.exited;
 
-
     const { code, summary } = await launcher.summary();
     expect(code).toBe(0);
     expect(summary.reached).toBe(true);
@@ -79,15 +78,20 @@ describe('volunteers leaving and joining mid-run', () => {
 
     // The late volunteer installed the swarm's state (a snapshot or replayed commits), then held shards and uplinked.
     const lateLog = all.get(late.peerId as string) ?? [];
+    // What the late volunteer went through, for the failure messages: its syncs and their rounds.
+    const lateStory = lateLog
+      .filter((e) => e.ev === 'state' || e.ev === 'metric' || e.ev === 'held')
+      .map((e) => `${e.ev}${e.ev === 'metric' ? ` ${String(e.name)}` : ''}${e.round !== undefined ? ` @${String(e.round)}` : ''}`)
+      .join(', ');
     const firstSync = lateLog.findIndex((e) => e.ev === 'state' || (e.ev === 'metric' && e.name === 'replay-applied'));
-    expect(firstSync).toBeGreaterThanOrEqual(0);
+    expect(firstSync, `the late volunteer never synced: ${lateStory}`).toBeGreaterThanOrEqual(0);
     const syncRound = lateLog.find((e) => e.ev === 'state')?.round as number | undefined;
     if (syncRound !== undefined) expect(syncRound).toBeGreaterThan(JOIN_AT_ROUND - 1);
     const heldLater = lateLog.slice(firstSync).some((e) => e.ev === 'held' && (e.shards as number[]).length > 0);
-    expect(heldLater).toBe(true);
+    expect(heldLater, `the late volunteer never held shards after syncing: ${lateStory}`).toBe(true);
     const lateCounters = late.exit?.status.counters ?? {};
-    expect((lateCounters['net-uplinks-sent'] ?? 0) + (lateCounters['net-commits-sent'] ?? 0)).toBeGreaterThan(0);
+    expect((lateCounters['net-uplinks-sent'] ?? 0) + (lateCounters['net-commits-sent'] ?? 0), `the late volunteer sent nothing: ${lateStory}`).toBeGreaterThan(0);
     // It committed rounds in lockstep with the rest after joining.
-    expect(lateLog.filter((e) => e.ev === 'commit').length).toBeGreaterThan(0);
+    expect(lateLog.filter((e) => e.ev === 'commit').length, `the late volunteer applied no commit: ${lateStory}`).toBeGreaterThan(0);
   });
 });

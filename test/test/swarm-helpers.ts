@@ -104,7 +104,7 @@ export class TestSwarm {
       } catch {
         return undefined;
       }
-    }, 60_000);
+    }, 90_000);
     this.relayAddr = addrs.find((a) => !a.includes('/ws')) ?? addrs[0];
     return this.relayAddr;
   }
