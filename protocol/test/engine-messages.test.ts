@@ -21,6 +21,9 @@ import {
   readShardSet,
   writeShardSet,
   type ReplicaShape,
+  DeltaView,
+  readDelta,
+  writeDelta,
 } from '../src/engine/messages.js';
 
 const M = 50;
@@ -70,6 +73,11 @@ const commit = fc.record({
   next: fc.option(fc.record({ delta }), { nil: null }),
 });
 const stateRequest = fc.record({ round: u32, digest, snapshot: fc.boolean() });
+
+/** Offset of the delta in an OPEN body with a 4-character phase (attempt, iteration < 128, base epoch < 128, deadline < 128). */
+function openDeltaOffset(body: Uint8Array): number {
+  return 1 + 1 + 1 + body[2]! + 1 + 16 + 1;
+}
 
 function plain<T>(x: T): unknown {
   return JSON.parse(JSON.stringify(x, (_k, v: unknown) => (v instanceof Uint8Array ? Array.from(v) : v))) as unknown;
@@ -172,6 +180,96 @@ describe('engine message bodies', () => {
     // Names of failing fields are composed as before: field[index].leaf(.length).
     expect(() => new ByteReader(Uint8Array.of(), 'c').ident('f', false, 2, 'g')).toThrow(/c\.f\[2\]\.g\.length/);
     expect(() => new ByteReader(Uint8Array.of(3, 0x41), 'c').bytes('f', 9)).toThrow(/c\.f:/);
+  });
+
+  it('decodes assignment deltas as a view: entries in order, peers by ref, refs of an id (duplicates included)', () => {
+    const entries = [
+      { shard: 0, holder: 'pa' },
+      { shard: 3, holder: null },
+      { shard: 4, holder: 'pb' },
+      { shard: 9, holder: 'pa' },
+      { shard: 49, holder: 'pc' },
+    ];
+    const body = encodeOpen({ attempt: 1, iteration: 2, phase: 'diff', baseEpoch: 1, baseDigest: new Uint8Array(16), deadlineMs: 5, delta: entries, wanted: [], successors: [] }, M);
+    const d = decodeOpen(body, limits).delta;
+    expect(d).toBeInstanceOf(DeltaView);
+    expect(d.length).toBe(5);
+    expect(d.peerCount).toBe(3);
+    expect([d.peer(1), d.peer(2), d.peer(3)]).toEqual(['pa', 'pb', 'pc']);
+    expect(() => d.peer(4)).toThrow(RangeError);
+    expect(d.refsOf('pa')).toEqual([1]);
+    expect(d.refsOf('pab')).toEqual([]);
+    expect(d.refsOf('p')).toEqual([]);
+    const seen: [number, number][] = [];
+    d.forEach((shard, ref) => seen.push([shard, ref]));
+    expect(seen).toEqual([
+      [0, 1],
+      [3, 0],
+      [4, 2],
+      [9, 1],
+      [49, 3],
+    ]);
+    expect(d.toEntries()).toEqual(entries);
+    // A hand-made delta listing one peer twice (peers, count, then shard gap and ref per entry): both refs are that peer's.
+    const w = new ByteWriter();
+    w.varint(2).ident('pa').ident('pa').varint(2).varint(1).varint(1).varint(0).varint(2);
+    const twice = decodeOpen(
+      Uint8Array.of(...body.subarray(0, openDeltaOffset(body)), ...w.finish(), 0, 0),
+      limits,
+    ).delta;
+    expect(twice.refsOf('pa')).toEqual([1, 2]);
+    expect(twice.toEntries()).toEqual([
+      { shard: 1, holder: 'pa' },
+      { shard: 2, holder: 'pa' },
+    ]);
+  });
+
+  it('validates deltas exactly as a field-by-field reader does, on valid and damaged bytes', () => {
+    /** The straightforward decoder: every field through the reader, entries as objects. */
+    const reference = (r: ByteReader, field: string): { shard: number; holder: string | null }[] => {
+      const np = r.varint(`${field}.peers`, M, -1, 'count');
+      const peers: string[] = [];
+      for (let i = 0; i < np; i++) peers.push(r.ident(`${field}.peers`, false, i));
+      const n = r.varint(field, M, -1, 'count');
+      const out = [];
+      let prev = -1;
+      for (let i = 0; i < n; i++) {
+        const shard = prev + 1 + r.varint(field, M, i, 'shard');
+        if (shard >= M) r.fail(`${field}[${i}].shard`, `shard ${shard} out of range [0, ${M})`);
+        const k = r.varint(field, peers.length, i, 'holder');
+        out.push({ shard, holder: k === 0 ? null : peers[k - 1]! });
+        prev = shard;
+      }
+      return out;
+    };
+    const outcome = (f: () => { entries: unknown; end: number }): unknown => {
+      try {
+        return f();
+      } catch (e) {
+        if (e instanceof MessageError) return { error: e.field };
+        throw e;
+      }
+    };
+    fc.assert(
+      fc.property(delta, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 3 }), fc.nat({ max: 8 }), (d, edits, cut) => {
+        const w = new ByteWriter();
+        writeDelta(w, d);
+        const bytes = w.finish().slice();
+        for (const [at, v] of edits) if (bytes.length > 0) bytes[at % bytes.length] = v;
+        const body = bytes.subarray(0, Math.max(0, bytes.length - (cut > 5 ? cut - 5 : 0)));
+        const fast = outcome(() => {
+          const r = new ByteReader(body, 't');
+          const v = readDelta(r, body, 'delta', 'delta.peers', limits);
+          return { entries: v.toEntries(), end: r.offset };
+        });
+        const slow = outcome(() => {
+          const r = new ByteReader(body, 't');
+          return { entries: reference(r, 'delta'), end: r.offset };
+        });
+        expect(fast).toEqual(slow);
+      }),
+      { numRuns: 2000, seed: 9 },
+    );
   });
 
   it('encodes shard sets at the cheaper of list and bitmap, exactly', () => {

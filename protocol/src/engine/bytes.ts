@@ -178,6 +178,31 @@ export class ByteReader {
   }
 
   varint(field: string, max = Number.MAX_SAFE_INTEGER, index = -1, leaf = '', suffix = ''): number {
+    // Fast paths: one- and two-byte values (shard gaps, counts, refs), same checks as below.
+    const buf = this.buf;
+    const p = this.pos;
+    if (p + 1 < buf.length) {
+      const b0 = buf[p];
+      if (b0 < 0x80) {
+        if (b0 <= max) {
+          this.pos = p + 1;
+          return b0;
+        }
+      } else {
+        const b1 = buf[p + 1];
+        if (b1 < 0x80 && b1 !== 0) {
+          const v = (b0 & 0x7f) | (b1 << 7);
+          if (v <= max) {
+            this.pos = p + 2;
+            return v;
+          }
+        }
+      }
+    }
+    return this.varintSlow(field, max, index, leaf, suffix);
+  }
+
+  private varintSlow(field: string, max: number, index: number, leaf: string, suffix: string): number {
     let v = 0;
     let mul = 1;
     for (let i = 0; ; i++) {
@@ -237,6 +262,29 @@ export class ByteReader {
     return internIdent(buf, start, n);
   }
 
+  /** Moves forward to `pos` (≤ the body's length): for callers that validated bytes[offset, pos) themselves. */
+  advanceTo(pos: number): void {
+    if (!(pos >= this.pos && pos <= this.buf.length)) throw new RangeError(`cannot advance from ${this.pos} to ${pos}`);
+    this.pos = pos;
+  }
+
+  /** Checks an identifier like `ident` and steps over it without building the string. */
+  skipIdent(field: string, index = -1, leaf = ''): void {
+    const n = this.buf.length > this.pos ? this.buf[this.pos] : -1;
+    if (n < 0) this.need(1, field, index, leaf, 'length');
+    if (n === 0) this.fail(fieldName(field, index, leaf), 'empty identifier');
+    if (n > MAX_IDENT_BYTES) this.fail(fieldName(field, index, leaf), `identifier of ${n} bytes exceeds ${MAX_IDENT_BYTES}`);
+    this.pos++;
+    this.need(n, field, index, leaf);
+    const buf = this.buf;
+    const start = this.pos;
+    for (let i = start; i < start + n; i++) {
+      const c = buf[i];
+      if (c < 0x21 || c > 0x7e) this.fail(fieldName(field, index, leaf), `byte ${c} is not printable ASCII`);
+    }
+    this.pos += n;
+  }
+
   /** Reads n float64 values into `out` (length n), refusing non-finite values. */
   f64sInto(out: Float64Array, field: string): void {
     const n = out.length;
@@ -259,7 +307,8 @@ export class ByteReader {
  */
 const INTERNED: string[] = new Array<string>(1024).fill('');
 
-function internIdent(buf: Uint8Array, start: number, n: number): string {
+/** The identifier spelled by buf[start, start + n) (validated printable ASCII), through the intern table. */
+export function internIdent(buf: Uint8Array, start: number, n: number): string {
   let h = n;
   for (let i = start; i < start + n; i++) h = Math.imul(h ^ buf[i], 0x01000193);
   const slot = (h ^ (h >>> 15)) & 1023;

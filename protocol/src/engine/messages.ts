@@ -21,7 +21,7 @@
  *   7 STATE         peer → peer                  replica snapshot
  *   8 REPLAY        peer → peer                  a logged COMMIT re-sent for catch-up (same body)
  */
-import { ByteReader, ByteWriter } from './bytes.js';
+import { ByteReader, ByteWriter, internIdent, MAX_IDENT_BYTES } from './bytes.js';
 import { DIGEST_BYTES } from './digest.js';
 
 export const MSG = {
@@ -177,7 +177,7 @@ export interface DeltaEntry {
   readonly holder: string | null;
 }
 
-function writeDelta(w: ByteWriter, delta: readonly DeltaEntry[]): void {
+export function writeDelta(w: ByteWriter, delta: readonly DeltaEntry[]): void {
   const peers: string[] = [];
   const ref = new Map<string, number>();
   for (const e of delta) {
@@ -197,21 +197,225 @@ function writeDelta(w: ByteWriter, delta: readonly DeltaEntry[]): void {
   }
 }
 
-/** `peersField` is `${field}.peers`, passed as a constant. */
-function readDelta(r: ByteReader, field: string, peersField: string, limits: BodyLimits): DeltaEntry[] {
+/** Where the last `varintAt` stopped (module scratch: varintAt is not reentrant). */
+const VARINT_END = { at: 0 };
+
+/** The varint at bytes[at] of an already validated body; its end goes to VARINT_END.at. */
+function varintAt(bytes: Uint8Array, at: number): number {
+  let v = 0;
+  let mul = 1;
+  for (;;) {
+    const b = bytes[at++];
+    v += (b & 0x7f) * mul;
+    if ((b & 0x80) === 0) break;
+    mul *= 0x80;
+  }
+  VARINT_END.at = at;
+  return v;
+}
+
+/**
+ * A decoded assignment delta, read in place from its (validated) body bytes: a delta can name
+ * every shard of the run, and every peer decodes it, so neither an object per entry nor a string
+ * per listed peer is built. Entries are (shard, ref) in ascending shard order, ref 0 = unassigned
+ * and ref k ≥ 1 = the k-th listed peer.
+ */
+export class DeltaView {
+  /** Number of entries. */
+  readonly length: number;
+  /** Number of listed peers. */
+  readonly peerCount: number;
+
+  /** @internal Use `readDelta`. `peersAt`: first listed identifier; `entriesAt`: first entry. */
+  constructor(
+    private readonly bytes: Uint8Array,
+    private readonly peersAt: number,
+    peerCount: number,
+    private readonly entriesAt: number,
+    length: number,
+  ) {
+    this.peerCount = peerCount;
+    this.length = length;
+  }
+
+  /** The refs (1-based) under which `id` is listed: usually none or one (duplicates are allowed). */
+  refsOf(id: string): number[] {
+    const out: number[] = [];
+    const b = this.bytes;
+    let at = this.peersAt;
+    for (let k = 1; k <= this.peerCount; k++) {
+      const n = b[at];
+      if (n === id.length) {
+        let same = true;
+        for (let i = 0; i < n; i++) {
+          if (b[at + 1 + i] !== id.charCodeAt(i)) {
+            same = false;
+            break;
+          }
+        }
+        if (same) out.push(k);
+      }
+      at += 1 + n;
+    }
+    return out;
+  }
+
+  /** The k-th listed peer (1 ≤ k ≤ peerCount). */
+  peer(k: number): string {
+    if (!(Number.isInteger(k) && k >= 1 && k <= this.peerCount)) throw new RangeError(`peer ref ${k} out of range [1, ${this.peerCount}]`);
+    const b = this.bytes;
+    let at = this.peersAt;
+    for (let i = 1; i < k; i++) at += 1 + b[at];
+    return internIdent(b, at + 1, b[at]);
+  }
+
+  /** Calls fn(shard, ref) for every entry, in ascending shard order. */
+  forEach(fn: (shard: number, ref: number) => void): void {
+    const b = this.bytes;
+    let at = this.entriesAt;
+    let prev = -1;
+    for (let i = 0; i < this.length; i++) {
+      const shard = prev + 1 + varintAt(b, at);
+      const ref = varintAt(b, VARINT_END.at);
+      at = VARINT_END.at;
+      fn(shard, ref);
+      prev = shard;
+    }
+  }
+
+  /**
+   * One pass over the entries for the peer listed under `refs` (see `refsOf`) that holds the
+   * ascending shards `held`: the shards the delta gives it (`mine`) and the held shards it gives
+   * to someone else or unassigns (`lost`), both ascending. O(entries + held), no per-entry objects.
+   */
+  split(refs: readonly number[], held: readonly number[]): { mine: number[]; lost: number[] } {
+    const mine: number[] = [];
+    const lost: number[] = [];
+    const b = this.bytes;
+    const ref0 = refs.length > 0 ? refs[0] : -1;
+    const many = refs.length > 1;
+    let h = 0;
+    let at = this.entriesAt;
+    let prev = -1;
+    for (let i = 0; i < this.length; i++) {
+      let c = b[at++];
+      let gap = c & 0x7f;
+      for (let mul = 0x80; c & 0x80; mul *= 0x80) {
+        c = b[at++];
+        gap += (c & 0x7f) * mul;
+      }
+      c = b[at++];
+      let ref = c & 0x7f;
+      for (let mul = 0x80; c & 0x80; mul *= 0x80) {
+        c = b[at++];
+        ref += (c & 0x7f) * mul;
+      }
+      const shard = prev + 1 + gap;
+      prev = shard;
+      if (ref === ref0 || (many && ref !== 0 && refs.includes(ref))) {
+        mine.push(shard);
+        continue;
+      }
+      while (h < held.length && held[h] < shard) h++;
+      if (h < held.length && held[h] === shard) lost.push(shard);
+    }
+    return { mine, lost };
+  }
+
+  /** The entries as objects (tests, diagnostics). */
+  toEntries(): DeltaEntry[] {
+    const holders: string[] = [];
+    for (let k = 1; k <= this.peerCount; k++) holders.push(this.peer(k));
+    const out: DeltaEntry[] = [];
+    this.forEach((shard, ref) => out.push({ shard, holder: ref === 0 ? null : holders[ref - 1] }));
+    return out;
+  }
+
+  toJSON(): DeltaEntry[] {
+    return this.toEntries();
+  }
+}
+
+/**
+ * Validates a delta (identifiers, counts, ascending shards < M, refs ≤ listed peers) and returns a
+ * view of it; `bytes` is the reader's buffer. `peersField` is `${field}.peers`, passed as a constant.
+ */
+export function readDelta(r: ByteReader, bytes: Uint8Array, field: string, peersField: string, limits: BodyLimits): DeltaView {
   const M = limits.shards;
-  const peers = readIdents(r, peersField, M);
+  const peerCount = r.varint(peersField, M, -1, 'count');
+  const peersAt = r.offset;
+  // A delta can list every peer and shard: check them in tight loops over the bytes; on the first
+  // anomaly, the reader's checks run from the start of the part for the exact error.
+  const identsEnd = scanIdents(bytes, peersAt, peerCount);
+  if (identsEnd >= 0) r.advanceTo(identsEnd);
+  else for (let i = 0; i < peerCount; i++) r.skipIdent(peersField, i);
   const n = r.varint(field, M, -1, 'count');
-  const out: DeltaEntry[] = new Array<DeltaEntry>(n);
+  const entriesAt = r.offset;
+  const entriesEnd = scanEntries(bytes, entriesAt, n, M, peerCount);
+  if (entriesEnd >= 0) r.advanceTo(entriesEnd);
+  else {
+    let prev = -1;
+    for (let i = 0; i < n; i++) {
+      const shard = prev + 1 + r.varint(field, M, i, 'shard');
+      if (shard >= M) r.fail(`${field}[${i}].shard`, `shard ${shard} out of range [0, ${M})`);
+      r.varint(field, peerCount, i, 'holder');
+      prev = shard;
+    }
+  }
+  return new DeltaView(bytes, peersAt, peerCount, entriesAt, n);
+}
+
+/** End offset of `count` valid identifiers (1..MAX_IDENT_BYTES printable ASCII) from `at`, or −1. */
+function scanIdents(b: Uint8Array, at: number, count: number): number {
+  for (let i = 0; i < count; i++) {
+    if (at >= b.length) return -1;
+    const n = b[at];
+    if (n === 0 || n > MAX_IDENT_BYTES || at + 1 + n > b.length) return -1;
+    for (let j = at + 1; j <= at + n; j++) {
+      const c = b[j];
+      if (c < 0x21 || c > 0x7e) return -1;
+    }
+    at += 1 + n;
+  }
+  return at;
+}
+
+/**
+ * End offset of `count` valid delta entries from `at` (minimal varints; shards ascending and < M;
+ * refs ≤ peers), or −1 on anything else (then the reader finds the exact error).
+ */
+function scanEntries(b: Uint8Array, at: number, count: number, M: number, peers: number): number {
   let prev = -1;
-  for (let i = 0; i < n; i++) {
-    const shard = prev + 1 + r.varint(field, M, i, 'shard');
-    if (shard >= M) r.fail(`${field}[${i}].shard`, `shard ${shard} out of range [0, ${M})`);
-    const k = r.varint(field, peers.length, i, 'holder');
-    out[i] = { shard, holder: k === 0 ? null : peers[k - 1] };
+  for (let i = 0; i < count; i++) {
+    const gap = varintChecked(b, at);
+    if (gap < 0) return -1;
+    at = VARINT_END.at;
+    const ref = varintChecked(b, at);
+    if (ref < 0 || ref > peers) return -1;
+    at = VARINT_END.at;
+    const shard = prev + 1 + gap;
+    if (shard >= M) return -1;
     prev = shard;
   }
-  return out;
+  return at;
+}
+
+/** A minimal varint of at most 4 bytes (< 2^28) at b[at], or −1; its end goes to VARINT_END.at. */
+function varintChecked(b: Uint8Array, at: number): number {
+  let v = 0;
+  let mul = 1;
+  for (let k = 0; k < 4; k++) {
+    if (at >= b.length) return -1;
+    const c = b[at++];
+    v += (c & 0x7f) * mul;
+    if ((c & 0x80) === 0) {
+      if (k > 0 && c === 0) return -1;
+      VARINT_END.at = at;
+      return v;
+    }
+    mul *= 0x80;
+  }
+  return -1;
 }
 
 // ------------------------------------------------------------------ HEARTBEAT
@@ -307,7 +511,12 @@ export function encodeOpen(b: OpenBody, M: number): Uint8Array {
   return w.finish();
 }
 
-export function decodeOpen(bytes: Uint8Array, limits: BodyLimits): OpenBody {
+/** A decoded OPEN: the delta is a view of the body. */
+export interface DecodedOpen extends Omit<OpenBody, 'delta'> {
+  readonly delta: DeltaView;
+}
+
+export function decodeOpen(bytes: Uint8Array, limits: BodyLimits): DecodedOpen {
   const r = new ByteReader(bytes, 'open');
   const attempt = r.varint('attempt', 0xffffffff);
   const iteration = r.varint('iteration', 0xffffffff);
@@ -315,7 +524,7 @@ export function decodeOpen(bytes: Uint8Array, limits: BodyLimits): OpenBody {
   const baseEpoch = r.varint('baseEpoch', 0xffffffff);
   const baseDigest = readDigest(r, 'baseDigest');
   const deadlineMs = r.varint('deadlineMs', 0xffffffff);
-  const delta = readDelta(r, 'delta', 'delta.peers', limits);
+  const delta = readDelta(r, bytes, 'delta', 'delta.peers', limits);
   const wanted = readShardSet(r, 'wanted', limits);
   const successors = readIdents(r, 'successors', MAX_SUCCESSORS);
   r.end();
@@ -411,7 +620,12 @@ export function encodeCommit(b: CommitBody, M: number): Uint8Array {
   return w.finish();
 }
 
-export function decodeCommit(bytes: Uint8Array, limits: BodyLimits): CommitBody {
+/** A decoded COMMIT (or REPLAY): the next round's delta is a view of the body. */
+export interface DecodedCommit extends Omit<CommitBody, 'next'> {
+  readonly next: { readonly delta: DeltaView } | null;
+}
+
+export function decodeCommit(bytes: Uint8Array, limits: BodyLimits): DecodedCommit {
   const r = new ByteReader(bytes, 'commit');
   const iteration = r.varint('iteration', 0xffffffff);
   const phase = r.ident('phase');
@@ -425,7 +639,7 @@ export function decodeCommit(bytes: Uint8Array, limits: BodyLimits): CommitBody 
   const successors = readIdents(r, 'successors', MAX_SUCCESSORS);
   const hasNext = r.u8('next.present');
   if (hasNext > 1) r.fail('next.present', `must be 0 or 1, got ${hasNext}`);
-  const next = hasNext === 1 ? { delta: readDelta(r, 'next.delta', 'next.delta.peers', limits) } : null;
+  const next = hasNext === 1 ? { delta: readDelta(r, bytes, 'next.delta', 'next.delta.peers', limits) } : null;
   r.end();
   return { iteration, phase, flags, parentDigest, digest, included, payload, successors, next };
 }

@@ -131,7 +131,8 @@ import {
   decodeStateInto,
   decodeStateRequest,
   decodeUplink,
-  type CommitBody,
+  type DecodedCommit,
+  DeltaView,
   type DeltaEntry,
   encodeAnnounce,
   encodeCommit,
@@ -304,7 +305,7 @@ export class MashaPeer implements EnginePeer {
   private sync: { from: PeerId; since: number; round: number; commitEpoch: number; digest: Uint8Array } | null = null;
   private readonly served = new Map<PeerId, { at: number; round: number }>();
   /** Commits received ahead of a missing one (bounded by the log length), by round. */
-  private readonly early = new Map<number, { msg: EngineMessage; body: CommitBody }>();
+  private readonly early = new Map<number, { msg: EngineMessage; body: DecodedCommit }>();
 
   // ---------------------------------------------------------------- aggregator
   private agg: AggState | null = null;
@@ -712,21 +713,31 @@ export class MashaPeer implements EnginePeer {
    * already (a new aggregator's deltas supersede the old one's; replays of old rounds do not undo
    * newer deltas).
    */
-  private applyDelta(delta: readonly DeltaEntry[], epoch: number, round: number, attempt: number): void {
+  private applyDelta(delta: readonly DeltaEntry[] | DeltaView, epoch: number, round: number, attempt: number): void {
     const s = this.assignStamp;
     if (epoch < s.epoch || (epoch === s.epoch && (round < s.round || (round === s.round && attempt <= s.attempt)))) return;
     this.assignStamp = { epoch, round, attempt };
-    for (const e of delta) {
-      if (e.holder === this.id) {
-        if (!this.held.has(e.shard)) {
-          const m = e.shard;
-          this.held.set(m, { state: this.method.initShard(m), spare: this.method.initShard(m), fresh: true });
-          this.heldSorted = null;
-        }
-      } else if (this.held.delete(e.shard)) {
+    if (delta instanceof DeltaView) {
+      // Received (it may list every shard): one pass picks out what concerns this peer. Each shard
+      // appears once in a delta, so applying the two lists is applying the entries in order.
+      const { mine, lost } = delta.split(delta.refsOf(this.id), this.heldList());
+      for (const m of lost) this.assign(m, false);
+      for (const m of mine) this.assign(m, true);
+    } else {
+      for (const e of delta) this.assign(e.shard, e.holder === this.id);
+    }
+  }
+
+  /** One delta entry: shard m is this peer's (`mine`) or not. */
+  private assign(m: number, mine: boolean): void {
+    if (mine) {
+      if (!this.held.has(m)) {
+        this.held.set(m, { state: this.method.initShard(m), spare: this.method.initShard(m), fresh: true });
         this.heldSorted = null;
-        this.pending.delete(e.shard);
       }
+    } else if (this.held.delete(m)) {
+      this.heldSorted = null;
+      this.pending.delete(m);
     }
   }
 
@@ -785,7 +796,7 @@ export class MashaPeer implements EnginePeer {
   // ================================================================ applying commits
 
   /** Applies a commit that extends this peer's state (round = committed + 1, parent = digest). */
-  private applyCommit(msg: EngineMessage, body: CommitBody): boolean {
+  private applyCommit(msg: EngineMessage, body: DecodedCommit): boolean {
     const phase = body.phase;
     if (phase !== this.expectedPhase() || body.iteration !== this.replicaState.iteration) {
       this.count('phase-mismatch');
