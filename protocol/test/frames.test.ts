@@ -150,6 +150,24 @@ describe('encodeFrames: layout and exact sizes', () => {
     expect(codeOf(() => encodeFrames(message(bytesOf(4, 1), { runId: 'A3'.repeat(32) })))).toBe('bad-message');
   });
 
+  it('writes frames into buffers from `alloc` when given (same bytes), and checks their size', () => {
+    const m = message(bytesOf(3000, 5));
+    const plainFrames = encodeFrames(m, { frameSize: 1024 });
+    const block = new Uint8Array(8192).fill(0xee);
+    let at = 0;
+    const viaAlloc = encodeFrames(m, {
+      frameSize: 1024,
+      alloc: (n) => {
+        const v = block.subarray(at, at + n);
+        at += n + 3;
+        return v;
+      },
+    });
+    expect(viaAlloc.map((f) => Array.from(f))).toEqual(plainFrames.map((f) => Array.from(f)));
+    for (const f of viaAlloc) expect(f.buffer).toBe(block.buffer);
+    expect(codeOf(() => encodeFrames(m, { alloc: (n) => new Uint8Array(n + 1) }))).toBe('bad-options');
+  });
+
   it('derives the message id deterministically from the content', () => {
     const body = bytesOf(3000, 4);
     const a = encodeFrames(message(body), { frameSize: 1024 });

@@ -4,6 +4,7 @@
  * checks every bound before touching memory and throws only `MessageError`.
  */
 import { ValidationError } from '../errors.js';
+import { ByteSlab } from './slab.js';
 
 /** An engine message body is malformed (wrong length, out-of-range field, non-finite value…). */
 export class MessageError extends ValidationError {
@@ -19,12 +20,15 @@ export const MAX_IDENT_BYTES = 128;
 const F64 = new Float64Array(1);
 const F64_BYTES = new Uint8Array(F64.buffer);
 
+/** Bodies are small and short-lived (or kept whole, in a commit log): carved from shared blocks. */
+const BODIES = new ByteSlab();
+
 export class ByteWriter {
   private buf: Uint8Array;
   private pos = 0;
 
   constructor(capacity = 256) {
-    this.buf = new Uint8Array(capacity);
+    this.buf = BODIES.take(capacity);
   }
 
   get length(): number {
@@ -36,7 +40,7 @@ export class ByteWriter {
     if (need <= this.buf.length) return;
     let cap = this.buf.length * 2;
     while (cap < need) cap *= 2;
-    const next = new Uint8Array(cap);
+    const next = BODIES.take(cap);
     next.set(this.buf.subarray(0, this.pos));
     this.buf = next;
   }
@@ -118,7 +122,7 @@ export class ByteWriter {
 
   /** The written bytes (a view of the internal buffer; the writer must not be reused after). */
   finish(): Uint8Array {
-    return this.buf.subarray(0, this.pos);
+    return BODIES.shrinkLast(this.buf, this.pos);
   }
 }
 

@@ -6,3 +6,4 @@ export * from './assignment.js';
 export * from './messages.js';
 export * from './context.js';
 export * from './peer.js';
+export * from './slab.js';

@@ -37,6 +37,11 @@ export interface EncodeOptions {
    * the same key collide and are refused as a conflict, never mixed.
    */
   readonly messageId?: number;
+  /**
+   * Where each frame's bytes come from (n bytes, every one of which the encoder writes); default a
+   * fresh Uint8Array per frame. A simulator passes `ByteSlab.take` to carve frames out of shared blocks.
+   */
+  readonly alloc?: (n: number) => Uint8Array;
 }
 
 function isUint(x: unknown, max: number): x is number {
@@ -101,13 +106,15 @@ export function encodeFrames(message: EngineMessage, options: EncodeOptions = {}
     digest = messageDigest(fields, crcs);
   }
   const messageId = options.messageId ?? digest;
+  const alloc = options.alloc;
 
   const frames: Uint8Array[] = new Array<Uint8Array>(count);
   const crcAt = FIXED_HEADER_BYTES + senderLength;
   for (let i = 0; i < count; i++) {
     const start = i * stride;
     const len = chunkLength(total, stride, i, count);
-    const f = new Uint8Array(header + len);
+    const f = alloc === undefined ? new Uint8Array(header + len) : alloc(header + len);
+    if (f.length !== header + len) throw new FrameError('bad-options', `alloc returned ${f.length} bytes for a ${header + len}-byte frame`);
     putU32(f, OFF.magic, FRAME_MAGIC);
     f[OFF.version] = FRAME_VERSION;
     f[OFF.kind] = message.kind;

@@ -1,4 +1,4 @@
-import { decodeFrame, encodeFrames, Reassembler, type EngineMessage, type Frame, type ReassemblerLimits } from '@masha/protocol';
+import { ByteSlab, decodeFrame, encodeFrames, Reassembler, type EngineMessage, type Frame, type ReassemblerLimits } from '@masha/protocol';
 import type { WireCodec, WireReceiver } from './wire.js';
 
 export interface FramesCodecOptions {
@@ -14,7 +14,10 @@ export interface FramesCodecOptions {
  * run with `immutableFrames` unless the limits say otherwise: a one-frame body is a view of its frame.
  */
 export function framesCodec(options: FramesCodecOptions): WireCodec<Frame> {
-  const encodeOptions = options.frameSize === undefined ? {} : { frameSize: options.frameSize };
+  // Frames are carved from shared blocks (one ArrayBuffer per 64 KiB, not per frame).
+  const slab = new ByteSlab();
+  const alloc = (n: number): Uint8Array => slab.take(n);
+  const encodeOptions = options.frameSize === undefined ? { alloc } : { frameSize: options.frameSize, alloc };
   const limits: ReassemblerLimits = { ...options.limits, immutableFrames: options.limits.immutableFrames ?? true };
   return {
     encode: (message: EngineMessage) => encodeFrames(message, encodeOptions),
