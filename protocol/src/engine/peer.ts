@@ -655,7 +655,8 @@ export class MashaPeer implements EnginePeer {
       attempt: body.attempt,
       phase: body.phase,
       baseEpoch: body.baseEpoch,
-      baseDigest: body.baseDigest,
+      // A copy: an OPEN can be large (a full assignment) and is not kept otherwise.
+      baseDigest: body.baseDigest.slice(),
       wanted,
     };
     this.reconcile(msg.sender, msg.round - 1, body.baseEpoch, body.baseDigest);
@@ -685,7 +686,7 @@ export class MashaPeer implements EnginePeer {
         attempt: 0,
         phase: null,
         baseEpoch: msg.epoch,
-        // A view of the commit's body: bodies are never modified (the log keeps them too).
+        // A view of the commit's body: bodies are never modified, and the log keeps the commit anyway.
         baseDigest: body.digest,
         wanted: null,
       };
