@@ -104,9 +104,10 @@ export const simSuite: Suite = {
     }
     const bigName = 'sim/10000peers-50rounds/masha1-randk0.1-bilinear-d20';
     if (include(bigName)) {
-      // Slower heartbeats for 10,000 peers (2 s, lease 8 s): the leaderless bootstrap lets every
-      // peer whose claim timer fires before the first claim reaches it claim too, a number
-      // proportional to N × propagation delay / claim window (the window is one heartbeat).
+      // Slower heartbeats for 10,000 peers (2 s, lease 8 s): the first OPEN carries the whole
+      // assignment (~150 KB at 10,000 shards) and takes about 2 s to cross the relay tree at
+      // 20 Mbit/s uplinks, the default lease: with the defaults (500 ms, 2 s) deep peers declare the
+      // new aggregator dead before it reaches them and a second election follows.
       const manifest = manifestFor(20, 10_000, 50, { heartbeatMs: 2000, leaseMs: 8000 });
       progress(`${bigName}: generating the problem`);
       const problem = buildProblem(manifest.problem);
