@@ -202,10 +202,12 @@ export function simulate(options: SimulateOptions): SimulateResult {
             lastCommitRound = a.round;
             attempts.add(`${a.epoch}:${a.round}`);
           }
-          // The action's `iteration` is the one the round belonged to; the replica tells whether it completed.
-          const peer = engines.get(id) as MashaPeer;
-          const iteration = peer.replica.iteration;
-          if (iteration > lastIteration) {
+          // The action's `iteration` is the one the round belonged to; the replica tells whether it
+          // completed. A replica ends a handled event at most one iteration past its last commit's
+          // (state installs come before commits), so older commits need no look.
+          const peer = a.iteration >= lastIteration ? (engines.get(id) as MashaPeer) : null;
+          const iteration = peer !== null ? peer.replica.iteration : lastIteration;
+          if (peer !== null && iteration > lastIteration) {
             lastIteration = iteration;
             const metric = metricOf(peer, iteration);
             if (metric !== null) {
