@@ -1055,6 +1055,14 @@ export class MashaPeer implements EnginePeer {
     this.checkDone();
     if (this.agg === null) this.sendHeartbeat();
     this.afterProgress();
+    // A snapshot is a few rounds old by the time it is installed, in a run moving at full speed:
+    // ask for the missing commits (a cheap replay) at once rather than after the sync timeout,
+    // by which time the run may have moved past the serving peer's commit log again.
+    const left = this.sync;
+    if (left !== null && this.versionVs(left.round, left.commitEpoch, left.digest) < 0) {
+      this.sync = null;
+      this.startSync(left.from, left.round, left.commitEpoch, left.digest, false);
+    }
   }
 
   // ================================================================ aggregator
