@@ -13,6 +13,7 @@ import {
 } from './bitio.js';
 import { expectOut, FLOAT32_MAX, rejectValue, type FixedRateCompressor } from './checks.js';
 import { hotSeed } from './hotrng.js';
+import { Rng } from '../rng/xoshiro128.js';
 import { ArrayPool } from './pool.js';
 import type { CompressContext, CompressorConstants, Payload, SharedContext } from './types.js';
 import type { Vec } from '../vec/kernels.js';
@@ -162,11 +163,9 @@ export class DitherCompressor implements FixedRateCompressor {
     const codes = this.pool.take(Uint8Array, d);
     if (norm === 0) codes.fill(0);
     // Usual for large d: every u_i below the smallest non-zero level, a loop with one case only.
-    // Where max|z_i| is unknown that loop is tried and reports whether the assumption held; the
-    // general loop redoes the work (from fresh draws) if not.
-    else if (max < 0) {
-      if (!this.quantizeLow(x, norm, ctx, codes)) this.quantize(x, norm, ctx, codes);
-    } else if (max / norm < 2 ** (1 - this.s)) {
+    // It reports whether that held (max|z_i| is unknown on the float32 path); the general loop
+    // redoes the work (from fresh draws) if not.
+    else if (max < 0 || max / norm < 2 ** (1 - this.s)) {
       if (!this.quantizeLow(x, norm, ctx, codes)) this.quantize(x, norm, ctx, codes);
     } else this.quantize(x, norm, ctx, codes);
     return { codec: this.spec, d, bits: this.payloadBits(d), norm, codes };
@@ -214,8 +213,9 @@ export class DitherCompressor implements FixedRateCompressor {
       let jl = s;
       if (q < TWO_31) P = q >>> 15;
       else {
-        jl = levelOf(v, inv, s);
-        P = upperThreshold(v, inv, s, low, gapInv) >>> 15;
+        const u = unitOf(v, inv);
+        jl = levelOf(u, s);
+        P = upperThreshold(u, jl, low, gapInv) >>> 15;
       }
       const ra = r >>> 16;
       codes[i] = (jl - ((ra - P) >>> 31)) | (+(v < 0) << signShift);
@@ -227,14 +227,15 @@ export class DitherCompressor implements FixedRateCompressor {
       let jw = s;
       if (qw < TWO_31) Pw = qw >>> 15;
       else {
-        jw = levelOf(w, inv, s);
-        Pw = upperThreshold(w, inv, s, low, gapInv) >>> 15;
+        const u = unitOf(w, inv);
+        jw = levelOf(u, s);
+        Pw = upperThreshold(u, jw, low, gapInv) >>> 15;
       }
       const rb = r & 0xffff;
       codes[i + 1] = (jw - ((rb - Pw) >>> 31)) | (+(w < 0) << signShift);
       if (rb === Pw) ties.push(i + 1);
     }
-    if (ties.length > 0) settleTies(ties, Int32Array.of(s0, s1, s2, s3), 15, codes, x, scale31, inv, s, low, gapInv);
+    if (ties.length > 0) settleTies(ties, new Rng(s0, s1, s2, s3), 15, codes, x, scale31, inv, s, low, gapInv);
   }
 
   /**
@@ -295,12 +296,12 @@ export class DitherCompressor implements FixedRateCompressor {
       if (rc === Pc) ties.push(i + 2);
       if (re === Pe) ties.push(i + 3);
     }
-    const g = Int32Array.of(s0, s1, s2, s3);
+    const g = new Rng(s0, s1, s2, s3);
     for (let i = quads; i < n; i++) {
       const v = x[i];
       const q = Math.abs(v) * scale31;
       over |= +(q >= TWO_31);
-      codes[i] = (s - (((nextU32(g) >>> 1) - (q | 0)) >>> 31)) | (+(v < 0) << signShift);
+      codes[i] = (s - (((g.nextU32() >>> 1) - (q | 0)) >>> 31)) | (+(v < 0) << signShift);
     }
     if (over !== 0) return false;
     if (ties.length > 0) settleTies(ties, g, 23, codes, x, scale31, 1 / norm, s, this.low, this.gapInv31);
@@ -358,7 +359,7 @@ export class DitherCompressor implements FixedRateCompressor {
  */
 function settleTies(
   ties: readonly number[],
-  g: Int32Array,
+  g: Rng,
   lowBits: number,
   codes: Uint8Array,
   x: Vec,
@@ -373,42 +374,27 @@ function settleTies(
   for (let t = 0; t < ties.length; t++) {
     const i = ties[t];
     const q = Math.abs(x[i]) * scale31;
-    const P = (q < TWO_31 ? q : upperThreshold(x[i], inv, s, low, gapInv)) | 0;
-    if (nextU32(g) >>> shift < (P & mask)) codes[i] -= 1;
+    let P = q;
+    if (q >= TWO_31) {
+      const u = unitOf(x[i], inv);
+      P = upperThreshold(u, levelOf(u, s), low, gapInv);
+    }
+    if (g.nextU32() >>> shift < ((P | 0) & mask)) codes[i] -= 1;
   }
 }
 
-/** One xoshiro128** output from a state held in an Int32Array (the same sequence as `Rng` seeded with it). */
-function nextU32(g: Int32Array): number {
-  const s0 = g[0];
-  const s1 = g[1];
-  const s2 = g[2];
-  const s3 = g[3];
-  let r = Math.imul(s1, 5);
-  r = Math.imul((r << 7) | (r >>> 25), 9);
-  const t = s1 << 9;
-  const n2 = s2 ^ s0;
-  const n3 = s3 ^ s1;
-  g[1] = s1 ^ n2;
-  g[0] = s0 ^ n3;
-  g[2] = n2 ^ t;
-  g[3] = (n3 << 11) | (n3 >>> 21);
-  return r >>> 0;
-}
-
 /**
- * Level index below u = |v|·inv for an entry at or above the smallest non-zero level (the general
- * formula of `quantize`; rare in a large vector, so kept out of its loop).
+ * The general formula of `quantize`, for entries at or above the smallest non-zero level (rare in a
+ * large vector, so kept out of its loop): u = |v|/norm, its level index jl = min(⌊−log2 u⌋, s),
+ * and P(round up)·2^31 = (u − LOW[jl])·GAP_INV[jl].
  */
-function levelOf(v: number, inv: number, s: number): number {
-  const u = Math.min(Math.abs(v) * inv, 1); // only a rounding of inv can push it above 1
+function unitOf(v: number, inv: number): number {
+  return Math.min(Math.abs(v) * inv, 1); // only a rounding of inv can push it above 1
+}
+function levelOf(u: number, s: number): number {
   return Math.min(Math.clz32((u * TWO_31) >>> 0), s);
 }
-
-/** P(round up)·2^31 for such an entry: (u − LOW[jl])·GAP_INV[jl]. */
-function upperThreshold(v: number, inv: number, s: number, low: Float64Array, gapInv: Float64Array): number {
-  const u = Math.min(Math.abs(v) * inv, 1);
-  const jl = Math.min(Math.clz32((u * TWO_31) >>> 0), s);
+function upperThreshold(u: number, jl: number, low: Float64Array, gapInv: Float64Array): number {
   return (u - low[jl]) * gapInv[jl];
 }
 

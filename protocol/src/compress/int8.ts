@@ -77,10 +77,9 @@ export class Int8Compressor implements FixedRateCompressor {
     const nb = this.blocks(d);
     const scales = this.pool.take(Float32Array, nb);
     const codes = this.pool.take(Int8Array, d);
-    const seed = this.stochastic ? hotSeed(ctx.local) : null;
-    const state = seed ? new Int32Array(seed) : null;
+    // Stochastic rounding's generator state, carried from block to block.
+    const state = this.stochastic ? hotSeed(ctx.local) : null;
     const ties: number[] = [];
-    const inverses = this.stochastic ? new Float64Array(nb) : null;
     for (let b = 0; b < nb; b++) {
       const lo = b * B;
       const hi = lo + B < d ? lo + B : d;
@@ -96,17 +95,16 @@ export class Int8Compressor implements FixedRateCompressor {
       const scale = float32Up(max);
       scales[b] = scale;
       const inv = 127 / scale;
-      if (state && inverses) {
-        inverses[b] = inv;
-        stochasticBlock(x, lo, hi, inv, state, codes, ties);
-      } else if (x instanceof Float32Array) nearestF32(x, lo, hi, inv, codes);
+      if (state) stochasticBlock(x, lo, hi, inv, state, codes, ties);
+      else if (x instanceof Float32Array) nearestF32(x, lo, hi, inv, codes);
       else nearestF64(x, lo, hi, inv, codes);
     }
-    if (state && inverses && ties.length > 0) {
+    if (state && ties.length > 0) {
       // Ties of the top 16 bits: 15 more random bits against the fraction's low 15 (see stochasticBlock).
+      // scales[b] holds the float32 scale exactly, so 127/scales[b] is the block's inv.
       const g = new Rng(state[0], state[1], state[2], state[3]);
       for (const i of ties) {
-        const t = x[i] * inverses[Math.floor(i / B)] + 128;
+        const t = x[i] * (127 / scales[Math.floor(i / B)]) + 128;
         const F = ((t - Math.floor(t)) * TWO_31) | 0;
         if (g.nextU32() >>> 17 < (F & 0x7fff)) codes[i] = Math.min(127, codes[i] + 1);
       }
