@@ -247,11 +247,20 @@ export class ByteReader {
   }
 
   ident(field: string, allowEmpty = false, index = -1, leaf = ''): string {
+    const n = this.identSpan(field, allowEmpty, index, leaf);
+    return n === 0 ? '' : internIdent(this.buf, this.pos - n, n);
+  }
+
+  /**
+   * Checks a length-prefixed identifier (printable ASCII, 1 to MAX_IDENT_BYTES bytes, or empty when
+   * allowed), steps over it and returns its length; the bytes end at the new position.
+   */
+  private identSpan(field: string, allowEmpty: boolean, index: number, leaf: string): number {
     const n = this.buf.length > this.pos ? this.buf[this.pos] : -1;
     if (n < 0) this.need(1, field, index, leaf, 'length');
     this.pos++;
     if (n === 0) {
-      if (allowEmpty) return '';
+      if (allowEmpty) return 0;
       this.fail(fieldName(field, index, leaf), 'empty identifier');
     }
     if (n > MAX_IDENT_BYTES) this.fail(fieldName(field, index, leaf), `identifier of ${n} bytes exceeds ${MAX_IDENT_BYTES}`);
@@ -263,7 +272,7 @@ export class ByteReader {
       if (c < 0x21 || c > 0x7e) this.fail(fieldName(field, index, leaf), `byte ${c} is not printable ASCII`);
     }
     this.pos += n;
-    return internIdent(buf, start, n);
+    return n;
   }
 
   /** Moves forward to `pos` (≤ the body's length): for callers that validated bytes[offset, pos) themselves. */
@@ -274,19 +283,7 @@ export class ByteReader {
 
   /** Checks an identifier like `ident` and steps over it without building the string. */
   skipIdent(field: string, index = -1, leaf = ''): void {
-    const n = this.buf.length > this.pos ? this.buf[this.pos] : -1;
-    if (n < 0) this.need(1, field, index, leaf, 'length');
-    if (n === 0) this.fail(fieldName(field, index, leaf), 'empty identifier');
-    if (n > MAX_IDENT_BYTES) this.fail(fieldName(field, index, leaf), `identifier of ${n} bytes exceeds ${MAX_IDENT_BYTES}`);
-    this.pos++;
-    this.need(n, field, index, leaf);
-    const buf = this.buf;
-    const start = this.pos;
-    for (let i = start; i < start + n; i++) {
-      const c = buf[i];
-      if (c < 0x21 || c > 0x7e) this.fail(fieldName(field, index, leaf), `byte ${c} is not printable ASCII`);
-    }
-    this.pos += n;
+    this.identSpan(field, false, index, leaf);
   }
 
   /** Reads n float64 values into `out` (length n), refusing non-finite values. */
