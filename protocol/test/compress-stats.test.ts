@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseCompressor, Rng } from '../src/index.js';
-import { hotSeed } from '../src/compress/hotrng.js';
+import { DitherCompressor } from '../src/compress/dither.js';
+import { Int8Compressor } from '../src/compress/int8.js';
+import { NaturalCompressor } from '../src/compress/natural.js';
 import { moments, normSq, sendCtx, testVector } from './compress-util.js';
 
 /**
@@ -85,131 +87,122 @@ describe('unbiased compressors: E Q(z) = z and E‖Q(z)‖² ≤ q‖z‖²', ()
     expectUnbiased('natural', y, 4000, 3, natReach);
   });
 
-  it('natural on float32 input draws exactly as its scheme reads (ties of the top 16 mantissa bits included)', () => {
-    // The readable version of the compressor's draw order: one word per pair of elements (16 bits
-    // each against the top 16 mantissa bits), the odd last element, then one word per tie in order.
-    const d = 2 ** 20 + 1;
+  // The readable version of the draw scheme of lanes.ts: 16 words from the private stream seed four
+  // xoshiro128** lanes; element i takes the top (i mod 8 < 4) or bottom half of lane i mod 4's word
+  // at step ⌊i/8⌋; ties take one more word each from the private stream, in index order. Each test
+  // runs the compressor's WebAssembly path (the default) and its plain-JS path.
+  const laneDraws = (local: Rng, d: number): Int32Array => {
+    const w = Array.from({ length: 16 }, () => local.nextU32());
+    const lanes = [0, 1, 2, 3].map((l) => new Rng(w[4 * l], w[4 * l + 1], w[4 * l + 2], w[4 * l + 3]));
+    const r16 = new Int32Array(d);
+    for (let g = 0; 8 * g < d; g++) {
+      const words = lanes.map((lane) => lane.nextU32());
+      for (let j = 0; j < 8 && 8 * g + j < d; j++) r16[8 * g + j] = j < 4 ? words[j] >>> 16 : words[j - 4] & 0xffff;
+    }
+    return r16;
+  };
+  const firstDiff = (got: ArrayLike<number>, want: ArrayLike<number>): number => {
+    for (let i = 0; i < want.length; i++) if (got[i] !== want[i]) return i;
+    return got.length === want.length ? -1 : want.length;
+  };
+  const paths = [['simd', true], ['js', false]] as const;
+
+  it.each(paths)('natural on float32 input draws exactly as its scheme reads (ties included; %s path)', (_, simd) => {
+    const d = 2 ** 20 + 5;
     const x = testVector(d, 31, true) as Float32Array;
-    const ctx = sendCtx(5, 2);
-    const words = hotSeed(sendCtx(5, 2).local);
-    const g = new Rng(words[0], words[1], words[2], words[3]);
+    const local = sendCtx(5, 2).local;
+    const r16 = laneDraws(local, d);
     const bits = new Int32Array(x.buffer);
     const want = new Uint16Array(d);
     const ties: number[] = [];
-    const one = (i: number, r16: number): void => {
+    for (let i = 0; i < d; i++) {
+      // 16 random bits against the top 16 mantissa bits
       const m16 = (bits[i] >>> 7) & 0xffff;
-      want[i] = (bits[i] >>> 23) + (r16 < m16 ? 1 : 0);
-      if (r16 === m16) ties.push(i);
-    };
-    for (let i = 0; i + 1 < d; i += 2) {
-      const r = g.nextU32();
-      one(i, r >>> 16);
-      one(i + 1, r & 0xffff);
+      want[i] = (bits[i] >>> 23) + (r16[i] < m16 ? 1 : 0);
+      if (r16[i] === m16) ties.push(i);
     }
-    want[d - 1] = (bits[d - 1] >>> 23) + ((g.nextU32() >>> 9) < (bits[d - 1] & 0x7fffff) ? 1 : 0);
-    for (const i of ties) want[i] += (g.nextU32() >>> 25) < (bits[i] & 0x7f) ? 1 : 0;
+    for (const i of ties) want[i] += (local.nextU32() >>> 25) < (bits[i] & 0x7f) ? 1 : 0; // 7 bits against the low 7
     expect(ties.length).toBeGreaterThan(3); // ~16 expected: the tie path is exercised
-    const got = (parseCompressor('natural').compress(x, ctx) as unknown as { codes: Uint16Array }).codes;
-    let firstDiff = -1;
-    for (let i = 0; i < d && firstDiff < 0; i++) if (got[i] !== want[i]) firstDiff = i;
-    expect(firstDiff).toBe(-1);
+    const got = (new NaturalCompressor({ simd }).compress(x, sendCtx(5, 2)) as unknown as { codes: Uint16Array }).codes;
+    expect(firstDiff(got, want)).toBe(-1);
   });
 
   it.each([
-    ['dither:p=2,s=8', 8], // every u_i below the smallest level: the one-case loop
-    ['dither:p=2,s=3', 3], // the general loop
-  ])('%s draws exactly as its scheme reads (ties of the top 16 bits included)', (spec, s) => {
-    const d = 2 ** 20 + 1;
-    const low = s === 8;
+    ['simd', 8, false], // every |z_i|/‖z‖ below the smallest level
+    ['js', 8, false],
+    ['simd', 3, true], // entries at several levels, −0 and zeros
+    ['js', 3, true],
+    ['simd', 32, true],
+  ] as const)('dithering draws exactly as its scheme reads (ties included; %s path, s = %i, large entries: %s)', (path, s, large) => {
+    const simd = path === 'simd';
+    const d = 2 ** 20 + 3;
     const gauss = new Rng(37, 1, 2, 3);
     const x = Float32Array.from({ length: d }, () => gauss.nextGaussian());
-    if (!low) x[5] = 2000; // max|x_i|/‖x‖ ≈ 0.9: the general loop
-    const c = parseCompressor(spec);
-    const ctx = sendCtx(6, 3);
-    const got = c.compress(x, ctx) as unknown as { codes: Uint8Array; norm: number };
-    // The one-case loop is tried first; when it does not apply, the general loop starts from the
-    // next four words of the private stream.
-    const local = sendCtx(6, 3).local;
-    let words = hotSeed(local);
-    if (!low) words = hotSeed(local);
-    const g = new Rng(words[0], words[1], words[2], words[3]);
+    if (large) for (let k = 0; k < 8; k++) x[7 + 101 * k] = (k % 2 ? -50 : 50) * 2 ** k; // u from ~0.005 to ~0.7
+    if (large) for (let i = 5; i < d; i += 1000) x[i] = i % 2000 === 5 ? -0 : 0;
+    const got = new DitherCompressor({ p: 2, s, simd }).compress(x, sendCtx(6, 3)) as unknown as { codes: Uint8Array; norm: number };
     const levelBits = Math.ceil(Math.log2(s + 1));
-    let maxU = 0;
-    for (let i = 0; i < d; i++) maxU = Math.max(maxU, Math.abs(x[i]) / got.norm);
-    expect(maxU < 2 ** (1 - s)).toBe(low);
-    // Level index before rounding up, and P = ⌊P(up)·2^31⌋, as the compressor defines them.
-    const base = (v: number): [number, number] => {
-      // Below the smallest level both loops use P = |v|·(2^(s−1)·2^31/‖x‖).
-      const q = Math.abs(v) * ((2 ** (s - 1) * 2 ** 31) / got.norm);
-      if (low || q < 2 ** 31) return [s, q | 0];
-      const u = Math.min(Math.abs(v) * (1 / got.norm), 1);
-      const jl = Math.min(Math.clz32((u * 2 ** 31) >>> 0), s);
-      const lowLevel = jl < s ? 2 ** -jl : 0;
-      const gapInv = (jl < s ? 2 ** jl : 2 ** (s - 1)) * 2 ** 31;
-      return [jl, ((u - lowLevel) * gapInv) | 0];
+    // t = |z_i|/‖z‖ in units of the smallest level 2^(1−s), capped at 2^(s−1) (u = 1); below 1 the
+    // level index is s (zero) and P(up) = t, else t = 2^E(1 + f): index s − 1 − E, P(up) = f. P31 =
+    // ⌊P(up)·2^31⌋; its top 16 bits meet the random bits, a tie its low 15.
+    const k = 2 ** (s - 1) / got.norm;
+    const level = (v: number): [number, number] => {
+      const t = Math.min(Math.abs(v) * k, 2 ** (s - 1));
+      if (t < 1) return [s, Math.floor(t * 2 ** 31)];
+      const E = Math.floor(Math.log2(t)) - (2 ** Math.floor(Math.log2(t)) > t ? 1 : 0);
+      return [s - 1 - E, Math.floor((t / 2 ** E - 1) * 2 ** 31)];
     };
+    const local = sendCtx(6, 3).local;
+    const r16 = laneDraws(local, d);
     const want = new Uint8Array(d);
     const ties: number[] = [];
-    const sign = (i: number): number => (x[i] < 0 ? 1 : 0) << levelBits;
-    // The one-case loop: one word per four elements, 8 bits each against P's top 8 (first element
-    // in the top byte), ties settled with 23 bits; the general loop: one word per two elements,
-    // 16 bits each, ties settled with 15 bits. An element left over takes 31 bits after the loop
-    // (one-case) or is the first of a pair (general).
-    const width = low ? 8 : 16;
-    const per = 32 / width;
-    const one = (i: number, top: number): void => {
-      const [j, P] = base(x[i]);
-      const pTop = P >>> (31 - width);
-      want[i] = (j - (top < pTop ? 1 : 0)) | sign(i);
-      if (top === pTop) ties.push(i);
-    };
-    let i = 0;
-    for (; i + per <= d; i += per) {
-      const r = g.nextU32();
-      for (let e = 0; e < per; e++) one(i + e, (r >>> (32 - width * (e + 1))) & ((1 << width) - 1));
+    const levels = new Set<number>();
+    for (let i = 0; i < d; i++) {
+      const [j, P31] = level(x[i]);
+      if (j < s) levels.add(j);
+      const sign = x[i] < 0 || Object.is(x[i], -0) ? 1 << levelBits : 0;
+      want[i] = (j - (r16[i] < P31 >>> 15 ? 1 : 0)) | sign;
+      if (r16[i] === P31 >>> 15) ties.push(i);
     }
-    if (low) {
-      for (; i < d; i++) want[i] = (base(x[i])[0] - ((g.nextU32() >>> 1) < base(x[i])[1] ? 1 : 0)) | sign(i);
-    } else if (i < d) one(i, g.nextU32() >>> 16);
-    const lowBits = 31 - width;
-    for (const t of ties) if (g.nextU32() >>> (32 - lowBits) < (base(x[t])[1] & ((1 << lowBits) - 1))) want[t] -= 1;
+    for (const i of ties) if (local.nextU32() >>> 17 < (level(x[i])[1] & 0x7fff)) want[i] -= 1;
     expect(ties.length).toBeGreaterThan(0);
-    let firstDiff = -1;
-    for (let i = 0; i < d && firstDiff < 0; i++) if (got.codes[i] !== want[i]) firstDiff = i;
-    expect(firstDiff).toBe(-1);
+    if (large) expect(levels.size).toBeGreaterThanOrEqual(s === 3 ? 2 : 8); // several non-zero levels
+    else expect(levels.size).toBe(0);
+    expect(firstDiff(got.codes, want)).toBe(-1);
   });
 
-  it('int8 stochastic draws exactly as its scheme reads (ties of the top 16 bits included)', () => {
+  it.each([
+    ['simd', 256],
+    ['js', 256],
+    ['simd', 100], // a block size that is not a multiple of 8 takes the JS path
+  ] as const)('int8 stochastic draws exactly as its scheme reads (ties and a zero block included; %s path, B = %i)', (path, B) => {
+    const simd = path === 'simd';
     const d = 2 ** 20 + 3;
-    const B = 256;
     const x = testVector(d, 41, true) as Float32Array;
-    const got = parseCompressor(`int8:block=${B},stochastic`).compress(x, sendCtx(8, 1)) as unknown as { codes: Int8Array; scales: Float32Array };
-    const words = hotSeed(sendCtx(8, 1).local);
-    const g = new Rng(words[0], words[1], words[2], words[3]);
+    x.fill(0, 3 * B, 4 * B); // a block of zeros: every code 0, its draws still taken
+    const got = new Int8Compressor({ block: B, stochastic: true, simd }).compress(x, sendCtx(8, 1)) as unknown as {
+      codes: Int8Array;
+      scales: Float32Array;
+    };
+    expect(got.scales[3]).toBe(0);
+    const local = sendCtx(8, 1).local;
+    const r16 = laneDraws(local, d);
     const want = new Int8Array(d);
     const ties: number[] = [];
+    // t = z_i·127/scale + 128 (0·z_i + 128 in a zero block); up with probability frac(t), F31 = ⌊frac(t)·2^31⌋
     const frac = (i: number): [number, number] => {
-      const t = x[i] * (127 / got.scales[Math.floor(i / B)]) + 128;
-      return [Math.floor(t), ((t - Math.floor(t)) * 2 ** 31) | 0];
+      const scale = got.scales[Math.floor(i / B)];
+      const t = x[i] * (scale === 0 ? 0 : 127 / scale) + 128;
+      return [Math.floor(t), Math.floor((t - Math.floor(t)) * 2 ** 31)];
     };
-    for (let lo = 0; lo < d; lo += B) {
-      if (got.scales[lo / B] === 0) continue;
-      const hi = Math.min(lo + B, d);
-      for (let i = lo; i < hi; i += 2) {
-        const r = g.nextU32();
-        for (const [j, r16] of [[i, r >>> 16], [i + 1, r & 0xffff]]) {
-          if (j >= hi) continue;
-          const [fl, F] = frac(j);
-          want[j] = Math.min(127, Math.max(-127, fl - 128 + (r16 < F >>> 15 ? 1 : 0)));
-          if (r16 === F >>> 15) ties.push(j);
-        }
-      }
+    for (let i = 0; i < d; i++) {
+      const [fl, F31] = frac(i);
+      want[i] = Math.min(127, Math.max(-127, fl - 128 + (r16[i] < F31 >>> 15 ? 1 : 0)));
+      if (r16[i] === F31 >>> 15) ties.push(i);
     }
-    for (const i of ties) if (g.nextU32() >>> 17 < (frac(i)[1] & 0x7fff)) want[i] = Math.min(127, want[i] + 1);
+    for (const i of ties) if (local.nextU32() >>> 17 < (frac(i)[1] & 0x7fff)) want[i] = Math.min(127, want[i] + 1);
     expect(ties.length).toBeGreaterThan(0);
-    let firstDiff = -1;
-    for (let i = 0; i < d && firstDiff < 0; i++) if (got.codes[i] !== want[i]) firstDiff = i;
-    expect(firstDiff).toBe(-1);
+    expect(firstDiff(got.codes, want)).toBe(-1);
   });
 
   it('natural on float64 input below the float32 normal range: unbiased; q holds up to Σ|t|·2^−126 there', () => {

@@ -12,8 +12,8 @@ import {
   unpackCodes,
 } from './bitio.js';
 import { expectOut, FLOAT32_MAX, rejectValue, type FixedRateCompressor } from './checks.js';
-import { hotSeed } from './hotrng.js';
-import { Rng } from '../rng/xoshiro128.js';
+import { LaneBits, laneSeed } from './lanes.js';
+import { simdKernels } from './wasm/simd.js';
 import { ArrayPool } from './pool.js';
 import type { CompressContext, CompressorConstants, Payload, SharedContext } from './types.js';
 import type { Vec } from '../vec/kernels.js';
@@ -26,8 +26,8 @@ import type { Vec } from '../vec/kernels.js';
  * per element of 1 + ⌈log2(s+1)⌉ bits: level index j ∈ [0, s] (level 2^−j, j = s is 0) in the low
  * bits, the sign above it.
  *
- * The rounding probability is compared with a 31-bit uniform draw (16 bits per element, 15 more on
- * a tie), so each element is unbiased up to 2^−31 of a level gap.
+ * The rounding probability is compared with a 31-bit uniform draw (16 bits per element as
+ * lanes.ts describes, 15 more on a tie), so each element is unbiased up to 2^−31 of a level gap.
  */
 export interface DitherPayload extends Payload {
   readonly codec: string;
@@ -42,6 +42,8 @@ export interface DitherOptions {
   readonly p: number;
   /** Number of non-zero levels, 1 ≤ s ≤ 32. */
   readonly s: number;
+  /** Use the WebAssembly SIMD kernel where available (default); false: the plain-JS loop (same codes). */
+  readonly simd?: boolean;
 }
 
 const TWO_31 = 2 ** 31;
@@ -53,9 +55,7 @@ export class DitherCompressor implements FixedRateCompressor {
   readonly s: number;
   /** Bits of the level index. */
   private readonly levelBits: number;
-  /** Lower neighbour level for jl = min(floor(−log2 u), s), and 2^31 / (gap to the upper one). */
-  private readonly low: Float64Array;
-  private readonly gapInv31: Float64Array;
+  private readonly simd: boolean;
   /** Decoded level per code (sign included), for a unit norm. */
   private readonly levels: Float64Array;
 
@@ -67,8 +67,7 @@ export class DitherCompressor implements FixedRateCompressor {
     this.s = s;
     this.spec = `dither:p=${p === Infinity ? 'inf' : p},s=${s}`;
     this.levelBits = ceilLog2(s + 1);
-    this.low = Float64Array.from({ length: s + 1 }, (_, j) => (j < s ? 2 ** -j : 0));
-    this.gapInv31 = Float64Array.from({ length: s + 1 }, (_, j) => (j < s ? 2 ** j : 2 ** (s - 1)) * TWO_31);
+    this.simd = opts.simd ?? true;
     const codesN = 1 << (this.levelBits + 1);
     this.levels = new Float64Array(codesN).fill(Number.NaN);
     for (let j = 0; j <= s; j++) {
@@ -100,7 +99,10 @@ export class DitherCompressor implements FixedRateCompressor {
     return { kind: 'unbiased', q, beta: d === 0 ? 0 : this.payloadBits(d) / (32 * d), ab: { A: (q - 1) / devices, B: 0 } };
   }
 
-  /** ‖x‖_p in float64, and max|x_i|; rejects values outside the float32 range. */
+  /**
+   * ‖x‖_p in float64, and max|x_i|; rejects values outside the float32 range. (p = 2 comes here
+   * only when the one-pass sum of squares could underflow: the sum is then taken scaled by 1/max.)
+   */
   private normOf(x: Vec): { norm: number; max: number } {
     const n = x.length;
     const p = this.p;
@@ -111,14 +113,6 @@ export class DitherCompressor implements FixedRateCompressor {
     }
     if (p === Infinity || max === 0) return { norm: max, max };
     let s = 0;
-    if (p === 2 && max > 1e-140) {
-      // unscaled: squares of float32-range values cannot overflow, and do not underflow here
-      for (let i = 0; i < n; i++) {
-        const v = x[i];
-        s += v * v;
-      }
-      return { norm: Math.sqrt(s), max };
-    }
     if (p === 1) {
       for (let i = 0; i < n; i++) s += Math.abs(x[i]);
       return { norm: s, max };
@@ -130,31 +124,17 @@ export class DitherCompressor implements FixedRateCompressor {
 
   compress(x: Vec, ctx: CompressContext): DitherPayload {
     const d = x.length;
+    const kernels = this.simd ? simdKernels() : null;
     let exact = -1;
-    let max = -1; // unknown
-    if (this.p === 2 && x instanceof Float32Array) {
-      // One pass: a finite sum of squares means every value is finite (float32 squares cannot
-      // overflow), and sqrt(Σ v²) ≥ max|v| holds exactly (v² is exact in float64, and adding
-      // non-negative terms never rounds below the largest), so max|v| is not needed here. Four
-      // partial sums keep four additions in flight instead of waiting on one chain.
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      const d4 = d & ~3;
-      for (let i = 0; i < d4; i += 4) {
-        const a = x[i];
-        const b = x[i + 1];
-        const c = x[i + 2];
-        const e = x[i + 3];
-        s0 += a * a;
-        s1 += b * b;
-        s2 += c * c;
-        s3 += e * e;
+    let max = -1;
+    if (this.p === 2) {
+      // One pass for Σ z_i² and max|z_i|; squares of float32-range values neither overflow nor,
+      // above the threshold, underflow (otherwise normOf rescales).
+      const one = kernels ? kernels.sumSquares(x) : sumSquares(x);
+      if (one.max <= FLOAT32_MAX && one.sum < Infinity && one.sum > 1e-280) {
+        exact = Math.sqrt(one.sum);
+        max = one.max;
       }
-      for (let i = d4; i < d; i++) s0 += x[i] * x[i];
-      const sum = s0 + s1 + (s2 + s3);
-      if (sum < Infinity && sum > 1e-280) exact = Math.sqrt(sum);
     }
     if (exact < 0) ({ norm: exact, max } = this.normOf(x));
     // Round the norm up to float32 and never below max|z_i|, so that every u_i = |z_i|/norm ≤ 1.
@@ -162,150 +142,20 @@ export class DitherCompressor implements FixedRateCompressor {
     if (!(norm <= FLOAT32_MAX)) throw new ValidationError('x', `${this.spec}: ‖x‖_p = ${exact} exceeds the float32 range`);
     const codes = this.pool.take(Uint8Array, d);
     if (norm === 0) codes.fill(0);
-    // Usual for large d: every u_i below the smallest non-zero level, a loop with one case only.
-    // It reports whether that held (max|z_i| is unknown on the float32 path); the general loop
-    // redoes the work (from fresh draws) if not.
-    else if (max < 0 || max / norm < 2 ** (1 - this.s)) {
-      if (!this.quantizeLow(x, norm, ctx, codes)) this.quantize(x, norm, ctx, codes);
-    } else this.quantize(x, norm, ctx, codes);
+    else {
+      const s = this.s;
+      const k = 2 ** (s - 1) / norm;
+      const signBit = 1 << this.levelBits;
+      const seed = laneSeed(ctx.local);
+      const ties: number[] = [];
+      if (kernels) kernels.dither(x, seed, k, s, signBit, codes, ties);
+      else ditherJs(x, seed, k, s, signBit, codes, ties);
+      // A tie: round up (index − 1) when 15 more bits are below the low 15 bits of P.
+      const cap = 2 ** (s - 1);
+      const g = ctx.local;
+      for (const i of ties) if (g.nextU32() >>> 17 < (thresholdOf(Math.min(Math.abs(x[i]) * k, cap)) & 0x7fff)) codes[i] -= 1;
+    }
     return { codec: this.spec, d, bits: this.payloadBits(d), norm, codes };
-  }
-
-  /**
-   * u_i ∈ [0, 1] → level index j: with jl = min(floor(−log2 u), s) the lower neighbour is
-   * LOW[jl] (2^−jl, or 0 for jl = s) and the gap to the upper one 1/GAP_INV[jl]; round up (j = jl−1)
-   * with probability p = (u − LOW[jl])·GAP_INV[jl], i.e. when a uniform 31-bit R is below
-   * P = ⌊p·2^31⌋ (so p is honoured within 2^−31). One 32-bit draw serves two elements: each compares
-   * 16 random bits with the top 16 bits of P, decided without a branch by the sign of their
-   * difference; on equality (probability 2^−16) the position is recorded and settled after the loop
-   * by `settleTies` with 15 more bits against P's low 15 — together exactly R < P.
-   */
-  private quantize(x: Vec, norm: number, ctx: CompressContext, codes: Uint8Array): void {
-    const s = this.s;
-    const signShift = this.levelBits;
-    const low = this.low;
-    const gapInv = this.gapInv31;
-    const inv = 1 / norm;
-    // Below the smallest non-zero level (u < 2^(1−s), the bulk of a large vector) the level is s
-    // and P = u·2^(s−1)·2^31 directly; only the larger entries take the general formula.
-    const scale31 = (2 ** (s - 1) * TWO_31) / norm;
-    const n = x.length;
-    const seed = hotSeed(ctx.local);
-    let s0 = seed[0];
-    let s1 = seed[1];
-    let s2 = seed[2];
-    let s3 = seed[3];
-    const ties: number[] = [];
-    for (let i = 0; i < n; i += 2) {
-      // xoshiro128** step (see hotrng.ts)
-      let r = Math.imul(s1, 5);
-      r = Math.imul((r << 7) | (r >>> 25), 9);
-      const t = s1 << 9;
-      const n2 = s2 ^ s0;
-      const n3 = s3 ^ s1;
-      s1 ^= n2;
-      s0 ^= n3;
-      s2 = n2 ^ t;
-      s3 = (n3 << 11) | (n3 >>> 21);
-      const v = x[i];
-      const q = Math.abs(v) * scale31;
-      let P: number;
-      let jl = s;
-      if (q < TWO_31) P = q >>> 15;
-      else {
-        const u = unitOf(v, inv);
-        jl = levelOf(u, s);
-        P = upperThreshold(u, jl, low, gapInv) >>> 15;
-      }
-      const ra = r >>> 16;
-      codes[i] = (jl - ((ra - P) >>> 31)) | (+(v < 0) << signShift);
-      if (ra === P) ties.push(i);
-      if (i + 1 === n) break;
-      const w = x[i + 1];
-      const qw = Math.abs(w) * scale31;
-      let Pw: number;
-      let jw = s;
-      if (qw < TWO_31) Pw = qw >>> 15;
-      else {
-        const u = unitOf(w, inv);
-        jw = levelOf(u, s);
-        Pw = upperThreshold(u, jw, low, gapInv) >>> 15;
-      }
-      const rb = r & 0xffff;
-      codes[i + 1] = (jw - ((rb - Pw) >>> 31)) | (+(w < 0) << signShift);
-      if (rb === Pw) ties.push(i + 1);
-    }
-    if (ties.length > 0) settleTies(ties, new Rng(s0, s1, s2, s3), 15, codes, x, scale31, inv, s, low, gapInv);
-  }
-
-  /**
-   * quantize() when every u_i < 2^(1−s): j = s or s − 1 with p = u·2^(s−1), P = ⌊p·2^31⌋. One
-   * 32-bit draw serves four elements (8 bits each against P's top 8; ties, about 1 in 256, are
-   * settled after the loop with 23 more bits against P's low 23 — together exactly R < P); a tail
-   * of n mod 4 elements takes 31 bits each after the loop. False (codes unusable) if some u_i was
-   * not below the level after all.
-   */
-  private quantizeLow(x: Vec, norm: number, ctx: CompressContext, codes: Uint8Array): boolean {
-    const s = this.s;
-    const signShift = this.levelBits;
-    const scale31 = (2 ** (s - 1) * TWO_31) / norm;
-    const scale8 = scale31 * 2 ** -23; // P's top 8 bits
-    const n = x.length;
-    const seed = hotSeed(ctx.local);
-    let s0 = seed[0];
-    let s1 = seed[1];
-    let s2 = seed[2];
-    let s3 = seed[3];
-    let over = 0;
-    const ties: number[] = [];
-    const quads = n & ~3;
-    for (let i = 0; i < quads; i += 4) {
-      // xoshiro128** step (see hotrng.ts)
-      let r = Math.imul(s1, 5);
-      r = Math.imul((r << 7) | (r >>> 25), 9);
-      const t = s1 << 9;
-      const n2 = s2 ^ s0;
-      const n3 = s3 ^ s1;
-      s1 ^= n2;
-      s0 ^= n3;
-      s2 = n2 ^ t;
-      s3 = (n3 << 11) | (n3 >>> 21);
-      const a = x[i];
-      const b = x[i + 1];
-      const c = x[i + 2];
-      const e = x[i + 3];
-      const qa = Math.abs(a) * scale8; // < 2^8 while u < 2^(1−s)
-      const qb = Math.abs(b) * scale8;
-      const qc = Math.abs(c) * scale8;
-      const qe = Math.abs(e) * scale8;
-      over |= +(qa >= 256) | +(qb >= 256) | +(qc >= 256) | +(qe >= 256);
-      const Pa = qa | 0;
-      const Pb = qb | 0;
-      const Pc = qc | 0;
-      const Pe = qe | 0;
-      const ra = r >>> 24;
-      const rb = (r >>> 16) & 255;
-      const rc = (r >>> 8) & 255;
-      const re = r & 255;
-      codes[i] = (s - ((ra - Pa) >>> 31)) | (+(a < 0) << signShift);
-      codes[i + 1] = (s - ((rb - Pb) >>> 31)) | (+(b < 0) << signShift);
-      codes[i + 2] = (s - ((rc - Pc) >>> 31)) | (+(c < 0) << signShift);
-      codes[i + 3] = (s - ((re - Pe) >>> 31)) | (+(e < 0) << signShift);
-      if (ra === Pa) ties.push(i);
-      if (rb === Pb) ties.push(i + 1);
-      if (rc === Pc) ties.push(i + 2);
-      if (re === Pe) ties.push(i + 3);
-    }
-    const g = new Rng(s0, s1, s2, s3);
-    for (let i = quads; i < n; i++) {
-      const v = x[i];
-      const q = Math.abs(v) * scale31;
-      over |= +(q >= TWO_31);
-      codes[i] = (s - (((g.nextU32() >>> 1) - (q | 0)) >>> 31)) | (+(v < 0) << signShift);
-    }
-    if (over !== 0) return false;
-    if (ties.length > 0) settleTies(ties, g, 23, codes, x, scale31, 1 / norm, s, this.low, this.gapInv31);
-    return true;
   }
 
   decompress(p: DitherPayload, _ctx: SharedContext, out: Vec): Vec {
@@ -351,51 +201,53 @@ export class DitherCompressor implements FixedRateCompressor {
   }
 }
 
-/**
- * Tied elements (the draw's top bits equal to P's top bits), in order: round up, i.e. decrement the
- * level index, when `lowBits` more random bits are below P's low `lowBits` bits. P as in
- * `quantize` (the one-case loop's P is the same expression, since all its entries are below the
- * smallest level).
- */
-function settleTies(
-  ties: readonly number[],
-  g: Rng,
-  lowBits: number,
-  codes: Uint8Array,
-  x: Vec,
-  scale31: number,
-  inv: number,
-  s: number,
-  low: Float64Array,
-  gapInv: Float64Array,
-): void {
-  const mask = (1 << lowBits) - 1;
-  const shift = 32 - lowBits;
-  for (let t = 0; t < ties.length; t++) {
-    const i = ties[t];
-    const q = Math.abs(x[i]) * scale31;
-    let P = q;
-    if (q >= TWO_31) {
-      const u = unitOf(x[i], inv);
-      P = upperThreshold(u, levelOf(u, s), low, gapInv);
-    }
-    if (g.nextU32() >>> shift < ((P | 0) & mask)) codes[i] -= 1;
+/** Σ x_i² and max|x_i| exactly as the SIMD kernel computes them (partial sums over i mod 8). */
+function sumSquares(x: Vec): { sum: number; max: number } {
+  const n = x.length;
+  const part = new Float64Array(8);
+  let m = 0;
+  for (let i = 0; i < n; i++) {
+    const v = x[i];
+    part[i & 7] += v * v;
+    m = Math.max(m, Math.abs(v));
   }
+  return { sum: part[0] + part[1] + (part[2] + part[3]) + (part[4] + part[5] + (part[6] + part[7])), max: m };
 }
 
 /**
- * The general formula of `quantize`, for entries at or above the smallest non-zero level (rare in a
- * large vector, so kept out of its loop): u = |v|/norm, its level index jl = min(⌊−log2 u⌋, s),
- * and P(round up)·2^31 = (u − LOW[jl])·GAP_INV[jl].
+ * The level index before rounding up, for t = min(|z_i|·2^(s−1)/norm, 2^(s−1)) (|z_i|/norm in
+ * units of the smallest non-zero level): s (the zero level) below 1, else s − 1 − ⌊log2 t⌋.
  */
-function unitOf(v: number, inv: number): number {
-  return Math.min(Math.abs(v) * inv, 1); // only a rounding of inv can push it above 1
+function indexOf(t: number, s: number): number {
+  return t < 1 ? s : s - 1 - (31 - Math.clz32(t >>> 0));
 }
-function levelOf(u: number, s: number): number {
-  return Math.min(Math.clz32((u * TWO_31) >>> 0), s);
+
+/**
+ * P = ⌊P(round up)·2^31⌋: t itself below 1 (between the levels 0 and 1), else the fraction f of
+ * t = 2^E(1 + f) (between the levels 2^E and 2^(E+1)).
+ */
+function thresholdOf(t: number): number {
+  if (t < 1) return (t * TWO_31) >>> 0;
+  const e = 31 - Math.clz32(t >>> 0);
+  return ((t / 2 ** e - 1) * TWO_31) >>> 0;
 }
-function upperThreshold(u: number, jl: number, low: Float64Array, gapInv: Float64Array): number {
-  return (u - low[jl]) * gapInv[jl];
+
+/** The plain-JS loop of the kernel (before ties): per element, 16 random bits against P's top 16. */
+function ditherJs(x: Vec, seed: Int32Array, k: number, s: number, signBit: number, codes: Uint8Array, ties: number[]): void {
+  const lanes = new LaneBits(seed);
+  const r16 = new Int32Array(8);
+  const cap = 2 ** (s - 1);
+  const n = x.length;
+  for (let i = 0; i < n; i++) {
+    if ((i & 7) === 0) lanes.next8(r16);
+    const v = x[i];
+    const t = Math.min(Math.abs(v) * k, cap);
+    const P = thresholdOf(t) >>> 15;
+    const r = r16[i & 7];
+    // the sign bit of z_i (−0 included)
+    codes[i] = (indexOf(t, s) - (r < P ? 1 : 0)) | (v < 0 || (v === 0 && 1 / v < 0) ? signBit : 0);
+    if (r === P) ties.push(i);
+  }
 }
 
 export function dither(opts: DitherOptions = { p: 2, s: 8 }): DitherCompressor {

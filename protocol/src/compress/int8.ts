@@ -1,8 +1,8 @@
 import { PayloadError } from '../errors.js';
 import { BitReader, BitWriter, bytesFor, expectDimension, expectLength, float32Up } from './bitio.js';
 import { expectOut, FLOAT32_MAX, rejectValue, type FixedRateCompressor } from './checks.js';
-import { hotSeed } from './hotrng.js';
-import { Rng } from '../rng/xoshiro128.js';
+import { LaneBits, laneSeed } from './lanes.js';
+import { simdKernels } from './wasm/simd.js';
 import { ArrayPool } from './pool.js';
 import type { CompressContext, CompressorConstants, Payload, SharedContext } from './types.js';
 import type { Vec } from '../vec/kernels.js';
@@ -28,6 +28,8 @@ export interface Int8Options {
   /** Block size B in [1, 32768]. */
   readonly block: number;
   readonly stochastic: boolean;
+  /** Use the WebAssembly SIMD kernel where available and B is a multiple of 8 (default); false: the plain-JS loop (same codes). */
+  readonly simd?: boolean;
 }
 
 const MARGIN = 1 + 2 ** -20;
@@ -37,6 +39,7 @@ export class Int8Compressor implements FixedRateCompressor {
   readonly kind: 'unbiased' | 'contractive';
   readonly block: number;
   readonly stochastic: boolean;
+  private readonly simd: boolean;
 
   constructor(opts: Int8Options) {
     if (!Number.isInteger(opts.block) || opts.block < 1 || opts.block > 32768) {
@@ -44,6 +47,7 @@ export class Int8Compressor implements FixedRateCompressor {
     }
     this.block = opts.block;
     this.stochastic = opts.stochastic;
+    this.simd = opts.simd ?? true;
     this.kind = opts.stochastic ? 'unbiased' : 'contractive';
     this.spec = `int8:block=${opts.block}${opts.stochastic ? ',stochastic' : ''}`;
   }
@@ -77,37 +81,19 @@ export class Int8Compressor implements FixedRateCompressor {
     const nb = this.blocks(d);
     const scales = this.pool.take(Float32Array, nb);
     const codes = this.pool.take(Int8Array, d);
-    // Stochastic rounding's generator state, carried from block to block.
-    const state = this.stochastic ? hotSeed(ctx.local) : null;
+    // Stochastic rounding draws as lanes.ts describes, element by element across blocks.
+    const seed = this.stochastic ? laneSeed(ctx.local) : null;
     const ties: number[] = [];
-    for (let b = 0; b < nb; b++) {
-      const lo = b * B;
-      const hi = lo + B < d ? lo + B : d;
-      const max = blockMax(x, lo, hi);
-      if (!(max <= FLOAT32_MAX)) {
-        for (let i = lo; i < hi; i++) if (!(Math.abs(x[i]) <= FLOAT32_MAX)) rejectValue(x[i], i, this.spec);
-      }
-      if (max === 0) {
-        scales[b] = 0;
-        codes.fill(0, lo, hi);
-        continue;
-      }
-      const scale = float32Up(max);
-      scales[b] = scale;
-      const inv = 127 / scale;
-      if (state) stochasticBlock(x, lo, hi, inv, state, codes, ties);
-      else if (x instanceof Float32Array) nearestF32(x, lo, hi, inv, codes);
-      else nearestF64(x, lo, hi, inv, codes);
+    const kernels = this.simd && B % 8 === 0 ? simdKernels() : null;
+    const bad = kernels ? kernels.int8(x, B, seed, scales, codes, ties) : int8Js(x, B, seed, scales, codes, ties);
+    if (bad >= 0) {
+      for (let i = bad * B; i < Math.min(d, bad * B + B); i++) if (!(Math.abs(x[i]) <= FLOAT32_MAX)) rejectValue(x[i], i, this.spec);
     }
-    if (state && ties.length > 0) {
-      // Ties of the top 16 bits: 15 more random bits against the fraction's low 15 (see stochasticBlock).
-      // scales[b] holds the float32 scale exactly, so 127/scales[b] is the block's inv.
-      const g = new Rng(state[0], state[1], state[2], state[3]);
-      for (const i of ties) {
-        const t = x[i] * (127 / scales[Math.floor(i / B)]) + 128;
-        const F = ((t - Math.floor(t)) * TWO_31) | 0;
-        if (g.nextU32() >>> 17 < (F & 0x7fff)) codes[i] = Math.min(127, codes[i] + 1);
-      }
+    // Ties of F's top 16 bits: 15 more bits against F's low 15 (see int8Js).
+    const g = ctx.local;
+    for (const i of ties) {
+      const F = fractionBits(x[i] * invOf(scales[Math.floor(i / B)]) + 128);
+      if (g.nextU32() >>> 17 < (F & 0x7fff)) codes[i] = Math.min(127, codes[i] + 1);
     }
     return { codec: this.spec, d, bits: this.payloadBits(d), scales, codes };
   }
@@ -188,56 +174,51 @@ function blockMax(x: Vec, lo: number, hi: number): number {
   return Math.max(Math.max(m0, m1), Math.max(m2, m3));
 }
 
-/** Round half up; |x·inv| ≤ 127 (+ rounding), so the result stays in [−127, 127]. One loop per input type. */
-function nearestF32(x: Float32Array, lo: number, hi: number, inv: number, codes: Int8Array): void {
-  for (let i = lo; i < hi; i++) codes[i] = ((x[i] * inv + 128.5) | 0) - 128;
+/** 127/scale of a block, 0 for a block of zeros (whose codes are then all 0, stochastic or not). */
+function invOf(scale: number): number {
+  return scale === 0 ? 0 : 127 / scale;
 }
-function nearestF64(x: Float64Array, lo: number, hi: number, inv: number, codes: Int8Array): void {
-  for (let i = lo; i < hi; i++) codes[i] = ((x[i] * inv + 128.5) | 0) - 128;
+
+/** ⌊frac(t)·2^31⌋ for t > 0. */
+function fractionBits(t: number): number {
+  return ((t - Math.floor(t)) * TWO_31) >>> 0;
 }
 
 /**
- * Stochastic rounding of one block: c = ⌊t⌋ + 1 with probability frac(t) (t = x·inv), i.e. when a
- * uniform 31-bit R is below F = ⌊frac(t)·2^31⌋, so E c = t within 2^−31 of a step. One 32-bit draw
- * serves two elements (16 bits each against F's top 16); on equality (probability 2^−16) the
- * position is recorded and settled after the whole vector with 15 more bits. `state` carries the
- * xoshiro128** state across blocks. The clamp only catches t = ±127 + rounding.
+ * The plain-JS path, the same codes as the kernel (before ties): per block, scale = float32Up of
+ * max|x_i| and y = x_i·127/scale. Round-to-nearest: c = trunc(y + 128.5) − 128 (half up; |y| ≤ 127
+ * up to rounding, so c ∈ [−127, 127]). Stochastic: with t = y + 128 (positive), c = ⌊t⌋ − 128, plus
+ * one when the element's 16 random bits are below the top 16 bits of F = ⌊frac(t)·2^31⌋, so
+ * E c = y within 2^−31 of a step; on equality the position is recorded and settled with 15 more
+ * bits. Clamped to [−127, 127] (only y = ±127 + rounding needs it). Returns −1, or the first block
+ * whose maximum is not a finite float32.
  */
-function stochasticBlock(x: Vec, lo: number, hi: number, inv: number, state: Int32Array, codes: Int8Array, ties: number[]): void {
-  let s0 = state[0];
-  let s1 = state[1];
-  let s2 = state[2];
-  let s3 = state[3];
-  for (let i = lo; i < hi; i += 2) {
-    // xoshiro128** step (see hotrng.ts)
-    let r = Math.imul(s1, 5);
-    r = Math.imul((r << 7) | (r >>> 25), 9);
-    const u = s1 << 9;
-    const n2 = s2 ^ s0;
-    const n3 = s3 ^ s1;
-    s1 ^= n2;
-    s0 ^= n3;
-    s2 = n2 ^ u;
-    s3 = (n3 << 11) | (n3 >>> 21);
-    // The +128 keeps the floor argument positive.
-    const t = x[i] * inv + 128;
-    const fl = t | 0;
-    const F = ((t - fl) * TWO_31) >>> 15;
-    const ra = r >>> 16;
-    codes[i] = Math.min(127, Math.max(-127, fl - 128 + ((ra - F) >>> 31)));
-    if (ra === F) ties.push(i);
-    if (i + 1 === hi) break;
-    const tw = x[i + 1] * inv + 128;
-    const fw = tw | 0;
-    const Fw = ((tw - fw) * TWO_31) >>> 15;
-    const rb = r & 0xffff;
-    codes[i + 1] = Math.min(127, Math.max(-127, fw - 128 + ((rb - Fw) >>> 31)));
-    if (rb === Fw) ties.push(i + 1);
+function int8Js(x: Vec, B: number, seed: Int32Array | null, scales: Float32Array, codes: Int8Array, ties: number[]): number {
+  const d = x.length;
+  const lanes = seed ? new LaneBits(seed) : null;
+  const r16 = new Int32Array(8);
+  for (let b = 0, lo = 0; lo < d; b++, lo += B) {
+    const hi = Math.min(lo + B, d);
+    const max = blockMax(x, lo, hi);
+    if (!(max <= FLOAT32_MAX)) return b;
+    const scale = max === 0 ? 0 : float32Up(max);
+    scales[b] = scale;
+    const inv = invOf(scale);
+    for (let i = lo; i < hi; i++) {
+      const y = x[i] * inv;
+      if (!lanes) {
+        codes[i] = Math.trunc(y + 128.5) - 128;
+        continue;
+      }
+      if ((i & 7) === 0) lanes.next8(r16);
+      const t = y + 128;
+      const F = fractionBits(t) >>> 15;
+      const r = r16[i & 7];
+      codes[i] = Math.min(127, Math.max(-127, Math.floor(t) - 128 + (r < F ? 1 : 0)));
+      if (r === F) ties.push(i);
+    }
   }
-  state[0] = s0;
-  state[1] = s1;
-  state[2] = s2;
-  state[3] = s3;
+  return -1;
 }
 
 export function int8(opts: Int8Options = { block: 256, stochastic: false }): Int8Compressor {

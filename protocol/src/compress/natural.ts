@@ -1,8 +1,8 @@
 import { PayloadError } from '../errors.js';
 import { bytesFor, expectDimension, expectLength, expectZeroPadding, LITTLE_ENDIAN, packCodes, unpackCodes } from './bitio.js';
 import { expectOut, rejectValue, type FixedRateCompressor } from './checks.js';
-import { hotSeed } from './hotrng.js';
-import { Rng } from '../rng/xoshiro128.js';
+import { LaneBits, laneSeed } from './lanes.js';
+import { simdKernels } from './wasm/simd.js';
 import { ArrayPool } from './pool.js';
 import type { CompressContext, CompressorConstants, Payload, SharedContext } from './types.js';
 import type { Vec } from '../vec/kernels.js';
@@ -41,10 +41,20 @@ export const NATURAL_VALUES: Float64Array = (() => {
 
 const TWO_126 = 2 ** 126;
 
+export interface NaturalOptions {
+  /** Use the WebAssembly SIMD kernel where available (default); false: the plain-JS loop (same codes). */
+  readonly simd?: boolean;
+}
+
 export class NaturalCompressor implements FixedRateCompressor {
   readonly spec = 'natural';
   readonly kind = 'unbiased' as const;
   private readonly pool = new ArrayPool();
+  private readonly simd: boolean;
+
+  constructor(opts: NaturalOptions = {}) {
+    this.simd = opts.simd ?? true;
+  }
 
   payloadBits(d: number): number {
     return 9 * d;
@@ -62,7 +72,7 @@ export class NaturalCompressor implements FixedRateCompressor {
   compress(x: Vec, ctx: CompressContext): NaturalPayload {
     const d = x.length;
     const codes = this.pool.take(Uint16Array, d); // every element is written below
-    if (x instanceof Float32Array) compressF32(x, ctx, codes);
+    if (x instanceof Float32Array) compressF32(x, ctx, codes, this.simd);
     else compressF64(x, ctx, codes);
     return { codec: 'natural', d, bits: 9 * d, codes };
   }
@@ -104,59 +114,43 @@ export class NaturalCompressor implements FixedRateCompressor {
   }
 }
 
-function compressF32(x: Float32Array, ctx: CompressContext, codes: Uint16Array): void {
+/**
+ * Float32 input: each element compares its 16 random bits (the scheme of lanes.ts) with its top 16
+ * mantissa bits; a tie (probability 2^−16) is settled after the loop, in order, by one more word
+ * from `ctx.local` whose top 7 bits are compared with the low 7 mantissa bits, so that
+ * P(up) = mantissa/2^23 exactly. The WebAssembly kernel and the plain-JS loop give the same codes.
+ */
+function compressF32(x: Float32Array, ctx: CompressContext, codes: Uint16Array, simd: boolean): void {
   const bits = new Int32Array(x.buffer, x.byteOffset, x.length);
-  const n = x.length;
-  const seed = hotSeed(ctx.local);
-  let s0 = seed[0];
-  let s1 = seed[1];
-  let s2 = seed[2];
-  let s3 = seed[3];
-  let bad = 0;
-  // One 32-bit draw serves two elements: each compares 16 random bits with the top 16 mantissa
-  // bits. Equality (probability 2^−16) is settled after the loop, in order, by one more draw each
-  // whose top 7 bits are compared with the low 7 mantissa bits, so P(up) = mantissa/2^23 exactly.
-  // (A rarely taken branch that only records the position keeps the hot loop small.)
+  const seed = laneSeed(ctx.local);
   const ties: number[] = [];
-  const last = n - 1;
-  for (let i = 0; i < last; i += 2) {
-    // xoshiro128** step (see hotrng.ts)
-    let r = Math.imul(s1, 5);
-    r = Math.imul((r << 7) | (r >>> 25), 9);
-    const t = s1 << 9;
-    const n2 = s2 ^ s0;
-    const n3 = s3 ^ s1;
-    s1 ^= n2;
-    s0 ^= n3;
-    s2 = n2 ^ t;
-    s3 = (n3 << 11) | (n3 >>> 21);
+  const kernels = simd ? simdKernels() : null;
+  const bad = kernels ? kernels.natural(x, seed, codes, ties) : naturalJs(bits, seed, codes, ties);
+  const g = ctx.local;
+  for (const i of ties) codes[i] += (g.nextU32() >>> 25) < (bits[i] & 0x7f) ? 1 : 0;
+  if (bad) {
+    for (let i = 0; i < x.length; i++) if ((bits[i] & 0x7fffffff) > 0x7f000000) rejectValue(x[i], i, 'natural');
+  }
+}
+
+/** The plain-JS loop of compressF32 (before ties); true if some |x_i| is beyond 2^127 or not finite. */
+function naturalJs(bits: Int32Array, seed: Int32Array, codes: Uint16Array, ties: number[]): boolean {
+  const lanes = new LaneBits(seed);
+  const r16 = new Int32Array(8);
+  const n = bits.length;
+  let bad = 0;
+  for (let i = 0; i < n; i++) {
+    if ((i & 7) === 0) lanes.next8(r16);
     const b = bits[i];
     // |b| above 2^127's bits (0x7f000000) is unrepresentable: remember it without a branch.
     bad |= 0x7f000000 - (b & 0x7fffffff);
-    const ra = r >>> 16;
-    const ma = (b >>> 7) & 0xffff;
-    // sign·256 + exponent, plus one (the next power of two) when the draw is below the mantissa:
-    // the sign of their difference is the comparison.
-    codes[i] = (b >>> 23) + ((ra - ma) >>> 31);
-    if (ra === ma) ties.push(i);
-    const c = bits[i + 1];
-    bad |= 0x7f000000 - (c & 0x7fffffff);
-    const rb = r & 0xffff;
-    const mb = (c >>> 7) & 0xffff;
-    codes[i + 1] = (c >>> 23) + ((rb - mb) >>> 31);
-    if (rb === mb) ties.push(i + 1);
+    const r = r16[i & 7];
+    const m = (b >>> 7) & 0xffff;
+    // sign·256 + exponent, plus one (the next power of two) when the draw is below the mantissa
+    codes[i] = (b >>> 23) + (r < m ? 1 : 0);
+    if (r === m) ties.push(i);
   }
-  const g = new Rng(s0, s1, s2, s3);
-  if ((n & 1) === 1) {
-    // The odd last element: 23 random bits against the whole mantissa.
-    const b = bits[last];
-    bad |= 0x7f000000 - (b & 0x7fffffff);
-    codes[last] = (b >>> 23) + (((g.nextU32() >>> 9) - (b & 0x7fffff)) >>> 31);
-  }
-  for (const i of ties) codes[i] += (g.nextU32() >>> 25) < (bits[i] & 0x7f) ? 1 : 0;
-  if (bad < 0) {
-    for (let i = 0; i < n; i++) if ((bits[i] & 0x7fffffff) > 0x7f000000) rejectValue(x[i], i, 'natural');
-  }
+  return bad < 0;
 }
 
 function compressF64(x: Float64Array, ctx: CompressContext, codes: Uint16Array): void {
@@ -188,6 +182,6 @@ function compressF64(x: Float64Array, ctx: CompressContext, codes: Uint16Array):
   }
 }
 
-export function natural(): NaturalCompressor {
-  return new NaturalCompressor();
+export function natural(opts: NaturalOptions = {}): NaturalCompressor {
+  return new NaturalCompressor(opts);
 }
