@@ -3,6 +3,7 @@ import { DitherCompressor } from '../src/compress/dither.js';
 import { Int8Compressor } from '../src/compress/int8.js';
 import { NaturalCompressor } from '../src/compress/natural.js';
 import { simdKernels } from '../src/compress/wasm/simd.js';
+import { packCodes, unpackCodes } from '../src/compress/bitio.js';
 import type { Compressor, Payload } from '../src/compress/types.js';
 import { Rng } from '../src/index.js';
 import { sendCtx } from './compress-util.js';
@@ -91,6 +92,68 @@ describe('WebAssembly SIMD kernels', () => {
         });
         expect(errs[0], `${spec} ${f64 ? 'f64' : 'f32'}`).toMatch(/x\[34567\]|float32 range/);
         expect(errs[0]).toBe(errs[1]);
+      }
+    }
+  });
+
+  it('pack and unpack codes of every width exactly as bitio.ts does (and flag out-of-range codes)', () => {
+    const k = simdKernels();
+    if (k === null) throw new Error('no SIMD kernels');
+    const g = new Rng(77, 1, 2, 3);
+    for (let width = 1; width <= 16; width++) {
+      for (const n of [0, 1, 9, 32767, 32768, 32769, 70001]) {
+        for (const startByte of [0, 4]) {
+          const codes = width <= 8 ? new Uint8Array(n) : new Uint16Array(n);
+          for (let i = 0; i < n; i++) codes[i] = g.nextU32() & ((1 << width) - 1);
+          const len = startByte + Math.ceil((n * width) / 8);
+          const want = new Uint8Array(len).fill(0);
+          packCodes(codes, n, width, want, 8 * startByte);
+          const got = new Uint8Array(len);
+          k.pack(codes, n, width, got, startByte);
+          expect(got.every((v, i) => v === want[i]), `pack width ${width} n ${n} start ${startByte}`).toBe(true);
+          const back = width <= 8 ? new Uint8Array(n) : new Uint16Array(n);
+          const vmax = (1 << width) - 1;
+          expect(k.unpack(want, startByte, n, width, back, vmax, vmax)).toBe(false);
+          expect(Array.from(back)).toEqual(Array.from(unpackCodes(want, 8 * startByte, n, width, codes.slice().fill(0))));
+          if (n > 0 && width > 1) {
+            // one code above vmax, in the last chunk
+            const bad = codes.slice();
+            bad[n - 1] = vmax;
+            const bytes = new Uint8Array(len);
+            packCodes(bad, n, width, bytes, 8 * startByte);
+            expect(k.unpack(bytes, startByte, n, width, back, vmax, vmax - 1)).toBe(true);
+          }
+        }
+      }
+    }
+  });
+
+  it('decoding names the same offending code on both paths', () => {
+    const d = 70001;
+    const errorOf = (f: () => unknown): string => {
+      try {
+        f();
+        return 'no error';
+      } catch (e) {
+        return `${(e as Error).name}: ${(e as Error).message}`;
+      }
+    };
+    const x = input(d, 9, false);
+    for (const [spec, make] of compressors) {
+      const c = make(true);
+      const bytes = c.encode(c.compress(x, sendCtx(1, 1)));
+      for (const [where, damage] of [
+        ['natural', (b: Uint8Array) => (b[Math.floor((40001 * 9) / 8)] |= 0xff) && (b[Math.floor((40001 * 9) / 8) + 1] |= 0x01)],
+        ['dither', (b: Uint8Array) => (b[4 + Math.floor((50001 * 5) / 8)] = 0xff)],
+        ['int8', (b: Uint8Array) => (b[b.length - 3] = 0x80)],
+      ] as const) {
+        if (!spec.startsWith(where) || (where === 'dither' && spec !== 'dither:p=2,s=8')) continue;
+        const bad = bytes.slice();
+        damage(bad);
+        const errs = [true, false].map((simd) => errorOf(() => make(simd).decode(bad, d)));
+        expect(errs[0], spec).toMatch(/PayloadError: .*codes\[\d+\]/);
+        expect(errs[0]).toBe(errs[1]);
+        expect(errorOf(() => make(true).decode(bytes, d))).toBe('no error');
       }
     }
   });

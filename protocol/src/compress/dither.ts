@@ -181,7 +181,9 @@ export class DitherCompressor implements FixedRateCompressor {
   encode(p: DitherPayload): Uint8Array {
     const bytes = new Uint8Array(bytesFor(p.bits));
     new BitWriter(bytes).writeFloat32(p.norm);
-    packCodes(p.codes, p.d, this.bitsPerElement, bytes, 32);
+    const kernels = this.simd ? simdKernels() : null;
+    if (kernels) kernels.pack(p.codes, p.d, this.bitsPerElement, bytes, 4);
+    else packCodes(p.codes, p.d, this.bitsPerElement, bytes, 32);
     return bytes;
   }
 
@@ -192,9 +194,12 @@ export class DitherCompressor implements FixedRateCompressor {
     expectZeroPadding(bytes, bits, this.spec);
     const norm = new BitReader(bytes).readFiniteFloat32('dither.norm');
     if (norm < 0 || Object.is(norm, -0)) throw new PayloadError('range', `dither.norm must be ≥ 0, got ${norm}`);
-    const codes = unpackCodes(bytes, 32, d, this.bitsPerElement, new Uint8Array(d));
+    const codes = new Uint8Array(d);
     const mask = (1 << this.levelBits) - 1;
-    for (let i = 0; i < d; i++) {
+    const kernels = this.simd ? simdKernels() : null;
+    // The kernel flags a level index above s; the loop below names it.
+    const bad = kernels ? kernels.unpack(bytes, 4, d, this.bitsPerElement, codes, mask, this.s) : (unpackCodes(bytes, 32, d, this.bitsPerElement, codes), true);
+    for (let i = 0; bad && i < d; i++) {
       if ((codes[i] & mask) > this.s) throw new PayloadError('range', `dither.codes[${i}]: level index ${codes[i] & mask} > s = ${this.s}`);
     }
     return { codec: this.spec, d, bits, norm, codes };

@@ -139,6 +139,8 @@ export class Int8Compressor implements FixedRateCompressor {
     const scales = new BitReader(bytes).readFiniteFloat32Array(nb, 'int8.scales');
     const codes = new Int8Array(d);
     new Uint8Array(codes.buffer).set(bytes.subarray(4 * nb, 4 * nb + d));
+    if (plainlyValid(scales, codes)) return { codec: this.spec, d, bits, scales, codes };
+    // Something is wrong: find the first offence, block by block.
     const B = this.block;
     for (let b = 0; b < nb; b++) {
       const s = scales[b];
@@ -156,6 +158,24 @@ export class Int8Compressor implements FixedRateCompressor {
 }
 
 const TWO_31 = 2 ** 31;
+
+/**
+ * True when no scale is negative, −0 or zero and no code is −128 (the common case, checked four
+ * codes per step: a byte equal to 0x80 is a zero byte of w ^ 0x80808080). When false, decode's
+ * block-by-block loop finds and names the offence (a zero scale is valid with all-zero codes).
+ */
+function plainlyValid(scales: Float32Array, codes: Int8Array): boolean {
+  for (let b = 0; b < scales.length; b++) if (!(scales[b] > 0)) return false;
+  const n = codes.length;
+  const words = new Int32Array(codes.buffer, codes.byteOffset, n >>> 2);
+  let hit = 0;
+  for (let i = 0; i < words.length; i++) {
+    const v = words[i] ^ 0x80808080;
+    hit |= (v - 0x01010101) & ~v & 0x80808080;
+  }
+  for (let i = words.length << 2; i < n; i++) hit |= +(codes[i] === -128);
+  return hit === 0;
+}
 
 /** max|x_i| over [lo, hi), NaN if any is NaN; four partial maxima keep four comparisons in flight. */
 function blockMax(x: Vec, lo: number, hi: number): number {

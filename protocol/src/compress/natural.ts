@@ -97,7 +97,9 @@ export class NaturalCompressor implements FixedRateCompressor {
 
   encode(p: NaturalPayload): Uint8Array {
     const bytes = new Uint8Array(bytesFor(p.bits));
-    packCodes(p.codes, p.d, 9, bytes, 0);
+    const kernels = this.simd ? simdKernels() : null;
+    if (kernels) kernels.pack(p.codes, p.d, 9, bytes, 0);
+    else packCodes(p.codes, p.d, 9, bytes, 0);
     return bytes;
   }
 
@@ -106,8 +108,11 @@ export class NaturalCompressor implements FixedRateCompressor {
     const bits = 9 * d;
     expectLength(bytes, bits, this.spec);
     expectZeroPadding(bytes, bits, this.spec);
-    const codes = unpackCodes(bytes, 0, d, 9, new Uint16Array(d));
-    for (let i = 0; i < d; i++) {
+    const codes = new Uint16Array(d);
+    const kernels = this.simd ? simdKernels() : null;
+    // The kernel flags an exponent field of 255 (vmask 255, vmax 254); the loop below names it.
+    const bad = kernels ? kernels.unpack(bytes, 0, d, 9, codes, 255, 254) : (unpackCodes(bytes, 0, d, 9, codes), true);
+    for (let i = 0; bad && i < d; i++) {
       if ((codes[i] & 255) === 255) throw new PayloadError('range', `natural.codes[${i}]: exponent 255 is not a valid code`);
     }
     return { codec: 'natural', d, bits, codes };

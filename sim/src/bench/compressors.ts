@@ -4,7 +4,8 @@ import { keep, measurePair, progress, throughputRow, type BenchResult, type Suit
 
 /**
  * Compressor throughput at d = 10^7 float32 (issue 2 §5): compress, decompress (dense output),
- * and for sparse payloads accumulate (out += a·Q(x), touching only the kept coordinates), in
+ * for sparse payloads accumulate (out += a·Q(x), touching only the kept coordinates), and the
+ * wire: encode (payload → bytes) and decode (bytes → validated payload), in
  * million elements of the dense vector per second, against a plain copy of the same array
  * (`dst.set(src)`) measured in the same run.
  */
@@ -42,7 +43,7 @@ export const compressorSuite: Suite = {
     const d = COMPRESSOR_BENCH_DIM;
     const results: BenchResult[] = [];
     const specs = compressorBenchSpecs().filter(
-      (s) => include(`compress/${s.spec}`) || include(`decompress/${s.spec}`) || include(`accumulate/${s.spec}`),
+      (s) => ['compress', 'decompress', 'accumulate', 'encode', 'decode'].some((op) => include(`${op}/${s.spec}`)),
     );
     if (specs.length === 0) return results;
     progress(`compress: building a ${d}-element float32 vector`);
@@ -85,6 +86,10 @@ export const compressorSuite: Suite = {
       const shared: SharedContext = sendCtx;
       const out = new Float32Array(d);
       if (include(`decompress/${spec}`)) row(`decompress/${spec}`, () => c.decompress(p, shared, out));
+      // The wire: payload → bytes on the sender, bytes → validated payload on every receiver.
+      if (include(`encode/${spec}`)) row(`encode/${spec}`, () => c.encode(p));
+      const bytes = c.encode(p);
+      if (include(`decode/${spec}`)) row(`decode/${spec}`, () => c.decode(bytes, d));
       if (sparse && include(`accumulate/${spec}`)) row(`accumulate/${spec}`, () => c.accumulate(p, shared, 0.5, out));
       keep(out);
     }

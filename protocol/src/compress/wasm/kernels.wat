@@ -419,4 +419,59 @@
     (v128.store offset=32 (i32.const 0) (local.get $s2))
     (v128.store offset=48 (i32.const 0) (local.get $s3))
     (local.get $ties))
+
+  ;; Packs n codes of w bits (1 ≤ w ≤ 16; u8 at IN when u16 = 0, else u16) LSB-first into OUT from
+  ;; its first bit, as bitio.ts packCodes does; the last byte's unused high bits are 0. n is a
+  ;; multiple of 8 except in the last chunk, so every chunk starts on a byte. Returns the number of
+  ;; bytes, ⌈n·w/8⌉ (one more word may be written past them).
+  (func (export "pack") (param $n i32) (param $w i32) (param $u16 i32) (result i32)
+    (local $i i32) (local $o i32) (local $acc i64) (local $nacc i64) (local $w64 i64) (local $mask i64) (local $c i64)
+    (local.set $w64 (i64.extend_i32_u (local.get $w)))
+    (local.set $mask (i64.sub (i64.shl (i64.const 1) (local.get $w64)) (i64.const 1)))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (if (local.get $u16)
+          (then (local.set $c (i64.load16_u offset=147456 (i32.shl (local.get $i) (i32.const 1)))))
+          (else (local.set $c (i64.load8_u offset=147456 (local.get $i)))))
+        (local.set $acc (i64.or (local.get $acc) (i64.shl (i64.and (local.get $c) (local.get $mask)) (local.get $nacc))))
+        (local.set $nacc (i64.add (local.get $nacc) (local.get $w64)))
+        (if (i64.ge_u (local.get $nacc) (i64.const 32))
+          (then
+            (i32.store offset=409600 (local.get $o) (i32.wrap_i64 (local.get $acc)))
+            (local.set $o (i32.add (local.get $o) (i32.const 4)))
+            (local.set $acc (i64.shr_u (local.get $acc) (i64.const 32)))
+            (local.set $nacc (i64.sub (local.get $nacc) (i64.const 32)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $next)))
+    ;; the remaining nacc < 32 bits; the word's bytes past them are 0
+    (i32.store offset=409600 (local.get $o) (i32.wrap_i64 (local.get $acc)))
+    (i32.add (local.get $o) (i32.wrap_i64 (i64.shr_u (i64.add (local.get $nacc) (i64.const 7)) (i64.const 3)))))
+
+  ;; Unpacks n codes of w bits (1 ≤ w ≤ 16), LSB-first from the first bit of IN, into OUT (u8 when
+  ;; u16 = 0, else u16), as bitio.ts unpackCodes does. Returns 1 if some code has
+  ;; (code & vmask) > vmax (the caller then finds and names it), else 0. Reads up to 3 bytes past
+  ;; the chunk's ⌈n·w/8⌉; their bits only reach codes past n.
+  (func (export "unpack") (param $n i32) (param $w i32) (param $u16 i32) (param $vmask i32) (param $vmax i32) (result i32)
+    (local $i i32) (local $p i32) (local $acc i64) (local $nacc i32) (local $c i32) (local $mask i64) (local $bad i32)
+    (local.set $mask (i64.sub (i64.shl (i64.const 1) (i64.extend_i32_u (local.get $w))) (i64.const 1)))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (if (i32.lt_u (local.get $nacc) (local.get $w))
+          (then
+            (local.set $acc (i64.or (local.get $acc)
+              (i64.shl (i64.load32_u offset=147456 (local.get $p)) (i64.extend_i32_u (local.get $nacc)))))
+            (local.set $p (i32.add (local.get $p) (i32.const 4)))
+            (local.set $nacc (i32.add (local.get $nacc) (i32.const 32)))))
+        (local.set $c (i32.wrap_i64 (i64.and (local.get $acc) (local.get $mask))))
+        (local.set $acc (i64.shr_u (local.get $acc) (i64.extend_i32_u (local.get $w))))
+        (local.set $nacc (i32.sub (local.get $nacc) (local.get $w)))
+        (if (local.get $u16)
+          (then (i32.store16 offset=409600 (i32.shl (local.get $i) (i32.const 1)) (local.get $c)))
+          (else (i32.store8 offset=409600 (local.get $i) (local.get $c))))
+        (local.set $bad (i32.or (local.get $bad) (i32.gt_u (i32.and (local.get $c) (local.get $vmask)) (local.get $vmax))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $next)))
+    (local.get $bad))
 )

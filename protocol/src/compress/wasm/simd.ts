@@ -26,6 +26,13 @@ export interface SimdKernels {
    * first block whose maximum is not a finite float32 (codes and scales are then incomplete).
    */
   int8(x: Vec, block: number, seed: Int32Array | null, scales: Float32Array, codes: Int8Array, ties: number[]): number;
+  /** bitio.ts packCodes (1 ≤ width ≤ 16), from a byte-aligned position. */
+  pack(codes: Uint8Array | Uint16Array, n: number, width: number, bytes: Uint8Array, startByte: number): void;
+  /**
+   * bitio.ts unpackCodes (1 ≤ width ≤ 16), from a byte-aligned position; true if some code has
+   * (code & vmask) > vmax (the codes are all written regardless).
+   */
+  unpack(bytes: Uint8Array, startByte: number, n: number, width: number, out: Uint8Array | Uint16Array, vmask: number, vmax: number): boolean;
 }
 
 /** Elements per chunk for the element-wise kernels; int8 uses whole blocks (see `int8Chunk`). */
@@ -48,6 +55,8 @@ interface KernelExports {
   dither(n: number, f64: number, k16: number, s: number, signBit: number): number;
   int8max(n: number, block: number, f64: number): void;
   int8(n: number, block: number, f64: number, stochastic: number): number;
+  pack(n: number, width: number, u16: number): number;
+  unpack(n: number, width: number, u16: number, vmask: number, vmax: number): number;
 }
 
 /** The part of the WebAssembly API used here (protocol/ is built without DOM or Node types). */
@@ -93,6 +102,8 @@ function int8Chunk(block: number): number {
 class Kernels implements SimdKernels {
   private readonly k: KernelExports;
   private readonly i32: Int32Array;
+  private readonly u8in: Uint8Array;
+  private readonly u16in: Uint16Array;
   private readonly f32in: Float32Array;
   private readonly f64in: Float64Array;
   private readonly acc: Float64Array;
@@ -113,6 +124,8 @@ class Kernels implements SimdKernels {
     this.k = k;
     const buf = k.memory.buffer; // fixed size: the views stay valid
     this.i32 = new Int32Array(buf, 0, 64);
+    this.u8in = new Uint8Array(buf, IN, IN_BYTES);
+    this.u16in = new Uint16Array(buf, IN, IN_BYTES / 2);
     this.f32in = new Float32Array(buf, IN, IN_BYTES / 4);
     this.f64in = new Float64Array(buf, IN, IN_BYTES / 8);
     this.acc = new Float64Array(buf, ACC, 12); // 8 partial sums, FLAG, unused, 2 maxima
@@ -212,5 +225,37 @@ class Kernels implements SimdKernels {
       codes.set(this.stageI8.subarray(0, n), lo);
     }
     return -1;
+  }
+
+  pack(codes: Uint8Array | Uint16Array, n: number, width: number, bytes: Uint8Array, startByte: number): void {
+    const u16 = codes instanceof Uint16Array ? 1 : 0;
+    for (let lo = 0; lo < n; lo += CHUNK) {
+      const hi = Math.min(lo + CHUNK, n);
+      if (u16) this.u16in.set(codes.subarray(lo, hi));
+      else this.u8in.set(codes.subarray(lo, hi));
+      const len = this.k.pack(hi - lo, width, u16);
+      this.unload(len);
+      bytes.set(this.stage8.subarray(0, len), startByte + (lo * width) / 8);
+    }
+  }
+
+  unpack(bytes: Uint8Array, startByte: number, n: number, width: number, out: Uint8Array | Uint16Array, vmask: number, vmax: number): boolean {
+    const u16 = out instanceof Uint16Array ? 1 : 0;
+    let bad = 0;
+    for (let lo = 0; lo < n; lo += CHUNK) {
+      const hi = Math.min(lo + CHUNK, n);
+      const from = startByte + (lo * width) / 8;
+      const len = Math.ceil(((hi - lo) * width) / 8);
+      this.u8in.set(bytes.subarray(from, from + len));
+      bad |= this.k.unpack(hi - lo, width, u16, vmask, vmax);
+      if (u16) {
+        this.unload(2 * (hi - lo));
+        out.set(this.stage16.subarray(0, hi - lo), lo);
+      } else {
+        this.unload(hi - lo);
+        out.set(this.stage8.subarray(0, hi - lo), lo);
+      }
+    }
+    return bad !== 0;
   }
 }
