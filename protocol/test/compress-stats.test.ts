@@ -127,6 +127,38 @@ describe('unbiased compressors: E Q(z) = z and E‖Q(z)‖² ≤ q‖z‖²', ()
     expect(firstDiff(got, want)).toBe(-1);
   });
 
+  it.each(paths)('natural on float64 input draws exactly as its scheme reads (ties included; %s path)', (_, simd) => {
+    const d = 2 ** 20 + 5;
+    const x = testVector(d, 32) as Float64Array;
+    for (let i = 11; i < d; i += 4099) x[i] = (i % 2 ? 1 : -1) * 2 ** -130 * (1 + (i % 17) / 17); // below 2^−126
+    const local = sendCtx(5, 4).local;
+    const r16 = laneDraws(local, d);
+    const want = new Uint16Array(d);
+    const ties: number[] = [];
+    // 52-bit threshold: the mantissa at or above 2^−126 (code sign·256 + float32 exponent),
+    // ⌊|t|·2^178⌋ below (code sign·256, up to 2^−126)
+    const P52 = (v: number): bigint => {
+      const b = new DataView(new Float64Array([Math.abs(v)]).buffer).getBigUint64(0, true);
+      return Math.abs(v) < 2 ** -126 ? BigInt(Math.floor(Math.abs(v) * 2 ** 178)) : b & ((1n << 52n) - 1n);
+    };
+    for (let i = 0; i < d; i++) {
+      const v = x[i];
+      const e = Math.abs(v) < 2 ** -126 ? 0 : Math.floor(Math.log2(Math.abs(v))) + 127;
+      const p16 = Number(P52(v) >> 36n);
+      want[i] = (v < 0 || Object.is(v, -0) ? 256 : 0) + e + (r16[i] < p16 ? 1 : 0);
+      if (r16[i] === p16) ties.push(i);
+    }
+    for (const i of ties) {
+      // 36 more bits: one word against P's bits 4…35, then 4 bits against its last 4
+      const mid = Number((P52(x[i]) >> 4n) & 0xffffffffn);
+      const w = local.nextU32();
+      if (w < mid || (w === mid && local.nextU32() >>> 28 < Number(P52(x[i]) & 15n))) want[i] += 1;
+    }
+    expect(ties.length).toBeGreaterThan(3);
+    const got = (new NaturalCompressor({ simd }).compress(x, sendCtx(5, 4)) as unknown as { codes: Uint16Array }).codes;
+    expect(firstDiff(got, want)).toBe(-1);
+  });
+
   it.each([
     ['simd', 8, false], // every |z_i|/‖z‖ below the smallest level
     ['js', 8, false],

@@ -20,7 +20,9 @@ import type { Vec } from '../vec/kernels.js';
  *
  * On float32 input the rounding is exact: the stochastic bit compares uniform random bits with the
  * 23 mantissa bits, so P(up) = f exactly. Float64 input compares 52 random bits with the 52-bit
- * mantissa (a second draw only on a tie of the top 32 bits, probability 2^−32), also exact.
+ * mantissa, also exact (below 2^−126 with ⌊|t|·2^178⌋: unbiased up to 2^−178 absolute). Random
+ * bits as lanes.ts describes (16 per element, more only on a tie of the top 16); WebAssembly SIMD
+ * kernels for both input types, with plain-JS paths that give the same codes.
  */
 export interface NaturalPayload extends Payload {
   readonly codec: 'natural';
@@ -39,7 +41,8 @@ export const NATURAL_VALUES: Float64Array = (() => {
   return t;
 })();
 
-const TWO_126 = 2 ** 126;
+const TWO_127 = 2 ** 127;
+const TWO_M126 = 2 ** -126;
 
 export interface NaturalOptions {
   /** Use the WebAssembly SIMD kernel where available (default); false: the plain-JS loop (same codes). */
@@ -73,7 +76,7 @@ export class NaturalCompressor implements FixedRateCompressor {
     const d = x.length;
     const codes = this.pool.take(Uint16Array, d); // every element is written below
     if (x instanceof Float32Array) compressF32(x, ctx, codes, this.simd);
-    else compressF64(x, ctx, codes);
+    else compressF64(x, ctx, codes, this.simd);
     return { codec: 'natural', d, bits: 9 * d, codes };
   }
 
@@ -158,33 +161,63 @@ function naturalJs(bits: Int32Array, seed: Int32Array, codes: Uint16Array, ties:
   return bad < 0;
 }
 
-function compressF64(x: Float64Array, ctx: CompressContext, codes: Uint16Array): void {
-  const rng = ctx.local;
+/**
+ * Float64 input, the same scheme with a 52-bit threshold P (up when 52 uniform bits are below it,
+ * so P(up) = P/2^52): the mantissa for |x| ≥ 2^−126 (exact), ⌊|x|·2^126·2^52⌋ below (rounding to
+ * 0 or 2^−126; unbiased up to 2^−178 absolute). The element's 16 lane bits meet P's top 16; a tie
+ * takes one word from `ctx.local` against P's next 32 bits and, on equality again, 4 more bits
+ * against its last 4.
+ */
+function compressF64(x: Float64Array, ctx: CompressContext, codes: Uint16Array, simd: boolean): void {
+  const seed = laneSeed(ctx.local);
+  const ties: number[] = [];
+  const kernels = simd ? simdKernels() : null;
+  const bad = kernels ? kernels.natural64(x, seed, codes, ties) : naturalF64Js(x, seed, codes, ties);
+  if (bad) {
+    for (let i = 0; i < x.length; i++) if (!(Math.abs(x[i]) <= TWO_127)) rejectValue(x[i], i, 'natural');
+  }
+  const g = ctx.local;
+  for (const i of ties) {
+    const P = threshold52(x[i]);
+    const mid = Math.floor(P / 16) % 4294967296; // P's bits 4 … 35
+    const w = g.nextU32();
+    if (w < mid || (w === mid && g.nextU32() >>> 28 < P % 16)) codes[i] += 1;
+  }
+}
+
+const scratch = new Float64Array(1);
+const scratchWords = new Uint32Array(scratch.buffer);
+
+/** P = ⌊P(up)·2^52⌋ of a float64 value within range (see compressF64). */
+function threshold52(v: number): number {
+  const a = Math.abs(v);
+  if (a < TWO_M126) return Math.floor(a * 2 ** 178);
+  scratch[0] = a;
+  const hi = scratchWords[LITTLE_ENDIAN ? 1 : 0];
+  const lo = scratchWords[LITTLE_ENDIAN ? 0 : 1];
+  return (hi & 0xfffff) * 4294967296 + lo; // the 52 mantissa bits
+}
+
+/** The plain-JS loop of compressF64 (before ties); true if some |x_i| > 2^127 or is NaN. */
+function naturalF64Js(x: Float64Array, seed: Int32Array, codes: Uint16Array, ties: number[]): boolean {
   const words = new Uint32Array(x.buffer, x.byteOffset, 2 * x.length);
   const hiOff = LITTLE_ENDIAN ? 1 : 0;
-  const loOff = 1 - hiOff;
+  const lanes = new LaneBits(seed);
+  const r16 = new Int32Array(8);
   const n = x.length;
+  let bad = false;
   for (let i = 0; i < n; i++) {
+    if ((i & 7) === 0) lanes.next8(r16);
     const hi = words[2 * i + hiOff];
-    const lo = words[2 * i + loOff];
-    const sign = (hi >>> 31) << 8;
     const e = ((hi >>> 20) & 0x7ff) - 896; // float32-biased exponent
-    if (e >= 1 && e <= 253) {
-      const top = (((hi & 0xfffff) << 12) | (lo >>> 20)) >>> 0;
-      const r = rng.nextU32();
-      const up = r < top || (r === top && rng.nextU32() >>> 12 < (lo & 0xfffff)) ? 1 : 0;
-      codes[i] = sign + e + up;
-    } else if (e <= 0) {
-      // |t| < 2^-126: 0 or 2^-126, up with probability |t|·2^126.
-      const p = Math.abs(x[i]) * TWO_126;
-      codes[i] = sign + (rng.nextFloat53() < p ? 1 : 0);
-    } else if (e === 254 && (hi & 0xfffff) === 0 && lo === 0) {
-      rng.nextU32();
-      codes[i] = sign + 254;
-    } else {
-      rejectValue(x[i], i, 'natural');
-    }
+    const base = ((hi >>> 31) << 8) + Math.max(e, 0);
+    const p16 = e > 0 ? (hi >>> 4) & 0xffff : Math.floor(Math.abs(x[i]) * 2 ** 142);
+    if (!(Math.abs(x[i]) <= TWO_127)) bad = true;
+    const r = r16[i & 7];
+    codes[i] = base + (r < p16 ? 1 : 0);
+    if (r === p16) ties.push(i);
   }
+  return bad;
 }
 
 export function natural(opts: NaturalOptions = {}): NaturalCompressor {

@@ -102,6 +102,90 @@
     (if (v128.any_true (local.get $bad)) (then (i32.store offset=128 (i32.const 0) (i32.const 1))))
     (local.get $ties))
 
+  ;; Natural compression of n float64 values at IN into u16 codes at OUT (see natural.ts): with the
+  ;; float32-biased exponent e of x, e ≥ 1: code sign·256 + e, up one when the element's 16 random
+  ;; bits are below the top 16 mantissa bits; e ≤ 0 (|x| < 2^−126): code sign·256, up one when
+  ;; they are below ⌊|x|·2^142⌋ (the top 16 of ⌊|x|·2^126·2^52⌋). FLAG records |x| > 2^127 or NaN.
+  ;; Returns the number of ties.
+  (func (export "natural64") (param $n i32) (result i32)
+    (local $i i32) (local $ties i32) (local $m i32)
+    (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $r v128) (local $t v128)
+    (local $ra v128) (local $rb v128) (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128)
+    (local $hw v128) (local $e v128) (local $pa v128) (local $pb v128) (local $ca v128) (local $cb v128) (local $bad v128)
+    (local.set $s0 (v128.load offset=0 (i32.const 0)))
+    (local.set $s1 (v128.load offset=16 (i32.const 0)))
+    (local.set $s2 (v128.load offset=32 (i32.const 0)))
+    (local.set $s3 (v128.load offset=48 (i32.const 0)))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        ;; xoshiro128** step of the four lanes
+        (local.set $r (i32x4.mul (local.get $s1) (v128.const i32x4 5 5 5 5)))
+        (local.set $r (i32x4.mul
+          (v128.or (i32x4.shl (local.get $r) (i32.const 7)) (i32x4.shr_u (local.get $r) (i32.const 25)))
+          (v128.const i32x4 9 9 9 9)))
+        (local.set $t (i32x4.shl (local.get $s1) (i32.const 9)))
+        (local.set $s2 (v128.xor (local.get $s2) (local.get $s0)))
+        (local.set $s3 (v128.xor (local.get $s3) (local.get $s1)))
+        (local.set $s1 (v128.xor (local.get $s1) (local.get $s2)))
+        (local.set $s0 (v128.xor (local.get $s0) (local.get $s3)))
+        (local.set $s2 (v128.xor (local.get $s2) (local.get $t)))
+        (local.set $s3 (v128.or (i32x4.shl (local.get $s3) (i32.const 11)) (i32x4.shr_u (local.get $s3) (i32.const 21))))
+        (local.set $ra (i32x4.shr_u (local.get $r) (i32.const 16)))
+        (local.set $rb (v128.and (local.get $r) (v128.const i32x4 0xffff 0xffff 0xffff 0xffff)))
+        (local.set $x0 (v128.load offset=147456 (i32.shl (local.get $i) (i32.const 3))))
+        (local.set $x1 (v128.load offset=147472 (i32.shl (local.get $i) (i32.const 3))))
+        (local.set $x2 (v128.load offset=147488 (i32.shl (local.get $i) (i32.const 3))))
+        (local.set $x3 (v128.load offset=147504 (i32.shl (local.get $i) (i32.const 3))))
+        ;; not |x| ≤ 2^127 (NaN included)
+        (local.set $bad (v128.or (local.get $bad) (v128.not (v128.and
+          (v128.and (f64x2.le (f64x2.abs (local.get $x0)) (v128.const f64x2 0x1p127 0x1p127))
+                    (f64x2.le (f64x2.abs (local.get $x1)) (v128.const f64x2 0x1p127 0x1p127)))
+          (v128.and (f64x2.le (f64x2.abs (local.get $x2)) (v128.const f64x2 0x1p127 0x1p127))
+                    (f64x2.le (f64x2.abs (local.get $x3)) (v128.const f64x2 0x1p127 0x1p127)))))))
+        ;; elements i … i+3: high words, exponent, threshold, code
+        (local.set $hw (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $x0) (local.get $x1)))
+        (local.set $e (i32x4.sub (v128.and (i32x4.shr_u (local.get $hw) (i32.const 20)) (v128.const i32x4 0x7ff 0x7ff 0x7ff 0x7ff))
+          (v128.const i32x4 896 896 896 896)))
+        (local.set $pa (v128.bitselect
+          (v128.and (i32x4.shr_u (local.get $hw) (i32.const 4)) (v128.const i32x4 0xffff 0xffff 0xffff 0xffff))
+          (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27
+            (f64x2.add (f64x2.floor (f64x2.mul (f64x2.abs (local.get $x0)) (v128.const f64x2 0x1p142 0x1p142))) (v128.const f64x2 0x1p52 0x1p52))
+            (f64x2.add (f64x2.floor (f64x2.mul (f64x2.abs (local.get $x1)) (v128.const f64x2 0x1p142 0x1p142))) (v128.const f64x2 0x1p52 0x1p52)))
+          (i32x4.gt_s (local.get $e) (v128.const i32x4 0 0 0 0))))
+        (local.set $ca (i32x4.sub
+          (i32x4.add (i32x4.shl (i32x4.shr_u (local.get $hw) (i32.const 31)) (i32.const 8))
+                     (i32x4.max_s (local.get $e) (v128.const i32x4 0 0 0 0)))
+          (i32x4.lt_s (local.get $ra) (local.get $pa))))
+        ;; elements i+4 … i+7
+        (local.set $hw (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $x2) (local.get $x3)))
+        (local.set $e (i32x4.sub (v128.and (i32x4.shr_u (local.get $hw) (i32.const 20)) (v128.const i32x4 0x7ff 0x7ff 0x7ff 0x7ff))
+          (v128.const i32x4 896 896 896 896)))
+        (local.set $pb (v128.bitselect
+          (v128.and (i32x4.shr_u (local.get $hw) (i32.const 4)) (v128.const i32x4 0xffff 0xffff 0xffff 0xffff))
+          (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27
+            (f64x2.add (f64x2.floor (f64x2.mul (f64x2.abs (local.get $x2)) (v128.const f64x2 0x1p142 0x1p142))) (v128.const f64x2 0x1p52 0x1p52))
+            (f64x2.add (f64x2.floor (f64x2.mul (f64x2.abs (local.get $x3)) (v128.const f64x2 0x1p142 0x1p142))) (v128.const f64x2 0x1p52 0x1p52)))
+          (i32x4.gt_s (local.get $e) (v128.const i32x4 0 0 0 0))))
+        (local.set $cb (i32x4.sub
+          (i32x4.add (i32x4.shl (i32x4.shr_u (local.get $hw) (i32.const 31)) (i32.const 8))
+                     (i32x4.max_s (local.get $e) (v128.const i32x4 0 0 0 0)))
+          (i32x4.lt_s (local.get $rb) (local.get $pb))))
+        (v128.store offset=409600 (i32.shl (local.get $i) (i32.const 1)) (i16x8.narrow_i32x4_u (local.get $ca) (local.get $cb)))
+        (local.set $m (i32.or
+          (i32x4.bitmask (i32x4.eq (local.get $ra) (local.get $pa)))
+          (i32.shl (i32x4.bitmask (i32x4.eq (local.get $rb) (local.get $pb))) (i32.const 4))))
+        (if (local.get $m)
+          (then (local.set $ties (call $record (local.get $m) (local.get $i) (local.get $n) (local.get $ties)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 8)))
+        (br $next)))
+    (v128.store offset=0 (i32.const 0) (local.get $s0))
+    (v128.store offset=16 (i32.const 0) (local.get $s1))
+    (v128.store offset=32 (i32.const 0) (local.get $s2))
+    (v128.store offset=48 (i32.const 0) (local.get $s3))
+    (if (v128.any_true (local.get $bad)) (then (i32.store offset=128 (i32.const 0) (i32.const 1))))
+    (local.get $ties))
+
   ;; Adds the squares of n values at IN (float32 when f64 = 0, float64 otherwise; n a multiple of
   ;; 8, zero-padded) to the partial sums at ACC (element i into partial sum i mod 8: four f64x2
   ;; chains, so that additions overlap) and their magnitudes to the running maximum at ACC + 64
