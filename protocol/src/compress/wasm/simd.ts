@@ -83,8 +83,9 @@ function instantiate(): SimdKernels | null {
   const bytes = new Uint8Array(KERNELS_WASM_HEX.length / 2);
   for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(KERNELS_WASM_HEX.slice(2 * i, 2 * i + 2), 16);
   try {
-    // validate() is false where the engine lacks SIMD; a module this small may compile synchronously
-    // everywhere (browsers limit synchronous compilation on the main thread to 4 KiB).
+    // validate() is false where the engine lacks SIMD. Browsers compile modules over 4 KiB
+    // synchronously only off the main thread (the volunteer page computes in a Web Worker); on a
+    // main thread the constructor throws and the compressors take their JS paths.
     if (!api.validate(bytes)) return null;
     const instance = new api.Instance(new api.Module(bytes), {});
     return new Kernels(instance.exports as KernelExports);
