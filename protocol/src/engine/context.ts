@@ -29,6 +29,11 @@ export interface EngineTiming {
   readonly claimWindowMs: number;
   /** A state request unanswered for this long is retried (or given up, at an aggregator). */
   readonly syncTimeoutMs: number;
+  /**
+   * How long a device that hears of a commit or two it has not applied waits for them before
+   * asking for a replay (they are usually in flight). Default: one heartbeat.
+   */
+  readonly syncGraceMs: number;
 }
 
 export interface RunContextInit {
@@ -95,6 +100,7 @@ export function createRunContext(init: RunContextInit): RunContext {
     claimStepMs: t.claimStepMs ?? t.heartbeatMs,
     claimWindowMs: t.claimWindowMs ?? t.heartbeatMs,
     syncTimeoutMs: t.syncTimeoutMs ?? t.leaseMs,
+    syncGraceMs: t.syncGraceMs ?? t.heartbeatMs,
   };
   for (const [k, v] of Object.entries(timing)) {
     if (!(v > 0 && Number.isFinite(v))) throw new ValidationError(`timing.${k}`, `must be a positive number of ms, got ${v}`);

@@ -80,6 +80,11 @@
  * **Lost broadcasts.** A device that misses commit r notices at commit r + 1 (its parent is not
  * the device's state), keeps r + 1 aside, asks the aggregator for a replay of r, and applies r and
  * r + 1 as soon as the replay arrives. A device further behind than the retained log gets a snapshot.
+ * Missing is not the same as late: a small message (commit r + 1, an ANNOUNCE) can overtake a large
+ * commit r on another relay path, so a device one or two commits behind first waits `syncGraceMs`
+ * (one heartbeat by default) for them. Asking at once made hundreds of devices of a 10,000-peer
+ * swarm fetch the same 89 KB commit from the aggregator, whose uplink then held its broadcasts back
+ * past the lease: a needless election and aborted rounds with the default timing.
  *
  * **Partitions.** Each side of a partition elects its own aggregator and may go on committing.
  * When the partition heals, the higher epoch takes everyone over (epochs), then versions decide:
@@ -162,6 +167,9 @@ const T_CLAIM = 'claim';
 const T_GATHER = 'gather';
 const T_DEADLINE = 'deadline';
 const T_SYNC = 'sync';
+const T_BEHIND = 'behind';
+/** A device this many commits behind may just be waiting for them (see `reconcile`). */
+const IN_FLIGHT_ROUNDS = 2;
 const T_COMMIT = 'commit';
 
 interface HeldShard {
@@ -303,6 +311,8 @@ export class MashaPeer implements EnginePeer {
   private resetSinceReport = false;
   private lastSentToAgg = Number.NEGATIVE_INFINITY;
   private sync: { from: PeerId; since: number; round: number; commitEpoch: number; digest: Uint8Array } | null = null;
+  /** A newer version heard of while its commits may still be in flight (see `reconcile`). */
+  private behind: { from: PeerId; round: number; commitEpoch: number; digest: Uint8Array } | null = null;
   private readonly served = new Map<PeerId, { at: number; round: number }>();
   /** Commits received ahead of a missing one (bounded by the log length), by round. */
   private readonly early = new Map<number, { msg: EngineMessage; body: DecodedCommit }>();
@@ -444,7 +454,7 @@ export class MashaPeer implements EnginePeer {
   }
 
   private onTimer(id: string): void {
-    if (this.doneReason !== null && id !== T_SYNC) return;
+    if (this.doneReason !== null && id !== T_SYNC && id !== T_BEHIND) return;
     switch (id) {
       case T_HEARTBEAT:
         this.onHeartbeatTimer();
@@ -466,6 +476,9 @@ export class MashaPeer implements EnginePeer {
         break;
       case T_SYNC:
         this.onSyncTimeout();
+        break;
+      case T_BEHIND:
+        this.onBehindTimer();
         break;
       case T_COMMIT:
         if (this.agg && this.agg.mode === 'round' && this.agg.answeredCount === this.agg.assigned) this.aggCommit();
@@ -702,6 +715,19 @@ export class MashaPeer implements EnginePeer {
     const c = this.versionVs(round, epoch, digest);
     if (c === 0) return;
     if (c < 0) {
+      // Behind by a commit or two: they may well be in flight — an ANNOUNCE or a small later
+      // COMMIT overtakes a large commit travelling down another relay path. Give them syncGraceMs
+      // before asking: in a large swarm hundreds of devices asking the aggregator for the same
+      // large commit at once fill its uplink, delay its broadcasts past the lease and cause a
+      // needless election (seen at 10,000 peers).
+      if (round > this.committed && round - this.committed <= IN_FLIGHT_ROUNDS && this.sync === null) {
+        const b = this.behind;
+        if (b === null) this.setTimer(T_BEHIND, this.ctx.timing.syncGraceMs);
+        if (b === null || MashaPeer.compareVersion(round, epoch, digest, b.round, b.commitEpoch, b.digest) > 0) {
+          this.behind = { from: aggregator, round, commitEpoch: epoch, digest: digest.slice() };
+        }
+        return;
+      }
       // Behind or on a losing lineage. A replay is possible only when we are a strict prefix.
       this.startSync(aggregator, round, epoch, digest, round <= this.committed);
     } else if (aggregator !== this.id && this.agg === null) {
@@ -911,6 +937,15 @@ export class MashaPeer implements EnginePeer {
     this.send(from, this.message(MSG.STATE_REQUEST, this.committed, 0, body));
     this.setTimer(T_SYNC, this.ctx.timing.syncTimeoutMs);
     this.count('sync-request');
+  }
+
+  /** The grace of `reconcile` is over: fetch what has not arrived meanwhile. */
+  private onBehindTimer(): void {
+    const b = this.behind;
+    this.behind = null;
+    if (b === null || this.sync !== null || this.versionVs(b.round, b.commitEpoch, b.digest) >= 0) return;
+    this.count('sync-after-grace');
+    this.startSync(b.from, b.round, b.commitEpoch, b.digest, b.round <= this.committed);
   }
 
   private onSyncTimeout(): void {
