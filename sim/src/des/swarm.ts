@@ -112,6 +112,13 @@ interface Broadcast {
    */
   readonly decoded: unknown[];
   readonly failures: unknown[];
+  /**
+   * The message as the first recipient reassembled it. Every recipient reassembles the same frames
+   * into the same message, and engines never modify a received message, so later recipients are
+   * handed this one instead of their own copy: a large broadcast that every peer keeps in its
+   * commit log is then held once, not once per peer (10,000 peers × an 89 KB commit).
+   */
+  message: EngineMessage | null;
 }
 
 interface FrameEvent {
@@ -526,6 +533,10 @@ export class Swarm<F> {
       return this.reject(to, origin, e);
     }
     if (message === null) return;
+    if (bc !== null) {
+      if (bc.message === null) bc.message = message;
+      else message = bc.message;
+    }
     this.stats.messagesDelivered++;
     if (this.log !== null) {
       this.logLine(
@@ -703,7 +714,7 @@ export class Swarm<F> {
       );
     }
     if (n === 1) return;
-    const bc: Broadcast = { order, origin: from, decoded: new Array(frames.length), failures: new Array(frames.length) };
+    const bc: Broadcast = { order, origin: from, decoded: new Array(frames.length), failures: new Array(frames.length), message: null };
     for (let i = 0; i < frames.length; i++) this.relay(from, bc, 0, frames[i], i);
   }
 
