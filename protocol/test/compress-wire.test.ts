@@ -285,4 +285,22 @@ describe('release: recycled payload buffers', () => {
       expect(c.encode(p3)).not.toEqual(c.encode(p2));
     }
   });
+
+  it('decoded payloads are recycled too: a released one serves the next decode, with no stale codes', () => {
+    for (const spec of ['identity', 'natural', 'dither:p=2,s=8', 'int8:block=64', 'int8:block=64,stochastic']) {
+      const c = parseCompressor(spec);
+      const x = testVector(8192, 2);
+      const y = new Float64Array(8192).fill(0.25); // different codes everywhere
+      const bx = c.encode(c.compress(x, sendCtx(2, 0)));
+      const by = c.encode(c.compress(y, sendCtx(2, 1)));
+      const fresh = (bytes: Uint8Array): number[] =>
+        Array.from(parseCompressor(spec).decompress(parseCompressor(spec).decode(bytes, 8192), recvCtx(sendCtx(2, 0)), new Float64Array(8192)));
+      const px = c.decode(bx, 8192);
+      c.release?.(px);
+      const py = c.decode(by, 8192); // reuses px's arrays
+      const pz = c.decode(bx, 8192); // a second live payload gets its own
+      expect(Array.from(c.decompress(py, recvCtx(sendCtx(2, 1)), new Float64Array(8192))), spec).toEqual(fresh(by));
+      expect(Array.from(c.decompress(pz, recvCtx(sendCtx(2, 0)), new Float64Array(8192))), spec).toEqual(fresh(bx));
+    }
+  });
 });

@@ -151,18 +151,22 @@ export class BitReader {
     return x;
   }
 
-  /** Reads n float32 values, all of which must be finite. */
-  readFiniteFloat32Array(n: number, field: string): Float32Array {
+  /**
+   * Reads n float32 values, all of which must be finite, into `into` (of length n) or a new array
+   * (allocated only once the bytes are known to be there).
+   */
+  readFiniteFloat32Array(n: number, field: string, into?: Float32Array): Float32Array {
     this.need(32 * n);
-    const out = new Float32Array(n);
+    if (into !== undefined && into.length !== n) throw new RangeError(`readFiniteFloat32Array: into has length ${into.length}, expected ${n}`);
+    const out = into ?? new Float32Array(n);
     if ((this.pos & 7) === 0 && LITTLE_ENDIAN) {
       const start = this.pos >>> 3;
-      new Uint8Array(out.buffer).set(this.bytes.subarray(start, start + 4 * n));
+      new Uint8Array(out.buffer, out.byteOffset, 4 * n).set(this.bytes.subarray(start, start + 4 * n));
       this.pos += 32 * n;
     } else {
       for (let i = 0; i < n; i++) out[i] = float32FromBits(this.read(32));
     }
-    const bits = new Int32Array(out.buffer);
+    const bits = new Int32Array(out.buffer, out.byteOffset, n);
     let bad = 0;
     for (let i = 0; i < n; i++) bad |= 0x7f7fffff - (bits[i] & 0x7fffffff); // < 0 for ±∞/NaN
     if (bad < 0) {

@@ -194,7 +194,7 @@ export class DitherCompressor implements FixedRateCompressor {
     expectZeroPadding(bytes, bits, this.spec);
     const norm = new BitReader(bytes).readFiniteFloat32('dither.norm');
     if (norm < 0 || Object.is(norm, -0)) throw new PayloadError('range', `dither.norm must be ≥ 0, got ${norm}`);
-    const codes = new Uint8Array(d);
+    const codes = this.pool.take(Uint8Array, d); // every code is written below; `release` recycles it
     const mask = (1 << this.levelBits) - 1;
     const kernels = this.simd ? simdKernels() : null;
     // The kernel flags a level index above s; the loop below names it.

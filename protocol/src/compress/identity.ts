@@ -69,7 +69,8 @@ export class IdentityCompressor implements FixedRateCompressor {
   decode(bytes: Uint8Array, d: number): IdentityPayload {
     expectDimension(d, this.spec);
     expectLength(bytes, 32 * d, this.spec);
-    const values = new BitReader(bytes).readFiniteFloat32Array(d, 'identity.values');
+    // into a recycled array: receivers release decoded payloads once applied
+    const values = new BitReader(bytes).readFiniteFloat32Array(d, 'identity.values', this.pool.take(Float32Array, d));
     return { codec: 'identity', d, bits: 32 * d, values };
   }
 }

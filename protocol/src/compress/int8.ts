@@ -137,8 +137,8 @@ export class Int8Compressor implements FixedRateCompressor {
     expectLength(bytes, bits, this.spec);
     const nb = this.blocks(d);
     const scales = new BitReader(bytes).readFiniteFloat32Array(nb, 'int8.scales');
-    const codes = new Int8Array(d);
-    new Uint8Array(codes.buffer).set(bytes.subarray(4 * nb, 4 * nb + d));
+    const codes = this.pool.take(Int8Array, d); // overwritten whole; `release` recycles it
+    new Uint8Array(codes.buffer, codes.byteOffset, d).set(bytes.subarray(4 * nb, 4 * nb + d));
     if (plainlyValid(scales, codes)) return { codec: this.spec, d, bits, scales, codes };
     // Something is wrong: find the first offence, block by block.
     const B = this.block;

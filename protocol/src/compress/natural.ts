@@ -111,7 +111,7 @@ export class NaturalCompressor implements FixedRateCompressor {
     const bits = 9 * d;
     expectLength(bytes, bits, this.spec);
     expectZeroPadding(bytes, bits, this.spec);
-    const codes = new Uint16Array(d);
+    const codes = this.pool.take(Uint16Array, d); // every code is written below; `release` recycles it
     const kernels = this.simd ? simdKernels() : null;
     // The kernel flags an exponent field of 255 (vmask 255, vmax 254); the loop below names it.
     const bad = kernels ? kernels.unpack(bytes, 0, d, 9, codes, 255, 254) : (unpackCodes(bytes, 0, d, 9, codes), true);

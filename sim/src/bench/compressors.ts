@@ -89,7 +89,14 @@ export const compressorSuite: Suite = {
       // The wire: payload → bytes on the sender, bytes → validated payload on every receiver.
       if (include(`encode/${spec}`)) row(`encode/${spec}`, () => c.encode(p));
       const bytes = c.encode(p);
-      if (include(`decode/${spec}`)) row(`decode/${spec}`, () => c.decode(bytes, d));
+      // A steady-state receiver releases each decoded payload once applied, as the engine does.
+      if (include(`decode/${spec}`)) {
+        row(`decode/${spec}`, () => {
+          const q = c.decode(bytes, d);
+          c.release?.(q);
+          return q;
+        });
+      }
       if (sparse && include(`accumulate/${spec}`)) row(`accumulate/${spec}`, () => c.accumulate(p, shared, 0.5, out));
       keep(out);
     }
