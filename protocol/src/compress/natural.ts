@@ -172,7 +172,7 @@ function compressF64(x: Float64Array, ctx: CompressContext, codes: Uint16Array, 
   const seed = laneSeed(ctx.local);
   const ties: number[] = [];
   const kernels = simd ? simdKernels() : null;
-  const bad = kernels ? kernels.natural64(x, seed, codes, ties) : naturalF64Js(x, seed, codes, ties);
+  const bad = kernels ? kernels.natural(x, seed, codes, ties) : naturalF64Js(x, seed, codes, ties);
   if (bad) {
     for (let i = 0; i < x.length; i++) if (!(Math.abs(x[i]) <= TWO_127)) rejectValue(x[i], i, 'natural');
   }

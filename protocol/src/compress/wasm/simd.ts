@@ -11,10 +11,11 @@ import { KERNELS_WASM_HEX } from './kernels-bytes.js';
  * missing (the compressors then take their plain-JS paths, which give the same codes).
  */
 export interface SimdKernels {
-  /** Natural compression of float32 values (code per `natural.ts`); true if some |x_i| > 2^127 or is not finite. */
-  natural(x: Float32Array, seed: Int32Array, codes: Uint16Array, ties: number[]): boolean;
-  /** Natural compression of float64 values (code per `natural.ts`); true if some |x_i| > 2^127 or is NaN. */
-  natural64(x: Float64Array, seed: Int32Array, codes: Uint16Array, ties: number[]): boolean;
+  /**
+   * Natural compression (codes per `natural.ts`, float32 or float64 input); true if some |x_i| is
+   * beyond 2^127 or not finite.
+   */
+  natural(x: Vec, seed: Int32Array, codes: Uint16Array, ties: number[]): boolean;
   /**
    * Σ x_i² with partial sums over i mod 8 added as ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)),
    * and max|x_i| (exact when every x_i is finite; a NaN makes the sum NaN).
@@ -165,28 +166,15 @@ class Kernels implements SimdKernels {
     for (let t = 0; t < count; t++) ties.push(lo + this.ties[t]);
   }
 
-  natural(x: Float32Array, seed: Int32Array, codes: Uint16Array, ties: number[]): boolean {
+  natural(x: Vec, seed: Int32Array, codes: Uint16Array, ties: number[]): boolean {
     this.seed(seed);
     this.i32[FLAG / 4] = 0;
+    const kernel = x instanceof Float64Array ? this.k.natural64 : this.k.natural;
     const d = x.length;
     for (let lo = 0; lo < d; lo += CHUNK) {
       const hi = Math.min(lo + CHUNK, d);
       this.load(x, lo, hi);
-      this.collect(this.k.natural(hi - lo), lo, ties);
-      this.unload(2 * (hi - lo));
-      codes.set(this.stage16.subarray(0, hi - lo), lo);
-    }
-    return this.i32[FLAG / 4] !== 0;
-  }
-
-  natural64(x: Float64Array, seed: Int32Array, codes: Uint16Array, ties: number[]): boolean {
-    this.seed(seed);
-    this.i32[FLAG / 4] = 0;
-    const d = x.length;
-    for (let lo = 0; lo < d; lo += CHUNK) {
-      const hi = Math.min(lo + CHUNK, d);
-      this.load(x, lo, hi);
-      this.collect(this.k.natural64(hi - lo), lo, ties);
+      this.collect(kernel(hi - lo), lo, ties);
       this.unload(2 * (hi - lo));
       codes.set(this.stage16.subarray(0, hi - lo), lo);
     }
