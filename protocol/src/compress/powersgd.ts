@@ -53,35 +53,14 @@ export class PowerSgdCompressor implements FixedRateCompressor {
     const rng = ctx.streams.rng(ctx.round, `${ctx.purpose}/powersgd`, ctx.device);
     const q0 = new Float64Array(m * r);
     for (let i = 0; i < q0.length; i++) q0[i] = rng.nextGaussian();
-    // P = M Q₀ (n×r)
+    // P = M Q₀ (n×r), then Q = Mᵀ P̂ with the float32 P̂ that travels.
     const p = new Float64Array(n * r);
-    for (let i = 0; i < n; i++) {
-      const row = i * m;
-      const cols = Math.min(m, d - row);
-      const pi = i * r;
-      for (let j = 0; j < cols; j++) {
-        const v = x[row + j];
-        if (v === 0) continue;
-        const qj = j * r;
-        for (let c = 0; c < r; c++) p[pi + c] += v * q0[qj + c];
-      }
-    }
+    multiplyRows(x, m, r, q0, p);
     orthonormalise(p, n, r);
     orthonormalise(p, n, r);
     const pf = new Float32Array(p);
-    // Q = Mᵀ P̂ with the float32 P̂ that travels.
     const q = new Float64Array(m * r);
-    for (let i = 0; i < n; i++) {
-      const row = i * m;
-      const cols = Math.min(m, d - row);
-      const pi = i * r;
-      for (let j = 0; j < cols; j++) {
-        const v = x[row + j];
-        if (v === 0) continue;
-        const qj = j * r;
-        for (let c = 0; c < r; c++) q[qj + c] += v * pf[pi + c];
-      }
-    }
+    multiplyRowsTransposed(x, m, r, pf, q);
     const qf = new Float32Array(q);
     expectSendable(qf, this.spec);
     return { codec: this.spec, d, bits: this.payloadBits(d), p: pf, q: qf };
@@ -98,17 +77,32 @@ export class PowerSgdCompressor implements FixedRateCompressor {
     const d = pl.d;
     const { n, m, r } = powerSgdShape(d, this.rank);
     const { p, q } = pl;
-    const pa = new Float64Array(r);
-    for (let i = 0; i < n; i++) {
-      const row = i * m;
+    // Per row i: out[i·m + j] += Σ_c (a·P[i][c])·Q[j][c], summed over c in order, four columns at a
+    // time from locals into a row of partial sums.
+    const acc = new Float64Array(m);
+    for (let row = 0, pi = 0; row < d; row += m, pi += r) {
       const cols = Math.min(m, d - row);
-      for (let c = 0; c < r; c++) pa[c] = a * p[i * r + c];
-      for (let j = 0; j < cols; j++) {
-        let s = 0;
-        const qj = j * r;
-        for (let c = 0; c < r; c++) s += pa[c] * q[qj + c];
-        out[row + j] += s;
+      acc.fill(0, 0, cols);
+      let c = 0;
+      for (; c + 4 <= r; c += 4) {
+        const a0 = a * p[pi + c];
+        const a1 = a * p[pi + c + 1];
+        const a2 = a * p[pi + c + 2];
+        const a3 = a * p[pi + c + 3];
+        for (let j = 0, qj = c; j < cols; j++, qj += r) {
+          let s = acc[j];
+          s += a0 * q[qj];
+          s += a1 * q[qj + 1];
+          s += a2 * q[qj + 2];
+          s += a3 * q[qj + 3];
+          acc[j] = s;
+        }
       }
+      for (; c < r; c++) {
+        const a0 = a * p[pi + c];
+        for (let j = 0, qj = c; j < cols; j++, qj += r) acc[j] += a0 * q[qj];
+      }
+      for (let j = 0; j < cols; j++) out[row + j] += acc[j];
     }
     return out;
   }
@@ -130,6 +124,71 @@ export class PowerSgdCompressor implements FixedRateCompressor {
     const p = rd.readFiniteFloat32Array(n * r, 'powersgd.p');
     const q = rd.readFiniteFloat32Array(m * r, 'powersgd.q');
     return { codec: this.spec, d, bits, p, q };
+  }
+}
+
+/**
+ * P = M A for the row-major n×m matrix M laid over x (zero padded) and a row-major m×r A:
+ * P[i][c] = Σ_j M[i][j]·A[j][c], summed over j in order. Four columns at a time, each in its own
+ * local, so that four independent additions are in flight and P is written once per entry (the
+ * order of every sum is unchanged, so is the result).
+ */
+function multiplyRows(x: Vec, m: number, r: number, a: Float64Array, p: Float64Array): void {
+  const d = x.length;
+  for (let row = 0, pi = 0; row < d; row += m, pi += r) {
+    const cols = Math.min(m, d - row);
+    let c = 0;
+    for (; c + 4 <= r; c += 4) {
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (let j = 0, aj = c; j < cols; j++, aj += r) {
+        const v = x[row + j];
+        s0 += v * a[aj];
+        s1 += v * a[aj + 1];
+        s2 += v * a[aj + 2];
+        s3 += v * a[aj + 3];
+      }
+      p[pi + c] = s0;
+      p[pi + c + 1] = s1;
+      p[pi + c + 2] = s2;
+      p[pi + c + 3] = s3;
+    }
+    for (; c < r; c++) {
+      let s0 = 0;
+      for (let j = 0, aj = c; j < cols; j++, aj += r) s0 += x[row + j] * a[aj];
+      p[pi + c] = s0;
+    }
+  }
+}
+
+/**
+ * Q = Mᵀ P (m×r, row-major, zeroed by the caller): Q[j][c] = Σ_i M[i][j]·P[i][c], summed over i in
+ * order (row by row). Four columns of P at a time from locals.
+ */
+function multiplyRowsTransposed(x: Vec, m: number, r: number, p: Float32Array, q: Float64Array): void {
+  const d = x.length;
+  for (let row = 0, pi = 0; row < d; row += m, pi += r) {
+    const cols = Math.min(m, d - row);
+    let c = 0;
+    for (; c + 4 <= r; c += 4) {
+      const p0 = p[pi + c];
+      const p1 = p[pi + c + 1];
+      const p2 = p[pi + c + 2];
+      const p3 = p[pi + c + 3];
+      for (let j = 0, qj = c; j < cols; j++, qj += r) {
+        const v = x[row + j];
+        q[qj] += v * p0;
+        q[qj + 1] += v * p1;
+        q[qj + 2] += v * p2;
+        q[qj + 3] += v * p3;
+      }
+    }
+    for (; c < r; c++) {
+      const p0 = p[pi + c];
+      for (let j = 0, qj = c; j < cols; j++, qj += r) q[qj] += x[row + j] * p0;
+    }
   }
 }
 
