@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DitherCompressor } from '../src/compress/dither.js';
 import { Int8Compressor } from '../src/compress/int8.js';
@@ -5,7 +6,7 @@ import { NaturalCompressor } from '../src/compress/natural.js';
 import { simdKernels } from '../src/compress/wasm/simd.js';
 import { packCodes, unpackCodes } from '../src/compress/bitio.js';
 import type { Compressor, Payload } from '../src/compress/types.js';
-import { Rng } from '../src/index.js';
+import { PayloadError, Rng } from '../src/index.js';
 import { sendCtx } from './compress-util.js';
 
 /**
@@ -155,5 +156,36 @@ describe('WebAssembly SIMD kernels', () => {
         expect(errorOf(() => make(true).decode(bytes, d))).toBe('no error');
       }
     }
+  });
+
+  it('fuzz: damaged payloads spanning several chunks decode the same way on both paths, or fail with a PayloadError', () => {
+    const d = 70001;
+    const x = input(d, 12, false);
+    const specs = compressors.filter(([spec]) => /^(natural|dither:p=2,s=(8|3)|int8:block=256)/.test(spec));
+    const encoded = specs.map(([, make]) => {
+      const c = make(true);
+      return c.encode(c.compress(x, sendCtx(9, 9)));
+    });
+    const outcome = (make: (simd: boolean) => Compressor<Payload>, simd: boolean, bytes: Uint8Array): string => {
+      try {
+        return JSON.stringify(fields(make(simd).decode(bytes, d)));
+      } catch (e) {
+        if (!(e instanceof PayloadError)) throw e;
+        return `${e.code}: ${e.message}`;
+      }
+    };
+    fc.assert(
+      fc.property(
+        fc.nat(specs.length - 1),
+        fc.array(fc.tuple(fc.nat(), fc.nat(255)), { minLength: 1, maxLength: 6 }),
+        (k, edits) => {
+          const bytes = encoded[k].slice();
+          for (const [at, v] of edits) bytes[at % bytes.length] = v;
+          const [, make] = specs[k];
+          expect(outcome(make, true, bytes)).toBe(outcome(make, false, bytes));
+        },
+      ),
+      { numRuns: 60, seed: 7 },
+    );
   });
 });
