@@ -1,6 +1,7 @@
 ;; Masha's WebAssembly SIMD kernels for the per-element compressors (natural compression, natural
-;; dithering, 8-bit blockwise). Source of `kernels-bytes.ts`: after editing, run
-;; `npm run build:wasm -w @masha/protocol` (a test checks that the two agree).
+;; dithering, 8-bit blockwise) and for packing their codes on the wire. Source of
+;; `kernels-bytes.ts`: after editing, run `npm run build:wasm -w @masha/protocol`
+;; (`npm run typecheck` fails while the two disagree).
 ;;
 ;; The kernels work on one chunk at a time in a fixed 512 KiB memory (it never grows, so views on
 ;; it stay valid); `simd.ts` copies each chunk in and the codes out, and settles ties.
@@ -8,12 +9,13 @@
 ;; Memory layout (byte offsets):
 ;;   STATE    0   four v128: word k of the four xoshiro128** lanes in vector k (lane l in lane l)
 ;;   ACC     64   sumsq: four f64x2 partial sums of squares (elements i mod 8 = 0,1 | 2,3 | 4,5 | 6,7)
-;;   FLAG   128   i32, natural: non-zero once some input was beyond 2^127 (or ±inf, NaN)
+;;   FLAG   128   i32, natural/natural64: non-zero once some input was beyond 2^127 (or ±inf, NaN)
 ;;   MAX    144   sumsq: f64x2 running max|x|
-;;   BLOCK 1024   f64 per block of the chunk: int8max writes max|x|, int8 reads the block's 127/scale
+;;   BLOCK 1024   f64 per block of the chunk: int8max writes max|x|, int8 reads the block's multiplier
 ;;   TIES 16384   i32 chunk-relative indices of ties, in increasing order (the kernels return the count)
 ;;   IN  147456   the chunk's input: float32 or float64 values, zero-padded to a multiple of 8
-;;   OUT 409600   the chunk's codes: u16 (natural), u8 (dither), i8 (int8)
+;;                (pack: codes; unpack: packed bytes)
+;;   OUT 409600   the chunk's codes: u16 (natural), u8 (dither), i8 (int8) (pack: packed bytes)
 ;;
 ;; Random bits, the scheme every path of these compressors shares (lanes.ts is its reference):
 ;; element i takes 16 bits of step ⌊i/8⌋ of four xoshiro128** lanes, lane i mod 4, the top half of
