@@ -14,7 +14,7 @@ import { connectSwarm } from '../src/launcher/connect.js';
 import { startRelay, type RelayNode, type SwarmTransport } from '../src/net/index.js';
 import { PeerDriver } from '../src/peer/driver.js';
 import { EventLog } from '../src/peer/event-log.js';
-import { decodeStatus } from '../src/peer/status.js';
+import { decodeStatus } from '@masha/protocol/swarm';
 import { readFileSync } from 'node:fs';
 
 const manifest = parseManifest({

@@ -3,7 +3,6 @@
  * Each area has its own barrel; add one `export *` line per area here.
  */
 export * from './io/index.js';
-export * from './plot/index.js';
 export * from './bench/index.js';
 export * from './solve.js';
 export * from './repro/bilinear.js';

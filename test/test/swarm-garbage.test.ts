@@ -8,7 +8,8 @@
  * complete with every peer on the same state.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectSwarm, RunDirectory, RUNS_TOPIC, statusTopic, broadcastTopic, type SwarmTransport } from '@masha/node';
+import { connectSwarm, RunDirectory, type SwarmTransport } from '@masha/node';
+import { RUNS_TOPIC, statusTopic, broadcastTopic } from '@masha/protocol/swarm';
 import { encodeAnnounce, encodeFrames, ENGINE_CODEC, MSG, Rng } from '@masha/protocol';
 import { checkLineage, testManifest, TestSwarm } from './swarm-helpers.js';
 

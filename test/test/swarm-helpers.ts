@@ -8,7 +8,8 @@
 import { mkdtempSync, readdirSync, readFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ProcessGroup, type LaunchSummary, type ManagedChild, type PeerStatus } from '@masha/node';
+import { ProcessGroup, type LaunchSummary, type ManagedChild } from '@masha/node';
+import type { PeerStatus } from '@masha/protocol/swarm';
 import { parseManifest, runIdOf, type Manifest, type ManifestInput } from '@masha/protocol';
 
 /**

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseManifest, ValidationError, type Manifest } from '@masha/protocol';
-import { pinProblemFile } from '../launcher/announce.js';
+import { pinProblemFile } from '@masha/protocol/swarm';
 
 export interface LoadedManifest {
   readonly manifest: Manifest;

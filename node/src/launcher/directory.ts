@@ -5,9 +5,9 @@
  * `masha status` (the live table).
  */
 import type { SwarmTransport } from '../net/swarm-transport.js';
-import { decodeStatus, StatusError, type PeerStatus } from '../peer/status.js';
-import { RUNS_TOPIC, statusTopic } from '../peer/topics.js';
-import { AnnouncementReader, type RunAnnouncement } from './announce.js';
+import { decodeStatus, StatusError, type PeerStatus } from '@masha/protocol/swarm';
+import { RUNS_TOPIC, statusTopic } from '@masha/protocol/swarm';
+import { AnnouncementReader, type RunAnnouncement } from '@masha/protocol/swarm';
 
 export interface KnownRun {
   announcement: RunAnnouncement;

@@ -1,4 +1,3 @@
-export * from './announce.js';
 export * from './connect.js';
 export * from './directory.js';
 export * from './plot.js';

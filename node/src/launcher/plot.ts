@@ -1,4 +1,4 @@
-import { plotConvergence } from '@masha/sim';
+import { plotConvergence } from '@masha/protocol/plot';
 
 /** Convergence and membership of a real run, as the launcher saw it. */
 export interface LaunchSeries {

@@ -16,9 +16,9 @@ import { NetError } from '../net/errors.js';
 import type { SwarmTransport } from '../net/swarm-transport.js';
 import { PeerDriver } from '../peer/driver.js';
 import { EventLog, NO_LOG, type EventSink } from '../peer/event-log.js';
-import type { PeerStatus } from '../peer/status.js';
-import { isRunId } from '../peer/topics.js';
-import type { RunAnnouncement } from './announce.js';
+import type { PeerStatus } from '@masha/protocol/swarm';
+import { isRunId } from '@masha/protocol/swarm';
+import type { RunAnnouncement } from '@masha/protocol/swarm';
 import { connectSwarm } from './connect.js';
 import { RunDirectory, StatusBoard } from './directory.js';
 

@@ -24,7 +24,7 @@
  *   far below the 4 MiB at which gossipsub's decoder silently drops a stream, and room for
  *   IWANT replies that carry several frames).
  */
-import { createHash } from 'node:crypto';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { StrictNoSign, StrictSign } from '@libp2p/gossipsub';
 import { TopicValidatorResult } from '@libp2p/gossipsub';
 import type { GossipsubOpts, Message, TopicValidatorFn } from '@libp2p/gossipsub';
@@ -73,7 +73,7 @@ export const DEFAULT_GOSSIP_TUNING: GossipTuning = {
 
 /** SHA-256 of the message data: the swarm's gossipsub message id. */
 export function frameMessageId(msg: Message): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(msg.data).digest());
+  return sha256(msg.data);
 }
 
 export function gossipOptions(tuning: GossipTuning): Partial<GossipsubOpts> {

@@ -43,8 +43,8 @@ import {
 } from '@masha/protocol';
 import { UPLINK_PROTOCOL, type SwarmTransport } from '../net/swarm-transport.js';
 import { NO_LOG, type EventSink } from './event-log.js';
-import { encodeStatus, MAX_COUNTERS, MAX_LISTED_SHARDS, STATUS_VERSION, type PeerStatus } from './status.js';
-import { broadcastTopic, statusTopic } from './topics.js';
+import { encodeStatus, MAX_COUNTERS, MAX_LISTED_SHARDS, STATUS_VERSION, type PeerStatus } from '@masha/protocol/swarm';
+import { broadcastTopic, statusTopic } from '@masha/protocol/swarm';
 
 export type DriverRole = 'volunteer' | 'observer';
 

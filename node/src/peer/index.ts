@@ -1,4 +1,2 @@
-export * from './topics.js';
 export * from './event-log.js';
-export * from './status.js';
 export * from './driver.js';

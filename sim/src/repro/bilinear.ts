@@ -26,7 +26,7 @@ import { generateBilinear } from '@masha/protocol';
 import type { IterationRecord, MethodName, Problem } from '@masha/protocol';
 import { writeCsvFile } from '../io/csv.js';
 import { writeJsonFile, writeTextFile } from '../io/json.js';
-import { renderLineChart } from '../plot/line-chart.js';
+import { renderLineChart } from '@masha/protocol/plot';
 import { CURVE_HEADER, curveRows, DEFAULT_TARGET, megabytes, runMethod, summaryJson, theoryGamma } from '../solve.js';
 import type { RunSummary } from '../solve.js';
 

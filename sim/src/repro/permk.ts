@@ -39,7 +39,7 @@ import { MarinaQuadraticRun, type MarinaQuadraticResult } from './marina-quadrat
 import { scanTopk } from './scan-topk.js';
 import { writeCsvFile } from '../io/csv.js';
 import { writeJsonFile, writeTextFile } from '../io/json.js';
-import { renderLineChart } from '../plot/line-chart.js';
+import { renderLineChart } from '@masha/protocol/plot';
 
 export type PermkCompressorName = 'randk' | 'permk' | 'topk';
 export const PERMK_COMPRESSORS: readonly PermkCompressorName[] = ['permk', 'randk', 'topk'];

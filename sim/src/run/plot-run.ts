@@ -1,4 +1,4 @@
-import { plotConvergence, type ConvergenceSeries } from '../plot/index.js';
+import { plotConvergence, type ConvergenceSeries } from '@masha/protocol/plot';
 
 /**
  * Convergence and membership of a simulated run, one point per committed iteration (and per

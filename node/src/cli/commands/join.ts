@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 import { joinRun } from '../../launcher/volunteer.js';
-import type { PeerStatus } from '../../peer/status.js';
+import type { PeerStatus } from '@masha/protocol/swarm';
 import { collect, EXIT, parseRound, parseSeconds, UsageError } from '../errors.js';
 import { formatBytes, formatMetric, interruptSignal, shortId, type CliContext } from '../io.js';
 

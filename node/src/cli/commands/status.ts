@@ -8,7 +8,7 @@ import { formatTable } from '@masha/sim';
 import { connectSwarm } from '../../launcher/connect.js';
 import { RunDirectory, StatusBoard } from '../../launcher/directory.js';
 import { LIVE_WINDOW_MS } from '../../launcher/launch.js';
-import { isRunId } from '../../peer/topics.js';
+import { isRunId } from '@masha/protocol/swarm';
 import { collect, EXIT, parseSeconds, UsageError } from '../errors.js';
 import { formatBytes, formatMetric, interruptSignal, shortId, type CliContext } from '../io.js';
 

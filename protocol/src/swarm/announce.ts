@@ -16,17 +16,13 @@
  * id of the frames — otherwise the announcement is refused and counted by reason. The author of an
  * announcement is the gossip message's signed author.
  */
-import {
-  encodeFrames,
-  FrameError,
-  MashaError,
-  parseManifest,
-  Reassembler,
-  runIdOf,
-  sha256Hex,
-  ValidationError,
-  type Manifest,
-} from '@masha/protocol';
+import { utf8DecodeStrict, utf8Encode } from '../utf8.js';
+import { MashaError, ValidationError } from '../errors.js';
+import { encodeFrames } from '../frames/encode.js';
+import { FrameError } from '../frames/frame-error.js';
+import { Reassembler } from '../frames/reassembler.js';
+import { runIdOf, sha256Hex } from '../manifest/canonical.js';
+import { parseManifest, type Manifest } from '../manifest/schema.js';
 import { z } from 'zod';
 
 /** Frame header kind and codec of announcements (engine messages use kinds 1–8, codec 1). */
@@ -65,8 +61,6 @@ export interface RunAnnouncement {
   readonly launcher: string;
 }
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * For a manifest naming a problem file: the file's text (read by the caller) keyed by the path the
@@ -90,7 +84,7 @@ export function encodeAnnouncement(
   messageId: number,
   frameSize: number,
 ): Uint8Array[] {
-  const body = encoder.encode(JSON.stringify({ v: ANNOUNCE_VERSION, manifest: a.manifest, files: a.files, state: a.state, startedAt: a.startedAt }));
+  const body = utf8Encode(JSON.stringify({ v: ANNOUNCE_VERSION, manifest: a.manifest, files: a.files, state: a.state, startedAt: a.startedAt }));
   if (body.length > MAX_ANNOUNCE_BYTES) {
     throw new AnnounceError('too-large', `the run announcement is ${body.length} bytes (limit ${MAX_ANNOUNCE_BYTES}): use a generated problem or a smaller problem file`);
   }
@@ -153,7 +147,7 @@ export class AnnouncementReader {
 export function decodeAnnouncementBody(runId: string, sender: string, body: Uint8Array): RunAnnouncement {
   let json: unknown;
   try {
-    json = JSON.parse(decoder.decode(body));
+    json = JSON.parse(utf8DecodeStrict(body));
   } catch (e) {
     throw new AnnounceError('bad-json', `announcement is not UTF-8 JSON: ${(e as Error).message}`);
   }

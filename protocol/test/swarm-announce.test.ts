@@ -1,6 +1,7 @@
+import { utf8Encode } from '../src/utf8.js';
 import { describe, expect, it } from 'vitest';
 import { encodeFrames, parseManifest, runIdOf, sha256Hex } from '@masha/protocol';
-import { AnnouncementReader, ANNOUNCE_KIND, encodeAnnouncement, JSON_CODEC, pinProblemFile } from '../src/launcher/announce.js';
+import { AnnouncementReader, ANNOUNCE_KIND, encodeAnnouncement, JSON_CODEC, pinProblemFile } from '../src/swarm/announce.js';
 
 const LAUNCHER = '12D3KooWLauncher';
 const manifest = parseManifest({ problem: { kind: 'bilinear', d: 20, M: 4 }, method: { name: 'masha1' }, stop: { iterations: 50, target: 1e-6 } });
@@ -39,7 +40,7 @@ describe('run announcements', () => {
 
   it('refuses a manifest whose hash is not the announced run id', () => {
     const other = parseManifest({ ...manifest, seed: 99 });
-    const body = new TextEncoder().encode(JSON.stringify({ v: 1, manifest: other, files: {}, state: 'open', startedAt: 0 }));
+    const body = utf8Encode(JSON.stringify({ v: 1, manifest: other, files: {}, state: 'open', startedAt: 0 }));
     const reader = new AnnouncementReader();
     expect(feed(reader, rawFrames(runIdOf(manifest), body))).toBeNull();
     expect(reader.rejected['run-id-mismatch']).toBe(1);
@@ -48,9 +49,9 @@ describe('run announcements', () => {
   it('refuses bad JSON, bad envelopes and invalid manifests, counting each by reason', () => {
     const id = runIdOf(manifest);
     const reader = new AnnouncementReader();
-    feed(reader, rawFrames(id, new TextEncoder().encode('{not json')));
-    feed(reader, rawFrames(id, new TextEncoder().encode(JSON.stringify({ v: 1, manifest, files: {}, state: 'paused', startedAt: 0 }))));
-    feed(reader, rawFrames(id, new TextEncoder().encode(JSON.stringify({ v: 1, manifest: { ...manifest, network: { ...manifest.network, leaseMs: -5 } }, files: {}, state: 'open', startedAt: 0 }))));
+    feed(reader, rawFrames(id, utf8Encode('{not json')));
+    feed(reader, rawFrames(id, utf8Encode(JSON.stringify({ v: 1, manifest, files: {}, state: 'paused', startedAt: 0 }))));
+    feed(reader, rawFrames(id, utf8Encode(JSON.stringify({ v: 1, manifest: { ...manifest, network: { ...manifest.network, leaseMs: -5 } }, files: {}, state: 'open', startedAt: 0 }))));
     expect(reader.rejected).toMatchObject({ 'bad-json': 1, 'bad-envelope': 1, 'bad-manifest': 1 });
   });
 
@@ -70,7 +71,7 @@ describe('run announcements', () => {
     expect(pinned.manifest.problem).toEqual({ kind: 'file', path: 'p.json', sha256: sha256Hex(text) });
     const frames = encodeAnnouncement({ manifest: pinned.manifest, files: pinned.files, state: 'open', startedAt: 0 }, LAUNCHER, 4, 64 * 1024);
     expect(feed(new AnnouncementReader(), frames)?.files['p.json']).toBe(text);
-    const tampered = new TextEncoder().encode(JSON.stringify({ v: 1, manifest: pinned.manifest, files: { 'p.json': text.replace('2', '3') }, state: 'open', startedAt: 0 }));
+    const tampered = utf8Encode(JSON.stringify({ v: 1, manifest: pinned.manifest, files: { 'p.json': text.replace('2', '3') }, state: 'open', startedAt: 0 }));
     const reader = new AnnouncementReader();
     expect(feed(reader, rawFrames(runIdOf(pinned.manifest), tampered))).toBeNull();
     expect(reader.rejected['bad-file']).toBe(1);

@@ -1,5 +1,6 @@
+import { utf8Encode } from '../src/utf8.js';
 import { describe, expect, it } from 'vitest';
-import { decodeStatus, encodeStatus, MAX_STATUS_BYTES, StatusError, type PeerStatus } from '../src/peer/status.js';
+import { decodeStatus, encodeStatus, MAX_STATUS_BYTES, StatusError, type PeerStatus } from '../src/swarm/status.js';
 
 const RUN = 'a'.repeat(64);
 
@@ -27,7 +28,7 @@ function status(over: Partial<PeerStatus> = {}): PeerStatus {
   };
 }
 
-const enc = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
+const enc = (v: unknown): Uint8Array => utf8Encode(JSON.stringify(v));
 
 describe('peer status reports', () => {
   it('round-trips a report exactly', () => {

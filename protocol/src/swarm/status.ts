@@ -8,7 +8,8 @@
  * with a StatusError. The reporting peer's identity is the gossip message's signed author, never
  * a field of the report.
  */
-import { MashaError } from '@masha/protocol';
+import { utf8DecodeStrict, utf8Encode } from '../utf8.js';
+import { MashaError } from '../errors.js';
 import { z } from 'zod';
 
 export const STATUS_VERSION = 1;
@@ -69,14 +70,12 @@ export const statusSchema = z.strictObject({
 
 export type PeerStatus = z.output<typeof statusSchema>;
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /** Serialises a report; refuses one that would not pass `decodeStatus` (a bug on our side). */
 export function encodeStatus(status: PeerStatus): Uint8Array {
   const checked = statusSchema.safeParse(status);
   if (!checked.success) throw new StatusError(`invalid status report: ${checked.error.issues[0]?.message ?? 'unknown'}`);
-  const bytes = encoder.encode(JSON.stringify(checked.data));
+  const bytes = utf8Encode(JSON.stringify(checked.data));
   if (bytes.length > MAX_STATUS_BYTES) throw new StatusError(`status report of ${bytes.length} bytes exceeds ${MAX_STATUS_BYTES}`);
   return bytes;
 }
@@ -86,7 +85,7 @@ export function decodeStatus(bytes: Uint8Array): PeerStatus {
   if (bytes.length === 0 || bytes.length > MAX_STATUS_BYTES) throw new StatusError(`status report of ${bytes.length} bytes (limit ${MAX_STATUS_BYTES})`);
   let json: unknown;
   try {
-    json = JSON.parse(decoder.decode(bytes));
+    json = JSON.parse(utf8DecodeStrict(bytes));
   } catch (e) {
     throw new StatusError(`status report is not UTF-8 JSON: ${(e as Error).message}`);
   }

@@ -1,0 +1,3 @@
+export * from './topics.js';
+export * from './status.js';
+export * from './announce.js';
