@@ -166,7 +166,7 @@ describe('churn', () => {
     expect(captured.length).toBeGreaterThan(0);
     for (const n of survivors) for (const m of captured) n.peer.handle({ type: 'message', from: m.sender, message: m }, swarm.now);
     survivors.forEach((n, i) => {
-      expect(n.peer.counters['stale-epoch'] - before[i]).toBe(captured.length);
+      expect((n.peer.counters['stale-epoch'] ?? 0) - before[i]).toBe(captured.length);
       expect(n.peer.digestHex).toBe(digestsBefore[i]);
     });
     // The old aggregator, alone, paused; it comes back, hears epoch 2, steps down and catches up.

@@ -10,6 +10,52 @@
 
 export type PeerId = string;
 
+/** The engine's timers (one of each per peer; setting one that is set replaces it). */
+export type TimerKind = 'hb' | 'wd' | 'claim' | 'gather' | 'deadline' | 'sync' | 'behind' | 'commit';
+
+/** Why a run ended for a peer. */
+export type StopReason = 'iterations' | 'target';
+
+/** Every counter an engine keeps (`metric` actions carry these names). */
+export const ENGINE_COUNTERS = [
+  'aborted-round',
+  'bad-message',
+  'bad-payload',
+  'digest-mismatch',
+  'duplicate-commit',
+  'duplicate-uplink',
+  'early-commit-applied',
+  'epoch-conflict',
+  'forced-refresh',
+  'holding-corrected',
+  'late-uplink',
+  'member-expired',
+  'misdirected',
+  'phase-mismatch',
+  'reassigned-shards',
+  'rejected',
+  'replay-applied',
+  'replay-skipped',
+  'replays-served',
+  'round-paused',
+  'round-retry',
+  'snapshots-served',
+  'stale-epoch',
+  'state-digest-mismatch',
+  'state-installed',
+  'state-not-newer',
+  'state-request-not-behind',
+  'state-request-throttled',
+  'step-down',
+  'sync-after-grace',
+  'sync-request',
+  'sync-timeout',
+  'unassigned-uplink',
+  'unsolicited-state',
+  'wrong-run',
+] as const;
+export type EngineCounter = (typeof ENGINE_COUNTERS)[number];
+
 /** Protocol message as handed to / received from the frame layer. */
 export interface EngineMessage {
   /** Message kind (heartbeat, open, uplink, commit, state-request, state, …), small integer. */
@@ -32,7 +78,7 @@ export type EngineEvent =
   /** A complete, reassembled message. */
   | { readonly type: 'message'; readonly from: PeerId; readonly message: EngineMessage }
   /** A timer set by `setTimer` fired. */
-  | { readonly type: 'timer'; readonly id: string }
+  | { readonly type: 'timer'; readonly id: TimerKind }
   /** Transport-level membership hint (connection opened/closed); heartbeats remain authoritative. */
   | { readonly type: 'peer-connected' | 'peer-disconnected'; readonly peer: PeerId }
   /** The driver rejected an incoming frame/message (bad bytes, stale epoch, limits) — for counting. */
@@ -43,8 +89,8 @@ export type EngineAction =
   | { readonly type: 'broadcast'; readonly message: EngineMessage }
   /** To one peer (uplink to the aggregator, state transfer). */
   | { readonly type: 'send'; readonly to: PeerId; readonly message: EngineMessage }
-  | { readonly type: 'setTimer'; readonly id: string; readonly delayMs: number }
-  | { readonly type: 'clearTimer'; readonly id: string }
+  | { readonly type: 'setTimer'; readonly id: TimerKind; readonly delayMs: number }
+  | { readonly type: 'clearTimer'; readonly id: TimerKind }
   /** A round was committed and applied by this peer. */
   | {
       readonly type: 'commit';
@@ -58,9 +104,9 @@ export type EngineAction =
   /** A new epoch (and aggregator) was adopted. */
   | { readonly type: 'election'; readonly epoch: number; readonly aggregator: PeerId }
   /** A named measurement (metric value, late frame counter, …). */
-  | { readonly type: 'metric'; readonly name: string; readonly value: number }
+  | { readonly type: 'metric'; readonly name: EngineCounter; readonly value: number }
   /** The run reached its end (target or round budget); the driver may stop the peer. */
-  | { readonly type: 'done'; readonly reason: string };
+  | { readonly type: 'done'; readonly reason: StopReason };
 
 /** A peer's state machine. `handle` must not touch clocks, timers, sockets or randomness outside the run's seeded streams. */
 export interface EnginePeer {

@@ -1,0 +1,283 @@
+/**
+ * The device role: the shards this peer holds and their memories, the round it was asked to
+ * answer, its answers (computed once per round and kept until the commit, so a re-opened attempt
+ * is answered from them), assignment deltas, and heartbeats to the aggregator.
+ *
+ * A shard whose holder changed has *fresh* memory: in a compressed phase its holder answers with a
+ * "fresh" marker instead of a difference against a memory it does not have (see peer.ts).
+ */
+import type { MethodInstance, ShardState } from '../methods/types.js';
+import type { RunContext } from './context.js';
+import { digestEquals } from './digest.js';
+import type { Election } from './election.js';
+import type { Lineage } from './lineage.js';
+import {
+  DeltaView,
+  type DeltaEntry,
+  encodeHeartbeat,
+  encodeUplink,
+  HB_DONE,
+  HB_RESET,
+  MSG,
+  UP_FRESH,
+  type UplinkEntry,
+} from './messages.js';
+import type { Outbox } from './outbox.js';
+import { phaseCode } from './phase-code.js';
+import type { PeerId } from './types.js';
+
+interface HeldShard {
+  state: ShardState;
+  /** Second buffer: the would-be memory of the last uplink is copied here until its commit. */
+  spare: ShardState;
+  /** Memory (re)initialised and not yet adopted from a committed round. */
+  fresh: boolean;
+}
+
+interface Pending {
+  readonly bytes: Uint8Array;
+  readonly flags: number;
+  /** Would-be memory (held.spare, or a clone when the method's shape differs), null if unchanged. */
+  readonly memory: ShardState | null;
+}
+
+/** The round a device was asked to answer. */
+export interface DeviceOpen {
+  readonly epoch: number;
+  readonly round: number;
+  readonly attempt: number;
+  /** Phase of the round; null when the device has not yet applied the round's parent (implicit opens). */
+  readonly phase: string | null;
+  readonly baseEpoch: number;
+  readonly baseDigest: Uint8Array;
+  /** Held shards asked for (null: every held shard). */
+  readonly wanted: ReadonlySet<number> | null;
+}
+
+/** Where the aggregator's own answers go (instead of the network). */
+export interface SelfUplink {
+  /** True when this peer aggregates the round; then it takes the entries. */
+  ingestOwn(entries: readonly UplinkEntry[]): boolean;
+}
+
+export class Device {
+  open: DeviceOpen | null = null;
+  /** Set by the state role when a snapshot reset the shard memories (reported in the next heartbeat). */
+  resetSinceReport = false;
+  lastSentToAgg = Number.NEGATIVE_INFINITY;
+  private readonly held = new Map<number, HeldShard>();
+  private heldSorted: number[] | null = [];
+  private answeredEpoch = -1;
+  private answeredRound = -1;
+  private answeredAttempt = -1;
+  private pendingRound = -1;
+  private readonly pending = new Map<number, Pending>();
+  private assignStamp = { epoch: -1, round: -1, attempt: -1 };
+  private readonly method: MethodInstance;
+  private readonly M: number;
+
+  constructor(
+    private readonly ctx: RunContext,
+    private readonly outbox: Outbox,
+    private readonly lineage: Lineage,
+    private readonly election: Election,
+    private readonly self: SelfUplink,
+  ) {
+    this.method = ctx.method;
+    this.M = ctx.shards;
+  }
+
+  get id(): PeerId {
+    return this.outbox.id;
+  }
+
+  get heldCount(): number {
+    return this.held.size;
+  }
+
+  holds(m: number): boolean {
+    return this.held.has(m);
+  }
+
+  heldList(): number[] {
+    if (this.heldSorted === null) this.heldSorted = [...this.held.keys()].sort((a, b) => a - b);
+    return this.heldSorted;
+  }
+
+  // ---------------------------------------------------------------- heartbeats
+
+  sendHeartbeat(): void {
+    const to = this.election.aggregator;
+    if (to === null || to === this.id) return;
+    const L = this.lineage;
+    const flags = (this.resetSinceReport ? HB_RESET : 0) | (L.doneReason !== null ? HB_DONE : 0);
+    this.resetSinceReport = false;
+    const body = encodeHeartbeat({ round: L.committed, commitEpoch: L.commitEpoch, digest: L.digest, flags, held: this.heldList() }, this.M);
+    this.outbox.send(to, this.outbox.message(MSG.HEARTBEAT, this.election.epoch, L.committed, 0, body));
+    this.lastSentToAgg = this.outbox.now;
+  }
+
+  /** The heartbeat period of a device: report unless an uplink said it all recently. */
+  tick(): void {
+    if (this.election.aggregator !== null && this.outbox.now - this.lastSentToAgg >= this.ctx.timing.heartbeatMs) this.sendHeartbeat();
+  }
+
+  // ---------------------------------------------------------------- assignment
+
+  /**
+   * Applies assignment changes stamped (epoch, round, attempt) unless newer ones were applied
+   * already (a new aggregator's deltas supersede the old one's; replays of old rounds do not undo
+   * newer deltas).
+   */
+  applyDelta(delta: readonly DeltaEntry[] | DeltaView, epoch: number, round: number, attempt: number): void {
+    const s = this.assignStamp;
+    if (epoch < s.epoch || (epoch === s.epoch && (round < s.round || (round === s.round && attempt <= s.attempt)))) return;
+    this.assignStamp = { epoch, round, attempt };
+    if (delta instanceof DeltaView) {
+      // Received (it may list every shard): one pass picks out what concerns this peer. Each shard
+      // appears once in a delta, so applying the two lists is applying the entries in order.
+      const { mine, lost } = delta.split(delta.refsOf(this.id), this.heldList());
+      for (const m of lost) this.assign(m, false);
+      for (const m of mine) this.assign(m, true);
+    } else {
+      for (const e of delta) this.assign(e.shard, e.holder === this.id);
+    }
+  }
+
+  /** One delta entry: shard m is this peer's (`mine`) or not. */
+  private assign(m: number, mine: boolean): void {
+    if (mine) {
+      if (!this.held.has(m)) {
+        this.held.set(m, { state: this.method.initShard(m), spare: this.method.initShard(m), fresh: true });
+        this.heldSorted = null;
+      }
+    } else if (this.held.delete(m)) {
+      this.heldSorted = null;
+      this.pending.delete(m);
+    }
+  }
+
+  /** The replica was replaced by a snapshot: every shard memory is fresh again. */
+  resetShards(): void {
+    this.pending.clear();
+    this.pendingRound = -1;
+    for (const [m, hs] of this.held) {
+      hs.state = this.method.initShard(m);
+      hs.fresh = true;
+    }
+    if (this.held.size > 0) this.resetSinceReport = true;
+  }
+
+  // ---------------------------------------------------------------- answering a round
+
+  /** Answers the open round if this peer can (state at its base, shards held, not answered yet). */
+  tryAnswer(): void {
+    const o = this.open;
+    const L = this.lineage;
+    if (o === null || this.held.size === 0 || o.epoch !== this.election.epoch || L.doneReason !== null || this.election.aggregator === null) return;
+    if (L.committed !== o.round - 1 || !digestEquals(L.digest, o.baseDigest)) return;
+    if (this.answeredEpoch === o.epoch && this.answeredRound === o.round && this.answeredAttempt === o.attempt) return;
+    this.answeredEpoch = o.epoch;
+    this.answeredRound = o.round;
+    this.answeredAttempt = o.attempt;
+    const phase = o.phase ?? L.expectedPhase();
+    if (phase !== L.expectedPhase()) {
+      this.outbox.count('phase-mismatch');
+      return;
+    }
+    if (this.pendingRound !== o.round) {
+      this.pending.clear();
+      this.pendingRound = o.round;
+    }
+    const info = this.method.phase(phase);
+    const entries: UplinkEntry[] = [];
+    for (const m of this.heldList()) {
+      if (o.wanted !== null && !o.wanted.has(m)) continue;
+      let p = this.pending.get(m);
+      if (p === undefined) {
+        const h = this.held.get(m) as HeldShard;
+        if (h.fresh && !info.requiresAll) {
+          p = { bytes: EMPTY_BYTES, flags: UP_FRESH, memory: null };
+        } else {
+          const res = this.method.deviceUplink(L.replica, h.state, m, phase);
+          const bytes = info.uplink.encode(res.payload);
+          info.uplink.release?.(res.payload);
+          p = { bytes, flags: 0, memory: res.shard === null ? null : copyShard(res.shard, h.spare) };
+        }
+        this.pending.set(m, p);
+      }
+      entries.push({ shard: m, flags: p.flags, payload: p.bytes });
+    }
+    if (entries.length === 0) return;
+    if (this.self.ingestOwn(entries)) return;
+    const body = encodeUplink({ attempt: o.attempt, entries });
+    this.outbox.send(this.election.aggregator, this.outbox.message(MSG.UPLINK, this.election.epoch, o.round, phaseCode(phase), body));
+    this.lastSentToAgg = this.outbox.now;
+  }
+
+  /**
+   * Adopts the would-be shard memories of this peer's answers to `round` for the shards the commit
+   * included. O(held shards · log M): the included list is not scanned.
+   */
+  adoptPending(round: number, included: readonly number[]): void {
+    if (this.pending.size === 0) {
+      this.pendingRound = -1;
+      return;
+    }
+    if (this.pendingRound === round) {
+      const all = included.length === this.M;
+      for (const [m, p] of this.pending) {
+        if (p.flags & UP_FRESH || !(all || sortedHas(included, m))) continue;
+        const h = this.held.get(m);
+        if (h === undefined) continue;
+        if (p.memory !== null) {
+          if (p.memory === h.spare) {
+            h.spare = h.state;
+            h.state = p.memory;
+          } else h.state = p.memory;
+        }
+        h.fresh = false;
+      }
+    }
+    this.pending.clear();
+    this.pendingRound = -1;
+  }
+}
+
+const EMPTY_BYTES = new Uint8Array(0);
+
+/** Binary search in an ascending list. */
+function sortedHas(list: readonly number[], x: number): boolean {
+  let lo = 0;
+  let hi = list.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = list[mid];
+    if (v === x) return true;
+    if (v < x) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return false;
+}
+
+/** Copies a shard memory into `dst` when shapes match (no allocation); otherwise returns a clone. */
+function copyShard(src: ShardState, dst: ShardState): ShardState {
+  const names = Object.keys(src.vectors);
+  let same = names.length === Object.keys(dst.vectors).length;
+  if (same) {
+    for (const n of names) {
+      const d = dst.vectors[n];
+      if (d === undefined || d.length !== src.vectors[n].length) {
+        same = false;
+        break;
+      }
+    }
+  }
+  if (same) {
+    for (const n of names) dst.vectors[n].set(src.vectors[n]);
+    return dst;
+  }
+  const vectors: Record<string, Float64Array> = {};
+  for (const n of names) vectors[n] = src.vectors[n].slice();
+  return { vectors };
+}
