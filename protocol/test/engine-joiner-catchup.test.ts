@@ -18,13 +18,8 @@ function setup() {
 }
 
 function trial(stateDelay: number) {
-  const swarm: TestSwarm = new TestSwarm(setup().ctx, {
-    drop: (_from, to, msg: EngineMessage) => {
-      if (to !== 'p9' || msg.kind !== MSG.STATE || stateDelay === 0) return false;
-      const copy = { ...msg, body: msg.body.slice() };
-      swarm.at(swarm.now + stateDelay, () => (swarm as unknown as { deliver(n: Node, e: unknown): void }).deliver(swarm.node('p9'), { type: 'message', from: msg.sender, message: copy }));
-      return true;
-    },
+  const swarm: TestSwarm = new TestSwarm(setup(), {
+    latency: (_from, to, msg: EngineMessage) => (to === 'p9' && msg.kind === MSG.STATE ? 1 + stateDelay : 1),
   });
   for (const id of ['p1', 'p2', 'p3']) swarm.add(id, 0);
   swarm.run(600);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { uplinkFromProblem } from '../src/methods/evaluate.js';
 import {
   abFromOmega,
   createMethod,
@@ -26,6 +27,7 @@ interface Trace {
 function drive(method: MethodInstance, problem: Problem, iterations: number, force: (k: number) => boolean = () => false): Trace {
   const replica = method.initReplica(problem.initialPoint());
   const shards: ShardState[] = Array.from({ length: problem.shards }, (_, m) => method.initShard(m));
+  const works = Array.from({ length: problem.shards }, (_, m) => method.initWork(m));
   const server = method.initServer();
   const phases: string[] = [];
   let uplinkBits = 0;
@@ -34,7 +36,7 @@ function drive(method: MethodInstance, problem: Problem, iterations: number, for
     const k = replica.iteration;
     while (phase !== null) {
       phases.push(phase);
-      const results = shards.map((s, m) => method.deviceUplink(replica, s, m, phase as string));
+      const results = shards.map((s, m) => uplinkFromProblem(method, problem, replica, s, works[m], m, phase as string));
       for (const r of results) uplinkBits += r.payload.bits;
       const down = method.serverAggregate(
         server,

@@ -11,6 +11,7 @@
  */
 import { join, resolve } from 'node:path';
 import { runFromManifest } from '@masha/protocol';
+import { ProblemEvaluator } from '@masha/protocol/host';
 import type { MashaNodeOptions } from '../net/create-node.js';
 import { NetError } from '../net/errors.js';
 import type { SwarmTransport } from '../net/swarm-transport.js';
@@ -118,6 +119,7 @@ export async function joinRun(options: JoinOptions): Promise<JoinResult> {
     const d = new PeerDriver({
       transport,
       ctx: run.ctx,
+      evaluator: new ProblemEvaluator(run.problem),
       frameBytes: announcement.manifest.network.frameBytes,
       role: 'volunteer',
       log,

@@ -6,7 +6,7 @@
  * A shard whose holder changed has *fresh* memory: in a compressed phase its holder answers with a
  * "fresh" marker instead of a difference against a memory it does not have (see peer.ts).
  */
-import type { MethodInstance, ShardState } from '../methods/types.js';
+import type { MethodInstance, ShardState, ShardWork } from '../methods/types.js';
 import type { RunContext } from './context.js';
 import { digestEquals } from './digest.js';
 import type { Election } from './election.js';
@@ -24,7 +24,7 @@ import {
 } from './messages.js';
 import type { Outbox } from './outbox.js';
 import { phaseCode } from './phase-code.js';
-import type { PeerId } from './types.js';
+import type { EvaluationRequest, PeerId } from './types.js';
 
 interface HeldShard {
   state: ShardState;
@@ -32,6 +32,19 @@ interface HeldShard {
   spare: ShardState;
   /** Memory (re)initialised and not yet adopted from a committed round. */
   fresh: boolean;
+  /** Evaluation buffers (allocated at the first evaluation; replaced if a stale one still runs). */
+  work: ShardWork | null;
+  /** The evaluation request computing this shard's answer, if one is in flight. */
+  inflight: Inflight | null;
+}
+
+/** An evaluation request in flight: the round it answers and the state it was planned on. */
+interface Inflight {
+  readonly id: number;
+  readonly round: number;
+  readonly phase: string;
+  readonly baseDigest: Uint8Array;
+  readonly shards: readonly number[];
 }
 
 interface Pending {
@@ -67,10 +80,16 @@ export class Device {
   lastSentToAgg = Number.NEGATIVE_INFINITY;
   private readonly held = new Map<number, HeldShard>();
   private heldSorted: number[] | null = [];
+  /** The attempt answered last, the shards sent for it, and whether it was refused (phase mismatch). */
   private answeredEpoch = -1;
   private answeredRound = -1;
   private answeredAttempt = -1;
+  private readonly sent = new Set<number>();
+  private refused = false;
   private pendingRound = -1;
+  /** Evaluation requests in flight, by id. */
+  private readonly requests = new Map<number, Inflight>();
+  private nextRequestId = 1;
   private readonly pending = new Map<number, Pending>();
   private assignStamp = { epoch: -1, round: -1, attempt: -1 };
   private readonly method: MethodInstance;
@@ -108,7 +127,7 @@ export class Device {
 
   sendHeartbeat(): void {
     const to = this.election.aggregator;
-    if (to === null || to === this.id) return;
+    if (to === null || to === this.id || this.outbox.role === 'observer') return;
     const L = this.lineage;
     const flags = (this.resetSinceReport ? HB_RESET : 0) | (L.doneReason !== null ? HB_DONE : 0);
     this.resetSinceReport = false;
@@ -148,7 +167,7 @@ export class Device {
   private assign(m: number, mine: boolean): void {
     if (mine) {
       if (!this.held.has(m)) {
-        this.held.set(m, { state: this.method.initShard(m), spare: this.method.initShard(m), fresh: true });
+        this.held.set(m, { state: this.method.initShard(m), spare: this.method.initShard(m), fresh: true, work: null, inflight: null });
         this.heldSorted = null;
       }
     } else if (this.held.delete(m)) {
@@ -170,49 +189,107 @@ export class Device {
 
   // ---------------------------------------------------------------- answering a round
 
-  /** Answers the open round if this peer can (state at its base, shards held, not answered yet). */
+  /**
+   * Answers the open round with every wanted shard whose answer is ready and not yet sent in this
+   * attempt, and asks for the evaluations of those that need one (one request for all of them).
+   */
   tryAnswer(): void {
     const o = this.open;
     const L = this.lineage;
     if (o === null || this.held.size === 0 || o.epoch !== this.election.epoch || L.doneReason !== null || this.election.aggregator === null) return;
     if (L.committed !== o.round - 1 || !digestEquals(L.digest, o.baseDigest)) return;
-    if (this.answeredEpoch === o.epoch && this.answeredRound === o.round && this.answeredAttempt === o.attempt) return;
-    this.answeredEpoch = o.epoch;
-    this.answeredRound = o.round;
-    this.answeredAttempt = o.attempt;
-    const phase = o.phase ?? L.expectedPhase();
-    if (phase !== L.expectedPhase()) {
-      this.outbox.count('phase-mismatch');
-      return;
+    if (this.answeredEpoch !== o.epoch || this.answeredRound !== o.round || this.answeredAttempt !== o.attempt) {
+      this.answeredEpoch = o.epoch;
+      this.answeredRound = o.round;
+      this.answeredAttempt = o.attempt;
+      this.sent.clear();
+      this.refused = (o.phase ?? L.expectedPhase()) !== L.expectedPhase();
+      if (this.refused) this.outbox.count('phase-mismatch');
     }
+    if (this.refused) return;
+    const phase = L.expectedPhase();
     if (this.pendingRound !== o.round) {
       this.pending.clear();
       this.pendingRound = o.round;
     }
     const info = this.method.phase(phase);
     const entries: UplinkEntry[] = [];
+    let toEvaluate: number[] | null = null;
     for (const m of this.heldList()) {
-      if (o.wanted !== null && !o.wanted.has(m)) continue;
+      if ((o.wanted !== null && !o.wanted.has(m)) || this.sent.has(m)) continue;
       let p = this.pending.get(m);
       if (p === undefined) {
         const h = this.held.get(m) as HeldShard;
         if (h.fresh && !info.requiresAll) {
           p = { bytes: EMPTY_BYTES, flags: UP_FRESH, memory: null };
+          this.pending.set(m, p);
         } else {
-          const res = this.method.deviceUplink(L.replica, h.state, m, phase);
-          const bytes = info.uplink.encode(res.payload);
-          info.uplink.release?.(res.payload);
-          p = { bytes, flags: 0, memory: res.shard === null ? null : copyShard(res.shard, h.spare) };
+          const f = h.inflight;
+          if (f === null || f.round !== o.round || !digestEquals(f.baseDigest, o.baseDigest)) (toEvaluate ??= []).push(m);
+          continue;
         }
-        this.pending.set(m, p);
       }
       entries.push({ shard: m, flags: p.flags, payload: p.bytes });
+      this.sent.add(m);
     }
+    if (toEvaluate !== null) this.requestEvaluations(toEvaluate, o.round, phase);
     if (entries.length === 0) return;
     if (this.self.ingestOwn(entries)) return;
     const body = encodeUplink({ attempt: o.attempt, entries });
     this.outbox.send(this.election.aggregator, this.outbox.message(MSG.UPLINK, this.election.epoch, o.round, phaseCode(phase), body));
     this.lastSentToAgg = this.outbox.now;
+  }
+
+  /** Plans the device steps of `shards` and asks for their evaluations in one request. */
+  private requestEvaluations(shards: readonly number[], round: number, phase: string): void {
+    const L = this.lineage;
+    const id = this.nextRequestId++;
+    const f: Inflight = { id, round, phase, baseDigest: L.digest.slice(), shards };
+    const items: EvaluationRequest['items'][number][] = [];
+    for (const m of shards) {
+      const h = this.held.get(m) as HeldShard;
+      // A stale evaluation may still be writing into the old buffers: the new one gets its own.
+      if (h.work === null || h.inflight !== null) h.work = this.method.initWork(m);
+      h.inflight = f;
+      items.push({ shard: m, evaluations: this.method.planUplink(L.replica, h.state, h.work, m, phase) });
+    }
+    this.requests.set(id, f);
+    this.outbox.push({ type: 'evaluate', request: { id, iteration: L.replica.iteration, phase, items } });
+  }
+
+  /**
+   * Request `id` is done: finish the device steps of its shards that are still current (same base
+   * state, still held, not re-requested) and answer. An answer for a state that has moved on is
+   * dropped and counted; a failed evaluation leaves its shards unanswered (they miss the deadline
+   * and move to another holder if it keeps failing).
+   */
+  onEvaluated(id: number, error: string | null): void {
+    const f = this.requests.get(id);
+    if (f === undefined) {
+      this.outbox.count('stale-evaluation');
+      return;
+    }
+    this.requests.delete(id);
+    const L = this.lineage;
+    const current = L.committed === f.round - 1 && digestEquals(L.digest, f.baseDigest) && L.doneReason === null;
+    if (error !== null) this.outbox.count('evaluation-failed');
+    else if (!current) this.outbox.count('stale-evaluation');
+    const info = this.method.phase(f.phase);
+    for (const m of f.shards) {
+      const h = this.held.get(m);
+      if (h === undefined || h.inflight !== f) continue;
+      h.inflight = null;
+      if (error !== null || !current) continue;
+      const res = this.method.finishUplink(L.replica, h.state, h.work as ShardWork, m, f.phase);
+      const bytes = info.uplink.encode(res.payload);
+      info.uplink.release?.(res.payload);
+      if (this.pendingRound !== f.round) {
+        this.pending.clear();
+        this.pendingRound = f.round;
+      }
+      this.pending.set(m, { bytes, flags: 0, memory: res.shard === null ? null : copyShard(res.shard, h.spare) });
+    }
+    if (current && error === null) this.tryAnswer();
   }
 
   /**

@@ -5,7 +5,7 @@
  */
 import type { RunContext } from './context.js';
 import { ENGINE_CODEC } from './messages.js';
-import type { EngineAction, EngineCounter, EngineMessage, PeerId, TimerKind } from './types.js';
+import type { EngineAction, EngineCounter, EngineMessage, EngineRole, PeerId, TimerKind } from './types.js';
 
 /** Counters a peer keeps (also emitted as `metric` increments). */
 export type Counters = Partial<Record<EngineCounter, number>>;
@@ -21,6 +21,7 @@ export class Outbox {
   constructor(
     readonly id: PeerId,
     readonly ctx: RunContext,
+    readonly role: EngineRole,
   ) {}
 
   /** Starts collecting the actions of one event. */

@@ -125,7 +125,7 @@ import { Lineage } from './lineage.js';
 import { AN_GATHER, decodeAnnounce, decodeCommit, decodeOpen, ENGINE_CODEC, MSG } from './messages.js';
 import { Outbox, type Counters } from './outbox.js';
 import { Replication } from './replication.js';
-import type { EngineAction, EngineEvent, EngineMessage, EnginePeer, PeerId, StopReason, TimerKind } from './types.js';
+import type { EngineAction, EngineEvent, EngineMessage, EnginePeer, EngineRole, PeerId, StopReason, TimerKind } from './types.js';
 
 export type { Counters } from './outbox.js';
 export { claimSpread } from './election.js';
@@ -154,10 +154,10 @@ export class MashaPeer implements EnginePeer {
   private readonly replication: Replication;
   private readonly aggregator: Aggregator;
 
-  constructor(id: PeerId, ctx: RunContext) {
+  constructor(id: PeerId, ctx: RunContext, role: EngineRole = 'volunteer') {
     this.id = id;
     this.ctx = ctx;
-    const outbox = new Outbox(id, ctx);
+    const outbox = new Outbox(id, ctx, role);
     const lineage = new Lineage(ctx);
     const election = new Election(ctx, outbox, {
       isAggregating: () => this.aggregator.active,
@@ -188,6 +188,10 @@ export class MashaPeer implements EnginePeer {
   }
 
   // ================================================================ public surface
+
+  get role(): EngineRole {
+    return this.outbox.role;
+  }
 
   get counters(): Counters {
     return this.outbox.counters;
@@ -236,8 +240,10 @@ export class MashaPeer implements EnginePeer {
     switch (event.type) {
       case 'start':
         this.election.start();
-        this.outbox.setTimer('hb', this.ctx.timing.heartbeatMs);
-        this.outbox.setTimer('wd', this.ctx.timing.leaseMs);
+        if (this.outbox.role === 'volunteer') {
+          this.outbox.setTimer('hb', this.ctx.timing.heartbeatMs);
+          this.outbox.setTimer('wd', this.ctx.timing.leaseMs);
+        }
         break;
       case 'message':
         this.onMessage(event.message);
@@ -249,6 +255,9 @@ export class MashaPeer implements EnginePeer {
         this.aggregator.onDisconnect(event.peer);
         break;
       case 'peer-connected':
+        break;
+      case 'evaluated':
+        this.device.onEvaluated(event.id, event.error);
         break;
       case 'rejected':
         this.outbox.count('rejected');
@@ -358,6 +367,9 @@ export class MashaPeer implements EnginePeer {
     this.election.takeSuccessors(body.successors);
     const D = this.device;
     D.applyDelta(body.delta, msg.epoch, msg.round, body.attempt);
+    this.replication.reconcile(msg.sender, msg.round - 1, body.baseEpoch, body.baseDigest);
+    // A late OPEN of a round this peer has applied already must not replace the open of a newer one.
+    if (msg.round <= this.lineage.committed) return;
     let wanted: Set<number> | null = null;
     if (body.wanted.length !== this.ctx.shards) {
       wanted = new Set<number>();
@@ -373,7 +385,6 @@ export class MashaPeer implements EnginePeer {
       baseDigest: body.baseDigest.slice(),
       wanted,
     };
-    this.replication.reconcile(msg.sender, msg.round - 1, body.baseEpoch, body.baseDigest);
     D.tryAnswer();
   }
 
@@ -382,7 +393,9 @@ export class MashaPeer implements EnginePeer {
     if (!this.election.acceptAggregator(msg)) return;
     this.election.takeSuccessors(body.successors);
     this.replication.onCommit(msg, body);
-    if (body.next !== null) {
+    // The commit opens round + 1 — unless this peer is past it already (a late commit applied after
+    // later ones: its implicit open must not replace the open of a newer round being answered).
+    if (body.next !== null && msg.round + 1 > this.lineage.committed) {
       const D = this.device;
       D.applyDelta(body.next.delta, msg.epoch, msg.round + 1, 0);
       D.open = {

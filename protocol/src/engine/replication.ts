@@ -233,6 +233,10 @@ export class Replication {
 
   onStateRequest(msg: EngineMessage): void {
     const body = decodeStateRequest(msg.body);
+    if (this.outbox.role === 'observer') {
+      this.outbox.count('misdirected');
+      return;
+    }
     const from = msg.sender;
     const L = this.lineage;
     const now = this.outbox.now;

@@ -8,7 +8,16 @@
  * same actions out: that is what lets a simulated trace predict the real swarm.
  */
 
+import type { Evaluation } from '../methods/types.js';
+
 export type PeerId = string;
+
+/**
+ * A volunteer holds shards, answers rounds and may be elected; an observer (a launcher following
+ * its run) only applies the commits it hears and fetches state when it falls behind: it sends no
+ * heartbeat, so it is never a member, never given shards and never elected.
+ */
+export type EngineRole = 'volunteer' | 'observer';
 
 /** The engine's timers (one of each per peer; setting one that is set replaces it). */
 export type TimerKind = 'hb' | 'wd' | 'claim' | 'gather' | 'deadline' | 'sync' | 'behind' | 'commit';
@@ -26,6 +35,7 @@ export const ENGINE_COUNTERS = [
   'duplicate-uplink',
   'early-commit-applied',
   'epoch-conflict',
+  'evaluation-failed',
   'forced-refresh',
   'holding-corrected',
   'late-uplink',
@@ -41,6 +51,7 @@ export const ENGINE_COUNTERS = [
   'round-retry',
   'snapshots-served',
   'stale-epoch',
+  'stale-evaluation',
   'state-digest-mismatch',
   'state-installed',
   'state-not-newer',
@@ -55,6 +66,21 @@ export const ENGINE_COUNTERS = [
   'wrong-run',
 ] as const;
 export type EngineCounter = (typeof ENGINE_COUNTERS)[number];
+
+/**
+ * Operator evaluations a device step needs (see `MethodInstance.planUplink`): the host hands them to
+ * its evaluator, which writes every `value` and then reports `evaluated` with the same id. The
+ * buffers belong to the request until then; the engine drops an answer whose base state has moved on.
+ */
+export interface EvaluationRequest {
+  /** Unique among this peer's requests. */
+  readonly id: number;
+  /** The method iteration and phase the steps belong to (for evaluators that key data by them). */
+  readonly iteration: number;
+  readonly phase: string;
+  /** Per shard, the evaluations of its device step, in order. */
+  readonly items: readonly { readonly shard: number; readonly evaluations: readonly Evaluation[] }[];
+}
 
 /** Protocol message as handed to / received from the frame layer. */
 export interface EngineMessage {
@@ -81,6 +107,8 @@ export type EngineEvent =
   | { readonly type: 'timer'; readonly id: TimerKind }
   /** Transport-level membership hint (connection opened/closed); heartbeats remain authoritative. */
   | { readonly type: 'peer-connected' | 'peer-disconnected'; readonly peer: PeerId }
+  /** The evaluations of request `id` are done (values written), or failed with `error`. */
+  | { readonly type: 'evaluated'; readonly id: number; readonly error: string | null }
   /** The driver rejected an incoming frame/message (bad bytes, stale epoch, limits) — for counting. */
   | { readonly type: 'rejected'; readonly from: PeerId | null; readonly reason: string };
 
@@ -91,6 +119,8 @@ export type EngineAction =
   | { readonly type: 'send'; readonly to: PeerId; readonly message: EngineMessage }
   | { readonly type: 'setTimer'; readonly id: TimerKind; readonly delayMs: number }
   | { readonly type: 'clearTimer'; readonly id: TimerKind }
+  /** Evaluate operators (the answer comes back as an `evaluated` event). */
+  | { readonly type: 'evaluate'; readonly request: EvaluationRequest }
   /** A round was committed and applied by this peer. */
   | {
       readonly type: 'commit';

@@ -22,8 +22,8 @@ import type {
   ServerState,
   ShardState,
   ShardUplink,
-  UplinkResult,
-} from './types.js';
+  UplinkResult, Evaluation, ShardWork } from './types.js';
+import { oneEvaluationWork } from './evaluate.js';
 import {
   averageUplinks,
   broadcast,
@@ -50,7 +50,6 @@ export class Extragradient implements MethodInstance {
   readonly device: Compressor;
   readonly server: Compressor;
   private readonly ctx: Contexts;
-  private readonly t: Float64Array;
   private readonly agg: Float64Array;
   private readonly g: Float64Array;
   private readonly info: PhaseInfo;
@@ -70,7 +69,6 @@ export class Extragradient implements MethodInstance {
     }
     this.server = config.server ?? FULL;
     this.ctx = new Contexts(config.seed, this.shards);
-    this.t = new Float64Array(this.dim);
     this.agg = new Float64Array(this.dim);
     this.g = new Float64Array(this.dim);
     this.info = phaseInfo(this.device, this.server, true);
@@ -97,12 +95,22 @@ export class Extragradient implements MethodInstance {
     return vector(replica, 'z');
   }
 
-  deviceUplink(replica: ReplicaState, _shard: ShardState, m: number, phase: string): UplinkResult {
+  initWork(_m: number): ShardWork {
+    return oneEvaluationWork(this.dim);
+  }
+
+  /** F_m at z (extra1) or at z^{k+½} (extra2). */
+  planUplink(replica: ReplicaState, _shard: ShardState, work: ShardWork, m: number, phase: string): readonly Evaluation[] {
     this.phase(phase);
     if (!Number.isSafeInteger(m) || m < 0 || m >= this.shards) throw new ValidationError('shard', `${this.name}: no shard ${m}`);
-    const at = vector(replica, phase === 'extra1' ? 'z' : 'zhalf');
-    this.problem.operator(m, at, this.t);
-    const payload = this.device.compress(this.t, this.ctx.sender(replica.iteration, PURPOSE.up(phase), m));
+    const x0 = vector(work, 'x0');
+    x0.set(vector(replica, phase === 'extra1' ? 'z' : 'zhalf'));
+    return [{ sample: null, point: x0, value: vector(work, 'v0') }];
+  }
+
+  finishUplink(replica: ReplicaState, _shard: ShardState, work: ShardWork, m: number, phase: string): UplinkResult {
+    this.phase(phase);
+    const payload = this.device.compress(vector(work, 'v0'), this.ctx.sender(replica.iteration, PURPOSE.up(phase), m));
     return { payload, shard: null };
   }
 

@@ -22,8 +22,8 @@ import type {
   ServerState,
   ShardState,
   ShardUplink,
-  UplinkResult,
-} from './types.js';
+  UplinkResult, Evaluation, ShardWork } from './types.js';
+import { oneEvaluationWork } from './evaluate.js';
 import {
   averageUplinks,
   broadcast,
@@ -99,13 +99,25 @@ export class DescentAscent implements MethodInstance {
     return vector(replica, 'z');
   }
 
-  deviceUplink(replica: ReplicaState, shard: ShardState, m: number, phase: string): UplinkResult {
+  initWork(_m: number): ShardWork {
+    return oneEvaluationWork(this.dim);
+  }
+
+  /** F_m(z). */
+  planUplink(replica: ReplicaState, _shard: ShardState, work: ShardWork, m: number, phase: string): readonly Evaluation[] {
     this.phase(phase);
     if (!Number.isSafeInteger(m) || m < 0 || m >= this.shards) throw new ValidationError('shard', `${this.name}: no shard ${m}`);
+    const x0 = vector(work, 'x0');
+    x0.set(vector(replica, 'z'));
+    return [{ sample: null, point: x0, value: vector(work, 'v0') }];
+  }
+
+  finishUplink(replica: ReplicaState, shard: ShardState, work: ShardWork, m: number, phase: string): UplinkResult {
+    this.phase(phase);
     const k = replica.iteration;
     const purpose = PURPOSE.up(phase);
     const t = this.t;
-    this.problem.operator(m, vector(replica, 'z'), t);
+    t.set(vector(work, 'v0'));
     if (!this.errorFeedback) {
       return { payload: this.device.compress(t, this.ctx.sender(k, purpose, m)), shard: null };
     }

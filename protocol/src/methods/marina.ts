@@ -38,9 +38,12 @@ import type {
   ServerState,
   ShardState,
   ShardUplink,
+  ShardWork,
   UplinkResult,
+  Evaluation,
 } from './types.js';
 import { FLAG_REFRESH } from './types.js';
+import { twoEvaluationWork } from './evaluate.js';
 import {
   averageUplinks,
   broadcast,
@@ -74,7 +77,6 @@ export class Marina implements MethodInstance {
   readonly server: Compressor;
   private readonly config: MarinaConfig;
   private readonly ctx: Contexts;
-  private readonly xnext: Float64Array;
   private readonly diff: Float64Array;
   private readonly agg: Float64Array;
   private readonly received: Float64Array;
@@ -95,7 +97,6 @@ export class Marina implements MethodInstance {
     this.p = p;
     this.tau = 1 - p;
     this.ctx = new Contexts(config.seed, this.shards);
-    this.xnext = new Float64Array(this.dim);
     this.diff = new Float64Array(this.dim);
     this.agg = new Float64Array(this.dim);
     this.received = new Float64Array(this.dim);
@@ -149,31 +150,59 @@ export class Marina implements MethodInstance {
     return out;
   }
 
-  deviceUplink(replica: ReplicaState, shard: ShardState, m: number, phase: string): UplinkResult {
+  initWork(m: number): ShardWork {
     this.checkShard(m);
-    const problem = this.config.problem;
+    return twoEvaluationWork(this.dim);
+  }
+
+  /**
+   * Evaluations of shard m's step. init: ∇f_m(x⁰); full: ∇f_m(x^{k+1}); diff: ∇f_m(x^{k+1}) (x0 → v0)
+   * and, for a fresh holder without ∇f_m(x^k), that too (x1 → v1).
+   */
+  planUplink(replica: ReplicaState, shard: ShardState, work: ShardWork, m: number, phase: string): readonly Evaluation[] {
+    this.checkShard(m);
+    const x0 = vector(work, 'x0');
+    const v0 = vector(work, 'v0');
+    switch (phase) {
+      case 'init':
+        x0.set(vector(replica, 'x'));
+        return [{ sample: null, point: x0, value: v0 }];
+      case 'full':
+        this.nextPoint(replica, x0);
+        return [{ sample: null, point: x0, value: v0 }];
+      case 'diff': {
+        if (!replica.initialized) throw new ValidationError('phase', `marina: 'diff' before 'init'`);
+        this.nextPoint(replica, x0);
+        if (vector(shard, 'stamp')[0] >= 0) return [{ sample: null, point: x0, value: v0 }];
+        // Fresh holder: ∇f_m(x^k) from the replica (the engine forces a refresh after a handover).
+        const x1 = vector(work, 'x1');
+        x1.set(vector(replica, 'x'));
+        return [
+          { sample: null, point: x0, value: v0 },
+          { sample: null, point: x1, value: vector(work, 'v1') },
+        ];
+      }
+      default:
+        unknownPhase(this.name, phase);
+    }
+  }
+
+  finishUplink(replica: ReplicaState, shard: ShardState, work: ShardWork, m: number, phase: string): UplinkResult {
+    this.checkShard(m);
     const k = replica.iteration;
     const spare = vector(shard, 'gradSpare');
+    spare.set(vector(work, 'v0'));
     switch (phase) {
       case 'init': {
-        problem.operator(m, vector(replica, 'x'), spare);
         const payload = FULL.compress(spare, this.ctx.sender(k, PURPOSE.up(phase), m));
         return { payload, shard: this.memory(shard, spare, k) };
       }
       case 'full': {
-        problem.operator(m, this.nextPoint(replica, this.xnext), spare);
         const payload = FULL.compress(spare, this.ctx.sender(k, PURPOSE.up(phase), m));
         return { payload, shard: this.memory(shard, spare, k + 1) };
       }
       case 'diff': {
-        if (!replica.initialized) throw new ValidationError('phase', `marina: 'diff' before 'init'`);
-        let prev = vector(shard, 'grad');
-        if (vector(shard, 'stamp')[0] < 0) {
-          // Fresh holder: ∇f_m(x^k) from the replica (the engine forces a refresh after a handover).
-          prev = this.diff;
-          problem.operator(m, vector(replica, 'x'), prev);
-        }
-        problem.operator(m, this.nextPoint(replica, this.xnext), spare);
+        const prev = vector(shard, 'stamp')[0] < 0 ? vector(work, 'v1') : vector(shard, 'grad');
         const d = this.diff;
         for (let i = 0; i < this.dim; i++) d[i] = spare[i] - prev[i];
         const payload = this.device.compress(d, this.ctx.sender(k, PURPOSE.up(phase), m));
