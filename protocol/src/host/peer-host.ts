@@ -36,6 +36,13 @@ import { encodeStatus, MAX_COUNTERS, MAX_LISTED_SHARDS, STATUS_VERSION, type Pee
 import type { HostRecord, RecordKind } from './records.js';
 import { TimerTable } from './timers.js';
 
+/** Host counter names by prefix and message kind, built once (no string per message). */
+const COUNTER_NAMES: Record<'recv-' | 'sent-' | 'body-', string[]> = { 'recv-': [], 'sent-': [], 'body-': [] };
+function counterName(prefix: 'recv-' | 'sent-' | 'body-', kind: number): string {
+  const names = COUNTER_NAMES[prefix];
+  return (names[kind] ??= prefix + (KIND_NAMES[kind] ?? String(kind)));
+}
+
 /** Smallest timer delay (ms). */
 export const TIMER_MIN_MS = 1;
 
@@ -233,7 +240,7 @@ export class PeerHost {
       if (shared.message === null) shared.message = message;
       else message = shared.message;
     }
-    this.bump(`recv-${KIND_NAMES[message.kind] ?? message.kind}`);
+    this.bump(counterName('recv-', message.kind));
     if (this.wants.has('receive')) {
       const m = message;
       this.record({ ev: 'receive', peer: this.id, from: m.sender, kind: m.kind, epoch: m.epoch, round: m.round, phase: m.phase, bytes: m.body.length });
@@ -440,9 +447,8 @@ export class PeerHost {
     const frames = encodeFrames(message, { messageId, ...(this.frameBytes !== undefined ? { frameSize: this.frameBytes } : {}), ...(this.alloc ? { alloc: this.alloc } : {}) });
     let bytes = 0;
     for (const f of frames) bytes += f.byteLength;
-    const kind = KIND_NAMES[message.kind] ?? String(message.kind);
-    this.bump(`sent-${kind}`);
-    this.bump(`body-${kind}`, message.body.length);
+    this.bump(counterName('sent-', message.kind));
+    this.bump(counterName('body-', message.kind), message.body.length);
     return { frames, meta: { kind: message.kind, epoch: message.epoch, round: message.round, phase: message.phase, bytes } };
   }
 

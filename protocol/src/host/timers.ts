@@ -5,17 +5,26 @@
 export class TimerTable<K extends string> {
   private readonly at = new Map<K, { readonly t: number; readonly seq: number }>();
   private seq = 0;
+  /** The earliest deadline, or NaN when it must be recomputed. */
+  private earliest = Number.POSITIVE_INFINITY;
 
   set(kind: K, t: number): void {
+    const old = this.at.get(kind);
     this.at.set(kind, { t, seq: this.seq++ });
+    if (old !== undefined && old.t === this.earliest) this.earliest = Number.NaN;
+    else if (t < this.earliest) this.earliest = t;
   }
 
   clear(kind: K): void {
+    const old = this.at.get(kind);
+    if (old === undefined) return;
     this.at.delete(kind);
+    if (old.t === this.earliest) this.earliest = Number.NaN;
   }
 
   clearAll(): void {
     this.at.clear();
+    this.earliest = Number.POSITIVE_INFINITY;
   }
 
   has(kind: K): boolean {
@@ -24,9 +33,12 @@ export class TimerTable<K extends string> {
 
   /** The earliest deadline (Infinity when none is set). */
   next(): number {
-    let best = Number.POSITIVE_INFINITY;
-    for (const e of this.at.values()) if (e.t < best) best = e.t;
-    return best;
+    if (Number.isNaN(this.earliest)) {
+      let best = Number.POSITIVE_INFINITY;
+      for (const e of this.at.values()) if (e.t < best) best = e.t;
+      this.earliest = best;
+    }
+    return this.earliest;
   }
 
   /** Removes and returns the first timer due at `now`, or null. */
@@ -42,7 +54,10 @@ export class TimerTable<K extends string> {
         bs = e.seq;
       }
     }
-    if (best !== null) this.at.delete(best);
+    if (best !== null) {
+      this.at.delete(best);
+      if (bt === this.earliest) this.earliest = Number.NaN;
+    }
     return best;
   }
 }
