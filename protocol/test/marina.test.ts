@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { uplinkFromProblem } from '../src/methods/evaluate.js';
+import { sumUplinks } from '../src/methods/common.js';
 import {
   abFromOmega,
   createMethod,
@@ -42,7 +43,7 @@ function drive(method: MethodInstance, problem: Problem, iterations: number, for
         server,
         replica,
         phase,
-        results.map((r, m) => ({ shard: m, payload: r.payload })),
+        sumUplinks(method, replica, phase, results.map((r, m) => ({ shard: m, payload: r.payload })), new Float64Array(method.dim)),
         { forceRefresh: phase === 'diff' && force(k) },
       );
       for (const m of down.included) if (results[m].shard) shards[m] = results[m].shard as ShardState;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { uplinkFromProblem } from '../src/methods/evaluate.js';
+import { sumUplinks } from '../src/methods/common.js';
 import { generateBilinear } from '../src/problems/bilinear.js';
 import { parseCompressor } from '../src/compress/registry.js';
 import { createMethod } from '../src/methods/registry.js';
@@ -295,10 +296,9 @@ describe('bit accounting and protocol details', () => {
     expect(m.phase('refresh').requiresAll).toBe(true);
     expect(m.phase('diff').requiresAll).toBe(false);
     expect(m.phase('diff').flagBits).toBe(1);
-    expect(() => m.serverAggregate(m.initServer(), replica, 'init', [{ shard: 0, payload: up.payload }], { forceRefresh: false })).toThrow(/requires all/);
-    expect(() =>
-      m.serverAggregate(m.initServer(), replica, 'init', [{ shard: 0, payload: up.payload }, { shard: 0, payload: up.payload }], { forceRefresh: false }),
-    ).toThrow(/two uplinks/);
+    const sum = new Float64Array(m.dim);
+    expect(() => m.serverAggregate(m.initServer(), replica, 'init', sumUplinks(m, replica, 'init', [{ shard: 0, payload: up.payload }], sum), { forceRefresh: false })).toThrow(/requires all/);
+    expect(() => sumUplinks(m, replica, 'init', [{ shard: 0, payload: up.payload }, { shard: 0, payload: up.payload }], sum)).toThrow(/two uplinks/);
     expect(FLAG_REFRESH).toBe(1);
   });
 });

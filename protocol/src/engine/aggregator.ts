@@ -14,7 +14,7 @@
  */
 import { MashaError } from '../errors.js';
 import type { Payload } from '../compress/types.js';
-import type { MethodInstance, PhaseInfo, ServerState, ShardUplink } from '../methods/types.js';
+import type { MethodInstance, PhaseInfo, ServerState } from '../methods/types.js';
 import type { RunContext } from './context.js';
 import type { Device } from './device.js';
 import type { Election } from './election.js';
@@ -37,6 +37,7 @@ import {
 import type { Outbox } from './outbox.js';
 import { phaseCode } from './phase-code.js';
 import { Replication } from './replication.js';
+import { RoundSum } from './round-sum.js';
 import type { EngineMessage, PeerId } from './types.js';
 
 type AggMode = 'gather' | 'idle' | 'round' | 'sync' | 'done';
@@ -54,7 +55,8 @@ interface AggState {
   attempt: number;
   phase: string;
   info: PhaseInfo | null;
-  readonly received: (Payload | null)[];
+  /** The running sum of the round's answers (one accumulator, whatever M). */
+  readonly sum: RoundSum;
   readonly answered: Uint8Array;
   readonly freshAnswer: Uint8Array;
   answeredCount: number;
@@ -101,7 +103,7 @@ export class Aggregator {
       attempt: 0,
       phase: '',
       info: null,
-      received: new Array<Payload | null>(this.M).fill(null),
+      sum: new RoundSum(this.method, this.ctx.dim),
       answered: new Uint8Array(this.M),
       freshAnswer: new Uint8Array(this.M),
       answeredCount: 0,
@@ -311,9 +313,11 @@ export class Aggregator {
           continue;
         }
         agg.freshAnswer[s] = 1;
+        agg.sum.skip(s);
       } else {
+        let payload: Payload;
         try {
-          agg.received[s] = info.uplink.decode(e.payload, this.ctx.dim);
+          payload = info.uplink.decode(e.payload, this.ctx.dim);
         } catch (err) {
           if (err instanceof MashaError) {
             this.outbox.count('bad-payload');
@@ -321,6 +325,7 @@ export class Aggregator {
           }
           throw err;
         }
+        agg.sum.add(s, e.payload, payload);
       }
       agg.answered[s] = 1;
       agg.answeredCount++;
@@ -379,7 +384,7 @@ export class Aggregator {
       agg.round = round;
       agg.phase = L.expectedPhase();
       agg.info = this.method.phase(agg.phase);
-      agg.received.fill(null);
+      agg.sum.reset(L.replica, agg.phase, agg.info);
       agg.answered.fill(0);
       agg.freshAnswer.fill(0);
       agg.answeredCount = 0;
@@ -460,18 +465,11 @@ export class Aggregator {
     const phase = agg.phase;
     const round = agg.round;
     this.outbox.clearTimer('deadline');
-    const uplinks: ShardUplink[] = [];
     let anyFresh = false;
-    for (let s = 0; s < this.M; s++) {
-      if (agg.freshAnswer[s] === 1) anyFresh = true;
-      const p = agg.received[s];
-      if (p !== null) uplinks.push({ shard: s, payload: p });
-    }
+    for (let s = 0; s < this.M; s++) if (agg.freshAnswer[s] === 1) anyFresh = true;
     const forceRefresh = !info.requiresAll && (T.holdersChanged || anyFresh);
     if (forceRefresh) this.outbox.count('forced-refresh');
-    const downlink = this.method.serverAggregate(agg.server, L.replica, phase, uplinks, { forceRefresh });
-    for (const u of uplinks) info.uplink.release?.(u.payload);
-    agg.received.fill(null);
+    const downlink = this.method.serverAggregate(agg.server, L.replica, phase, agg.sum.finish(), { forceRefresh });
     const payloadBytes = downlink.payload === null ? null : info.downlink.encode(downlink.payload);
     if (downlink.payload !== null) info.downlink.release?.(downlink.payload);
     // Apply exactly what devices will decode.

@@ -9,7 +9,7 @@
  * Replica vectors: z, zhalf. No initial exchange (the replica starts initialized).
  */
 import { ValidationError } from '../errors.js';
-import type { Compressor } from '../compress/types.js';
+import type { Compressor, Payload } from '../compress/types.js';
 import type { Problem } from '../problems/types.js';
 import type { Prox } from '../prox/types.js';
 import { IdentityProx } from '../prox/basic.js';
@@ -21,11 +21,11 @@ import type {
   ReplicaState,
   ServerState,
   ShardState,
-  ShardUplink,
+  UplinkSum,
   UplinkResult, Evaluation, ShardWork } from './types.js';
 import { oneEvaluationWork } from './evaluate.js';
 import {
-  averageUplinks,
+  accumulateUplink,
   broadcast,
   Contexts,
   expectAll,
@@ -50,7 +50,6 @@ export class Extragradient implements MethodInstance {
   readonly device: Compressor;
   readonly server: Compressor;
   private readonly ctx: Contexts;
-  private readonly agg: Float64Array;
   private readonly g: Float64Array;
   private readonly info: PhaseInfo;
 
@@ -69,7 +68,6 @@ export class Extragradient implements MethodInstance {
     }
     this.server = config.server ?? FULL;
     this.ctx = new Contexts(config.seed, this.shards);
-    this.agg = new Float64Array(this.dim);
     this.g = new Float64Array(this.dim);
     this.info = phaseInfo(this.device, this.server, true);
   }
@@ -114,12 +112,16 @@ export class Extragradient implements MethodInstance {
     return { payload, shard: null };
   }
 
-  serverAggregate(_server: ServerState, replica: ReplicaState, phase: string, uplinks: readonly ShardUplink[], _options: AggregateOptions): Downlink {
+  accumulateUplink(replica: ReplicaState, phase: string, m: number, payload: Payload, sum: Float64Array): void {
+    accumulateUplink(this.ctx, this.phase(phase).uplink, replica.iteration, phase, m, payload, sum);
+  }
+
+  serverAggregate(_server: ServerState, replica: ReplicaState, phase: string, uplinks: UplinkSum, _options: AggregateOptions): Downlink {
     this.phase(phase);
     const k = replica.iteration;
-    const included = averageUplinks(this.ctx, this.device, k, phase, uplinks, this.agg);
+    const { sum, included } = uplinks;
     expectAll(this.name, phase, included, this.shards);
-    return { payload: broadcast(this.ctx, this.server, k, phase, this.agg), flags: 0, included };
+    return { payload: broadcast(this.ctx, this.server, k, phase, sum), flags: 0, included };
   }
 
   deviceApply(replica: ReplicaState, phase: string, downlink: Downlink): string | null {

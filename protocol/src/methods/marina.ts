@@ -27,7 +27,7 @@
  *
  * `tau` reports 1 − p, the probability of a compressed round (MASHA's τ plays the same role).
  */
-import type { Compressor } from '../compress/types.js';
+import type { Compressor, Payload } from '../compress/types.js';
 import { ValidationError } from '../errors.js';
 import type {
   AggregateOptions,
@@ -37,7 +37,7 @@ import type {
   ReplicaState,
   ServerState,
   ShardState,
-  ShardUplink,
+  UplinkSum,
   ShardWork,
   UplinkResult,
   Evaluation,
@@ -45,7 +45,7 @@ import type {
 import { FLAG_REFRESH } from './types.js';
 import { twoEvaluationWork } from './evaluate.js';
 import {
-  averageUplinks,
+  accumulateUplink,
   broadcast,
   Contexts,
   expectAll,
@@ -78,7 +78,6 @@ export class Marina implements MethodInstance {
   private readonly config: MarinaConfig;
   private readonly ctx: Contexts;
   private readonly diff: Float64Array;
-  private readonly agg: Float64Array;
   private readonly received: Float64Array;
   private readonly phases: Record<string, PhaseInfo>;
 
@@ -98,7 +97,6 @@ export class Marina implements MethodInstance {
     this.tau = 1 - p;
     this.ctx = new Contexts(config.seed, this.shards);
     this.diff = new Float64Array(this.dim);
-    this.agg = new Float64Array(this.dim);
     this.received = new Float64Array(this.dim);
     this.phases = {
       init: phaseInfo(FULL, FULL, true),
@@ -218,25 +216,23 @@ export class Marina implements MethodInstance {
     return { vectors: { grad: fresh, gradSpare: vector(shard, 'grad'), stamp: Float64Array.of(stamp) } };
   }
 
-  serverAggregate(
-    _server: ServerState,
-    replica: ReplicaState,
-    phase: string,
-    uplinks: readonly ShardUplink[],
-    options: AggregateOptions,
-  ): Downlink {
+  accumulateUplink(replica: ReplicaState, phase: string, m: number, payload: Payload, sum: Float64Array): void {
+    accumulateUplink(this.ctx, this.phase(phase).uplink, replica.iteration, phase, m, payload, sum);
+  }
+
+  serverAggregate(_server: ServerState, replica: ReplicaState, phase: string, uplinks: UplinkSum, options: AggregateOptions): Downlink {
     const k = replica.iteration;
     switch (phase) {
       case 'init':
       case 'full': {
-        const included = averageUplinks(this.ctx, FULL, k, phase, uplinks, this.agg);
+        const { sum, included } = uplinks;
         expectAll(this.name, phase, included, this.shards);
-        return { payload: broadcast(this.ctx, FULL, k, phase, this.agg), flags: phase === 'full' ? FLAG_REFRESH : 0, included };
+        return { payload: broadcast(this.ctx, FULL, k, phase, sum), flags: phase === 'full' ? FLAG_REFRESH : 0, included };
       }
       case 'diff': {
-        const included = averageUplinks(this.ctx, this.device, k, phase, uplinks, this.agg);
+        const { sum, included } = uplinks;
         if (options.forceRefresh) return { payload: null, flags: FLAG_REFRESH, included };
-        return { payload: broadcast(this.ctx, this.server, k, phase, this.agg), flags: 0, included };
+        return { payload: broadcast(this.ctx, this.server, k, phase, sum), flags: 0, included };
       }
       default:
         unknownPhase(this.name, phase);

@@ -17,7 +17,7 @@
  * A shard whose stamp does not match the replica's wStamp (a new holder, a holder that missed a
  * refresh) recomputes F_m(w) from the replica's w, which is the same value.
  */
-import type { Compressor } from '../compress/types.js';
+import type { Compressor, Payload } from '../compress/types.js';
 import { ValidationError } from '../errors.js';
 import type { Problem } from '../problems/types.js';
 import type { Prox } from '../prox/types.js';
@@ -33,13 +33,13 @@ import type {
   ReplicaState,
   ServerState,
   ShardState,
-  ShardUplink,
+  UplinkSum,
   ShardWork,
   UplinkResult,
 } from './types.js';
 import { FLAG_REFRESH } from './types.js';
 import {
-  averageUplinks,
+  accumulateUplink,
   broadcast,
   Contexts,
   expectAll,
@@ -82,7 +82,6 @@ export abstract class MashaBase implements MethodInstance {
   protected readonly zbar: Float64Array;
   protected readonly t1: Float64Array;
   protected readonly t2: Float64Array;
-  protected readonly agg: Float64Array;
   protected readonly g: Float64Array;
   private readonly phases: Record<string, PhaseInfo>;
 
@@ -102,7 +101,6 @@ export abstract class MashaBase implements MethodInstance {
     this.zbar = new Float64Array(n);
     this.t1 = new Float64Array(n);
     this.t2 = new Float64Array(n);
-    this.agg = new Float64Array(n);
     this.g = new Float64Array(n);
     this.phases = {
       init: phaseInfo(FULL, FULL, true),
@@ -252,24 +250,22 @@ export abstract class MashaBase implements MethodInstance {
     }
   }
 
-  serverAggregate(
-    server: ServerState,
-    replica: ReplicaState,
-    phase: string,
-    uplinks: readonly ShardUplink[],
-    options: AggregateOptions,
-  ): Downlink {
+  accumulateUplink(replica: ReplicaState, phase: string, m: number, payload: Payload, sum: Float64Array): void {
+    accumulateUplink(this.ctx, this.phase(phase).uplink, replica.iteration, phase, m, payload, sum);
+  }
+
+  serverAggregate(server: ServerState, replica: ReplicaState, phase: string, uplinks: UplinkSum, options: AggregateOptions): Downlink {
     const k = replica.iteration;
     switch (phase) {
       case 'init':
       case 'refresh': {
-        const included = averageUplinks(this.ctx, FULL, k, phase, uplinks, this.agg);
+        const { sum, included } = uplinks;
         expectAll(this.name, phase, included, this.shards);
-        return { payload: broadcast(this.ctx, FULL, k, phase, this.agg), flags: 0, included };
+        return { payload: broadcast(this.ctx, FULL, k, phase, sum), flags: 0, included };
       }
       case 'diff': {
-        const included = averageUplinks(this.ctx, this.device, k, phase, uplinks, this.agg);
-        const payload = this.diffBroadcast(server, k, this.agg);
+        const { sum, included } = uplinks;
+        const payload = this.diffBroadcast(server, k, sum);
         const refresh = options.forceRefresh || this.ctx.coin(k, 1 - this.tau);
         return { payload, flags: refresh ? FLAG_REFRESH : 0, included };
       }

@@ -11,7 +11,8 @@ import type { Compressor, Payload } from '../compress/types.js';
  *      step needs, the caller writes their values, and `finishUplink` turns them into the payload
  *      (pure: it returns the shard's would-be new memory instead of mutating it). The replica must
  *      not change between the two calls (the engine drops an evaluation whose base state moved on),
- *   2. the aggregator combines what arrived with `serverAggregate` and broadcasts a `Downlink`,
+ *   2. the aggregator adds what arrived into a sum (`accumulateUplink`, in ascending shard order),
+ *      turns it into a `Downlink` with `serverAggregate` and broadcasts it,
  *   3. every peer applies the downlink to its replica with `deviceApply`, which returns the next
  *      phase of the iteration or null when the iteration is complete; shard memories returned in
  *      step 1 are adopted only for shards listed in `downlink.included`.
@@ -64,6 +65,15 @@ export interface UplinkResult {
   readonly shard: ShardState | null;
 }
 
+/**
+ * The server's sum of one round's uplinks: sum = (1/M) Σ decompress(payload_m) over `included`
+ * (ascending), added in ascending shard order (`accumulateUplink`).
+ */
+export interface UplinkSum {
+  readonly sum: Float64Array;
+  readonly included: readonly number[];
+}
+
 export interface ShardUplink {
   readonly shard: number;
   readonly payload: Payload;
@@ -114,14 +124,10 @@ export interface MethodInstance {
   planUplink(replica: ReplicaState, shard: ShardState, work: ShardWork, m: number, phase: string): readonly Evaluation[];
   /** The device step of shard m once the planned evaluations' values are in `work`. */
   finishUplink(replica: ReplicaState, shard: ShardState, work: ShardWork, m: number, phase: string): UplinkResult;
-  /** Mutates `server`; must not mutate the replica. */
-  serverAggregate(
-    server: ServerState,
-    replica: ReplicaState,
-    phase: string,
-    uplinks: readonly ShardUplink[],
-    options: AggregateOptions,
-  ): Downlink;
+  /** sum += (1/M)·decompress(shard m's uplink payload of `phase`). Throws on a payload of the wrong shape. */
+  accumulateUplink(replica: ReplicaState, phase: string, m: number, payload: Payload, sum: Float64Array): void;
+  /** The server step from the sum of the uplinks. Mutates `server` (and may overwrite `uplinks.sum`); must not mutate the replica. */
+  serverAggregate(server: ServerState, replica: ReplicaState, phase: string, uplinks: UplinkSum, options: AggregateOptions): Downlink;
   /** Mutates `replica`; returns the next phase, or null when the iteration is complete. */
   deviceApply(replica: ReplicaState, phase: string, downlink: Downlink): string | null;
   /** The current iterate to report (z for VIs, x for minimisation). */

@@ -15,6 +15,7 @@
  */
 import type { Compressor, Payload } from '../compress/types.js';
 import { MashaError, ValidationError } from '../errors.js';
+import { sumUplinks } from '../methods/common.js';
 import { uplinkFromProblem } from '../methods/evaluate.js';
 import type { MethodInstance, ReplicaState, ServerState, ShardState, ShardUplink, ShardWork } from '../methods/types.js';
 import type { Problem } from '../problems/types.js';
@@ -61,6 +62,8 @@ export class ReferenceDriver {
   readonly shards: ShardState[];
   readonly works: ShardWork[];
   server: ServerState;
+  /** The server's sum of a round's uplinks. */
+  private readonly sum: Float64Array;
   uplinkBits = 0;
   downlinkBits = 0;
 
@@ -72,6 +75,7 @@ export class ReferenceDriver {
     this.replica = method.initReplica(z0);
     this.shards = Array.from({ length: method.shards }, (_, m) => method.initShard(m));
     this.works = Array.from({ length: method.shards }, (_, m) => method.initWork(m));
+    this.sum = new Float64Array(method.dim);
     this.server = method.initServer();
   }
 
@@ -91,7 +95,7 @@ export class ReferenceDriver {
       uplinks.push({ shard: m, payload: throughWire(info.uplink, res.payload) });
       memories.set(m, res.shard);
     }
-    const down = method.serverAggregate(this.server, replica, phase, uplinks, { forceRefresh });
+    const down = method.serverAggregate(this.server, replica, phase, sumUplinks(method, replica, phase, uplinks, this.sum), { forceRefresh });
     for (const m of down.included) {
       const mem = memories.get(m);
       if (mem) this.shards[m] = mem;
