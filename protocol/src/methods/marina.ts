@@ -58,7 +58,6 @@ import {
   validateCommon,
   vector,
 } from './common.js';
-import { registerMethod } from './registry.js';
 
 export interface MarinaConfig extends MethodConfig {
   /** Probability p of a full round; default ζ/d with ζ = β·d the device compressor's expected kept values (= β). */
@@ -285,4 +284,6 @@ export function marina(config: MarinaConfig): Marina {
   return new Marina(config);
 }
 
-registerMethod('marina', (config) => new Marina(config));
+export function createMarina(config: MarinaConfig): Marina {
+  return new Marina(config);
+}
