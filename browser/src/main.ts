@@ -170,7 +170,8 @@ async function start(): Promise<void> {
   tick();
   setInterval(tick, 500);
   if (params.get('debug') === '1') {
-    Object.assign(globalThis, { masha: { transport: t, worker, live: () => live, sendFailures: () => sendFailures } });
+    const { debugApi } = await import('./debug.js');
+    Object.assign(globalThis, { masha: { ...debugApi(t), live: () => live, sendFailures: () => sendFailures } });
   }
 }
 
