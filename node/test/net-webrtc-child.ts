@@ -123,7 +123,7 @@ async function dials(n: number): Promise<Record<string, unknown>> {
     await b.node.libp2p.hangUp(a.node.libp2p.peerId).catch(() => {});
     await waitFor(() => b.node.libp2p.getConnections(a.node.libp2p.peerId).length === 0, 5_000, 'the hang-up');
   }
-  return { dials: n, ok, ms, errors };
+  return { dials: n, succeeded: ok, ms, errors };
 }
 
 const scenario = process.argv[2];

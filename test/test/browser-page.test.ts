@@ -31,7 +31,7 @@ if (unavailable !== null && process.env.CI) throw new Error(`browser tests canno
 if (unavailable !== null) console.warn(`browser tests skipped: ${unavailable}`);
 
 /** Dials for the dial-race test. */
-const RACE_DIALS = Number(process.env.MASHA_RACE_DIALS ?? 24);
+const RACE_DIALS = Number(process.env.MASHA_RACE_DIALS ?? 100);
 
 describe.skipIf(unavailable !== null)('the volunteer page in Chromium', () => {
   let ns: Netns;
