@@ -9,9 +9,10 @@
  *   it is limited, and the time taken — or the error's message.
  * - `hangUp(peer)`: closes every connection to a peer.
  * - `sendFrames(peer, totalBytes, frameBytes)`: sends `totalBytes` as frames over the direct
- *   uplink protocol and resolves with the milliseconds until the last one was written.
+ *   uplink protocol; resolves with when it started (epoch ms) and how long the writes took.
  * - `received()`: frames and bytes received on the uplink protocol so far; `waitReceived(bytes)`
- *   resolves with the time (performance.now) at which that many bytes had arrived.
+ *   resolves with the time (epoch ms, `performance.timeOrigin + performance.now()`, comparable
+ *   between tabs of one machine) at which that many bytes in all had arrived.
  * - `rawDataChannel(totalBytes, chunkBytes)`: the same volume through a plain RTCDataChannel
  *   between two RTCPeerConnections of this page (no libp2p) — the benchmark's baseline.
  */
@@ -40,12 +41,13 @@ export function debugApi(t: SwarmTransport) {
   let frames = 0;
   let bytes = 0;
   const waiters: Array<{ bytes: number; resolve: (t: number) => void }> = [];
+  const epochMs = (): number => performance.timeOrigin + performance.now();
   t.onDirect((_from, frame) => {
     frames++;
     bytes += frame.byteLength;
     for (let i = waiters.length - 1; i >= 0; i--) {
       if (bytes >= waiters[i].bytes) {
-        waiters[i].resolve(performance.now());
+        waiters[i].resolve(epochMs());
         waiters.splice(i, 1);
       }
     }
@@ -74,19 +76,20 @@ export function debugApi(t: SwarmTransport) {
     async hangUp(peer: string): Promise<void> {
       await Promise.all(libp2p.getConnections().filter((c) => c.remotePeer.toString() === peer).map((c) => c.close().catch(() => c.abort(new Error('hang up')))));
     },
-    async sendFrames(peer: string, totalBytes: number, frameBytes: number): Promise<number> {
+    async sendFrames(peer: string, totalBytes: number, frameBytes: number): Promise<{ startedAt: number; ms: number }> {
       const payload = fill(totalBytes, 7);
+      const startedAt = epochMs();
       const t0 = performance.now();
       const sends: Array<Promise<void>> = [];
       for (let off = 0; off < totalBytes; off += frameBytes) sends.push(t.sendDirect(peer, payload.subarray(off, Math.min(totalBytes, off + frameBytes))));
       await Promise.all(sends);
-      return performance.now() - t0;
+      return { startedAt, ms: performance.now() - t0 };
     },
     received(): { frames: number; bytes: number } {
       return { frames, bytes };
     },
     waitReceived(total: number, timeoutMs: number): Promise<number> {
-      if (bytes >= total) return Promise.resolve(performance.now());
+      if (bytes >= total) return Promise.resolve(epochMs());
       return new Promise((resolve, reject) => {
         const w = { bytes: total, resolve };
         waiters.push(w);

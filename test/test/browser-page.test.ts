@@ -14,14 +14,14 @@
  *   row all succeed. Unpatched, about one dial in three hangs until its timeout (measured
  *   figures in browser/UPSTREAM-webrtc-dial-race.md), so this fails without the patch.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runIdOf } from '@masha/protocol';
-import { browserTestsUnavailable, launchChromium } from './browser/chromium.js';
-import { createNetns, type Netns } from './browser/netns.js';
+import { browserTestsUnavailable } from './browser/chromium.js';
+import { startBrowserSession, type BrowserSession } from './browser/session.js';
 import { connections, debugReady, dial, hangUp, received, sendFrames, waitForText, waitReceived, webrtcAddress } from './browser/page-helpers.js';
 import { testManifest } from './swarm-helpers.js';
 
@@ -34,41 +34,18 @@ if (unavailable !== null) console.warn(`browser tests skipped: ${unavailable}`);
 const RACE_DIALS = Number(process.env.MASHA_RACE_DIALS ?? 100);
 
 describe.skipIf(unavailable !== null)('the volunteer page in Chromium', () => {
-  let ns: Netns;
-  let browser: Browser;
-  let pageUrl = '';
-  let relayTcp = '';
+  let session: BrowserSession;
   const logDir = join(OUT, 'logs');
+  const openPage = (query: string): Promise<Page> => session.openPage(query);
 
   beforeAll(async () => {
-    mkdirSync(logDir, { recursive: true });
-    ns = createNetns();
-    const relay = ns.masha('relay', ['relay', '--json', '--host', ns.hostA, '--http', '0'], { stdout: 'pipe', stderr: { file: join(logDir, 'relay.log') } });
-    const info = await relay.waitForLine((line) => {
-      try {
-        const j = JSON.parse(line) as { multiaddrs?: string[]; http?: string };
-        return j.multiaddrs && j.http ? { multiaddrs: j.multiaddrs, http: j.http } : undefined;
-      } catch {
-        return undefined;
-      }
-    }, 60_000);
-    pageUrl = info.http;
-    relayTcp = info.multiaddrs.find((a) => a.includes('/tcp/') && !a.includes('/ws')) ?? info.multiaddrs[0];
-    expect(pageUrl).toBe(`http://${ns.hostA}:${new URL(pageUrl).port}/`);
-    browser = await launchChromium(ns);
+    session = await startBrowserSession(logDir);
+    expect(session.pageUrl).toBe(`http://${session.ns.hostA}:${new URL(session.pageUrl).port}/`);
   });
 
   afterAll(async () => {
-    await browser?.close().catch(() => {});
-    await ns?.remove();
+    await session?.stop();
   });
-
-  async function openPage(query: string): Promise<Page> {
-    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-    page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
-    await page.goto(`${pageUrl}?${query}`, { timeout: 30_000 });
-    return page;
-  }
 
   it('shows a run launched with `masha launch` and its live state and chart', async () => {
     const manifest = testManifest({ stop: { iterations: 4_000, target: 1e-9 }, seed: 11 });
@@ -76,12 +53,12 @@ describe.skipIf(unavailable !== null)('the volunteer page in Chromium', () => {
     const path = join(OUT, 'run.json');
     writeFileSync(path, JSON.stringify(manifest));
     const runs = join(OUT, 'runs');
-    ns.masha('launcher', ['--progress', 'off', 'launch', '--manifest', path, '--relay', relayTcp, '--out', runs, '--json', '--timeout', '240'], {
+    session.ns.masha('launcher', ['--progress', 'off', 'launch', '--manifest', path, '--relay', session.relayTcp, '--out', runs, '--json', '--timeout', '240'], {
       stdout: 'ignore',
       stderr: { file: join(logDir, 'launcher.log') },
     });
     for (const v of ['v1', 'v2']) {
-      ns.masha(v, ['join', '--relay', relayTcp, '--run', runId, '--out', runs, '--json', '--wait', '120'], { stdout: 'ignore', stderr: { file: join(logDir, `${v}.log`) } });
+      session.ns.masha(v, ['join', '--relay', session.relayTcp, '--run', runId, '--out', runs, '--json', '--wait', '120'], { stdout: 'ignore', stderr: { file: join(logDir, `${v}.log`) } });
     }
     const page = await openPage(`run=${runId}`);
     await waitForText(page, '#relay-state', (t) => t === 'connected', 30_000);

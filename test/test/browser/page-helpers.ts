@@ -40,16 +40,24 @@ export function hangUp(page: Page, peer: string): Promise<void> {
   return page.evaluate((p) => (globalThis as unknown as { masha: { hangUp(p: string): Promise<void> } }).masha.hangUp(p), peer);
 }
 
-/** Sends `total` bytes in `frame`-byte frames from `from` to peer `to` over the uplink; resolves when written. */
-export function sendFrames(from: Page, to: string, total: number, frame: number): Promise<number> {
-  return from.evaluate(({ p, n, f }) => (globalThis as unknown as { masha: { sendFrames(p: string, n: number, f: number): Promise<number> } }).masha.sendFrames(p, n, f), { p: to, n: total, f: frame });
+/** Sends `total` bytes in `frame`-byte frames from `from` to peer `to` over the uplink; resolves when written (start in epoch ms, write time). */
+export function sendFrames(from: Page, to: string, total: number, frame: number): Promise<{ startedAt: number; ms: number }> {
+  return from.evaluate(
+    ({ p, n, f }) => (globalThis as unknown as { masha: { sendFrames(p: string, n: number, f: number): Promise<{ startedAt: number; ms: number }> } }).masha.sendFrames(p, n, f),
+    { p: to, n: total, f: frame },
+  );
+}
+
+/** Milliseconds to move `total` bytes in `chunk`-byte messages over a plain RTCDataChannel pair inside the page. */
+export function rawDataChannel(page: Page, total: number, chunk: number): Promise<number> {
+  return page.evaluate(({ n, c }) => (globalThis as unknown as { masha: { rawDataChannel(n: number, c: number): Promise<number> } }).masha.rawDataChannel(n, c), { n: total, c: chunk });
 }
 
 export function received(page: Page): Promise<{ frames: number; bytes: number }> {
   return page.evaluate(() => (globalThis as unknown as { masha: { received(): { frames: number; bytes: number } } }).masha.received());
 }
 
-/** performance.now() in the receiving page when `total` bytes in all had arrived. */
+/** When (epoch ms) `total` bytes in all had arrived at the page. */
 export function waitReceived(page: Page, total: number, timeoutMs: number): Promise<number> {
   return page.evaluate(({ n, t }) => (globalThis as unknown as { masha: { waitReceived(n: number, t: number): Promise<number> } }).masha.waitReceived(n, t), { n: total, t: timeoutMs });
 }
