@@ -6,6 +6,8 @@
  * - The page connects to the relay, finds the run from `?run=ID`, and shows the run (method,
  *   problem, launcher) and its live state from the volunteers' status reports: aggregator, epoch,
  *   rounds advancing, the metric and its chart. A screenshot goes to test/out/browser/.
+ * - A missing run and an unreachable relay are said in plain words.
+ * - Tabs find each other (pubsub discovery) and link directly over WebRTC by themselves.
  * - Two tabs connect to each other directly over WebRTC, signalled through the relay: the
  *   connection is not limited (not relayed) and its address is the `/p2p-circuit/webrtc` one; an
  *   uplink of 1 MiB in 64 KiB frames (beyond the relay's 128 KiB limit for relayed connections,
@@ -94,6 +96,34 @@ describe.skipIf(unavailable !== null)('the volunteer page in Chromium', () => {
     await waitForText(page, '#relay-state', (t) => t === 'connected', 30_000);
     await page.waitForSelector('[data-problem="run-not-found"]', { timeout: 40_000 });
     await page.close();
+  });
+
+  it('says so when the relay cannot be reached', async () => {
+    const id = session.relayTcp.slice(session.relayTcp.lastIndexOf('/p2p/') + 5);
+    // Port 9 on the relay's host: nothing listens there.
+    const page = await openPage(`relay=${encodeURIComponent(`/ip4/${session.ns.hostA}/tcp/9/ws/p2p/${id}`)}`);
+    await page.waitForSelector('[data-problem="relay-unreachable"]', { timeout: 30_000 });
+    expect(await page.textContent('#relay-state')).toBe('unreachable');
+    await page.close();
+  });
+
+  it('tabs find each other through the swarm and link directly over WebRTC by themselves', async () => {
+    const a = await openPage('debug=1');
+    const b = await openPage('debug=1');
+    await debugReady(a);
+    const idB = await debugReady(b);
+    const deadline = Date.now() + 30_000;
+    let links: Awaited<ReturnType<typeof connections>> = [];
+    while (Date.now() < deadline) {
+      // Whichever tab dialled: `…/p2p-circuit/webrtc/p2p/B` outbound, `/webrtc/p2p/B` inbound; not limited = not relayed.
+      links = (await connections(a, idB)).filter((c) => !c.limited && /\/webrtc\/p2p\/[^/]+$/.test(c.addr));
+      if (links.length > 0) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(links.length, JSON.stringify(await connections(a, idB))).toBeGreaterThan(0);
+    await waitForText(a, '#webrtc-links', (t) => Number(t) >= 1, 5_000);
+    await a.close();
+    await b.close();
   });
 
   it('two tabs connect to each other directly over WebRTC, and an uplink flows over it', async () => {
