@@ -128,6 +128,7 @@ export class View {
     $('round').textContent = w ? `${w.round} (iteration ${w.iteration})` : '—';
     $('metric').textContent = fmtMetric(w?.metric ?? null);
     $('volunteers').textContent = w ? String(w.volunteers) : '—';
+    $('shards-by-peer').textContent = w && w.shards.length > 0 ? w.shards.map((x) => `${short(x.peer)}: ${x.held}`).join(', ') : '—';
     const me = s.self;
     $('computing').textContent = me.computing
       ? me.paused ? 'paused' : 'computing'
