@@ -26,6 +26,7 @@ interface StartFlags {
   manifest?: string;
   timeout: number;
   progress: string;
+  http: number;
 }
 
 function positiveInt(max: number) {
@@ -34,6 +35,12 @@ function positiveInt(max: number) {
     if (!/^\d+$/.test(v.trim()) || n < 1 || n > max) throw new InvalidArgumentError(`expected an integer in [1, ${max}].`);
     return n;
   };
+}
+
+function httpPort(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || n > 65535) throw new InvalidArgumentError('expected a port number in [0, 65535].');
+  return n;
 }
 
 function seconds(v: string): number {
@@ -54,6 +61,7 @@ async function main(argv: readonly string[]): Promise<number> {
     .option('--manifest <file>', 'run this manifest instead of the default run')
     .option('--timeout <seconds>', 'hard limit for the whole run', seconds, 300)
     .option('--progress <mode>', 'progress display: auto, bar, lines, off', 'auto')
+    .option('--http <port>', 'port of the relay\'s volunteer page (0 = any free port)', httpPort, 0)
     .exitOverride();
   try {
     program.parse([...argv], { from: 'user' });
@@ -97,20 +105,22 @@ async function main(argv: readonly string[]): Promise<number> {
   const started = performance.now();
   try {
     say(`run ${runId}: ${manifest.method.name} + ${manifest.compressors.device} on ${manifest.problem.kind}, ${flags.peers} volunteers; logs in ${logDir}`);
-    const relay = group.spawnMasha('relay', ['relay', '--json'], { stdout: 'pipe', stderr: { file: join(logDir, 'relay.log') } });
-    const relayAddrs = await Promise.race([
+    const relay = group.spawnMasha('relay', ['relay', '--json', '--http', String(flags.http)], { stdout: 'pipe', stderr: { file: join(logDir, 'relay.log') } });
+    const relayInfo = await Promise.race([
       relay.waitForLine((line) => {
         try {
-          const j = JSON.parse(line) as { multiaddrs?: string[] };
-          return Array.isArray(j.multiaddrs) ? j.multiaddrs : undefined;
+          const j = JSON.parse(line) as { multiaddrs?: string[]; http?: string | null };
+          return Array.isArray(j.multiaddrs) ? { multiaddrs: j.multiaddrs, http: j.http ?? null } : undefined;
         } catch {
           return undefined;
         }
       }, 60_000),
       interrupted.then((s) => Promise.reject(new Error(`interrupted (${s})`))),
     ]);
+    const relayAddrs = relayInfo.multiaddrs;
     const addr = relayAddrs.find((a) => a.includes('/tcp/') && !a.includes('/ws')) ?? relayAddrs[0];
     say(`relay at ${addr}`);
+    if (relayInfo.http !== null) say(`volunteers: open ${relayInfo.http}?run=${runId} in a browser to watch this run and join it`);
 
     const volunteers: ManagedChild[] = [];
     for (let i = 0; i < flags.peers; i++) {

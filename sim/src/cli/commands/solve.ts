@@ -112,7 +112,7 @@ export const command = defineCommand<SolveOptions>({
       );
   },
   async run(opts, ctx) {
-    const known = methodNames();
+    const known: readonly string[] = methodNames();
     if (!known.includes(opts.method)) {
       throw new UsageError('--method', `unknown method '${opts.method}' (known: ${known.join(', ')})`);
     }
