@@ -3,7 +3,7 @@
 // while the run outpaces the serving peer's commit log (seen in the multi-process churn test).
 import { describe, expect, it } from 'vitest';
 import { MSG, parseManifest, runFromManifest, type EngineMessage } from '../src/index.js';
-import { TestSwarm, type Node } from './engine-driver.js';
+import { TestSwarm } from './engine-driver.js';
 
 function setup() {
   const manifest = parseManifest({

@@ -323,7 +323,7 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
     observer,
     peers: board.all(),
     epochs,
-    endReason: endReason as string,
+    endReason: endReason,
     target,
     opNorm0,
     finalOpNormSq,

@@ -148,11 +148,13 @@ export async function joinRun(options: JoinOptions): Promise<JoinResult> {
           else if (options.signal?.aborted) resolvePromise('interrupted');
           else if (finishedAnnounced) resolvePromise('finished');
         };
-        d.done.then((r) => resolvePromise(`done:${r}`));
+        void d.done.then((r) => resolvePromise(`done:${r}`));
         options.signal?.addEventListener('abort', () => wakeUp(), { once: true });
         wakeUp();
       });
-      if (failure !== null) throw failure;
+      // Set by onError (a closure): not narrowed by the checks above.
+      const failed = failure as Error | null;
+      if (failed !== null) throw failed;
       if (reason.startsWith('done')) {
         // Serve the last state to stragglers: stay at least `lingerMs`, and beyond it while some
         // peer of the run that is still reporting has not finished (it may be receiving the last

@@ -1,7 +1,7 @@
 import {
   buildProblem,
   ByteSlab,
-  MashaPeer,
+  type MashaPeer,
   MSG,
   operatorNormSq,
   runFromManifest,
