@@ -6,7 +6,7 @@ import { NaturalCompressor } from '../src/compress/natural.js';
 import { simdKernels } from '../src/compress/wasm/simd.js';
 import { packCodes, unpackCodes } from '../src/compress/bitio.js';
 import type { Compressor, Payload } from '../src/compress/types.js';
-import { PayloadError, Rng } from '../src/index.js';
+import { PayloadError, Rng } from './internals.js';
 import { sendCtx } from './compress-util.js';
 
 /**

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { crc32c, decodeFrame, encodeFrames, FrameError, Reassembler, type EngineMessage, type Frame } from '../src/index.js';
+import { crc32c, decodeFrame, encodeFrames, FrameError, Reassembler, type EngineMessage, type Frame } from './internals.js';
 import { OFF, putU32 } from '../src/frames/format.js';
 import { bytesOf, message, PEER_A, PEER_B, RUN_ID, sameMessage } from './frames-helpers.js';
 

@@ -15,7 +15,7 @@ import {
   MIN_FRAME_BYTES,
   Reassembler,
   wireOverhead,
-} from '../src/index.js';
+} from './internals.js';
 import { OFF, putU32 } from '../src/frames/format.js';
 import { arbMessage, bytesOf, message, PEER_A, RUN_ID, sameMessage } from './frames-helpers.js';
 

@@ -15,7 +15,7 @@ import {
   type Problem,
   type ReplicaState,
   type ShardState,
-} from '../src/index.js';
+} from './internals.js';
 import { FLAG_REFRESH } from '../src/methods/types.js';
 
 interface Trace {

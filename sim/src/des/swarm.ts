@@ -1,4 +1,5 @@
-import { decodeFrame, keyedRng, SHARED, type EngineMessage, type Frame, type PeerId, type Rng } from '@masha/protocol';
+import { decodeFrame, keyedRng, SHARED, type EngineMessage, type Frame, type PeerId } from '@masha/protocol';
+import { type Rng } from '@masha/protocol/rng';
 import type { FrameLink, OutgoingMeta, Scheduler } from '@masha/protocol/ports';
 import { EventQueue } from './event-queue.js';
 import { logTime, type EventSink } from './event-log.js';

@@ -1,17 +1,5 @@
-import {
-  buildProblem,
-  ByteSlab,
-  type MashaPeer,
-  MSG,
-  operatorNormSq,
-  runFromManifest,
-  type EngineAction,
-  type EngineCounter,
-  type EvaluationRequest,
-  type Manifest,
-  type ManifestRun,
-  type Problem,
-} from '@masha/protocol';
+import { buildProblem, type MashaPeer, MSG, operatorNormSq, runFromManifest, type EngineAction, type EngineCounter, type EvaluationRequest, type Manifest, type ManifestRun, type Problem } from '@masha/protocol';
+import { ByteSlab } from '@masha/protocol/engine';
 import { evaluateRequest, PeerHost, type HostRecord, type RecordKind } from '@masha/protocol/host';
 import type { EventSink as RecordSink, Evaluator } from '@masha/protocol/ports';
 import { logTime, type EventSink } from '../des/event-log.js';
