@@ -107,6 +107,12 @@ describe('reductions and shapes (float64)', () => {
   it('concat', async () => {
     await expectGrad([{ shape: [2, 3] }, { shape: [2, 1] }, { shape: [2, 2] }], (g, xs) => ops.concat(g, xs, 1));
   });
+  it('split (Concat VJP), one part unused', async () => {
+    await expectGrad([{ shape: [2, 7] }], (g, [x]) => {
+      const [a, , c] = ops.split(g, x, [2, 3, 2], 1);
+      return ops.mul(g, a, c);
+    });
+  });
   it('gather rows with repeated indices (ScatterND add VJP)', async () => {
     await expectGrad([{ shape: [5, 3] }], (g, [t]) => ops.gather(g, t, g.constant([4, 0, 4, 2, 1, 4], [2, 3], 'int32')));
   });

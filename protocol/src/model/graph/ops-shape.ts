@@ -140,3 +140,21 @@ export function flatten2(g: Graph, x: Tensor): Tensor {
   const last = x.shape[x.shape.length - 1];
   return reshape(g, x, [sizeOf(x.shape) / last, last] as Shape);
 }
+
+/** Split along `axis` into parts of the given sizes (Split, opset 13); the VJP concatenates (zeros for parts without a gradient). */
+export function split(g: Graph, x: Tensor, sizes: readonly number[], axis: number): Tensor[] {
+  const a = normAxis('Split', axis, x.shape.length);
+  if (sizes.reduce((p, q) => p + q, 0) !== x.shape[a] || sizes.some((s) => !Number.isInteger(s) || s < 1)) {
+    throw new GraphError('Split', `sizes [${sizes.join(',')}] do not partition axis ${a} of ${fmtShape(x.shape)}`);
+  }
+  const outs = sizes.map((s) => {
+    const shape = [...x.shape];
+    shape[a] = s;
+    return { name: 'split', shape, dtype: x.dtype };
+  });
+  const ys = g.node('Split', [x, g.ints(sizes)], outs, { axis: { kind: 'int', value: a } }, (gys) => {
+    if (gys.every((t) => t === null)) return [null, null];
+    return [concat(g, gys.map((t, i) => t ?? zeros(g, ys[i].shape, x.dtype)), a), null];
+  });
+  return ys;
+}
