@@ -58,10 +58,11 @@ export async function gradCheck(
   const grads = gradients(g, loss, vars);
   grads.forEach((d, i) => g.output(`g${i}`, d ?? ops.zeros(g, vars[i].shape)));
   const sess = await GraphSession.create(rt, compileGraph(g, 'gradcheck'));
-  const Arr = opts.dtype === 'float64' ? Float64Array : Float32Array;
   const data = inputs.map((s) => {
     const [lo, hi] = s.range ?? [-1, 1];
-    return Arr.from({ length: sizeOf(s.shape) }, () => lo + (hi - lo) * rng.nextFloat53());
+    const a = opts.dtype === 'float64' ? new Float64Array(sizeOf(s.shape)) : new Float32Array(sizeOf(s.shape));
+    for (let i = 0; i < a.length; i++) a[i] = lo + (hi - lo) * rng.nextFloat53();
+    return a;
   });
   data.forEach((a, i) => sess.bind(`x${i}`, a));
   const base = await sess.run();

@@ -14,3 +14,4 @@ export * from './runner/index.js';
 export * from './engine/index.js';
 export * from './manifest/index.js';
 export * from './frames/index.js';
+export * from './model/index.js';
