@@ -115,13 +115,13 @@ describe('dataset manifest', () => {
   };
   it('accepts a valid manifest and names bad fields', () => {
     expect(parseDatasetManifest(base).splits.train.count).toBe(5);
-    const bad = structuredClone(base);
+    const bad = JSON.parse(JSON.stringify(base)) as typeof base;
     bad.splits.train.files[1].first = 4;
     expect(() => parseDatasetManifest(bad)).toThrow(/splits\.train\.files\.1\.first/);
-    const path = structuredClone(base);
+    const path = JSON.parse(JSON.stringify(base)) as typeof base;
     path.splits.test.files[0].file = '../etc/passwd.bin';
     expect(() => parseDatasetManifest(path)).toThrow(/splits\.test\.files\.0\.file/);
-    const count = structuredClone(base);
+    const count = JSON.parse(JSON.stringify(base)) as typeof base;
     count.splits.train.count = 6;
     expect(() => parseDatasetManifest(count)).toThrow(/splits\.train\.count/);
     expect(() => parseDatasetManifest({ ...base, vocabSize: 70000 })).toThrow(/vocabSize/);
