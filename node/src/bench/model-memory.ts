@@ -1,5 +1,5 @@
 /**
- * `node dist/bench/model-memory.js BACKEND BATCH`: one training peer's memory in a fresh process.
+ * `node dist/bench/model-memory.js BACKEND BATCH [no-arena]`: one training peer's memory in a fresh process.
  * Prints `{ params, rssBefore, rssAfter, stateBytes }` as JSON: RSS once the runtime is loaded,
  * and after the operator, its float32 state (w, F(w), Adam/LAMB moments) and three training steps.
  * BACKEND: node | wasm | tfjs-wasm.
@@ -9,6 +9,7 @@ import { createRuntime } from '../model/runtimes.js';
 import { syntheticBatch, syntheticSet } from './model-fixture.js';
 
 const backend = process.argv[2] ?? 'node';
+const arena = process.argv[4] !== 'no-arena';
 const batch = Number(process.argv[3] ?? 16);
 const task = parseModelTask({ objective: 'classify', batch });
 const c = task.model;
@@ -38,7 +39,7 @@ if (backend === 'tfjs-wasm') {
   process.stdout.write(`${JSON.stringify({ params: layout.size, rssBefore: before, rssAfter: after, stateBytes: 16 * layout.size })}\n`);
   moments.forEach((t) => t.dispose());
 } else {
-  const rt = await createRuntime(backend === 'wasm' ? 'wasm' : 'node');
+  const rt = await createRuntime(backend === 'wasm' ? 'wasm' : 'node', { arena });
   const before = rss();
   const op = await ModelOperator.create(rt, task, syntheticSet(c, 64, 5));
   const w = op.initialParams();

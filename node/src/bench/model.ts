@@ -2,7 +2,8 @@
  * Model benchmarks (issue "Model training with ONNX Runtime"): forward + backward time per batch
  * of the default tiny ALBERT (classification, batch 16, sequence 64, all gradients read back into
  * JS) on onnxruntime-node, onnxruntime-web's wasm backend in Node, and TF.js (wasm backend: the
- * baseline; CPU backend for context) running the same architecture with `tf.variableGrads`;
+ * baseline; CPU backend for context) running the same architecture with `tf.variableGrads`,
+ * stock and with dense-layer gradients that avoid the wasm backend's slow transposed matMul;
  * the backends are timed in alternation so that they share the machine's load. Also: the ONNX
  * graph build time, and a training peer's memory per parameter (fresh child processes).
  */
@@ -49,9 +50,9 @@ async function ortStepper(rt: OrtRuntime): Promise<{ step: () => Promise<number>
   };
 }
 
-function memory(backend: string): { params: number; rssBefore: number; rssAfter: number; stateBytes: number } {
+function memory(backend: string, arena = true): { params: number; rssBefore: number; rssAfter: number; stateBytes: number } {
   const entry = fileURLToPath(new URL('./model-memory.js', import.meta.url));
-  const r = spawnSync(process.execPath, ['--expose-gc', entry, backend, String(BATCH)], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const r = spawnSync(process.execPath, ['--expose-gc', entry, backend, String(BATCH), arena ? 'arena' : 'no-arena'], { encoding: 'utf8', maxBuffer: 1 << 20 });
   if (r.status !== 0) throw new Error(`model-memory ${backend} failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as { params: number; rssBefore: number; rssAfter: number; stateBytes: number };
 }
@@ -63,13 +64,16 @@ export async function modelBenchmarks(include: (name: string) => boolean): Promi
     node: 'model fwd+bwd per batch: onnxruntime-node',
     wasm: 'model fwd+bwd per batch: onnxruntime-web wasm (Node)',
     tfcpu: 'model fwd+bwd per batch: TF.js cpu backend',
+    tuned: 'model fwd+bwd per batch: TF.js wasm with explicit-transpose matMul gradients',
+    nodeVsTuned: 'model fwd+bwd per batch: onnxruntime-node (vs the tuned TF.js)',
     build: 'model ONNX train graph build (default ALBERT)',
     memNode: 'model training peer memory: RSS growth per parameter, onnxruntime-node',
     memWasm: 'model training peer memory: RSS growth per parameter, onnxruntime-web wasm',
+    memNoArena: 'model training peer memory: RSS growth per parameter, onnxruntime-node without its memory arena',
     state: 'model training peer memory: float32 state per parameter (w, F, LAMB m, v)',
   };
   const baseName = 'TF.js wasm backend, same model, tf.variableGrads';
-  if ([names.node, names.wasm, names.tfcpu, names.build].some(include)) {
+  if ([names.node, names.wasm, names.tfcpu, names.build, names.tuned, names.nodeVsTuned].some(include)) {
     progress(`model: default ALBERT, batch ${BATCH}, sequence ${c.seqLen}`);
     const builds: number[] = [];
     for (let i = 0; i < 5; i++) {
@@ -89,17 +93,22 @@ export async function modelBenchmarks(include: (name: string) => boolean): Promi
     const mask = tf.tensor2d(b.mask as Float32Array, [BATCH, c.seqLen]);
     const labels = tf.tensor1d(b.labels, 'int32');
     const tfm = new TfAlbert(c, layout, w, BATCH);
+    const tuned = new TfAlbert(c, layout, w, BATCH, true);
     const lt = tfm.step(ids, mask, labels).loss;
+    const ltt = tuned.step(ids, mask, labels).loss;
     const ln = await node.step();
     const lw = await wasm.step();
-    progress(`model: loss at w⁰ — onnxruntime-node ${ln.toFixed(6)}, onnxruntime-web ${lw.toFixed(6)}, TF.js ${lt.toFixed(6)} (same model and batch)`);
-    if (!(Math.abs(ln - lt) < 1e-4 && Math.abs(ln - lw) < 1e-4)) throw new Error('the three implementations disagree on the loss: not the same model');
-    const times = { node: [] as number[], wasm: [] as number[], tf: [] as number[] };
+    progress(`model: loss at w⁰ — onnxruntime-node ${ln.toFixed(6)}, onnxruntime-web ${lw.toFixed(6)}, TF.js ${lt.toFixed(6)}, tuned TF.js ${ltt.toFixed(6)} (same model and batch)`);
+    if (!(Math.abs(ln - lt) < 1e-4 && Math.abs(ln - lw) < 1e-4 && Math.abs(ln - ltt) < 1e-4)) throw new Error('the implementations disagree on the loss: not the same model');
+    const times = { node: [] as number[], wasm: [] as number[], tf: [] as number[], tuned: [] as number[] };
     const t0 = now();
     for (let r = 0; r < 20 && (r < 5 || now() - t0 < 20_000); r++) {
       let t = now();
       tfm.step(ids, mask, labels);
       times.tf.push(now() - t);
+      t = now();
+      tuned.step(ids, mask, labels);
+      times.tuned.push(now() - t);
       t = now();
       await node.step();
       times.node.push(now() - t);
@@ -108,10 +117,13 @@ export async function modelBenchmarks(include: (name: string) => boolean): Promi
       times.wasm.push(now() - t);
     }
     const base = { name: baseName, value: median(times.tf) };
-    progress(`model: ms per batch (median of ${times.tf.length}) — onnxruntime-node ${median(times.node).toFixed(1)}, onnxruntime-web wasm ${median(times.wasm).toFixed(1)}, TF.js wasm ${base.value.toFixed(1)}`);
+    progress(`model: ms per batch (median of ${times.tf.length}) — onnxruntime-node ${median(times.node).toFixed(1)}, onnxruntime-web wasm ${median(times.wasm).toFixed(1)}, TF.js wasm ${base.value.toFixed(1)}, tuned TF.js wasm ${median(times.tuned).toFixed(1)}`);
     if (include(names.node)) rows.push(resultRow(names.node, median(times.node), 'ms', base));
     if (include(names.wasm)) rows.push(resultRow(names.wasm, median(times.wasm), 'ms', base));
+    if (include(names.tuned)) rows.push(resultRow(names.tuned, median(times.tuned), 'ms', base));
+    if (include(names.nodeVsTuned)) rows.push(resultRow(names.nodeVsTuned, median(times.node), 'ms', { name: 'TF.js wasm with explicit-transpose matMul gradients', value: median(times.tuned) }));
     tfm.dispose();
+    tuned.dispose();
     await node.release();
     await wasm.release();
     if (include(names.tfcpu)) {
@@ -119,7 +131,7 @@ export async function modelBenchmarks(include: (name: string) => boolean): Promi
       const cpu = new TfAlbert(c, layout, w, BATCH);
       cpu.step(ids, mask, labels);
       const ts: number[] = [];
-      for (let i = 0; i < 2; i++) {
+      for (let i = 0; i < 1; i++) {
         const t = now();
         cpu.step(ids, mask, labels);
         ts.push(now() - t);
@@ -131,13 +143,14 @@ export async function modelBenchmarks(include: (name: string) => boolean): Promi
     mask.dispose();
     labels.dispose();
   }
-  if ([names.memNode, names.memWasm, names.state].some(include)) {
+  if ([names.memNode, names.memWasm, names.memNoArena, names.state].some(include)) {
     progress('model: memory of a training peer (fresh processes)');
     const tfMem = memory('tfjs-wasm');
     const perParam = (m: { params: number; rssBefore: number; rssAfter: number }): number => (m.rssAfter - m.rssBefore) / m.params;
     const base = { name: 'TF.js wasm backend, same model and state', value: perParam(tfMem) };
     const n = memory('node');
     if (include(names.memNode)) rows.push(resultRow(names.memNode, perParam(n), 'B/param', base));
+    if (include(names.memNoArena)) rows.push(resultRow(names.memNoArena, perParam(memory('node', false)), 'B/param', base));
     if (include(names.memWasm)) rows.push(resultRow(names.memWasm, perParam(memory('wasm')), 'B/param', base));
     if (include(names.state)) rows.push(resultRow(names.state, n.stateBytes / n.params, 'B/param'));
   }

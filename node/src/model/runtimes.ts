@@ -17,6 +17,11 @@ export const NODE_BACKENDS: readonly NodeBackend[] = ['node', 'wasm'];
 export interface RuntimeOptions {
   /** Intra-op threads (default 1: on a 2-core machine shared with other work, more does not help). */
   readonly threads?: number;
+  /**
+   * onnxruntime-node's CPU memory arena (default on). Off, freed activations go back to the
+   * system instead of staying in the arena: less resident memory, slightly slower steps.
+   */
+  readonly arena?: boolean;
 }
 
 /** The subset of the two modules' shared API (onnxruntime-common) used here. */
@@ -41,6 +46,7 @@ export async function onnxruntimeNode(opts: RuntimeOptions = {}): Promise<OrtRun
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
+    enableCpuMemArena: opts.arena ?? true,
   });
 }
 

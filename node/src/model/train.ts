@@ -28,6 +28,8 @@ export interface TrainOptions {
   readonly steps: number;
   readonly backend: NodeBackend;
   readonly threads: number;
+  /** onnxruntime-node's memory arena (default on: faster; off: less resident memory). */
+  readonly arena?: boolean;
   readonly dataDir?: string;
   readonly evalEvery: number;
   readonly evalExamples: number;
@@ -92,7 +94,7 @@ export async function trainLocal(o: TrainOptions): Promise<TrainSummary> {
   const clock = (): number => performance.now();
   const seconds = (): number => (performance.now() - t0) / 1000;
   const data = await loadDataset(o.dataDir);
-  const rt = await createRuntime(o.backend, { threads: o.threads });
+  const rt = await createRuntime(o.backend, { threads: o.threads, arena: o.arena ?? true });
   const task = o.task;
   const op = await ModelOperator.create(rt, task, data.train, clock);
   const periodic = await ModelEvaluator.create(rt, task, data.test, { batch: o.evalBatch, maxExamples: o.evalExamples });

@@ -40,6 +40,7 @@ export interface TrainFlags {
   seed: number;
   backend: NodeBackend;
   threads: number;
+  lowMemory?: boolean;
   model?: string;
   data?: string;
   evalEvery: number;
@@ -94,6 +95,7 @@ export function configureTrain(cmd: Command): void {
     .option('--seed <n>', 'seed of the initial parameters, minibatches and masks', seedArg, 0)
     .option('--backend <name>', `gradient runtime: node (onnxruntime-node, native) | wasm (onnxruntime-web's wasm backend in Node)`, oneOf<NodeBackend>(NODE_BACKENDS), 'node')
     .option('--threads <n>', 'runtime threads', count, 1)
+    .option('--low-memory', "onnxruntime-node without its memory arena: about 5× less resident memory, steps about 35% slower")
     .option('--model <json>', 'model configuration overrides as JSON, e.g. \'{"layers":2,"hidden":128}\'')
     .option('--data <dir>', 'dataset directory (default: the one `npm run build` generates)')
     .option('--eval-every <steps>', 'score the test split every this many steps', count, 50)
@@ -146,7 +148,7 @@ function humanSummary(s: TrainSummary, out: string): string {
     `trained ${s.task.objective}${s.task.adversarial ? ' (adversarial)' : ''} for ${s.stepsDone} steps in ${s.wallSeconds.toFixed(1)} s (${s.msPerStep.median.toFixed(0)} ms/step median, ${s.backend})${s.interrupted ? ' — interrupted' : ''}`,
     `  test: accuracy ${pct(f.accuracy)} over ${f.examples} ${unit}, loss ${f.loss.toFixed(4)}${f.majority !== null ? ` (majority class ${pct(f.majority)})` : ''}`,
     `  robust accuracy ${pct(f.robustAccuracy)} under an ε = ${f.attack.epsilon} embedding attack (${f.attack.steps} steps) on ${f.robustExamples} ${unit}`,
-    `  files in ${out}/ (summary.json, train.csv, eval.csv, training.svg)`,
+    `  files in ${out}/ (summary.json, train.csv, eval.csv, training.svg, params.f32)`,
   ].join('\n') + '\n';
 }
 
@@ -194,6 +196,7 @@ export async function runTrain(flags: TrainFlags, ctx: CliContext): Promise<numb
       steps: flags.steps,
       backend: flags.backend,
       threads: flags.threads,
+      arena: !flags.lowMemory,
       ...(flags.data !== undefined ? { dataDir: resolve(ctx.cwd, flags.data) } : {}),
       evalEvery: flags.evalEvery,
       evalExamples: flags.evalExamples,
