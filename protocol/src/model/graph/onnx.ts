@@ -1,8 +1,9 @@
 /**
  * Serialises a Graph to an ONNX ModelProto with `onnx-proto` (the ONNX protobuf schema compiled
- * for protobufjs; CommonJS, hence the default import). Opset 17, IR version 8: the newest pair
- * that onnxruntime-node, onnxruntime-web wasm and its WebGPU backend all run, and the first opset
- * with LayerNormalization (ScatterND/ScatterElements reduction "add" need ≥ 16).
+ * for protobufjs; CommonJS, hence the default import; Vite 8 bundles it for browsers). Opset 17,
+ * IR version 8: run by onnxruntime-node and onnxruntime-web (wasm; verified in Node and Chromium),
+ * the first opset with LayerNormalization (ScatterND/ScatterElements reduction "add" need ≥ 16).
+ * WebGPU is unverified here; onnxruntime-web places ops its WebGPU backend lacks on wasm kernels.
  */
 import onnxProto from 'onnx-proto';
 import type { Attr, Graph } from './builder.js';
