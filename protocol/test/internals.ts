@@ -11,3 +11,4 @@ export * from '../src/runner/index.js';
 export * from '../src/engine/index.js';
 export * from '../src/manifest/index.js';
 export * from '../src/frames/index.js';
+export * from '../src/model/index.js';

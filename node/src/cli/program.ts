@@ -1,5 +1,5 @@
 /**
- * The `masha` command tree: relay, launch, join, status. Errors become one line on stderr and an
+ * The `masha` command tree: relay, launch, join, status, train. Errors become one line on stderr and an
  * exit code (errors.ts): bad flags and manifests name the flag or field, unreachable relays say
  * which addresses and how long; stack traces only with MASHA_DEBUG=1.
  */
@@ -9,6 +9,7 @@ import { configureJoin, runJoin, type JoinFlags } from './commands/join.js';
 import { configureLaunch, runLaunch, type LaunchFlags } from './commands/launch.js';
 import { configureRelay, runRelay, type RelayFlags } from './commands/relay.js';
 import { configureStatus, runStatus, type StatusFlags } from './commands/status.js';
+import { configureTrain, runTrain, type TrainFlags } from './commands/train.js';
 import { EXIT, exitCodeOf, oneOf } from './errors.js';
 import type { CliContext, CliStream } from './io.js';
 
@@ -58,6 +59,7 @@ export function buildProgram(io: Required<CliIO>, setExit: (code: number) => voi
   add<LaunchFlags>('launch', configureLaunch, runLaunch);
   add<JoinFlags>('join', configureJoin, runJoin);
   add<StatusFlags>('status', configureStatus, runStatus);
+  add<TrainFlags>('train', configureTrain, runTrain);
   return program;
 }
 
@@ -73,7 +75,7 @@ export async function runCli(argv: readonly string[], io: CliIO = {}): Promise<n
     exit = code;
   });
   let sub = argv.find((a) => !a.startsWith('-')) ?? '';
-  if (!['relay', 'launch', 'join', 'status'].includes(sub)) sub = '';
+  if (!['relay', 'launch', 'join', 'status', 'train'].includes(sub)) sub = '';
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return exit;
