@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseEventLine } from '@masha/protocol/swarm';
 import { describe, expect, it } from 'vitest';
 import { buildRun, parseManifest } from '@masha/protocol';
 import { runCli } from '../src/cli/program.js';
@@ -62,10 +63,11 @@ describe('determinism', () => {
     expect(s.iterations).toBe(120);
     expect(s.consistent).toBe(true);
     expect(s.runId).toMatch(/^[0-9a-f]{64}$/);
-    // The log: one JSON object per line, t and ev first, every kind of event present.
+    // The log: one JSON object per line, t and ev first, every line valid under the events.jsonl
+    // schema the swarm's logs share, every kind of event present.
     const kinds = new Set<string>();
     for (const line of readFileSync(a.files.events, 'utf8').trimEnd().split('\n')) {
-      const o = JSON.parse(line) as { ev: string };
+      const o = parseEventLine(line);
       expect(Object.keys(o).slice(0, 2)).toEqual(['t', 'ev']);
       kinds.add(o.ev);
     }

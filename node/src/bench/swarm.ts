@@ -160,7 +160,8 @@ export async function measureSwarm(config: SwarmBenchConfig): Promise<SwarmMeasu
       .split('\n')
       .map((l) => JSON.parse(l) as { t: number; ev: string; round?: number });
     const commits = events.filter((e) => e.ev === 'commit' && (e.round ?? 0) >= 2);
-    const msPerRound = commits.length >= 2 ? (commits[commits.length - 1].t - commits[0].t) / (commits.length - 1) : NaN;
+    // events.jsonl times are seconds.
+    const msPerRound = commits.length >= 2 ? (1000 * (commits[commits.length - 1].t - commits[0].t)) / (commits.length - 1) : NaN;
 
     let wireSum = 0;
     let wirePeers = 0;
