@@ -19,7 +19,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseManifest, runIdOf } from '@masha/protocol';
-import type { BenchResult } from '@masha/sim';
+import type { BenchResult } from './row.js';
 import { connectSwarm } from '../launcher/connect.js';
 import { StatusBoard } from '../launcher/directory.js';
 import { ProcessGroup } from '../launcher/processes.js';

@@ -1,5 +1,5 @@
 /** Small helpers shared by the commands: streams, interrupt handling, number formatting. */
-import type { ProgressMode } from '@masha/sim';
+import type { ProgressMode } from './progress.js';
 
 export interface CliStream {
   write(chunk: string): unknown;

@@ -4,7 +4,7 @@
  * which addresses and how long; stack traces only with MASHA_DEBUG=1.
  */
 import { Command, CommanderError, Option } from 'commander';
-import type { ProgressMode } from '@masha/sim';
+import { PROGRESS_MODES, type ProgressMode } from './progress.js';
 import { configureJoin, runJoin, type JoinFlags } from './commands/join.js';
 import { configureLaunch, runLaunch, type LaunchFlags } from './commands/launch.js';
 import { configureRelay, runRelay, type RelayFlags } from './commands/relay.js';
@@ -31,7 +31,7 @@ export function buildProgram(io: Required<CliIO>, setExit: (code: number) => voi
     .addOption(
       new Option('--progress <mode>', 'progress display on stderr: auto (bar on a TTY, plain lines otherwise), bar, lines, off')
         .default('auto')
-        .argParser(oneOf<ProgressMode>(['auto', 'bar', 'lines', 'off'])),
+        .argParser(oneOf<ProgressMode>(PROGRESS_MODES)),
     )
     .showSuggestionAfterError(true)
     .exitOverride()

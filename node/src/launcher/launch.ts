@@ -20,7 +20,6 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { operatorNormSq, runFromManifest, runIdOf, type EngineAction, type Manifest, type ManifestRun } from '@masha/protocol';
-import { writeJsonFile, writeTextFile } from '@masha/sim';
 import type { MashaNodeOptions } from '../net/create-node.js';
 import type { SwarmTransport } from '../net/swarm-transport.js';
 import { PeerDriver } from '../peer/driver.js';
@@ -28,6 +27,7 @@ import { EventLog } from '../peer/event-log.js';
 import { RUNS_TOPIC } from '@masha/protocol/swarm';
 import { encodeAnnouncement, type RunState } from '@masha/protocol/swarm';
 import { connectSwarm } from './connect.js';
+import { writeJsonFile, writeTextFile } from './files.js';
 import { StatusBoard, type PeerEntry } from './directory.js';
 import { plotLaunch, type LaunchSeries } from './plot.js';
 import { buildSummary, type LaunchSummary } from './summary.js';

@@ -4,12 +4,12 @@
  * events.jsonl and run.svg, and exit 0 when the run reached its target (1 otherwise).
  */
 import type { Command } from 'commander';
-import { startProgress, type Progress } from '@masha/sim';
 import { launchRun, type LaunchProgress } from '../../launcher/launch.js';
 import type { LaunchSummary } from '../../launcher/summary.js';
 import { collect, EXIT, parseSeconds, UsageError } from '../errors.js';
 import { formatBytes, formatMetric, interruptSignal, shortId, type CliContext } from '../io.js';
 import { loadManifestFile } from '../manifest-file.js';
+import { startProgress, type Progress } from '../progress.js';
 
 export interface LaunchFlags {
   manifest: string;
@@ -34,6 +34,13 @@ export function configureLaunch(cmd: Command): void {
       '\nExit codes: 0 target reached, 1 run ended without reaching it, 2 bad manifest or flags, 3 relay unreachable, 130 interrupted.' +
         '\n\nExample:\n  masha-sim manifest init --problem bilinear --method masha1 --compressor natural --target 1e-6 > run.json\n  masha launch --manifest run.json --relay /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW…',
     );
+}
+
+/** The bar counts per-mille of the work (iterations, or log-distance to the target: the further). */
+const PROGRESS_STEPS = 1000;
+
+export function progressUnits(value: number, total: number): string {
+  return `${((100 * value) / Math.max(1, total)).toFixed(1)}% done`;
 }
 
 function detail(p: LaunchProgress): string {
@@ -74,9 +81,14 @@ export async function runLaunch(flags: LaunchFlags, ctx: CliContext): Promise<nu
       onLaunched: ({ runId, peerId }) => {
         ctx.stderr.write(`masha launch: run ${runId} published by ${peerId}\n`);
         ctx.stderr.write(`masha launch: volunteers join with: masha join --relay ${relays[0]} --run ${runId}\n`);
-        bar = startProgress(`run ${runId.slice(0, 8)}`, 1000, { stream: ctx.stderr, mode: ctx.progress, intervalMs: 2000 });
+        bar = startProgress(`run ${runId.slice(0, 8)}`, PROGRESS_STEPS, {
+          stream: ctx.stderr,
+          mode: ctx.progress,
+          intervalMs: 2000,
+          units: progressUnits,
+        });
       },
-      onProgress: (p) => bar?.update(Math.round(1000 * p.fraction), detail(p)),
+      onProgress: (p) => bar?.update(Math.round(PROGRESS_STEPS * p.fraction), detail(p)),
       onEvent: (text) => {
         if (bar === null || !ctx.stderr.isTTY) say(text);
       },

@@ -4,7 +4,7 @@
  * `--json` (or `--once`) listens for `--wait` seconds, prints one snapshot and exits.
  */
 import type { Command } from 'commander';
-import { formatTable } from '@masha/sim';
+import Table from 'cli-table3';
 import { connectSwarm } from '../../launcher/connect.js';
 import { RunDirectory, StatusBoard } from '../../launcher/directory.js';
 import { LIVE_WINDOW_MS } from '../../launcher/launch.js';
@@ -58,6 +58,42 @@ export interface StatusSnapshot {
   }[];
 }
 
+const NO_BORDER = {
+  top: '', 'top-mid': '', 'top-left': '', 'top-right': '',
+  bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
+  left: '  ', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ',
+};
+
+const COLUMNS: readonly { readonly header: string; readonly align: 'left' | 'right' }[] = [
+  { header: 'peer', align: 'left' },
+  { header: 'role', align: 'left' },
+  { header: 'state', align: 'left' },
+  { header: 'shards', align: 'left' },
+  { header: 'aggregator', align: 'left' },
+  { header: 'epoch', align: 'right' },
+  { header: 'round', align: 'right' },
+  { header: 'iter', align: 'right' },
+  { header: 'metric', align: 'right' },
+  { header: 'up', align: 'right' },
+  { header: 'down', align: 'right' },
+];
+
+/** A borderless table (cli-table3), indented by two spaces, no trailing blanks. */
+function formatTable(rows: readonly string[][]): string {
+  const table = new Table({
+    head: COLUMNS.map((c) => c.header),
+    colAligns: COLUMNS.map((c) => c.align),
+    chars: NO_BORDER,
+    style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0, compact: true },
+  });
+  table.push(...rows);
+  return `${table
+    .toString()
+    .split('\n')
+    .map((l) => l.replace(/\s+$/, ''))
+    .join('\n')}\n`;
+}
+
 function shards(held: readonly number[], count: number): string {
   if (count === 0) return '—';
   const text = held.slice(0, 8).join(',');
@@ -84,22 +120,7 @@ export function renderStatus(snap: StatusSnapshot): string {
     ]);
     out += rows.length === 0
       ? '  (no peer reports yet)\n'
-      : formatTable(
-          [
-            { header: 'peer' },
-            { header: 'role' },
-            { header: 'state' },
-            { header: 'shards' },
-            { header: 'aggregator' },
-            { header: 'epoch', align: 'right' },
-            { header: 'round', align: 'right' },
-            { header: 'iter', align: 'right' },
-            { header: 'metric', align: 'right' },
-            { header: 'up', align: 'right' },
-            { header: 'down', align: 'right' },
-          ],
-          rows,
-        );
+      : formatTable(rows);
   }
   return out;
 }

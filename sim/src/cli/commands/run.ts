@@ -76,7 +76,7 @@ export const command = defineCommand<RunOptions>({
       logMetrics: opts.logMetrics === true,
       ...(opts.maxSimSeconds !== undefined ? { maxSimSeconds: opts.maxSimSeconds } : {}),
       onIteration: (info) => {
-        progress ??= startProgress('run', info.maxIterations, { stream: ctx.stderr, mode: ctx.progress });
+        progress ??= startProgress('run', info.maxIterations, { stream: ctx.stderr, mode: ctx.progress, unit: 'iterations' });
         const rd = info.peer.relDist();
         progress.update(info.iteration, `t=${info.simSeconds.toFixed(1)}s peers=${info.alive}${rd === null ? '' : ` rel. dist ${formatNumber(rd)}`}`);
       },
