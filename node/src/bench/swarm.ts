@@ -155,7 +155,7 @@ export async function measureSwarm(config: SwarmBenchConfig): Promise<SwarmMeasu
     } catch {
       throw new Error(`launcher exited with ${exit.code} and no summary; see ${dir}`);
     }
-    const events = readFileSync(join(dir, 'runs', runId, 'events.jsonl'), 'utf8')
+    const events = readFileSync(join(dir, 'runs', runId, 'latest', 'events.jsonl'), 'utf8')
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { t: number; ev: string; round?: number });

@@ -29,6 +29,20 @@ export function exitCodeOf(e: unknown): number {
   return EXIT.failed;
 }
 
+/**
+ * The one error path of every Node entry point (`masha …`, `npm start`): one line on stderr —
+ * `<where>: error: <message>` for errors in the user's terms (bad flags, manifests, relays),
+ * `<where>: internal error: <message>` for anything else, with the stack only when MASHA_DEBUG is
+ * set — and the exit code for the error (exitCodeOf).
+ */
+export function reportError(where: string, e: unknown, stderr: { write(chunk: string): unknown }): number {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const code = exitCodeOf(e);
+  stderr.write(code === EXIT.failed ? `${where}: internal error: ${err.message}\n` : `${where}: error: ${err.message}\n`);
+  if (process.env.MASHA_DEBUG) stderr.write(`${err.stack ?? ''}\n`);
+  return code;
+}
+
 export function parseSeconds(value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number of seconds.');

@@ -10,7 +10,10 @@
  * iterations"), and the bar shows an ETA only once one can be estimated (cli-progress's own
  * placeholder prints "NFs" for an unknown one).
  */
-import { Format, SingleBar, type Options, type Params } from 'cli-progress';
+import cliProgress, { type Options, type Params, type SingleBar as Bar } from 'cli-progress';
+
+// CommonJS: Node's ESM loader sees only some of its named exports (not `Format`).
+const { Format, SingleBar } = cliProgress;
 
 export interface ProgressStream {
   write(chunk: string): unknown;
@@ -93,7 +96,7 @@ class LineProgress implements Progress {
 class BarProgress implements Progress {
   value = 0;
   private stopped = false;
-  private readonly bar: SingleBar;
+  private readonly bar: Bar;
 
   constructor(label: string, readonly total: number, options: ProgressOptions) {
     const units = options.units;

@@ -1,3 +1,4 @@
 export * from './topics.js';
 export * from './status.js';
 export * from './announce.js';
+export * from './summary.js';

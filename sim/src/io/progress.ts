@@ -6,7 +6,10 @@
  *   chosen automatically otherwise (CI logs, redirected output).
  * - `off`: nothing.
  */
-import { Format, SingleBar, type Options } from 'cli-progress';
+import cliProgress, { type Options, type SingleBar as Bar } from 'cli-progress';
+
+// CommonJS: Node's ESM loader sees only some of its named exports (not `Format`).
+const { Format, SingleBar } = cliProgress;
 
 export interface ProgressStream {
   write(chunk: string): unknown;
@@ -101,7 +104,7 @@ class LineProgress implements Progress {
 class BarProgress implements Progress {
   value = 0;
   private stopped = false;
-  private readonly bar: SingleBar;
+  private readonly bar: Bar;
 
   constructor(label: string, readonly total: number, stream: ProgressStream, unit: string) {
     this.bar = new SingleBar({

@@ -15,6 +15,7 @@ export interface LaunchFlags {
   manifest: string;
   relay?: string[];
   out: string;
+  dir?: string;
   timeout?: number;
   connectTimeout: number;
   json?: boolean;
@@ -22,10 +23,11 @@ export interface LaunchFlags {
 
 export function configureLaunch(cmd: Command): void {
   cmd
-    .description('validate and publish a run, follow it until it ends, write runs/<runId>/{summary.json,events.jsonl,run.svg}')
+    .description('validate and publish a run, follow it until it ends, write runs/<runId>/<start time>/{summary.json,events.jsonl,run.svg}')
     .requiredOption('--manifest <file>', 'run manifest (JSON; `masha-sim manifest init` writes one)')
     .option('--relay <multiaddr>', 'relay address with /p2p/<id> (repeatable)', collect)
-    .option('--out <dir>', 'runs directory', 'runs')
+    .option('--out <dir>', 'runs directory: files go to <dir>/<runId>/<start time>/, <dir>/<runId>/latest points at the newest', 'runs')
+    .option('--dir <dir>', 'write the files into exactly this directory instead')
     .option('--timeout <seconds>', 'give up after this long (the summary is still written)', parseSeconds)
     .option('--connect-timeout <seconds>', 'how long to wait for a relay', parseSeconds, 10)
     .option('--json', 'print the summary as JSON on stdout (progress stays on stderr)')
@@ -53,9 +55,9 @@ export function humanSummary(s: LaunchSummary, dir: string): string {
   const lines = [
     `run ${s.runId}: ${s.reached ? 'target reached' : 'target NOT reached'} (${s.stop}), ${metric}${s.target !== null ? ` (target ${formatMetric(s.target)})` : ''}`,
     `  rounds: ${s.committedRounds} committed, ${s.abortedRounds} aborted/retried; iterations ${s.iterations}; elections ${s.elections}`,
-    `  bytes: uplink ${formatBytes(s.uplinkBytes)}, downlink ${formatBytes(s.downlinkBytes)} (frames), wire ${formatBytes(s.wireBytes)} sent`,
-    `  volunteers: ${s.peersSeen} seen, ${s.peersAtEnd} at the end; state ${s.consistent ? 'consistent' : 'INCONSISTENT'}; late ${s.lateFrames}, stale ${s.staleMessages}, rejected ${s.rejectedFrames}`,
-    `  ${s.wallSeconds.toFixed(1)} s; files in ${dir}/ (summary.json, events.jsonl, run.svg)`,
+    `  bytes: uplink ${formatBytes(s.uplinkBytes)}, downlink ${formatBytes(s.downlinkBytes)} in Masha frames (each message once); ${formatBytes(s.wireBytes)} on the wire (all connection bytes sent)`,
+    `  volunteers: ${s.peersSeen ?? s.peersAtEnd} seen, ${s.peersAtEnd} at the end; state ${s.consistent ? 'consistent' : 'INCONSISTENT'}; late ${s.lateFrames}, stale ${s.staleMessages}, rejected ${s.rejectedFrames}`,
+    `  ${s.wallSeconds.toFixed(1)} s (wallSeconds); files in ${dir}/ (summary.json, events.jsonl, run.svg)`,
   ];
   return `${lines.join('\n')}\n`;
 }
@@ -75,6 +77,7 @@ export async function runLaunch(flags: LaunchFlags, ctx: CliContext): Promise<nu
       files,
       relays,
       outDir: flags.out,
+      ...(flags.dir !== undefined ? { runDir: flags.dir } : {}),
       connectTimeoutMs: flags.connectTimeout * 1000,
       ...(flags.timeout !== undefined ? { timeoutMs: flags.timeout * 1000 } : {}),
       signal,
