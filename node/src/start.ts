@@ -106,7 +106,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const started = performance.now();
   try {
     // Nothing is written before the relay is up: its output waits in memory until then.
-    const relay = group.spawnMasha('relay', ['relay', '--json'], { stdout: 'pipe', stderr: 'pipe' });
+    const relay = group.spawnMasha('relay', ['relay', '--json', '--ephemeral'], { stdout: 'pipe', stderr: 'pipe' });
     const relayOutput: Buffer[] = [];
     const collect = (b: Buffer): void => void relayOutput.push(b);
     relay.process.stderr?.on('data', collect);

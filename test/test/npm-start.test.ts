@@ -172,7 +172,7 @@ describe('npm start cleans up its children', () => {
   });
 
   it('SIGTERM to the npm wrapper of a backgrounded `npx masha relay`: the relay exits too', async () => {
-    const { child: npx, stdout, stderr } = spawnTool('npx', ['masha', 'relay', '--json'], tools);
+    const { child: npx, stdout, stderr } = spawnTool('npx', ['masha', 'relay', '--json', '--ephemeral'], tools);
     const npxPid = npx.pid as number;
     let relayPid = 0;
     await until(
@@ -189,7 +189,7 @@ describe('npm start cleans up its children', () => {
   });
 
   it('SIGHUP stops a masha command like SIGINT (exit code, not killed by the signal)', async () => {
-    const relay = group.spawnMasha('relay', ['relay', '--json'], { stdout: 'pipe', stderr: 'ignore' });
+    const relay = group.spawnMasha('relay', ['relay', '--json', '--ephemeral'], { stdout: 'pipe', stderr: 'ignore' });
     await relay.waitForLine((l) => (l.includes('multiaddrs') ? true : undefined), 60_000);
     process.kill(relay.pid, 'SIGHUP');
     const exit = await relay.exited;

@@ -97,7 +97,7 @@ export class TestSwarm {
   readonly volunteers: Volunteer[] = [];
 
   async startRelay(): Promise<string> {
-    const relay = this.group.spawnMasha('relay', ['relay', '--json'], { stdout: 'pipe', stderr: { file: join(this.dir, 'relay.log') } });
+    const relay = this.group.spawnMasha('relay', ['relay', '--json', '--ephemeral'], { stdout: 'pipe', stderr: { file: join(this.dir, 'relay.log') } });
     const addrs = await relay.waitForLine((line) => {
       try {
         const j = JSON.parse(line) as { multiaddrs?: string[] };

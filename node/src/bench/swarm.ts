@@ -106,7 +106,7 @@ export async function measureSwarm(config: SwarmBenchConfig): Promise<SwarmMeasu
     const runId = runIdOf(manifest);
     const manifestPath = join(dir, 'run.json');
     writeFileSync(manifestPath, JSON.stringify(manifest));
-    const relay = group.spawnMasha('relay', ['relay', '--json'], { stdout: 'pipe', stderr: { file: join(dir, 'relay.log') } });
+    const relay = group.spawnMasha('relay', ['relay', '--json', '--ephemeral'], { stdout: 'pipe', stderr: { file: join(dir, 'relay.log') } });
     const addrs = await relay.waitForLine((l) => {
       try {
         return (JSON.parse(l) as { multiaddrs?: string[] }).multiaddrs;

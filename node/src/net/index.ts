@@ -5,3 +5,4 @@ export * from './length-prefix.js';
 export * from './create-node.js';
 export * from './swarm-transport.js';
 export * from './relay.js';
+export * from './relay-key.js';

@@ -6,7 +6,9 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { Command } from 'commander';
+import { resolve } from 'node:path';
 import { startRelay, type RelayNode } from '../../net/relay.js';
+import { DEFAULT_RELAY_KEY_FILE, loadOrCreateRelayKey } from '../../net/relay-key.js';
 import { collect, EXIT, parsePort } from '../errors.js';
 import { interruptSignal, type CliContext } from '../io.js';
 
@@ -16,6 +18,8 @@ export interface RelayFlags {
   tcp: number;
   ws: number;
   http?: number;
+  key: string;
+  ephemeral?: boolean;
   json?: boolean;
 }
 
@@ -27,6 +31,8 @@ export function configureRelay(cmd: Command): void {
     .option('--tcp <port>', 'TCP port (0 = any free port)', parsePort, 0)
     .option('--ws <port>', 'WebSocket port (0 = any free port)', parsePort, 0)
     .option('--http <port>', 'also serve the addresses (and later the volunteer page) over HTTP on this port', parsePort)
+    .option('--key <file>', 'keep the relay\'s identity (its peer id) in this file, created on first use, so a restart keeps its addresses', DEFAULT_RELAY_KEY_FILE)
+    .option('--ephemeral', 'a new identity for this run only (no key file)')
     .option('--json', 'print {"peerId", "multiaddrs", "http"} as one JSON line instead of plain addresses')
     .addHelpText('after', '\nExample:\n  masha relay --tcp 4001 --ws 4002 --http 8080\n  masha join --relay /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW…');
 }
@@ -57,11 +63,14 @@ function serve(relay: RelayNode, port: number): Promise<Server> {
 
 export async function runRelay(flags: RelayFlags, ctx: CliContext): Promise<number> {
   const { signal, dispose } = interruptSignal();
-  const relay = await startRelay(
-    flags.listen !== undefined && flags.listen.length > 0
-      ? { listen: flags.listen }
-      : { host: flags.host, ports: { tcp: flags.tcp, ws: flags.ws } },
-  );
+  const key = flags.ephemeral ? null : await loadOrCreateRelayKey(resolve(ctx.cwd, flags.key));
+  const relay = await startRelay({
+    ...(flags.listen !== undefined && flags.listen.length > 0 ? { listen: flags.listen } : { host: flags.host, ports: { tcp: flags.tcp, ws: flags.ws } }),
+    ...(key !== null ? { privateKey: key.privateKey } : {}),
+  });
+  if (key !== null) {
+    ctx.stderr.write(`masha relay: peer id ${key.peerId} (${key.created ? 'new key written to' : 'key from'} ${resolve(ctx.cwd, flags.key)})\n`);
+  }
   let server: Server | null = null;
   try {
     if (flags.http !== undefined) server = await serve(relay, flags.http);
