@@ -125,5 +125,16 @@ describe(`${PEERS} volunteers solve a bilinear run`, () => {
     expect(sim.finalRelDist).toBe(written.finalRelDist);
     expect(sim.abortedRounds).toBe(0);
     expect(sim.elections).toBe(written.elections);
+
+    // `masha status` after the run, its launcher gone: the relay remembers that it ended, and how.
+    const after = swarm.group.spawnMasha('status', ['status', '--relay', swarm.relayAddr, '--json', '--wait', '1'], { stdout: 'pipe', stderr: 'ignore' });
+    let afterText = '';
+    after.onStdoutLine((l) => {
+      afterText += `${l}\n`;
+    });
+    expect((await after.exited).code).toBe(0);
+    const ended = (JSON.parse(afterText) as { runs: { runId: string; state: string; outcome: unknown }[] }).runs;
+    expect(ended).toHaveLength(1);
+    expect(ended[0]).toMatchObject({ runId, state: 'finished', outcome: { stop: 'done:target', reached: true, iterations: summary.iterations, committedRounds: summary.committedRounds } });
   });
 });

@@ -29,7 +29,7 @@ import type { SwarmTransport } from '../net/swarm-transport.js';
 import { PeerDriver } from '../peer/driver.js';
 import { EventLog } from '../peer/event-log.js';
 import { RUNS_TOPIC } from '@masha/protocol/swarm';
-import { encodeAnnouncement, parseRunSummary, type RunState, type StopReason } from '@masha/protocol/swarm';
+import { encodeAnnouncement, parseRunSummary, type RunOutcome, type RunState, type StopReason } from '@masha/protocol/swarm';
 import { connectSwarm } from './connect.js';
 import { createStartDir } from './run-dir.js';
 import { writeJsonFile, writeTextFile } from './files.js';
@@ -212,13 +212,14 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
 
   // ---------------------------------------------------------------- announcing
   let state: RunState = 'open';
+  let outcome: RunOutcome | undefined;
   let messageId = 1;
   const frameSize = Math.min(manifest.network.frameBytes, transport.maxFrameBytes);
   const tp = transport;
   const announce = (): void => {
     let frames: Uint8Array[];
     try {
-      frames = encodeAnnouncement({ manifest, files, state, startedAt: wallStart }, self, messageId++, frameSize);
+      frames = encodeAnnouncement({ manifest, files, state, startedAt: wallStart, ...(outcome !== undefined ? { outcome } : {}) }, self, messageId++, frameSize);
     } catch (e) {
       log.write('error', { message: (e as Error).message });
       return;
@@ -313,6 +314,7 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
       while (performance.now() < finalDeadline && !volunteersDone()) await Promise.race([woken(), sleep(100)]);
     }
     state = 'finished';
+    outcome = { stop: endReason, reached: null, iterations: observer.engine.replica.iteration, committedRounds: observer.engine.committedRound };
     announce();
     sample();
     options.onProgress?.(progress());
@@ -344,9 +346,12 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
   });
   observer.stop();
   board.stop();
-  // One more round of "finished" so volunteers that missed it stop waiting.
-  await sleep(150);
-  announce();
+  outcome = { stop: summary.stop, reached: summary.reached, iterations: summary.iterations, committedRounds: summary.committedRounds };
+  // One more round of "finished" (now with the outcome) so volunteers that missed it stop waiting.
+  for (let i = 0; i < 2; i++) {
+    await sleep(150);
+    announce();
+  }
   await sleep(150);
   await transport.close().catch(() => {});
   series.aliveSeconds.push(elapsed() / 1000);

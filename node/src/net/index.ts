@@ -6,3 +6,4 @@ export * from './create-node.js';
 export * from './swarm-transport.js';
 export * from './relay.js';
 export * from './relay-key.js';
+export * from './run-registry.js';
