@@ -3,6 +3,7 @@
  * barrel; add new modules to the barrel of their area, not here.
  */
 export * from './errors.js';
+export { closest, describeIssue, zodValidationError, type IssueContext } from './zod-errors.js';
 export * from './rng/index.js';
 export * from './vec/index.js';
 export * from './linalg/index.js';

@@ -32,7 +32,7 @@
  */
 import { z } from 'zod';
 import { ValidationError } from '../errors.js';
-import { formatPath } from '../manifest/schema.js';
+import { zodValidationError } from '../zod-errors.js';
 
 const count = z.number().int().min(0);
 const nonNegative = z.number().min(0);
@@ -168,11 +168,8 @@ export type PeerFigures = z.infer<typeof peerFiguresSchema>;
  * naming the first offending field; `simulation` belongs to the simulator, `swarm` to a swarm.
  */
 export function parseRunSummary(value: unknown): RunSummary {
-  const r = runSummarySchema.safeParse(value);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    throw new ValidationError(formatPath(issue.path) || 'summary', issue.message);
-  }
+  const r = runSummarySchema.safeParse(value, { reportInput: true });
+  if (!r.success) throw zodValidationError(r.error, { schema: runSummarySchema, value, root: 'summary' });
   const s = r.data;
   if (s.host === 'simulator' && (s.swarm !== undefined || s.simSeconds === null || s.framesLost === null)) {
     throw new ValidationError('host', 'a simulator summary has simSeconds and framesLost and no swarm section');
