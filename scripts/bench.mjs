@@ -1,16 +1,23 @@
 #!/usr/bin/env node
-// `npm run bench [-- FILTER…]`: runs the simulator/protocol benchmarks (sim/dist/bench/main.js) and
-// the network benchmarks (node/dist/bench/main.js) one after the other and prints one merged
-// `{ "results": [...] }` document on stdout. Progress and logs of both go to stderr.
+// `npm run bench [-- FILTER…]`: runs the simulator/protocol benchmarks (sim/dist/bench/main.js),
+// the network benchmarks (node/dist/bench/main.js) and the volunteer page's tab-to-tab WebRTC
+// benchmark (test/bench/browser-webrtc.ts, run from its TypeScript source; Chromium in a network
+// namespace, so it needs root and /usr/bin/chromium, else it prints no rows) one after the other
+// and prints one merged `{ "results": [...] }` document on stdout. Progress and logs go to stderr.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const entries = ['sim/dist/bench/main.js', 'node/dist/bench/main.js'];
+const entries = [
+  ['sim/dist/bench/main.js'],
+  ['node/dist/bench/main.js'],
+  ['--experimental-transform-types', '--no-warnings', '--import', './node/test/net-ts-register.mjs', 'test/bench/browser-webrtc.ts'],
+];
 const results = [];
 let failed = false;
-for (const entry of entries) {
-  const run = spawnSync(process.execPath, [entry, ...process.argv.slice(2)], {
+for (const args of entries) {
+  const entry = args[args.length - 1];
+  const run = spawnSync(process.execPath, [...args, ...process.argv.slice(2)], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'inherit'],
     maxBuffer: 64 * 1024 * 1024,

@@ -36,6 +36,7 @@ interface StartFlags {
   manifest?: string;
   timeout: number;
   progress: string;
+  http: number;
 }
 
 const NAME = 'npm start';
@@ -46,6 +47,12 @@ function positiveInt(max: number) {
     if (!/^\d+$/.test(v.trim()) || n < 1 || n > max) throw new InvalidArgumentError(`expected an integer in [1, ${max}].`);
     return n;
   };
+}
+
+function httpPort(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || n > 65535) throw new InvalidArgumentError('expected a port number in [0, 65535].');
+  return n;
 }
 
 function seconds(v: string): number {
@@ -66,6 +73,7 @@ async function main(argv: readonly string[]): Promise<number> {
     .option('--manifest <file>', 'run this manifest instead of the default run')
     .option('--timeout <seconds>', 'hard limit for the whole run', seconds, 300)
     .option('--progress <mode>', 'progress display: auto, bar, lines, off', 'auto')
+    .option('--http <port>', 'port of the relay\'s volunteer page (0 = any free port)', httpPort, 0)
     .exitOverride();
   try {
     program.parse([...argv], { from: 'user' });
@@ -106,21 +114,22 @@ async function main(argv: readonly string[]): Promise<number> {
   const started = performance.now();
   try {
     // Nothing is written before the relay is up: its output waits in memory until then.
-    const relay = group.spawnMasha('relay', ['relay', '--json', '--ephemeral'], { stdout: 'pipe', stderr: 'pipe' });
+    const relay = group.spawnMasha('relay', ['relay', '--json', '--ephemeral', '--http', String(flags.http)], { stdout: 'pipe', stderr: 'pipe' });
     const relayOutput: Buffer[] = [];
     const collect = (b: Buffer): void => void relayOutput.push(b);
     relay.process.stderr?.on('data', collect);
-    const relayAddrs = await Promise.race([
+    const relayInfo = await Promise.race([
       relay.waitForLine((line) => {
         try {
-          const j = JSON.parse(line) as { multiaddrs?: string[] };
-          return Array.isArray(j.multiaddrs) ? j.multiaddrs : undefined;
+          const j = JSON.parse(line) as { multiaddrs?: string[]; http?: string | null };
+          return Array.isArray(j.multiaddrs) ? { multiaddrs: j.multiaddrs, http: j.http ?? null } : undefined;
         } catch {
           return undefined;
         }
       }, 60_000),
       interrupted.then((s) => Promise.reject(new Error(`interrupted (${s})`))),
     ]);
+    const relayAddrs = relayInfo.multiaddrs;
     const addr = relayAddrs.find((a) => a.includes('/tcp/') && !a.includes('/ws')) ?? relayAddrs[0];
 
     const dir = createStartDir(outDir, runId, Date.now());
@@ -140,6 +149,7 @@ async function main(argv: readonly string[]): Promise<number> {
       manifestPath = join(dir, 'manifest.json');
       await writeJsonFile(manifestPath, manifest);
     }
+    if (relayInfo.http !== null) say(`volunteers: open ${relayInfo.http}?run=${runId} in a browser to watch this run and join it`);
 
     const volunteers: ManagedChild[] = [];
     for (let i = 0; i < flags.peers; i++) {

@@ -8,6 +8,10 @@
  *           in 64 KiB frames over /masha/uplink/1.0.0.
  *   relay:  two peers known only to a circuit relay; one dials the other's /p2p-circuit/webrtc
  *           address (the path browsers take) and sends 256 KiB.
+ *   dials N: the @libp2p/webrtc dial race (see browser/UPSTREAM-webrtc-dial-race.md): N times in
+ *           a row, one peer dials the other's /p2p-circuit/webrtc address (5 s limit per dial),
+ *           checks that the connection is a direct WebRTC one, then hangs up; reports how many
+ *           dials succeeded, how long each took and the errors of the others.
  */
 import { createHash } from 'node:crypto';
 import { multiaddr } from '@multiformats/multiaddr';
@@ -84,16 +88,48 @@ async function relayed(): Promise<Record<string, unknown>> {
   const b = await mk();
   let rtc: string | undefined;
   await waitFor(() => (rtc = a.node.multiaddrs().find((m) => m.includes('/p2p-circuit/webrtc/'))) !== undefined, 10_000, 'a reservation');
-  const conn = await b.node.libp2p.dial(multiaddr(rtc!), { signal: AbortSignal.timeout(15_000) });
+  const conn = await b.node.libp2p.dial(multiaddr(rtc), { signal: AbortSignal.timeout(15_000) });
   const t = await transfer(b, a, payloadFrames(256 * 1024, 5));
   const between = b.node.libp2p.getConnections(a.node.libp2p.peerId).map((c) => ({ addr: c.remoteAddr.toString(), limited: c.limits !== undefined }));
   return { conn: conn.remoteAddr.toString(), connLimited: conn.limits !== undefined, between, sender: b.self, ...t };
 }
 
+async function dials(n: number): Promise<Record<string, unknown>> {
+  const relay = await startRelay({});
+  open.push(relay);
+  const mk = async (): Promise<SwarmTransport> => {
+    const t = await createSwarmTransport(await createMashaNode({ ports: { tcp: 0, ws: false }, discovery: false, bootstrap: relay.multiaddrs }));
+    open.push(t);
+    return t;
+  };
+  const a = await mk();
+  const b = await mk();
+  let rtc: string | undefined;
+  await waitFor(() => (rtc = a.node.multiaddrs().find((m) => m.includes('/p2p-circuit/webrtc/'))) !== undefined, 10_000, 'a reservation');
+  const target = multiaddr(rtc);
+  const ms: number[] = [];
+  const errors: string[] = [];
+  let ok = 0;
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    try {
+      const conn = await b.node.libp2p.dial(target, { signal: AbortSignal.timeout(5_000) });
+      if (!conn.remoteAddr.toString().includes('/webrtc/') || conn.limits !== undefined) throw new Error(`not a direct WebRTC connection: ${conn.remoteAddr.toString()}`);
+      ok++;
+      ms.push(Math.round(performance.now() - t0));
+    } catch (err) {
+      errors.push((err as Error).message);
+    }
+    await b.node.libp2p.hangUp(a.node.libp2p.peerId).catch(() => {});
+    await waitFor(() => b.node.libp2p.getConnections(a.node.libp2p.peerId).length === 0, 5_000, 'the hang-up');
+  }
+  return { dials: n, succeeded: ok, ms, errors };
+}
+
 const scenario = process.argv[2];
 let out: Record<string, unknown>;
 try {
-  out = { ok: true, ...(scenario === 'relay' ? await relayed() : await direct()) };
+  out = { ok: true, ...(scenario === 'relay' ? await relayed() : scenario === 'dials' ? await dials(Number(process.argv[3] ?? 20)) : await direct()) };
 } catch (err) {
   out = { ok: false, error: (err as Error).message };
 }

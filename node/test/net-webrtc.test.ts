@@ -8,11 +8,11 @@ import { describe, expect, it } from 'vitest';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 
-function runChild(scenario: 'direct' | 'relay'): Record<string, unknown> {
+function runChild(scenario: 'direct' | 'relay' | 'dials', args: readonly string[] = [], timeoutMs = 50_000): Record<string, unknown> {
   const res = spawnSync(
     process.execPath,
-    ['--experimental-transform-types', '--no-warnings', '--conditions=development', '--import', './net-ts-register.mjs', './net-webrtc-child.ts', scenario],
-    { cwd: here, encoding: 'utf8', timeout: 50_000 },
+    ['--experimental-transform-types', '--no-warnings', '--conditions=development', '--import', './net-ts-register.mjs', './net-webrtc-child.ts', scenario, ...args],
+    { cwd: here, encoding: 'utf8', timeout: timeoutMs },
   );
   const line = res.stdout.split('\n').find((l) => l.startsWith('RESULT '));
   if (line === undefined) throw new Error(`child printed no result (status ${res.status}, signal ${res.signal}):\n${res.stderr.slice(-2000)}`);
@@ -38,10 +38,14 @@ describe('WebRTC transports', () => {
     expect(r.fromSeen).toEqual([r.sender]);
   });
 
-  // Opt-in: in this sandbox the relayed WebRTC dial fails about one time in four (ICE offers only
-  // the non-loopback host candidates, and @libp2p/webrtc sometimes receives them before the remote
-  // description: "bad candidate received", then a 6 s dial timeout). Browsers use their own
-  // WebRTC stacks; this is here to check the Node side by hand: MASHA_TEST_WEBRTC_RELAY=1.
+  // Opt-in (MASHA_TEST_WEBRTC_RELAY=1): Node-to-Node WebRTC over a circuit relay runs on
+  // node-datachannel, which still loses about one dial in 25 here after the @libp2p/webrtc
+  // dial-race patch (patches/, browser/UPSTREAM-webrtc-dial-race.md): measured 2 of 60 and 2 of 40
+  // dials hung with the `init` channel stuck in "connecting" after ICE errors ("Got a remote
+  // candidate without ICE transport": candidates that arrive before the remote description) — a
+  // different, node-datachannel-side problem (unpatched: 1 of 60 dials, 1 of 8 runs of the relay
+  // scenario). Browsers use their own WebRTC stacks, and the dial race they do hit is tested in
+  // Chromium (test/test/browser-page.test.ts); these check the Node side by hand.
   it.runIf(process.env.MASHA_TEST_WEBRTC_RELAY === '1')(
     'WebRTC over a circuit relay: two peers known only to the relay connect directly',
     { timeout: 60_000 },
@@ -54,6 +58,17 @@ describe('WebRTC transports', () => {
       const between = r.between as Array<{ addr: string; limited: boolean }>;
       expect(between.filter((c) => !c.limited).every((c) => c.addr.includes('/webrtc/'))).toBe(true);
       expect(r.received).toBe(r.sent);
+    },
+  );
+
+  it.runIf(process.env.MASHA_TEST_WEBRTC_RELAY === '1')(
+    'WebRTC over a circuit relay: 30 dials in a row give direct WebRTC connections',
+    { timeout: 120_000 },
+    () => {
+      const r = runChild('dials', ['30'], 110_000);
+      expect(r.error).toBeUndefined();
+      expect(r.errors).toEqual([]);
+      expect(r.succeeded).toBe(30);
     },
   );
 });

@@ -13,8 +13,9 @@ import { runCli } from '../src/cli/program.js';
 import { connectSwarm } from '../src/launcher/connect.js';
 import { startRelay, type RelayNode, type SwarmTransport } from '../src/net/index.js';
 import { PeerDriver } from '../src/peer/driver.js';
+import { ProblemEvaluator } from '@masha/protocol/host';
 import { EventLog } from '../src/peer/event-log.js';
-import { decodeStatus } from '@masha/protocol/swarm';
+import { decodeStatus, statusTopic } from '@masha/protocol/swarm';
 import { readFileSync } from 'node:fs';
 
 const manifest = parseManifest({
@@ -44,10 +45,10 @@ describe('peer driver on libp2p', { timeout: 90_000 }, () => {
   it('three volunteers and an observer reach the target on one lineage', async () => {
     const run = runFromManifest(manifest);
     const logs = transports.slice(0, 3).map((t) => new EventLog(join(dir, `${t.self}.jsonl`)));
-    const drivers = transports.slice(0, 3).map((t, i) => new PeerDriver({ transport: t, ctx: run.ctx, frameBytes: 4096, log: logs[i], statusIntervalMs: 300 }));
-    const observer = new PeerDriver({ transport: transports[3], ctx: run.ctx, frameBytes: 4096, role: 'observer' });
+    const drivers = transports.slice(0, 3).map((t, i) => new PeerDriver({ transport: t, ctx: run.ctx, evaluator: new ProblemEvaluator(run.problem), frameBytes: 4096, log: logs[i], statusIntervalMs: 300 }));
+    const observer = new PeerDriver({ transport: transports[3], ctx: run.ctx, evaluator: new ProblemEvaluator(run.problem), frameBytes: 4096, role: 'observer' });
     const reports: Uint8Array[] = [];
-    const off = transports[3].subscribe(drivers[0].statusTopic, (_f, data) => reports.push(data));
+    const off = transports[3].subscribe(statusTopic(run.ctx.runId), (_f, data) => reports.push(data));
     observer.start();
     for (const d of drivers) d.start();
     const reasons = await Promise.all(drivers.map((d) => d.done));

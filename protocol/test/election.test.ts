@@ -62,7 +62,7 @@ describe('election in the engine', () => {
   const done = (s: TestSwarm) => () => s.alive().every((n) => n.done !== null);
 
   it('bootstraps with the highest-weight peer of epoch 1, without a vote', () => {
-    const swarm = new TestSwarm(run.ctx);
+    const swarm = new TestSwarm(run);
     for (const id of ids) swarm.add(id, 0);
     swarm.run(400);
     const aggs = swarm.aggregators();
@@ -72,7 +72,7 @@ describe('election in the engine', () => {
   });
 
   it('hands over to the top published successor, and to the next when that one is dead too', () => {
-    const swarm = new TestSwarm(run.ctx);
+    const swarm = new TestSwarm(run);
     for (const id of ids) swarm.add(id, 0);
     swarm.run(500);
     const old = swarm.aggregators()[0];
@@ -86,7 +86,7 @@ describe('election in the engine', () => {
     swarm.run(30_000, done(swarm));
     const now = swarm.aggregators();
     expect(now.map((n) => n.id)).toEqual([second]);
-    const e = (now[0] as Node).elections.find((x) => x.epoch === 2);
+    const e = (now[0]).elections.find((x) => x.epoch === 2);
     // Successor i claims i claim steps (a heartbeat period) after the lease.
     expect((e?.t as number) - lastHeard).toBeGreaterThanOrEqual(200 + 50 - 2);
     expect((e?.t as number) - lastHeard).toBeLessThanOrEqual(200 + 50 + 2);
@@ -95,7 +95,7 @@ describe('election in the engine', () => {
   });
 
   it('resolves two claimants of one epoch by weight: the lower steps down', () => {
-    const swarm = new TestSwarm(run.ctx);
+    const swarm = new TestSwarm(run);
     for (const id of ids) swarm.add(id, 0);
     swarm.run(500);
     const old = swarm.aggregators()[0];
@@ -137,7 +137,7 @@ describe('election in the engine', () => {
         seed: 5,
       }),
     );
-    const swarm = new TestSwarm(big.ctx, { latency: () => 40 });
+    const swarm = new TestSwarm(big, { latency: () => 40 });
     const all = Array.from({ length: 400 }, (_, i) => `q${i}`);
     for (const id of all) swarm.add(id, 0);
     swarm.run(4000);

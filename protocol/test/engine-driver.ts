@@ -1,15 +1,21 @@
 /**
- * A tiny deterministic in-memory driver for engine tests: virtual time, a binary heap of events
- * ordered by (time, sequence), fixed link latencies, crash / revive / partition / heal, and every
- * message either cloned (so no peer can alias another's bytes) or really framed, decoded and
- * reassembled. Not the simulator (sim/ has the real one); just enough to drive MashaPeers.
+ * A tiny deterministic runtime for engine tests: virtual time, a binary heap of events ordered by
+ * (time, sequence), per-message latencies, crash / revive / partition / heal. Every peer is a real
+ * `PeerHost` (the one host of every runtime) whose ports are implemented here: the scheduler is the
+ * heap, the frame link delivers real frames (copied, so no peer aliases another's bytes) after the
+ * latency, and the evaluator is the problem's (or one the test supplies). Not the simulator (sim/
+ * has the real one); just enough to drive hosts.
  */
 import { decodeFrame } from '../src/frames/decode.js';
-import { encodeFrames } from '../src/frames/encode.js';
 import { Reassembler } from '../src/frames/reassembler.js';
-import { maxBodyBytes, type RunContext } from '../src/engine/context.js';
-import { MashaPeer } from '../src/engine/peer.js';
-import type { EngineAction, EngineEvent, EngineMessage } from '../src/engine/types.js';
+import type { ManifestRun } from '../src/manifest/build.js';
+import type { MashaPeer } from '../src/engine/peer.js';
+import type { EngineAction, EngineMessage } from '../src/engine/types.js';
+import { PeerHost } from '../src/host/peer-host.js';
+import { ProblemEvaluator } from '../src/host/problem-evaluator.js';
+import type { Evaluator } from '../src/ports/evaluator.js';
+import type { FrameLink } from '../src/ports/frame-link.js';
+import type { Problem } from '../src/problems/types.js';
 
 interface Ev {
   t: number;
@@ -75,29 +81,38 @@ export interface CommitRecord {
 
 export interface Node {
   readonly id: string;
+  host: PeerHost;
+  /** The host's engine (read-only use). */
   peer: MashaPeer;
   alive: boolean;
   group: string;
-  readonly timers: Map<string, number>;
   readonly commits: CommitRecord[];
   readonly elections: { t: number; epoch: number; aggregator: string }[];
   done: string | null;
-  reassembler: Reassembler | null;
 }
 
 export interface DriverOptions {
-  /** One-way latency in ms of a message from → to (default 1). */
-  readonly latency?: (from: string, to: string) => number;
-  /**
-   * 'clone' (default) copies bodies; 'frames' encodes, decodes and reassembles real frames;
-   * 'shared' hands every receiver the sender's message object (fastest; for speed probes).
-   */
-  readonly wire?: 'clone' | 'frames' | 'shared';
+  /** One-way latency in ms of a message from → to (default 1); Infinity drops it. */
+  readonly latency?: (from: string, to: string, msg: EngineMessage) => number;
   readonly frameSize?: number;
   /** Drop a message from → to (deterministic predicate). */
   readonly drop?: (from: string, to: string, msg: EngineMessage) => boolean;
-  /** Called after every event a peer handled. */
-  readonly onHandled?: (node: Node, event: EngineEvent, actions: readonly EngineAction[]) => void;
+  /** The evaluator of a peer (default: the problem's, synchronous). */
+  readonly evaluator?: (id: string, problem: Problem, swarm: TestSwarm) => Evaluator;
+  /** Called for every action a peer's host carried out. */
+  readonly onAction?: (node: Node, action: EngineAction) => void;
+  /** Called for every message delivered to a peer (before its host handles it). */
+  readonly onDeliver?: (node: Node, message: EngineMessage) => void;
+}
+
+/** The message a list of frames carries (for the test's predicates). */
+function messageOf(frames: readonly Uint8Array[]): EngineMessage {
+  const r = new Reassembler({ maxMessageBytes: 1 << 30 });
+  for (const f of frames) {
+    const m = r.accept(decodeFrame(f), 0);
+    if (m !== null) return m;
+  }
+  throw new Error('frames did not make a message');
 }
 
 export class TestSwarm {
@@ -105,14 +120,18 @@ export class TestSwarm {
   private seq = 0;
   private readonly heap = new Heap();
   readonly nodes = new Map<string, Node>();
-  private token = 0;
   messages = 0;
   bytes = 0;
+  readonly ctx: ManifestRun['ctx'];
+  readonly problem: Problem;
 
   constructor(
-    readonly ctx: RunContext,
+    run: Pick<ManifestRun, 'ctx' | 'problem'>,
     readonly options: DriverOptions = {},
-  ) {}
+  ) {
+    this.ctx = run.ctx;
+    this.problem = run.problem;
+  }
 
   at(t: number, run: () => void): void {
     this.heap.push({ t, seq: this.seq++, run });
@@ -122,22 +141,41 @@ export class TestSwarm {
   add(id: string, t = this.now): void {
     this.at(t, () => {
       const old = this.nodes.get(id);
-      const node: Node = {
+      const node = {
         id,
-        peer: new MashaPeer(id, this.ctx),
         alive: true,
         group: old?.group ?? 'main',
-        timers: new Map(),
         commits: old?.commits ?? [],
         elections: old?.elections ?? [],
         done: null,
-        reassembler:
-          this.options.wire === 'frames'
-            ? new Reassembler({ maxMessageBytes: (h) => maxBodyBytes(this.ctx, h.kind), runId: this.ctx.runId })
-            : null,
-      };
+      } as unknown as Node;
+      let wakeToken = 0;
+      const host = new PeerHost(
+        {
+          id,
+          ctx: this.ctx,
+          ...(this.options.frameSize ? { frameBytes: this.options.frameSize } : {}),
+          onAction: (a) => this.observe(node, a),
+        },
+        {
+          scheduler: {
+            now: () => this.now,
+            wakeAt: (t) => {
+              const token = ++wakeToken;
+              if (t === Number.POSITIVE_INFINITY) return;
+              this.at(Math.max(t, this.now), () => {
+                if (token === wakeToken && node.alive && node.host === host) host.wake();
+              });
+            },
+          },
+          link: this.link(node),
+          evaluator: this.options.evaluator?.(id, this.problem, this) ?? new ProblemEvaluator(this.problem),
+        },
+      );
+      node.host = host;
+      node.peer = host.engine;
       this.nodes.set(id, node);
-      this.deliver(node, { type: 'start' });
+      host.start();
     });
   }
 
@@ -146,7 +184,7 @@ export class TestSwarm {
       const n = this.nodes.get(id);
       if (!n) return;
       n.alive = false;
-      n.timers.clear();
+      n.host.stop();
     });
   }
 
@@ -188,47 +226,10 @@ export class TestSwarm {
     if (this.now < until && !(stop && stop())) this.now = until;
   }
 
-  private deliver(node: Node, event: EngineEvent): void {
-    if (!node.alive) return;
-    const actions = node.peer.handle(event, this.now);
-    this.options.onHandled?.(node, event, actions);
-    for (const a of actions) this.execute(node, a);
-  }
-
-  private execute(node: Node, a: EngineAction): void {
+  private observe(node: Node, a: EngineAction): void {
     switch (a.type) {
-      case 'broadcast':
-        for (const other of this.nodes.values()) if (other !== node) this.transmit(node, other, a.message);
-        break;
-      case 'send': {
-        const other = this.nodes.get(a.to);
-        if (other) this.transmit(node, other, a.message);
-        break;
-      }
-      case 'setTimer': {
-        const tok = ++this.token;
-        node.timers.set(a.id, tok);
-        const peer = node.peer;
-        this.at(this.now + a.delayMs, () => {
-          if (node.peer !== peer || node.timers.get(a.id) !== tok) return;
-          node.timers.delete(a.id);
-          this.deliver(node, { type: 'timer', id: a.id });
-        });
-        break;
-      }
-      case 'clearTimer':
-        node.timers.delete(a.id);
-        break;
       case 'commit':
-        node.commits.push({
-          t: this.now,
-          epoch: a.epoch,
-          round: a.round,
-          iteration: a.iteration,
-          phase: a.phase,
-          digest: a.digest,
-          included: a.included.length,
-        });
+        node.commits.push({ t: this.now, epoch: a.epoch, round: a.round, iteration: a.iteration, phase: a.phase, digest: a.digest, included: a.included.length });
         break;
       case 'election':
         node.elections.push({ t: this.now, epoch: a.epoch, aggregator: a.aggregator });
@@ -236,38 +237,41 @@ export class TestSwarm {
       case 'done':
         node.done = a.reason;
         break;
-      case 'metric':
+      default:
         break;
     }
+    this.options.onAction?.(node, a);
   }
 
-  private transmit(from: Node, to: Node, msg: EngineMessage): void {
+  private link(from: Node): FrameLink {
+    return {
+      send: (to, frames) => {
+        const other = this.nodes.get(to);
+        if (other) this.transmit(from, other, frames);
+      },
+      broadcast: (frames) => {
+        for (const other of this.nodes.values()) if (other !== from) this.transmit(from, other, frames);
+      },
+    };
+  }
+
+  private transmit(from: Node, to: Node, frames: readonly Uint8Array[]): void {
     if (!from.alive) return;
-    if (this.options.drop?.(from.id, to.id, msg)) return;
+    const o = this.options;
+    const msg = o.drop || o.latency || o.onDeliver ? messageOf(frames) : null;
+    if (o.drop?.(from.id, to.id, msg as EngineMessage)) return;
+    const delay = o.latency?.(from.id, to.id, msg as EngineMessage) ?? 1;
+    if (delay === Number.POSITIVE_INFINITY) return;
     this.messages++;
-    this.bytes += msg.body.length;
-    const delay = this.options.latency?.(from.id, to.id) ?? 1;
+    for (const f of frames) this.bytes += f.length;
     // Delivered when sender and receiver are in the same group when it arrives (a partition drops
     // what is in flight across it; a heal lets in-flight messages through).
-    const reachable = (): boolean => to.alive && to.group === from.group;
-    if (this.options.wire === 'frames') {
-      const frames = encodeFrames(msg, this.options.frameSize ? { frameSize: this.options.frameSize } : {});
-      const target = to.peer;
-      this.at(this.now + delay, () => {
-        if (!reachable() || to.peer !== target) return;
-        const r = to.reassembler as Reassembler;
-        for (const f of frames) {
-          const done = r.accept(decodeFrame(f.slice()), this.now);
-          if (done) this.deliver(to, { type: 'message', from: from.id, message: done });
-        }
-      });
-      return;
-    }
-    const copy: EngineMessage = this.options.wire === 'shared' ? msg : { ...msg, body: msg.body.slice() };
-    const target = to.peer;
+    const copies = frames.map((f) => f.slice());
+    const target = to.host;
     this.at(this.now + delay, () => {
-      if (!reachable() || to.peer !== target) return;
-      this.deliver(to, { type: 'message', from: from.id, message: copy });
+      if (!to.alive || to.group !== from.group || to.host !== target) return;
+      if (msg !== null) o.onDeliver?.(to, msg);
+      for (const f of copies) target.receive(f);
     });
   }
 }

@@ -30,7 +30,7 @@ describe('aggregator memory', () => {
       seed: 5,
     });
     const iterationsToTarget = (crashAt: number | null): number => {
-      const swarm = new TestSwarm(runFromManifest(manifest).ctx);
+      const swarm = new TestSwarm(runFromManifest(manifest));
       for (const id of ids6) swarm.add(id, 0);
       if (crashAt !== null) {
         swarm.run(crashAt);

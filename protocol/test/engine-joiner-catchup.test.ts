@@ -2,8 +2,8 @@
 // it is installed. It must catch up with a replay at once, not wait a sync timeout per snapshot
 // while the run outpaces the serving peer's commit log (seen in the multi-process churn test).
 import { describe, expect, it } from 'vitest';
-import { MSG, parseManifest, runFromManifest, type EngineMessage } from '../src/index.js';
-import { TestSwarm, type Node } from './engine-driver.js';
+import { MSG, parseManifest, runFromManifest, type EngineMessage } from './internals.js';
+import { TestSwarm } from './engine-driver.js';
 
 function setup() {
   const manifest = parseManifest({
@@ -18,13 +18,8 @@ function setup() {
 }
 
 function trial(stateDelay: number) {
-  const swarm: TestSwarm = new TestSwarm(setup().ctx, {
-    drop: (_from, to, msg: EngineMessage) => {
-      if (to !== 'p9' || msg.kind !== MSG.STATE || stateDelay === 0) return false;
-      const copy = { ...msg, body: msg.body.slice() };
-      swarm.at(swarm.now + stateDelay, () => (swarm as unknown as { deliver(n: Node, e: unknown): void }).deliver(swarm.node('p9'), { type: 'message', from: msg.sender, message: copy }));
-      return true;
-    },
+  const swarm: TestSwarm = new TestSwarm(setup(), {
+    latency: (_from, to, msg: EngineMessage) => (to === 'p9' && msg.kind === MSG.STATE ? 1 + stateDelay : 1),
   });
   for (const id of ['p1', 'p2', 'p3']) swarm.add(id, 0);
   swarm.run(600);

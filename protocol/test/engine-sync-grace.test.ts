@@ -3,8 +3,8 @@
 // replay at once: at 10,000 peers, hundreds of such requests for the same large commit filled the
 // aggregator's uplink, delayed its broadcasts past the lease and forced a needless election.
 import { describe, expect, it } from 'vitest';
-import { MSG, parseManifest, runFromManifest, type EngineMessage } from '../src/index.js';
-import { TestSwarm, type Node } from './engine-driver.js';
+import { MSG, parseManifest, runFromManifest, type EngineMessage } from './internals.js';
+import { TestSwarm } from './engine-driver.js';
 
 /** commitDelayMs: how late every 7th commit reaches p3 (Infinity: never). */
 function trial(commitDelayMs: number) {
@@ -18,17 +18,14 @@ function trial(commitDelayMs: number) {
     network: { heartbeatMs: 50, leaseMs: 200, roundDeadlineMs: 10, quorum: 0.25, minPeers: 1 },
     seed: 5,
   });
-  const { ctx } = runFromManifest(manifest);
+  const run = runFromManifest(manifest);
   let delayed = 0;
-  const swarm: TestSwarm = new TestSwarm(ctx, {
+  const swarm: TestSwarm = new TestSwarm(run, {
     // Every 7th commit reaches p3 late: the next commit (or an OPEN) tells it about the round first.
-    drop: (_from, to, msg: EngineMessage) => {
-      if (to !== 'p3' || msg.kind !== MSG.COMMIT || msg.round % 7 !== 0 || msg.round < 10) return false;
+    latency: (_from, to, msg: EngineMessage) => {
+      if (to !== 'p3' || msg.kind !== MSG.COMMIT || msg.round % 7 !== 0 || msg.round < 10) return 1;
       delayed++;
-      const copy = { ...msg, body: msg.body.slice() };
-      if (commitDelayMs === Infinity) return true;
-      swarm.at(swarm.now + commitDelayMs, () => (swarm as unknown as { deliver(n: Node, e: unknown): void }).deliver(swarm.node('p3'), { type: 'message', from: msg.sender, message: copy }));
-      return true;
+      return 1 + commitDelayMs;
     },
   });
   for (const id of ['p1', 'p2', 'p3', 'p4']) swarm.add(id, 0);

@@ -19,7 +19,7 @@ function manifest(over: Partial<ManifestInput> = {}) {
 /** The reference runner's z after each iteration (bit patterns). */
 function referenceTrajectory(m: ReturnType<typeof manifest>, iterations: number): Float64Array[] {
   const built = buildRun(m);
-  const driver = new ReferenceDriver(built.method, built.problem.initialPoint());
+  const driver = new ReferenceDriver(built.method, built.problem, built.problem.initialPoint());
   driver.initialize();
   const out: Float64Array[] = [];
   for (let k = 0; k < iterations; k++) {
@@ -45,8 +45,8 @@ describe('engine without churn, every method', () => {
       const run = runFromManifest(m);
       const K = m.stop.iterations;
       const trajectory: Float64Array[] = [];
-      const swarm = new TestSwarm(run.ctx, {
-        onHandled: (node) => {
+      const swarm = new TestSwarm(run, {
+        onAction: (node) => {
           if (node.id !== 'p2') return;
           const r = node.peer.replica;
           if (r.initialized && r.iteration > trajectory.length) trajectory.push(run.method.iterate(r).slice());
@@ -63,16 +63,15 @@ describe('engine without churn, every method', () => {
 });
 
 describe('engine without churn', () => {
-  for (const wire of ['clone', 'frames'] as const) {
+  for (const wire of ['default frames', 'frames'] as const) {
     it(`reproduces the reference runner bit for bit (MASHA1 + RandK, 3 peers, 4 shards, ${wire})`, () => {
       const m = manifest();
       const run = runFromManifest(m);
       const K = m.stop.iterations;
       const trajectory: Float64Array[] = [];
-      const swarm = new TestSwarm(run.ctx, {
-        wire,
-        frameSize: 512,
-        onHandled: (node) => {
+      const swarm = new TestSwarm(run, {
+        ...(wire === 'frames' ? { frameSize: 512 } : {}),
+        onAction: (node) => {
           if (node.id !== 'p1') return;
           const r = node.peer.replica;
           if (r.initialized && r.iteration > trajectory.length) trajectory.push(run.method.iterate(r).slice());

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { uplinkFromProblem } from '../src/methods/evaluate.js';
+import { sumUplinks } from '../src/methods/common.js';
 import {
   abFromOmega,
   createMethod,
@@ -13,7 +15,7 @@ import {
   type Problem,
   type ReplicaState,
   type ShardState,
-} from '../src/index.js';
+} from './internals.js';
 import { FLAG_REFRESH } from '../src/methods/types.js';
 
 interface Trace {
@@ -26,6 +28,7 @@ interface Trace {
 function drive(method: MethodInstance, problem: Problem, iterations: number, force: (k: number) => boolean = () => false): Trace {
   const replica = method.initReplica(problem.initialPoint());
   const shards: ShardState[] = Array.from({ length: problem.shards }, (_, m) => method.initShard(m));
+  const works = Array.from({ length: problem.shards }, (_, m) => method.initWork(m));
   const server = method.initServer();
   const phases: string[] = [];
   let uplinkBits = 0;
@@ -34,16 +37,16 @@ function drive(method: MethodInstance, problem: Problem, iterations: number, for
     const k = replica.iteration;
     while (phase !== null) {
       phases.push(phase);
-      const results = shards.map((s, m) => method.deviceUplink(replica, s, m, phase as string));
+      const results = shards.map((s, m) => uplinkFromProblem(method, problem, replica, s, works[m], m, phase as string));
       for (const r of results) uplinkBits += r.payload.bits;
       const down = method.serverAggregate(
         server,
         replica,
         phase,
-        results.map((r, m) => ({ shard: m, payload: r.payload })),
+        sumUplinks(method, replica, phase, results.map((r, m) => ({ shard: m, payload: r.payload })), new Float64Array(method.dim)),
         { forceRefresh: phase === 'diff' && force(k) },
       );
-      for (const m of down.included) if (results[m].shard) shards[m] = results[m].shard as ShardState;
+      for (const m of down.included) if (results[m].shard) shards[m] = results[m].shard;
       phase = method.deviceApply(replica, phase, down);
     }
   }

@@ -86,9 +86,9 @@ describe('membership and failure detection', () => {
   it('expires a silent member after its lease, not before', () => {
     const run = runFromManifest(manifest);
     let expiredAt = -1;
-    const swarm = new TestSwarm(run.ctx, {
-      onHandled: (node, _e, actions) => {
-        if (expiredAt < 0 && node.peer.isAggregator && actions.some((a) => a.type === 'metric' && a.name === 'member-expired')) expiredAt = swarm.now;
+    const swarm = new TestSwarm(run, {
+      onAction: (node, a) => {
+        if (expiredAt < 0 && node.peer.isAggregator && a.type === 'metric' && a.name === 'member-expired') expiredAt = swarm.now;
       },
     });
     for (const id of ['p1', 'p2', 'p3', 'p4']) swarm.add(id, 0);
@@ -107,14 +107,14 @@ describe('membership and failure detection', () => {
     const run = runFromManifest(manifest);
     let slow = '';
     let swarm: TestSwarm | null = null;
-    swarm = new TestSwarm(run.ctx, { latency: (from) => (from === slow && (swarm as TestSwarm).now >= 500 ? 150 : 1) });
+    swarm = new TestSwarm(run, { latency: (from) => (from === slow && (swarm as TestSwarm).now >= 500 ? 150 : 1) });
     for (const id of ['p1', 'p2', 'p3', 'p4', 'p5', 'p6']) swarm.add(id, 0);
     swarm.run(499);
     // From t = 500 on, one shard holder's messages take 150 ms (the round deadline is 100 ms).
     const holder = swarm.alive().find((n) => !n.peer.isAggregator && n.peer.snapshot().held.length > 0);
     if (!holder) throw new Error('no holder');
     slow = holder.id;
-    swarm.run(60_000, () => (swarm as TestSwarm).alive().every((n) => n.done !== null));
+    swarm.run(60_000, () => (swarm).alive().every((n) => n.done !== null));
     const agg = swarm.aggregators()[0];
     // The slow peer still lives (its heartbeats arrive) but holds nothing once it missed twice;
     // its answers arrived after their rounds committed and were dropped and counted.

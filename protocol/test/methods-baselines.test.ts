@@ -59,7 +59,7 @@ describe('QGDA and EF-GDA', () => {
   it('EF-GDA error memory: e_m = p_m − C(p_m) is carried to the next round', () => {
     const gamma = 0.3;
     const m = createMethod('ef-gda', { problem: easy, seed: 1, gamma, device: parseCompressor('topk:0.3') });
-    const drv = new ReferenceDriver(m, easy.initialPoint());
+    const drv = new ReferenceDriver(m, easy, easy.initialPoint());
     drv.runIteration();
     // p_0 = γF_0(z⁰) (e starts at 0). TopK keeps the K = ⌈0.3·16⌉ largest |p_i| (sent as float32):
     // e holds the dropped entries exactly and only the float32 rounding of the kept ones.

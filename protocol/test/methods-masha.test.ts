@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { uplinkFromProblem } from '../src/methods/evaluate.js';
+import { sumUplinks } from '../src/methods/common.js';
 import { generateBilinear } from '../src/problems/bilinear.js';
 import { parseCompressor } from '../src/compress/registry.js';
 import { createMethod } from '../src/methods/registry.js';
@@ -161,7 +163,7 @@ describe('MASHA1 Lyapunov decrease at the theory stepsize (Theorem 1)', () => {
     for (let s = 0; s < seeds; s++) {
       const m = createMethod('masha1', { problem: p, seed: 100 + s, gamma, device });
       tau = m.tau;
-      const drv = new ReferenceDriver(m, p.initialPoint());
+      const drv = new ReferenceDriver(m, p, p.initialPoint());
       drv.initialize();
       const V = () => tau * distSq(drv.replica.vectors.z, zs) + distSq(drv.replica.vectors.w, zs);
       meanV[0] += V() / seeds;
@@ -186,7 +188,7 @@ describe('bit accounting and protocol details', () => {
     const m = createMethod('masha1', { problem: small, seed: 21, gamma: 0.3, device });
     const n = small.dim;
     const M = small.shards;
-    const drv = new ReferenceDriver(m, small.initialPoint());
+    const drv = new ReferenceDriver(m, small, small.initialPoint());
     drv.initialize();
     expect(drv.uplinkBits).toBe(M * 32 * n); // F_m(w⁰) from every device
     expect(drv.downlinkBits).toBe(32 * n); // F(w⁰)
@@ -219,7 +221,7 @@ describe('bit accounting and protocol details', () => {
 
   it('the refresh bit comes from the shared coin stream (seed, k, "coin", SERVER) and forceRefresh sets it', () => {
     const m = createMethod('masha1', { problem: small, seed: 22, gamma: 0.3, device: parseCompressor('randk:0.5') });
-    const drv = new ReferenceDriver(m, small.initialPoint());
+    const drv = new ReferenceDriver(m, small, small.initialPoint());
     drv.initialize();
     const flags: number[] = [];
     for (let k = 0; k < 40; k++) {
@@ -246,8 +248,8 @@ describe('bit accounting and protocol details', () => {
 
   it('a shard handed to a new holder (fresh shard memory) leaves the trajectory bit-identical', () => {
     const make = () => createMethod('masha1', { problem: small, seed: 23, gamma: 0.3, device: parseCompressor('randk:0.25') });
-    const a = new ReferenceDriver(make(), small.initialPoint());
-    const b = new ReferenceDriver(make(), small.initialPoint());
+    const a = new ReferenceDriver(make(), small, small.initialPoint());
+    const b = new ReferenceDriver(make(), small, small.initialPoint());
     a.initialize();
     b.initialize();
     for (let k = 0; k < 30; k++) {
@@ -261,7 +263,7 @@ describe('bit accounting and protocol details', () => {
 
   it('missing shards in the diff phase: averaged with weight 1/M (missing = 0), memories adopted only for included shards; still converges', () => {
     const m = createMethod('masha2', { problem: small, seed: 24, gamma: 0.3, device: parseCompressor('topk:0.5') });
-    const drv = new ReferenceDriver(m, small.initialPoint());
+    const drv = new ReferenceDriver(m, small, small.initialPoint());
     drv.initialize();
     drv.runIteration(); // make the error memories non-zero
     const eBefore = drv.shards.map((s) => s.vectors.e.slice());
@@ -273,7 +275,7 @@ describe('bit accounting and protocol details', () => {
 
     // MASHA1 where a random quarter of the devices miss every diff round: exact solution still reached.
     const m1 = createMethod('masha1', { problem: small, seed: 25, gamma: 0.3, device: parseCompressor('randk:0.5') });
-    const d1 = new ReferenceDriver(m1, small.initialPoint());
+    const d1 = new ReferenceDriver(m1, small, small.initialPoint());
     d1.initialize();
     const zs = small.solution()!;
     const r0 = distSq(small.initialPoint(), zs);
@@ -289,15 +291,14 @@ describe('bit accounting and protocol details', () => {
     const m = createMethod('masha1', { problem: small, seed: 26, gamma: 0.3, device: parseCompressor('randk:0.5') });
     const replica = m.initReplica(small.initialPoint());
     const shard = m.initShard(0);
-    const up = m.deviceUplink(replica, shard, 0, 'init');
+    const up = uplinkFromProblem(m, small, replica, shard, m.initWork(0), 0, 'init');
     expect(m.phase('init').requiresAll).toBe(true);
     expect(m.phase('refresh').requiresAll).toBe(true);
     expect(m.phase('diff').requiresAll).toBe(false);
     expect(m.phase('diff').flagBits).toBe(1);
-    expect(() => m.serverAggregate(m.initServer(), replica, 'init', [{ shard: 0, payload: up.payload }], { forceRefresh: false })).toThrow(/requires all/);
-    expect(() =>
-      m.serverAggregate(m.initServer(), replica, 'init', [{ shard: 0, payload: up.payload }, { shard: 0, payload: up.payload }], { forceRefresh: false }),
-    ).toThrow(/two uplinks/);
+    const sum = new Float64Array(m.dim);
+    expect(() => m.serverAggregate(m.initServer(), replica, 'init', sumUplinks(m, replica, 'init', [{ shard: 0, payload: up.payload }], sum), { forceRefresh: false })).toThrow(/requires all/);
+    expect(() => sumUplinks(m, replica, 'init', [{ shard: 0, payload: up.payload }, { shard: 0, payload: up.payload }], sum)).toThrow(/two uplinks/);
     expect(FLAG_REFRESH).toBe(1);
   });
 });

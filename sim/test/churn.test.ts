@@ -69,7 +69,7 @@ describe('churn', () => {
     const ls = lines(log);
     const end = s.simSeconds;
     for (const c of churn) expect(c.t).toBeLessThan(end);
-    expect(r.stats.metrics.get('reassigned-shards') ?? 0).toBeGreaterThan(0);
+    expect(r.counters.get('reassigned-shards') ?? 0).toBeGreaterThan(0);
     // The joiners synchronised and held shards at the end (they contribute).
     const held = new Map(r.peers.map((p) => [p.id, p.snapshot().held.length]));
     expect((held.get('n0') ?? 0) + (held.get('n1') ?? 0)).toBeGreaterThan(0);

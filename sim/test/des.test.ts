@@ -1,13 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { encodeFrames, keyedRng, type EngineAction, type EngineEvent, type EnginePeer, type Frame } from '@masha/protocol';
+import { encodeFrames, keyedRng } from '@masha/protocol';
 import { EventQueue } from '../src/des/event-queue.js';
-import { framesCodec } from '../src/des/frames-codec.js';
 import { MemoryLog } from '../src/des/event-log.js';
 import type { LinkProfile } from '../src/des/link-model.js';
 import { childRange, depthOf } from '../src/des/relay-tree.js';
 import { Swarm } from '../src/des/swarm.js';
-import type { WireCodec } from '../src/des/wire.js';
-import { counter, EchoPeer, KIND_ECHO, KIND_PING, message, patternBody, type EchoOptions } from './des-helpers.js';
+import { EchoNode, KIND_ECHO, KIND_PING, message, patternBody, TimerNode, type EchoOptions } from './des-helpers.js';
 
 const LINK: LinkProfile = { computeMs: 0, uplinkMbps: 8, downlinkMbps: 80, latencyMs: 5, jitterMs: 0, loss: 0 };
 
@@ -18,20 +16,16 @@ function ids(n: number): string[] {
 function echoSwarm(
   n: number,
   opts: EchoOptions,
-  extra: { seed?: number; link?: LinkProfile; fanout?: number; frameSize?: number; log?: MemoryLog; codec?: WireCodec<Frame> } = {},
+  extra: { seed?: number; link?: LinkProfile; fanout?: number; log?: MemoryLog } = {},
 ) {
-  const engines = new Map<string, EchoPeer>();
-  const codec =
-    extra.codec ?? framesCodec({ frameSize: extra.frameSize, limits: { maxMessageBytes: 1 << 20, maxPartialsPerSender: 64 } });
+  const engines = new Map<string, EchoNode>();
   const swarm = new Swarm({
     seed: extra.seed ?? 1,
-    codec,
     link: extra.link ?? LINK,
     fanout: extra.fanout,
     log: extra.log,
-    evaluations: () => counter.evaluations,
-    createPeer: (id) => {
-      const e = new EchoPeer(id, 'p0', opts);
+    createNode: (id, ports) => {
+      const e = new EchoNode(id, 'p0', opts, ports);
       engines.set(id, e);
       return e;
     },
@@ -126,14 +120,14 @@ describe('Swarm network model', () => {
     const up = 1 / (8 * 125);
     const down = 1 / (80 * 125);
     const oneWay = F * up + 10 + F * down;
-    const pingAt = engines.get('p1')!.seen.find((s) => s.event.type === 'message')!.now;
+    const pingAt = engines.get('p1')!.seen.find((s) => s.type === 'message')!.now;
     expect(pingAt).toBeCloseTo(oneWay, 9);
     // The echo leaves after 3 evaluations × 2 ms of compute.
-    const echo = engines.get('p0')!.seen.find((s) => s.event.type === 'message')!;
+    const echo = engines.get('p0')!.seen.find((s) => s.type === 'message')!;
     expect(echo.now).toBeCloseTo(oneWay + 6 + oneWay, 9);
     expect(swarm.stats.uplinkBytes).toBe(2 * F);
     expect(swarm.stats.wireBytes).toBe(2 * F);
-    expect(swarm.stats.metrics.get('echo')).toBe(1);
+    expect(engines.get('p0')!.echoes).toBe(1);
   });
 
   it('slow: a factor f multiplies compute time and divides bandwidth, 1 restores', () => {
@@ -146,7 +140,7 @@ describe('Swarm network model', () => {
       const { swarm, engines } = echoSwarm(2, { bodyBytes: body, direct: ['p1'], evalsPerEcho: 3, expectEchoes: 1 }, { link });
       if (slow !== null) swarm.apply({ t: 0, event: 'slow', peer: 'p1', factor: slow });
       swarm.run();
-      return engines.get('p0')!.seen.find((s) => s.event.type === 'message')!.now;
+      return engines.get('p0')!.seen.find((s) => s.type === 'message')!.now;
     };
     // The ping was already on the wire when p1 slowed down: only p1's downlink, compute and uplink stretch.
     const base = F * up + 10 + F * down;
@@ -156,13 +150,12 @@ describe('Swarm network model', () => {
   });
 
   it('initial join events carry per-peer link overrides', () => {
-    const engines = new Map<string, EchoPeer>();
+    const engines = new Map<string, EchoNode>();
     const swarm = new Swarm({
       seed: 1,
-      codec: framesCodec({ limits: { maxMessageBytes: 1 << 20 } }),
       link: LINK,
-      createPeer: (id) => {
-        const e = new EchoPeer(id, 'p0', { bodyBytes: 1000, direct: ['p1'], expectEchoes: 1 });
+      createNode: (id, ports) => {
+        const e = new EchoNode(id, 'p0', { bodyBytes: 1000, direct: ['p1'], expectEchoes: 1 }, ports);
         engines.set(id, e);
         return e;
       },
@@ -170,7 +163,7 @@ describe('Swarm network model', () => {
     swarm.addInitialPeers(['p0', { t: 0, event: 'join', peer: 'p1', latencyMs: 50, downlinkMbps: 8 }]);
     swarm.run();
     const F = encodeFrames(message(KIND_PING, 'p0', patternBody(1000, 1)))[0].length;
-    const at = engines.get('p1')!.seen.find((s) => s.event.type === 'message')!.now;
+    const at = engines.get('p1')!.seen.find((s) => s.type === 'message')!.now;
     expect(at).toBeCloseTo(F / (8 * 125) + 5 + 50 + F / (8 * 125), 9);
   });
 
@@ -181,7 +174,7 @@ describe('Swarm network model', () => {
     const F = encodeFrames(message(KIND_PING, 'p0', patternBody(body, 1)))[0].length;
     const up = 1 / (8 * 125);
     const down = 1 / (80 * 125);
-    const times = ['p1', 'p2', 'p3'].map((id) => engines.get(id)!.seen.find((s) => s.event.type === 'message')!.now);
+    const times = ['p1', 'p2', 'p3'].map((id) => engines.get(id)!.seen.find((s) => s.type === 'message')!.now);
     // The k-th ping leaves after k serialisations.
     times.forEach((t, k) => expect(t).toBeCloseTo(F * up * (k + 1) + 10 + F * down, 9));
   });
@@ -195,7 +188,7 @@ describe('Swarm network model', () => {
       expect(swarm.run()).toBe('idle');
       for (const [id, e] of engines) {
         if (id === 'p0') continue;
-        expect(e.seen.filter((s) => s.event.type === 'message').length).toBe(1);
+        expect(e.seen.filter((s) => s.type === 'message').length).toBe(1);
       }
       // Tree: n − 1 ping hops, plus n − 1 echoes.
       expect(swarm.stats.framesSent).toBe(2 * (n - 1));
@@ -210,30 +203,32 @@ describe('Swarm network model', () => {
   it('multi-frame messages are chunked, relayed per frame and reassembled bit-exactly', () => {
     const body = 5000;
     const n = 30;
-    const { swarm, engines } = echoSwarm(n, { bodyBytes: body, expectEchoes: n - 1 }, { frameSize: 512, fanout: 3 });
+    const { swarm, engines } = echoSwarm(n, { bodyBytes: body, expectEchoes: n - 1, frameSize: 512 }, { fanout: 3 });
     expect(swarm.run()).toBe('idle');
     const frames = encodeFrames(message(KIND_PING, 'p0', patternBody(body, 1)), { frameSize: 512 });
     expect(frames.length).toBeGreaterThan(10);
     const expected = patternBody(body, 1);
     for (const s of engines.get('p0')!.seen) {
-      if (s.event.type !== 'message') continue;
-      expect(s.event.message.kind).toBe(KIND_ECHO);
-      expect(Buffer.from(s.event.message.body).equals(Buffer.from(expected))).toBe(true);
+      if (s.type !== 'message') continue;
+      expect(s.message.kind).toBe(KIND_ECHO);
+      expect(Buffer.from(s.message.body).equals(Buffer.from(expected))).toBe(true);
     }
-    expect(swarm.stats.messagesDelivered).toBe(2 * (n - 1));
+    const delivered = [...engines.values()].reduce((a, e) => a + e.messages, 0);
+    expect(delivered).toBe(2 * (n - 1));
     expect(swarm.stats.framesSent).toBe(2 * (n - 1) * frames.length);
   });
 
   it('loss: the fraction of lost frames matches 1 − (1 − l_a)(1 − l_b) within 4 standard errors', () => {
     const n = 401;
-    const { swarm } = echoSwarm(n, { bodyBytes: 100, direct: ids(n).slice(1) }, { link: { ...LINK, loss: 0.1 }, seed: 3 });
+    const { swarm, engines: lastEngines } = echoSwarm(n, { bodyBytes: 100, direct: ids(n).slice(1) }, { link: { ...LINK, loss: 0.1 }, seed: 3 });
     swarm.run();
     const p = 1 - 0.9 * 0.9;
     const sent = swarm.stats.framesSent;
     expect(sent).toBeGreaterThan(n); // pings + the echoes of delivered pings
     const se = Math.sqrt((p * (1 - p)) / sent);
     expect(Math.abs(swarm.stats.framesLost / sent - p)).toBeLessThan(4 * se);
-    expect(swarm.stats.messagesDelivered).toBe(sent - swarm.stats.framesLost);
+    const { engines } = { engines: lastEngines };
+    expect([...engines.values()].reduce((a, e) => a + e.messages, 0)).toBe(sent - swarm.stats.framesLost);
   });
 
   it('is deterministic: same seed → identical event log; another seed → a different one (jitter, loss)', () => {
@@ -252,67 +247,32 @@ describe('Swarm network model', () => {
   });
 
   it('corrupted frames are rejected (counted, reported to the engine) without disturbing other messages', () => {
-    const real = framesCodec({ frameSize: 512, limits: { maxMessageBytes: 1 << 20, maxPartialsPerSender: 64 } });
-    let encoded = 0;
-    const mangling: WireCodec<Frame> = {
-      ...real,
-      encode(m) {
-        const frames = real.encode(m);
-        // Flip one payload byte of the 2nd echo's 3rd frame.
-        if (m.kind === KIND_ECHO && ++encoded === 2) {
-          const f = frames[2].slice();
-          f[f.length - 1] ^= 0x40;
-          frames[2] = f;
-        }
-        return frames;
-      },
+    // Each echo node flips one payload byte of its echo's 3rd frame; only p2's echo is mangled.
+    let echoers = 0;
+    const mangle = (kind: number, _n: number, frames: Uint8Array[]): Uint8Array[] => {
+      if (kind !== KIND_ECHO || ++echoers !== 2) return frames;
+      const f = frames[2].slice();
+      f[f.length - 1] ^= 0x40;
+      return [frames[0], frames[1], f, ...frames.slice(3)];
     };
-    const { swarm, engines } = echoSwarm(5, { bodyBytes: 3000, expectEchoes: 4 }, { codec: mangling, fanout: 2 });
+    const { swarm, engines } = echoSwarm(5, { bodyBytes: 3000, expectEchoes: 4, frameSize: 512, mangle }, { fanout: 2 });
     expect(swarm.run({ untilMs: 60_000 })).not.toBe('done');
     expect(swarm.stats.framesRejected).toBe(1);
     const p0 = engines.get('p0')!;
-    const rejected = p0.seen.filter((s) => s.event.type === 'rejected');
-    expect(rejected.length).toBe(1);
-    expect((rejected[0].event as Extract<EngineEvent, { type: 'rejected' }>).reason).toBe('bad-checksum');
+    const rejected = p0.seen.flatMap((s) => (s.type === 'rejected' ? [s.reason] : []));
+    expect(rejected).toEqual(['bad-checksum']);
     expect(p0.echoes).toBe(3);
   });
 });
 
-/** A peer that records timers and membership hints. */
-class TimerPeer implements EnginePeer {
-  readonly fired: [string, number][] = [];
-  readonly hints: string[] = [];
-  constructor(readonly id: string) {}
-  handle(event: EngineEvent, now: number): EngineAction[] {
-    if (event.type === 'start') {
-      return [
-        { type: 'setTimer', id: 'x', delayMs: 10 },
-        { type: 'setTimer', id: 'x', delayMs: 30 },
-        { type: 'setTimer', id: 'y', delayMs: 20 },
-        { type: 'clearTimer', id: 'y' },
-        { type: 'setTimer', id: 'z', delayMs: 5 },
-      ];
-    }
-    if (event.type === 'timer') {
-      this.fired.push([event.id, now]);
-      if (event.id === 'z') return [{ type: 'setTimer', id: 'w', delayMs: 1 }];
-      // Sub-millisecond delays are clamped to 1 ms, as Node's setTimeout does.
-      if (event.id === 'w') return [{ type: 'setTimer', id: 'v', delayMs: 1e-13 }];
-    }
-    if (event.type === 'peer-connected' || event.type === 'peer-disconnected') this.hints.push(`${event.type}:${event.peer}@${now}`);
-    return [];
-  }
-}
-
 describe('Swarm timers and membership', () => {
   function timerSwarm() {
-    const engines = new Map<string, TimerPeer>();
+    const engines = new Map<string, TimerNode>();
     const swarm = new Swarm({
       seed: 1,
-      codec: framesCodec({ limits: { maxMessageBytes: 1024 } }),
       link: LINK,
-      createPeer: (id) => {
-        const e = new TimerPeer(id);
+      createNode: (id, ports) => {
+        const e = new TimerNode(id, ports);
         engines.set(id, e);
         return e;
       },
@@ -320,7 +280,7 @@ describe('Swarm timers and membership', () => {
     return { swarm, engines };
   }
 
-  it('re-setting replaces a timer, clearing cancels it, timers fire at handle time + max(delay, 1 ms)', () => {
+  it('wake-ups: the latest request replaces earlier ones; timers fire at set time + max(delay, 1 ms)', () => {
     const { swarm, engines } = timerSwarm();
     swarm.addInitialPeers(['a']);
     expect(swarm.run()).toBe('idle');
@@ -330,7 +290,7 @@ describe('Swarm timers and membership', () => {
       ['v', 7],
       ['x', 30],
     ]);
-    expect(swarm.stats.timersFired).toBe(4);
+    expect(swarm.stats.wakes).toBe(4);
   });
 
   it('a crash discards pending timers; a leave tells the others, a crash does not; a rejoin starts fresh', () => {
@@ -360,7 +320,7 @@ describe('Swarm timers and membership', () => {
     const { swarm, engines } = echoSwarm(3, { bodyBytes: 200, direct: ['p1', 'p2'], expectEchoes: 2 });
     swarm.scheduleTrace([{ t: 0, event: 'partition', peer: 'p2', group: 'b' }]);
     expect(swarm.run()).toBe('idle');
-    expect(engines.get('p2')!.seen.some((s) => s.event.type === 'message')).toBe(false);
+    expect(engines.get('p2')!.seen.some((s) => s.type === 'message')).toBe(false);
     expect(engines.get('p0')!.echoes).toBe(1);
     expect(swarm.stats.framesDropped).toBe(1);
   });

@@ -18,7 +18,7 @@ function manifest(over: Partial<ManifestInput> = {}) {
 
 function reference(m: ReturnType<typeof manifest>): Float64Array[] {
   const built = buildRun(m);
-  const driver = new ReferenceDriver(built.method, built.problem.initialPoint());
+  const driver = new ReferenceDriver(built.method, built.problem, built.problem.initialPoint());
   driver.initialize();
   const out: Float64Array[] = [];
   for (let k = 0; k < m.stop.iterations; k++) {

@@ -138,9 +138,15 @@ describe('npm start cleans up its children', () => {
   });
 
   it('Ctrl-C (SIGINT): exit 130 and no child left', async () => {
-    const { start, children } = await startRunning();
+    const { start, children, stderr } = await startRunning();
     expect(children.length).toBe(4); // relay, 2 volunteers, launcher
     expect(children.every(alive)).toBe(true);
+    // It printed the volunteer page of its run, and the relay serves it there.
+    const url = /volunteers: open (http:\/\/127\.0\.0\.1:\d+\/\?run=[0-9a-f]{64}) /.exec(stderr())?.[1];
+    expect(url, stderr()).toBeDefined();
+    const res = await fetch(url!, { signal: AbortSignal.timeout(10_000) });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('<title>Masha — volunteer</title>');
     process.kill(start.pid, 'SIGINT');
     const exit = await start.exited;
     expect(exit.code).toBe(130);

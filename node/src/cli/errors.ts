@@ -6,18 +6,14 @@
  *   3  network: no relay reachable in time, run not announced
  *   130 interrupted (Ctrl-C / SIGTERM)
  */
-import { MashaError, ValidationError } from '@masha/protocol';
+import { MashaError, UsageError, ValidationError } from '@masha/protocol';
 import { InvalidArgumentError } from 'commander';
 import { NetError } from '../net/errors.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, network: 3, interrupted: 130 } as const;
 
-/** A bad flag value; the message starts with the flag. */
-export class UsageError extends MashaError {
-  constructor(flag: string, message: string) {
-    super('usage', `${flag}: ${message}`);
-  }
-}
+/** A bad flag value; the message starts with the flag (one class for every CLI, in protocol/). */
+export { UsageError };
 
 export function exitCodeOf(e: unknown): number {
   if (e instanceof UsageError || e instanceof ValidationError) return EXIT.usage;

@@ -51,7 +51,7 @@ export function resolveProgressMode(mode: ProgressMode, stream: ProgressStream):
 /** "1m05s", "12s" — or "?" while cli-progress has no estimate ("INF", "NULL"). */
 export function formatEta(eta: unknown): string {
   if (typeof eta !== 'number' || !Number.isFinite(eta) || eta < 0) return '?';
-  return Format.TimeFormat(eta, { autopaddingChar: '0' } as Options, 1);
+  return Format.TimeFormat(eta, { autopaddingChar: '0' }, 1);
 }
 
 class LineProgress implements Progress {

@@ -24,6 +24,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { operatorNormSq, runFromManifest, runIdOf, type EngineAction, type Manifest, type ManifestRun } from '@masha/protocol';
+import { ProblemEvaluator } from '@masha/protocol/host';
 import type { MashaNodeOptions } from '../net/create-node.js';
 import type { SwarmTransport } from '../net/swarm-transport.js';
 import { PeerDriver } from '../peer/driver.js';
@@ -167,6 +168,8 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
   const observer: PeerDriver = new PeerDriver({
     transport,
     ctx: run.ctx,
+    // An observer answers no round: it never evaluates, but the host needs an evaluator port.
+    evaluator: new ProblemEvaluator(run.problem),
     frameBytes: manifest.network.frameBytes,
     role: 'observer',
     log,
@@ -333,7 +336,7 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
     observer,
     peers: board.all(),
     epochs,
-    endReason: endReason as StopReason,
+    endReason,
     target,
     opNorm0,
     finalOpNormSq,

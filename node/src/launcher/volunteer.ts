@@ -13,6 +13,7 @@
  */
 import { join, resolve } from 'node:path';
 import { runFromManifest } from '@masha/protocol';
+import { ProblemEvaluator } from '@masha/protocol/host';
 import type { MashaNodeOptions } from '../net/create-node.js';
 import { NetError } from '../net/errors.js';
 import type { SwarmTransport } from '../net/swarm-transport.js';
@@ -127,6 +128,7 @@ export async function joinRun(options: JoinOptions): Promise<JoinResult> {
     const d = new PeerDriver({
       transport,
       ctx: run.ctx,
+      evaluator: new ProblemEvaluator(run.problem),
       frameBytes: announcement.manifest.network.frameBytes,
       role: 'volunteer',
       log,
@@ -155,11 +157,13 @@ export async function joinRun(options: JoinOptions): Promise<JoinResult> {
           else if (options.signal?.aborted) resolvePromise('interrupted');
           else if (finishedAnnounced) resolvePromise('finished');
         };
-        d.done.then((r) => resolvePromise(`done:${r}`));
+        void d.done.then((r) => resolvePromise(`done:${r}`));
         options.signal?.addEventListener('abort', () => wakeUp(), { once: true });
         wakeUp();
       });
-      if (failure !== null) throw failure;
+      // Set by onError (a closure): not narrowed by the checks above.
+      const failed = failure as Error | null;
+      if (failed !== null) throw failed;
       if (reason.startsWith('done')) {
         // Serve the last state to stragglers: stay at least `lingerMs`, and beyond it while some
         // peer of the run that is still reporting has not finished (it may be receiving the last

@@ -20,7 +20,7 @@ import type { GossipsubMessage, TopicValidatorFn } from '@libp2p/gossipsub';
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { NetError } from './errors.js';
-import type { MashaNode } from './create-node.js';
+import type { MashaNode } from './node-core.js';
 import { frameSizeValidator } from './gossip-config.js';
 import { encodeLengthPrefixed, LengthPrefixedReader } from './length-prefix.js';
 import type { ByteCount, WireCounts } from './wire-meter.js';

@@ -39,7 +39,6 @@ import { SHARED, type Streams } from '../rng/streams.js';
 import type { Vec } from '../vec/kernels.js';
 import { BitReader, BitWriter, expectDimension } from './bitio.js';
 import { expectOut, FLOAT32_MAX, rejectValue } from './checks.js';
-import { registerCompressor } from './registry.js';
 import type { CompressContext, Compressor, CompressorConstants, Payload, SharedContext } from './types.js';
 
 export interface PermKPayload extends Payload {
@@ -346,4 +345,3 @@ export function permk(): PermKCompressor {
   return new PermKCompressor();
 }
 
-registerCompressor('permk', () => permk());

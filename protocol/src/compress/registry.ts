@@ -4,6 +4,7 @@ import { identity } from './identity.js';
 import { dither } from './dither.js';
 import { int8 } from './int8.js';
 import { natural } from './natural.js';
+import { permk } from './permk.js';
 import { powersgd } from './powersgd.js';
 import { randk, type KeepRule } from './randk.js';
 import { topk } from './topk.js';
@@ -103,18 +104,40 @@ export class SpecArgs {
 /** Builds a compressor from its parsed arguments; must call `args.done()` (or consume all args). */
 export type CompressorFactory = (args: SpecArgs) => Compressor;
 
-const factories = new Map<string, CompressorFactory>();
+/** The names a spec may use. */
+export type CompressorName = 'identity' | 'randk' | 'topk' | 'permk' | 'natural' | 'dither' | 'int8' | 'powersgd';
 
-/** Registers a compressor name (lowercase letters, digits, `-`, `_`). Throws if the name is taken. */
-export function registerCompressor(name: string, factory: CompressorFactory): void {
-  if (!/^[a-z][a-z0-9_-]*$/.test(name)) throw new SpecError(`invalid compressor name '${name}'`);
-  if (factories.has(name)) throw new SpecError(`compressor '${name}' is already registered`);
-  factories.set(name, factory);
+/**
+ * Every compressor, by spec name: a literal table (no import-time registration, so a bundler that
+ * drops unused modules keeps exactly what this table names).
+ */
+const COMPRESSORS = {
+  identity: () => identity(),
+  randk: (args) => randk(parseKeepRule(args)),
+  topk: (args) => topk(parseKeepRule(args)),
+  permk: () => permk(),
+  natural: () => natural(),
+  dither: (args) => {
+    const rawP = args.get('p');
+    const p = rawP === undefined ? 2 : rawP.toLowerCase() === 'inf' ? Infinity : args.checkNumber('p', rawP, { min: 1 });
+    const s = args.number('s', { min: 1, max: 32, integer: true, fallback: 8 });
+    return dither({ p, s });
+  },
+  int8: (args) => {
+    const stochastic = args.flag('stochastic');
+    const block = args.number('block', { min: 1, max: 32768, integer: true, fallback: 256 });
+    return int8({ block, stochastic });
+  },
+  powersgd: (args) => powersgd(args.number('rank', { min: 1, max: 1024, integer: true })),
+} satisfies Record<CompressorName, CompressorFactory>;
+
+function isCompressorName(name: string): name is CompressorName {
+  return Object.hasOwn(COMPRESSORS, name);
 }
 
-/** Names of all registered compressors, sorted. */
-export function compressorNames(): string[] {
-  return [...factories.keys()].sort();
+/** Names of all compressors, sorted. */
+export function compressorNames(): CompressorName[] {
+  return (Object.keys(COMPRESSORS) as CompressorName[]).sort();
 }
 
 function parseOne(part: string, whole: string): Compressor {
@@ -123,10 +146,10 @@ function parseOne(part: string, whole: string): Compressor {
   const colon = s.indexOf(':');
   const name = (colon < 0 ? s : s.slice(0, colon)).trim().toLowerCase();
   const raw = colon < 0 ? '' : s.slice(colon + 1).trim();
-  const factory = factories.get(name);
-  if (!factory) {
+  if (!isCompressorName(name)) {
     throw new SpecError(`unknown compressor '${name}' in '${whole}' (known: ${compressorNames().join(', ')})`);
   }
+  const factory: CompressorFactory = COMPRESSORS[name];
   const args = new SpecArgs(name, raw);
   let c: Compressor;
   try {
@@ -172,20 +195,3 @@ export function parseKeepRule(args: SpecArgs): KeepRule {
   if (args.has('k')) return { k: args.number('k', { min: 1, integer: true }) };
   throw new SpecError(`${args.name}: needs a fraction (e.g. ${args.name}:0.1) or a count (${args.name}:k=100)`);
 }
-
-registerCompressor('identity', () => identity());
-registerCompressor('randk', (args) => randk(parseKeepRule(args)));
-registerCompressor('topk', (args) => topk(parseKeepRule(args)));
-registerCompressor('natural', () => natural());
-registerCompressor('dither', (args) => {
-  const rawP = args.get('p');
-  const p = rawP === undefined ? 2 : rawP.toLowerCase() === 'inf' ? Infinity : args.checkNumber('p', rawP, { min: 1 });
-  const s = args.number('s', { min: 1, max: 32, integer: true, fallback: 8 });
-  return dither({ p, s });
-});
-registerCompressor('int8', (args) => {
-  const stochastic = args.flag('stochastic');
-  const block = args.number('block', { min: 1, max: 32768, integer: true, fallback: 256 });
-  return int8({ block, stochastic });
-});
-registerCompressor('powersgd', (args) => powersgd(args.number('rank', { min: 1, max: 1024, integer: true })));

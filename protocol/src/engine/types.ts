@@ -8,7 +8,79 @@
  * same actions out: that is what lets a simulated trace predict the real swarm.
  */
 
+import type { Evaluation } from '../methods/types.js';
+
 export type PeerId = string;
+
+/**
+ * A volunteer holds shards, answers rounds and may be elected; an observer (a launcher following
+ * its run) only applies the commits it hears and fetches state when it falls behind: it sends no
+ * heartbeat, so it is never a member, never given shards and never elected.
+ */
+export type EngineRole = 'volunteer' | 'observer';
+
+/** The engine's timers (one of each per peer; setting one that is set replaces it). */
+export type TimerKind = 'hb' | 'wd' | 'claim' | 'gather' | 'deadline' | 'sync' | 'behind' | 'commit';
+
+/** Why a run ended for a peer. */
+export type StopReason = 'iterations' | 'target';
+
+/** Every counter an engine keeps (`metric` actions carry these names). */
+export const ENGINE_COUNTERS = [
+  'aborted-round',
+  'bad-message',
+  'bad-payload',
+  'digest-mismatch',
+  'duplicate-commit',
+  'duplicate-uplink',
+  'early-commit-applied',
+  'epoch-conflict',
+  'evaluation-failed',
+  'forced-refresh',
+  'holding-corrected',
+  'late-uplink',
+  'member-expired',
+  'misdirected',
+  'phase-mismatch',
+  'reassigned-shards',
+  'rejected',
+  'replay-applied',
+  'replay-skipped',
+  'replays-served',
+  'round-paused',
+  'round-retry',
+  'snapshots-served',
+  'stale-epoch',
+  'stale-evaluation',
+  'state-digest-mismatch',
+  'state-installed',
+  'state-not-newer',
+  'state-request-not-behind',
+  'state-request-throttled',
+  'step-down',
+  'sync-after-grace',
+  'sync-request',
+  'sync-timeout',
+  'unassigned-uplink',
+  'unsolicited-state',
+  'wrong-run',
+] as const;
+export type EngineCounter = (typeof ENGINE_COUNTERS)[number];
+
+/**
+ * Operator evaluations a device step needs (see `MethodInstance.planUplink`): the host hands them to
+ * its evaluator, which writes every `value` and then reports `evaluated` with the same id. The
+ * buffers belong to the request until then; the engine drops an answer whose base state has moved on.
+ */
+export interface EvaluationRequest {
+  /** Unique among this peer's requests. */
+  readonly id: number;
+  /** The method iteration and phase the steps belong to (for evaluators that key data by them). */
+  readonly iteration: number;
+  readonly phase: string;
+  /** Per shard, the evaluations of its device step, in order. */
+  readonly items: readonly { readonly shard: number; readonly evaluations: readonly Evaluation[] }[];
+}
 
 /** Protocol message as handed to / received from the frame layer. */
 export interface EngineMessage {
@@ -32,9 +104,11 @@ export type EngineEvent =
   /** A complete, reassembled message. */
   | { readonly type: 'message'; readonly from: PeerId; readonly message: EngineMessage }
   /** A timer set by `setTimer` fired. */
-  | { readonly type: 'timer'; readonly id: string }
+  | { readonly type: 'timer'; readonly id: TimerKind }
   /** Transport-level membership hint (connection opened/closed); heartbeats remain authoritative. */
   | { readonly type: 'peer-connected' | 'peer-disconnected'; readonly peer: PeerId }
+  /** The evaluations of request `id` are done (values written), or failed with `error`. */
+  | { readonly type: 'evaluated'; readonly id: number; readonly error: string | null }
   /** The driver rejected an incoming frame/message (bad bytes, stale epoch, limits) — for counting. */
   | { readonly type: 'rejected'; readonly from: PeerId | null; readonly reason: string };
 
@@ -43,8 +117,10 @@ export type EngineAction =
   | { readonly type: 'broadcast'; readonly message: EngineMessage }
   /** To one peer (uplink to the aggregator, state transfer). */
   | { readonly type: 'send'; readonly to: PeerId; readonly message: EngineMessage }
-  | { readonly type: 'setTimer'; readonly id: string; readonly delayMs: number }
-  | { readonly type: 'clearTimer'; readonly id: string }
+  | { readonly type: 'setTimer'; readonly id: TimerKind; readonly delayMs: number }
+  | { readonly type: 'clearTimer'; readonly id: TimerKind }
+  /** Evaluate operators (the answer comes back as an `evaluated` event). */
+  | { readonly type: 'evaluate'; readonly request: EvaluationRequest }
   /** A round was committed and applied by this peer. */
   | {
       readonly type: 'commit';
@@ -58,9 +134,9 @@ export type EngineAction =
   /** A new epoch (and aggregator) was adopted. */
   | { readonly type: 'election'; readonly epoch: number; readonly aggregator: PeerId }
   /** A named measurement (metric value, late frame counter, …). */
-  | { readonly type: 'metric'; readonly name: string; readonly value: number }
+  | { readonly type: 'metric'; readonly name: EngineCounter; readonly value: number }
   /** The run reached its end (target or round budget); the driver may stop the peer. */
-  | { readonly type: 'done'; readonly reason: string };
+  | { readonly type: 'done'; readonly reason: StopReason };
 
 /** A peer's state machine. `handle` must not touch clocks, timers, sockets or randomness outside the run's seeded streams. */
 export interface EnginePeer {

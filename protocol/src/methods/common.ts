@@ -8,7 +8,7 @@ import { ValidationError } from '../errors.js';
 import type { Problem } from '../problems/types.js';
 import type { Prox } from '../prox/types.js';
 import { SERVER, Streams } from '../rng/streams.js';
-import type { Downlink, PhaseInfo, ReplicaState, ShardState, ShardUplink } from './types.js';
+import type { Downlink, MethodInstance, PhaseInfo, ReplicaState, ShardState, ShardUplink, UplinkSum } from './types.js';
 
 /** Configuration of every method (SPEC §3). */
 export interface MethodConfig {
@@ -85,30 +85,39 @@ export class Contexts {
 }
 
 /**
- * out ← (1/M) Σ_{received} decompress(payload_m): the server's average over the responders with
- * weight 1/M each, a missing shard counting as 0 (see the MASHA1 module doc for why this is sound
- * for compressed differences). Throws if a shard appears twice or is out of range.
+ * out += (1/M)·decompress(payload of shard m): one term of the server's average over the
+ * responders, weight 1/M each, a missing shard counting as 0 (see the MASHA1 module doc for why
+ * this is sound for compressed differences). Callers add the terms in ascending shard order, so
+ * that the sum is the same bits whoever aggregates and in whatever order the uplinks arrived.
  */
-export function averageUplinks(
+export function accumulateUplink(
   ctx: Contexts,
   codec: Compressor,
   round: number,
   phase: string,
-  uplinks: readonly ShardUplink[],
+  shard: number,
+  payload: Payload,
   out: Float64Array,
-): number[] {
-  out.fill(0);
+): void {
   const M = ctx.devices;
-  const purpose = PURPOSE.up(phase);
-  const seen = new Set<number>();
-  for (const u of uplinks) {
-    if (!Number.isSafeInteger(u.shard) || u.shard < 0 || u.shard >= M) throw new ValidationError('shard', `uplink from unknown shard ${u.shard}`);
-    if (seen.has(u.shard)) throw new ValidationError('shard', `two uplinks for shard ${u.shard} in phase ${phase}`);
-    if (u.payload.d !== out.length) throw new ValidationError('payload.d', `shard ${u.shard}: payload dimension ${u.payload.d}, expected ${out.length}`);
-    seen.add(u.shard);
-    codec.accumulate(u.payload, ctx.shared(round, purpose, u.shard), 1 / M, out);
+  if (!Number.isSafeInteger(shard) || shard < 0 || shard >= M) throw new ValidationError('shard', `uplink from unknown shard ${shard}`);
+  if (payload.d !== out.length) throw new ValidationError('payload.d', `shard ${shard}: payload dimension ${payload.d}, expected ${out.length}`);
+  codec.accumulate(payload, ctx.shared(round, PURPOSE.up(phase), shard), 1 / M, out);
+}
+
+/**
+ * The server's sum of a list of uplinks (any order; duplicates refused): zeroes `out`, adds them
+ * in ascending shard order and returns the included shards. For single-process drivers (the
+ * reference runner, tests); the engine streams uplinks into its own sum as they arrive.
+ */
+export function sumUplinks(method: MethodInstance, replica: ReplicaState, phase: string, uplinks: readonly ShardUplink[], out: Float64Array): UplinkSum {
+  out.fill(0);
+  const sorted = [...uplinks].sort((a, b) => a.shard - b.shard);
+  for (let i = 1; i < sorted.length; i++) {
+    if (sorted[i].shard === sorted[i - 1].shard) throw new ValidationError('shard', `two uplinks for shard ${sorted[i].shard} in phase ${phase}`);
   }
-  return [...seen].sort((a, b) => a - b);
+  for (const u of sorted) method.accumulateUplink(replica, phase, u.shard, u.payload, out);
+  return { sum: out, included: sorted.map((u) => u.shard) };
 }
 
 /** Throws unless every shard answered (phases with `requiresAll`). */

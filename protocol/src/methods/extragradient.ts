@@ -9,7 +9,7 @@
  * Replica vectors: z, zhalf. No initial exchange (the replica starts initialized).
  */
 import { ValidationError } from '../errors.js';
-import type { Compressor } from '../compress/types.js';
+import type { Compressor, Payload } from '../compress/types.js';
 import type { Problem } from '../problems/types.js';
 import type { Prox } from '../prox/types.js';
 import { IdentityProx } from '../prox/basic.js';
@@ -21,11 +21,11 @@ import type {
   ReplicaState,
   ServerState,
   ShardState,
-  ShardUplink,
-  UplinkResult,
-} from './types.js';
+  UplinkSum,
+  UplinkResult, Evaluation, ShardWork } from './types.js';
+import { oneEvaluationWork } from './evaluate.js';
 import {
-  averageUplinks,
+  accumulateUplink,
   broadcast,
   Contexts,
   expectAll,
@@ -50,8 +50,6 @@ export class Extragradient implements MethodInstance {
   readonly device: Compressor;
   readonly server: Compressor;
   private readonly ctx: Contexts;
-  private readonly t: Float64Array;
-  private readonly agg: Float64Array;
   private readonly g: Float64Array;
   private readonly info: PhaseInfo;
 
@@ -70,8 +68,6 @@ export class Extragradient implements MethodInstance {
     }
     this.server = config.server ?? FULL;
     this.ctx = new Contexts(config.seed, this.shards);
-    this.t = new Float64Array(this.dim);
-    this.agg = new Float64Array(this.dim);
     this.g = new Float64Array(this.dim);
     this.info = phaseInfo(this.device, this.server, true);
   }
@@ -97,21 +93,35 @@ export class Extragradient implements MethodInstance {
     return vector(replica, 'z');
   }
 
-  deviceUplink(replica: ReplicaState, _shard: ShardState, m: number, phase: string): UplinkResult {
+  initWork(_m: number): ShardWork {
+    return oneEvaluationWork(this.dim);
+  }
+
+  /** F_m at z (extra1) or at z^{k+½} (extra2). */
+  planUplink(replica: ReplicaState, _shard: ShardState, work: ShardWork, m: number, phase: string): readonly Evaluation[] {
     this.phase(phase);
     if (!Number.isSafeInteger(m) || m < 0 || m >= this.shards) throw new ValidationError('shard', `${this.name}: no shard ${m}`);
-    const at = vector(replica, phase === 'extra1' ? 'z' : 'zhalf');
-    this.problem.operator(m, at, this.t);
-    const payload = this.device.compress(this.t, this.ctx.sender(replica.iteration, PURPOSE.up(phase), m));
+    const x0 = vector(work, 'x0');
+    x0.set(vector(replica, phase === 'extra1' ? 'z' : 'zhalf'));
+    return [{ sample: null, point: x0, value: vector(work, 'v0') }];
+  }
+
+  finishUplink(replica: ReplicaState, _shard: ShardState, work: ShardWork, m: number, phase: string): UplinkResult {
+    this.phase(phase);
+    const payload = this.device.compress(vector(work, 'v0'), this.ctx.sender(replica.iteration, PURPOSE.up(phase), m));
     return { payload, shard: null };
   }
 
-  serverAggregate(_server: ServerState, replica: ReplicaState, phase: string, uplinks: readonly ShardUplink[], _options: AggregateOptions): Downlink {
+  accumulateUplink(replica: ReplicaState, phase: string, m: number, payload: Payload, sum: Float64Array): void {
+    accumulateUplink(this.ctx, this.phase(phase).uplink, replica.iteration, phase, m, payload, sum);
+  }
+
+  serverAggregate(_server: ServerState, replica: ReplicaState, phase: string, uplinks: UplinkSum, _options: AggregateOptions): Downlink {
     this.phase(phase);
     const k = replica.iteration;
-    const included = averageUplinks(this.ctx, this.device, k, phase, uplinks, this.agg);
+    const { sum, included } = uplinks;
     expectAll(this.name, phase, included, this.shards);
-    return { payload: broadcast(this.ctx, this.server, k, phase, this.agg), flags: 0, included };
+    return { payload: broadcast(this.ctx, this.server, k, phase, sum), flags: 0, included };
   }
 
   deviceApply(replica: ReplicaState, phase: string, downlink: Downlink): string | null {

@@ -9,7 +9,7 @@
  * Replica vectors: z. EF-GDA shard vectors: e, eSpare.
  */
 import { ValidationError } from '../errors.js';
-import type { Compressor } from '../compress/types.js';
+import type { Compressor, Payload } from '../compress/types.js';
 import type { Problem } from '../problems/types.js';
 import type { Prox } from '../prox/types.js';
 import { IdentityProx } from '../prox/basic.js';
@@ -21,11 +21,11 @@ import type {
   ReplicaState,
   ServerState,
   ShardState,
-  ShardUplink,
-  UplinkResult,
-} from './types.js';
+  UplinkSum,
+  UplinkResult, Evaluation, ShardWork } from './types.js';
+import { oneEvaluationWork } from './evaluate.js';
 import {
-  averageUplinks,
+  accumulateUplink,
   broadcast,
   Contexts,
   expectAll,
@@ -53,7 +53,6 @@ export class DescentAscent implements MethodInstance {
   private readonly ctx: Contexts;
   private readonly t: Float64Array;
   private readonly q: Float64Array;
-  private readonly agg: Float64Array;
   private readonly g: Float64Array;
   private readonly info: PhaseInfo;
 
@@ -72,7 +71,6 @@ export class DescentAscent implements MethodInstance {
     this.ctx = new Contexts(config.seed, this.shards);
     this.t = new Float64Array(this.dim);
     this.q = new Float64Array(this.dim);
-    this.agg = new Float64Array(this.dim);
     this.g = new Float64Array(this.dim);
     this.info = phaseInfo(this.device, this.server, true);
   }
@@ -99,13 +97,25 @@ export class DescentAscent implements MethodInstance {
     return vector(replica, 'z');
   }
 
-  deviceUplink(replica: ReplicaState, shard: ShardState, m: number, phase: string): UplinkResult {
+  initWork(_m: number): ShardWork {
+    return oneEvaluationWork(this.dim);
+  }
+
+  /** F_m(z). */
+  planUplink(replica: ReplicaState, _shard: ShardState, work: ShardWork, m: number, phase: string): readonly Evaluation[] {
     this.phase(phase);
     if (!Number.isSafeInteger(m) || m < 0 || m >= this.shards) throw new ValidationError('shard', `${this.name}: no shard ${m}`);
+    const x0 = vector(work, 'x0');
+    x0.set(vector(replica, 'z'));
+    return [{ sample: null, point: x0, value: vector(work, 'v0') }];
+  }
+
+  finishUplink(replica: ReplicaState, shard: ShardState, work: ShardWork, m: number, phase: string): UplinkResult {
+    this.phase(phase);
     const k = replica.iteration;
     const purpose = PURPOSE.up(phase);
     const t = this.t;
-    this.problem.operator(m, vector(replica, 'z'), t);
+    t.set(vector(work, 'v0'));
     if (!this.errorFeedback) {
       return { payload: this.device.compress(t, this.ctx.sender(k, purpose, m)), shard: null };
     }
@@ -120,12 +130,16 @@ export class DescentAscent implements MethodInstance {
     return { payload, shard: { vectors: { e: eNext, eSpare: e } } };
   }
 
-  serverAggregate(_server: ServerState, replica: ReplicaState, phase: string, uplinks: readonly ShardUplink[], _options: AggregateOptions): Downlink {
+  accumulateUplink(replica: ReplicaState, phase: string, m: number, payload: Payload, sum: Float64Array): void {
+    accumulateUplink(this.ctx, this.phase(phase).uplink, replica.iteration, phase, m, payload, sum);
+  }
+
+  serverAggregate(_server: ServerState, replica: ReplicaState, phase: string, uplinks: UplinkSum, _options: AggregateOptions): Downlink {
     this.phase(phase);
     const k = replica.iteration;
-    const included = averageUplinks(this.ctx, this.device, k, phase, uplinks, this.agg);
+    const { sum, included } = uplinks;
     expectAll(this.name, phase, included, this.shards);
-    return { payload: broadcast(this.ctx, this.server, k, phase, this.agg), flags: 0, included };
+    return { payload: broadcast(this.ctx, this.server, k, phase, sum), flags: 0, included };
   }
 
   deviceApply(replica: ReplicaState, phase: string, downlink: Downlink): string | null {

@@ -8,5 +8,6 @@ export * from './extragradient.js';
 export * from './gda.js';
 export * from './stepsize.js';
 export * from './registry.js';
+export * from './evaluate.js';
 export * from './marina.js';
 export * from './marina-stepsize.js';

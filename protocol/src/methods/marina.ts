@@ -27,7 +27,7 @@
  *
  * `tau` reports 1 − p, the probability of a compressed round (MASHA's τ plays the same role).
  */
-import type { Compressor } from '../compress/types.js';
+import type { Compressor, Payload } from '../compress/types.js';
 import { ValidationError } from '../errors.js';
 import type {
   AggregateOptions,
@@ -37,12 +37,15 @@ import type {
   ReplicaState,
   ServerState,
   ShardState,
-  ShardUplink,
+  UplinkSum,
+  ShardWork,
   UplinkResult,
+  Evaluation,
 } from './types.js';
 import { FLAG_REFRESH } from './types.js';
+import { twoEvaluationWork } from './evaluate.js';
 import {
-  averageUplinks,
+  accumulateUplink,
   broadcast,
   Contexts,
   expectAll,
@@ -55,7 +58,6 @@ import {
   validateCommon,
   vector,
 } from './common.js';
-import { registerMethod } from './registry.js';
 
 export interface MarinaConfig extends MethodConfig {
   /** Probability p of a full round; default ζ/d with ζ = β·d the device compressor's expected kept values (= β). */
@@ -72,11 +74,8 @@ export class Marina implements MethodInstance {
   readonly p: number;
   readonly device: Compressor;
   readonly server: Compressor;
-  private readonly config: MarinaConfig;
   private readonly ctx: Contexts;
-  private readonly xnext: Float64Array;
   private readonly diff: Float64Array;
-  private readonly agg: Float64Array;
   private readonly received: Float64Array;
   private readonly phases: Record<string, PhaseInfo>;
 
@@ -84,7 +83,6 @@ export class Marina implements MethodInstance {
     validateCommon('marina', config);
     if (config.prox) throw new ValidationError('prox', 'marina: only unconstrained minimisation (h = 0) is supported');
     if (config.stochastic) throw new ValidationError('stochastic', 'marina: the finite-sum (stochastic) variant is not implemented');
-    this.config = config;
     this.dim = config.problem.dim;
     this.shards = config.problem.shards;
     this.gamma = config.gamma;
@@ -95,9 +93,7 @@ export class Marina implements MethodInstance {
     this.p = p;
     this.tau = 1 - p;
     this.ctx = new Contexts(config.seed, this.shards);
-    this.xnext = new Float64Array(this.dim);
     this.diff = new Float64Array(this.dim);
-    this.agg = new Float64Array(this.dim);
     this.received = new Float64Array(this.dim);
     this.phases = {
       init: phaseInfo(FULL, FULL, true),
@@ -149,31 +145,59 @@ export class Marina implements MethodInstance {
     return out;
   }
 
-  deviceUplink(replica: ReplicaState, shard: ShardState, m: number, phase: string): UplinkResult {
+  initWork(m: number): ShardWork {
     this.checkShard(m);
-    const problem = this.config.problem;
+    return twoEvaluationWork(this.dim);
+  }
+
+  /**
+   * Evaluations of shard m's step. init: ∇f_m(x⁰); full: ∇f_m(x^{k+1}); diff: ∇f_m(x^{k+1}) (x0 → v0)
+   * and, for a fresh holder without ∇f_m(x^k), that too (x1 → v1).
+   */
+  planUplink(replica: ReplicaState, shard: ShardState, work: ShardWork, m: number, phase: string): readonly Evaluation[] {
+    this.checkShard(m);
+    const x0 = vector(work, 'x0');
+    const v0 = vector(work, 'v0');
+    switch (phase) {
+      case 'init':
+        x0.set(vector(replica, 'x'));
+        return [{ sample: null, point: x0, value: v0 }];
+      case 'full':
+        this.nextPoint(replica, x0);
+        return [{ sample: null, point: x0, value: v0 }];
+      case 'diff': {
+        if (!replica.initialized) throw new ValidationError('phase', `marina: 'diff' before 'init'`);
+        this.nextPoint(replica, x0);
+        if (vector(shard, 'stamp')[0] >= 0) return [{ sample: null, point: x0, value: v0 }];
+        // Fresh holder: ∇f_m(x^k) from the replica (the engine forces a refresh after a handover).
+        const x1 = vector(work, 'x1');
+        x1.set(vector(replica, 'x'));
+        return [
+          { sample: null, point: x0, value: v0 },
+          { sample: null, point: x1, value: vector(work, 'v1') },
+        ];
+      }
+      default:
+        unknownPhase(this.name, phase);
+    }
+  }
+
+  finishUplink(replica: ReplicaState, shard: ShardState, work: ShardWork, m: number, phase: string): UplinkResult {
+    this.checkShard(m);
     const k = replica.iteration;
     const spare = vector(shard, 'gradSpare');
+    spare.set(vector(work, 'v0'));
     switch (phase) {
       case 'init': {
-        problem.operator(m, vector(replica, 'x'), spare);
         const payload = FULL.compress(spare, this.ctx.sender(k, PURPOSE.up(phase), m));
         return { payload, shard: this.memory(shard, spare, k) };
       }
       case 'full': {
-        problem.operator(m, this.nextPoint(replica, this.xnext), spare);
         const payload = FULL.compress(spare, this.ctx.sender(k, PURPOSE.up(phase), m));
         return { payload, shard: this.memory(shard, spare, k + 1) };
       }
       case 'diff': {
-        if (!replica.initialized) throw new ValidationError('phase', `marina: 'diff' before 'init'`);
-        let prev = vector(shard, 'grad');
-        if (vector(shard, 'stamp')[0] < 0) {
-          // Fresh holder: ∇f_m(x^k) from the replica (the engine forces a refresh after a handover).
-          prev = this.diff;
-          problem.operator(m, vector(replica, 'x'), prev);
-        }
-        problem.operator(m, this.nextPoint(replica, this.xnext), spare);
+        const prev = vector(shard, 'stamp')[0] < 0 ? vector(work, 'v1') : vector(shard, 'grad');
         const d = this.diff;
         for (let i = 0; i < this.dim; i++) d[i] = spare[i] - prev[i];
         const payload = this.device.compress(d, this.ctx.sender(k, PURPOSE.up(phase), m));
@@ -189,25 +213,23 @@ export class Marina implements MethodInstance {
     return { vectors: { grad: fresh, gradSpare: vector(shard, 'grad'), stamp: Float64Array.of(stamp) } };
   }
 
-  serverAggregate(
-    _server: ServerState,
-    replica: ReplicaState,
-    phase: string,
-    uplinks: readonly ShardUplink[],
-    options: AggregateOptions,
-  ): Downlink {
+  accumulateUplink(replica: ReplicaState, phase: string, m: number, payload: Payload, sum: Float64Array): void {
+    accumulateUplink(this.ctx, this.phase(phase).uplink, replica.iteration, phase, m, payload, sum);
+  }
+
+  serverAggregate(_server: ServerState, replica: ReplicaState, phase: string, uplinks: UplinkSum, options: AggregateOptions): Downlink {
     const k = replica.iteration;
     switch (phase) {
       case 'init':
       case 'full': {
-        const included = averageUplinks(this.ctx, FULL, k, phase, uplinks, this.agg);
+        const { sum, included } = uplinks;
         expectAll(this.name, phase, included, this.shards);
-        return { payload: broadcast(this.ctx, FULL, k, phase, this.agg), flags: phase === 'full' ? FLAG_REFRESH : 0, included };
+        return { payload: broadcast(this.ctx, FULL, k, phase, sum), flags: phase === 'full' ? FLAG_REFRESH : 0, included };
       }
       case 'diff': {
-        const included = averageUplinks(this.ctx, this.device, k, phase, uplinks, this.agg);
+        const { sum, included } = uplinks;
         if (options.forceRefresh) return { payload: null, flags: FLAG_REFRESH, included };
-        return { payload: broadcast(this.ctx, this.server, k, phase, this.agg), flags: 0, included };
+        return { payload: broadcast(this.ctx, this.server, k, phase, sum), flags: 0, included };
       }
       default:
         unknownPhase(this.name, phase);
@@ -260,4 +282,6 @@ export function marina(config: MarinaConfig): Marina {
   return new Marina(config);
 }
 
-registerMethod('marina', (config) => new Marina(config));
+export function createMarina(config: MarinaConfig): Marina {
+  return new Marina(config);
+}

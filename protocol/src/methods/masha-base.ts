@@ -17,26 +17,29 @@
  * A shard whose stamp does not match the replica's wStamp (a new holder, a holder that missed a
  * refresh) recomputes F_m(w) from the replica's w, which is the same value.
  */
-import type { Compressor } from '../compress/types.js';
+import type { Compressor, Payload } from '../compress/types.js';
 import { ValidationError } from '../errors.js';
 import type { Problem } from '../problems/types.js';
 import type { Prox } from '../prox/types.js';
 import { IdentityProx } from '../prox/basic.js';
+import { twoEvaluationWork } from './evaluate.js';
 import type {
   AggregateOptions,
   Downlink,
+  Evaluation,
   MethodInstance,
   MethodName,
   PhaseInfo,
   ReplicaState,
   ServerState,
   ShardState,
-  ShardUplink,
+  UplinkSum,
+  ShardWork,
   UplinkResult,
 } from './types.js';
 import { FLAG_REFRESH } from './types.js';
 import {
-  averageUplinks,
+  accumulateUplink,
   broadcast,
   Contexts,
   expectAll,
@@ -77,10 +80,8 @@ export abstract class MashaBase implements MethodInstance {
   protected readonly ctx: Contexts;
   // Work vectors (instance-local scratch; never handed out).
   protected readonly zbar: Float64Array;
-  protected readonly zhalf: Float64Array;
   protected readonly t1: Float64Array;
   protected readonly t2: Float64Array;
-  protected readonly agg: Float64Array;
   protected readonly g: Float64Array;
   private readonly phases: Record<string, PhaseInfo>;
 
@@ -98,10 +99,8 @@ export abstract class MashaBase implements MethodInstance {
     this.ctx = new Contexts(config.seed, this.shards);
     const n = this.dim;
     this.zbar = new Float64Array(n);
-    this.zhalf = new Float64Array(n);
     this.t1 = new Float64Array(n);
     this.t2 = new Float64Array(n);
-    this.agg = new Float64Array(n);
     this.g = new Float64Array(n);
     this.phases = {
       init: phaseInfo(FULL, FULL, true),
@@ -161,74 +160,112 @@ export abstract class MashaBase implements MethodInstance {
     return this.prox.apply(out, gamma, out);
   }
 
-  /**
-   * F_m(w^k) for shard m: the cached value when its stamp matches the replica's, else computed now
-   * into the spare buffer and returned with the shard memory to adopt.
-   */
-  protected shardFw(replica: ReplicaState, shard: ShardState, m: number): { Fw: Float64Array; shard: ShardState | null } {
-    const stamp = vector(replica, 'wStamp')[0];
-    if (vector(shard, 'stamp')[0] === stamp) return { Fw: vector(shard, 'Fw'), shard: null };
-    const spare = vector(shard, 'FwSpare');
-    this.problem.operator(m, vector(replica, 'w'), spare);
-    return {
-      Fw: spare,
-      shard: { vectors: { ...shard.vectors, Fw: spare, FwSpare: vector(shard, 'Fw'), stamp: Float64Array.of(stamp) } },
-    };
+  initWork(_m: number): ShardWork {
+    return twoEvaluationWork(this.dim);
   }
 
-  /** out ← the uncompressed difference D_m = F_m(z^{k+½}) − F_m(w^k) (or its sampled F_{m,π} version). */
-  protected difference(replica: ReplicaState, shard: ShardState, m: number, zhalf: Float64Array, out: Float64Array): ShardState | null {
+  /** True when the shard's cached F_m(w) is the one of the replica's current w. */
+  private fwCached(replica: ReplicaState, shard: ShardState): boolean {
+    return vector(shard, 'stamp')[0] === vector(replica, 'wStamp')[0];
+  }
+
+  /**
+   * Evaluations of shard m's step. init/refresh: F_m(w) (x0 → v0). diff: F_m(z^{k+½}) (x0 → v0) and,
+   * when the shard's cached F_m(w) is stale (a new holder, a holder that missed a refresh), F_m(w)
+   * (x1 → v1); stochastic: the sampled F_{m,π} at both points.
+   */
+  planUplink(replica: ReplicaState, shard: ShardState, work: ShardWork, m: number, phase: string): readonly Evaluation[] {
+    this.checkShard(m);
+    const x0 = vector(work, 'x0');
+    const v0 = vector(work, 'v0');
+    switch (phase) {
+      case 'init':
+      case 'refresh':
+        x0.set(vector(replica, 'w'));
+        return [{ sample: null, point: x0, value: v0 }];
+      case 'diff': {
+        this.zHalf(replica, x0);
+        const x1 = vector(work, 'x1');
+        const v1 = vector(work, 'v1');
+        if (this.stochastic) {
+          const pi = this.ctx.sample(replica.iteration, m, this.problem.samples);
+          x1.set(vector(replica, 'w'));
+          return [
+            { sample: pi, point: x0, value: v0 },
+            { sample: pi, point: x1, value: v1 },
+          ];
+        }
+        if (this.fwCached(replica, shard)) return [{ sample: null, point: x0, value: v0 }];
+        x1.set(vector(replica, 'w'));
+        return [
+          { sample: null, point: x0, value: v0 },
+          { sample: null, point: x1, value: v1 },
+        ];
+      }
+      default:
+        unknownPhase(this.name, phase);
+    }
+  }
+
+  /**
+   * out ← the uncompressed difference D_m = F_m(z^{k+½}) − F_m(w^k) (or its sampled F_{m,π}
+   * version) from the planned evaluations; returns the shard memory to adopt when F_m(w) was
+   * recomputed (into the spare buffer), else null.
+   */
+  protected difference(replica: ReplicaState, shard: ShardState, work: ShardWork, out: Float64Array): ShardState | null {
     const n = this.dim;
+    const v0 = vector(work, 'v0');
     if (this.stochastic) {
-      const pi = this.ctx.sample(replica.iteration, m, this.problem.samples);
-      this.problem.sampleOperator(m, pi, zhalf, out);
-      this.problem.sampleOperator(m, pi, vector(replica, 'w'), this.t2);
-      for (let i = 0; i < n; i++) out[i] -= this.t2[i];
+      const v1 = vector(work, 'v1');
+      for (let i = 0; i < n; i++) out[i] = v0[i] - v1[i];
       return null;
     }
-    const { Fw, shard: updated } = this.shardFw(replica, shard, m);
-    this.problem.operator(m, zhalf, out);
-    for (let i = 0; i < n; i++) out[i] -= Fw[i];
+    let Fw = vector(shard, 'Fw');
+    let updated: ShardState | null = null;
+    if (!this.fwCached(replica, shard)) {
+      Fw = vector(shard, 'FwSpare');
+      Fw.set(vector(work, 'v1'));
+      updated = { vectors: { ...shard.vectors, Fw, FwSpare: vector(shard, 'Fw'), stamp: Float64Array.of(vector(replica, 'wStamp')[0]) } };
+    }
+    for (let i = 0; i < n; i++) out[i] = v0[i] - Fw[i];
     return updated;
   }
 
-  deviceUplink(replica: ReplicaState, shard: ShardState, m: number, phase: string): UplinkResult {
+  finishUplink(replica: ReplicaState, shard: ShardState, work: ShardWork, m: number, phase: string): UplinkResult {
     this.checkShard(m);
     switch (phase) {
       case 'init':
       case 'refresh': {
         // Full F_m(w): into the spare buffer, which becomes the shard's cached F_m(w) on commit.
         const spare = vector(shard, 'FwSpare');
-        this.problem.operator(m, vector(replica, 'w'), spare);
+        spare.set(vector(work, 'v0'));
         const payload = FULL.compress(spare, this.ctx.sender(replica.iteration, PURPOSE.up(phase), m));
         const stamp = Float64Array.of(vector(replica, 'wStamp')[0]);
         return { payload, shard: { vectors: { ...shard.vectors, Fw: spare, FwSpare: vector(shard, 'Fw'), stamp } } };
       }
       case 'diff':
-        return this.diffUplink(replica, shard, m);
+        return this.diffUplink(replica, shard, work, m);
       default:
         unknownPhase(this.name, phase);
     }
   }
 
-  serverAggregate(
-    server: ServerState,
-    replica: ReplicaState,
-    phase: string,
-    uplinks: readonly ShardUplink[],
-    options: AggregateOptions,
-  ): Downlink {
+  accumulateUplink(replica: ReplicaState, phase: string, m: number, payload: Payload, sum: Float64Array): void {
+    accumulateUplink(this.ctx, this.phase(phase).uplink, replica.iteration, phase, m, payload, sum);
+  }
+
+  serverAggregate(server: ServerState, replica: ReplicaState, phase: string, uplinks: UplinkSum, options: AggregateOptions): Downlink {
     const k = replica.iteration;
     switch (phase) {
       case 'init':
       case 'refresh': {
-        const included = averageUplinks(this.ctx, FULL, k, phase, uplinks, this.agg);
+        const { sum, included } = uplinks;
         expectAll(this.name, phase, included, this.shards);
-        return { payload: broadcast(this.ctx, FULL, k, phase, this.agg), flags: 0, included };
+        return { payload: broadcast(this.ctx, FULL, k, phase, sum), flags: 0, included };
       }
       case 'diff': {
-        const included = averageUplinks(this.ctx, this.device, k, phase, uplinks, this.agg);
-        const payload = this.diffBroadcast(server, k, this.agg);
+        const { sum, included } = uplinks;
+        const payload = this.diffBroadcast(server, k, sum);
         const refresh = options.forceRefresh || this.ctx.coin(k, 1 - this.tau);
         return { payload, flags: refresh ? FLAG_REFRESH : 0, included };
       }
@@ -270,8 +307,8 @@ export abstract class MashaBase implements MethodInstance {
     if (!Number.isSafeInteger(m) || m < 0 || m >= this.shards) throw new ValidationError('shard', `${this.name}: no shard ${m}`);
   }
 
-  /** Device side of 'diff'. */
-  protected abstract diffUplink(replica: ReplicaState, shard: ShardState, m: number): UplinkResult;
+  /** Device side of 'diff', once F_m(z^{k+½}) (and F_m(w) where needed) are in `work`. */
+  protected abstract diffUplink(replica: ReplicaState, shard: ShardState, work: ShardWork, m: number): UplinkResult;
   /** Server side of 'diff': turns the average of the received messages into the broadcast payload. */
   protected abstract diffBroadcast(server: ServerState, round: number, mean: Float64Array): Downlink['payload'];
   /** z ← z^{k+1} from z̄^k and the decoded broadcast g (z may be overwritten; z̄ is scratch). */

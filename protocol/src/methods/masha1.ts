@@ -16,7 +16,7 @@
  * instead would be unbiased only if responders were random, and amplifies the noise when few answer.
  */
 import { ValidationError } from '../errors.js';
-import type { Downlink, ReplicaState, ServerState, ShardState, UplinkResult } from './types.js';
+import type { Downlink, ReplicaState, ServerState, ShardState, ShardWork, UplinkResult } from './types.js';
 import type { MethodConfig } from './common.js';
 import { PURPOSE } from './common.js';
 import { SERVER } from '../rng/streams.js';
@@ -34,9 +34,8 @@ export class Masha1 extends MashaBase {
     }
   }
 
-  protected diffUplink(replica: ReplicaState, shard: ShardState, m: number): UplinkResult {
-    const zhalf = this.zHalf(replica, this.zhalf);
-    const updated = this.difference(replica, shard, m, zhalf, this.t1);
+  protected diffUplink(replica: ReplicaState, shard: ShardState, work: ShardWork, m: number): UplinkResult {
+    const updated = this.difference(replica, shard, work, this.t1);
     const payload = this.device.compress(this.t1, this.ctx.sender(replica.iteration, PURPOSE.up('diff'), m));
     return { payload, shard: updated };
   }

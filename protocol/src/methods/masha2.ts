@@ -13,7 +13,7 @@
  * previous value. The server error e lives in ServerState and is reset when the aggregator changes.
  */
 import { ValidationError } from '../errors.js';
-import type { Downlink, ReplicaState, ServerState, ShardState, UplinkResult } from './types.js';
+import type { Downlink, ReplicaState, ServerState, ShardState, ShardWork, UplinkResult } from './types.js';
 import type { MethodConfig } from './common.js';
 import { PURPOSE, vector } from './common.js';
 import { SERVER } from '../rng/streams.js';
@@ -38,10 +38,9 @@ export class Masha2 extends MashaBase {
     return { vectors: { e: new Float64Array(this.dim) } };
   }
 
-  protected diffUplink(replica: ReplicaState, shard: ShardState, m: number): UplinkResult {
+  protected diffUplink(replica: ReplicaState, shard: ShardState, work: ShardWork, m: number): UplinkResult {
     const k = replica.iteration;
-    const zhalf = this.zHalf(replica, this.zhalf);
-    const updated = this.difference(replica, shard, m, zhalf, this.t1);
+    const updated = this.difference(replica, shard, work, this.t1);
     const base = updated ?? shard;
     const e = vector(base, 'e');
     const eNext = vector(base, 'eSpare');

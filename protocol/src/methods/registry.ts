@@ -4,18 +4,25 @@ import { createEfGda, createQgda } from './gda.js';
 import { createEg, createQeg } from './extragradient.js';
 import { createMasha1 } from './masha1.js';
 import { createMasha2 } from './masha2.js';
+import { createMarina } from './marina.js';
 import type { MethodInstance, MethodName } from './types.js';
 
 export type MethodFactory = (config: MethodConfig) => MethodInstance;
 
-const factories = new Map<string, MethodFactory>([
-  ['masha1', createMasha1],
-  ['masha2', createMasha2],
-  ['eg', createEg],
-  ['qeg', createQeg],
-  ['qgda', createQgda],
-  ['ef-gda', createEfGda],
-]);
+/** Every method, by name: a literal table (no import-time registration). */
+const METHODS = {
+  masha1: createMasha1,
+  masha2: createMasha2,
+  eg: createEg,
+  qeg: createQeg,
+  qgda: createQgda,
+  'ef-gda': createEfGda,
+  marina: createMarina,
+} satisfies Record<MethodName, MethodFactory>;
+
+function isMethodName(name: string): name is MethodName {
+  return Object.hasOwn(METHODS, name);
+}
 
 /**
  * Compressor specs of the seed's Figure 1 comparison (SPEC §3.3): what `createMethod` callers use
@@ -30,22 +37,13 @@ export const DEFAULT_COMPRESSOR: Readonly<Record<Exclude<MethodName, 'marina'>, 
   'ef-gda': 'topk:0.3',
 };
 
-/** Adds a method defined elsewhere (e.g. MARINA) to `createMethod`. Throws if the name is taken. */
-export function registerMethod(name: MethodName, factory: MethodFactory): void {
-  if (factories.has(name)) throw new ValidationError('method', `method '${name}' is already registered`);
-  factories.set(name, factory);
+export function methodNames(): MethodName[] {
+  return (Object.keys(METHODS) as MethodName[]).sort();
 }
 
-export function methodNames(): string[] {
-  return [...factories.keys()].sort();
-}
-
-/**
- * Creates a method instance by name (`masha1`, `masha2`, `eg`, `qeg`, `qgda`, `ef-gda`; `marina`
- * registers itself from marina.ts, so it is known once that module is loaded, e.g. via the barrel).
- */
+/** Creates a method instance by name (`masha1`, `masha2`, `eg`, `qeg`, `qgda`, `ef-gda`, `marina`). */
 export function createMethod(name: string, config: MethodConfig): MethodInstance {
-  const f = factories.get(name);
-  if (!f) throw new ValidationError('method', `unknown method '${name}' (known: ${methodNames().join(', ')})`);
+  if (!isMethodName(name)) throw new ValidationError('method', `unknown method '${name}' (known: ${methodNames().join(', ')})`);
+  const f: MethodFactory = METHODS[name];
   return f(config);
 }

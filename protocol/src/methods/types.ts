@@ -5,9 +5,14 @@ import type { Compressor, Payload } from '../compress/types.js';
  * runner, the simulator and the real network all drive the *same* functions.
  *
  * One iteration k is a short sequence of *phases*. Each phase is one exchange:
- *   1. every shard holder computes an uplink payload with `deviceUplink` (pure: it returns the
- *      shard's would-be new memory instead of mutating it),
- *   2. the aggregator combines what arrived with `serverAggregate` and broadcasts a `Downlink`,
+ *   1. every shard holder computes an uplink payload in two steps around the operator
+ *      evaluations, which are an effect the caller carries out (synchronously from the problem, or
+ *      later: ONNX Runtime, a worker): `planUplink` says which evaluations F_m(x) / F_{m,i}(x) the
+ *      step needs, the caller writes their values, and `finishUplink` turns them into the payload
+ *      (pure: it returns the shard's would-be new memory instead of mutating it). The replica must
+ *      not change between the two calls (the engine drops an evaluation whose base state moved on),
+ *   2. the aggregator adds what arrived into a sum (`accumulateUplink`, in ascending shard order),
+ *      turns it into a `Downlink` with `serverAggregate` and broadcasts it,
  *   3. every peer applies the downlink to its replica with `deviceApply`, which returns the next
  *      phase of the iteration or null when the iteration is complete; shard memories returned in
  *      step 1 are adopted only for shards listed in `downlink.included`.
@@ -38,10 +43,35 @@ export interface ServerState {
   readonly vectors: Record<string, Float64Array>;
 }
 
+/**
+ * One operator evaluation a device step needs: F_m(point) when `sample` is null, else the
+ * finite-sum term (minibatch) F_{m,sample}(point), written into `value`. Both buffers belong to
+ * the shard's work state (`initWork`) and stay untouched until the step finishes.
+ */
+export interface Evaluation {
+  readonly sample: number | null;
+  readonly point: Float64Array;
+  readonly value: Float64Array;
+}
+
+/** Per-holder buffers of a shard's device step: evaluation points and values (never replicated or sent). */
+export interface ShardWork {
+  readonly vectors: Record<string, Float64Array>;
+}
+
 export interface UplinkResult {
   readonly payload: Payload;
   /** Shard memory to adopt if the commit includes this shard; null when unchanged. */
   readonly shard: ShardState | null;
+}
+
+/**
+ * The server's sum of one round's uplinks: sum = (1/M) Σ decompress(payload_m) over `included`
+ * (ascending), added in ascending shard order (`accumulateUplink`).
+ */
+export interface UplinkSum {
+  readonly sum: Float64Array;
+  readonly included: readonly number[];
 }
 
 export interface ShardUplink {
@@ -88,15 +118,16 @@ export interface MethodInstance {
   /** Phase that opens the next iteration (an init phase while `!replica.initialized`). */
   startPhase(replica: ReplicaState): string;
   phase(name: string): PhaseInfo;
-  deviceUplink(replica: ReplicaState, shard: ShardState, m: number, phase: string): UplinkResult;
-  /** Mutates `server`; must not mutate the replica. */
-  serverAggregate(
-    server: ServerState,
-    replica: ReplicaState,
-    phase: string,
-    uplinks: readonly ShardUplink[],
-    options: AggregateOptions,
-  ): Downlink;
+  /** Evaluation buffers of a holder of shard m. */
+  initWork(m: number): ShardWork;
+  /** The operator evaluations the device step of shard m in `phase` needs (points written into `work`). */
+  planUplink(replica: ReplicaState, shard: ShardState, work: ShardWork, m: number, phase: string): readonly Evaluation[];
+  /** The device step of shard m once the planned evaluations' values are in `work`. */
+  finishUplink(replica: ReplicaState, shard: ShardState, work: ShardWork, m: number, phase: string): UplinkResult;
+  /** sum += (1/M)·decompress(shard m's uplink payload of `phase`). Throws on a payload of the wrong shape. */
+  accumulateUplink(replica: ReplicaState, phase: string, m: number, payload: Payload, sum: Float64Array): void;
+  /** The server step from the sum of the uplinks. Mutates `server` (and may overwrite `uplinks.sum`); must not mutate the replica. */
+  serverAggregate(server: ServerState, replica: ReplicaState, phase: string, uplinks: UplinkSum, options: AggregateOptions): Downlink;
   /** Mutates `replica`; returns the next phase, or null when the iteration is complete. */
   deviceApply(replica: ReplicaState, phase: string, downlink: Downlink): string | null;
   /** The current iterate to report (z for VIs, x for minimisation). */

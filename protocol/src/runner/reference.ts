@@ -3,7 +3,8 @@
  * aggregator and the replicas, driving a MethodInstance exactly as the simulator and the network do:
  *
  *   for each phase of an iteration:
- *     every shard m: deviceUplink → payload → encode → bytes → decode (so what the server sees is
+ *     every shard m: planUplink → evaluate from the problem → finishUplink → payload → encode →
+ *                    bytes → decode (so what the server sees is
  *                    what the wire carries, and the bit counts are the payloads' real sizes)
  *     serverAggregate → downlink payload → encode → decode
  *     adopt the shard memories of the included shards; deviceApply on the (single) replica
@@ -14,7 +15,9 @@
  */
 import type { Compressor, Payload } from '../compress/types.js';
 import { MashaError, ValidationError } from '../errors.js';
-import type { MethodInstance, ReplicaState, ServerState, ShardState, ShardUplink } from '../methods/types.js';
+import { sumUplinks } from '../methods/common.js';
+import { uplinkFromProblem } from '../methods/evaluate.js';
+import type { MethodInstance, ReplicaState, ServerState, ShardState, ShardUplink, ShardWork } from '../methods/types.js';
 import type { Problem } from '../problems/types.js';
 import type { IterationRecord, ReferenceRunOptions, ReferenceRunResult } from './types.js';
 
@@ -57,13 +60,22 @@ export function throughWire(codec: Compressor, payload: Payload): Payload {
 export class ReferenceDriver {
   readonly replica: ReplicaState;
   readonly shards: ShardState[];
+  readonly works: ShardWork[];
   server: ServerState;
+  /** The server's sum of a round's uplinks. */
+  private readonly sum: Float64Array;
   uplinkBits = 0;
   downlinkBits = 0;
 
-  constructor(readonly method: MethodInstance, z0: Float64Array) {
+  constructor(
+    readonly method: MethodInstance,
+    readonly problem: Problem,
+    z0: Float64Array,
+  ) {
     this.replica = method.initReplica(z0);
     this.shards = Array.from({ length: method.shards }, (_, m) => method.initShard(m));
+    this.works = Array.from({ length: method.shards }, (_, m) => method.initWork(m));
+    this.sum = new Float64Array(method.dim);
     this.server = method.initServer();
   }
 
@@ -78,12 +90,12 @@ export class ReferenceDriver {
     const uplinks: ShardUplink[] = [];
     const memories = new Map<number, ShardState | null>();
     for (const m of who) {
-      const res = method.deviceUplink(replica, this.shards[m], m, phase);
+      const res = uplinkFromProblem(method, this.problem, replica, this.shards[m], this.works[m], m, phase);
       this.uplinkBits += res.payload.bits;
       uplinks.push({ shard: m, payload: throughWire(info.uplink, res.payload) });
       memories.set(m, res.shard);
     }
-    const down = method.serverAggregate(this.server, replica, phase, uplinks, { forceRefresh });
+    const down = method.serverAggregate(this.server, replica, phase, sumUplinks(method, replica, phase, uplinks, this.sum), { forceRefresh });
     for (const m of down.included) {
       const mem = memories.get(m);
       if (mem) this.shards[m] = mem;
@@ -135,7 +147,7 @@ export function runReference(options: ReferenceRunOptions): ReferenceRunResult {
     throw new ValidationError('method', `method is for dim ${method.dim} × ${method.shards} shards, problem is ${problem.dim} × ${problem.shards}`);
   }
   const z0 = options.z0 ?? problem.initialPoint();
-  const driver = new ReferenceDriver(method, z0);
+  const driver = new ReferenceDriver(method, problem, z0);
   const zStar = problem.solution();
   const r0 = zStar ? distSq(z0, zStar) : 0;
   const t = new Float64Array(problem.dim);

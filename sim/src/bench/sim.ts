@@ -34,7 +34,7 @@ function manifestFor(d: number, M: number, iterations: number, network: { heartb
 /** Reference runner speed: shard-rounds (M × phases) per wall second and per CPU second. */
 function referenceSpeed(manifest: Manifest, problem: Problem, minSeconds: number): { wall: number; cpu: number } {
   const built = buildRun(manifest, { problem });
-  const driver = new ReferenceDriver(built.method, problem.initialPoint());
+  const driver = new ReferenceDriver(built.method, problem, problem.initialPoint());
   driver.initialize();
   let rounds = 0;
   const t0 = performance.now();

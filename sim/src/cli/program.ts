@@ -52,7 +52,7 @@ function register(
   cmd.action(async (...args: unknown[]) => {
     const self = args[args.length - 1] as Command;
     // Commander has validated the flags declared in `configure`; their types are the command's business.
-    const code = await spec.run(self.opts() as never, context(self), self.args);
+    const code = await spec.run(self.opts<never>(), context(self), self.args);
     setExit(typeof code === 'number' ? code : 0);
   });
 }

@@ -1,18 +1,10 @@
-import {
-  buildProblem,
-  MashaPeer,
-  maxBodyBytes,
-  MSG,
-  operatorNormSq,
-  runFromManifest,
-  type EngineAction,
-  type Manifest,
-  type ManifestRun,
-  type Problem,
-} from '@masha/protocol';
-import type { EventSink } from '../des/event-log.js';
-import { framesCodec } from '../des/frames-codec.js';
+import { buildProblem, type MashaPeer, MSG, operatorNormSq, runFromManifest, type EngineAction, type EngineCounter, type EvaluationRequest, type Manifest, type ManifestRun, type Problem } from '@masha/protocol';
+import { ByteSlab } from '@masha/protocol/engine';
+import { evaluateRequest, PeerHost, type HostRecord, type RecordKind } from '@masha/protocol/host';
+import type { EventSink as RecordSink, Evaluator } from '@masha/protocol/ports';
+import { logTime, type EventSink } from '../des/event-log.js';
 import { DEFAULT_LINK, type LinkProfile } from '../des/link-model.js';
+import type { SimCpu } from '../des/node.js';
 import { Swarm, type SwarmStats } from '../des/swarm.js';
 import { checkTraceConsistency, initialPeers, type JoinEvent, type Trace } from '../trace/schema.js';
 import type { RunSeries } from './plot-run.js';
@@ -103,6 +95,8 @@ export interface SimulateResult {
   readonly summary: Omit<RunSummary, 'logSha256' | 'wallSeconds'>;
   readonly series: RunSeries;
   readonly stats: SwarmStats;
+  /** Engine counters summed over every peer (every `metric` action). */
+  readonly counters: ReadonlyMap<EngineCounter, number>;
   readonly run: ManifestRun;
   /** Engines of the peers present at the end. */
   readonly peers: readonly MashaPeer[];
@@ -117,40 +111,44 @@ export interface SimulateResult {
 
 export const DEFAULT_TARGET = 1e-6;
 
-/** The counting view's own fields (see `countingProblem`). */
-interface Counted extends Problem {
-  readonly counted: Problem;
-  readonly counter: { evaluations: number };
+/**
+ * The simulator's evaluator: values from the problem at once, completion once the peer's simulated
+ * CPU has done the work (evaluations × its compute time, FIFO).
+ */
+export class SimEvaluator implements Evaluator {
+  constructor(
+    private readonly problem: Problem,
+    private readonly cpu: SimCpu,
+  ) {}
+
+  evaluate(request: EvaluationRequest, complete: (error: Error | null) => void): void {
+    const n = evaluateRequest(this.problem, request);
+    this.cpu.run(n, () => complete(null));
+  }
 }
 
-// One pair of functions for every counting view (no closures per run), so that the methods' call
-// sites keep seeing the same targets from run to run.
-function countedOperator(this: Counted, m: number, z: Float64Array, out: Float64Array): void {
-  this.counter.evaluations++;
-  this.counted.operator(m, z, out);
-}
-
-function countedSampleOperator(this: Counted, m: number, i: number, z: Float64Array, out: Float64Array): void {
-  this.counter.evaluations++;
-  this.counted.sampleOperator(m, i, z, out);
-}
-
-/** A view of `problem` that counts operator evaluations (and still passes `instanceof` checks). */
-export function countingProblem(problem: Problem, counter: { evaluations: number }): Problem {
-  const view = Object.create(problem) as { -readonly [K in keyof Counted]: Counted[K] };
-  view.counted = problem;
-  view.counter = counter;
-  view.operator = countedOperator;
-  view.sampleOperator = countedSampleOperator;
-  return view;
+/** Host records the simulator logs (events.jsonl), with the virtual time in seconds. */
+class SimRecords implements RecordSink {
+  readonly wants: ReadonlySet<RecordKind>;
+  constructor(
+    private readonly log: EventSink,
+    private readonly clock: () => number,
+    logMetrics: boolean,
+  ) {
+    const kinds: RecordKind[] = ['receive', 'commit', 'election', 'done', 'reject', 'timer', 'error'];
+    if (logMetrics) kinds.push('metric');
+    this.wants = new Set(kinds);
+  }
+  record(r: HostRecord): void {
+    this.log.line(JSON.stringify({ t: logTime(this.clock()), ...r }));
+  }
 }
 
 export function simulate(options: SimulateOptions): SimulateResult {
   const { manifest } = options;
   const setupStart = performance.now();
   const problem = options.problem ?? buildProblem(manifest.problem, options.readFile ? { readFile: options.readFile } : {});
-  const counter = { evaluations: 0 };
-  const run = runFromManifest(manifest, { problem: countingProblem(problem, counter) });
+  const run = runFromManifest(manifest, { problem });
   const { ctx } = run;
   const trace: Trace = options.trace ?? { events: [], lines: [] };
   checkTraceConsistency(trace, problem.shards);
@@ -158,7 +156,8 @@ export function simulate(options: SimulateOptions): SimulateResult {
   const starters: (string | JoinEvent)[] = startJoins.length > 0 ? startJoins : initialPeers(trace, problem.shards);
   const later = trace.events.filter((e) => !(e.t === 0 && e.event === 'join'));
 
-  const engines = new Map<string, MashaPeer>();
+  const hosts = new Map<string, PeerHost>();
+  const metrics = new Map<EngineCounter, number>();
   const dim = problem.dim;
   const solution = problem.solution();
   const target = manifest.stop.target ?? DEFAULT_TARGET;
@@ -177,58 +176,76 @@ export function simulate(options: SimulateOptions): SimulateResult {
   let lastUpEpoch = -1;
   let lastUpRound = -1;
 
+  // Frames are carved from shared blocks (one ArrayBuffer per 64 KiB, not per frame).
+  const slab = new ByteSlab();
+  const alloc = (n: number): Uint8Array => slab.take(n);
+  const records = options.log ? new SimRecords(options.log, () => swarm.now, options.logMetrics ?? false) : null;
+
+  const onAction = (id: string, a: EngineAction, now: number): void => {
+    if (a.type === 'commit') {
+      // Every peer reports the same (epoch, round) in turn: skip the set for repeats.
+      if (a.epoch !== lastCommitEpoch || a.round !== lastCommitRound) {
+        lastCommitEpoch = a.epoch;
+        lastCommitRound = a.round;
+        attempts.add(`${a.epoch}:${a.round}`);
+      }
+      // The action's `iteration` is the one the round belonged to; the replica tells whether it
+      // completed. A replica ends a handled event at most one iteration past its last commit's
+      // (state installs come before commits), so older commits need no look.
+      const peer = a.iteration >= lastIteration ? (hosts.get(id) as PeerHost).engine : null;
+      const iteration = peer !== null ? peer.replica.iteration : lastIteration;
+      if (peer !== null && iteration > lastIteration) {
+        lastIteration = iteration;
+        const metric = metricOf(peer, iteration);
+        if (metric !== null) {
+          series.iteration.push(iteration);
+          series.simSeconds.push(now / 1000);
+          series.metric.push(metric);
+        }
+        options.onIteration?.({ iteration, simSeconds: now / 1000, alive: swarm.alive, peer, maxIterations });
+      }
+    } else if (a.type === 'send' && a.message.kind === MSG.UPLINK) {
+      // Most uplinks of a round share (epoch, round): skip the set for repeats.
+      const { epoch, round } = a.message;
+      if (epoch !== lastUpEpoch || round !== lastUpRound) {
+        lastUpEpoch = epoch;
+        lastUpRound = round;
+        attempts.add(`${epoch}:${round}`);
+      }
+    } else if (a.type === 'election') {
+      epochs.add(a.epoch);
+    } else if (a.type === 'metric') {
+      metrics.set(a.name, (metrics.get(a.name) ?? 0) + a.value);
+    }
+  };
+
   const swarm = new Swarm({
     seed: options.seed ?? manifest.seed,
-    codec: framesCodec({
-      frameSize: manifest.network.frameBytes,
-      limits: { maxMessageBytes: (h) => maxBodyBytes(ctx, h.kind), runId: ctx.runId, maxPartialsPerSender: 16 },
-    }),
     link: options.link ?? DEFAULT_LINK,
     ...(options.fanout !== undefined ? { fanout: options.fanout } : {}),
-    evaluations: () => counter.evaluations,
     ...(options.log ? { log: options.log } : {}),
-    logMetrics: options.logMetrics ?? false,
-    createPeer: (id) => {
-      const peer = new MashaPeer(id, ctx);
-      engines.set(id, peer);
-      return peer;
+    createNode: (id, ports) => {
+      const host: PeerHost = new PeerHost(
+        {
+          id,
+          ctx,
+          frameBytes: manifest.network.frameBytes,
+          // Relays forward the same bytes and the swarm never modifies a frame: one-frame bodies may view them.
+          immutableFrames: true,
+          alloc,
+          // The simulator never expired partial messages; the engine recovers what is lost.
+          expireEveryMs: 0,
+          onAction: (a) => {
+            onAction(id, a, swarm.now);
+            if (a.type === 'done') ports.done();
+          },
+        },
+        { scheduler: ports.scheduler, link: ports.link, evaluator: new SimEvaluator(problem, ports.cpu), ...(records ? { events: records } : {}) },
+      );
+      hosts.set(id, host);
+      return host;
     },
     observer: {
-      onAction: (id: string, a: EngineAction, now: number) => {
-        if (a.type === 'commit') {
-          // Every peer reports the same (epoch, round) in turn: skip the set for repeats.
-          if (a.epoch !== lastCommitEpoch || a.round !== lastCommitRound) {
-            lastCommitEpoch = a.epoch;
-            lastCommitRound = a.round;
-            attempts.add(`${a.epoch}:${a.round}`);
-          }
-          // The action's `iteration` is the one the round belonged to; the replica tells whether it
-          // completed. A replica ends a handled event at most one iteration past its last commit's
-          // (state installs come before commits), so older commits need no look.
-          const peer = a.iteration >= lastIteration ? (engines.get(id) as MashaPeer) : null;
-          const iteration = peer !== null ? peer.replica.iteration : lastIteration;
-          if (peer !== null && iteration > lastIteration) {
-            lastIteration = iteration;
-            const metric = metricOf(peer, iteration);
-            if (metric !== null) {
-              series.iteration.push(iteration);
-              series.simSeconds.push(now / 1000);
-              series.metric.push(metric);
-            }
-            options.onIteration?.({ iteration, simSeconds: now / 1000, alive: swarm.alive, peer, maxIterations });
-          }
-        } else if (a.type === 'send' && a.message.kind === MSG.UPLINK) {
-          // Most uplinks of a round share (epoch, round): skip the set for repeats.
-          const { epoch, round } = a.message;
-          if (epoch !== lastUpEpoch || round !== lastUpRound) {
-            lastUpEpoch = epoch;
-            lastUpRound = round;
-            attempts.add(`${epoch}:${round}`);
-          }
-        } else if (a.type === 'election') {
-          epochs.add(a.epoch);
-        }
-      },
       onMembership: (_id, _ev, now, alive) => {
         const t = now / 1000;
         const prev = series.alive.length > 0 ? series.alive[series.alive.length - 1] : 0;
@@ -260,7 +277,7 @@ export function simulate(options: SimulateOptions): SimulateResult {
   const runEnd = performance.now();
   const cpu = process.cpuUsage(cpuStart);
   // The final state: the most advanced peer (all live peers agree when `consistent`).
-  const peers = swarm.aliveIds().map((id) => engines.get(id) as MashaPeer);
+  const peers = swarm.aliveIds().map((id) => (hosts.get(id) as PeerHost).engine);
   let best: MashaPeer | null = null;
   for (const p of peers) if (best === null || p.committedRound > best.committedRound) best = p;
   const finalPeer = best;
@@ -269,8 +286,7 @@ export function simulate(options: SimulateOptions): SimulateResult {
   const finalOpNormSq = operatorNormSq(problem, z, tmpA, tmpB);
   const digests = new Set(peers.map((p) => p.digestHex));
   const committedRounds = finalPeer ? finalPeer.committedRound : 0;
-  const metrics = swarm.stats.metrics;
-  const metric = (name: string): number => metrics.get(name) ?? 0;
+  const metric = (name: EngineCounter): number => metrics.get(name) ?? 0;
   const retries = metric('round-retry');
   const reached = finalRelDist !== null ? finalRelDist <= target : finalOpNormSq <= target * opNormSq0;
   // Close the membership curve at the end time.
@@ -285,7 +301,7 @@ export function simulate(options: SimulateOptions): SimulateResult {
       abortedRounds: Math.max(0, attempts.size + retries - committedRounds),
       elections: epochs.size,
       lateFrames: metric('late-uplink'),
-      rejectedFrames: swarm.stats.framesRejected + metric('bad-message') + metric('bad-payload'),
+      rejectedFrames: metric('rejected') + metric('bad-message') + metric('bad-payload'),
       staleMessages: metric('stale-epoch'),
       framesLost: swarm.stats.framesLost,
       iterations: finalPeer ? finalPeer.replica.iteration : 0,
@@ -302,6 +318,7 @@ export function simulate(options: SimulateOptions): SimulateResult {
     },
     series,
     stats: swarm.stats,
+    counters: metrics,
     run,
     peers,
     z,

@@ -112,12 +112,12 @@ export const command = defineCommand<SolveOptions>({
       );
   },
   async run(opts, ctx) {
-    const known = methodNames();
+    const known: readonly string[] = methodNames();
     if (!known.includes(opts.method)) {
       throw new UsageError('--method', `unknown method '${opts.method}' (known: ${known.join(', ')})`);
     }
     const method = opts.method as MethodName;
-    const spec = opts.compressor ?? (method === 'marina' ? 'permk' : DEFAULT_COMPRESSOR[method as keyof typeof DEFAULT_COMPRESSOR]);
+    const spec = opts.compressor ?? (method === 'marina' ? 'permk' : DEFAULT_COMPRESSOR[method]);
     const compressor: Compressor = forFlag('--compressor', () => parseCompressor(spec));
     const file = resolve(ctx.cwd, opts.problem);
     let problem;

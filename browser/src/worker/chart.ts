@@ -1,0 +1,20 @@
+/** The run's metric chart for the page: the CLI's SVG line-chart code (@masha/protocol/plot), one panel. */
+import { renderLineChart } from '@masha/protocol/plot';
+
+export function plotLineChartSvg(series: { iteration: readonly number[]; metric: readonly number[] }, target: number | null): string {
+  const svg = renderLineChart({
+    panels: [
+      {
+        title: 'relative squared distance to the solution',
+        xLabel: 'iteration',
+        yLabel: '‖z − z*‖² / ‖z₀ − z*‖²',
+        ...(target !== null ? { reference: { y: target, label: `target ${target}` } } : {}),
+        series: [{ name: 'the run (peers\u2019 reports)', x: series.iteration, y: series.metric }],
+      },
+    ],
+    panelWidth: 560,
+    panelHeight: 320,
+  });
+  // Inline in HTML: drop the XML declaration.
+  return svg.replace(/^<\?xml[^>]*>\s*/, '');
+}

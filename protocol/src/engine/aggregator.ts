@@ -1,0 +1,519 @@
+/**
+ * The aggregator role: a peer elected for an epoch gathers heartbeats, opens rounds, collects the
+ * holders' answers, aggregates them with the method's server step, commits and broadcasts.
+ *
+ * Modes: `gather` (a new epoch collects heartbeats for `gatherMs`: each carries the sender's
+ * version and held shards), `idle` (no round open: paused for lack of peers, or between rounds),
+ * `round`, `sync` (fetching a better state a member reported before going on), `done`.
+ *
+ * A round commits as soon as every assigned shard answered, or at the deadline if at least
+ * `quorum` shards answered (compressed phases). Below the quorum — and in phases with
+ * `requiresAll` whenever any shard is missing — it re-opens the same round (attempt + 1) for the
+ * missing shards only, after reassigning the shards of holders that died or missed `missLimit`
+ * deadlines; the answers already in stay valid because the round's base state has not changed.
+ */
+import { MashaError } from '../errors.js';
+import type { Payload } from '../compress/types.js';
+import type { MethodInstance, PhaseInfo, ServerState } from '../methods/types.js';
+import type { RunContext } from './context.js';
+import type { Device } from './device.js';
+import type { Election } from './election.js';
+import { compareVersion, type Lineage } from './lineage.js';
+import { Membership, type Member } from './membership.js';
+import {
+  AN_DONE,
+  AN_GATHER,
+  decodeHeartbeat,
+  decodeUplink,
+  type DeltaEntry,
+  encodeAnnounce,
+  encodeCommit,
+  encodeOpen,
+  HB_DONE,
+  MSG,
+  UP_FRESH,
+  type UplinkEntry,
+} from './messages.js';
+import type { Outbox } from './outbox.js';
+import { phaseCode } from './phase-code.js';
+import { Replication } from './replication.js';
+import { RoundSum } from './round-sum.js';
+import type { EngineMessage, PeerId } from './types.js';
+
+type AggMode = 'gather' | 'idle' | 'round' | 'sync' | 'done';
+
+/** How a round is opened: the next round by an OPEN, the next round implied by a COMMIT, or a retry. */
+type OpenKind = 'explicit' | 'implicit' | 'retry';
+
+interface AggState {
+  readonly epoch: number;
+  mode: AggMode;
+  readonly table: Membership;
+  server: ServerState;
+  // current round
+  round: number;
+  attempt: number;
+  phase: string;
+  info: PhaseInfo | null;
+  /** The running sum of the round's answers (one accumulator, whatever M). */
+  readonly sum: RoundSum;
+  readonly answered: Uint8Array;
+  readonly freshAnswer: Uint8Array;
+  answeredCount: number;
+  lastOpened: { round: number; attempt: number };
+  /** (peer, round, digest) states we failed to fetch: not chased again. */
+  readonly failedSync: Set<string>;
+}
+
+export class Aggregator {
+  private agg: AggState | null = null;
+  private readonly method: MethodInstance;
+  private readonly M: number;
+
+  constructor(
+    private readonly ctx: RunContext,
+    private readonly outbox: Outbox,
+    private readonly lineage: Lineage,
+    private readonly election: Election,
+    private readonly device: Device,
+    private readonly replication: Replication,
+  ) {
+    this.method = ctx.method;
+    this.M = ctx.shards;
+  }
+
+  get id(): PeerId {
+    return this.outbox.id;
+  }
+
+  get active(): boolean {
+    return this.agg !== null;
+  }
+
+  // ================================================================ epochs
+
+  /** Claims `epoch` (this peer's claim timer fired, or it wins an election some other way). */
+  become(epoch: number): void {
+    const agg: AggState = {
+      epoch,
+      mode: 'gather',
+      table: new Membership(this.ctx, this.outbox, epoch, this.election.selfBase),
+      server: this.method.initServer(),
+      round: 0,
+      attempt: 0,
+      phase: '',
+      info: null,
+      sum: new RoundSum(this.method, this.ctx.dim),
+      answered: new Uint8Array(this.M),
+      freshAnswer: new Uint8Array(this.M),
+      answeredCount: 0,
+      lastOpened: { round: -1, attempt: -1 },
+      failedSync: new Set<string>(),
+    };
+    this.outbox.lastBroadcast = this.outbox.now;
+    this.agg = agg;
+    this.election.adopt(epoch, this.id);
+    this.outbox.clearTimer('wd');
+    const me = agg.table.touch(this.id);
+    me.round = this.lineage.committed;
+    for (const m of this.device.heldList()) {
+      agg.table.holders[m] = this.id;
+      me.holding.add(m);
+    }
+    this.announce();
+    this.outbox.setTimer('gather', this.ctx.timing.gatherMs);
+  }
+
+  stepDown(): void {
+    this.agg = null;
+    this.outbox.clearTimer('deadline');
+    this.outbox.clearTimer('gather');
+    this.outbox.setTimer('wd', this.ctx.timing.leaseMs);
+    this.outbox.count('step-down');
+  }
+
+  /** A transport hint that `peer`'s connection closed. */
+  onDisconnect(peer: PeerId): void {
+    const m = this.agg?.table.members.get(peer);
+    if (m && peer !== this.id) m.disconnected = true;
+  }
+
+  // ================================================================ hooks of the lower roles
+
+  /** Replication finished a state transfer: resume rounds if it waited for it. */
+  resumeAfterSync(): boolean {
+    const agg = this.agg;
+    if (agg === null || agg.mode !== 'sync') return false;
+    agg.mode = 'idle';
+    this.tryOpen();
+    return true;
+  }
+
+  syncFailed(from: PeerId, round: number, digest: Uint8Array): void {
+    const agg = this.agg as AggState;
+    agg.failedSync.add(Replication.key(from, round, digest));
+    if (agg.mode === 'sync') {
+      agg.mode = 'idle';
+      this.tryOpen();
+    }
+  }
+
+  resetServer(): void {
+    if (this.agg) this.agg.server = this.method.initServer();
+  }
+
+  onDone(): void {
+    if (this.agg) {
+      this.agg.mode = 'done';
+      this.announce();
+    }
+  }
+
+  /** The aggregator's own answers (instead of the network). */
+  ingestOwn(entries: readonly UplinkEntry[]): boolean {
+    if (this.agg === null) return false;
+    this.ingest(this.id, entries);
+    return true;
+  }
+
+  // ================================================================ timers
+
+  onGatherTimer(): void {
+    if (this.agg && this.agg.mode === 'gather') {
+      this.agg.mode = 'idle';
+      this.tryOpen();
+    }
+  }
+
+  onCommitTimer(): void {
+    const agg = this.agg;
+    if (agg && agg.mode === 'round' && agg.answeredCount === agg.table.assigned) this.commit();
+  }
+
+  /** The heartbeat period of the aggregator: re-open a paused round, announce when idle. */
+  tick(): void {
+    const agg = this.agg as AggState;
+    if (agg.mode === 'idle') this.tryOpen();
+    if (this.agg && this.outbox.now - this.outbox.lastBroadcast >= this.ctx.timing.heartbeatMs) this.announce();
+  }
+
+  private announce(): void {
+    const agg = this.agg as AggState;
+    const L = this.lineage;
+    const flags = (agg.mode === 'gather' ? AN_GATHER : 0) | (L.doneReason !== null ? AN_DONE : 0);
+    const body = encodeAnnounce({ round: L.committed, commitEpoch: L.commitEpoch, digest: L.digest, flags, successors: agg.table.successors });
+    this.outbox.broadcast(this.outbox.message(MSG.ANNOUNCE, this.election.epoch, L.committed, 0, body));
+  }
+
+  // ================================================================ members
+
+  onHeartbeat(msg: EngineMessage): void {
+    const agg = this.agg;
+    const body = decodeHeartbeat(msg.body, this.ctx.limits);
+    if (agg === null || msg.epoch !== agg.epoch) {
+      this.outbox.count(msg.epoch < this.election.epoch ? 'stale-epoch' : 'misdirected');
+      return;
+    }
+    const T = agg.table;
+    const m = T.touch(msg.sender);
+    m.round = body.round;
+    m.commitEpoch = body.commitEpoch;
+    m.digest.set(body.digest);
+    m.done = (body.flags & HB_DONE) !== 0;
+    if (m.missed > 0 && this.outbox.now - m.lastMissAt > this.ctx.timing.leaseMs) {
+      m.missed = 0;
+      T.dirty = true;
+    }
+    T.setLag(m, this.lineage.committed - body.round);
+    // Holdings: during the gather they rebuild the assignment; later they are checked.
+    let mismatch = body.held.length !== m.holding.size;
+    for (const s of body.held) {
+      const h = T.holders[s];
+      if (h === msg.sender) continue;
+      if (agg.mode === 'gather' && h === null) {
+        T.holders[s] = msg.sender;
+        m.holding.add(s);
+        continue;
+      }
+      mismatch = true;
+      T.unsent.add(s);
+    }
+    if (mismatch && agg.mode !== 'gather') {
+      // Re-send the sender's true holdings (O(held), not O(M)).
+      for (const s of m.holding) T.unsent.add(s);
+      this.outbox.count('holding-corrected');
+    }
+    // A better state than ours: fetch it before going on.
+    if (this.lineage.versionVs(body.round, body.commitEpoch, body.digest) < 0 && agg.mode !== 'gather') {
+      this.chase(m);
+    }
+  }
+
+  /** Aborts the current round, if any, and fetches the better state of member m. */
+  private chase(m: Member): boolean {
+    const agg = this.agg as AggState;
+    if (agg.mode === 'sync' || agg.mode === 'done') return agg.mode === 'sync';
+    if (agg.failedSync.has(Replication.key(m.id, m.round, m.digest))) return false;
+    if (agg.mode === 'round') {
+      this.outbox.count('aborted-round');
+      this.outbox.clearTimer('deadline');
+    }
+    agg.mode = 'sync';
+    this.replication.startSync(m.id, m.round, m.commitEpoch, m.digest, m.round <= this.lineage.committed);
+    return true;
+  }
+
+  // ================================================================ answers
+
+  onUplink(msg: EngineMessage): void {
+    const agg = this.agg;
+    if (agg === null || msg.epoch !== agg.epoch) {
+      this.outbox.count(msg.epoch < this.election.epoch ? 'stale-epoch' : 'misdirected');
+      return;
+    }
+    const T = agg.table;
+    const m = T.touch(msg.sender);
+    const committed = this.lineage.committed;
+    if (agg.mode !== 'round' || msg.round !== agg.round) {
+      if (msg.round <= committed) {
+        this.outbox.count('late-uplink');
+        // The sender was at round − 1 when it answered: that is how far behind it runs.
+        T.setLag(m, committed - (msg.round - 1));
+      } else this.outbox.count('misdirected');
+      return;
+    }
+    if (msg.phase !== phaseCode(agg.phase)) {
+      this.outbox.count('bad-message');
+      return;
+    }
+    const body = decodeUplink(msg.body, this.ctx.limits);
+    m.lag = 0;
+    m.missed = 0;
+    this.ingest(msg.sender, body.entries);
+  }
+
+  /** Takes a holder's answers for the current round (remote, or this peer's own). */
+  private ingest(sender: PeerId, entries: readonly UplinkEntry[]): void {
+    const agg = this.agg as AggState;
+    const info = agg.info as PhaseInfo;
+    const holders = agg.table.holders;
+    for (const e of entries) {
+      const s = e.shard;
+      if (holders[s] !== sender) {
+        this.outbox.count('unassigned-uplink');
+        continue;
+      }
+      if (agg.answered[s] === 1) {
+        this.outbox.count('duplicate-uplink');
+        continue;
+      }
+      if (e.flags & UP_FRESH) {
+        if (info.requiresAll) {
+          this.outbox.count('bad-message');
+          continue;
+        }
+        agg.freshAnswer[s] = 1;
+        agg.sum.skip(s);
+      } else {
+        let payload: Payload;
+        try {
+          payload = info.uplink.decode(e.payload, this.ctx.dim);
+        } catch (err) {
+          if (err instanceof MashaError) {
+            this.outbox.count('bad-payload');
+            continue;
+          }
+          throw err;
+        }
+        agg.sum.add(s, e.payload, payload);
+      }
+      agg.answered[s] = 1;
+      agg.answeredCount++;
+    }
+    if (agg.mode === 'round' && agg.answeredCount === agg.table.assigned) {
+      // The aggregator's own answers complete a round only through a zero-delay timer, so that a
+      // peer holding every shard yields to its driver between rounds instead of recursing.
+      if (sender === this.id) this.outbox.setTimer('commit', 0);
+      else this.commit();
+    }
+  }
+
+  // ================================================================ opening rounds
+
+  /** Opens the next round with an explicit OPEN if everything allows it. */
+  private tryOpen(): void {
+    const agg = this.agg as AggState;
+    if (agg.mode !== 'idle') return;
+    const L = this.lineage;
+    if (L.doneReason !== null) {
+      agg.mode = 'done';
+      return;
+    }
+    // A better state reported during the gather (or since): fetch it first.
+    let best: Member | null = null;
+    for (const m of agg.table.members.values()) {
+      if (m.id === this.id || agg.failedSync.has(Replication.key(m.id, m.round, m.digest))) continue;
+      if (L.versionVs(m.round, m.commitEpoch, m.digest) >= 0) continue;
+      if (best === null || compareVersion(m.round, m.commitEpoch, m.digest, best.round, best.commitEpoch, best.digest) > 0) best = m;
+    }
+    if (best !== null && this.chase(best)) return;
+    const T = agg.table;
+    const delta = T.boundary(L.committed);
+    if (!T.canRun()) {
+      T.defer(delta);
+      this.outbox.count('round-paused');
+      return;
+    }
+    this.openRound(L.committed + 1, delta, 'explicit');
+  }
+
+  /**
+   * The one way a round (or a new attempt of it) opens: devices learn it from an OPEN (explicit,
+   * retry) or from the previous round's COMMIT (implicit); the aggregator's own device part follows.
+   * A retry keeps the answers already in and asks only for the missing shards.
+   */
+  private openRound(round: number, delta: DeltaEntry[], kind: OpenKind): void {
+    const agg = this.agg as AggState;
+    const L = this.lineage;
+    const T = agg.table;
+    const attempt = agg.lastOpened.round === round ? agg.lastOpened.attempt + 1 : 0;
+    agg.lastOpened = { round, attempt };
+    agg.attempt = attempt;
+    if (kind !== 'retry') {
+      agg.mode = 'round';
+      agg.round = round;
+      agg.phase = L.expectedPhase();
+      agg.info = this.method.phase(agg.phase);
+      agg.sum.reset(L.replica, agg.phase, agg.info);
+      agg.answered.fill(0);
+      agg.freshAnswer.fill(0);
+      agg.answeredCount = 0;
+    }
+    const phase = agg.phase;
+    let selfWanted: Set<number> | null = null;
+    if (kind !== 'implicit') {
+      const wanted: number[] = [];
+      for (let s = 0; s < this.M; s++) if (T.holders[s] !== null && (kind !== 'retry' || agg.answered[s] === 0)) wanted.push(s);
+      const body = encodeOpen(
+        {
+          attempt,
+          iteration: L.replica.iteration,
+          phase,
+          baseEpoch: L.commitEpoch,
+          baseDigest: L.digest,
+          deadlineMs: this.ctx.timing.roundDeadlineMs,
+          delta,
+          wanted: kind === 'explicit' && wanted.length === this.M ? this.ctx.limits.allShards : wanted,
+          successors: T.successors,
+        },
+        this.M,
+      );
+      this.outbox.broadcast(this.outbox.message(MSG.OPEN, this.election.epoch, round, phaseCode(phase), body));
+      if (kind === 'retry') {
+        selfWanted = new Set<number>();
+        for (const s of wanted) if (T.holders[s] === this.id) selfWanted.add(s);
+      }
+    }
+    this.outbox.setTimer('deadline', this.ctx.timing.roundDeadlineMs);
+    const D = this.device;
+    D.applyDelta(delta, this.election.epoch, round, attempt);
+    D.open = { epoch: this.election.epoch, round, attempt, phase, baseEpoch: L.commitEpoch, baseDigest: L.digest.slice(), wanted: selfWanted };
+    D.tryAnswer();
+  }
+
+  onDeadline(): void {
+    const agg = this.agg;
+    if (agg === null || agg.mode !== 'round') return;
+    const info = agg.info as PhaseInfo;
+    const T = agg.table;
+    // Holders that let the deadline pass: after `missLimit` in a row their shards move elsewhere.
+    for (let s = 0; s < this.M; s++) {
+      const h = T.holders[s];
+      if (h !== null && agg.answered[s] === 0 && h !== this.id) {
+        const m = T.members.get(h);
+        if (m) {
+          m.lastMissAt = this.outbox.now;
+          if (++m.missed === this.ctx.missLimit) T.dirty = true;
+        }
+      }
+    }
+    const enough = info.requiresAll ? agg.answeredCount === this.M : agg.answeredCount >= this.ctx.quorum;
+    if (enough && agg.answeredCount > 0) {
+      this.commit();
+      return;
+    }
+    // Not enough: reassign what must move and re-open the round for the missing shards.
+    this.outbox.count('round-retry');
+    const delta = T.boundary(this.lineage.committed);
+    if (!T.canRun()) {
+      // Too few peers left to go on: pause (the heartbeat tick re-opens when they are back).
+      T.defer(delta);
+      agg.mode = 'idle';
+      this.outbox.count('round-paused');
+      return;
+    }
+    this.openRound(agg.round, delta, 'retry');
+  }
+
+  // ================================================================ committing
+
+  private commit(): void {
+    const agg = this.agg as AggState;
+    const info = agg.info as PhaseInfo;
+    const T = agg.table;
+    const L = this.lineage;
+    const phase = agg.phase;
+    const round = agg.round;
+    this.outbox.clearTimer('deadline');
+    let anyFresh = false;
+    for (let s = 0; s < this.M; s++) if (agg.freshAnswer[s] === 1) anyFresh = true;
+    const forceRefresh = !info.requiresAll && (T.holdersChanged || anyFresh);
+    if (forceRefresh) this.outbox.count('forced-refresh');
+    const downlink = this.method.serverAggregate(agg.server, L.replica, phase, agg.sum.finish(), { forceRefresh });
+    const payloadBytes = downlink.payload === null ? null : info.downlink.encode(downlink.payload);
+    if (downlink.payload !== null) info.downlink.release?.(downlink.payload);
+    // Apply exactly what devices will decode.
+    const decoded = payloadBytes === null ? null : info.downlink.decode(payloadBytes, this.ctx.dim);
+    const included = downlink.included.length === this.M ? this.ctx.limits.allShards : downlink.included;
+    const parent = L.digest.slice();
+    // The commit's body needs the post-apply digest: apply first, then build the message.
+    const epoch = this.election.epoch;
+    const iteration = L.apply(round, epoch, phase, { payload: decoded, flags: downlink.flags, included }, () =>
+      this.device.adoptPending(round, included),
+    );
+    if (decoded !== null) info.downlink.release?.(decoded);
+    if (info.requiresAll) T.holdersChanged = false;
+    let next: { delta: DeltaEntry[] } | null = null;
+    if (L.finishReason() === null) {
+      const delta = T.boundary(L.committed);
+      if (T.canRun()) next = { delta };
+      else T.defer(delta);
+    }
+    // Successors travel when they change and every 16th round (for peers that missed it).
+    const sendSuccessors = T.successorsChanged || round % 16 === 0;
+    T.successorsChanged = false;
+    const body = encodeCommit(
+      {
+        iteration,
+        phase,
+        flags: downlink.flags,
+        parentDigest: parent,
+        digest: L.digest,
+        included,
+        payload: payloadBytes,
+        successors: sendSuccessors ? T.successors : [],
+        next,
+      },
+      this.M,
+    );
+    const msg = this.outbox.message(MSG.COMMIT, epoch, round, phaseCode(phase), body);
+    this.outbox.broadcast(msg);
+    this.replication.recordCommit(msg, iteration, phase, included);
+    if (this.agg === null || this.agg.mode === 'done') return;
+    if (next !== null) this.openRound(round + 1, next.delta, 'implicit');
+    else {
+      agg.mode = 'idle';
+      this.outbox.count('round-paused');
+    }
+  }
+}

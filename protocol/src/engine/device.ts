@@ -1,0 +1,360 @@
+/**
+ * The device role: the shards this peer holds and their memories, the round it was asked to
+ * answer, its answers (computed once per round and kept until the commit, so a re-opened attempt
+ * is answered from them), assignment deltas, and heartbeats to the aggregator.
+ *
+ * A shard whose holder changed has *fresh* memory: in a compressed phase its holder answers with a
+ * "fresh" marker instead of a difference against a memory it does not have (see peer.ts).
+ */
+import type { MethodInstance, ShardState, ShardWork } from '../methods/types.js';
+import type { RunContext } from './context.js';
+import { digestEquals } from './digest.js';
+import type { Election } from './election.js';
+import type { Lineage } from './lineage.js';
+import {
+  DeltaView,
+  type DeltaEntry,
+  encodeHeartbeat,
+  encodeUplink,
+  HB_DONE,
+  HB_RESET,
+  MSG,
+  UP_FRESH,
+  type UplinkEntry,
+} from './messages.js';
+import type { Outbox } from './outbox.js';
+import { phaseCode } from './phase-code.js';
+import type { EvaluationRequest, PeerId } from './types.js';
+
+interface HeldShard {
+  state: ShardState;
+  /** Second buffer: the would-be memory of the last uplink is copied here until its commit. */
+  spare: ShardState;
+  /** Memory (re)initialised and not yet adopted from a committed round. */
+  fresh: boolean;
+  /** Evaluation buffers (allocated at the first evaluation; replaced if a stale one still runs). */
+  work: ShardWork | null;
+  /** The evaluation request computing this shard's answer, if one is in flight. */
+  inflight: Inflight | null;
+}
+
+/** An evaluation request in flight: the round it answers and the state it was planned on. */
+interface Inflight {
+  readonly id: number;
+  readonly round: number;
+  readonly phase: string;
+  readonly baseDigest: Uint8Array;
+  readonly shards: readonly number[];
+}
+
+interface Pending {
+  readonly bytes: Uint8Array;
+  readonly flags: number;
+  /** Would-be memory (held.spare, or a clone when the method's shape differs), null if unchanged. */
+  readonly memory: ShardState | null;
+}
+
+/** The round a device was asked to answer. */
+export interface DeviceOpen {
+  readonly epoch: number;
+  readonly round: number;
+  readonly attempt: number;
+  /** Phase of the round; null when the device has not yet applied the round's parent (implicit opens). */
+  readonly phase: string | null;
+  readonly baseEpoch: number;
+  readonly baseDigest: Uint8Array;
+  /** Held shards asked for (null: every held shard). */
+  readonly wanted: ReadonlySet<number> | null;
+}
+
+/** Where the aggregator's own answers go (instead of the network). */
+export interface SelfUplink {
+  /** True when this peer aggregates the round; then it takes the entries. */
+  ingestOwn(entries: readonly UplinkEntry[]): boolean;
+}
+
+export class Device {
+  open: DeviceOpen | null = null;
+  /** Set by the state role when a snapshot reset the shard memories (reported in the next heartbeat). */
+  resetSinceReport = false;
+  lastSentToAgg = Number.NEGATIVE_INFINITY;
+  private readonly held = new Map<number, HeldShard>();
+  private heldSorted: number[] | null = [];
+  /** The attempt answered last, the shards sent for it, and whether it was refused (phase mismatch). */
+  private answeredEpoch = -1;
+  private answeredRound = -1;
+  private answeredAttempt = -1;
+  private readonly sent = new Set<number>();
+  private refused = false;
+  private pendingRound = -1;
+  /** Evaluation requests in flight, by id. */
+  private readonly requests = new Map<number, Inflight>();
+  private nextRequestId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private assignStamp = { epoch: -1, round: -1, attempt: -1 };
+  private readonly method: MethodInstance;
+  private readonly M: number;
+
+  constructor(
+    private readonly ctx: RunContext,
+    private readonly outbox: Outbox,
+    private readonly lineage: Lineage,
+    private readonly election: Election,
+    private readonly self: SelfUplink,
+  ) {
+    this.method = ctx.method;
+    this.M = ctx.shards;
+  }
+
+  get id(): PeerId {
+    return this.outbox.id;
+  }
+
+  get heldCount(): number {
+    return this.held.size;
+  }
+
+  holds(m: number): boolean {
+    return this.held.has(m);
+  }
+
+  heldList(): number[] {
+    if (this.heldSorted === null) this.heldSorted = [...this.held.keys()].sort((a, b) => a - b);
+    return this.heldSorted;
+  }
+
+  // ---------------------------------------------------------------- heartbeats
+
+  sendHeartbeat(): void {
+    const to = this.election.aggregator;
+    if (to === null || to === this.id || this.outbox.role === 'observer') return;
+    const L = this.lineage;
+    const flags = (this.resetSinceReport ? HB_RESET : 0) | (L.doneReason !== null ? HB_DONE : 0);
+    this.resetSinceReport = false;
+    const body = encodeHeartbeat({ round: L.committed, commitEpoch: L.commitEpoch, digest: L.digest, flags, held: this.heldList() }, this.M);
+    this.outbox.send(to, this.outbox.message(MSG.HEARTBEAT, this.election.epoch, L.committed, 0, body));
+    this.lastSentToAgg = this.outbox.now;
+  }
+
+  /** The heartbeat period of a device: report unless an uplink said it all recently. */
+  tick(): void {
+    if (this.election.aggregator !== null && this.outbox.now - this.lastSentToAgg >= this.ctx.timing.heartbeatMs) this.sendHeartbeat();
+  }
+
+  // ---------------------------------------------------------------- assignment
+
+  /**
+   * Applies assignment changes stamped (epoch, round, attempt) unless newer ones were applied
+   * already (a new aggregator's deltas supersede the old one's; replays of old rounds do not undo
+   * newer deltas).
+   */
+  applyDelta(delta: readonly DeltaEntry[] | DeltaView, epoch: number, round: number, attempt: number): void {
+    const s = this.assignStamp;
+    if (epoch < s.epoch || (epoch === s.epoch && (round < s.round || (round === s.round && attempt <= s.attempt)))) return;
+    this.assignStamp = { epoch, round, attempt };
+    if (delta instanceof DeltaView) {
+      // Received (it may list every shard): one pass picks out what concerns this peer. Each shard
+      // appears once in a delta, so applying the two lists is applying the entries in order.
+      const { mine, lost } = delta.split(delta.refsOf(this.id), this.heldList());
+      for (const m of lost) this.assign(m, false);
+      for (const m of mine) this.assign(m, true);
+    } else {
+      for (const e of delta) this.assign(e.shard, e.holder === this.id);
+    }
+  }
+
+  /** One delta entry: shard m is this peer's (`mine`) or not. */
+  private assign(m: number, mine: boolean): void {
+    if (mine) {
+      if (!this.held.has(m)) {
+        this.held.set(m, { state: this.method.initShard(m), spare: this.method.initShard(m), fresh: true, work: null, inflight: null });
+        this.heldSorted = null;
+      }
+    } else if (this.held.delete(m)) {
+      this.heldSorted = null;
+      this.pending.delete(m);
+    }
+  }
+
+  /** The replica was replaced by a snapshot: every shard memory is fresh again. */
+  resetShards(): void {
+    this.pending.clear();
+    this.pendingRound = -1;
+    for (const [m, hs] of this.held) {
+      hs.state = this.method.initShard(m);
+      hs.fresh = true;
+    }
+    if (this.held.size > 0) this.resetSinceReport = true;
+  }
+
+  // ---------------------------------------------------------------- answering a round
+
+  /**
+   * Answers the open round with every wanted shard whose answer is ready and not yet sent in this
+   * attempt, and asks for the evaluations of those that need one (one request for all of them).
+   */
+  tryAnswer(): void {
+    const o = this.open;
+    const L = this.lineage;
+    if (o === null || this.held.size === 0 || o.epoch !== this.election.epoch || L.doneReason !== null || this.election.aggregator === null) return;
+    if (L.committed !== o.round - 1 || !digestEquals(L.digest, o.baseDigest)) return;
+    if (this.answeredEpoch !== o.epoch || this.answeredRound !== o.round || this.answeredAttempt !== o.attempt) {
+      this.answeredEpoch = o.epoch;
+      this.answeredRound = o.round;
+      this.answeredAttempt = o.attempt;
+      this.sent.clear();
+      this.refused = (o.phase ?? L.expectedPhase()) !== L.expectedPhase();
+      if (this.refused) this.outbox.count('phase-mismatch');
+    }
+    if (this.refused) return;
+    const phase = L.expectedPhase();
+    if (this.pendingRound !== o.round) {
+      this.pending.clear();
+      this.pendingRound = o.round;
+    }
+    const info = this.method.phase(phase);
+    const entries: UplinkEntry[] = [];
+    let toEvaluate: number[] | null = null;
+    for (const m of this.heldList()) {
+      if ((o.wanted !== null && !o.wanted.has(m)) || this.sent.has(m)) continue;
+      let p = this.pending.get(m);
+      if (p === undefined) {
+        const h = this.held.get(m) as HeldShard;
+        if (h.fresh && !info.requiresAll) {
+          p = { bytes: EMPTY_BYTES, flags: UP_FRESH, memory: null };
+          this.pending.set(m, p);
+        } else {
+          const f = h.inflight;
+          if (f === null || f.round !== o.round || !digestEquals(f.baseDigest, o.baseDigest)) (toEvaluate ??= []).push(m);
+          continue;
+        }
+      }
+      entries.push({ shard: m, flags: p.flags, payload: p.bytes });
+      this.sent.add(m);
+    }
+    if (toEvaluate !== null) this.requestEvaluations(toEvaluate, o.round, phase);
+    if (entries.length === 0) return;
+    if (this.self.ingestOwn(entries)) return;
+    const body = encodeUplink({ attempt: o.attempt, entries });
+    this.outbox.send(this.election.aggregator, this.outbox.message(MSG.UPLINK, this.election.epoch, o.round, phaseCode(phase), body));
+    this.lastSentToAgg = this.outbox.now;
+  }
+
+  /** Plans the device steps of `shards` and asks for their evaluations in one request. */
+  private requestEvaluations(shards: readonly number[], round: number, phase: string): void {
+    const L = this.lineage;
+    const id = this.nextRequestId++;
+    const f: Inflight = { id, round, phase, baseDigest: L.digest.slice(), shards };
+    const items: EvaluationRequest['items'][number][] = [];
+    for (const m of shards) {
+      const h = this.held.get(m) as HeldShard;
+      // A stale evaluation may still be writing into the old buffers: the new one gets its own.
+      if (h.work === null || h.inflight !== null) h.work = this.method.initWork(m);
+      h.inflight = f;
+      items.push({ shard: m, evaluations: this.method.planUplink(L.replica, h.state, h.work, m, phase) });
+    }
+    this.requests.set(id, f);
+    this.outbox.push({ type: 'evaluate', request: { id, iteration: L.replica.iteration, phase, items } });
+  }
+
+  /**
+   * Request `id` is done: finish the device steps of its shards that are still current (same base
+   * state, still held, not re-requested) and answer. An answer for a state that has moved on is
+   * dropped and counted; a failed evaluation leaves its shards unanswered (they miss the deadline
+   * and move to another holder if it keeps failing).
+   */
+  onEvaluated(id: number, error: string | null): void {
+    const f = this.requests.get(id);
+    if (f === undefined) {
+      this.outbox.count('stale-evaluation');
+      return;
+    }
+    this.requests.delete(id);
+    const L = this.lineage;
+    const current = L.committed === f.round - 1 && digestEquals(L.digest, f.baseDigest) && L.doneReason === null;
+    if (error !== null) this.outbox.count('evaluation-failed');
+    else if (!current) this.outbox.count('stale-evaluation');
+    const info = this.method.phase(f.phase);
+    for (const m of f.shards) {
+      const h = this.held.get(m);
+      if (h === undefined || h.inflight !== f) continue;
+      h.inflight = null;
+      if (error !== null || !current) continue;
+      const res = this.method.finishUplink(L.replica, h.state, h.work as ShardWork, m, f.phase);
+      const bytes = info.uplink.encode(res.payload);
+      info.uplink.release?.(res.payload);
+      if (this.pendingRound !== f.round) {
+        this.pending.clear();
+        this.pendingRound = f.round;
+      }
+      this.pending.set(m, { bytes, flags: 0, memory: res.shard === null ? null : copyShard(res.shard, h.spare) });
+    }
+    if (current && error === null) this.tryAnswer();
+  }
+
+  /**
+   * Adopts the would-be shard memories of this peer's answers to `round` for the shards the commit
+   * included. O(held shards · log M): the included list is not scanned.
+   */
+  adoptPending(round: number, included: readonly number[]): void {
+    if (this.pending.size === 0) {
+      this.pendingRound = -1;
+      return;
+    }
+    if (this.pendingRound === round) {
+      const all = included.length === this.M;
+      for (const [m, p] of this.pending) {
+        if (p.flags & UP_FRESH || !(all || sortedHas(included, m))) continue;
+        const h = this.held.get(m);
+        if (h === undefined) continue;
+        if (p.memory !== null) {
+          if (p.memory === h.spare) {
+            h.spare = h.state;
+            h.state = p.memory;
+          } else h.state = p.memory;
+        }
+        h.fresh = false;
+      }
+    }
+    this.pending.clear();
+    this.pendingRound = -1;
+  }
+}
+
+const EMPTY_BYTES = new Uint8Array(0);
+
+/** Binary search in an ascending list. */
+function sortedHas(list: readonly number[], x: number): boolean {
+  let lo = 0;
+  let hi = list.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = list[mid];
+    if (v === x) return true;
+    if (v < x) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return false;
+}
+
+/** Copies a shard memory into `dst` when shapes match (no allocation); otherwise returns a clone. */
+function copyShard(src: ShardState, dst: ShardState): ShardState {
+  const names = Object.keys(src.vectors);
+  let same = names.length === Object.keys(dst.vectors).length;
+  if (same) {
+    for (const n of names) {
+      const d = dst.vectors[n];
+      if (d === undefined || d.length !== src.vectors[n].length) {
+        same = false;
+        break;
+      }
+    }
+  }
+  if (same) {
+    for (const n of names) dst.vectors[n].set(src.vectors[n]);
+    return dst;
+  }
+  const vectors: Record<string, Float64Array> = {};
+  for (const n of names) vectors[n] = src.vectors[n].slice();
+  return { vectors };
+}

@@ -1,0 +1,149 @@
+/**
+ * The replicated state and its lineage: the method's replica (z, w, F(w), …), the last committed
+ * round this peer applied, the epoch that committed it, the replica digest, the commit log kept
+ * for replays, and whether the run is over.
+ *
+ * Versions are totally ordered by (round, commit epoch, digest): the higher version wins whenever
+ * two lineages meet. A commit carries its parent digest, so a peer applies round r only on top of
+ * the exact state it was computed from.
+ */
+import type { Downlink, MethodInstance, ReplicaState } from '../methods/types.js';
+import { distSq } from '../vec/kernels.js';
+import type { RunContext } from './context.js';
+import { compareDigests, digestEquals, digestHex, replicaDigest } from './digest.js';
+import { decodeCommit } from './messages.js';
+import type { EngineMessage, StopReason } from './types.js';
+
+/** Version order: > 0 when (r1, e1, d1) is better than (r2, e2, d2). */
+export function compareVersion(r1: number, e1: number, d1: Uint8Array, r2: number, e2: number, d2: Uint8Array): number {
+  if (r1 !== r2) return r1 - r2;
+  if (e1 !== e2) return e1 - e2;
+  return compareDigests(d1, d2);
+}
+
+/** The header of a state snapshot being installed. */
+export interface InstalledState {
+  readonly round: number;
+  readonly commitEpoch: number;
+  readonly digest: Uint8Array;
+  readonly nextPhase: string;
+}
+
+export class Lineage {
+  replica: ReplicaState;
+  /** Last committed round applied, the epoch that committed it, and the replica's digest after it. */
+  committed = 0;
+  commitEpoch = 0;
+  readonly digest: Uint8Array;
+  /** The next phase of the current iteration (null: the next round starts an iteration). */
+  nextPhase: string | null = null;
+  doneReason: StopReason | null = null;
+  /** Spare replica that snapshots are decoded into before they are checked and swapped in. */
+  private scratch: ReplicaState | null = null;
+  private readonly log: (EngineMessage | null)[];
+  private logFrom = 1;
+  private readonly method: MethodInstance;
+
+  constructor(private readonly ctx: RunContext) {
+    this.method = ctx.method;
+    this.replica = ctx.method.initReplica(ctx.z0);
+    this.digest = ctx.initialDigest.slice();
+    this.log = new Array<EngineMessage | null>(ctx.logRounds).fill(null);
+  }
+
+  get logLength(): number {
+    return this.log.length;
+  }
+
+  get digestHex(): string {
+    return digestHex(this.digest);
+  }
+
+  /** > 0 when this peer's version is better than (round, epoch, digest). */
+  versionVs(round: number, epoch: number, digest: Uint8Array): number {
+    return compareVersion(this.committed, this.commitEpoch, this.digest, round, epoch, digest);
+  }
+
+  /** True when round r on parent digest `parent` extends this state. */
+  extendedBy(round: number, parent: Uint8Array): boolean {
+    return round === this.committed + 1 && digestEquals(parent, this.digest);
+  }
+
+  expectedPhase(): string {
+    return this.nextPhase ?? this.method.startPhase(this.replica);
+  }
+
+  /** ‖z − z*‖² / ‖z⁰ − z*‖² of the replica, or null when z* is unknown. */
+  relDist(): number | null {
+    const sol = this.ctx.solution;
+    return sol ? distSq(this.method.iterate(this.replica), sol) / this.ctx.initialDistSq : null;
+  }
+
+  /**
+   * Applies round `round`, committed in `epoch`, to the replica: the method's deviceApply, then the
+   * lineage bookkeeping and the new digest. `adopt` runs between the two (the device adopts its
+   * shard memories). Returns the iteration the round belonged to.
+   */
+  apply(round: number, epoch: number, phase: string, downlink: Downlink, adopt: () => void): number {
+    const iterationBefore = this.replica.iteration;
+    const next = this.method.deviceApply(this.replica, phase, downlink);
+    adopt();
+    this.committed = round;
+    this.commitEpoch = epoch;
+    this.nextPhase = next;
+    replicaDigest(this.replica, round, next ?? '', this.ctx.shape.names, this.digest);
+    return iterationBefore;
+  }
+
+  /** Keeps a committed round's message for replays. */
+  logCommit(msg: EngineMessage): void {
+    const L = this.log.length;
+    this.log[msg.round % L] = msg;
+    if (msg.round - this.logFrom >= L) this.logFrom = msg.round - L + 1;
+  }
+
+  /** The logged commit of round r (caller checks `canReplay` first). */
+  logged(round: number): EngineMessage {
+    return this.log[round % this.log.length] as EngineMessage;
+  }
+
+  /** True when the log holds every commit after (round, digest) up to this peer's round. */
+  canReplay(round: number, digest: Uint8Array): boolean {
+    const first = round + 1;
+    if (first < this.logFrom || first > this.committed) return false;
+    const m = this.log[first % this.log.length];
+    if (m === null || m.round !== first) return false;
+    const parent = decodeCommit(m.body, this.ctx.limits).parentDigest;
+    return digestEquals(parent, digest);
+  }
+
+  /** Why the run is over after the last applied round, or null. */
+  finishReason(): StopReason | null {
+    if (this.nextPhase !== null) return null;
+    if (this.replica.iteration >= this.ctx.maxIterations) return 'iterations';
+    if (this.ctx.target !== null && this.ctx.solution !== null) {
+      const rd = this.relDist();
+      if (rd !== null && rd <= this.ctx.target) return 'target';
+    }
+    return null;
+  }
+
+  /** The spare replica a snapshot is decoded into (`install` swaps it in). */
+  spare(): ReplicaState {
+    if (this.scratch === null) this.scratch = this.method.initReplica(this.ctx.z0);
+    return this.scratch;
+  }
+
+  /** Swaps in the spare replica (already decoded and digest-checked) as the state `h`; clears the log. */
+  install(h: InstalledState): void {
+    const scratch = this.spare();
+    this.scratch = this.replica;
+    this.replica = scratch;
+    this.committed = h.round;
+    this.commitEpoch = h.commitEpoch;
+    this.nextPhase = h.nextPhase === '' ? null : h.nextPhase;
+    this.digest.set(h.digest);
+    this.log.fill(null);
+    this.logFrom = h.round + 1;
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * The aggregator's membership table and shard assignment: who is alive (heartbeats and uplinks),
+ * how far each member lags, which shards each holds, and the published successor list.
+ *
+ * Per heartbeat O(1) (plus O(held shards)); the O(peers) scan, rebalancing and successor ranking
+ * run only at round boundaries (`boundary`). Only synchronised peers get shards: a member whose
+ * last report lags by more than `syncSlack` rounds, or that let `missLimit` deadlines in a row pass
+ * (a slow link or CPU), loses its shards until it catches up.
+ */
+import type { RunContext } from './context.js';
+import { DIGEST_BYTES } from './digest.js';
+import { rebalance } from './assignment.js';
+import type { DeltaEntry } from './messages.js';
+import type { Outbox } from './outbox.js';
+import { peerBaseHash, topByWeight } from './rendezvous.js';
+import type { PeerId } from './types.js';
+
+export interface Member {
+  readonly id: PeerId;
+  readonly base: number;
+  lastHeard: number;
+  /** Last reported committed round / commit epoch / digest. */
+  round: number;
+  commitEpoch: number;
+  readonly digest: Uint8Array;
+  /** Rounds the member lagged behind the aggregator when it last reported (0 after a valid uplink). */
+  lag: number;
+  done: boolean;
+  disconnected: boolean;
+  /** Shards the aggregator has it hold. */
+  readonly holding: Set<number>;
+  /** Consecutive deadlines at which it held a wanted shard that did not answer. */
+  missed: number;
+  lastMissAt: number;
+  /** Whether the member counted as eligible at the last rebalance. */
+  eligible: boolean;
+}
+
+export class Membership {
+  readonly members = new Map<PeerId, Member>();
+  readonly holders: (PeerId | null)[];
+  /** Shards whose holder changed since the last broadcast delta. */
+  readonly unsent = new Set<number>();
+  /** Membership or eligibility changed since the last rebalance. */
+  dirty = true;
+  /** Some shard changed holder since the last full refresh. */
+  holdersChanged = false;
+  successors: string[] = [];
+  /** The successor list changed since it was last broadcast. */
+  successorsChanged = false;
+  /** Shards with a holder (cached at round boundaries). */
+  assigned = 0;
+
+  constructor(
+    private readonly ctx: RunContext,
+    private readonly outbox: Outbox,
+    private readonly epoch: number,
+    private readonly selfBase: number,
+  ) {
+    this.holders = new Array<PeerId | null>(ctx.shards).fill(null);
+  }
+
+  get id(): PeerId {
+    return this.outbox.id;
+  }
+
+  /** The record of member `id`, created on first contact; marks it heard now. */
+  touch(id: PeerId): Member {
+    let m = this.members.get(id);
+    if (m === undefined) {
+      m = {
+        id,
+        base: id === this.id ? this.selfBase : peerBaseHash(this.ctx.runId, id),
+        lastHeard: this.outbox.now,
+        round: 0,
+        commitEpoch: 0,
+        digest: new Uint8Array(DIGEST_BYTES),
+        lag: Number.POSITIVE_INFINITY,
+        done: false,
+        disconnected: false,
+        holding: new Set<number>(),
+        missed: 0,
+        lastMissAt: 0,
+        eligible: false,
+      };
+      this.members.set(id, m);
+      this.dirty = true;
+    }
+    m.lastHeard = this.outbox.now;
+    m.disconnected = false;
+    return m;
+  }
+
+  setLag(m: Member, lag: number): void {
+    lag = Math.max(0, lag);
+    if (lag === m.lag) return;
+    const before = this.isEligible(m);
+    m.lag = lag;
+    if (this.isEligible(m) !== before) this.dirty = true;
+  }
+
+  isEligible(m: Member): boolean {
+    if (m.id === this.id) return true;
+    return m.lag <= this.ctx.syncSlack && m.missed < this.ctx.missLimit && !m.done;
+  }
+
+  eligibleCount(): number {
+    let n = 0;
+    for (const m of this.members.values()) if (m.eligible) n++;
+    return n;
+  }
+
+  countAssigned(): number {
+    let n = 0;
+    for (let s = 0; s < this.ctx.shards; s++) if (this.holders[s] !== null) n++;
+    this.assigned = n;
+    return n;
+  }
+
+  /** True when rounds may open: enough eligible peers and some shard assigned. */
+  canRun(): boolean {
+    return this.eligibleCount() >= this.ctx.minPeers && this.assigned > 0;
+  }
+
+  /** Gives back a delta that was not broadcast (the round did not open). */
+  defer(delta: readonly DeltaEntry[]): void {
+    for (const d of delta) this.unsent.add(d.shard);
+  }
+
+  /**
+   * Round boundary: expire silent members, rebalance when membership or eligibility changed,
+   * refresh the successor list. Returns the assignment delta not yet broadcast.
+   */
+  boundary(committed: number): DeltaEntry[] {
+    const { leaseMs } = this.ctx.timing;
+    const now = this.outbox.now;
+    this.touch(this.id).round = committed;
+    for (const m of this.members.values()) {
+      if (m.id === this.id) continue;
+      if (now - m.lastHeard > leaseMs || m.disconnected) {
+        this.members.delete(m.id);
+        this.dirty = true;
+        this.outbox.count('member-expired');
+      } else if (this.isEligible(m) !== m.eligible) {
+        this.dirty = true;
+      }
+    }
+    if (this.dirty) {
+      this.dirty = false;
+      const eligible: string[] = [];
+      for (const m of this.members.values()) {
+        m.eligible = this.isEligible(m);
+        if (m.eligible) eligible.push(m.id);
+      }
+      const changes = rebalance(this.holders, eligible);
+      for (const c of changes) {
+        this.unsent.add(c.shard);
+        if (c.from !== null) {
+          const f = this.members.get(c.from);
+          if (f) f.holding.delete(c.shard);
+        }
+        if (c.to !== null) (this.members.get(c.to) as Member).holding.add(c.shard);
+      }
+      if (changes.length > 0) {
+        this.holdersChanged = true;
+        this.outbox.count('reassigned-shards', changes.length);
+      }
+      const cands: { id: string; base: number }[] = [];
+      for (const m of this.members.values()) if (m.eligible && m.id !== this.id) cands.push(m);
+      const successors = topByWeight(cands, this.epoch + 1, this.ctx.successors);
+      if (successors.length !== this.successors.length || successors.some((p, i) => p !== this.successors[i])) {
+        this.successors = successors;
+        this.successorsChanged = true;
+      }
+    }
+    this.countAssigned();
+    if (this.unsent.size === 0) return [];
+    const shards = [...this.unsent].sort((a, b) => a - b);
+    this.unsent.clear();
+    return shards.map((s) => ({ shard: s, holder: this.holders[s] }));
+  }
+}

@@ -1,0 +1,331 @@
+/**
+ * Replication: applying commits in order, and fetching what is missing — replays of a few commits
+ * from a peer's log, or a full snapshot — when a peer falls behind or ends up on a losing lineage.
+ *
+ * **Lost broadcasts.** A device that misses commit r notices at commit r + 1 (its parent is not
+ * the device's state), keeps r + 1 aside, asks the aggregator for a replay of r, and applies r and
+ * r + 1 as soon as the replay arrives. A device further behind than the retained log gets a
+ * snapshot. Missing is not the same as late: a small message (commit r + 1, an ANNOUNCE) can
+ * overtake a large commit r on another relay path, so a device one or two commits behind first
+ * waits `syncGraceMs` (one heartbeat by default) for them. Asking at once made hundreds of devices
+ * of a 10,000-peer swarm fetch the same 89 KB commit from the aggregator, whose uplink then held
+ * its broadcasts back past the lease: a needless election and aborted rounds with the default
+ * timing.
+ */
+import type { MethodInstance } from '../methods/types.js';
+import type { RunContext } from './context.js';
+import type { Device } from './device.js';
+import { digestEquals, digestHex, replicaDigest } from './digest.js';
+import { compareVersion, type Lineage } from './lineage.js';
+import { type DecodedCommit, decodeCommit, decodeStateInto, decodeStateRequest, encodeState, encodeStateRequest, MSG } from './messages.js';
+import type { Outbox } from './outbox.js';
+import type { EngineMessage, PeerId, TimerKind } from './types.js';
+
+/** A device this many commits behind may just be waiting for them (see `reconcile`). */
+const IN_FLIGHT_ROUNDS = 2;
+
+/** Timers cleared when the run is over. */
+const RUN_TIMERS: readonly TimerKind[] = ['hb', 'wd', 'claim', 'gather', 'deadline', 'commit'];
+
+/** What replication needs from the aggregator role (which sits above it). */
+export interface ReplicationHooks {
+  isAggregating(): boolean;
+  /** A state transfer the aggregator waited for is complete: resume rounds. True when it was waiting. */
+  resumeAfterSync(): boolean;
+  /** A state transfer timed out at the aggregator: do not chase that state again. */
+  syncFailed(from: PeerId, round: number, digest: Uint8Array): void;
+  /** The replica changed under the aggregator (replay, snapshot): its server memory is stale. */
+  resetServer(): void;
+  /** The run is over (this peer applied the last round). */
+  onDone(): void;
+  /** The epoch of the current aggregator. */
+  epoch(): number;
+}
+
+interface SyncTarget {
+  readonly from: PeerId;
+  readonly since: number;
+  readonly round: number;
+  readonly commitEpoch: number;
+  readonly digest: Uint8Array;
+}
+
+export class Replication {
+  /** The state transfer in progress (one at a time). */
+  sync: SyncTarget | null = null;
+  /** A newer version heard of while its commits may still be in flight (see `reconcile`). */
+  private behind: Omit<SyncTarget, 'since'> | null = null;
+  private readonly served = new Map<PeerId, { at: number; round: number }>();
+  /** Commits received ahead of a missing one (bounded by the log length), by round. */
+  private readonly early = new Map<number, { msg: EngineMessage; body: DecodedCommit }>();
+  private readonly method: MethodInstance;
+
+  constructor(
+    private readonly ctx: RunContext,
+    private readonly outbox: Outbox,
+    private readonly lineage: Lineage,
+    private readonly device: Device,
+    private readonly hooks: ReplicationHooks,
+  ) {
+    this.method = ctx.method;
+  }
+
+  get id(): PeerId {
+    return this.outbox.id;
+  }
+
+  // ---------------------------------------------------------------- applying commits
+
+  /** A commit heard from the aggregator: apply it, count a duplicate, or keep it and catch up. */
+  onCommit(msg: EngineMessage, body: DecodedCommit): void {
+    const L = this.lineage;
+    const r = msg.round;
+    if (L.extendedBy(r, body.parentDigest)) {
+      this.applyCommit(msg, body);
+      this.afterProgress();
+    } else if (r === L.committed && digestEquals(body.digest, L.digest)) {
+      this.outbox.count('duplicate-commit');
+    } else {
+      // A commit from the future (one before it was lost): keep it for when the gap is filled.
+      if (r > L.committed + 1 && r - L.committed <= L.logLength) this.early.set(r, { msg, body });
+      this.reconcile(msg.sender, r, msg.epoch, body.digest);
+    }
+  }
+
+  /** Applies a commit that extends this peer's state (round = committed + 1, parent = digest). */
+  private applyCommit(msg: EngineMessage, body: DecodedCommit): boolean {
+    const L = this.lineage;
+    const phase = body.phase;
+    if (phase !== L.expectedPhase() || body.iteration !== L.replica.iteration) {
+      this.outbox.count('phase-mismatch');
+      this.startSync(msg.sender, msg.round, msg.epoch, body.digest, false);
+      return false;
+    }
+    const info = this.method.phase(phase);
+    const payload = body.payload === null ? null : info.downlink.decode(body.payload, this.ctx.dim);
+    const downlink = { payload, flags: body.flags, included: body.included };
+    const iteration = L.apply(msg.round, msg.epoch, phase, downlink, () => this.device.adoptPending(msg.round, body.included));
+    if (payload !== null) info.downlink.release?.(payload);
+    this.recordCommit(msg, iteration, phase, body.included);
+    if (!digestEquals(L.digest, body.digest)) {
+      this.outbox.count('digest-mismatch');
+      this.startSync(msg.sender, msg.round, msg.epoch, body.digest, true);
+    }
+    return true;
+  }
+
+  /** Logs an applied commit (for replays), emits its `commit` action, and checks for the end of the run. */
+  recordCommit(msg: EngineMessage, iteration: number, phase: string, included: readonly number[]): void {
+    const L = this.lineage;
+    L.logCommit(msg);
+    this.outbox.push({ type: 'commit', epoch: msg.epoch, round: msg.round, iteration, phase, included, digest: L.digestHex });
+    this.checkDone();
+  }
+
+  checkDone(): void {
+    const L = this.lineage;
+    if (L.doneReason !== null) return;
+    const reason = L.finishReason();
+    if (reason === null) return;
+    L.doneReason = reason;
+    this.outbox.push({ type: 'done', reason });
+    for (const t of RUN_TIMERS) this.outbox.clearTimer(t);
+    this.hooks.onDone();
+  }
+
+  // ---------------------------------------------------------------- catching up
+
+  /**
+   * Compares this peer's version with the aggregator's (round, epoch, digest): behind → fetch state
+   * from it; ahead → tell it at once (it will fetch ours).
+   */
+  reconcile(aggregator: PeerId, round: number, epoch: number, digest: Uint8Array): void {
+    const L = this.lineage;
+    const c = L.versionVs(round, epoch, digest);
+    if (c === 0) return;
+    if (c < 0) {
+      // Behind by a commit or two: they may well be in flight — an ANNOUNCE or a small later
+      // COMMIT overtakes a large commit travelling down another relay path. Give them syncGraceMs
+      // before asking: in a large swarm hundreds of devices asking the aggregator for the same
+      // large commit at once fill its uplink, delay its broadcasts past the lease and cause a
+      // needless election (seen at 10,000 peers).
+      if (round > L.committed && round - L.committed <= IN_FLIGHT_ROUNDS && this.sync === null) {
+        const b = this.behind;
+        if (b === null) this.outbox.setTimer('behind', this.ctx.timing.syncGraceMs);
+        if (b === null || compareVersion(round, epoch, digest, b.round, b.commitEpoch, b.digest) > 0) {
+          this.behind = { from: aggregator, round, commitEpoch: epoch, digest: digest.slice() };
+        }
+        return;
+      }
+      // Behind or on a losing lineage. A replay is possible only when we are a strict prefix.
+      this.startSync(aggregator, round, epoch, digest, round <= L.committed);
+    } else if (aggregator !== this.id && !this.hooks.isAggregating()) {
+      this.device.sendHeartbeat();
+    }
+  }
+
+  startSync(from: PeerId, round: number, epoch: number, digest: Uint8Array, snapshot: boolean): void {
+    const s = this.sync;
+    const now = this.outbox.now;
+    if (s && s.from === from && now - s.since < this.ctx.timing.syncTimeoutMs) {
+      if (compareVersion(round, epoch, digest, s.round, s.commitEpoch, s.digest) > 0) {
+        this.sync = { ...s, round, commitEpoch: epoch, digest: digest.slice() };
+      }
+      return;
+    }
+    const L = this.lineage;
+    this.sync = { from, since: now, round, commitEpoch: epoch, digest: digest.slice() };
+    const body = encodeStateRequest({ round: L.committed, digest: L.digest, snapshot });
+    this.outbox.send(from, this.outbox.message(MSG.STATE_REQUEST, this.hooks.epoch(), L.committed, 0, body));
+    this.outbox.setTimer('sync', this.ctx.timing.syncTimeoutMs);
+    this.outbox.count('sync-request');
+  }
+
+  /** The grace of `reconcile` is over: fetch what has not arrived meanwhile. */
+  onBehindTimer(): void {
+    const b = this.behind;
+    this.behind = null;
+    const L = this.lineage;
+    if (b === null || this.sync !== null || L.versionVs(b.round, b.commitEpoch, b.digest) >= 0) return;
+    this.outbox.count('sync-after-grace');
+    this.startSync(b.from, b.round, b.commitEpoch, b.digest, b.round <= L.committed);
+  }
+
+  /** `aggregator`: the current aggregator, asked again when a sync of a device timed out. */
+  onSyncTimeout(aggregator: PeerId | null): void {
+    const s = this.sync;
+    if (s === null || this.outbox.now - s.since < this.ctx.timing.syncTimeoutMs) return;
+    this.sync = null;
+    this.outbox.count('sync-timeout');
+    const L = this.lineage;
+    if (this.hooks.isAggregating()) {
+      this.hooks.syncFailed(s.from, s.round, s.digest);
+    } else if (aggregator !== null && L.versionVs(s.round, s.commitEpoch, s.digest) < 0) {
+      // Still behind: ask the aggregator again (or a fresh one, after an election).
+      this.startSync(aggregator, s.round, s.commitEpoch, s.digest, s.round <= L.committed);
+    }
+  }
+
+  /** Called after any change of this peer's state during a sync. */
+  afterProgress(): void {
+    const L = this.lineage;
+    // Commits that arrived ahead of a gap apply as soon as the gap is filled.
+    if (this.early.size > 0) {
+      for (;;) {
+        const e = this.early.get(L.committed + 1);
+        if (e === undefined || !digestEquals(e.body.parentDigest, L.digest)) break;
+        this.early.delete(L.committed + 1);
+        if (!this.applyCommit(e.msg, e.body)) break;
+        this.outbox.count('early-commit-applied');
+      }
+      for (const r of this.early.keys()) if (r <= L.committed) this.early.delete(r);
+    }
+    const s = this.sync;
+    if (s !== null && L.versionVs(s.round, s.commitEpoch, s.digest) >= 0) {
+      this.sync = null;
+      this.outbox.clearTimer('sync');
+      if (this.hooks.resumeAfterSync()) return;
+    }
+    if (!this.hooks.isAggregating()) this.device.tryAnswer();
+  }
+
+  // ---------------------------------------------------------------- serving state
+
+  onStateRequest(msg: EngineMessage): void {
+    const body = decodeStateRequest(msg.body);
+    if (this.outbox.role === 'observer') {
+      this.outbox.count('misdirected');
+      return;
+    }
+    const from = msg.sender;
+    const L = this.lineage;
+    const now = this.outbox.now;
+    if (body.round >= L.committed && !(body.snapshot && body.round === L.committed)) {
+      this.outbox.count('state-request-not-behind');
+      return;
+    }
+    const last = this.served.get(from);
+    if (last && last.round === body.round && now - last.at < this.ctx.timing.syncTimeoutMs / 2) {
+      this.outbox.count('state-request-throttled');
+      return;
+    }
+    this.served.set(from, { at: now, round: body.round });
+    if (!body.snapshot && L.canReplay(body.round, body.digest)) {
+      for (let r = body.round + 1; r <= L.committed; r++) this.outbox.send(from, { ...L.logged(r), kind: MSG.REPLAY, sender: this.id });
+      this.outbox.count('replays-served');
+      return;
+    }
+    const header = {
+      round: L.committed,
+      commitEpoch: L.commitEpoch,
+      digest: L.digest,
+      iteration: L.replica.iteration,
+      initialized: L.replica.initialized,
+      nextPhase: L.nextPhase ?? '',
+    };
+    const state = encodeState(header, L.replica.vectors, this.ctx.shape);
+    this.outbox.send(from, this.outbox.message(MSG.STATE, this.hooks.epoch(), L.committed, 0, state));
+    this.outbox.count('snapshots-served');
+  }
+
+  // ---------------------------------------------------------------- receiving state
+
+  onReplay(msg: EngineMessage): void {
+    const body = decodeCommit(msg.body, this.ctx.limits);
+    if (!this.lineage.extendedBy(msg.round, body.parentDigest)) {
+      this.outbox.count('replay-skipped');
+      return;
+    }
+    if (!this.applyCommit(msg, body)) return;
+    this.outbox.count('replay-applied');
+    const aggregating = this.hooks.isAggregating();
+    if (aggregating) this.hooks.resetServer();
+    if (body.next !== null && !aggregating) this.device.applyDelta(body.next.delta, msg.epoch, msg.round + 1, 0);
+    this.afterProgress();
+  }
+
+  onState(msg: EngineMessage): void {
+    const s = this.sync;
+    if (s === null || msg.sender !== s.from) {
+      this.outbox.count('unsolicited-state');
+      return;
+    }
+    const L = this.lineage;
+    const scratch = L.spare();
+    const h = decodeStateInto(msg.body, this.ctx.shape, scratch.vectors);
+    scratch.iteration = h.iteration;
+    scratch.initialized = h.initialized;
+    const d = replicaDigest(scratch, h.round, h.nextPhase, this.ctx.shape.names);
+    if (!digestEquals(d, h.digest)) {
+      this.outbox.count('state-digest-mismatch');
+      return;
+    }
+    if (L.versionVs(h.round, h.commitEpoch, h.digest) >= 0) {
+      this.outbox.count('state-not-newer');
+      return;
+    }
+    if (h.nextPhase !== '') this.method.phase(h.nextPhase); // unknown phase → typed error
+    // Install: swap replicas; shard memories no longer match the replica → fresh.
+    L.install(h);
+    this.device.resetShards();
+    const aggregating = this.hooks.isAggregating();
+    if (aggregating) this.hooks.resetServer();
+    this.outbox.count('state-installed');
+    this.checkDone();
+    if (!this.hooks.isAggregating()) this.device.sendHeartbeat();
+    this.afterProgress();
+    // A snapshot is a few rounds old by the time it is installed, in a run moving at full speed:
+    // ask for the missing commits (a cheap replay) at once rather than after the sync timeout,
+    // by which time the run may have moved past the serving peer's commit log again.
+    const left = this.sync;
+    if (left !== null && L.versionVs(left.round, left.commitEpoch, left.digest) < 0) {
+      this.sync = null;
+      this.startSync(left.from, left.round, left.commitEpoch, left.digest, false);
+    }
+  }
+
+  /** For failure reports: the sync in progress as a key. */
+  static key(from: PeerId, round: number, digest: Uint8Array): string {
+    return `${from}|${round}|${digestHex(digest)}`;
+  }
+}

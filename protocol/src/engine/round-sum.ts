@@ -1,0 +1,104 @@
+/**
+ * The aggregator's running sum of one round's uplinks: sum = (1/M) Σ decompress(payload_m).
+ *
+ * Uplinks are added as they arrive, so the aggregator holds one d-vector accumulator — not M
+ * decoded payloads until the commit. The terms are added in ascending shard order all the same:
+ * floating-point addition is not associative, and the commit must be the same bits whoever
+ * aggregates and whatever the arrival order (the swarm is bitwise the reference runner). An answer
+ * that arrives in order (every lower shard already added, or answered without a payload) is
+ * decoded once and added at once; one that arrives early is checked (decoded) and its encoded
+ * bytes — a view of the message that brought it, no copy — wait until the shards below it are in
+ * (then it is decoded again) or until the commit, which adds whatever is left in order, skipping
+ * the shards that never answered.
+ */
+import type { Payload } from '../compress/types.js';
+import type { MethodInstance, PhaseInfo, ReplicaState, UplinkSum } from '../methods/types.js';
+
+export class RoundSum {
+  readonly sum: Float64Array;
+  /** Shards below `next` are added or skipped (answered without a payload). */
+  private next = 0;
+  /** Per shard: 0 unanswered, 1 waiting (bytes held), 2 added, 3 answered without a payload. */
+  private readonly state: Uint8Array;
+  private readonly held: (Uint8Array | null)[];
+  private readonly included: number[] = [];
+  private phase = '';
+  private info: PhaseInfo | null = null;
+  private replica: ReplicaState | null = null;
+
+  constructor(
+    private readonly method: MethodInstance,
+    private readonly dim: number,
+  ) {
+    const M = method.shards;
+    this.sum = new Float64Array(dim);
+    this.state = new Uint8Array(M);
+    this.held = new Array<Uint8Array | null>(M).fill(null);
+  }
+
+  /** Starts the sum of a new round (of `phase`, on `replica`, which must not change until `finish`). */
+  reset(replica: ReplicaState, phase: string, info: PhaseInfo): void {
+    this.sum.fill(0);
+    this.state.fill(0);
+    this.held.fill(null);
+    this.included.length = 0;
+    this.next = 0;
+    this.replica = replica;
+    this.phase = phase;
+    this.info = info;
+  }
+
+  /**
+   * Shard s answered with encoded `bytes`, already decoded (checked) into `payload`: added now
+   * when every lower shard is in, else kept as bytes. The payload is released either way.
+   */
+  add(s: number, bytes: Uint8Array, payload: Payload): void {
+    if (s === this.next) {
+      this.fold(s, payload);
+      this.advance();
+    } else {
+      (this.info as PhaseInfo).uplink.release?.(payload);
+      this.state[s] = 1;
+      this.held[s] = bytes;
+    }
+  }
+
+  /** Shard s answered without a payload (a fresh holder): it counts as answered, adds nothing. */
+  skip(s: number): void {
+    this.state[s] = 3;
+    this.advance();
+  }
+
+  /** Adds everything still waiting, in ascending order; returns the sum and the shards in it. */
+  finish(): UplinkSum {
+    const M = this.state.length;
+    for (let s = this.next; s < M; s++) if (this.state[s] === 1) this.foldHeld(s);
+    this.next = M;
+    return { sum: this.sum, included: this.included };
+  }
+
+  private fold(s: number, payload: Payload): void {
+    const info = this.info as PhaseInfo;
+    this.method.accumulateUplink(this.replica as ReplicaState, this.phase, s, payload, this.sum);
+    info.uplink.release?.(payload);
+    this.state[s] = 2;
+    this.included.push(s);
+  }
+
+  private foldHeld(s: number): void {
+    const bytes = this.held[s] as Uint8Array;
+    this.held[s] = null;
+    this.fold(s, (this.info as PhaseInfo).uplink.decode(bytes, this.dim));
+  }
+
+  /** Moves `next` past every answered shard, adding the held ones. */
+  private advance(): void {
+    const M = this.state.length;
+    while (this.next < M) {
+      const st = this.state[this.next];
+      if (st === 0) break;
+      if (st === 1) this.foldHeld(this.next);
+      this.next++;
+    }
+  }
+}

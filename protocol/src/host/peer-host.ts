@@ -1,0 +1,536 @@
+/**
+ * The one host of the round engine, for every runtime. It runs a peer's `MashaPeer` and owns
+ * everything around it that does not depend on where it runs: the event loop (one event at a time,
+ * actions carried out in order, follow-up events queued, never re-entered), the engine's timers
+ * (a table with one wake-up request to the runtime), message ids, framing with the run's frame size
+ * and reassembly with the run's limits, counters, status reports, and event records.
+ *
+ * A runtime implements four ports (ports/): a `Scheduler` (clock, one wake-up), a `FrameLink`
+ * (frames out; it hands inbound frames to `receive`/`receiveFrame` and connection hints to
+ * `peerConnected`/`peerDisconnected`), an `Evaluator` (operator evaluations, synchronous or not)
+ * and an `EventSink`. The simulator, the Node peer and the browser's Web Worker differ only in
+ * those.
+ *
+ *     runtime ──frames, hints, wake──▶ PeerHost ──events──▶ MashaPeer (sans-I/O)
+ *     runtime ◀──frames, wakeAt──────── PeerHost ◀──actions── MashaPeer
+ *                    Evaluator ◀──evaluate / evaluated──▶ PeerHost
+ *
+ * Loopback: a message the engine sends to its own peer is handed back as a `message` event after
+ * the current actions (not framed). Timers shorter than 1 ms are clamped to 1 ms, as setTimeout
+ * does in every JavaScript runtime (and as keeps a re-armed sliver of a timer from spinning).
+ */
+import { FrameError } from '../frames/frame-error.js';
+import { decodeFrame } from '../frames/decode.js';
+import { encodeFrames } from '../frames/encode.js';
+import type { Frame } from '../frames/frame.js';
+import { Reassembler } from '../frames/reassembler.js';
+import { maxBodyBytes, type RunContext } from '../engine/context.js';
+import { KIND_NAMES } from '../engine/messages.js';
+import { assertNever, MashaPeer } from '../engine/peer.js';
+import type { EngineAction, EngineEvent, EngineMessage, EngineRole, PeerId, TimerKind } from '../engine/types.js';
+import type { EventSink } from '../ports/event-sink.js';
+import type { Evaluator } from '../ports/evaluator.js';
+import type { FrameLink, OutgoingMeta } from '../ports/frame-link.js';
+import type { Scheduler } from '../ports/scheduler.js';
+import { encodeStatus, MAX_COUNTERS, MAX_LISTED_SHARDS, STATUS_VERSION, type PeerStatus } from '../swarm/status.js';
+import type { HostRecord, RecordKind } from './records.js';
+import { TimerTable } from './timers.js';
+
+/** Host counter names by prefix and message kind, built once (no string per message). */
+const COUNTER_NAMES: Record<'recv-' | 'sent-' | 'body-', string[]> = { 'recv-': [], 'sent-': [], 'body-': [] };
+function counterName(prefix: 'recv-' | 'sent-' | 'body-', kind: number): string {
+  const names = COUNTER_NAMES[prefix];
+  return (names[kind] ??= prefix + (KIND_NAMES[kind] ?? String(kind)));
+}
+
+/** Smallest timer delay (ms). */
+export const TIMER_MIN_MS = 1;
+
+/** Host-level periodic work, in the same table as the engine's timers. */
+type HostTimer = TimerKind | 'expire-partials' | 'status';
+
+export interface PeerHostInit {
+  readonly id: PeerId;
+  readonly ctx: RunContext;
+  readonly role?: EngineRole;
+  /** Largest outgoing frame, header included (default: the frame format's 64 KiB). */
+  readonly frameBytes?: number;
+  /** First frame message id (Node picks a random one, so that a restarted peer's ids do not collide). */
+  readonly firstMessageId?: number;
+  /** Publish a status report this often (ms); 0 = never (default). */
+  readonly statusIntervalMs?: number;
+  /** Oldest a partial inbound message may get (ms). Default: 4 leases. */
+  readonly maxPartialAgeMs?: number;
+  /** How often partial messages past their age are dropped (ms); 0 = never. Default 1000. */
+  readonly expireEveryMs?: number;
+  /** Inbound frames are never modified by the runtime (a one-frame body may view them). Default false. */
+  readonly immutableFrames?: boolean;
+  /** Allocator of outgoing frame buffers (the simulator carves them from a slab). */
+  readonly alloc?: (bytes: number) => Uint8Array;
+  /** Called for every engine action after the host carried it out. */
+  readonly onAction?: (action: EngineAction) => void;
+  /** Called when the engine throws something that is not a refusal of bad input (a bug): the host stops. Default: rethrow. */
+  readonly onError?: (error: Error) => void;
+}
+
+export interface PeerHostPorts {
+  readonly scheduler: Scheduler;
+  readonly link: FrameLink;
+  readonly evaluator: Evaluator;
+  readonly events?: EventSink;
+}
+
+/** Frame bytes by direction. */
+export interface HostBytes {
+  direct: number;
+  broadcast: number;
+  received: number;
+}
+
+export class PeerHost {
+  readonly engine: MashaPeer;
+  readonly id: PeerId;
+  readonly ctx: RunContext;
+  readonly role: EngineRole;
+  readonly bytes: HostBytes = { direct: 0, broadcast: 0, received: 0 };
+  /** Refused inbound frames by reason (FrameError code). */
+  readonly rejected: Record<string, number> = {};
+  /** Host counters: messages and body bytes by kind sent (`sent-<kind>`, `body-<kind>`) and received (`recv-<kind>`), partials expired. */
+  readonly counters: Record<string, number> = {};
+  /** Resolves with the engine's reason once the run is over for this peer. */
+  readonly done: Promise<string>;
+
+  private readonly scheduler: Scheduler;
+  private readonly link: FrameLink;
+  private readonly evaluator: Evaluator;
+  private readonly sink: EventSink | null;
+  private readonly wants: ReadonlySet<RecordKind>;
+  private readonly reassembler: Reassembler;
+  private readonly timers = new TimerTable<HostTimer>();
+  private readonly frameBytes: number | undefined;
+  private readonly alloc: ((bytes: number) => Uint8Array) | undefined;
+  private readonly statusIntervalMs: number;
+  private readonly expireEveryMs: number;
+  private readonly onAction: ((action: EngineAction) => void) | null;
+  private readonly onError: ((error: Error) => void) | null;
+  private readonly queue: EngineEvent[] = [];
+  private head = 0;
+  private draining = false;
+  private wakeRequested = Number.POSITIVE_INFINITY;
+  private nextMessageId: number;
+  private started = false;
+  private engineStarted = false;
+  private stopped = false;
+  private startedAt = 0;
+  private statusSeq = 0;
+  private lastRound = 0;
+  private lastHeld = '';
+  private doneReason: string | null = null;
+  private resolveDone: (reason: string) => void = () => {};
+
+  constructor(init: PeerHostInit, ports: PeerHostPorts) {
+    const ctx = init.ctx;
+    this.id = init.id;
+    this.ctx = ctx;
+    this.role = init.role ?? 'volunteer';
+    this.engine = new MashaPeer(init.id, ctx, this.role);
+    this.scheduler = ports.scheduler;
+    this.link = ports.link;
+    this.evaluator = ports.evaluator;
+    this.sink = ports.events ?? null;
+    this.wants = this.sink?.wants ?? new Set<RecordKind>();
+    this.frameBytes = init.frameBytes;
+    this.alloc = init.alloc;
+    this.statusIntervalMs = init.statusIntervalMs ?? 0;
+    this.expireEveryMs = init.expireEveryMs ?? 1000;
+    this.onAction = init.onAction ?? null;
+    this.onError = init.onError ?? null;
+    this.nextMessageId = (init.firstMessageId ?? 0) >>> 0;
+    this.reassembler = new Reassembler({
+      maxMessageBytes: (h) => maxBodyBytes(ctx, h.kind),
+      runId: ctx.runId,
+      maxPartialsPerSender: 16,
+      maxAgeMs: init.maxPartialAgeMs ?? 4 * ctx.timing.leaseMs,
+      immutableFrames: init.immutableFrames ?? false,
+    });
+    this.done = new Promise((resolve) => {
+      this.resolveDone = resolve;
+    });
+  }
+
+  // ================================================================ lifecycle
+
+  /**
+   * Starts the host: records the start, arms its periodic work and (unless `engine: false`) starts
+   * the engine. A runtime that must wait for its network (gossip mesh) starts the engine later
+   * with `startEngine()`; messages heard meanwhile are handed to the engine already.
+   */
+  start(options: { readonly engine?: boolean } = {}): void {
+    if (this.started) throw new Error('host already started');
+    this.started = true;
+    this.startedAt = this.scheduler.now();
+    this.record({ ev: 'start', peer: this.id, runId: this.ctx.runId, role: this.role });
+    if (this.expireEveryMs > 0) this.setHostTimer('expire-partials', this.expireEveryMs);
+    if (this.statusIntervalMs > 0) this.setHostTimer('status', this.statusIntervalMs);
+    if (options.engine ?? true) this.startEngine();
+    else this.armWake();
+  }
+
+  startEngine(): void {
+    if (this.engineStarted || this.stopped) return;
+    this.engineStarted = true;
+    this.dispatch({ type: 'start' });
+  }
+
+  /** Stops the host: no more timers, frames or events. Idempotent. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.timers.clearAll();
+    this.queue.length = 0;
+    this.head = 0;
+    if (this.wakeRequested !== Number.POSITIVE_INFINITY) {
+      this.wakeRequested = Number.POSITIVE_INFINITY;
+      this.scheduler.wakeAt(Number.POSITIVE_INFINITY);
+    }
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  get isDone(): boolean {
+    return this.doneReason !== null;
+  }
+
+  // ================================================================ inbound
+
+  /** An inbound frame as bytes. `from`: the authenticated sender, when the transport knows it. */
+  receive(bytes: Uint8Array, from?: PeerId): void {
+    if (this.stopped) return;
+    let frame: Frame;
+    try {
+      frame = decodeFrame(bytes);
+    } catch (e) {
+      this.refuse(e, from);
+      return;
+    }
+    this.receiveFrame(frame, bytes.byteLength, from);
+  }
+
+  /**
+   * An inbound frame already decoded (and integrity-checked) by the runtime, `size` bytes on the
+   * wire. `shared`: the simulator's broadcasts reach every recipient as the same frames, so every
+   * recipient reassembles the same message; the first one reassembled is kept there and handed to
+   * the later recipients instead of their own copy (engines never modify a received message), so a
+   * large commit every peer keeps in its log is held once, not once per peer.
+   */
+  receiveFrame(frame: Frame, size: number, from?: PeerId, shared?: { message: EngineMessage | null }): void {
+    if (this.stopped) return;
+    this.bytes.received += size;
+    let message: EngineMessage | null;
+    try {
+      message = this.reassembler.accept(frame, this.scheduler.now(), from);
+    } catch (e) {
+      this.refuse(e, from);
+      return;
+    }
+    if (message === null) return;
+    if (shared !== undefined) {
+      if (shared.message === null) shared.message = message;
+      else message = shared.message;
+    }
+    this.bump(counterName('recv-', message.kind));
+    if (this.wants.has('receive')) {
+      const m = message;
+      this.record({ ev: 'receive', peer: this.id, from: m.sender, kind: m.kind, epoch: m.epoch, round: m.round, phase: m.phase, bytes: m.body.length });
+    }
+    this.dispatch({ type: 'message', from: message.sender, message });
+  }
+
+  peerConnected(peer: PeerId): void {
+    if (!this.stopped) this.dispatch({ type: 'peer-connected', peer });
+  }
+
+  peerDisconnected(peer: PeerId): void {
+    if (!this.stopped) this.dispatch({ type: 'peer-disconnected', peer });
+  }
+
+  /** The scheduler's wake-up: fires the timers that are due. */
+  wake(): void {
+    if (this.stopped) return;
+    this.wakeRequested = Number.POSITIVE_INFINITY;
+    const now = this.scheduler.now();
+    for (;;) {
+      const kind = this.timers.popDue(now);
+      if (kind === null || this.stopped) break;
+      this.fire(kind);
+    }
+    this.armWake();
+  }
+
+  private refuse(e: unknown, from: PeerId | undefined): void {
+    if (!(e instanceof FrameError)) throw e;
+    this.rejected[e.code] = (this.rejected[e.code] ?? 0) + 1;
+    this.record({ ev: 'reject', peer: this.id, from: from ?? null, reason: e.code });
+    this.dispatch({ type: 'rejected', from: from ?? null, reason: e.code });
+  }
+
+  // ================================================================ the loop
+
+  private fire(kind: HostTimer): void {
+    switch (kind) {
+      case 'expire-partials': {
+        const n = this.reassembler.expire(this.scheduler.now());
+        if (n > 0) this.bump('partials-expired', n);
+        this.setHostTimer('expire-partials', this.expireEveryMs);
+        return;
+      }
+      case 'status':
+        this.publishStatus();
+        this.setHostTimer('status', this.statusIntervalMs);
+        return;
+      default:
+        this.record({ ev: 'timer', peer: this.id, id: kind });
+        this.dispatch({ type: 'timer', id: kind });
+    }
+  }
+
+  /** Queues an event; handles the queue unless it is being handled already (never re-entered). */
+  private dispatch(event: EngineEvent): void {
+    if (this.stopped) return;
+    this.queue.push(event);
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      while (this.head < this.queue.length && !this.stopped) {
+        const ev = this.queue[this.head++];
+        this.handle(ev);
+      }
+    } finally {
+      this.queue.length = 0;
+      this.head = 0;
+      this.draining = false;
+    }
+    this.armWake();
+  }
+
+  private handle(event: EngineEvent): void {
+    let actions: EngineAction[];
+    try {
+      actions = this.engine.handle(event, this.scheduler.now());
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    let committed = -1;
+    for (const a of actions) {
+      this.execute(a);
+      if (a.type === 'commit') committed = a.round;
+      if (this.stopped) return;
+    }
+    this.afterEvent(committed);
+  }
+
+  private fail(e: unknown): void {
+    const err = e instanceof Error ? e : new Error(String(e));
+    this.record({ ev: 'error', peer: this.id, message: err.message });
+    this.stop();
+    if (this.onError !== null) this.onError(err);
+    else throw err;
+  }
+
+  private execute(a: EngineAction): void {
+    switch (a.type) {
+      case 'broadcast':
+        this.broadcast(a.message);
+        break;
+      case 'send':
+        this.send(a.to, a.message);
+        break;
+      case 'setTimer':
+        this.timers.set(a.id, this.scheduler.now() + Math.max(TIMER_MIN_MS, a.delayMs));
+        break;
+      case 'clearTimer':
+        this.timers.clear(a.id);
+        break;
+      case 'evaluate': {
+        const id = a.request.id;
+        let completed = false;
+        this.evaluator.evaluate(a.request, (error) => {
+          if (completed) throw new Error(`evaluation ${id} completed twice`);
+          completed = true;
+          this.dispatch({ type: 'evaluated', id, error: error === null ? null : error.message });
+        });
+        break;
+      }
+      case 'commit':
+        this.record({
+          ev: 'commit',
+          peer: this.id,
+          epoch: a.epoch,
+          round: a.round,
+          iteration: a.iteration,
+          phase: a.phase,
+          included: a.included.length,
+          digest: a.digest,
+        });
+        break;
+      case 'election':
+        this.record({ ev: 'election', peer: this.id, epoch: a.epoch, aggregator: a.aggregator });
+        break;
+      case 'metric':
+        this.record({ ev: 'metric', peer: this.id, name: a.name, value: a.value });
+        break;
+      case 'done':
+        if (this.doneReason === null) {
+          this.doneReason = a.reason;
+          const e = this.engine;
+          if (this.wants.has('done')) {
+            this.record({ ev: 'done', peer: this.id, reason: a.reason, round: e.committedRound, iteration: e.replica.iteration, digest: e.digestHex, relDist: e.relDist() });
+          }
+          if (this.statusIntervalMs > 0) this.publishStatus();
+          this.resolveDone(a.reason);
+        }
+        break;
+      default:
+        assertNever(a);
+    }
+    this.onAction?.(a);
+  }
+
+  /** Records what the actions do not say: a state installation (a jump of the round), a change of held shards. */
+  private afterEvent(committedByAction: number): void {
+    if (!this.wants.has('state') && !this.wants.has('held')) return;
+    const e = this.engine;
+    const round = e.committedRound;
+    if (round !== this.lastRound) {
+      if (round !== committedByAction) this.record({ ev: 'state', peer: this.id, round, digest: e.digestHex, iteration: e.replica.iteration });
+      this.lastRound = round;
+    }
+    if (this.role === 'volunteer' && this.wants.has('held')) {
+      const held = e.snapshot().held;
+      const key = held.join(',');
+      if (key !== this.lastHeld) {
+        this.lastHeld = key;
+        this.record({ ev: 'held', peer: this.id, round, shards: held });
+      }
+    }
+  }
+
+  private setHostTimer(kind: HostTimer, delayMs: number): void {
+    this.timers.set(kind, this.scheduler.now() + Math.max(TIMER_MIN_MS, delayMs));
+  }
+
+  /** Asks the scheduler for a wake-up at the earliest deadline, when it changed. */
+  private armWake(): void {
+    if (this.stopped) return;
+    const t = this.timers.next();
+    if (t === this.wakeRequested) return;
+    this.wakeRequested = t;
+    this.scheduler.wakeAt(t);
+  }
+
+  private record(r: HostRecord): void {
+    if (this.sink !== null && this.wants.has(r.ev)) this.sink.record(r);
+  }
+
+  private bump(name: string, n = 1): void {
+    this.counters[name] = (this.counters[name] ?? 0) + n;
+  }
+
+  // ================================================================ outbound
+
+  private frames(message: EngineMessage): { frames: Uint8Array[]; meta: OutgoingMeta } {
+    const messageId = this.nextMessageId;
+    this.nextMessageId = (this.nextMessageId + 1) >>> 0;
+    const frames = encodeFrames(message, { messageId, ...(this.frameBytes !== undefined ? { frameSize: this.frameBytes } : {}), ...(this.alloc ? { alloc: this.alloc } : {}) });
+    let bytes = 0;
+    for (const f of frames) bytes += f.byteLength;
+    this.bump(counterName('sent-', message.kind));
+    this.bump(counterName('body-', message.kind), message.body.length);
+    return { frames, meta: { kind: message.kind, epoch: message.epoch, round: message.round, phase: message.phase, bytes } };
+  }
+
+  private broadcast(message: EngineMessage): void {
+    const { frames, meta } = this.frames(message);
+    this.bytes.broadcast += meta.bytes;
+    this.link.broadcast(frames, meta);
+  }
+
+  private send(to: PeerId, message: EngineMessage): void {
+    if (to === this.id) {
+      // Loopback, after the current actions.
+      this.dispatch({ type: 'message', from: this.id, message });
+      return;
+    }
+    const { frames, meta } = this.frames(message);
+    this.bytes.direct += meta.bytes;
+    this.link.send(to, frames, meta);
+  }
+
+  // ================================================================ status
+
+  /** Total refused inbound input: frames the link or the reassembler refused, plus bodies the engine refused. */
+  rejectedTotal(): number {
+    let n = 0;
+    for (const v of Object.values(this.rejected)) n += v;
+    const c = this.engine.counters;
+    return n + (this.link.stats?.().refused ?? 0) + (c['bad-message'] ?? 0) + (c['bad-payload'] ?? 0);
+  }
+
+  /** The live status report of this peer. */
+  status(): PeerStatus {
+    const snap = this.engine.snapshot();
+    const link = this.link.stats?.() ?? null;
+    // Host and link counters first, then the engine's (alphabetically) up to the cap.
+    const counters: Record<string, number> = {
+      'net-uplinks-sent': this.counters['sent-uplink'] ?? 0,
+      'net-commits-sent': this.counters['sent-commit'] ?? 0,
+      'net-frames-refused': Object.values(this.rejected).reduce((a, b) => a + b, 0),
+      // Payload accounting (benchmarks): message bodies sent.
+      'net-uplink-body-bytes': this.counters['body-uplink'] ?? 0,
+      'net-commit-body-bytes': this.counters['body-commit'] ?? 0,
+      ...(link?.counters ?? {}),
+    };
+    const engineCounters = this.engine.counters;
+    for (const name of Object.keys(engineCounters).sort()) {
+      if (Object.keys(counters).length >= MAX_COUNTERS) break;
+      counters[name] = engineCounters[name as keyof typeof engineCounters] ?? 0;
+    }
+    const relDist = this.engine.relDist();
+    return {
+      v: STATUS_VERSION,
+      runId: this.ctx.runId,
+      seq: this.statusSeq,
+      role: this.role === 'observer' ? 'launcher' : 'volunteer',
+      epoch: snap.epoch,
+      aggregator: snap.aggregator,
+      isAggregator: snap.isAggregator,
+      round: snap.round,
+      iteration: snap.iteration,
+      digest: snap.digest,
+      relDist: relDist !== null && Number.isFinite(relDist) ? relDist : null,
+      held: snap.held.slice(0, MAX_LISTED_SHARDS),
+      heldCount: snap.held.length,
+      done: snap.done,
+      uptimeMs: Math.max(0, Math.round(this.scheduler.now() - this.startedAt)),
+      bytes: {
+        direct: this.bytes.direct,
+        broadcast: this.bytes.broadcast,
+        received: this.bytes.received,
+        wireSent: link?.wireSent ?? 0,
+        wireReceived: link?.wireReceived ?? 0,
+      },
+      rejected: this.rejectedTotal(),
+      counters,
+    };
+  }
+
+  /** Publishes the status report now (when the link publishes status). */
+  publishStatus(): void {
+    if (this.stopped || this.link.publishStatus === undefined) return;
+    this.statusSeq++;
+    this.link.publishStatus(encodeStatus(this.status()));
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * The evaluator of a synthetic problem: evaluates F_m / F_{m,i} from the `Problem` at once, in the
+ * caller's thread (tests, the reference swarm, Node volunteers of bilinear and quadratic runs).
+ */
+import { evaluateFromProblem } from '../methods/evaluate.js';
+import type { Problem } from '../problems/types.js';
+import type { EvaluationRequest } from '../engine/types.js';
+import type { Evaluator } from '../ports/evaluator.js';
+
+export class ProblemEvaluator implements Evaluator {
+  /** Operator evaluations done so far. */
+  evaluations = 0;
+
+  constructor(readonly problem: Problem) {}
+
+  evaluate(request: EvaluationRequest, complete: (error: Error | null) => void): void {
+    this.evaluations += evaluateRequest(this.problem, request);
+    complete(null);
+  }
+}
+
+/** Evaluates every item of a request from the problem; returns the number of evaluations. */
+export function evaluateRequest(problem: Problem, request: EvaluationRequest): number {
+  let n = 0;
+  for (const item of request.items) {
+    evaluateFromProblem(problem, item.shard, item.evaluations);
+    n += item.evaluations.length;
+  }
+  return n;
+}

@@ -1,0 +1,40 @@
+import type { EngineMessage, Frame, PeerId } from '@masha/protocol';
+import type { FrameLink, Scheduler } from '@masha/protocol/ports';
+
+/**
+ * What the discrete-event swarm runs on each peer: in production a `PeerHost` (the one host of the
+ * round engine, which satisfies this interface as it is); in the network-model tests a small echo
+ * node. The swarm gives each node its ports (`SimPorts`) when it (re)joins and hands it frames,
+ * connection hints and wake-ups.
+ */
+export interface SimNode {
+  start(): void;
+  stop(): void;
+  /** The scheduler's wake-up (see `Scheduler.wakeAt`). */
+  wake(): void;
+  /** A frame that the swarm could not decode: the node refuses and counts it. */
+  receive(bytes: Uint8Array, from?: PeerId): void;
+  /** A decoded frame (`size` bytes on the wire); `shared` is the same object for every recipient of one broadcast. */
+  receiveFrame(frame: Frame, size: number, from?: PeerId, shared?: { message: EngineMessage | null }): void;
+  peerConnected(peer: PeerId): void;
+  peerDisconnected(peer: PeerId): void;
+}
+
+/**
+ * The peer's CPU: a FIFO server. `run(evaluations, done)` calls `done` once the work is done, at
+ * max(now, when the CPU frees up) + evaluations × the peer's compute time per evaluation. Messages
+ * keep being handled meanwhile (the computation runs beside the network, as in a worker).
+ */
+export interface SimCpu {
+  run(evaluations: number, done: () => void): void;
+}
+
+export interface SimPorts {
+  readonly scheduler: Scheduler;
+  readonly link: FrameLink;
+  readonly cpu: SimCpu;
+  /** The node's run is over (it stays in the swarm, counted as done). */
+  readonly done: () => void;
+}
+
+export type NodeFactory = (id: PeerId, ports: SimPorts) => SimNode;

@@ -1,0 +1,50 @@
+/**
+ * The volunteer page's production build (browser/dist, made by `npm ci` → turbo build): it
+ * exists, its HTML loads the main chunk, the engine worker is a separate chunk, and nothing in it
+ * comes from Node (`node:` modules, or Vite's stub for a Node built-in); its size stays in budget
+ * (the gzipped sizes are printed).
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+
+const DIST = fileURLToPath(new URL('../../browser/dist/', import.meta.url));
+
+describe('the volunteer page build', () => {
+  const assets = readdirSync(join(DIST, 'assets'));
+  const js = assets.filter((f) => f.endsWith('.js'));
+
+  it('has the page, its main chunk and the engine worker as separate files', () => {
+    const html = readFileSync(join(DIST, 'index.html'), 'utf8');
+    const main = /<script type="module" crossorigin src="\.\/assets\/(index-[\w-]+\.js)"><\/script>/.exec(html)?.[1];
+    expect(main).toBeDefined();
+    expect(js).toContain(main);
+    const worker = js.find((f) => f.startsWith('worker-'));
+    expect(worker).toBeDefined();
+    // The main chunk starts the worker by its file name, as a module worker.
+    expect(readFileSync(join(DIST, 'assets', main!), 'utf8')).toContain(worker!);
+  });
+
+  it('imports nothing from Node', () => {
+    for (const f of js) {
+      const code = readFileSync(join(DIST, 'assets', f), 'utf8');
+      expect(code.match(/["'`]node:[a-z_/]+["'`]/g) ?? [], f).toEqual([]);
+      expect(code.includes('__vite-browser-external'), f).toBe(false);
+    }
+  });
+
+  it('stays within its size budget (gzipped: main 300 KiB — libp2p is most of it —, worker 150 KiB)', () => {
+    const rows = js.map((f) => {
+      const bytes = readFileSync(join(DIST, 'assets', f));
+      return { file: f, bytes: bytes.byteLength, gzip: gzipSync(bytes, { level: 9 }).byteLength };
+    });
+    console.log(`volunteer page JavaScript (bytes, gzipped): ${rows.map((r) => `${r.file} ${r.bytes} (${r.gzip})`).join(', ')}`);
+    const gz = (prefix: string): number => rows.filter((r) => r.file.startsWith(prefix)).reduce((a, r) => a + r.gzip, 0);
+    expect(gz('index-')).toBeGreaterThan(0);
+    expect(gz('index-')).toBeLessThan(300 * 1024);
+    expect(gz('worker-')).toBeGreaterThan(0);
+    expect(gz('worker-')).toBeLessThan(150 * 1024);
+  });
+});

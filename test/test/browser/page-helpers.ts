@@ -1,0 +1,63 @@
+/** Helpers of the browser tests: waiting on the page's text, and its `?debug=1` API (browser/src/debug.ts). */
+import type { Page } from 'playwright-core';
+import type { ConnInfo, DialResult } from '../../../browser/src/debug.js';
+
+export type { ConnInfo, DialResult };
+
+/** Waits until the text of `selector` satisfies `ok`; the error names the last text seen. */
+export async function waitForText(page: Page, selector: string, ok: (text: string) => boolean, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    last = ((await page.textContent(selector).catch(() => null)) ?? '').trim();
+    if (ok(last)) return last;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting on ${selector} (last text: ${JSON.stringify(last)})`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Waits for the page's debug API (it exists once the page's node has started). */
+export async function debugReady(page: Page, timeoutMs = 30_000): Promise<string> {
+  const h = await page.waitForFunction(() => (globalThis as { masha?: { self: string } }).masha?.self ?? false, undefined, { timeout: timeoutMs });
+  return (await h.jsonValue()) as string;
+}
+
+/** The page's `/p2p-circuit/webrtc` address, once its relay reservation exists. */
+export async function webrtcAddress(page: Page, timeoutMs = 30_000): Promise<string> {
+  const h = await page.waitForFunction(() => (globalThis as { masha?: { webrtcAddress(): string | null } }).masha?.webrtcAddress() ?? false, undefined, { timeout: timeoutMs });
+  return (await h.jsonValue()) as string;
+}
+
+export function connections(page: Page, peer?: string): Promise<ConnInfo[]> {
+  return page.evaluate((p) => (globalThis as unknown as { masha: { connections(peer?: string): ConnInfo[] } }).masha.connections(p), peer);
+}
+
+export function dial(page: Page, addr: string, timeoutMs: number): Promise<DialResult> {
+  return page.evaluate(({ a, t }) => (globalThis as unknown as { masha: { dial(a: string, t: number): Promise<DialResult> } }).masha.dial(a, t), { a: addr, t: timeoutMs });
+}
+
+export function hangUp(page: Page, peer: string): Promise<void> {
+  return page.evaluate((p) => (globalThis as unknown as { masha: { hangUp(p: string): Promise<void> } }).masha.hangUp(p), peer);
+}
+
+/** Sends `total` bytes in `frame`-byte frames from `from` to peer `to` over the uplink; resolves when written (start in epoch ms, write time). */
+export function sendFrames(from: Page, to: string, total: number, frame: number): Promise<{ startedAt: number; ms: number }> {
+  return from.evaluate(
+    ({ p, n, f }) => (globalThis as unknown as { masha: { sendFrames(p: string, n: number, f: number): Promise<{ startedAt: number; ms: number }> } }).masha.sendFrames(p, n, f),
+    { p: to, n: total, f: frame },
+  );
+}
+
+/** Milliseconds to move `total` bytes in `chunk`-byte messages over a plain RTCDataChannel pair inside the page. */
+export function rawDataChannel(page: Page, total: number, chunk: number): Promise<number> {
+  return page.evaluate(({ n, c }) => (globalThis as unknown as { masha: { rawDataChannel(n: number, c: number): Promise<number> } }).masha.rawDataChannel(n, c), { n: total, c: chunk });
+}
+
+export function received(page: Page): Promise<{ frames: number; bytes: number }> {
+  return page.evaluate(() => (globalThis as unknown as { masha: { received(): { frames: number; bytes: number } } }).masha.received());
+}
+
+/** When (epoch ms) `total` bytes in all had arrived at the page. */
+export function waitReceived(page: Page, total: number, timeoutMs: number): Promise<number> {
+  return page.evaluate(({ n, t }) => (globalThis as unknown as { masha: { waitReceived(n: number, t: number): Promise<number> } }).masha.waitReceived(n, t), { n: total, t: timeoutMs });
+}
