@@ -7,6 +7,7 @@
  * `/prox`, `/rng`, `/vec`, `/linalg`, `/manifest`, `/runner`, `/swarm`, `/plot`).
  */
 export { MashaError, ValidationError, PayloadError, SpecError, UsageError } from './errors.js';
+export { closest, describeIssue, zodValidationError, type IssueContext } from './zod-errors.js';
 
 // Runs: manifests, their ids, and building their problem, method and run context.
 export * from './manifest/index.js';

@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { AlbertSession, IO, buildAlbertGraph, compileGraph, parseAlbertConfig, readOutput, scalarOutput, type OrtRuntime } from '@masha/protocol/model';
-import { progress, resultRow, type BenchResult } from '@masha/sim';
+import { progress, resultRow, type BenchResult } from './row.js';
 import { createRuntime } from '../model/runtimes.js';
 import { TfAlbert, useTfBackend } from './tfjs-albert.js';
 import { syntheticBatch } from './model-fixture.js';

@@ -4,13 +4,13 @@
  * which addresses and how long; stack traces only with MASHA_DEBUG=1.
  */
 import { Command, CommanderError, Option } from 'commander';
-import type { ProgressMode } from '@masha/sim';
+import { PROGRESS_MODES, type ProgressMode } from './progress.js';
 import { configureJoin, runJoin, type JoinFlags } from './commands/join.js';
 import { configureLaunch, runLaunch, type LaunchFlags } from './commands/launch.js';
 import { configureRelay, runRelay, type RelayFlags } from './commands/relay.js';
 import { configureStatus, runStatus, type StatusFlags } from './commands/status.js';
 import { configureTrain, runTrain, type TrainFlags } from './commands/train.js';
-import { EXIT, exitCodeOf, oneOf } from './errors.js';
+import { EXIT, oneOf, reportError } from './errors.js';
 import type { CliContext, CliStream } from './io.js';
 
 export const PROGRAM_NAME = 'masha';
@@ -32,7 +32,7 @@ export function buildProgram(io: Required<CliIO>, setExit: (code: number) => voi
     .addOption(
       new Option('--progress <mode>', 'progress display on stderr: auto (bar on a TTY, plain lines otherwise), bar, lines, off')
         .default('auto')
-        .argParser(oneOf<ProgressMode>(['auto', 'bar', 'lines', 'off'])),
+        .argParser(oneOf<ProgressMode>(PROGRESS_MODES)),
     )
     .showSuggestionAfterError(true)
     .exitOverride()
@@ -85,11 +85,6 @@ export async function runCli(argv: readonly string[], io: CliIO = {}): Promise<n
       if (e.code === 'commander.help') return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
       return EXIT.usage;
     }
-    const err = e instanceof Error ? e : new Error(String(e));
-    const code = exitCodeOf(e);
-    const where = sub ? `${PROGRAM_NAME} ${sub}` : PROGRAM_NAME;
-    full.stderr.write(code === EXIT.failed ? `${where}: internal error: ${err.message}\n` : `${where}: error: ${err.message}\n`);
-    if (process.env.MASHA_DEBUG) full.stderr.write(`${err.stack ?? ''}\n`);
-    return code;
+    return reportError(sub ? `${PROGRAM_NAME} ${sub}` : PROGRAM_NAME, e, full.stderr);
   }
 }

@@ -9,7 +9,7 @@
 import { join } from 'node:path';
 import { ModelEvaluator, ModelOperator, Optimizer, learningRate, type AttackConfig, type EvalResult, type ModelTask, type OptimizerConfig } from '@masha/protocol/model';
 import { renderLineChart } from '@masha/protocol/plot';
-import { toCsv } from '@masha/sim';
+import { stringify } from 'csv-stringify/sync';
 import { loadDataset } from './data.js';
 import { writeFileAtomic, writeJsonAtomic } from './files.js';
 import { createRuntime, type NodeBackend } from './runtimes.js';
@@ -184,8 +184,9 @@ export async function trainLocal(o: TrainOptions): Promise<TrainSummary> {
 
 export async function writeResults(out: string, s: TrainSummary): Promise<void> {
   await writeJsonAtomic(join(out, 'summary.json'), s);
-  await writeFileAtomic(join(out, 'train.csv'), toCsv(['step', 'loss', 'adv_loss', 'lr', 'ms', 'seconds'], s.curve.map((p) => [p.step, p.loss, p.advLoss, p.lr, p.ms, p.seconds])));
-  await writeFileAtomic(join(out, 'eval.csv'), toCsv(['step', 'test_loss', 'test_accuracy', 'examples', 'seconds'], s.evals.map((p) => [p.step, p.loss, p.accuracy, p.examples, p.seconds])));
+  const csv = (header: string[], rows: (number | null)[][]): string => stringify([header, ...rows]);
+  await writeFileAtomic(join(out, 'train.csv'), csv(['step', 'loss', 'adv_loss', 'lr', 'ms', 'seconds'], s.curve.map((p) => [p.step, p.loss, p.advLoss, p.lr, p.ms, p.seconds])));
+  await writeFileAtomic(join(out, 'eval.csv'), csv(['step', 'test_loss', 'test_accuracy', 'examples', 'seconds'], s.evals.map((p) => [p.step, p.loss, p.accuracy, p.examples, p.seconds])));
   await writeFileAtomic(join(out, 'training.svg'), plotTraining(s));
 }
 

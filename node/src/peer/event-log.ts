@@ -27,10 +27,13 @@ export class EventLog implements EventSink {
   private digest: string | null = null;
   lines = 0;
 
-  /** @param path file to write (created or truncated, parent directories created), or null to only hash. */
+  /**
+   * @param path file to append to (created with its parent directories if missing; an existing
+   *   file is never truncated), or null to only hash.
+   */
   constructor(readonly path: string | null, private readonly clock: () => number = Date.now) {
     if (path !== null) mkdirSync(dirname(path), { recursive: true });
-    this.fd = path === null ? null : openSync(path, 'w');
+    this.fd = path === null ? null : openSync(path, 'a');
   }
 
   write(ev: string, fields: LogFields = {}): void {

@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { ValidationError } from '@masha/protocol';
 import { OBJECTIVES, OPTIMIZER_NAMES, parseModelTask, parseOptimizer, type Objective, type OptimizerName } from '@masha/protocol/model';
-import { startProgress, type Progress } from '@masha/sim';
+import { startProgress, type Progress } from '../progress.js';
 import { NODE_BACKENDS, type NodeBackend } from '../../model/runtimes.js';
 import { trainLocal, type TrainSummary } from '../../model/train.js';
 import { EXIT, oneOf, UsageError } from '../errors.js';
@@ -204,7 +204,7 @@ export async function runTrain(flags: TrainFlags, ctx: CliContext): Promise<numb
         if (!bar) say(`step ${p.step}: test accuracy ${(100 * p.accuracy).toFixed(1)}%, loss ${p.loss.toFixed(4)} (${p.examples} scored)`);
       },
       onStep: (p, total) => {
-        bar ??= startProgress('train', total, { stream: ctx.stderr, mode: ctx.progress, intervalMs: 5000 });
+        bar ??= startProgress('train', total, { stream: ctx.stderr, mode: ctx.progress, intervalMs: 5000, units: (v, t) => `${v}/${t} steps` });
         bar.update(p.step, `loss ${p.loss.toFixed(4)}${task.adversarial ? ` adv ${p.advLoss.toFixed(4)}` : ''} · ${p.ms.toFixed(0)} ms/step${lastEval}`);
       },
     });

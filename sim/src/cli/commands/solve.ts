@@ -132,7 +132,7 @@ export const command = defineCommand<SolveOptions>({
       throw e;
     }
     const gamma = opts.gamma ?? byField(() => theoryGamma(problem, method, compressor));
-    const progress = startProgress(`solve ${method}`, opts.iterations, { stream: ctx.stderr, mode: ctx.progress });
+    const progress = startProgress(`solve ${method}`, opts.iterations, { stream: ctx.stderr, mode: ctx.progress, unit: 'iterations' });
     const outcome = byField(() =>
       runMethod({
         problem,
