@@ -112,8 +112,9 @@ export interface SimulateResult {
 export const DEFAULT_TARGET = 1e-6;
 
 /**
- * The simulator's evaluator: values from the problem at once, completion once the peer's simulated
- * CPU has done the work (evaluations × its compute time, FIFO).
+ * The simulator's evaluator: values from the problem at once, and the work charged to the peer's
+ * simulated CPU (evaluations × its compute time, FIFO), so the answer leaves the peer only when
+ * the CPU would have computed it.
  */
 export class SimEvaluator implements Evaluator {
   constructor(
@@ -122,8 +123,8 @@ export class SimEvaluator implements Evaluator {
   ) {}
 
   evaluate(request: EvaluationRequest, complete: (error: Error | null) => void): void {
-    const n = evaluateRequest(this.problem, request);
-    this.cpu.run(n, () => complete(null));
+    this.cpu.charge(evaluateRequest(this.problem, request));
+    complete(null);
   }
 }
 
