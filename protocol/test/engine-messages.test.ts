@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { ByteReader, ByteWriter, MessageError } from '../src/engine/bytes.js';
 import { DIGEST_BYTES } from '../src/engine/digest.js';
+import { PHASE_NAMES } from '../src/methods/types.js';
 import {
   type BodyLimits,
   decodeAnnounce,
@@ -44,7 +45,7 @@ const announce = fc.record({ round: u32, commitEpoch: u32, digest, flags: fc.int
 const open = fc.record({
   attempt: u32,
   iteration: u32,
-  phase: ident,
+  phase: fc.constantFrom(...PHASE_NAMES),
   baseEpoch: u32,
   baseDigest: digest,
   deadlineMs: u32,
@@ -63,7 +64,7 @@ const uplink = fc.record({
 });
 const commit = fc.record({
   iteration: u32,
-  phase: ident,
+  phase: fc.constantFrom(...PHASE_NAMES),
   flags: fc.integer({ min: 0, max: 0xffff }),
   parentDigest: digest,
   digest,
@@ -162,6 +163,9 @@ describe('engine message bodies', () => {
       expect(e).toBeInstanceOf(MessageError);
       expect((e as MessageError).field).toBe('open.phase');
     }
+    // A well-formed identifier that is no method's phase is refused at the wire, naming it.
+    const alien = encodeOpen({ attempt: 0, iteration: 0, phase: 'teleport' as never, baseEpoch: 0, baseDigest: new Uint8Array(16), deadlineMs: 5, delta: [], wanted: [], successors: [] }, M);
+    expect(() => decodeOpen(alien, limits)).toThrow(/open\.phase.*unknown phase 'teleport'/);
   });
 
   it('reads back every identifier exactly, however many share a slot of the decoder cache', () => {
@@ -298,7 +302,7 @@ describe('engine message bodies', () => {
 
   it('snapshots: round-trip, and refuse wrong shapes and non-finite values', () => {
     const vectors = { Fw: Float64Array.of(1, 2, 3, 4), w: Float64Array.of(-1, 0.5, 1e-300, 7), z: Float64Array.of(9, 8, 7) };
-    const header = { round: 12, commitEpoch: 3, digest: new Uint8Array(16).fill(7), iteration: 10, initialized: true, nextPhase: 'refresh' };
+    const header = { round: 12, commitEpoch: 3, digest: new Uint8Array(16).fill(7), iteration: 10, initialized: true, nextPhase: 'refresh' as const };
     const bytes = encodeState(header, vectors, shape);
     const out = { Fw: new Float64Array(4), w: new Float64Array(4), z: new Float64Array(3) };
     const h = decodeStateInto(bytes, shape, out);

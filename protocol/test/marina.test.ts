@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { uplinkFromProblem } from '../src/methods/evaluate.js';
 import { sumUplinks } from '../src/methods/common.js';
+import type { PhaseName } from '../src/methods/types.js';
 import {
   abFromOmega,
   createMethod,
@@ -33,11 +34,11 @@ function drive(method: MethodInstance, problem: Problem, iterations: number, for
   const phases: string[] = [];
   let uplinkBits = 0;
   while (replica.iteration < iterations) {
-    let phase: string | null = method.startPhase(replica);
+    let phase: PhaseName | null = method.startPhase(replica);
     const k = replica.iteration;
     while (phase !== null) {
       phases.push(phase);
-      const results = shards.map((s, m) => uplinkFromProblem(method, problem, replica, s, works[m], m, phase as string));
+      const results = shards.map((s, m) => uplinkFromProblem(method, problem, replica, s, works[m], m, phase as PhaseName));
       for (const r of results) uplinkBits += r.payload.bits;
       const down = method.serverAggregate(
         server,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { uplinkFromProblem } from '../src/methods/evaluate.js';
 import { sumUplinks } from '../src/methods/common.js';
+import type { PhaseName } from '../src/methods/types.js';
 import { generateBilinear } from '../src/problems/bilinear.js';
 import { parseCompressor } from '../src/compress/registry.js';
 import { createMethod } from '../src/methods/registry.js';
@@ -78,7 +79,7 @@ describe('MASHA1', () => {
   it('rejects contractive compressors and unknown phases', () => {
     expect(() => createMethod('masha1', { problem: small, seed: 1, gamma: 0.1, device: parseCompressor('topk:0.3') })).toThrow(ValidationError);
     const m = createMethod('masha1', { problem: small, seed: 1, gamma: 0.1, device: parseCompressor('randk:0.5') });
-    expect(() => m.phase('nope')).toThrow(ValidationError);
+    expect(() => m.phase('full')).toThrow(ValidationError); // MARINA's phase, not MASHA's
     expect(() => createMethod('masha1', { problem: small, seed: 1, gamma: 0.1, device: parseCompressor('randk:0.5'), stochastic: true })).toThrow(/finite-sum/);
     expect(() => createMethod('masha1', { problem: small, seed: 1, gamma: -1, device: parseCompressor('randk:0.5') })).toThrow(ValidationError);
     expect(() => createMethod('masha1', { problem: small, seed: 1, gamma: 0.1, tau: 1, device: parseCompressor('randk:0.5') })).toThrow(ValidationError);
@@ -281,7 +282,7 @@ describe('bit accounting and protocol details', () => {
     const r0 = distSq(small.initialPoint(), zs);
     for (let k = 0; k < 3000; k++) {
       const responders = [0, 1, 2, 3].filter((i) => (k * 7 + i * 3) % 4 !== 0);
-      let phase: string | null = m1.startPhase(d1.replica);
+      let phase: PhaseName | null = m1.startPhase(d1.replica);
       while (phase) phase = d1.runPhase(phase, responders);
     }
     expect(distSq(d1.replica.vectors.z, zs) / r0).toBeLessThan(1e-10);

@@ -13,6 +13,7 @@
  * deadlines; the answers already in stay valid because the round's base state has not changed.
  */
 import { MashaError } from '../errors.js';
+import type { PhaseName } from '../methods/types.js';
 import type { Payload } from '../compress/types.js';
 import type { MethodInstance, PhaseInfo, ServerState } from '../methods/types.js';
 import type { RunContext } from './context.js';
@@ -53,7 +54,7 @@ interface AggState {
   // current round
   round: number;
   attempt: number;
-  phase: string;
+  phase: PhaseName;
   info: PhaseInfo | null;
   /** The running sum of the round's answers (one accumulator, whatever M). */
   readonly sum: RoundSum;
@@ -101,7 +102,8 @@ export class Aggregator {
       server: this.method.initServer(),
       round: 0,
       attempt: 0,
-      phase: '',
+      // Set when the first round opens.
+      phase: 'init',
       info: null,
       sum: new RoundSum(this.method, this.ctx.dim),
       answered: new Uint8Array(this.M),

@@ -7,6 +7,7 @@
  * "fresh" marker instead of a difference against a memory it does not have (see peer.ts).
  */
 import type { MethodInstance, ShardState, ShardWork } from '../methods/types.js';
+import type { PhaseName } from '../methods/types.js';
 import type { RunContext } from './context.js';
 import { digestEquals } from './digest.js';
 import type { Election } from './election.js';
@@ -40,7 +41,7 @@ interface HeldShard {
 interface Inflight {
   readonly id: number;
   readonly round: number;
-  readonly phase: string;
+  readonly phase: PhaseName;
   readonly baseDigest: Uint8Array;
   readonly shards: readonly number[];
   readonly works: readonly ShardWork[];
@@ -59,7 +60,7 @@ export interface DeviceOpen {
   readonly round: number;
   readonly attempt: number;
   /** Phase of the round; null when the device has not yet applied the round's parent (implicit opens). */
-  readonly phase: string | null;
+  readonly phase: PhaseName | null;
   readonly baseEpoch: number;
   readonly baseDigest: Uint8Array;
   /** Held shards asked for (null: every held shard). */
@@ -240,7 +241,7 @@ export class Device {
   }
 
   /** Plans the device steps of `shards` and asks for their evaluations in one request. */
-  private requestEvaluations(shards: readonly number[], round: number, phase: string): void {
+  private requestEvaluations(shards: readonly number[], round: number, phase: PhaseName): void {
     const L = this.lineage;
     const id = this.nextRequestId++;
     const pool = this.ctx.workPool;

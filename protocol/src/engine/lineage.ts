@@ -8,6 +8,7 @@
  * the exact state it was computed from.
  */
 import type { Downlink, MethodInstance, ReplicaState } from '../methods/types.js';
+import type { PhaseName } from '../methods/types.js';
 import { distSq } from '../vec/kernels.js';
 import type { RunContext } from './context.js';
 import { compareDigests, digestEquals, digestHex, replicaDigest } from './digest.js';
@@ -26,7 +27,7 @@ export interface InstalledState {
   readonly round: number;
   readonly commitEpoch: number;
   readonly digest: Uint8Array;
-  readonly nextPhase: string;
+  readonly nextPhase: PhaseName | '';
 }
 
 export class Lineage {
@@ -36,7 +37,7 @@ export class Lineage {
   commitEpoch = 0;
   readonly digest: Uint8Array;
   /** The next phase of the current iteration (null: the next round starts an iteration). */
-  nextPhase: string | null = null;
+  nextPhase: PhaseName | null = null;
   doneReason: StopReason | null = null;
   /** Spare replica that snapshots are decoded into before they are checked and swapped in. */
   private scratch: ReplicaState | null = null;
@@ -69,7 +70,7 @@ export class Lineage {
     return round === this.committed + 1 && digestEquals(parent, this.digest);
   }
 
-  expectedPhase(): string {
+  expectedPhase(): PhaseName {
     return this.nextPhase ?? this.method.startPhase(this.replica);
   }
 
@@ -84,7 +85,7 @@ export class Lineage {
    * lineage bookkeeping and the new digest. `adopt` runs between the two (the device adopts its
    * shard memories). Returns the iteration the round belonged to.
    */
-  apply(round: number, epoch: number, phase: string, downlink: Downlink, adopt: () => void): number {
+  apply(round: number, epoch: number, phase: PhaseName, downlink: Downlink, adopt: () => void): number {
     const iterationBefore = this.replica.iteration;
     const next = this.method.deviceApply(this.replica, phase, downlink);
     adopt();

@@ -22,6 +22,7 @@
  *   8 REPLAY        peer → peer                  a logged COMMIT re-sent for catch-up (same body)
  */
 import { ByteReader, ByteWriter, internIdent, MAX_IDENT_BYTES } from './bytes.js';
+import { isPhaseName, type PhaseName } from '../methods/types.js';
 import { DIGEST_BYTES } from './digest.js';
 
 export const MSG = {
@@ -486,12 +487,19 @@ export function decodeAnnounce(bytes: Uint8Array): AnnounceBody {
   return { round, commitEpoch, digest, flags, successors };
 }
 
+/** A phase name: one of the methods' phases (anything else is refused here, at the wire). */
+function readPhase(r: ByteReader, field: string): PhaseName {
+  const name = r.ident(field);
+  if (!isPhaseName(name)) r.fail(field, `unknown phase '${name}'`);
+  return name;
+}
+
 // ------------------------------------------------------------------ OPEN
 
 export interface OpenBody {
   readonly attempt: number;
   readonly iteration: number;
-  readonly phase: string;
+  readonly phase: PhaseName;
   /** Epoch and digest of the state the round builds on (after round − 1). */
   readonly baseEpoch: number;
   readonly baseDigest: Uint8Array;
@@ -520,7 +528,7 @@ export function decodeOpen(bytes: Uint8Array, limits: BodyLimits): DecodedOpen {
   const r = new ByteReader(bytes, 'open');
   const attempt = r.varint('attempt', 0xffffffff);
   const iteration = r.varint('iteration', 0xffffffff);
-  const phase = r.ident('phase');
+  const phase = readPhase(r, 'phase');
   const baseEpoch = r.varint('baseEpoch', 0xffffffff);
   const baseDigest = readDigest(r, 'baseDigest');
   const deadlineMs = r.varint('deadlineMs', 0xffffffff);
@@ -592,7 +600,7 @@ export interface CommitNext {
 export interface CommitBody {
   /** Completed iterations before this round was applied. */
   readonly iteration: number;
-  readonly phase: string;
+  readonly phase: PhaseName;
   /** Downlink flags (bit 0 = refresh b_k). */
   readonly flags: number;
   readonly parentDigest: Uint8Array;
@@ -628,7 +636,7 @@ export interface DecodedCommit extends Omit<CommitBody, 'next'> {
 export function decodeCommit(bytes: Uint8Array, limits: BodyLimits): DecodedCommit {
   const r = new ByteReader(bytes, 'commit');
   const iteration = r.varint('iteration', 0xffffffff);
-  const phase = r.ident('phase');
+  const phase = readPhase(r, 'phase');
   const flags = r.varint('flags', 0xffff);
   const parentDigest = readDigest(r, 'parentDigest');
   const digest = readDigest(r, 'digest');
@@ -687,7 +695,8 @@ export interface StateHeader {
   readonly iteration: number;
   readonly initialized: boolean;
   /** Phase that comes next ('' when the iteration is complete). */
-  readonly nextPhase: string;
+  /** The next phase of the iteration, or '' when the next round starts one. */
+  readonly nextPhase: PhaseName | '';
 }
 
 export function encodeState(h: StateHeader, vectors: Readonly<Record<string, Float64Array>>, shape: ReplicaShape): Uint8Array {
@@ -716,7 +725,8 @@ export function decodeStateInto(bytes: Uint8Array, shape: ReplicaShape, out: Rec
   const iteration = r.varint('iteration', 0xffffffff);
   const init = r.u8('initialized');
   if (init > 1) r.fail('initialized', `must be 0 or 1, got ${init}`);
-  const nextPhase = r.ident('nextPhase', true);
+  const nextRaw = r.ident('nextPhase', true);
+  const nextPhase: PhaseName | '' = nextRaw === '' || isPhaseName(nextRaw) ? nextRaw : r.fail('nextPhase', `unknown phase '${nextRaw}'`);
   const n = r.varint('vectors.count', MAX_STATE_VECTORS);
   if (n !== shape.names.length) r.fail('vectors.count', `expected ${shape.names.length} vectors, got ${n}`);
   for (let i = 0; i < n; i++) {

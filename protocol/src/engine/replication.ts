@@ -13,11 +13,12 @@
  * timing.
  */
 import type { MethodInstance } from '../methods/types.js';
+import type { PhaseName } from '../methods/types.js';
 import type { RunContext } from './context.js';
 import type { Device } from './device.js';
 import { digestEquals, digestHex, replicaDigest } from './digest.js';
 import { compareVersion, type Lineage } from './lineage.js';
-import { type DecodedCommit, decodeCommit, decodeStateInto, decodeStateRequest, encodeState, encodeStateRequest, MSG } from './messages.js';
+import { type DecodedCommit, type StateHeader, decodeCommit, decodeStateInto, decodeStateRequest, encodeState, encodeStateRequest, MSG } from './messages.js';
 import type { Outbox } from './outbox.js';
 import type { EngineMessage, PeerId, TimerKind } from './types.js';
 
@@ -115,7 +116,7 @@ export class Replication {
   }
 
   /** Logs an applied commit (for replays), emits its `commit` action, and checks for the end of the run. */
-  recordCommit(msg: EngineMessage, iteration: number, phase: string, included: readonly number[]): void {
+  recordCommit(msg: EngineMessage, iteration: number, phase: PhaseName, included: readonly number[]): void {
     const L = this.lineage;
     L.logCommit(msg);
     this.outbox.push({ type: 'commit', epoch: msg.epoch, round: msg.round, iteration, phase, included, digest: L.digestHex });
@@ -255,7 +256,7 @@ export class Replication {
       this.outbox.count('replays-served');
       return;
     }
-    const header = {
+    const header: StateHeader = {
       round: L.committed,
       commitEpoch: L.commitEpoch,
       digest: L.digest,
@@ -304,7 +305,7 @@ export class Replication {
       this.outbox.count('state-not-newer');
       return;
     }
-    if (h.nextPhase !== '') this.method.phase(h.nextPhase); // unknown phase → typed error
+    if (h.nextPhase !== '') this.method.phase(h.nextPhase); // a phase of another method → typed error
     // Install: swap replicas; shard memories no longer match the replica → fresh.
     L.install(h);
     this.device.resetShards();

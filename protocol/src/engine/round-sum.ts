@@ -13,6 +13,7 @@
  * aggregator never holds decoded copies of large answers besides the accumulator.
  */
 import type { Payload } from '../compress/types.js';
+import type { PhaseName } from '../methods/types.js';
 import type { MethodInstance, PhaseInfo, ReplicaState, UplinkSum } from '../methods/types.js';
 
 /** Early payloads up to this size (encoded) wait decoded; larger ones wait as bytes. */
@@ -27,7 +28,7 @@ export class RoundSum {
   /** What a waiting shard's answer is held as: its decoded payload (small) or its encoded bytes (large). */
   private readonly held: (Payload | Uint8Array | null)[];
   private readonly included: number[] = [];
-  private phase = '';
+  private phase: PhaseName = 'init';
   private info: PhaseInfo | null = null;
   private replica: ReplicaState | null = null;
 
@@ -42,7 +43,7 @@ export class RoundSum {
   }
 
   /** Starts the sum of a new round (of `phase`, on `replica`, which must not change until `finish`). */
-  reset(replica: ReplicaState, phase: string, info: PhaseInfo): void {
+  reset(replica: ReplicaState, phase: PhaseName, info: PhaseInfo): void {
     this.sum.fill(0);
     this.state.fill(0);
     this.held.fill(null);

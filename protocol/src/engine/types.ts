@@ -9,6 +9,7 @@
  */
 
 import type { Evaluation } from '../methods/types.js';
+import type { PhaseName } from '../methods/types.js';
 
 export type PeerId = string;
 
@@ -77,7 +78,7 @@ export interface EvaluationRequest {
   readonly id: number;
   /** The method iteration and phase the steps belong to (for evaluators that key data by them). */
   readonly iteration: number;
-  readonly phase: string;
+  readonly phase: PhaseName;
   /** Per shard, the evaluations of its device step, in order. */
   readonly items: readonly { readonly shard: number; readonly evaluations: readonly Evaluation[] }[];
 }
@@ -127,7 +128,7 @@ export type EngineAction =
       readonly epoch: number;
       readonly round: number;
       readonly iteration: number;
-      readonly phase: string;
+      readonly phase: PhaseName;
       readonly included: readonly number[];
       readonly digest: string;
     }

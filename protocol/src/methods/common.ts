@@ -3,6 +3,7 @@
  * (run seed, iteration, purpose, device), averaging of uplinks, and double-buffered shard memory.
  */
 import type { CompressContext, Compressor, Payload, SharedContext } from '../compress/types.js';
+import type { PhaseName } from './types.js';
 import { IdentityCompressor } from '../compress/identity.js';
 import { ValidationError } from '../errors.js';
 import type { Problem } from '../problems/types.js';
@@ -36,8 +37,8 @@ export const FULL = new IdentityCompressor();
 export const PURPOSE = {
   coin: 'coin',
   sample: 'sample',
-  up: (phase: string) => `up:${phase}`,
-  down: (phase: string) => `down:${phase}`,
+  up: (phase: PhaseName) => `up:${phase}`,
+  down: (phase: PhaseName) => `down:${phase}`,
   local: (purpose: string) => `local:${purpose}`,
 } as const;
 
@@ -94,7 +95,7 @@ export function accumulateUplink(
   ctx: Contexts,
   codec: Compressor,
   round: number,
-  phase: string,
+  phase: PhaseName,
   shard: number,
   payload: Payload,
   out: Float64Array,
@@ -110,7 +111,7 @@ export function accumulateUplink(
  * in ascending shard order and returns the included shards. For single-process drivers (the
  * reference runner, tests); the engine streams uplinks into its own sum as they arrive.
  */
-export function sumUplinks(method: MethodInstance, replica: ReplicaState, phase: string, uplinks: readonly ShardUplink[], out: Float64Array): UplinkSum {
+export function sumUplinks(method: MethodInstance, replica: ReplicaState, phase: PhaseName, uplinks: readonly ShardUplink[], out: Float64Array): UplinkSum {
   out.fill(0);
   const sorted = [...uplinks].sort((a, b) => a.shard - b.shard);
   for (let i = 1; i < sorted.length; i++) {
@@ -121,19 +122,19 @@ export function sumUplinks(method: MethodInstance, replica: ReplicaState, phase:
 }
 
 /** Throws unless every shard answered (phases with `requiresAll`). */
-export function expectAll(name: string, phase: string, included: readonly number[], M: number): void {
+export function expectAll(name: string, phase: PhaseName, included: readonly number[], M: number): void {
   if (included.length !== M) {
     throw new ValidationError('uplinks', `${name}: phase '${phase}' requires all ${M} shards, got ${included.length}`);
   }
 }
 
 /** Compresses `x` as the server's broadcast of `phase` in iteration `round`. */
-export function broadcast(ctx: Contexts, codec: Compressor, round: number, phase: string, x: Float64Array): Payload {
+export function broadcast(ctx: Contexts, codec: Compressor, round: number, phase: PhaseName, x: Float64Array): Payload {
   return codec.compress(x, ctx.sender(round, PURPOSE.down(phase), SERVER));
 }
 
 /** out ← decompressed broadcast of `phase`; throws when a payload was expected and is missing. */
-export function receive(ctx: Contexts, codec: Compressor, round: number, phase: string, down: Downlink, out: Float64Array): Float64Array {
+export function receive(ctx: Contexts, codec: Compressor, round: number, phase: PhaseName, down: Downlink, out: Float64Array): Float64Array {
   if (!down.payload) throw new ValidationError('payload', `phase '${phase}': downlink carries no payload`);
   if (down.payload.d !== out.length) throw new ValidationError('payload.d', `phase '${phase}': downlink dimension ${down.payload.d}, expected ${out.length}`);
   codec.decompress(down.payload, ctx.shared(round, PURPOSE.down(phase), SERVER), out);
@@ -150,6 +151,6 @@ export function vector(state: ReplicaState | ShardState, name: string): Float64A
   return v;
 }
 
-export function unknownPhase(name: string, phase: string): never {
+export function unknownPhase(name: string, phase: PhaseName): never {
   throw new ValidationError('phase', `${name}: unknown phase '${phase}'`);
 }

@@ -3,6 +3,7 @@
  * what the reference runner does, and what an evaluator of a synthetic problem does.
  */
 import type { Problem } from '../problems/types.js';
+import type { PhaseName } from './types.js';
 import type { Evaluation, MethodInstance, ReplicaState, ShardState, ShardWork, UplinkResult } from './types.js';
 
 /** Writes every planned evaluation's value: F_m(point), or F_{m,sample}(point). */
@@ -21,7 +22,7 @@ export function uplinkFromProblem(
   shard: ShardState,
   work: ShardWork,
   m: number,
-  phase: string,
+  phase: PhaseName,
 ): UplinkResult {
   evaluateFromProblem(problem, m, method.planUplink(replica, shard, work, m, phase));
   return method.finishUplink(replica, shard, work, m, phase);

@@ -9,6 +9,7 @@
  * Replica vectors: z, zhalf. No initial exchange (the replica starts initialized).
  */
 import { ValidationError } from '../errors.js';
+import type { PhaseName } from './types.js';
 import type { Compressor, Payload } from '../compress/types.js';
 import type { Problem } from '../problems/types.js';
 import type { Prox } from '../prox/types.js';
@@ -82,10 +83,10 @@ export class Extragradient implements MethodInstance {
   initServer(): ServerState {
     return { vectors: {} };
   }
-  startPhase(_replica: ReplicaState): string {
+  startPhase(_replica: ReplicaState): PhaseName {
     return 'extra1';
   }
-  phase(name: string): PhaseInfo {
+  phase(name: PhaseName): PhaseInfo {
     if (name !== 'extra1' && name !== 'extra2') unknownPhase(this.name, name);
     return this.info;
   }
@@ -98,7 +99,7 @@ export class Extragradient implements MethodInstance {
   }
 
   /** F_m at z (extra1) or at z^{k+½} (extra2). */
-  planUplink(replica: ReplicaState, _shard: ShardState, work: ShardWork, m: number, phase: string): readonly Evaluation[] {
+  planUplink(replica: ReplicaState, _shard: ShardState, work: ShardWork, m: number, phase: PhaseName): readonly Evaluation[] {
     this.phase(phase);
     if (!Number.isSafeInteger(m) || m < 0 || m >= this.shards) throw new ValidationError('shard', `${this.name}: no shard ${m}`);
     const x0 = vector(work, 'x0');
@@ -106,17 +107,17 @@ export class Extragradient implements MethodInstance {
     return [{ sample: null, point: x0, value: vector(work, 'v0') }];
   }
 
-  finishUplink(replica: ReplicaState, _shard: ShardState, work: ShardWork, m: number, phase: string): UplinkResult {
+  finishUplink(replica: ReplicaState, _shard: ShardState, work: ShardWork, m: number, phase: PhaseName): UplinkResult {
     this.phase(phase);
     const payload = this.device.compress(vector(work, 'v0'), this.ctx.sender(replica.iteration, PURPOSE.up(phase), m));
     return { payload, shard: null };
   }
 
-  accumulateUplink(replica: ReplicaState, phase: string, m: number, payload: Payload, sum: Float64Array): void {
+  accumulateUplink(replica: ReplicaState, phase: PhaseName, m: number, payload: Payload, sum: Float64Array): void {
     accumulateUplink(this.ctx, this.phase(phase).uplink, replica.iteration, phase, m, payload, sum);
   }
 
-  serverAggregate(_server: ServerState, replica: ReplicaState, phase: string, uplinks: UplinkSum, _options: AggregateOptions): Downlink {
+  serverAggregate(_server: ServerState, replica: ReplicaState, phase: PhaseName, uplinks: UplinkSum, _options: AggregateOptions): Downlink {
     this.phase(phase);
     const k = replica.iteration;
     const { sum, included } = uplinks;
@@ -124,7 +125,7 @@ export class Extragradient implements MethodInstance {
     return { payload: broadcast(this.ctx, this.server, k, phase, sum), flags: 0, included };
   }
 
-  deviceApply(replica: ReplicaState, phase: string, downlink: Downlink): string | null {
+  deviceApply(replica: ReplicaState, phase: PhaseName, downlink: Downlink): PhaseName | null {
     this.phase(phase);
     const k = replica.iteration;
     receive(this.ctx, this.server, k, phase, downlink, this.g);

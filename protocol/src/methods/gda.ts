@@ -9,6 +9,7 @@
  * Replica vectors: z. EF-GDA shard vectors: e, eSpare.
  */
 import { ValidationError } from '../errors.js';
+import type { PhaseName } from './types.js';
 import type { Compressor, Payload } from '../compress/types.js';
 import type { Problem } from '../problems/types.js';
 import type { Prox } from '../prox/types.js';
@@ -86,10 +87,10 @@ export class DescentAscent implements MethodInstance {
   initServer(): ServerState {
     return { vectors: {} };
   }
-  startPhase(_replica: ReplicaState): string {
+  startPhase(_replica: ReplicaState): PhaseName {
     return 'step';
   }
-  phase(name: string): PhaseInfo {
+  phase(name: PhaseName): PhaseInfo {
     if (name !== 'step') unknownPhase(this.name, name);
     return this.info;
   }
@@ -102,7 +103,7 @@ export class DescentAscent implements MethodInstance {
   }
 
   /** F_m(z). */
-  planUplink(replica: ReplicaState, _shard: ShardState, work: ShardWork, m: number, phase: string): readonly Evaluation[] {
+  planUplink(replica: ReplicaState, _shard: ShardState, work: ShardWork, m: number, phase: PhaseName): readonly Evaluation[] {
     this.phase(phase);
     if (!Number.isSafeInteger(m) || m < 0 || m >= this.shards) throw new ValidationError('shard', `${this.name}: no shard ${m}`);
     const x0 = vector(work, 'x0');
@@ -110,7 +111,7 @@ export class DescentAscent implements MethodInstance {
     return [{ sample: null, point: x0, value: vector(work, 'v0') }];
   }
 
-  finishUplink(replica: ReplicaState, shard: ShardState, work: ShardWork, m: number, phase: string): UplinkResult {
+  finishUplink(replica: ReplicaState, shard: ShardState, work: ShardWork, m: number, phase: PhaseName): UplinkResult {
     this.phase(phase);
     const k = replica.iteration;
     const purpose = PURPOSE.up(phase);
@@ -130,11 +131,11 @@ export class DescentAscent implements MethodInstance {
     return { payload, shard: { vectors: { e: eNext, eSpare: e } } };
   }
 
-  accumulateUplink(replica: ReplicaState, phase: string, m: number, payload: Payload, sum: Float64Array): void {
+  accumulateUplink(replica: ReplicaState, phase: PhaseName, m: number, payload: Payload, sum: Float64Array): void {
     accumulateUplink(this.ctx, this.phase(phase).uplink, replica.iteration, phase, m, payload, sum);
   }
 
-  serverAggregate(_server: ServerState, replica: ReplicaState, phase: string, uplinks: UplinkSum, _options: AggregateOptions): Downlink {
+  serverAggregate(_server: ServerState, replica: ReplicaState, phase: PhaseName, uplinks: UplinkSum, _options: AggregateOptions): Downlink {
     this.phase(phase);
     const k = replica.iteration;
     const { sum, included } = uplinks;
@@ -142,7 +143,7 @@ export class DescentAscent implements MethodInstance {
     return { payload: broadcast(this.ctx, this.server, k, phase, sum), flags: 0, included };
   }
 
-  deviceApply(replica: ReplicaState, phase: string, downlink: Downlink): string | null {
+  deviceApply(replica: ReplicaState, phase: PhaseName, downlink: Downlink): PhaseName | null {
     this.phase(phase);
     const k = replica.iteration;
     receive(this.ctx, this.server, k, phase, downlink, this.g);

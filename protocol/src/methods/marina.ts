@@ -28,6 +28,7 @@
  * `tau` reports 1 − p, the probability of a compressed round (MASHA's τ plays the same role).
  */
 import type { Compressor, Payload } from '../compress/types.js';
+import type { PhaseName } from './types.js';
 import { ValidationError } from '../errors.js';
 import type {
   AggregateOptions,
@@ -121,12 +122,12 @@ export class Marina implements MethodInstance {
     return this.ctx.coin(k, this.p);
   }
 
-  startPhase(replica: ReplicaState): string {
+  startPhase(replica: ReplicaState): PhaseName {
     if (!replica.initialized) return 'init';
     return this.coin(replica.iteration) ? 'full' : 'diff';
   }
 
-  phase(name: string): PhaseInfo {
+  phase(name: PhaseName): PhaseInfo {
     const p = this.phases[name];
     if (!p) unknownPhase(this.name, name);
     return p;
@@ -154,7 +155,7 @@ export class Marina implements MethodInstance {
    * Evaluations of shard m's step. init: ∇f_m(x⁰); full: ∇f_m(x^{k+1}); diff: ∇f_m(x^{k+1}) (x0 → v0)
    * and, for a fresh holder without ∇f_m(x^k), that too (x1 → v1).
    */
-  planUplink(replica: ReplicaState, shard: ShardState, work: ShardWork, m: number, phase: string): readonly Evaluation[] {
+  planUplink(replica: ReplicaState, shard: ShardState, work: ShardWork, m: number, phase: PhaseName): readonly Evaluation[] {
     this.checkShard(m);
     const x0 = vector(work, 'x0');
     const v0 = vector(work, 'v0');
@@ -182,7 +183,7 @@ export class Marina implements MethodInstance {
     }
   }
 
-  finishUplink(replica: ReplicaState, shard: ShardState, work: ShardWork, m: number, phase: string): UplinkResult {
+  finishUplink(replica: ReplicaState, shard: ShardState, work: ShardWork, m: number, phase: PhaseName): UplinkResult {
     this.checkShard(m);
     const k = replica.iteration;
     const spare = vector(shard, 'gradSpare');
@@ -213,11 +214,11 @@ export class Marina implements MethodInstance {
     return { vectors: { grad: fresh, gradSpare: vector(shard, 'grad'), stamp: Float64Array.of(stamp) } };
   }
 
-  accumulateUplink(replica: ReplicaState, phase: string, m: number, payload: Payload, sum: Float64Array): void {
+  accumulateUplink(replica: ReplicaState, phase: PhaseName, m: number, payload: Payload, sum: Float64Array): void {
     accumulateUplink(this.ctx, this.phase(phase).uplink, replica.iteration, phase, m, payload, sum);
   }
 
-  serverAggregate(_server: ServerState, replica: ReplicaState, phase: string, uplinks: UplinkSum, options: AggregateOptions): Downlink {
+  serverAggregate(_server: ServerState, replica: ReplicaState, phase: PhaseName, uplinks: UplinkSum, options: AggregateOptions): Downlink {
     const k = replica.iteration;
     switch (phase) {
       case 'init':
@@ -236,7 +237,7 @@ export class Marina implements MethodInstance {
     }
   }
 
-  deviceApply(replica: ReplicaState, phase: string, downlink: Downlink): string | null {
+  deviceApply(replica: ReplicaState, phase: PhaseName, downlink: Downlink): PhaseName | null {
     const k = replica.iteration;
     const x = vector(replica, 'x');
     const g = vector(replica, 'g');

@@ -18,6 +18,7 @@
  * refresh) recomputes F_m(w) from the replica's w, which is the same value.
  */
 import type { Compressor, Payload } from '../compress/types.js';
+import type { PhaseName } from './types.js';
 import { ValidationError } from '../errors.js';
 import type { Problem } from '../problems/types.js';
 import type { Prox } from '../prox/types.js';
@@ -126,11 +127,11 @@ export abstract class MashaBase implements MethodInstance {
     return { vectors: {} };
   }
 
-  startPhase(replica: ReplicaState): string {
+  startPhase(replica: ReplicaState): PhaseName {
     return replica.initialized ? 'diff' : 'init';
   }
 
-  phase(name: string): PhaseInfo {
+  phase(name: PhaseName): PhaseInfo {
     const p = this.phases[name];
     if (!p) unknownPhase(this.name, name);
     return p;
@@ -174,7 +175,7 @@ export abstract class MashaBase implements MethodInstance {
    * when the shard's cached F_m(w) is stale (a new holder, a holder that missed a refresh), F_m(w)
    * (x1 → v1); stochastic: the sampled F_{m,π} at both points.
    */
-  planUplink(replica: ReplicaState, shard: ShardState, work: ShardWork, m: number, phase: string): readonly Evaluation[] {
+  planUplink(replica: ReplicaState, shard: ShardState, work: ShardWork, m: number, phase: PhaseName): readonly Evaluation[] {
     this.checkShard(m);
     const x0 = vector(work, 'x0');
     const v0 = vector(work, 'v0');
@@ -231,7 +232,7 @@ export abstract class MashaBase implements MethodInstance {
     return updated;
   }
 
-  finishUplink(replica: ReplicaState, shard: ShardState, work: ShardWork, m: number, phase: string): UplinkResult {
+  finishUplink(replica: ReplicaState, shard: ShardState, work: ShardWork, m: number, phase: PhaseName): UplinkResult {
     this.checkShard(m);
     switch (phase) {
       case 'init':
@@ -250,11 +251,11 @@ export abstract class MashaBase implements MethodInstance {
     }
   }
 
-  accumulateUplink(replica: ReplicaState, phase: string, m: number, payload: Payload, sum: Float64Array): void {
+  accumulateUplink(replica: ReplicaState, phase: PhaseName, m: number, payload: Payload, sum: Float64Array): void {
     accumulateUplink(this.ctx, this.phase(phase).uplink, replica.iteration, phase, m, payload, sum);
   }
 
-  serverAggregate(server: ServerState, replica: ReplicaState, phase: string, uplinks: UplinkSum, options: AggregateOptions): Downlink {
+  serverAggregate(server: ServerState, replica: ReplicaState, phase: PhaseName, uplinks: UplinkSum, options: AggregateOptions): Downlink {
     const k = replica.iteration;
     switch (phase) {
       case 'init':
@@ -274,7 +275,7 @@ export abstract class MashaBase implements MethodInstance {
     }
   }
 
-  deviceApply(replica: ReplicaState, phase: string, downlink: Downlink): string | null {
+  deviceApply(replica: ReplicaState, phase: PhaseName, downlink: Downlink): PhaseName | null {
     const k = replica.iteration;
     switch (phase) {
       case 'init':

@@ -23,6 +23,14 @@ import type { Compressor, Payload } from '../compress/types.js';
 
 export type MethodName = 'masha1' | 'masha2' | 'eg' | 'qeg' | 'qgda' | 'ef-gda' | 'marina';
 
+/** Every phase any method has (a method accepts its own and refuses the others). */
+export const PHASE_NAMES = ['init', 'diff', 'refresh', 'full', 'extra1', 'extra2', 'step'] as const;
+export type PhaseName = (typeof PHASE_NAMES)[number];
+
+export function isPhaseName(name: string): name is PhaseName {
+  return (PHASE_NAMES as readonly string[]).includes(name);
+}
+
 /** State replicated on every peer. All vectors are named so that it can be serialised generically. */
 export interface ReplicaState {
   /** Completed iterations. */
@@ -116,20 +124,20 @@ export interface MethodInstance {
   initShard(m: number): ShardState;
   initServer(): ServerState;
   /** Phase that opens the next iteration (an init phase while `!replica.initialized`). */
-  startPhase(replica: ReplicaState): string;
-  phase(name: string): PhaseInfo;
+  startPhase(replica: ReplicaState): PhaseName;
+  phase(name: PhaseName): PhaseInfo;
   /** Evaluation buffers of a holder of shard m. */
   initWork(m: number): ShardWork;
   /** The operator evaluations the device step of shard m in `phase` needs (points written into `work`). */
-  planUplink(replica: ReplicaState, shard: ShardState, work: ShardWork, m: number, phase: string): readonly Evaluation[];
+  planUplink(replica: ReplicaState, shard: ShardState, work: ShardWork, m: number, phase: PhaseName): readonly Evaluation[];
   /** The device step of shard m once the planned evaluations' values are in `work`. */
-  finishUplink(replica: ReplicaState, shard: ShardState, work: ShardWork, m: number, phase: string): UplinkResult;
+  finishUplink(replica: ReplicaState, shard: ShardState, work: ShardWork, m: number, phase: PhaseName): UplinkResult;
   /** sum += (1/M)·decompress(shard m's uplink payload of `phase`). Throws on a payload of the wrong shape. */
-  accumulateUplink(replica: ReplicaState, phase: string, m: number, payload: Payload, sum: Float64Array): void;
+  accumulateUplink(replica: ReplicaState, phase: PhaseName, m: number, payload: Payload, sum: Float64Array): void;
   /** The server step from the sum of the uplinks. Mutates `server` (and may overwrite `uplinks.sum`); must not mutate the replica. */
-  serverAggregate(server: ServerState, replica: ReplicaState, phase: string, uplinks: UplinkSum, options: AggregateOptions): Downlink;
+  serverAggregate(server: ServerState, replica: ReplicaState, phase: PhaseName, uplinks: UplinkSum, options: AggregateOptions): Downlink;
   /** Mutates `replica`; returns the next phase, or null when the iteration is complete. */
-  deviceApply(replica: ReplicaState, phase: string, downlink: Downlink): string | null;
+  deviceApply(replica: ReplicaState, phase: PhaseName, downlink: Downlink): PhaseName | null;
   /** The current iterate to report (z for VIs, x for minimisation). */
   iterate(replica: ReplicaState): Float64Array;
 }

@@ -14,6 +14,7 @@
  * relative squared distance ‖z^k − z*‖²/‖z⁰ − z*‖² when z* is known, and ‖F(z^k)‖² always.
  */
 import type { Compressor, Payload } from '../compress/types.js';
+import type { PhaseName } from '../methods/types.js';
 import { MashaError, ValidationError } from '../errors.js';
 import { sumUplinks } from '../methods/common.js';
 import { uplinkFromProblem } from '../methods/evaluate.js';
@@ -84,7 +85,7 @@ export class ReferenceDriver {
    * Runs one phase with the given responders (default: all shards) and returns the next phase.
    * Phases that require every shard ignore `responders`.
    */
-  runPhase(phase: string, responders?: readonly number[], forceRefresh = false): string | null {
+  runPhase(phase: PhaseName, responders?: readonly number[], forceRefresh = false): PhaseName | null {
     const { method, replica } = this;
     const info = method.phase(phase);
     const who = info.requiresAll || !responders ? this.shards.map((_, m) => m) : responders;
@@ -109,7 +110,7 @@ export class ReferenceDriver {
   /** Runs phases until the current iteration (or the initial exchange) completes. */
   runIteration(responders?: readonly number[]): void {
     const start = this.replica.iteration;
-    let phase: string | null = this.method.startPhase(this.replica);
+    let phase: PhaseName | null = this.method.startPhase(this.replica);
     let guard = 0;
     while (phase !== null) {
       phase = this.runPhase(phase, responders);
