@@ -15,7 +15,7 @@ export * from './manifest/index.js';
 // Compressors and methods, by name.
 export type { Compressor, CompressorConstants, CompressContext, Payload, SharedContext } from './compress/types.js';
 export { parseCompressor, compressorNames, type CompressorName } from './compress/registry.js';
-export type { MethodName, MethodInstance, ReplicaState, ShardState, ServerState, Downlink, PhaseInfo } from './methods/types.js';
+export type { MethodName, MethodInstance, PhaseName, ReplicaState, ShardState, ServerState, Downlink, PhaseInfo } from './methods/types.js';
 export type { MethodConfig } from './methods/common.js';
 export { createMethod, methodNames, DEFAULT_COMPRESSOR } from './methods/registry.js';
 export { theoryStepsize } from './methods/stepsize.js';

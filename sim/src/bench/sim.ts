@@ -1,4 +1,4 @@
-import { buildProblem, buildRun, parseManifest, ReferenceDriver, type Manifest, type Problem } from '@masha/protocol';
+import { buildProblem, buildRun, parseManifest, ReferenceDriver, type Manifest, type PhaseName, type Problem } from '@masha/protocol';
 import { simulate } from '../run/simulate.js';
 import { progress, resultRow, type BenchResult, type Suite } from './harness.js';
 
@@ -40,7 +40,7 @@ function referenceSpeed(manifest: Manifest, problem: Problem, minSeconds: number
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   while (performance.now() - t0 < minSeconds * 1000) {
-    let phase: string | null = built.method.startPhase(driver.replica);
+    let phase: PhaseName | null = built.method.startPhase(driver.replica);
     while (phase !== null) {
       phase = driver.runPhase(phase);
       rounds++;
