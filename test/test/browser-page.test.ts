@@ -73,10 +73,12 @@ describe.skipIf(unavailable !== null)('the volunteer page in Chromium', () => {
     await waitForText(page, '#round', (t) => /^\d+/.test(t), 30_000);
     const r0 = await round();
     await waitForText(page, '#round', (t) => Number(/^(\d+)/.exec(t)?.[1] ?? -1) >= r0 + 10, 90_000);
-    expect(Number(await page.textContent('#volunteers'))).toBe(2);
-    // The 10 shards of the run, split between the two volunteers (from their reports).
+    // Two Node volunteers and this tab, which computes too.
+    await waitForText(page, '#volunteers', (t) => t === '3', 30_000);
+    // The 10 shards of the run, split between the three volunteers (from their reports).
     const held = (t: string): number[] => t.split(', ').map((x) => Number(x.split(': ')[1]));
-    await waitForText(page, '#shards-by-peer', (t) => held(t).length === 2 && held(t)[0] + held(t)[1] === 10, 30_000);
+    await waitForText(page, '#shards-by-peer', (t) => held(t).length === 3 && held(t).reduce((a, b) => a + b, 0) === 10, 30_000);
+    await waitForText(page, '#rounds', (t) => Number(t) > 0, 30_000);
     expect(Number(await page.textContent('#epoch'))).toBeGreaterThanOrEqual(1);
     const metric = Number(await page.textContent('#metric'));
     expect(Number.isFinite(metric) && metric > 0 && metric < 1).toBe(true);
