@@ -7,7 +7,9 @@
  *
  * URL parameters: `run=ID` joins that run (else the newest open one); `relay=MULTIADDR`
  * (repeatable) names the relay instead of asking the serving relay; `ice=URL` adds an ICE server
- * (repeatable; none by default); `debug=1` exposes `globalThis.masha` for tests and debugging;
+ * (repeatable; none by default); `debug=1` exposes `globalThis.masha` for tests and debugging
+ * (debug.ts, plus `live()`: the worker's latest live state, `records()`: the engine's records as
+ * events.jsonl-shaped lines, and the send/publish failure counts);
  * `discovery=0` turns off dialling discovered peers (tests that dial by hand).
  */
 import type { SwarmTransport } from '@masha/node/swarm-net';
