@@ -3,9 +3,15 @@
  * serving the page (`masha relay --http`), a run launched with `masha launch` and worked on by two
  * Node volunteers (`masha join`), and Chromium tabs opening the page.
  *
- * - The page connects to the relay, finds the run from `?run=ID`, and shows the run (method,
- *   problem, launcher) and its live state from the volunteers' status reports: aggregator, epoch,
- *   rounds advancing, the metric and its chart. A screenshot goes to test/out/browser/.
+ * - The page connects to the relay, finds the run from `?run=ID`, computes (its worker runs the
+ *   engine host), and shows the run (method, problem, launcher), its live state from the
+ *   volunteers' status reports (aggregator, epoch, rounds advancing, the metric and its chart) and
+ *   its own part: shards held, rounds contributed, compute time. Screenshots go to
+ *   test/out/browser/ (page.png, page-paused.png, page-phone.png).
+ * - Pause stops the tab's contributions (the other volunteers take its shards over) and resume
+ *   restarts them (a fresh engine syncs and is given shards).
+ * - The main thread stays responsive while rounds run: no long task (PerformanceObserver
+ *   `longtask`, i.e. no task of 50 ms or more); the longest timer delay is printed.
  * - A missing run and an unreachable relay are said in plain words.
  * - Tabs find each other (pubsub discovery) and link directly over WebRTC by themselves.
  * - Two tabs connect to each other directly over WebRTC, signalled through the relay: the
@@ -24,13 +30,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runIdOf } from '@masha/protocol';
 import { browserTestsUnavailable } from './browser/chromium.js';
 import { startBrowserSession, type BrowserSession } from './browser/session.js';
-import { connections, debugReady, dial, hangUp, received, sendFrames, waitForText, waitReceived, webrtcAddress } from './browser/page-helpers.js';
+import { connections, debugReady, dial, hangUp, mainThreadReport, received, resetMainThread, sendFrames, waitForText, waitReceived, watchMainThread, webrtcAddress } from './browser/page-helpers.js';
+import type { LiveState } from './browser/tab-swarm.js';
 import { testManifest } from './swarm-helpers.js';
 
 const OUT = fileURLToPath(new URL('../out/browser/', import.meta.url));
 const unavailable = browserTestsUnavailable();
 if (unavailable !== null && process.env.CI) throw new Error(`browser tests cannot run under CI: ${unavailable}`);
 if (unavailable !== null) console.warn(`browser tests skipped: ${unavailable}`);
+
+function live(page: Page): Promise<LiveState> {
+  return page.evaluate(() => (globalThis as unknown as { masha: { live(): LiveState } }).masha.live());
+}
+
+async function myRound(page: Page): Promise<number> {
+  return (await live(page)).swarm?.round ?? 0;
+}
 
 /** Dials for the dial-race test. */
 const RACE_DIALS = Number(process.env.MASHA_RACE_DIALS ?? 100);
@@ -49,8 +64,9 @@ describe.skipIf(unavailable !== null)('the volunteer page in Chromium', () => {
     await session?.stop();
   });
 
-  it('shows a run launched with `masha launch` and its live state and chart', async () => {
-    const manifest = testManifest({ stop: { iterations: 4_000, target: 1e-9 }, seed: 11 });
+  it('computes in the tab: shows the run, the chart and its own part, pauses and resumes, and the main thread stays responsive', async () => {
+    // A run that outlasts the test (the session's end stops it): 1e-30 is not reached.
+    const manifest = testManifest({ stop: { iterations: 20_000, target: 1e-30 }, seed: 11 });
     const runId = runIdOf(manifest);
     const path = join(OUT, 'run.json');
     writeFileSync(path, JSON.stringify(manifest));
@@ -62,23 +78,28 @@ describe.skipIf(unavailable !== null)('the volunteer page in Chromium', () => {
     for (const v of ['v1', 'v2']) {
       session.ns.masha(v, ['join', '--relay', session.relayTcp, '--run', runId, '--out', runs, '--json', '--wait', '120'], { stdout: 'ignore', stderr: { file: join(logDir, `${v}.log`) } });
     }
-    const page = await openPage(`run=${runId}`);
+    const page = await session.openPage(`run=${runId}&debug=1`, watchMainThread);
     await waitForText(page, '#relay-state', (t) => t === 'connected', 30_000);
     await waitForText(page, '#run-name', (t) => t.startsWith('MASHA1 + dither:p=2,s=8'), 60_000);
     expect(await page.textContent('#run-problem')).toBe('bilinear game, d = 100, M = 10');
-    expect(await page.textContent('#run-target')).toBe('1e-9');
+    expect(await page.textContent('#run-target')).toBe('1e-30');
     // Live state from the volunteers' status reports.
     await waitForText(page, '#aggregator', (t) => t !== '—', 60_000);
-    const round = async (): Promise<number> => Number(/^(\d+)/.exec((await page.textContent('#round')) ?? '')?.[1] ?? -1);
     await waitForText(page, '#round', (t) => /^\d+/.test(t), 30_000);
-    const r0 = await round();
-    await waitForText(page, '#round', (t) => Number(/^(\d+)/.exec(t)?.[1] ?? -1) >= r0 + 10, 90_000);
-    // Two Node volunteers and this tab, which computes too.
+    // Two Node volunteers and this tab, which computes too: its shards, its rounds, its compute time.
     await waitForText(page, '#volunteers', (t) => t === '3', 30_000);
-    // The 10 shards of the run, split between the three volunteers (from their reports).
     const held = (t: string): number[] => t.split(', ').map((x) => Number(x.split(': ')[1]));
     await waitForText(page, '#shards-by-peer', (t) => held(t).length === 3 && held(t).reduce((a, b) => a + b, 0) === 10, 30_000);
     await waitForText(page, '#rounds', (t) => Number(t) > 0, 30_000);
+    const myShards = await waitForText(page, '#shards', (t) => /^\d+(, \d+)*$/.test(t), 30_000);
+    expect(myShards.split(', ').length).toBeGreaterThan(0);
+    expect(await page.textContent('#computing')).toMatch(/^computing/);
+    await waitForText(page, '#compute-ms', (t) => / ms$/.test(t), 30_000);
+    expect(await page.textContent('#simd')).toBe('WebAssembly SIMD');
+    // The main thread during rounds: from the tab's first contribution on.
+    const windowStart = await resetMainThread(page);
+    const r0 = await myRound(page);
+    await waitForText(page, '#round', (t) => Number(/^(\d+)/.exec(t)?.[1] ?? -1) >= r0 + 10, 90_000);
     expect(Number(await page.textContent('#epoch'))).toBeGreaterThanOrEqual(1);
     const metric = Number(await page.textContent('#metric'));
     expect(Number.isFinite(metric) && metric > 0 && metric < 1).toBe(true);
@@ -86,8 +107,40 @@ describe.skipIf(unavailable !== null)('the volunteer page in Chromium', () => {
     // The chart is the CLI's chart code: a panel with a curve and the target line.
     expect(await page.locator('#chart svg .legend-item').count()).toBeGreaterThanOrEqual(1);
     expect(Number(await page.textContent('#peers'))).toBeGreaterThanOrEqual(1);
+    expect(await page.textContent('#bytes-up')).not.toBe('0 B');
     expect(await page.textContent('#bytes-down')).not.toBe('0 B');
     await page.screenshot({ path: join(OUT, 'page.png'), fullPage: true });
+
+    // Pause: this tab stops contributing, and the swarm takes its shards over.
+    const before = (await live(page)).self;
+    await page.click('#pause');
+    await waitForText(page, '#computing', (t) => t.startsWith('paused'), 10_000);
+    expect(await page.textContent('#pause')).toBe('Resume');
+    const pausedAt = (await live(page)).self;
+    expect(pausedAt.state).toBe('paused');
+    expect(pausedAt.roundsContributed).toBeGreaterThanOrEqual(before.roundsContributed);
+    const swarmRound = async (): Promise<number> => (await live(page)).swarm?.round ?? 0;
+    const rp = await swarmRound();
+    await waitForText(page, '#shards-by-peer', (t) => held(t).length === 2 && held(t).reduce((a, b) => a + b, 0) === 10, 30_000);
+    await page.waitForFunction((r) => ((globalThis as unknown as { masha: { live(): LiveState } }).masha.live().swarm?.round ?? 0) >= r + 10, rp, { timeout: 60_000 });
+    const whilePaused = (await live(page)).self;
+    expect(whilePaused.roundsContributed).toBe(pausedAt.roundsContributed);
+    expect(whilePaused.uplinksSent).toBe(pausedAt.uplinksSent);
+    await page.screenshot({ path: join(OUT, 'page-paused.png'), fullPage: true });
+    // Resume: a fresh engine syncs and is given shards again.
+    await page.click('#pause');
+    expect(await page.textContent('#pause')).toBe('Pause');
+    await page.waitForFunction((n) => (globalThis as unknown as { masha: { live(): LiveState } }).masha.live().self.roundsContributed > n, pausedAt.roundsContributed, { timeout: 60_000 });
+    const resumed = (await live(page)).self;
+    expect(resumed.hosts).toBe(2);
+    expect(resumed.uplinksSent).toBeGreaterThan(pausedAt.uplinksSent);
+
+    // No long task (≥ 50 ms) on the main thread while rounds ran.
+    const main = await mainThreadReport(page);
+    const ranMs = (await page.evaluate(() => performance.now())) - windowStart;
+    console.log(`main thread over ${(ranMs / 1000).toFixed(1)} s of rounds: longest timer delay ${main.maxLag.toFixed(1)} ms, long tasks ${JSON.stringify(main.longTasks)}`);
+    expect(main.longTasks).toEqual([]);
+
     // Phone width: nothing wider than the viewport.
     await page.setViewportSize({ width: 390, height: 844 });
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);

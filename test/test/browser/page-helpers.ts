@@ -61,3 +61,49 @@ export function received(page: Page): Promise<{ frames: number; bytes: number }>
 export function waitReceived(page: Page, total: number, timeoutMs: number): Promise<number> {
   return page.evaluate(({ n, t }) => (globalThis as unknown as { masha: { waitReceived(n: number, t: number): Promise<number> } }).masha.waitReceived(n, t), { n: total, t: timeoutMs });
 }
+
+/**
+ * Main-thread responsiveness, installed before the page loads (`page.addInitScript`): every long
+ * task (PerformanceObserver `longtask`: a task of 50 ms or more) with its start, and the largest
+ * delay of a 10 ms interval timer (how long the main thread was busy at a stretch, below 50 ms
+ * too) since `resetLag()`.
+ */
+export async function watchMainThread(page: Page): Promise<void> {
+  await page.addInitScript(() => {
+    const w = globalThis as unknown as { __main: { longTasks: { start: number; duration: number }[]; maxLag: number; since: number } };
+    w.__main = { longTasks: [], maxLag: 0, since: performance.now() };
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) w.__main.longTasks.push({ start: e.startTime, duration: e.duration });
+    }).observe({ type: 'longtask', buffered: true });
+    let last = performance.now();
+    setInterval(() => {
+      const now = performance.now();
+      w.__main.maxLag = Math.max(w.__main.maxLag, now - last - 10);
+      last = now;
+    }, 10);
+  });
+}
+
+export interface MainThreadReport {
+  /** Long tasks (≥ 50 ms) that started since `since`. */
+  readonly longTasks: { start: number; duration: number }[];
+  /** Largest timer delay since the last reset (ms). */
+  readonly maxLag: number;
+}
+
+/** Starts a measurement window: returns its start (page clock) and resets the lag. */
+export function resetMainThread(page: Page): Promise<number> {
+  return page.evaluate(() => {
+    const m = (globalThis as unknown as { __main: { maxLag: number; since: number } }).__main;
+    m.maxLag = 0;
+    m.since = performance.now();
+    return m.since;
+  });
+}
+
+export function mainThreadReport(page: Page): Promise<MainThreadReport> {
+  return page.evaluate(() => {
+    const m = (globalThis as unknown as { __main: { longTasks: { start: number; duration: number }[]; maxLag: number; since: number } }).__main;
+    return { longTasks: m.longTasks.filter((t) => t.start >= m.since), maxLag: m.maxLag };
+  });
+}
