@@ -8,7 +8,7 @@
  * fields), so `checkLineage` reads both. `Tab.close()` saves the tab's records first: a closed
  * tab's log is what it had recorded until then, like a killed process's.
  */
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { runIdOf, type Manifest } from '@masha/protocol';
@@ -89,9 +89,9 @@ export class TabSwarm {
   }
 
   /** Opens a tab on the run's volunteer page (debug API on). */
-  async tab(runId: string, name = `tab${this.tabs.length + 1}`, extraQuery = ''): Promise<Tab> {
+  async tab(runId: string, name = `tab${this.tabs.length + 1}`, extraQuery = '', readyMs = 60_000): Promise<Tab> {
     const page = await this.session.openPage(`run=${runId}&debug=1${extraQuery}`);
-    const id = await debugReady(page);
+    const id = await debugReady(page, readyMs);
     const t = new Tab(name, page, id);
     this.tabs.push(t);
     return t;
@@ -104,6 +104,15 @@ export class TabSwarm {
     if (!existsSync(dir)) return out;
     for (const f of readdirSync(dir)) if (f.endsWith('.jsonl')) out.set(f.slice(0, -'.jsonl'.length), readLog(join(dir, f)));
     return out;
+  }
+
+  /** One Node volunteer's event log while it is being written (a partial last line is left out). */
+  livePeerLog(runId: string, peer: string): LogEvent[] {
+    const path = join(this.runsDir, runId, 'peers', `${peer}.jsonl`);
+    if (!existsSync(path)) return [];
+    const lines = readFileSync(path, 'utf8').split('\n');
+    lines.pop(); // after the last newline: empty, or a line still being written
+    return lines.filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as LogEvent);
   }
 
   launcherLog(runId: string): LogEvent[] {
