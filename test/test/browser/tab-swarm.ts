@@ -8,7 +8,7 @@
  * fields), so `checkLineage` reads both. `Tab.close()` saves the tab's records first: a closed
  * tab's log is what it had recorded until then, like a killed process's.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { runIdOf, type Manifest } from '@masha/protocol';
@@ -58,6 +58,8 @@ export class TabSwarm {
     readonly dir: string,
   ) {
     this.runsDir = join(dir, 'runs');
+    // A previous run of the same manifest (same run id) must not leave its peers' logs here.
+    rmSync(this.runsDir, { recursive: true, force: true });
     mkdirSync(this.runsDir, { recursive: true });
   }
 
