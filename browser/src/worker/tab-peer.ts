@@ -105,7 +105,7 @@ export class TabPeer implements EventSink {
 
   /** Starts a host (the first one, or a fresh one after a pause). */
   start(): void {
-    if (this.host !== null || this.state === 'left' || this.state === 'done') return;
+    if (this.host !== null || this.state === 'left' || this.state === 'done' || this.state === 'finished' || this.state === 'error') return;
     this.hosts++;
     const ctx = this.run.ctx;
     const evaluator = new ThrottledEvaluator(new ProblemEvaluator(this.run.problem), this.governor, () => performance.now());
@@ -288,10 +288,5 @@ export class TabPeer implements EventSink {
       cpuShare: this.governor.cpuShare,
       hosts: this.hosts,
     };
-  }
-
-  /** This tab's status report now (null when not computing). */
-  status() {
-    return this.host?.status() ?? null;
   }
 }
