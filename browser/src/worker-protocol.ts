@@ -167,5 +167,5 @@ export interface LiveState {
 export function frameBuffer(frame: Uint8Array): ArrayBuffer {
   const b = frame.buffer;
   if (b instanceof ArrayBuffer && frame.byteOffset === 0 && frame.byteLength === b.byteLength) return b;
-  return frame.slice().buffer as ArrayBuffer;
+  return frame.slice().buffer;
 }

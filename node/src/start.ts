@@ -3,22 +3,32 @@
  * and the launcher of the default run (launcher/default-run.ts: MASHA1 + natural dithering on the
  * default bilinear problem, target relative distance 1e-6), all as child `masha` processes on
  * loopback; shows the launcher's live progress; ends with a summary (rounds, relative distance
- * reached, MB up and down, elections) and the files under runs/<runId>/; exits 0 when the run
- * reached its target.
+ * reached, MB up and down, elections) and the files of this start under
+ * runs/<runId>/<start time>/ (runs/<runId>/latest points at it); exits 0 when the run reached its
+ * target.
+ *
+ * Errors take the path every `masha` command takes (cli/errors.ts reportError): a bad flag or
+ * manifest prints one line and exits 2, before anything is started or written.
  *
  * Cleanup: every child runs in its own process group and is stopped (SIGTERM, then SIGKILL) when
- * the run ends, on an error, on Ctrl-C / SIGTERM and at the hard timeout; children also exit by
- * themselves if this process is killed outright (launcher/processes.ts).
+ * the run ends, on an error, on SIGINT (Ctrl-C), SIGTERM and SIGHUP, when npm — our parent — goes
+ * away, and at the hard timeout; children also exit by themselves if this process is killed
+ * outright (launcher/processes.ts).
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { runIdOf, type Manifest } from '@masha/protocol';
+import type { RunSummary } from '@masha/protocol/swarm';
+import { reportError } from './cli/errors.js';
+import { STOP_SIGNALS } from './cli/io.js';
 import { loadManifestFile } from './cli/manifest-file.js';
-import { formatBytes, formatMetric } from './cli/io.js';
+import { startedByNpm, watchParent } from './cli/parent-watch.js';
 import { defaultManifest } from './launcher/default-run.js';
+import { writeJsonFile } from './launcher/files.js';
 import { ProcessGroup, type ManagedChild } from './launcher/processes.js';
-import type { LaunchSummary } from './launcher/summary.js';
+import { createStartDir } from './launcher/run-dir.js';
+import { startReport } from './cli/report.js';
 
 interface StartFlags {
   peers: number;
@@ -28,6 +38,8 @@ interface StartFlags {
   progress: string;
   http: number;
 }
+
+const NAME = 'npm start';
 
 function positiveInt(max: number) {
   return (v: string): number => {
@@ -50,14 +62,14 @@ function seconds(v: string): number {
 }
 
 const say = (text: string): void => {
-  process.stderr.write(`npm start: ${text}\n`);
+  process.stderr.write(`${NAME}: ${text}\n`);
 };
 
 async function main(argv: readonly string[]): Promise<number> {
-  const program = new Command('npm start --')
+  const program = new Command(`${NAME} --`)
     .description('run a relay, the default run and N volunteers on loopback; print the summary')
     .option('--peers <n>', 'number of volunteer processes', positiveInt(32), 4)
-    .option('--out <dir>', 'runs directory', 'runs')
+    .option('--out <dir>', 'runs directory: files go to <dir>/<runId>/<start time>/, <dir>/<runId>/latest points at the newest', 'runs')
     .option('--manifest <file>', 'run this manifest instead of the default run')
     .option('--timeout <seconds>', 'hard limit for the whole run', seconds, 300)
     .option('--progress <mode>', 'progress display: auto, bar, lines, off', 'auto')
@@ -70,24 +82,20 @@ async function main(argv: readonly string[]): Promise<number> {
     return code === 'commander.helpDisplayed' || code === 'commander.version' ? 0 : 2;
   }
   const flags = program.opts<StartFlags>();
-  const manifest: Manifest = flags.manifest !== undefined ? loadManifestFile(flags.manifest).manifest : defaultManifest();
+  let manifest: Manifest;
+  try {
+    manifest = flags.manifest !== undefined ? loadManifestFile(flags.manifest).manifest : defaultManifest();
+  } catch (e) {
+    return reportError(NAME, e, process.stderr);
+  }
   const runId = runIdOf(manifest);
   const outDir = resolve(flags.out);
-  const runDir = join(outDir, runId);
-  const logDir = join(runDir, 'logs');
-  // The run id is a hash of the manifest: a second `npm start` of the same run reuses the
-  // directory, so clear the previous run's per-process logs (summary and events are overwritten).
-  rmSync(join(runDir, 'peers'), { recursive: true, force: true });
-  rmSync(logDir, { recursive: true, force: true });
-  mkdirSync(logDir, { recursive: true });
-  // The launcher reads the manifest from a file, like a researcher's `masha launch`.
-  const manifestPath = flags.manifest !== undefined ? resolve(flags.manifest) : join(runDir, 'manifest.json');
-  if (flags.manifest === undefined) writeFileSync(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
 
   const group = new ProcessGroup();
   let stopping = false;
   const onExit = (): void => group.killAllSync();
   process.on('exit', onExit);
+  let stopWatching: () => void = () => {};
   const interrupted = new Promise<string>((res) => {
     const handler = (sig: NodeJS.Signals): void => {
       if (stopping) {
@@ -96,16 +104,20 @@ async function main(argv: readonly string[]): Promise<number> {
       }
       res(sig);
     };
-    process.once('SIGINT', handler);
-    process.once('SIGTERM', handler);
-    process.once('SIGHUP', handler);
+    for (const sig of STOP_SIGNALS) process.once(sig, handler);
+    // npm runs us as `exec node …` (see package.json), so it hands its SIGTERM on to us; should npm
+    // itself be killed outright, we notice that our parent is gone.
+    if (startedByNpm()) stopWatching = watchParent(() => handler('SIGHUP'));
   });
   const hardTimeout = new Promise<string>((res) => setTimeout(() => res('timeout'), flags.timeout * 1000).unref());
 
   const started = performance.now();
   try {
-    say(`run ${runId}: ${manifest.method.name} + ${manifest.compressors.device} on ${manifest.problem.kind}, ${flags.peers} volunteers; logs in ${logDir}`);
-    const relay = group.spawnMasha('relay', ['relay', '--json', '--http', String(flags.http)], { stdout: 'pipe', stderr: { file: join(logDir, 'relay.log') } });
+    // Nothing is written before the relay is up: its output waits in memory until then.
+    const relay = group.spawnMasha('relay', ['relay', '--json', '--ephemeral', '--http', String(flags.http)], { stdout: 'pipe', stderr: 'pipe' });
+    const relayOutput: Buffer[] = [];
+    const collect = (b: Buffer): void => void relayOutput.push(b);
+    relay.process.stderr?.on('data', collect);
     const relayInfo = await Promise.race([
       relay.waitForLine((line) => {
         try {
@@ -119,13 +131,30 @@ async function main(argv: readonly string[]): Promise<number> {
     ]);
     const relayAddrs = relayInfo.multiaddrs;
     const addr = relayAddrs.find((a) => a.includes('/tcp/') && !a.includes('/ws')) ?? relayAddrs[0];
-    say(`relay at ${addr}`);
+
+    const dir = createStartDir(outDir, runId, Date.now());
+    const logDir = join(dir, 'logs');
+    mkdirSync(logDir, { recursive: true });
+    const relayLog = createWriteStream(join(logDir, 'relay.log'), { flags: 'a' });
+    relay.process.stderr?.off('data', collect);
+    for (const b of relayOutput) relayLog.write(b);
+    relay.process.stderr?.pipe(relayLog);
+    say(`run ${runId}: ${manifest.method.name} + ${manifest.compressors.device} on ${manifest.problem.kind}, ${flags.peers} volunteers`);
+    say(`relay at ${addr}; files in ${dir}`);
+    // The launcher reads the manifest from a file, like a researcher's `masha launch`.
+    let manifestPath: string;
+    if (flags.manifest !== undefined) {
+      manifestPath = resolve(flags.manifest);
+    } else {
+      manifestPath = join(dir, 'manifest.json');
+      await writeJsonFile(manifestPath, manifest);
+    }
     if (relayInfo.http !== null) say(`volunteers: open ${relayInfo.http}?run=${runId} in a browser to watch this run and join it`);
 
     const volunteers: ManagedChild[] = [];
     for (let i = 0; i < flags.peers; i++) {
       volunteers.push(
-        group.spawnMasha(`volunteer ${i + 1}`, ['join', '--relay', addr, '--run', runId, '--out', outDir, '--json', '--wait', '120'], {
+        group.spawnMasha(`volunteer ${i + 1}`, ['join', '--relay', addr, '--run', runId, '--log-dir', join(dir, 'peers'), '--json', '--wait', '120'], {
           stdout: { file: join(logDir, `volunteer-${i + 1}.jsonl`) },
           stderr: { file: join(logDir, `volunteer-${i + 1}.log`) },
         }),
@@ -133,7 +162,7 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     const launcher = group.spawnMasha(
       'launcher',
-      ['--progress', flags.progress, 'launch', '--manifest', manifestPath, '--relay', addr, '--out', outDir, '--json', '--timeout', String(Math.max(10, flags.timeout - 15))],
+      ['--progress', flags.progress, 'launch', '--manifest', manifestPath, '--relay', addr, '--dir', dir, '--json', '--timeout', String(Math.max(10, flags.timeout - 15))],
       { stdout: 'pipe', stderr: 'inherit' },
     );
     let summaryText = '';
@@ -152,9 +181,9 @@ async function main(argv: readonly string[]): Promise<number> {
     await Promise.race([Promise.all(volunteers.map((v) => v.exited)), new Promise((r) => setTimeout(r, 8_000).unref())]);
     stopping = true;
     await group.stopAll(3_000);
-    let summary: LaunchSummary | null = null;
+    let summary: RunSummary | null = null;
     try {
-      summary = JSON.parse(summaryText) as LaunchSummary;
+      summary = JSON.parse(summaryText) as RunSummary;
     } catch {
       summary = null;
     }
@@ -162,29 +191,15 @@ async function main(argv: readonly string[]): Promise<number> {
       say(`the launcher exited with code ${exit.code} without a summary (see the output above)`);
       return exit.code === 0 ? 1 : (exit.code ?? 1);
     }
-    const s = summary;
-    const secs = ((performance.now() - started) / 1000).toFixed(1);
-    const lines = [
-      '',
-      `Masha run ${s.runId}`,
-      `  ${s.reached ? 'target reached' : 'target NOT reached'}: relative distance ${formatMetric(s.finalRelDist)} (target ${formatMetric(s.target)}) after ${s.iterations} iterations`,
-      `  rounds: ${s.committedRounds} committed, ${s.abortedRounds} aborted; elections: ${s.elections}`,
-      `  traffic: ${(s.uplinkBytes / 1e6).toFixed(2)} MB up, ${(s.downlinkBytes / 1e6).toFixed(2)} MB down (frames); ${formatBytes(s.wireBytes)} on the wire`,
-      `  volunteers: ${s.peersSeen} (${s.peersAtEnd} at the end), state ${s.consistent ? 'consistent on every peer' : 'INCONSISTENT'}; ${secs} s in all`,
-      `  files: ${join(runDir, 'summary.json')}`,
-      `         ${join(runDir, 'events.jsonl')}`,
-      `         ${join(runDir, 'run.svg')}`,
-      `         ${join(runDir, 'peers')}/ (one event log per volunteer), ${logDir}/`,
-      '',
-    ];
-    process.stdout.write(lines.join('\n'));
-    return s.reached && exit.code === 0 ? 0 : 1;
+    process.stdout.write(startReport(summary, dir, (performance.now() - started) / 1000));
+    return summary.reached && exit.code === 0 ? 0 : 1;
   } catch (e) {
     stopping = true;
-    say(`error: ${(e as Error).message}`);
+    const code = reportError(NAME, e, process.stderr);
     await group.stopAll(3_000);
-    return 1;
+    return code;
   } finally {
+    stopWatching();
     process.off('exit', onExit);
   }
 }

@@ -3,11 +3,14 @@
  * errors that name the flag or the manifest field; an unreachable relay times out with a message
  * that says so.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runIdOf, parseManifest } from '@masha/protocol';
 import { runCli } from '../src/cli/program.js';
+import { createStartDir, startStamp } from '../src/launcher/run-dir.js';
+import { describeDialFailure } from '../src/net/create-node.js';
 
 function capture() {
   const out: string[] = [];
@@ -74,11 +77,62 @@ describe('masha CLI', () => {
     expect(e.err()).toMatch(/not a multiaddr/);
   });
 
-  it('join: an unreachable relay times out with a clear message (exit 3)', async () => {
+  it('launch: a bad relay address or an unreachable relay writes nothing and leaves an earlier start whole', async () => {
+    const manifest = parseManifest({ problem: { kind: 'bilinear' }, method: { name: 'masha1' } });
+    const path = join(dir, 'rerun.json');
+    writeFileSync(path, JSON.stringify(manifest));
+    const runs = join(dir, 'runs-rerun');
+    const runId = runIdOf(manifest);
+    // The results of an earlier start of the same run.
+    const earlier = join(runs, runId, '2026-01-01T00-00-00.000Z');
+    mkdirSync(earlier, { recursive: true });
+    writeFileSync(join(earlier, 'events.jsonl'), '{"t":1,"ev":"launch"}\n'.repeat(1000));
+    writeFileSync(join(earlier, 'summary.json'), '{"reached":true}\n');
+    symlinkSync('2026-01-01T00-00-00.000Z', join(runs, runId, 'latest'));
+    const before = readFileSync(join(earlier, 'events.jsonl'), 'utf8');
+
+    const bad = capture();
+    expect(await runCli(['launch', '--manifest', path, '--relay', 'not-a-multiaddr', '--out', runs], bad.io)).toBe(2);
+    expect(bad.err()).toMatch(/^masha launch: error: not a multiaddr/);
+    const down = capture();
+    expect(await runCli(['launch', '--manifest', path, '--relay', RELAY, '--out', runs, '--connect-timeout', '1'], down.io)).toBe(3);
+    expect(down.err()).toMatch(/could not reach any relay/);
+
+    expect(readdirSync(join(runs, runId)).sort()).toEqual(['2026-01-01T00-00-00.000Z', 'latest']);
+    expect(readdirSync(earlier).sort()).toEqual(['events.jsonl', 'summary.json']);
+    expect(readFileSync(join(earlier, 'events.jsonl'), 'utf8')).toBe(before);
+    // A fresh directory: nothing at all.
+    const fresh = join(dir, 'runs-fresh');
+    expect(await runCli(['launch', '--manifest', path, '--relay', 'not-a-multiaddr', '--out', fresh], capture().io)).toBe(2);
+    expect(existsSync(fresh)).toBe(false);
+  });
+
+  it('start directories: one per start, `latest` pointing at the newest', () => {
+    const runs = join(dir, 'runs-starts');
+    const t = Date.UTC(2026, 10, 25, 14, 3, 7, 123);
+    expect(startStamp(t)).toBe('2026-11-25T14-03-07.123Z');
+    expect(startStamp(Number.MAX_SAFE_INTEGER)).toBe('unknown-start');
+    const a = createStartDir(runs, 'r1', t);
+    const b = createStartDir(runs, 'r1', t); // the same millisecond: a second directory all the same
+    const c = createStartDir(runs, 'r1', t + 1000);
+    expect([a, b, c].map((p) => p.slice(join(runs, 'r1').length + 1))).toEqual(['2026-11-25T14-03-07.123Z', '2026-11-25T14-03-07.123Z-2', '2026-11-25T14-03-08.123Z']);
+    expect(readdirSync(join(runs, 'r1')).sort()).toEqual(['2026-11-25T14-03-07.123Z', '2026-11-25T14-03-07.123Z-2', '2026-11-25T14-03-08.123Z', 'latest']);
+    writeFileSync(join(c, 'x'), 'newest');
+    expect(readFileSync(join(runs, 'r1', 'latest', 'x'), 'utf8')).toBe('newest');
+  });
+
+  it('join: a relay address where nothing listens fails with a clear message (exit 3)', async () => {
     const c = capture();
-    const t0 = Date.now();
     expect(await runCli(['join', '--relay', RELAY, '--connect-timeout', '1'], c.io)).toBe(3);
-    expect(Date.now() - t0).toBeLessThan(15_000);
-    expect(c.err()).toMatch(/masha join: error: could not reach any relay within 1000 ms/);
+    expect(c.err()).toMatch(/masha join: error: could not reach any relay: \/ip4\/127\.0\.0\.1\/tcp\/9\/p2p\/\S+: connection refused/);
+  });
+
+  it('dial failures in plain words: another identity and refusals are final, the rest is retried', () => {
+    const other = describeDialFailure('/ip4/1.2.3.4/tcp/1/p2p/A', new Error('Payload identity key B does not match expected remote identity key A'));
+    expect(other.final).toBe(true);
+    expect(other.message).toContain('is now peer B, not the A its address names');
+    const refused = describeDialFailure('X', new AggregateError([Object.assign(new Error('connect ECONNREFUSED 1.2.3.4:1'), { code: 'ECONNREFUSED' })], 'all dials failed'));
+    expect(refused).toEqual({ final: true, message: 'X: connection refused (no relay listens there)' });
+    expect(describeDialFailure('X', new Error('The operation was aborted due to timeout')).final).toBe(false);
   });
 });

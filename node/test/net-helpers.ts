@@ -1,6 +1,6 @@
 /** Shared helpers of the net-*.test.ts files: loopback swarms that always get stopped. */
 import { createHash } from 'node:crypto';
-import { Rng } from '@masha/protocol';
+import { Rng } from '@masha/protocol/rng';
 import { createMashaNode, createSwarmTransport, startRelay } from '../src/net/index.js';
 import type { MashaNodeOptions, RelayNode, SwarmTransport } from '../src/net/index.js';
 

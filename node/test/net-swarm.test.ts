@@ -23,7 +23,7 @@ describe('swarm of a relay and 4 peers', { timeout: 45_000 }, () => {
     peers = swarm.peers;
     peers.forEach((p, i) => {
       collectors[i] = new FrameCollector();
-      p.subscribe(TOPIC, (_from, frame) => collectors[i]!.add(frame));
+      p.subscribe(TOPIC, (_from, frame) => collectors[i].add(frame));
     });
     // A mesh, not a star: every peer is connected to the relay and to every other peer, and knows
     // all of them (and the relay, which follows masha/ topics) as subscribers of the topic.
@@ -44,12 +44,12 @@ describe('swarm of a relay and 4 peers', { timeout: 45_000 }, () => {
     const frames = toFrames(payload, FRAME);
     expect(frames.length).toBe(17);
     expect(Math.max(...frames.map((f) => f.byteLength))).toBe(FRAME);
-    for (const f of frames) await peers[0]!.publish(TOPIC, f);
+    for (const f of frames) await peers[0].publish(TOPIC, f);
     await waitFor(() => collectors.slice(1).every((c) => c.complete), 30_000, 'all peers to reassemble the broadcast');
     for (const c of collectors.slice(1)) expect(sha256(c.payload())).toBe(sha256(payload));
     // The publisher does not hear its own broadcast.
-    expect(collectors[0]!.complete).toBe(false);
-    const c0 = peers[0]!.counters();
+    expect(collectors[0].complete).toBe(false);
+    const c0 = peers[0].counters();
     expect(c0.published[TOPIC]).toEqual({ frames: 17, bytes: MIB + 17 * 8 });
     for (const p of peers.slice(1)) expect(p.counters().delivered[TOPIC]).toEqual({ frames: 17, bytes: MIB + 17 * 8 });
     // Wire bytes really left the publisher: at least one copy of the payload, counted on the gossip protocol.
@@ -60,9 +60,9 @@ describe('swarm of a relay and 4 peers', { timeout: 45_000 }, () => {
 
   it('refuses to publish or send a frame above the frame size', async () => {
     const big = new Uint8Array(FRAME + 1);
-    await expect(peers[0]!.publish(TOPIC, big)).rejects.toMatchObject({ code: 'frame-too-large' });
-    await expect(peers[0]!.sendDirect(peers[1]!.self, big)).rejects.toBeInstanceOf(NetError);
-    await expect(peers[0]!.publish(TOPIC, new Uint8Array(0))).rejects.toMatchObject({ code: 'empty-frame' });
+    await expect(peers[0].publish(TOPIC, big)).rejects.toMatchObject({ code: 'frame-too-large' });
+    await expect(peers[0].sendDirect(peers[1].self, big)).rejects.toBeInstanceOf(NetError);
+    await expect(peers[0].publish(TOPIC, new Uint8Array(0))).rejects.toMatchObject({ code: 'empty-frame' });
   });
 
   it('rejects and counts gossip frames above the frame size sent by a misconfigured peer', async () => {
@@ -92,7 +92,7 @@ describe('swarm of a relay and 4 peers', { timeout: 45_000 }, () => {
   });
 
   it('delivers direct uplink frames to one peer, per sender in order and intact', async () => {
-    const aggregator = peers[0]!;
+    const aggregator = peers[0];
     const got = new Map<string, Uint8Array[]>();
     const off = aggregator.onDirect((from, frame) => {
       const list = got.get(from) ?? [];
@@ -111,19 +111,19 @@ describe('swarm of a relay and 4 peers', { timeout: 45_000 }, () => {
     for (const [from, frames] of sent) {
       const rx = got.get(from)!;
       expect(rx.length).toBe(frames.length);
-      rx.forEach((f, k) => expect(sha256(f)).toBe(sha256(frames[k]!)));
+      rx.forEach((f, k) => expect(sha256(f)).toBe(sha256(frames[k])));
     }
     const c = aggregator.counters();
     expect(c.directReceived.frames).toBe(51);
     expect(c.directReceived.bytes).toBe(3 * (MIB + 17 * 8));
-    expect(c.wire.protocols[UPLINK_PROTOCOL]!.received).toBe(3 * (MIB + 17 * 8) + 51 * 4);
-    expect(peers[1]!.counters().directSent).toEqual({ frames: 17, bytes: MIB + 17 * 8 });
+    expect(c.wire.protocols[UPLINK_PROTOCOL].received).toBe(3 * (MIB + 17 * 8) + 51 * 4);
+    expect(peers[1].counters().directSent).toEqual({ frames: 17, bytes: MIB + 17 * 8 });
     off();
   });
 
   it('resets an uplink stream that announces an oversized frame, counts it, and keeps serving others', async () => {
-    const victim = peers[0]!;
-    const attacker = peers[1]!.node.libp2p;
+    const victim = peers[0];
+    const attacker = peers[1].node.libp2p;
     const before = victim.counters().rejected.oversized;
     const received: Uint8Array[] = [];
     const off = victim.onDirect((_f, frame) => received.push(frame.slice()));
@@ -139,15 +139,15 @@ describe('swarm of a relay and 4 peers', { timeout: 45_000 }, () => {
     // Frames before the bad header were none; nothing of the bad stream was delivered.
     expect(received).toEqual([]);
     // The same peer, through the transport (a fresh stream), and another peer still get through.
-    await peers[1]!.sendDirect(victim.self, new Uint8Array([1, 2, 3]));
-    await peers[2]!.sendDirect(victim.self, new Uint8Array([4, 5]));
+    await peers[1].sendDirect(victim.self, new Uint8Array([1, 2, 3]));
+    await peers[2].sendDirect(victim.self, new Uint8Array([4, 5]));
     await waitFor(() => received.length === 2, 15_000, 'valid frames after the reset');
     expect(received.map((f) => [...f]).sort((a, b) => a.length - b.length)).toEqual([[4, 5], [1, 2, 3]]);
     off();
   });
 
   it('sees a peer that stops as disconnected', async () => {
-    const leaving = peers[3]!;
+    const leaving = peers[3];
     const id = leaving.self;
     const seen = new Set<number>();
     const offs = peers.slice(0, 3).map((p, i) =>

@@ -88,7 +88,7 @@ async function relayed(): Promise<Record<string, unknown>> {
   const b = await mk();
   let rtc: string | undefined;
   await waitFor(() => (rtc = a.node.multiaddrs().find((m) => m.includes('/p2p-circuit/webrtc/'))) !== undefined, 10_000, 'a reservation');
-  const conn = await b.node.libp2p.dial(multiaddr(rtc!), { signal: AbortSignal.timeout(15_000) });
+  const conn = await b.node.libp2p.dial(multiaddr(rtc), { signal: AbortSignal.timeout(15_000) });
   const t = await transfer(b, a, payloadFrames(256 * 1024, 5));
   const between = b.node.libp2p.getConnections(a.node.libp2p.peerId).map((c) => ({ addr: c.remoteAddr.toString(), limited: c.limits !== undefined }));
   return { conn: conn.remoteAddr.toString(), connLimited: conn.limits !== undefined, between, sender: b.self, ...t };
@@ -106,7 +106,7 @@ async function dials(n: number): Promise<Record<string, unknown>> {
   const b = await mk();
   let rtc: string | undefined;
   await waitFor(() => (rtc = a.node.multiaddrs().find((m) => m.includes('/p2p-circuit/webrtc/'))) !== undefined, 10_000, 'a reservation');
-  const target = multiaddr(rtc!);
+  const target = multiaddr(rtc);
   const ms: number[] = [];
   const errors: string[] = [];
   let ok = 0;

@@ -15,7 +15,7 @@ import { startRelay, type RelayNode, type SwarmTransport } from '../src/net/inde
 import { PeerDriver } from '../src/peer/driver.js';
 import { ProblemEvaluator } from '@masha/protocol/host';
 import { EventLog } from '../src/peer/event-log.js';
-import { decodeStatus, statusTopic } from '@masha/protocol/swarm';
+import { decodeStatus, parseEventLine, statusTopic } from '@masha/protocol/swarm';
 import { readFileSync } from 'node:fs';
 
 const manifest = parseManifest({
@@ -65,7 +65,11 @@ describe('peer driver on libp2p', { timeout: 90_000 }, () => {
     const byRound = new Map<number, string>();
     for (const log of logs) {
       log.close();
-      const events = readFileSync(log.path as string, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { ev: string; round?: number; digest?: string });
+      // Every line is valid under the events.jsonl schema the simulator's logs share.
+      const events = readFileSync(log.path as string, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => parseEventLine(l) as { ev: string; round?: number; digest?: string });
       let last = 0;
       for (const e of events) {
         if (e.ev === 'state') last = e.round as number;

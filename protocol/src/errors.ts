@@ -33,3 +33,16 @@ export class SpecError extends MashaError {
     super('bad-spec', message);
   }
 }
+
+/**
+ * A bad command-line flag or flag value, in every CLI of the project (`masha`, `masha-sim`). The
+ * message starts with the flag so the one-line error names it, e.g. `--compressor: unknown
+ * compressor "foo"`. Exit code 2.
+ */
+export class UsageError extends MashaError {
+  readonly flag: string;
+  constructor(flag: string, message: string) {
+    super('usage', `${flag}: ${message}`);
+    this.flag = flag;
+  }
+}

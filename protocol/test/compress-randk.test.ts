@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseCompressor, PayloadError, SpecError, Streams, Rng, SERVER } from '../src/index.js';
-import type { CompressContext, SharedContext } from '../src/index.js';
+import { parseCompressor, PayloadError, SpecError, Streams, Rng, SERVER } from './internals.js';
+import type { CompressContext, SharedContext } from './internals.js';
 
 function ctx(seed: number, round: number, device = 0, purpose = 'up:diff'): CompressContext {
   return { streams: new Streams(seed), round, purpose, device, devices: 4, local: new Rng(seed, round, device + 7, 99) };

@@ -4,7 +4,7 @@ import {
   parseCompressor,
   SparseCompressor,
   SpecError,
-} from '../src/index.js';
+} from './internals.js';
 
 describe('parseCompressor', () => {
   it('parses every spec of SPEC §2 to its canonical form and kind', () => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { kthLargest, parseCompressor, Rng, sampleIndices, Streams, topKIndices, ValidationError } from '../src/index.js';
+import { kthLargest, parseCompressor, Rng, sampleIndices, Streams, topKIndices, ValidationError } from './internals.js';
 import { hotSeed } from '../src/compress/hotrng.js';
 import { uniformBelow } from '../src/compress/sample.js';
 import { sendCtx } from './compress-util.js';

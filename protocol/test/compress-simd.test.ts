@@ -6,7 +6,7 @@ import { NaturalCompressor } from '../src/compress/natural.js';
 import { simdKernels } from '../src/compress/wasm/simd.js';
 import { packCodes, unpackCodes } from '../src/compress/bitio.js';
 import type { Compressor, Payload } from '../src/compress/types.js';
-import { PayloadError, Rng } from '../src/index.js';
+import { PayloadError, Rng } from './internals.js';
 import { sendCtx } from './compress-util.js';
 
 /**
@@ -18,7 +18,7 @@ import { sendCtx } from './compress-util.js';
 
 type Make = (simd: boolean) => Compressor<Payload>;
 const compressors: [string, Make][] = [
-  ['natural', (simd) => new NaturalCompressor({ simd }) as unknown as Compressor<Payload>],
+  ['natural', (simd) => new NaturalCompressor({ simd })],
   ...([
     [2, 8],
     [2, 3],
@@ -26,11 +26,11 @@ const compressors: [string, Make][] = [
     [2, 32],
     [Infinity, 4],
     [1, 6],
-  ] as const).map(([p, s]): [string, Make] => [`dither:p=${p},s=${s}`, (simd) => new DitherCompressor({ p, s, simd }) as unknown as Compressor<Payload>]),
+  ] as const).map(([p, s]): [string, Make] => [`dither:p=${p},s=${s}`, (simd) => new DitherCompressor({ p, s, simd })]),
   ...([8, 256, 32768] as const).flatMap((block) =>
     [false, true].map((stochastic): [string, Make] => [
       `int8:block=${block}${stochastic ? ',stochastic' : ''}`,
-      (simd) => new Int8Compressor({ block, stochastic, simd }) as unknown as Compressor<Payload>,
+      (simd) => new Int8Compressor({ block, stochastic, simd }),
     ]),
   ),
 ];

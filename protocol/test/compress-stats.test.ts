@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCompressor, Rng } from '../src/index.js';
+import { parseCompressor, Rng } from './internals.js';
 import { DitherCompressor } from '../src/compress/dither.js';
 import { Int8Compressor } from '../src/compress/int8.js';
 import { NaturalCompressor } from '../src/compress/natural.js';

@@ -1,5 +1,5 @@
-import { Rng, Streams } from '../src/index.js';
-import type { CompressContext, Compressor, SharedContext } from '../src/index.js';
+import { Rng, Streams } from './internals.js';
+import type { CompressContext, Compressor, SharedContext } from './internals.js';
 
 /** A sender context for draw `draw` of a test: fresh shared indices and private randomness per draw. */
 export function sendCtx(seed: number, draw: number, device = 0, purpose = 'up:diff', devices = 4): CompressContext {

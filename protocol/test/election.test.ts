@@ -86,7 +86,7 @@ describe('election in the engine', () => {
     swarm.run(30_000, done(swarm));
     const now = swarm.aggregators();
     expect(now.map((n) => n.id)).toEqual([second]);
-    const e = (now[0] as Node).elections.find((x) => x.epoch === 2);
+    const e = (now[0]).elections.find((x) => x.epoch === 2);
     // Successor i claims i claim steps (a heartbeat period) after the lease.
     expect((e?.t as number) - lastHeard).toBeGreaterThanOrEqual(200 + 50 - 2);
     expect((e?.t as number) - lastHeard).toBeLessThanOrEqual(200 + 50 + 2);

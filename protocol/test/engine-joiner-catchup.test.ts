@@ -2,8 +2,8 @@
 // it is installed. It must catch up with a replay at once, not wait a sync timeout per snapshot
 // while the run outpaces the serving peer's commit log (seen in the multi-process churn test).
 import { describe, expect, it } from 'vitest';
-import { MSG, parseManifest, runFromManifest, type EngineMessage } from '../src/index.js';
-import { TestSwarm, type Node } from './engine-driver.js';
+import { MSG, parseManifest, runFromManifest, type EngineMessage } from './internals.js';
+import { TestSwarm } from './engine-driver.js';
 
 function setup() {
   const manifest = parseManifest({

@@ -76,7 +76,7 @@ const stateRequest = fc.record({ round: u32, digest, snapshot: fc.boolean() });
 
 /** Offset of the delta in an OPEN body with a 4-character phase (attempt, iteration < 128, base epoch < 128, deadline < 128). */
 function openDeltaOffset(body: Uint8Array): number {
-  return 1 + 1 + 1 + body[2]! + 1 + 16 + 1;
+  return 1 + 1 + 1 + body[2] + 1 + 16 + 1;
 }
 
 function plain<T>(x: T): unknown {
@@ -237,7 +237,7 @@ describe('engine message bodies', () => {
         const shard = prev + 1 + r.varint(field, M, i, 'shard');
         if (shard >= M) r.fail(`${field}[${i}].shard`, `shard ${shard} out of range [0, ${M})`);
         const k = r.varint(field, peers.length, i, 'holder');
-        out.push({ shard, holder: k === 0 ? null : peers[k - 1]! });
+        out.push({ shard, holder: k === 0 ? null : peers[k - 1] });
         prev = shard;
       }
       return out;

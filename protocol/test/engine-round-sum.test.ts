@@ -3,7 +3,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseCompressor } from '../src/compress/registry.js';
-import { RoundSum } from '../src/engine/round-sum.js';
+import { HOLD_DECODED_BYTES, RoundSum } from '../src/engine/round-sum.js';
+import type { Payload } from '../src/compress/types.js';
+import type { MethodInstance } from '../src/methods/types.js';
+import { keyedRng, Streams } from '../src/rng/streams.js';
 import { sumUplinks } from '../src/methods/common.js';
 import { uplinkFromProblem } from '../src/methods/evaluate.js';
 import { createMethod } from '../src/methods/registry.js';
@@ -43,5 +46,38 @@ describe('RoundSum', () => {
       }),
       { seed: 5, numRuns: 200 },
     );
+  });
+});
+
+describe('RoundSum with large answers', () => {
+  it('holds early answers over 64 KiB as their bytes, and still sums them in order bit for bit', () => {
+    const dim = 20_000; // an uncompressed answer is 80 kB on the wire
+    const M = 5;
+    const codec = parseCompressor('identity');
+    const streams = new Streams(1);
+    const scale = 1 / M;
+    // A stand-in for a method: only the shard count and the accumulation are used by the sum.
+    const method = {
+      shards: M,
+      accumulateUplink: (_r: unknown, _p: string, m: number, payload: Payload, sum: Float64Array) =>
+        codec.accumulate(payload, { streams, round: 0, purpose: 'up:init', device: m, devices: M }, scale, sum),
+    } as unknown as MethodInstance;
+    const rng = keyedRng(7, 0, 'test:round-sum', 0);
+    const encoded = Array.from({ length: M }, (_, m) => {
+      const x = new Float64Array(dim);
+      for (let i = 0; i < dim; i++) x[i] = (rng.nextFloat53() - 0.5) * 10 ** ((i + m) % 7);
+      return codec.encode(codec.compress(x, { streams, round: 0, purpose: 'up:init', device: m, devices: M, local: rng }));
+    });
+    expect(encoded[0].length).toBeGreaterThan(HOLD_DECODED_BYTES);
+    const info = { uplink: codec, downlink: codec, requiresAll: true, flagBits: 0 };
+    const run = (order: number[]): Float64Array => {
+      const acc = new RoundSum(method, dim);
+      acc.reset({ iteration: 0, initialized: true, vectors: {} }, 'init', info);
+      for (const s of order) acc.add(s, encoded[s], codec.decode(encoded[s], dim));
+      return acc.finish().sum.slice();
+    };
+    const ascending = run([0, 1, 2, 3, 4]);
+    expect(Array.from(run([4, 2, 0, 3, 1]))).toEqual(Array.from(ascending));
+    expect(Array.from(run([3, 4, 1, 2, 0]))).toEqual(Array.from(ascending));
   });
 });

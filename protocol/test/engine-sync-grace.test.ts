@@ -3,8 +3,8 @@
 // replay at once: at 10,000 peers, hundreds of such requests for the same large commit filled the
 // aggregator's uplink, delayed its broadcasts past the lease and forced a needless election.
 import { describe, expect, it } from 'vitest';
-import { MSG, parseManifest, runFromManifest, type EngineMessage } from '../src/index.js';
-import { TestSwarm, type Node } from './engine-driver.js';
+import { MSG, parseManifest, runFromManifest, type EngineMessage } from './internals.js';
+import { TestSwarm } from './engine-driver.js';
 
 /** commitDelayMs: how late every 7th commit reaches p3 (Infinity: never). */
 function trial(commitDelayMs: number) {

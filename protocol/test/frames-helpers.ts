@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import type { EngineMessage } from '../src/index.js';
+import type { EngineMessage } from './internals.js';
 
 export const RUN_ID = 'a3'.repeat(32);
 /** A libp2p Ed25519 peer id is 52 base58 characters. */

@@ -1,11 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { crc32c, decodeFrame, encodeFrames, FrameError, Reassembler, type EngineMessage, type Frame } from '../src/index.js';
+import { crc32c, decodeFrame, encodeFrames, FrameError, Reassembler, type EngineMessage, type Frame } from './internals.js';
 import { OFF, putU32 } from '../src/frames/format.js';
 import { bytesOf, message, PEER_A, PEER_B, RUN_ID, sameMessage } from './frames-helpers.js';
 
 function reseal(f: Uint8Array): Uint8Array {
-  const at = OFF.sender + f[OFF.senderLength]!;
+  const at = OFF.sender + f[OFF.senderLength];
   putU32(f, at, crc32c(f, 0, at));
   return f;
 }
@@ -27,7 +27,7 @@ describe('Reassembler: limits', () => {
   it('refuses a message over maxMessageBytes before allocating, and passes the header to a limit function', () => {
     const frames = encodeFrames(message(bytesOf(5000, 1), { codec: 9 }), { frameSize: 1024 });
     const r = new Reassembler({ maxMessageBytes: 4999 });
-    expect(codeOf(() => r.accept(frame(frames[0]!), 0))).toBe('message-too-large');
+    expect(codeOf(() => r.accept(frame(frames[0]), 0))).toBe('message-too-large');
     expect(r.counters).toMatchObject({ partials: 0, bufferedBytes: 0, rejected: { 'message-too-large': 1 } });
 
     const seen: number[] = [];
@@ -36,7 +36,7 @@ describe('Reassembler: limits', () => {
     for (const f of frames) got = byCodec.accept(frame(f), 0);
     expect(got?.body).toEqual(bytesOf(5000, 1));
     expect(seen.every((c) => c === 9)).toBe(true);
-    const other = encodeFrames(message(bytesOf(11, 2), { codec: 1 }))[0]!;
+    const other = encodeFrames(message(bytesOf(11, 2), { codec: 1 }))[0];
     expect(codeOf(() => byCodec.accept(frame(other), 0))).toBe('message-too-large');
   });
 
@@ -44,7 +44,7 @@ describe('Reassembler: limits', () => {
     const total = 0xffffffff;
     const stride = 1000;
     const n = Math.ceil(total / stride);
-    const f = encodeFrames(message(bytesOf(total - (n - 1) * stride, 2)), { frameSize: 140 + stride })[0]!;
+    const f = encodeFrames(message(bytesOf(total - (n - 1) * stride, 2)), { frameSize: 140 + stride })[0];
     putU32(f, OFF.index, n - 1);
     putU32(f, OFF.count, n);
     putU32(f, OFF.totalLength, total);
@@ -65,7 +65,7 @@ describe('Reassembler: limits', () => {
     const frames = encodeFrames(message(bytesOf(4 * 884, 3)), { frameSize: 1024 });
     expect(frames).toHaveLength(4);
     const r = new Reassembler({ maxMessageBytes: 1 << 20, maxChunks: 3 });
-    expect(codeOf(() => r.accept(frame(frames[2]!), 0))).toBe('too-many-chunks');
+    expect(codeOf(() => r.accept(frame(frames[2]), 0))).toBe('too-many-chunks');
     const ok = encodeFrames(message(bytesOf(3 * 884, 3)), { frameSize: 1024 });
     let got: EngineMessage | null = null;
     for (const x of ok) got = r.accept(frame(x), 0);
@@ -75,29 +75,29 @@ describe('Reassembler: limits', () => {
   it('limits partial messages per sender, without touching other senders; age frees the slots', () => {
     const r = new Reassembler({ maxMessageBytes: 1 << 20, maxPartialsPerSender: 2, maxAgeMs: 1000 });
     const msgs = [1, 2, 3].map((round) => encodeFrames(message(bytesOf(2000, round), { round }), { frameSize: 1024 }));
-    expect(r.accept(frame(msgs[0]![0]!), 0)).toBeNull();
-    expect(r.accept(frame(msgs[1]![0]!), 10)).toBeNull();
-    expect(codeOf(() => r.accept(frame(msgs[2]![0]!), 20))).toBe('too-many-partials');
+    expect(r.accept(frame(msgs[0][0]), 0)).toBeNull();
+    expect(r.accept(frame(msgs[1][0]), 10)).toBeNull();
+    expect(codeOf(() => r.accept(frame(msgs[2][0]), 20))).toBe('too-many-partials');
     // Another sender is unaffected.
     const fromB = encodeFrames(message(bytesOf(2000, 9), { sender: PEER_B }), { frameSize: 1024 });
-    expect(r.accept(frame(fromB[0]!), 20)).toBeNull();
+    expect(r.accept(frame(fromB[0]), 20)).toBeNull();
     expect(r.counters.partials).toBe(3);
     // Completing one of A's frees a slot.
     let done: EngineMessage | null = null;
-    for (const f of msgs[0]!.slice(1)) done = r.accept(frame(f), 30);
+    for (const f of msgs[0].slice(1)) done = r.accept(frame(f), 30);
     expect(done?.round).toBe(1);
-    expect(r.accept(frame(msgs[2]![0]!), 40)).toBeNull();
+    expect(r.accept(frame(msgs[2][0]), 40)).toBeNull();
     // Both of A's slots are full again; once the older one is past maxAge it is expired to make room.
     const m4 = encodeFrames(message(bytesOf(2000, 4), { round: 4 }), { frameSize: 1024 });
-    expect(codeOf(() => r.accept(frame(m4[0]!), 1010))).toBe('too-many-partials');
-    expect(r.accept(frame(m4[0]!), 1011)).toBeNull();
+    expect(codeOf(() => r.accept(frame(m4[0]), 1010))).toBe('too-many-partials');
+    expect(r.accept(frame(m4[0]), 1011)).toBeNull();
     expect(r.counters.expired).toBe(1);
     expect(r.counters.rejected['too-many-partials']).toBe(2);
   });
 
   it('limits partial messages in all', () => {
     const r = new Reassembler({ maxMessageBytes: 1 << 20, maxPartials: 2 });
-    const first = (sender: string): Frame => frame(encodeFrames(message(bytesOf(2000, 5), { sender }), { frameSize: 1024 })[0]!);
+    const first = (sender: string): Frame => frame(encodeFrames(message(bytesOf(2000, 5), { sender }), { frameSize: 1024 })[0]);
     r.accept(first('peer-1'), 0);
     r.accept(first('peer-2'), 0);
     expect(codeOf(() => r.accept(first('peer-3'), 0))).toBe('buffer-full');
@@ -109,29 +109,29 @@ describe('Reassembler: limits', () => {
     const m2 = encodeFrames(message(bytesOf(3000, 2), { round: 2 }), { frameSize: 1024 });
     const cost = 3000 + 5 * m1.length;
     const r = new Reassembler({ maxMessageBytes: 1 << 20, maxBufferedBytes: 2 * cost - 1 });
-    r.accept(frame(m1[0]!), 0);
+    r.accept(frame(m1[0]), 0);
     expect(r.counters.bufferedBytes).toBe(cost);
-    expect(codeOf(() => r.accept(frame(m2[0]!), 0))).toBe('buffer-full');
+    expect(codeOf(() => r.accept(frame(m2[0]), 0))).toBe('buffer-full');
     for (const f of m1.slice(1)) r.accept(frame(f), 0);
     expect(r.counters.bufferedBytes).toBe(0);
-    expect(r.accept(frame(m2[0]!), 0)).toBeNull();
+    expect(r.accept(frame(m2[0]), 0)).toBeNull();
     expect(r.counters.bufferedBytes).toBe(cost);
   });
 
   it('expires partial messages older than maxAgeMs (measured from the first chunk)', () => {
     const r = new Reassembler({ maxMessageBytes: 1 << 20, maxAgeMs: 500 });
     const frames = encodeFrames(message(bytesOf(3000, 6)), { frameSize: 1024 });
-    r.accept(frame(frames[0]!), 100);
-    r.accept(frame(frames[1]!), 550);
+    r.accept(frame(frames[0]), 100);
+    r.accept(frame(frames[1]), 550);
     expect(r.expire(600)).toBe(0); // age exactly 500: kept
     expect(r.expire(601)).toBe(1);
     expect(r.counters).toMatchObject({ expired: 1, partials: 0, bufferedBytes: 0 });
     // The remaining chunks alone do not complete it: the message starts over.
-    expect(r.accept(frame(frames[2]!), 602)).toBeNull();
-    expect(r.accept(frame(frames[3]!), 603)).toBeNull();
+    expect(r.accept(frame(frames[2]), 602)).toBeNull();
+    expect(r.accept(frame(frames[3]), 603)).toBeNull();
     expect(r.counters.partials).toBe(1);
     // A chunk arriving for a partial already past its age restarts it instead of completing stale state.
-    r.accept(frame(frames[0]!), 1200);
+    r.accept(frame(frames[0]), 1200);
     expect(r.counters.expired).toBe(2);
     for (const f of frames) r.accept(frame(f), 1300);
     expect(r.counters.messagesCompleted).toBe(1);
@@ -141,9 +141,9 @@ describe('Reassembler: limits', () => {
     const r = new Reassembler({ maxMessageBytes: 1 << 20 });
     const a = [1, 2].map((round) => encodeFrames(message(bytesOf(2000, round), { round }), { frameSize: 1024 }));
     const b = encodeFrames(message(bytesOf(2000, 3), { sender: PEER_B }), { frameSize: 1024 });
-    r.accept(frame(a[0]![0]!), 0);
-    r.accept(frame(a[1]![0]!), 0);
-    r.accept(frame(b[0]!), 0);
+    r.accept(frame(a[0][0]), 0);
+    r.accept(frame(a[1][0]), 0);
+    r.accept(frame(b[0]), 0);
     expect(r.dropSender(PEER_A)).toBe(2);
     expect(r.dropSender(PEER_A)).toBe(0);
     expect(r.counters).toMatchObject({ partials: 1, bufferedBytes: 2000 + 5 * b.length });
@@ -153,7 +153,7 @@ describe('Reassembler: limits', () => {
   });
 
   it('checks run and transport sender when asked', () => {
-    const f = encodeFrames(message(bytesOf(10, 1)))[0]!;
+    const f = encodeFrames(message(bytesOf(10, 1)))[0];
     const r = new Reassembler({ maxMessageBytes: 100, runId: 'b4'.repeat(32) });
     expect(codeOf(() => r.accept(frame(f), 0))).toBe('wrong-run');
     const s = new Reassembler({ maxMessageBytes: 100, runId: RUN_ID });
@@ -177,16 +177,16 @@ describe('Reassembler: duplicates and conflicts', () => {
     const r = new Reassembler({ maxMessageBytes: 1 << 20 });
     const out = [];
     for (const i of [3, 0, 3, 1, 0, 2, 4]) {
-      const m = r.accept(frame(frames[i]!), 0);
+      const m = r.accept(frame(frames[i]), 0);
       if (m) out.push(m);
     }
     expect(out).toHaveLength(1);
-    expect(out[0]!.body).toEqual(body);
+    expect(out[0].body).toEqual(body);
     expect(r.counters).toMatchObject({ duplicates: 2, framesAccepted: 5, messagesCompleted: 1 });
   });
 
   it('redelivers a repeated single-frame message unless rememberCompleted is set', () => {
-    const one = encodeFrames(message(bytesOf(50, 8)))[0]!;
+    const one = encodeFrames(message(bytesOf(50, 8)))[0];
     const plain = new Reassembler({ maxMessageBytes: 100 });
     expect(plain.accept(frame(one), 0)).not.toBeNull();
     expect(plain.accept(frame(one), 0)).not.toBeNull();
@@ -195,15 +195,15 @@ describe('Reassembler: duplicates and conflicts', () => {
     expect(remembering.accept(frame(one), 0)).toBeNull();
     // A late chunk of a completed multi-frame message is a duplicate, not a new partial.
     for (const f of frames) remembering.accept(frame(f), 0);
-    expect(remembering.accept(frame(frames[2]!), 0)).toBeNull();
+    expect(remembering.accept(frame(frames[2]), 0)).toBeNull();
     expect(remembering.counters).toMatchObject({ duplicates: 2, partials: 0, messagesCompleted: 2 });
   });
 
   it('a one-frame message under the key of a partial in progress is a conflict, not a delivery', () => {
     const r = new Reassembler({ maxMessageBytes: 1 << 20 });
     const multi = encodeFrames(message(body), { frameSize: 1024, messageId: 5 });
-    const single = encodeFrames(message(bytesOf(60, 3)), { messageId: 5 })[0]!;
-    r.accept(frame(multi[0]!), 0);
+    const single = encodeFrames(message(bytesOf(60, 3)), { messageId: 5 })[0];
+    r.accept(frame(multi[0]), 0);
     expect(codeOf(() => r.accept(frame(single), 0))).toBe('conflict');
     expect(r.counters.partials).toBe(0);
     // With nothing in progress it is delivered.
@@ -211,7 +211,7 @@ describe('Reassembler: duplicates and conflicts', () => {
   });
 
   it('copies one-frame bodies unless the caller declares its frames immutable', () => {
-    const bytes = encodeFrames(message(bytesOf(80, 4)))[0]!;
+    const bytes = encodeFrames(message(bytesOf(80, 4)))[0];
     const copying = new Reassembler({ maxMessageBytes: 100 });
     const sharing = new Reassembler({ maxMessageBytes: 1 << 20, immutableFrames: true });
     const a = copying.accept(frame(bytes), 0)!;
@@ -231,11 +231,11 @@ describe('Reassembler: duplicates and conflicts', () => {
   it('drops a partial whose chunk arrives again with different bytes, without touching other messages', () => {
     const r = new Reassembler({ maxMessageBytes: 1 << 20 });
     const fromB = encodeFrames(message(bytesOf(3000, 9), { sender: PEER_B }), { frameSize: 1024 });
-    r.accept(frame(fromB[0]!), 0);
-    r.accept(frame(frames[0]!), 0);
-    r.accept(frame(frames[1]!), 0);
+    r.accept(frame(fromB[0]), 0);
+    r.accept(frame(frames[0]), 0);
+    r.accept(frame(frames[1]), 0);
     // Same key and digest, chunk 1 with other bytes (payload and header CRCs made valid).
-    const forged = frames[1]!.slice();
+    const forged = frames[1].slice();
     forged[forged.length - 1] ^= 0xff;
     putU32(forged, OFF.payloadCrc, crc32c(forged, forged.length - (1024 - 140)));
     expect(codeOf(() => r.accept(frame(reseal(forged)), 0))).toBe('conflict');
@@ -259,8 +259,8 @@ describe('Reassembler: duplicates and conflicts', () => {
     ];
     for (const v of variants) {
       const r = new Reassembler({ maxMessageBytes: 1 << 20 });
-      r.accept(frame(base[0]!), 0);
-      expect(codeOf(() => r.accept(frame(v[1]!), 0))).toBe('conflict');
+      r.accept(frame(base[0]), 0);
+      expect(codeOf(() => r.accept(frame(v[1]), 0))).toBe('conflict');
       expect(r.counters).toMatchObject({ partials: 0, bufferedBytes: 0, rejected: { conflict: 1 } });
     }
   });
@@ -268,14 +268,14 @@ describe('Reassembler: duplicates and conflicts', () => {
   it('never returns a message whose chunks are misplaced: the digest refuses it', () => {
     const r = new Reassembler({ maxMessageBytes: 1 << 20 });
     // Chunk 0's frame relabelled as chunk 1 (a full-size chunk too), header resealed: decodes fine.
-    const moved = frames[0]!.slice();
+    const moved = frames[0].slice();
     putU32(moved, OFF.index, 1);
     r.accept(frame(reseal(moved)), 0);
-    for (const i of [0, 2, 3]) r.accept(frame(frames[i]!), 0);
-    expect(codeOf(() => r.accept(frame(frames[4]!), 0))).toBe('bad-digest');
+    for (const i of [0, 2, 3]) r.accept(frame(frames[i]), 0);
+    expect(codeOf(() => r.accept(frame(frames[4]), 0))).toBe('bad-digest');
     expect(r.counters).toMatchObject({ messagesCompleted: 0, partials: 0, bufferedBytes: 0 });
     // Single-frame message under a changed round (digest covers it).
-    const one = encodeFrames(message(bytesOf(30, 1)))[0]!.slice();
+    const one = encodeFrames(message(bytesOf(30, 1)))[0].slice();
     putU32(one, OFF.round, 999);
     expect(codeOf(() => r.accept(frame(reseal(one)), 0))).toBe('bad-digest');
   });
@@ -296,13 +296,13 @@ describe('Reassembler under garbage (fast-check)', () => {
     fc
       .tuple(fc.nat({ max: targetFrames.length - 1 }), fc.array(fc.nat(), { minLength: 1, maxLength: 3 }))
       .map(([w, bits]) => {
-        const x = targetFrames[w]!.slice();
+        const x = targetFrames[w].slice();
         for (const b of new Set(bits.map((b) => b % (8 * x.length)))) x[b >> 3] ^= 1 << (b & 7);
         return { bytes: x };
       }),
-    fc.tuple(fc.nat({ max: targetFrames.length - 1 }), fc.nat()).map(([w, at]) => ({ bytes: targetFrames[w]!.subarray(0, at % targetFrames[w]!.length) })),
+    fc.tuple(fc.nat({ max: targetFrames.length - 1 }), fc.nat()).map(([w, at]) => ({ bytes: targetFrames[w].subarray(0, at % targetFrames[w].length) })),
     fc.tuple(fc.nat({ max: targetFrames.length - 1 }), fc.uint8Array({ minLength: 1, maxLength: 40 })).map(([w, extra]) => {
-      const src = targetFrames[w]!;
+      const src = targetFrames[w];
       const x = new Uint8Array(src.length + extra.length);
       x.set(src);
       x.set(extra, src.length);
@@ -314,7 +314,7 @@ describe('Reassembler under garbage (fast-check)', () => {
     fc.assert(
       fc.property(fc.array(garbage, { maxLength: 60 }), fc.nat(), (junk, seed) => {
         const r = new Reassembler(limits);
-        const valid = [...targetFrames, ...others[0]!, ...others[1]!];
+        const valid = [...targetFrames, ...others[0], ...others[1]];
         // Deterministic shuffle of the valid frames, then junk spliced in at pseudo-random places.
         const stream: Array<{ bytes: Uint8Array; junk: boolean }> = valid
           .map((bytes, k) => ({ bytes, junk: false, key: Math.imul(seed ^ (k + 1), 2654435761) >>> 0 }))
@@ -354,7 +354,7 @@ describe('Reassembler under garbage (fast-check)', () => {
         const r = new Reassembler(limits);
         const stream = targetFrames.map((bytes, k) => ({ bytes, key: Math.imul(seed ^ (k + 1), 2654435761) >>> 0 })).sort((a, b) => a.key - b.key).map((x) => x.bytes);
         forged.forEach((f, k) => {
-          const x = targetFrames[f.w]!.slice();
+          const x = targetFrames[f.w].slice();
           for (let b = 0; b <= f.width; b++) x[f.off + b] = (f.value >>> (8 * b)) & 0xff;
           stream.splice((Math.imul(seed + k, 40503) >>> 0) % (stream.length + 1), 0, reseal(x));
         });

@@ -15,7 +15,7 @@ import {
   MIN_FRAME_BYTES,
   Reassembler,
   wireOverhead,
-} from '../src/index.js';
+} from './internals.js';
 import { OFF, putU32 } from '../src/frames/format.js';
 import { arbMessage, bytesOf, message, PEER_A, RUN_ID, sameMessage } from './frames-helpers.js';
 
@@ -31,7 +31,7 @@ function crcReference(b: Uint8Array): number {
 
 /** Rewrites the header CRC after a header edit, so that the edit reaches the deeper checks. */
 function reseal(f: Uint8Array): Uint8Array {
-  const at = OFF.sender + f[OFF.senderLength]!;
+  const at = OFF.sender + f[OFF.senderLength];
   putU32(f, at, crc32c(f, 0, at));
   return f;
 }
@@ -87,7 +87,7 @@ describe('encodeFrames: layout and exact sizes', () => {
   it('has a header of 88 + sender bytes', () => {
     expect(header).toBe(88 + 52);
     const [f] = encodeFrames(message(new Uint8Array(10)));
-    expect(f!.length).toBe(header + 10);
+    expect(f.length).toBe(header + 10);
   });
 
   it('cuts at stride = frame size − header, sizes exactly chunks·header + payload', () => {
@@ -117,7 +117,7 @@ describe('encodeFrames: layout and exact sizes', () => {
   it('decodes every header field as encoded', () => {
     const m = message(bytesOf(5000, 9), { kind: 255, epoch: 0xffffffff, round: 123456789, phase: 0xffff, codec: 0xfffe });
     const frames = encodeFrames(m, { frameSize: 2048, messageId: 0xdeadbeef });
-    const d = decodeFrame(frames[1]!);
+    const d = decodeFrame(frames[1]);
     expect(d).toMatchObject({
       version: 1,
       runId: RUN_ID,
@@ -139,12 +139,12 @@ describe('encodeFrames: layout and exact sizes', () => {
 
   it('carries each frame its own run id when runs alternate (encoder and decoder keep the last one)', () => {
     const runs = [RUN_ID, '0f'.repeat(32), RUN_ID, 'e1'.repeat(31) + 'e2', '0f'.repeat(32)];
-    const encoded = runs.map((runId, i) => encodeFrames(message(bytesOf(40 + i, i), { runId }))[0]!);
+    const encoded = runs.map((runId, i) => encodeFrames(message(bytesOf(40 + i, i), { runId }))[0]);
     for (let pass = 0; pass < 2; pass++) {
       for (let i = 0; i < runs.length; i++) {
-        expect(decodeFrame(encoded[i]!).runId).toBe(runs[i]);
+        expect(decodeFrame(encoded[i]).runId).toBe(runs[i]);
         // The bytes are the hex digits read two at a time.
-        expect(Array.from(encoded[i]!.subarray(OFF.runId, OFF.runId + 32), (b) => b.toString(16).padStart(2, '0')).join('')).toBe(runs[i]);
+        expect(Array.from(encoded[i].subarray(OFF.runId, OFF.runId + 32), (b) => b.toString(16).padStart(2, '0')).join('')).toBe(runs[i]);
       }
     }
     expect(codeOf(() => encodeFrames(message(bytesOf(4, 1), { runId: 'A3'.repeat(32) })))).toBe('bad-message');
@@ -176,9 +176,9 @@ describe('encodeFrames: layout and exact sizes', () => {
     const other = body.slice();
     other[2999] ^= 1;
     const c = encodeFrames(message(other), { frameSize: 1024 });
-    expect(decodeFrame(c[0]!).messageId).not.toBe(decodeFrame(a[0]!).messageId);
+    expect(decodeFrame(c[0]).messageId).not.toBe(decodeFrame(a[0]).messageId);
     const r = encodeFrames(message(body, { round: 18 }), { frameSize: 1024 });
-    expect(decodeFrame(r[0]!).messageId).not.toBe(decodeFrame(a[0]!).messageId);
+    expect(decodeFrame(r[0]).messageId).not.toBe(decodeFrame(a[0]).messageId);
   });
 
   it('accepts frame sizes from MIN_FRAME_BYTES to MAX_FRAME_BYTES and refuses others', () => {
@@ -186,7 +186,7 @@ describe('encodeFrames: layout and exact sizes', () => {
     for (const frameSize of [MIN_FRAME_BYTES, DEFAULT_FRAME_BYTES, MAX_FRAME_BYTES]) {
       const frames = encodeFrames(message(body), { frameSize });
       expect(Math.max(...frames.map((f) => f.length))).toBe(frameSize);
-      expect(decodeFrame(frames[frames.length - 1]!).count).toBe(frames.length);
+      expect(decodeFrame(frames[frames.length - 1]).count).toBe(frames.length);
     }
     for (const frameSize of [MIN_FRAME_BYTES - 1, MAX_FRAME_BYTES + 1, 1000.5, Number.NaN]) {
       expect(codeOf(() => encodeFrames(message(body), { frameSize }))).toBe('bad-options');
@@ -233,8 +233,8 @@ describe('wire overhead', () => {
 
 describe('decodeFrame: typed refusals', () => {
   const frames = encodeFrames(message(bytesOf(2000, 5)), { frameSize: 1024 });
-  const f0 = frames[0]!;
-  const last = frames[frames.length - 1]!;
+  const f0 = frames[0];
+  const last = frames[frames.length - 1];
   const copy = (f: Uint8Array): Uint8Array => f.slice();
 
   it('names what is wrong', () => {
@@ -289,7 +289,7 @@ describe('decodeFrame: typed refusals', () => {
     const stride = 1000;
     const n = Math.ceil(total / stride);
     const tail = total - (n - 1) * stride;
-    const f = encodeFrames(message(bytesOf(tail, 2)), { frameSize: 140 + stride })[0]!;
+    const f = encodeFrames(message(bytesOf(tail, 2)), { frameSize: 140 + stride })[0];
     putU32(f, OFF.index, n - 1);
     putU32(f, OFF.count, n);
     putU32(f, OFF.totalLength, total);
@@ -323,7 +323,7 @@ describe('decodeFrame under random input (fast-check)', () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 0, maxLength: 1500 }), (b) => {
         const x = new Uint8Array(b.length + 5);
-        x.set(valid[0]!.subarray(0, 5));
+        x.set(valid[0].subarray(0, 5));
         x.set(b, 5);
         onlyFrameErrors(x);
       }),
@@ -339,7 +339,7 @@ describe('decodeFrame under random input (fast-check)', () => {
     );
     fc.assert(
       fc.property(fc.nat({ max: valid.length - 1 }), mutation, (which, m) => {
-        const src = valid[which]!;
+        const src = valid[which];
         let x: Uint8Array;
         if (m.t === 'flip') {
           x = src.slice();
@@ -364,10 +364,10 @@ describe('decodeFrame under random input (fast-check)', () => {
     const fields = [OFF.kind, OFF.phase, OFF.codec, OFF.senderLength, OFF.flags, OFF.epoch, OFF.round, OFF.messageId, OFF.index, OFF.count, OFF.totalLength, OFF.stride, OFF.chunkLength, OFF.payloadCrc, OFF.digest, OFF.runId];
     fc.assert(
       fc.property(fc.nat({ max: valid.length - 1 }), fc.constantFrom(...fields), fc.nat({ max: 0xffffffff }), fc.nat({ max: 3 }), (which, off, value, width) => {
-        const x = valid[which]!.slice();
+        const x = valid[which].slice();
         for (let k = 0; k <= width; k++) x[off + k] = (value >>> (8 * k)) & 0xff;
         if (off === OFF.senderLength) x[off] = value & 0xff;
-        const senderLength = x[OFF.senderLength]!;
+        const senderLength = x[OFF.senderLength];
         if (OFF.sender + senderLength + 4 <= x.length) reseal(x);
         onlyFrameErrors(x);
       }),
@@ -392,7 +392,7 @@ describe('chunking round-trips', () => {
           const r = new Reassembler({ maxMessageBytes: 1 << 20, rememberCompleted: 16 });
           const out = [];
           for (const { i } of order) {
-            const got = r.accept(decodeFrame(frames[i]!), 0);
+            const got = r.accept(decodeFrame(frames[i]), 0);
             if (got) out.push(got);
           }
           expect(out).toHaveLength(1);
@@ -413,7 +413,7 @@ describe('chunking round-trips', () => {
     const same = (x: Uint8Array | undefined, y: Uint8Array): boolean => x !== undefined && x.length === y.length && x.every((v, i) => v === y[i]);
     const wrong: number[] = [];
     for (let codec = 0; codec <= 0xffff; codec++) {
-      const one = r.accept(decodeFrame(encodeFrames(message(small, { codec }))[0]!), 0);
+      const one = r.accept(decodeFrame(encodeFrames(message(small, { codec }))[0]), 0);
       if (one?.codec !== codec || !same(one.body, small)) wrong.push(codec);
       if (codec % 64 === 0 || codec === 0xffff) {
         const frames = encodeFrames(message(big, { codec }), { frameSize: MIN_FRAME_BYTES });

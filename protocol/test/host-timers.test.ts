@@ -4,7 +4,7 @@ import { TimerTable } from '../src/host/timers.js';
 
 describe('TimerTable', () => {
   it('fires in (deadline, order of setting) order; re-setting replaces, clearing cancels', () => {
-    const t = new TimerTable<string>();
+    const t = new TimerTable(['x', 'y', 'z', 'w']);
     t.set('x', 10);
     t.set('x', 30);
     t.set('y', 20);
@@ -19,6 +19,7 @@ describe('TimerTable', () => {
     expect(t.popDue(100)).toBe('w');
     expect(t.popDue(100)).toBe(null);
     expect(t.next()).toBe(Number.POSITIVE_INFINITY);
+    expect(() => t.set('v' as 'x', 1)).toThrow(RangeError);
   });
 
   it('next() and popDue agree with a brute-force model under random operations', () => {
@@ -33,7 +34,7 @@ describe('TimerTable', () => {
           { maxLength: 80 },
         ),
         (ops) => {
-          const table = new TimerTable<string>();
+          const table = new TimerTable<string>(['k0', 'k1', 'k2', 'k3', 'k4', 'k5']);
           const model = new Map<string, { t: number; seq: number }>();
           let seq = 0;
           for (const o of ops) {

@@ -15,7 +15,7 @@ import {
   type Problem,
   type ReplicaState,
   type ShardState,
-} from '../src/index.js';
+} from './internals.js';
 import { FLAG_REFRESH } from '../src/methods/types.js';
 
 interface Trace {
@@ -46,7 +46,7 @@ function drive(method: MethodInstance, problem: Problem, iterations: number, for
         sumUplinks(method, replica, phase, results.map((r, m) => ({ shard: m, payload: r.payload })), new Float64Array(method.dim)),
         { forceRefresh: phase === 'diff' && force(k) },
       );
-      for (const m of down.included) if (results[m].shard) shards[m] = results[m].shard as ShardState;
+      for (const m of down.included) if (results[m].shard) shards[m] = results[m].shard;
       phase = method.deviceApply(replica, phase, down);
     }
   }

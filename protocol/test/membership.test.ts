@@ -114,7 +114,7 @@ describe('membership and failure detection', () => {
     const holder = swarm.alive().find((n) => !n.peer.isAggregator && n.peer.snapshot().held.length > 0);
     if (!holder) throw new Error('no holder');
     slow = holder.id;
-    swarm.run(60_000, () => (swarm as TestSwarm).alive().every((n) => n.done !== null));
+    swarm.run(60_000, () => (swarm).alive().every((n) => n.done !== null));
     const agg = swarm.aggregators()[0];
     // The slow peer still lives (its heartbeats arrive) but holds nothing once it missed twice;
     // its answers arrived after their rounds committed and were dropped and counted.

@@ -12,7 +12,7 @@ import {
   Rng,
   Streams,
   type CompressContext,
-} from '../src/index.js';
+} from './internals.js';
 
 const streams = new Streams(2024);
 const local = keyedRng(1, 0, 'local', 0);

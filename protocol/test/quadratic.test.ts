@@ -12,7 +12,7 @@ import {
   thomasSolve,
   tridiagEigenvalue,
   ValidationError,
-} from '../src/index.js';
+} from './internals.js';
 
 /** Dense row-major copy of device m's matrix. */
 function denseOf(p: QuadraticProblem, m: number): Float64Array {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { keyedRng, Rng, Streams } from '../src/index.js';
+import { keyedRng, Rng, Streams } from './internals.js';
 
 describe('Rng', () => {
   it('is deterministic for a key and differs across keys', () => {

@@ -13,10 +13,10 @@ describe('ByteSlab', () => {
     }
     // Writing each buffer full never touched another one.
     for (const b of bufs) expect(b.every((x) => x === 0xab)).toBe(true);
-    expect(bufs[0]!.buffer).toBe(bufs[1]!.buffer);
-    const ranges = bufs.filter((b) => b.buffer === bufs[0]!.buffer).map((b) => [b.byteOffset, b.byteOffset + b.length]);
-    ranges.sort((a, b) => a[0]! - b[0]!);
-    for (let i = 1; i < ranges.length; i++) expect(ranges[i]![0]).toBeGreaterThanOrEqual(ranges[i - 1]![1]!);
+    expect(bufs[0].buffer).toBe(bufs[1].buffer);
+    const ranges = bufs.filter((b) => b.buffer === bufs[0].buffer).map((b) => [b.byteOffset, b.byteOffset + b.length]);
+    ranges.sort((a, b) => a[0] - b[0]);
+    for (let i = 1; i < ranges.length; i++) expect(ranges[i][0]).toBeGreaterThanOrEqual(ranges[i - 1][1]);
   });
 
   it('gives large requests their own buffer and starts a new block when one is full', () => {

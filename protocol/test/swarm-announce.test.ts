@@ -1,7 +1,9 @@
 import { utf8Encode } from '../src/utf8.js';
 import { describe, expect, it } from 'vitest';
 import { encodeFrames, parseManifest, runIdOf, sha256Hex } from '@masha/protocol';
-import { AnnouncementReader, ANNOUNCE_KIND, encodeAnnouncement, JSON_CODEC, pinProblemFile } from '../src/swarm/announce.js';
+import { AnnouncementReader, ANNOUNCE_KIND, encodeAnnouncement, JSON_CODEC, pinProblemFile, type RunAnnouncement } from '../src/swarm/announce.js';
+import { decodeRegistry, encodeRegistry, runRecordOf } from '../src/swarm/registry.js';
+import { ValidationError } from '../src/errors.js';
 
 const LAUNCHER = '12D3KooWLauncher';
 const manifest = parseManifest({ problem: { kind: 'bilinear', d: 20, M: 4 }, method: { name: 'masha1' }, stop: { iterations: 50, target: 1e-6 } });
@@ -25,6 +27,22 @@ describe('run announcements', () => {
     expect(a?.manifest).toEqual(manifest);
     expect(a?.state).toBe('open');
     expect(a?.launcher).toBe(LAUNCHER);
+  });
+
+  it('a finished run carries its outcome; the relay registry records it and readers check it', () => {
+    const outcome = { stop: 'done:target', reached: true, iterations: 50, committedRounds: 100 } as const;
+    const a = feed(new AnnouncementReader(), encodeAnnouncement({ manifest, files: {}, state: 'finished', startedAt: 1000, outcome }, LAUNCHER, 3, 64 * 1024));
+    expect(a?.outcome).toEqual(outcome);
+    const rec = runRecordOf(a as RunAnnouncement, 1234.4);
+    expect(rec).toEqual({ runId: runIdOf(manifest), state: 'finished', method: 'masha1', compressor: 'dither:p=2,s=8', launcher: LAUNCHER, startedAt: 1000, lastSeenMsAgo: 1234, outcome });
+    expect(decodeRegistry(encodeRegistry([rec]))).toEqual([rec]);
+    // A bad outcome makes the whole announcement invalid; a bad registry answer is a ValidationError.
+    const badBody = utf8Encode(JSON.stringify({ v: 1, manifest, files: {}, state: 'finished', startedAt: 0, outcome: { ...outcome, stop: 'won' } }));
+    const reader = new AnnouncementReader();
+    expect(feed(reader, rawFrames(runIdOf(manifest), badBody))).toBeNull();
+    expect(reader.rejected['bad-envelope']).toBe(1);
+    expect(() => decodeRegistry(utf8Encode(JSON.stringify({ v: 1, runs: [{ ...rec, runId: 'x' }] })))).toThrow(/registry\.runs\.0\.runId/);
+    expect(() => decodeRegistry(new Uint8Array(300 * 1024))).toThrow(ValidationError);
   });
 
   it('chunks a large announcement (inline problem) into frames and reassembles it', () => {

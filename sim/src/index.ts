@@ -8,3 +8,4 @@ export * from './solve.js';
 export * from './repro/bilinear.js';
 export { runCli, buildProgram } from './cli/program.js';
 export type { CliCommand, CliContext } from './cli/command.js';
+export { runToDirectory, type RunFilesOptions, type RunFilesResult } from './run/run-files.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/program.js';
-import { startProgress } from '../src/io/progress.js';
+import { formatEta, startProgress } from '../src/io/progress.js';
 
 export class Capture {
   text = '';
@@ -82,6 +82,22 @@ describe('progress display', () => {
     expect(p.value).toBe(10);
     p.stop();
     expect(stream.text).toContain('100%');
+  });
+
+  it('names its unit and never shows cli-progress\'s "NFs" for an unknown ETA', () => {
+    expect(formatEta('INF')).toBe('?');
+    expect(formatEta(75)).toBe('01m15s');
+    const lines = new Capture(false);
+    const l = startProgress('run', 20, { stream: lines, unit: 'iterations', now: () => 0 });
+    l.stop();
+    expect(lines.text).toBe('run: started 0/20 iterations (0%) [0.0s]\nrun: done 0/20 iterations (0%) [0.0s]\n');
+    const stream = Object.assign(new Capture(true), { cursorTo: () => true, clearLine: () => true, moveCursor: () => true, columns: 160 });
+    const p = startProgress('run', 10, { stream, mode: 'bar', unit: 'iterations' });
+    p.update(0);
+    p.stop();
+    expect(stream.text).toContain('0/10 iterations');
+    expect(stream.text).toContain('ETA ?');
+    expect(stream.text).not.toContain('NFs');
   });
 
   it('stays silent when off', () => {

@@ -18,7 +18,7 @@ export type Seen =
 export interface EchoOptions {
   /** The pinger broadcasts (or sends, when `direct`) one ping of this many body bytes on start. */
   readonly bodyBytes: number;
-  /** Operator evaluations an echo "costs" (run on the peer's simulated CPU before it leaves). */
+  /** Operator evaluations an echo "costs" (charged to the peer's simulated CPU: the echo leaves after them). */
   readonly evalsPerEcho?: number;
   /** Pinger sends point to point to each of these peers instead of broadcasting. */
   readonly direct?: readonly PeerId[];
@@ -152,7 +152,8 @@ export class EchoNode extends TestNode {
   protected onMessage(m: EngineMessage): void {
     this.messages++;
     if (m.kind === KIND_PING) {
-      this.ports.cpu.run(this.options.evalsPerEcho ?? 0, () => this.send(m.sender, message(KIND_ECHO, this.id, m.body)));
+      this.ports.cpu.charge(this.options.evalsPerEcho ?? 0);
+      this.send(m.sender, message(KIND_ECHO, this.id, m.body));
     } else if (m.kind === KIND_ECHO) {
       this.echoes++;
       if (this.echoes === this.options.expectEchoes) this.ports.done();
@@ -167,7 +168,7 @@ export class EchoNode extends TestNode {
  */
 export class TimerNode extends TestNode {
   readonly fired: [string, number][] = [];
-  private readonly timers = new TimerTable<string>();
+  private readonly timers = new TimerTable<string>(['x', 'y', 'z', 'w', 'v']);
 
   start(): void {
     this.set('x', 10);

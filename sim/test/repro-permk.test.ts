@@ -2,19 +2,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  generatePermkQuadratic,
-  keyedRng,
-  Marina,
-  marinaAb,
-  marinaStepsize,
-  parseCompressor,
-  permk,
-  runReference,
-  Streams,
-  topKIndices,
-  type Compressor,
-} from '@masha/protocol';
+import { generatePermkQuadratic, keyedRng, parseCompressor, runReference, Streams, type Compressor } from '@masha/protocol';
+import { permk, topKIndices } from '@masha/protocol/compress';
+import { Marina, marinaAb, marinaStepsize } from '@masha/protocol/methods';
 import { MarinaQuadraticRun, runMarinaQuadratic } from '../src/repro/marina-quadratic.js';
 import { FULL_GRID, PERMK_FILES, raceStepsizes, reproPermk, writePermkRepro } from '../src/repro/permk.js';
 import { scanTopk } from '../src/repro/scan-topk.js';

@@ -1,11 +1,13 @@
 /**
  * `npm start`'s process hygiene (node/dist/start.js): every child — relay, launcher, volunteers —
- * is gone after Ctrl-C (SIGINT to the parent), and also after the parent is killed outright
- * (SIGKILL: the children notice their stdin pipe closing and exit). The full run to the target is
- * exercised by the other swarm tests and by `npm start` itself.
+ * is gone after Ctrl-C (SIGINT to the parent), SIGTERM, and also after the parent is killed
+ * outright (SIGKILL: the children notice their stdin pipe closing and exit); a SIGTERM to the npm
+ * process of `npm start`, or to the npm wrapper of a backgrounded `npx masha …`, stops the node
+ * processes under it too. Every process is tracked and cleaned up by PID. The full run to the
+ * target is exercised by the other swarm tests and by `npm start` itself.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +15,37 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ProcessGroup, type ManagedChild } from '@masha/node';
 
 const START = resolve(fileURLToPath(import.meta.url), '../../../node/dist/start.js');
+const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
+
+/** Every process below `pid`, children first. */
+function descendants(pid: number): number[] {
+  const out: number[] = [];
+  for (const c of childPids(pid)) out.push(c, ...descendants(c));
+  return out;
+}
+
+function cmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+  } catch {
+    return '';
+  }
+}
+
+/** Starts `cmd args` (npm, npx) in its own process group; its stderr is collected. */
+function spawnTool(cmd: string, args: readonly string[], extra: ChildProcess[]): { child: ChildProcess; stdout: () => string; stderr: () => string } {
+  const child = spawn(cmd, [...args], { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } });
+  extra.push(child);
+  let out = '';
+  let err = '';
+  child.stderr?.on('data', (b: Buffer) => {
+    err += b.toString();
+  });
+  child.stdout?.on('data', (b: Buffer) => {
+    out += b.toString();
+  });
+  return { child, stdout: () => out, stderr: () => err };
+}
 
 function childPids(parent: number): number[] {
   try {
@@ -52,9 +85,20 @@ describe('npm start cleans up its children', () => {
   const group = new ProcessGroup();
   const dirs: string[] = [];
   const seen: number[] = [];
+  const tools: ChildProcess[] = [];
 
   afterEach(async () => {
     await group.stopAll(1_000);
+    for (const t of tools.splice(0)) {
+      if (t.pid !== undefined && alive(t.pid)) {
+        seen.push(...descendants(t.pid));
+        try {
+          process.kill(-t.pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+    }
     for (const pid of seen) if (alive(pid)) process.kill(pid, 'SIGKILL');
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
@@ -75,6 +119,24 @@ describe('npm start cleans up its children', () => {
     return { start, children, stderr: () => err };
   }
 
+  it('a bad manifest: one line naming the field, exit 2, like `masha launch`; nothing started or written', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'masha-start-'));
+    dirs.push(out);
+    const bad = join(out, 'BAD.json');
+    writeFileSync(bad, JSON.stringify({ problem: { kind: 'bilinear' }, method: { name: 'masha1' }, network: { heartbeatMs: 500, leaseMs: 600 } }));
+    const start = group.spawnNode('npm start', [START, '--manifest', bad, '--out', join(out, 'runs')], { stdout: 'pipe', stderr: 'pipe' });
+    let err = '';
+    start.process.stderr?.on('data', (b: Buffer) => {
+      err += b.toString();
+    });
+    start.onStdoutLine(() => {});
+    const exit = await start.exited;
+    expect(exit.code).toBe(2);
+    expect(err.trim().split('\n')).toHaveLength(1);
+    expect(err).toMatch(/^npm start: error: manifest .*BAD\.json: network\.leaseMs: must be at least twice heartbeatMs/);
+    expect(existsSync(join(out, 'runs'))).toBe(false);
+  });
+
   it('Ctrl-C (SIGINT): exit 130 and no child left', async () => {
     const { start, children, stderr } = await startRunning();
     expect(children.length).toBe(4); // relay, 2 volunteers, launcher
@@ -89,6 +151,55 @@ describe('npm start cleans up its children', () => {
     const exit = await start.exited;
     expect(exit.code).toBe(130);
     await until(() => children.every((p) => !alive(p)), 30_000, 'the children to exit');
+  });
+
+  it('SIGTERM: exit 130 and no child left', async () => {
+    const { start, children } = await startRunning();
+    expect(children.length).toBe(4);
+    process.kill(start.pid, 'SIGTERM');
+    const exit = await start.exited;
+    expect(exit.code).toBe(130);
+    await until(() => children.every((p) => !alive(p)), 30_000, 'the children to exit');
+  });
+
+  it('SIGTERM to the npm process of `npm start`: start.js and every child it started exit', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'masha-start-'));
+    dirs.push(out);
+    const { child: npm, stderr } = spawnTool('npm', ['start', '--', '--peers', '1', '--out', out, '--progress', 'lines', '--timeout', '120'], tools);
+    const npmPid = npm.pid as number;
+    await until(() => /1 volunteer\(s\)/.test(stderr()), 240_000, `the run to start; stderr so far:\n${stderr()}`);
+    const below = descendants(npmPid);
+    seen.push(...below);
+    const starts = below.filter((p) => cmdline(p).includes('start.js'));
+    expect(starts).toHaveLength(1);
+    expect(below.filter((p) => cmdline(p).includes('masha.js')).length).toBe(3); // relay, volunteer, launcher
+    process.kill(npmPid, 'SIGTERM');
+    await until(() => below.every((p) => !alive(p)), 30_000, `every process under npm to exit; left: ${below.filter(alive).map(cmdline).join('; ')}`);
+  });
+
+  it('SIGTERM to the npm wrapper of a backgrounded `npx masha relay`: the relay exits too', async () => {
+    const { child: npx, stdout, stderr } = spawnTool('npx', ['masha', 'relay', '--json', '--ephemeral'], tools);
+    const npxPid = npx.pid as number;
+    let relayPid = 0;
+    await until(
+      () => {
+        relayPid = descendants(npxPid).find((p) => cmdline(p).includes('masha relay')) ?? 0;
+        return relayPid > 0 && stdout().includes('multiaddrs');
+      },
+      60_000,
+      `the relay under npx; stderr so far:\n${stderr()}`,
+    );
+    seen.push(relayPid);
+    process.kill(npxPid, 'SIGTERM');
+    await until(() => !alive(relayPid), 30_000, 'the relay to exit after its npm wrapper');
+  });
+
+  it('SIGHUP stops a masha command like SIGINT (exit code, not killed by the signal)', async () => {
+    const relay = group.spawnMasha('relay', ['relay', '--json', '--ephemeral'], { stdout: 'pipe', stderr: 'ignore' });
+    await relay.waitForLine((l) => (l.includes('multiaddrs') ? true : undefined), 60_000);
+    process.kill(relay.pid, 'SIGHUP');
+    const exit = await relay.exited;
+    expect(exit).toEqual({ code: 0, signal: null });
   });
 
   it('SIGKILL of the parent: the children exit by themselves', async () => {

@@ -10,7 +10,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectSwarm, RunDirectory, type SwarmTransport } from '@masha/node';
 import { RUNS_TOPIC, statusTopic, broadcastTopic } from '@masha/protocol/swarm';
-import { encodeAnnounce, encodeFrames, ENGINE_CODEC, MSG, Rng } from '@masha/protocol';
+import { encodeFrames, ENGINE_CODEC, MSG } from '@masha/protocol';
+import { encodeAnnounce } from '@masha/protocol/engine';
+import { Rng } from '@masha/protocol/rng';
 import { checkLineage, testManifest, TestSwarm } from './swarm-helpers.js';
 
 const PEERS = 4;

@@ -97,7 +97,7 @@ export class TestSwarm {
   readonly volunteers: Volunteer[] = [];
 
   async startRelay(): Promise<string> {
-    const relay = this.group.spawnMasha('relay', ['relay', '--json'], { stdout: 'pipe', stderr: { file: join(this.dir, 'relay.log') } });
+    const relay = this.group.spawnMasha('relay', ['relay', '--json', '--ephemeral'], { stdout: 'pipe', stderr: { file: join(this.dir, 'relay.log') } });
     const addrs = await relay.waitForLine((line) => {
       try {
         const j = JSON.parse(line) as { multiaddrs?: string[] };
@@ -150,9 +150,14 @@ export class TestSwarm {
     }
   }
 
+  /** The newest start directory of a run (`runs/<runId>/latest`). */
+  runDir(runId: string): string {
+    return join(this.runsDir, runId, 'latest');
+  }
+
   /** Event logs of the volunteers of a run, by peer id. */
   peerLogs(runId: string): Map<string, LogEvent[]> {
-    const dir = join(this.runsDir, runId, 'peers');
+    const dir = join(this.runDir(runId), 'peers');
     const out = new Map<string, LogEvent[]>();
     if (!existsSync(dir)) return out;
     for (const f of readdirSync(dir)) if (f.endsWith('.jsonl')) out.set(f.slice(0, -'.jsonl'.length), readLog(join(dir, f)));
@@ -160,11 +165,11 @@ export class TestSwarm {
   }
 
   launcherLog(runId: string): LogEvent[] {
-    return readLog(join(this.runsDir, runId, 'events.jsonl'));
+    return readLog(join(this.runDir(runId), 'events.jsonl'));
   }
 
   readJson<T>(runId: string, file: string): T {
-    return JSON.parse(readFileSync(join(this.runsDir, runId, file), 'utf8')) as T;
+    return JSON.parse(readFileSync(join(this.runDir(runId), file), 'utf8')) as T;
   }
 
   async stop(): Promise<void> {

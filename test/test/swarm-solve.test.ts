@@ -9,8 +9,12 @@
  * shard; the aggregator sums in shard order), so the iterates are bitwise identical. The summary
  * must also show one election, no aborted round and every peer on the launcher's digest.
  */
+import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFromManifest, runReference } from '@masha/protocol';
+import { parseRunSummary } from '@masha/protocol/swarm';
+import { runToDirectory } from '@masha/sim';
 import { checkLineage, testManifest, TestSwarm } from './swarm-helpers.js';
 
 const PEERS = 5;
@@ -94,5 +98,43 @@ describe(`${PEERS} volunteers solve a bilinear run`, () => {
     const lineage = checkLineage(logs);
     expect(lineage.problems).toEqual([]);
     expect(lineage.rounds.get(summary.committedRounds)).toBe(summary.digest);
+
+    // Files: one directory for this start, `latest` pointing at it, the volunteers' logs inside.
+    const starts = readdirSync(join(swarm.runsDir, runId)).filter((n) => n !== 'latest');
+    expect(starts).toHaveLength(1);
+    expect(starts[0]).toMatch(/^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{3}Z$/);
+    expect(lstatSync(swarm.runDir(runId)).isSymbolicLink()).toBe(true);
+    expect(readlinkSync(swarm.runDir(runId))).toBe(starts[0]);
+    expect(readdirSync(join(swarm.runsDir, runId, starts[0])).sort()).toEqual(['events.jsonl', 'peers', 'run.svg', 'summary.json', 'z.json']);
+
+    // summary.json follows the run summary schema shared with the simulator, and so does the
+    // simulator's summary of the same manifest: one reader, the same meanings.
+    const written = parseRunSummary(swarm.readJson(runId, 'summary.json'));
+    expect(written).toEqual(summary);
+    expect(written.host).toBe('swarm');
+    expect(written.swarm?.peers).toHaveLength(PEERS);
+    const simulated = await runToDirectory({ manifestPath: path, outDir: join(swarm.dir, 'sim'), events: 'commits' });
+    const sim = parseRunSummary(JSON.parse(readFileSync(simulated.files.summary, 'utf8')));
+    expect(sim.host).toBe('simulator');
+    expect(sim.runId).toBe(written.runId);
+    expect(sim.stop).toBe(written.stop);
+    expect(sim.reached).toBe(true);
+    expect(sim.target).toBe(written.target);
+    // Both perform the reference runner's arithmetic here (every shard in every round).
+    expect(sim.iterations).toBe(written.iterations);
+    expect(sim.finalRelDist).toBe(written.finalRelDist);
+    expect(sim.abortedRounds).toBe(0);
+    expect(sim.elections).toBe(written.elections);
+
+    // `masha status` after the run, its launcher gone: the relay remembers that it ended, and how.
+    const after = swarm.group.spawnMasha('status', ['status', '--relay', swarm.relayAddr, '--json', '--wait', '1'], { stdout: 'pipe', stderr: 'ignore' });
+    let afterText = '';
+    after.onStdoutLine((l) => {
+      afterText += `${l}\n`;
+    });
+    expect((await after.exited).code).toBe(0);
+    const ended = (JSON.parse(afterText) as { runs: { runId: string; state: string; outcome: unknown }[] }).runs;
+    expect(ended).toHaveLength(1);
+    expect(ended[0]).toMatchObject({ runId, state: 'finished', outcome: { stop: 'done:target', reached: true, iterations: summary.iterations, committedRounds: summary.committedRounds } });
   });
 });

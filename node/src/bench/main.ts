@@ -1,10 +1,12 @@
 /**
  * `node node/dist/bench/main.js [FILTER…]` (or `npx turbo run bench --filter=@masha/node`): the wire
- * overhead of the two data paths (wire.ts) and the swarm benchmark (swarm.ts), printed as `{ "results": [ { "name", "value", "unit", "baseline",
+ * overhead of the two data paths (wire.ts), the swarm benchmark (swarm.ts) and the model suite
+ * (model.ts: forward+backward time per batch, ONNX graph build time, memory per parameter), printed as `{ "results": [ { "name", "value", "unit", "baseline",
  * "baselineName", "ratio" } ] }` on stdout; progress on stderr. Rows whose name contains none of
  * the filters are skipped (runs are skipped only when no row of theirs is wanted).
  * MASHA_BENCH_D and MASHA_BENCH_PEERS change the dimension (default 10^6) and the swarm size (8).
  */
+import { modelBenchmarks } from './model.js';
 import { swarmBenchmarks } from './swarm.js';
 import { wireBenchmarks } from './wire.js';
 
@@ -17,6 +19,7 @@ try {
   const results = [
     ...(await wireBenchmarks(d ?? 1_000_000, include)),
     ...(await swarmBenchmarks({ include, ...(d ? { d } : {}), ...(peers ? { peers } : {}) })),
+    ...(await modelBenchmarks(include)),
   ];
   process.stdout.write(`${JSON.stringify({ results }, null, 2)}\n`);
   process.exit(0);

@@ -19,7 +19,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseManifest, runIdOf } from '@masha/protocol';
-import type { BenchResult } from '@masha/sim';
+import type { BenchResult } from './row.js';
 import { connectSwarm } from '../launcher/connect.js';
 import { StatusBoard } from '../launcher/directory.js';
 import { ProcessGroup } from '../launcher/processes.js';
@@ -106,7 +106,7 @@ export async function measureSwarm(config: SwarmBenchConfig): Promise<SwarmMeasu
     const runId = runIdOf(manifest);
     const manifestPath = join(dir, 'run.json');
     writeFileSync(manifestPath, JSON.stringify(manifest));
-    const relay = group.spawnMasha('relay', ['relay', '--json'], { stdout: 'pipe', stderr: { file: join(dir, 'relay.log') } });
+    const relay = group.spawnMasha('relay', ['relay', '--json', '--ephemeral'], { stdout: 'pipe', stderr: { file: join(dir, 'relay.log') } });
     const addrs = await relay.waitForLine((l) => {
       try {
         return (JSON.parse(l) as { multiaddrs?: string[] }).multiaddrs;
@@ -155,12 +155,13 @@ export async function measureSwarm(config: SwarmBenchConfig): Promise<SwarmMeasu
     } catch {
       throw new Error(`launcher exited with ${exit.code} and no summary; see ${dir}`);
     }
-    const events = readFileSync(join(dir, 'runs', runId, 'events.jsonl'), 'utf8')
+    const events = readFileSync(join(dir, 'runs', runId, 'latest', 'events.jsonl'), 'utf8')
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { t: number; ev: string; round?: number });
     const commits = events.filter((e) => e.ev === 'commit' && (e.round ?? 0) >= 2);
-    const msPerRound = commits.length >= 2 ? (commits[commits.length - 1].t - commits[0].t) / (commits.length - 1) : NaN;
+    // events.jsonl times are seconds.
+    const msPerRound = commits.length >= 2 ? (1000 * (commits[commits.length - 1].t - commits[0].t)) / (commits.length - 1) : NaN;
 
     let wireSum = 0;
     let wirePeers = 0;

@@ -7,7 +7,7 @@
  * bodies. Messages are cut into protocol frames exactly as the driver does.
  */
 import { encodeFrames } from '@masha/protocol';
-import type { BenchResult } from '@masha/sim';
+import type { BenchResult } from './row.js';
 import { connectSwarm } from '../launcher/connect.js';
 import { parseAddress } from '../net/create-node.js';
 import { startRelay } from '../net/relay.js';

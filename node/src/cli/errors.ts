@@ -6,27 +6,37 @@
  *   3  network: no relay reachable in time, run not announced
  *   130 interrupted (Ctrl-C / SIGTERM)
  */
-import { MashaError, ValidationError } from '@masha/protocol';
+import { MashaError, UsageError, ValidationError } from '@masha/protocol';
 import { InvalidArgumentError } from 'commander';
 import { NetError } from '../net/errors.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, network: 3, interrupted: 130 } as const;
 
-/** A bad flag value; the message starts with the flag. */
-export class UsageError extends MashaError {
-  constructor(flag: string, message: string) {
-    super('usage', `${flag}: ${message}`);
-  }
-}
+/** A bad flag value; the message starts with the flag (one class for every CLI, in protocol/). */
+export { UsageError };
 
 export function exitCodeOf(e: unknown): number {
   if (e instanceof UsageError || e instanceof ValidationError) return EXIT.usage;
   if (e instanceof NetError) {
-    if (e.code === 'bad-run-id' || e.code === 'bad-address' || e.code === 'bad-config') return EXIT.usage;
+    if (e.code === 'bad-run-id' || e.code === 'bad-address' || e.code === 'bad-config' || e.code === 'bad-key') return EXIT.usage;
     return EXIT.network;
   }
   if (e instanceof MashaError) return EXIT.usage;
   return EXIT.failed;
+}
+
+/**
+ * The one error path of every Node entry point (`masha …`, `npm start`): one line on stderr —
+ * `<where>: error: <message>` for errors in the user's terms (bad flags, manifests, relays),
+ * `<where>: internal error: <message>` for anything else, with the stack only when MASHA_DEBUG is
+ * set — and the exit code for the error (exitCodeOf).
+ */
+export function reportError(where: string, e: unknown, stderr: { write(chunk: string): unknown }): number {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const code = exitCodeOf(e);
+  stderr.write(code === EXIT.failed ? `${where}: internal error: ${err.message}\n` : `${where}: error: ${err.message}\n`);
+  if (process.env.MASHA_DEBUG) stderr.write(`${err.stack ?? ''}\n`);
+  return code;
 }
 
 export function parseSeconds(value: string): number {

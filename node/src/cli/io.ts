@@ -1,5 +1,5 @@
 /** Small helpers shared by the commands: streams, interrupt handling, number formatting. */
-import type { ProgressMode } from '@masha/sim';
+import type { ProgressMode } from './progress.js';
 
 export interface CliStream {
   write(chunk: string): unknown;
@@ -13,9 +13,12 @@ export interface CliContext {
   readonly progress: ProgressMode;
 }
 
+/** The signals that stop a command gracefully (a terminal closing sends SIGHUP). */
+export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const satisfies readonly NodeJS.Signals[];
+
 /**
- * An AbortSignal fired by the first SIGINT or SIGTERM; a second one exits at once. The handlers
- * are removed by the returned `dispose`.
+ * An AbortSignal fired by the first SIGINT, SIGTERM or SIGHUP; a second one exits at once. The
+ * handlers are removed by the returned `dispose`.
  */
 export function interruptSignal(): { signal: AbortSignal; dispose: () => void } {
   const controller = new AbortController();
@@ -25,13 +28,11 @@ export function interruptSignal(): { signal: AbortSignal; dispose: () => void } 
     if (count > 1) process.exit(130);
     controller.abort(new Error(`interrupted by ${sig}`));
   };
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
+  for (const sig of STOP_SIGNALS) process.on(sig, handler);
   return {
     signal: controller.signal,
     dispose: () => {
-      process.off('SIGINT', handler);
-      process.off('SIGTERM', handler);
+      for (const sig of STOP_SIGNALS) process.off(sig, handler);
     },
   };
 }

@@ -1,5 +1,6 @@
 /** Entry point of the `masha` binary (node/bin/masha.js imports the built copy). */
 import { EXIT } from './errors.js';
+import { startedByNpm, watchParent } from './parent-watch.js';
 import { runCli } from './program.js';
 
 // Children of `npm start` and of the tests (launcher/processes.ts) exit when their parent dies,
@@ -11,6 +12,9 @@ if (process.env.MASHA_DIE_WITH_PARENT === '1' && !process.stdin.isTTY) {
   process.stdin.on('error', die);
   process.stdin.resume();
 }
+
+// Under npm (`npx masha …`), the npm wrapper going away — killed by its PID — stops us like SIGHUP.
+if (startedByNpm()) watchParent(() => process.kill(process.pid, 'SIGHUP'));
 
 const code = await runCli(process.argv.slice(2));
 // libp2p can leave sockets and timers behind after stop(): do not wait for them.

@@ -1,15 +1,16 @@
 /**
- * The `masha` command tree: relay, launch, join, status. Errors become one line on stderr and an
+ * The `masha` command tree: relay, launch, join, status, train. Errors become one line on stderr and an
  * exit code (errors.ts): bad flags and manifests name the flag or field, unreachable relays say
  * which addresses and how long; stack traces only with MASHA_DEBUG=1.
  */
 import { Command, CommanderError, Option } from 'commander';
-import type { ProgressMode } from '@masha/sim';
+import { PROGRESS_MODES, type ProgressMode } from './progress.js';
 import { configureJoin, runJoin, type JoinFlags } from './commands/join.js';
 import { configureLaunch, runLaunch, type LaunchFlags } from './commands/launch.js';
 import { configureRelay, runRelay, type RelayFlags } from './commands/relay.js';
 import { configureStatus, runStatus, type StatusFlags } from './commands/status.js';
-import { EXIT, exitCodeOf, oneOf } from './errors.js';
+import { configureTrain, runTrain, type TrainFlags } from './commands/train.js';
+import { EXIT, oneOf, reportError } from './errors.js';
 import type { CliContext, CliStream } from './io.js';
 
 export const PROGRAM_NAME = 'masha';
@@ -31,7 +32,7 @@ export function buildProgram(io: Required<CliIO>, setExit: (code: number) => voi
     .addOption(
       new Option('--progress <mode>', 'progress display on stderr: auto (bar on a TTY, plain lines otherwise), bar, lines, off')
         .default('auto')
-        .argParser(oneOf<ProgressMode>(['auto', 'bar', 'lines', 'off'])),
+        .argParser(oneOf<ProgressMode>(PROGRESS_MODES)),
     )
     .showSuggestionAfterError(true)
     .exitOverride()
@@ -58,6 +59,7 @@ export function buildProgram(io: Required<CliIO>, setExit: (code: number) => voi
   add<LaunchFlags>('launch', configureLaunch, runLaunch);
   add<JoinFlags>('join', configureJoin, runJoin);
   add<StatusFlags>('status', configureStatus, runStatus);
+  add<TrainFlags>('train', configureTrain, runTrain);
   return program;
 }
 
@@ -73,7 +75,7 @@ export async function runCli(argv: readonly string[], io: CliIO = {}): Promise<n
     exit = code;
   });
   let sub = argv.find((a) => !a.startsWith('-')) ?? '';
-  if (!['relay', 'launch', 'join', 'status'].includes(sub)) sub = '';
+  if (!['relay', 'launch', 'join', 'status', 'train'].includes(sub)) sub = '';
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return exit;
@@ -83,11 +85,6 @@ export async function runCli(argv: readonly string[], io: CliIO = {}): Promise<n
       if (e.code === 'commander.help') return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
       return EXIT.usage;
     }
-    const err = e instanceof Error ? e : new Error(String(e));
-    const code = exitCodeOf(e);
-    const where = sub ? `${PROGRAM_NAME} ${sub}` : PROGRAM_NAME;
-    full.stderr.write(code === EXIT.failed ? `${where}: internal error: ${err.message}\n` : `${where}: error: ${err.message}\n`);
-    if (process.env.MASHA_DEBUG) full.stderr.write(`${err.stack ?? ''}\n`);
-    return code;
+    return reportError(sub ? `${PROGRAM_NAME} ${sub}` : PROGRAM_NAME, e, full.stderr);
   }
 }

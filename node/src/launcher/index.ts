@@ -6,3 +6,5 @@ export * from './launch.js';
 export * from './volunteer.js';
 export * from './processes.js';
 export * from './default-run.js';
+export * from './run-dir.js';
+export * from './files.js';

@@ -1,10 +1,14 @@
 /**
- * `masha launch` as a function: publish a run on the swarm, follow it until it ends, and write
- *   <outDir>/<runId>/summary.json   the simulator's summary fields + "reached" + the peers' figures
- *   <outDir>/<runId>/events.jsonl   what the launcher saw: the run's commits and elections (from
- *                                   its observer engine), peers appearing and going silent, the end
- *   <outDir>/<runId>/run.svg        the metric against iterations and wall-clock time, live peers
- *   <outDir>/<runId>/z.json         the final iterate (problems of dimension ≤ 100,000)
+ * `masha launch` as a function: publish a run on the swarm, follow it until it ends, and write,
+ * in a directory of its own for this start (run-dir.ts: `<outDir>/<runId>/<start time>/`, with
+ * `<outDir>/<runId>/latest` pointing at it),
+ *   summary.json   the run summary (@masha/protocol/swarm RunSummary, shared with the simulator)
+ *   events.jsonl   what the launcher saw: the run's commits and elections (from its observer
+ *                  engine), peers appearing and going silent, the end (appended line by line)
+ *   run.svg        the metric against iterations and wall-clock time, live peers
+ *   z.json         the final iterate (problems of dimension ≤ 100,000)
+ * Nothing is written before the manifest has been built and a relay has answered; summary.json,
+ * run.svg and z.json are written atomically (files.ts).
  *
  * How it follows the run: it republishes the announcement every `announceIntervalMs`, listens to
  * the peers' status reports, and runs an observer engine (peer/driver.ts, role "observer") that
@@ -20,15 +24,16 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { operatorNormSq, runFromManifest, runIdOf, type EngineAction, type Manifest, type ManifestRun } from '@masha/protocol';
-import { writeJsonFile, writeTextFile } from '@masha/sim';
 import { ProblemEvaluator } from '@masha/protocol/host';
 import type { MashaNodeOptions } from '../net/create-node.js';
 import type { SwarmTransport } from '../net/swarm-transport.js';
 import { PeerDriver } from '../peer/driver.js';
 import { EventLog } from '../peer/event-log.js';
 import { RUNS_TOPIC } from '@masha/protocol/swarm';
-import { encodeAnnouncement, type RunState } from '@masha/protocol/swarm';
+import { encodeAnnouncement, parseRunSummary, type RunOutcome, type RunState, type StopReason } from '@masha/protocol/swarm';
 import { connectSwarm } from './connect.js';
+import { createStartDir } from './run-dir.js';
+import { writeJsonFile, writeTextFile } from './files.js';
 import { StatusBoard, type PeerEntry } from './directory.js';
 import { plotLaunch, type LaunchSeries } from './plot.js';
 import { buildSummary, type LaunchSummary } from './summary.js';
@@ -56,8 +61,10 @@ export interface LaunchOptions {
   readonly manifest: Manifest;
   readonly files?: Readonly<Record<string, string>>;
   readonly relays: readonly string[];
-  /** Runs directory: files go to `<outDir>/<runId>/`. Default `runs`. */
+  /** Runs directory: files go to `<outDir>/<runId>/<start time>/`. Default `runs`. */
   readonly outDir?: string;
+  /** Write the files into exactly this directory instead (created if needed; `latest` is left alone). */
+  readonly runDir?: string;
   readonly announceIntervalMs?: number;
   /** Give up after this long (ms). Default: no limit. */
   readonly timeoutMs?: number;
@@ -105,26 +112,30 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
   };
   // Build the run here first: a manifest that validates but cannot be built fails before publishing.
   const run: ManifestRun = runFromManifest(manifest, { readFile });
-  const dir = resolve(options.outDir ?? 'runs', runId);
-  mkdirSync(dir, { recursive: true });
-  const paths = { summary: join(dir, 'summary.json'), events: join(dir, 'events.jsonl'), plot: join(dir, 'run.svg'), z: join(dir, 'z.json') };
-  const log = new EventLog(paths.events);
+  // A relay must answer before anything is written: a bad address or an unreachable relay leaves
+  // no directory behind (and never touches an earlier start's files).
+  const transport: SwarmTransport = await connectSwarm({
+    relays: options.relays,
+    ...(options.connectTimeoutMs !== undefined ? { timeoutMs: options.connectTimeoutMs } : {}),
+    ...(options.node ? { node: options.node } : {}),
+  });
   const wallStart = Date.now();
   const t0 = performance.now();
   const elapsed = (): number => performance.now() - t0;
-
-  let transport: SwarmTransport | null = null;
+  let dir: string;
   try {
-    transport = await connectSwarm({
-      relays: options.relays,
-      ...(options.connectTimeoutMs !== undefined ? { timeoutMs: options.connectTimeoutMs } : {}),
-      ...(options.node ? { node: options.node } : {}),
-    });
+    if (options.runDir !== undefined) {
+      dir = resolve(options.runDir);
+      mkdirSync(dir, { recursive: true });
+    } else {
+      dir = createStartDir(resolve(options.outDir ?? 'runs'), runId, wallStart);
+    }
   } catch (e) {
-    log.write('error', { message: (e as Error).message });
-    log.close();
+    await transport.close().catch(() => {});
     throw e;
   }
+  const paths = { summary: join(dir, 'summary.json'), events: join(dir, 'events.jsonl'), plot: join(dir, 'run.svg'), z: join(dir, 'z.json') };
+  const log = new EventLog(paths.events);
   const self = transport.self;
   options.onLaunched?.({ runId, peerId: self, dir });
   log.write('launch', { peer: self, runId, manifest: manifest as never, relays: [...options.relays] });
@@ -148,7 +159,7 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
   };
 
   // ---------------------------------------------------------------- observer and status board
-  let endReason: string | null = null;
+  let endReason: StopReason | null = null;
   let wake: () => void = () => {};
   const woken = (): Promise<void> =>
     new Promise((r) => {
@@ -182,7 +193,7 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
           }
         }
       } else if (a.type === 'done') {
-        endReason = `done:${a.reason}`;
+        endReason = a.reason === 'target' ? 'done:target' : 'done:iterations';
         wake();
       }
     },
@@ -204,13 +215,14 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
 
   // ---------------------------------------------------------------- announcing
   let state: RunState = 'open';
+  let outcome: RunOutcome | undefined;
   let messageId = 1;
   const frameSize = Math.min(manifest.network.frameBytes, transport.maxFrameBytes);
   const tp = transport;
   const announce = (): void => {
     let frames: Uint8Array[];
     try {
-      frames = encodeAnnouncement({ manifest, files, state, startedAt: wallStart }, self, messageId++, frameSize);
+      frames = encodeAnnouncement({ manifest, files, state, startedAt: wallStart, ...(outcome !== undefined ? { outcome } : {}) }, self, messageId++, frameSize);
     } catch (e) {
       log.write('error', { message: (e as Error).message });
       return;
@@ -305,6 +317,7 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
       while (performance.now() < finalDeadline && !volunteersDone()) await Promise.race([woken(), sleep(100)]);
     }
     state = 'finished';
+    outcome = { stop: endReason, reached: null, iterations: observer.engine.replica.iteration, committedRounds: observer.engine.committedRound };
     announce();
     sample();
     options.onProgress?.(progress());
@@ -323,7 +336,7 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
     observer,
     peers: board.all(),
     epochs,
-    endReason: endReason as string,
+    endReason,
     target,
     opNorm0,
     finalOpNormSq,
@@ -336,16 +349,20 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
   });
   observer.stop();
   board.stop();
-  // One more round of "finished" so volunteers that missed it stop waiting.
-  await sleep(150);
-  announce();
+  outcome = { stop: summary.stop, reached: summary.reached, iterations: summary.iterations, committedRounds: summary.committedRounds };
+  // One more round of "finished" (now with the outcome) so volunteers that missed it stop waiting.
+  for (let i = 0; i < 2; i++) {
+    await sleep(150);
+    announce();
+  }
   await sleep(150);
   await transport.close().catch(() => {});
   series.aliveSeconds.push(elapsed() / 1000);
   series.alive.push(series.alive.length > 0 ? series.alive[series.alive.length - 1] : 0);
   log.write('summary', { reached: summary.reached, committedRounds: summary.committedRounds, finalRelDist: summary.finalRelDist });
   const logSha256 = log.close();
-  const final: LaunchSummary = { ...summary, logSha256 };
+  // Validated once, against the schema the simulator's summaries follow too, before it is written or printed.
+  const final: LaunchSummary = parseRunSummary({ ...summary, logSha256 });
   await writeJsonFile(paths.summary, final);
   // The final iterate as the launcher's observer holds it (small problems only).
   if (z.length <= Z_FILE_MAX_DIM) {

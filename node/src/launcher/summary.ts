@@ -1,7 +1,8 @@
 /**
- * summary.json of a real run: the simulator's summary fields (sim/src/run/run-files.ts, same
- * names and meaning where they apply) plus what only a real swarm has (per-peer figures, the
- * relays, the launcher's own verification of the final state).
+ * summary.json of a real run, in the schema the simulator writes too (@masha/protocol/swarm
+ * `RunSummary`, host "swarm"; field meanings, units and clocks are documented there), plus what
+ * only a real swarm has (per-peer figures, the relays, the launcher's own verification of the
+ * final state) in its `swarm` section.
  *
  * Where the figures come from:
  * - final state (`iterations`, `finalRelDist`, `finalOpNormSq`, `committedRounds`, `digest`):
@@ -12,78 +13,16 @@
  *   what it had reported before it died);
  * - `elections`: distinct epochs seen (the bootstrap election included), as in the simulator.
  *
- * `simSeconds` and `framesLost` have no meaning for a real run and are null; `wallSeconds` is the
- * launcher's wall-clock time from publishing to the end.
+ * `simSeconds` and `framesLost` have no meaning for a real run and are null.
  */
 import type { Manifest } from '@masha/protocol';
+import { finiteOrNull, type RunSummary, type StopReason } from '@masha/protocol/swarm';
 import type { ByteCount } from '../net/wire-meter.js';
 import type { PeerDriver } from '../peer/driver.js';
 import type { PeerEntry } from './directory.js';
 
-export interface PeerFigures {
-  readonly peer: string;
-  readonly round: number;
-  readonly iteration: number;
-  readonly digest: string;
-  readonly done: string | null;
-  readonly isAggregator: boolean;
-  readonly heldCount: number;
-  readonly uptimeMs: number;
-  /** Frame bytes sent point to point / published / received, and the node's wire bytes. */
-  readonly directBytes: number;
-  readonly broadcastBytes: number;
-  readonly receivedBytes: number;
-  readonly wireSent: number;
-  readonly wireReceived: number;
-  readonly rejected: number;
-  /** COMMIT broadcasts this peer sent as aggregator, UPLINK messages it sent as a device. */
-  readonly commitsSent: number;
-  readonly uplinksSent: number;
-  /** Message body bytes of the UPLINKs it sent and the COMMITs it broadcast (payload, before framing). */
-  readonly uplinkBodyBytes: number;
-  readonly commitBodyBytes: number;
-  /** Bytes it sent on uplink streams and on gossipsub streams (above the muxer). */
-  readonly uplinkStreamBytes: number;
-  readonly gossipStreamBytes: number;
-}
-
-export interface LaunchSummary {
-  readonly runId: string;
-  readonly rounds: number;
-  readonly committedRounds: number;
-  readonly abortedRounds: number;
-  readonly elections: number;
-  readonly lateFrames: number;
-  readonly rejectedFrames: number;
-  readonly finalRelDist: number | null;
-  readonly finalOpNormSq: number;
-  readonly uplinkBytes: number;
-  readonly downlinkBytes: number;
-  readonly wireBytes: number;
-  readonly logSha256: string | null;
-  readonly simSeconds: null;
-  readonly wallSeconds: number;
-  readonly reached: boolean;
-  readonly iterations: number;
-  readonly staleMessages: number;
-  readonly framesLost: null;
-  readonly consistent: boolean;
-  readonly peersAtEnd: number;
-  /** Why the run ended: done:target, done:iterations, done:volunteers, timeout, interrupted. */
-  readonly stop: string;
-  readonly target: number | null;
-  /** Replica digest of the final state (the launcher's). */
-  readonly digest: string;
-  readonly peersSeen: number;
-  readonly network: {
-    readonly relays: readonly string[];
-    readonly launcher: string;
-    readonly frameBytes: number;
-    readonly launcherWire: ByteCount;
-    readonly startedAt: string;
-  };
-  readonly peers: readonly PeerFigures[];
-}
+/** What `masha launch` writes and prints (`--json`). */
+export type LaunchSummary = RunSummary;
 
 export interface SummaryInput {
   readonly runId: string;
@@ -91,7 +30,7 @@ export interface SummaryInput {
   readonly observer: PeerDriver;
   readonly peers: readonly PeerEntry[];
   readonly epochs: ReadonlySet<number>;
-  readonly endReason: string;
+  readonly endReason: StopReason;
   readonly target: number | null;
   readonly opNorm0: number;
   readonly finalOpNormSq: number;
@@ -125,60 +64,62 @@ export function buildSummary(input: SummaryInput): LaunchSummary {
   const reached = input.endReason.startsWith('done') && (target === null ? true : metric <= target);
   const lastSeen = Math.max(0, ...volunteers.map((e) => e.lastSeen));
   const observerRejected = observer.rejectedTotal();
-  return {
+  const summary: RunSummary = {
+    host: 'swarm',
     runId: input.runId,
+    startedAt: new Date(input.startedAt).toISOString(),
+    stop: input.endReason,
+    reached,
+    target,
+    iterations: observerFinal ? engine.replica.iteration : Math.max(0, ...volunteers.map((e) => e.status.iteration)),
     rounds: committedRounds + retries,
     committedRounds,
     abortedRounds: retries,
     elections: [...input.epochs].filter((e) => e > 0).length,
     lateFrames: sum(counter('late-uplink')),
     rejectedFrames: sum((e) => e.status.rejected) + observerRejected,
-    finalRelDist,
-    finalOpNormSq: input.finalOpNormSq,
+    staleMessages: sum(counter('stale-epoch')),
+    framesLost: null,
+    finalRelDist: finiteOrNull(finalRelDist),
+    finalOpNormSq: finiteOrNull(input.finalOpNormSq),
     uplinkBytes: sum((e) => e.status.bytes.direct),
     downlinkBytes: sum((e) => e.status.bytes.broadcast),
     wireBytes: sum((e) => e.status.bytes.wireSent) + input.launcherWire.sent,
     logSha256: input.logSha256,
     simSeconds: null,
     wallSeconds: input.wallSeconds,
-    reached,
-    iterations: observerFinal ? engine.replica.iteration : Math.max(0, ...volunteers.map((e) => e.status.iteration)),
-    staleMessages: sum(counter('stale-epoch')),
-    framesLost: null,
     consistent,
     peersAtEnd: volunteers.filter((e) => lastSeen - e.lastSeen <= AT_END_WINDOW_MS).length,
-    stop: input.endReason,
-    target,
     digest,
     peersSeen: volunteers.length,
-    network: {
-      relays: input.relays,
+    swarm: {
+      relays: [...input.relays],
       launcher: input.launcher,
       frameBytes: input.manifest.network.frameBytes,
-      launcherWire: input.launcherWire,
-      startedAt: new Date(input.startedAt).toISOString(),
+      launcherWire: { sent: input.launcherWire.sent, received: input.launcherWire.received },
+      peers: volunteers.map((e) => ({
+        peer: e.peer,
+        round: e.status.round,
+        iteration: e.status.iteration,
+        digest: e.status.digest,
+        done: e.status.done,
+        isAggregator: e.status.isAggregator,
+        heldCount: e.status.heldCount,
+        uptimeMs: e.status.uptimeMs,
+        directBytes: e.status.bytes.direct,
+        broadcastBytes: e.status.bytes.broadcast,
+        receivedBytes: e.status.bytes.received,
+        wireSent: e.status.bytes.wireSent,
+        wireReceived: e.status.bytes.wireReceived,
+        rejected: e.status.rejected,
+        commitsSent: e.status.counters['net-commits-sent'] ?? 0,
+        uplinksSent: e.status.counters['net-uplinks-sent'] ?? 0,
+        uplinkBodyBytes: e.status.counters['net-uplink-body-bytes'] ?? 0,
+        commitBodyBytes: e.status.counters['net-commit-body-bytes'] ?? 0,
+        uplinkStreamBytes: e.status.counters['net-uplink-stream-bytes'] ?? 0,
+        gossipStreamBytes: e.status.counters['net-gossip-stream-bytes'] ?? 0,
+      })),
     },
-    peers: volunteers.map((e) => ({
-      peer: e.peer,
-      round: e.status.round,
-      iteration: e.status.iteration,
-      digest: e.status.digest,
-      done: e.status.done,
-      isAggregator: e.status.isAggregator,
-      heldCount: e.status.heldCount,
-      uptimeMs: e.status.uptimeMs,
-      directBytes: e.status.bytes.direct,
-      broadcastBytes: e.status.bytes.broadcast,
-      receivedBytes: e.status.bytes.received,
-      wireSent: e.status.bytes.wireSent,
-      wireReceived: e.status.bytes.wireReceived,
-      rejected: e.status.rejected,
-      commitsSent: e.status.counters['net-commits-sent'] ?? 0,
-      uplinksSent: e.status.counters['net-uplinks-sent'] ?? 0,
-      uplinkBodyBytes: e.status.counters['net-uplink-body-bytes'] ?? 0,
-      commitBodyBytes: e.status.counters['net-commit-body-bytes'] ?? 0,
-      uplinkStreamBytes: e.status.counters['net-uplink-stream-bytes'] ?? 0,
-      gossipStreamBytes: e.status.counters['net-gossip-stream-bytes'] ?? 0,
-    })),
   };
+  return summary;
 }

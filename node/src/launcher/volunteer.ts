@@ -3,7 +3,9 @@
  * open run announced), build it from its manifest (problem, method, run context — every peer
  * builds the same from the same manifest), and run a peer driver on it until the run is over.
  *
- * - The event log goes to `<outDir>/<runId>/peers/<peerId>.jsonl` (when `outDir` is given).
+ * - The event log goes to `<outDir>/<runId>/<start time>/peers/<peerId>.jsonl` (when `outDir` is
+ *   given; the start time is the one the run announces, so on the launcher's machine it lands in
+ *   the launcher's start directory, run-dir.ts), or to `<logDir>/<peerId>.jsonl`.
  * - After the engine reports done the peer stays `lingerMs` longer, and beyond that while some
  *   peer of the run still reports unfinished (up to `maxLingerMs`), serving the last commit and
  *   its state to peers that missed it, then leaves.
@@ -21,6 +23,7 @@ import type { PeerStatus } from '@masha/protocol/swarm';
 import { isRunId } from '@masha/protocol/swarm';
 import type { RunAnnouncement } from '@masha/protocol/swarm';
 import { connectSwarm } from './connect.js';
+import { startDirPath } from './run-dir.js';
 import { RunDirectory, StatusBoard } from './directory.js';
 
 export interface JoinOptions {
@@ -29,6 +32,8 @@ export interface JoinOptions {
   readonly runId?: string;
   /** Runs directory for the event log; null = no log file. Default null. */
   readonly outDir?: string | null;
+  /** Directory for the event log instead (`<logDir>/<peerId>.jsonl`); overrides `outDir`. */
+  readonly logDir?: string | null;
   /** How long to wait for the run to be announced (ms). Default 60 000. */
   readonly waitMs?: number;
   /** How long to wait for a relay (ms). Default 10 000. */
@@ -107,7 +112,11 @@ export async function joinRun(options: JoinOptions): Promise<JoinResult> {
         return text;
       },
     });
-    const logPath = options.outDir ? join(resolve(options.outDir), runId, 'peers', `${peerId}.jsonl`) : null;
+    const logPath = options.logDir
+      ? join(resolve(options.logDir), `${peerId}.jsonl`)
+      : options.outDir
+        ? join(startDirPath(resolve(options.outDir), runId, announcement.startedAt), 'peers', `${peerId}.jsonl`)
+        : null;
     if (logPath !== null) log = new EventLog(logPath);
     options.onRun?.({ runId, manifest: announcement.manifest, logPath });
 
@@ -148,11 +157,13 @@ export async function joinRun(options: JoinOptions): Promise<JoinResult> {
           else if (options.signal?.aborted) resolvePromise('interrupted');
           else if (finishedAnnounced) resolvePromise('finished');
         };
-        d.done.then((r) => resolvePromise(`done:${r}`));
+        void d.done.then((r) => resolvePromise(`done:${r}`));
         options.signal?.addEventListener('abort', () => wakeUp(), { once: true });
         wakeUp();
       });
-      if (failure !== null) throw failure;
+      // Set by onError (a closure): not narrowed by the checks above.
+      const failed = failure as Error | null;
+      if (failed !== null) throw failed;
       if (reason.startsWith('done')) {
         // Serve the last state to stragglers: stay at least `lingerMs`, and beyond it while some
         // peer of the run that is still reporting has not finished (it may be receiving the last

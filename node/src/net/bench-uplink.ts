@@ -162,7 +162,7 @@ async function uplinkBench(signing: GossipTuning['signing'], rounds: number, mes
         const t0 = performance.now();
         await Promise.all(
           rest.map(async (s, i) => {
-            for (const f of msgs[i]!) {
+            for (const f of msgs[i]) {
               if (mode === 'gossip-topic') await s.publish(topic, f);
               else await s.sendDirect(agg.self, f);
             }
@@ -216,7 +216,7 @@ async function broadcastBench(n: number, floodPublish: boolean, broadcasts: numb
   const got = rest.map(() => 0);
   rest.forEach((p, i) =>
     p.subscribe(topic, () => {
-      got[i]!++;
+      got[i]++;
     }),
   );
   agg.subscribe(topic, () => {});
@@ -272,14 +272,14 @@ async function main(): Promise<void> {
   const rounds = ri >= 0 ? Number(args[ri + 1]) : quick ? 2 : 5;
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds must be a positive integer');
   const si = args.indexOf('--sizes');
-  const sizes = si >= 0 ? args[si + 1]!.split(',').map(Number) : quick ? [4, 8] : [4, 8, 16];
+  const sizes = si >= 0 ? args[si + 1].split(',').map(Number) : quick ? [4, 8] : [4, 8, 16];
   const oi = args.indexOf('--only');
   const only = oi >= 0 ? args[oi + 1] : undefined;
   const mi = args.indexOf('--mesh');
   let mesh: Partial<GossipTuning> = {};
   if (mi >= 0) {
-    const [D, Dlo, Dhi, Dlazy, gossipFactor] = args[mi + 1]!.split(',').map(Number);
-    mesh = { D: D!, Dlo: Dlo!, Dhi: Dhi!, ...(Dlazy !== undefined ? { Dlazy } : {}), ...(gossipFactor !== undefined ? { gossipFactor } : {}) };
+    const [D, Dlo, Dhi, Dlazy, gossipFactor] = args[mi + 1].split(',').map(Number);
+    mesh = { D: D, Dlo: Dlo, Dhi: Dhi, ...(Dlazy !== undefined ? { Dlazy } : {}), ...(gossipFactor !== undefined ? { gossipFactor } : {}) };
   }
 
   // A case that fails (e.g. a swarm that does not form in time on a starved machine) is recorded

@@ -72,7 +72,7 @@ export class LengthPrefixedReader {
 
   /** Removes and returns the next n buffered bytes (a view when they lie in one chunk, else a copy). */
   private take(n: number): Uint8Array {
-    const first = this.chunks[0]!;
+    const first = this.chunks[0];
     const avail = first.byteLength - this.head;
     if (avail >= n) {
       const view = first.subarray(this.head, this.head + n);
@@ -87,7 +87,7 @@ export class LengthPrefixedReader {
     const out = new Uint8Array(n);
     let filled = 0;
     while (filled < n) {
-      const c = this.chunks[0]!;
+      const c = this.chunks[0];
       const k = Math.min(c.byteLength - this.head, n - filled);
       out.set(c.subarray(this.head, this.head + k), filled);
       filled += k;

@@ -144,11 +144,48 @@ function listenAddresses(opts: MashaNodeOptions): string[] {
   return out;
 }
 
+/** Why a dial failed, in the user's terms; `final` when retrying cannot help. */
+export interface DialFailure {
+  readonly final: boolean;
+  readonly message: string;
+}
+
+function errorText(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    parts.push(e.message, (e as NodeJS.ErrnoException).code ?? '');
+    if (e instanceof AggregateError) for (const inner of e.errors) parts.push(errorText(inner));
+  }
+  return parts.join(' ');
+}
+
+/**
+ * Classifies a failed dial of a relay address. A relay that answers with another identity than
+ * the `/p2p/<id>` of its address (it was restarted with a new key, or another program took its
+ * port) and a refused connection (nothing listens there) are final; anything else (timeouts,
+ * unreachable networks) may pass, so the dial is retried until the deadline.
+ */
+export function describeDialFailure(address: string, err: unknown): DialFailure {
+  const text = errorText(err);
+  const identity = /Payload identity key (\S+) does not match expected remote identity key (\S+)/.exec(text);
+  if (identity !== null) {
+    const [, actual, expected] = identity;
+    return {
+      final: true,
+      message:
+        `the relay at ${address} is now peer ${actual}, not the ${expected} its address names: it was restarted with a new key ` +
+        `(\`masha relay --key FILE\` keeps one) or another program took its port; use its current address (\`masha relay\` prints it)`,
+    };
+  }
+  if (/ECONNREFUSED/.test(text)) return { final: true, message: `${address}: connection refused (no relay listens there)` };
+  return { final: false, message: `${address}: ${err instanceof Error ? err.message : String(err)}` };
+}
+
 async function dialBootstrap(node: Libp2p<MashaServices>, addrs: readonly Multiaddr[], timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   const pending = new Set(addrs);
+  const failures = new Map<Multiaddr, DialFailure>();
   let connected = 0;
-  let lastError = '';
   while (pending.size > 0 && Date.now() < deadline) {
     for (const ma of [...pending]) {
       const left = deadline - Date.now();
@@ -160,18 +197,23 @@ async function dialBootstrap(node: Libp2p<MashaServices>, addrs: readonly Multia
           tags: { [KEEP_ALIVE]: { value: 1 } },
         });
         pending.delete(ma);
+        failures.delete(ma);
         connected++;
       } catch (err) {
-        lastError = (err as Error).message;
+        failures.set(ma, describeDialFailure(ma.toString(), err));
       }
     }
     if (connected > 0) break;
+    // Every address refused the connection or answered as another peer: waiting changes nothing.
+    if (addrs.every((ma) => failures.get(ma)?.final === true)) {
+      throw new NetError('relay-unreachable', `could not reach any relay: ${addrs.map((ma) => failures.get(ma)?.message).join('; ')}`);
+    }
     if (pending.size > 0) await new Promise((r) => setTimeout(r, 250));
   }
   if (connected === 0 && addrs.length > 0) {
     throw new NetError(
       'relay-unreachable',
-      `could not reach any relay within ${timeoutMs} ms (${addrs.map(String).join(', ')}): ${lastError}`,
+      `could not reach any relay within ${timeoutMs} ms: ${addrs.map((ma) => failures.get(ma)?.message ?? `${ma.toString()}: not tried`).join('; ')}`,
     );
   }
   return connected;

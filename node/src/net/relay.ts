@@ -9,7 +9,9 @@
  * reach only the aggregator).
  */
 import type { SubscriptionChangeData } from '@libp2p/gossipsub';
+import { RUNS_TOPIC } from '@masha/protocol/swarm';
 import { createMashaNode } from './create-node.js';
+import { serveRunRegistry, type RunRegistry } from './run-registry.js';
 import { frameSizeValidator } from './gossip-config.js';
 import type { MashaNode, MashaNodeOptions } from './create-node.js';
 
@@ -31,6 +33,8 @@ export interface RelayNode {
   topics(): string[];
   /** Gossip messages the relay refused (empty or above the frame size). */
   rejectedFrames(): number;
+  /** The runs announced through this relay (run-registry.ts), served on RUNS_PROTOCOL. */
+  readonly registry: RunRegistry;
   stop(): Promise<void>;
 }
 
@@ -58,7 +62,9 @@ export async function startRelay(opts: RelayOptions = {}): Promise<RelayNode> {
     pubsub.topicValidators.set(topic, validator);
     pubsub.subscribe(topic);
   };
-  for (const t of opts.topics ?? []) join(t);
+  // Run announcements from the start: the registry remembers them for `masha status`.
+  for (const t of new Set([RUNS_TOPIC, ...(opts.topics ?? [])])) join(t);
+  const registry = await serveRunRegistry(node);
   const onSubscriptionChange = (evt: CustomEvent<SubscriptionChangeData>): void => {
     for (const s of evt.detail.subscriptions) {
       if (s.subscribe && follow(s.topic) && !pubsub.getTopics().includes(s.topic)) join(s.topic);
@@ -71,8 +77,10 @@ export async function startRelay(opts: RelayOptions = {}): Promise<RelayNode> {
     multiaddrs: node.multiaddrs(),
     topics: () => pubsub.getTopics(),
     rejectedFrames: () => rejected,
+    registry,
     stop: async () => {
       pubsub.removeEventListener('subscription-change', onSubscriptionChange);
+      await registry.stop();
       await node.stop();
     },
   };

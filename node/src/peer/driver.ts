@@ -27,7 +27,7 @@ import { PeerHost, type HostBytes, type HostRecord, type RecordKind } from '@mas
 import type { EventSink as RecordSink, Evaluator, FrameLink, LinkStats, Scheduler } from '@masha/protocol/ports';
 import { broadcastTopic, statusTopic, type PeerStatus } from '@masha/protocol/swarm';
 import { UPLINK_PROTOCOL, type SwarmTransport } from '../net/swarm-transport.js';
-import { NO_LOG, type EventSink, type LogFields } from './event-log.js';
+import { NO_LOG, type EventSink } from './event-log.js';
 
 export type DriverRole = EngineRole;
 
@@ -138,7 +138,7 @@ class LogRecords implements RecordSink {
   }
   record(r: HostRecord): void {
     const { ev, ...fields } = r;
-    this.log.write(ev, fields as LogFields);
+    this.log.write(ev, fields);
   }
 }
 

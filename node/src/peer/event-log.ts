@@ -1,7 +1,8 @@
 /**
  * A peer's (or launcher's) event log: one JSON object per line, written synchronously so that a
  * process killed with SIGKILL loses nothing it had logged — the failure tests read the logs of
- * killed peers. Every line starts with `t` (wall clock, ms since the Unix epoch) and `ev`.
+ * killed peers. Every line starts with `t` (Unix time in seconds, millisecond resolution) and `ev`;
+ * the line schema is shared with the simulator's (`@masha/protocol/swarm` events.ts).
  * The SHA-256 of the bytes written is kept for summary.json's `logSha256`.
  */
 import { createHash, type Hash } from 'node:crypto';
@@ -26,15 +27,18 @@ export class EventLog implements EventSink {
   private digest: string | null = null;
   lines = 0;
 
-  /** @param path file to write (created or truncated, parent directories created), or null to only hash. */
+  /**
+   * @param path file to append to (created with its parent directories if missing; an existing
+   *   file is never truncated), or null to only hash.
+   */
   constructor(readonly path: string | null, private readonly clock: () => number = Date.now) {
     if (path !== null) mkdirSync(dirname(path), { recursive: true });
-    this.fd = path === null ? null : openSync(path, 'w');
+    this.fd = path === null ? null : openSync(path, 'a');
   }
 
   write(ev: string, fields: LogFields = {}): void {
     if (this.digest !== null) return;
-    const text = `${JSON.stringify({ t: this.clock(), ev, ...fields }, replacer)}\n`;
+    const text = `${JSON.stringify({ t: Math.round(this.clock()) / 1000, ev, ...fields }, replacer)}\n`;
     const bytes = Buffer.from(text, 'utf8');
     this.hash.update(bytes);
     this.lines++;

@@ -75,7 +75,7 @@ export class PowerSgdCompressor implements FixedRateCompressor {
   accumulate(pl: PowerSgdPayload, _ctx: SharedContext, a: number, out: Vec): Vec {
     expectOut(out, pl.d, this.spec);
     const d = pl.d;
-    const { n, m, r } = powerSgdShape(d, this.rank);
+    const { m, r } = powerSgdShape(d, this.rank);
     const { p, q } = pl;
     // Per row i: out[i·m + j] += Σ_c (a·P[i][c])·Q[j][c], summed over c in order, four columns at a
     // time from locals into a row of partial sums.

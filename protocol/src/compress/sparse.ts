@@ -108,7 +108,6 @@ export class SparseCompressor<I extends Payload = Payload> implements Compressor
     const d = x.length;
     const sel = this.sparsifier.select(x, ctx);
     const idx = sel.indices;
-    const k = idx.length;
     let values: I;
     if (this.plain) {
       // Straight into the float32 payload (pooled), checked as it goes: no intermediate copy.

@@ -1,7 +1,8 @@
 /**
  * The run context: everything a peer needs that is the same for every peer of a run — run id,
- * the method instance, the starting point, limits, timing. It is immutable and may be shared by
- * every peer a simulator hosts in one process (methods keep per-peer state only in the
+ * the method instance, the starting point, limits, timing. It is immutable (but for the pool of
+ * evaluation buffers the peers borrow from) and may be shared by every peer a simulator hosts in
+ * one process (methods keep per-peer state only in the
  * Replica/Shard/Server states the engine owns; their work vectors are scratch).
  */
 import { ValidationError } from '../errors.js';
@@ -9,6 +10,7 @@ import type { MethodInstance } from '../methods/types.js';
 import { distSq } from '../vec/kernels.js';
 import { DIGEST_BYTES, replicaDigest, vectorNames } from './digest.js';
 import type { BodyLimits, ReplicaShape } from './messages.js';
+import { WorkPool } from './work-pool.js';
 
 export interface EngineTiming {
   /** Heartbeat period: devices → aggregator when otherwise silent; aggregator → all when idle. */
@@ -83,6 +85,8 @@ export interface RunContext {
   readonly shape: ReplicaShape;
   /** Digest of the initial replica (round 0), the root of every lineage. */
   readonly initialDigest: Uint8Array;
+  /** Evaluation buffers lent to device steps (shared by the peers of one process). */
+  readonly workPool: WorkPool;
 }
 
 export function createRunContext(init: RunContextInit): RunContext {
@@ -135,6 +139,7 @@ export function createRunContext(init: RunContextInit): RunContext {
     limits: { shards: M, maxPayloadBytes: 8 * dim + 4096, allShards },
     shape,
     initialDigest: replicaDigest(replica, 0, '', names, new Uint8Array(DIGEST_BYTES)),
+    workPool: new WorkPool(method),
   };
 }
 

@@ -32,19 +32,18 @@ interface HeldShard {
   spare: ShardState;
   /** Memory (re)initialised and not yet adopted from a committed round. */
   fresh: boolean;
-  /** Evaluation buffers (allocated at the first evaluation; replaced if a stale one still runs). */
-  work: ShardWork | null;
   /** The evaluation request computing this shard's answer, if one is in flight. */
   inflight: Inflight | null;
 }
 
-/** An evaluation request in flight: the round it answers and the state it was planned on. */
+/** An evaluation request in flight: the round it answers, the state it was planned on, and the buffers lent to it. */
 interface Inflight {
   readonly id: number;
   readonly round: number;
   readonly phase: string;
   readonly baseDigest: Uint8Array;
   readonly shards: readonly number[];
+  readonly works: readonly ShardWork[];
 }
 
 interface Pending {
@@ -167,7 +166,7 @@ export class Device {
   private assign(m: number, mine: boolean): void {
     if (mine) {
       if (!this.held.has(m)) {
-        this.held.set(m, { state: this.method.initShard(m), spare: this.method.initShard(m), fresh: true, work: null, inflight: null });
+        this.held.set(m, { state: this.method.initShard(m), spare: this.method.initShard(m), fresh: true, inflight: null });
         this.heldSorted = null;
       }
     } else if (this.held.delete(m)) {
@@ -244,14 +243,15 @@ export class Device {
   private requestEvaluations(shards: readonly number[], round: number, phase: string): void {
     const L = this.lineage;
     const id = this.nextRequestId++;
-    const f: Inflight = { id, round, phase, baseDigest: L.digest.slice(), shards };
+    const pool = this.ctx.workPool;
+    const works = shards.map((m) => pool.take(m));
+    const f: Inflight = { id, round, phase, baseDigest: L.digest.slice(), shards, works };
     const items: EvaluationRequest['items'][number][] = [];
-    for (const m of shards) {
+    for (let i = 0; i < shards.length; i++) {
+      const m = shards[i];
       const h = this.held.get(m) as HeldShard;
-      // A stale evaluation may still be writing into the old buffers: the new one gets its own.
-      if (h.work === null || h.inflight !== null) h.work = this.method.initWork(m);
       h.inflight = f;
-      items.push({ shard: m, evaluations: this.method.planUplink(L.replica, h.state, h.work, m, phase) });
+      items.push({ shard: m, evaluations: this.method.planUplink(L.replica, h.state, works[i], m, phase) });
     }
     this.requests.set(id, f);
     this.outbox.push({ type: 'evaluate', request: { id, iteration: L.replica.iteration, phase, items } });
@@ -275,12 +275,13 @@ export class Device {
     if (error !== null) this.outbox.count('evaluation-failed');
     else if (!current) this.outbox.count('stale-evaluation');
     const info = this.method.phase(f.phase);
-    for (const m of f.shards) {
+    for (let i = 0; i < f.shards.length; i++) {
+      const m = f.shards[i];
       const h = this.held.get(m);
       if (h === undefined || h.inflight !== f) continue;
       h.inflight = null;
       if (error !== null || !current) continue;
-      const res = this.method.finishUplink(L.replica, h.state, h.work as ShardWork, m, f.phase);
+      const res = this.method.finishUplink(L.replica, h.state, f.works[i], m, f.phase);
       const bytes = info.uplink.encode(res.payload);
       info.uplink.release?.(res.payload);
       if (this.pendingRound !== f.round) {
@@ -289,6 +290,8 @@ export class Device {
       }
       this.pending.set(m, { bytes, flags: 0, memory: res.shard === null ? null : copyShard(res.shard, h.spare) });
     }
+    // The evaluator is done with the buffers.
+    for (const w of f.works) this.ctx.workPool.give(w);
     if (current && error === null) this.tryAnswer();
   }
 

@@ -1,26 +1,31 @@
 /**
  * The aggregator's running sum of one round's uplinks: sum = (1/M) Σ decompress(payload_m).
  *
- * Uplinks are added as they arrive, so the aggregator holds one d-vector accumulator — not M
- * decoded payloads until the commit. The terms are added in ascending shard order all the same:
- * floating-point addition is not associative, and the commit must be the same bits whoever
- * aggregates and whatever the arrival order (the swarm is bitwise the reference runner). An answer
- * that arrives in order (every lower shard already added, or answered without a payload) is
- * decoded once and added at once; one that arrives early is checked (decoded) and its encoded
- * bytes — a view of the message that brought it, no copy — wait until the shards below it are in
- * (then it is decoded again) or until the commit, which adds whatever is left in order, skipping
- * the shards that never answered.
+ * Uplinks are added as they arrive, into one d-vector accumulator. The terms are added in
+ * ascending shard order all the same: floating-point addition is not associative, and the commit
+ * must be the same bits whoever aggregates and whatever the arrival order (the swarm is bitwise
+ * the reference runner). An answer that arrives in order (every lower shard already added, or
+ * answered without a payload) is added at once; one that arrives early is checked (decoded) and
+ * waits until the shards below it are in, or until the commit, which adds whatever is left in
+ * order, skipping the shards that never answered. A small early payload waits decoded; a large
+ * one (over HOLD_DECODED_BYTES on the wire: a dense model update) waits as its encoded bytes — a
+ * view of the message that brought it, no copy — and is decoded again when its turn comes, so the
+ * aggregator never holds decoded copies of large answers besides the accumulator.
  */
 import type { Payload } from '../compress/types.js';
 import type { MethodInstance, PhaseInfo, ReplicaState, UplinkSum } from '../methods/types.js';
+
+/** Early payloads up to this size (encoded) wait decoded; larger ones wait as bytes. */
+export const HOLD_DECODED_BYTES = 64 * 1024;
 
 export class RoundSum {
   readonly sum: Float64Array;
   /** Shards below `next` are added or skipped (answered without a payload). */
   private next = 0;
-  /** Per shard: 0 unanswered, 1 waiting (bytes held), 2 added, 3 answered without a payload. */
+  /** Per shard: 0 unanswered, 1 waiting, 2 added, 3 answered without a payload. */
   private readonly state: Uint8Array;
-  private readonly held: (Uint8Array | null)[];
+  /** What a waiting shard's answer is held as: its decoded payload (small) or its encoded bytes (large). */
+  private readonly held: (Payload | Uint8Array | null)[];
   private readonly included: number[] = [];
   private phase = '';
   private info: PhaseInfo | null = null;
@@ -33,7 +38,7 @@ export class RoundSum {
     const M = method.shards;
     this.sum = new Float64Array(dim);
     this.state = new Uint8Array(M);
-    this.held = new Array<Uint8Array | null>(M).fill(null);
+    this.held = new Array<Payload | Uint8Array | null>(M).fill(null);
   }
 
   /** Starts the sum of a new round (of `phase`, on `replica`, which must not change until `finish`). */
@@ -50,15 +55,18 @@ export class RoundSum {
 
   /**
    * Shard s answered with encoded `bytes`, already decoded (checked) into `payload`: added now
-   * when every lower shard is in, else kept as bytes. The payload is released either way.
+   * when every lower shard is in, else held (see the module doc). The sum takes the payload over.
    */
   add(s: number, bytes: Uint8Array, payload: Payload): void {
     if (s === this.next) {
       this.fold(s, payload);
       this.advance();
-    } else {
+      return;
+    }
+    this.state[s] = 1;
+    if (bytes.length <= HOLD_DECODED_BYTES) this.held[s] = payload;
+    else {
       (this.info as PhaseInfo).uplink.release?.(payload);
-      this.state[s] = 1;
       this.held[s] = bytes;
     }
   }
@@ -86,9 +94,9 @@ export class RoundSum {
   }
 
   private foldHeld(s: number): void {
-    const bytes = this.held[s] as Uint8Array;
+    const h = this.held[s] as Payload | Uint8Array;
     this.held[s] = null;
-    this.fold(s, (this.info as PhaseInfo).uplink.decode(bytes, this.dim));
+    this.fold(s, h instanceof Uint8Array ? (this.info as PhaseInfo).uplink.decode(h, this.dim) : h);
   }
 
   /** Moves `next` past every answered shard, adding the held ones. */

@@ -16,9 +16,9 @@ const TABLES: Int32Array = (() => {
     t[b] = c;
   }
   for (let b = 0; b < 256; b++) {
-    let c = t[b]!;
+    let c = t[b];
     for (let k = 1; k < 16; k++) {
-      c = t[c & 0xff]! ^ (c >>> 8);
+      c = t[c & 0xff] ^ (c >>> 8);
       t[k * 256 + b] = c;
     }
   }
@@ -39,27 +39,27 @@ function words16(c: number, bytes: Uint8Array, start: number, end: number): numb
   const nw = ((end - start) >>> 4) << 2;
   const w = new Int32Array(bytes.buffer, bytes.byteOffset + start, nw);
   for (let k = 0; k < nw; k += 4) {
-    const a = c ^ w[k]!;
-    const b = w[k + 1]!;
-    const d = w[k + 2]!;
-    const e = w[k + 3]!;
+    const a = c ^ w[k];
+    const b = w[k + 1];
+    const d = w[k + 2];
+    const e = w[k + 3];
     c =
-      t[3840 + (a & 0xff)]! ^
-      t[3584 + ((a >>> 8) & 0xff)]! ^
-      t[3328 + ((a >>> 16) & 0xff)]! ^
-      t[3072 + (a >>> 24)]! ^
-      t[2816 + (b & 0xff)]! ^
-      t[2560 + ((b >>> 8) & 0xff)]! ^
-      t[2304 + ((b >>> 16) & 0xff)]! ^
-      t[2048 + (b >>> 24)]! ^
-      t[1792 + (d & 0xff)]! ^
-      t[1536 + ((d >>> 8) & 0xff)]! ^
-      t[1280 + ((d >>> 16) & 0xff)]! ^
-      t[1024 + (d >>> 24)]! ^
-      t[768 + (e & 0xff)]! ^
-      t[512 + ((e >>> 8) & 0xff)]! ^
-      t[256 + ((e >>> 16) & 0xff)]! ^
-      t[e >>> 24]!;
+      t[3840 + (a & 0xff)] ^
+      t[3584 + ((a >>> 8) & 0xff)] ^
+      t[3328 + ((a >>> 16) & 0xff)] ^
+      t[3072 + (a >>> 24)] ^
+      t[2816 + (b & 0xff)] ^
+      t[2560 + ((b >>> 8) & 0xff)] ^
+      t[2304 + ((b >>> 16) & 0xff)] ^
+      t[2048 + (b >>> 24)] ^
+      t[1792 + (d & 0xff)] ^
+      t[1536 + ((d >>> 8) & 0xff)] ^
+      t[1280 + ((d >>> 16) & 0xff)] ^
+      t[1024 + (d >>> 24)] ^
+      t[768 + (e & 0xff)] ^
+      t[512 + ((e >>> 8) & 0xff)] ^
+      t[256 + ((e >>> 16) & 0xff)] ^
+      t[e >>> 24];
   }
   return c;
 }
@@ -68,16 +68,16 @@ function words16(c: number, bytes: Uint8Array, start: number, end: number): numb
 function bytes8(c: number, bytes: Uint8Array, start: number, end: number): number {
   const t = TABLES;
   for (let i = start; i < end; i += 8) {
-    const lo = c ^ (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24));
+    const lo = c ^ (bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24));
     c =
-      t[1792 + (lo & 0xff)]! ^
-      t[1536 + ((lo >>> 8) & 0xff)]! ^
-      t[1280 + ((lo >>> 16) & 0xff)]! ^
-      t[1024 + (lo >>> 24)]! ^
-      t[768 + bytes[i + 4]!]! ^
-      t[512 + bytes[i + 5]!]! ^
-      t[256 + bytes[i + 6]!]! ^
-      t[bytes[i + 7]!]!;
+      t[1792 + (lo & 0xff)] ^
+      t[1536 + ((lo >>> 8) & 0xff)] ^
+      t[1280 + ((lo >>> 16) & 0xff)] ^
+      t[1024 + (lo >>> 24)] ^
+      t[768 + bytes[i + 4]] ^
+      t[512 + bytes[i + 5]] ^
+      t[256 + bytes[i + 6]] ^
+      t[bytes[i + 7]];
   }
   return c;
 }
@@ -91,7 +91,7 @@ export function crc32cUpdate(crc: number, bytes: Uint8Array, start = 0, end = by
   let c = ~crc;
   let i = start;
   if (LITTLE_ENDIAN && end - start >= WORD_PATH_MIN) {
-    while ((bytes.byteOffset + i) & 3) c = t[(c ^ bytes[i++]!) & 0xff]! ^ (c >>> 8);
+    while ((bytes.byteOffset + i) & 3) c = t[(c ^ bytes[i++]) & 0xff] ^ (c >>> 8);
     const n = (end - i) & ~15;
     c = words16(c, bytes, i, i + n);
     i += n;
@@ -100,7 +100,7 @@ export function crc32cUpdate(crc: number, bytes: Uint8Array, start = 0, end = by
     c = bytes8(c, bytes, i, i + n);
     i += n;
   }
-  while (i < end) c = t[(c ^ bytes[i++]!) & 0xff]! ^ (c >>> 8);
+  while (i < end) c = t[(c ^ bytes[i++]) & 0xff] ^ (c >>> 8);
   return ~c >>> 0;
 }
 

@@ -35,11 +35,11 @@ export function decodeFrame(bytes: Uint8Array): Frame {
     throw new FrameError('too-large', `frame of ${size} bytes exceeds the ${MAX_FRAME_BYTES}-byte maximum`);
   }
   if (getU32(bytes, OFF.magic) !== FRAME_MAGIC) throw new FrameError('bad-magic', 'not a Masha frame (bad magic)');
-  const version = bytes[OFF.version]!;
+  const version = bytes[OFF.version];
   if (version !== FRAME_VERSION) {
     throw new FrameError('bad-version', `unsupported frame format version ${version} (expected ${FRAME_VERSION})`);
   }
-  const senderLength = bytes[OFF.senderLength]!;
+  const senderLength = bytes[OFF.senderLength];
   if (senderLength < 1 || senderLength > MAX_SENDER_BYTES) {
     throw new FrameError('bad-header', `sender length ${senderLength} outside [1, ${MAX_SENDER_BYTES}]`);
   }
@@ -51,11 +51,11 @@ export function decodeFrame(bytes: Uint8Array): Frame {
   if (crc32c(bytes, 0, headerCrcAt) !== getU32(bytes, headerCrcAt)) {
     throw new FrameError('bad-checksum', 'header checksum mismatch');
   }
-  if (bytes[OFF.flags]! !== 0) throw new FrameError('bad-header', `reserved flags byte is ${bytes[OFF.flags]!}, expected 0`);
+  if (bytes[OFF.flags] !== 0) throw new FrameError('bad-header', `reserved flags byte is ${bytes[OFF.flags]}, expected 0`);
 
   let sender = '';
   for (let i = OFF.sender; i < headerCrcAt; i++) {
-    const c = bytes[i]!;
+    const c = bytes[i];
     if (c < 0x21 || c > 0x7e) throw new FrameError('bad-header', `sender id byte ${i - OFF.sender} is not printable ASCII`);
     sender += String.fromCharCode(c);
   }
@@ -87,7 +87,7 @@ export function decodeFrame(bytes: Uint8Array): Frame {
     epoch: getU32(bytes, OFF.epoch),
     round: getU32(bytes, OFF.round),
     phase: getU16(bytes, OFF.phase),
-    kind: bytes[OFF.kind]!,
+    kind: bytes[OFF.kind],
     sender,
     messageId: getU32(bytes, OFF.messageId),
     index,

@@ -110,7 +110,7 @@ const HEX: string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).padSt
 /** Lower-case hex of bytes[start, end). */
 export function toHex(bytes: Uint8Array, start = 0, end = bytes.length): string {
   let s = '';
-  for (let i = start; i < end; i++) s += HEX[bytes[i]!];
+  for (let i = start; i < end; i++) s += HEX[bytes[i]];
   return s;
 }
 
@@ -186,11 +186,11 @@ export function putU32(b: Uint8Array, o: number, v: number): void {
 }
 
 export function getU16(b: Uint8Array, o: number): number {
-  return b[o]! | (b[o + 1]! << 8);
+  return b[o] | (b[o + 1] << 8);
 }
 
 export function getU32(b: Uint8Array, o: number): number {
-  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+  return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
 }
 
 /** The fields the message digest covers besides the chunk CRCs. */

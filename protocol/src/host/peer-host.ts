@@ -48,6 +48,7 @@ export const TIMER_MIN_MS = 1;
 
 /** Host-level periodic work, in the same table as the engine's timers. */
 type HostTimer = TimerKind | 'expire-partials' | 'status';
+const HOST_TIMERS: readonly HostTimer[] = ['hb', 'wd', 'claim', 'gather', 'deadline', 'sync', 'behind', 'commit', 'expire-partials', 'status'];
 
 export interface PeerHostInit {
   readonly id: PeerId;
@@ -106,7 +107,7 @@ export class PeerHost {
   private readonly sink: EventSink | null;
   private readonly wants: ReadonlySet<RecordKind>;
   private readonly reassembler: Reassembler;
-  private readonly timers = new TimerTable<HostTimer>();
+  private readonly timers = new TimerTable<HostTimer>(HOST_TIMERS);
   private readonly frameBytes: number | undefined;
   private readonly alloc: ((bytes: number) => Uint8Array) | undefined;
   private readonly statusIntervalMs: number;
@@ -291,7 +292,7 @@ export class PeerHost {
         this.setHostTimer('status', this.statusIntervalMs);
         return;
       default:
-        this.record({ ev: 'timer', peer: this.id, id: kind });
+        if (this.wants.has('timer')) this.record({ ev: 'timer', peer: this.id, id: kind });
         this.dispatch({ type: 'timer', id: kind });
     }
   }
@@ -365,7 +366,8 @@ export class PeerHost {
         break;
       }
       case 'commit':
-        this.record({
+        if (this.wants.has('commit'))
+          this.record({
           ev: 'commit',
           peer: this.id,
           epoch: a.epoch,
@@ -377,10 +379,10 @@ export class PeerHost {
         });
         break;
       case 'election':
-        this.record({ ev: 'election', peer: this.id, epoch: a.epoch, aggregator: a.aggregator });
+        if (this.wants.has('election')) this.record({ ev: 'election', peer: this.id, epoch: a.epoch, aggregator: a.aggregator });
         break;
       case 'metric':
-        this.record({ ev: 'metric', peer: this.id, name: a.name, value: a.value });
+        if (this.wants.has('metric')) this.record({ ev: 'metric', peer: this.id, name: a.name, value: a.value });
         break;
       case 'done':
         if (this.doneReason === null) {
@@ -431,6 +433,7 @@ export class PeerHost {
     this.scheduler.wakeAt(t);
   }
 
+  /** Hands a record to the sink. Hot paths check `wants` first, so that no record is built for nothing. */
   private record(r: HostRecord): void {
     if (this.sink !== null && this.wants.has(r.ev)) this.sink.record(r);
   }

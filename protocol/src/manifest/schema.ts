@@ -11,6 +11,7 @@
  */
 import { z } from 'zod';
 import { SpecError, ValidationError } from '../errors.js';
+import { zodValidationError } from '../zod-errors.js';
 import '../compress/permk.js'; // registers 'permk' with parseCompressor
 import { parseCompressor } from '../compress/registry.js';
 import { parseProx } from '../prox/registry.js';
@@ -162,15 +163,7 @@ export type ManifestInput = z.input<typeof manifestSchema>;
 export type ProblemSpec = Manifest['problem'];
 export type QuorumSpec = Manifest['network']['quorum'];
 
-/** Formats a zod issue path as `problem.spectrum[1]`. */
-export function formatPath(path: readonly PropertyKey[]): string {
-  let s = '';
-  for (const p of path) {
-    if (typeof p === 'number') s += `[${p}]`;
-    else s += s === '' ? String(p) : `.${String(p)}`;
-  }
-  return s;
-}
+export { formatPath } from '../zod-errors.js';
 
 /**
  * Validates an untrusted value (parsed JSON) as a manifest, fills in defaults, checks the
@@ -178,12 +171,8 @@ export function formatPath(path: readonly PropertyKey[]): string {
  * the field; never anything else for any input.
  */
 export function parseManifest(value: unknown): Manifest {
-  const r = manifestSchema.safeParse(value);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    const more = r.error.issues.length > 1 ? ` (and ${r.error.issues.length - 1} more problem(s))` : '';
-    throw new ValidationError(formatPath(issue.path), `${issue.message}${more}`);
-  }
+  const r = manifestSchema.safeParse(value, { reportInput: true });
+  if (!r.success) throw zodValidationError(r.error, { schema: manifestSchema, value });
   const m = r.data;
   const net = m.network;
   if (net.leaseMs < 2 * net.heartbeatMs) {

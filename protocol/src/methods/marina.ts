@@ -74,7 +74,6 @@ export class Marina implements MethodInstance {
   readonly p: number;
   readonly device: Compressor;
   readonly server: Compressor;
-  private readonly config: MarinaConfig;
   private readonly ctx: Contexts;
   private readonly diff: Float64Array;
   private readonly received: Float64Array;
@@ -84,7 +83,6 @@ export class Marina implements MethodInstance {
     validateCommon('marina', config);
     if (config.prox) throw new ValidationError('prox', 'marina: only unconstrained minimisation (h = 0) is supported');
     if (config.stochastic) throw new ValidationError('stochastic', 'marina: the finite-sum (stochastic) variant is not implemented');
-    this.config = config;
     this.dim = config.problem.dim;
     this.shards = config.problem.shards;
     this.gamma = config.gamma;

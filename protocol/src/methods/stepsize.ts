@@ -144,7 +144,9 @@ export function theoryStepsize(name: MethodName, input: StepsizeInput): number {
       return gdaStepsize(input, true);
     case 'marina':
       return marinaTheoryStepsize(input);
-    default:
-      throw new ValidationError('method', `no theory stepsize for '${name}' here`);
+    default: {
+      const unknown: never = name;
+      throw new ValidationError('method', `no theory stepsize for '${String(unknown)}' here`);
+    }
   }
 }

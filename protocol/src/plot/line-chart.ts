@@ -103,7 +103,8 @@ function makeScale(
     }
     return scaleLog().domain([lo, hi]).range(range);
   }
-  let [lo, hi] = domain ?? extent ?? [0, 1];
+  const [lo, hi0] = domain ?? extent ?? [0, 1];
+  let hi = hi0;
   if (!(hi > lo)) {
     hi = lo + (lo === 0 ? 1 : Math.abs(lo));
   }

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { ValidationError } from '../errors.js';
+import { issueLength, zodValidationError } from '../zod-errors.js';
 import { BilinearProblem } from './bilinear.js';
 
 /** Hard limits on what a file may ask us to allocate. */
@@ -24,26 +25,30 @@ const header = z.object({
   lambda: z.number().min(0),
 });
 
-/** Formats a zod issue path as `A[2][3]` / `pieces.a[0]`. */
-function formatPath(path: readonly PropertyKey[]): string {
-  let s = '';
-  for (const p of path) {
-    if (typeof p === 'number') s += `[${p}]`;
-    else s += s === '' ? String(p) : `.${String(p)}`;
-  }
-  return s;
+function fail(error: z.ZodError, value: unknown, domain?: (issue: z.core.$ZodIssue) => string | null): never {
+  throw zodValidationError(error, { value, ...(domain !== undefined ? { domain } : {}) });
 }
 
-function fail(error: z.ZodError): never {
-  const issue = error.issues[0];
-  const more = error.issues.length > 1 ? ` (and ${error.issues.length - 1} more problem(s))` : '';
-  throw new ValidationError(formatPath(issue.path), `${issue.message}${more}`);
+/** The shapes of a bilinear file in its own terms, for wrong lengths of A, a and b. */
+function bilinearWords(d: number, M: number): (issue: z.core.$ZodIssue) => string | null {
+  return (issue) => {
+    if (!((issue.code === 'too_small' || issue.code === 'too_big') && issue.origin === 'array')) return null;
+    const [field] = issue.path;
+    const depth = issue.path.length;
+    const got = issueLength(issue);
+    if (field === 'A' && depth === 1) return `must hold M = ${M} matrices of d × d = ${d} × ${d}, one per shard; it has ${got}`;
+    if (field === 'A' && depth === 2) return `each matrix has d = ${d} rows; this one has ${got}`;
+    if (field === 'A' && depth === 3) return `each row has d = ${d} entries; this one has ${got}`;
+    if ((field === 'a' || field === 'b') && depth === 1) return `must hold M = ${M} vectors of d = ${d} entries, one per shard; it has ${got}`;
+    if ((field === 'a' || field === 'b') && depth === 2) return `each vector has d = ${d} entries; this one has ${got}`;
+    return null;
+  };
 }
 
 /** Reads a bilinear problem from a parsed JSON value; throws ValidationError naming the bad field. */
 export function bilinearFromJson(value: unknown): BilinearProblem {
-  const h = header.safeParse(value);
-  if (!h.success) fail(h.error);
+  const h = header.safeParse(value, { reportInput: true });
+  if (!h.success) fail(h.error, value);
   const { d, M, lambda } = h.data;
   if (M * d * d > BILINEAR_FILE_LIMITS.maxMatrixEntries) {
     throw new ValidationError('A', `M·d² = ${M * d * d} exceeds the limit of ${BILINEAR_FILE_LIMITS.maxMatrixEntries} entries`);
@@ -54,8 +59,8 @@ export function bilinearFromJson(value: unknown): BilinearProblem {
     a: z.array(vec).length(M),
     b: z.array(vec).length(M),
   });
-  const r = body.safeParse(value);
-  if (!r.success) fail(r.error);
+  const r = body.safeParse(value, { reportInput: true });
+  if (!r.success) fail(r.error, value, bilinearWords(d, M));
   const A = r.data.A.map((rows) => {
     const out = new Float64Array(d * d);
     for (let i = 0; i < d; i++) out.set(rows[i], i * d);

@@ -10,6 +10,7 @@
  */
 import { z } from 'zod';
 import { ValidationError } from '../errors.js';
+import { issueLength, zodValidationError } from '../zod-errors.js';
 import { QuadraticProblem, type QuadraticStorage } from './quadratic.js';
 
 /** Hard limits on what a file may ask us to allocate. */
@@ -28,25 +29,35 @@ const header = z.object({
   n: z.number().int().min(1).max(QUADRATIC_FILE_LIMITS.maxN),
 });
 
-function formatPath(path: readonly PropertyKey[]): string {
-  let s = '';
-  for (const p of path) {
-    if (typeof p === 'number') s += `[${p}]`;
-    else s += s === '' ? String(p) : `.${String(p)}`;
-  }
-  return s;
+function fail(error: z.ZodError, value: unknown, domain?: (issue: z.core.$ZodIssue) => string | null): never {
+  throw zodValidationError(error, { value, ...(domain !== undefined ? { domain } : {}) });
 }
 
-function fail(error: z.ZodError): never {
-  const issue = error.issues[0];
-  const more = error.issues.length > 1 ? ` (and ${error.issues.length - 1} more problem(s))` : '';
-  throw new ValidationError(formatPath(issue.path), `${issue.message}${more}`);
+/** The shapes of a quadratic file in its own terms, for wrong lengths. */
+function quadraticWords(d: number, n: number): (issue: z.core.$ZodIssue) => string | null {
+  return (issue) => {
+    if (!((issue.code === 'too_small' || issue.code === 'too_big') && issue.origin === 'array')) return null;
+    const path = issue.path.map(String);
+    const got = issueLength(issue);
+    const key = path.filter((p) => !/^\d+$/.test(p)).join('.');
+    const depth = path.length;
+    if (key === 'A' && depth === 1) return `must hold n = ${n} matrices of d × d = ${d} × ${d}, one per function; it has ${got}`;
+    if (key === 'A' && depth === 2) return `each matrix has d = ${d} rows; this one has ${got}`;
+    if (key === 'A' && depth === 3) return `each row has d = ${d} entries; this one has ${got}`;
+    if ((key === 'b' || key === 'bands.diag' || key === 'bands.off') && path.length === key.split('.').length) {
+      return `must hold n = ${n} vectors, one per function; it has ${got}`;
+    }
+    if (key === 'b' || key === 'bands.diag') return `each vector has d = ${d} entries; this one has ${got}`;
+    if (key === 'bands.off') return `each vector has d − 1 = ${d - 1} entries (the off-diagonal); this one has ${got}`;
+    if (key === 'x0') return `must have d = ${d} entries; it has ${got}`;
+    return null;
+  };
 }
 
 /** Reads a quadratic problem from a parsed JSON value; throws ValidationError naming the bad field. */
 export function quadraticFromJson(value: unknown): QuadraticProblem {
-  const h = header.safeParse(value);
-  if (!h.success) fail(h.error);
+  const h = header.safeParse(value, { reportInput: true });
+  if (!h.success) fail(h.error, value);
   const { d, n } = h.data;
   const obj = value as Record<string, unknown>;
   const hasA = obj.A !== undefined;
@@ -69,8 +80,8 @@ export function quadraticFromJson(value: unknown): QuadraticProblem {
     b: z.array(vec).length(n),
     x0: vec.optional(),
   });
-  const r = body.safeParse(value);
-  if (!r.success) fail(r.error);
+  const r = body.safeParse(value, { reportInput: true });
+  if (!r.success) fail(r.error, value, quadraticWords(d, n));
   const data = r.data;
   const b = new Float64Array(n * d);
   data.b.forEach((v, m) => b.set(v, m * d));

@@ -60,7 +60,8 @@ export function throughWire(codec: Compressor, payload: Payload): Payload {
 export class ReferenceDriver {
   readonly replica: ReplicaState;
   readonly shards: ShardState[];
-  readonly works: ShardWork[];
+  /** Evaluation buffers: one for every shard (its step finishes before the next one's is planned). */
+  private readonly work: ShardWork;
   server: ServerState;
   /** The server's sum of a round's uplinks. */
   private readonly sum: Float64Array;
@@ -74,7 +75,7 @@ export class ReferenceDriver {
   ) {
     this.replica = method.initReplica(z0);
     this.shards = Array.from({ length: method.shards }, (_, m) => method.initShard(m));
-    this.works = Array.from({ length: method.shards }, (_, m) => method.initWork(m));
+    this.work = method.initWork(0);
     this.sum = new Float64Array(method.dim);
     this.server = method.initServer();
   }
@@ -90,7 +91,7 @@ export class ReferenceDriver {
     const uplinks: ShardUplink[] = [];
     const memories = new Map<number, ShardState | null>();
     for (const m of who) {
-      const res = uplinkFromProblem(method, this.problem, replica, this.shards[m], this.works[m], m, phase);
+      const res = uplinkFromProblem(method, this.problem, replica, this.shards[m], this.work, m, phase);
       this.uplinkBits += res.payload.bits;
       uplinks.push({ shard: m, payload: throughWire(info.uplink, res.payload) });
       memories.set(m, res.shard);

@@ -3,7 +3,9 @@
  * `masha status` learn about runs.
  *
  * The launcher republishes, every second or so on the `masha/runs/1` topic, one message
- *   { v: 1, manifest, files, state: "open" | "finished", startedAt }
+ *   { v: 1, manifest, files, state: "open" | "finished", startedAt, outcome? }
+ * where `outcome` (finished runs) says how the run ended: { stop, reached, iterations,
+ * committedRounds } (`reached` null until the launcher has computed it).
  * as protocol frames (so it may exceed one frame: inline problems, problem files) with the run id
  * in every frame header, a kind and codec of their own, and a fresh message id each time (gossip
  * de-duplicates identical bytes). `files` carries the text of a problem file the manifest names
@@ -24,6 +26,7 @@ import { Reassembler } from '../frames/reassembler.js';
 import { runIdOf, sha256Hex } from '../manifest/canonical.js';
 import { parseManifest, type Manifest } from '../manifest/schema.js';
 import { z } from 'zod';
+import { STOP_REASONS, type StopReason } from './summary.js';
 
 /** Frame header kind and codec of announcements (engine messages use kinds 1–8, codec 1). */
 export const ANNOUNCE_KIND = 0x80;
@@ -49,7 +52,24 @@ const envelopeSchema = z.strictObject({
   state: z.enum(['open', 'finished']),
   /** Launcher's wall clock (ms since the epoch) when the run was first published. */
   startedAt: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  outcome: z
+    .strictObject({
+      stop: z.enum(STOP_REASONS),
+      reached: z.boolean().nullable(),
+      iterations: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+      committedRounds: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+    })
+    .optional(),
 });
+
+/** How a finished run ended, as its launcher announces it. */
+export interface RunOutcome {
+  readonly stop: StopReason;
+  /** Whether the target was met; null until the launcher has computed it. */
+  readonly reached: boolean | null;
+  readonly iterations: number;
+  readonly committedRounds: number;
+}
 
 export interface RunAnnouncement {
   readonly runId: string;
@@ -57,6 +77,8 @@ export interface RunAnnouncement {
   readonly files: Readonly<Record<string, string>>;
   readonly state: RunState;
   readonly startedAt: number;
+  /** How the run ended (finished runs whose launcher said so). */
+  readonly outcome?: RunOutcome;
   /** Peer id of the launcher (the announcement's authenticated author). */
   readonly launcher: string;
 }
@@ -84,7 +106,9 @@ export function encodeAnnouncement(
   messageId: number,
   frameSize: number,
 ): Uint8Array[] {
-  const body = utf8Encode(JSON.stringify({ v: ANNOUNCE_VERSION, manifest: a.manifest, files: a.files, state: a.state, startedAt: a.startedAt }));
+  const body = utf8Encode(
+    JSON.stringify({ v: ANNOUNCE_VERSION, manifest: a.manifest, files: a.files, state: a.state, startedAt: a.startedAt, ...(a.outcome !== undefined ? { outcome: a.outcome } : {}) }),
+  );
   if (body.length > MAX_ANNOUNCE_BYTES) {
     throw new AnnounceError('too-large', `the run announcement is ${body.length} bytes (limit ${MAX_ANNOUNCE_BYTES}): use a generated problem or a smaller problem file`);
   }
@@ -166,5 +190,13 @@ export function decodeAnnouncementBody(runId: string, sender: string, body: Uint
       throw new AnnounceError('bad-file', `the problem file ${manifest.problem.path} does not match the manifest's SHA-256`);
     }
   }
-  return { runId, manifest, files: r.data.files, state: r.data.state, startedAt: r.data.startedAt, launcher: sender };
+  return {
+    runId,
+    manifest,
+    files: r.data.files,
+    state: r.data.state,
+    startedAt: r.data.startedAt,
+    ...(r.data.outcome !== undefined ? { outcome: r.data.outcome } : {}),
+    launcher: sender,
+  };
 }

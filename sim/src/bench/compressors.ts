@@ -1,4 +1,5 @@
-import { compressorNames, parseCompressor, Rng, Streams } from '@masha/protocol';
+import { compressorNames, parseCompressor, Streams } from '@masha/protocol';
+import { Rng } from '@masha/protocol/rng';
 import type { CompressContext, Compressor, Payload, SharedContext } from '@masha/protocol';
 import { keep, measurePair, progress, throughputRow, type BenchResult, type Suite } from './harness.js';
 

@@ -9,6 +9,8 @@ export interface CliContext {
   readonly cwd: string;
   /** From the global `--progress` flag. */
   readonly progress: ProgressMode;
+  /** The file stdout is redirected to, when it is one (`> RUN.json`); null or absent otherwise. */
+  readonly stdoutPath?: string | null;
 }
 
 /**

@@ -11,6 +11,7 @@ import type { ProgressMode, ProgressStream } from '../io/progress.js';
 import type { CliCommand, CliContext } from './command.js';
 import * as commands from './commands/index.js';
 import { oneOf } from './options.js';
+import { stdoutFile } from './stdout-file.js';
 
 export const PROGRAM_NAME = 'masha-sim';
 export const VERSION = '0.1.0';
@@ -26,6 +27,8 @@ export interface CliIO {
   readonly stdout?: ProgressStream;
   readonly stderr?: ProgressStream;
   readonly cwd?: string;
+  /** The file stdout goes to, if any (default: looked up when stdout is the process's own). */
+  readonly stdoutPath?: string | null;
 }
 
 function findOrCreateGroup(parent: Command, name: string): Command {
@@ -49,7 +52,7 @@ function register(
   cmd.action(async (...args: unknown[]) => {
     const self = args[args.length - 1] as Command;
     // Commander has validated the flags declared in `configure`; their types are the command's business.
-    const code = await spec.run(self.opts() as never, context(self), self.args);
+    const code = await spec.run(self.opts<never>(), context(self), self.args);
     setExit(typeof code === 'number' ? code : 0);
   });
 }
@@ -76,6 +79,7 @@ export function buildProgram(io: Required<CliIO>, setExit: (code: number) => voi
     stdout: io.stdout,
     stderr: io.stderr,
     cwd: io.cwd,
+    stdoutPath: io.stdoutPath,
     progress: cmd.optsWithGlobals<{ progress: ProgressMode }>().progress,
   });
   for (const spec of Object.values(commands) as readonly CliCommand<never>[]) register(program, spec, context, setExit);
@@ -88,6 +92,7 @@ export async function runCli(argv: readonly string[], io: CliIO = {}): Promise<n
     stdout: io.stdout ?? process.stdout,
     stderr: io.stderr ?? process.stderr,
     cwd: io.cwd ?? process.cwd(),
+    stdoutPath: io.stdoutPath !== undefined ? io.stdoutPath : io.stdout === undefined ? stdoutFile() : null,
   };
   let exit = 0;
   const program = buildProgram(full, (code) => {

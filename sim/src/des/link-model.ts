@@ -1,4 +1,4 @@
-import type { Rng } from '@masha/protocol';
+import type { Rng } from '@masha/protocol/rng';
 
 /**
  * Per-peer network and compute characteristics. A peer reaches the rest of the swarm through one

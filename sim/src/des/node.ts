@@ -21,12 +21,12 @@ export interface SimNode {
 }
 
 /**
- * The peer's CPU: a FIFO server. `run(evaluations, done)` calls `done` once the work is done, at
- * max(now, when the CPU frees up) + evaluations × the peer's compute time per evaluation. Messages
- * keep being handled meanwhile (the computation runs beside the network, as in a worker).
+ * The peer's CPU: a FIFO server. `charge(evaluations)` keeps it busy for evaluations × the peer's
+ * compute time per evaluation from when it frees up; frames the node sends meanwhile leave once it
+ * is done. (The values themselves are computed at once: only the network sees the compute time.)
  */
 export interface SimCpu {
-  run(evaluations: number, done: () => void): void;
+  charge(evaluations: number): void;
 }
 
 export interface SimPorts {

@@ -1,4 +1,5 @@
-import { decodeFrame, keyedRng, SHARED, type EngineMessage, type Frame, type PeerId, type Rng } from '@masha/protocol';
+import { decodeFrame, keyedRng, SHARED, type EngineMessage, type Frame, type PeerId } from '@masha/protocol';
+import { type Rng } from '@masha/protocol/rng';
 import type { FrameLink, OutgoingMeta, Scheduler } from '@masha/protocol/ports';
 import { EventQueue } from './event-queue.js';
 import { logTime, type EventSink } from './event-log.js';
@@ -19,8 +20,11 @@ import { MAIN_GROUP, type JoinEvent, type TraceEvent } from '../trace/schema.js'
  *   byte-identical) and hands it to the receiving node, which reassembles it. `send` is one hop;
  *   `broadcast` is gossip fan-out down a relay tree (see relay-tree.ts; `relay` below inlines
  *   `childRange`), so the broadcaster uploads at most `fanout` copies whatever the swarm size.
- * - Compute: a peer's CPU is a FIFO server (`SimCpu`): work of k operator evaluations finishes
- *   k · computeMs after the CPU frees up; the node keeps handling messages meanwhile.
+ * - Compute: a peer's CPU is a FIFO server (`SimCpu`): work of k operator evaluations keeps it
+ *   busy for k · computeMs from when it frees up, and every frame the peer sends while it is busy
+ *   leaves when it is done (an answer cannot leave before it is computed; a single-threaded peer's
+ *   other traffic waits too). The node's own state advances at once (the values are computed
+ *   when asked): only the network sees the compute time.
  * - Timers: each node asks for one wake-up at a time (`Scheduler.wakeAt`); a newer request
  *   replaces the older, a crash discards it.
  * - Membership: `join` starts a fresh node (no state) and, after t = 0, delivers transport hints
@@ -78,8 +82,7 @@ export const MAX_EVENTS_PER_INSTANT = 1_000_000;
 const ARRIVE = 0;
 const DELIVER = 1;
 const WAKE = 2;
-const CPU_DONE = 3;
-const TRACE = 4;
+const TRACE = 3;
 
 interface Broadcast {
   /** order[0] = origin, then the recipients in this broadcast's random layout. */
@@ -114,17 +117,11 @@ interface WakeEvent {
   readonly inc: number;
   readonly token: number;
 }
-interface CpuEvent {
-  readonly k: typeof CPU_DONE;
-  readonly peer: SimPeer;
-  readonly inc: number;
-  readonly done: () => void;
-}
 interface TraceQueued {
   readonly k: typeof TRACE;
   readonly ev: TraceEvent;
 }
-type SimEvent = FrameEvent | WakeEvent | CpuEvent | TraceQueued;
+type SimEvent = FrameEvent | WakeEvent | TraceQueued;
 
 class SimPeer {
   readonly idx: number;
@@ -133,12 +130,13 @@ class SimPeer {
   readonly json: string;
   node: SimNode | null = null;
   alive = false;
-  /** Incarnation: bumped on every (re)join and departure, invalidating wake-ups and CPU events. */
+  /** Incarnation: bumped on every (re)join and departure, invalidating wake-ups. */
   inc = 0;
   done = false;
   group = MAIN_GROUP;
   link: LinkState;
   wakeToken = 0;
+  /** When the peer's CPU is done with the work charged so far (its frames leave no earlier). */
   cpuFreeAt = 0;
   /** Bytes this peer put on its uplink (all incarnations). */
   uploaded = 0;
@@ -399,17 +397,12 @@ export class Swarm {
       },
     };
     const cpu: SimCpu = {
-      run: (evaluations, done) => {
+      charge: (evaluations) => {
         if (p.inc !== inc) return;
         const cost = p.link.computeTime(evaluations);
-        if (cost <= 0) {
-          done();
-          return;
-        }
+        if (cost <= 0) return;
         const now = this.queue.now;
-        const at = (p.cpuFreeAt > now ? p.cpuFreeAt : now) + cost;
-        p.cpuFreeAt = at;
-        this.queue.push(at, { k: CPU_DONE, peer: p, inc, done });
+        p.cpuFreeAt = (p.cpuFreeAt > now ? p.cpuFreeAt : now) + cost;
       },
     };
     const done = (): void => {
@@ -463,12 +456,6 @@ export class Swarm {
         if (!p.alive || p.inc !== ev.inc || p.wakeToken !== ev.token) return;
         this.stats.wakes++;
         (p.node as SimNode).wake();
-        break;
-      }
-      case CPU_DONE: {
-        const p = ev.peer;
-        if (!p.alive || p.inc !== ev.inc) return;
-        ev.done();
         break;
       }
       case TRACE:
@@ -590,10 +577,13 @@ export class Swarm {
     for (let c = start; c < end; c++) this.hop(p, this.peers[bc.order[c]], bytes, bc, c, fi);
   }
 
-  /** One frame over one link: sender's uplink queue, loss, propagation, then ARRIVE. */
+  /**
+   * One frame over one link: sender's uplink queue (from when its CPU is free: an answer leaves once
+   * computed), loss, propagation, then ARRIVE.
+   */
   private hop(from: SimPeer, to: SimPeer, bytes: Uint8Array, bc: Broadcast | null, pos: number, fi: number): void {
     const now = this.now;
-    const sent = from.link.transmit(now, bytes.length);
+    const sent = from.link.transmit(from.cpuFreeAt > now ? from.cpuFreeAt : now, bytes.length);
     from.uploaded += bytes.length;
     this.stats.framesSent++;
     this.stats.wireBytes += bytes.length;
@@ -618,8 +608,6 @@ function describe(ev: SimEvent): string {
       return `frame ${ev.from.id} → ${ev.to.id}`;
     case WAKE:
       return `wake-up of ${ev.peer.id}`;
-    case CPU_DONE:
-      return `compute done at ${ev.peer.id}`;
     case TRACE:
       return `trace ${ev.ev.event}`;
   }

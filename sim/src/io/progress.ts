@@ -6,7 +6,10 @@
  *   chosen automatically otherwise (CI logs, redirected output).
  * - `off`: nothing.
  */
-import { SingleBar } from 'cli-progress';
+import cliProgress, { type Options, type SingleBar as Bar } from 'cli-progress';
+
+// CommonJS: Node's ESM loader sees only some of its named exports (not `Format`).
+const { Format, SingleBar } = cliProgress;
 
 export interface ProgressStream {
   write(chunk: string): unknown;
@@ -22,6 +25,14 @@ export interface ProgressOptions {
   readonly intervalMs?: number;
   /** Clock in ms (default Date.now); injectable for tests. */
   readonly now?: () => number;
+  /** What one unit of work is, shown after the count (`120/2000 iterations`). */
+  readonly unit?: string;
+}
+
+/** cli-progress's ETA as text, or "?" while it has none (its own formatter prints "NFs" for "INF"). */
+export function formatEta(eta: unknown, options: Options = { autopaddingChar: '0' }, roundTo = 1): string {
+  if (typeof eta !== 'number' || !Number.isFinite(eta) || eta < 0) return '?';
+  return Format.TimeFormat(eta, options, roundTo);
 }
 
 export interface Progress {
@@ -56,6 +67,7 @@ class LineProgress implements Progress {
     private readonly stream: ProgressStream,
     private readonly intervalMs: number,
     private readonly now: () => number,
+    private readonly unit: string,
   ) {
     this.start = now();
     this.last = this.start;
@@ -65,7 +77,7 @@ class LineProgress implements Progress {
   private emit(state: string, detail: string): void {
     const secs = ((this.now() - this.start) / 1000).toFixed(1);
     const d = detail ? ` ${detail}` : '';
-    this.stream.write(`${this.label}: ${state} ${this.value}/${this.total} (${percent(this.value, this.total)}%) [${secs}s]${d}\n`);
+    this.stream.write(`${this.label}: ${state} ${this.value}/${this.total}${this.unit ? ` ${this.unit}` : ''} (${percent(this.value, this.total)}%) [${secs}s]${d}\n`);
   }
 
   update(value: number, detail = ''): void {
@@ -92,12 +104,13 @@ class LineProgress implements Progress {
 class BarProgress implements Progress {
   value = 0;
   private stopped = false;
-  private readonly bar: SingleBar;
+  private readonly bar: Bar;
 
-  constructor(label: string, readonly total: number, stream: ProgressStream) {
+  constructor(label: string, readonly total: number, stream: ProgressStream, unit: string) {
     this.bar = new SingleBar({
       stream: stream as NodeJS.WritableStream,
-      format: `${label} [{bar}] {percentage}% | {value}/{total} | ETA {eta_formatted} | {detail}`,
+      format: `${label} [{bar}] {percentage}% | {value}/{total}${unit ? ` ${unit}` : ''} | ETA {eta_formatted} | {detail}`,
+      formatTime: (t, options, roundTo) => formatEta(t, options, roundTo),
       barsize: 30,
       hideCursor: true,
       clearOnComplete: false,
@@ -144,8 +157,8 @@ export function startProgress(label: string, total: number, options: ProgressOpt
     case 'off':
       return new NoProgress(t);
     case 'bar':
-      return new BarProgress(label, t, options.stream);
+      return new BarProgress(label, t, options.stream, options.unit ?? '');
     case 'lines':
-      return new LineProgress(label, t, options.stream, options.intervalMs ?? 5000, options.now ?? Date.now);
+      return new LineProgress(label, t, options.stream, options.intervalMs ?? 5000, options.now ?? Date.now, options.unit ?? '');
   }
 }

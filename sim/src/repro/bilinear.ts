@@ -140,7 +140,7 @@ export function betterRun(a: TuningRun, b: TuningRun | null): boolean {
   const ar = a.megabytesToTarget !== null;
   const br = b.megabytesToTarget !== null;
   if (ar !== br) return ar;
-  if (ar && br) return (a.megabytesToTarget as number) < (b.megabytesToTarget as number);
+  if (ar && br) return (a.megabytesToTarget) < (b.megabytesToTarget);
   const da = a.status === 'diverged' || a.lastRelDist === null ? Infinity : a.lastRelDist;
   const db = b.status === 'diverged' || b.lastRelDist === null ? Infinity : b.lastRelDist;
   if (da !== db) return da < db;

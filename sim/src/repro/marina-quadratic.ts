@@ -16,20 +16,9 @@
  *
  * A test checks that the iterates agree with the generic method instance to rounding.
  */
-import {
-  identity,
-  PermKCompressor,
-  RandKSparsifier,
-  SERVER,
-  SparseCompressor,
-  Streams,
-  type CompressContext,
-  type Compressor,
-  type Payload,
-  type QuadraticProblem,
-  type Rng,
-  type SharedContext,
-} from '@masha/protocol';
+import { SERVER, Streams, type CompressContext, type Compressor, type Payload, type QuadraticProblem, type SharedContext } from '@masha/protocol';
+import { identity, PermKCompressor, RandKSparsifier, SparseCompressor } from '@masha/protocol/compress';
+import { type Rng } from '@masha/protocol/rng';
 import { ScanTopKSparsifier } from './scan-topk.js';
 
 export interface MarinaQuadraticOptions {

@@ -27,14 +27,9 @@
  * RandK / of PermK), the latter p·32d + (1 − p)·β·32d with β each compressor's density (equal here).
  */
 import { join } from 'node:path';
-import {
-  generatePermkQuadratic,
-  marinaAb,
-  marinaStepsize,
-  parseCompressor,
-  type Compressor,
-  type QuadraticConstants,
-} from '@masha/protocol';
+import { generatePermkQuadratic, parseCompressor, type Compressor } from '@masha/protocol';
+import { marinaAb, marinaStepsize } from '@masha/protocol/methods';
+import { type QuadraticConstants } from '@masha/protocol/problems';
 import { MarinaQuadraticRun, type MarinaQuadraticResult } from './marina-quadratic.js';
 import { scanTopk } from './scan-topk.js';
 import { writeCsvFile } from '../io/csv.js';

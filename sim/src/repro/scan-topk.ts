@@ -6,7 +6,9 @@
  * devices with K = 1 that allocation, not the selection, would dominate the PermK reproduction.
  * Inputs must be finite (the protocol selector ranks NaN above everything; this one never picks it).
  */
-import { SparseCompressor, TopKSparsifier, type CompressContext, type Support, type Vec } from '@masha/protocol';
+import { type CompressContext } from '@masha/protocol';
+import { SparseCompressor, TopKSparsifier, type Support } from '@masha/protocol/compress';
+import { type Vec } from '@masha/protocol/vec';
 
 /** K up to which the scan is used; larger K falls back to the protocol's selector. */
 export const SCAN_TOPK_MAX_K = 16;

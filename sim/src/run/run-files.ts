@@ -1,19 +1,26 @@
 import { readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parseManifest, ValidationError, type Manifest } from '@masha/protocol';
+import { finiteOrNull, parseRunSummary, type RunSummary, type StopReason } from '@masha/protocol/swarm';
 import { HashingLog } from '../des/event-log.js';
 import { DEFAULT_LINK, type LinkProfile } from '../des/link-model.js';
 import { writeJsonFile, writeTextFile } from '../io/json.js';
+import { commitsOnly, logSizeWatch, type EventLevel, type LogSizeEstimate } from './event-level.js';
 import { parseTrace, type Trace } from '../trace/schema.js';
 import { plotRun } from './plot-run.js';
-import { DEFAULT_TARGET, simulate, type IterationInfo, type RunSummary } from './simulate.js';
+import { DEFAULT_TARGET, simulate, type IterationInfo, type SimulateResult } from './simulate.js';
 
 /**
  * `masha-sim run` as a function: read and validate a manifest and a trace, simulate, and write
  *   DIR/events.jsonl   every send, receive, drop, reject, timer, commit, election, membership event
- *   DIR/summary.json   RunSummary (+ the network model used)
+ *                      (`events: "commits"`: commits, elections, membership and done only)
+ *   DIR/summary.json   the run summary shared with the real swarm (@masha/protocol/swarm
+ *                      RunSummary, host "simulator", the network model in `simulation`)
  *   DIR/run.svg        the metric against iterations and simulated time, and the live-peer count
+ * Nothing is written before the manifest and the trace have been read and checked; events.jsonl is
+ * written under a temporary name and renamed when the run is over, summary.json and run.svg are
+ * written atomically, so a failed rerun into the same directory leaves the earlier results whole.
  */
 export interface RunFilesOptions {
   readonly manifestPath: string;
@@ -25,19 +32,39 @@ export interface RunFilesOptions {
   readonly link?: LinkProfile;
   readonly fanout?: number;
   readonly logMetrics?: boolean;
+  /** Which events go to events.jsonl: every one (default) or commits, elections and membership only. */
+  readonly events?: EventLevel;
   readonly maxSimSeconds?: number;
   readonly onIteration?: (info: IterationInfo) => void;
+  /** Told once, early in the run, when events.jsonl is on its way past LARGE_LOG_BYTES. */
+  readonly onLogSize?: (estimate: LogSizeEstimate) => void;
 }
 
 export interface RunFilesResult {
-  readonly summary: RunSummary & { readonly network: NetworkDescription };
+  /** summary.json: the run summary shared with the real swarm (@masha/protocol/swarm), host "simulator". */
+  readonly summary: RunSummary & { readonly simulation: NonNullable<RunSummary['simulation']>; readonly simSeconds: number };
   readonly files: { readonly events: string; readonly summary: string; readonly plot: string };
 }
 
-export interface NetworkDescription {
-  readonly seed: number;
-  readonly fanout: number;
-  readonly link: LinkProfile;
+export type NetworkDescription = NonNullable<RunSummary['simulation']>;
+
+/** The simulator's stop reasons in the shared vocabulary (`done` splits by why the peers finished). */
+export function stopReason(result: Pick<SimulateResult, 'summary' | 'peers'>): StopReason {
+  const stop = result.summary.stop;
+  switch (stop) {
+    case 'done': {
+      const reasons = new Set(result.peers.map((p) => p.snapshot().done));
+      return reasons.has('target') ? 'done:target' : 'done:iterations';
+    }
+    case 'idle':
+    case 'time':
+    case 'events':
+      return stop;
+    case 'stopped':
+      return 'interrupted';
+    default:
+      throw new Error(`unknown simulator stop reason ${stop}`);
+  }
 }
 
 /** Reads a file as UTF-8, reporting failures as a ValidationError on `field`. */
@@ -73,10 +100,17 @@ export async function runToDirectory(options: RunFilesOptions): Promise<RunFiles
   await mkdir(outDir, { recursive: true });
   const files = { events: join(outDir, 'events.jsonl'), summary: join(outDir, 'summary.json'), plot: join(outDir, 'run.svg') };
   const link = options.link ?? DEFAULT_LINK;
-  const network: NetworkDescription = { seed: options.seed ?? manifest.seed, fanout: options.fanout ?? 6, link };
-  const log = new HashingLog(files.events);
+  const events = options.events ?? 'all';
+  const network: NetworkDescription = { seed: options.seed ?? manifest.seed, fanout: options.fanout ?? 6, link: { ...link }, events };
+  // The log goes to a file of its own and replaces events.jsonl only once the run is over, so a
+  // failed or interrupted rerun into the same directory leaves the previous results whole.
+  const partial = join(outDir, `.events-${process.pid}-${Date.now()}.jsonl.partial`);
+  const file = new HashingLog(partial);
+  const log = events === 'all' ? file : commitsOnly(file);
+  const watch = options.onLogSize ? logSizeWatch(file, manifest.stop.iterations, options.onLogSize) : null;
+  const startedAt = new Date().toISOString();
   const wallStart = performance.now();
-  let result: ReturnType<typeof simulate>;
+  let result: SimulateResult;
   try {
     result = simulate({
       manifest,
@@ -89,41 +123,52 @@ export async function runToDirectory(options: RunFilesOptions): Promise<RunFiles
       log,
       logMetrics: options.logMetrics ?? false,
       ...(options.maxSimSeconds !== undefined ? { maxSimSeconds: options.maxSimSeconds } : {}),
-      ...(options.onIteration ? { onIteration: options.onIteration } : {}),
+      onIteration: (info) => {
+        watch?.(info);
+        options.onIteration?.(info);
+      },
     });
-  } finally {
-    // Close the file even when the simulation throws.
-    log.finish();
+  } catch (e) {
+    file.finish();
+    await rm(partial, { force: true });
+    throw e;
   }
-  const logSha256 = log.sha256;
+  const logSha256 = file.finish();
+  await rename(partial, files.events);
   const wallSeconds = (performance.now() - wallStart) / 1000;
   const s = result.summary;
-  // Key order as documented (issue 4), then the extras.
-  const summary = {
+  const target = manifest.stop.target ?? DEFAULT_TARGET;
+  const best = result.peers.reduce<(typeof result.peers)[number] | null>((a, p) => (a === null || p.committedRound > a.committedRound ? p : a), null);
+  // Validated once, against the schema the real swarm's summaries follow too, before it is written.
+  const summary = parseRunSummary({
+    host: 'simulator',
     runId: s.runId,
+    startedAt,
+    stop: stopReason(result),
+    reached: s.reached,
+    target,
+    iterations: s.iterations,
     rounds: s.rounds,
     committedRounds: s.committedRounds,
     abortedRounds: s.abortedRounds,
     elections: s.elections,
     lateFrames: s.lateFrames,
     rejectedFrames: s.rejectedFrames,
-    finalRelDist: s.finalRelDist,
-    finalOpNormSq: s.finalOpNormSq,
+    staleMessages: s.staleMessages,
+    framesLost: s.framesLost,
+    finalRelDist: finiteOrNull(s.finalRelDist),
+    finalOpNormSq: finiteOrNull(s.finalOpNormSq),
     uplinkBytes: s.uplinkBytes,
     downlinkBytes: s.downlinkBytes,
     wireBytes: s.wireBytes,
     logSha256,
     simSeconds: s.simSeconds,
     wallSeconds,
-    reached: s.reached,
-    iterations: s.iterations,
-    staleMessages: s.staleMessages,
-    framesLost: s.framesLost,
     consistent: s.consistent,
     peersAtEnd: s.peersAtEnd,
-    stop: s.stop,
-    network,
-  };
+    ...(best !== null ? { digest: best.digestHex } : {}),
+    simulation: network,
+  }) as RunFilesResult['summary'];
   await writeJsonFile(files.summary, summary);
   const known = s.finalRelDist !== null;
   await writeTextFile(
@@ -131,7 +176,7 @@ export async function runToDirectory(options: RunFilesOptions): Promise<RunFiles
     plotRun(result.series, {
       title: `${manifest.method.name} + ${manifest.compressors.device} — run ${s.runId.slice(0, 12)}`,
       metricLabel: known ? 'relative squared distance' : '‖F(z)‖² / ‖F(z⁰)‖²',
-      target: manifest.stop.target ?? DEFAULT_TARGET,
+      target,
     }),
   );
   return { summary, files };

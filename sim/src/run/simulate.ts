@@ -1,17 +1,5 @@
-import {
-  buildProblem,
-  ByteSlab,
-  MashaPeer,
-  MSG,
-  operatorNormSq,
-  runFromManifest,
-  type EngineAction,
-  type EngineCounter,
-  type EvaluationRequest,
-  type Manifest,
-  type ManifestRun,
-  type Problem,
-} from '@masha/protocol';
+import { buildProblem, type MashaPeer, MSG, operatorNormSq, runFromManifest, type EngineAction, type EngineCounter, type EvaluationRequest, type Manifest, type ManifestRun, type Problem } from '@masha/protocol';
+import { ByteSlab } from '@masha/protocol/engine';
 import { evaluateRequest, PeerHost, type HostRecord, type RecordKind } from '@masha/protocol/host';
 import type { EventSink as RecordSink, Evaluator } from '@masha/protocol/ports';
 import { logTime, type EventSink } from '../des/event-log.js';
@@ -124,8 +112,9 @@ export interface SimulateResult {
 export const DEFAULT_TARGET = 1e-6;
 
 /**
- * The simulator's evaluator: values from the problem at once, completion once the peer's simulated
- * CPU has done the work (evaluations × its compute time, FIFO).
+ * The simulator's evaluator: values from the problem at once, and the work charged to the peer's
+ * simulated CPU (evaluations × its compute time, FIFO), so the answer leaves the peer only when
+ * the CPU would have computed it.
  */
 export class SimEvaluator implements Evaluator {
   constructor(
@@ -134,8 +123,8 @@ export class SimEvaluator implements Evaluator {
   ) {}
 
   evaluate(request: EvaluationRequest, complete: (error: Error | null) => void): void {
-    const n = evaluateRequest(this.problem, request);
-    this.cpu.run(n, () => complete(null));
+    this.cpu.charge(evaluateRequest(this.problem, request));
+    complete(null);
   }
 }
 

@@ -1,4 +1,5 @@
-import { keyedRng, SHARED, type Rng } from '@masha/protocol';
+import { keyedRng, SHARED } from '@masha/protocol';
+import { type Rng } from '@masha/protocol/rng';
 import type { TraceEvent } from './schema.js';
 
 /**

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ValidationError } from '@masha/protocol';
+import { closest, describeIssue, ValidationError } from '@masha/protocol';
 
 /**
  * Churn traces (SPEC §6): JSON Lines, one event per line, times in seconds from the start of the
@@ -89,16 +89,19 @@ function issuePath(path: readonly PropertyKey[]): string {
 
 /** Validates one already-parsed JSON value as a trace event. */
 export function parseTraceEvent(value: unknown, line: number): TraceEvent {
-  const r = traceEventSchema.safeParse(value);
+  const r = traceEventSchema.safeParse(value, { reportInput: true });
   if (r.success) return r.data;
-  const issue = r.error.issues[0];
+  const issue = r.error.issues.find((i) => i.code === 'unrecognized_keys') ?? r.error.issues[0];
   let field = issuePath(issue.path);
-  let detail = issue.message;
+  let detail = describeIssue(issue, { schema: traceEventSchema, value });
   if (issue.code === 'unrecognized_keys') {
     field = issue.keys[0] ?? field;
-    detail = `unknown field (allowed: ${allowedFields(value).join(', ')})`;
-  } else if (field === 'event') {
-    detail = `must be one of ${TRACE_EVENT_KINDS.join(', ')}`;
+    if (!detail.includes('did you mean')) detail = `unknown field (allowed: ${allowedFields(value).join(', ')})`;
+  } else if (field === 'event' || issue.code === 'invalid_union') {
+    field = 'event';
+    const kind = typeof value === 'object' && value !== null ? (value as { event?: unknown }).event : undefined;
+    const guess = typeof kind === 'string' ? closest(kind, TRACE_EVENT_KINDS) : null;
+    detail = `must be one of ${TRACE_EVENT_KINDS.join(', ')}${guess !== null ? ` — did you mean '${guess}'?` : ''}`;
   }
   throw new TraceError(line, field, detail);
 }

@@ -14,6 +14,7 @@ export interface JoinFlags {
   relay?: string[];
   run?: string;
   out?: string;
+  logDir?: string;
   wait: number;
   linger?: number;
   connectTimeout: number;
@@ -26,7 +27,8 @@ export function configureJoin(cmd: Command): void {
     .description('join the swarm as a volunteer and work on the shards you are assigned until the run is over')
     .option('--relay <multiaddr>', 'relay address with /p2p/<id> (repeatable)', collect)
     .option('--run <id>', 'join this run (64 hex digits); default: the first open run announced')
-    .option('--out <dir>', 'write the event log to <dir>/<runId>/peers/<peerId>.jsonl')
+    .option('--out <dir>', "write the event log to <dir>/<runId>/<start time>/peers/<peerId>.jsonl (the launcher's start directory)")
+    .option('--log-dir <dir>', 'write the event log to <dir>/<peerId>.jsonl instead')
     .option('--wait <seconds>', 'how long to wait for the run to be announced', parseSeconds, 60)
     .option('--linger <seconds>', 'stay this long after the run is done, serving state to stragglers (default: two leases)', parseSeconds)
     .option('--connect-timeout <seconds>', 'how long to wait for a relay', parseSeconds, 10)
@@ -56,6 +58,7 @@ export async function runJoin(flags: JoinFlags, ctx: CliContext): Promise<number
       relays,
       ...(flags.run !== undefined ? { runId: flags.run } : {}),
       outDir: flags.out ?? null,
+      logDir: flags.logDir ?? null,
       waitMs: flags.wait * 1000,
       connectTimeoutMs: flags.connectTimeout * 1000,
       ...(flags.linger !== undefined ? { lingerMs: flags.linger * 1000 } : {}),

@@ -4,17 +4,18 @@
  * events.jsonl and run.svg, and exit 0 when the run reached its target (1 otherwise).
  */
 import type { Command } from 'commander';
-import { startProgress, type Progress } from '@masha/sim';
 import { launchRun, type LaunchProgress } from '../../launcher/launch.js';
 import type { LaunchSummary } from '../../launcher/summary.js';
 import { collect, EXIT, parseSeconds, UsageError } from '../errors.js';
 import { formatBytes, formatMetric, interruptSignal, shortId, type CliContext } from '../io.js';
 import { loadManifestFile } from '../manifest-file.js';
+import { startProgress, type Progress } from '../progress.js';
 
 export interface LaunchFlags {
   manifest: string;
   relay?: string[];
   out: string;
+  dir?: string;
   timeout?: number;
   connectTimeout: number;
   json?: boolean;
@@ -22,10 +23,11 @@ export interface LaunchFlags {
 
 export function configureLaunch(cmd: Command): void {
   cmd
-    .description('validate and publish a run, follow it until it ends, write runs/<runId>/{summary.json,events.jsonl,run.svg}')
+    .description('validate and publish a run, follow it until it ends, write runs/<runId>/<start time>/{summary.json,events.jsonl,run.svg}')
     .requiredOption('--manifest <file>', 'run manifest (JSON; `masha-sim manifest init` writes one)')
     .option('--relay <multiaddr>', 'relay address with /p2p/<id> (repeatable)', collect)
-    .option('--out <dir>', 'runs directory', 'runs')
+    .option('--out <dir>', 'runs directory: files go to <dir>/<runId>/<start time>/, <dir>/<runId>/latest points at the newest', 'runs')
+    .option('--dir <dir>', 'write the files into exactly this directory instead')
     .option('--timeout <seconds>', 'give up after this long (the summary is still written)', parseSeconds)
     .option('--connect-timeout <seconds>', 'how long to wait for a relay', parseSeconds, 10)
     .option('--json', 'print the summary as JSON on stdout (progress stays on stderr)')
@@ -34,6 +36,13 @@ export function configureLaunch(cmd: Command): void {
       '\nExit codes: 0 target reached, 1 run ended without reaching it, 2 bad manifest or flags, 3 relay unreachable, 130 interrupted.' +
         '\n\nExample:\n  masha-sim manifest init --problem bilinear --method masha1 --compressor natural --target 1e-6 > run.json\n  masha launch --manifest run.json --relay /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW…',
     );
+}
+
+/** The bar counts per-mille of the work (iterations, or log-distance to the target: the further). */
+const PROGRESS_STEPS = 1000;
+
+export function progressUnits(value: number, total: number): string {
+  return `${((100 * value) / Math.max(1, total)).toFixed(1)}% done`;
 }
 
 function detail(p: LaunchProgress): string {
@@ -46,9 +55,9 @@ export function humanSummary(s: LaunchSummary, dir: string): string {
   const lines = [
     `run ${s.runId}: ${s.reached ? 'target reached' : 'target NOT reached'} (${s.stop}), ${metric}${s.target !== null ? ` (target ${formatMetric(s.target)})` : ''}`,
     `  rounds: ${s.committedRounds} committed, ${s.abortedRounds} aborted/retried; iterations ${s.iterations}; elections ${s.elections}`,
-    `  bytes: uplink ${formatBytes(s.uplinkBytes)}, downlink ${formatBytes(s.downlinkBytes)} (frames), wire ${formatBytes(s.wireBytes)} sent`,
-    `  volunteers: ${s.peersSeen} seen, ${s.peersAtEnd} at the end; state ${s.consistent ? 'consistent' : 'INCONSISTENT'}; late ${s.lateFrames}, stale ${s.staleMessages}, rejected ${s.rejectedFrames}`,
-    `  ${s.wallSeconds.toFixed(1)} s; files in ${dir}/ (summary.json, events.jsonl, run.svg)`,
+    `  bytes: uplink ${formatBytes(s.uplinkBytes)}, downlink ${formatBytes(s.downlinkBytes)} in Masha frames (each message once); ${formatBytes(s.wireBytes)} on the wire (all connection bytes sent)`,
+    `  volunteers: ${s.peersSeen ?? s.peersAtEnd} seen, ${s.peersAtEnd} at the end; state ${s.consistent ? 'consistent' : 'INCONSISTENT'}; late ${s.lateFrames}, stale ${s.staleMessages}, rejected ${s.rejectedFrames}`,
+    `  ${s.wallSeconds.toFixed(1)} s (wallSeconds); files in ${dir}/ (summary.json, events.jsonl, run.svg)`,
   ];
   return `${lines.join('\n')}\n`;
 }
@@ -68,15 +77,21 @@ export async function runLaunch(flags: LaunchFlags, ctx: CliContext): Promise<nu
       files,
       relays,
       outDir: flags.out,
+      ...(flags.dir !== undefined ? { runDir: flags.dir } : {}),
       connectTimeoutMs: flags.connectTimeout * 1000,
       ...(flags.timeout !== undefined ? { timeoutMs: flags.timeout * 1000 } : {}),
       signal,
       onLaunched: ({ runId, peerId }) => {
         ctx.stderr.write(`masha launch: run ${runId} published by ${peerId}\n`);
         ctx.stderr.write(`masha launch: volunteers join with: masha join --relay ${relays[0]} --run ${runId}\n`);
-        bar = startProgress(`run ${runId.slice(0, 8)}`, 1000, { stream: ctx.stderr, mode: ctx.progress, intervalMs: 2000 });
+        bar = startProgress(`run ${runId.slice(0, 8)}`, PROGRESS_STEPS, {
+          stream: ctx.stderr,
+          mode: ctx.progress,
+          intervalMs: 2000,
+          units: progressUnits,
+        });
       },
-      onProgress: (p) => bar?.update(Math.round(1000 * p.fraction), detail(p)),
+      onProgress: (p) => bar?.update(Math.round(PROGRESS_STEPS * p.fraction), detail(p)),
       onEvent: (text) => {
         if (bar === null || !ctx.stderr.isTTY) say(text);
       },

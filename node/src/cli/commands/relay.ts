@@ -8,7 +8,9 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { Command } from 'commander';
+import { resolve } from 'node:path';
 import { startRelay, type RelayNode } from '../../net/relay.js';
+import { DEFAULT_RELAY_KEY_FILE, loadOrCreateRelayKey } from '../../net/relay-key.js';
 import { defaultPageDir, pageBuilt, staticFile } from '../static-page.js';
 import { collect, EXIT, parsePort } from '../errors.js';
 import { interruptSignal, type CliContext } from '../io.js';
@@ -19,6 +21,8 @@ export interface RelayFlags {
   tcp: number;
   ws: number;
   http?: number;
+  key: string;
+  ephemeral?: boolean;
   page?: string;
   json?: boolean;
 }
@@ -32,6 +36,8 @@ export function configureRelay(cmd: Command): void {
     .option('--ws <port>', 'WebSocket port (0 = any free port)', parsePort, 0)
     .option('--http <port>', 'also serve the volunteer page and the addresses over HTTP on this port (0 = any free port)', parsePort)
     .option('--page <dir>', 'directory of the volunteer page to serve (default: the built browser/dist)')
+    .option('--key <file>', 'keep the relay\'s identity (its peer id) in this file, created on first use, so a restart keeps its addresses', DEFAULT_RELAY_KEY_FILE)
+    .option('--ephemeral', 'a new identity for this run only (no key file)')
     .option('--json', 'print {"peerId", "multiaddrs", "http"} as one JSON line instead of plain addresses')
     .addHelpText('after', '\nExample:\n  masha relay --tcp 4001 --ws 4002 --http 8080      # volunteers open http://127.0.0.1:8080/\n  masha join --relay /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW…');
 }
@@ -75,11 +81,14 @@ export function volunteerUrl(host: string, port: number): string {
 
 export async function runRelay(flags: RelayFlags, ctx: CliContext): Promise<number> {
   const { signal, dispose } = interruptSignal();
-  const relay = await startRelay(
-    flags.listen !== undefined && flags.listen.length > 0
-      ? { listen: flags.listen }
-      : { host: flags.host, ports: { tcp: flags.tcp, ws: flags.ws } },
-  );
+  const key = flags.ephemeral ? null : await loadOrCreateRelayKey(resolve(ctx.cwd, flags.key));
+  const relay = await startRelay({
+    ...(flags.listen !== undefined && flags.listen.length > 0 ? { listen: flags.listen } : { host: flags.host, ports: { tcp: flags.tcp, ws: flags.ws } }),
+    ...(key !== null ? { privateKey: key.privateKey } : {}),
+  });
+  if (key !== null) {
+    ctx.stderr.write(`masha relay: peer id ${key.peerId} (${key.created ? 'new key written to' : 'key from'} ${resolve(ctx.cwd, flags.key)})\n`);
+  }
   let server: Server | null = null;
   try {
     const pageDir = flags.page ?? defaultPageDir();

@@ -2,13 +2,18 @@
  * `masha status --relay ADDR`: a live table of the runs announced on the swarm and of their peers
  * (shards held, aggregator, round, metric, bytes up and down), redrawn every second until Ctrl-C.
  * `--json` (or `--once`) listens for `--wait` seconds, prints one snapshot and exits.
+ *
+ * Runs whose launcher has gone are no longer announced; the relay remembers what it heard
+ * (net/run-registry.ts), so such a run is still listed: finished (and how — target reached or
+ * not, why it stopped), or silent (its announcements stopped without an end: the launcher died).
  */
 import type { Command } from 'commander';
-import { formatTable } from '@masha/sim';
+import Table from 'cli-table3';
 import { connectSwarm } from '../../launcher/connect.js';
 import { RunDirectory, StatusBoard } from '../../launcher/directory.js';
 import { LIVE_WINDOW_MS } from '../../launcher/launch.js';
-import { isRunId } from '@masha/protocol/swarm';
+import { isRunId, type RunOutcome, type RunRecord } from '@masha/protocol/swarm';
+import { fetchRunRegistry } from '../../net/run-registry.js';
 import { collect, EXIT, parseSeconds, UsageError } from '../errors.js';
 import { formatBytes, formatMetric, interruptSignal, shortId, type CliContext } from '../io.js';
 
@@ -36,7 +41,12 @@ export function configureStatus(cmd: Command): void {
 export interface StatusSnapshot {
   readonly runs: {
     readonly runId: string;
-    readonly state: string;
+    /** open | finished (announced so) | silent (the relay stopped hearing it without an end). */
+    readonly state: 'open' | 'finished' | 'silent';
+    /** How a finished run ended, as its launcher announced it. */
+    readonly outcome: RunOutcome | null;
+    /** Seconds since the run was last announced (live runs: about 0). */
+    readonly lastAnnouncedSecondsAgo: number;
     readonly method: string;
     readonly compressor: string;
     readonly launcher: string;
@@ -58,17 +68,76 @@ export interface StatusSnapshot {
   }[];
 }
 
+const NO_BORDER = {
+  top: '', 'top-mid': '', 'top-left': '', 'top-right': '',
+  bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
+  left: '  ', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ',
+};
+
+const COLUMNS: readonly { readonly header: string; readonly align: 'left' | 'right' }[] = [
+  { header: 'peer', align: 'left' },
+  { header: 'role', align: 'left' },
+  { header: 'state', align: 'left' },
+  { header: 'shards', align: 'left' },
+  { header: 'aggregator', align: 'left' },
+  { header: 'epoch', align: 'right' },
+  { header: 'round', align: 'right' },
+  { header: 'iter', align: 'right' },
+  { header: 'metric', align: 'right' },
+  { header: 'up', align: 'right' },
+  { header: 'down', align: 'right' },
+];
+
+/** A borderless table (cli-table3), indented by two spaces, no trailing blanks. */
+function formatTable(rows: readonly string[][]): string {
+  const table = new Table({
+    head: COLUMNS.map((c) => c.header),
+    colAligns: COLUMNS.map((c) => c.align),
+    chars: NO_BORDER,
+    style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0, compact: true },
+  });
+  table.push(...rows);
+  return `${table
+    .toString()
+    .split('\n')
+    .map((l) => l.replace(/\s+$/, ''))
+    .join('\n')}\n`;
+}
+
 function shards(held: readonly number[], count: number): string {
   if (count === 0) return '—';
   const text = held.slice(0, 8).join(',');
   return count > 8 ? `${text},… (${count})` : text;
 }
 
+/** A run announced this long ago or more, without an end, is silent (ms). */
+const SILENT_AFTER_MS = 10_000;
+
+function describeState(r: StatusSnapshot['runs'][number]): string {
+  const ago = `last announced ${r.lastAnnouncedSecondsAgo.toFixed(0)} s ago`;
+  switch (r.state) {
+    case 'open':
+      return 'open';
+    case 'finished': {
+      const o = r.outcome;
+      if (o === null) return `finished; ${ago}`;
+      const result = o.reached === null ? '' : o.reached ? 'target reached, ' : 'target NOT reached, ';
+      return `finished (${o.stop}): ${result}${o.iterations} iterations, ${o.committedRounds} rounds; ${ago}`;
+    }
+    case 'silent':
+      return `silent: no announcement for ${r.lastAnnouncedSecondsAgo.toFixed(0)} s and no end announced (the launcher stopped or lost the relay)`;
+    default: {
+      const never: never = r.state;
+      return String(never);
+    }
+  }
+}
+
 export function renderStatus(snap: StatusSnapshot): string {
-  if (snap.runs.length === 0) return 'no run announced yet\n';
+  if (snap.runs.length === 0) return 'no run announced on this relay yet\n';
   let out = '';
   for (const r of snap.runs) {
-    out += `run ${r.runId} [${r.state}] ${r.method} + ${r.compressor}, launcher ${shortId(r.launcher)}\n`;
+    out += `run ${r.runId} [${describeState(r)}] ${r.method} + ${r.compressor}, launcher ${shortId(r.launcher)}\n`;
     const rows = r.peers.map((p) => [
       shortId(p.peer),
       p.isAggregator ? 'aggregator' : 'volunteer',
@@ -83,23 +152,10 @@ export function renderStatus(snap: StatusSnapshot): string {
       formatBytes(p.down),
     ]);
     out += rows.length === 0
-      ? '  (no peer reports yet)\n'
-      : formatTable(
-          [
-            { header: 'peer' },
-            { header: 'role' },
-            { header: 'state' },
-            { header: 'shards' },
-            { header: 'aggregator' },
-            { header: 'epoch', align: 'right' },
-            { header: 'round', align: 'right' },
-            { header: 'iter', align: 'right' },
-            { header: 'metric', align: 'right' },
-            { header: 'up', align: 'right' },
-            { header: 'down', align: 'right' },
-          ],
-          rows,
-        );
+      ? r.state === 'open'
+        ? '  (no peer reports yet)\n'
+        : ''
+      : formatTable(rows);
   }
   return out;
 }
@@ -116,17 +172,35 @@ export async function runStatus(flags: StatusFlags, ctx: CliContext): Promise<nu
     if (flags.run !== undefined && a.runId !== flags.run) return;
     if (!boards.has(a.runId)) boards.set(a.runId, new StatusBoard(transport, a.runId).start());
   });
+  // What the relays heard before we connected (runs whose launcher may have gone).
+  const remembered = new Map<string, RunRecord>();
+  for (const addr of relays) {
+    try {
+      for (const rec of await fetchRunRegistry(transport.node, addr)) {
+        if (flags.run !== undefined && rec.runId !== flags.run) continue;
+        const known = remembered.get(rec.runId);
+        if (known === undefined || rec.lastSeenMsAgo < known.lastSeenMsAgo) remembered.set(rec.runId, rec);
+      }
+    } catch {
+      // An older relay, or one that is not reachable any more: live announcements still count.
+    }
+  }
+  const fetchedAt = performance.now();
   const snapshot = (): StatusSnapshot => ({
-    runs: directory
+    runs: [
+      ...directory
       .runs()
       .filter((k) => boards.has(k.announcement.runId))
       .map((k) => {
         const a = k.announcement;
         const board = boards.get(a.runId) as StatusBoard;
         const live = new Set(board.live(LIVE_WINDOW_MS).map((e) => e.peer));
+        const agoMs = performance.now() - k.lastSeen;
         return {
           runId: a.runId,
-          state: a.state,
+          state: a.state === 'finished' ? ('finished' as const) : agoMs > SILENT_AFTER_MS ? ('silent' as const) : ('open' as const),
+          outcome: a.outcome ?? null,
+          lastAnnouncedSecondsAgo: agoMs / 1000,
           method: a.manifest.method.name,
           compressor: a.manifest.compressors.device,
           launcher: a.launcher,
@@ -147,6 +221,22 @@ export async function runStatus(flags: StatusFlags, ctx: CliContext): Promise<nu
           })),
         };
       }),
+      ...[...remembered.values()]
+        .filter((rec) => directory.get(rec.runId) === undefined)
+        .map((rec) => {
+          const agoMs = rec.lastSeenMsAgo + (performance.now() - fetchedAt);
+          return {
+            runId: rec.runId,
+            state: rec.state === 'finished' ? ('finished' as const) : agoMs > SILENT_AFTER_MS ? ('silent' as const) : ('open' as const),
+            outcome: rec.outcome,
+            lastAnnouncedSecondsAgo: agoMs / 1000,
+            method: rec.method,
+            compressor: rec.compressor,
+            launcher: rec.launcher,
+            peers: [],
+          };
+        }),
+    ],
   });
   const sleep = (ms: number): Promise<void> =>
     new Promise((r) => {

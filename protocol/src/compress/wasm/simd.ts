@@ -53,8 +53,8 @@ const BLOCKS = (TIES - BLOCK) / 8;
 
 interface KernelExports {
   readonly memory: { readonly buffer: ArrayBuffer };
-  natural(n: number): number;
-  natural64(n: number): number;
+  natural(this: void, n: number): number;
+  natural64(this: void, n: number): number;
   sumsq(n: number, f64: number): void;
   dither(n: number, f64: number, k16: number, s: number, signBit: number): number;
   int8max(n: number, block: number, f64: number): void;

@@ -104,7 +104,7 @@ export const command = defineCommand<ReproBilinearOptions>({
     const out = resolve(ctx.cwd, opts.out, 'bilinear');
     let progress: ReturnType<typeof startProgress> | null = null;
     const result = await reproBilinear(config, (done, total, detail) => {
-      progress ??= startProgress('repro bilinear', total, { stream: ctx.stderr, mode: ctx.progress });
+      progress ??= startProgress('repro bilinear', total, { stream: ctx.stderr, mode: ctx.progress, unit: 'runs' });
       progress.update(done, detail);
     });
     (progress as ReturnType<typeof startProgress> | null)?.stop();

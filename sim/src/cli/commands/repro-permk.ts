@@ -110,7 +110,7 @@ export const command = defineCommand<ReproPermkOptions>({
     let progress: Progress | null = null;
     const started = Date.now();
     const result = await reproPermk(grid, ({ cellsDone, cellsTotal, cell, run }) => {
-      progress ??= startProgress('repro permk', cellsTotal, { stream: ctx.stderr, mode: ctx.progress });
+      progress ??= startProgress('repro permk', cellsTotal, { stream: ctx.stderr, mode: ctx.progress, unit: 'cells' });
       const what = `n=${cell.n} s=${cell.s} ${cell.compressor}`;
       const detail = run === null ? what : `${what} γ_th·${run.multiplier}: ${run.outcome}`;
       progress.update(cellsDone, detail);

@@ -2,6 +2,8 @@ import { resolve } from 'node:path';
 import { formatNumber } from '../../io/table.js';
 import { startProgress } from '../../io/progress.js';
 import { DEFAULT_LINK, type LinkProfile } from '../../des/link-model.js';
+import { Option } from 'commander';
+import { EVENT_LEVELS, type EventLevel, type LogSizeEstimate } from '../../run/event-level.js';
 import { runToDirectory } from '../../run/run-files.js';
 import { defineCommand } from '../command.js';
 import { parseNonNegativeNumber, parsePositiveInt, parsePositiveNumber, parseSeed, parseUnitInterval } from '../options.js';
@@ -20,7 +22,12 @@ interface RunOptions {
   fanout: number;
   maxSimSeconds?: number;
   logMetrics?: boolean;
+  events: EventLevel;
   json?: boolean;
+}
+
+function formatBytes(n: number): string {
+  return n >= 1e9 ? `${(n / 1e9).toFixed(1)} GB` : `${(n / 1e6).toFixed(0)} MB`;
 }
 
 /** `masha-sim run`: one simulated swarm run of a manifest through a churn trace. */
@@ -42,6 +49,11 @@ export const command = defineCommand<RunOptions>({
       .option('--fanout <D>', 'broadcast relay fan-out (gossip mesh degree)', parsePositiveInt, 6)
       .option('--max-sim-seconds <s>', 'stop after this much simulated time', parsePositiveNumber)
       .option('--log-metrics', 'also log every engine metric increment in events.jsonl')
+      .addOption(
+        new Option('--events <level>', 'events.jsonl: all (every frame and timer; GBs for 1,000 peers) or commits (commits, elections, membership)')
+          .choices(EVENT_LEVELS)
+          .default('all'),
+      )
       .option('--json', 'print summary.json to stdout')
       .addHelpText(
         'after',
@@ -74,9 +86,21 @@ export const command = defineCommand<RunOptions>({
       link,
       fanout: opts.fanout,
       logMetrics: opts.logMetrics === true,
+      events: opts.events,
+      ...(opts.events === 'all'
+        ? {
+            onLogSize: (e: LogSizeEstimate) => {
+              // On its own line, even under a progress bar.
+              ctx.stderr.write(
+                `\nmasha-sim run: warning: events.jsonl is ${formatBytes(e.bytes)} after ${e.iteration} of ${e.maxIterations} iterations, ` +
+                  `about ${formatBytes(e.estimatedBytes)} at the end; --events commits writes only commits, elections and membership\n`,
+              );
+            },
+          }
+        : {}),
       ...(opts.maxSimSeconds !== undefined ? { maxSimSeconds: opts.maxSimSeconds } : {}),
       onIteration: (info) => {
-        progress ??= startProgress('run', info.maxIterations, { stream: ctx.stderr, mode: ctx.progress });
+        progress ??= startProgress('run', info.maxIterations, { stream: ctx.stderr, mode: ctx.progress, unit: 'iterations' });
         const rd = info.peer.relDist();
         progress.update(info.iteration, `t=${info.simSeconds.toFixed(1)}s peers=${info.alive}${rd === null ? '' : ` rel. dist ${formatNumber(rd)}`}`);
       },
@@ -86,7 +110,7 @@ export const command = defineCommand<RunOptions>({
     ctx.stderr.write(
       `run ${summary.runId.slice(0, 12)}: ${summary.iterations} iterations, ${summary.committedRounds} rounds committed, ` +
         `${summary.abortedRounds} aborted, ${summary.elections} election(s), ${summary.simSeconds.toFixed(1)} simulated s in ` +
-        `${summary.wallSeconds.toFixed(1)} s; final rel. dist ${formatNumber(summary.finalRelDist)}${summary.reached ? ' (target reached)' : ''} → ${files.summary}\n`,
+        `${summary.wallSeconds.toFixed(1)} s wall (wallSeconds); final rel. dist ${formatNumber(summary.finalRelDist)}${summary.reached ? ' (target reached)' : ''} → ${files.summary}\n`,
     );
     return 0;
   },

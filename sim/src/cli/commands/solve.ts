@@ -117,7 +117,7 @@ export const command = defineCommand<SolveOptions>({
       throw new UsageError('--method', `unknown method '${opts.method}' (known: ${known.join(', ')})`);
     }
     const method = opts.method as MethodName;
-    const spec = opts.compressor ?? (method === 'marina' ? 'permk' : DEFAULT_COMPRESSOR[method as keyof typeof DEFAULT_COMPRESSOR]);
+    const spec = opts.compressor ?? (method === 'marina' ? 'permk' : DEFAULT_COMPRESSOR[method]);
     const compressor: Compressor = forFlag('--compressor', () => parseCompressor(spec));
     const file = resolve(ctx.cwd, opts.problem);
     let problem;
@@ -132,7 +132,7 @@ export const command = defineCommand<SolveOptions>({
       throw e;
     }
     const gamma = opts.gamma ?? byField(() => theoryGamma(problem, method, compressor));
-    const progress = startProgress(`solve ${method}`, opts.iterations, { stream: ctx.stderr, mode: ctx.progress });
+    const progress = startProgress(`solve ${method}`, opts.iterations, { stream: ctx.stderr, mode: ctx.progress, unit: 'iterations' });
     const outcome = byField(() =>
       runMethod({
         problem,

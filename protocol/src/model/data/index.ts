@@ -1,0 +1,4 @@
+export * from './bpe.js';
+export * from './shards.js';
+export * from './dataset.js';
+export * from './batches.js';
