@@ -67,7 +67,7 @@ export interface LinkInfo {
   readonly topicPeers: Readonly<Record<string, number>>;
 }
 
-/** One line of a tab's event log, in the shape of events.jsonl lines: `t` (epoch ms), `ev`, fields. */
+/** One line of a tab's event log, in the events.jsonl schema (`@masha/protocol/swarm`): `t` (Unix seconds), `ev`, fields. */
 export interface TabRecord {
   readonly t: number;
   readonly ev: string;

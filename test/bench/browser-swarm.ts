@@ -51,18 +51,19 @@ function median(xs: number[]): number {
   return s.length % 2 === 1 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-/** ms per committed round, first to last commit of the launcher's log. */
+/** ms per committed round, first to last commit of the launcher's log (`t` in seconds). */
 function msPerRound(log: readonly LogEvent[]): number {
   const commits = log.filter((e) => e.ev === 'commit');
   if (commits.length < 2) throw new Error(`the launcher logged ${commits.length} commits`);
-  return (commits[commits.length - 1].t - commits[0].t) / (commits.length - 1);
+  return (1000 * (commits[commits.length - 1].t - commits[0].t)) / (commits.length - 1);
 }
 
-/** Time of the first commit after the peer first held shards (its own log or records). */
+/** Unix time (ms) of the first commit after the peer first held shards (its own log or records). */
 function firstContribution(log: readonly LogEvent[]): number | null {
   const held = log.findIndex((e) => e.ev === 'held' && (e.shards as number[]).length > 0);
   if (held < 0) return null;
-  return log.slice(held).find((e) => e.ev === 'commit')?.t ?? null;
+  const t = log.slice(held).find((e) => e.ev === 'commit')?.t;
+  return t === undefined ? null : Math.round(t * 1000);
 }
 
 async function withSession<T>(label: string, f: (s: TabSwarm, session: BrowserSession) => Promise<T>): Promise<T> {
@@ -118,7 +119,7 @@ function joinRace(manifest: Manifest): Promise<{ tab: number; node: number }> {
     const steps = (log: readonly LogEvent[]): string => {
       const at = (f: (e: LogEvent) => boolean): string => {
         const e = log.find(f);
-        return e === undefined ? '—' : `${e.t - t0}`;
+        return e === undefined ? '—' : `${Math.round(e.t * 1000 - t0)}`;
       };
       return `peer up ${at((e) => e.ev === 'start')}, engine ${at((e) => e.ev === 'engine-start')}, synced ${at((e) => e.ev === 'state' || (e.ev === 'metric' && e.name === 'replay-applied'))}, shards ${at((e) => e.ev === 'held' && (e.shards as number[]).length > 0)} ms`;
     };

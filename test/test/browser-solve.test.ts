@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseManifest, runFromManifest, runReference } from '@masha/protocol';
 import { DEFAULT_RUN } from '@masha/node';
+import { parseEventLine } from '@masha/protocol/swarm';
 import { browserTestsUnavailable } from './browser/chromium.js';
 import { startBrowserSession, type BrowserSession } from './browser/session.js';
 import { connections } from './browser/page-helpers.js';
@@ -107,16 +108,16 @@ describe.skipIf(unavailable !== null)('two tabs and two Node volunteers solve th
     expect(summary.consistent).toBe(true);
     expect(summary.rejectedFrames).toBe(0);
     // The tabs are in the summary's peers, the aggregator tab sent the commits.
-    const aggFigures = summary.peers.find((p) => p.peer === aggTab.id);
-    expect(aggFigures?.commitsSent).toBeGreaterThan(0);
-    expect(summary.peers.find((p) => p.peer === other.id)?.uplinksSent).toBeGreaterThan(0);
+    const figures = summary.swarm?.peers ?? [];
+    expect(figures.find((p) => p.peer === aggTab.id)?.commitsSent).toBeGreaterThan(0);
+    expect(figures.find((p) => p.peer === other.id)?.uplinksSent).toBeGreaterThan(0);
 
     // Bitwise the reference runner's iterate.
     const run = runFromManifest(manifest);
     const ref = runReference({ problem: run.problem, method: run.method, iterations: manifest.stop.iterations, target: manifest.stop.target ?? undefined });
     expect(ref.reached).toBe(true);
     expect(summary.iterations).toBe(ref.iterations);
-    const { z } = JSON.parse(readFileSync(join(swarm.runsDir, runId, 'z.json'), 'utf8')) as { z: number[] };
+    const { z } = JSON.parse(readFileSync(join(swarm.runDir(runId), 'z.json'), 'utf8')) as { z: number[] };
     expect(z.length).toBe(ref.z.length);
     let maxDiff = 0;
     for (let i = 0; i < z.length; i++) maxDiff = Math.max(maxDiff, Math.abs(z[i] - ref.z[i]));
@@ -130,7 +131,10 @@ describe.skipIf(unavailable !== null)('two tabs and two Node volunteers solve th
       expect(self.shardsHeld.length).toBeGreaterThan(0);
       expect(self.roundsContributed).toBe(summary.committedRounds);
     }
-    const logs = new Map([...swarm.peerLogs(runId), ...(await swarm.tabLogs())]);
+    const tabLogs = await swarm.tabLogs();
+    // A tab's records are events.jsonl lines of the schema Node peers and the simulator write.
+    for (const events of tabLogs.values()) for (const e of events) parseEventLine(JSON.stringify(e));
+    const logs = new Map([...swarm.peerLogs(runId), ...tabLogs]);
     expect(logs.size).toBe(PEERS);
     for (const t of tabs) {
       const done = logs.get(t.id)?.find((e) => e.ev === 'done');

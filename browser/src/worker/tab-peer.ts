@@ -12,7 +12,8 @@
  *   announcement with `runFromManifest`, problem files from the announcement's `files`) behind
  *   `ThrottledEvaluator`, which idles before answering to keep the worker under the CPU share.
  * - EventSink: fills the page's "your part" (shards held, rounds contributed) and, with `?debug=1`,
- *   keeps the host's records as events.jsonl-shaped lines for tests.
+ *   keeps the host's records as events.jsonl lines (the schema shared with Node peers and the
+ *   simulator, `@masha/protocol/swarm` events.ts: `t` in Unix seconds) for tests.
  *
  * Inbound frames and connection hints from the main thread go to `receive` / `peer`. As in the
  * Node driver, the engine starts once gossip on the run's broadcast topic can flow (some peer
@@ -50,8 +51,8 @@ export interface TabPeerInit {
 const BASE_KINDS: readonly RecordKind[] = ['held', 'done', 'error'];
 const DEBUG_KINDS: readonly RecordKind[] = ['start', 'commit', 'election', 'metric', 'done', 'reject', 'state', 'error', 'held'];
 
-/** Wall-clock milliseconds (comparable with Node peers' event logs on one machine). */
-const epochMs = (): number => performance.timeOrigin + performance.now();
+/** Unix time in seconds with millisecond resolution, as events.jsonl lines carry it (comparable with Node peers' logs). */
+const unixSeconds = (): number => Math.round(performance.timeOrigin + performance.now()) / 1000;
 
 export class TabPeer implements EventSink {
   readonly run: ManifestRun;
@@ -179,12 +180,10 @@ export class TabPeer implements EventSink {
     if (this.state === 'left' || this.state === 'done' || this.state === 'error' || this.state === 'paused') return;
     this.stopHost();
     this.state = 'paused';
-    this.record({ ev: 'pause', peer: this.init.self });
   }
 
   resume(): void {
     if (this.state !== 'paused') return;
-    this.record({ ev: 'resume', peer: this.init.self });
     this.state = 'starting';
     this.start();
   }
@@ -247,9 +246,9 @@ export class TabPeer implements EventSink {
 
   // ------------------------------------------------------------ the host's records and actions
 
-  record(r: HostRecord | { readonly ev: 'engine-start' | 'pause' | 'resume'; readonly peer: string; readonly [k: string]: unknown }): void {
+  record(r: HostRecord | { readonly ev: 'engine-start'; readonly peer: string; readonly waitedMs: number; readonly topicPeers: number }): void {
     if (r.ev === 'held') this.held = new Set(r.shards);
-    if (this.init.keepRecords) this.records.push({ t: Math.round(epochMs()), ...r } as TabRecord);
+    if (this.init.keepRecords) this.records.push({ t: unixSeconds(), ...r });
   }
 
   private onAction(a: EngineAction): void {

@@ -1,5 +1,8 @@
 /** Helpers of the browser tests: waiting on the page's text, and its `?debug=1` API (browser/src/debug.ts). */
-import type { Page } from 'playwright-core';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
 import type { ConnInfo, DialResult } from '../../../browser/src/debug.js';
 
 export type { ConnInfo, DialResult };
@@ -130,10 +133,7 @@ export interface MainThreadTrace {
  * processes does not inflate — on a 2-core machine that runs a whole swarm, and other jobs, it does
  * inflate wall times and so PerformanceObserver's long tasks.
  */
-export async function traceMainThread(browser: import('playwright-core').Browser, page: Page, during: () => Promise<void>): Promise<MainThreadTrace> {
-  const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
+export async function traceMainThread(browser: Browser, page: Page, during: () => Promise<void>): Promise<MainThreadTrace> {
   const dir = mkdtempSync(join(tmpdir(), 'masha-trace-'));
   const file = join(dir, 'trace.json');
   await browser.startTracing(page, { path: file, categories: ['toplevel'] });

@@ -4,8 +4,8 @@
  * with the swarm tests' Launcher / Volunteer), and tabs opening the page with `?run=ID&debug=1`,
  * whose engine state and event log (`masha.live()`, `masha.records()`) the test reads.
  *
- * A tab's records have the shape of a Node peer's events.jsonl lines (`t` in epoch ms, `ev`,
- * fields), so `checkLineage` reads both. `Tab.close()` saves the tab's records first: a closed
+ * A tab's records are events.jsonl lines like a Node peer's (`t` in Unix seconds, `ev`, fields;
+ * the schema of `@masha/protocol/swarm` events.ts), so `checkLineage` reads both. `Tab.close()` saves the tab's records first: a closed
  * tab's log is what it had recorded until then, like a killed process's.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,8 +36,7 @@ export class Tab {
 
   async records(): Promise<LogEvent[]> {
     if (this.saved !== null) return this.saved;
-    const r = await this.page.evaluate(() => (globalThis as unknown as { masha: { records(): TabRecord[] } }).masha.records());
-    return r as unknown as LogEvent[];
+    return this.page.evaluate(() => (globalThis as unknown as { masha: { records(): LogEvent[] } }).masha.records());
   }
 
   /** Closes the tab (as a volunteer closing it would), keeping its records. */
@@ -99,9 +98,14 @@ export class TabSwarm {
     return t;
   }
 
+  /** The newest start directory of a run (`runs/<runId>/latest`). */
+  runDir(runId: string): string {
+    return join(this.runsDir, runId, 'latest');
+  }
+
   /** Event logs of the Node volunteers of a run, by peer id. */
   peerLogs(runId: string): Map<string, LogEvent[]> {
-    const dir = join(this.runsDir, runId, 'peers');
+    const dir = join(this.runDir(runId), 'peers');
     const out = new Map<string, LogEvent[]>();
     if (!existsSync(dir)) return out;
     for (const f of readdirSync(dir)) if (f.endsWith('.jsonl')) out.set(f.slice(0, -'.jsonl'.length), readLog(join(dir, f)));
@@ -110,7 +114,7 @@ export class TabSwarm {
 
   /** One Node volunteer's event log while it is being written (a partial last line is left out). */
   livePeerLog(runId: string, peer: string): LogEvent[] {
-    const path = join(this.runsDir, runId, 'peers', `${peer}.jsonl`);
+    const path = join(this.runDir(runId), 'peers', `${peer}.jsonl`);
     if (!existsSync(path)) return [];
     const lines = readFileSync(path, 'utf8').split('\n');
     lines.pop(); // after the last newline: empty, or a line still being written
@@ -118,7 +122,7 @@ export class TabSwarm {
   }
 
   launcherLog(runId: string): LogEvent[] {
-    return readLog(join(this.runsDir, runId, 'events.jsonl'));
+    return readLog(join(this.runDir(runId), 'events.jsonl'));
   }
 
   /** Every tab's records (open or closed), by peer id. */
