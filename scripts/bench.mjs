@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // `npm run bench [-- FILTER…]`: runs the simulator/protocol benchmarks (sim/dist/bench/main.js),
-// the network benchmarks (node/dist/bench/main.js) and the volunteer page's tab-to-tab WebRTC
-// benchmark (test/bench/browser-webrtc.ts, run from its TypeScript source; Chromium in a network
-// namespace, so it needs root and /usr/bin/chromium, else it prints no rows) one after the other
+// the network benchmarks (node/dist/bench/main.js) and the volunteer page's benchmarks — tab-to-tab
+// WebRTC throughput (test/bench/browser-webrtc.ts) and tabs as volunteers against Node volunteers
+// (test/bench/browser-swarm.ts), run from their TypeScript sources; Chromium in a network
+// namespace, so they need root and /usr/bin/chromium, else they print no rows — one after the other
 // and prints one merged `{ "results": [...] }` document on stdout. Progress and logs go to stderr.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +13,7 @@ const entries = [
   ['sim/dist/bench/main.js'],
   ['node/dist/bench/main.js'],
   ['--experimental-transform-types', '--no-warnings', '--import', './node/test/net-ts-register.mjs', 'test/bench/browser-webrtc.ts'],
+  ['--experimental-transform-types', '--no-warnings', '--import', './node/test/net-ts-register.mjs', 'test/bench/browser-swarm.ts'],
 ];
 const results = [];
 let failed = false;

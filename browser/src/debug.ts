@@ -3,7 +3,8 @@
  * page from the console. Loaded as its own chunk only when asked for, so the page's JavaScript
  * does not carry it.
  *
- * - `connections(peer?)`: the node's connections (remote address, limited = relayed, peer).
+ * - `connections(peer?)`: the node's connections (remote address, limited = relayed, peer, the
+ *   protocols of its open streams).
  * - `webrtcAddress()`: this tab's `/p2p-circuit/webrtc` address, once its relay reservation exists.
  * - `dial(addr, timeoutMs)`: dials a multiaddr; resolves with the connection's address, whether
  *   it is limited, and the time taken — or the error's message.
@@ -23,6 +24,8 @@ export interface ConnInfo {
   readonly peer: string;
   readonly addr: string;
   readonly limited: boolean;
+  /** Protocols of the connection's open streams (e.g. `/masha/uplink/1.0.0`, `/meshsub/1.1.0`). */
+  readonly streams: readonly string[];
 }
 
 export type DialResult = { readonly ok: true; readonly addr: string; readonly limited: boolean; readonly ms: number } | { readonly ok: false; readonly error: string; readonly ms: number };
@@ -59,7 +62,12 @@ export function debugApi(t: SwarmTransport) {
       return libp2p
         .getConnections()
         .filter((c) => peer === undefined || c.remotePeer.toString() === peer)
-        .map((c) => ({ peer: c.remotePeer.toString(), addr: c.remoteAddr.toString(), limited: c.limits !== undefined }));
+        .map((c) => ({
+          peer: c.remotePeer.toString(),
+          addr: c.remoteAddr.toString(),
+          limited: c.limits !== undefined,
+          streams: c.streams.map((s) => s.protocol ?? '').filter((p) => p !== ''),
+        }));
     },
     webrtcAddress(): string | null {
       return t.node.multiaddrs().find((m) => m.includes('/p2p-circuit/webrtc/')) ?? null;

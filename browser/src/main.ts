@@ -7,16 +7,17 @@
  *
  * URL parameters: `run=ID` joins that run (else the newest open one); `relay=MULTIADDR`
  * (repeatable) names the relay instead of asking the serving relay; `ice=URL` adds an ICE server
- * (repeatable; none by default); `debug=1` exposes `globalThis.masha` for tests and debugging;
+ * (repeatable; none by default); `debug=1` exposes `globalThis.masha` for tests and debugging
+ * (debug.ts, plus `live()`: the worker's latest live state, `records()`: the engine's records as
+ * events.jsonl-shaped lines, and the send/publish failure counts);
  * `discovery=0` turns off dialling discovered peers (tests that dial by hand).
  */
 import type { SwarmTransport } from '@masha/node/swarm-net';
 import { NetError } from '@masha/node/swarm-net';
-import { broadcastTopic, statusTopic } from '@masha/protocol/swarm';
 import { isDirectWebRTC, startBrowserSwarm } from './net.js';
 import { relayAddresses, RelayUnreachable } from './relay-address.js';
 import { View } from './view.js';
-import type { FromWorker, LiveState, NetState, ToWorker } from './worker-protocol.js';
+import type { FromWorker, LinkInfo, LiveState, NetState, TabRecord, ToWorker } from './worker-protocol.js';
 
 const params = new URLSearchParams(location.search);
 const CPU_SHARE_KEY = 'masha.cpuShare';
@@ -32,7 +33,11 @@ let live: LiveState | null = null;
 let relayPeers: string[] = [];
 let relayWasUp = false;
 let sendFailures = 0;
+let publishFailures = 0;
 const subscribed = new Map<string, () => void>();
+/** The engine's records (`?debug=1` only): the tab's event log, for tests and debugging. */
+const records: TabRecord[] = [];
+const debug = params.get('debug') === '1';
 
 const view = new View(
   {
@@ -51,6 +56,31 @@ function copyOut(frame: Uint8Array): ArrayBuffer {
   const buf = new ArrayBuffer(frame.byteLength);
   new Uint8Array(buf).set(frame);
   return buf;
+}
+
+/** Bytes sent on the protocol streams whose name starts with `prefix`. */
+function streamBytes(protocols: Readonly<Record<string, { sent: number }>>, prefix: string): number {
+  let n = 0;
+  for (const [name, c] of Object.entries(protocols)) if (name.startsWith(prefix)) n += c.sent;
+  return n;
+}
+
+function linkInfo(t: SwarmTransport, net: NetState): LinkInfo {
+  const c = t.counters();
+  const topicPeers: Record<string, number> = {};
+  for (const topic of subscribed.keys()) topicPeers[topic] = t.topicPeers(topic).length;
+  const refused = c.rejected.gossipInvalid + c.rejected.oversized + c.rejected.empty;
+  return {
+    wireSent: c.wire.connections.sent,
+    wireReceived: c.wire.connections.received,
+    refused,
+    sendFailed: sendFailures,
+    publishFailed: publishFailures,
+    uplinkStreamBytes: streamBytes(c.wire.protocols, '/masha/uplink/'),
+    gossipStreamBytes: streamBytes(c.wire.protocols, '/meshsub/'),
+    webrtcLinks: net.webrtcLinks,
+    topicPeers,
+  };
 }
 
 function netState(t: SwarmTransport): NetState {
@@ -99,20 +129,24 @@ function onWorker(evt: MessageEvent<FromWorker>): void {
       }
       return;
     case 'send':
-      t?.sendDirect(msg.peer, new Uint8Array(msg.bytes)).catch(() => {
-        sendFailures++;
-      });
+      if (t === null) return;
+      for (const f of msg.frames) {
+        t.sendDirect(msg.peer, new Uint8Array(f)).catch(() => {
+          sendFailures++;
+        });
+      }
       return;
-    case 'broadcast':
-    case 'status-report': {
-      const run = live?.run;
-      if (t === null || run == null) return;
-      const topic = msg.type === 'broadcast' ? broadcastTopic(run.runId) : statusTopic(run.runId);
-      t.publish(topic, new Uint8Array(msg.bytes)).catch(() => {
-        sendFailures++;
-      });
+    case 'publish':
+      if (t === null) return;
+      for (const f of msg.frames) {
+        t.publish(msg.topic, new Uint8Array(f)).catch(() => {
+          publishFailures++;
+        });
+      }
       return;
-    }
+    case 'records':
+      records.push(...msg.records);
+      return;
     default: {
       const never: never = msg;
       throw new Error(`unknown worker message ${JSON.stringify(never)}`);
@@ -160,18 +194,29 @@ async function start(): Promise<void> {
     toWorker({ type: 'frame', via: 'direct', topic: null, from, bytes }, [bytes]);
   });
   t.onPeer((kind, peer) => toWorker({ type: 'peer', kind, peer }));
-  toWorker({ type: 'init', self: t.self, runId: wantedRun, maxFrameBytes: t.maxFrameBytes, findRunMs: 15_000, cpuShare });
+  toWorker({
+    type: 'init',
+    self: t.self,
+    runId: wantedRun,
+    maxFrameBytes: t.maxFrameBytes,
+    signedGossip: t.node.gossip.signing === 'sign',
+    findRunMs: 15_000,
+    cpuShare,
+    debug,
+  });
   const tick = (): void => {
     if (transport === null) return;
     const net = netState(transport);
     view.renderNet(net);
-    toWorker({ type: 'net', net });
+    toWorker({ type: 'net', net, link: linkInfo(transport, net) });
   };
   tick();
   setInterval(tick, 500);
-  if (params.get('debug') === '1') {
+  if (debug) {
     const { debugApi } = await import('./debug.js');
-    Object.assign(globalThis, { masha: { ...debugApi(t), live: () => live, sendFailures: () => sendFailures } });
+    Object.assign(globalThis, {
+      masha: { ...debugApi(t), live: () => live, records: () => records, sendFailures: () => sendFailures, publishFailures: () => publishFailures },
+    });
   }
 }
 

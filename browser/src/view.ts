@@ -3,9 +3,35 @@
  * thread) and live state (worker) and updates text in place; the chart is the worker's SVG.
  * Errors are said in the volunteer's terms (`explain`).
  */
-import type { LiveState, NetState, RunProblem } from './worker-protocol.js';
+import type { LiveState, NetState, RunProblem, SelfView } from './worker-protocol.js';
 
-export type PageProblem = RunProblem | 'relay-unreachable' | 'relay-lost' | 'no-webrtc' | 'left';
+export type PageProblem = RunProblem | 'relay-unreachable' | 'relay-lost' | 'no-webrtc' | 'left' | 'engine-error';
+
+/** This tab's state in a few words. */
+export function describeSelf(me: SelfView): string {
+  switch (me.state) {
+    case 'following':
+      return 'waiting for the run';
+    case 'starting':
+      return 'joining the swarm…';
+    case 'computing':
+      return me.isAggregator ? 'computing — and aggregating this epoch' : me.shardsHeld.length > 0 ? 'computing' : 'in sync, waiting for shards';
+    case 'paused':
+      return 'paused (your shards went to other volunteers)';
+    case 'done':
+      return 'the run reached its end; serving the last state to others';
+    case 'finished':
+      return 'finished';
+    case 'left':
+      return 'left the run';
+    case 'error':
+      return `stopped: ${me.error ?? 'unknown error'}`;
+    default: {
+      const never: never = me.state;
+      return String(never);
+    }
+  }
+}
 
 /** What to tell the volunteer, by problem. */
 export function explain(p: PageProblem): string {
@@ -24,6 +50,8 @@ export function explain(p: PageProblem): string {
       return 'This browser has no WebRTC: it can watch the run through the relay but cannot link to other volunteers.';
     case 'left':
       return 'You left the run. Reload the page to join again.';
+    case 'engine-error':
+      return 'This tab stopped computing because of an error; reload the page to try again.';
     default: {
       const never: never = p;
       return String(never);
@@ -122,7 +150,6 @@ export class View {
     $('run-id').textContent = r ? short(r.runId) : '—';
     $('run-target').textContent = r?.target != null ? String(r.target) : '—';
     const w = s.swarm;
-    $('aggregator').textContent = short(w?.aggregator ?? null);
     $('aggregator').title = w?.aggregator ?? '';
     $('epoch').textContent = w ? String(w.epoch) : '—';
     $('round').textContent = w ? `${w.round} (iteration ${w.iteration})` : '—';
@@ -130,13 +157,17 @@ export class View {
     $('volunteers').textContent = w ? String(w.volunteers) : '—';
     $('shards-by-peer').textContent = w && w.shards.length > 0 ? w.shards.map((x) => `${short(x.peer)}: ${x.held}`).join(', ') : '—';
     const me = s.self;
-    $('computing').textContent = me.computing
-      ? me.paused ? 'paused' : 'computing'
-      : 'following the run (this page does not compute yet)';
-    $('shards').textContent = me.computing ? (me.shardsHeld.length > 0 ? me.shardsHeld.join(', ') : 'none') : '—';
-    $('rounds').textContent = me.computing ? String(me.roundsContributed) : '—';
+    $('computing').textContent = describeSelf(me);
+    $('computing').dataset.state = me.state;
+    $('self-id').textContent = short(s.peer);
+    $('self-id').title = s.peer;
+    const engine = me.state !== 'following' && me.state !== 'error';
+    $('shards').textContent = engine ? (me.shardsHeld.length > 0 ? me.shardsHeld.join(', ') : 'none') : '—';
+    $('rounds').textContent = engine ? String(me.roundsContributed) : '—';
     $('compute-ms').textContent = me.computeMsPerRound !== null ? `${me.computeMsPerRound.toFixed(1)} ms` : '—';
-    $('simd').textContent = me.wasmSimd ? 'WebAssembly SIMD' : 'no WebAssembly SIMD: the slower JavaScript path';
+    $('simd').textContent = s.wasmSimd ? 'WebAssembly SIMD' : 'no WebAssembly SIMD: the slower JavaScript path';
+    $('aggregator').textContent = w?.aggregator != null && w.aggregator === s.peer ? `you (${short(s.peer)})` : short(w?.aggregator ?? null);
+    this.setProblem('engine-error', me.state === 'error');
     if (s.chartSvg !== this.lastSvg) {
       this.lastSvg = s.chartSvg;
       const chart = $('chart');

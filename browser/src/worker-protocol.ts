@@ -7,8 +7,9 @@
  * Main → worker (`ToWorker`): who we are and which run we want; frames received (gossip topic or
  * the direct uplink protocol) with their sender; peer connected/disconnected hints; the
  * volunteer's controls (pause, resume, CPU share, leave); the network's state for display.
- * Worker → main (`FromWorker`): topics to join, frames to send to one peer or to broadcast, status
- * reports to publish, and the live state the page shows.
+ * Worker → main (`FromWorker`): topics to join, a message's frames to send to one peer or to
+ * publish on a topic (the run's broadcasts and status reports), the live state the page shows, and
+ * (debug) the engine's records.
  */
 
 /** Which path a frame came by: a gossipsub topic, or the direct `/masha/uplink/1.0.0` protocol. */
@@ -23,24 +24,55 @@ export type ToWorker =
       readonly runId: string | null;
       /** The swarm's frame size (the same limit as Node peers). */
       readonly maxFrameBytes: number;
+      /** Gossip messages are signed: a gossip frame's `from` is its authenticated author. */
+      readonly signedGossip: boolean;
       /** How long to wait for the run's announcement before reporting "run not found" (ms). */
       readonly findRunMs: number;
       /** Fraction of one core the worker may use, (0, 1]. */
       readonly cpuShare: number;
+      /** Keep the engine's records and send them to the main thread (`?debug=1`). */
+      readonly debug: boolean;
     }
   | { readonly type: 'frame'; readonly via: FrameVia; readonly topic: string | null; readonly from: string; readonly bytes: ArrayBuffer }
   | { readonly type: 'peer'; readonly kind: 'connected' | 'disconnected'; readonly peer: string }
   | { readonly type: 'control'; readonly action: 'pause' | 'resume' | 'leave' }
   | { readonly type: 'cpu-share'; readonly share: number }
-  | { readonly type: 'net'; readonly net: NetState };
+  | { readonly type: 'net'; readonly net: NetState; readonly link: LinkInfo };
 
 export type FromWorker =
   | { readonly type: 'subscribe'; readonly topics: readonly string[] }
-  | { readonly type: 'send'; readonly peer: string; readonly bytes: ArrayBuffer }
-  | { readonly type: 'broadcast'; readonly bytes: ArrayBuffer }
-  | { readonly type: 'status-report'; readonly bytes: ArrayBuffer }
+  /** One message's frames to one peer over the direct uplink protocol (each buffer transferred). */
+  | { readonly type: 'send'; readonly peer: string; readonly frames: readonly ArrayBuffer[] }
+  /** Frames to publish on a gossip topic (the run's broadcast or status topic; each buffer transferred). */
+  | { readonly type: 'publish'; readonly topic: string; readonly frames: readonly ArrayBuffer[] }
   | { readonly type: 'live'; readonly state: LiveState }
+  /** The engine's records since the last batch (only with `debug`). */
+  | { readonly type: 'records'; readonly records: readonly TabRecord[] }
   | { readonly type: 'left' };
+
+/** The main thread's transport counters, for the engine host's link statistics and start-up. */
+export interface LinkInfo {
+  /** Transport-level bytes of the node (encryption and muxing included). */
+  readonly wireSent: number;
+  readonly wireReceived: number;
+  /** Frames the transport refused before they reached the worker. */
+  readonly refused: number;
+  readonly sendFailed: number;
+  readonly publishFailed: number;
+  /** Bytes sent on uplink / gossip protocol streams. */
+  readonly uplinkStreamBytes: number;
+  readonly gossipStreamBytes: number;
+  readonly webrtcLinks: number;
+  /** Peers known to follow each subscribed topic. */
+  readonly topicPeers: Readonly<Record<string, number>>;
+}
+
+/** One line of a tab's event log, in the events.jsonl schema (`@masha/protocol/swarm`): `t` (Unix seconds), `ev`, fields. */
+export interface TabRecord {
+  readonly t: number;
+  readonly ev: string;
+  readonly [field: string]: unknown;
+}
 
 /** The network as the main thread sees it (for display). */
 export interface NetState {
@@ -85,24 +117,43 @@ export interface SwarmView {
   readonly shards: ReadonlyArray<{ readonly peer: string; readonly held: number }>;
 }
 
+/**
+ * Where this tab's engine is: starting (waiting for the gossip mesh), computing, paused (stopped
+ * by the volunteer; the swarm moved its shards), done (the run reached its end; still serving
+ * stragglers), finished (the run is over and the engine stopped), left, or stopped on an error.
+ */
+export type SelfState = 'following' | 'starting' | 'computing' | 'paused' | 'done' | 'finished' | 'left' | 'error';
+
 /** This tab's own part in the run. */
 export interface SelfView {
-  /** Whether this tab computes (it does once the engine host runs in the worker). */
-  readonly computing: boolean;
+  readonly state: SelfState;
+  /** Why the engine stopped, when `state` is "error" (or the run cannot be built here). */
+  readonly error: string | null;
+  readonly isAggregator: boolean;
+  /** Last committed round this tab applied (null before its engine runs). */
+  readonly round: number | null;
   readonly shardsHeld: readonly number[];
+  /** Committed rounds that included an answer for a shard this tab held. */
   readonly roundsContributed: number;
+  readonly uplinksSent: number;
+  /** The worker's busy time per committed round (ms, mean of the last 20 rounds). */
   readonly computeMsPerRound: number | null;
-  readonly paused: boolean;
+  /** Operator evaluation time per request (ms, mean of the last 20). */
+  readonly evaluateMsPerRound: number | null;
   readonly cpuShare: number;
-  /** Whether this browser can run the compressors' WebAssembly SIMD kernels (else the JS path). */
-  readonly wasmSimd: boolean;
+  /** Engine hosts started in this tab (1, plus one per resume). */
+  readonly hosts: number;
 }
 
 export interface LiveState {
   readonly run: RunInfo | null;
   readonly problem: RunProblem | null;
   readonly swarm: SwarmView | null;
+  /** This tab's peer id. */
+  readonly peer: string;
   readonly self: SelfView;
+  /** Whether this browser can run the compressors' WebAssembly SIMD kernels (else the JS path). */
+  readonly wasmSimd: boolean;
   /** The run's metric chart (the CLI's SVG chart code), or null before the first two points. */
   readonly chartSvg: string | null;
   /** Status reports and announcements refused as malformed, by reason. */

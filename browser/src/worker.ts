@@ -1,21 +1,19 @@
 /**
  * The page's dedicated Web Worker: the engine side of a browser volunteer. It receives every
  * frame the main thread's libp2p node gets for the run (with its sender), decides which run to
- * follow from the launchers' announcements, follows the run's status reports, and sends the page
- * its live state (run, swarm, chart) a few times a second.
+ * take part in from the launchers' announcements, runs this tab's peer of that run (the shared
+ * engine host with the worker's ports: worker/tab-peer.ts), follows the run's status reports for
+ * the page, and sends the page its live state (run, swarm, this tab's part, chart) twice a second.
  *
- * The engine itself arrives with the shared engine host (one host for every runtime): the host
- * will be given `MainThreadLink` as its frame link, `WorkerClock` as its scheduler and the
- * inbound frames and peer hints below; until then this tab follows the run without computing
- * (`self.computing` is false and the page says so). Compute happens here, not on the main thread,
- * because browsers compile the compressors' WebAssembly SIMD kernels synchronously only off the
- * main thread.
+ * Compute happens here, not on the main thread: browsers compile the compressors' WebAssembly
+ * SIMD kernels synchronously only off the main thread, and the page stays responsive.
  */
 import { plotLineChartSvg } from './worker/chart.js';
-import { MainThreadLink, WorkerClock } from './worker/main-link.js';
 import { RunChooser, runInfo, StatusBoard } from './worker/run-watch.js';
-import type { FromWorker, LiveState, RunInfo, ToWorker } from './worker-protocol.js';
-import { broadcastTopic, RUNS_TOPIC, statusTopic } from '@masha/protocol/swarm';
+import { TabPeer } from './worker/tab-peer.js';
+import { CpuGovernor } from './worker/cpu-share.js';
+import type { FromWorker, LiveState, RunInfo, SelfView, ToWorker } from './worker-protocol.js';
+import { broadcastTopic, RUNS_TOPIC, statusTopic, type RunAnnouncement } from '@masha/protocol/swarm';
 
 /** How often the page's view is refreshed (ms). */
 const LIVE_EVERY_MS = 500;
@@ -37,77 +35,121 @@ interface WorkerScope {
 
 const scope = globalThis as unknown as WorkerScope;
 const post = (msg: FromWorker, transfer: Transferable[] = []): void => scope.postMessage(msg, transfer);
-const link = new MainThreadLink(post);
 
 interface Session {
   readonly self: string;
+  readonly init: Extract<ToWorker, { type: 'init' }>;
   readonly chooser: RunChooser;
   readonly startedAt: number;
-  readonly findRunMs: number;
   board: StatusBoard | null;
   run: RunInfo | null;
+  peer: TabPeer | null;
+  /** Why this tab cannot compute the run (it cannot be built here), or null. */
+  buildError: string | null;
   paused: boolean;
   cpuShare: number;
-  /** Engine frames (run broadcasts and direct uplinks) received; the engine host consumes them. */
-  engineFrames: number;
   left: boolean;
 }
 
 let session: Session | null = null;
+let liveTimer: ReturnType<typeof setTimeout> | null = null;
 const wasmSimd = hasWasmSimd();
-const clock = new WorkerClock(() => publishLive());
+const now = (): number => performance.now();
 
-function clampShare(x: number): number {
-  return Number.isFinite(x) ? Math.min(1, Math.max(0.1, x)) : 1;
+function selfView(s: Session): SelfView {
+  if (s.peer !== null) return s.peer.view();
+  return {
+    state: s.left ? 'left' : s.buildError !== null ? 'error' : s.paused ? 'paused' : 'following',
+    error: s.buildError,
+    isAggregator: false,
+    round: null,
+    shardsHeld: [],
+    roundsContributed: 0,
+    uplinksSent: 0,
+    computeMsPerRound: null,
+    evaluateMsPerRound: null,
+    cpuShare: s.cpuShare,
+    hosts: 0,
+  };
 }
 
 function liveState(s: Session): LiveState {
-  const now = clock.now();
+  const t = now();
   const series = s.board?.series() ?? { iteration: [], metric: [] };
   return {
     run: s.run,
-    problem: s.chooser.problem(now - s.startedAt >= s.findRunMs),
-    swarm: s.board?.view(now) ?? null,
-    self: {
-      computing: false,
-      shardsHeld: [],
-      roundsContributed: 0,
-      computeMsPerRound: null,
-      paused: s.paused,
-      cpuShare: s.cpuShare,
-      wasmSimd,
-    },
+    problem: s.chooser.problem(t - s.startedAt >= s.init.findRunMs),
+    swarm: s.board?.view(t) ?? null,
+    peer: s.self,
+    self: selfView(s),
+    wasmSimd,
     chartSvg: series.iteration.length >= 2 ? plotLineChartSvg(series, s.run?.target ?? null) : null,
     rejected: { ...s.chooser.rejected, ...(s.board?.rejected ?? {}) },
   };
 }
 
 function publishLive(): void {
-  if (session === null || session.left) return;
-  post({ type: 'live', state: liveState(session) });
-  session.chooser.expire(clock.now());
-  clock.wakeAt(clock.now() + LIVE_EVERY_MS);
+  if (liveTimer !== null) clearTimeout(liveTimer);
+  liveTimer = null;
+  const s = session;
+  if (s === null) return;
+  post({ type: 'live', state: liveState(s) });
+  if (s.init.debug && s.peer !== null) {
+    const records = s.peer.takeRecords();
+    if (records.length > 0) post({ type: 'records', records });
+  }
+  if (s.left) return;
+  s.chooser.expire(now());
+  liveTimer = setTimeout(publishLive, LIVE_EVERY_MS);
 }
 
-function onFrame(s: Session, topic: string | null, from: string, bytes: Uint8Array): void {
-  const now = clock.now();
+/** The run was chosen: follow its topics and start this tab's peer of it. */
+function join(s: Session, a: RunAnnouncement): void {
+  s.board = new StatusBoard(a.runId);
+  post({ type: 'subscribe', topics: [broadcastTopic(a.runId), statusTopic(a.runId)] });
+  if (a.state === 'finished') return;
+  let peer: TabPeer;
+  try {
+    peer = new TabPeer({
+      self: s.self,
+      announcement: a,
+      maxFrameBytes: s.init.maxFrameBytes,
+      signedGossip: s.init.signedGossip,
+      post,
+      cpuShare: s.cpuShare,
+      keepRecords: s.init.debug,
+    });
+  } catch (e) {
+    s.buildError = `this run cannot be computed in a browser: ${(e as Error).message}`;
+    return;
+  }
+  // This tab's own reports count on its board too (gossip does not deliver our own messages).
+  const board = s.board;
+  peer.link.onStatus = (report) => board.accept(report, now(), s.self);
+  s.peer = peer;
+  if (s.paused) peer.pause();
+  else peer.start();
+}
+
+function onFrame(s: Session, msg: Extract<ToWorker, { type: 'frame' }>): void {
+  const bytes = new Uint8Array(msg.bytes);
+  const topic = msg.topic;
   if (topic === RUNS_TOPIC) {
-    const chosen = s.chooser.accept(bytes, now, from);
+    const chosen = s.chooser.accept(bytes, now(), msg.from);
     if (chosen === null) return;
     const first = s.run === null;
     s.run = runInfo(chosen);
-    if (first) {
-      s.board = new StatusBoard(chosen.runId);
-      link.subscribe([broadcastTopic(chosen.runId), statusTopic(chosen.runId)]);
-    }
+    if (first) join(s, chosen);
+    else if (chosen.state === 'finished') s.peer?.finished();
     return;
   }
-  if (s.run !== null && topic === statusTopic(s.run.runId)) {
-    s.board?.accept(bytes, now, from);
+  if (s.run === null) return;
+  if (topic === statusTopic(s.run.runId)) {
+    s.board?.accept(bytes, now(), msg.from);
     return;
   }
-  // Run broadcasts and direct frames are the engine's input.
-  s.engineFrames++;
+  // The run's broadcasts and direct frames: the engine's input.
+  s.peer?.receive(msg.via, msg.from, bytes);
 }
 
 scope.onmessage = (evt: MessageEvent<ToWorker>): void => {
@@ -116,41 +158,51 @@ scope.onmessage = (evt: MessageEvent<ToWorker>): void => {
     case 'init':
       session = {
         self: msg.self,
+        init: msg,
         chooser: new RunChooser(msg.runId),
-        startedAt: clock.now(),
-        findRunMs: msg.findRunMs,
+        startedAt: now(),
         board: null,
         run: null,
+        peer: null,
+        buildError: null,
         paused: false,
-        cpuShare: clampShare(msg.cpuShare),
-        engineFrames: 0,
+        cpuShare: CpuGovernor.clamp(msg.cpuShare),
         left: false,
       };
-      link.subscribe([RUNS_TOPIC]);
+      post({ type: 'subscribe', topics: [RUNS_TOPIC] });
       publishLive();
       return;
     case 'frame':
-      if (session !== null && !session.left) onFrame(session, msg.topic, msg.from, new Uint8Array(msg.bytes));
+      if (session !== null && !session.left) onFrame(session, msg);
       return;
     case 'peer':
-      // Membership hints for the engine host (connected / disconnected peers).
+      session?.peer?.peer(msg.kind, msg.peer);
       return;
-    case 'control':
-      if (session === null) return;
+    case 'control': {
+      const s = session;
+      if (s === null) return;
       if (msg.action === 'leave') {
-        session.left = true;
-        clock.cancel();
+        s.left = true;
+        s.peer?.leave();
+        publishLive();
         post({ type: 'left' });
       } else {
-        session.paused = msg.action === 'pause';
+        s.paused = msg.action === 'pause';
+        if (s.paused) s.peer?.pause();
+        else s.peer?.resume();
         publishLive();
       }
       return;
+    }
     case 'cpu-share':
-      if (session !== null) session.cpuShare = clampShare(msg.share);
-      publishLive();
+      if (session !== null) {
+        session.cpuShare = CpuGovernor.clamp(msg.share);
+        session.peer?.setCpuShare(session.cpuShare);
+        publishLive();
+      }
       return;
     case 'net':
+      session?.peer?.update(msg.link);
       return;
     default: {
       const never: never = msg;

@@ -1,43 +1,79 @@
 /**
- * The worker's side of the main-thread bridge: what the engine host's ports will be built on.
+ * The browser's implementations of two of the engine host's ports (`@masha/protocol/ports`), on
+ * the worker's side of the main-thread bridge:
  *
- * - `MainThreadLink` sends frames to one peer, broadcasts them on the run's topic and publishes
- *   status reports — by posting them to the main thread, which owns libp2p. Each frame's buffer
- *   goes in the transfer list (moved, not copied).
- * - `WorkerClock` is a monotonic clock with one pending wake-up (`wakeAt` replaces the previous
- *   one): the scheduler a host needs, on the worker's own timers.
+ * - `MainThreadLink` (FrameLink) sends a message's frames to one peer, broadcasts them on the
+ *   run's topic and publishes status reports — by posting them to the main thread, which owns
+ *   libp2p. A message's frames travel in one post, each frame's buffer in the transfer list
+ *   (moved, not copied: the host hands frames over and never touches them again). `stats()`
+ *   reports the main thread's transport counters, which arrive with every `net` message.
+ * - `WorkerScheduler` (Scheduler): `performance.now()` and one pending `setTimeout` for the host's
+ *   next deadline (`wakeAt` replaces the previous one; `wakeAt(Infinity)` cancels it — a
+ *   setTimeout of Infinity would fire at once).
  */
-import { frameBuffer, type FromWorker } from '../worker-protocol.js';
+import type { FrameLink, LinkStats, OutgoingMeta, Scheduler } from '@masha/protocol/ports';
+import { frameBuffer, type FromWorker, type LinkInfo } from '../worker-protocol.js';
 
 export type Post = (msg: FromWorker, transfer?: Transferable[]) => void;
 
-export class MainThreadLink {
-  constructor(private readonly post: Post) {}
+function buffers(frames: readonly Uint8Array[]): ArrayBuffer[] {
+  return frames.map(frameBuffer);
+}
 
-  /** A frame to one peer over the direct uplink protocol. The frame's buffer is handed over. */
-  send(peer: string, frame: Uint8Array): void {
-    const bytes = frameBuffer(frame);
-    this.post({ type: 'send', peer, bytes }, [bytes]);
+export class MainThreadLink implements FrameLink {
+  private info: LinkInfo | null = null;
+  /** Called with every status report this link publishes (the worker shows its own report too). */
+  onStatus: ((report: Uint8Array) => void) | null = null;
+
+  constructor(
+    private readonly post: Post,
+    private readonly topics: { readonly broadcast: string; readonly status: string },
+  ) {}
+
+  /** A message's frames to one peer over the direct uplink protocol. The frames' buffers are handed over. */
+  send(peer: string, frames: readonly Uint8Array[], _meta?: OutgoingMeta): void {
+    const bytes = buffers(frames);
+    this.post({ type: 'send', peer, frames: bytes }, bytes);
   }
 
-  /** A frame to every peer of the run (its broadcast topic). */
-  broadcast(frame: Uint8Array): void {
-    const bytes = frameBuffer(frame);
-    this.post({ type: 'broadcast', bytes }, [bytes]);
+  /** A message's frames to every peer of the run (its broadcast topic). */
+  broadcast(frames: readonly Uint8Array[], _meta?: OutgoingMeta): void {
+    const bytes = buffers(frames);
+    this.post({ type: 'publish', topic: this.topics.broadcast, frames: bytes }, bytes);
   }
 
   /** A status report (encodeStatus bytes) for the run's status topic. */
   publishStatus(report: Uint8Array): void {
+    this.onStatus?.(report);
     const bytes = frameBuffer(report);
-    this.post({ type: 'status-report', bytes }, [bytes]);
+    this.post({ type: 'publish', topic: this.topics.status, frames: [bytes] }, [bytes]);
   }
 
-  subscribe(topics: readonly string[]): void {
-    this.post({ type: 'subscribe', topics });
+  /** The main thread's latest transport counters. */
+  update(info: LinkInfo): void {
+    this.info = info;
+  }
+
+  stats(): LinkStats {
+    const i = this.info;
+    return {
+      wireSent: i?.wireSent ?? 0,
+      wireReceived: i?.wireReceived ?? 0,
+      refused: i?.refused ?? 0,
+      counters: {
+        'net-send-failed': i?.sendFailed ?? 0,
+        'net-publish-failed': i?.publishFailed ?? 0,
+        'net-transport-refused': i?.refused ?? 0,
+        'net-uplink-stream-bytes': i?.uplinkStreamBytes ?? 0,
+        'net-gossip-stream-bytes': i?.gossipStreamBytes ?? 0,
+        'net-webrtc-links': i?.webrtcLinks ?? 0,
+      },
+    };
   }
 }
 
-export class WorkerClock {
+/** The host's clock and its one timer, on the worker's own timers. */
+export class WorkerScheduler implements Scheduler {
   private timer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(private readonly onWake: () => void) {}
@@ -47,9 +83,10 @@ export class WorkerClock {
     return performance.now();
   }
 
-  /** Calls `onWake` once at (or soon after) time `t` of `now()`; replaces any earlier wake-up. */
+  /** Calls `onWake` once at (or soon after) time `t` of `now()`; replaces any earlier wake-up; Infinity cancels. */
   wakeAt(t: number): void {
     this.cancel();
+    if (t === Number.POSITIVE_INFINITY) return;
     this.timer = setTimeout(() => {
       this.timer = null;
       this.onWake();

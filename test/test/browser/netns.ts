@@ -67,6 +67,8 @@ export interface NsSpawnOptions {
   readonly stdout?: 'pipe' | 'ignore' | { readonly file: string };
   readonly stderr?: 'pipe' | 'ignore' | { readonly file: string };
   readonly env?: Readonly<Record<string, string>>;
+  /** Run at this `nice` level (lower priority than Chromium: the rest of a swarm, which would run on other machines). */
+  readonly nice?: number;
 }
 
 function stdio(spec: NsSpawnOptions['stdout'], fds: number[]): 'pipe' | 'ignore' | number {
@@ -100,7 +102,8 @@ export class Netns {
   /** Runs `cmd args` inside the namespace in its own process group; stopped by `remove()`. */
   spawn(label: string, cmd: string, args: readonly string[], options: NsSpawnOptions = {}): ManagedChild {
     const fds: number[] = [];
-    const child = spawn('ip', ['netns', 'exec', this.name, cmd, ...args], {
+    const niced = options.nice !== undefined ? ['nice', '-n', String(options.nice)] : [];
+    const child = spawn('ip', ['netns', 'exec', this.name, ...niced, cmd, ...args], {
       env: { ...process.env, ...options.env, MASHA_DIE_WITH_PARENT: '1' },
       stdio: ['pipe', stdio(options.stdout, fds), stdio(options.stderr ?? 'ignore', fds)],
       detached: true,

@@ -17,8 +17,8 @@ export interface BrowserSession {
   readonly pageUrl: string;
   /** The relay's TCP multiaddr, for `masha launch` / `masha join` inside the namespace. */
   readonly relayTcp: string;
-  /** Opens the page with a query string (`run=…&debug=1`). */
-  openPage(query: string): Promise<Page>;
+  /** Opens the page with a query string (`run=…&debug=1`); `before` runs on the new page before it loads (init scripts). */
+  openPage(query: string, before?: (page: Page) => Promise<void>): Promise<Page>;
   stop(): Promise<void>;
 }
 
@@ -48,9 +48,10 @@ export async function startBrowserSession(logDir: string): Promise<BrowserSessio
       browser: b,
       pageUrl: info.http,
       relayTcp,
-      async openPage(query: string): Promise<Page> {
+      async openPage(query: string, before?: (page: Page) => Promise<void>): Promise<Page> {
         const page = await b.newPage({ viewport: { width: 1100, height: 900 } });
         page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
+        if (before !== undefined) await before(page);
         await page.goto(`${info.http}?${query}`, { timeout: 30_000 });
         return page;
       },
