@@ -49,7 +49,7 @@ describe('engine without churn, every method', () => {
         onAction: (node) => {
           if (node.id !== 'p2') return;
           const r = node.peer.replica;
-          if (r.initialized && r.iteration > trajectory.length) trajectory.push(run.method.iterate(r).slice());
+          if (r.initialized && r.iteration > trajectory.length) trajectory.push(Float64Array.from(run.ctx.method.iterate(r)));
         },
       });
       for (const id of ['p1', 'p2', 'p3']) swarm.add(id, 0);
@@ -74,7 +74,7 @@ describe('engine without churn', () => {
         onAction: (node) => {
           if (node.id !== 'p1') return;
           const r = node.peer.replica;
-          if (r.initialized && r.iteration > trajectory.length) trajectory.push(run.method.iterate(r).slice());
+          if (r.initialized && r.iteration > trajectory.length) trajectory.push(Float64Array.from(run.ctx.method.iterate(r)));
         },
       });
       for (const id of ['p1', 'p2', 'p3']) swarm.add(id, 0);
@@ -86,7 +86,7 @@ describe('engine without churn', () => {
       expect(digests.size).toBe(1);
       for (const n of swarm.alive()) {
         expect(n.done).toBe('iterations');
-        expect(Array.from(run.method.iterate(n.peer.replica))).toEqual(Array.from(ref[K - 1]));
+        expect(Array.from(run.ctx.method.iterate(n.peer.replica))).toEqual(Array.from(ref[K - 1]));
         expect(commitSequenceProblems(n)).toEqual([]);
         expect(n.peer.counters['stale-epoch'] ?? 0).toBe(0);
       }

@@ -68,7 +68,7 @@ describe('asynchronous evaluators', () => {
       onAction: (node) => {
         if (node.id !== 'p2') return;
         const r = node.peer.replica;
-        if (r.initialized && r.iteration > trajectory.length) trajectory.push(run.method.iterate(r).slice());
+        if (r.initialized && r.iteration > trajectory.length) trajectory.push(Float64Array.from(run.ctx.method.iterate(r)));
       },
     });
     for (const id of ['p1', 'p2', 'p3']) swarm.add(id, 0);

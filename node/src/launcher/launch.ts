@@ -144,7 +144,7 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
   const problem = run.problem;
   const tmpA = new Float64Array(problem.dim);
   const tmpB = new Float64Array(problem.dim);
-  const opNorm0 = run.ctx.solution === null ? operatorNormSq(problem, run.ctx.z0, tmpA, tmpB) : 1;
+  const opNorm0 = run.ctx.solution === null ? operatorNormSq(problem, f64(run.ctx.z0), tmpA, tmpB) : 1;
   const series: LaunchSeries = { iteration: [], seconds: [], metric: [], aliveSeconds: [], alive: [] };
   const epochs = new Set<number>();
   let lastIteration = 0;
@@ -154,7 +154,7 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
   const metricOf = (observer: PeerDriver): number => {
     const rd = observer.engine.relDist();
     if (rd !== null) return rd;
-    const z = run.method.iterate(observer.engine.replica);
+    const z = f64(run.ctx.method.iterate(observer.engine.replica));
     return operatorNormSq(problem, z, tmpA, tmpB) / (opNorm0 > 0 ? opNorm0 : 1);
   };
 
@@ -328,7 +328,7 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
     options.signal?.removeEventListener('abort', onAbort);
   }
 
-  const z = run.method.iterate(observer.engine.replica);
+  const z = f64(run.ctx.method.iterate(observer.engine.replica));
   const finalOpNormSq = operatorNormSq(problem, z, tmpA, tmpB);
   const summary = buildSummary({
     runId,
@@ -381,4 +381,10 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** The float64 vectors of a synthetic problem's run. */
+function f64(v: Float64Array | Float32Array): Float64Array {
+  if (!(v instanceof Float64Array)) throw new TypeError('launch: a synthetic problem run has float64 vectors');
+  return v;
 }

@@ -14,3 +14,4 @@ export * from './dither.js';
 export * from './int8.js';
 export * from './powersgd.js';
 export * from './pool.js';
+export * from './per-tensor.js';

@@ -18,9 +18,16 @@ export interface PowerSgdPayload extends Payload {
   readonly q: Float32Array;
 }
 
-/** Matrix shape used for dimension d. */
-export function powerSgdShape(d: number, rank: number): { n: number; m: number; r: number } {
+/**
+ * Matrix shape used for dimension d: ⌈√d⌉ rows, or, with `cols`, the tensor's own n×cols shape
+ * (d a multiple of cols; the per-tensor compressor passes each parameter matrix's shape).
+ */
+export function powerSgdShape(d: number, rank: number, cols?: number): { n: number; m: number; r: number } {
   if (d === 0) return { n: 0, m: 0, r: 0 };
+  if (cols !== undefined) {
+    const rows = Math.ceil(d / cols);
+    return { n: rows, m: cols, r: Math.min(rank, rows, cols) };
+  }
   const n = Math.ceil(Math.sqrt(d));
   const m = Math.ceil(d / n);
   return { n, m, r: Math.min(rank, n, m) };
@@ -30,15 +37,19 @@ export class PowerSgdCompressor implements FixedRateCompressor {
   readonly spec: string;
   readonly kind = 'biased' as const;
   readonly rank: number;
+  /** Fixed number of matrix columns (a tensor's shape), or undefined for the ⌈√d⌉ layout. */
+  readonly cols: number | undefined;
 
-  constructor(rank: number) {
+  constructor(rank: number, cols?: number) {
     if (!Number.isInteger(rank) || rank < 1 || rank > 1024) throw new RangeError(`powersgd: rank must be an integer in [1, 1024], got ${rank}`);
+    if (cols !== undefined && !(Number.isSafeInteger(cols) && cols >= 1)) throw new RangeError(`powersgd: cols must be a positive integer, got ${cols}`);
     this.rank = rank;
-    this.spec = `powersgd:rank=${rank}`;
+    this.cols = cols;
+    this.spec = `powersgd:rank=${rank}${cols === undefined ? '' : `,cols=${cols}`}`;
   }
 
   payloadBits(d: number): number {
-    const { n, m, r } = powerSgdShape(d, this.rank);
+    const { n, m, r } = powerSgdShape(d, this.rank, this.cols);
     return 32 * (n + m) * r;
   }
 
@@ -49,7 +60,7 @@ export class PowerSgdCompressor implements FixedRateCompressor {
   compress(x: Vec, ctx: CompressContext): PowerSgdPayload {
     const d = x.length;
     expectSendable(x, this.spec);
-    const { n, m, r } = powerSgdShape(d, this.rank);
+    const { n, m, r } = powerSgdShape(d, this.rank, this.cols);
     const rng = ctx.streams.rng(ctx.round, `${ctx.purpose}/powersgd`, ctx.device);
     const q0 = new Float64Array(m * r);
     for (let i = 0; i < q0.length; i++) q0[i] = rng.nextGaussian();
@@ -75,7 +86,7 @@ export class PowerSgdCompressor implements FixedRateCompressor {
   accumulate(pl: PowerSgdPayload, _ctx: SharedContext, a: number, out: Vec): Vec {
     expectOut(out, pl.d, this.spec);
     const d = pl.d;
-    const { m, r } = powerSgdShape(d, this.rank);
+    const { m, r } = powerSgdShape(d, this.rank, this.cols);
     const { p, q } = pl;
     // Per row i: out[i·m + j] += Σ_c (a·P[i][c])·Q[j][c], summed over c in order, four columns at a
     // time from locals into a row of partial sums.
@@ -119,7 +130,7 @@ export class PowerSgdCompressor implements FixedRateCompressor {
     expectDimension(d, this.spec);
     const bits = this.payloadBits(d);
     expectLength(bytes, bits, this.spec);
-    const { n, m, r } = powerSgdShape(d, this.rank);
+    const { n, m, r } = powerSgdShape(d, this.rank, this.cols);
     const rd = new BitReader(bytes);
     const p = rd.readFiniteFloat32Array(n * r, 'powersgd.p');
     const q = rd.readFiniteFloat32Array(m * r, 'powersgd.q');
@@ -208,6 +219,6 @@ function orthonormalise(a: Float64Array, n: number, r: number): void {
   }
 }
 
-export function powersgd(rank: number): PowerSgdCompressor {
-  return new PowerSgdCompressor(rank);
+export function powersgd(rank: number, cols?: number): PowerSgdCompressor {
+  return new PowerSgdCompressor(rank, cols);
 }

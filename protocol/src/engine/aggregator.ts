@@ -15,7 +15,7 @@
 import { MashaError } from '../errors.js';
 import type { PhaseName } from '../methods/types.js';
 import type { Payload } from '../compress/types.js';
-import type { MethodInstance, PhaseInfo, ServerState } from '../methods/types.js';
+import type { Vec, AnyMethod, PhaseInfo, ServerState } from '../methods/types.js';
 import type { RunContext } from './context.js';
 import type { Device } from './device.js';
 import type { Election } from './election.js';
@@ -50,7 +50,7 @@ interface AggState {
   readonly epoch: number;
   mode: AggMode;
   readonly table: Membership;
-  server: ServerState;
+  server: ServerState<Vec>;
   // current round
   round: number;
   attempt: number;
@@ -68,7 +68,7 @@ interface AggState {
 
 export class Aggregator {
   private agg: AggState | null = null;
-  private readonly method: MethodInstance;
+  private readonly method: AnyMethod;
   private readonly M: number;
 
   constructor(

@@ -111,9 +111,9 @@ export class ByteWriter {
     return this;
   }
 
-  /** Dense float64 vector, raw (the reader knows its length). */
-  f64s(v: Float64Array): this {
-    const n = v.length * 8;
+  /** Dense float64 or float32 vector, raw (the reader knows its length and type). */
+  f64s(v: Float64Array | Float32Array): this {
+    const n = v.byteLength;
     this.ensure(n);
     this.buf.set(new Uint8Array(v.buffer, v.byteOffset, n), this.pos);
     this.pos += n;
@@ -286,13 +286,14 @@ export class ByteReader {
     this.identSpan(field, false, index, leaf);
   }
 
-  /** Reads n float64 values into `out` (length n), refusing non-finite values. */
-  f64sInto(out: Float64Array, field: string): void {
+  /** Reads n float64 (or float32, by `out`'s type) values into `out` (length n), refusing non-finite values. */
+  f64sInto(out: Float64Array | Float32Array, field: string): void {
     const n = out.length;
-    this.need(n * 8, field, -1, '');
-    new Uint8Array(out.buffer, out.byteOffset, n * 8).set(this.buf.subarray(this.pos, this.pos + n * 8));
+    const bytes = out.byteLength;
+    this.need(bytes, field, -1, '');
+    new Uint8Array(out.buffer, out.byteOffset, bytes).set(this.buf.subarray(this.pos, this.pos + bytes));
     for (let i = 0; i < n; i++) if (!Number.isFinite(out[i])) this.fail(`${field}[${i}]`, `non-finite value ${out[i]}`);
-    this.pos += n * 8;
+    this.pos += bytes;
   }
 
   /** Throws unless every byte was consumed. */

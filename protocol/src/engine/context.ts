@@ -6,7 +6,7 @@
  * Replica/Shard/Server states the engine owns; their work vectors are scratch).
  */
 import { ValidationError } from '../errors.js';
-import type { MethodInstance } from '../methods/types.js';
+import type { AnyMethod, Vec } from '../methods/types.js';
 import { distSq } from '../vec/kernels.js';
 import { DIGEST_BYTES, replicaDigest, vectorNames } from './digest.js';
 import type { BodyLimits, ReplicaShape } from './messages.js';
@@ -40,8 +40,8 @@ export interface EngineTiming {
 
 export interface RunContextInit {
   readonly runId: string;
-  readonly method: MethodInstance;
-  readonly z0: Float64Array;
+  readonly method: AnyMethod;
+  readonly z0: Vec;
   /** z* when known: enables `stop.target` and the relative-distance metric. */
   readonly solution?: Float64Array | null;
   readonly maxIterations: number;
@@ -64,10 +64,10 @@ export interface RunContextInit {
 
 export interface RunContext {
   readonly runId: string;
-  readonly method: MethodInstance;
+  readonly method: AnyMethod;
   readonly dim: number;
   readonly shards: number;
-  readonly z0: Float64Array;
+  readonly z0: Vec;
   readonly solution: Float64Array | null;
   /** ‖z⁰ − z*‖² (1 when z* is unknown). */
   readonly initialDistSq: number;
@@ -85,7 +85,7 @@ export interface RunContext {
   readonly shape: ReplicaShape;
   /** Digest of the initial replica (round 0), the root of every lineage. */
   readonly initialDigest: Uint8Array;
-  /** Evaluation buffers lent to device steps (shared by the peers of one process). */
+  /** Evaluation<Vec> buffers lent to device steps (shared by the peers of one process). */
   readonly workPool: WorkPool;
 }
 

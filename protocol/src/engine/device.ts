@@ -6,7 +6,7 @@
  * A shard whose holder changed has *fresh* memory: in a compressed phase its holder answers with a
  * "fresh" marker instead of a difference against a memory it does not have (see peer.ts).
  */
-import type { MethodInstance, ShardState, ShardWork } from '../methods/types.js';
+import type { Vec, AnyMethod, ShardState, ShardWork } from '../methods/types.js';
 import type { PhaseName } from '../methods/types.js';
 import type { RunContext } from './context.js';
 import { digestEquals } from './digest.js';
@@ -28,9 +28,9 @@ import { phaseCode } from './phase-code.js';
 import type { EvaluationRequest, PeerId } from './types.js';
 
 interface HeldShard {
-  state: ShardState;
+  state: ShardState<Vec>;
   /** Second buffer: the would-be memory of the last uplink is copied here until its commit. */
-  spare: ShardState;
+  spare: ShardState<Vec>;
   /** Memory (re)initialised and not yet adopted from a committed round. */
   fresh: boolean;
   /** The evaluation request computing this shard's answer, if one is in flight. */
@@ -44,14 +44,14 @@ interface Inflight {
   readonly phase: PhaseName;
   readonly baseDigest: Uint8Array;
   readonly shards: readonly number[];
-  readonly works: readonly ShardWork[];
+  readonly works: readonly ShardWork<Vec>[];
 }
 
 interface Pending {
   readonly bytes: Uint8Array;
   readonly flags: number;
   /** Would-be memory (held.spare, or a clone when the method's shape differs), null if unchanged. */
-  readonly memory: ShardState | null;
+  readonly memory: ShardState<Vec> | null;
 }
 
 /** The round a device was asked to answer. */
@@ -87,12 +87,12 @@ export class Device {
   private readonly sent = new Set<number>();
   private refused = false;
   private pendingRound = -1;
-  /** Evaluation requests in flight, by id. */
+  /** Evaluation<Vec> requests in flight, by id. */
   private readonly requests = new Map<number, Inflight>();
   private nextRequestId = 1;
   private readonly pending = new Map<number, Pending>();
   private assignStamp = { epoch: -1, round: -1, attempt: -1 };
-  private readonly method: MethodInstance;
+  private readonly method: AnyMethod;
   private readonly M: number;
 
   constructor(
@@ -342,7 +342,7 @@ function sortedHas(list: readonly number[], x: number): boolean {
 }
 
 /** Copies a shard memory into `dst` when shapes match (no allocation); otherwise returns a clone. */
-function copyShard(src: ShardState, dst: ShardState): ShardState {
+function copyShard(src: ShardState<Vec>, dst: ShardState<Vec>): ShardState<Vec> {
   const names = Object.keys(src.vectors);
   let same = names.length === Object.keys(dst.vectors).length;
   if (same) {
@@ -358,7 +358,7 @@ function copyShard(src: ShardState, dst: ShardState): ShardState {
     for (const n of names) dst.vectors[n].set(src.vectors[n]);
     return dst;
   }
-  const vectors: Record<string, Float64Array> = {};
+  const vectors: Record<string, Vec> = {};
   for (const n of names) vectors[n] = src.vectors[n].slice();
   return { vectors };
 }

@@ -9,12 +9,12 @@
  * consistently cannot be caught by any digest the liar computes itself; state transfers are
  * therefore only asked of the aggregator or of a peer whose heartbeat advertised a better state.
  */
-import type { ReplicaState } from '../methods/types.js';
+import type { Vec, ReplicaState } from '../methods/types.js';
 
 export const DIGEST_BYTES = 16;
 
-/** Int32 views of float64 vectors, made once per vector (replica vectors live as long as the replica). */
-const WORDS = new WeakMap<Float64Array, Int32Array>();
+/** Int32 views of replica vectors, made once per vector (replica vectors live as long as the replica). */
+const WORDS = new WeakMap<Vec, Int32Array>();
 
 // Odd multipliers of the four lanes.
 const P1 = 0x9e3779b1 | 0;
@@ -87,11 +87,11 @@ export class Hasher128 {
     return this;
   }
 
-  /** The 32-bit words of a float64 vector (bit patterns, so −0 ≠ 0 and NaN payloads count). */
-  f64s(v: Float64Array): this {
+  /** The 32-bit words of a float64 or float32 vector (bit patterns, so −0 ≠ 0 and NaN payloads count). */
+  f64s(v: Vec): this {
     let w = WORDS.get(v);
     if (w === undefined) {
-      w = new Int32Array(v.buffer, v.byteOffset, v.length * 2);
+      w = new Int32Array(v.buffer, v.byteOffset, v.byteLength >>> 2);
       WORDS.set(v, w);
     }
     const n = w.length;
@@ -152,7 +152,7 @@ function put32(out: Uint8Array, at: number, h: number): void {
 }
 
 /** Sorted vector names of a replica (the digest and snapshots visit vectors in this order). */
-export function vectorNames(replica: ReplicaState): string[] {
+export function vectorNames(replica: ReplicaState<Vec>): string[] {
   return Object.keys(replica.vectors).sort();
 }
 
@@ -162,7 +162,7 @@ export function vectorNames(replica: ReplicaState): string[] {
  * the hot path does not sort.
  */
 export function replicaDigest(
-  replica: ReplicaState,
+  replica: ReplicaState<Vec>,
   round: number,
   nextPhase: string,
   names: readonly string[],

@@ -7,7 +7,7 @@
  * two lineages meet. A commit carries its parent digest, so a peer applies round r only on top of
  * the exact state it was computed from.
  */
-import type { Downlink, MethodInstance, ReplicaState } from '../methods/types.js';
+import type { Vec, Downlink, AnyMethod, ReplicaState } from '../methods/types.js';
 import type { PhaseName } from '../methods/types.js';
 import { distSq } from '../vec/kernels.js';
 import type { RunContext } from './context.js';
@@ -31,7 +31,7 @@ export interface InstalledState {
 }
 
 export class Lineage {
-  replica: ReplicaState;
+  replica: ReplicaState<Vec>;
   /** Last committed round applied, the epoch that committed it, and the replica's digest after it. */
   committed = 0;
   commitEpoch = 0;
@@ -40,10 +40,10 @@ export class Lineage {
   nextPhase: PhaseName | null = null;
   doneReason: StopReason | null = null;
   /** Spare replica that snapshots are decoded into before they are checked and swapped in. */
-  private scratch: ReplicaState | null = null;
+  private scratch: ReplicaState<Vec> | null = null;
   private readonly log: (EngineMessage | null)[];
   private logFrom = 1;
-  private readonly method: MethodInstance;
+  private readonly method: AnyMethod;
 
   constructor(private readonly ctx: RunContext) {
     this.method = ctx.method;
@@ -130,7 +130,7 @@ export class Lineage {
   }
 
   /** The spare replica a snapshot is decoded into (`install` swaps it in). */
-  spare(): ReplicaState {
+  spare(): ReplicaState<Vec> {
     if (this.scratch === null) this.scratch = this.method.initReplica(this.ctx.z0);
     return this.scratch;
   }

@@ -116,7 +116,7 @@
  * a process hosts.
  */
 import { MashaError } from '../errors.js';
-import type { ReplicaState } from '../methods/types.js';
+import type { Vec, ReplicaState } from '../methods/types.js';
 import { Aggregator } from './aggregator.js';
 import type { RunContext } from './context.js';
 import { Device } from './device.js';
@@ -198,7 +198,7 @@ export class MashaPeer implements EnginePeer {
   }
 
   /** The peer's replica (read-only use: the engine mutates it on every commit). */
-  get replica(): ReplicaState {
+  get replica(): ReplicaState<Vec> {
     return this.lineage.replica;
   }
 

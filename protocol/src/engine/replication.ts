@@ -12,7 +12,7 @@
  * its broadcasts back past the lease: a needless election and aborted rounds with the default
  * timing.
  */
-import type { MethodInstance } from '../methods/types.js';
+import type { AnyMethod } from '../methods/types.js';
 import type { PhaseName } from '../methods/types.js';
 import type { RunContext } from './context.js';
 import type { Device } from './device.js';
@@ -59,7 +59,7 @@ export class Replication {
   private readonly served = new Map<PeerId, { at: number; round: number }>();
   /** Commits received ahead of a missing one (bounded by the log length), by round. */
   private readonly early = new Map<number, { msg: EngineMessage; body: DecodedCommit }>();
-  private readonly method: MethodInstance;
+  private readonly method: AnyMethod;
 
   constructor(
     private readonly ctx: RunContext,

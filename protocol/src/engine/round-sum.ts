@@ -14,7 +14,7 @@
  */
 import type { Payload } from '../compress/types.js';
 import type { PhaseName } from '../methods/types.js';
-import type { MethodInstance, PhaseInfo, ReplicaState, UplinkSum } from '../methods/types.js';
+import type { Vec, AnyMethod, PhaseInfo, ReplicaState, UplinkSum } from '../methods/types.js';
 
 /** Early payloads up to this size (encoded) wait decoded; larger ones wait as bytes. */
 export const HOLD_DECODED_BYTES = 64 * 1024;
@@ -30,10 +30,10 @@ export class RoundSum {
   private readonly included: number[] = [];
   private phase: PhaseName = 'init';
   private info: PhaseInfo | null = null;
-  private replica: ReplicaState | null = null;
+  private replica: ReplicaState<Vec> | null = null;
 
   constructor(
-    private readonly method: MethodInstance,
+    private readonly method: AnyMethod,
     private readonly dim: number,
   ) {
     const M = method.shards;
@@ -43,7 +43,7 @@ export class RoundSum {
   }
 
   /** Starts the sum of a new round (of `phase`, on `replica`, which must not change until `finish`). */
-  reset(replica: ReplicaState, phase: PhaseName, info: PhaseInfo): void {
+  reset(replica: ReplicaState<Vec>, phase: PhaseName, info: PhaseInfo): void {
     this.sum.fill(0);
     this.state.fill(0);
     this.held.fill(null);
@@ -88,7 +88,7 @@ export class RoundSum {
 
   private fold(s: number, payload: Payload): void {
     const info = this.info as PhaseInfo;
-    this.method.accumulateUplink(this.replica as ReplicaState, this.phase, s, payload, this.sum);
+    this.method.accumulateUplink(this.replica as ReplicaState<Vec>, this.phase, s, payload, this.sum);
     info.uplink.release?.(payload);
     this.state[s] = 2;
     this.included.push(s);

@@ -8,7 +8,7 @@
  * same actions out: that is what lets a simulated trace predict the real swarm.
  */
 
-import type { Evaluation } from '../methods/types.js';
+import type { Vec, Evaluation } from '../methods/types.js';
 import type { PhaseName } from '../methods/types.js';
 
 export type PeerId = string;
@@ -69,7 +69,7 @@ export const ENGINE_COUNTERS = [
 export type EngineCounter = (typeof ENGINE_COUNTERS)[number];
 
 /**
- * Operator evaluations a device step needs (see `MethodInstance.planUplink`): the host hands them to
+ * Operator evaluations a device step needs (see `AnyMethod.planUplink`): the host hands them to
  * its evaluator, which writes every `value` and then reports `evaluated` with the same id. The
  * buffers belong to the request until then; the engine drops an answer whose base state has moved on.
  */
@@ -80,7 +80,7 @@ export interface EvaluationRequest {
   readonly iteration: number;
   readonly phase: PhaseName;
   /** Per shard, the evaluations of its device step, in order. */
-  readonly items: readonly { readonly shard: number; readonly evaluations: readonly Evaluation[] }[];
+  readonly items: readonly { readonly shard: number; readonly evaluations: readonly Evaluation<Vec>[] }[];
 }
 
 /** Protocol message as handed to / received from the frame layer. */

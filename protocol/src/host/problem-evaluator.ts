@@ -5,6 +5,8 @@
 import { evaluateFromProblem } from '../methods/evaluate.js';
 import type { Problem } from '../problems/types.js';
 import type { EvaluationRequest } from '../engine/types.js';
+import { ValidationError } from '../errors.js';
+import type { Evaluation, Vec } from '../methods/types.js';
 import type { Evaluator } from '../ports/evaluator.js';
 
 export class ProblemEvaluator implements Evaluator {
@@ -23,8 +25,16 @@ export class ProblemEvaluator implements Evaluator {
 export function evaluateRequest(problem: Problem, request: EvaluationRequest): number {
   let n = 0;
   for (const item of request.items) {
-    evaluateFromProblem(problem, item.shard, item.evaluations);
+    evaluateFromProblem(problem, item.shard, float64Evaluations(item.evaluations));
     n += item.evaluations.length;
   }
   return n;
+}
+
+/** Synthetic problems compute in float64: a request of a float32 (model) method is refused. */
+function float64Evaluations(evaluations: readonly Evaluation<Vec>[]): readonly Evaluation[] {
+  for (const e of evaluations) {
+    if (!(e.point instanceof Float64Array && e.value instanceof Float64Array)) throw new ValidationError('evaluation', 'a synthetic problem evaluates float64 vectors only');
+  }
+  return evaluations as readonly Evaluation[];
 }

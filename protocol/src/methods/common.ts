@@ -134,7 +134,7 @@ export function broadcast(ctx: Contexts, codec: Compressor, round: number, phase
 }
 
 /** out ← decompressed broadcast of `phase`; throws when a payload was expected and is missing. */
-export function receive(ctx: Contexts, codec: Compressor, round: number, phase: PhaseName, down: Downlink, out: Float64Array): Float64Array {
+export function receive<V extends Float64Array | Float32Array>(ctx: Contexts, codec: Compressor, round: number, phase: PhaseName, down: Downlink, out: V): V {
   if (!down.payload) throw new ValidationError('payload', `phase '${phase}': downlink carries no payload`);
   if (down.payload.d !== out.length) throw new ValidationError('payload.d', `phase '${phase}': downlink dimension ${down.payload.d}, expected ${out.length}`);
   codec.decompress(down.payload, ctx.shared(round, PURPOSE.down(phase), SERVER), out);

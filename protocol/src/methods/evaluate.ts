@@ -6,11 +6,13 @@ import type { Problem } from '../problems/types.js';
 import type { PhaseName } from './types.js';
 import type { Evaluation, MethodInstance, ReplicaState, ShardState, ShardWork, UplinkResult } from './types.js';
 
-/** Writes every planned evaluation's value: F_m(point), or F_{m,sample}(point). */
+/** Writes every planned evaluation's value: F_m(point), or F_{m,sample}(point) (subtracted when `subtract`). */
 export function evaluateFromProblem(problem: Problem, m: number, evaluations: readonly Evaluation[]): void {
   for (const e of evaluations) {
-    if (e.sample === null) problem.operator(m, e.point, e.value);
-    else problem.sampleOperator(m, e.sample, e.point, e.value);
+    const out = e.subtract ? new Float64Array(e.value.length) : e.value;
+    if (e.sample === null) problem.operator(m, e.point, out);
+    else problem.sampleOperator(m, e.sample, e.point, out);
+    if (e.subtract) for (let i = 0; i < out.length; i++) e.value[i] -= out[i];
   }
 }
 

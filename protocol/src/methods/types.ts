@@ -1,4 +1,7 @@
 import type { Compressor, Payload } from '../compress/types.js';
+import type { Vec } from '../vec/kernels.js';
+
+export type { Vec };
 
 /**
  * Methods are split into device logic and server logic so that the single-process reference
@@ -31,24 +34,27 @@ export function isPhaseName(name: string): name is PhaseName {
   return (PHASE_NAMES as readonly string[]).includes(name);
 }
 
-/** State replicated on every peer. All vectors are named so that it can be serialised generically. */
-export interface ReplicaState {
+/**
+ * State replicated on every peer. All vectors are named so that it can be serialised generically.
+ * Synthetic problems use float64 vectors; model methods float32 (`V`).
+ */
+export interface ReplicaState<V extends Vec = Float64Array> {
   /** Completed iterations. */
   iteration: number;
   /** False until the initial full exchange (e.g. F(w⁰)) has been applied. */
   initialized: boolean;
   /** Named dense vectors (z, w, Fw, x, g, …), all of length `dim` unless the method says otherwise. */
-  readonly vectors: Record<string, Float64Array>;
+  readonly vectors: Record<string, V>;
 }
 
 /** Per-shard memory held by the shard's current holder (e.g. F_m(w), error-feedback memory e_m). */
-export interface ShardState {
-  readonly vectors: Record<string, Float64Array>;
+export interface ShardState<V extends Vec = Float64Array> {
+  readonly vectors: Record<string, V>;
 }
 
 /** Aggregator-only memory (e.g. MASHA2's server error e). Reset when the aggregator changes. */
-export interface ServerState {
-  readonly vectors: Record<string, Float64Array>;
+export interface ServerState<V extends Vec = Float64Array> {
+  readonly vectors: Record<string, V>;
 }
 
 /**
@@ -56,21 +62,24 @@ export interface ServerState {
  * finite-sum term (minibatch) F_{m,sample}(point), written into `value`. Both buffers belong to
  * the shard's work state (`initWork`) and stay untouched until the step finishes.
  */
-export interface Evaluation {
+export interface Evaluation<V extends Vec = Float64Array> {
   readonly sample: number | null;
-  readonly point: Float64Array;
-  readonly value: Float64Array;
+  /** The point (a work buffer; model methods may name a replica vector, read only). */
+  readonly point: V;
+  readonly value: V;
+  /** value −= F(point) instead of value ← F(point) (after the request's earlier evaluations). */
+  readonly subtract?: boolean;
 }
 
 /** Per-holder buffers of a shard's device step: evaluation points and values (never replicated or sent). */
-export interface ShardWork {
-  readonly vectors: Record<string, Float64Array>;
+export interface ShardWork<V extends Vec = Float64Array> {
+  readonly vectors: Record<string, V>;
 }
 
-export interface UplinkResult {
+export interface UplinkResult<V extends Vec = Float64Array> {
   readonly payload: Payload;
   /** Shard memory to adopt if the commit includes this shard; null when unchanged. */
-  readonly shard: ShardState | null;
+  readonly shard: ShardState<V> | null;
 }
 
 /**
@@ -114,30 +123,37 @@ export interface AggregateOptions {
   readonly forceRefresh: boolean;
 }
 
-export interface MethodInstance {
+/**
+ * A method over vectors of type V (float64 for synthetic problems, float32 for models). The
+ * engine drives any method as a `MethodInstance<Vec>`.
+ */
+export interface MethodInstance<V extends Vec = Float64Array> {
   readonly name: MethodName;
   readonly dim: number;
   readonly shards: number;
   readonly gamma: number;
   readonly tau: number;
-  initReplica(z0: Float64Array): ReplicaState;
-  initShard(m: number): ShardState;
-  initServer(): ServerState;
+  initReplica(z0: V): ReplicaState<V>;
+  initShard(m: number): ShardState<V>;
+  initServer(): ServerState<V>;
   /** Phase that opens the next iteration (an init phase while `!replica.initialized`). */
-  startPhase(replica: ReplicaState): PhaseName;
+  startPhase(replica: ReplicaState<V>): PhaseName;
   phase(name: PhaseName): PhaseInfo;
   /** Evaluation buffers of a holder of shard m. */
-  initWork(m: number): ShardWork;
+  initWork(m: number): ShardWork<V>;
   /** The operator evaluations the device step of shard m in `phase` needs (points written into `work`). */
-  planUplink(replica: ReplicaState, shard: ShardState, work: ShardWork, m: number, phase: PhaseName): readonly Evaluation[];
+  planUplink(replica: ReplicaState<V>, shard: ShardState<V>, work: ShardWork<V>, m: number, phase: PhaseName): readonly Evaluation<V>[];
   /** The device step of shard m once the planned evaluations' values are in `work`. */
-  finishUplink(replica: ReplicaState, shard: ShardState, work: ShardWork, m: number, phase: PhaseName): UplinkResult;
+  finishUplink(replica: ReplicaState<V>, shard: ShardState<V>, work: ShardWork<V>, m: number, phase: PhaseName): UplinkResult<V>;
   /** sum += (1/M)·decompress(shard m's uplink payload of `phase`). Throws on a payload of the wrong shape. */
-  accumulateUplink(replica: ReplicaState, phase: PhaseName, m: number, payload: Payload, sum: Float64Array): void;
+  accumulateUplink(replica: ReplicaState<V>, phase: PhaseName, m: number, payload: Payload, sum: Float64Array): void;
   /** The server step from the sum of the uplinks. Mutates `server` (and may overwrite `uplinks.sum`); must not mutate the replica. */
-  serverAggregate(server: ServerState, replica: ReplicaState, phase: PhaseName, uplinks: UplinkSum, options: AggregateOptions): Downlink;
+  serverAggregate(server: ServerState<V>, replica: ReplicaState<V>, phase: PhaseName, uplinks: UplinkSum, options: AggregateOptions): Downlink;
   /** Mutates `replica`; returns the next phase, or null when the iteration is complete. */
-  deviceApply(replica: ReplicaState, phase: PhaseName, downlink: Downlink): PhaseName | null;
+  deviceApply(replica: ReplicaState<V>, phase: PhaseName, downlink: Downlink): PhaseName | null;
   /** The current iterate to report (z for VIs, x for minimisation). */
-  iterate(replica: ReplicaState): Float64Array;
+  iterate(replica: ReplicaState<V>): V;
 }
+
+/** Any method, as the engine drives it. */
+export type AnyMethod = MethodInstance<Vec>;

@@ -96,8 +96,8 @@ export class ModelOperator {
     return shardRange(this.train.count, this.shards, m);
   }
 
-  /** Writes F_{m,i}(params) into `out` (length dim). Calls must not overlap. */
-  async evaluate(shard: number, sample: number, params: Float32Array, out: Float32Array): Promise<OperatorStats> {
+  /** Writes F_{m,i}(params) into `out` (length dim), or subtracts it from `out` (`subtract`). Calls must not overlap. */
+  async evaluate(shard: number, sample: number, params: Float32Array, out: Float32Array, subtract = false): Promise<OperatorStats> {
     if (this.busy) throw new Error('ModelOperator.evaluate: a call is already in progress');
     if (out.length !== this.dim) throw new RangeError(`out: expected ${this.dim} values, got ${out.length}`);
     if (!Number.isSafeInteger(sample) || sample < 0) throw new RangeError(`sample must be a non-negative integer, got ${sample}`);
@@ -130,11 +130,14 @@ export class ModelOperator {
           correct = scalarOutput(res, IO.correct);
         }
         advLoss = l;
-        readOutput(res, IO.grad, out, 1 / K, t > 0);
+        readOutput(res, IO.grad, out, subtract ? -1 / K : 1 / K, subtract || t > 0);
         if (adv && t < K - 1) ascend(rho, floatOutput(res, IO.gradDelta), buf.mask, task.batch, c.seqLen, c.embed, adv);
         disposeOutputs(res);
       }
-      if (task.lambda > 0) for (let i = 0; i < out.length; i++) out[i] += task.lambda * params[i];
+      if (task.lambda > 0) {
+        const l = subtract ? -task.lambda : task.lambda;
+        for (let i = 0; i < out.length; i++) out[i] += l * params[i];
+      }
       let examples = 0;
       const w = mlm ? buf.mlmWeights : buf.weights;
       for (let i = 0; i < w.length; i++) examples += w[i];

@@ -164,7 +164,7 @@ export function simulate(options: SimulateOptions): SimulateResult {
   const target = manifest.stop.target ?? DEFAULT_TARGET;
   const tmpA = new Float64Array(dim);
   const tmpB = new Float64Array(dim);
-  const opNormSq0 = operatorNormSq(problem, ctx.z0, tmpA, tmpB);
+  const opNormSq0 = operatorNormSq(problem, f64(ctx.z0), tmpA, tmpB);
   const maxIterations = manifest.stop.iterations;
   const recordEvery = options.recordEvery ?? Math.max(1, Math.ceil(maxIterations / 200));
 
@@ -260,7 +260,7 @@ export function simulate(options: SimulateOptions): SimulateResult {
     const rd = peer.relDist();
     if (rd !== null) return rd;
     if (iteration % recordEvery !== 0 && iteration !== maxIterations) return null;
-    return operatorNormSq(problem, run.method.iterate(peer.replica), tmpA, tmpB) / opNormSq0;
+    return operatorNormSq(problem, f64(ctx.method.iterate(peer.replica)), tmpA, tmpB) / opNormSq0;
   }
 
   swarm.addInitialPeers(starters);
@@ -282,7 +282,7 @@ export function simulate(options: SimulateOptions): SimulateResult {
   let best: MashaPeer | null = null;
   for (const p of peers) if (best === null || p.committedRound > best.committedRound) best = p;
   const finalPeer = best;
-  const z = finalPeer ? run.method.iterate(finalPeer.replica).slice() : ctx.z0.slice();
+  const z = f64(finalPeer ? ctx.method.iterate(finalPeer.replica).slice() : ctx.z0.slice());
   const finalRelDist = solution && finalPeer ? finalPeer.relDist() : null;
   const finalOpNormSq = operatorNormSq(problem, z, tmpA, tmpB);
   const digests = new Set(peers.map((p) => p.digestHex));
@@ -325,4 +325,10 @@ export function simulate(options: SimulateOptions): SimulateResult {
     z,
     timing: { setupSeconds: (runStart - setupStart) / 1000, runSeconds: (runEnd - runStart) / 1000, runCpuSeconds: (cpu.user + cpu.system) / 1e6 },
   };
+}
+
+/** The float64 vectors of a synthetic problem's run (model runs are not simulated here). */
+function f64(v: Float64Array | Float32Array): Float64Array {
+  if (!(v instanceof Float64Array)) throw new TypeError('simulate: a synthetic problem run has float64 vectors');
+  return v;
 }
