@@ -111,7 +111,7 @@ export function accumulateUplink(
  * in ascending shard order and returns the included shards. For single-process drivers (the
  * reference runner, tests); the engine streams uplinks into its own sum as they arrive.
  */
-export function sumUplinks(method: MethodInstance, replica: ReplicaState, phase: PhaseName, uplinks: readonly ShardUplink[], out: Float64Array): UplinkSum {
+export function sumUplinks<V extends Float64Array | Float32Array>(method: MethodInstance<V>, replica: ReplicaState<V>, phase: PhaseName, uplinks: readonly ShardUplink[], out: Float64Array): UplinkSum {
   out.fill(0);
   const sorted = [...uplinks].sort((a, b) => a.shard - b.shard);
   for (let i = 1; i < sorted.length; i++) {

@@ -7,3 +7,8 @@ export * from './freelb.js';
 export * from './operator.js';
 export * from './evaluator.js';
 export * from './optim.js';
+export * from './masha-optim.js';
+export * from './masha-model.js';
+export * from './sampled.js';
+export * from './softmax.js';
+export * from './model-runner.js';

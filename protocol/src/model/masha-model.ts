@@ -32,7 +32,7 @@
  */
 import type { Compressor, Payload } from '../compress/types.js';
 import { ValidationError } from '../errors.js';
-import { SERVER } from '../rng/streams.js';
+import { SERVER, type Streams } from '../rng/streams.js';
 import {
   accumulateUplink,
   Contexts,
@@ -164,6 +164,11 @@ export class ModelMethod implements MethodInstance<F32> {
 
   initWork(_m: number): ShardWork<F32> {
     return { vectors: { x0: new Float32Array(this.dim), v0: new Float32Array(this.dim) } };
+  }
+
+  /** The run's keyed streams (compressor randomness, coins). */
+  get streams(): Streams {
+    return this.ctx.streams;
   }
 
   private check(m: number): void {
