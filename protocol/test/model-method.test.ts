@@ -12,6 +12,7 @@ import {
 import { perTensorCompressor } from '../src/compress/per-tensor.js';
 import type { Problem } from '../src/problems/types.js';
 import { TestSwarm } from './engine-driver.js';
+import { isModelManifest, MODEL_DEFAULT_TAU, modelRunFromManifest, parseManifest, runFromManifest, softmaxTaskOf } from '../src/manifest/index.js';
 
 const TASK: SoftmaxTask = {
   features: 24,
@@ -195,4 +196,48 @@ describe('the swarm trains a model bit for bit like the reference runner', () =>
       expect(new Set(swarm.alive().map((n) => n.peer.digestHex)).size).toBe(1);
     });
   }
+});
+
+describe('model runs in the manifest', () => {
+  const base = {
+    problem: { kind: 'softmax', shards: 4, adversarial: { epsilon: 0.5, steps: 2, stepSize: 0.3 } },
+    method: { name: 'masha2', optimizer: { name: 'lamb', lr: 0.05 } },
+    compressors: { device: 'powersgd:r=2,min=64' },
+    stop: { iterations: 30 },
+    seed: 4,
+  } as const;
+
+  it('builds the method, w⁰ and the run context; the reference runner lowers the objective', async () => {
+    const m = parseManifest(base);
+    expect(isModelManifest(m)).toBe(true);
+    expect(m.method.tau).toBe(MODEL_DEFAULT_TAU);
+    const run = modelRunFromManifest(m);
+    expect(run.method.name).toBe('masha2');
+    expect(run.method.device.spec).toBe('powersgd:r=2,min=64');
+    expect(run.ctx.dim).toBe(24 * 4 + 4);
+    expect(run.runId).toBe(modelRunFromManifest(parseManifest(base)).runId);
+    const op = new SoftmaxOperator(softmaxTaskOf(m));
+    const driver = new ModelReferenceDriver(run.method, op, run.w0);
+    await driver.runIteration();
+    const l0 = op.loss(driver.replica.vectors.z).loss;
+    for (let k = 0; k < 30; k++) await driver.runIteration();
+    expect(op.loss(driver.replica.vectors.z).loss).toBeLessThan(0.9 * l0);
+    expect(() => runFromManifest(m)).toThrow(/modelRunFromManifest/);
+  });
+
+  it('refuses what a model run cannot do, naming the field', () => {
+    const bad: [object, RegExp][] = [
+      [{ ...base, method: { name: 'eg', optimizer: { name: 'lamb', lr: 0.05 } } }, /method\.name/],
+      [{ ...base, compressors: { device: 'topk:0.1' } }, /compressors\.device/],
+      [{ ...base, method: { name: 'masha1' } }, /method\.gamma/],
+      [{ ...base, method: { name: 'masha2', optimizer: { name: 'rmsprop', lr: 1 } } }, /method\.optimizer\.name/],
+      [{ problem: { kind: 'bilinear' }, method: { name: 'masha1', optimizer: { name: 'sgd', lr: 0.1 } } }, /method\.optimizer/],
+      [{ problem: { kind: 'model', task: { objective: 'classify', adversarial: { epsilon: -1 } } }, method: { name: 'masha2', optimizer: { name: 'lamb', lr: 1e-3 } } }, /problem\.task\.adversarial\.epsilon/],
+    ];
+    for (const [v, re] of bad) expect(() => parseManifest(v)).toThrow(re);
+    // The tiny ALBERT's run builds without ONNX Runtime: layout, seeded w⁰, per-tensor codec.
+    const albert = modelRunFromManifest(parseManifest({ problem: { kind: 'model', task: { objective: 'classify', shards: 4 } }, method: { name: 'masha2', optimizer: { name: 'lamb', lr: 1e-3 } }, compressors: { device: 'int8:min=65536' } }));
+    expect(albert.ctx.dim).toBe(1_459_074);
+    expect(albert.method.device.constants(albert.ctx.dim, 4).beta).toBeCloseTo(13_832_256 / (32 * 1_459_074), 12);
+  });
 });

@@ -87,6 +87,9 @@ export function buildProblem(spec: ProblemSpec, options: BuildOptions = {}): Pro
       }
       return problemFromJsonValue(json, 'problem');
     }
+    case 'model':
+    case 'softmax':
+      throw new ValidationError('problem.kind', `a ${spec.kind} run has no synthetic problem: build it with modelRunFromManifest`);
   }
 }
 

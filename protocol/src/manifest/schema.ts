@@ -16,6 +16,9 @@ import '../compress/permk.js'; // registers 'permk' with parseCompressor
 import { parseCompressor } from '../compress/registry.js';
 import { parseProx } from '../prox/registry.js';
 import type { MethodName } from '../methods/types.js';
+import { modelTaskSchema } from '../model/task.js';
+import { optimizerSchema } from '../model/optim.js';
+import { parseTensorRule } from '../compress/per-tensor.js';
 
 export const MANIFEST_VERSION = 1;
 
@@ -99,7 +102,33 @@ const inlineSchema = z.strictObject({
   data: z.record(z.string(), z.unknown()),
 });
 
-const problemSchema = z.discriminatedUnion('kind', [bilinearSchema, quadraticSchema, fileSchema, inlineSchema]);
+/** A model run (seed §5.2): the tiny ALBERT on the named dataset, evaluated by ONNX Runtime. */
+const modelProblemSchema = z.strictObject({
+  kind: z.literal('model'),
+  task: modelTaskSchema,
+  /** The dataset the task trains on (built by `npm run build` into node/dist/data/). */
+  dataset: z.literal('spam-assassin').default('spam-assassin'),
+});
+
+/** A model run on the pure-TypeScript softmax model (model/softmax.ts): the simulator and tests. */
+const softmaxProblemSchema = z.strictObject({
+  kind: z.literal('softmax'),
+  features: int(1, 4096).default(24),
+  classes: int(2, 1000).default(4),
+  perShard: int(1, 1_000_000).default(200),
+  shards: int(1, 10_000).default(4),
+  test: int(0, 1_000_000).default(400),
+  batch: int(1, 4096).default(16),
+  seed: seedSchema.default(0),
+  separation: z.number().min(0).max(100).default(0.35),
+  lambda: z.number().min(0).max(1e3).default(1e-3),
+  adversarial: z
+    .strictObject({ epsilon: z.number().positive().max(100), steps: int(1, 64), stepSize: z.number().positive().max(100) })
+    .nullable()
+    .default(null),
+});
+
+const problemSchema = z.discriminatedUnion('kind', [bilinearSchema, quadraticSchema, fileSchema, inlineSchema, modelProblemSchema, softmaxProblemSchema]);
 
 const methodSchema = z.strictObject({
   name: z.enum(METHOD_NAMES),
@@ -107,6 +136,8 @@ const methodSchema = z.strictObject({
   tau: z.number().min(0).lt(1).optional(),
   stochastic: z.boolean().default(MANIFEST_DEFAULTS.method.stochastic),
   prox: z.string().min(1).max(200).default(MANIFEST_DEFAULTS.method.prox),
+  /** Model runs: the optimizer every peer applies to the method's step (absent: plain MASHA with γ). */
+  optimizer: optimizerSchema.optional(),
 });
 
 const compressorsSchema = z.strictObject({
@@ -151,10 +182,25 @@ const manifestObject = z.strictObject({
   seed: seedSchema.default(MANIFEST_DEFAULTS.seed),
 });
 
-const manifestSchema = manifestObject.transform((m) => ({
-  ...m,
-  compressors: { device: m.compressors.device ?? MANIFEST_DEFAULTS.compressorFor[m.method.name], server: m.compressors.server },
-}));
+const manifestSchema = manifestObject.transform((m) => {
+  const model = m.problem.kind === 'model' || m.problem.kind === 'softmax';
+  return {
+    ...m,
+    // Model runs: τ defaults to MODEL_DEFAULT_TAU (a refresh every 1/(1 − τ) iterations on average).
+    method: model && m.method.tau === undefined ? { ...m.method, tau: MODEL_DEFAULT_TAU } : m.method,
+    compressors: {
+      device: m.compressors.device ?? (model ? 'identity' : MANIFEST_DEFAULTS.compressorFor[m.method.name]),
+      server: m.compressors.server,
+    },
+  };
+});
+
+/**
+ * τ of model runs when the manifest gives none: 1 − 1/8, so F̃(w) is refreshed (a full float32
+ * round) every 8 iterations on average. Stochastic MASHA's own default, 1 − min(1/r, β), is ≈ 1
+ * for a dataset of r ≫ 1 minibatches: the anchor would almost never move.
+ */
+export const MODEL_DEFAULT_TAU = 0.875;
 
 /** A validated manifest with every default filled in. */
 export type Manifest = z.output<typeof manifestSchema>;
@@ -188,10 +234,29 @@ export function parseManifest(value: unknown): Manifest {
   if (m.method.stochastic && m.problem.kind === 'bilinear' && m.problem.samples < 2) {
     throw new ValidationError('method.stochastic', 'stochastic mode needs problem.samples ≥ 2');
   }
+  if (isModelProblem(m.problem)) {
+    checkModelRun(m);
+    return m;
+  }
+  if (m.method.optimizer !== undefined) throw new ValidationError('method.optimizer', 'an optimizer applies to model runs only (problem.kind model or softmax)');
   checkSpec('compressors.device', () => parseCompressor(m.compressors.device));
   checkSpec('compressors.server', () => parseCompressor(m.compressors.server));
   checkSpec('method.prox', () => parseProx(m.method.prox));
   return m;
+}
+
+/** True for model runs (the tiny ALBERT, or the softmax model). */
+export function isModelProblem(p: ProblemSpec): p is Extract<ProblemSpec, { kind: 'model' | 'softmax' }> {
+  return p.kind === 'model' || p.kind === 'softmax';
+}
+
+/** The cross-field rules of a model run. */
+function checkModelRun(m: Manifest): void {
+  if (m.method.name !== 'masha1' && m.method.name !== 'masha2') throw new ValidationError('method.name', `model runs use masha1 or masha2, got '${m.method.name}'`);
+  if (m.method.optimizer === undefined && m.method.gamma === 'theory') throw new ValidationError('method.gamma', 'a model run without an optimizer needs a numeric stepsize γ');
+  if (m.method.prox !== 'identity') throw new ValidationError('method.prox', 'model runs are unconstrained (prox identity)');
+  if (m.compressors.server !== 'identity') throw new ValidationError('compressors.server', "model runs broadcast the aggregate as float32 (server 'identity')");
+  checkSpec('compressors.device', () => parseTensorRule(m.compressors.device));
 }
 
 function checkSpec(field: string, parse: () => unknown): void {
@@ -210,6 +275,10 @@ export function manifestShards(m: Manifest): number | null {
       return m.problem.M;
     case 'quadratic':
       return m.problem.n;
+    case 'model':
+      return m.problem.task.shards;
+    case 'softmax':
+      return m.problem.shards;
     default:
       return null;
   }
