@@ -23,8 +23,11 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { operatorNormSq, runFromManifest, runIdOf, type EngineAction, type Manifest, type ManifestRun } from '@masha/protocol';
+import { isModelManifest, modelRunFromManifest, operatorNormSq, runFromManifest, runIdOf, type EngineAction, type Manifest, type ManifestRun, type ModelRun } from '@masha/protocol';
 import { ProblemEvaluator } from '@masha/protocol/host';
+import type { Evaluator } from '@masha/protocol/ports';
+import { createModelProbe, type ModelMeasure, type ModelProbe, type ModelRuntimeOptions } from '../model/swarm-model.js';
+import { writeModelResults, type ModelSeries } from './model-results.js';
 import type { MashaNodeOptions } from '../net/create-node.js';
 import type { SwarmTransport } from '../net/swarm-transport.js';
 import { PeerDriver } from '../peer/driver.js';
@@ -81,6 +84,8 @@ export interface LaunchOptions {
   readonly progressIntervalMs?: number;
   /** Called for launcher events (a peer joined or went silent, an election, the end). */
   readonly onEvent?: (text: string) => void;
+  /** Model runs: how the launcher measures the iterate (ONNX Runtime backend, dataset, test examples per probe). */
+  readonly model?: ModelRuntimeOptions & { readonly probeExamples?: number; readonly finalExamples?: number; readonly probeIntervalMs?: number };
 }
 
 export interface LaunchResult {
@@ -89,6 +94,8 @@ export interface LaunchResult {
   readonly summary: LaunchSummary;
   /** z.json (the final iterate) is written only when the dimension is at most Z_FILE_MAX_DIM. */
   readonly files: { readonly summary: string; readonly events: string; readonly plot: string; readonly z: string };
+  /** Model runs: the training curves and final test figures (model.json, loss.svg, rounds.csv). */
+  readonly model?: { readonly results: string; readonly plot: string; readonly final: ModelMeasure | null };
 }
 
 /** z.json is written for problems of at most this dimension. */
@@ -111,7 +118,11 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
     return text;
   };
   // Build the run here first: a manifest that validates but cannot be built fails before publishing.
-  const run: ManifestRun = runFromManifest(manifest, { readFile });
+  const modelRun: ModelRun | null = isModelManifest(manifest) ? modelRunFromManifest(manifest) : null;
+  const run: ManifestRun | null = modelRun === null ? runFromManifest(manifest, { readFile }) : null;
+  const ctx = modelRun?.ctx ?? (run as ManifestRun).ctx;
+  // A model run is measured on the test split by the launcher itself (ONNX Runtime, or the softmax model).
+  const probe: ModelProbe | null = modelRun === null ? null : await createModelProbe(modelRun, options.model ?? {});
   // A relay must answer before anything is written: a bad address or an unreachable relay leaves
   // no directory behind (and never touches an earlier start's files).
   const transport: SwarmTransport = await connectSwarm({
@@ -140,11 +151,15 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
   options.onLaunched?.({ runId, peerId: self, dir });
   log.write('launch', { peer: self, runId, manifest: manifest as never, relays: [...options.relays] });
 
-  const target = manifest.stop.target ?? (run.ctx.solution !== null ? DEFAULT_TARGET : null);
-  const problem = run.problem;
-  const tmpA = new Float64Array(problem.dim);
-  const tmpB = new Float64Array(problem.dim);
-  const opNorm0 = run.ctx.solution === null ? operatorNormSq(problem, f64(run.ctx.z0), tmpA, tmpB) : 1;
+  const target = modelRun !== null ? null : (manifest.stop.target ?? (ctx.solution !== null ? DEFAULT_TARGET : null));
+  const problem = run?.problem ?? null;
+  const tmpA = new Float64Array(problem?.dim ?? 0);
+  const tmpB = new Float64Array(problem?.dim ?? 0);
+  // Model runs: ‖F̃(w)‖² of the replica's minibatch estimate (no evaluation needed), set after init.
+  let opNorm0 = problem !== null && ctx.solution === null ? operatorNormSq(problem, f64(ctx.z0), tmpA, tmpB) : 1;
+  const modelSeries: ModelSeries = { iteration: [], seconds: [], loss: [], accuracy: [], commits: [] };
+  let probing = false;
+  let lastProbeAt = -Infinity;
   const series: LaunchSeries = { iteration: [], seconds: [], metric: [], aliveSeconds: [], alive: [] };
   const epochs = new Set<number>();
   let lastIteration = 0;
@@ -154,8 +169,42 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
   const metricOf = (observer: PeerDriver): number => {
     const rd = observer.engine.relDist();
     if (rd !== null) return rd;
-    const z = f64(run.ctx.method.iterate(observer.engine.replica));
-    return operatorNormSq(problem, z, tmpA, tmpB) / (opNorm0 > 0 ? opNorm0 : 1);
+    const z = f64(ctx.method.iterate(observer.engine.replica));
+    return operatorNormSq(problem as NonNullable<typeof problem>, z, tmpA, tmpB) / (opNorm0 > 0 ? opNorm0 : 1);
+  };
+  /** Model runs: measure a copy of the iterate on the probe's test slice, one measurement at a time. */
+  const probeModel = (observer: PeerDriver, force: boolean): void => {
+    if (probe === null || probing) return;
+    const t = elapsed();
+    if (!force && t - lastProbeAt < (options.model?.probeIntervalMs ?? 1_000)) return;
+    const it = observer.engine.replica.iteration;
+    const z = Float32Array.from(ctx.method.iterate(observer.engine.replica));
+    probing = true;
+    lastProbeAt = t;
+    probe.measure(z).then(
+      (r) => {
+        probing = false;
+        modelSeries.iteration.push(it);
+        modelSeries.seconds.push(t / 1000);
+        modelSeries.loss.push(r.loss);
+        modelSeries.accuracy.push(r.accuracy);
+        lastMetric = r.loss;
+        series.iteration.push(it);
+        series.seconds.push(t / 1000);
+        series.metric.push(r.loss);
+        options.onEvent?.(`iteration ${it}: test loss ${r.loss.toFixed(4)}, accuracy ${(100 * r.accuracy).toFixed(1)} %`);
+      },
+      (e: unknown) => {
+        probing = false;
+        log.write('error', { message: `probe: ${(e as Error).message}` });
+      },
+    );
+  };
+  const fwNormSq = (observer: PeerDriver): number => {
+    const fw = observer.engine.replica.vectors.Fw;
+    let s = 0;
+    for (let i = 0; i < fw.length; i++) s += fw[i] * fw[i];
+    return s;
   };
 
   // ---------------------------------------------------------------- observer and status board
@@ -167,9 +216,9 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
     });
   const observer: PeerDriver = new PeerDriver({
     transport,
-    ctx: run.ctx,
+    ctx,
     // An observer answers no round: it never evaluates, but the host needs an evaluator port.
-    evaluator: new ProblemEvaluator(run.problem),
+    evaluator: run !== null ? new ProblemEvaluator(run.problem) : NO_EVALUATOR,
     frameBytes: manifest.network.frameBytes,
     role: 'observer',
     log,
@@ -179,9 +228,18 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
         epochs.add(a.epoch);
       } else if (a.type === 'commit') {
         const it = observer.engine.replica.iteration;
-        if (it > lastIteration) {
+        if (modelRun !== null) {
+          modelSeries.commits.push({ t: elapsed() / 1000, round: a.round, iteration: it, phase: a.phase, included: a.included.length });
+          if (a.phase === 'init') {
+            opNorm0 = fwNormSq(observer);
+            probeModel(observer, true);
+          } else if (it > lastIteration) {
+            lastIteration = it;
+            probeModel(observer, it >= manifest.stop.iterations);
+          }
+        } else if (it > lastIteration) {
           lastIteration = it;
-          const known = run.ctx.solution !== null;
+          const known = ctx.solution !== null;
           const t = elapsed();
           // ‖F‖² costs M operator evaluations: at most a few per second when z* is unknown.
           if (known || t - lastMetricAt >= 250 || it >= manifest.stop.iterations) {
@@ -328,8 +386,21 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
     options.signal?.removeEventListener('abort', onAbort);
   }
 
-  const z = f64(run.ctx.method.iterate(observer.engine.replica));
-  const finalOpNormSq = operatorNormSq(problem, z, tmpA, tmpB);
+  const zFinal = ctx.method.iterate(observer.engine.replica);
+  const z = problem !== null ? f64(zFinal) : null;
+  const finalOpNormSq = problem !== null && z !== null ? operatorNormSq(problem, z, tmpA, tmpB) : fwNormSq(observer);
+  // Model runs: wait for a probe in flight, then measure the final iterate on the whole test split.
+  let finalMeasure: ModelMeasure | null = null;
+  if (probe !== null) {
+    while (probing) await sleep(50);
+    try {
+      finalMeasure = await probe.final(Float32Array.from(zFinal));
+      options.onEvent?.(`final: test loss ${finalMeasure.loss.toFixed(4)}, accuracy ${(100 * finalMeasure.accuracy).toFixed(1)} %${finalMeasure.robustAccuracy !== null ? `, robust accuracy ${(100 * finalMeasure.robustAccuracy).toFixed(1)} %` : ''}`);
+    } catch (e) {
+      log.write('error', { message: `final probe: ${(e as Error).message}` });
+    }
+    await probe.release().catch(() => {});
+  }
   const summary = buildSummary({
     runId,
     manifest,
@@ -365,19 +436,28 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
   const final: LaunchSummary = parseRunSummary({ ...summary, logSha256 });
   await writeJsonFile(paths.summary, final);
   // The final iterate as the launcher's observer holds it (small problems only).
-  if (z.length <= Z_FILE_MAX_DIM) {
+  if (z !== null && z.length <= Z_FILE_MAX_DIM) {
     await writeJsonFile(paths.z, { runId, round: observer.engine.committedRound, iteration: observer.engine.replica.iteration, digest: observer.engine.digestHex, z: Array.from(z) });
   }
   await writeTextFile(
     paths.plot,
     plotLaunch(series, {
       title: `${manifest.method.name} + ${manifest.compressors.device} — run ${runId.slice(0, 12)} (${final.peersSeen} volunteers)`,
-      metricLabel: run.ctx.solution !== null ? 'relative squared distance' : '‖F(z)‖² / ‖F(z⁰)‖²',
+      metricLabel: modelRun !== null ? 'test loss (probe)' : ctx.solution !== null ? 'relative squared distance' : '‖F(z)‖² / ‖F(z⁰)‖²',
       ...(target !== null ? { target } : {}),
     }),
   );
+  if (modelRun !== null) {
+    const model = await writeModelResults(dir, { runId, manifest, series: modelSeries, final: finalMeasure, summary: final, title: `${manifest.method.name} + ${manifest.compressors.device}` });
+    return { runId, dir, summary: final, files: paths, model: { ...model, final: finalMeasure } };
+  }
   return { runId, dir, summary: final, files: paths };
 }
+
+/** The evaluator of an observer of a model run: it never evaluates. */
+const NO_EVALUATOR: Evaluator = {
+  evaluate: (_request, complete) => complete(new Error('an observer does not evaluate')),
+};
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

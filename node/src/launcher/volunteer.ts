@@ -12,8 +12,10 @@
  * - A run announced as finished before this peer is done ends it too (`reason: "finished"`).
  */
 import { join, resolve } from 'node:path';
-import { runFromManifest } from '@masha/protocol';
+import { isModelManifest, modelRunFromManifest, runFromManifest, type RunContext } from '@masha/protocol';
 import { ProblemEvaluator } from '@masha/protocol/host';
+import type { Evaluator } from '@masha/protocol/ports';
+import { createModelEvaluator, type ModelRuntimeOptions } from '../model/swarm-model.js';
 import type { MashaNodeOptions } from '../net/create-node.js';
 import { NetError } from '../net/errors.js';
 import type { SwarmTransport } from '../net/swarm-transport.js';
@@ -53,6 +55,8 @@ export interface JoinOptions {
   readonly onRun?: (info: { runId: string; manifest: RunAnnouncement['manifest']; logPath: string | null }) => void;
   /** Called every second with the live status, and at the end. */
   readonly onStatus?: (status: PeerStatus) => void;
+  /** Model runs: the ONNX Runtime backend, threads and dataset directory. */
+  readonly model?: ModelRuntimeOptions;
 }
 
 export interface JoinResult {
@@ -81,6 +85,7 @@ export async function joinRun(options: JoinOptions): Promise<JoinResult> {
   let driver: PeerDriver | null = null;
   let boardRef: StatusBoard | null = null;
   let log: EventSink & { close?: () => string } = NO_LOG;
+  let releaseModel: () => Promise<void> = () => Promise.resolve();
   try {
     const waitMs = options.waitMs ?? 60_000;
     const wanted = options.runId;
@@ -105,13 +110,26 @@ export async function joinRun(options: JoinOptions): Promise<JoinResult> {
     if (options.afterRound !== undefined && options.afterRound > 0) {
       await waitForRound(transport, runId, options.afterRound, waitMs, options.signal);
     }
-    const run = runFromManifest(announcement.manifest, {
-      readFile: (path) => {
-        const text = announcement.files[path];
-        if (text === undefined) throw new JoinError('missing-file', `problem file ${path} is not in the announcement`);
-        return text;
-      },
-    });
+    // A model run evaluates with ONNX Runtime (or the softmax model); a synthetic one from its problem.
+    let ctx: RunContext;
+    let evaluator: Evaluator;
+    if (isModelManifest(announcement.manifest)) {
+      const mrun = modelRunFromManifest(announcement.manifest);
+      const handle = await createModelEvaluator(mrun, options.model ?? {});
+      releaseModel = () => handle.release();
+      ctx = mrun.ctx;
+      evaluator = handle.evaluator;
+    } else {
+      const run = runFromManifest(announcement.manifest, {
+        readFile: (path) => {
+          const text = announcement.files[path];
+          if (text === undefined) throw new JoinError('missing-file', `problem file ${path} is not in the announcement`);
+          return text;
+        },
+      });
+      ctx = run.ctx;
+      evaluator = new ProblemEvaluator(run.problem);
+    }
     const logPath = options.logDir
       ? join(resolve(options.logDir), `${peerId}.jsonl`)
       : options.outDir
@@ -127,8 +145,8 @@ export async function joinRun(options: JoinOptions): Promise<JoinResult> {
     let wakeUp: () => void = () => {};
     const d = new PeerDriver({
       transport,
-      ctx: run.ctx,
-      evaluator: new ProblemEvaluator(run.problem),
+      ctx,
+      evaluator,
       frameBytes: announcement.manifest.network.frameBytes,
       role: 'volunteer',
       log,
@@ -168,7 +186,7 @@ export async function joinRun(options: JoinOptions): Promise<JoinResult> {
         // Serve the last state to stragglers: stay at least `lingerMs`, and beyond it while some
         // peer of the run that is still reporting has not finished (it may be receiving the last
         // commit from us, or need our state), up to `maxLingerMs`.
-        const lease = run.ctx.timing.leaseMs;
+        const lease = ctx.timing.leaseMs;
         const minMs = options.lingerMs ?? 2 * lease;
         const maxMs = Math.max(minMs, options.maxLingerMs ?? 10 * lease);
         const begin = performance.now();
@@ -194,6 +212,7 @@ export async function joinRun(options: JoinOptions): Promise<JoinResult> {
     boardRef?.stop();
     directory.stop();
     log.close?.();
+    await releaseModel().catch(() => {});
     await transport.close().catch(() => {});
   }
 }
