@@ -27,8 +27,9 @@ const TASK: SoftmaxTask = {
   adversarial: { epsilon: 0.5, steps: 2, stepSize: 0.3 },
 };
 
-function method(op: SoftmaxOperator, variant: 'masha1' | 'masha2', spec: string, opt: OptimizerConfigInput | null, tau = 0.8): ModelMethod {
+function method(op: SoftmaxOperator, variant: 'masha1' | 'masha2', spec: string, opt: OptimizerConfigInput | null, tau = 0.8, server?: string): ModelMethod {
   return new ModelMethod({
+    ...(server ? { server: perTensorCompressor(server, op.layout.specs) } : {}),
     variant,
     layout: op.layout,
     shards: op.shards,
@@ -161,17 +162,19 @@ describe('MASHA over a model: optimizer, per-tensor compression, error feedback'
 });
 
 describe('the swarm trains a model bit for bit like the reference runner', () => {
-  const cases: [string, 'masha1' | 'masha2', string, OptimizerConfigInput | null][] = [
+  const cases: [string, 'masha1' | 'masha2', string, OptimizerConfigInput | null, string?][] = [
     ['MASHA2 + PowerSGD + EF + LAMB', 'masha2', 'powersgd:r=2,min=64', { name: 'lamb', lr: 0.05 }],
+    ['MASHA2 + PowerSGD up and down (server EF) + LAMB', 'masha2', 'powersgd:r=2,min=64', { name: 'lamb', lr: 0.05 }, 'powersgd:r=2,min=64'],
     ['MASHA1 + identity + SGD', 'masha1', 'identity', { name: 'sgd', lr: 0.1 }],
     ['MASHA2 + mixed 8-bit + Adam', 'masha2', 'int8:block=16,min=64', { name: 'adam', lr: 0.05 }],
   ];
-  for (const [name, variant, spec, opt] of cases) {
+  for (const [name, variant, spec, opt, server] of cases) {
     it(name, async () => {
       const K = 12;
       const op = new SoftmaxOperator(TASK);
-      const ref = await train(op, method(op, variant, spec, opt), K);
-      const m = method(op, variant, spec, opt);
+      const ref = await train(op, method(op, variant, spec, opt, 0.8, server), K);
+      if (server) expect(ref.losses[K]).toBeLessThan(0.95 * ref.losses[0]);
+      const m = method(op, variant, spec, opt, 0.8, server);
       const ctx = createRunContext({
         runId: 'a'.repeat(64),
         method: m,

@@ -65,6 +65,7 @@ export function modelRunFromManifest(manifest: Manifest): ModelRun {
     gamma: mm.gamma === 'theory' ? 1 : mm.gamma,
     tau: mm.tau ?? MODEL_DEFAULT_TAU,
     device: perTensorCompressor(manifest.compressors.device, layout.specs),
+    ...(manifest.compressors.server === 'identity' ? {} : { server: perTensorCompressor(manifest.compressors.server, layout.specs) }),
     optimizer: mm.optimizer ?? null,
   });
   const runId = runIdOf(manifest);

@@ -255,8 +255,8 @@ function checkModelRun(m: Manifest): void {
   if (m.method.name !== 'masha1' && m.method.name !== 'masha2') throw new ValidationError('method.name', `model runs use masha1 or masha2, got '${m.method.name}'`);
   if (m.method.optimizer === undefined && m.method.gamma === 'theory') throw new ValidationError('method.gamma', 'a model run without an optimizer needs a numeric stepsize γ');
   if (m.method.prox !== 'identity') throw new ValidationError('method.prox', 'model runs are unconstrained (prox identity)');
-  if (m.compressors.server !== 'identity') throw new ValidationError('compressors.server', "model runs broadcast the aggregate as float32 (server 'identity')");
   checkSpec('compressors.device', () => parseTensorRule(m.compressors.device));
+  checkSpec('compressors.server', () => parseTensorRule(m.compressors.server));
 }
 
 function checkSpec(field: string, parse: () => unknown): void {

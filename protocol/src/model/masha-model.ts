@@ -76,6 +76,12 @@ export interface ModelMethodConfig {
   readonly tau: number;
   /** Device compressor (per tensor, over the layout). */
   readonly device: Compressor;
+  /**
+   * Server compressor of the 'diff' broadcast (default identity: float32). Compressed, MASHA2
+   * keeps the server's error e (seed MASHA2 step 2, in gradient units): p = mean + e, broadcast
+   * C(p), e ← p − C(p); e is the aggregator's and starts at 0 with each new aggregator.
+   */
+  readonly server?: Compressor;
   readonly optimizer: OptimizerConfig | null;
 }
 
@@ -102,6 +108,7 @@ export class ModelMethod implements MethodInstance<F32> {
   readonly gamma: number;
   readonly tau: number;
   readonly device: Compressor;
+  readonly server: Compressor;
   readonly optimizer: MashaOptimizer;
   private readonly ctx: Contexts;
   private readonly phases: Record<'init' | 'diff' | 'refresh', PhaseInfo>;
@@ -114,9 +121,13 @@ export class ModelMethod implements MethodInstance<F32> {
     if (!(shards >= 1 && Number.isSafeInteger(shards))) throw new ValidationError('shards', `must be a positive integer, got ${shards}`);
     if (!(gamma > 0 && Number.isFinite(gamma))) throw new ValidationError('gamma', `must be finite and > 0, got ${gamma}`);
     if (!(tau >= 0 && tau < 1)) throw new ValidationError('tau', `τ must be in [0, 1), got ${tau}`);
-    if (variant === 'masha1' && device.kind !== 'unbiased') {
-      throw new ValidationError('compressors.device', `masha1 needs an unbiased compressor, '${device.spec}' is ${device.kind} (use masha2: error feedback)`);
+    const server = config.server ?? FULL;
+    for (const [field, c] of [['compressors.device', device], ['compressors.server', server]] as const) {
+      if (variant === 'masha1' && c.kind !== 'unbiased') {
+        throw new ValidationError(field, `masha1 needs an unbiased compressor, '${c.spec}' is ${c.kind} (use masha2: error feedback)`);
+      }
     }
+    this.server = server;
     this.name = variant;
     this.dim = layout.size;
     this.shards = shards;
@@ -129,7 +140,7 @@ export class ModelMethod implements MethodInstance<F32> {
     this.g = new Float32Array(this.dim);
     this.phases = {
       init: phaseInfo(FULL, FULL, true),
-      diff: phaseInfo(device, FULL, false, 1),
+      diff: phaseInfo(device, server, false, 1),
       refresh: phaseInfo(FULL, FULL, true),
     };
   }
@@ -146,7 +157,7 @@ export class ModelMethod implements MethodInstance<F32> {
   }
 
   initServer(): ServerState<F32> {
-    return { vectors: {} };
+    return { vectors: this.name === 'masha2' && this.server !== FULL ? { e: new Float32Array(this.dim) } : {} };
   }
 
   startPhase(replica: ReplicaState<F32>): PhaseName {
@@ -234,17 +245,28 @@ export class ModelMethod implements MethodInstance<F32> {
     accumulateUplink(this.ctx, this.phase(phase).uplink, replica.iteration, phase, m, payload, sum);
   }
 
-  serverAggregate(_server: ServerState<F32>, replica: ReplicaState<F32>, phase: PhaseName, uplinks: UplinkSum, options: AggregateOptions): Downlink {
+  serverAggregate(server: ServerState<F32>, replica: ReplicaState<F32>, phase: PhaseName, uplinks: UplinkSum, options: AggregateOptions): Downlink {
     const k = replica.iteration;
     const { sum, included } = uplinks;
-    const payload = FULL.compress(sum, this.ctx.sender(k, PURPOSE.down(phase), SERVER));
+    const purpose = PURPOSE.down(phase);
     switch (phase) {
       case 'init':
       case 'refresh':
         expectAll(this.name, phase, included, this.shards);
-        return { payload, flags: 0, included };
+        return { payload: FULL.compress(sum, this.ctx.sender(k, purpose, SERVER)), flags: 0, included };
       case 'diff': {
         const refresh = options.forceRefresh || this.ctx.coin(k, 1 - this.tau);
+        const e = server.vectors.e;
+        let payload: Payload;
+        if (e === undefined) payload = this.server.compress(sum, this.ctx.sender(k, purpose, SERVER));
+        else {
+          // MASHA2's server error feedback: p = mean + e; send C(p); e ← p − C(p) (float32 e).
+          const n = this.dim;
+          for (let i = 0; i < n; i++) sum[i] += e[i];
+          payload = this.server.compress(sum, this.ctx.sender(k, purpose, SERVER));
+          this.server.accumulate(payload, this.ctx.shared(k, purpose, SERVER), -1, sum);
+          e.set(sum);
+        }
         return { payload, flags: refresh ? FLAG_REFRESH : 0, included };
       }
       default:
@@ -264,7 +286,7 @@ export class ModelMethod implements MethodInstance<F32> {
         return null;
       case 'diff': {
         if (!replica.initialized) throw new ValidationError('phase', `${this.name}: 'diff' before 'init'`);
-        const g = receive(this.ctx, FULL, k, phase, downlink, this.g);
+        const g = receive(this.ctx, this.server, k, phase, downlink, this.g);
         // z^{k+1} = z̄ − U_s(F̃(w) + g; z̄), committing the optimizer state.
         mashaStep(this.optimizer, k, { z: v.z, w: v.w, d: v.Fw, d2: g, om: v.om ?? null, ov: v.ov ?? null, out: v.z }, true);
         if (downlink.flags & FLAG_REFRESH) {
