@@ -5,3 +5,6 @@
 export * from './net/index.js';
 export * from './peer/index.js';
 export * from './launcher/index.js';
+export * from './model/swarm-model.js';
+export { createRuntime, type NodeBackend } from './model/runtimes.js';
+export { loadDataset, defaultDataDir, type Dataset } from './model/data.js';

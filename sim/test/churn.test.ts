@@ -141,7 +141,7 @@ describe('churn', () => {
     expect(s.peersAtEnd).toBe(M);
     const digests = new Set(r.peers.map((p) => p.digestHex));
     expect(digests.size).toBe(1);
-    const z = r.peers.map((p) => Array.from(r.run.method.iterate(p.replica)));
+    const z = r.peers.map((p) => Array.from(r.run.ctx.method.iterate(p.replica)));
     for (const zi of z) expect(zi).toEqual(z[0]);
     expect(new Set(r.peers.map((p) => p.committedRound)).size).toBe(1);
   });

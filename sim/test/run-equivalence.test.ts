@@ -39,14 +39,13 @@ describe('simulated swarm without churn or loss', () => {
     it(`${name}: bitwise the same iterates as the reference runner`, () => {
       const m = manifest(over);
       const ref = reference(m);
-      const built = buildRun(m);
       const trajectory: Float64Array[] = [];
       const result = simulate({
         ...sim,
         manifest: m,
         onIteration: ({ iteration, peer }) => {
           expect(peer.replica.iteration).toBe(iteration);
-          trajectory.push(built.method.iterate(peer.replica).slice());
+          trajectory.push(Float64Array.from(peer.ctx.method.iterate(peer.replica)));
         },
       });
       expect(result.summary.stop).toBe('done');
@@ -58,7 +57,7 @@ describe('simulated swarm without churn or loss', () => {
       expect(result.summary.elections).toBe(1);
       expect(result.summary.lateFrames).toBe(0);
       expect(result.summary.rejectedFrames).toBe(0);
-      for (const p of result.peers) expect(Array.from(built.method.iterate(p.replica))).toEqual(Array.from(ref[ref.length - 1]));
+      for (const p of result.peers) expect(Array.from(p.ctx.method.iterate(p.replica))).toEqual(Array.from(ref[ref.length - 1]));
     });
   }
 });

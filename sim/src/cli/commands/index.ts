@@ -9,3 +9,4 @@ export { command as solve } from './solve.js';
 export { command as reproBilinear } from './repro-bilinear.js';
 export { command as run } from './run.js';
 export { command as reproPermk } from './repro-permk.js';
+export { command as reproAdversarial } from './repro-adversarial.js';
