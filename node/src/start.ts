@@ -15,16 +15,17 @@
  * away, and at the hard timeout; children also exit by themselves if this process is killed
  * outright (launcher/processes.ts).
  */
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { runIdOf, type Manifest } from '@masha/protocol';
+import { isModelManifest, runIdOf, type Manifest } from '@masha/protocol';
 import type { RunSummary } from '@masha/protocol/swarm';
 import { reportError } from './cli/errors.js';
 import { STOP_SIGNALS } from './cli/io.js';
 import { loadManifestFile } from './cli/manifest-file.js';
 import { startedByNpm, watchParent } from './cli/parent-watch.js';
-import { defaultManifest } from './launcher/default-run.js';
+import { adversarialManifest, defaultManifest } from './launcher/default-run.js';
+import { UsageError } from '@masha/protocol';
 import { writeJsonFile } from './launcher/files.js';
 import { ProcessGroup, type ManagedChild } from './launcher/processes.js';
 import { createStartDir } from './launcher/run-dir.js';
@@ -34,7 +35,8 @@ interface StartFlags {
   peers: number;
   out: string;
   manifest?: string;
-  timeout: number;
+  task: 'default' | 'adversarial';
+  timeout?: number;
   progress: string;
   http: number;
 }
@@ -55,6 +57,11 @@ function httpPort(v: string): number {
   return n;
 }
 
+function task(v: string): 'default' | 'adversarial' {
+  if (v !== 'default' && v !== 'adversarial') throw new InvalidArgumentError('expected default or adversarial.');
+  return v;
+}
+
 function seconds(v: string): number {
   const n = Number(v);
   if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError('expected a positive number of seconds.');
@@ -71,7 +78,8 @@ async function main(argv: readonly string[]): Promise<number> {
     .option('--peers <n>', 'number of volunteer processes', positiveInt(32), 4)
     .option('--out <dir>', 'runs directory: files go to <dir>/<runId>/<start time>/, <dir>/<runId>/latest points at the newest', 'runs')
     .option('--manifest <file>', 'run this manifest instead of the default run')
-    .option('--timeout <seconds>', 'hard limit for the whole run', seconds, 300)
+    .option('--task <name>', 'default (MASHA1 on the bilinear game) or adversarial (the tiny ALBERT trained adversarially, seed §5.2)', task, 'default')
+    .option('--timeout <seconds>', 'hard limit for the whole run (default 300, adversarial 1800)', seconds)
     .option('--progress <mode>', 'progress display: auto, bar, lines, off', 'auto')
     .option('--http <port>', 'port of the relay\'s volunteer page (0 = any free port)', httpPort, 0)
     .exitOverride();
@@ -84,12 +92,14 @@ async function main(argv: readonly string[]): Promise<number> {
   const flags = program.opts<StartFlags>();
   let manifest: Manifest;
   try {
-    manifest = flags.manifest !== undefined ? loadManifestFile(flags.manifest).manifest : defaultManifest();
+    if (flags.manifest !== undefined && flags.task !== 'default') throw new UsageError('--task', 'cannot be combined with --manifest');
+    manifest = flags.manifest !== undefined ? loadManifestFile(flags.manifest).manifest : flags.task === 'adversarial' ? adversarialManifest() : defaultManifest();
   } catch (e) {
     return reportError(NAME, e, process.stderr);
   }
   const runId = runIdOf(manifest);
   const outDir = resolve(flags.out);
+  const timeout = flags.timeout ?? (flags.task === 'adversarial' ? 1800 : 300);
 
   const group = new ProcessGroup();
   let stopping = false;
@@ -109,7 +119,7 @@ async function main(argv: readonly string[]): Promise<number> {
     // itself be killed outright, we notice that our parent is gone.
     if (startedByNpm()) stopWatching = watchParent(() => handler('SIGHUP'));
   });
-  const hardTimeout = new Promise<string>((res) => setTimeout(() => res('timeout'), flags.timeout * 1000).unref());
+  const hardTimeout = new Promise<string>((res) => setTimeout(() => res('timeout'), timeout * 1000).unref());
 
   const started = performance.now();
   try {
@@ -162,7 +172,7 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     const launcher = group.spawnMasha(
       'launcher',
-      ['--progress', flags.progress, 'launch', '--manifest', manifestPath, '--relay', addr, '--dir', dir, '--json', '--timeout', String(Math.max(10, flags.timeout - 15))],
+      ['--progress', flags.progress, 'launch', '--manifest', manifestPath, '--relay', addr, '--dir', dir, '--json', '--timeout', String(Math.max(10, timeout - 15))],
       { stdout: 'pipe', stderr: 'inherit' },
     );
     let summaryText = '';
@@ -172,7 +182,7 @@ async function main(argv: readonly string[]): Promise<number> {
     const how = await Promise.race([launcher.exited.then(() => 'done'), interrupted, hardTimeout]);
     if (how !== 'done') {
       stopping = true;
-      say(how === 'timeout' ? `hard timeout (${flags.timeout} s): stopping everything` : `interrupted (${how}): stopping everything`);
+      say(how === 'timeout' ? `hard timeout (${timeout} s): stopping everything` : `interrupted (${how}): stopping everything`);
       await group.stopAll(3_000);
       return how === 'timeout' ? 1 : 130;
     }
@@ -192,6 +202,7 @@ async function main(argv: readonly string[]): Promise<number> {
       return exit.code === 0 ? 1 : (exit.code ?? 1);
     }
     process.stdout.write(startReport(summary, dir, (performance.now() - started) / 1000));
+    if (isModelManifest(manifest)) process.stdout.write(modelReport(dir));
     return summary.reached && exit.code === 0 ? 0 : 1;
   } catch (e) {
     stopping = true;
@@ -201,6 +212,28 @@ async function main(argv: readonly string[]): Promise<number> {
   } finally {
     stopWatching();
     process.off('exit', onExit);
+  }
+}
+
+/** The model figures of a model run (model.json, written by the launcher). */
+function modelReport(dir: string): string {
+  try {
+    const m = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as {
+      final: { loss: number; accuracy: number; robustAccuracy: number | null; examples: number } | null;
+      curve: { testLoss: number[] };
+      seconds: { perRound: { mean: number }; perIteration: number | null };
+    };
+    const f = m.final;
+    const curve = m.curve.testLoss;
+    const lines = [
+      `  test loss (probe)     ${curve.length > 0 ? `${curve[0].toFixed(4)} → ${curve[curve.length - 1].toFixed(4)}` : '—'}`,
+      f ? `  test accuracy         ${(100 * f.accuracy).toFixed(1)} % of ${f.examples}${f.robustAccuracy !== null ? `, robust ${(100 * f.robustAccuracy).toFixed(1)} %` : ''}` : '  test accuracy         —',
+      `  time                  ${m.seconds.perRound.mean.toFixed(2)} s per round${m.seconds.perIteration !== null ? `, ${m.seconds.perIteration.toFixed(2)} s per iteration` : ''}`,
+      `  figures               ${join(dir, 'loss.svg')}, model.json, rounds.csv`,
+    ];
+    return `${lines.join('\n')}\n`;
+  } catch {
+    return '';
   }
 }
 

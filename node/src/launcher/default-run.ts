@@ -1,2 +1,2 @@
 /** The default run of `npm start` (defined in @masha/protocol, shared with `masha-sim manifest init`). */
-export { DEFAULT_RUN, defaultManifest } from '@masha/protocol';
+export { ADVERSARIAL_RUN, adversarialManifest, DEFAULT_RUN, defaultManifest } from '@masha/protocol';

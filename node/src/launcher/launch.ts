@@ -192,13 +192,24 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
         series.iteration.push(it);
         series.seconds.push(t / 1000);
         series.metric.push(r.loss);
-        options.onEvent?.(`iteration ${it}: test loss ${r.loss.toFixed(4)}, accuracy ${(100 * r.accuracy).toFixed(1)} %`);
+        options.onEvent?.(`iteration ${it}: test loss ${r.loss.toFixed(4)}, accuracy ${(100 * r.accuracy).toFixed(1)} %${pace(it, t / 1000)}`);
       },
       (e: unknown) => {
         probing = false;
         log.write('error', { message: `probe: ${(e as Error).message}` });
       },
     );
+  };
+  /** Training tokens per second and seconds per round since the initial exchange. */
+  const pace = (it: number, seconds: number): string => {
+    const init = modelSeries.commits.find((c) => c.phase === 'init');
+    if (init === undefined || it === 0 || seconds <= init.t) return '';
+    const dt = seconds - init.t;
+    const rounds = modelSeries.commits.filter((c) => c.t > init.t && c.t <= seconds).length;
+    const perRound = rounds > 0 ? `, ${(dt / rounds).toFixed(2)} s/round` : '';
+    if (modelRun?.task.kind !== 'model') return perRound;
+    const t = modelRun.task.task;
+    return `, ${Math.round((it * t.shards * t.batch * t.model.seqLen) / dt)} tokens/s${perRound}`;
   };
   const fwNormSq = (observer: PeerDriver): number => {
     const fw = observer.engine.replica.vectors.Fw;

@@ -27,3 +27,27 @@ export const DEFAULT_RUN = {
 export function defaultManifest(): Manifest {
   return parseManifest(DEFAULT_RUN);
 }
+
+/**
+ * The default adversarial training run (`npm start -- --task adversarial`, seed §5.2 on Masha):
+ * the tiny ALBERT (1,459,074 parameters) on spam/ham classification with FreeLB (ε = 0.1, K = 2),
+ * 4 shards of batch 16, MASHA2 + LAMB (lr 5e-3 after a 10-step warm-up), mixed 8-bit compression
+ * (tensors of ≥ 2^16 elements) on the uplinks and the broadcast, 150 iterations. Timing for CPU
+ * volunteers on one machine: a round computes two FreeLB evaluations per shard (~0.3–1 s each on
+ * a shared 2-core machine), so the lease and the deadline are long.
+ */
+export const ADVERSARIAL_RUN = {
+  problem: {
+    kind: 'model',
+    task: { objective: 'classify', shards: 4, batch: 16, seed: 0, adversarial: { epsilon: 0.1, steps: 2, stepSize: 0.05 } },
+  },
+  method: { name: 'masha2', optimizer: { name: 'lamb', lr: 5e-3, warmup: 10 } },
+  compressors: { device: 'int8:min=65536', server: 'int8:min=65536' },
+  stop: { iterations: 150 },
+  network: { heartbeatMs: 1_000, leaseMs: 20_000, roundDeadlineMs: 20_000, quorum: 1, minPeers: 1 },
+  seed: 0,
+} as const satisfies ManifestInput;
+
+export function adversarialManifest(): Manifest {
+  return parseManifest(ADVERSARIAL_RUN);
+}
