@@ -10,7 +10,8 @@
  */
 import { plotLineChartSvg } from './worker/chart.js';
 import { RunChooser, runInfo, StatusBoard } from './worker/run-watch.js';
-import { TabPeer } from './worker/tab-peer.js';
+import { TabPeer, type TabPeerInit } from './worker/tab-peer.js';
+import { isModelManifest, modelRunFromManifest, type ModelRun } from '@masha/protocol';
 import { CpuGovernor } from './worker/cpu-share.js';
 import type { FromWorker, LiveState, RunInfo, SelfView, ToWorker } from './worker-protocol.js';
 import { broadcastTopic, RUNS_TOPIC, statusTopic, type RunAnnouncement } from '@masha/protocol/swarm';
@@ -108,6 +109,31 @@ function join(s: Session, a: RunAnnouncement): void {
   s.board = new StatusBoard(a.runId);
   post({ type: 'subscribe', topics: [broadcastTopic(a.runId), statusTopic(a.runId)] });
   if (a.state === 'finished') return;
+  if (!isModelManifest(a.manifest)) {
+    startPeer(s, a, undefined);
+    return;
+  }
+  // A model run: fetch the dataset and build the ONNX session first (seconds), then start.
+  let run: ModelRun;
+  try {
+    run = modelRunFromManifest(a.manifest);
+  } catch (e) {
+    s.buildError = `this run cannot be computed in a browser: ${(e as Error).message}`;
+    return;
+  }
+  const base = new URL('/', self.location.href).href;
+  // The model code and onnxruntime-web are a separate chunk, loaded only for model runs.
+  import('./worker/model.js').then(({ createTabModelEvaluator }) => createTabModelEvaluator(run, base)).then(
+    ({ evaluator }) => {
+      if (!s.left) startPeer(s, a, { ctx: run.ctx, evaluator });
+    },
+    (e: unknown) => {
+      s.buildError = `this model run cannot be computed in this browser: ${(e as Error).message}`;
+    },
+  );
+}
+
+function startPeer(s: Session, a: RunAnnouncement, model: TabPeerInit['model']): void {
   let peer: TabPeer;
   try {
     peer = new TabPeer({
@@ -118,6 +144,7 @@ function join(s: Session, a: RunAnnouncement): void {
       post,
       cpuShare: s.cpuShare,
       keepRecords: s.init.debug,
+      ...(model !== undefined ? { model } : {}),
     });
   } catch (e) {
     s.buildError = `this run cannot be computed in a browser: ${(e as Error).message}`;
@@ -125,7 +152,7 @@ function join(s: Session, a: RunAnnouncement): void {
   }
   // This tab's own reports count on its board too (gossip does not deliver our own messages).
   const board = s.board;
-  peer.link.onStatus = (report) => board.accept(report, now(), s.self);
+  if (board !== null) peer.link.onStatus = (report) => board.accept(report, now(), s.self);
   s.peer = peer;
   if (s.paused) peer.pause();
   else peer.start();

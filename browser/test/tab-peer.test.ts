@@ -137,7 +137,7 @@ describe('tab peers (the engine host with the worker\'s ports)', () => {
       for (const t of tabs) {
         const e = t.engine!;
         expect(e.replica.iteration).toBe(ref.iterations);
-        expect([...run.method.iterate(e.replica)]).toEqual([...ref.z]);
+        expect([...run.ctx.method.iterate(e.replica)]).toEqual([...ref.z]);
         // Every tab answered for its shards in every round (quorum 1: all shards, every round).
         expect(t.view().roundsContributed).toBe(e.committedRound);
         expect(t.view().shardsHeld.length).toBe(2);

@@ -25,6 +25,12 @@ function problemName(m: Manifest): string {
       return `problem file ${p.path}`;
     case 'inline':
       return 'inline problem';
+    case 'model': {
+      const t = p.task;
+      return `${t.adversarial ? 'adversarial ' : ''}${t.objective} training of ALBERT (hidden ${t.model.hidden}, ${t.model.layers} layers) on ${p.dataset}`;
+    }
+    case 'softmax':
+      return `softmax model, ${p.features} features × ${p.classes} classes`;
     default: {
       const never: never = p;
       return String(never);

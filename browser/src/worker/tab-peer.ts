@@ -24,9 +24,9 @@
  * After the run is done the host stays to serve stragglers, and stops once the run is announced
  * finished (after two leases) or ten leases after done, like a Node volunteer's linger.
  */
-import { runFromManifest, type EngineAction, type ManifestRun, type MashaPeer } from '@masha/protocol';
+import { runFromManifest, type EngineAction, type MashaPeer, type RunContext } from '@masha/protocol';
 import { PeerHost, ProblemEvaluator, type HostRecord, type RecordKind } from '@masha/protocol/host';
-import type { EventSink } from '@masha/protocol/ports';
+import type { Evaluator, EventSink } from '@masha/protocol/ports';
 import { broadcastTopic, statusTopic, type RunAnnouncement } from '@masha/protocol/swarm';
 import type { FrameVia, LinkInfo, SelfState, SelfView, TabRecord } from '../worker-protocol.js';
 import { CpuGovernor, RecentMean, ThrottledEvaluator } from './cpu-share.js';
@@ -46,6 +46,8 @@ export interface TabPeerInit {
   /** Status report period (ms). Default 1000. */
   readonly statusIntervalMs?: number;
   readonly warmup?: { readonly minMs: number; readonly maxMs: number };
+  /** A model run, prepared beforehand (its ONNX session built): the run context and its evaluator. */
+  readonly model?: { readonly ctx: RunContext; readonly evaluator: Evaluator };
 }
 
 const BASE_KINDS: readonly RecordKind[] = ['held', 'done', 'error'];
@@ -55,7 +57,8 @@ const DEBUG_KINDS: readonly RecordKind[] = ['start', 'commit', 'election', 'metr
 const unixSeconds = (): number => Math.round(performance.timeOrigin + performance.now()) / 1000;
 
 export class TabPeer implements EventSink {
-  readonly run: ManifestRun;
+  readonly ctx: RunContext;
+  private readonly makeEvaluator: () => Evaluator;
   readonly link: MainThreadLink;
   readonly wants: ReadonlySet<RecordKind>;
   private readonly governor: CpuGovernor;
@@ -81,17 +84,25 @@ export class TabPeer implements EventSink {
 
   constructor(private readonly init: TabPeerInit) {
     const a = init.announcement;
-    this.run = runFromManifest(a.manifest, {
-      readFile: (path) => {
-        const text = a.files[path];
-        if (text === undefined) throw new Error(`the problem file ${path} is not in the run's announcement`);
-        return text;
-      },
-    });
+    if (init.model !== undefined) {
+      const model = init.model;
+      this.ctx = model.ctx;
+      this.makeEvaluator = () => model.evaluator;
+    } else {
+      const run = runFromManifest(a.manifest, {
+        readFile: (path) => {
+          const text = a.files[path];
+          if (text === undefined) throw new Error(`the problem file ${path} is not in the run's announcement`);
+          return text;
+        },
+      });
+      this.ctx = run.ctx;
+      this.makeEvaluator = () => new ProblemEvaluator(run.problem);
+    }
     this.bcastTopic = broadcastTopic(a.runId);
     this.link = new MainThreadLink(init.post, { broadcast: this.bcastTopic, status: statusTopic(a.runId) });
     this.wants = new Set(init.keepRecords ? DEBUG_KINDS : BASE_KINDS);
-    this.governor = new CpuGovernor(init.cpuShare, () => performance.now(), this.run.ctx.timing.roundDeadlineMs / 2);
+    this.governor = new CpuGovernor(init.cpuShare, () => performance.now(), this.ctx.timing.roundDeadlineMs / 2);
     this.scheduler = new WorkerScheduler(() => this.governor.run(() => this.host?.wake()));
   }
 
@@ -108,8 +119,8 @@ export class TabPeer implements EventSink {
   start(): void {
     if (this.host !== null || this.state === 'left' || this.state === 'done' || this.state === 'finished' || this.state === 'error') return;
     this.hosts++;
-    const ctx = this.run.ctx;
-    const evaluator = new ThrottledEvaluator(new ProblemEvaluator(this.run.problem), this.governor, () => performance.now());
+    const ctx = this.ctx;
+    const evaluator = new ThrottledEvaluator(this.makeEvaluator(), this.governor, () => performance.now());
     this.evaluator = evaluator;
     this.evaluateMs = evaluator.evaluateMs;
     const host = new PeerHost(
@@ -212,7 +223,7 @@ export class TabPeer implements EventSink {
 
   private scheduleLinger(): void {
     if (this.doneAt === null) return;
-    const lease = this.run.ctx.timing.leaseMs;
+    const lease = this.ctx.timing.leaseMs;
     const until = this.doneAt + (this.finishedAnnounced ? 2 * lease : 10 * lease);
     if (this.lingerTimer !== null) clearTimeout(this.lingerTimer);
     this.lingerTimer = setTimeout(() => {

@@ -9,7 +9,7 @@ import { createRunContext, type RunContext } from '../engine/context.js';
 import { ValidationError } from '../errors.js';
 import { albertLayout, initParams, type ParamLayout } from '../model/albert/params.js';
 import { ModelMethod } from '../model/masha-model.js';
-import { STREAMS } from '../model/operator.js';
+import { STREAMS } from '../model/streams.js';
 import { SoftmaxOperator, type SoftmaxTask } from '../model/softmax.js';
 import type { ModelTask } from '../model/task.js';
 import { keyedRng, SHARED } from '../rng/streams.js';

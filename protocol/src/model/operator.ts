@@ -45,8 +45,9 @@ export interface OperatorStats {
   readonly ms: number;
 }
 
-/** Stream purposes (keyed by task seed, sample, shard). */
-export const STREAMS = { init: 'model-init', batch: 'model-batch', mask: 'model-mlm-mask', adv: 'model-adv-init' } as const;
+import { STREAMS } from './streams.js';
+
+export { STREAMS };
 
 export class ModelOperator {
   readonly task: ModelTask;

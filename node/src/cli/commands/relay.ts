@@ -7,8 +7,10 @@
  * volunteers open (`http` in `--json`). The HTTP server listens on `--host`.
  */
 import { createServer, type Server } from 'node:http';
+import { createRequire } from 'node:module';
+import { defaultDataDir } from '../../model/data.js';
 import type { Command } from 'commander';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { startRelay, type RelayNode } from '../../net/relay.js';
 import { DEFAULT_RELAY_KEY_FILE, loadOrCreateRelayKey } from '../../net/relay-key.js';
 import { defaultPageDir, pageBuilt, staticFile } from '../static-page.js';
@@ -50,6 +52,20 @@ function page(relay: RelayNode, missingPage: string | null): string {
   return `<!doctype html><meta charset="utf-8"><title>Masha relay</title><h1>Masha relay</h1>${note}<p>Peer id <code>${relay.peerId}</code></p><ul>${items}</ul><p>Join with <code>masha join --relay ADDR</code>.</p>`;
 }
 
+/** node/dist/data (the built datasets: `/data/spam-assassin/…`). */
+function dataRoot(): string {
+  return dirname(defaultDataDir().replace(/[\\/]$/, ''));
+}
+
+/** onnxruntime-web's dist directory (its wasm builds: `/ort/ort-wasm-simd-threaded.{mjs,wasm}`), or null. */
+function ortWasmDir(): string | null {
+  try {
+    return dirname(createRequire(import.meta.url).resolve('onnxruntime-web'));
+  } catch {
+    return null;
+  }
+}
+
 function serve(relay: RelayNode, host: string, port: number, pageDir: string): Promise<Server> {
   const server = createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0].replace(/\/{2,}/g, '/');
@@ -61,6 +77,12 @@ function serve(relay: RelayNode, host: string, port: number, pageDir: string): P
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else if (url === '/relay' || (url === '/' && !pageBuilt(pageDir))) {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page(relay, pageBuilt(pageDir) ? null : pageDir));
+    } else if (url.startsWith('/data/') || url.startsWith('/ort/')) {
+      // Model runs: the dataset's token shards and ONNX Runtime's wasm files for browser volunteers.
+      const [dir, rest] = url.startsWith('/data/') ? [dataRoot(), url.slice('/data'.length)] : [ortWasmDir(), url.slice('/ort'.length)];
+      const file = dir === null ? null : staticFile(dir, rest);
+      if (file === null) res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      else res.writeHead(file.status, { 'content-type': file.type, 'content-length': file.body.byteLength, 'cache-control': 'max-age=3600' }).end(req.method === 'HEAD' ? undefined : file.body);
     } else {
       const file = staticFile(pageDir, url);
       if (file === null) res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');

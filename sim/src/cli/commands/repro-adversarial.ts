@@ -1,10 +1,17 @@
 import { isAbsolute, relative, resolve } from 'node:path';
+import { InvalidArgumentError } from 'commander';
 import { toJson } from '../../io/json.js';
 import { startProgress, type Progress } from '../../io/progress.js';
 import { formatNumber, formatTable } from '../../io/table.js';
 import { adversarialSummary, FULL_GRID, QUICK_GRID, reproAdversarial, writeAdversarialRepro, type AdversarialResult } from '../../repro/adversarial.js';
 import { defineCommand } from '../command.js';
 import { parsePositiveNumber, parseSeed } from '../options.js';
+
+function parseCount(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || n > 1_000_000) throw new InvalidArgumentError('expected a whole number of iterations.');
+  return n;
+}
 
 interface ReproAdversarialOptions {
   out: string;
@@ -73,7 +80,7 @@ export const command = defineCommand<ReproAdversarialOptions>({
       .option('--quick', `${QUICK_GRID.iterations} iterations of batch ${QUICK_GRID.batch}, ${QUICK_GRID.testExamples} test examples, ${QUICK_GRID.repetitions} simulated repetitions of ${QUICK_GRID.simIterations} iterations (under 5 minutes on two cores)`)
       .option('--seed <s>', 'seed of the task, the run and the simulated network', parseSeed, 0)
       .option('--mbps <rate>', `simulated link speed, Mbit/s both ways (default ${FULL_GRID.link.uplinkMbps})`, parsePositiveNumber)
-      .option('--iterations <n>', 'training iterations per setup (default: 300, quick 12)', parsePositiveNumber)
+      .option('--iterations <n>', 'training iterations per setup (default: 300, quick 12; 0: time per round only)', parseCount)
       .option('--json', 'print summary.json on stdout instead of the table')
       .addHelpText(
         'after',
@@ -91,7 +98,7 @@ export const command = defineCommand<ReproAdversarialOptions>({
     const grid = {
       ...base,
       seed: opts.seed,
-      ...(opts.iterations !== undefined ? { iterations: Math.round(opts.iterations) } : {}),
+      ...(opts.iterations !== undefined ? { iterations: opts.iterations } : {}),
       link: { ...base.link, ...(opts.mbps !== undefined ? { uplinkMbps: opts.mbps, downlinkMbps: opts.mbps } : {}) },
     };
     const out = resolve(ctx.cwd, opts.out, 'adversarial');
