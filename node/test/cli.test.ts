@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { runIdOf, parseManifest } from '@masha/protocol';
 import { runCli } from '../src/cli/program.js';
 import { createStartDir, startStamp } from '../src/launcher/run-dir.js';
+import { keyedManifest, loadOrCreateLauncherKey } from '../src/launcher/launcher-key.js';
 import { describeDialFailure } from '../src/net/create-node.js';
 
 function capture() {
@@ -82,7 +83,8 @@ describe('masha CLI', () => {
     const path = join(dir, 'rerun.json');
     writeFileSync(path, JSON.stringify(manifest));
     const runs = join(dir, 'runs-rerun');
-    const runId = runIdOf(manifest);
+    const keyPath = join(dir, 'launcher.key');
+    const runId = runIdOf(keyedManifest(manifest, loadOrCreateLauncherKey(keyPath)));
     // The results of an earlier start of the same run.
     const earlier = join(runs, runId, '2026-01-01T00-00-00.000Z');
     mkdirSync(earlier, { recursive: true });
@@ -92,10 +94,10 @@ describe('masha CLI', () => {
     const before = readFileSync(join(earlier, 'events.jsonl'), 'utf8');
 
     const bad = capture();
-    expect(await runCli(['launch', '--manifest', path, '--relay', 'not-a-multiaddr', '--out', runs], bad.io)).toBe(2);
+    expect(await runCli(['launch', '--manifest', path, '--key', keyPath, '--relay', 'not-a-multiaddr', '--out', runs], bad.io)).toBe(2);
     expect(bad.err()).toMatch(/^masha launch: error: not a multiaddr/);
     const down = capture();
-    expect(await runCli(['launch', '--manifest', path, '--relay', RELAY, '--out', runs, '--connect-timeout', '1'], down.io)).toBe(3);
+    expect(await runCli(['launch', '--manifest', path, '--key', keyPath, '--relay', RELAY, '--out', runs, '--connect-timeout', '1'], down.io)).toBe(3);
     expect(down.err()).toMatch(/could not reach any relay/);
 
     expect(readdirSync(join(runs, runId)).sort()).toEqual(['2026-01-01T00-00-00.000Z', 'latest']);
@@ -103,7 +105,7 @@ describe('masha CLI', () => {
     expect(readFileSync(join(earlier, 'events.jsonl'), 'utf8')).toBe(before);
     // A fresh directory: nothing at all.
     const fresh = join(dir, 'runs-fresh');
-    expect(await runCli(['launch', '--manifest', path, '--relay', 'not-a-multiaddr', '--out', fresh], capture().io)).toBe(2);
+    expect(await runCli(['launch', '--manifest', path, '--key', keyPath, '--relay', 'not-a-multiaddr', '--out', fresh], capture().io)).toBe(2);
     expect(existsSync(fresh)).toBe(false);
   });
 
