@@ -5,8 +5,7 @@
  *
  * The aggregator of epoch e is the highest rendezvous weight H(runId, e, p) among the live peers.
  * When a device has heard nothing from its aggregator for a lease — or has heard it but seen no
- * commit for `stallDeadlines` round deadlines while holding shards, or holds a proof that it
- * equivocated — successor i of the published list claims epoch e + 1 after i·claimStep; a peer
+ * commit for `stallDeadlines` round deadlines, or holds a proof that it equivocated — successor i of the published list claims epoch e + 1 after i·claimStep; a peer
  * outside the list claims after the list's turns plus a delay that falls with its own weight
  * (`claimSpread`). Two certified claimants of one epoch are ordered by weight and the lower steps
  * down when it hears the higher.
@@ -51,8 +50,6 @@ export interface ElectionHooks {
   afterAdopt(aggregator: PeerId): void;
   /** This peer's claim timer fired with the aggregator still failed: claim `epoch` (certified by `chain`). */
   claim(epoch: number, chain: readonly Link[]): void;
-  /** Shards this peer holds (a stalled aggregator is noticed only by peers with work to do). */
-  heldCount(): number;
 }
 
 /** Why this peer stopped following its aggregator. */
@@ -222,6 +219,7 @@ export class Election {
     this.claimAt = Number.POSITIVE_INFINITY;
     this.attest = new Map();
     this.attestKey = `${epoch}|${aggregator}`;
+    this.trust.book.follow(epoch, aggregator);
     const chain = this.trust.book.chainOf(epoch, aggregator);
     this.chainBytes = chain !== null && chain.length > 0 ? encodeChain(chain.slice(0, MAX_CHAIN)) : null;
     this.outbox.clearTimer('claim');
@@ -235,7 +233,9 @@ export class Election {
     const now = this.outbox.now;
     const silent = now - this.lastHeardAgg;
     const stallMs = this.ctx.stallDeadlines * roundDeadlineMs;
-    const stalled = this.aggregator !== null && this.hooks.heldCount() > 0 && now - this.lastProgress >= stallMs;
+    // No commit for stallDeadlines deadlines: withholding, or paused (for lack of peers) that long —
+    // either way the role moves on (a pause then costs an election per stallDeadlines deadlines).
+    const stalled = this.aggregator !== null && now - this.lastProgress >= stallMs;
     // The aggregator came back (or made progress again) before anyone took over: follow it again.
     if (this.suspectAt !== null && ((this.suspicion === 'silent' && this.lastHeardAgg > this.suspectAt) || (this.suspicion === 'stalled' && !stalled))) {
       if (this.suspicion === 'stalled' && this.aggregator !== null && !this.trust.isBanned(this.aggregator)) this.trust.book.distrusted.delete(this.aggregator);

@@ -183,7 +183,6 @@ export class MashaPeer implements EnginePeer {
         if (aggregator !== id) this.device.sendHeartbeat();
       },
       claim: (epoch) => this.aggregator.become(epoch),
-      heldCount: () => this.device.heldCount,
     });
     const device = new Device(ctx, outbox, lineage, election, { ingestOwn: (entries) => this.aggregator.ingestOwn(entries) }, token);
     const replication = new Replication(ctx, outbox, lineage, device, trust, {

@@ -34,6 +34,7 @@ import { FrameError } from '../frames/frame-error.js';
 import { Reassembler } from '../frames/reassembler.js';
 import { canonicalJson, runIdOf, sha256Hex } from '../manifest/canonical.js';
 import { ed25519Sign, ed25519Verify } from '../trust/ed25519.js';
+import { base64Decode, base64Encode } from '../trust/base64.js';
 import { parseManifest, type Manifest } from '../manifest/schema.js';
 import { z } from 'zod';
 import { STOP_REASONS, type StopReason } from './summary.js';
@@ -96,16 +97,11 @@ function unhex(h: string): Uint8Array {
 }
 
 function b64(b: Uint8Array): string {
-  let bin = '';
-  for (const x of b) bin += String.fromCharCode(x);
-  return btoa(bin);
+  return base64Encode(b);
 }
 
 function unb64(t: string): Uint8Array {
-  const bin = atob(t);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
+  return base64Decode(t) ?? new Uint8Array(0);
 }
 
 /** How a finished run ended, as its launcher announces it. */

@@ -21,11 +21,12 @@
  *
  *   GENESIS  epoch 1, signed by the claimant itself. Anyone may claim the first epoch: there is no
  *            predecessor, and every peer that saw any later epoch refuses epoch 1 as stale.
- *   SUCC     the certified aggregator a of epoch − 1 signed a succession statement naming the
- *            claimant. Refused when a is distrusted by the verifier (it equivocated, or stalled:
- *            then it could name an accomplice).
- *   QUORUM   Q distinct peers (not a) signed `suspect(epoch − 1, a)` for the certified aggregator a
- *            of epoch − 1, Q = clamp(⌊n/2⌋ + 1, 2, MAX_QUORUM) with n the member count a last
+ *   SUCC     the aggregator a of epoch − 1 signed a succession statement naming the claimant
+ *            (not itself): a must be the aggregator the verifier followed in epoch − 1 (a certified
+ *            claimant of it, for an epoch the verifier was never in). Refused when a is distrusted by
+ *            the verifier (it equivocated, or stalled: then it could name an accomplice).
+ *   QUORUM   Q distinct peers (not a) signed `suspect(epoch − 1, a)` for the aggregator a of
+ *            epoch − 1 (as for SUCC: the one the verifier followed there), Q = clamp(⌊n/2⌋ + 1, 2, MAX_QUORUM) with n the member count a last
  *            signed (included in the link when known; else n = 0 and Q = 2).
  *
  * A verifier checks links oldest first against the epochs it already holds as certified (from
@@ -49,6 +50,7 @@ import { ByteReader, ByteWriter, MessageError } from '../engine/bytes.js';
 import { DIGEST_BYTES } from '../engine/digest.js';
 import type { PeerId } from '../engine/types.js';
 import { readIdents, writeIdents } from '../engine/wire-sets.js';
+import { base64Decode, base64Encode } from './base64.js';
 import type { Identity } from '../ports/identity.js';
 
 /** Largest epoch a claim may name: one below the frame header's u32 limit, so `epoch + 1` always fits. */
@@ -286,6 +288,8 @@ export class EpochBook {
   /** Peers whose successor lists no longer count (equivocated, stalled) and banned peers. */
   readonly distrusted = new Set<PeerId>();
   readonly banned = new Set<PeerId>();
+  /** The aggregator this peer followed in each epoch it was in (SUCC and QUORUM links must name it). */
+  private readonly followed = new Map<number, PeerId>();
   private highest = 0;
   private static readonly KEEP = 64;
 
@@ -332,6 +336,21 @@ export class EpochBook {
     }
   }
 
+  /** This peer follows `peer` as the aggregator of `epoch` (the last one it adopted there). */
+  follow(epoch: number, peer: PeerId): void {
+    this.followed.set(epoch, peer);
+    if (this.followed.size > EpochBook.KEEP) this.followed.delete(this.followed.keys().next().value as number);
+  }
+
+  /**
+   * True when `peer` may hand on epoch `epoch`: the aggregator this peer followed there, or — for an
+   * epoch it was never in (it joined later, or was cut off) — a certified claimant of it.
+   */
+  private predecessorOk(epoch: number, peer: PeerId): boolean {
+    const f = this.followed.get(epoch);
+    return f !== undefined ? f === peer : this.isCertified(epoch, peer);
+  }
+
   /** Records this peer's own claim (it built and signed the link). */
   own(chain: readonly Link[]): void {
     const l = chain[0];
@@ -372,13 +391,14 @@ export class EpochBook {
       case LINK_SUCC:
         return (
           l.epoch > 1 &&
+          l.signer !== l.claimant &&
           !this.distrusted.has(l.signer) &&
-          this.isCertified(l.epoch - 1, l.signer) &&
+          this.predecessorOk(l.epoch - 1, l.signer) &&
           l.successors.includes(l.claimant) &&
           id.verify(l.signer, successionStatement(this.runId, l.epoch - 1, l.signer, l.members, l.successors), l.sig)
         );
       case LINK_QUORUM: {
-        if (l.epoch <= 1 || !this.isCertified(l.epoch - 1, l.predecessor)) return false;
+        if (l.epoch <= 1 || l.predecessor === l.claimant || !this.predecessorOk(l.epoch - 1, l.predecessor)) return false;
         let members = 0;
         const s = l.succession;
         if (s !== null && id.verify(l.predecessor, successionStatement(this.runId, l.epoch - 1, l.predecessor, s.members, s.successors), s.sig)) members = s.members;
@@ -429,20 +449,10 @@ export function decodeToken(bytes: Uint8Array): { expiresAt: number; sig: Uint8A
 
 /** Token text for command lines and URLs (base64url). */
 export function tokenToText(bytes: Uint8Array): string {
-  let bin = '';
-  for (const b of bytes) bin += String.fromCharCode(b);
-  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  return base64Encode(bytes, true);
 }
 
 export function tokenFromText(text: string): Uint8Array | null {
   if (!/^[A-Za-z0-9_-]{1,200}$/.test(text)) return null;
-  const b64 = text.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (text.length % 4)) % 4);
-  try {
-    const bin = atob(b64);
-    const out = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-    return out;
-  } catch {
-    return null;
-  }
+  return base64Decode(text);
 }
