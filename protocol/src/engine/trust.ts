@@ -53,7 +53,9 @@ export class Trust {
     private readonly outbox: Outbox,
     readonly identity: Identity,
   ) {
-    this.book = new EpochBook(ctx.runId, identity);
+    const a = ctx.admission;
+    const allow = a.policy === 'allowlist' ? new Set(a.peers ?? []) : null;
+    this.book = new EpochBook(ctx.runId, identity, allow === null ? undefined : (p) => allow.has(p));
   }
 
   sign(bytes: Uint8Array): Uint8Array {

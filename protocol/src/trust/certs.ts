@@ -293,9 +293,14 @@ export class EpochBook {
   private highest = 0;
   private static readonly KEEP = 64;
 
+  /**
+   * `admits`: whether a peer may take part at all (an allowlist run: only listed peers may claim or
+   * attest).
+   */
   constructor(
     private readonly runId: string,
     private readonly identity: Identity,
+    private readonly admits: (peer: PeerId) => boolean = () => true,
   ) {}
 
   isCertified(epoch: number, peer: PeerId): boolean {
@@ -383,7 +388,7 @@ export class EpochBook {
   }
 
   private checkLink(l: Link): boolean {
-    if (l.epoch < 1 || l.epoch > MAX_EPOCH || this.banned.has(l.claimant)) return false;
+    if (l.epoch < 1 || l.epoch > MAX_EPOCH || this.banned.has(l.claimant) || !this.admits(l.claimant)) return false;
     const id = this.identity;
     switch (l.type) {
       case LINK_GENESIS:
@@ -406,7 +411,7 @@ export class EpochBook {
         const statement = suspectStatement(this.runId, l.epoch - 1, l.predecessor);
         const seen = new Set<PeerId>();
         for (const a of l.attestations) {
-          if (a.attester === l.predecessor || seen.has(a.attester) || this.banned.has(a.attester)) continue;
+          if (a.attester === l.predecessor || seen.has(a.attester) || this.banned.has(a.attester) || !this.admits(a.attester)) continue;
           if (!id.verify(a.attester, statement, a.sig)) continue;
           seen.add(a.attester);
           if (seen.size >= need) return true;
