@@ -114,7 +114,7 @@ const codecs: Codec[] = [
     arb: commit,
     encode: (v: never) => encodeCommit(v, M, () => SIGNER),
     decode: (b) => {
-      const { signedLength: _n, signer: _s, sig: _g, ...rest } = decodeCommit(b, limits);
+      const { signedLength: _n, sig: _g, ...rest } = decodeCommit(b, limits);
       return rest;
     },
   },

@@ -89,7 +89,7 @@ describe('epoch certificates', () => {
     expect(book.isCertified(1, 'c')).toBe(true);
     expect(book.verify([succ(2, 'c', 'd')])).toBeNull();
     // A signature by another key, or a claimant not in the list.
-    expect(book.verify([{ ...succ(2, 'a', 'e'), sig: id('e').sign(successionStatement(RUN, 1, 'a', 5, ['e'])) }])).toBeNull();
+    expect(book.verify([{ ...succ(2, 'a', 'e'), sig: id('e').sign(successionStatement(RUN, 1, 'a', 5, ['e'])) } as Link])).toBeNull();
     expect(book.verify([{ ...succ(2, 'a', 'f'), claimant: 'g' }])).toBeNull();
   });
 

@@ -27,7 +27,8 @@
  * statement (member count, signature); ANNOUNCE and OPEN carry the aggregator's epoch certificate
  * chain, a COMMIT carries it with its successor list; every COMMIT ends with its signature block
  * (signer, signature over the commit statement, whose body hash covers every byte before the
- * block); a HEARTBEAT may carry the commit certificate of the sender's version (a "better version"
+ * block — the signature only: the signer is the COMMIT's sender, and for a REPLAY the certified
+ * aggregator of its epoch); a HEARTBEAT may carry the commit certificate of the sender's version (a "better version"
  * counts only with one) and a join token; a STATE carries the commit certificate of its version.
  */
 import { ByteReader, ByteWriter } from './bytes.js';
@@ -358,8 +359,8 @@ export function encodeCommit(b: CommitBody, M: number, sign: (signed: Uint8Array
   }
   const signed = w.finish();
   const s = sign(signed);
-  const out = new ByteWriter(signed.length + 8 + s.signer.length + s.sig.length);
-  out.raw(signed).ident(s.signer).bytes(s.sig);
+  const out = new ByteWriter(signed.length + 2 + s.sig.length);
+  out.raw(signed).bytes(s.sig);
   return out.finish();
 }
 
@@ -368,7 +369,7 @@ export interface DecodedCommit extends Omit<CommitBody, 'next'> {
   readonly next: { readonly delta: DeltaView } | null;
   /** Bytes [0, signedLength) of the body are what the signature's body hash covers. */
   readonly signedLength: number;
-  readonly signer: string;
+  /** The aggregator's signature (the signer is not on the wire: the COMMIT's sender, or the aggregator of a REPLAY's epoch). */
   readonly sig: Uint8Array;
 }
 
@@ -389,10 +390,9 @@ export function decodeCommit(bytes: Uint8Array, limits: BodyLimits): DecodedComm
   if (hasNext > 1) r.fail('next.present', `must be 0 or 1, got ${hasNext}`);
   const next = hasNext === 1 ? { delta: readDelta(r, bytes, 'next.delta', 'next.delta.peers', limits) } : null;
   const signedLength = r.offset;
-  const signer = r.ident('signer');
   const sig = r.bytes('sig', MAX_SIGNATURE_BYTES);
   r.end();
-  return { iteration, phase, flags, parentDigest, digest, included, payload, successors, succession, chain, next, signedLength, signer, sig };
+  return { iteration, phase, flags, parentDigest, digest, included, payload, successors, succession, chain, next, signedLength, sig };
 }
 
 // ------------------------------------------------------------------ STATE_REQUEST

@@ -2,7 +2,7 @@ import { buildProblem, type MashaPeer, MSG, operatorNormSq, runFromManifest, typ
 import { ByteSlab } from '@masha/protocol/engine';
 import { SimKeyring } from '@masha/protocol/trust';
 import { evaluateRequest, PeerHost, type HostRecord, type RecordKind } from '@masha/protocol/host';
-import type { EventSink as RecordSink, Evaluator } from '@masha/protocol/ports';
+import type { EventSink as RecordSink, Evaluator, Identity } from '@masha/protocol/ports';
 import { logTime, type EventSink } from '../des/event-log.js';
 import { DEFAULT_LINK, type LinkProfile } from '../des/link-model.js';
 import type { SimCpu } from '../des/node.js';
@@ -41,6 +41,8 @@ export interface SimulateOptions {
   readonly recordEvery?: number;
   /** Called when a new iteration is first committed. */
   readonly onIteration?: (info: IterationInfo) => void;
+  /** Each peer's Identity (default: the simulator's keyed MAC, `SimKeyring`; benchmarks pass Ed25519). */
+  readonly identity?: (id: string) => Identity;
 }
 
 export interface IterationInfo {
@@ -254,7 +256,7 @@ export function simulate(options: SimulateOptions): SimulateResult {
             if (a.type === 'done') ports.done();
           },
         },
-        { scheduler: ports.scheduler, link: ports.link, evaluator: new SimEvaluator(problem, ports.cpu), identity: keyring.signerOf(id), ...(records ? { events: records } : {}) },
+        { scheduler: ports.scheduler, link: ports.link, evaluator: new SimEvaluator(problem, ports.cpu), identity: options.identity?.(id) ?? keyring.signerOf(id), ...(records ? { events: records } : {}) },
       );
       const anchor = anchorChain();
       hosts.set(id, host);
