@@ -8,7 +8,7 @@
  *
  * **Replicated state and lineage.** Every peer holds the method's replica (z, w, F(w), …), the
  * number `round` of the last committed round it applied, the epoch in which that round was
- * committed, and a 128-bit digest of the replica. A commit carries the digest before (parent) and
+ * committed, and the SHA-256 digest of the replica. A commit carries the digest before (parent) and
  * after its application: a peer applies commit r only when it has applied r − 1 *and* its digest is
  * the parent, so no round is applied twice or out of order, and a peer on another lineage cannot
  * mistake a commit for its own. Versions are totally ordered by (round, commit epoch, digest): the
