@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runIdOf, parseManifest } from '@masha/protocol';
+import { runIdOf, parseManifest, tokenFromText, verifyToken } from '@masha/protocol';
 import { runCli } from '../src/cli/program.js';
 import { createStartDir, startStamp } from '../src/launcher/run-dir.js';
 import { keyedManifest, loadOrCreateLauncherKey } from '../src/launcher/launcher-key.js';
@@ -107,6 +107,21 @@ describe('masha CLI', () => {
     const fresh = join(dir, 'runs-fresh');
     expect(await runCli(['launch', '--manifest', path, '--key', keyPath, '--relay', 'not-a-multiaddr', '--out', fresh], capture().io)).toBe(2);
     expect(existsSync(fresh)).toBe(false);
+  });
+
+  it('token: a launcher-signed join token for the run its key publishes', async () => {
+    const manifest = parseManifest({ problem: { kind: 'bilinear' }, method: { name: 'masha1' }, admission: { policy: 'open' } });
+    const path = join(dir, 'token-run.json');
+    writeFileSync(path, JSON.stringify(manifest));
+    const keyPath = join(dir, 'token-launcher.key');
+    const c = capture();
+    expect(await runCli(['token', '--manifest', path, '--key', keyPath, '--ttl', '60', '--json'], c.io)).toBe(0);
+    const out = JSON.parse(c.out()) as { runId: string; token: string; expiresAt: number };
+    const key = loadOrCreateLauncherKey(keyPath);
+    expect(out.runId).toBe(runIdOf(keyedManifest(manifest, key)));
+    const token = tokenFromText(out.token) as Uint8Array;
+    expect(verifyToken(Buffer.from(key.publicKey, 'hex'), out.runId, token, Date.now())).toBe(true);
+    expect(verifyToken(Buffer.from(key.publicKey, 'hex'), out.runId, token, Date.now() + 120_000)).toBe(false);
   });
 
   it('start directories: one per start, `latest` pointing at the newest', () => {

@@ -180,6 +180,22 @@ describe('admission', () => {
   });
 });
 
+describe('member caps', () => {
+  it('maxMembers: the aggregator admits no more; the run completes with those it has', () => {
+    const manifest = parseManifest({ problem: { kind: 'bilinear', d: 6, M: 6, seed: 2 }, method: { name: 'masha1', gamma: 0.5 }, compressors: { device: 'randk:0.5' }, stop: { iterations: 3000, target: 1e-6 }, network: { heartbeatMs: 50, leaseMs: 200, roundDeadlineMs: 100 }, admission: { maxMembers: 2 } });
+    const swarm = new TestSwarm(runFromManifest(manifest));
+    const ids = ['c1', 'c2', 'c3', 'c4', 'c5'];
+    for (const p of ids) swarm.add(p, 0);
+    swarm.run(60_000, () => swarm.alive().every((n) => n.done !== null));
+    for (const p of ids) expect(swarm.node(p).done).toBe('target');
+    // At most the aggregator and two members ever held shards in one epoch's assignment.
+    const agg = swarm.aggregators()[0];
+    const holders = new Set(swarm.alive().filter((n) => n.peer.snapshot().held.length > 0).map((n) => n.id));
+    expect(holders.size).toBeLessThanOrEqual(3);
+    expect(agg.peer.counters['not-admitted'] ?? 0).toBeGreaterThan(0);
+  });
+});
+
 describe('launcher-signed run announcements', () => {
   const secret = new Uint8Array(32).fill(9);
   const key = Buffer.from(ed25519PublicKey(secret)).toString('hex');

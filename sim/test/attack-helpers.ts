@@ -5,7 +5,7 @@
  * forged messages it injects. Like every simulated peer it holds only its own signer
  * (`SimKeyring.signerOf(id)`), so what it forges it can sign only as itself.
  */
-import { decodeFrame, encodeFrames, ENGINE_CODEC, MashaPeer, Reassembler, runFromManifest, SimKeyring, type EngineMessage, type Frame, type Manifest, type ManifestRun, type PeerId } from '@masha/protocol';
+import { decodeFrame, encodeFrames, ENGINE_CODEC, type MashaPeer, Reassembler, runFromManifest, SimKeyring, type EngineMessage, type Frame, type Manifest, type ManifestRun, type PeerId } from '@masha/protocol';
 import { PeerHost } from '@masha/protocol/host';
 import type { FrameLink, Identity, OutgoingMeta } from '@masha/protocol/ports';
 import { peerBaseHash, rendezvousWeight } from '@masha/protocol/engine';

@@ -119,7 +119,7 @@ describe('attacks on identity and authority (simulator, real engines)', () => {
             ],
           ] as const;
           for (const chain of links) {
-            const body = encodeAnnounce({ round: s.round + 5, commitEpoch: epoch, digest: FORGED, flags: AN_GATHER, successors: [], succession: null, chain: encodeChain(chain as never) });
+            const body = encodeAnnounce({ round: s.round + 5, commitEpoch: epoch, digest: FORGED, flags: AN_GATHER, successors: [], succession: null, chain: encodeChain(chain) });
             api.broadcast(api.message(MSG.ANNOUNCE, epoch, s.round + 5, body));
             claims++;
           }

@@ -207,8 +207,8 @@ export class AnnouncementReader {
   /** The last sequence number taken per run (signed runs). */
   private readonly seqs = new Map<string, number>();
 
-  /** `wallClock`: ms since the Unix epoch, for the expiry of signed announcements. */
-  constructor(private readonly wallClock: () => number = () => Date.now()) {}
+  /** `wallClock`: ms since the Unix epoch, for the expiry of signed announcements (none: expiry unchecked). */
+  constructor(private readonly wallClock: (() => number) | null = null) {}
 
   /**
    * Takes one frame from `from` (the gossip author, or undefined when unknown). Returns an
@@ -227,7 +227,7 @@ export class AnnouncementReader {
     }
     if (msg === null) return null;
     try {
-      const a = decodeAnnouncementBody(msg.runId, msg.sender, msg.body, this.wallClock());
+      const a = decodeAnnouncementBody(msg.runId, msg.sender, msg.body, this.wallClock?.());
       if (a.seq !== undefined) {
         const last = this.seqs.get(a.runId);
         if (last !== undefined && a.seq <= last) {
