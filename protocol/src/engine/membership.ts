@@ -34,6 +34,8 @@ export interface Member {
   lastMissAt: number;
   /** Whether the member counted as eligible at the last rebalance. */
   eligible: boolean;
+  /** Its last reported version is certified (a signed commit behind it) or not better than ours. */
+  verified: boolean;
 }
 
 export class Membership {
@@ -82,6 +84,7 @@ export class Membership {
         missed: 0,
         lastMissAt: 0,
         eligible: false,
+        verified: false,
       };
       this.members.set(id, m);
       this.dirty = true;

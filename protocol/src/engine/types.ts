@@ -31,17 +31,22 @@ export const ENGINE_COUNTERS = [
   'aborted-round',
   'bad-message',
   'bad-payload',
+  'bad-signature',
+  'banned-peer',
   'digest-mismatch',
   'duplicate-commit',
   'duplicate-uplink',
   'early-commit-applied',
   'epoch-conflict',
+  'epoch-exhausted',
+  'equivocation-proven',
   'evaluation-failed',
   'forced-refresh',
   'holding-corrected',
   'late-uplink',
   'member-expired',
   'misdirected',
+  'not-admitted',
   'phase-mismatch',
   'reassigned-shards',
   'rejected',
@@ -53,16 +58,22 @@ export const ENGINE_COUNTERS = [
   'snapshots-served',
   'stale-epoch',
   'stale-evaluation',
+  'stalled-aggregator',
   'state-digest-mismatch',
   'state-installed',
   'state-not-newer',
   'state-request-not-behind',
   'state-request-throttled',
   'step-down',
+  'suspect-sent',
   'sync-after-grace',
   'sync-request',
   'sync-timeout',
   'unassigned-uplink',
+  'uncertified-epoch',
+  'uncertified-state',
+  'uncertified-version',
+  'unsolicited-replay',
   'unsolicited-state',
   'wrong-run',
 ] as const;
@@ -111,7 +122,12 @@ export type EngineEvent =
   /** The evaluations of request `id` are done (values written), or failed with `error`. */
   | { readonly type: 'evaluated'; readonly id: number; readonly error: string | null }
   /** The driver rejected an incoming frame/message (bad bytes, stale epoch, limits) — for counting. */
-  | { readonly type: 'rejected'; readonly from: PeerId | null; readonly reason: string };
+  | { readonly type: 'rejected'; readonly from: PeerId | null; readonly reason: string }
+  /**
+   * An epoch certificate chain vouched for by the launcher (its signed run announcement carries the
+   * chain its observer holds): peers that join mid-run start trusting from it.
+   */
+  | { readonly type: 'anchor'; readonly chain: Uint8Array };
 
 export type EngineAction =
   /** To every peer of the run (gossipsub in the network). */

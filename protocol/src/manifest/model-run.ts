@@ -32,13 +32,19 @@ export function isModelManifest(m: Manifest): boolean {
   return isModelProblem(m.problem);
 }
 
+function hexBytes(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length >>> 1);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
 export function softmaxTaskOf(m: Manifest): SoftmaxTask {
   if (m.problem.kind !== 'softmax') throw new ValidationError('problem.kind', 'not a softmax run');
   const { kind: _kind, ...task } = m.problem;
   return task;
 }
 
-export function modelRunFromManifest(manifest: Manifest): ModelRun {
+export function modelRunFromManifest(manifest: Manifest, options: { readonly wallClock?: () => number } = {}): ModelRun {
   const p = manifest.problem;
   let layout: ParamLayout;
   let w0: Float32Array;
@@ -78,6 +84,15 @@ export function modelRunFromManifest(manifest: Manifest): ModelRun {
     quorum: quorumShards(net.quorum, shards),
     minPeers: net.minPeers,
     timing: { heartbeatMs: net.heartbeatMs, leaseMs: net.leaseMs, roundDeadlineMs: net.roundDeadlineMs },
+    stallDeadlines: net.stallDeadlines,
+    admission: {
+      policy: manifest.admission.policy,
+      ...(manifest.admission.peers !== undefined ? { peers: manifest.admission.peers } : {}),
+      launcherKey: manifest.launcher !== undefined ? hexBytes(manifest.launcher) : null,
+      maxMembers: manifest.admission.maxMembers ?? null,
+      maxNewPerEpoch: manifest.admission.maxNewPerEpoch ?? null,
+      ...(options.wallClock !== undefined ? { wallClock: options.wallClock } : {}),
+    },
   });
   return { manifest, runId, method, layout, w0, ctx, task };
 }

@@ -31,6 +31,7 @@ import {
 } from '@masha/protocol';
 import { ModelEvaluator, ModelOperator, ModelReferenceDriver, type OperatorStats, type SampledOperator } from '@masha/protocol/model';
 import type { Evaluator } from '@masha/protocol/ports';
+import { SimKeyring } from '@masha/protocol/trust';
 import { renderLineChart } from '@masha/protocol/plot';
 import { createRuntime, loadDataset } from '@masha/node';
 import { Swarm } from '../des/swarm.js';
@@ -187,6 +188,8 @@ export function simulateTiming(
 ): SimulatedModelRun {
   const ctx = run.ctx;
   const hosts: PeerHost[] = [];
+  // The simulator's identities: keyed MACs (the real signatures are Ed25519; here they cost nothing).
+  const keyring = new SimKeyring(`${run.runId}:${seed}`);
   const times: { t: number; phase: string; iteration: number }[] = [];
   let watcher: string | null = null;
   const swarm = new Swarm({
@@ -206,7 +209,7 @@ export function simulateTiming(
             if (a.type === 'done') ports.done();
           },
         },
-        { scheduler: ports.scheduler, link: ports.link, evaluator: evaluator(ports.cpu) },
+        { scheduler: ports.scheduler, link: ports.link, evaluator: evaluator(ports.cpu), identity: keyring.signerOf(id) },
       );
       hosts.push(host);
       return host;
