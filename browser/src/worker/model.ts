@@ -3,9 +3,9 @@
  * by onnxruntime-web (wasm; WebGPU is not used: headless browsers only have a software adapter and
  * the graphs run on the wasm kernels either way) on the dataset the relay serves (`/data/…`: the
  * token shard files, each checked against data.json's size and CRC-32C), or the pure-TypeScript
- * softmax model. onnxruntime-web is loaded only for a model run (a separate chunk), single-threaded,
- * with its wasm files from the relay (`/ort/…`): its threaded build inside a bundle re-runs the app
- * in its own workers.
+ * softmax model. The model code is a separate chunk loaded only for a model run; onnxruntime-web
+ * (single-threaded) comes from the relay (`/ort/…`), not from the bundle: its threaded build inside
+ * a bundle re-runs the app in its own workers.
  */
 import type { EvaluationRequest, ModelRun } from '@masha/protocol';
 import { ValidationError } from '@masha/protocol';
@@ -54,9 +54,13 @@ export async function fetchTrainSplit(base: string, dataset: string): Promise<To
   return concatTokenSets(shards);
 }
 
-/** onnxruntime-web's wasm backend as the runtime port (single-threaded, wasm files from `/ort/`). */
+/**
+ * onnxruntime-web's wasm backend as the runtime port (single-threaded), its module and wasm file
+ * loaded at run time from the relay (`/ort/ort.wasm.min.mjs`, served from the relay's own
+ * onnxruntime-web): it is no part of the page's bundle (its Node-only branches name `node:` modules).
+ */
 export async function ortWebRuntime(base: string): Promise<OrtRuntime> {
-  const ort = (await import('onnxruntime-web/wasm')) as unknown as OrtWebModule;
+  const ort = (await import(/* @vite-ignore */ new URL('ort/ort.wasm.min.mjs', base).href)) as OrtWebModule;
   ort.env.wasm.numThreads = 1;
   ort.env.wasm.proxy = false;
   ort.env.wasm.wasmPaths = new URL('ort/', base).href;
