@@ -11,6 +11,12 @@
  * `requiresAll` whenever any shard is missing — it re-opens the same round (attempt + 1) for the
  * missing shards only, after reassigning the shards of holders that died or missed `missLimit`
  * deadlines; the answers already in stay valid because the round's base state has not changed.
+ *
+ * Untrusted answers (trust.ts): a payload that does not decode or exceeds its bound is refused —
+ * a miss of its holder at once (benched, its shards move; the round is retried without waiting
+ * for the deadline when nothing else is outstanding) — and repeated refusals ban the sender. An
+ * audited shard's answer waits, outside the sum, until the auditor's answer matches it bit for bit
+ * (or the aggregator's own settles a mismatch); a ban re-opens the round without the liar.
  */
 import { MashaError } from '../errors.js';
 import type { PhaseName } from '../methods/types.js';
@@ -28,13 +34,17 @@ import {
   decodeUplink,
   type DeltaEntry,
   encodeAnnounce,
+  encodeAudit,
   encodeCommit,
   encodeOpen,
   HB_DONE,
   MSG,
+  UP_AUDIT,
   UP_FRESH,
   type UplinkEntry,
 } from './messages.js';
+import { AuditBook, type AuditCase } from './audits.js';
+import type { Trust, Verdict } from './trust.js';
 import type { Outbox } from './outbox.js';
 import { phaseCode } from './phase-code.js';
 import { Replication } from './replication.js';
@@ -64,6 +74,12 @@ interface AggState {
   lastOpened: { round: number; attempt: number };
   /** (peer, round, digest) states we failed to fetch: not chased again. */
   readonly failedSync: Set<string>;
+  /** Shards whose answer was refused in the current attempt. */
+  readonly refused: Uint8Array;
+  /** The round's audits. */
+  readonly audits: AuditBook;
+  /** Whether the current round's answers can be audited (its phase is not opaque). */
+  auditable: boolean;
 }
 
 export class Aggregator {
@@ -78,6 +94,7 @@ export class Aggregator {
     private readonly election: Election,
     private readonly device: Device,
     private readonly replication: Replication,
+    private readonly trust: Trust,
   ) {
     this.method = ctx.method;
     this.M = ctx.shards;
@@ -111,6 +128,9 @@ export class Aggregator {
       answeredCount: 0,
       lastOpened: { round: -1, attempt: -1 },
       failedSync: new Set<string>(),
+      refused: new Uint8Array(this.M),
+      audits: new AuditBook(),
+      auditable: false,
     };
     this.outbox.lastBroadcast = this.outbox.now;
     this.agg = agg;
@@ -216,6 +236,10 @@ export class Aggregator {
       this.outbox.count(msg.epoch < this.election.epoch ? 'stale-epoch' : 'misdirected');
       return;
     }
+    if (this.trust.isBanned(msg.sender)) {
+      this.outbox.count('banned-sender');
+      return;
+    }
     const T = agg.table;
     const m = T.touch(msg.sender);
     m.round = body.round;
@@ -273,6 +297,10 @@ export class Aggregator {
       this.outbox.count(msg.epoch < this.election.epoch ? 'stale-epoch' : 'misdirected');
       return;
     }
+    if (this.trust.isBanned(msg.sender)) {
+      this.outbox.count('banned-sender');
+      return;
+    }
     const T = agg.table;
     const m = T.touch(msg.sender);
     const committed = this.lineage.committed;
@@ -290,7 +318,6 @@ export class Aggregator {
     }
     const body = decodeUplink(msg.body, this.ctx.limits);
     m.lag = 0;
-    m.missed = 0;
     this.ingest(msg.sender, body.entries);
   }
 
@@ -299,13 +326,20 @@ export class Aggregator {
     const agg = this.agg as AggState;
     const info = agg.info as PhaseInfo;
     const holders = agg.table.holders;
+    let accepted = false;
     for (const e of entries) {
+      // A ban (or the re-opened round it causes) ends this message's turn.
+      if (this.agg !== agg || agg.mode !== 'round' || this.trust.isBanned(sender)) return;
       const s = e.shard;
+      if (e.flags & UP_AUDIT) {
+        this.onAuditAnswer(sender, e);
+        continue;
+      }
       if (holders[s] !== sender) {
         this.outbox.count('unassigned-uplink');
         continue;
       }
-      if (agg.answered[s] === 1) {
+      if (agg.answered[s] === 1 || agg.refused[s] === 1 || agg.audits.cases.get(s)?.primaryBytes) {
         this.outbox.count('duplicate-uplink');
         continue;
       }
@@ -314,29 +348,212 @@ export class Aggregator {
           this.outbox.count('bad-message');
           continue;
         }
+        if (agg.audits.cases.delete(s)) this.outbox.count('audit-moot');
         agg.freshAnswer[s] = 1;
         agg.sum.skip(s);
-      } else {
-        let payload: Payload;
-        try {
-          payload = info.uplink.decode(e.payload, this.ctx.dim);
-        } catch (err) {
-          if (err instanceof MashaError) {
-            this.outbox.count('bad-payload');
-            continue;
-          }
-          throw err;
-        }
-        agg.sum.add(s, e.payload, payload);
+        this.markAnswered(s);
+        accepted = true;
+        continue;
       }
-      agg.answered[s] = 1;
-      agg.answeredCount++;
+      let payload: Payload;
+      try {
+        payload = info.uplink.decode(e.payload, this.ctx.dim);
+      } catch (err) {
+        if (err instanceof MashaError) {
+          this.refuse(sender, s, 'bad-payload');
+          continue;
+        }
+        throw err;
+      }
+      const verdict = sender === this.id ? null : this.judge(s, payload);
+      if (verdict !== null && verdict.kind === 'reject') {
+        info.uplink.release?.(payload);
+        this.refuse(sender, s, 'out-of-bound');
+        continue;
+      }
+      accepted = true;
+      const c = agg.audits.cases.get(s);
+      if (c !== undefined) {
+        c.primary = sender;
+        c.primaryBytes = e.payload;
+        c.primaryPayload = payload;
+        this.resolveAudit(s);
+        continue;
+      }
+      if (verdict !== null && verdict.kind === 'clip') {
+        info.uplink.release?.(payload);
+        agg.sum.addDense(s, this.trust.clipped);
+        this.outbox.count('clipped');
+      } else agg.sum.add(s, e.payload, payload);
+      this.markAnswered(s);
     }
-    if (agg.mode === 'round' && agg.answeredCount === agg.table.assigned) {
+    if (this.agg !== agg || agg.mode !== 'round') return;
+    if (accepted && sender !== this.id) {
+      const m = agg.table.members.get(sender);
+      if (m) agg.table.answered(m);
+    }
+    this.afterAnswers(sender);
+  }
+
+  private markAnswered(s: number): void {
+    const agg = this.agg as AggState;
+    agg.answered[s] = 1;
+    agg.answeredCount++;
+  }
+
+  /** The round may be complete (commit), or stuck on refused answers only (retry at once). */
+  private afterAnswers(sender: PeerId): void {
+    const agg = this.agg as AggState;
+    if (agg.mode !== 'round') return;
+    if (agg.answeredCount === agg.table.assigned) {
       // The aggregator's own answers complete a round only through a zero-delay timer, so that a
       // peer holding every shard yields to its driver between rounds instead of recursing.
       if (sender === this.id) this.outbox.setTimer('commit', 0);
       else this.commit();
+      return;
+    }
+    let refused = 0;
+    for (let s = 0; s < this.M; s++) refused += agg.refused[s];
+    if (refused > 0 && agg.answeredCount + refused === agg.table.assigned && agg.audits.cases.size === 0) this.onDeadline();
+  }
+
+  /** Bound check of a remote answer (null: not checked this round). */
+  private judge(s: number, payload: Payload): Verdict | null {
+    const agg = this.agg as AggState;
+    if (!this.trust.checking) return null;
+    return this.trust.judge(this.lineage.replica, agg.phase, s, payload);
+  }
+
+  /** Refuses shard s's answer from `sender`: a miss at once, and a ban after repeated refusals. */
+  private refuse(sender: PeerId, s: number, reason: 'bad-payload' | 'out-of-bound'): void {
+    const agg = this.agg as AggState;
+    this.outbox.count(reason);
+    agg.refused[s] = 1;
+    if (sender === this.id) return;
+    const m = agg.table.members.get(sender);
+    if (m) agg.table.miss(m, true);
+    if (this.trust.refuse(sender)) this.banned(sender);
+  }
+
+  /** `peer` was just banned: out of the table, and the round re-opened without it. */
+  private banned(peer: PeerId): void {
+    const agg = this.agg as AggState;
+    this.outbox.count('banned');
+    agg.table.remove(peer);
+    if (agg.mode === 'round') this.restartRound();
+  }
+
+  /** Re-opens the current round from scratch (a banned holder's answers may be in the sum). */
+  private restartRound(): void {
+    const agg = this.agg as AggState;
+    this.outbox.clearTimer('deadline');
+    this.outbox.count('aborted-round');
+    const delta = agg.table.boundary(this.lineage.committed);
+    if (!agg.table.canRun()) {
+      agg.table.defer(delta);
+      agg.mode = 'idle';
+      this.outbox.count('round-paused');
+      return;
+    }
+    this.openRound(agg.round, delta, 'explicit');
+  }
+
+  // ================================================================ audits
+
+  /** Picks the round's audited shards and asks their auditors (privately); called when a round opens. */
+  private openAudits(round: number, attempt: number): void {
+    const agg = this.agg as AggState;
+    agg.audits.clear();
+    if (!agg.auditable || this.trust.settings.audit <= 0) return;
+    const T = agg.table;
+    let pool: PeerId[] | null = null;
+    const asks = new Map<PeerId, number[]>();
+    for (let s = 0; s < this.M; s++) {
+      const h = T.holders[s];
+      if (h === null || h === this.id || !this.trust.audits(round, s)) continue;
+      pool ??= [...T.members.values()].filter((m) => m.eligible && !this.trust.isBanned(m.id)).map((m) => m.id);
+      const candidates = pool.filter((p) => p !== h);
+      if (candidates.length === 0) continue;
+      const auditor = this.trust.pick(round, s, candidates);
+      agg.audits.open(s, auditor);
+      let list = asks.get(auditor);
+      if (list === undefined) asks.set(auditor, (list = []));
+      list.push(s);
+    }
+    const L = this.lineage;
+    for (const [auditor, shards] of asks) {
+      this.outbox.count('audit-requested', shards.length);
+      const req = { epoch: this.election.epoch, round, attempt, baseDigest: L.digest.slice(), shards };
+      if (auditor === this.id) this.device.requestAudit(req);
+      else this.outbox.send(auditor, this.outbox.message(MSG.AUDIT, req.epoch, round, phaseCode(agg.phase), encodeAudit(req, this.M)));
+    }
+  }
+
+  /** An auditor's answer (or the aggregator's own, settling a mismatch). */
+  private onAuditAnswer(sender: PeerId, e: UplinkEntry): void {
+    const agg = this.agg as AggState;
+    const c = agg.audits.cases.get(e.shard);
+    if (c === undefined || (sender !== c.auditor && !(sender === this.id && c.settling))) {
+      this.outbox.count('unassigned-uplink');
+      return;
+    }
+    if (sender === this.id && c.settling) c.selfBytes = e.payload;
+    else if (c.auditBytes === null) c.auditBytes = e.payload;
+    this.resolveAudit(e.shard);
+    if (this.agg === agg) this.afterAnswers(sender);
+  }
+
+  /** Carries out what the audit book decides for shard s. */
+  private resolveAudit(s: number): void {
+    const agg = this.agg as AggState;
+    const c = agg.audits.cases.get(s) as AuditCase;
+    const out = agg.audits.resolve(c, this.id);
+    switch (out.kind) {
+      case 'wait':
+        return;
+      case 'settle':
+        this.outbox.count('audit-mismatch');
+        this.device.requestAudit({ epoch: this.election.epoch, round: agg.round, attempt: agg.attempt, baseDigest: this.lineage.digest.slice(), shards: [s] });
+        return;
+      case 'accept': {
+        agg.audits.cases.delete(s);
+        if (out.match) this.outbox.count('audit-match');
+        else if (c.auditor === this.id) this.outbox.count('audit-mismatch');
+        const info = agg.info as PhaseInfo;
+        if (out.primary) agg.sum.add(s, out.bytes, c.primaryPayload as Payload);
+        else {
+          if (c.primaryPayload !== null) info.uplink.release?.(c.primaryPayload);
+          agg.sum.add(s, out.bytes, info.uplink.decode(out.bytes, this.ctx.dim));
+        }
+        this.markAnswered(s);
+        let restart = false;
+        for (const liar of out.liars) {
+          if (liar === this.id || !this.trust.ban(liar, 'audit mismatch')) continue;
+          this.outbox.count('banned');
+          agg.table.remove(liar);
+          restart = true;
+        }
+        if (restart) this.restartRound();
+        return;
+      }
+      default: {
+        const never: never = out;
+        throw new Error(`unexpected audit outcome ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  /** At the deadline: audited answers whose auditor stayed silent are taken as they are. */
+  private expireAudits(): void {
+    const agg = this.agg as AggState;
+    for (const c of [...agg.audits.cases.values()]) {
+      if (c.primaryBytes === null || c.settling) continue;
+      agg.audits.cases.delete(c.shard);
+      this.outbox.count('audit-timeout');
+      agg.sum.add(c.shard, c.primaryBytes, c.primaryPayload as Payload);
+      this.markAnswered(c.shard);
+      const m = agg.table.members.get(c.auditor);
+      if (m && c.auditor !== this.id) agg.table.miss(m, false);
     }
   }
 
@@ -381,6 +598,7 @@ export class Aggregator {
     const attempt = agg.lastOpened.round === round ? agg.lastOpened.attempt + 1 : 0;
     agg.lastOpened = { round, attempt };
     agg.attempt = attempt;
+    agg.refused.fill(0);
     if (kind !== 'retry') {
       agg.mode = 'round';
       agg.round = round;
@@ -390,6 +608,7 @@ export class Aggregator {
       agg.answered.fill(0);
       agg.freshAnswer.fill(0);
       agg.answeredCount = 0;
+      agg.auditable = this.trust.beginRound(round, L.replica, agg.phase, agg.info.uplink).auditable;
     }
     const phase = agg.phase;
     let selfWanted: Set<number> | null = null;
@@ -416,6 +635,7 @@ export class Aggregator {
         for (const s of wanted) if (T.holders[s] === this.id) selfWanted.add(s);
       }
     }
+    if (kind !== 'retry') this.openAudits(round, attempt);
     this.outbox.setTimer('deadline', this.ctx.timing.roundDeadlineMs);
     const D = this.device;
     D.applyDelta(delta, this.election.epoch, round, attempt);
@@ -428,17 +648,18 @@ export class Aggregator {
     if (agg === null || agg.mode !== 'round') return;
     const info = agg.info as PhaseInfo;
     const T = agg.table;
-    // Holders that let the deadline pass: after `missLimit` in a row their shards move elsewhere.
+    this.expireAudits();
+    // Holders that let the deadline pass: after `missLimit` in a row they are benched and their
+    // shards move elsewhere (a refused answer counted as a miss already; an audited answer is in).
+    const missed = new Map<Member, number>();
     for (let s = 0; s < this.M; s++) {
       const h = T.holders[s];
-      if (h !== null && agg.answered[s] === 0 && h !== this.id) {
+      if (h !== null && agg.answered[s] === 0 && agg.refused[s] === 0 && h !== this.id && !agg.audits.cases.get(s)?.primaryBytes) {
         const m = T.members.get(h);
-        if (m) {
-          m.lastMissAt = this.outbox.now;
-          if (++m.missed === this.ctx.missLimit) T.dirty = true;
-        }
+        if (m) missed.set(m, (missed.get(m) ?? 0) + 1);
       }
     }
+    for (const [m, n] of missed) T.miss(m, false, n);
     const enough = info.requiresAll ? agg.answeredCount === this.M : agg.answeredCount >= this.ctx.quorum;
     if (enough && agg.answeredCount > 0) {
       this.commit();

@@ -11,6 +11,18 @@ import { distSq } from '../vec/kernels.js';
 import { DIGEST_BYTES, replicaDigest, vectorNames } from './digest.js';
 import type { BodyLimits, ReplicaShape } from './messages.js';
 import { WorkPool } from './work-pool.js';
+import { trustSettings, type TrustSettings } from './trust.js';
+
+function checkedTrust(t: TrustSettings): TrustSettings {
+  if (!(Number.isSafeInteger(t.refusalLimit) && t.refusalLimit >= 1)) throw new ValidationError('trust.refusalLimit', `must be an integer ≥ 1, got ${t.refusalLimit}`);
+  if (!(t.boundFactor >= 1 && Number.isFinite(t.boundFactor))) throw new ValidationError('trust.boundFactor', `must be a finite number ≥ 1, got ${t.boundFactor}`);
+  if (!(t.audit >= 0 && t.audit <= 1)) throw new ValidationError('trust.audit', `must be a probability in [0, 1], got ${t.audit}`);
+  const r = t.running;
+  if (!(Number.isSafeInteger(r.window) && r.window >= 1 && Number.isSafeInteger(r.warmup) && r.warmup >= 1 && r.warmup <= r.window && r.factor > 1)) {
+    throw new ValidationError('trust.running', 'window ≥ warmup ≥ 1 (integers) and factor > 1');
+  }
+  return t;
+}
 
 export interface EngineTiming {
   /** Heartbeat period: devices → aggregator when otherwise silent; aggregator → all when idle. */
@@ -60,6 +72,12 @@ export interface RunContextInit {
   readonly syncSlack?: number;
   /** Deadlines a holder may miss in a row before its shards move elsewhere (default 2). */
   readonly missLimit?: number;
+  /**
+   * Bounds, refusals and audits (trust.ts). `shards` (Lipschitz constants and ‖F_m(0)‖) turns on
+   * the Lipschitz bounds; without it answers are only checked for being decodable, unless
+   * `bounds: 'running'` is asked for.
+   */
+  readonly trust?: Partial<TrustSettings>;
 }
 
 export interface RunContext {
@@ -80,6 +98,7 @@ export interface RunContext {
   readonly successors: number;
   readonly syncSlack: number;
   readonly missLimit: number;
+  readonly trust: TrustSettings;
   readonly limits: BodyLimits;
   /** Names (sorted) and lengths of the replica's vectors. */
   readonly shape: ReplicaShape;
@@ -135,6 +154,7 @@ export function createRunContext(init: RunContextInit): RunContext {
     successors: init.successors ?? 3,
     syncSlack: init.syncSlack ?? 2,
     missLimit: init.missLimit ?? 2,
+    trust: checkedTrust(trustSettings(init.trust, init.trust?.shards ?? null)),
     // 64 bits per coordinate plus slack bounds every compressor's payload (identity: 32).
     limits: { shards: M, maxPayloadBytes: 8 * dim + 4096, allShards },
     shape,
@@ -164,6 +184,8 @@ export function maxBodyBytes(ctx: RunContext, kind: number): number {
       return 512 + ctx.limits.maxPayloadBytes + ids + 20 * M;
     case 6: // state request
       return 64;
+    case 9: // audit
+      return 64 + 9 * M;
     case 7: {
       let n = 512;
       for (let i = 0; i < ctx.shape.names.length; i++) n += 140 + 8 * ctx.shape.lengths[i];

@@ -4,8 +4,10 @@
  *
  * Per heartbeat O(1) (plus O(held shards)); the O(peers) scan, rebalancing and successor ranking
  * run only at round boundaries (`boundary`). Only synchronised peers get shards: a member whose
- * last report lags by more than `syncSlack` rounds, or that let `missLimit` deadlines in a row pass
- * (a slow link or CPU), loses its shards until it catches up.
+ * last report lags by more than `syncSlack` rounds loses its shards until it catches up; one that
+ * let `missLimit` deadlines in a row pass (a slow link or CPU, or a mute identity), or whose answer
+ * was refused, is benched for leaseMs·2^(strikes−1) (trust.ts), its strikes cleared by its next
+ * accepted answer.
  */
 import type { RunContext } from './context.js';
 import { DIGEST_BYTES } from './digest.js';
@@ -13,6 +15,7 @@ import { rebalance } from './assignment.js';
 import type { DeltaEntry } from './messages.js';
 import type { Outbox } from './outbox.js';
 import { peerBaseHash, topByWeight } from './rendezvous.js';
+import { benchMs } from './trust.js';
 import type { PeerId } from './types.js';
 
 export interface Member {
@@ -32,6 +35,9 @@ export interface Member {
   /** Consecutive deadlines at which it held a wanted shard that did not answer. */
   missed: number;
   lastMissAt: number;
+  /** Benches since its last accepted answer, and when the current one ends (ms). */
+  strikes: number;
+  benchedUntil: number;
   /** Whether the member counted as eligible at the last rebalance. */
   eligible: boolean;
 }
@@ -81,6 +87,8 @@ export class Membership {
         holding: new Set<number>(),
         missed: 0,
         lastMissAt: 0,
+        strikes: 0,
+        benchedUntil: Number.NEGATIVE_INFINITY,
         eligible: false,
       };
       this.members.set(id, m);
@@ -101,7 +109,34 @@ export class Membership {
 
   isEligible(m: Member): boolean {
     if (m.id === this.id) return true;
-    return m.lag <= this.ctx.syncSlack && m.missed < this.ctx.missLimit && !m.done;
+    return m.lag <= this.ctx.syncSlack && this.outbox.now >= m.benchedUntil && !m.done;
+  }
+
+  /**
+   * A miss of member m (a deadline passed without its answer to n shards, or a refused answer: `now`):
+   * after `missLimit` in a row, or at once, it is benched and its shards move at the next boundary.
+   */
+  miss(m: Member, now: boolean, n = 1): void {
+    m.lastMissAt = this.outbox.now;
+    if (now) m.missed = this.ctx.missLimit;
+    else m.missed += n;
+    if (m.missed < this.ctx.missLimit || m.id === this.id) return;
+    m.missed = 0;
+    m.strikes++;
+    m.benchedUntil = this.outbox.now + benchMs(this.ctx.timing.leaseMs, m.strikes);
+    this.dirty = true;
+    this.outbox.count('benched');
+  }
+
+  /** Member m's answer was accepted: its misses and strikes are cleared. */
+  answered(m: Member): void {
+    m.missed = 0;
+    m.strikes = 0;
+  }
+
+  /** Drops a banned peer: its shards move at the next boundary. */
+  remove(id: PeerId): void {
+    if (this.members.delete(id)) this.dirty = true;
   }
 
   eligibleCount(): number {

@@ -35,6 +35,7 @@ export const MSG = {
   STATE_REQUEST: 6,
   STATE: 7,
   REPLAY: 8,
+  AUDIT: 9,
 } as const;
 export type MessageKind = (typeof MSG)[keyof typeof MSG];
 
@@ -47,6 +48,7 @@ export const KIND_NAMES: Readonly<Record<number, string>> = {
   6: 'state-request',
   7: 'state',
   8: 'replay',
+  9: 'audit',
 };
 
 export { DeltaView, readDelta, readShardSet, writeDelta, writeShardSet, type DeltaEntry } from './wire-sets.js';
@@ -199,6 +201,8 @@ export function decodeOpen(bytes: Uint8Array, limits: BodyLimits): DecodedOpen {
 
 /** Uplink entry flag: the shard's memory is fresh (new holder or state transfer), no payload. */
 export const UP_FRESH = 1;
+/** Uplink entry flag: an audit's answer (the sender computed a shard it does not hold, on request: trust.ts). */
+export const UP_AUDIT = 2;
 
 export interface UplinkEntry {
   readonly shard: number;
@@ -236,7 +240,7 @@ export function decodeUplink(bytes: Uint8Array, limits: BodyLimits): UplinkBody 
     const shard = r.varint('entries', limits.shards - 1, i, 'shard');
     if (shard <= prev) r.fail(`entries[${i}].shard`, `shards must be strictly ascending (${shard} after ${prev})`);
     const flags = r.u8('entries', i, 'flags');
-    if (flags > 1) r.fail(`entries[${i}].flags`, `unknown flags ${flags}`);
+    if (flags > 2) r.fail(`entries[${i}].flags`, `unknown flags ${flags}`);
     const payload = r.bytes('entries', limits.maxPayloadBytes, i, 'payload');
     if (flags & UP_FRESH && payload.length !== 0) r.fail(`entries[${i}].payload`, 'a fresh entry carries no payload');
     entries[i] = { shard, flags, payload };
@@ -244,6 +248,34 @@ export function decodeUplink(bytes: Uint8Array, limits: BodyLimits): UplinkBody 
   }
   r.end();
   return { attempt, entries };
+}
+
+// ------------------------------------------------------------------ AUDIT
+
+/**
+ * Aggregator → one member, privately: compute these shards (which the member does not hold) for
+ * the round of the message, on the base state `baseDigest`, and answer with UP_AUDIT entries.
+ */
+export interface AuditBody {
+  readonly attempt: number;
+  readonly baseDigest: Uint8Array;
+  readonly shards: readonly number[];
+}
+
+export function encodeAudit(b: AuditBody, M: number): Uint8Array {
+  const w = new ByteWriter(32 + 4 * b.shards.length);
+  w.varint(b.attempt).raw(b.baseDigest);
+  writeShardSet(w, b.shards, M);
+  return w.finish();
+}
+
+export function decodeAudit(bytes: Uint8Array, limits: BodyLimits): AuditBody {
+  const r = new ByteReader(bytes, 'audit');
+  const attempt = r.varint('attempt', 0xffffffff);
+  const baseDigest = readDigest(r, 'baseDigest');
+  const shards = readShardSet(r, 'shards', limits);
+  r.end();
+  return { attempt, baseDigest, shards };
 }
 
 // ------------------------------------------------------------------ COMMIT / REPLAY

@@ -122,7 +122,9 @@ import type { RunContext } from './context.js';
 import { Device } from './device.js';
 import { Election } from './election.js';
 import { Lineage } from './lineage.js';
-import { AN_GATHER, decodeAnnounce, decodeCommit, decodeOpen, ENGINE_CODEC, MSG } from './messages.js';
+import { AN_GATHER, decodeAnnounce, decodeAudit, decodeCommit, decodeOpen, ENGINE_CODEC, MSG } from './messages.js';
+import { hashString } from '../rng/streams.js';
+import { Trust } from './trust.js';
 import { Outbox, type Counters } from './outbox.js';
 import { Replication } from './replication.js';
 import type { EngineAction, EngineEvent, EngineMessage, EnginePeer, EngineRole, PeerId, StopReason, TimerKind } from './types.js';
@@ -154,7 +156,15 @@ export class MashaPeer implements EnginePeer {
   private readonly replication: Replication;
   private readonly aggregator: Aggregator;
 
-  constructor(id: PeerId, ctx: RunContext, role: EngineRole = 'volunteer') {
+  /** Bans, refusals, bounds and audits of this peer's aggregations (trust.ts). */
+  readonly trust: Trust;
+
+  /**
+   * `secret` keys this peer's private draws (which answers it audits): runtimes pass fresh entropy
+   * so that no holder can predict an audit; without it a value derived from (run, id) is used
+   * (deterministic, for simulations).
+   */
+  constructor(id: PeerId, ctx: RunContext, role: EngineRole = 'volunteer', secret?: number) {
     this.id = id;
     this.ctx = ctx;
     const outbox = new Outbox(id, ctx, role);
@@ -184,7 +194,8 @@ export class MashaPeer implements EnginePeer {
     this.election = election;
     this.device = device;
     this.replication = replication;
-    this.aggregator = new Aggregator(ctx, outbox, lineage, election, device, replication);
+    this.trust = new Trust(ctx.method, ctx.trust, secret ?? hashString(`${ctx.runId}/${id}`) * 2097152 + (hashString(id) & 0x1fffff));
+    this.aggregator = new Aggregator(ctx, outbox, lineage, election, device, replication, this.trust);
   }
 
   // ================================================================ public surface
@@ -340,6 +351,9 @@ export class MashaPeer implements EnginePeer {
         case MSG.REPLAY:
           this.replication.onReplay(msg);
           break;
+        case MSG.AUDIT:
+          this.onAudit(msg);
+          break;
         default:
           this.outbox.count('bad-message');
       }
@@ -386,6 +400,16 @@ export class MashaPeer implements EnginePeer {
       wanted,
     };
     D.tryAnswer();
+  }
+
+  /** The aggregator of this epoch asks this peer, privately, to recompute some shards (trust.ts). */
+  private onAudit(msg: EngineMessage): void {
+    const body = decodeAudit(msg.body, this.ctx.limits);
+    if (msg.epoch !== this.election.epoch || msg.sender !== this.election.aggregator || msg.round <= this.lineage.committed) {
+      this.outbox.count('misdirected');
+      return;
+    }
+    this.device.requestAudit({ epoch: msg.epoch, round: msg.round, attempt: body.attempt, baseDigest: body.baseDigest.slice(), shards: body.shards });
   }
 
   private onCommit(msg: EngineMessage): void {

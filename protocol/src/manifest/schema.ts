@@ -50,6 +50,7 @@ export const MANIFEST_DEFAULTS = {
   compressors: { server: 'identity' },
   stop: { iterations: 10_000 },
   network: { frameBytes: 65_536, roundDeadlineMs: 2_000, heartbeatMs: 500, leaseMs: 2_000, quorum: 0.5, minPeers: 1 },
+  trust: { audit: 0, bounds: 'lipschitz' as const, boundFactor: 2, refusalLimit: 3 },
   seed: 0,
 } as const;
 
@@ -140,6 +141,18 @@ const networkSchema = z.strictObject({
   minPeers: int(1, 1_000_000).default(MANIFEST_DEFAULTS.network.minPeers),
 });
 
+/** Updates that cannot poison the run (engine/trust.ts). */
+const trustSchema = z.strictObject({
+  /** Probability that a shard's answer is audited by a second holder in a round. */
+  audit: z.number().min(0).max(1).default(MANIFEST_DEFAULTS.trust.audit),
+  /** Lipschitz bounds on answers (the problem's L_m), or none. */
+  bounds: z.enum(['lipschitz', 'off']).default(MANIFEST_DEFAULTS.trust.bounds),
+  /** Margin c ≥ 1 of the bounds. */
+  boundFactor: z.number().min(1).max(1e6).default(MANIFEST_DEFAULTS.trust.boundFactor),
+  /** Refused answers before the sender is banned for the run. */
+  refusalLimit: int(1, 1_000_000).default(MANIFEST_DEFAULTS.trust.refusalLimit),
+});
+
 const manifestObject = z.strictObject({
   version: z.literal(MANIFEST_VERSION).default(MANIFEST_VERSION),
   problem: problemSchema,
@@ -147,6 +160,11 @@ const manifestObject = z.strictObject({
   compressors: compressorsSchema.default({ server: MANIFEST_DEFAULTS.compressors.server }),
   stop: stopSchema.default({ ...MANIFEST_DEFAULTS.stop }),
   network: networkSchema.default({ ...MANIFEST_DEFAULTS.network }),
+  /**
+   * Absent: MANIFEST_DEFAULTS.trust. (Not filled in, unlike the other sections, so that the ids of
+   * runs published before it existed stay what they were; once given, every field is filled.)
+   */
+  trust: trustSchema.optional(),
   /** Run seed: keys every shared draw (RandK indices, b_k, samples). */
   seed: seedSchema.default(MANIFEST_DEFAULTS.seed),
 });
