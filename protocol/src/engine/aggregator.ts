@@ -352,7 +352,7 @@ export class Aggregator {
         agg.freshAnswer[s] = 1;
         agg.sum.skip(s);
         this.markAnswered(s);
-        accepted = true;
+        // Not evidence of work (a mute identity can send it): its strikes stay.
         continue;
       }
       let payload: Payload;
@@ -388,7 +388,7 @@ export class Aggregator {
       this.markAnswered(s);
     }
     if (this.agg !== agg || agg.mode !== 'round') return;
-    if (accepted && sender !== this.id) {
+    if (accepted) {
       const m = agg.table.members.get(sender);
       if (m) agg.table.answered(m);
     }
@@ -654,7 +654,7 @@ export class Aggregator {
     const missed = new Map<Member, number>();
     for (let s = 0; s < this.M; s++) {
       const h = T.holders[s];
-      if (h !== null && agg.answered[s] === 0 && agg.refused[s] === 0 && h !== this.id && !agg.audits.cases.get(s)?.primaryBytes) {
+      if (h !== null && agg.answered[s] === 0 && agg.refused[s] === 0 && !agg.audits.cases.get(s)?.primaryBytes) {
         const m = T.members.get(h);
         if (m) missed.set(m, (missed.get(m) ?? 0) + 1);
       }

@@ -108,7 +108,8 @@ export class Membership {
   }
 
   isEligible(m: Member): boolean {
-    if (m.id === this.id) return true;
+    // The aggregator holds shards too unless it let its own deadlines pass (a slow or stuck evaluator).
+    if (m.id === this.id) return this.outbox.now >= m.benchedUntil;
     return m.lag <= this.ctx.syncSlack && this.outbox.now >= m.benchedUntil && !m.done;
   }
 
@@ -120,7 +121,7 @@ export class Membership {
     m.lastMissAt = this.outbox.now;
     if (now) m.missed = this.ctx.missLimit;
     else m.missed += n;
-    if (m.missed < this.ctx.missLimit || m.id === this.id) return;
+    if (m.missed < this.ctx.missLimit) return;
     m.missed = 0;
     m.strikes++;
     m.benchedUntil = this.outbox.now + benchMs(this.ctx.timing.leaseMs, m.strikes);
@@ -171,7 +172,10 @@ export class Membership {
     const now = this.outbox.now;
     this.touch(this.id).round = committed;
     for (const m of this.members.values()) {
-      if (m.id === this.id) continue;
+      if (m.id === this.id) {
+        if (this.isEligible(m) !== m.eligible) this.dirty = true;
+        continue;
+      }
       if (now - m.lastHeard > leaseMs || m.disconnected) {
         this.members.delete(m.id);
         this.dirty = true;

@@ -1,7 +1,8 @@
 import { buildProblem, type MashaPeer, MSG, operatorNormSq, runFromManifest, type EngineAction, type EngineCounter, type EvaluationRequest, type Manifest, type ManifestRun, type Problem } from '@masha/protocol';
 import { ByteSlab } from '@masha/protocol/engine';
 import { evaluateRequest, PeerHost, type HostRecord, type RecordKind } from '@masha/protocol/host';
-import type { EventSink as RecordSink, Evaluator } from '@masha/protocol/ports';
+import type { EventSink as RecordSink, Evaluator, FrameLink } from '@masha/protocol/ports';
+import type { PeerId } from '@masha/protocol';
 import { logTime, type EventSink } from '../des/event-log.js';
 import { DEFAULT_LINK, type LinkProfile } from '../des/link-model.js';
 import type { SimCpu } from '../des/node.js';
@@ -40,6 +41,20 @@ export interface SimulateOptions {
   readonly recordEvery?: number;
   /** Called when a new iteration is first committed. */
   readonly onIteration?: (info: IterationInfo) => void;
+  /**
+   * Peers that lie (tests and measurements of attacks, issue 14): the ports of peer `id` are
+   * wrapped — its evaluator (wrong values, or none at all), its frame link (rewritten messages) —
+   * while its engine stays the real one. Null or undefined: an honest peer.
+   */
+  readonly adversary?: (id: PeerId) => Adversary | null | undefined;
+  /** Called for every action of every peer (measurements). */
+  readonly onAction?: (id: PeerId, action: EngineAction) => void;
+}
+
+/** How an adversarial peer's ports are wrapped (see `SimulateOptions.adversary`). */
+export interface Adversary {
+  readonly evaluator?: (honest: Evaluator) => Evaluator;
+  readonly link?: (honest: FrameLink) => FrameLink;
 }
 
 export interface IterationInfo {
@@ -226,6 +241,8 @@ export function simulate(options: SimulateOptions): SimulateResult {
     ...(options.fanout !== undefined ? { fanout: options.fanout } : {}),
     ...(options.log ? { log: options.log } : {}),
     createNode: (id, ports) => {
+      const adversary = options.adversary?.(id) ?? null;
+      const honestEvaluator = new SimEvaluator(problem, ports.cpu);
       const host: PeerHost = new PeerHost(
         {
           id,
@@ -238,10 +255,16 @@ export function simulate(options: SimulateOptions): SimulateResult {
           expireEveryMs: 0,
           onAction: (a) => {
             onAction(id, a, swarm.now);
+            options.onAction?.(id, a);
             if (a.type === 'done') ports.done();
           },
         },
-        { scheduler: ports.scheduler, link: ports.link, evaluator: new SimEvaluator(problem, ports.cpu), ...(records ? { events: records } : {}) },
+        {
+          scheduler: ports.scheduler,
+          link: adversary?.link ? adversary.link(ports.link) : ports.link,
+          evaluator: adversary?.evaluator ? adversary.evaluator(honestEvaluator) : honestEvaluator,
+          ...(records ? { events: records } : {}),
+        },
       );
       hosts.set(id, host);
       return host;
