@@ -34,14 +34,19 @@
  *
  * **Running bounds** (tasks without L_m: models). Per shard and phase the aggregator keeps the
  * norms of the last `window` accepted answers; once `warmup` are in, an answer whose norm exceeds
- * `factor`·median is *clipped* to that norm (scaled, same direction) instead of rejected. Effect
- * on convergence: the aggregate of a round is unchanged unless some shard's update jumps above
- * `factor` times its own recent median; a clipped honest update is the same direction with a
- * smaller step for that shard in that round — a bounded, transient bias (at most (1 − 1/factor)
- * of that shard's 1/M share), which the median then follows if the jump persists (a persistent
- * change of scale doubles the bound at least every window/2 rounds). A poisoned update contributes
- * at most factor·median/M. The median is per shard and over rounds, never across shards: shards are
- * heterogeneous by design and a cross-shard median would bias F.
+ * `factor`·median is *clipped* to that norm (scaled, same direction) instead of rejected, and
+ * enters the history as the median (so a persistent attacker cannot ratchet the bound up). Effect
+ * on convergence: nothing changes unless some shard's update exceeds `factor` times its own
+ * recent median; a clipped update keeps its direction with a smaller step for that shard in that
+ * round, so the round's aggregate errs by at most (1 − 1/ratio) of that shard's 1/M share — a
+ * per-shard step-size cap, like gradient clipping: stochastic-gradient methods keep converging
+ * (to a neighbourhood whose size scales with how often honest updates are clipped), and honest
+ * norms that shrink as training converges are never clipped. A poisoned update contributes at most
+ * factor·median/M per round, so it cannot make the run diverge; it can still bias the result,
+ * which is what audits are for. The limitation: an honest shard whose scale truly jumps by more
+ * than `factor` and stays there is clipped for as long as it stays (a smaller step, never a wrong
+ * sign). The median is per shard and over rounds, never across shards: shards are heterogeneous
+ * by design and a cross-shard median would bias F.
  *
  * **Audits** (BOINC-style, `audit` = p). With probability p per round and shard (drawn from this
  * peer's private stream, so a holder cannot know whether it is checked) the aggregator asks a
@@ -190,6 +195,8 @@ export class Trust {
   private bound: RoundBound | null = null;
   /** Largest ‖answer‖ / (its bound before the factor c) judged so far (how close answers come to the bound). */
   maxRatio = 0;
+  /** The same, per phase. */
+  readonly maxRatioByPhase = new Map<PhaseName, number>();
   private boundKey = '';
 
   constructor(
@@ -268,6 +275,7 @@ export class Trust {
       const honest = this.bound.of(m);
       const ratio = norm / honest;
       if (ratio > this.maxRatio) this.maxRatio = ratio;
+      if (ratio > (this.maxRatioByPhase.get(phase) ?? 0)) this.maxRatioByPhase.set(phase, ratio);
       const bound = this.settings.boundFactor * honest;
       return norm <= bound ? OK : { kind: 'reject', norm, bound };
     }
@@ -279,9 +287,12 @@ export class Trust {
       this.history.set(key, h);
     }
     if (h.count >= this.settings.running.warmup) {
-      const limit = this.settings.running.factor * h.median();
+      const median = h.median();
+      const limit = this.settings.running.factor * median;
       if (norm > limit) {
-        h.push(limit);
+        // A clipped answer enters the history as the median: persistent large answers cannot
+        // ratchet the bound up.
+        h.push(median);
         const scale = limit / norm;
         for (let i = 0; i < s.length; i++) s[i] *= scale;
         return { kind: 'clip', scale };
