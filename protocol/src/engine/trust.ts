@@ -33,8 +33,10 @@
  * answer comes within a factor c of its bound (trust-bounds tests record the largest ratio seen).
  *
  * **Running bounds** (tasks without L_m: models). Per shard and phase the aggregator keeps the
- * norms of the last `window` accepted answers; once `warmup` are in, an answer whose norm exceeds
- * `factor`·median is *clipped* to that norm (scaled, same direction) instead of rejected, and
+ * norms of the last `window` accepted answers — a difference's norm per unit of ‖x₀ − x₁‖, i.e. an
+ * empirical Lipschitz constant of the shard, which stays steady while ‖x₀ − x₁‖ swings from round
+ * to round; a value's norm as it is — and once `warmup` are in, an answer above `factor`·median is
+ * *clipped* to it (scaled, same direction) instead of rejected, and
  * enters the history as the median (so a persistent attacker cannot ratchet the bound up). Effect
  * on convergence: nothing changes unless some shard's update exceeds `factor` times its own
  * recent median; a clipped update keeps its direction with a smaller step for that shard in that
@@ -42,8 +44,9 @@
  * per-shard step-size cap, like gradient clipping: stochastic-gradient methods keep converging
  * (to a neighbourhood whose size scales with how often honest updates are clipped), and honest
  * norms that shrink as training converges are never clipped. A poisoned update contributes at most
- * factor·median/M per round, so it cannot make the run diverge; it can still bias the result,
- * which is what audits are for. The limitation: an honest shard whose scale truly jumps by more
+ * factor times its shard's usual size per round: a ×10⁶ answer no longer diverges the run (tested),
+ * but a lie within the factor still biases it — and with an aggressive stepsize a persistent ×factor
+ * shard can still destabilise it — which is what audits are for. The limitation: an honest shard whose scale truly jumps by more
  * than `factor` and stays there is clipped for as long as it stays (a smaller step, never a wrong
  * sign). The median is per shard and over rounds, never across shards: shards are heterogeneous
  * by design and a cross-shard median would bias F.
@@ -193,6 +196,8 @@ export class Trust {
   private readonly streams: Streams;
   private readonly scratch: Float64Array;
   private bound: RoundBound | null = null;
+  /** What a running bound divides a norm by this round (see beginRound). */
+  private unit = 1;
   /** Largest ‖answer‖ / (its bound before the factor c) judged so far (how close answers come to the bound). */
   maxRatio = 0;
   /** The same, per phase. */
@@ -240,6 +245,9 @@ export class Trust {
   /** Starts a round: the Lipschitz bound of its phase (cached per round), and whether its answers can be audited. */
   beginRound(round: number, replica: ReplicaState, phase: PhaseName, uplink: Compressor): { auditable: boolean } {
     const shape = this.method.uplinkShape?.(replica, phase) ?? null;
+    // Running bounds compare a difference's norm per unit of ‖x₀ − x₁‖ (an empirical Lipschitz
+    // constant of the shard, steady across rounds), anything else as it is.
+    this.unit = shape !== null && shape.kind === 'difference' && shape.distance > 0 ? shape.distance : 1;
     const key = `${round}:${replica.iteration}:${phase}`;
     if (key !== this.boundKey) {
       this.boundKey = key;
@@ -286,19 +294,20 @@ export class Trust {
       h = new NormHistory(this.settings.running.window);
       this.history.set(key, h);
     }
+    const stat = norm / this.unit;
     if (h.count >= this.settings.running.warmup) {
       const median = h.median();
       const limit = this.settings.running.factor * median;
-      if (norm > limit) {
+      if (stat > limit) {
         // A clipped answer enters the history as the median: persistent large answers cannot
         // ratchet the bound up.
         h.push(median);
-        const scale = limit / norm;
+        const scale = limit / stat;
         for (let i = 0; i < s.length; i++) s[i] *= scale;
         return { kind: 'clip', scale };
       }
     }
-    h.push(norm);
+    h.push(stat);
     return OK;
   }
 
