@@ -297,7 +297,7 @@ export class Device {
     this.outbox.count('audit-served');
     const to = this.election.aggregator;
     if (this.self.ingestOwn(entries) || to === null) return;
-    const body = encodeUplink({ attempt: (this.audit as AuditRequest | null)?.attempt ?? 0, entries });
+    const body = encodeUplink({ attempt: this.audit?.attempt ?? 0, entries });
     this.outbox.send(to, this.outbox.message(MSG.UPLINK, this.election.epoch, f.round, phaseCode(f.phase), body));
   }
 
