@@ -28,6 +28,7 @@ import type { EventSink as RecordSink, Evaluator, FrameLink, LinkStats, Schedule
 import { broadcastTopic, statusTopic, type PeerStatus } from '@masha/protocol/swarm';
 import { UPLINK_PROTOCOL, type SwarmTransport } from '../net/swarm-transport.js';
 import { NO_LOG, type EventSink } from './event-log.js';
+import { NodeIdentity } from './identity.js';
 
 export type DriverRole = EngineRole;
 
@@ -50,6 +51,8 @@ export interface PeerDriverOptions {
   readonly maxPartialAgeMs?: number;
   /** Engine start-up wait for the gossip mesh (ms): at least `minMs`, at most `maxMs`. Default 500 / 3000. */
   readonly warmup?: { readonly minMs: number; readonly maxMs: number };
+  /** This peer's join token (runs whose admission policy asks for one). */
+  readonly token?: Uint8Array | null;
 }
 
 /** The host's clock and its one timer on Node. */
@@ -182,8 +185,9 @@ export class PeerDriver {
         ...(options.maxPartialAgeMs !== undefined ? { maxPartialAgeMs: options.maxPartialAgeMs } : {}),
         ...(options.onAction ? { onAction: options.onAction } : {}),
         ...(options.onError ? { onError: options.onError } : {}),
+        ...(options.token ? { token: options.token } : {}),
       },
-      { scheduler: this.scheduler, link, evaluator: options.evaluator, events: new LogRecords(this.log, this.role) },
+      { scheduler: this.scheduler, link, evaluator: options.evaluator, identity: new NodeIdentity(t.node.privateKey.raw), events: new LogRecords(this.log, this.role) },
     );
     this.scheduler.bind(() => this.host.wake());
     this.done = this.host.done;
@@ -250,6 +254,11 @@ export class PeerDriver {
     this.warmupTimer = null;
     for (const u of this.unsubscribe) u();
     this.unsubscribe.length = 0;
+  }
+
+  /** An epoch certificate chain the launcher vouches for (its signed run announcement). */
+  anchor(chain: Uint8Array): void {
+    this.host.anchor(chain);
   }
 
   rejectedTotal(): number {

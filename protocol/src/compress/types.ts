@@ -68,7 +68,7 @@ export interface Compressor<P extends Payload = Payload> {
   /**
    * Optional: the worst-case gain G(d, M) = sup over x ≠ 0 and every random draw of
    * ‖decompress(compress(x))‖₂ / ‖x‖₂ (not an expectation: every single draw). Receivers use it to
-   * bound what an honest sender can send (engine/trust.ts); a compressor without it (PowerSGD) is
+   * bound what an honest sender can send (engine/guard.ts); a compressor without it (PowerSGD) is
    * never bounded that way. A tiny absolute slack for subnormal inputs is the receiver's.
    */
   maxGain?(d: number, devices: number): number;

@@ -12,7 +12,7 @@
  * missing shards only, after reassigning the shards of holders that died or missed `missLimit`
  * deadlines; the answers already in stay valid because the round's base state has not changed.
  *
- * Untrusted answers (trust.ts): a payload that does not decode or exceeds its bound is refused —
+ * Untrusted answers (guard.ts): a payload that does not decode or exceeds its bound is refused —
  * a miss of its holder at once (benched, its shards move; the round is retried without waiting
  * for the deadline when nothing else is outstanding) — and repeated refusals ban the sender. An
  * audited shard's answer waits, outside the sum, until the auditor's answer matches it bit for bit
@@ -44,12 +44,15 @@ import {
   type UplinkEntry,
 } from './messages.js';
 import { AuditBook, type AuditCase } from './audits.js';
-import type { Trust, Verdict } from './trust.js';
+import type { Guard, Verdict } from './guard.js';
 import type { Outbox } from './outbox.js';
 import { phaseCode } from './phase-code.js';
 import { Replication } from './replication.js';
 import { RoundSum } from './round-sum.js';
 import type { EngineMessage, PeerId } from './types.js';
+import type { Trust } from './trust.js';
+import { successionStatement, type SignedSuccession } from '../trust/certs.js';
+import { verifyToken } from '../trust/ed25519.js';
 
 type AggMode = 'gather' | 'idle' | 'round' | 'sync' | 'done';
 
@@ -95,10 +98,19 @@ export class Aggregator {
     private readonly device: Device,
     private readonly replication: Replication,
     private readonly trust: Trust,
+    private readonly guard: Guard,
   ) {
     this.method = ctx.method;
     this.M = ctx.shards;
+    const a = ctx.admission;
+    this.allow = a.policy === 'allowlist' ? new Set(a.peers ?? []) : null;
   }
+
+  private readonly allow: ReadonlySet<string> | null;
+  /** The signed succession statement of the current successor list (re-signed when it changes). */
+  private signed: { key: string; succession: SignedSuccession } | null = null;
+  /** Members admitted since the gather (for the run's cap on new members per epoch). */
+  private newMembers = 0;
 
   get id(): PeerId {
     return this.outbox.id;
@@ -134,6 +146,8 @@ export class Aggregator {
     };
     this.outbox.lastBroadcast = this.outbox.now;
     this.agg = agg;
+    this.signed = null;
+    this.newMembers = 0;
     this.election.adopt(epoch, this.id);
     this.outbox.clearTimer('wd');
     const me = agg.table.touch(this.id);
@@ -180,6 +194,48 @@ export class Aggregator {
     }
   }
 
+  /** A proven equivocator: no longer a member; its shards move at the next boundary. */
+  onBan(peer: PeerId): void {
+    const agg = this.agg;
+    if (agg === null || !agg.table.members.has(peer)) return;
+    agg.table.members.delete(peer);
+    agg.table.dirty = true;
+  }
+
+  /** The successor list with this aggregator's signed succession statement. */
+  private succession(T: Membership): SignedSuccession | null {
+    if (T.successors.length === 0) return null;
+    const members = T.eligibleCount();
+    const key = `${this.election.epoch}|${members}|${T.successors.join(',')}`;
+    if (this.signed === null || this.signed.key !== key) {
+      const sig = this.trust.sign(successionStatement(this.ctx.runId, this.election.epoch, this.id, members, T.successors));
+      this.signed = { key, succession: { members, sig } };
+      this.election.ownSuccession(members, T.successors, sig);
+    }
+    return this.signed.succession;
+  }
+
+  /**
+   * Whether `peer` may become a member of this aggregator's table (the run's admission policy):
+   * allowlist, launcher-signed token, member caps. During the gather, members of the previous
+   * epoch report in and do not count as new.
+   */
+  private admit(peer: PeerId, token: Uint8Array | null): boolean {
+    const agg = this.agg as AggState;
+    const a = this.ctx.admission;
+    if (this.allow !== null && !this.allow.has(peer)) return false;
+    if (a.policy === 'tokens') {
+      const key = a.launcherKey ?? null;
+      if (key === null || token === null || !verifyToken(key, this.ctx.runId, token, a.wallClock?.() ?? 0)) return false;
+    }
+    if (a.maxMembers != null && agg.table.members.size >= a.maxMembers + 1) return false;
+    if (agg.mode !== 'gather') {
+      if (a.maxNewPerEpoch != null && this.newMembers >= a.maxNewPerEpoch) return false;
+      this.newMembers++;
+    }
+    return true;
+  }
+
   resetServer(): void {
     if (this.agg) this.agg.server = this.method.initServer();
   }
@@ -223,7 +279,15 @@ export class Aggregator {
     const agg = this.agg as AggState;
     const L = this.lineage;
     const flags = (agg.mode === 'gather' ? AN_GATHER : 0) | (L.doneReason !== null ? AN_DONE : 0);
-    const body = encodeAnnounce({ round: L.committed, commitEpoch: L.commitEpoch, digest: L.digest, flags, successors: agg.table.successors });
+    const body = encodeAnnounce({
+      round: L.committed,
+      commitEpoch: L.commitEpoch,
+      digest: L.digest,
+      flags,
+      successors: agg.table.successors,
+      succession: this.succession(agg.table),
+      chain: this.election.chain,
+    });
     this.outbox.broadcast(this.outbox.message(MSG.ANNOUNCE, this.election.epoch, L.committed, 0, body));
   }
 
@@ -236,16 +300,29 @@ export class Aggregator {
       this.outbox.count(msg.epoch < this.election.epoch ? 'stale-epoch' : 'misdirected');
       return;
     }
-    if (this.trust.isBanned(msg.sender)) {
+    if (this.guard.isBanned(msg.sender)) {
       this.outbox.count('banned-sender');
       return;
     }
     const T = agg.table;
+    if (!T.members.has(msg.sender) && !this.admit(msg.sender, body.token)) {
+      this.outbox.count('not-admitted');
+      return;
+    }
     const m = T.touch(msg.sender);
     m.round = body.round;
     m.commitEpoch = body.commitEpoch;
     m.digest.set(body.digest);
     m.done = (body.flags & HB_DONE) !== 0;
+    // A version counts only with the signed commit behind it (checked when it matters: a better
+    // version, or another digest for our own round and epoch — which may prove an equivocation).
+    const c = this.lineage.versionVs(body.round, body.commitEpoch, body.digest);
+    m.verified = c >= 0 && !(body.round === this.lineage.committed && body.commitEpoch === this.lineage.commitEpoch && c !== 0);
+    if (!m.verified && body.round > 0) {
+      m.verified = this.trust.verifyVersion(body.cert, body.round, body.commitEpoch, body.digest);
+      if (!m.verified) this.outbox.count('uncertified-version');
+    }
+
     if (m.missed > 0 && this.outbox.now - m.lastMissAt > this.ctx.timing.leaseMs) {
       m.missed = 0;
       T.dirty = true;
@@ -269,8 +346,8 @@ export class Aggregator {
       for (const s of m.holding) T.unsent.add(s);
       this.outbox.count('holding-corrected');
     }
-    // A better state than ours: fetch it before going on.
-    if (this.lineage.versionVs(body.round, body.commitEpoch, body.digest) < 0 && agg.mode !== 'gather') {
+    // A better state than ours, certified: fetch it before going on.
+    if (m.verified && this.lineage.versionVs(body.round, body.commitEpoch, body.digest) < 0 && agg.mode !== 'gather') {
       this.chase(m);
     }
   }
@@ -297,11 +374,17 @@ export class Aggregator {
       this.outbox.count(msg.epoch < this.election.epoch ? 'stale-epoch' : 'misdirected');
       return;
     }
-    if (this.trust.isBanned(msg.sender)) {
+    if (this.guard.isBanned(msg.sender)) {
       this.outbox.count('banned-sender');
       return;
     }
     const T = agg.table;
+    if (!T.members.has(msg.sender)) {
+      // Members join by heartbeat (where the admission policy is applied); a device that answers
+      // a round is asked for one.
+      this.outbox.count('not-admitted');
+      return;
+    }
     const m = T.touch(msg.sender);
     const committed = this.lineage.committed;
     if (agg.mode !== 'round' || msg.round !== agg.round) {
@@ -329,7 +412,7 @@ export class Aggregator {
     let accepted = false;
     for (const e of entries) {
       // A ban (or the re-opened round it causes) ends this message's turn.
-      if (this.agg !== agg || agg.mode !== 'round' || this.trust.isBanned(sender)) return;
+      if (this.agg !== agg || agg.mode !== 'round' || this.guard.isBanned(sender)) return;
       const s = e.shard;
       if (e.flags & UP_AUDIT) {
         this.onAuditAnswer(sender, e);
@@ -382,7 +465,7 @@ export class Aggregator {
       }
       if (verdict !== null && verdict.kind === 'clip') {
         info.uplink.release?.(payload);
-        agg.sum.addDense(s, this.trust.clipped);
+        agg.sum.addDense(s, this.guard.clipped);
         this.outbox.count('clipped');
       } else agg.sum.add(s, e.payload, payload);
       this.markAnswered(s);
@@ -420,8 +503,8 @@ export class Aggregator {
   /** Bound check of a remote answer (null: not checked this round). */
   private judge(s: number, payload: Payload): Verdict | null {
     const agg = this.agg as AggState;
-    if (!this.trust.checking) return null;
-    return this.trust.judge(this.lineage.replica, agg.phase, s, payload);
+    if (!this.guard.checking) return null;
+    return this.guard.judge(this.lineage.replica, agg.phase, s, payload);
   }
 
   /** Refuses shard s's answer from `sender`: a miss at once, and a ban after repeated refusals. */
@@ -432,7 +515,7 @@ export class Aggregator {
     if (sender === this.id) return;
     const m = agg.table.members.get(sender);
     if (m) agg.table.miss(m, true);
-    if (this.trust.refuse(sender)) this.banned(sender);
+    if (this.guard.refuse(sender)) this.banned(sender);
   }
 
   /** `peer` was just banned: out of the table, and the round re-opened without it. */
@@ -464,17 +547,17 @@ export class Aggregator {
   private openAudits(round: number, attempt: number): void {
     const agg = this.agg as AggState;
     agg.audits.clear();
-    if (!agg.auditable || this.trust.settings.audit <= 0) return;
+    if (!agg.auditable || this.guard.settings.audit <= 0) return;
     const T = agg.table;
     let pool: PeerId[] | null = null;
     const asks = new Map<PeerId, number[]>();
     for (let s = 0; s < this.M; s++) {
       const h = T.holders[s];
-      if (h === null || h === this.id || !this.trust.audits(round, s)) continue;
-      pool ??= [...T.members.values()].filter((m) => m.eligible && !this.trust.isBanned(m.id)).map((m) => m.id);
+      if (h === null || h === this.id || !this.guard.audits(round, s)) continue;
+      pool ??= [...T.members.values()].filter((m) => m.eligible && !this.guard.isBanned(m.id)).map((m) => m.id);
       const candidates = pool.filter((p) => p !== h);
       if (candidates.length === 0) continue;
-      const auditor = this.trust.pick(round, s, candidates);
+      const auditor = this.guard.pick(round, s, candidates);
       agg.audits.open(s, auditor);
       let list = asks.get(auditor);
       if (list === undefined) asks.set(auditor, (list = []));
@@ -528,7 +611,7 @@ export class Aggregator {
         this.markAnswered(s);
         let restart = false;
         for (const liar of out.liars) {
-          if (liar === this.id || !this.trust.ban(liar, 'audit mismatch')) continue;
+          if (liar === this.id || !this.guard.ban(liar, 'audit mismatch')) continue;
           this.outbox.count('banned');
           agg.table.remove(liar);
           restart = true;
@@ -571,7 +654,7 @@ export class Aggregator {
     // A better state reported during the gather (or since): fetch it first.
     let best: Member | null = null;
     for (const m of agg.table.members.values()) {
-      if (m.id === this.id || agg.failedSync.has(Replication.key(m.id, m.round, m.digest))) continue;
+      if (m.id === this.id || !m.verified || agg.failedSync.has(Replication.key(m.id, m.round, m.digest))) continue;
       if (L.versionVs(m.round, m.commitEpoch, m.digest) >= 0) continue;
       if (best === null || compareVersion(m.round, m.commitEpoch, m.digest, best.round, best.commitEpoch, best.digest) > 0) best = m;
     }
@@ -608,7 +691,7 @@ export class Aggregator {
       agg.answered.fill(0);
       agg.freshAnswer.fill(0);
       agg.answeredCount = 0;
-      agg.auditable = this.trust.beginRound(round, L.replica, agg.phase, agg.info.uplink).auditable;
+      agg.auditable = this.guard.beginRound(round, L.replica, agg.phase, agg.info.uplink).auditable;
     }
     const phase = agg.phase;
     let selfWanted: Set<number> | null = null;
@@ -626,6 +709,8 @@ export class Aggregator {
           delta,
           wanted: kind === 'explicit' && wanted.length === this.M ? this.ctx.limits.allShards : wanted,
           successors: T.successors,
+          succession: this.succession(T),
+          chain: this.election.chain,
         },
         this.M,
       );
@@ -725,11 +810,15 @@ export class Aggregator {
         included,
         payload: payloadBytes,
         successors: sendSuccessors ? T.successors : [],
+        succession: sendSuccessors ? this.succession(T) : null,
+        chain: sendSuccessors ? this.election.chain : null,
         next,
       },
       this.M,
+      this.trust.signCommit(epoch, round, parent, L.digest),
     );
     const msg = this.outbox.message(MSG.COMMIT, epoch, round, phaseCode(phase), body);
+    L.cert = this.trust.ownCert(msg);
     this.outbox.broadcast(msg);
     this.replication.recordCommit(msg, iteration, phase, included);
     if (this.agg === null || this.agg.mode === 'done') return;

@@ -11,15 +11,16 @@ import { distSq } from '../vec/kernels.js';
 import { DIGEST_BYTES, replicaDigest, vectorNames } from './digest.js';
 import type { BodyLimits, ReplicaShape } from './messages.js';
 import { WorkPool } from './work-pool.js';
-import { trustSettings, type TrustSettings } from './trust.js';
+import { MAX_CHAIN_BYTES } from '../trust/certs.js';
+import { guardSettings, type GuardSettings } from './guard.js';
 
-function checkedTrust(t: TrustSettings): TrustSettings {
-  if (!(Number.isSafeInteger(t.refusalLimit) && t.refusalLimit >= 1)) throw new ValidationError('trust.refusalLimit', `must be an integer ≥ 1, got ${t.refusalLimit}`);
-  if (!(t.boundFactor >= 1 && Number.isFinite(t.boundFactor))) throw new ValidationError('trust.boundFactor', `must be a finite number ≥ 1, got ${t.boundFactor}`);
-  if (!(t.audit >= 0 && t.audit <= 1)) throw new ValidationError('trust.audit', `must be a probability in [0, 1], got ${t.audit}`);
+function checkedGuard(t: GuardSettings): GuardSettings {
+  if (!(Number.isSafeInteger(t.refusalLimit) && t.refusalLimit >= 1)) throw new ValidationError('guard.refusalLimit', `must be an integer ≥ 1, got ${t.refusalLimit}`);
+  if (!(t.boundFactor >= 1 && Number.isFinite(t.boundFactor))) throw new ValidationError('guard.boundFactor', `must be a finite number ≥ 1, got ${t.boundFactor}`);
+  if (!(t.audit >= 0 && t.audit <= 1)) throw new ValidationError('guard.audit', `must be a probability in [0, 1], got ${t.audit}`);
   const r = t.running;
   if (!(Number.isSafeInteger(r.window) && r.window >= 1 && Number.isSafeInteger(r.warmup) && r.warmup >= 1 && r.warmup <= r.window && r.factor > 1)) {
-    throw new ValidationError('trust.running', 'window ≥ warmup ≥ 1 (integers) and factor > 1');
+    throw new ValidationError('guard.running', 'window ≥ warmup ≥ 1 (integers) and factor > 1');
   }
   return t;
 }
@@ -72,12 +73,32 @@ export interface RunContextInit {
   readonly syncSlack?: number;
   /** Deadlines a holder may miss in a row before its shards move elsewhere (default 2). */
   readonly missLimit?: number;
+  /** Round deadlines without a commit after which devices holding shards replace the aggregator (default 5). */
+  readonly stallDeadlines?: number;
+  /** Who may become a member (default: anyone). */
+  readonly admission?: AdmissionPolicy;
   /**
-   * Bounds, refusals and audits (trust.ts). `shards` (Lipschitz constants and ‖F_m(0)‖) turns on
+   * Bounds, refusals and audits (guard.ts). `shards` (Lipschitz constants and ‖F_m(0)‖) turns on
    * the Lipschitz bounds; without it answers are only checked for being decodable, unless
    * `bounds: 'running'` is asked for.
    */
-  readonly trust?: Partial<TrustSettings>;
+  readonly guard?: Partial<GuardSettings>;
+}
+
+/**
+ * The run's admission policy, as the aggregator applies it to new members: anyone (`open`), peers
+ * with a launcher-signed join token (`tokens`: `launcherKey` checks it; `now` is the wall clock in
+ * ms, for the token's expiry), or the listed peer ids (`allowlist`); and caps on the members of an
+ * aggregator's table and on members new since its gather.
+ */
+export interface AdmissionPolicy {
+  readonly policy: 'open' | 'tokens' | 'allowlist';
+  readonly peers?: readonly string[];
+  readonly launcherKey?: Uint8Array | null;
+  readonly maxMembers?: number | null;
+  readonly maxNewPerEpoch?: number | null;
+  /** Wall clock (ms since the Unix epoch) for token expiry; the runtime supplies it. */
+  readonly wallClock?: () => number;
 }
 
 export interface RunContext {
@@ -98,7 +119,9 @@ export interface RunContext {
   readonly successors: number;
   readonly syncSlack: number;
   readonly missLimit: number;
-  readonly trust: TrustSettings;
+  readonly stallDeadlines: number;
+  readonly admission: AdmissionPolicy;
+  readonly guard: GuardSettings;
   readonly limits: BodyLimits;
   /** Names (sorted) and lengths of the replica's vectors. */
   readonly shape: ReplicaShape;
@@ -154,7 +177,9 @@ export function createRunContext(init: RunContextInit): RunContext {
     successors: init.successors ?? 3,
     syncSlack: init.syncSlack ?? 2,
     missLimit: init.missLimit ?? 2,
-    trust: checkedTrust(trustSettings(init.trust, init.trust?.shards ?? null)),
+    stallDeadlines: init.stallDeadlines ?? 5,
+    admission: init.admission ?? { policy: 'open' },
+    guard: checkedGuard(guardSettings(init.guard, init.guard?.shards ?? null)),
     // 64 bits per coordinate plus slack bounds every compressor's payload (identity: 32).
     limits: { shards: M, maxPayloadBytes: 8 * dim + 4096, allShards },
     shape,
@@ -171,23 +196,27 @@ export function maxBodyBytes(ctx: RunContext, kind: number): number {
   const M = ctx.shards;
   const ids = 130 * (M + 16);
   switch (kind) {
-    case 1: // heartbeat
-      return 64 + 9 * M;
-    case 2: // announce
-      return 64 + 130 * 16;
+    case 1: // heartbeat (+ a commit certificate and a join token)
+      return 64 + 9 * M + 512;
+    case 2: // announce (+ signed succession and certificate chain)
+      return 64 + 130 * 16 + 128 + MAX_CHAIN_BYTES;
     case 3: // open
-      return 256 + ids + 20 * M;
+      return 256 + ids + 20 * M + 128 + MAX_CHAIN_BYTES;
     case 4: // uplink
       return 16 + M * (16 + ctx.limits.maxPayloadBytes);
     case 5: // commit
     case 8: // replay
-      return 512 + ctx.limits.maxPayloadBytes + ids + 20 * M;
+      return 512 + ctx.limits.maxPayloadBytes + ids + 20 * M + 256 + MAX_CHAIN_BYTES;
     case 6: // state request
-      return 64;
-    case 9: // audit
+      return 80;
+    case 9: // suspect
+      return 256;
+    case 10: // equivocation
+      return 1024;
+    case 11: // audit
       return 64 + 9 * M;
     case 7: {
-      let n = 512;
+      let n = 1024;
       for (let i = 0; i < ctx.shape.names.length; i++) n += 140 + 8 * ctx.shape.lengths[i];
       return n;
     }

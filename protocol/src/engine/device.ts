@@ -116,6 +116,7 @@ export class Device {
     private readonly lineage: Lineage,
     private readonly election: Election,
     private readonly self: SelfUplink,
+    private readonly token: Uint8Array | null = null,
   ) {
     this.method = ctx.method;
     this.M = ctx.shards;
@@ -146,7 +147,7 @@ export class Device {
     const L = this.lineage;
     const flags = (this.resetSinceReport ? HB_RESET : 0) | (L.doneReason !== null ? HB_DONE : 0);
     this.resetSinceReport = false;
-    const body = encodeHeartbeat({ round: L.committed, commitEpoch: L.commitEpoch, digest: L.digest, flags, held: this.heldList() }, this.M);
+    const body = encodeHeartbeat({ round: L.committed, commitEpoch: L.commitEpoch, digest: L.digest, flags, held: this.heldList(), cert: L.cert, token: this.token }, this.M);
     this.outbox.send(to, this.outbox.message(MSG.HEARTBEAT, this.election.epoch, L.committed, 0, body));
     this.lastSentToAgg = this.outbox.now;
   }

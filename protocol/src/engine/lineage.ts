@@ -14,6 +14,7 @@ import type { RunContext } from './context.js';
 import { compareDigests, digestEquals, digestHex, replicaDigest } from './digest.js';
 import { decodeCommit } from './messages.js';
 import type { EngineMessage, StopReason } from './types.js';
+import type { CommitCert } from '../trust/certs.js';
 
 /** Version order: > 0 when (r1, e1, d1) is better than (r2, e2, d2). */
 export function compareVersion(r1: number, e1: number, d1: Uint8Array, r2: number, e2: number, d2: Uint8Array): number {
@@ -24,6 +25,7 @@ export function compareVersion(r1: number, e1: number, d1: Uint8Array, r2: numbe
 
 /** The header of a state snapshot being installed. */
 export interface InstalledState {
+  readonly cert: CommitCert | null;
   readonly round: number;
   readonly commitEpoch: number;
   readonly digest: Uint8Array;
@@ -39,6 +41,8 @@ export class Lineage {
   /** The next phase of the current iteration (null: the next round starts an iteration). */
   nextPhase: PhaseName | null = null;
   doneReason: StopReason | null = null;
+  /** The signed commit that certifies this version (null at round 0). */
+  cert: CommitCert | null = null;
   /** Spare replica that snapshots are decoded into before they are checked and swapped in. */
   private scratch: ReplicaState | null = null;
   private readonly log: (EngineMessage | null)[];
@@ -144,6 +148,7 @@ export class Lineage {
     this.commitEpoch = h.commitEpoch;
     this.nextPhase = h.nextPhase === '' ? null : h.nextPhase;
     this.digest.set(h.digest);
+    this.cert = h.cert;
     this.log.fill(null);
     this.logFrom = h.round + 1;
   }

@@ -40,6 +40,8 @@ export interface Member {
   benchedUntil: number;
   /** Whether the member counted as eligible at the last rebalance. */
   eligible: boolean;
+  /** Its last reported version is certified (a signed commit behind it) or not better than ours. */
+  verified: boolean;
 }
 
 export class Membership {
@@ -90,6 +92,7 @@ export class Membership {
         strikes: 0,
         benchedUntil: Number.NEGATIVE_INFINITY,
         eligible: false,
+        verified: false,
       };
       this.members.set(id, m);
       this.dirty = true;

@@ -20,11 +20,22 @@
  *   6 STATE_REQUEST peer → peer                  requester's committed round and digest, snapshot?
  *   7 STATE         peer → peer                  replica snapshot
  *   8 REPLAY        peer → peer                  a logged COMMIT re-sent for catch-up (same body)
+ *   9 SUSPECT       peer → all                   a signed lease-expiry attestation: (epoch, aggregator, sig)
+ *  10 EQUIVOCATION  peer → all                   a proof: two commit certificates of one signer for one (epoch, round)
+ *
+ * Trust fields (trust/certs.ts): a successor list travels with the aggregator's signed succession
+ * statement (member count, signature); ANNOUNCE and OPEN carry the aggregator's epoch certificate
+ * chain, a COMMIT carries it with its successor list; every COMMIT ends with its signature block
+ * (signer, signature over the commit statement, whose body hash covers every byte before the
+ * block — the signature only: the signer is the COMMIT's sender, and for a REPLAY the certified
+ * aggregator of its epoch); a HEARTBEAT may carry the commit certificate of the sender's version (a "better version"
+ * counts only with one) and a join token; a STATE carries the commit certificate of its version.
  */
 import { ByteReader, ByteWriter } from './bytes.js';
 import { type DeltaEntry, type DeltaView, readDelta, readIdents, readShardSet, writeDelta, writeIdents, writeShardSet } from './wire-sets.js';
 import { isPhaseName, type PhaseName } from '../methods/types.js';
 import { DIGEST_BYTES } from './digest.js';
+import { type CommitCert, MAX_CHAIN_BYTES, MAX_SIGNATURE_BYTES, readCommitCert, type SignedSuccession, writeCommitCert } from '../trust/certs.js';
 
 export const MSG = {
   HEARTBEAT: 1,
@@ -35,7 +46,9 @@ export const MSG = {
   STATE_REQUEST: 6,
   STATE: 7,
   REPLAY: 8,
-  AUDIT: 9,
+  SUSPECT: 9,
+  EQUIVOCATION: 10,
+  AUDIT: 11,
 } as const;
 export type MessageKind = (typeof MSG)[keyof typeof MSG];
 
@@ -48,7 +61,9 @@ export const KIND_NAMES: Readonly<Record<number, string>> = {
   6: 'state-request',
   7: 'state',
   8: 'replay',
-  9: 'audit',
+  9: 'suspect',
+  10: 'equivocation',
+  11: 'audit',
 };
 
 export { DeltaView, readDelta, readShardSet, writeDelta, writeShardSet, type DeltaEntry } from './wire-sets.js';
@@ -77,6 +92,36 @@ function readDigest(r: ByteReader, field: string): Uint8Array {
   return r.raw(DIGEST_BYTES, field);
 }
 
+/** Largest join token (launcher-signed: expiry and signature). */
+export const MAX_TOKEN_BYTES = 128;
+
+/** A successor list and, when it is not empty, the aggregator's signed succession statement. */
+function writeSuccession(w: ByteWriter, successors: readonly string[], succession: SignedSuccession | null): void {
+  writeIdents(w, successors);
+  if (successors.length === 0) return;
+  if (succession === null) throw new RangeError('a successor list travels with its signed succession statement');
+  w.varint(succession.members).bytes(succession.sig);
+}
+
+function readSuccession(r: ByteReader, field: string): { successors: string[]; succession: SignedSuccession | null } {
+  const successors = readIdents(r, field, MAX_SUCCESSORS);
+  if (successors.length === 0) return { successors, succession: null };
+  const members = r.varint(`${field}.members`, 1_000_000_000);
+  const sig = r.bytes(`${field}.sig`, MAX_SIGNATURE_BYTES);
+  return { successors, succession: { members, sig } };
+}
+
+function writeOptionalBytes(w: ByteWriter, b: Uint8Array | null): void {
+  if (b === null) w.u8(0);
+  else w.u8(1).bytes(b);
+}
+
+function readOptionalBytes(r: ByteReader, field: string, max: number): Uint8Array | null {
+  const has = r.u8(`${field}.present`);
+  if (has > 1) r.fail(`${field}.present`, `must be 0 or 1, got ${has}`);
+  return has === 1 ? r.bytes(field, max) : null;
+}
+
 // ------------------------------------------------------------------ HEARTBEAT
 
 /** Heartbeat flag: the sender re-initialised its shard memories (state transfer) since it last reported. */
@@ -90,12 +135,22 @@ export interface HeartbeatBody {
   readonly digest: Uint8Array;
   readonly flags: number;
   readonly held: readonly number[];
+  /** The signed commit that certifies (round, commitEpoch, digest); null at round 0. */
+  readonly cert: CommitCert | null;
+  /** The sender's join token (runs whose admission policy asks for one). */
+  readonly token: Uint8Array | null;
 }
 
 export function encodeHeartbeat(b: HeartbeatBody, M: number): Uint8Array {
-  const w = new ByteWriter(32 + b.held.length * 2);
+  const w = new ByteWriter(32 + b.held.length * 2 + (b.cert ? 320 : 1) + (b.token?.length ?? 0));
   w.varint(b.round).varint(b.commitEpoch).raw(b.digest).u8(b.flags);
   writeShardSet(w, b.held, M);
+  if (b.cert === null) w.u8(0);
+  else {
+    w.u8(1);
+    writeCommitCert(w, b.cert);
+  }
+  writeOptionalBytes(w, b.token);
   return w.finish();
 }
 
@@ -107,8 +162,12 @@ export function decodeHeartbeat(bytes: Uint8Array, limits: BodyLimits): Heartbea
   const flags = r.u8('flags');
   if (flags > 3) r.fail('flags', `unknown flags ${flags}`);
   const held = readShardSet(r, 'held', limits);
+  const hasCert = r.u8('cert.present');
+  if (hasCert > 1) r.fail('cert.present', `must be 0 or 1, got ${hasCert}`);
+  const cert = hasCert === 1 ? readCommitCert(r, 'cert') : null;
+  const token = readOptionalBytes(r, 'token', MAX_TOKEN_BYTES);
   r.end();
-  return { round, commitEpoch, digest, flags, held };
+  return { round, commitEpoch, digest, flags, held, cert, token };
 }
 
 // ------------------------------------------------------------------ ANNOUNCE
@@ -124,12 +183,16 @@ export interface AnnounceBody {
   readonly digest: Uint8Array;
   readonly flags: number;
   readonly successors: readonly string[];
+  readonly succession: SignedSuccession | null;
+  /** The aggregator's epoch certificate chain (trust/certs.ts), encoded. */
+  readonly chain: Uint8Array | null;
 }
 
 export function encodeAnnounce(b: AnnounceBody): Uint8Array {
-  const w = new ByteWriter(64 + b.successors.length * 56);
+  const w = new ByteWriter(160 + b.successors.length * 56 + (b.chain?.length ?? 0));
   w.varint(b.round).varint(b.commitEpoch).raw(b.digest).u8(b.flags);
-  writeIdents(w, b.successors);
+  writeSuccession(w, b.successors, b.succession);
+  writeOptionalBytes(w, b.chain);
   return w.finish();
 }
 
@@ -140,9 +203,10 @@ export function decodeAnnounce(bytes: Uint8Array): AnnounceBody {
   const digest = readDigest(r, 'digest');
   const flags = r.u8('flags');
   if (flags > 3) r.fail('flags', `unknown flags ${flags}`);
-  const successors = readIdents(r, 'successors', MAX_SUCCESSORS);
+  const { successors, succession } = readSuccession(r, 'successors');
+  const chain = readOptionalBytes(r, 'chain', MAX_CHAIN_BYTES);
   r.end();
-  return { round, commitEpoch, digest, flags, successors };
+  return { round, commitEpoch, digest, flags, successors, succession, chain };
 }
 
 /** A phase name: one of the methods' phases (anything else is refused here, at the wire). */
@@ -166,14 +230,17 @@ export interface OpenBody {
   /** Shards whose answers are wanted (their current holders answer). */
   readonly wanted: readonly number[];
   readonly successors: readonly string[];
+  readonly succession: SignedSuccession | null;
+  readonly chain: Uint8Array | null;
 }
 
 export function encodeOpen(b: OpenBody, M: number): Uint8Array {
-  const w = new ByteWriter(96 + b.delta.length * 4 + b.successors.length * 56);
+  const w = new ByteWriter(192 + b.delta.length * 4 + b.successors.length * 56 + (b.chain?.length ?? 0));
   w.varint(b.attempt).varint(b.iteration).ident(b.phase).varint(b.baseEpoch).raw(b.baseDigest).varint(b.deadlineMs);
   writeDelta(w, b.delta);
   writeShardSet(w, b.wanted, M);
-  writeIdents(w, b.successors);
+  writeSuccession(w, b.successors, b.succession);
+  writeOptionalBytes(w, b.chain);
   return w.finish();
 }
 
@@ -192,9 +259,10 @@ export function decodeOpen(bytes: Uint8Array, limits: BodyLimits): DecodedOpen {
   const deadlineMs = r.varint('deadlineMs', 0xffffffff);
   const delta = readDelta(r, bytes, 'delta', 'delta.peers', limits);
   const wanted = readShardSet(r, 'wanted', limits);
-  const successors = readIdents(r, 'successors', MAX_SUCCESSORS);
+  const { successors, succession } = readSuccession(r, 'successors');
+  const chain = readOptionalBytes(r, 'chain', MAX_CHAIN_BYTES);
   r.end();
-  return { attempt, iteration, phase, baseEpoch, baseDigest, deadlineMs, delta, wanted, successors };
+  return { attempt, iteration, phase, baseEpoch, baseDigest, deadlineMs, delta, wanted, successors, succession, chain };
 }
 
 // ------------------------------------------------------------------ UPLINK
@@ -297,28 +365,44 @@ export interface CommitBody {
   /** Encoded downlink payload, or null when the phase broadcasts none. */
   readonly payload: Uint8Array | null;
   readonly successors: readonly string[];
+  readonly succession: SignedSuccession | null;
+  /** The aggregator's epoch certificate chain (sent with the successor list). */
+  readonly chain: Uint8Array | null;
   /** Present when this commit also opens the next round (round + 1, attempt 0). */
   readonly next: CommitNext | null;
 }
 
-export function encodeCommit(b: CommitBody, M: number): Uint8Array {
-  const w = new ByteWriter(96 + (b.payload?.length ?? 0) + b.successors.length * 56 + (b.next?.delta.length ?? 0) * 4);
+/**
+ * Encodes a commit's signed part; `sign` gets those bytes and returns the signature block
+ * (signer, signature), which is appended.
+ */
+export function encodeCommit(b: CommitBody, M: number, sign: (signed: Uint8Array) => { signer: string; sig: Uint8Array }): Uint8Array {
+  const w = new ByteWriter(256 + (b.payload?.length ?? 0) + b.successors.length * 56 + (b.next?.delta.length ?? 0) * 4 + (b.chain?.length ?? 0));
   w.varint(b.iteration).ident(b.phase).varint(b.flags).raw(b.parentDigest).raw(b.digest);
   writeShardSet(w, b.included, M);
   if (b.payload === null) w.u8(0);
   else w.u8(1).bytes(b.payload);
-  writeIdents(w, b.successors);
+  writeSuccession(w, b.successors, b.succession);
+  writeOptionalBytes(w, b.chain);
   if (b.next === null) w.u8(0);
   else {
     w.u8(1);
     writeDelta(w, b.next.delta);
   }
-  return w.finish();
+  const signed = w.finish();
+  const s = sign(signed);
+  const out = new ByteWriter(signed.length + 2 + s.sig.length);
+  out.raw(signed).bytes(s.sig);
+  return out.finish();
 }
 
 /** A decoded COMMIT (or REPLAY): the next round's delta is a view of the body. */
 export interface DecodedCommit extends Omit<CommitBody, 'next'> {
   readonly next: { readonly delta: DeltaView } | null;
+  /** Bytes [0, signedLength) of the body are what the signature's body hash covers. */
+  readonly signedLength: number;
+  /** The aggregator's signature (the signer is not on the wire: the COMMIT's sender, or the aggregator of a REPLAY's epoch). */
+  readonly sig: Uint8Array;
 }
 
 export function decodeCommit(bytes: Uint8Array, limits: BodyLimits): DecodedCommit {
@@ -332,12 +416,15 @@ export function decodeCommit(bytes: Uint8Array, limits: BodyLimits): DecodedComm
   const hasPayload = r.u8('payload.present');
   if (hasPayload > 1) r.fail('payload.present', `must be 0 or 1, got ${hasPayload}`);
   const payload = hasPayload === 1 ? r.bytes('payload', limits.maxPayloadBytes) : null;
-  const successors = readIdents(r, 'successors', MAX_SUCCESSORS);
+  const { successors, succession } = readSuccession(r, 'successors');
+  const chain = readOptionalBytes(r, 'chain', MAX_CHAIN_BYTES);
   const hasNext = r.u8('next.present');
   if (hasNext > 1) r.fail('next.present', `must be 0 or 1, got ${hasNext}`);
   const next = hasNext === 1 ? { delta: readDelta(r, bytes, 'next.delta', 'next.delta.peers', limits) } : null;
+  const signedLength = r.offset;
+  const sig = r.bytes('sig', MAX_SIGNATURE_BYTES);
   r.end();
-  return { iteration, phase, flags, parentDigest, digest, included, payload, successors, next };
+  return { iteration, phase, flags, parentDigest, digest, included, payload, successors, succession, chain, next, signedLength, sig };
 }
 
 // ------------------------------------------------------------------ STATE_REQUEST
@@ -387,8 +474,8 @@ export interface StateHeader {
   readonly nextPhase: PhaseName | '';
 }
 
-export function encodeState(h: StateHeader, vectors: Readonly<Record<string, Float64Array>>, shape: ReplicaShape): Uint8Array {
-  let size = 64 + h.nextPhase.length;
+export function encodeState(h: StateHeader, vectors: Readonly<Record<string, Float64Array>>, shape: ReplicaShape, cert: CommitCert | null): Uint8Array {
+  let size = 400 + h.nextPhase.length;
   for (let i = 0; i < shape.names.length; i++) size += 8 + shape.names[i].length + shape.lengths[i] * 8;
   const w = new ByteWriter(size);
   w.varint(h.round).varint(h.commitEpoch).raw(h.digest).varint(h.iteration).u8(h.initialized ? 1 : 0).ident(h.nextPhase, true);
@@ -396,6 +483,11 @@ export function encodeState(h: StateHeader, vectors: Readonly<Record<string, Flo
   for (const name of shape.names) {
     const v = vectors[name];
     w.ident(name).varint(v.length).f64s(v);
+  }
+  if (cert === null) w.u8(0);
+  else {
+    w.u8(1);
+    writeCommitCert(w, cert);
   }
   return w.finish();
 }
@@ -405,7 +497,7 @@ export function encodeState(h: StateHeader, vectors: Readonly<Record<string, Flo
  * exactly the shape's vectors, in sorted order, with the shape's lengths, and finite values.
  * On error `out` may be partly written: decode into scratch vectors, not the live replica.
  */
-export function decodeStateInto(bytes: Uint8Array, shape: ReplicaShape, out: Record<string, Float64Array>): StateHeader {
+export function decodeStateInto(bytes: Uint8Array, shape: ReplicaShape, out: Record<string, Float64Array>): StateHeader & { readonly cert: CommitCert | null } {
   const r = new ByteReader(bytes, 'state');
   const round = r.varint('round', 0xffffffff);
   const commitEpoch = r.varint('commitEpoch', 0xffffffff);
@@ -424,6 +516,49 @@ export function decodeStateInto(bytes: Uint8Array, shape: ReplicaShape, out: Rec
     if (len !== shape.lengths[i]) r.fail(`vectors[${i}].length`, `expected ${shape.lengths[i]}, got ${len}`);
     r.f64sInto(out[name], `vectors.${name}`);
   }
+  const hasCert = r.u8('cert.present');
+  if (hasCert > 1) r.fail('cert.present', `must be 0 or 1, got ${hasCert}`);
+  const cert = hasCert === 1 ? readCommitCert(r, 'cert') : null;
   r.end();
-  return { round, commitEpoch, digest, iteration, initialized: init === 1, nextPhase };
+  return { round, commitEpoch, digest, iteration, initialized: init === 1, nextPhase, cert };
+}
+
+// ------------------------------------------------------------------ SUSPECT / EQUIVOCATION
+
+export interface SuspectBody {
+  /** The aggregator of the frame's epoch that the sender saw make no progress. */
+  readonly aggregator: string;
+  readonly sig: Uint8Array;
+}
+
+export function encodeSuspect(b: SuspectBody): Uint8Array {
+  return new ByteWriter(160).ident(b.aggregator).bytes(b.sig).finish();
+}
+
+export function decodeSuspect(bytes: Uint8Array): SuspectBody {
+  const r = new ByteReader(bytes, 'suspect');
+  const aggregator = r.ident('aggregator');
+  const sig = r.bytes('sig', MAX_SIGNATURE_BYTES).slice();
+  r.end();
+  return { aggregator, sig };
+}
+
+export interface EquivocationBody {
+  readonly a: CommitCert;
+  readonly b: CommitCert;
+}
+
+export function encodeEquivocation(b: EquivocationBody): Uint8Array {
+  const w = new ByteWriter(700);
+  writeCommitCert(w, b.a);
+  writeCommitCert(w, b.b);
+  return w.finish();
+}
+
+export function decodeEquivocation(bytes: Uint8Array): EquivocationBody {
+  const r = new ByteReader(bytes, 'equivocation');
+  const a = readCommitCert(r, 'a');
+  const b = readCommitCert(r, 'b');
+  r.end();
+  return { a, b };
 }

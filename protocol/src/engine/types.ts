@@ -37,7 +37,9 @@ export const ENGINE_COUNTERS = [
   'audit-timeout',
   'bad-message',
   'bad-payload',
+  'bad-signature',
   'banned',
+  'banned-peer',
   'banned-sender',
   'benched',
   'clipped',
@@ -46,12 +48,15 @@ export const ENGINE_COUNTERS = [
   'duplicate-uplink',
   'early-commit-applied',
   'epoch-conflict',
+  'epoch-exhausted',
+  'equivocation-proven',
   'evaluation-failed',
   'forced-refresh',
   'holding-corrected',
   'late-uplink',
   'member-expired',
   'misdirected',
+  'not-admitted',
   'out-of-bound',
   'phase-mismatch',
   'reassigned-shards',
@@ -64,16 +69,22 @@ export const ENGINE_COUNTERS = [
   'snapshots-served',
   'stale-epoch',
   'stale-evaluation',
+  'stalled-aggregator',
   'state-digest-mismatch',
   'state-installed',
   'state-not-newer',
   'state-request-not-behind',
   'state-request-throttled',
   'step-down',
+  'suspect-sent',
   'sync-after-grace',
   'sync-request',
   'sync-timeout',
   'unassigned-uplink',
+  'uncertified-epoch',
+  'uncertified-state',
+  'uncertified-version',
+  'unsolicited-replay',
   'unsolicited-state',
   'wrong-run',
 ] as const;
@@ -122,7 +133,12 @@ export type EngineEvent =
   /** The evaluations of request `id` are done (values written), or failed with `error`. */
   | { readonly type: 'evaluated'; readonly id: number; readonly error: string | null }
   /** The driver rejected an incoming frame/message (bad bytes, stale epoch, limits) — for counting. */
-  | { readonly type: 'rejected'; readonly from: PeerId | null; readonly reason: string };
+  | { readonly type: 'rejected'; readonly from: PeerId | null; readonly reason: string }
+  /**
+   * An epoch certificate chain vouched for by the launcher (its signed run announcement carries the
+   * chain its observer holds): peers that join mid-run start trusting from it.
+   */
+  | { readonly type: 'anchor'; readonly chain: Uint8Array };
 
 export type EngineAction =
   /** To every peer of the run (gossipsub in the network). */

@@ -8,7 +8,7 @@ import '../compress/permk.js'; // registers 'permk' with parseCompressor
 import { parseCompressor } from '../compress/registry.js';
 import type { Compressor } from '../compress/types.js';
 import { createRunContext, type RunContext } from '../engine/context.js';
-import type { ShardConstants } from '../engine/trust.js';
+import type { ShardConstants } from '../engine/guard.js';
 import { norm } from '../vec/kernels.js';
 import { ValidationError } from '../errors.js';
 import '../methods/marina.js'; // registers 'marina' with createMethod
@@ -31,6 +31,8 @@ export interface BuildOptions {
   readonly readFile?: (path: string) => string;
   /** A problem the caller already built for this manifest (skips generation / loading). */
   readonly problem?: Problem;
+  /** Wall clock (ms since the Unix epoch) for join tokens' expiry (runs with admission 'tokens'). */
+  readonly wallClock?: () => number;
 }
 
 export interface BuiltRun {
@@ -131,7 +133,7 @@ export interface ManifestRun extends BuiltRun {
 
 /**
  * L_m and ‖F_m(0)‖ of a problem, each computed on first use and kept (the aggregator asks for the
- * shards it judges): the constants of the Lipschitz bounds (engine/trust.ts).
+ * shards it judges): the constants of the Lipschitz bounds (engine/guard.ts).
  */
 export function shardConstants(problem: Problem): ShardConstants {
   const L = new Float64Array(problem.shards).fill(Number.NaN);
@@ -164,7 +166,7 @@ export function runFromManifest(manifest: Manifest, options: BuildOptions = {}):
   if (typeof net.quorum === 'object' && net.quorum.count > problem.shards) {
     throw new ValidationError('network.quorum.count', `must not exceed the ${problem.shards} shards of the problem, got ${net.quorum.count}`);
   }
-  const trust = manifest.trust ?? MANIFEST_DEFAULTS.trust;
+  const updates = manifest.updates ?? MANIFEST_DEFAULTS.updates;
   const ctx = createRunContext({
     runId: built.runId,
     method,
@@ -175,13 +177,28 @@ export function runFromManifest(manifest: Manifest, options: BuildOptions = {}):
     quorum: quorumShards(net.quorum, problem.shards),
     minPeers: net.minPeers,
     timing: { heartbeatMs: net.heartbeatMs, leaseMs: net.leaseMs, roundDeadlineMs: net.roundDeadlineMs },
-    trust: {
-      audit: trust.audit,
-      bounds: trust.bounds,
-      boundFactor: trust.boundFactor,
-      refusalLimit: trust.refusalLimit,
-      shards: trust.bounds === 'lipschitz' ? shardConstants(problem) : null,
+    stallDeadlines: net.stallDeadlines,
+    admission: {
+      policy: manifest.admission.policy,
+      ...(manifest.admission.peers !== undefined ? { peers: manifest.admission.peers } : {}),
+      launcherKey: manifest.launcher !== undefined ? hexBytes(manifest.launcher) : null,
+      maxMembers: manifest.admission.maxMembers ?? null,
+      maxNewPerEpoch: manifest.admission.maxNewPerEpoch ?? null,
+      ...(options.wallClock !== undefined ? { wallClock: options.wallClock } : {}),
+    },
+    guard: {
+      audit: updates.audit,
+      bounds: updates.bounds,
+      boundFactor: updates.boundFactor,
+      refusalLimit: updates.refusalLimit,
+      shards: updates.bounds === 'lipschitz' ? shardConstants(problem) : null,
     },
   });
   return { ...built, ctx };
+}
+
+function hexBytes(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
 }

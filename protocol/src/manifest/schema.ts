@@ -49,8 +49,9 @@ export const MANIFEST_DEFAULTS = {
   } satisfies Record<MethodName, string>,
   compressors: { server: 'identity' },
   stop: { iterations: 10_000 },
-  network: { frameBytes: 65_536, roundDeadlineMs: 2_000, heartbeatMs: 500, leaseMs: 2_000, quorum: 0.5, minPeers: 1 },
-  trust: { audit: 0, bounds: 'lipschitz' as const, boundFactor: 2, refusalLimit: 3 },
+  network: { frameBytes: 65_536, roundDeadlineMs: 2_000, heartbeatMs: 500, leaseMs: 2_000, quorum: 0.5, minPeers: 1, stallDeadlines: 5 },
+  admission: { policy: 'open' as const },
+  updates: { audit: 0, bounds: 'lipschitz' as const, boundFactor: 2, refusalLimit: 3 },
   seed: 0,
 } as const;
 
@@ -139,18 +140,32 @@ const networkSchema = z.strictObject({
   quorum: quorumSchema.default(MANIFEST_DEFAULTS.network.quorum),
   /** Live, synchronised peers needed before the aggregator opens rounds. */
   minPeers: int(1, 1_000_000).default(MANIFEST_DEFAULTS.network.minPeers),
+  /** Round deadlines without a commit after which devices holding shards replace the aggregator. */
+  stallDeadlines: int(2, 1000).default(MANIFEST_DEFAULTS.network.stallDeadlines),
 });
 
-/** Updates that cannot poison the run (engine/trust.ts). */
-const trustSchema = z.strictObject({
+/**
+ * Who may become a member: anyone (`open`), peers with a join token the launcher signed
+ * (`tokens`), or the listed peer ids (`allowlist`); optional caps on members and on new members per
+ * epoch (the aggregator applies them).
+ */
+const admissionSchema = z.strictObject({
+  policy: z.enum(['open', 'tokens', 'allowlist']).default(MANIFEST_DEFAULTS.admission.policy),
+  peers: z.array(z.string().min(1).max(128)).max(100_000).optional(),
+  maxMembers: int(1, 1_000_000).optional(),
+  maxNewPerEpoch: int(1, 1_000_000).optional(),
+});
+
+/** Updates that cannot poison the run: bounds, refusals and audits (engine/guard.ts). */
+const updatesSchema = z.strictObject({
   /** Probability that a shard's answer is audited by a second holder in a round. */
-  audit: z.number().min(0).max(1).default(MANIFEST_DEFAULTS.trust.audit),
+  audit: z.number().min(0).max(1).default(MANIFEST_DEFAULTS.updates.audit),
   /** Lipschitz bounds on answers (the problem's L_m), or none. */
-  bounds: z.enum(['lipschitz', 'off']).default(MANIFEST_DEFAULTS.trust.bounds),
+  bounds: z.enum(['lipschitz', 'off']).default(MANIFEST_DEFAULTS.updates.bounds),
   /** Margin c ≥ 1 of the bounds. */
-  boundFactor: z.number().min(1).max(1e6).default(MANIFEST_DEFAULTS.trust.boundFactor),
+  boundFactor: z.number().min(1).max(1e6).default(MANIFEST_DEFAULTS.updates.boundFactor),
   /** Refused answers before the sender is banned for the run. */
-  refusalLimit: int(1, 1_000_000).default(MANIFEST_DEFAULTS.trust.refusalLimit),
+  refusalLimit: int(1, 1_000_000).default(MANIFEST_DEFAULTS.updates.refusalLimit),
 });
 
 const manifestObject = z.strictObject({
@@ -160,13 +175,23 @@ const manifestObject = z.strictObject({
   compressors: compressorsSchema.default({ server: MANIFEST_DEFAULTS.compressors.server }),
   stop: stopSchema.default({ ...MANIFEST_DEFAULTS.stop }),
   network: networkSchema.default({ ...MANIFEST_DEFAULTS.network }),
-  /**
-   * Absent: MANIFEST_DEFAULTS.trust. (Not filled in, unlike the other sections, so that the ids of
-   * runs published before it existed stay what they were; once given, every field is filled.)
-   */
-  trust: trustSchema.optional(),
   /** Run seed: keys every shared draw (RandK indices, b_k, samples). */
   seed: seedSchema.default(MANIFEST_DEFAULTS.seed),
+  admission: admissionSchema.default({ ...MANIFEST_DEFAULTS.admission }),
+  /**
+   * The launcher's Ed25519 public key (64 hex digits). Part of the manifest, so the run id binds
+   * it: volunteers accept run announcements (and the end of the run) only when this key signed
+   * them. `masha launch` fills it in with its key.
+   */
+  launcher: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex digits (an Ed25519 public key)')
+    .optional(),
+  /**
+   * Absent: MANIFEST_DEFAULTS.updates. (Not filled in, unlike the other sections, so that the ids of
+   * runs published before it existed stay what they were; once given, every field is filled.)
+   */
+  updates: updatesSchema.optional(),
 });
 
 const manifestSchema = manifestObject.transform((m) => ({
@@ -205,6 +230,12 @@ export function parseManifest(value: unknown): Manifest {
   }
   if (m.method.stochastic && m.problem.kind === 'bilinear' && m.problem.samples < 2) {
     throw new ValidationError('method.stochastic', 'stochastic mode needs problem.samples ≥ 2');
+  }
+  if (m.admission.policy === 'tokens' && m.launcher === undefined) {
+    throw new ValidationError('admission.policy', "'tokens' needs the launcher's key ('launcher'), which signs the tokens");
+  }
+  if (m.admission.policy === 'allowlist' && (m.admission.peers === undefined || m.admission.peers.length === 0)) {
+    throw new ValidationError('admission.peers', "'allowlist' needs the peer ids it allows");
   }
   checkSpec('compressors.device', () => parseCompressor(m.compressors.device));
   checkSpec('compressors.server', () => parseCompressor(m.compressors.server));

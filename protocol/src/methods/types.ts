@@ -115,7 +115,7 @@ export interface AggregateOptions {
 }
 
 /**
- * What an honest uplink of a phase is, for the aggregator's bounds and audits (engine/trust.ts):
+ * What an honest uplink of a phase is, for the aggregator's bounds and audits (engine/guard.ts):
  * the same for every shard of a round. `scale` multiplies the compressed vector (MASHA2-style γ),
  * `sampled` says F_{m,π} (a finite-sum term) instead of F_m.
  *  - difference: C(F_m(x₀) − F_m(x₁)) with ‖x₀ − x₁‖ = distance, max(‖x₀‖, ‖x₁‖) = pointNorm;

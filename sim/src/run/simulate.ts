@@ -1,7 +1,8 @@
 import { buildProblem, type MashaPeer, MSG, operatorNormSq, runFromManifest, type EngineAction, type EngineCounter, type EvaluationRequest, type Manifest, type ManifestRun, type Problem } from '@masha/protocol';
 import { ByteSlab } from '@masha/protocol/engine';
+import { SimKeyring } from '@masha/protocol/trust';
 import { evaluateRequest, PeerHost, type HostRecord, type RecordKind } from '@masha/protocol/host';
-import type { EventSink as RecordSink, Evaluator, FrameLink } from '@masha/protocol/ports';
+import type { EventSink as RecordSink, Evaluator, FrameLink, Identity } from '@masha/protocol/ports';
 import type { PeerId } from '@masha/protocol';
 import { logTime, type EventSink } from '../des/event-log.js';
 import { DEFAULT_LINK, type LinkProfile } from '../des/link-model.js';
@@ -41,6 +42,8 @@ export interface SimulateOptions {
   readonly recordEvery?: number;
   /** Called when a new iteration is first committed. */
   readonly onIteration?: (info: IterationInfo) => void;
+  /** Each peer's Identity (default: the simulator's keyed MAC, `SimKeyring`; benchmarks pass Ed25519). */
+  readonly identity?: (id: string) => Identity;
   /**
    * Peers that lie (tests and measurements of attacks, issue 14): the ports of peer `id` are
    * wrapped — its evaluator (wrong values, or none at all), its frame link (rewritten messages) —
@@ -235,6 +238,18 @@ export function simulate(options: SimulateOptions): SimulateResult {
     }
   };
 
+  // Signatures: a keyed MAC per peer (see SimKeyring); each host gets only its own signer.
+  const keyring = new SimKeyring(`${run.runId}:${options.seed ?? manifest.seed}`);
+  // A joiner trusts the epochs the launcher vouches for — in a real swarm the chain in its signed
+  // run announcement; here the chain of the live peer in the highest epoch.
+  const anchorChain = (): Uint8Array | null => {
+    let best: MashaPeer | null = null;
+    for (const h of hosts.values()) {
+      if (h.isStopped || h.engine.certificate === null) continue;
+      if (best === null || h.engine.snapshot().epoch > best.snapshot().epoch) best = h.engine;
+    }
+    return best?.certificate ?? null;
+  };
   const swarm = new Swarm({
     seed: options.seed ?? manifest.seed,
     link: options.link ?? DEFAULT_LINK,
@@ -263,11 +278,26 @@ export function simulate(options: SimulateOptions): SimulateResult {
           scheduler: ports.scheduler,
           link: adversary?.link ? adversary.link(ports.link) : ports.link,
           evaluator: adversary?.evaluator ? adversary.evaluator(honestEvaluator) : honestEvaluator,
+          identity: options.identity?.(id) ?? keyring.signerOf(id),
           ...(records ? { events: records } : {}),
         },
       );
+      const anchor = anchorChain();
       hosts.set(id, host);
-      return host;
+      if (anchor === null) return host;
+      // Anchored once started (the swarm starts the node right after creating it).
+      return {
+        start: () => {
+          host.start();
+          host.anchor(anchor);
+        },
+        stop: () => host.stop(),
+        wake: () => host.wake(),
+        receive: (b, f) => host.receive(b, f),
+        receiveFrame: (fr, sz, f, sh) => host.receiveFrame(fr, sz, f, sh),
+        peerConnected: (p) => host.peerConnected(p),
+        peerDisconnected: (p) => host.peerDisconnected(p),
+      };
     },
     observer: {
       onMembership: (_id, _ev, now, alive) => {

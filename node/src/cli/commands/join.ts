@@ -19,6 +19,7 @@ export interface JoinFlags {
   linger?: number;
   connectTimeout: number;
   afterRound?: number;
+  token?: string;
   json?: boolean;
 }
 
@@ -32,6 +33,7 @@ export function configureJoin(cmd: Command): void {
     .option('--wait <seconds>', 'how long to wait for the run to be announced', parseSeconds, 60)
     .option('--linger <seconds>', 'stay this long after the run is done, serving state to stragglers (default: two leases)', parseSeconds)
     .option('--connect-timeout <seconds>', 'how long to wait for a relay', parseSeconds, 10)
+    .option('--token <token>', "join token from the run's launcher (`masha token`), for runs that admit only token holders")
     .option('--after-round <n>', 'start working only once the run has reached round n (staged demos, tests of late joiners)', parseRound)
     .option('--json', 'print JSON lines (connected, run, status every second, exit) on stdout')
     .addHelpText('after', '\nExit codes: 0 the run is over, 2 bad flags or run id, 3 relay unreachable or run not announced, 130 interrupted.');
@@ -63,6 +65,7 @@ export async function runJoin(flags: JoinFlags, ctx: CliContext): Promise<number
       connectTimeoutMs: flags.connectTimeout * 1000,
       ...(flags.linger !== undefined ? { lingerMs: flags.linger * 1000 } : {}),
       ...(flags.afterRound !== undefined ? { afterRound: flags.afterRound } : {}),
+      ...(flags.token !== undefined ? { token: flags.token } : {}),
       signal,
       onConnected: ({ peerId, addrs }) => {
         emit('connected', { peerId, pid: process.pid, addrs });

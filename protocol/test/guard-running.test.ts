@@ -4,7 +4,7 @@
 // model's would not be.
 import { describe, expect, it } from 'vitest';
 import { createRunContext } from '../src/engine/context.js';
-import type { TrustSettings } from '../src/engine/trust.js';
+import type { GuardSettings } from '../src/engine/guard.js';
 import { ProblemEvaluator } from '../src/host/problem-evaluator.js';
 import { runFromManifest } from '../src/manifest/build.js';
 import { parseManifest } from '../src/manifest/schema.js';
@@ -15,7 +15,7 @@ const ids = ['p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7', 'p8', 'p9', 'p10'];
 /** When the sleeper starts lying: after this many honest rounds (the run needs a few thousand). */
 const WAKE = 200;
 
-function swarm(trust: Partial<TrustSettings>, liar: number | null): TestSwarm {
+function swarm(trust: Partial<GuardSettings>, liar: number | null): TestSwarm {
   const run = runFromManifest(
     parseManifest({
       problem: { kind: 'bilinear', d: 20, M: 10, seed: 1 },
@@ -35,7 +35,7 @@ function swarm(trust: Partial<TrustSettings>, liar: number | null): TestSwarm {
     target: c.target,
     quorum: c.quorum,
     timing: c.timing,
-    trust: { shards: null, ...trust },
+    guard: { shards: null, ...trust },
   });
   const s: TestSwarm = new TestSwarm(
     { ctx, problem: run.problem },

@@ -1,7 +1,7 @@
 // Issue 14, "updates that cannot poison the run": each attack against the simulator with the real
 // engines (every peer a real PeerHost; attackers wrap only their evaluator or their frame link,
 // sim/src/run/adversary.ts). Each test shows the attack working without its defence (a switch of
-// the manifest's trust section where there is one) and the run reaching its target with the
+// the manifest's updates section where there is one) and the run reaching its target with the
 // attacker excluded within a bounded number of iterations when the defence is on.
 import { describe, expect, it } from 'vitest';
 import { parseManifest, type PeerId } from '@masha/protocol';
@@ -18,7 +18,7 @@ function manifest(trust: Record<string, unknown> | undefined) {
     method: { name: 'masha1' },
     stop: { iterations: ITERATIONS, target: TARGET },
     network: { heartbeatMs: 100, leaseMs: 400, roundDeadlineMs: 200 },
-    ...(trust ? { trust } : {}),
+    ...(trust ? { updates: trust } : {}),
   });
 }
 
@@ -45,7 +45,7 @@ function attack(trust: Record<string, unknown> | undefined, attackers: (id: Peer
     ...(trace ? { trace } : {}),
   });
   const banned = new Set<PeerId>();
-  for (const p of result.peers) for (const id of p.trust.banned.keys()) banned.add(id);
+  for (const p of result.peers) for (const id of p.guard.banned.keys()) banned.add(id);
   return { result, banned, banAt };
 }
 

@@ -57,14 +57,14 @@ describe('bounds and audits on honest runs of every method and compressor', () =
         compressors: { device: c.device },
         stop: { iterations: c.iterations },
         network: { heartbeatMs: 100, leaseMs: 400, roundDeadlineMs: 200 },
-        trust: { audit: 0.2 },
+        updates: { audit: 0.2 },
       });
       const r = simulate({ manifest });
       const count = (name: string) => r.counters.get(name as never) ?? 0;
       expect(r.summary.iterations).toBe(c.iterations);
       expect(r.summary.consistent).toBe(true);
       for (const name of ['out-of-bound', 'bad-payload', 'audit-mismatch', 'banned', 'benched', 'clipped']) expect(count(name), name).toBe(0);
-      const ratio = Math.max(...r.peers.map((p) => p.trust.maxRatio));
+      const ratio = Math.max(...r.peers.map((p) => p.guard.maxRatio));
       if (c.opaque) {
         expect(count('audit-requested')).toBe(0);
         expect(ratio).toBe(0);
