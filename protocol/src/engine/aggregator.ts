@@ -127,7 +127,7 @@ export class Aggregator {
     const agg: AggState = {
       epoch,
       mode: 'gather',
-      table: new Membership(this.ctx, this.outbox, epoch, this.election.selfBase),
+      table: new Membership(this.ctx, this.outbox, epoch, this.election.selfBase, this.guard.benches, this.guard.proven),
       server: this.method.initServer(),
       round: 0,
       attempt: 0,
@@ -744,7 +744,8 @@ export class Aggregator {
         if (m) missed.set(m, (missed.get(m) ?? 0) + 1);
       }
     }
-    for (const [m, n] of missed) T.miss(m, false, n);
+    // A holder that never answered and holds up a round that needs every shard: benched at once.
+    for (const [m, n] of missed) T.miss(m, info.requiresAll && !T.isProven(m), n);
     const enough = info.requiresAll ? agg.answeredCount === this.M : agg.answeredCount >= this.ctx.quorum;
     if (enough && agg.answeredCount > 0) {
       this.commit();

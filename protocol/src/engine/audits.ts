@@ -1,5 +1,5 @@
 /**
- * The aggregator's audits of one round (see trust.ts for the rule): per audited shard, the
+ * The aggregator's audits of one round (see guard.ts for the rule): per audited shard, the
  * primary holder's answer, the auditor's, and — after a mismatch — the aggregator's own. A pure
  * bookkeeping object: the aggregator feeds it answers and carries out what `resolve` decides.
  */

@@ -50,7 +50,7 @@ interface Inflight {
   readonly audit: readonly ShardState[] | null;
 }
 
-/** An audit this peer was asked for (trust.ts): shards it does not hold, for one round. */
+/** An audit this peer was asked for (guard.ts): shards it does not hold, for one round. */
 export interface AuditRequest {
   readonly epoch: number;
   readonly round: number;

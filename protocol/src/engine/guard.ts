@@ -193,6 +193,10 @@ export class Guard {
   readonly settings: GuardSettings;
   /** Peers banned for the run, and why. */
   readonly banned = new Map<PeerId, string>();
+  /** Benched holders (membership.ts) and how often, kept across this peer's epochs. */
+  readonly benches = new Map<PeerId, { strikes: number; until: number }>();
+  /** Peers that have had an answer with a payload accepted by this peer (across its epochs). */
+  readonly proven = new Set<PeerId>();
   private readonly refusals = new Map<PeerId, number>();
   private readonly history = new Map<string, NormHistory>();
   private readonly streams: Streams;

@@ -5,9 +5,11 @@
  * Per heartbeat O(1) (plus O(held shards)); the O(peers) scan, rebalancing and successor ranking
  * run only at round boundaries (`boundary`). Only synchronised peers get shards: a member whose
  * last report lags by more than `syncSlack` rounds loses its shards until it catches up; one that
- * let `missLimit` deadlines in a row pass (a slow link or CPU, or a mute identity), or whose answer
- * was refused, is benched for leaseMs·2^(strikes−1) (trust.ts), its strikes cleared by its next
- * accepted answer.
+ * let `missLimit` deadlines in a row pass (a slow link or CPU, or a mute identity) — one, in a
+ * round that needs every shard, if it never answered before — or whose answer was refused, is
+ * benched for
+ * leaseMs·2^(strikes−1) (guard.ts), its strikes cleared by its next accepted answer; benches are
+ * remembered across this peer's epochs.
  */
 import type { RunContext } from './context.js';
 import { DIGEST_BYTES } from './digest.js';
@@ -15,7 +17,7 @@ import { rebalance } from './assignment.js';
 import type { DeltaEntry } from './messages.js';
 import type { Outbox } from './outbox.js';
 import { peerBaseHash, topByWeight } from './rendezvous.js';
-import { benchMs } from './trust.js';
+import { benchMs } from './guard.js';
 import type { PeerId } from './types.js';
 
 export interface Member {
@@ -64,6 +66,10 @@ export class Membership {
     private readonly outbox: Outbox,
     private readonly epoch: number,
     private readonly selfBase: number,
+    /** Benches of earlier epochs of this peer (guard.ts): a re-elected aggregator remembers them. */
+    private readonly benches: Map<PeerId, { strikes: number; until: number }> = new Map(),
+    /** Peers whose answers this peer has accepted before (guard.ts). */
+    private readonly proven: Set<PeerId> = new Set(),
   ) {
     this.holders = new Array<PeerId | null>(ctx.shards).fill(null);
   }
@@ -89,8 +95,8 @@ export class Membership {
         holding: new Set<number>(),
         missed: 0,
         lastMissAt: 0,
-        strikes: 0,
-        benchedUntil: Number.NEGATIVE_INFINITY,
+        strikes: this.benches.get(id)?.strikes ?? 0,
+        benchedUntil: this.benches.get(id)?.until ?? Number.NEGATIVE_INFINITY,
         eligible: false,
         verified: false,
       };
@@ -128,13 +134,21 @@ export class Membership {
     m.missed = 0;
     m.strikes++;
     m.benchedUntil = this.outbox.now + benchMs(this.ctx.timing.leaseMs, m.strikes);
+    this.benches.set(m.id, { strikes: m.strikes, until: m.benchedUntil });
     this.dirty = true;
     this.outbox.count('benched');
   }
 
   /** Member m's answer was accepted: its misses and strikes are cleared. */
+  /** Whether member m has ever had an answer accepted by this peer (a mute identity never has). */
+  isProven(m: Member): boolean {
+    return this.proven.has(m.id);
+  }
+
   answered(m: Member): void {
+    this.proven.add(m.id);
     m.missed = 0;
+    if (m.strikes > 0) this.benches.delete(m.id);
     m.strikes = 0;
   }
 

@@ -127,7 +127,7 @@ import type { RunContext } from './context.js';
 import { Device } from './device.js';
 import { Election } from './election.js';
 import { Lineage } from './lineage.js';
-import { AN_GATHER, decodeAnnounce, decodeCommit, decodeEquivocation, decodeOpen, decodeSuspect, ENGINE_CODEC, MSG } from './messages.js';
+import { AN_GATHER, decodeAnnounce, decodeAudit, decodeCommit, decodeEquivocation, decodeOpen, decodeSuspect, ENGINE_CODEC, MSG } from './messages.js';
 import type { Identity } from '../ports/identity.js';
 import { hashString } from '../rng/streams.js';
 import { Trust } from './trust.js';

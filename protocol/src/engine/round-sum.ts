@@ -27,7 +27,7 @@ export class RoundSum {
   private readonly state: Uint8Array;
   /**
    * What a waiting shard's answer is held as: its decoded payload (small), its encoded bytes
-   * (large), or a dense contribution already weighted (a clipped answer: trust.ts).
+   * (large), or a dense contribution already weighted (a clipped answer: guard.ts).
    */
   private readonly held: (Payload | Uint8Array | Float64Array | null)[];
   private readonly included: number[] = [];
