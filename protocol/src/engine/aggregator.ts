@@ -34,7 +34,6 @@ import {
   decodeUplink,
   type DeltaEntry,
   encodeAnnounce,
-  encodeAudit,
   encodeCommit,
   encodeOpen,
   HB_DONE,
@@ -43,7 +42,8 @@ import {
   UP_FRESH,
   type UplinkEntry,
 } from './messages.js';
-import { AuditBook, type AuditCase } from './audits.js';
+import { AuditBook } from './audits.js';
+import { AuditDesk } from './audit-desk.js';
 import type { Guard, Verdict } from './guard.js';
 import type { Outbox } from './outbox.js';
 import { phaseCode } from './phase-code.js';
@@ -89,6 +89,7 @@ export class Aggregator {
   private agg: AggState | null = null;
   private readonly method: MethodInstance;
   private readonly M: number;
+  private readonly desk: AuditDesk;
 
   constructor(
     private readonly ctx: RunContext,
@@ -102,6 +103,10 @@ export class Aggregator {
   ) {
     this.method = ctx.method;
     this.M = ctx.shards;
+    this.desk = new AuditDesk(ctx, outbox, guard, device, lineage, election, {
+      answered: (s) => this.markAnswered(s),
+      restart: () => this.restartRound(),
+    });
     const a = ctx.admission;
     this.allow = a.policy === 'allowlist' ? new Set(a.peers ?? []) : null;
   }
@@ -415,7 +420,8 @@ export class Aggregator {
       if (this.agg !== agg || agg.mode !== 'round' || this.guard.isBanned(sender)) return;
       const s = e.shard;
       if (e.flags & UP_AUDIT) {
-        this.onAuditAnswer(sender, e);
+        this.desk.onAnswer(agg, sender, e);
+        if (this.agg !== agg) return;
         continue;
       }
       if (holders[s] !== sender) {
@@ -460,7 +466,7 @@ export class Aggregator {
         c.primary = sender;
         c.primaryBytes = e.payload;
         c.primaryPayload = payload;
-        this.resolveAudit(s);
+        this.desk.resolve(agg, s);
         continue;
       }
       if (verdict !== null && verdict.kind === 'clip') {
@@ -539,105 +545,6 @@ export class Aggregator {
       return;
     }
     this.openRound(agg.round, delta, 'explicit');
-  }
-
-  // ================================================================ audits
-
-  /** Picks the round's audited shards and asks their auditors (privately); called when a round opens. */
-  private openAudits(round: number, attempt: number): void {
-    const agg = this.agg as AggState;
-    agg.audits.clear();
-    if (!agg.auditable || this.guard.settings.audit <= 0) return;
-    const T = agg.table;
-    let pool: PeerId[] | null = null;
-    const asks = new Map<PeerId, number[]>();
-    for (let s = 0; s < this.M; s++) {
-      const h = T.holders[s];
-      if (h === null || h === this.id || !this.guard.audits(round, s)) continue;
-      pool ??= [...T.members.values()].filter((m) => m.eligible && !this.guard.isBanned(m.id)).map((m) => m.id);
-      const candidates = pool.filter((p) => p !== h);
-      if (candidates.length === 0) continue;
-      const auditor = this.guard.pick(round, s, candidates);
-      agg.audits.open(s, auditor);
-      let list = asks.get(auditor);
-      if (list === undefined) asks.set(auditor, (list = []));
-      list.push(s);
-    }
-    const L = this.lineage;
-    for (const [auditor, shards] of asks) {
-      this.outbox.count('audit-requested', shards.length);
-      const req = { epoch: this.election.epoch, round, attempt, baseDigest: L.digest.slice(), shards };
-      if (auditor === this.id) this.device.requestAudit(req);
-      else this.outbox.send(auditor, this.outbox.message(MSG.AUDIT, req.epoch, round, phaseCode(agg.phase), encodeAudit(req, this.M)));
-    }
-  }
-
-  /** An auditor's answer (or the aggregator's own, settling a mismatch). */
-  private onAuditAnswer(sender: PeerId, e: UplinkEntry): void {
-    const agg = this.agg as AggState;
-    const c = agg.audits.cases.get(e.shard);
-    if (c === undefined || (sender !== c.auditor && !(sender === this.id && c.settling))) {
-      this.outbox.count('unassigned-uplink');
-      return;
-    }
-    if (sender === this.id && c.settling) c.selfBytes = e.payload;
-    else if (c.auditBytes === null) c.auditBytes = e.payload;
-    this.resolveAudit(e.shard);
-    if (this.agg === agg) this.afterAnswers(sender);
-  }
-
-  /** Carries out what the audit book decides for shard s. */
-  private resolveAudit(s: number): void {
-    const agg = this.agg as AggState;
-    const c = agg.audits.cases.get(s) as AuditCase;
-    const out = agg.audits.resolve(c, this.id);
-    switch (out.kind) {
-      case 'wait':
-        return;
-      case 'settle':
-        this.outbox.count('audit-mismatch');
-        this.device.requestAudit({ epoch: this.election.epoch, round: agg.round, attempt: agg.attempt, baseDigest: this.lineage.digest.slice(), shards: [s] });
-        return;
-      case 'accept': {
-        agg.audits.cases.delete(s);
-        if (out.match) this.outbox.count('audit-match');
-        else if (c.auditor === this.id) this.outbox.count('audit-mismatch');
-        const info = agg.info as PhaseInfo;
-        if (out.primary) agg.sum.add(s, out.bytes, c.primaryPayload as Payload);
-        else {
-          if (c.primaryPayload !== null) info.uplink.release?.(c.primaryPayload);
-          agg.sum.add(s, out.bytes, info.uplink.decode(out.bytes, this.ctx.dim));
-        }
-        this.markAnswered(s);
-        let restart = false;
-        for (const liar of out.liars) {
-          if (liar === this.id || !this.guard.ban(liar, 'audit mismatch')) continue;
-          this.outbox.count('banned');
-          agg.table.remove(liar);
-          restart = true;
-        }
-        if (restart) this.restartRound();
-        return;
-      }
-      default: {
-        const never: never = out;
-        throw new Error(`unexpected audit outcome ${JSON.stringify(never)}`);
-      }
-    }
-  }
-
-  /** At the deadline: audited answers whose auditor stayed silent are taken as they are. */
-  private expireAudits(): void {
-    const agg = this.agg as AggState;
-    for (const c of [...agg.audits.cases.values()]) {
-      if (c.primaryBytes === null || c.settling) continue;
-      agg.audits.cases.delete(c.shard);
-      this.outbox.count('audit-timeout');
-      agg.sum.add(c.shard, c.primaryBytes, c.primaryPayload as Payload);
-      this.markAnswered(c.shard);
-      const m = agg.table.members.get(c.auditor);
-      if (m && c.auditor !== this.id) agg.table.miss(m, false);
-    }
   }
 
   // ================================================================ opening rounds
@@ -720,7 +627,7 @@ export class Aggregator {
         for (const s of wanted) if (T.holders[s] === this.id) selfWanted.add(s);
       }
     }
-    if (kind !== 'retry') this.openAudits(round, attempt);
+    if (kind !== 'retry') this.desk.open(agg, round, attempt);
     this.outbox.setTimer('deadline', this.ctx.timing.roundDeadlineMs);
     const D = this.device;
     D.applyDelta(delta, this.election.epoch, round, attempt);
@@ -733,7 +640,7 @@ export class Aggregator {
     if (agg === null || agg.mode !== 'round') return;
     const info = agg.info as PhaseInfo;
     const T = agg.table;
-    this.expireAudits();
+    this.desk.expire(agg);
     // Holders that let the deadline pass: after `missLimit` in a row they are benched and their
     // shards move elsewhere (a refused answer counted as a miss already; an audited answer is in).
     const missed = new Map<Member, number>();

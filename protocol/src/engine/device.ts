@@ -259,10 +259,14 @@ export class Device {
 
   // ---------------------------------------------------------------- audits
 
-  /** The aggregator (or this peer, aggregating) asks for an audit; answered once this peer is at its base state. */
-  requestAudit(req: AuditRequest): void {
+  /**
+   * The aggregator (or this peer, aggregating) asks for an audit; answered once this peer is at its
+   * base state. A repeated request (a retry of its round) is answered once, unless `force` (the
+   * aggregator settling a dispute computes again).
+   */
+  requestAudit(req: AuditRequest, force = false): void {
     const a = this.audit;
-    if (a !== null && a.epoch === req.epoch && a.round === req.round && a.attempt >= req.attempt && a.shards.length === req.shards.length) {
+    if (!force && a !== null && a.epoch === req.epoch && a.round === req.round && a.attempt >= req.attempt && a.shards.length === req.shards.length) {
       // The same audit again (a retry of its round): the answer computed once is enough.
       if (a.shards.every((s, i) => s === req.shards[i])) return;
     }
