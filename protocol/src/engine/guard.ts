@@ -200,7 +200,8 @@ export class Guard {
   private readonly refusals = new Map<PeerId, number>();
   private readonly history = new Map<string, NormHistory>();
   private readonly streams: Streams;
-  private readonly scratch: Float64Array;
+  /** (1/M)·decode(payload) of the answer judged last; allocated when this peer first judges one. */
+  private scratch: Float64Array | null = null;
   private bound: RoundBound | null = null;
   /** What a running bound divides a norm by this round (see beginRound). */
   private unit = 1;
@@ -217,7 +218,6 @@ export class Guard {
   ) {
     this.settings = settings;
     this.streams = new Streams(secret);
-    this.scratch = new Float64Array(method.dim);
   }
 
   isBanned(peer: PeerId): boolean {
@@ -278,7 +278,7 @@ export class Guard {
    * when the verdict is 'clip' (already scaled), for the caller to add instead of the payload.
    */
   judge(replica: ReplicaState, phase: PhaseName, m: number, payload: Payload): Verdict {
-    const s = this.scratch;
+    const s = (this.scratch ??= new Float64Array(this.method.dim));
     s.fill(0);
     this.method.accumulateUplink(replica, phase, m, payload, s);
     let sq = 0;
@@ -319,7 +319,7 @@ export class Guard {
 
   /** The clipped contribution of the last `judge` that answered 'clip' ((1/M)·scale·decoded). */
   get clipped(): Float64Array {
-    return this.scratch;
+    return this.scratch as Float64Array;
   }
 
 }
