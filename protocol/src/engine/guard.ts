@@ -10,12 +10,13 @@
  * banned for the run: its heartbeats and answers are dropped, it holds no shard and is never a
  * successor. A refused answer never resets the holder's miss count (only an accepted one does).
  *
- * **Benching.** A holder that misses `missLimit` deadlines in a row is benched for
- * leaseMs·2^(strikes−1) (its strikes count the benches since its last accepted answer, capped at
- * 2^10 leases). A peer that never answers — a free identity that only heartbeats — is therefore
- * out of the assignment for ever longer stretches, so a few honest peers get every shard and the
- * run goes on however many mute identities join; an honest slow peer comes back after its bench
- * and its first accepted answer clears its strikes.
+ * **Benching.** A holder that misses `missLimit` deadlines in a row — or one, in a round that
+ * needs every shard, if it never had an answer accepted — is benched for leaseMs·2^(strikes−1)
+ * (its strikes count the benches since its last accepted answer with a payload, capped at 2^10
+ * leases; benches survive this peer's epochs). A peer that never answers — a free identity that
+ * only heartbeats — is therefore out of the assignment for ever longer stretches, so a few honest
+ * peers get every shard and the run goes on however many mute identities join; an honest slow
+ * peer comes back after its bench and its first accepted answer clears its strikes.
  *
  * **Lipschitz bounds** (problems with known L_m: bilinear games, quadratics). The method states
  * per phase what an honest uplink is (`MethodInstance.uplinkShape`):
@@ -38,8 +39,8 @@
  * norms of the last `window` accepted answers — a difference's norm per unit of ‖x₀ − x₁‖, i.e. an
  * empirical Lipschitz constant of the shard, which stays steady while ‖x₀ − x₁‖ swings from round
  * to round; a value's norm as it is — and once `warmup` are in, an answer above `factor`·median is
- * *clipped* to it (scaled, same direction) instead of rejected, and
- * enters the history as the median (so a persistent attacker cannot ratchet the bound up). Effect
+ * *clipped* to it (scaled, same direction) instead of rejected, and enters the history as the
+ * median (so a persistent attacker cannot ratchet the bound up). Effect
  * on convergence: nothing changes unless some shard's update exceeds `factor` times its own
  * recent median; a clipped update keeps its direction with a smaller step for that shard in that
  * round, so the round's aggregate errs by at most (1 − 1/ratio) of that shard's 1/M share — a
@@ -47,10 +48,10 @@
  * (to a neighbourhood whose size scales with how often honest updates are clipped), and honest
  * norms that shrink as training converges are never clipped. A poisoned update contributes at most
  * factor times its shard's usual size per round: a ×10⁶ answer no longer diverges the run (tested),
- * but a lie within the factor still biases it — and with an aggressive stepsize a persistent ×factor
- * shard can still destabilise it — which is what audits are for. The limitation: an honest shard whose scale truly jumps by more
- * than `factor` and stays there is clipped for as long as it stays (a smaller step, never a wrong
- * sign). The median is per shard and over rounds, never across shards: shards are heterogeneous
+ * but a lie within the factor still biases it — and with an aggressive stepsize a persistent
+ * ×factor shard can still destabilise it — which is what audits are for. The limitation: an honest
+ * shard whose scale truly jumps by more than `factor` and stays there is clipped for as long as it
+ * stays (a smaller step, never a wrong sign). The median is per shard and over rounds, never across shards: shards are heterogeneous
  * by design and a cross-shard median would bias F.
  *
  * **Audits** (BOINC-style, `audit` = p). With probability p per round and shard (drawn from this
