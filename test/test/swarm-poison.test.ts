@@ -33,9 +33,12 @@ describe('a volunteer answering with values ×1e30', () => {
   });
 
   it('is refused, banned within three refusals, and the run reaches its target', async () => {
-    const { path, runId } = swarm.writeManifest(testManifest({ network: { minPeers: PEERS + 1 } }));
+    // A short lease (benches are leases long) and a far target: the attacker joins once the run is
+    // under way (so that an honest volunteer aggregates) and is banned well before the end.
+    const { path, runId } = swarm.writeManifest(testManifest({ stop: { iterations: 4_000, target: 1e-10 }, network: { heartbeatMs: 300, leaseMs: 1_500 } }));
     for (let i = 0; i < PEERS; i++) swarm.volunteer(runId);
     const launcher = swarm.launch(path);
+    await swarm.waitFor(() => swarm.round() >= 5, 240_000, 'the run to start');
 
     const t = await connectSwarm({ relays: [swarm.relayAddr] });
     transport = t;
