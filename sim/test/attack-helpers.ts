@@ -23,6 +23,8 @@ export interface RogueApi {
   send(to: PeerId, msg: EngineMessage): void;
   broadcast(msg: EngineMessage): void;
   message(kind: number, epoch: number, round: number, body: Uint8Array, phase?: number): EngineMessage;
+  /** The honest peers' engines (read-only): a rogue as up to date as the best of them. */
+  honest(): MashaPeer[];
 }
 
 export interface RogueBehaviour {
@@ -60,6 +62,7 @@ class Rogue implements SimNode {
     run: ManifestRun,
     identity: Identity,
     private readonly behaviour: RogueBehaviour,
+    honest: () => MashaPeer[],
   ) {
     const frameBytes = run.manifest.network.frameBytes;
     const link: FrameLink = {
@@ -82,6 +85,7 @@ class Rogue implements SimNode {
         ports.link.broadcast(frames, meta(msg, frames));
       },
       message: (kind, epoch, round, body, phase = 0) => ({ kind, runId: run.runId, epoch, round, phase, sender: id, codec: ENGINE_CODEC, body }),
+      honest,
     };
   }
 
@@ -177,7 +181,7 @@ export function attackRun(manifest: Manifest, ids: readonly PeerId[], rogues: Re
     createNode: (id, ports) => {
       const rb = rogues.get(id);
       if (rb !== undefined) {
-        const r = new Rogue(id, ports, run, keyring.signerOf(id), rb);
+        const r = new Rogue(id, ports, run, keyring.signerOf(id), rb, () => [...honest.values()].map((h) => h.engine));
         rogueNodes.set(id, r);
         return r;
       }

@@ -226,25 +226,41 @@ describe('attacks on identity and authority (simulator, real engines)', () => {
 
   it('an unsolicited REPLAY chain is never applied (nor spread)', () => {
     let sent = 0;
+    let forgedUpTo = 0;
+    const byPhase = new Map<string, EngineMessage>();
     const rogue: RogueBehaviour = {
-      everyMs: 100,
+      received(_api, msg) {
+        if (msg.kind === MSG.COMMIT) byPhase.set(String(msg.phase), msg);
+      },
+      // Whenever the swarm has applied a round r, the rogue — as up to date as the best honest peer —
+      // sends every peer a REPLAY of round r + 1 before the real one exists: an earlier commit of the
+      // expected phase re-parented on the current state, with the digest its application really
+      // gives (so no digest check catches it). Unchecked, the peers applied it and went on another
+      // lineage — and when its digest ranked higher, the aggregator fetched it as a "better
+      // version" and spread it.
+      everyMs: 1,
       tick(api) {
-        const e = api.host.engine;
-        const s = e.snapshot();
-        if (s.round < 3 || e.isAggregator) return;
+        const best = api.honest().reduce((a, b) => (b.committedRound > a.committedRound ? b : a));
+        const s = best.snapshot();
+        if (s.round <= forgedUpTo || s.round < 3 || s.done !== null) return;
+        forgedUpTo = s.round;
         const ctx = api.run.ctx;
-        // Commits extending the rogue's (= everyone's) current state, signed by the rogue…
-        const parent = hexBytes(s.digest);
-        const body = encodeCommit(
-          { iteration: s.iteration, phase: ctx.method.startPhase(e.replica), flags: 0, parentDigest: parent, digest: FORGED, included: [], payload: null, successors: [], succession: null, chain: null, next: null },
-          ctx.shards,
-          (signed) => {
-            const statement = commitStatement(ctx.runId, s.epoch, s.round + 1, parent, FORGED, bodyHash(signed));
-            return { signer: api.id, sig: api.identity.sign(statement) };
-          },
-        );
+        const phase = (best as unknown as { lineage: { expectedPhase(): string } }).lineage.expectedPhase();
+        const model = [...byPhase.values()].find((m) => decodeCommit(m.body, ctx.limits).phase === phase);
+        if (model === undefined) return;
+        const b = decodeCommit(model.body, ctx.limits);
+        const copy = { ...best.replica, vectors: Object.fromEntries(Object.entries(best.replica.vectors).map(([k, v]) => [k, v.slice()])) };
+        const payload = b.payload === null ? null : ctx.method.phase(b.phase).downlink.decode(b.payload, ctx.dim);
+        const next = ctx.method.deviceApply(copy, b.phase, { payload, flags: b.flags, included: b.included });
+        const round = s.round + 1;
+        const parent = Uint8Array.from(s.digest.match(/../g) as string[], (x) => parseInt(x, 16));
+        const digest = replicaDigest(copy, round, next ?? '', vectorNames(copy));
+        const body = encodeCommit({ ...b, iteration: best.replica.iteration, parentDigest: parent, digest, successors: [], succession: null, chain: null, next: null }, ctx.shards, (signed) => {
+          const statement = commitStatement(ctx.runId, s.epoch, round, parent, digest, bodyHash(signed));
+          return { signer: api.id, sig: api.identity.sign(statement) };
+        });
         for (const p of ids) {
-          api.send(p, api.message(MSG.REPLAY, s.epoch, s.round + 1, body));
+          api.send(p, api.message(MSG.REPLAY, s.epoch, round, body, model.phase));
           sent++;
         }
       },
@@ -252,11 +268,19 @@ describe('attacks on identity and authority (simulator, real engines)', () => {
     const r = attackRun(manifest, ids, new Map([[LOW, rogue]]), UNTIL);
     expect(sent).toBeGreaterThan(20);
     expectReached(r);
-    expect(r.counters.get('unsolicited-replay') ?? 0).toBeGreaterThan(0);
+    // Every round has one digest on every honest peer: nobody took the rogue's version of a round.
+    const byRound = new Map<number, string>();
+    const conflicts: number[] = [];
+    for (const list of r.commits.values()) {
+      for (const c of list) {
+        const d = byRound.get(c.round);
+        if (d === undefined) byRound.set(c.round, c.digest);
+        else if (d !== c.digest) conflicts.push(c.round);
+      }
+    }
+    expect(conflicts).toEqual([]);
     expect(r.counters.get('replay-applied') ?? 0).toBe(0);
+    expect(r.counters.get('state-installed') ?? 0).toBe(0);
+    expect(r.counters.get('unsolicited-replay') ?? 0).toBeGreaterThan(0);
   });
 });
-
-function hexBytes(h: string): Uint8Array {
-  return Uint8Array.from(h.match(/../g) as string[], (x) => parseInt(x, 16));
-}

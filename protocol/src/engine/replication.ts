@@ -114,7 +114,7 @@ export class Replication {
     const info = this.method.phase(phase);
     const payload = body.payload === null ? null : info.downlink.decode(body.payload, this.ctx.dim);
     const downlink = { payload, flags: body.flags, included: body.included };
-    const iteration = L.apply(msg.round, msg.epoch, phase, downlink, () => this.device.adoptPending(msg.round, body.included));
+    const iteration = L.apply(msg.round, msg.epoch, phase, downlink, () => this.device.adoptPending(msg.round, body.included), msg.body);
     L.cert = this.trust.certOf(msg, body);
     if (payload !== null) info.downlink.release?.(payload);
     this.recordCommit(msg, iteration, phase, body.included);

@@ -109,8 +109,10 @@ export class Trust {
 
   /** The certificate of a verified commit (its statement, signer and signature). */
   certOf(msg: EngineMessage, body: DecodedCommit): CommitCert {
-    const v = VERIFIED.get(msg.body) as { signer: PeerId; statement: Uint8Array };
-    return { statement: v.statement, signer: v.signer, sig: body.sig };
+    const v = VERIFIED.get(msg.body);
+    // Callers verified it first (so it is cached); recomputed otherwise.
+    const statement = v?.statement ?? commitStatement(this.ctx.runId, msg.epoch, msg.round, body.parentDigest, body.digest, bodyHash(msg.body.subarray(0, body.signedLength)));
+    return { statement, signer: v?.signer ?? msg.sender, sig: body.sig };
   }
 
   /** True when `cert` certifies version (round, epoch, digest): statement matches, signer certified, signature valid. */
