@@ -139,6 +139,8 @@ export class TabPeer implements EventSink {
         role: 'volunteer',
         frameBytes: Math.min(this.init.announcement.manifest.network.frameBytes, this.init.maxFrameBytes),
         firstMessageId: crypto.getRandomValues(new Uint32Array(1))[0] & 0x7fffffff,
+        // Keys which answers this tab audits when it aggregates: unpredictable to the holders.
+        secret: crypto.getRandomValues(new Uint32Array(1))[0] * 2048 + (crypto.getRandomValues(new Uint32Array(1))[0] & 2047),
         statusIntervalMs: this.init.statusIntervalMs ?? 1000,
         immutableFrames: true,
         token: this.init.token ? tokenFromText(this.init.token) : null,

@@ -179,6 +179,8 @@ export class PeerDriver {
         role: this.role,
         frameBytes: Math.min(options.frameBytes, t.maxFrameBytes),
         firstMessageId: randomInt(0, 0x7fffffff),
+        // Keys which answers this peer audits when it aggregates: unpredictable to the holders.
+        secret: randomInt(0, 2 ** 47),
         statusIntervalMs: options.statusIntervalMs ?? (this.role === 'observer' ? 0 : 1000),
         ...(options.maxPartialAgeMs !== undefined ? { maxPartialAgeMs: options.maxPartialAgeMs } : {}),
         ...(options.onAction ? { onAction: options.onAction } : {}),

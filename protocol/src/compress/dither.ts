@@ -100,6 +100,19 @@ export class DitherCompressor implements FixedRateCompressor {
   }
 
   /**
+   * Worst case over every draw. The norm N travels rounded up (≤ ‖z‖_p·(1 + 2^−23), and ≥ max|z_i|),
+   * so u_i = |z_i|/N ≤ 1 and each level is at most 1: ‖out‖ ≤ √d·N. A u_i at or above the lowest
+   * level 2^(1−s) rounds up to at most 2u_i (levels are powers of two), a smaller one to at most
+   * 2^(1−s): |out_i| ≤ 2|z_i| + N·2^(1−s), so ‖out‖ ≤ 2‖z‖ + √d·2^(1−s)·N. And ‖z‖_p ≤ P‖z‖₂ with
+   * P = 1 for p ≥ 2, d^(1/p − 1/2) for 1 ≤ p < 2 (Hölder).
+   */
+  maxGain(d: number, _devices: number): number {
+    const n = Math.max(d, 1);
+    const P = Math.max(1, this.p >= 2 ? 1 : n ** (1 / this.p - 1 / 2)) * (1 + 2 ** -22);
+    return Math.min(Math.sqrt(n) * P, 2 + Math.sqrt(n) * 2 ** (1 - this.s) * P);
+  }
+
+  /**
    * ‖x‖_p in float64, and max|x_i|; rejects values outside the float32 range. (p = 2 comes here
    * only when the one-pass sum of squares could underflow: the sum is then taken scaled by 1/max.)
    */

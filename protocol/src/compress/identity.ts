@@ -28,6 +28,11 @@ export class IdentityCompressor implements FixedRateCompressor {
     return { kind: 'unbiased', q: 1, beta: 1, ab: { A: 0, B: 0 } };
   }
 
+  /** Values are rounded to the nearest float32: |fl(x_i)| ≤ (1 + 2^−24)|x_i|. */
+  maxGain(_d: number, _devices: number): number {
+    return 1 + 2 ** -23;
+  }
+
   compress(x: Vec, _ctx?: CompressContext): IdentityPayload {
     const values = this.pool.take(Float32Array, x.length);
     values.set(x); // rounds to float32; beyond its range becomes ±∞, caught next

@@ -67,6 +67,17 @@ export class Int8Compressor implements FixedRateCompressor {
     return 32 * this.blocks(d) + 8 * d;
   }
 
+  /**
+   * Worst case over every draw, per block b of B' = min(B, d) values with scale S ≤ max|z_b|·MARGIN
+   * ≤ ‖z_b‖·MARGIN: each element errs by at most S/254 (nearest) or S/127 (stochastic), so
+   * ‖out_b‖ ≤ ‖z_b‖ + √B'·S/127; and |out_i| ≤ S, so ‖out_b‖ ≤ √B'·S. The gain of every block
+   * bounds the whole vector's.
+   */
+  maxGain(d: number, _devices: number): number {
+    const b = Math.sqrt(Math.max(1, Math.min(this.block, d)));
+    return Math.min(b, 1 + b / 127) * MARGIN;
+  }
+
   constants(d: number, devices: number): CompressorConstants {
     const b = Math.min(this.block, Math.max(d, 1));
     const eps = (b / 64516) * MARGIN;

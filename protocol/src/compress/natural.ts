@@ -72,6 +72,11 @@ export class NaturalCompressor implements FixedRateCompressor {
     return { kind: 'unbiased', q, beta: 9 / 32, ab: { A: (q - 1) / devices, B: 0 } };
   }
 
+  /** t = ±2^a(1 + f) goes to ±2^a or ±2^(a+1) ≤ 2|t|: every element at most doubles. */
+  maxGain(_d: number, _devices: number): number {
+    return 2;
+  }
+
   compress(x: Vec, ctx: CompressContext): NaturalPayload {
     const d = x.length;
     const codes = this.pool.take(Uint16Array, d); // every element is written below

@@ -248,6 +248,11 @@ export class PermKCompressor implements Compressor<PermKPayload> {
     return permkConstants(d, devices);
   }
 
+  /** Kept values (float32) are scaled by n/c ≤ n (c ≥ 1 devices share a coordinate). */
+  maxGain(_d: number, devices: number): number {
+    return Math.max(1, devices) * (1 + 2 ** -23);
+  }
+
   /** The last layout handed out and its key: every device of a round hits it without building a key string. */
   private last: { seed: number; round: number; purpose: string; layout: PermKLayout } | null = null;
 

@@ -58,6 +58,10 @@ export class RandKSparsifier implements Sparsifier {
     return k === 0 ? 0 : d / k;
   }
 
+  maxGain(d: number, _devices: number): number {
+    return this.gain(d);
+  }
+
   constants(d: number, devices: number): CompressorConstants {
     const k = this.keep(d);
     const q = k === 0 ? 1 : d / k;

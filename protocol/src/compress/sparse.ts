@@ -33,6 +33,8 @@ export interface Sparsifier {
   keep(d: number): number;
   /** Factor the kept values are multiplied by on reconstruction (RandK d/k, TopK 1). */
   gain(d: number, ctx?: SharedContext): number;
+  /** The largest `gain` over every shared context, for dimension d and M devices. */
+  maxGain(d: number, devices: number): number;
   /** Constants of the sparsifier with exact (unquantized) values. Must include q or delta, and ab for unbiased ones. */
   constants(d: number, devices: number): CompressorConstants;
   /**
@@ -78,6 +80,13 @@ export class SparseCompressor<I extends Payload = Payload> implements Compressor
     // The kind is fixed per compressor, so it is judged at k = 1. Dithering's q grows with k:
     // `constants(d, M)` re-checks at the actual k and reports 'biased' where the bound fails.
     return this.inner.constants(1, 1).q ?? Number.NaN;
+  }
+
+  /** The kept values' codec gain (on k values) times the sparsifier's largest scale: ‖x_S‖ ≤ ‖x‖. */
+  maxGain(d: number, devices: number): number {
+    const k = this.sparsifier.keep(d);
+    const inner = this.inner.maxGain?.(k, devices);
+    return inner === undefined ? Number.POSITIVE_INFINITY : this.sparsifier.maxGain(d, devices) * inner;
   }
 
   constants(d: number, devices: number): CompressorConstants {

@@ -39,6 +39,10 @@ export class TopKSparsifier implements Sparsifier {
     return 1;
   }
 
+  maxGain(_d: number, _devices: number): number {
+    return 1;
+  }
+
   /** The coding the sender uses for k of d: the list unless the bitmap is strictly smaller. */
   static coding(k: number, d: number): number {
     return k * ceilLog2(d) <= d ? TOPK_LIST : TOPK_BITMAP;

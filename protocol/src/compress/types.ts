@@ -65,6 +65,13 @@ export interface Compressor<P extends Payload = Payload> {
   readonly kind: CompressorKind;
   /** Constants for dimension d and M devices. */
   constants(d: number, devices: number): CompressorConstants;
+  /**
+   * Optional: the worst-case gain G(d, M) = sup over x ≠ 0 and every random draw of
+   * ‖decompress(compress(x))‖₂ / ‖x‖₂ (not an expectation: every single draw). Receivers use it to
+   * bound what an honest sender can send (engine/guard.ts); a compressor without it (PowerSGD) is
+   * never bounded that way. A tiny absolute slack for subnormal inputs is the receiver's.
+   */
+  maxGain?(d: number, devices: number): number;
   /** Compresses x (not modified). */
   compress(x: Vec, ctx: CompressContext): P;
   /** out ← Q(x) as a dense vector of length p.d. */

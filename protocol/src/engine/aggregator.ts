@@ -11,6 +11,12 @@
  * `requiresAll` whenever any shard is missing — it re-opens the same round (attempt + 1) for the
  * missing shards only, after reassigning the shards of holders that died or missed `missLimit`
  * deadlines; the answers already in stay valid because the round's base state has not changed.
+ *
+ * Untrusted answers (guard.ts): a payload that does not decode or exceeds its bound is refused —
+ * a miss of its holder at once (benched, its shards move; the round is retried without waiting
+ * for the deadline when nothing else is outstanding) — and repeated refusals ban the sender. An
+ * audited shard's answer waits, outside the sum, until the auditor's answer matches it bit for bit
+ * (or the aggregator's own settles a mismatch); a ban re-opens the round without the liar.
  */
 import { MashaError } from '../errors.js';
 import type { PhaseName } from '../methods/types.js';
@@ -32,9 +38,13 @@ import {
   encodeOpen,
   HB_DONE,
   MSG,
+  UP_AUDIT,
   UP_FRESH,
   type UplinkEntry,
 } from './messages.js';
+import { AuditBook } from './audits.js';
+import { AuditDesk } from './audit-desk.js';
+import type { Guard, Verdict } from './guard.js';
 import type { Outbox } from './outbox.js';
 import { phaseCode } from './phase-code.js';
 import { Replication } from './replication.js';
@@ -67,12 +77,19 @@ interface AggState {
   lastOpened: { round: number; attempt: number };
   /** (peer, round, digest) states we failed to fetch: not chased again. */
   readonly failedSync: Set<string>;
+  /** Shards whose answer was refused in the current attempt. */
+  readonly refused: Uint8Array;
+  /** The round's audits. */
+  readonly audits: AuditBook;
+  /** Whether the current round's answers can be audited (its phase is not opaque). */
+  auditable: boolean;
 }
 
 export class Aggregator {
   private agg: AggState | null = null;
   private readonly method: AnyMethod;
   private readonly M: number;
+  private readonly desk: AuditDesk;
 
   constructor(
     private readonly ctx: RunContext,
@@ -82,9 +99,14 @@ export class Aggregator {
     private readonly device: Device,
     private readonly replication: Replication,
     private readonly trust: Trust,
+    private readonly guard: Guard,
   ) {
     this.method = ctx.method;
     this.M = ctx.shards;
+    this.desk = new AuditDesk(ctx, outbox, guard, device, lineage, election, {
+      answered: (s) => this.markAnswered(s),
+      restart: () => this.restartRound(),
+    });
     const a = ctx.admission;
     this.allow = a.policy === 'allowlist' ? new Set(a.peers ?? []) : null;
   }
@@ -110,7 +132,7 @@ export class Aggregator {
     const agg: AggState = {
       epoch,
       mode: 'gather',
-      table: new Membership(this.ctx, this.outbox, epoch, this.election.selfBase),
+      table: new Membership(this.ctx, this.outbox, epoch, this.election.selfBase, this.guard.benches, this.guard.proven),
       server: this.method.initServer(),
       round: 0,
       attempt: 0,
@@ -123,6 +145,9 @@ export class Aggregator {
       answeredCount: 0,
       lastOpened: { round: -1, attempt: -1 },
       failedSync: new Set<string>(),
+      refused: new Uint8Array(this.M),
+      audits: new AuditBook(),
+      auditable: false,
     };
     this.outbox.lastBroadcast = this.outbox.now;
     this.agg = agg;
@@ -280,6 +305,10 @@ export class Aggregator {
       this.outbox.count(msg.epoch < this.election.epoch ? 'stale-epoch' : 'misdirected');
       return;
     }
+    if (this.guard.isBanned(msg.sender)) {
+      this.outbox.count('banned-sender');
+      return;
+    }
     const T = agg.table;
     if (!T.members.has(msg.sender) && !this.admit(msg.sender, body.token)) {
       this.outbox.count('not-admitted');
@@ -350,6 +379,10 @@ export class Aggregator {
       this.outbox.count(msg.epoch < this.election.epoch ? 'stale-epoch' : 'misdirected');
       return;
     }
+    if (this.guard.isBanned(msg.sender)) {
+      this.outbox.count('banned-sender');
+      return;
+    }
     const T = agg.table;
     if (!T.members.has(msg.sender)) {
       // Members join by heartbeat (where the admission policy is applied); a device that answers
@@ -373,7 +406,6 @@ export class Aggregator {
     }
     const body = decodeUplink(msg.body, this.ctx.limits);
     m.lag = 0;
-    m.missed = 0;
     this.ingest(msg.sender, body.entries);
   }
 
@@ -382,13 +414,21 @@ export class Aggregator {
     const agg = this.agg as AggState;
     const info = agg.info as PhaseInfo;
     const holders = agg.table.holders;
+    let accepted = false;
     for (const e of entries) {
+      // A ban (or the re-opened round it causes) ends this message's turn.
+      if (this.agg !== agg || agg.mode !== 'round' || this.guard.isBanned(sender)) return;
       const s = e.shard;
+      if (e.flags & UP_AUDIT) {
+        this.desk.onAnswer(agg, sender, e);
+        if (this.agg !== agg) return;
+        continue;
+      }
       if (holders[s] !== sender) {
         this.outbox.count('unassigned-uplink');
         continue;
       }
-      if (agg.answered[s] === 1) {
+      if (agg.answered[s] === 1 || agg.refused[s] === 1 || agg.audits.cases.get(s)?.primaryBytes) {
         this.outbox.count('duplicate-uplink');
         continue;
       }
@@ -397,30 +437,114 @@ export class Aggregator {
           this.outbox.count('bad-message');
           continue;
         }
+        if (agg.audits.cases.delete(s)) this.outbox.count('audit-moot');
         agg.freshAnswer[s] = 1;
         agg.sum.skip(s);
-      } else {
-        let payload: Payload;
-        try {
-          payload = info.uplink.decode(e.payload, this.ctx.dim);
-        } catch (err) {
-          if (err instanceof MashaError) {
-            this.outbox.count('bad-payload');
-            continue;
-          }
-          throw err;
-        }
-        agg.sum.add(s, e.payload, payload);
+        this.markAnswered(s);
+        // Not evidence of work (a mute identity can send it): its strikes stay.
+        continue;
       }
-      agg.answered[s] = 1;
-      agg.answeredCount++;
+      let payload: Payload;
+      try {
+        payload = info.uplink.decode(e.payload, this.ctx.dim);
+      } catch (err) {
+        if (err instanceof MashaError) {
+          this.refuse(sender, s, 'bad-payload');
+          continue;
+        }
+        throw err;
+      }
+      const verdict = sender === this.id ? null : this.judge(s, payload);
+      if (verdict !== null && verdict.kind === 'reject') {
+        info.uplink.release?.(payload);
+        this.refuse(sender, s, 'out-of-bound');
+        continue;
+      }
+      accepted = true;
+      const c = agg.audits.cases.get(s);
+      if (c !== undefined) {
+        c.primary = sender;
+        c.primaryBytes = e.payload;
+        c.primaryPayload = payload;
+        this.desk.resolve(agg, s);
+        continue;
+      }
+      if (verdict !== null && verdict.kind === 'clip') {
+        info.uplink.release?.(payload);
+        agg.sum.addDense(s, this.guard.clipped);
+        this.outbox.count('clipped');
+      } else agg.sum.add(s, e.payload, payload);
+      this.markAnswered(s);
     }
-    if (agg.mode === 'round' && agg.answeredCount === agg.table.assigned) {
+    if (this.agg !== agg || agg.mode !== 'round') return;
+    if (accepted) {
+      const m = agg.table.members.get(sender);
+      if (m) agg.table.answered(m);
+    }
+    this.afterAnswers(sender);
+  }
+
+  private markAnswered(s: number): void {
+    const agg = this.agg as AggState;
+    agg.answered[s] = 1;
+    agg.answeredCount++;
+  }
+
+  /** The round may be complete (commit), or stuck on refused answers only (retry at once). */
+  private afterAnswers(sender: PeerId): void {
+    const agg = this.agg as AggState;
+    if (agg.mode !== 'round') return;
+    if (agg.answeredCount === agg.table.assigned) {
       // The aggregator's own answers complete a round only through a zero-delay timer, so that a
       // peer holding every shard yields to its driver between rounds instead of recursing.
       if (sender === this.id) this.outbox.setTimer('commit', 0);
       else this.commit();
+      return;
     }
+    let refused = 0;
+    for (let s = 0; s < this.M; s++) refused += agg.refused[s];
+    if (refused > 0 && agg.answeredCount + refused === agg.table.assigned && agg.audits.cases.size === 0) this.onDeadline();
+  }
+
+  /** Bound check of a remote answer (null: not checked this round). */
+  private judge(s: number, payload: Payload): Verdict | null {
+    const agg = this.agg as AggState;
+    if (!this.guard.checking) return null;
+    return this.guard.judge(this.lineage.replica, agg.phase, s, payload);
+  }
+
+  /** Refuses shard s's answer from `sender`: a miss at once, and a ban after repeated refusals. */
+  private refuse(sender: PeerId, s: number, reason: 'bad-payload' | 'out-of-bound'): void {
+    const agg = this.agg as AggState;
+    this.outbox.count(reason);
+    agg.refused[s] = 1;
+    if (sender === this.id) return;
+    const m = agg.table.members.get(sender);
+    if (m) agg.table.miss(m, true);
+    if (this.guard.refuse(sender)) this.banned(sender);
+  }
+
+  /** `peer` was just banned: out of the table, and the round re-opened without it. */
+  private banned(peer: PeerId): void {
+    const agg = this.agg as AggState;
+    this.outbox.count('banned');
+    agg.table.remove(peer);
+    if (agg.mode === 'round') this.restartRound();
+  }
+
+  /** Re-opens the current round from scratch (a banned holder's answers may be in the sum). */
+  private restartRound(): void {
+    const agg = this.agg as AggState;
+    this.outbox.clearTimer('deadline');
+    this.outbox.count('aborted-round');
+    const delta = agg.table.boundary(this.lineage.committed);
+    if (!agg.table.canRun()) {
+      agg.table.defer(delta);
+      agg.mode = 'idle';
+      this.outbox.count('round-paused');
+      return;
+    }
+    this.openRound(agg.round, delta, 'explicit');
   }
 
   // ================================================================ opening rounds
@@ -464,6 +588,7 @@ export class Aggregator {
     const attempt = agg.lastOpened.round === round ? agg.lastOpened.attempt + 1 : 0;
     agg.lastOpened = { round, attempt };
     agg.attempt = attempt;
+    agg.refused.fill(0);
     if (kind !== 'retry') {
       agg.mode = 'round';
       agg.round = round;
@@ -473,6 +598,7 @@ export class Aggregator {
       agg.answered.fill(0);
       agg.freshAnswer.fill(0);
       agg.answeredCount = 0;
+      agg.auditable = this.guard.beginRound(round, L.replica, agg.phase, agg.info.uplink).auditable;
     }
     const phase = agg.phase;
     let selfWanted: Set<number> | null = null;
@@ -501,6 +627,7 @@ export class Aggregator {
         for (const s of wanted) if (T.holders[s] === this.id) selfWanted.add(s);
       }
     }
+    if (kind !== 'retry') this.desk.open(agg, round, attempt);
     this.outbox.setTimer('deadline', this.ctx.timing.roundDeadlineMs);
     const D = this.device;
     D.applyDelta(delta, this.election.epoch, round, attempt);
@@ -513,17 +640,19 @@ export class Aggregator {
     if (agg === null || agg.mode !== 'round') return;
     const info = agg.info as PhaseInfo;
     const T = agg.table;
-    // Holders that let the deadline pass: after `missLimit` in a row their shards move elsewhere.
+    this.desk.expire(agg);
+    // Holders that let the deadline pass: after `missLimit` in a row they are benched and their
+    // shards move elsewhere (a refused answer counted as a miss already; an audited answer is in).
+    const missed = new Map<Member, number>();
     for (let s = 0; s < this.M; s++) {
       const h = T.holders[s];
-      if (h !== null && agg.answered[s] === 0 && h !== this.id) {
+      if (h !== null && agg.answered[s] === 0 && agg.refused[s] === 0 && !agg.audits.cases.get(s)?.primaryBytes) {
         const m = T.members.get(h);
-        if (m) {
-          m.lastMissAt = this.outbox.now;
-          if (++m.missed === this.ctx.missLimit) T.dirty = true;
-        }
+        if (m) missed.set(m, (missed.get(m) ?? 0) + 1);
       }
     }
+    // A holder that never answered and holds up a round that needs every shard: benched at once.
+    for (const [m, n] of missed) T.miss(m, info.requiresAll && !T.isProven(m), n);
     const enough = info.requiresAll ? agg.answeredCount === this.M : agg.answeredCount >= this.ctx.quorum;
     if (enough && agg.answeredCount > 0) {
       this.commit();

@@ -12,6 +12,18 @@ import { DIGEST_BYTES, replicaDigest, vectorNames } from './digest.js';
 import type { BodyLimits, ReplicaShape } from './messages.js';
 import { WorkPool } from './work-pool.js';
 import { MAX_CHAIN_BYTES } from '../trust/certs.js';
+import { guardSettings, type GuardSettings } from './guard.js';
+
+function checkedGuard(t: GuardSettings): GuardSettings {
+  if (!(Number.isSafeInteger(t.refusalLimit) && t.refusalLimit >= 1)) throw new ValidationError('guard.refusalLimit', `must be an integer ≥ 1, got ${t.refusalLimit}`);
+  if (!(t.boundFactor >= 1 && Number.isFinite(t.boundFactor))) throw new ValidationError('guard.boundFactor', `must be a finite number ≥ 1, got ${t.boundFactor}`);
+  if (!(t.audit >= 0 && t.audit <= 1)) throw new ValidationError('guard.audit', `must be a probability in [0, 1], got ${t.audit}`);
+  const r = t.running;
+  if (!(Number.isSafeInteger(r.window) && r.window >= 1 && Number.isSafeInteger(r.warmup) && r.warmup >= 1 && r.warmup <= r.window && r.factor > 1)) {
+    throw new ValidationError('guard.running', 'window ≥ warmup ≥ 1 (integers) and factor > 1');
+  }
+  return t;
+}
 
 export interface EngineTiming {
   /** Heartbeat period: devices → aggregator when otherwise silent; aggregator → all when idle. */
@@ -65,6 +77,12 @@ export interface RunContextInit {
   readonly stallDeadlines?: number;
   /** Who may become a member (default: anyone). */
   readonly admission?: AdmissionPolicy;
+  /**
+   * Bounds, refusals and audits (guard.ts). `shards` (Lipschitz constants and ‖F_m(0)‖) turns on
+   * the Lipschitz bounds; without it answers are only checked for being decodable, unless
+   * `bounds: 'running'` is asked for.
+   */
+  readonly guard?: Partial<GuardSettings>;
 }
 
 /**
@@ -103,6 +121,7 @@ export interface RunContext {
   readonly missLimit: number;
   readonly stallDeadlines: number;
   readonly admission: AdmissionPolicy;
+  readonly guard: GuardSettings;
   readonly limits: BodyLimits;
   /** Names (sorted) and lengths of the replica's vectors. */
   readonly shape: ReplicaShape;
@@ -160,6 +179,7 @@ export function createRunContext(init: RunContextInit): RunContext {
     missLimit: init.missLimit ?? 2,
     stallDeadlines: init.stallDeadlines ?? 5,
     admission: init.admission ?? { policy: 'open' },
+    guard: checkedGuard(guardSettings(init.guard, init.guard?.shards ?? null)),
     // 64 bits per coordinate plus slack bounds every compressor's payload (identity: 32).
     limits: { shards: M, maxPayloadBytes: 8 * dim + 4096, allShards },
     shape,
@@ -193,6 +213,8 @@ export function maxBodyBytes(ctx: RunContext, kind: number): number {
       return 256;
     case 10: // equivocation
       return 1024;
+    case 11: // audit
+      return 64 + 9 * M;
     case 7: {
       let n = 1024;
       for (let i = 0; i < ctx.shape.names.length; i++) n += 140 + 8 * ctx.shape.lengths[i];

@@ -20,6 +20,7 @@ import {
   HB_DONE,
   HB_RESET,
   MSG,
+  UP_AUDIT,
   UP_FRESH,
   type UplinkEntry,
 } from './messages.js';
@@ -45,6 +46,17 @@ interface Inflight {
   readonly baseDigest: Uint8Array;
   readonly shards: readonly number[];
   readonly works: readonly ShardWork<Vec>[];
+  /** An audit's request: the fresh shard memories it computes with (one per shard), else null. */
+  readonly audit: readonly ShardState<Vec>[] | null;
+}
+
+/** An audit this peer was asked for (guard.ts): shards it does not hold, for one round. */
+export interface AuditRequest {
+  readonly epoch: number;
+  readonly round: number;
+  readonly attempt: number;
+  readonly baseDigest: Uint8Array;
+  readonly shards: readonly number[];
 }
 
 interface Pending {
@@ -92,6 +104,9 @@ export class Device {
   private nextRequestId = 1;
   private readonly pending = new Map<number, Pending>();
   private assignStamp = { epoch: -1, round: -1, attempt: -1 };
+  /** The audit asked for last, and whether its evaluation was requested. */
+  private audit: AuditRequest | null = null;
+  private auditRequested = false;
   private readonly method: AnyMethod;
   private readonly M: number;
 
@@ -195,6 +210,7 @@ export class Device {
    * attempt, and asks for the evaluations of those that need one (one request for all of them).
    */
   tryAnswer(): void {
+    if (this.audit !== null) this.tryAudit();
     const o = this.open;
     const L = this.lineage;
     if (o === null || this.held.size === 0 || o.epoch !== this.election.epoch || L.doneReason !== null || this.election.aggregator === null) return;
@@ -241,16 +257,69 @@ export class Device {
     this.lastSentToAgg = this.outbox.now;
   }
 
+  // ---------------------------------------------------------------- audits
+
+  /**
+   * The aggregator (or this peer, aggregating) asks for an audit; answered once this peer is at its
+   * base state. A repeated request (a retry of its round) is answered once, unless `force` (the
+   * aggregator settling a dispute computes again).
+   */
+  requestAudit(req: AuditRequest, force = false): void {
+    const a = this.audit;
+    if (!force && a !== null && a.epoch === req.epoch && a.round === req.round && a.attempt >= req.attempt && a.shards.length === req.shards.length) {
+      // The same audit again (a retry of its round): the answer computed once is enough.
+      if (a.shards.every((s, i) => s === req.shards[i])) return;
+    }
+    this.audit = req;
+    this.auditRequested = false;
+    this.tryAudit();
+  }
+
+  private tryAudit(): void {
+    const a = this.audit as AuditRequest;
+    const L = this.lineage;
+    if (L.committed >= a.round || a.epoch !== this.election.epoch) {
+      if (L.committed >= a.round || a.epoch < this.election.epoch) this.audit = null;
+      return;
+    }
+    if (this.auditRequested || L.committed !== a.round - 1 || !digestEquals(L.digest, a.baseDigest) || L.doneReason !== null) return;
+    this.auditRequested = true;
+    const phase = L.expectedPhase();
+    const memories = a.shards.map((m) => this.method.initShard(m));
+    this.requestEvaluations(a.shards, a.round, phase, memories);
+  }
+
+  /** Finishes an audit's steps with fresh memories and sends the answers (UP_AUDIT) to the aggregator. */
+  private finishAudit(f: Inflight, memories: readonly ShardState<Vec>[]): void {
+    const L = this.lineage;
+    const info = this.method.phase(f.phase);
+    const entries: UplinkEntry[] = [];
+    for (let i = 0; i < f.shards.length; i++) {
+      const res = this.method.finishUplink(L.replica, memories[i], f.works[i], f.shards[i], f.phase);
+      entries.push({ shard: f.shards[i], flags: UP_AUDIT, payload: info.uplink.encode(res.payload) });
+      info.uplink.release?.(res.payload);
+    }
+    this.outbox.count('audit-served');
+    const to = this.election.aggregator;
+    if (this.self.ingestOwn(entries) || to === null) return;
+    const body = encodeUplink({ attempt: this.audit?.attempt ?? 0, entries });
+    this.outbox.send(to, this.outbox.message(MSG.UPLINK, this.election.epoch, f.round, phaseCode(f.phase), body));
+  }
+
   /** Plans the device steps of `shards` and asks for their evaluations in one request. */
-  private requestEvaluations(shards: readonly number[], round: number, phase: PhaseName): void {
+  private requestEvaluations(shards: readonly number[], round: number, phase: PhaseName, audit: readonly ShardState<Vec>[] | null = null): void {
     const L = this.lineage;
     const id = this.nextRequestId++;
     const pool = this.ctx.workPool;
     const works = shards.map((m) => pool.take(m));
-    const f: Inflight = { id, round, phase, baseDigest: L.digest.slice(), shards, works };
+    const f: Inflight = { id, round, phase, baseDigest: L.digest.slice(), shards, works, audit };
     const items: EvaluationRequest['items'][number][] = [];
     for (let i = 0; i < shards.length; i++) {
       const m = shards[i];
+      if (audit !== null) {
+        items.push({ shard: m, evaluations: this.method.planUplink(L.replica, audit[i], works[i], m, phase) });
+        continue;
+      }
       const h = this.held.get(m) as HeldShard;
       h.inflight = f;
       items.push({ shard: m, evaluations: this.method.planUplink(L.replica, h.state, works[i], m, phase) });
@@ -276,6 +345,11 @@ export class Device {
     const current = L.committed === f.round - 1 && digestEquals(L.digest, f.baseDigest) && L.doneReason === null;
     if (error !== null) this.outbox.count('evaluation-failed');
     else if (!current) this.outbox.count('stale-evaluation');
+    if (f.audit !== null) {
+      if (current && error === null) this.finishAudit(f, f.audit);
+      for (const w of f.works) this.ctx.workPool.give(w);
+      return;
+    }
     const info = this.method.phase(f.phase);
     for (let i = 0; i < f.shards.length; i++) {
       const m = f.shards[i];

@@ -7,4 +7,5 @@ export * from './messages.js';
 export * from './context.js';
 export * from './peer.js';
 export * from './slab.js';
+export * from './guard.js';
 export * from './trust.js';

@@ -4,8 +4,12 @@
  *
  * Per heartbeat O(1) (plus O(held shards)); the O(peers) scan, rebalancing and successor ranking
  * run only at round boundaries (`boundary`). Only synchronised peers get shards: a member whose
- * last report lags by more than `syncSlack` rounds, or that let `missLimit` deadlines in a row pass
- * (a slow link or CPU), loses its shards until it catches up.
+ * last report lags by more than `syncSlack` rounds loses its shards until it catches up; one that
+ * let `missLimit` deadlines in a row pass (a slow link or CPU, or a mute identity) — one, in a
+ * round that needs every shard, if it never answered before — or whose answer was refused, is
+ * benched for
+ * leaseMs·2^(strikes−1) (guard.ts), its strikes cleared by its next accepted answer; benches are
+ * remembered across this peer's epochs.
  */
 import type { RunContext } from './context.js';
 import { DIGEST_BYTES } from './digest.js';
@@ -13,6 +17,7 @@ import { rebalance } from './assignment.js';
 import type { DeltaEntry } from './messages.js';
 import type { Outbox } from './outbox.js';
 import { peerBaseHash, topByWeight } from './rendezvous.js';
+import { benchMs } from './guard.js';
 import type { PeerId } from './types.js';
 
 export interface Member {
@@ -32,6 +37,9 @@ export interface Member {
   /** Consecutive deadlines at which it held a wanted shard that did not answer. */
   missed: number;
   lastMissAt: number;
+  /** Benches since its last accepted answer, and when the current one ends (ms). */
+  strikes: number;
+  benchedUntil: number;
   /** Whether the member counted as eligible at the last rebalance. */
   eligible: boolean;
   /** Its last reported version is certified (a signed commit behind it) or not better than ours. */
@@ -58,6 +66,10 @@ export class Membership {
     private readonly outbox: Outbox,
     private readonly epoch: number,
     private readonly selfBase: number,
+    /** Benches of earlier epochs of this peer (guard.ts): a re-elected aggregator remembers them. */
+    private readonly benches: Map<PeerId, { strikes: number; until: number }> = new Map(),
+    /** Peers whose answers this peer has accepted before (guard.ts). */
+    private readonly proven: Set<PeerId> = new Set(),
   ) {
     this.holders = new Array<PeerId | null>(ctx.shards).fill(null);
   }
@@ -83,6 +95,8 @@ export class Membership {
         holding: new Set<number>(),
         missed: 0,
         lastMissAt: 0,
+        strikes: this.benches.get(id)?.strikes ?? 0,
+        benchedUntil: this.benches.get(id)?.until ?? Number.NEGATIVE_INFINITY,
         eligible: false,
         verified: false,
       };
@@ -103,8 +117,44 @@ export class Membership {
   }
 
   isEligible(m: Member): boolean {
-    if (m.id === this.id) return true;
-    return m.lag <= this.ctx.syncSlack && m.missed < this.ctx.missLimit && !m.done;
+    // The aggregator holds shards too unless it let its own deadlines pass (a slow or stuck evaluator).
+    if (m.id === this.id) return this.outbox.now >= m.benchedUntil;
+    return m.lag <= this.ctx.syncSlack && this.outbox.now >= m.benchedUntil && !m.done;
+  }
+
+  /**
+   * A miss of member m (a deadline passed without its answer to n shards, or a refused answer: `now`):
+   * after `missLimit` in a row, or at once, it is benched and its shards move at the next boundary.
+   */
+  miss(m: Member, now: boolean, n = 1): void {
+    m.lastMissAt = this.outbox.now;
+    if (now) m.missed = this.ctx.missLimit;
+    else m.missed += n;
+    if (m.missed < this.ctx.missLimit) return;
+    m.missed = 0;
+    m.strikes++;
+    m.benchedUntil = this.outbox.now + benchMs(this.ctx.timing.leaseMs, m.strikes);
+    this.benches.set(m.id, { strikes: m.strikes, until: m.benchedUntil });
+    this.dirty = true;
+    this.outbox.count('benched');
+  }
+
+  /** Member m's answer was accepted: its misses and strikes are cleared. */
+  /** Whether member m has ever had an answer accepted by this peer (a mute identity never has). */
+  isProven(m: Member): boolean {
+    return this.proven.has(m.id);
+  }
+
+  answered(m: Member): void {
+    this.proven.add(m.id);
+    m.missed = 0;
+    if (m.strikes > 0) this.benches.delete(m.id);
+    m.strikes = 0;
+  }
+
+  /** Drops a banned peer: its shards move at the next boundary. */
+  remove(id: PeerId): void {
+    if (this.members.delete(id)) this.dirty = true;
   }
 
   eligibleCount(): number {
@@ -139,7 +189,10 @@ export class Membership {
     const now = this.outbox.now;
     this.touch(this.id).round = committed;
     for (const m of this.members.values()) {
-      if (m.id === this.id) continue;
+      if (m.id === this.id) {
+        if (this.isEligible(m) !== m.eligible) this.dirty = true;
+        continue;
+      }
       if (now - m.lastHeard > leaseMs || m.disconnected) {
         this.members.delete(m.id);
         this.dirty = true;

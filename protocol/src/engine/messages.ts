@@ -48,6 +48,7 @@ export const MSG = {
   REPLAY: 8,
   SUSPECT: 9,
   EQUIVOCATION: 10,
+  AUDIT: 11,
 } as const;
 export type MessageKind = (typeof MSG)[keyof typeof MSG];
 
@@ -62,6 +63,7 @@ export const KIND_NAMES: Readonly<Record<number, string>> = {
   8: 'replay',
   9: 'suspect',
   10: 'equivocation',
+  11: 'audit',
 };
 
 export { DeltaView, readDelta, readShardSet, writeDelta, writeShardSet, type DeltaEntry } from './wire-sets.js';
@@ -267,6 +269,8 @@ export function decodeOpen(bytes: Uint8Array, limits: BodyLimits): DecodedOpen {
 
 /** Uplink entry flag: the shard's memory is fresh (new holder or state transfer), no payload. */
 export const UP_FRESH = 1;
+/** Uplink entry flag: an audit's answer (the sender computed a shard it does not hold, on request: trust.ts). */
+export const UP_AUDIT = 2;
 
 export interface UplinkEntry {
   readonly shard: number;
@@ -304,7 +308,7 @@ export function decodeUplink(bytes: Uint8Array, limits: BodyLimits): UplinkBody 
     const shard = r.varint('entries', limits.shards - 1, i, 'shard');
     if (shard <= prev) r.fail(`entries[${i}].shard`, `shards must be strictly ascending (${shard} after ${prev})`);
     const flags = r.u8('entries', i, 'flags');
-    if (flags > 1) r.fail(`entries[${i}].flags`, `unknown flags ${flags}`);
+    if (flags > 2) r.fail(`entries[${i}].flags`, `unknown flags ${flags}`);
     const payload = r.bytes('entries', limits.maxPayloadBytes, i, 'payload');
     if (flags & UP_FRESH && payload.length !== 0) r.fail(`entries[${i}].payload`, 'a fresh entry carries no payload');
     entries[i] = { shard, flags, payload };
@@ -312,6 +316,34 @@ export function decodeUplink(bytes: Uint8Array, limits: BodyLimits): UplinkBody 
   }
   r.end();
   return { attempt, entries };
+}
+
+// ------------------------------------------------------------------ AUDIT
+
+/**
+ * Aggregator → one member, privately: compute these shards (which the member does not hold) for
+ * the round of the message, on the base state `baseDigest`, and answer with UP_AUDIT entries.
+ */
+export interface AuditBody {
+  readonly attempt: number;
+  readonly baseDigest: Uint8Array;
+  readonly shards: readonly number[];
+}
+
+export function encodeAudit(b: AuditBody, M: number): Uint8Array {
+  const w = new ByteWriter(32 + 4 * b.shards.length);
+  w.varint(b.attempt).raw(b.baseDigest);
+  writeShardSet(w, b.shards, M);
+  return w.finish();
+}
+
+export function decodeAudit(bytes: Uint8Array, limits: BodyLimits): AuditBody {
+  const r = new ByteReader(bytes, 'audit');
+  const attempt = r.varint('attempt', 0xffffffff);
+  const baseDigest = readDigest(r, 'baseDigest');
+  const shards = readShardSet(r, 'shards', limits);
+  r.end();
+  return { attempt, baseDigest, shards };
 }
 
 // ------------------------------------------------------------------ COMMIT / REPLAY

@@ -127,9 +127,11 @@ import type { RunContext } from './context.js';
 import { Device } from './device.js';
 import { Election } from './election.js';
 import { Lineage } from './lineage.js';
-import { AN_GATHER, decodeAnnounce, decodeCommit, decodeEquivocation, decodeOpen, decodeSuspect, ENGINE_CODEC, MSG } from './messages.js';
+import { AN_GATHER, decodeAnnounce, decodeAudit, decodeCommit, decodeEquivocation, decodeOpen, decodeSuspect, ENGINE_CODEC, MSG } from './messages.js';
 import type { Identity } from '../ports/identity.js';
+import { hashString } from '../rng/streams.js';
 import { Trust } from './trust.js';
+import { Guard } from './guard.js';
 import { Outbox, type Counters } from './outbox.js';
 import { Replication } from './replication.js';
 import type { EngineAction, EngineEvent, EngineMessage, EnginePeer, EngineRole, PeerId, StopReason, TimerKind } from './types.js';
@@ -162,11 +164,16 @@ export class MashaPeer implements EnginePeer {
   private readonly aggregator: Aggregator;
   private readonly trust: Trust;
 
+  /** Bans, refusals, bounds and audits of this peer's aggregations (guard.ts). */
+  readonly guard: Guard;
+
   /**
    * `identity`: this peer's signer (and the check of other peers' signatures); `token`: its join
-   * token, for runs whose admission policy asks for one.
+   * token, for runs whose admission policy asks for one; `secret` keys this peer's private draws
+   * (which answers it audits, guard.ts): runtimes pass fresh entropy so that no holder can predict
+   * an audit; without it a value derived from (run, id) is used (deterministic, for simulations).
    */
-  constructor(id: PeerId, ctx: RunContext, role: EngineRole, identity: Identity, token: Uint8Array | null = null) {
+  constructor(id: PeerId, ctx: RunContext, role: EngineRole, identity: Identity, token: Uint8Array | null = null, secret?: number) {
     this.id = id;
     this.ctx = ctx;
     const outbox = new Outbox(id, ctx, role);
@@ -198,7 +205,8 @@ export class MashaPeer implements EnginePeer {
     this.election = election;
     this.device = device;
     this.replication = replication;
-    this.aggregator = new Aggregator(ctx, outbox, lineage, election, device, replication, trust);
+    this.guard = new Guard(ctx.method, ctx.guard, secret ?? hashString(`${ctx.runId}/${id}`) * 2097152 + (hashString(id) & 0x1fffff));
+    this.aggregator = new Aggregator(ctx, outbox, lineage, election, device, replication, trust, this.guard);
     trust.onBan = (peer) => {
       this.aggregator.onBan(peer);
       if (peer === this.election.aggregator) this.election.distrustAggregator();
@@ -378,6 +386,9 @@ export class MashaPeer implements EnginePeer {
           if (!this.trust.onProof(p.a, p.b)) this.outbox.count('bad-signature');
           break;
         }
+        case MSG.AUDIT:
+          this.onAudit(msg);
+          break;
         default:
           this.outbox.count('bad-message');
       }
@@ -424,6 +435,16 @@ export class MashaPeer implements EnginePeer {
       wanted,
     };
     D.tryAnswer();
+  }
+
+  /** The aggregator of this epoch asks this peer, privately, to recompute some shards (guard.ts). */
+  private onAudit(msg: EngineMessage): void {
+    const body = decodeAudit(msg.body, this.ctx.limits);
+    if (msg.epoch !== this.election.epoch || msg.sender !== this.election.aggregator || msg.round <= this.lineage.committed) {
+      this.outbox.count('misdirected');
+      return;
+    }
+    this.device.requestAudit({ epoch: msg.epoch, round: msg.round, attempt: body.attempt, baseDigest: body.baseDigest.slice(), shards: body.shards });
   }
 
   private onCommit(msg: EngineMessage): void {

@@ -25,8 +25,11 @@ export class RoundSum {
   private next = 0;
   /** Per shard: 0 unanswered, 1 waiting, 2 added, 3 answered without a payload. */
   private readonly state: Uint8Array;
-  /** What a waiting shard's answer is held as: its decoded payload (small) or its encoded bytes (large). */
-  private readonly held: (Payload | Uint8Array | null)[];
+  /**
+   * What a waiting shard's answer is held as: its decoded payload (small), its encoded bytes
+   * (large), or a dense contribution already weighted (a clipped answer: guard.ts).
+   */
+  private readonly held: (Payload | Uint8Array | Float64Array | null)[];
   private readonly included: number[] = [];
   private phase: PhaseName = 'init';
   private info: PhaseInfo | null = null;
@@ -39,7 +42,7 @@ export class RoundSum {
     const M = method.shards;
     this.sum = new Float64Array(dim);
     this.state = new Uint8Array(M);
-    this.held = new Array<Payload | Uint8Array | null>(M).fill(null);
+    this.held = new Array<Payload | Uint8Array | Float64Array | null>(M).fill(null);
   }
 
   /** Starts the sum of a new round (of `phase`, on `replica`, which must not change until `finish`). */
@@ -72,6 +75,16 @@ export class RoundSum {
     }
   }
 
+  /**
+   * Shard s's contribution as a dense vector already weighted (sum += dense): a clipped answer.
+   * Copied: the caller may reuse `dense`.
+   */
+  addDense(s: number, dense: Float64Array): void {
+    this.state[s] = 1;
+    this.held[s] = dense.slice();
+    this.advance();
+  }
+
   /** Shard s answered without a payload (a fresh holder): it counts as answered, adds nothing. */
   skip(s: number): void {
     this.state[s] = 3;
@@ -95,8 +108,15 @@ export class RoundSum {
   }
 
   private foldHeld(s: number): void {
-    const h = this.held[s] as Payload | Uint8Array;
+    const h = this.held[s] as Payload | Uint8Array | Float64Array;
     this.held[s] = null;
+    if (h instanceof Float64Array) {
+      const sum = this.sum;
+      for (let i = 0; i < sum.length; i++) sum[i] += h[i];
+      this.state[s] = 2;
+      this.included.push(s);
+      return;
+    }
     this.fold(s, h instanceof Uint8Array ? (this.info as PhaseInfo).uplink.decode(h, this.dim) : h);
   }
 

@@ -69,6 +69,12 @@ export interface PeerHostInit {
   readonly immutableFrames?: boolean;
   /** Allocator of outgoing frame buffers (the simulator carves them from a slab). */
   readonly alloc?: (bytes: number) => Uint8Array;
+  /**
+   * Private entropy of this peer (a safe integer): keys which answers it audits when it
+   * aggregates, so that no holder can predict an audit (engine/trust.ts). Runtimes on real
+   * networks pass fresh random bits; without it a value derived from (run, id) is used.
+   */
+  readonly secret?: number;
   /** Called for every engine action after the host carried it out. */
   readonly onAction?: (action: EngineAction) => void;
   /** Called when the engine throws something that is not a refusal of bad input (a bug): the host stops. Default: rethrow. */
@@ -139,7 +145,7 @@ export class PeerHost {
     this.id = init.id;
     this.ctx = ctx;
     this.role = init.role ?? 'volunteer';
-    this.engine = new MashaPeer(init.id, ctx, this.role, ports.identity, init.token ?? null);
+    this.engine = new MashaPeer(init.id, ctx, this.role, ports.identity, init.token ?? null, init.secret);
     this.scheduler = ports.scheduler;
     this.link = ports.link;
     this.evaluator = ports.evaluator;

@@ -8,6 +8,8 @@ import '../compress/permk.js'; // registers 'permk' with parseCompressor
 import { parseCompressor } from '../compress/registry.js';
 import type { Compressor } from '../compress/types.js';
 import { createRunContext, type RunContext } from '../engine/context.js';
+import type { ShardConstants } from '../engine/guard.js';
+import { norm } from '../vec/kernels.js';
 import { ValidationError } from '../errors.js';
 import '../methods/marina.js'; // registers 'marina' with createMethod
 import { marinaAb, marinaStepsize } from '../methods/marina-stepsize.js';
@@ -22,7 +24,7 @@ import { generatePermkQuadratic } from '../problems/quadratic-generator.js';
 import type { Problem } from '../problems/types.js';
 import { parseProx } from '../prox/registry.js';
 import { runIdOf, sha256Hex } from './canonical.js';
-import { quorumShards, type Manifest, type ProblemSpec } from './schema.js';
+import { MANIFEST_DEFAULTS, quorumShards, type Manifest, type ProblemSpec } from './schema.js';
 
 export interface BuildOptions {
   /** Reads the text of a problem file named by the manifest (the protocol package reads no files). */
@@ -132,6 +134,33 @@ export interface ManifestRun extends BuiltRun {
   readonly ctx: RunContext;
 }
 
+/**
+ * L_m and ‖F_m(0)‖ of a problem, each computed on first use and kept (the aggregator asks for the
+ * shards it judges): the constants of the Lipschitz bounds (engine/guard.ts).
+ */
+export function shardConstants(problem: Problem): ShardConstants {
+  const L = new Float64Array(problem.shards).fill(Number.NaN);
+  const A = new Float64Array(problem.shards).fill(Number.NaN);
+  let zero: Float64Array | null = null;
+  let out: Float64Array | null = null;
+  return {
+    samples: problem.samples,
+    lipschitz(m: number): number {
+      if (Number.isNaN(L[m])) L[m] = problem.lipschitz(m);
+      return L[m];
+    },
+    anchor(m: number): number {
+      if (Number.isNaN(A[m])) {
+        zero ??= new Float64Array(problem.dim);
+        out ??= new Float64Array(problem.dim);
+        problem.operator(m, zero, out);
+        A[m] = norm(out);
+      }
+      return A[m];
+    },
+  };
+}
+
 /** Everything a driver needs to start peers of this run: build once, share `ctx` among peers. */
 export function runFromManifest(manifest: Manifest, options: BuildOptions = {}): ManifestRun {
   const built = buildRun(manifest, options);
@@ -140,6 +169,7 @@ export function runFromManifest(manifest: Manifest, options: BuildOptions = {}):
   if (typeof net.quorum === 'object' && net.quorum.count > problem.shards) {
     throw new ValidationError('network.quorum.count', `must not exceed the ${problem.shards} shards of the problem, got ${net.quorum.count}`);
   }
+  const updates = manifest.updates ?? MANIFEST_DEFAULTS.updates;
   const ctx = createRunContext({
     runId: built.runId,
     method,
@@ -158,6 +188,13 @@ export function runFromManifest(manifest: Manifest, options: BuildOptions = {}):
       maxMembers: manifest.admission.maxMembers ?? null,
       maxNewPerEpoch: manifest.admission.maxNewPerEpoch ?? null,
       ...(options.wallClock !== undefined ? { wallClock: options.wallClock } : {}),
+    },
+    guard: {
+      audit: updates.audit,
+      bounds: updates.bounds,
+      boundFactor: updates.boundFactor,
+      refusalLimit: updates.refusalLimit,
+      shards: updates.bounds === 'lipschitz' ? shardConstants(problem) : null,
     },
   });
   return { ...built, ctx };

@@ -54,6 +54,7 @@ export const MANIFEST_DEFAULTS = {
   stop: { iterations: 10_000 },
   network: { frameBytes: 65_536, roundDeadlineMs: 2_000, heartbeatMs: 500, leaseMs: 2_000, quorum: 0.5, minPeers: 1, stallDeadlines: 5 },
   admission: { policy: 'open' as const },
+  updates: { audit: 0, bounds: 'lipschitz' as const, boundFactor: 2, refusalLimit: 3 },
   seed: 0,
 } as const;
 
@@ -186,6 +187,18 @@ const admissionSchema = z.strictObject({
   maxNewPerEpoch: int(1, 1_000_000).optional(),
 });
 
+/** Updates that cannot poison the run: bounds, refusals and audits (engine/guard.ts). */
+const updatesSchema = z.strictObject({
+  /** Probability that a shard's answer is audited by a second holder in a round. */
+  audit: z.number().min(0).max(1).default(MANIFEST_DEFAULTS.updates.audit),
+  /** Lipschitz bounds on answers (the problem's L_m), or none. */
+  bounds: z.enum(['lipschitz', 'off']).default(MANIFEST_DEFAULTS.updates.bounds),
+  /** Margin c ≥ 1 of the bounds. */
+  boundFactor: z.number().min(1).max(1e6).default(MANIFEST_DEFAULTS.updates.boundFactor),
+  /** Refused answers before the sender is banned for the run. */
+  refusalLimit: int(1, 1_000_000).default(MANIFEST_DEFAULTS.updates.refusalLimit),
+});
+
 const manifestObject = z.strictObject({
   version: z.literal(MANIFEST_VERSION).default(MANIFEST_VERSION),
   problem: problemSchema,
@@ -205,6 +218,11 @@ const manifestObject = z.strictObject({
     .string()
     .regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex digits (an Ed25519 public key)')
     .optional(),
+  /**
+   * Absent: MANIFEST_DEFAULTS.updates. (Not filled in, unlike the other sections, so that the ids of
+   * runs published before it existed stay what they were; once given, every field is filled.)
+   */
+  updates: updatesSchema.optional(),
 });
 
 const manifestSchema = manifestObject.transform((m) => {

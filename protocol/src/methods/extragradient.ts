@@ -23,7 +23,8 @@ import type {
   ServerState,
   ShardState,
   UplinkSum,
-  UplinkResult, Evaluation, ShardWork } from './types.js';
+  UplinkResult, UplinkShape, Evaluation, ShardWork } from './types.js';
+import { norm } from '../vec/kernels.js';
 import { oneEvaluationWork } from './evaluate.js';
 import {
   accumulateUplink,
@@ -92,6 +93,12 @@ export class Extragradient implements MethodInstance {
   }
   iterate(replica: ReplicaState): Float64Array {
     return vector(replica, 'z');
+  }
+
+  /** C(F_m(z)) (extra1) or C(F_m(z^{k+½})) (extra2): values. */
+  uplinkShape(replica: ReplicaState, phase: PhaseName): UplinkShape {
+    this.phase(phase);
+    return { kind: 'value', norm: norm(vector(replica, phase === 'extra1' ? 'z' : 'zhalf')), sampled: false, scale: 1 };
   }
 
   initWork(_m: number): ShardWork {

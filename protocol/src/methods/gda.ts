@@ -23,7 +23,8 @@ import type {
   ServerState,
   ShardState,
   UplinkSum,
-  UplinkResult, Evaluation, ShardWork } from './types.js';
+  UplinkResult, UplinkShape, Evaluation, ShardWork } from './types.js';
+import { norm } from '../vec/kernels.js';
 import { oneEvaluationWork } from './evaluate.js';
 import {
   accumulateUplink,
@@ -96,6 +97,13 @@ export class DescentAscent implements MethodInstance {
   }
   iterate(replica: ReplicaState): Float64Array {
     return vector(replica, 'z');
+  }
+
+  /** QGDA: C(F_m(z)), a value. EF-GDA: C(γF_m(z) + e_m), opaque (the holder's error memory). */
+  uplinkShape(replica: ReplicaState, phase: PhaseName): UplinkShape {
+    this.phase(phase);
+    if (this.errorFeedback) return { kind: 'opaque' };
+    return { kind: 'value', norm: norm(vector(replica, 'z')), sampled: false, scale: 1 };
   }
 
   initWork(_m: number): ShardWork {

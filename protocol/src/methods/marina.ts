@@ -41,8 +41,10 @@ import type {
   UplinkSum,
   ShardWork,
   UplinkResult,
+  UplinkShape,
   Evaluation,
 } from './types.js';
+import { norm } from '../vec/kernels.js';
 import { FLAG_REFRESH } from './types.js';
 import { twoEvaluationWork } from './evaluate.js';
 import {
@@ -132,6 +134,24 @@ export class Marina implements MethodInstance {
     if (!p) unknownPhase(this.name, name);
     return p;
   }
+
+  /**
+   * init: ∇f_m(x⁰); full: ∇f_m(x^{k+1}) (values). diff: a difference against the holder's own
+   * memory, which may be older than x^k (a shard left out telescopes): opaque.
+   */
+  uplinkShape(replica: ReplicaState, phase: PhaseName): UplinkShape {
+    switch (phase) {
+      case 'init':
+        return { kind: 'value', norm: norm(vector(replica, 'x')), sampled: false, scale: 1 };
+      case 'full':
+        return { kind: 'value', norm: norm(this.nextPoint(replica, (this.shapeBuf ??= new Float64Array(this.dim)))), sampled: false, scale: 1 };
+      case 'diff':
+        return { kind: 'opaque' };
+      default:
+        unknownPhase(this.name, phase);
+    }
+  }
+  private shapeBuf: Float64Array | null = null;
 
   iterate(replica: ReplicaState): Float64Array {
     return vector(replica, 'x');

@@ -37,7 +37,9 @@ import type {
   UplinkSum,
   ShardWork,
   UplinkResult,
+  UplinkShape,
 } from './types.js';
+import { norm } from '../vec/kernels.js';
 import { FLAG_REFRESH } from './types.js';
 import {
   accumulateUplink,
@@ -140,6 +142,35 @@ export abstract class MashaBase implements MethodInstance {
   iterate(replica: ReplicaState): Float64Array {
     return vector(replica, 'z');
   }
+
+  /** init/refresh: F_m(w), uncompressed. diff: the method's (MASHA1 a difference, MASHA2 opaque). */
+  uplinkShape(replica: ReplicaState, phase: PhaseName): UplinkShape {
+    switch (phase) {
+      case 'init':
+      case 'refresh':
+        return { kind: 'value', norm: norm(vector(replica, 'w')), sampled: false, scale: 1 };
+      case 'diff':
+        return this.diffShape(replica);
+      default:
+        unknownPhase(this.name, phase);
+    }
+  }
+
+  /** The shape of a 'diff' uplink on `replica`. */
+  protected abstract diffShape(replica: ReplicaState): UplinkShape;
+
+  /** ‖z^{k+½} − w^k‖ and max(‖z^{k+½}‖, ‖w^k‖) (into a scratch buffer of its own). */
+  protected halfStepGeometry(replica: ReplicaState): { distance: number; pointNorm: number } {
+    const zh = this.zHalf(replica, (this.shapeBuf ??= new Float64Array(this.dim)));
+    const w = vector(replica, 'w');
+    let d2 = 0;
+    for (let i = 0; i < zh.length; i++) {
+      const t = zh[i] - w[i];
+      d2 += t * t;
+    }
+    return { distance: Math.sqrt(d2), pointNorm: Math.max(norm(zh), norm(w)) };
+  }
+  private shapeBuf: Float64Array | null = null;
 
   /** out ← z̄^k = τz^k + (1−τ)w^k. */
   protected zBar(replica: ReplicaState, out: Float64Array): Float64Array {

@@ -16,7 +16,7 @@
  * instead would be unbiased only if responders were random, and amplifies the noise when few answer.
  */
 import { ValidationError } from '../errors.js';
-import type { Downlink, ReplicaState, ServerState, ShardState, ShardWork, UplinkResult } from './types.js';
+import type { Downlink, ReplicaState, ServerState, ShardState, ShardWork, UplinkResult, UplinkShape } from './types.js';
 import type { MethodConfig } from './common.js';
 import { PURPOSE } from './common.js';
 import { SERVER } from '../rng/streams.js';
@@ -38,6 +38,11 @@ export class Masha1 extends MashaBase {
     const updated = this.difference(replica, shard, work, this.t1);
     const payload = this.device.compress(this.t1, this.ctx.sender(replica.iteration, PURPOSE.up('diff'), m));
     return { payload, shard: updated };
+  }
+
+  /** Q_m(F_m(z^{k+½}) − F_m(w^k)) (or its sampled F_{m,π} version): a compressed difference. */
+  protected diffShape(replica: ReplicaState): UplinkShape {
+    return { kind: 'difference', ...this.halfStepGeometry(replica), sampled: this.stochastic, scale: 1 };
   }
 
   protected diffBroadcast(_server: ServerState, round: number, mean: Float64Array): Downlink['payload'] {

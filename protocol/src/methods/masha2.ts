@@ -13,7 +13,7 @@
  * previous value. The server error e lives in ServerState and is reset when the aggregator changes.
  */
 import { ValidationError } from '../errors.js';
-import type { Downlink, ReplicaState, ServerState, ShardState, ShardWork, UplinkResult } from './types.js';
+import type { Downlink, ReplicaState, ServerState, ShardState, ShardWork, UplinkResult, UplinkShape } from './types.js';
 import type { MethodConfig } from './common.js';
 import { PURPOSE, vector } from './common.js';
 import { SERVER } from '../rng/streams.js';
@@ -53,6 +53,11 @@ export class Masha2 extends MashaBase {
     this.device.decompress(payload, this.ctx.shared(k, purpose, m), this.t2);
     for (let i = 0; i < n; i++) eNext[i] = p[i] - this.t2[i];
     return { payload, shard: { vectors: { ...base.vectors, e: eNext, eSpare: e } } };
+  }
+
+  /** C_m(γD_m + e_m): e_m is the holder's own error memory, so the answer is opaque (not bounded, not audited). */
+  protected diffShape(_replica: ReplicaState): UplinkShape {
+    return { kind: 'opaque' };
   }
 
   protected diffBroadcast(server: ServerState, round: number, mean: Float64Array): Downlink['payload'] {

@@ -124,6 +124,27 @@ export interface AggregateOptions {
 }
 
 /**
+ * What an honest uplink of a phase is, for the aggregator's bounds and audits (engine/guard.ts):
+ * the same for every shard of a round. `scale` multiplies the compressed vector (MASHA2-style γ),
+ * `sampled` says F_{m,π} (a finite-sum term) instead of F_m.
+ *  - difference: C(F_m(x₀) − F_m(x₁)) with ‖x₀ − x₁‖ = distance, max(‖x₀‖, ‖x₁‖) = pointNorm;
+ *  - value: C(F_m(x)) with ‖x‖ = norm;
+ *  - opaque: depends on the holder's own memory (error feedback, telescoped differences): it can
+ *    be neither bounded from the replica nor recomputed by another holder.
+ * `codec` is the compressor of the payload (its `maxGain`).
+ */
+export type UplinkShape =
+  | {
+      readonly kind: 'difference';
+      readonly distance: number;
+      readonly pointNorm: number;
+      readonly sampled: boolean;
+      readonly scale: number;
+    }
+  | { readonly kind: 'value'; readonly norm: number; readonly sampled: boolean; readonly scale: number }
+  | { readonly kind: 'opaque' };
+
+/**
  * A method over vectors of type V (float64 for synthetic problems, float32 for models). The
  * engine drives any method as a `MethodInstance<Vec>`.
  */
@@ -153,6 +174,11 @@ export interface MethodInstance<V extends Vec = Float64Array> {
   deviceApply(replica: ReplicaState<V>, phase: PhaseName, downlink: Downlink): PhaseName | null;
   /** The current iterate to report (z for VIs, x for minimisation). */
   iterate(replica: ReplicaState<V>): V;
+  /**
+   * Optional: what every shard's honest uplink of `phase` is on `replica` (the round's base
+   * state). Without it no Lipschitz bound applies and no answer is audited.
+   */
+  uplinkShape?(replica: ReplicaState<V>, phase: PhaseName): UplinkShape;
 }
 
 /** Any method, as the engine drives it. */

@@ -2,7 +2,8 @@ import { buildProblem, type MashaPeer, MSG, operatorNormSq, runFromManifest, typ
 import { ByteSlab } from '@masha/protocol/engine';
 import { SimKeyring } from '@masha/protocol/trust';
 import { evaluateRequest, PeerHost, type HostRecord, type RecordKind } from '@masha/protocol/host';
-import type { EventSink as RecordSink, Evaluator, Identity } from '@masha/protocol/ports';
+import type { EventSink as RecordSink, Evaluator, FrameLink, Identity } from '@masha/protocol/ports';
+import type { PeerId } from '@masha/protocol';
 import { logTime, type EventSink } from '../des/event-log.js';
 import { DEFAULT_LINK, type LinkProfile } from '../des/link-model.js';
 import type { SimCpu } from '../des/node.js';
@@ -43,6 +44,20 @@ export interface SimulateOptions {
   readonly onIteration?: (info: IterationInfo) => void;
   /** Each peer's Identity (default: the simulator's keyed MAC, `SimKeyring`; benchmarks pass Ed25519). */
   readonly identity?: (id: string) => Identity;
+  /**
+   * Peers that lie (tests and measurements of attacks, issue 14): the ports of peer `id` are
+   * wrapped — its evaluator (wrong values, or none at all), its frame link (rewritten messages) —
+   * while its engine stays the real one. Null or undefined: an honest peer.
+   */
+  readonly adversary?: (id: PeerId) => Adversary | null | undefined;
+  /** Called for every action of every peer (measurements). */
+  readonly onAction?: (id: PeerId, action: EngineAction) => void;
+}
+
+/** How an adversarial peer's ports are wrapped (see `SimulateOptions.adversary`). */
+export interface Adversary {
+  readonly evaluator?: (honest: Evaluator) => Evaluator;
+  readonly link?: (honest: FrameLink) => FrameLink;
 }
 
 export interface IterationInfo {
@@ -241,6 +256,8 @@ export function simulate(options: SimulateOptions): SimulateResult {
     ...(options.fanout !== undefined ? { fanout: options.fanout } : {}),
     ...(options.log ? { log: options.log } : {}),
     createNode: (id, ports) => {
+      const adversary = options.adversary?.(id) ?? null;
+      const honestEvaluator = new SimEvaluator(problem, ports.cpu);
       const host: PeerHost = new PeerHost(
         {
           id,
@@ -253,10 +270,17 @@ export function simulate(options: SimulateOptions): SimulateResult {
           expireEveryMs: 0,
           onAction: (a) => {
             onAction(id, a, swarm.now);
+            options.onAction?.(id, a);
             if (a.type === 'done') ports.done();
           },
         },
-        { scheduler: ports.scheduler, link: ports.link, evaluator: new SimEvaluator(problem, ports.cpu), identity: options.identity?.(id) ?? keyring.signerOf(id), ...(records ? { events: records } : {}) },
+        {
+          scheduler: ports.scheduler,
+          link: adversary?.link ? adversary.link(ports.link) : ports.link,
+          evaluator: adversary?.evaluator ? adversary.evaluator(honestEvaluator) : honestEvaluator,
+          identity: options.identity?.(id) ?? keyring.signerOf(id),
+          ...(records ? { events: records } : {}),
+        },
       );
       const anchor = anchorChain();
       hosts.set(id, host);
