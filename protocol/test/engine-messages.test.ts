@@ -40,7 +40,10 @@ const delta = fc
   .map((a) => a.sort((x, y) => x.shard - y.shard));
 const successors = fc.array(ident, { maxLength: 4 });
 
-const heartbeat = fc.record({ round: u32, commitEpoch: u32, digest, flags: fc.integer({ min: 0, max: 3 }), held: shardSet });
+// Flags: reset, done, leaf; the rate flag (8) is set exactly when a rate follows.
+const heartbeat = fc
+  .record({ round: u32, commitEpoch: u32, digest, flags: fc.integer({ min: 0, max: 7 }), held: shardSet, upKbps: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 100_000_000 })) })
+  .map((h) => ({ ...h, flags: h.flags | (h.upKbps > 0 ? 8 : 0) }));
 const announce = fc.record({ round: u32, commitEpoch: u32, digest, flags: fc.integer({ min: 0, max: 3 }), successors });
 const open = fc.record({
   attempt: u32,
@@ -296,6 +299,8 @@ describe('engine message bodies', () => {
   it('has exact body sizes', () => {
     // heartbeat: round 1 B + epoch 1 B + digest 16 B + flags 1 B + held (list of 2: type, count, 2 deltas) 4 B
     expect(encodeHeartbeat({ round: 5, commitEpoch: 1, digest: new Uint8Array(16), flags: 0, held: [7, 9] }, M).length).toBe(23);
+    // … plus the upload rate as a varint when one is reported (20,000 kbit/s: 3 B)
+    expect(encodeHeartbeat({ round: 5, commitEpoch: 1, digest: new Uint8Array(16), flags: 0, held: [7, 9], upKbps: 20_000 }, M).length).toBe(26);
     // state request: round 2 B (300) + digest 16 B + flag 1 B
     expect(encodeStateRequest({ round: 300, digest: new Uint8Array(16), snapshot: true }).length).toBe(19);
   });

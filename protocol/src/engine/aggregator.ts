@@ -31,6 +31,7 @@ import {
   encodeCommit,
   encodeOpen,
   HB_DONE,
+  HB_LEAF,
   MSG,
   UP_FRESH,
   type UplinkEntry,
@@ -40,6 +41,7 @@ import { phaseCode } from './phase-code.js';
 import { Replication } from './replication.js';
 import { RoundSum } from './round-sum.js';
 import type { EngineMessage, PeerId } from './types.js';
+import { encodeRoster, MAX_ROSTER_MEMBERS, sameMembers, type Roster, type RosterMember } from '../tree/roster.js';
 
 type AggMode = 'gather' | 'idle' | 'round' | 'sync' | 'done';
 
@@ -64,6 +66,10 @@ interface AggState {
   lastOpened: { round: number; attempt: number };
   /** (peer, round, digest) states we failed to fetch: not chased again. */
   readonly failedSync: Set<string>;
+  /** This epoch's broadcasts are large enough for the relay trees (a large one was made). */
+  treeWorthy: boolean;
+  /** The roster last published (relay trees), or null. */
+  roster: Roster | null;
 }
 
 export class Aggregator {
@@ -111,6 +117,8 @@ export class Aggregator {
       answeredCount: 0,
       lastOpened: { round: -1, attempt: -1 },
       failedSync: new Set<string>(),
+      treeWorthy: false,
+      roster: null,
     };
     this.outbox.lastBroadcast = this.outbox.now;
     this.agg = agg;
@@ -207,6 +215,30 @@ export class Aggregator {
     this.outbox.broadcast(this.outbox.message(MSG.ANNOUNCE, this.election.epoch, L.committed, 0, body));
   }
 
+  /**
+   * Round boundary: publishes the relay trees' roster when the membership or a member's reported
+   * capacity changed (and this epoch's broadcasts are large enough to use the trees). Every peer
+   * computes the same trees from it (tree/layout.ts).
+   */
+  private publishRoster(): void {
+    const agg = this.agg as AggState;
+    const T = agg.table;
+    if (!this.ctx.broadcast.tree || !agg.treeWorthy || !T.rosterDirty) return;
+    T.rosterDirty = false;
+    const members: RosterMember[] = [];
+    for (const m of T.members.values()) if (m.id !== this.id && !m.disconnected) members.push({ id: m.id, upKbps: m.upKbps, leaf: m.leaf });
+    members.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    // Beyond the cap, members stay off the trees and pull from a member (tree/relay.ts).
+    if (members.length > MAX_ROSTER_MEMBERS) members.length = MAX_ROSTER_MEMBERS;
+    const stripes = this.ctx.broadcast.stripes;
+    if (agg.roster !== null && sameMembers(agg.roster, { members, stripes })) return;
+    const roster: Roster = { root: this.id, epoch: agg.epoch, version: (agg.roster?.version ?? 0) + 1, stripes, members };
+    agg.roster = roster;
+    const L = this.lineage;
+    this.outbox.broadcast(this.outbox.message(MSG.ROSTER, agg.epoch, L.committed, 0, encodeRoster(roster)));
+    this.outbox.push({ type: 'roster', roster });
+  }
+
   // ================================================================ members
 
   onHeartbeat(msg: EngineMessage): void {
@@ -222,6 +254,7 @@ export class Aggregator {
     m.commitEpoch = body.commitEpoch;
     m.digest.set(body.digest);
     m.done = (body.flags & HB_DONE) !== 0;
+    T.setCapacity(m, body.upKbps, (body.flags & HB_LEAF) !== 0);
     if (m.missed > 0 && this.outbox.now - m.lastMissAt > this.ctx.timing.leaseMs) {
       m.missed = 0;
       T.dirty = true;
@@ -361,6 +394,7 @@ export class Aggregator {
     if (best !== null && this.chase(best)) return;
     const T = agg.table;
     const delta = T.boundary(L.committed);
+    this.publishRoster();
     if (!T.canRun()) {
       T.defer(delta);
       this.outbox.count('round-paused');
@@ -447,6 +481,7 @@ export class Aggregator {
     // Not enough: reassign what must move and re-open the round for the missing shards.
     this.outbox.count('round-retry');
     const delta = T.boundary(this.lineage.committed);
+    this.publishRoster();
     if (!T.canRun()) {
       // Too few peers left to go on: pause (the heartbeat tick re-opens when they are back).
       T.defer(delta);
@@ -485,9 +520,12 @@ export class Aggregator {
     );
     if (decoded !== null) info.downlink.release?.(decoded);
     if (info.requiresAll) T.holdersChanged = false;
+    if (payloadBytes !== null && payloadBytes.length >= this.ctx.broadcast.minBytes) agg.treeWorthy = true;
     let next: { delta: DeltaEntry[] } | null = null;
     if (L.finishReason() === null) {
       const delta = T.boundary(L.committed);
+      // The roster goes out before the commit, so the commit can travel down its trees.
+      this.publishRoster();
       if (T.canRun()) next = { delta };
       else T.defer(delta);
     }
@@ -508,6 +546,7 @@ export class Aggregator {
       },
       this.M,
     );
+    if (body.length >= this.ctx.broadcast.minBytes) agg.treeWorthy = true;
     const msg = this.outbox.message(MSG.COMMIT, epoch, round, phaseCode(phase), body);
     this.outbox.broadcast(msg);
     this.replication.recordCommit(msg, iteration, phase, included);

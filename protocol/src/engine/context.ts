@@ -11,6 +11,9 @@ import { distSq } from '../vec/kernels.js';
 import { DIGEST_BYTES, replicaDigest, vectorNames } from './digest.js';
 import type { BodyLimits, ReplicaShape } from './messages.js';
 import { WorkPool } from './work-pool.js';
+import { MAX_STRIPES, maxRosterBytes } from '../tree/roster.js';
+import { isTreeKind, MAX_TREE_FRAMES, maxTreeBodyBytes } from '../tree/wire.js';
+import { FIXED_HEADER_BYTES, MAX_SENDER_BYTES, MIN_FRAME_BYTES } from '../frames/format.js';
 
 export interface EngineTiming {
   /** Heartbeat period: devices → aggregator when otherwise silent; aggregator → all when idle. */
@@ -38,6 +41,20 @@ export interface EngineTiming {
   readonly syncGraceMs: number;
 }
 
+/** How the aggregator's large broadcasts travel (see tree/). */
+export interface BroadcastSettings {
+  /** Down striped relay trees (true), or over gossip only (false). */
+  readonly tree: boolean;
+  /** Most stripes (relay trees) per broadcast. */
+  readonly stripes: number;
+  /** Broadcasts of at least this many bytes go down the trees (ones of several frames always do). */
+  readonly minBytes: number;
+  /** A stripe that makes no progress for this long is repaired (ms). Default: half a heartbeat. */
+  readonly stallMs: number;
+}
+
+export const DEFAULT_BROADCAST = { tree: true, stripes: 8, minBytes: 32 * 1024 } as const;
+
 export interface RunContextInit {
   readonly runId: string;
   readonly method: MethodInstance;
@@ -60,6 +77,8 @@ export interface RunContextInit {
   readonly syncSlack?: number;
   /** Deadlines a holder may miss in a row before its shards move elsewhere (default 2). */
   readonly missLimit?: number;
+  /** Large broadcasts (default: relay trees, see DEFAULT_BROADCAST). */
+  readonly broadcast?: Partial<BroadcastSettings>;
 }
 
 export interface RunContext {
@@ -80,6 +99,7 @@ export interface RunContext {
   readonly successors: number;
   readonly syncSlack: number;
   readonly missLimit: number;
+  readonly broadcast: BroadcastSettings;
   readonly limits: BodyLimits;
   /** Names (sorted) and lengths of the replica's vectors. */
   readonly shape: ReplicaShape;
@@ -118,6 +138,17 @@ export function createRunContext(init: RunContextInit): RunContext {
   const shape: ReplicaShape = { names, lengths: names.map((n) => replica.vectors[n].length) };
   const solution = init.solution ?? null;
   const allShards = Object.freeze(Array.from({ length: M }, (_, m) => m));
+  const bc = init.broadcast ?? {};
+  const broadcast: BroadcastSettings = {
+    tree: bc.tree ?? DEFAULT_BROADCAST.tree,
+    stripes: bc.stripes ?? DEFAULT_BROADCAST.stripes,
+    minBytes: bc.minBytes ?? DEFAULT_BROADCAST.minBytes,
+    stallMs: bc.stallMs ?? Math.max(1, timing.heartbeatMs / 2),
+  };
+  if (!(Number.isInteger(broadcast.stripes) && broadcast.stripes >= 1 && broadcast.stripes <= MAX_STRIPES)) {
+    throw new ValidationError('broadcast.stripes', `must be an integer in [1, ${MAX_STRIPES}], got ${broadcast.stripes}`);
+  }
+  if (!(broadcast.minBytes >= 0 && broadcast.stallMs > 0)) throw new ValidationError('broadcast', 'minBytes must be ≥ 0 and stallMs > 0');
   return {
     runId,
     method,
@@ -135,6 +166,7 @@ export function createRunContext(init: RunContextInit): RunContext {
     successors: init.successors ?? 3,
     syncSlack: init.syncSlack ?? 2,
     missLimit: init.missLimit ?? 2,
+    broadcast,
     // 64 bits per coordinate plus slack bounds every compressor's payload (identity: 32).
     limits: { shards: M, maxPayloadBytes: 8 * dim + 4096, allShards },
     shape,
@@ -169,7 +201,16 @@ export function maxBodyBytes(ctx: RunContext, kind: number): number {
       for (let i = 0; i < ctx.shape.names.length; i++) n += 140 + 8 * ctx.shape.lengths[i];
       return n;
     }
+    case 9: // roster
+      return maxRosterBytes();
     default:
-      return 0;
+      return isTreeKind(kind) ? maxTreeBodyBytes(kind, maxTreeFrames(ctx)) : 0;
   }
+}
+
+/** Most frames a relayed broadcast of this run can have (its largest broadcast body at the smallest frame). */
+export function maxTreeFrames(ctx: RunContext): number {
+  const body = Math.max(maxBodyBytes(ctx, 5), maxBodyBytes(ctx, 3), maxBodyBytes(ctx, 2));
+  const stride = MIN_FRAME_BYTES - FIXED_HEADER_BYTES - 4 - MAX_SENDER_BYTES;
+  return Math.min(MAX_TREE_FRAMES, Math.ceil(body / stride));
 }

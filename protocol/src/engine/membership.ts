@@ -14,6 +14,7 @@ import type { DeltaEntry } from './messages.js';
 import type { Outbox } from './outbox.js';
 import { peerBaseHash, topByWeight } from './rendezvous.js';
 import type { PeerId } from './types.js';
+import { rateClass } from '../tree/roster.js';
 
 export interface Member {
   readonly id: PeerId;
@@ -34,6 +35,9 @@ export interface Member {
   lastMissAt: number;
   /** Whether the member counted as eligible at the last rebalance. */
   eligible: boolean;
+  /** Reported upload rate class (kbit/s, 0 = unknown) and leaf flag, for the relay trees' roster. */
+  upKbps: number;
+  leaf: boolean;
 }
 
 export class Membership {
@@ -50,6 +54,8 @@ export class Membership {
   successorsChanged = false;
   /** Shards with a holder (cached at round boundaries). */
   assigned = 0;
+  /** The members or their reported capacities changed since the roster was last built. */
+  rosterDirty = true;
 
   constructor(
     private readonly ctx: RunContext,
@@ -82,13 +88,25 @@ export class Membership {
         missed: 0,
         lastMissAt: 0,
         eligible: false,
+        upKbps: 0,
+        leaf: false,
       };
       this.members.set(id, m);
       this.dirty = true;
+      this.rosterDirty = true;
     }
     m.lastHeard = this.outbox.now;
     m.disconnected = false;
     return m;
+  }
+
+  /** Records a member's reported capacity (published as a rate class). */
+  setCapacity(m: Member, upKbps: number, leaf: boolean): void {
+    const c = rateClass(upKbps);
+    if (c === m.upKbps && leaf === m.leaf) return;
+    m.upKbps = c;
+    m.leaf = leaf;
+    this.rosterDirty = true;
   }
 
   setLag(m: Member, lag: number): void {
@@ -140,6 +158,7 @@ export class Membership {
       if (now - m.lastHeard > leaseMs || m.disconnected) {
         this.members.delete(m.id);
         this.dirty = true;
+        this.rosterDirty = true;
         this.outbox.count('member-expired');
       } else if (this.isEligible(m) !== m.eligible) {
         this.dirty = true;

@@ -20,6 +20,11 @@
  *   6 STATE_REQUEST peer → peer                  requester's committed round and digest, snapshot?
  *   7 STATE         peer → peer                  replica snapshot
  *   8 REPLAY        peer → peer                  a logged COMMIT re-sent for catch-up (same body)
+ *   9 ROSTER        aggregator → all             the membership relay trees are computed from
+ *                                                (tree/roster.ts)
+ *
+ * Kinds 10–12 (ANCHOR, PULL, HOLD) are the relay trees' control messages: the host's relay
+ * handles them (tree/wire.ts), the engine never sees them.
  */
 import { ByteReader, ByteWriter } from './bytes.js';
 import { type DeltaEntry, type DeltaView, readDelta, readIdents, readShardSet, writeDelta, writeIdents, writeShardSet } from './wire-sets.js';
@@ -35,6 +40,7 @@ export const MSG = {
   STATE_REQUEST: 6,
   STATE: 7,
   REPLAY: 8,
+  ROSTER: 9,
 } as const;
 export type MessageKind = (typeof MSG)[keyof typeof MSG];
 
@@ -47,6 +53,10 @@ export const KIND_NAMES: Readonly<Record<number, string>> = {
   6: 'state-request',
   7: 'state',
   8: 'replay',
+  9: 'roster',
+  10: 'tree-anchor',
+  11: 'tree-pull',
+  12: 'tree-hold',
 };
 
 export { DeltaView, readDelta, readShardSet, writeDelta, writeShardSet, type DeltaEntry } from './wire-sets.js';
@@ -81,6 +91,10 @@ function readDigest(r: ByteReader, field: string): Uint8Array {
 export const HB_RESET = 1;
 /** Heartbeat flag: the sender reached the end of the run. */
 export const HB_DONE = 2;
+/** Heartbeat flag: the sender never relays broadcasts (a browser tab; see tree/layout.ts). */
+export const HB_LEAF = 4;
+/** Heartbeat flag: the sender's upload rate (kbit/s, varint) follows the held shards. */
+export const HB_RATE = 8;
 
 export interface HeartbeatBody {
   readonly round: number;
@@ -88,25 +102,34 @@ export interface HeartbeatBody {
   readonly digest: Uint8Array;
   readonly flags: number;
   readonly held: readonly number[];
+  /** Upload rate in kbit/s (sent with HB_RATE when > 0; decoded as 0 when absent = unknown). */
+  readonly upKbps?: number;
 }
 
+/** Largest upload rate a heartbeat may report, kbit/s (100 Gbit/s). */
+export const MAX_UP_KBPS = 100_000_000;
+
 export function encodeHeartbeat(b: HeartbeatBody, M: number): Uint8Array {
-  const w = new ByteWriter(32 + b.held.length * 2);
-  w.varint(b.round).varint(b.commitEpoch).raw(b.digest).u8(b.flags);
+  const w = new ByteWriter(40 + b.held.length * 2);
+  const up = b.upKbps !== undefined && b.upKbps >= 1 ? Math.min(MAX_UP_KBPS, Math.round(b.upKbps)) : 0;
+  const flags = (b.flags & ~HB_RATE) | (up > 0 ? HB_RATE : 0);
+  w.varint(b.round).varint(b.commitEpoch).raw(b.digest).u8(flags);
   writeShardSet(w, b.held, M);
+  if (up > 0) w.varint(up);
   return w.finish();
 }
 
-export function decodeHeartbeat(bytes: Uint8Array, limits: BodyLimits): HeartbeatBody {
+export function decodeHeartbeat(bytes: Uint8Array, limits: BodyLimits): HeartbeatBody & { readonly upKbps: number } {
   const r = new ByteReader(bytes, 'heartbeat');
   const round = r.varint('round', 0xffffffff);
   const commitEpoch = r.varint('commitEpoch', 0xffffffff);
   const digest = readDigest(r, 'digest');
   const flags = r.u8('flags');
-  if (flags > 3) r.fail('flags', `unknown flags ${flags}`);
+  if (flags > 15) r.fail('flags', `unknown flags ${flags}`);
   const held = readShardSet(r, 'held', limits);
+  const upKbps = flags & HB_RATE ? r.varint('upKbps', MAX_UP_KBPS) : 0;
   r.end();
-  return { round, commitEpoch, digest, flags, held };
+  return { round, commitEpoch, digest, flags, held, upKbps };
 }
 
 // ------------------------------------------------------------------ ANNOUNCE

@@ -126,6 +126,7 @@ import { AN_GATHER, decodeAnnounce, decodeCommit, decodeOpen, ENGINE_CODEC, MSG 
 import { Outbox, type Counters } from './outbox.js';
 import { Replication } from './replication.js';
 import type { EngineAction, EngineEvent, EngineMessage, EnginePeer, EngineRole, PeerId, StopReason, TimerKind } from './types.js';
+import { decodeRosterShared } from '../tree/roster.js';
 
 export type { Counters } from './outbox.js';
 export { claimSpread } from './election.js';
@@ -214,6 +215,16 @@ export class MashaPeer implements EnginePeer {
     return this.lineage.digestHex;
   }
 
+  /**
+   * What this peer's heartbeats report for the relay trees (tree/layout.ts): its upload rate in
+   * kbit/s (0 = unknown; measured or configured by the runtime) and whether it must stay a leaf
+   * (a browser tab). A setting, not an event: it changes no state but the next heartbeats.
+   */
+  setCapacity(capacity: { readonly upKbps: number; readonly leaf: boolean }): void {
+    const up = capacity.upKbps;
+    this.device.capacity = { upKbps: Number.isFinite(up) && up > 0 ? up : 0, leaf: capacity.leaf };
+  }
+
   /** ‖z − z*‖² / ‖z⁰ − z*‖² of this peer's replica, or null when z* is unknown. */
   relDist(): number | null {
     return this.lineage.relDist();
@@ -261,6 +272,9 @@ export class MashaPeer implements EnginePeer {
         break;
       case 'rejected':
         this.outbox.count('rejected');
+        break;
+      case 'inbound':
+        if (event.kind === MSG.COMMIT) this.replication.noteInbound(event.epoch, event.round);
         break;
       default:
         assertNever(event);
@@ -340,6 +354,9 @@ export class MashaPeer implements EnginePeer {
         case MSG.REPLAY:
           this.replication.onReplay(msg);
           break;
+        case MSG.ROSTER:
+          this.onRoster(msg);
+          break;
         default:
           this.outbox.count('bad-message');
       }
@@ -359,6 +376,13 @@ export class MashaPeer implements EnginePeer {
     this.election.takeSuccessors(body.successors);
     if (body.flags & AN_GATHER && !isNewEpoch) this.device.sendHeartbeat();
     this.replication.reconcile(msg.sender, body.round, body.commitEpoch, body.digest);
+  }
+
+  /** The relay trees' roster: handed to the host (its relay lays the trees out). */
+  private onRoster(msg: EngineMessage): void {
+    const roster = decodeRosterShared(msg.body, msg.sender, msg.epoch);
+    if (!this.election.acceptAggregator(msg)) return;
+    this.outbox.push({ type: 'roster', roster });
   }
 
   private onOpen(msg: EngineMessage): void {

@@ -10,6 +10,7 @@
 
 import type { Evaluation } from '../methods/types.js';
 import type { PhaseName } from '../methods/types.js';
+import type { Roster } from '../tree/roster.js';
 
 export type PeerId = string;
 
@@ -111,7 +112,9 @@ export type EngineEvent =
   /** The evaluations of request `id` are done (values written), or failed with `error`. */
   | { readonly type: 'evaluated'; readonly id: number; readonly error: string | null }
   /** The driver rejected an incoming frame/message (bad bytes, stale epoch, limits) — for counting. */
-  | { readonly type: 'rejected'; readonly from: PeerId | null; readonly reason: string };
+  | { readonly type: 'rejected'; readonly from: PeerId | null; readonly reason: string }
+  /** A broadcast of (kind, epoch, round) is on its way down the relay trees (its anchor arrived). */
+  | { readonly type: 'inbound'; readonly kind: number; readonly epoch: number; readonly round: number };
 
 export type EngineAction =
   /** To every peer of the run (gossipsub in the network). */
@@ -137,7 +140,9 @@ export type EngineAction =
   /** A named measurement (metric value, late frame counter, …). */
   | { readonly type: 'metric'; readonly name: EngineCounter; readonly value: number }
   /** The run reached its end (target or round budget); the driver may stop the peer. */
-  | { readonly type: 'done'; readonly reason: StopReason };
+  | { readonly type: 'done'; readonly reason: StopReason }
+  /** The relay trees' roster of the current aggregator (published by this peer, or heard). */
+  | { readonly type: 'roster'; readonly roster: Roster };
 
 /** A peer's state machine. `handle` must not touch clocks, timers, sockets or randomness outside the run's seeded streams. */
 export interface EnginePeer {

@@ -138,6 +138,18 @@ const networkSchema = z.strictObject({
   quorum: quorumSchema.default(MANIFEST_DEFAULTS.network.quorum),
   /** Live, synchronised peers needed before the aggregator opens rounds. */
   minPeers: int(1, 1_000_000).default(MANIFEST_DEFAULTS.network.minPeers),
+  /**
+   * How large broadcasts travel (optional; absent = relay trees with the defaults, and the run id
+   * of manifests that do not name it is unchanged): `tree: false` sends them over gossip only;
+   * `stripes` caps the relay trees per broadcast; `minBytes`: smaller one-frame broadcasts use gossip.
+   */
+  broadcast: z
+    .strictObject({
+      tree: z.boolean().optional(),
+      stripes: int(1, 16).optional(),
+      minBytes: int(0, 1 << 30).optional(),
+    })
+    .optional(),
 });
 
 const manifestObject = z.strictObject({

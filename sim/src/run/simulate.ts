@@ -1,10 +1,11 @@
 import { buildProblem, type MashaPeer, MSG, operatorNormSq, runFromManifest, type EngineAction, type EngineCounter, type EvaluationRequest, type Manifest, type ManifestRun, type Problem } from '@masha/protocol';
 import { ByteSlab } from '@masha/protocol/engine';
 import { evaluateRequest, PeerHost, type HostRecord, type RecordKind } from '@masha/protocol/host';
-import type { EventSink as RecordSink, Evaluator } from '@masha/protocol/ports';
+import type { EventSink as RecordSink, Evaluator, FrameLink } from '@masha/protocol/ports';
+import { frameHash } from '@masha/protocol/tree';
 import { logTime, type EventSink } from '../des/event-log.js';
 import { DEFAULT_LINK, type LinkProfile } from '../des/link-model.js';
-import type { SimCpu } from '../des/node.js';
+import type { SimCpu, SimNode } from '../des/node.js';
 import { Swarm, type SwarmStats } from '../des/swarm.js';
 import { checkTraceConsistency, initialPeers, type JoinEvent, type Trace } from '../trace/schema.js';
 import type { RunSeries } from './plot-run.js';
@@ -40,6 +41,14 @@ export interface SimulateOptions {
   readonly recordEvery?: number;
   /** Called when a new iteration is first committed. */
   readonly onIteration?: (info: IterationInfo) => void;
+  /**
+   * Adversaries and faults for tests: `link` wraps a peer's frame link (what it sends: a relay
+   * that alters frames), `node` wraps its node (what it receives: a peer that loses messages).
+   */
+  readonly adversary?: {
+    readonly link?: (id: string, link: FrameLink) => FrameLink;
+    readonly node?: (id: string, node: SimNode) => SimNode;
+  };
 }
 
 export interface IterationInfo {
@@ -100,6 +109,8 @@ export interface SimulateResult {
   readonly run: ManifestRun;
   /** Engines of the peers present at the end. */
   readonly peers: readonly MashaPeer[];
+  /** The host of every peer (its last incarnation), present or not: counters, bytes, relay state. */
+  readonly hosts: ReadonlyMap<string, PeerHost>;
   /** The final iterate (of the most advanced peer). */
   readonly z: Float64Array;
   /**
@@ -110,6 +121,20 @@ export interface SimulateResult {
 }
 
 export const DEFAULT_TARGET = 1e-6;
+
+/**
+ * SHA-256 of a frame, cached by its bytes: a relayed frame reaches every peer as the same bytes,
+ * so the thousand peers of a simulation hash it once (frames are never modified once sent).
+ */
+const FRAME_HASHES = new WeakMap<Uint8Array, Uint8Array>();
+export function cachedFrameHash(frame: Uint8Array): Uint8Array {
+  let h = FRAME_HASHES.get(frame);
+  if (h === undefined) {
+    h = frameHash(frame);
+    FRAME_HASHES.set(frame, h);
+  }
+  return h;
+}
 
 /**
  * The simulator's evaluator: values from the problem at once, and the work charged to the peer's
@@ -136,7 +161,7 @@ class SimRecords implements RecordSink {
     private readonly clock: () => number,
     logMetrics: boolean,
   ) {
-    const kinds: RecordKind[] = ['receive', 'commit', 'election', 'done', 'reject', 'timer', 'error'];
+    const kinds: RecordKind[] = ['receive', 'commit', 'election', 'done', 'reject', 'timer', 'error', 'tree'];
     if (logMetrics) kinds.push('metric');
     this.wants = new Set(kinds);
   }
@@ -236,15 +261,22 @@ export function simulate(options: SimulateOptions): SimulateResult {
           alloc,
           // The simulator never expired partial messages; the engine recovers what is lost.
           expireEveryMs: 0,
+          tree: { hash: cachedFrameHash },
+          capacity: { upKbps: ports.uploadKbps, leaf: false },
           onAction: (a) => {
             onAction(id, a, swarm.now);
             if (a.type === 'done') ports.done();
           },
         },
-        { scheduler: ports.scheduler, link: ports.link, evaluator: new SimEvaluator(problem, ports.cpu), ...(records ? { events: records } : {}) },
+        {
+          scheduler: ports.scheduler,
+          link: options.adversary?.link ? options.adversary.link(id, ports.link) : ports.link,
+          evaluator: new SimEvaluator(problem, ports.cpu),
+          ...(records ? { events: records } : {}),
+        },
       );
       hosts.set(id, host);
-      return host;
+      return options.adversary?.node ? options.adversary.node(id, host) : host;
     },
     observer: {
       onMembership: (_id, _ev, now, alive) => {
@@ -322,6 +354,7 @@ export function simulate(options: SimulateOptions): SimulateResult {
     counters: metrics,
     run,
     peers,
+    hosts,
     z,
     timing: { setupSeconds: (runStart - setupStart) / 1000, runSeconds: (runEnd - runStart) / 1000, runCpuSeconds: (cpu.user + cpu.system) / 1e6 },
   };
