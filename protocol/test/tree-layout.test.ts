@@ -75,16 +75,19 @@ describe('relay-tree layout', () => {
         const interiorIn = checkTrees(L);
         const known = roster.members.filter((m) => m.upKbps > 0).map((m) => m.upKbps).sort((a, b) => a - b);
         const median = known.length === 0 ? 1 : known.length % 2 ? known[known.length >> 1] : (known[known.length / 2 - 1] + known[known.length / 2]) / 2;
+        const slow = (m: RosterMember): boolean => (m.upKbps > 0 ? m.upKbps : median) < SLOW_FRACTION * median;
+        const anyRelay = roster.members.some((m) => !m.leaf && !slow(m));
         for (let i = 0; i < n; i++) {
           const m = roster.members[i];
           expect(interiorIn[i]).toBeLessThanOrEqual(1);
-          const rate = m.upKbps > 0 ? m.upKbps : median;
-          if (m.leaf || rate < SLOW_FRACTION * median) expect(interiorIn[i]).toBe(0);
+          // Leaves relay only when nobody else can; slow members never.
+          if ((m.leaf && anyRelay) || slow(m)) expect(interiorIn[i]).toBe(0);
         }
         // With relays, the root feeds one child per stripe: one copy of each broadcast in all.
         const u = uploadCopies(L);
         if (L.relays > 0 && n > 0) expect(u.root).toBeCloseTo(1, 12);
         else expect(u.root).toBeCloseTo(n, 12);
+        if (n > 0 && roster.members.some((m) => !slow(m))) expect(L.relays).toBeGreaterThan(0);
         // Uploads add up: every member receives each stripe once.
         let total = u.root;
         for (const x of u.members) total += x;
@@ -143,7 +146,7 @@ describe('relay-tree layout', () => {
     for (const t of L.trees) for (const c of t.rootChildren) expect(c % 2).toBe(0);
   });
 
-  it('makes browser tabs and slow links leaves, and a swarm of leaves a star', () => {
+  it('makes browser tabs and slow links leaves, and lets tabs relay when nobody else can', () => {
     const members: RosterMember[] = [
       { id: 'fast1', upKbps: 20_000, leaf: false },
       { id: 'fast2', upKbps: 20_000, leaf: false },
@@ -157,9 +160,13 @@ describe('relay-tree layout', () => {
     expect(u.members[2]).toBe(0);
     expect(u.members[3]).toBe(0);
     expect(u.members[4]).toBe(0);
-    const star = computeLayout({ root: 'agg', epoch: 1, version: 1, stripes: 4, members: members.filter((m) => m.leaf) });
-    expect(star.stripes).toBe(1);
-    expect(uploadCopies(star).root).toBe(2);
+    const tabs: RosterMember[] = Array.from({ length: 9 }, (_, i) => ({ id: `tab${i}`, upKbps: 0, leaf: true }));
+    const onlyTabs = computeLayout({ root: 'agg', epoch: 1, version: 1, stripes: 4, members: tabs });
+    expect(onlyTabs.relays).toBe(9);
+    expect(uploadCopies(onlyTabs).root).toBeCloseTo(1, 12);
+    // A member far below the median never relays, even when it is one of few.
+    const star = computeLayout({ root: 'agg', epoch: 1, version: 1, stripes: 4, members: [...members.slice(0, 2), { id: 'z', upKbps: 1, leaf: false }].map((m, i) => ({ ...m, upKbps: i < 2 ? 1_000_000 : 1 })) });
+    expect(star.relays).toBe(2);
   });
 
   it('answers positions, children and ancestors consistently', () => {

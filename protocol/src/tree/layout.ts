@@ -12,9 +12,9 @@
  * member receives at the sum of its k parents' per-child rates: close to the upload rate itself,
  * where a single tree of fan-out k would give 1/k of it.
  *
- * - **Who relays.** A member flagged leaf (browser tab) never does; nor does one whose upload rate
- *   is below a quarter of the median (it could not feed even one child at the stripe rate).
- *   Unknown rates count as the median.
+ * - **Who relays.** A member flagged leaf (browser tab) does not, unless no other member can (a
+ *   swarm of tabs only); nor does one whose upload rate is below a quarter of the median (it could
+ *   not feed even one child at the stripe rate). Unknown rates count as the median.
  * - **Fan-out from capacity.** In T_s the root has one child (all leaves: every member) and the
  *   relays of group s share the remaining n − 1 child slots in proportion to their upload rates
  *   (largest remainder), so each one's upload time per broadcast is about the same. Relays are
@@ -98,12 +98,18 @@ function prepare(roster: Roster): Prepared {
   const rate = new Float64Array(n);
   const hash = new Uint32Array(n);
   const salt = fmix32(Math.imul(roster.epoch + 1, 0x9e3779b1) ^ Math.imul(roster.version + 1, 0x85ebca77));
-  const relayIdx: number[] = [];
+  let relayIdx: number[] = [];
   for (let i = 0; i < n; i++) {
     const m = members[i];
     rate[i] = m.upKbps > 0 ? m.upKbps : median;
     hash[i] = fmix32(hashString(m.id) ^ salt);
     if (!m.leaf && rate[i] >= SLOW_FRACTION * median) relayIdx.push(i);
+  }
+  // Nobody but leaves (a swarm of browser tabs): they relay after all, rather than the root
+  // sending a copy to every member.
+  if (relayIdx.length === 0) {
+    relayIdx = [];
+    for (let i = 0; i < n; i++) if (rate[i] >= SLOW_FRACTION * median) relayIdx.push(i);
   }
   relayIdx.sort((a, b) => rate[b] - rate[a] || hash[a] - hash[b] || a - b);
   return { n, rate, median, relays: Int32Array.from(relayIdx), hash };
