@@ -18,6 +18,7 @@ export default tseslint.config(
       'protocol/src/compress/wasm/kernels-bytes.ts',
       '**/*.js',
       '**/*.mjs',
+      '**/*.cjs',
     ],
   },
   js.configs.recommended,

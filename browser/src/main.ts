@@ -212,6 +212,8 @@ async function start(): Promise<void> {
   toWorker({
     type: 'init',
     self: t.self,
+    secretKey: t.node.privateKey.raw,
+    token: params.get('token'),
     runId: wantedRun,
     maxFrameBytes: t.maxFrameBytes,
     signedGossip: t.node.gossip.signing === 'sign',

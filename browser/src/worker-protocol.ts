@@ -23,6 +23,10 @@ export type ToWorker =
       readonly type: 'init';
       /** Our libp2p peer id. */
       readonly self: string;
+      /** Our libp2p Ed25519 private key (seed ‖ public key): the engine signs with it (its Identity). */
+      readonly secretKey: Uint8Array;
+      /** A join token from the URL (`?token=`), for runs that admit only token holders. */
+      readonly token: string | null;
       /** The run asked for with `?run=ID`, or null for the newest open run. */
       readonly runId: string | null;
       /** The swarm's frame size (the same limit as Node peers). */

@@ -112,6 +112,8 @@ function join(s: Session, a: RunAnnouncement): void {
   try {
     peer = new TabPeer({
       self: s.self,
+      secretKey: s.init.secretKey,
+      token: s.init.token,
       announcement: a,
       maxFrameBytes: s.init.maxFrameBytes,
       signedGossip: s.init.signedGossip,
@@ -138,9 +140,13 @@ function onFrame(s: Session, msg: Extract<ToWorker, { type: 'frame' }>): void {
     const chosen = s.chooser.accept(bytes, now(), msg.from);
     if (chosen === null) return;
     const first = s.run === null;
+    const firstLauncher = s.peer?.launcher ?? chosen.launcher;
     s.run = runInfo(chosen);
     if (first) join(s, chosen);
-    else if (chosen.state === 'finished') s.peer?.finished();
+    // The launcher's epoch anchor (peers joining mid-run verify the aggregator's claim from it).
+    if (chosen.anchor !== undefined) s.peer?.anchor(chosen.anchor);
+    // Signed runs: the reader took it only if the launcher's key signed it; unsigned ones: only from the first announcer.
+    if (!first && chosen.state === 'finished' && (chosen.signed === true || chosen.launcher === firstLauncher)) s.peer?.finished();
     return;
   }
   if (s.run === null) return;

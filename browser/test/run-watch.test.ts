@@ -33,7 +33,7 @@ function status(over: Partial<PeerStatus>): PeerStatus {
     isAggregator: false,
     round: 10,
     iteration: 8,
-    digest: '0'.repeat(32),
+    digest: '0'.repeat(64),
     relDist: 0.5,
     held: [0, 1],
     heldCount: 2,

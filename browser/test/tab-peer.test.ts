@@ -16,7 +16,7 @@
  *   tab send a copy to each.
  */
 import { describe, expect, it } from 'vitest';
-import { parseManifest, runFromManifest, runIdOf, runReference, type Manifest, type ManifestInput } from '@masha/protocol';
+import { ed25519PublicKey, sha256Hex, parseManifest, peerIdOfEd25519Key, runFromManifest, runIdOf, runReference, type Manifest, type ManifestInput } from '@masha/protocol';
 import { broadcastTopic, decodeStatus, statusTopic, type PeerStatus, type RunAnnouncement } from '@masha/protocol/swarm';
 import { TabPeer } from '../src/worker/tab-peer.js';
 import type { FromWorker, LinkInfo } from '../src/worker-protocol.js';
@@ -45,9 +45,13 @@ class Router {
     this.statusT = statusTopic(announcement.runId);
   }
 
-  add(id: string, share = 1): TabPeer {
+  add(label: string, share = 1): TabPeer {
+    // A real Ed25519 identity per tab (the engine signs with it; peers check it by peer id).
+    const secretKey = Uint8Array.from(sha256Hex(label).match(/../g) as string[], (h) => parseInt(h, 16));
+    const id = peerIdOfEd25519Key(ed25519PublicKey(secretKey));
     const peer = new TabPeer({
       self: id,
+      secretKey,
       announcement: this.announcement,
       maxFrameBytes: 64 * 1024,
       signedGossip: true,

@@ -28,6 +28,7 @@ import { defaultManifest } from './launcher/default-run.js';
 import { writeJsonFile } from './launcher/files.js';
 import { ProcessGroup, type ManagedChild } from './launcher/processes.js';
 import { createStartDir } from './launcher/run-dir.js';
+import { DEFAULT_LAUNCHER_KEY_FILE, keyedManifest, loadOrCreateLauncherKey } from './launcher/launcher-key.js';
 import { startReport } from './cli/report.js';
 
 interface StartFlags {
@@ -85,6 +86,13 @@ async function main(argv: readonly string[]): Promise<number> {
   let manifest: Manifest;
   try {
     manifest = flags.manifest !== undefined ? loadManifestFile(flags.manifest).manifest : defaultManifest();
+  } catch (e) {
+    return reportError(NAME, e, process.stderr);
+  }
+  // The launcher's key (.masha/launcher.key, created on first use) is part of the run: fill it in
+  // here, so the run id the volunteers are given is the one the launcher publishes.
+  try {
+    manifest = keyedManifest(manifest, loadOrCreateLauncherKey(DEFAULT_LAUNCHER_KEY_FILE));
   } catch (e) {
     return reportError(NAME, e, process.stderr);
   }
@@ -162,7 +170,7 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     const launcher = group.spawnMasha(
       'launcher',
-      ['--progress', flags.progress, 'launch', '--manifest', manifestPath, '--relay', addr, '--dir', dir, '--json', '--timeout', String(Math.max(10, flags.timeout - 15))],
+      ['--progress', flags.progress, 'launch', '--manifest', manifestPath, '--key', resolve(DEFAULT_LAUNCHER_KEY_FILE), '--relay', addr, '--dir', dir, '--json', '--timeout', String(Math.max(10, flags.timeout - 15))],
       { stdout: 'pipe', stderr: 'inherit' },
     );
     let summaryText = '';

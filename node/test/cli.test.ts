@@ -7,9 +7,10 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runIdOf, parseManifest } from '@masha/protocol';
+import { runIdOf, parseManifest, tokenFromText, verifyToken } from '@masha/protocol';
 import { runCli } from '../src/cli/program.js';
 import { createStartDir, startStamp } from '../src/launcher/run-dir.js';
+import { keyedManifest, loadOrCreateLauncherKey } from '../src/launcher/launcher-key.js';
 import { describeDialFailure } from '../src/net/create-node.js';
 
 function capture() {
@@ -82,7 +83,8 @@ describe('masha CLI', () => {
     const path = join(dir, 'rerun.json');
     writeFileSync(path, JSON.stringify(manifest));
     const runs = join(dir, 'runs-rerun');
-    const runId = runIdOf(manifest);
+    const keyPath = join(dir, 'launcher.key');
+    const runId = runIdOf(keyedManifest(manifest, loadOrCreateLauncherKey(keyPath)));
     // The results of an earlier start of the same run.
     const earlier = join(runs, runId, '2026-01-01T00-00-00.000Z');
     mkdirSync(earlier, { recursive: true });
@@ -92,10 +94,10 @@ describe('masha CLI', () => {
     const before = readFileSync(join(earlier, 'events.jsonl'), 'utf8');
 
     const bad = capture();
-    expect(await runCli(['launch', '--manifest', path, '--relay', 'not-a-multiaddr', '--out', runs], bad.io)).toBe(2);
+    expect(await runCli(['launch', '--manifest', path, '--key', keyPath, '--relay', 'not-a-multiaddr', '--out', runs], bad.io)).toBe(2);
     expect(bad.err()).toMatch(/^masha launch: error: not a multiaddr/);
     const down = capture();
-    expect(await runCli(['launch', '--manifest', path, '--relay', RELAY, '--out', runs, '--connect-timeout', '1'], down.io)).toBe(3);
+    expect(await runCli(['launch', '--manifest', path, '--key', keyPath, '--relay', RELAY, '--out', runs, '--connect-timeout', '1'], down.io)).toBe(3);
     expect(down.err()).toMatch(/could not reach any relay/);
 
     expect(readdirSync(join(runs, runId)).sort()).toEqual(['2026-01-01T00-00-00.000Z', 'latest']);
@@ -103,8 +105,23 @@ describe('masha CLI', () => {
     expect(readFileSync(join(earlier, 'events.jsonl'), 'utf8')).toBe(before);
     // A fresh directory: nothing at all.
     const fresh = join(dir, 'runs-fresh');
-    expect(await runCli(['launch', '--manifest', path, '--relay', 'not-a-multiaddr', '--out', fresh], capture().io)).toBe(2);
+    expect(await runCli(['launch', '--manifest', path, '--key', keyPath, '--relay', 'not-a-multiaddr', '--out', fresh], capture().io)).toBe(2);
     expect(existsSync(fresh)).toBe(false);
+  });
+
+  it('token: a launcher-signed join token for the run its key publishes', async () => {
+    const manifest = parseManifest({ problem: { kind: 'bilinear' }, method: { name: 'masha1' }, admission: { policy: 'open' } });
+    const path = join(dir, 'token-run.json');
+    writeFileSync(path, JSON.stringify(manifest));
+    const keyPath = join(dir, 'token-launcher.key');
+    const c = capture();
+    expect(await runCli(['token', '--manifest', path, '--key', keyPath, '--ttl', '60', '--json'], c.io)).toBe(0);
+    const out = JSON.parse(c.out()) as { runId: string; token: string; expiresAt: number };
+    const key = loadOrCreateLauncherKey(keyPath);
+    expect(out.runId).toBe(runIdOf(keyedManifest(manifest, key)));
+    const token = tokenFromText(out.token) as Uint8Array;
+    expect(verifyToken(Buffer.from(key.publicKey, 'hex'), out.runId, token, Date.now())).toBe(true);
+    expect(verifyToken(Buffer.from(key.publicKey, 'hex'), out.runId, token, Date.now() + 120_000)).toBe(false);
   });
 
   it('start directories: one per start, `latest` pointing at the newest', () => {

@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/program.js';
 import { buildDataset } from '../src/model/build-data.js';
 import type { TrainSummary } from '../src/model/train.js';
+import { probeGpuProviders } from '../src/model/device.js';
 
 function capture() {
   const out: string[] = [];
@@ -38,7 +39,7 @@ beforeAll(async () => {
 
 const args = (out: string, extra: string[] = []): string[] => [
   'train', '--local', '--data', data, '--model', MODEL, '--steps', '30', '--batch', '8', '--eval-every', '10',
-  '--eval-examples', '16', '--eval-batch', '8', '--robust-examples', '16', '--attack-steps', '2', '--progress', 'off', '--out', out, ...extra,
+  '--eval-examples', '16', '--eval-batch', '8', '--robust-examples', '16', '--attack-steps', '2', '--progress', 'off', '--device', 'cpu', '--out', out, ...extra,
 ];
 
 describe('masha train --local', () => {
@@ -112,11 +113,50 @@ describe('masha train --local', () => {
     writeFileSync(f, good);
   });
 
+  it('--device: auto probes the GPU providers and falls back to the CPU with each reason; gpu without one is a usage error; results unchanged', async () => {
+    const probes = await probeGpuProviders();
+    expect(probes.map((p) => p.provider)).toEqual(['cuda', 'webgpu']);
+    const gpu = probes.find((p) => p.ok);
+    const auto = join(root, 'auto');
+    const cpu = join(root, 'cpu');
+    const ca = capture();
+    expect(await runCli([...args(auto), '--steps', '4', '--device', 'auto'], ca.io)).toBe(0);
+    expect(await runCli([...args(cpu), '--steps', '4'], capture().io)).toBe(0);
+    const sa = JSON.parse(readFileSync(join(auto, 'summary.json'), 'utf8')) as TrainSummary;
+    const sc = JSON.parse(readFileSync(join(cpu, 'summary.json'), 'utf8')) as TrainSummary;
+    expect(sc.device).toMatchObject({ requested: 'cpu', provider: 'cpu', probes: [] });
+    expect(sa.device.requested).toBe('auto');
+    expect(sa.device.probes.map((p) => p.provider)).toEqual(['cuda', 'webgpu']);
+    if (gpu) {
+      // A machine with a usable GPU: auto takes it, and its losses agree with the CPU's in float32.
+      expect(sa.device.provider).toBe(gpu.provider);
+      sa.curve.forEach((p, i) => expect(Math.abs(p.loss - sc.curve[i].loss)).toBeLessThanOrEqual(1e-3 * Math.abs(sc.curve[i].loss) + 1e-4));
+      return;
+    }
+    // No usable GPU (CI): the CPU, with every provider's reason said, and the very same results.
+    expect(sa.device.provider).toBe('cpu');
+    for (const p of sa.device.probes) expect(p.reason.length).toBeGreaterThan(0);
+    expect(ca.err()).toMatch(/computing on the CPU \(no usable GPU — cuda: .+; webgpu: .+\)/);
+    expect(sa.curve.map((p) => p.loss)).toEqual(sc.curve.map((p) => p.loss));
+    expect(readFileSync(join(auto, 'params.f32'))).toEqual(readFileSync(join(cpu, 'params.f32')));
+    const cg = capture();
+    expect(await runCli([...args(join(root, 'gpu')), '--device', 'gpu'], cg.io)).toBe(2);
+    expect(cg.err()).toMatch(/--device: gpu: no usable GPU — cuda: .+; webgpu: .+\. Use --device cpu or auto\./);
+    expect(existsSync(join(root, 'gpu'))).toBe(false);
+  });
+
+  it('--device gpu with the wasm backend is a usage error', async () => {
+    const c = capture();
+    expect(await runCli([...args(join(root, 'wg')), '--backend', 'wasm', '--device', 'gpu'], c.io)).toBe(2);
+    expect(c.err()).toMatch(/--device: gpu: the wasm backend computes on the CPU; use --backend node/);
+  });
+
   it('has help', async () => {
     const c = capture();
     expect(await runCli(['train', '--help'], c.io)).toBe(0);
     expect(c.out()).toMatch(/--objective <name>/);
     expect(c.out()).toMatch(/--backend <name>/);
+    expect(c.out()).toMatch(/--device <name>/);
     expect(c.out()).toMatch(/summary\.json/);
   });
 });

@@ -50,3 +50,7 @@ export { encodeFrames, decodeFrame, Reassembler, FrameError, DEFAULT_FRAME_BYTES
 
 // Seeded randomness (shared seeds give identical draws on every peer).
 export { Streams, keyedRng, SHARED, SERVER, hashString, type Rng } from './rng/index.js';
+
+// Trust: identities (Ed25519; the simulator's keyed MAC), epoch certificates, join tokens.
+export type { Identity } from './ports/identity.js';
+export { Ed25519Identity, SimKeyring, signToken, verifyToken, tokenFromText, tokenToText, ed25519PublicKey, ed25519SecretKey, peerIdOfEd25519Key, ed25519KeyOfPeerId, MAX_EPOCH, nextEpoch } from './trust/index.js';

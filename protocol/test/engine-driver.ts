@@ -16,6 +16,7 @@ import { ProblemEvaluator } from '../src/host/problem-evaluator.js';
 import type { Evaluator } from '../src/ports/evaluator.js';
 import type { FrameLink } from '../src/ports/frame-link.js';
 import type { Problem } from '../src/problems/types.js';
+import { SimKeyring } from '../src/trust/sim-keyring.js';
 
 interface Ev {
   t: number;
@@ -124,6 +125,8 @@ export class TestSwarm {
   bytes = 0;
   readonly ctx: ManifestRun['ctx'];
   readonly problem: Problem;
+  /** Every peer's signer (each host gets only its own). */
+  readonly keyring = new SimKeyring('engine-driver');
 
   constructor(
     run: Pick<ManifestRun, 'ctx' | 'problem'>,
@@ -170,13 +173,28 @@ export class TestSwarm {
           },
           link: this.link(node),
           evaluator: this.options.evaluator?.(id, this.problem, this) ?? new ProblemEvaluator(this.problem),
+          identity: this.keyring.signerOf(id),
         },
       );
       node.host = host;
       node.peer = host.engine;
       this.nodes.set(id, node);
+      // A joiner trusts the epochs the launcher vouches for (modelled: the chain of the live peer
+      // furthest ahead), as a volunteer does from the launcher's signed run announcement.
+      const anchor = this.anchorChain();
       host.start();
+      if (anchor !== null) host.anchor(anchor);
     });
+  }
+
+  /** The certificate chain of the live peer in the highest epoch (the launcher's anchor, modelled). */
+  anchorChain(): Uint8Array | null {
+    let best: Node | null = null;
+    for (const n of this.nodes.values()) {
+      if (!n.alive || n.peer.certificate === null) continue;
+      if (best === null || n.peer.snapshot().epoch > best.peer.snapshot().epoch) best = n;
+    }
+    return best?.peer.certificate ?? null;
   }
 
   crash(id: string, t = this.now): void {

@@ -26,6 +26,7 @@ import {
   readDelta,
   writeDelta,
 } from '../src/engine/messages.js';
+import { COMMIT_STATEMENT_BYTES } from '../src/trust/certs.js';
 
 const M = 50;
 const limits: BodyLimits = { shards: M, maxPayloadBytes: 64, allShards: Array.from({ length: M }, (_, i) => i) };
@@ -38,13 +39,22 @@ const shardSet = fc.uniqueArray(fc.integer({ min: 0, max: M - 1 })).map((a) => a
 const delta = fc
   .uniqueArray(fc.record({ shard: fc.integer({ min: 0, max: M - 1 }), holder: fc.option(ident, { nil: null }) }), { selector: (e) => e.shard, maxLength: 12 })
   .map((a) => a.sort((x, y) => x.shard - y.shard));
-const successors = fc.array(ident, { maxLength: 4 });
+const sig = fc.uint8Array({ minLength: 32, maxLength: 64 });
+/** A successor list and its signed succession statement (present exactly when the list is not empty). */
+const succ = fc
+  .record({ successors: fc.array(ident, { maxLength: 4 }), members: fc.nat({ max: 100_000 }), sig })
+  .map(({ successors, members, sig }) => ({ successors, succession: successors.length > 0 ? { members, sig } : null }));
+const chain = fc.option(fc.uint8Array({ maxLength: 200 }), { nil: null });
+const cert = fc.option(fc.record({ statement: fc.uint8Array({ minLength: COMMIT_STATEMENT_BYTES, maxLength: COMMIT_STATEMENT_BYTES }), signer: ident, sig }), { nil: null });
+const token = fc.option(fc.uint8Array({ maxLength: 100 }), { nil: null });
 
 // Flags: reset, done, leaf; the rate flag (8) is set exactly when a rate follows.
 const heartbeat = fc
-  .record({ round: u32, commitEpoch: u32, digest, flags: fc.integer({ min: 0, max: 7 }), held: shardSet, upKbps: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 100_000_000 })) })
+  .record({ round: u32, commitEpoch: u32, digest, flags: fc.integer({ min: 0, max: 7 }), held: shardSet, cert, token, upKbps: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 100_000_000 })) })
   .map((h) => ({ ...h, flags: h.flags | (h.upKbps > 0 ? 8 : 0) }));
-const announce = fc.record({ round: u32, commitEpoch: u32, digest, flags: fc.integer({ min: 0, max: 3 }), successors });
+const announce = fc
+  .record({ round: u32, commitEpoch: u32, digest, flags: fc.integer({ min: 0, max: 3 }), succ, chain })
+  .map(({ succ: s, ...rest }) => ({ ...rest, ...s }));
 const open = fc.record({
   attempt: u32,
   iteration: u32,
@@ -54,8 +64,9 @@ const open = fc.record({
   deadlineMs: u32,
   delta,
   wanted: shardSet,
-  successors,
-});
+  succ,
+  chain,
+}).map(({ succ: s, ...rest }) => ({ ...rest, ...s }));
 const uplink = fc.record({
   attempt: u32,
   entries: fc
@@ -73,14 +84,16 @@ const commit = fc.record({
   digest,
   included: shardSet,
   payload: fc.option(fc.uint8Array({ maxLength: 64 }), { nil: null }),
-  successors,
+  succ,
+  chain,
   next: fc.option(fc.record({ delta }), { nil: null }),
-});
+}).map(({ succ: s, ...rest }) => ({ ...rest, ...s }));
+const SIGNER = { signer: 'p-agg', sig: new Uint8Array(64).fill(9) };
 const stateRequest = fc.record({ round: u32, digest, snapshot: fc.boolean() });
 
 /** Offset of the delta in an OPEN body with a 4-character phase (attempt, iteration < 128, base epoch < 128, deadline < 128). */
 function openDeltaOffset(body: Uint8Array): number {
-  return 1 + 1 + 1 + body[2] + 1 + 16 + 1;
+  return 1 + 1 + 1 + body[2] + 1 + 32 + 1;
 }
 
 function plain<T>(x: T): unknown {
@@ -99,7 +112,15 @@ const codecs: Codec[] = [
   { name: 'announce', arb: announce, encode: (v: never) => encodeAnnounce(v), decode: (b) => decodeAnnounce(b) },
   { name: 'open', arb: open, encode: (v: never) => encodeOpen(v, M), decode: (b) => decodeOpen(b, limits) },
   { name: 'uplink', arb: uplink, encode: (v: never) => encodeUplink(v), decode: (b) => decodeUplink(b, limits) },
-  { name: 'commit', arb: commit, encode: (v: never) => encodeCommit(v, M), decode: (b) => decodeCommit(b, limits) },
+  {
+    name: 'commit',
+    arb: commit,
+    encode: (v: never) => encodeCommit(v, M, () => SIGNER),
+    decode: (b) => {
+      const { signedLength: _n, sig: _g, ...rest } = decodeCommit(b, limits);
+      return rest;
+    },
+  },
   { name: 'state-request', arb: stateRequest, encode: (v: never) => encodeStateRequest(v), decode: (b) => decodeStateRequest(b) },
 ];
 
@@ -151,7 +172,7 @@ describe('engine message bodies', () => {
   }
 
   it('names the offending field', () => {
-    const hb = encodeHeartbeat({ round: 1, commitEpoch: 1, digest: new Uint8Array(16), flags: 0, held: [2, 3] }, M);
+    const hb = encodeHeartbeat({ round: 1, commitEpoch: 1, digest: new Uint8Array(32), flags: 0, held: [2, 3], cert: null, token: null }, M);
     expect(() => decodeHeartbeat(hb.subarray(0, 10), limits)).toThrow(/heartbeat\.digest/);
     const up = encodeUplink({ attempt: 0, entries: [{ shard: 60, flags: 0, payload: new Uint8Array(2) }] });
     expect(() => decodeUplink(up, limits)).toThrow(/uplink\.entries\[0\]\.shard/);
@@ -167,7 +188,7 @@ describe('engine message bodies', () => {
       expect((e as MessageError).field).toBe('open.phase');
     }
     // A well-formed identifier that is no method's phase is refused at the wire, naming it.
-    const alien = encodeOpen({ attempt: 0, iteration: 0, phase: 'teleport' as never, baseEpoch: 0, baseDigest: new Uint8Array(16), deadlineMs: 5, delta: [], wanted: [], successors: [] }, M);
+    const alien = encodeOpen({ attempt: 0, iteration: 0, phase: 'teleport' as never, baseEpoch: 0, baseDigest: new Uint8Array(32), deadlineMs: 5, delta: [], wanted: [], successors: [], succession: null, chain: null }, M);
     expect(() => decodeOpen(alien, limits)).toThrow(/open\.phase.*unknown phase 'teleport'/);
   });
 
@@ -197,7 +218,7 @@ describe('engine message bodies', () => {
       { shard: 9, holder: 'pa' },
       { shard: 49, holder: 'pc' },
     ];
-    const body = encodeOpen({ attempt: 1, iteration: 2, phase: 'diff', baseEpoch: 1, baseDigest: new Uint8Array(16), deadlineMs: 5, delta: entries, wanted: [], successors: [] }, M);
+    const body = encodeOpen({ attempt: 1, iteration: 2, phase: 'diff', baseEpoch: 1, baseDigest: new Uint8Array(32), deadlineMs: 5, delta: entries, wanted: [], successors: [], succession: null, chain: null }, M);
     const d = decodeOpen(body, limits).delta;
     expect(d).toBeInstanceOf(DeltaView);
     expect(d.length).toBe(5);
@@ -221,7 +242,7 @@ describe('engine message bodies', () => {
     const w = new ByteWriter();
     w.varint(2).ident('pa').ident('pa').varint(2).varint(1).varint(1).varint(0).varint(2);
     const twice = decodeOpen(
-      Uint8Array.of(...body.subarray(0, openDeltaOffset(body)), ...w.finish(), 0, 0),
+      Uint8Array.of(...body.subarray(0, openDeltaOffset(body)), ...w.finish(), 0, 0, 0),
       limits,
     ).delta;
     expect(twice.refsOf('pa')).toEqual([1, 2]);
@@ -297,21 +318,21 @@ describe('engine message bodies', () => {
   });
 
   it('has exact body sizes', () => {
-    // heartbeat: round 1 B + epoch 1 B + digest 16 B + flags 1 B + held (list of 2: type, count, 2 deltas) 4 B
-    expect(encodeHeartbeat({ round: 5, commitEpoch: 1, digest: new Uint8Array(16), flags: 0, held: [7, 9] }, M).length).toBe(23);
+    // heartbeat: round 1 B + epoch 1 B + digest 32 B + flags 1 B + held (list of 2: type, count, 2 deltas) 4 B + no cert 1 B + no token 1 B
+    expect(encodeHeartbeat({ round: 5, commitEpoch: 1, digest: new Uint8Array(32), flags: 0, held: [7, 9], cert: null, token: null }, M).length).toBe(41);
     // … plus the upload rate as a varint when one is reported (20,000 kbit/s: 3 B)
-    expect(encodeHeartbeat({ round: 5, commitEpoch: 1, digest: new Uint8Array(16), flags: 0, held: [7, 9], upKbps: 20_000 }, M).length).toBe(26);
-    // state request: round 2 B (300) + digest 16 B + flag 1 B
-    expect(encodeStateRequest({ round: 300, digest: new Uint8Array(16), snapshot: true }).length).toBe(19);
+    expect(encodeHeartbeat({ round: 5, commitEpoch: 1, digest: new Uint8Array(32), flags: 0, held: [7, 9], cert: null, token: null, upKbps: 20_000 }, M).length).toBe(44);
+    // state request: round 2 B (300) + digest 32 B + flag 1 B
+    expect(encodeStateRequest({ round: 300, digest: new Uint8Array(32), snapshot: true }).length).toBe(35);
   });
 
   it('snapshots: round-trip, and refuse wrong shapes and non-finite values', () => {
     const vectors = { Fw: Float64Array.of(1, 2, 3, 4), w: Float64Array.of(-1, 0.5, 1e-300, 7), z: Float64Array.of(9, 8, 7) };
-    const header = { round: 12, commitEpoch: 3, digest: new Uint8Array(16).fill(7), iteration: 10, initialized: true, nextPhase: 'refresh' as const };
-    const bytes = encodeState(header, vectors, shape);
+    const header = { round: 12, commitEpoch: 3, digest: new Uint8Array(32).fill(7), iteration: 10, initialized: true, nextPhase: 'refresh' as const };
+    const bytes = encodeState(header, vectors, shape, null);
     const out = { Fw: new Float64Array(4), w: new Float64Array(4), z: new Float64Array(3) };
     const h = decodeStateInto(bytes, shape, out);
-    expect(plain(h)).toEqual(plain(header));
+    expect(plain(h)).toEqual(plain({ ...header, cert: null }));
     expect(out).toEqual(vectors);
     const field = (b: Uint8Array, s: ReplicaShape = shape): string => {
       try {
@@ -325,11 +346,11 @@ describe('engine message bodies', () => {
     expect(field(bytes, { names: ['Fw', 'w'], lengths: [4, 4] })).toBe('state.vectors.count');
     expect(field(bytes, { names: ['Fw', 'x', 'z'], lengths: [4, 4, 3] })).toBe('state.vectors[1].name');
     expect(field(bytes, { names: ['Fw', 'w', 'z'], lengths: [4, 5, 3] })).toBe('state.vectors[1].length');
-    const nan = encodeState(header, { ...vectors, w: Float64Array.of(1, Number.NaN, 2, 3) }, shape);
+    const nan = encodeState(header, { ...vectors, w: Float64Array.of(1, Number.NaN, 2, 3) }, shape, null);
     expect(field(nan)).toBe('state.vectors.w[1]');
-    const inf = encodeState(header, { ...vectors, z: Float64Array.of(1, 2, Number.POSITIVE_INFINITY) }, shape);
+    const inf = encodeState(header, { ...vectors, z: Float64Array.of(1, 2, Number.POSITIVE_INFINITY) }, shape, null);
     expect(field(inf)).toBe('state.vectors.z[2]');
-    expect(field(bytes.subarray(0, bytes.length - 1))).toBe('state.vectors.z');
+    expect(field(bytes.subarray(0, bytes.length - 2))).toBe('state.vectors.z');
     expect(field(Uint8Array.of(...bytes, 0))).toBe('state.end');
     fc.assert(
       fc.property(fc.nat(), fc.integer({ min: 0, max: 255 }), (at, v) => {

@@ -15,7 +15,7 @@ function status(over: Partial<PeerStatus> = {}): PeerStatus {
     isAggregator: false,
     round: 41,
     iteration: 35,
-    digest: '0123456789abcdef0123456789abcdef',
+    digest: '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef',
     relDist: 1.5e-3,
     held: [0, 3, 7],
     heldCount: 3,

@@ -24,7 +24,7 @@ describe('validation messages', () => {
     expect(messageOf(() => parseManifest({ problem: { kind: 'bilinear' }, methd: { name: 'masha1' } }))).toMatch(/unknown field 'methd' — did you mean 'method'\?/);
     expect(messageOf(() => parseManifest({ ...minimal, problem: { kind: 'bilinear', dd: 3 } }))).toBe("problem: unknown field 'dd' — did you mean 'd'?");
     expect(messageOf(() => parseManifest({ ...minimal, network: { leaseMS: 3000 } }))).toBe("network: unknown field 'leaseMS' — did you mean 'leaseMs'?");
-    expect(messageOf(() => parseManifest({ ...minimal, wibble: 1 }))).toMatch(/^unknown field 'wibble' \(known fields: version, problem, method, compressors, stop, network, seed\)/);
+    expect(messageOf(() => parseManifest({ ...minimal, wibble: 1 }))).toMatch(/^unknown field 'wibble' \(known fields: version, problem, method, compressors, stop, network, seed, admission, launcher\)/);
     expect(messageOf(() => parseManifest({ ...minimal, method: { name: 'mash1' } }))).toMatch(/^method\.name: must be one of 'masha1', .*, got 'mash1' — did you mean 'masha1'\?/);
     expect(closest('quorom', ['quorum', 'minPeers'])).toBe('quorum');
     expect(closest('zzz', ['quorum', 'minPeers'])).toBeNull();

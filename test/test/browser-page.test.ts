@@ -32,7 +32,7 @@ import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runIdOf } from '@masha/protocol';
-import type { ManagedChild } from '@masha/node';
+import { keyedManifest, loadOrCreateLauncherKey, type ManagedChild } from '@masha/node';
 import { browserTestsUnavailable } from './browser/chromium.js';
 import { startBrowserSession, type BrowserSession } from './browser/session.js';
 import { connections, debugReady, dial, hangUp, mainThreadReport, received, resetMainThread, sendFrames, traceMainThread, waitForText, waitReceived, watchMainThread, webrtcAddress } from './browser/page-helpers.js';
@@ -72,15 +72,17 @@ describe.skipIf(unavailable !== null)('the volunteer page in Chromium', () => {
   it('computes in the tab: shows the run, the chart and its own part, pauses and resumes, and the main thread stays responsive', async () => {
     // A run that outlasts the test (the session's end stops it): 1e-30 is not reached.
     const manifest = testManifest({ stop: { iterations: 20_000, target: 1e-30 }, seed: 11 });
-    const runId = runIdOf(manifest);
+    const keyPath = join(OUT, 'launcher.key');
+    const keyed = keyedManifest(manifest, loadOrCreateLauncherKey(keyPath));
+    const runId = runIdOf(keyed);
     const path = join(OUT, 'run.json');
-    writeFileSync(path, JSON.stringify(manifest));
+    writeFileSync(path, JSON.stringify(keyed));
     const runs = join(OUT, 'runs');
     const processes: ManagedChild[] = [];
     // The launcher and the Node volunteers run at a lower priority than Chromium: on this 2-core
     // machine they stand for the rest of a swarm (other machines), and the page's main-thread tasks
     // are measured below — a task preempted by them would look longer than the page's own work.
-    processes.push(session.ns.masha('launcher', ['--progress', 'off', 'launch', '--manifest', path, '--relay', session.relayTcp, '--out', runs, '--json', '--timeout', '240'], {
+    processes.push(session.ns.masha('launcher', ['--progress', 'off', 'launch', '--manifest', path, '--key', keyPath, '--relay', session.relayTcp, '--out', runs, '--json', '--timeout', '240'], {
       nice: 19,
       stdout: 'ignore',
       stderr: { file: join(logDir, 'launcher.log') },

@@ -76,7 +76,7 @@ describe('a peer publishing garbage on the run\'s topics', () => {
       // A valid first frame of a COMMIT far larger than the run allows.
       publish('oversized-message', bcast, encodeFrames({ kind: MSG.COMMIT, runId, epoch: 1_000, round: round + 1, phase: 1, sender: me, codec: ENGINE_CODEC, body: junk(rng, 300_000) }, { frameSize: 64 * 1024 })[0]);
       // A well-formed ANNOUNCE of epoch 0: stale.
-      const announce = encodeAnnounce({ round, commitEpoch: 0, digest: junk(rng, 16), flags: 0, successors: [] });
+      const announce = encodeAnnounce({ round, commitEpoch: 0, digest: junk(rng, 32), flags: 0, successors: [], succession: null, chain: null });
       publish('stale-epoch', bcast, encodeFrames({ kind: MSG.ANNOUNCE, runId, epoch: 0, round, phase: 0, sender: me, codec: ENGINE_CODEC, body: announce }, { messageId: n })[0]);
       // A COMMIT that claims to come from a volunteer (the gossip author is us).
       publish('forged-sender', bcast, encodeFrames({ kind: MSG.COMMIT, runId, epoch: 1_000, round: round + 1, phase: 1, sender: victimId, codec: ENGINE_CODEC, body: junk(rng, 64) }, { messageId: n })[0]);

@@ -8,7 +8,7 @@
 import { mkdtempSync, readdirSync, readFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ProcessGroup, type LaunchSummary, type ManagedChild } from '@masha/node';
+import { keyedManifest, loadOrCreateLauncherKey, ProcessGroup, type LaunchSummary, type ManagedChild } from '@masha/node';
 import type { PeerStatus } from '@masha/protocol/swarm';
 import { parseManifest, runIdOf, type Manifest, type ManifestInput } from '@masha/protocol';
 
@@ -110,10 +110,16 @@ export class TestSwarm {
     return this.relayAddr;
   }
 
+  /** The launcher's key (`masha launch --key`): manifests name it, so run ids are known before the launch. */
+  get keyPath(): string {
+    return join(this.dir, 'launcher.key');
+  }
+
   writeManifest(manifest: Manifest, name = 'run.json'): { path: string; runId: string } {
     const path = join(this.dir, name);
-    writeFileSync(path, JSON.stringify(manifest, null, 2));
-    return { path, runId: runIdOf(manifest) };
+    const keyed = keyedManifest(manifest, loadOrCreateLauncherKey(this.keyPath));
+    writeFileSync(path, JSON.stringify(keyed, null, 2));
+    return { path, runId: runIdOf(keyed) };
   }
 
   volunteer(runId: string, name = `v${this.volunteers.length + 1}`, extra: readonly string[] = []): Volunteer {
@@ -131,7 +137,7 @@ export class TestSwarm {
     const stderr = join(this.dir, 'launcher.log');
     const child = this.group.spawnMasha(
       'launcher',
-      ['--progress', 'lines', 'launch', '--manifest', manifestPath, '--relay', this.relayAddr, '--out', this.runsDir, '--json', '--timeout', String(timeoutS)],
+      ['--progress', 'lines', 'launch', '--manifest', manifestPath, '--key', this.keyPath, '--relay', this.relayAddr, '--out', this.runsDir, '--json', '--timeout', String(timeoutS)],
       { stdout: 'pipe', stderr: { file: stderr } },
     );
     return new Launcher(child, stderr);

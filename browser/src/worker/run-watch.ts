@@ -53,7 +53,7 @@ export function runInfo(a: RunAnnouncement): RunInfo {
 
 /** Picks the run (the one asked for, else the newest open one) and notices when it is missing or over. */
 export class RunChooser {
-  private readonly reader = new AnnouncementReader();
+  private readonly reader = new AnnouncementReader(() => Date.now());
   private chosen: RunAnnouncement | null = null;
   private readonly newest = new Map<string, RunAnnouncement>();
 

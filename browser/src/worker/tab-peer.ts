@@ -29,7 +29,8 @@
  */
 import { runFromManifest, type EngineAction, type ManifestRun, type MashaPeer } from '@masha/protocol';
 import { PeerHost, ProblemEvaluator, type HostRecord, type RecordKind } from '@masha/protocol/host';
-import type { EventSink } from '@masha/protocol/ports';
+import type { EventSink, Identity } from '@masha/protocol/ports';
+import { Ed25519Identity, tokenFromText } from '@masha/protocol/trust';
 import { broadcastTopic, statusTopic, type RunAnnouncement } from '@masha/protocol/swarm';
 import type { FrameVia, LinkInfo, SelfState, SelfView, TabRecord } from '../worker-protocol.js';
 import { CpuGovernor, RecentMean, ThrottledEvaluator } from './cpu-share.js';
@@ -37,6 +38,10 @@ import { MainThreadLink, WorkerScheduler, type Post } from './main-link.js';
 
 export interface TabPeerInit {
   readonly self: string;
+  /** The tab's libp2p Ed25519 private key: the engine's Identity signs with it. */
+  readonly secretKey: Uint8Array;
+  /** Join token (base64url text), for runs that admit only token holders. */
+  readonly token?: string | null;
   readonly announcement: RunAnnouncement;
   /** The transport's frame size (the manifest's frame size is capped at it). */
   readonly maxFrameBytes: number;
@@ -62,6 +67,8 @@ export class TabPeer implements EventSink {
   readonly link: MainThreadLink;
   readonly wants: ReadonlySet<RecordKind>;
   private readonly governor: CpuGovernor;
+  /** Ed25519 with the tab's libp2p key (@noble/curves: there is no node:crypto in a worker). */
+  private readonly identity: Identity;
   private readonly scheduler: WorkerScheduler;
   private readonly bcastTopic: string;
   private host: PeerHost | null = null;
@@ -83,8 +90,10 @@ export class TabPeer implements EventSink {
   private hosts = 0;
 
   constructor(private readonly init: TabPeerInit) {
+    this.identity = new Ed25519Identity(init.secretKey);
     const a = init.announcement;
     this.run = runFromManifest(a.manifest, {
+      wallClock: () => Date.now(),
       readFile: (path) => {
         const text = a.files[path];
         if (text === undefined) throw new Error(`the problem file ${path} is not in the run's announcement`);
@@ -126,6 +135,7 @@ export class TabPeer implements EventSink {
         immutableFrames: true,
         // A leaf of the relay trees (see the module comment).
         capacity: { upKbps: 0, leaf: true },
+        token: this.init.token ? tokenFromText(this.init.token) : null,
         onAction: (a) => this.onAction(a),
         onError: (e) => {
           this.state = 'error';
@@ -133,18 +143,22 @@ export class TabPeer implements EventSink {
           this.stopHost();
         },
       },
-      { scheduler: this.scheduler, link: this.link, evaluator, events: this },
+      { scheduler: this.scheduler, link: this.link, evaluator, identity: this.identity, events: this },
     );
     this.host = host;
     this.held = new Set();
     this.state = 'starting';
+    const anchor = this.lastAnchor ?? this.init.announcement.anchor ?? null;
     void host.done.then(() => {
       if (this.host !== host) return;
       this.state = 'done';
       this.doneAt = performance.now();
       this.scheduleLinger();
     });
-    this.governor.run(() => host.start({ engine: false }));
+    this.governor.run(() => {
+      host.start({ engine: false });
+      if (anchor !== null) host.anchor(anchor);
+    });
     this.startEngineWhenReady(host);
   }
 
@@ -205,6 +219,19 @@ export class TabPeer implements EventSink {
   }
 
   /** The launcher announced the run finished. */
+  /** The launcher that first announced the run. */
+  get launcher(): string {
+    return this.init.announcement.launcher;
+  }
+
+  /** The launcher's epoch certificate chain (kept for a host started later, after a pause). */
+  anchor(chain: Uint8Array): void {
+    this.lastAnchor = chain;
+    this.host?.anchor(chain);
+  }
+
+  private lastAnchor: Uint8Array | null = null;
+
   finished(): void {
     if (this.finishedAnnounced) return;
     this.finishedAnnounced = true;

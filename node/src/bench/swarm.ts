@@ -19,6 +19,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseManifest, runIdOf } from '@masha/protocol';
+import { keyedManifest, loadOrCreateLauncherKey } from '../launcher/launcher-key.js';
 import type { BenchResult } from './row.js';
 import { connectSwarm } from '../launcher/connect.js';
 import { StatusBoard } from '../launcher/directory.js';
@@ -103,9 +104,11 @@ export async function measureSwarm(config: SwarmBenchConfig): Promise<SwarmMeasu
       },
       seed: 1,
     });
-    const runId = runIdOf(manifest);
+    const keyPath = join(dir, 'launcher.key');
+    const keyed = keyedManifest(manifest, loadOrCreateLauncherKey(keyPath));
+    const runId = runIdOf(keyed);
     const manifestPath = join(dir, 'run.json');
-    writeFileSync(manifestPath, JSON.stringify(manifest));
+    writeFileSync(manifestPath, JSON.stringify(keyed));
     const relay = group.spawnMasha('relay', ['relay', '--json', '--ephemeral'], { stdout: 'pipe', stderr: { file: join(dir, 'relay.log') } });
     const addrs = await relay.waitForLine((l) => {
       try {
@@ -138,7 +141,7 @@ export async function measureSwarm(config: SwarmBenchConfig): Promise<SwarmMeasu
         stderr: { file: join(dir, `v${i + 1}.log`) },
       });
     }
-    const launcher = group.spawnMasha('launcher', ['--progress', 'off', 'launch', '--manifest', manifestPath, '--relay', addr, '--out', join(dir, 'runs'), '--json', '--timeout', '550'], {
+    const launcher = group.spawnMasha('launcher', ['--progress', 'off', 'launch', '--manifest', manifestPath, '--key', keyPath, '--relay', addr, '--out', join(dir, 'runs'), '--json', '--timeout', '550'], {
       stdout: 'pipe',
       stderr: { file: join(dir, 'launcher.log') },
     });

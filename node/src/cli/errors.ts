@@ -18,7 +18,7 @@ export { UsageError };
 export function exitCodeOf(e: unknown): number {
   if (e instanceof UsageError || e instanceof ValidationError) return EXIT.usage;
   if (e instanceof NetError) {
-    if (e.code === 'bad-run-id' || e.code === 'bad-address' || e.code === 'bad-config' || e.code === 'bad-key') return EXIT.usage;
+    if (e.code === 'bad-run-id' || e.code === 'bad-token' || e.code === 'bad-address' || e.code === 'bad-config' || e.code === 'bad-key') return EXIT.usage;
     return EXIT.network;
   }
   if (e instanceof MashaError) return EXIT.usage;

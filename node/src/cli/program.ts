@@ -10,6 +10,7 @@ import { configureLaunch, runLaunch, type LaunchFlags } from './commands/launch.
 import { configureRelay, runRelay, type RelayFlags } from './commands/relay.js';
 import { configureStatus, runStatus, type StatusFlags } from './commands/status.js';
 import { configureTrain, runTrain, type TrainFlags } from './commands/train.js';
+import { configureToken, runToken, type TokenFlags } from './commands/token.js';
 import { EXIT, oneOf, reportError } from './errors.js';
 import type { CliContext, CliStream } from './io.js';
 
@@ -60,6 +61,7 @@ export function buildProgram(io: Required<CliIO>, setExit: (code: number) => voi
   add<JoinFlags>('join', configureJoin, runJoin);
   add<StatusFlags>('status', configureStatus, runStatus);
   add<TrainFlags>('train', configureTrain, runTrain);
+  add<TokenFlags>('token', configureToken, runToken);
   return program;
 }
 

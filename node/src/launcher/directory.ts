@@ -21,7 +21,7 @@ function authorOf(transport: SwarmTransport, from: string): string | undefined {
 }
 
 export class RunDirectory {
-  private readonly reader = new AnnouncementReader();
+  private readonly reader = new AnnouncementReader(() => Date.now());
   private readonly known = new Map<string, KnownRun>();
   private readonly handlers = new Set<(a: RunAnnouncement) => void>();
   private off: (() => void) | null = null;

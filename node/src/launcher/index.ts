@@ -8,3 +8,4 @@ export * from './processes.js';
 export * from './default-run.js';
 export * from './run-dir.js';
 export * from './files.js';
+export * from './launcher-key.js';

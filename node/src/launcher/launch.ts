@@ -16,6 +16,11 @@
  * and the digest in the summary are the launcher's own, checked against the peers' reports
  * (`consistent`), not numbers a volunteer claimed.
  *
+ * The launcher's key (launcher-key.ts) is filled into the manifest (`launcher`), so the run id binds
+ * it, and signs every announcement (sequence number, expiry, and the epoch certificate chain its
+ * observer holds, which volunteers joining mid-run start trusting from): only this launcher can
+ * announce the run or end it.
+ *
  * The run ends when the observer applies the final commit (target met or iteration budget spent),
  * or when every live volunteer reports done; then the launcher waits up to `finalWaitMs` for the
  * volunteers' final reports (their byte counters), publishes the run as finished, writes the files
@@ -37,6 +42,7 @@ import { writeJsonFile, writeTextFile } from './files.js';
 import { StatusBoard, type PeerEntry } from './directory.js';
 import { plotLaunch, type LaunchSeries } from './plot.js';
 import { buildSummary, type LaunchSummary } from './summary.js';
+import { keyedManifest, loadOrCreateLauncherKey, type LauncherKey } from './launcher-key.js';
 
 export const DEFAULT_TARGET = 1e-6;
 
@@ -59,6 +65,9 @@ export interface LaunchProgress {
 export interface LaunchOptions {
   /** A validated manifest (parseManifest) and, for `problem.kind = "file"`, the file texts keyed by path. */
   readonly manifest: Manifest;
+  /** The launcher's key, or the file to load it from (created on first use). Default `.masha/launcher.key`. */
+  readonly key?: LauncherKey;
+  readonly keyFile?: string;
   readonly files?: Readonly<Record<string, string>>;
   readonly relays: readonly string[];
   /** Runs directory: files go to `<outDir>/<runId>/<start time>/`. Default `runs`. */
@@ -75,7 +84,7 @@ export interface LaunchOptions {
   readonly signal?: AbortSignal;
   readonly node?: Partial<MashaNodeOptions>;
   /** Called when the run id is known (before any volunteer joins). */
-  readonly onLaunched?: (info: { runId: string; peerId: string; dir: string }) => void;
+  readonly onLaunched?: (info: { runId: string; peerId: string; dir: string; key: LauncherKey }) => void;
   /** Called at most every `progressIntervalMs` and at the end. */
   readonly onProgress?: (p: LaunchProgress) => void;
   readonly progressIntervalMs?: number;
@@ -102,7 +111,8 @@ function short(id: string | null): string {
 }
 
 export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
-  const manifest = options.manifest;
+  const key = options.key ?? loadOrCreateLauncherKey(options.keyFile);
+  const manifest = keyedManifest(options.manifest, key);
   const files = options.files ?? {};
   const runId = runIdOf(manifest);
   const readFile = (path: string): string => {
@@ -137,7 +147,7 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
   const paths = { summary: join(dir, 'summary.json'), events: join(dir, 'events.jsonl'), plot: join(dir, 'run.svg'), z: join(dir, 'z.json') };
   const log = new EventLog(paths.events);
   const self = transport.self;
-  options.onLaunched?.({ runId, peerId: self, dir });
+  options.onLaunched?.({ runId, peerId: self, dir, key });
   log.write('launch', { peer: self, runId, manifest: manifest as never, relays: [...options.relays] });
 
   const target = manifest.stop.target ?? (run.ctx.solution !== null ? DEFAULT_TARGET : null);
@@ -217,12 +227,17 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
   let state: RunState = 'open';
   let outcome: RunOutcome | undefined;
   let messageId = 1;
+  let lastAnchor: Uint8Array | null = null;
   const frameSize = Math.min(manifest.network.frameBytes, transport.maxFrameBytes);
   const tp = transport;
   const announce = (): void => {
     let frames: Uint8Array[];
     try {
-      frames = encodeAnnouncement({ manifest, files, state, startedAt: wallStart, ...(outcome !== undefined ? { outcome } : {}) }, self, messageId++, frameSize);
+      frames = encodeAnnouncement({ manifest, files, state, startedAt: wallStart, ...(outcome !== undefined ? { outcome } : {}) }, self, messageId++, frameSize, {
+        secretKey: key.secretKey,
+        now: () => Date.now(),
+        anchor: () => (observer.isStopped ? lastAnchor : (lastAnchor = observer.engine.certificate ?? lastAnchor)),
+      });
     } catch (e) {
       log.write('error', { message: (e as Error).message });
       return;

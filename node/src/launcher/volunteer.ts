@@ -9,10 +9,17 @@
  * - After the engine reports done the peer stays `lingerMs` longer, and beyond that while some
  *   peer of the run still reports unfinished (up to `maxLingerMs`), serving the last commit and
  *   its state to peers that missed it, then leaves.
- * - A run announced as finished before this peer is done ends it too (`reason: "finished"`).
+ * - A run announced as finished before this peer is done ends it too (`reason: "finished"`) — only
+ *   when the run's launcher signed it: the run id binds the launcher's key (the manifest's
+ *   `launcher`), and the announcement reader refuses an announcement of that run the key did not
+ *   sign, so a forged "finished" never reaches here. (A run without a launcher key — not one
+ *   `masha launch` makes — is ended only by the author of its first announcement.)
+ * - The epoch certificate chain in each signed announcement is handed to the engine as its trust
+ *   anchor, so a peer joining mid-run can verify the current aggregator's claim.
  */
 import { join, resolve } from 'node:path';
 import { runFromManifest } from '@masha/protocol';
+import { tokenFromText } from '@masha/protocol/trust';
 import { ProblemEvaluator } from '@masha/protocol/host';
 import type { MashaNodeOptions } from '../net/create-node.js';
 import { NetError } from '../net/errors.js';
@@ -42,6 +49,8 @@ export interface JoinOptions {
   readonly lingerMs?: number;
   /** …and longer while a live peer of the run has not finished, up to this (ms). Default: ten leases. */
   readonly maxLingerMs?: number;
+  /** Join token (base64url, from the launcher) for runs whose admission policy asks for one. */
+  readonly token?: string;
   /** Start working only once a peer of the run reports this round (staged demos, tests of late joiners). */
   readonly afterRound?: number;
   /** Publish a status report this often (ms). Default 1000. */
@@ -72,6 +81,8 @@ export async function joinRun(options: JoinOptions): Promise<JoinResult> {
   if (options.runId !== undefined && !isRunId(options.runId)) {
     throw new JoinError('bad-run-id', `--run: a run id is 64 lower-case hex digits, got ${JSON.stringify(options.runId)}`);
   }
+  const token = options.token !== undefined ? tokenFromText(options.token) : null;
+  if (options.token !== undefined && token === null) throw new JoinError('bad-token', '--token: not a join token (base64url text from `masha token`)');
   const transport: SwarmTransport = await connectSwarm({
     relays: options.relays,
     ...(options.connectTimeoutMs !== undefined ? { timeoutMs: options.connectTimeoutMs } : {}),
@@ -108,6 +119,7 @@ export async function joinRun(options: JoinOptions): Promise<JoinResult> {
       await waitForRound(transport, runId, options.afterRound, waitMs, options.signal);
     }
     const run = runFromManifest(announcement.manifest, {
+      wallClock: () => Date.now(),
       readFile: (path) => {
         const text = announcement.files[path];
         if (text === undefined) throw new JoinError('missing-file', `problem file ${path} is not in the announcement`);
@@ -136,6 +148,7 @@ export async function joinRun(options: JoinOptions): Promise<JoinResult> {
       log,
       statusIntervalMs: options.statusIntervalMs ?? 1000,
       ...(options.capacity ? { capacity: options.capacity } : {}),
+      ...(token !== null ? { token } : {}),
       onError: (e) => {
         failure = e;
         wakeUp();
@@ -144,9 +157,13 @@ export async function joinRun(options: JoinOptions): Promise<JoinResult> {
     driver = d;
     board.start();
     d.start();
+    if (announcement.anchor !== undefined) d.anchor(announcement.anchor);
     let finishedAnnounced = false;
     directory.onRun((a) => {
-      if (a.runId === runId && a.state === 'finished') {
+      if (a.runId !== runId) return;
+      if (a.anchor !== undefined) d.anchor(a.anchor);
+      // Signed runs: the reader took it only if the launcher's key signed it. Unsigned (legacy) runs: only from the first announcer.
+      if (a.state === 'finished' && (a.signed === true || a.launcher === announcement.launcher)) {
         finishedAnnounced = true;
         wakeUp();
       }

@@ -9,6 +9,7 @@
  */
 import type { BackendName, DType, OrtRuntime, OrtSession, OrtTensor, TensorData } from '@masha/protocol/model';
 import { ValidationError } from '@masha/protocol';
+import type { ExecutionProvider } from './device.js';
 
 /** The backends a Node process can use (WebGPU is the browser's). */
 export type NodeBackend = 'node' | 'wasm';
@@ -22,6 +23,11 @@ export interface RuntimeOptions {
    * system instead of staying in the arena: less resident memory, slightly slower steps.
    */
   readonly arena?: boolean;
+  /**
+   * onnxruntime-node's execution provider (default the CPU). A GPU provider comes first and the CPU
+   * provider after it, for any op the GPU provider lacks; choose it with device.ts's probe.
+   */
+  readonly provider?: ExecutionProvider;
 }
 
 /** The subset of the two modules' shared API (onnxruntime-common) used here. */
@@ -41,8 +47,9 @@ function adapt(name: BackendName, ort: OrtModule, options: object): OrtRuntime {
 export async function onnxruntimeNode(opts: RuntimeOptions = {}): Promise<OrtRuntime> {
   const ort = (await import('onnxruntime-node')) as unknown as OrtModule;
   const threads = opts.threads ?? 1;
+  const provider = opts.provider ?? 'cpu';
   return adapt('onnxruntime-node', ort, {
-    executionProviders: ['cpu'],
+    executionProviders: provider === 'cpu' ? ['cpu'] : [provider, 'cpu'],
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',

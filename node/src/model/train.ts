@@ -13,6 +13,7 @@ import { stringify } from 'csv-stringify/sync';
 import { loadDataset } from './data.js';
 import { writeFileAtomic, writeJsonAtomic } from './files.js';
 import { createRuntime, type NodeBackend } from './runtimes.js';
+import type { DeviceChoice } from './device.js';
 
 export interface TrainOptions {
   readonly task: ModelTask;
@@ -22,6 +23,8 @@ export interface TrainOptions {
   readonly threads: number;
   /** onnxruntime-node's memory arena (default on: faster; off: less resident memory). */
   readonly arena?: boolean;
+  /** The device chosen for onnxruntime-node (device.ts); default: the CPU, unprobed. */
+  readonly device?: DeviceChoice;
   readonly dataDir?: string;
   readonly evalEvery: number;
   readonly evalExamples: number;
@@ -58,6 +61,8 @@ export interface TrainSummary {
   readonly task: ModelTask;
   readonly optimizer: OptimizerConfig;
   readonly backend: string;
+  /** Which device computed, what was asked, and every GPU provider probed with its reason. */
+  readonly device: DeviceChoice;
   readonly threads: number;
   readonly data: { readonly dir: string; readonly source: string; readonly license: string; readonly train: number; readonly test: number; readonly vocabSize: number; readonly classes: readonly string[] };
   readonly params: number;
@@ -86,11 +91,12 @@ export async function trainLocal(o: TrainOptions): Promise<TrainSummary> {
   const clock = (): number => performance.now();
   const seconds = (): number => (performance.now() - t0) / 1000;
   const data = await loadDataset(o.dataDir);
-  const rt = await createRuntime(o.backend, { threads: o.threads, arena: o.arena ?? true });
+  const device: DeviceChoice = o.device ?? { requested: 'cpu', provider: 'cpu', probes: [], reason: 'the CPU' };
+  const rt = await createRuntime(o.backend, { threads: o.threads, arena: o.arena ?? true, provider: device.provider });
   const task = o.task;
   const op = await ModelOperator.create(rt, task, data.train, clock);
   const periodic = await ModelEvaluator.create(rt, task, data.test, { batch: o.evalBatch, maxExamples: o.evalExamples });
-  log(`model: ${op.dim.toLocaleString('en-US')} parameters, graph built in ${op.buildMs.toFixed(0)} ms; backend ${rt.name}, ${o.threads} thread(s); data: ${data.train.count} training / ${data.test.count} test examples`);
+  log(`model: ${op.dim.toLocaleString('en-US')} parameters, graph built in ${op.buildMs.toFixed(0)} ms; backend ${rt.name} on ${device.provider === 'cpu' ? 'the CPU' : `the GPU (${device.provider})`}, ${o.threads} thread(s); data: ${data.train.count} training / ${data.test.count} test examples`);
   const w = op.initialParams();
   const g = new Float32Array(op.dim);
   const opt = new Optimizer(o.optimizer, op.layout);
@@ -139,6 +145,7 @@ export async function trainLocal(o: TrainOptions): Promise<TrainSummary> {
     task,
     optimizer: o.optimizer,
     backend: rt.name,
+    device,
     threads: o.threads,
     data: {
       dir: data.dir,

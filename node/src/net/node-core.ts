@@ -23,6 +23,7 @@ import type { Identify } from '@libp2p/identify';
 import { KEEP_ALIVE } from '@libp2p/interface';
 import type { Libp2p, PeerId, PeerInfo, PrivateKey, ServiceMap } from '@libp2p/interface';
 import { pubsubPeerDiscovery } from '@libp2p/pubsub-peer-discovery';
+import { generateKeyPair } from '@libp2p/crypto/keys';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { Multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
@@ -97,6 +98,8 @@ export interface MashaNode {
   readonly gossip: GossipTuning;
   /** This node's peer id as a string. */
   readonly peerId: string;
+  /** The node's Ed25519 key: its peer id names the public half; engines sign with it (the Identity port). */
+  readonly privateKey: PrivateKey;
   /** Listen addresses including `/p2p/<id>`, as strings. */
   multiaddrs(): string[];
   stop(): Promise<void>;
@@ -253,8 +256,9 @@ export async function startMashaNode(opts: MashaNodeOptions, runtime: NodeRuntim
     ...(opts.relay === true && runtime.relayService !== undefined ? { relay: runtime.relayService } : {}),
   };
 
+  const privateKey = opts.privateKey ?? (await generateKeyPair('Ed25519'));
   const libp2p = await createLibp2p<MashaServices>({
-    ...(opts.privateKey !== undefined ? { privateKey: opts.privateKey } : {}),
+    privateKey,
     addresses: { listen },
     transports: runtime.transports,
     connectionEncrypters: [noise()],
@@ -305,6 +309,7 @@ export async function startMashaNode(opts: MashaNodeOptions, runtime: NodeRuntim
     maxFrameBytes,
     gossip: tuning,
     peerId: libp2p.peerId.toString(),
+    privateKey,
     multiaddrs: () => libp2p.getMultiaddrs().map((m) => m.toString()),
     stop: async () => {
       libp2p.removeEventListener('peer:discovery', onDiscovery);

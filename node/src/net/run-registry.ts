@@ -35,7 +35,7 @@ export interface RunRegistry {
 export async function serveRunRegistry(node: MashaNode, clock: () => number = () => performance.now()): Promise<RunRegistry> {
   const { libp2p } = node;
   const pubsub = libp2p.services.pubsub;
-  const reader = new AnnouncementReader();
+  const reader = new AnnouncementReader(() => Date.now());
   const heard = new Map<string, { announcement: RunAnnouncement; at: number }>();
   const onMessage = (evt: CustomEvent<GossipsubMessage>): void => {
     const { msg } = evt.detail;

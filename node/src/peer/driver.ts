@@ -29,6 +29,7 @@ import type { EventSink as RecordSink, Evaluator, FrameLink, LinkStats, Schedule
 import { broadcastTopic, statusTopic, type PeerStatus } from '@masha/protocol/swarm';
 import { TREE_PROTOCOL, UPLINK_PROTOCOL, type SwarmTransport } from '../net/swarm-transport.js';
 import { NO_LOG, type EventSink } from './event-log.js';
+import { NodeIdentity } from './identity.js';
 
 export type DriverRole = EngineRole;
 
@@ -51,6 +52,8 @@ export interface PeerDriverOptions {
   readonly maxPartialAgeMs?: number;
   /** Engine start-up wait for the gossip mesh (ms): at least `minMs`, at most `maxMs`. Default 500 / 3000. */
   readonly warmup?: { readonly minMs: number; readonly maxMs: number };
+  /** This peer's join token (runs whose admission policy asks for one). */
+  readonly token?: Uint8Array | null;
   /** What this peer reports for the relay trees: its upload rate (kbit/s, 0 = unknown) and whether it never relays. */
   readonly capacity?: { readonly upKbps: number; readonly leaf: boolean };
 }
@@ -197,8 +200,9 @@ export class PeerDriver {
         ...(options.onError ? { onError: options.onError } : {}),
         tree: { hash: nativeFrameHash },
         ...(options.capacity ? { capacity: options.capacity } : {}),
+        ...(options.token ? { token: options.token } : {}),
       },
-      { scheduler: this.scheduler, link, evaluator: options.evaluator, events: new LogRecords(this.log, this.role) },
+      { scheduler: this.scheduler, link, evaluator: options.evaluator, identity: new NodeIdentity(t.node.privateKey.raw), events: new LogRecords(this.log, this.role) },
     );
     this.scheduler.bind(() => this.host.wake());
     this.done = this.host.done;
@@ -266,6 +270,11 @@ export class PeerDriver {
     this.warmupTimer = null;
     for (const u of this.unsubscribe) u();
     this.unsubscribe.length = 0;
+  }
+
+  /** An epoch certificate chain the launcher vouches for (its signed run announcement). */
+  anchor(chain: Uint8Array): void {
+    this.host.anchor(chain);
   }
 
   rejectedTotal(): number {

@@ -1,2 +1,3 @@
 export * from './event-log.js';
 export * from './driver.js';
+export * from './identity.js';

@@ -42,6 +42,9 @@ import { Replication } from './replication.js';
 import { RoundSum } from './round-sum.js';
 import type { EngineMessage, PeerId } from './types.js';
 import { encodeRoster, MAX_ROSTER_MEMBERS, sameMembers, type Roster, type RosterMember } from '../tree/roster.js';
+import type { Trust } from './trust.js';
+import { successionStatement, type SignedSuccession } from '../trust/certs.js';
+import { verifyToken } from '../trust/ed25519.js';
 
 type AggMode = 'gather' | 'idle' | 'round' | 'sync' | 'done';
 
@@ -84,10 +87,19 @@ export class Aggregator {
     private readonly election: Election,
     private readonly device: Device,
     private readonly replication: Replication,
+    private readonly trust: Trust,
   ) {
     this.method = ctx.method;
     this.M = ctx.shards;
+    const a = ctx.admission;
+    this.allow = a.policy === 'allowlist' ? new Set(a.peers ?? []) : null;
   }
+
+  private readonly allow: ReadonlySet<string> | null;
+  /** The signed succession statement of the current successor list (re-signed when it changes). */
+  private signed: { key: string; succession: SignedSuccession } | null = null;
+  /** Members admitted since the gather (for the run's cap on new members per epoch). */
+  private newMembers = 0;
 
   get id(): PeerId {
     return this.outbox.id;
@@ -122,6 +134,8 @@ export class Aggregator {
     };
     this.outbox.lastBroadcast = this.outbox.now;
     this.agg = agg;
+    this.signed = null;
+    this.newMembers = 0;
     this.election.adopt(epoch, this.id);
     this.outbox.clearTimer('wd');
     const me = agg.table.touch(this.id);
@@ -168,6 +182,48 @@ export class Aggregator {
     }
   }
 
+  /** A proven equivocator: no longer a member; its shards move at the next boundary. */
+  onBan(peer: PeerId): void {
+    const agg = this.agg;
+    if (agg === null || !agg.table.members.has(peer)) return;
+    agg.table.members.delete(peer);
+    agg.table.dirty = true;
+  }
+
+  /** The successor list with this aggregator's signed succession statement. */
+  private succession(T: Membership): SignedSuccession | null {
+    if (T.successors.length === 0) return null;
+    const members = T.eligibleCount();
+    const key = `${this.election.epoch}|${members}|${T.successors.join(',')}`;
+    if (this.signed === null || this.signed.key !== key) {
+      const sig = this.trust.sign(successionStatement(this.ctx.runId, this.election.epoch, this.id, members, T.successors));
+      this.signed = { key, succession: { members, sig } };
+      this.election.ownSuccession(members, T.successors, sig);
+    }
+    return this.signed.succession;
+  }
+
+  /**
+   * Whether `peer` may become a member of this aggregator's table (the run's admission policy):
+   * allowlist, launcher-signed token, member caps. During the gather, members of the previous
+   * epoch report in and do not count as new.
+   */
+  private admit(peer: PeerId, token: Uint8Array | null): boolean {
+    const agg = this.agg as AggState;
+    const a = this.ctx.admission;
+    if (this.allow !== null && !this.allow.has(peer)) return false;
+    if (a.policy === 'tokens') {
+      const key = a.launcherKey ?? null;
+      if (key === null || token === null || !verifyToken(key, this.ctx.runId, token, a.wallClock?.() ?? 0)) return false;
+    }
+    if (a.maxMembers != null && agg.table.members.size >= a.maxMembers + 1) return false;
+    if (agg.mode !== 'gather') {
+      if (a.maxNewPerEpoch != null && this.newMembers >= a.maxNewPerEpoch) return false;
+      this.newMembers++;
+    }
+    return true;
+  }
+
   resetServer(): void {
     if (this.agg) this.agg.server = this.method.initServer();
   }
@@ -211,7 +267,15 @@ export class Aggregator {
     const agg = this.agg as AggState;
     const L = this.lineage;
     const flags = (agg.mode === 'gather' ? AN_GATHER : 0) | (L.doneReason !== null ? AN_DONE : 0);
-    const body = encodeAnnounce({ round: L.committed, commitEpoch: L.commitEpoch, digest: L.digest, flags, successors: agg.table.successors });
+    const body = encodeAnnounce({
+      round: L.committed,
+      commitEpoch: L.commitEpoch,
+      digest: L.digest,
+      flags,
+      successors: agg.table.successors,
+      succession: this.succession(agg.table),
+      chain: this.election.chain,
+    });
     this.outbox.broadcast(this.outbox.message(MSG.ANNOUNCE, this.election.epoch, L.committed, 0, body));
   }
 
@@ -249,12 +313,25 @@ export class Aggregator {
       return;
     }
     const T = agg.table;
+    if (!T.members.has(msg.sender) && !this.admit(msg.sender, body.token)) {
+      this.outbox.count('not-admitted');
+      return;
+    }
     const m = T.touch(msg.sender);
     m.round = body.round;
     m.commitEpoch = body.commitEpoch;
     m.digest.set(body.digest);
     m.done = (body.flags & HB_DONE) !== 0;
     T.setCapacity(m, body.upKbps, (body.flags & HB_LEAF) !== 0);
+    // A version counts only with the signed commit behind it (checked when it matters: a better
+    // version, or another digest for our own round and epoch — which may prove an equivocation).
+    const c = this.lineage.versionVs(body.round, body.commitEpoch, body.digest);
+    m.verified = c >= 0 && !(body.round === this.lineage.committed && body.commitEpoch === this.lineage.commitEpoch && c !== 0);
+    if (!m.verified && body.round > 0) {
+      m.verified = this.trust.verifyVersion(body.cert, body.round, body.commitEpoch, body.digest);
+      if (!m.verified) this.outbox.count('uncertified-version');
+    }
+
     if (m.missed > 0 && this.outbox.now - m.lastMissAt > this.ctx.timing.leaseMs) {
       m.missed = 0;
       T.dirty = true;
@@ -278,8 +355,8 @@ export class Aggregator {
       for (const s of m.holding) T.unsent.add(s);
       this.outbox.count('holding-corrected');
     }
-    // A better state than ours: fetch it before going on.
-    if (this.lineage.versionVs(body.round, body.commitEpoch, body.digest) < 0 && agg.mode !== 'gather') {
+    // A better state than ours, certified: fetch it before going on.
+    if (m.verified && this.lineage.versionVs(body.round, body.commitEpoch, body.digest) < 0 && agg.mode !== 'gather') {
       this.chase(m);
     }
   }
@@ -307,6 +384,12 @@ export class Aggregator {
       return;
     }
     const T = agg.table;
+    if (!T.members.has(msg.sender)) {
+      // Members join by heartbeat (where the admission policy is applied); a device that answers
+      // a round is asked for one.
+      this.outbox.count('not-admitted');
+      return;
+    }
     const m = T.touch(msg.sender);
     const committed = this.lineage.committed;
     if (agg.mode !== 'round' || msg.round !== agg.round) {
@@ -387,7 +470,7 @@ export class Aggregator {
     // A better state reported during the gather (or since): fetch it first.
     let best: Member | null = null;
     for (const m of agg.table.members.values()) {
-      if (m.id === this.id || agg.failedSync.has(Replication.key(m.id, m.round, m.digest))) continue;
+      if (m.id === this.id || !m.verified || agg.failedSync.has(Replication.key(m.id, m.round, m.digest))) continue;
       if (L.versionVs(m.round, m.commitEpoch, m.digest) >= 0) continue;
       if (best === null || compareVersion(m.round, m.commitEpoch, m.digest, best.round, best.commitEpoch, best.digest) > 0) best = m;
     }
@@ -441,6 +524,8 @@ export class Aggregator {
           delta,
           wanted: kind === 'explicit' && wanted.length === this.M ? this.ctx.limits.allShards : wanted,
           successors: T.successors,
+          succession: this.succession(T),
+          chain: this.election.chain,
         },
         this.M,
       );
@@ -542,12 +627,16 @@ export class Aggregator {
         included,
         payload: payloadBytes,
         successors: sendSuccessors ? T.successors : [],
+        succession: sendSuccessors ? this.succession(T) : null,
+        chain: sendSuccessors ? this.election.chain : null,
         next,
       },
       this.M,
+      this.trust.signCommit(epoch, round, parent, L.digest),
     );
     if (body.length >= this.ctx.broadcast.minBytes) agg.treeWorthy = true;
     const msg = this.outbox.message(MSG.COMMIT, epoch, round, phaseCode(phase), body);
+    L.cert = this.trust.ownCert(msg);
     this.outbox.broadcast(msg);
     this.replication.recordCommit(msg, iteration, phase, included);
     if (this.agg === null || this.agg.mode === 'done') return;

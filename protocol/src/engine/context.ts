@@ -14,6 +14,7 @@ import { WorkPool } from './work-pool.js';
 import { MAX_STRIPES, maxRosterBytes } from '../tree/roster.js';
 import { isTreeKind, MAX_TREE_FRAMES, maxTreeBodyBytes } from '../tree/wire.js';
 import { FIXED_HEADER_BYTES, MAX_SENDER_BYTES, MIN_FRAME_BYTES } from '../frames/format.js';
+import { MAX_CHAIN_BYTES } from '../trust/certs.js';
 
 export interface EngineTiming {
   /** Heartbeat period: devices → aggregator when otherwise silent; aggregator → all when idle. */
@@ -79,6 +80,26 @@ export interface RunContextInit {
   readonly missLimit?: number;
   /** Large broadcasts (default: relay trees, see DEFAULT_BROADCAST). */
   readonly broadcast?: Partial<BroadcastSettings>;
+  /** Round deadlines without a commit after which devices holding shards replace the aggregator (default 5). */
+  readonly stallDeadlines?: number;
+  /** Who may become a member (default: anyone). */
+  readonly admission?: AdmissionPolicy;
+}
+
+/**
+ * The run's admission policy, as the aggregator applies it to new members: anyone (`open`), peers
+ * with a launcher-signed join token (`tokens`: `launcherKey` checks it; `now` is the wall clock in
+ * ms, for the token's expiry), or the listed peer ids (`allowlist`); and caps on the members of an
+ * aggregator's table and on members new since its gather.
+ */
+export interface AdmissionPolicy {
+  readonly policy: 'open' | 'tokens' | 'allowlist';
+  readonly peers?: readonly string[];
+  readonly launcherKey?: Uint8Array | null;
+  readonly maxMembers?: number | null;
+  readonly maxNewPerEpoch?: number | null;
+  /** Wall clock (ms since the Unix epoch) for token expiry; the runtime supplies it. */
+  readonly wallClock?: () => number;
 }
 
 export interface RunContext {
@@ -100,6 +121,8 @@ export interface RunContext {
   readonly syncSlack: number;
   readonly missLimit: number;
   readonly broadcast: BroadcastSettings;
+  readonly stallDeadlines: number;
+  readonly admission: AdmissionPolicy;
   readonly limits: BodyLimits;
   /** Names (sorted) and lengths of the replica's vectors. */
   readonly shape: ReplicaShape;
@@ -167,6 +190,8 @@ export function createRunContext(init: RunContextInit): RunContext {
     syncSlack: init.syncSlack ?? 2,
     missLimit: init.missLimit ?? 2,
     broadcast,
+    stallDeadlines: init.stallDeadlines ?? 5,
+    admission: init.admission ?? { policy: 'open' },
     // 64 bits per coordinate plus slack bounds every compressor's payload (identity: 32).
     limits: { shards: M, maxPayloadBytes: 8 * dim + 4096, allShards },
     shape,
@@ -183,25 +208,29 @@ export function maxBodyBytes(ctx: RunContext, kind: number): number {
   const M = ctx.shards;
   const ids = 130 * (M + 16);
   switch (kind) {
-    case 1: // heartbeat
-      return 64 + 9 * M;
-    case 2: // announce
-      return 64 + 130 * 16;
+    case 1: // heartbeat (+ a commit certificate and a join token)
+      return 64 + 9 * M + 512;
+    case 2: // announce (+ signed succession and certificate chain)
+      return 64 + 130 * 16 + 128 + MAX_CHAIN_BYTES;
     case 3: // open
-      return 256 + ids + 20 * M;
+      return 256 + ids + 20 * M + 128 + MAX_CHAIN_BYTES;
     case 4: // uplink
       return 16 + M * (16 + ctx.limits.maxPayloadBytes);
     case 5: // commit
     case 8: // replay
-      return 512 + ctx.limits.maxPayloadBytes + ids + 20 * M;
+      return 512 + ctx.limits.maxPayloadBytes + ids + 20 * M + 256 + MAX_CHAIN_BYTES;
     case 6: // state request
-      return 64;
+      return 80;
+    case 9: // suspect
+      return 256;
+    case 10: // equivocation
+      return 1024;
     case 7: {
-      let n = 512;
+      let n = 1024;
       for (let i = 0; i < ctx.shape.names.length; i++) n += 140 + 8 * ctx.shape.lengths[i];
       return n;
     }
-    case 9: // roster
+    case 11: // roster
       return maxRosterBytes();
     default:
       return isTreeKind(kind) ? maxTreeBodyBytes(kind, maxTreeFrames(ctx)) : 0;

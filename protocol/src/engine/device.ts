@@ -104,6 +104,7 @@ export class Device {
     private readonly lineage: Lineage,
     private readonly election: Election,
     private readonly self: SelfUplink,
+    private readonly token: Uint8Array | null = null,
   ) {
     this.method = ctx.method;
     this.M = ctx.shards;
@@ -135,7 +136,7 @@ export class Device {
     const flags = (this.resetSinceReport ? HB_RESET : 0) | (L.doneReason !== null ? HB_DONE : 0) | (this.capacity.leaf ? HB_LEAF : 0);
     this.resetSinceReport = false;
     const body = encodeHeartbeat(
-      { round: L.committed, commitEpoch: L.commitEpoch, digest: L.digest, flags, held: this.heldList(), upKbps: this.capacity.upKbps },
+      { round: L.committed, commitEpoch: L.commitEpoch, digest: L.digest, flags, held: this.heldList(), cert: L.cert, token: this.token, upKbps: this.capacity.upKbps },
       this.M,
     );
     this.outbox.send(to, this.outbox.message(MSG.HEARTBEAT, this.election.epoch, L.committed, 0, body));

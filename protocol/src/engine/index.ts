@@ -7,3 +7,4 @@ export * from './messages.js';
 export * from './context.js';
 export * from './peer.js';
 export * from './slab.js';
+export * from './trust.js';

@@ -38,6 +38,8 @@ export interface Member {
   /** Reported upload rate class (kbit/s, 0 = unknown) and leaf flag, for the relay trees' roster. */
   upKbps: number;
   leaf: boolean;
+  /** Its last reported version is certified (a signed commit behind it) or not better than ours. */
+  verified: boolean;
 }
 
 export class Membership {
@@ -90,6 +92,7 @@ export class Membership {
         eligible: false,
         upKbps: 0,
         leaf: false,
+        verified: false,
       };
       this.members.set(id, m);
       this.dirty = true;

@@ -20,16 +20,28 @@
  *   6 STATE_REQUEST peer → peer                  requester's committed round and digest, snapshot?
  *   7 STATE         peer → peer                  replica snapshot
  *   8 REPLAY        peer → peer                  a logged COMMIT re-sent for catch-up (same body)
- *   9 ROSTER        aggregator → all             the membership relay trees are computed from
+ *   9 SUSPECT       peer → all                   a signed lease-expiry attestation: (epoch, aggregator, sig)
+ *  10 EQUIVOCATION  peer → all                   a proof: two commit certificates of one signer for one (epoch, round)
+ *  11 ROSTER        aggregator → all             the membership relay trees are computed from
  *                                                (tree/roster.ts)
  *
- * Kinds 10–12 (ANCHOR, PULL, HOLD) are the relay trees' control messages: the host's relay
+ * Kinds 12–14 (ANCHOR, PULL, HOLD) are the relay trees' control messages: the host's relay
  * handles them (tree/wire.ts), the engine never sees them.
+ *
+ * Trust fields (trust/certs.ts): a successor list travels with the aggregator's signed succession
+ * statement (member count, signature); ANNOUNCE and OPEN carry the aggregator's epoch certificate
+ * chain, a COMMIT carries it with its successor list; every COMMIT ends with its signature block
+ * (signer, signature over the commit statement, whose body hash covers every byte before the
+ * block — the signature only: the signer is the COMMIT's sender, and for a REPLAY the certified
+ * aggregator of its epoch); a HEARTBEAT may carry the commit certificate of the sender's version (a "better version"
+ * counts only with one) and a join token; a STATE carries the commit certificate of its version.
+ * A HEARTBEAT may also end with the sender's upload rate (flag HB_RATE), for the relay trees.
  */
 import { ByteReader, ByteWriter } from './bytes.js';
 import { type DeltaEntry, type DeltaView, readDelta, readIdents, readShardSet, writeDelta, writeIdents, writeShardSet } from './wire-sets.js';
 import { isPhaseName, type PhaseName } from '../methods/types.js';
 import { DIGEST_BYTES } from './digest.js';
+import { type CommitCert, MAX_CHAIN_BYTES, MAX_SIGNATURE_BYTES, readCommitCert, type SignedSuccession, writeCommitCert } from '../trust/certs.js';
 
 export const MSG = {
   HEARTBEAT: 1,
@@ -40,7 +52,9 @@ export const MSG = {
   STATE_REQUEST: 6,
   STATE: 7,
   REPLAY: 8,
-  ROSTER: 9,
+  SUSPECT: 9,
+  EQUIVOCATION: 10,
+  ROSTER: 11,
 } as const;
 export type MessageKind = (typeof MSG)[keyof typeof MSG];
 
@@ -53,10 +67,12 @@ export const KIND_NAMES: Readonly<Record<number, string>> = {
   6: 'state-request',
   7: 'state',
   8: 'replay',
-  9: 'roster',
-  10: 'tree-anchor',
-  11: 'tree-pull',
-  12: 'tree-hold',
+  9: 'suspect',
+  10: 'equivocation',
+  11: 'roster',
+  12: 'tree-anchor',
+  13: 'tree-pull',
+  14: 'tree-hold',
 };
 
 export { DeltaView, readDelta, readShardSet, writeDelta, writeShardSet, type DeltaEntry } from './wire-sets.js';
@@ -85,6 +101,36 @@ function readDigest(r: ByteReader, field: string): Uint8Array {
   return r.raw(DIGEST_BYTES, field);
 }
 
+/** Largest join token (launcher-signed: expiry and signature). */
+export const MAX_TOKEN_BYTES = 128;
+
+/** A successor list and, when it is not empty, the aggregator's signed succession statement. */
+function writeSuccession(w: ByteWriter, successors: readonly string[], succession: SignedSuccession | null): void {
+  writeIdents(w, successors);
+  if (successors.length === 0) return;
+  if (succession === null) throw new RangeError('a successor list travels with its signed succession statement');
+  w.varint(succession.members).bytes(succession.sig);
+}
+
+function readSuccession(r: ByteReader, field: string): { successors: string[]; succession: SignedSuccession | null } {
+  const successors = readIdents(r, field, MAX_SUCCESSORS);
+  if (successors.length === 0) return { successors, succession: null };
+  const members = r.varint(`${field}.members`, 1_000_000_000);
+  const sig = r.bytes(`${field}.sig`, MAX_SIGNATURE_BYTES);
+  return { successors, succession: { members, sig } };
+}
+
+function writeOptionalBytes(w: ByteWriter, b: Uint8Array | null): void {
+  if (b === null) w.u8(0);
+  else w.u8(1).bytes(b);
+}
+
+function readOptionalBytes(r: ByteReader, field: string, max: number): Uint8Array | null {
+  const has = r.u8(`${field}.present`);
+  if (has > 1) r.fail(`${field}.present`, `must be 0 or 1, got ${has}`);
+  return has === 1 ? r.bytes(field, max) : null;
+}
+
 // ------------------------------------------------------------------ HEARTBEAT
 
 /** Heartbeat flag: the sender re-initialised its shard memories (state transfer) since it last reported. */
@@ -102,6 +148,10 @@ export interface HeartbeatBody {
   readonly digest: Uint8Array;
   readonly flags: number;
   readonly held: readonly number[];
+  /** The signed commit that certifies (round, commitEpoch, digest); null at round 0. */
+  readonly cert: CommitCert | null;
+  /** The sender's join token (runs whose admission policy asks for one). */
+  readonly token: Uint8Array | null;
   /** Upload rate in kbit/s (sent with HB_RATE when > 0; decoded as 0 when absent = unknown). */
   readonly upKbps?: number;
 }
@@ -110,11 +160,17 @@ export interface HeartbeatBody {
 export const MAX_UP_KBPS = 100_000_000;
 
 export function encodeHeartbeat(b: HeartbeatBody, M: number): Uint8Array {
-  const w = new ByteWriter(40 + b.held.length * 2);
+  const w = new ByteWriter(40 + b.held.length * 2 + (b.cert ? 320 : 1) + (b.token?.length ?? 0));
   const up = b.upKbps !== undefined && b.upKbps >= 1 ? Math.min(MAX_UP_KBPS, Math.round(b.upKbps)) : 0;
   const flags = (b.flags & ~HB_RATE) | (up > 0 ? HB_RATE : 0);
   w.varint(b.round).varint(b.commitEpoch).raw(b.digest).u8(flags);
   writeShardSet(w, b.held, M);
+  if (b.cert === null) w.u8(0);
+  else {
+    w.u8(1);
+    writeCommitCert(w, b.cert);
+  }
+  writeOptionalBytes(w, b.token);
   if (up > 0) w.varint(up);
   return w.finish();
 }
@@ -127,9 +183,13 @@ export function decodeHeartbeat(bytes: Uint8Array, limits: BodyLimits): Heartbea
   const flags = r.u8('flags');
   if (flags > 15) r.fail('flags', `unknown flags ${flags}`);
   const held = readShardSet(r, 'held', limits);
+  const hasCert = r.u8('cert.present');
+  if (hasCert > 1) r.fail('cert.present', `must be 0 or 1, got ${hasCert}`);
+  const cert = hasCert === 1 ? readCommitCert(r, 'cert') : null;
+  const token = readOptionalBytes(r, 'token', MAX_TOKEN_BYTES);
   const upKbps = flags & HB_RATE ? r.varint('upKbps', MAX_UP_KBPS) : 0;
   r.end();
-  return { round, commitEpoch, digest, flags, held, upKbps };
+  return { round, commitEpoch, digest, flags, held, cert, token, upKbps };
 }
 
 // ------------------------------------------------------------------ ANNOUNCE
@@ -145,12 +205,16 @@ export interface AnnounceBody {
   readonly digest: Uint8Array;
   readonly flags: number;
   readonly successors: readonly string[];
+  readonly succession: SignedSuccession | null;
+  /** The aggregator's epoch certificate chain (trust/certs.ts), encoded. */
+  readonly chain: Uint8Array | null;
 }
 
 export function encodeAnnounce(b: AnnounceBody): Uint8Array {
-  const w = new ByteWriter(64 + b.successors.length * 56);
+  const w = new ByteWriter(160 + b.successors.length * 56 + (b.chain?.length ?? 0));
   w.varint(b.round).varint(b.commitEpoch).raw(b.digest).u8(b.flags);
-  writeIdents(w, b.successors);
+  writeSuccession(w, b.successors, b.succession);
+  writeOptionalBytes(w, b.chain);
   return w.finish();
 }
 
@@ -161,9 +225,10 @@ export function decodeAnnounce(bytes: Uint8Array): AnnounceBody {
   const digest = readDigest(r, 'digest');
   const flags = r.u8('flags');
   if (flags > 3) r.fail('flags', `unknown flags ${flags}`);
-  const successors = readIdents(r, 'successors', MAX_SUCCESSORS);
+  const { successors, succession } = readSuccession(r, 'successors');
+  const chain = readOptionalBytes(r, 'chain', MAX_CHAIN_BYTES);
   r.end();
-  return { round, commitEpoch, digest, flags, successors };
+  return { round, commitEpoch, digest, flags, successors, succession, chain };
 }
 
 /** A phase name: one of the methods' phases (anything else is refused here, at the wire). */
@@ -187,14 +252,17 @@ export interface OpenBody {
   /** Shards whose answers are wanted (their current holders answer). */
   readonly wanted: readonly number[];
   readonly successors: readonly string[];
+  readonly succession: SignedSuccession | null;
+  readonly chain: Uint8Array | null;
 }
 
 export function encodeOpen(b: OpenBody, M: number): Uint8Array {
-  const w = new ByteWriter(96 + b.delta.length * 4 + b.successors.length * 56);
+  const w = new ByteWriter(192 + b.delta.length * 4 + b.successors.length * 56 + (b.chain?.length ?? 0));
   w.varint(b.attempt).varint(b.iteration).ident(b.phase).varint(b.baseEpoch).raw(b.baseDigest).varint(b.deadlineMs);
   writeDelta(w, b.delta);
   writeShardSet(w, b.wanted, M);
-  writeIdents(w, b.successors);
+  writeSuccession(w, b.successors, b.succession);
+  writeOptionalBytes(w, b.chain);
   return w.finish();
 }
 
@@ -213,9 +281,10 @@ export function decodeOpen(bytes: Uint8Array, limits: BodyLimits): DecodedOpen {
   const deadlineMs = r.varint('deadlineMs', 0xffffffff);
   const delta = readDelta(r, bytes, 'delta', 'delta.peers', limits);
   const wanted = readShardSet(r, 'wanted', limits);
-  const successors = readIdents(r, 'successors', MAX_SUCCESSORS);
+  const { successors, succession } = readSuccession(r, 'successors');
+  const chain = readOptionalBytes(r, 'chain', MAX_CHAIN_BYTES);
   r.end();
-  return { attempt, iteration, phase, baseEpoch, baseDigest, deadlineMs, delta, wanted, successors };
+  return { attempt, iteration, phase, baseEpoch, baseDigest, deadlineMs, delta, wanted, successors, succession, chain };
 }
 
 // ------------------------------------------------------------------ UPLINK
@@ -288,28 +357,44 @@ export interface CommitBody {
   /** Encoded downlink payload, or null when the phase broadcasts none. */
   readonly payload: Uint8Array | null;
   readonly successors: readonly string[];
+  readonly succession: SignedSuccession | null;
+  /** The aggregator's epoch certificate chain (sent with the successor list). */
+  readonly chain: Uint8Array | null;
   /** Present when this commit also opens the next round (round + 1, attempt 0). */
   readonly next: CommitNext | null;
 }
 
-export function encodeCommit(b: CommitBody, M: number): Uint8Array {
-  const w = new ByteWriter(96 + (b.payload?.length ?? 0) + b.successors.length * 56 + (b.next?.delta.length ?? 0) * 4);
+/**
+ * Encodes a commit's signed part; `sign` gets those bytes and returns the signature block
+ * (signer, signature), which is appended.
+ */
+export function encodeCommit(b: CommitBody, M: number, sign: (signed: Uint8Array) => { signer: string; sig: Uint8Array }): Uint8Array {
+  const w = new ByteWriter(256 + (b.payload?.length ?? 0) + b.successors.length * 56 + (b.next?.delta.length ?? 0) * 4 + (b.chain?.length ?? 0));
   w.varint(b.iteration).ident(b.phase).varint(b.flags).raw(b.parentDigest).raw(b.digest);
   writeShardSet(w, b.included, M);
   if (b.payload === null) w.u8(0);
   else w.u8(1).bytes(b.payload);
-  writeIdents(w, b.successors);
+  writeSuccession(w, b.successors, b.succession);
+  writeOptionalBytes(w, b.chain);
   if (b.next === null) w.u8(0);
   else {
     w.u8(1);
     writeDelta(w, b.next.delta);
   }
-  return w.finish();
+  const signed = w.finish();
+  const s = sign(signed);
+  const out = new ByteWriter(signed.length + 2 + s.sig.length);
+  out.raw(signed).bytes(s.sig);
+  return out.finish();
 }
 
 /** A decoded COMMIT (or REPLAY): the next round's delta is a view of the body. */
 export interface DecodedCommit extends Omit<CommitBody, 'next'> {
   readonly next: { readonly delta: DeltaView } | null;
+  /** Bytes [0, signedLength) of the body are what the signature's body hash covers. */
+  readonly signedLength: number;
+  /** The aggregator's signature (the signer is not on the wire: the COMMIT's sender, or the aggregator of a REPLAY's epoch). */
+  readonly sig: Uint8Array;
 }
 
 export function decodeCommit(bytes: Uint8Array, limits: BodyLimits): DecodedCommit {
@@ -323,12 +408,15 @@ export function decodeCommit(bytes: Uint8Array, limits: BodyLimits): DecodedComm
   const hasPayload = r.u8('payload.present');
   if (hasPayload > 1) r.fail('payload.present', `must be 0 or 1, got ${hasPayload}`);
   const payload = hasPayload === 1 ? r.bytes('payload', limits.maxPayloadBytes) : null;
-  const successors = readIdents(r, 'successors', MAX_SUCCESSORS);
+  const { successors, succession } = readSuccession(r, 'successors');
+  const chain = readOptionalBytes(r, 'chain', MAX_CHAIN_BYTES);
   const hasNext = r.u8('next.present');
   if (hasNext > 1) r.fail('next.present', `must be 0 or 1, got ${hasNext}`);
   const next = hasNext === 1 ? { delta: readDelta(r, bytes, 'next.delta', 'next.delta.peers', limits) } : null;
+  const signedLength = r.offset;
+  const sig = r.bytes('sig', MAX_SIGNATURE_BYTES);
   r.end();
-  return { iteration, phase, flags, parentDigest, digest, included, payload, successors, next };
+  return { iteration, phase, flags, parentDigest, digest, included, payload, successors, succession, chain, next, signedLength, sig };
 }
 
 // ------------------------------------------------------------------ STATE_REQUEST
@@ -378,8 +466,8 @@ export interface StateHeader {
   readonly nextPhase: PhaseName | '';
 }
 
-export function encodeState(h: StateHeader, vectors: Readonly<Record<string, Float64Array>>, shape: ReplicaShape): Uint8Array {
-  let size = 64 + h.nextPhase.length;
+export function encodeState(h: StateHeader, vectors: Readonly<Record<string, Float64Array>>, shape: ReplicaShape, cert: CommitCert | null): Uint8Array {
+  let size = 400 + h.nextPhase.length;
   for (let i = 0; i < shape.names.length; i++) size += 8 + shape.names[i].length + shape.lengths[i] * 8;
   const w = new ByteWriter(size);
   w.varint(h.round).varint(h.commitEpoch).raw(h.digest).varint(h.iteration).u8(h.initialized ? 1 : 0).ident(h.nextPhase, true);
@@ -387,6 +475,11 @@ export function encodeState(h: StateHeader, vectors: Readonly<Record<string, Flo
   for (const name of shape.names) {
     const v = vectors[name];
     w.ident(name).varint(v.length).f64s(v);
+  }
+  if (cert === null) w.u8(0);
+  else {
+    w.u8(1);
+    writeCommitCert(w, cert);
   }
   return w.finish();
 }
@@ -396,7 +489,7 @@ export function encodeState(h: StateHeader, vectors: Readonly<Record<string, Flo
  * exactly the shape's vectors, in sorted order, with the shape's lengths, and finite values.
  * On error `out` may be partly written: decode into scratch vectors, not the live replica.
  */
-export function decodeStateInto(bytes: Uint8Array, shape: ReplicaShape, out: Record<string, Float64Array>): StateHeader {
+export function decodeStateInto(bytes: Uint8Array, shape: ReplicaShape, out: Record<string, Float64Array>): StateHeader & { readonly cert: CommitCert | null } {
   const r = new ByteReader(bytes, 'state');
   const round = r.varint('round', 0xffffffff);
   const commitEpoch = r.varint('commitEpoch', 0xffffffff);
@@ -415,6 +508,49 @@ export function decodeStateInto(bytes: Uint8Array, shape: ReplicaShape, out: Rec
     if (len !== shape.lengths[i]) r.fail(`vectors[${i}].length`, `expected ${shape.lengths[i]}, got ${len}`);
     r.f64sInto(out[name], `vectors.${name}`);
   }
+  const hasCert = r.u8('cert.present');
+  if (hasCert > 1) r.fail('cert.present', `must be 0 or 1, got ${hasCert}`);
+  const cert = hasCert === 1 ? readCommitCert(r, 'cert') : null;
   r.end();
-  return { round, commitEpoch, digest, iteration, initialized: init === 1, nextPhase };
+  return { round, commitEpoch, digest, iteration, initialized: init === 1, nextPhase, cert };
+}
+
+// ------------------------------------------------------------------ SUSPECT / EQUIVOCATION
+
+export interface SuspectBody {
+  /** The aggregator of the frame's epoch that the sender saw make no progress. */
+  readonly aggregator: string;
+  readonly sig: Uint8Array;
+}
+
+export function encodeSuspect(b: SuspectBody): Uint8Array {
+  return new ByteWriter(160).ident(b.aggregator).bytes(b.sig).finish();
+}
+
+export function decodeSuspect(bytes: Uint8Array): SuspectBody {
+  const r = new ByteReader(bytes, 'suspect');
+  const aggregator = r.ident('aggregator');
+  const sig = r.bytes('sig', MAX_SIGNATURE_BYTES).slice();
+  r.end();
+  return { aggregator, sig };
+}
+
+export interface EquivocationBody {
+  readonly a: CommitCert;
+  readonly b: CommitCert;
+}
+
+export function encodeEquivocation(b: EquivocationBody): Uint8Array {
+  const w = new ByteWriter(700);
+  writeCommitCert(w, b.a);
+  writeCommitCert(w, b.b);
+  return w.finish();
+}
+
+export function decodeEquivocation(bytes: Uint8Array): EquivocationBody {
+  const r = new ByteReader(bytes, 'equivocation');
+  const a = readCommitCert(r, 'a');
+  const b = readCommitCert(r, 'b');
+  r.end();
+  return { a, b };
 }

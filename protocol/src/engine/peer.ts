@@ -8,7 +8,7 @@
  *
  * **Replicated state and lineage.** Every peer holds the method's replica (z, w, F(w), …), the
  * number `round` of the last committed round it applied, the epoch in which that round was
- * committed, and a 128-bit digest of the replica. A commit carries the digest before (parent) and
+ * committed, and the SHA-256 digest of the replica. A commit carries the digest before (parent) and
  * after its application: a peer applies commit r only when it has applied r − 1 *and* its digest is
  * the parent, so no round is applied twice or out of order, and a peer on another lineage cannot
  * mistake a commit for its own. Versions are totally ordered by (round, commit epoch, digest): the
@@ -96,9 +96,14 @@
  * buffers go back to their compressor (`release`) once used.
  *
  * **Fault model.** Peers crash, stall, lose messages and get partitioned; every byte they send is
- * validated and malformed input is refused and counted (`bad-message`), never thrown. Peers are not
- * assumed malicious: one that forges *well-formed* messages (claims a higher epoch, a fake commit)
- * is not defended against — that needs signed messages and Byzantine-robust aggregation.
+ * validated and malformed input is refused and counted (`bad-message`), never thrown. Some peers
+ * may lie (trust.ts, trust/certs.ts): commits are signed by the aggregator that made them and
+ * applied only when its epoch is certified; an epoch is adopted only with a certificate chain (the
+ * previous aggregator's signed successor list, or enough signed lease-expiry attestations); a
+ * snapshot, a replay or a heartbeat's "better version" counts only with a signed commit of a
+ * certified aggregator behind it and only as the answer to this peer's own request; two different
+ * signed commits for one (epoch, round) are a proof that bans their signer; an aggregator that
+ * keeps its lease but commits nothing for `stallDeadlines` deadlines is replaced.
  *
  * **Roles.** The peer is a dispatcher over role objects whose imports point downward only:
  * `Outbox` (actions, counters), `Lineage` (replica, digest, commit log), `Election` (epochs,
@@ -122,7 +127,9 @@ import type { RunContext } from './context.js';
 import { Device } from './device.js';
 import { Election } from './election.js';
 import { Lineage } from './lineage.js';
-import { AN_GATHER, decodeAnnounce, decodeCommit, decodeOpen, ENGINE_CODEC, MSG } from './messages.js';
+import { AN_GATHER, decodeAnnounce, decodeCommit, decodeEquivocation, decodeOpen, decodeSuspect, ENGINE_CODEC, MSG } from './messages.js';
+import type { Identity } from '../ports/identity.js';
+import { Trust } from './trust.js';
 import { Outbox, type Counters } from './outbox.js';
 import { Replication } from './replication.js';
 import type { EngineAction, EngineEvent, EngineMessage, EnginePeer, EngineRole, PeerId, StopReason, TimerKind } from './types.js';
@@ -154,13 +161,20 @@ export class MashaPeer implements EnginePeer {
   private readonly device: Device;
   private readonly replication: Replication;
   private readonly aggregator: Aggregator;
+  private readonly trust: Trust;
 
-  constructor(id: PeerId, ctx: RunContext, role: EngineRole = 'volunteer') {
+  /**
+   * `identity`: this peer's signer (and the check of other peers' signatures); `token`: its join
+   * token, for runs whose admission policy asks for one.
+   */
+  constructor(id: PeerId, ctx: RunContext, role: EngineRole, identity: Identity, token: Uint8Array | null = null) {
     this.id = id;
     this.ctx = ctx;
     const outbox = new Outbox(id, ctx, role);
     const lineage = new Lineage(ctx);
-    const election = new Election(ctx, outbox, {
+    const trust = new Trust(ctx, outbox, identity);
+    this.trust = trust;
+    const election = new Election(ctx, outbox, trust, {
       isAggregating: () => this.aggregator.active,
       beforeAdopt: (aggregator) => {
         if (this.aggregator.active && aggregator !== id) this.aggregator.stepDown();
@@ -171,8 +185,8 @@ export class MashaPeer implements EnginePeer {
       },
       claim: (epoch) => this.aggregator.become(epoch),
     });
-    const device = new Device(ctx, outbox, lineage, election, { ingestOwn: (entries) => this.aggregator.ingestOwn(entries) });
-    const replication = new Replication(ctx, outbox, lineage, device, {
+    const device = new Device(ctx, outbox, lineage, election, { ingestOwn: (entries) => this.aggregator.ingestOwn(entries) }, token);
+    const replication = new Replication(ctx, outbox, lineage, device, trust, {
       isAggregating: () => this.aggregator.active,
       resumeAfterSync: () => this.aggregator.resumeAfterSync(),
       syncFailed: (from, round, digest) => this.aggregator.syncFailed(from, round, digest),
@@ -185,7 +199,11 @@ export class MashaPeer implements EnginePeer {
     this.election = election;
     this.device = device;
     this.replication = replication;
-    this.aggregator = new Aggregator(ctx, outbox, lineage, election, device, replication);
+    this.aggregator = new Aggregator(ctx, outbox, lineage, election, device, replication, trust);
+    trust.onBan = (peer) => {
+      this.aggregator.onBan(peer);
+      if (peer === this.election.aggregator) this.election.distrustAggregator();
+    };
   }
 
   // ================================================================ public surface
@@ -223,6 +241,11 @@ export class MashaPeer implements EnginePeer {
   setCapacity(capacity: { readonly upKbps: number; readonly leaf: boolean }): void {
     const up = capacity.upKbps;
     this.device.capacity = { upKbps: Number.isFinite(up) && up > 0 ? up : 0, leaf: capacity.leaf };
+  }
+
+  /** The certificate chain of this peer's current (epoch, aggregator), encoded (a launcher's anchor for joiners). */
+  get certificate(): Uint8Array | null {
+    return this.election.chain;
   }
 
   /** ‖z − z*‖² / ‖z⁰ − z*‖² of this peer's replica, or null when z* is unknown. */
@@ -276,6 +299,9 @@ export class MashaPeer implements EnginePeer {
       case 'inbound':
         if (event.kind === MSG.COMMIT) this.replication.noteInbound(event.epoch, event.round);
         break;
+      case 'anchor':
+        this.election.anchor(event.chain);
+        break;
       default:
         assertNever(event);
     }
@@ -320,6 +346,10 @@ export class MashaPeer implements EnginePeer {
 
   private onMessage(msg: EngineMessage): void {
     if (msg.sender === this.id) return;
+    if (this.trust.isBanned(msg.sender)) {
+      this.outbox.count('banned-peer');
+      return;
+    }
     if (msg.runId !== this.ctx.runId) {
       this.outbox.count('wrong-run');
       return;
@@ -357,6 +387,14 @@ export class MashaPeer implements EnginePeer {
         case MSG.ROSTER:
           this.onRoster(msg);
           break;
+        case MSG.SUSPECT:
+          this.election.onSuspect(msg, decodeSuspect(msg.body));
+          break;
+        case MSG.EQUIVOCATION: {
+          const p = decodeEquivocation(msg.body);
+          if (!this.trust.onProof(p.a, p.b)) this.outbox.count('bad-signature');
+          break;
+        }
         default:
           this.outbox.count('bad-message');
       }
@@ -372,23 +410,30 @@ export class MashaPeer implements EnginePeer {
   private onAnnounce(msg: EngineMessage): void {
     const body = decodeAnnounce(msg.body);
     const isNewEpoch = msg.epoch > this.election.epoch;
-    if (!this.election.acceptAggregator(msg)) return;
-    this.election.takeSuccessors(body.successors);
+    if (!this.election.acceptAggregator(msg, body.chain)) return;
+    this.election.takeSuccessors(msg, body.successors, body.succession);
     if (body.flags & AN_GATHER && !isNewEpoch) this.device.sendHeartbeat();
     this.replication.reconcile(msg.sender, body.round, body.commitEpoch, body.digest);
   }
 
-  /** The relay trees' roster: handed to the host (its relay lays the trees out). */
+  /**
+   * The relay trees' roster: handed to the host (its relay lays the trees out). Only the current
+   * aggregator's counts (a roster never moves this peer to another epoch: it carries no
+   * certificate, and its trees serve only that aggregator's broadcasts).
+   */
   private onRoster(msg: EngineMessage): void {
     const roster = decodeRosterShared(msg.body, msg.sender, msg.epoch);
-    if (!this.election.acceptAggregator(msg)) return;
+    if (msg.epoch !== this.election.epoch || msg.sender !== this.election.aggregator) {
+      this.outbox.count(msg.epoch < this.election.epoch ? 'stale-epoch' : 'misdirected');
+      return;
+    }
     this.outbox.push({ type: 'roster', roster });
   }
 
   private onOpen(msg: EngineMessage): void {
     const body = decodeOpen(msg.body, this.ctx.limits);
-    if (!this.election.acceptAggregator(msg)) return;
-    this.election.takeSuccessors(body.successors);
+    if (!this.election.acceptAggregator(msg, body.chain)) return;
+    this.election.takeSuccessors(msg, body.successors, body.succession);
     const D = this.device;
     D.applyDelta(body.delta, msg.epoch, msg.round, body.attempt);
     this.replication.reconcile(msg.sender, msg.round - 1, body.baseEpoch, body.baseDigest);
@@ -414,8 +459,13 @@ export class MashaPeer implements EnginePeer {
 
   private onCommit(msg: EngineMessage): void {
     const body = decodeCommit(msg.body, this.ctx.limits);
-    if (!this.election.acceptAggregator(msg)) return;
-    this.election.takeSuccessors(body.successors);
+    if (!this.election.acceptAggregator(msg, body.chain)) return;
+    if (!this.trust.verifyCommit(msg, body)) {
+      this.outbox.count('bad-signature');
+      return;
+    }
+    this.election.takeSuccessors(msg, body.successors, body.succession);
+    this.election.progress();
     this.replication.onCommit(msg, body);
     // The commit opens round + 1 — unless this peer is past it already (a late commit applied after
     // later ones: its implicit open must not replace the open of a newer round being answered).

@@ -11,6 +11,11 @@
  * of a 10,000-peer swarm fetch the same 89 KB commit from the aggregator, whose uplink then held
  * its broadcasts back past the lease: a needless election and aborted rounds with the default
  * timing.
+ *
+ * **Only answers, only certified.** A STATE or REPLAY is taken only from the peer this peer asked
+ * (its sync in progress), a REPLAY only when the aggregator of its epoch signed it, and a STATE
+ * only when it carries the signed commit of a certified aggregator that produced its digest
+ * (SHA-256 of the snapshot, recomputed here). Anything else is counted and dropped.
  */
 import type { MethodInstance } from '../methods/types.js';
 import type { PhaseName } from '../methods/types.js';
@@ -20,6 +25,7 @@ import { digestEquals, digestHex, replicaDigest } from './digest.js';
 import { compareVersion, type Lineage } from './lineage.js';
 import { type DecodedCommit, type StateHeader, decodeCommit, decodeStateInto, decodeStateRequest, encodeState, encodeStateRequest, MSG } from './messages.js';
 import type { Outbox } from './outbox.js';
+import type { Trust } from './trust.js';
 import type { EngineMessage, PeerId, TimerKind } from './types.js';
 
 /** A device this many commits behind may just be waiting for them (see `reconcile`). */
@@ -59,6 +65,8 @@ export class Replication {
   private readonly served = new Map<PeerId, { at: number; round: number }>();
   /** The newest commit known to be on its way down the relay trees (its anchor arrived), and when. */
   private inbound: { epoch: number; round: number; at: number } | null = null;
+  /** The peer this peer last asked for state, and until when its replays are taken. */
+  private asked: { from: PeerId; until: number } | null = null;
   /** Commits received ahead of a missing one (bounded by the log length), by round. */
   private readonly early = new Map<number, { msg: EngineMessage; body: DecodedCommit }>();
   private readonly method: MethodInstance;
@@ -68,6 +76,7 @@ export class Replication {
     private readonly outbox: Outbox,
     private readonly lineage: Lineage,
     private readonly device: Device,
+    private readonly trust: Trust,
     private readonly hooks: ReplicationHooks,
   ) {
     this.method = ctx.method;
@@ -107,7 +116,8 @@ export class Replication {
     const info = this.method.phase(phase);
     const payload = body.payload === null ? null : info.downlink.decode(body.payload, this.ctx.dim);
     const downlink = { payload, flags: body.flags, included: body.included };
-    const iteration = L.apply(msg.round, msg.epoch, phase, downlink, () => this.device.adoptPending(msg.round, body.included));
+    const iteration = L.apply(msg.round, msg.epoch, phase, downlink, () => this.device.adoptPending(msg.round, body.included), msg.body);
+    L.cert = this.trust.certOf(msg, body);
     if (payload !== null) info.downlink.release?.(payload);
     this.recordCommit(msg, iteration, phase, body.included);
     if (!digestEquals(L.digest, body.digest)) {
@@ -178,6 +188,7 @@ export class Replication {
     }
     const L = this.lineage;
     this.sync = { from, since: now, round, commitEpoch: epoch, digest: digest.slice() };
+    this.asked = { from, until: now + this.ctx.timing.syncTimeoutMs };
     const body = encodeStateRequest({ round: L.committed, digest: L.digest, snapshot });
     this.outbox.send(from, this.outbox.message(MSG.STATE_REQUEST, this.hooks.epoch(), L.committed, 0, body));
     this.outbox.setTimer('sync', this.ctx.timing.syncTimeoutMs);
@@ -281,7 +292,7 @@ export class Replication {
       initialized: L.replica.initialized,
       nextPhase: L.nextPhase ?? '',
     };
-    const state = encodeState(header, L.replica.vectors, this.ctx.shape);
+    const state = encodeState(header, L.replica.vectors, this.ctx.shape, L.cert);
     this.outbox.send(from, this.outbox.message(MSG.STATE, this.hooks.epoch(), L.committed, 0, state));
     this.outbox.count('snapshots-served');
   }
@@ -289,7 +300,16 @@ export class Replication {
   // ---------------------------------------------------------------- receiving state
 
   onReplay(msg: EngineMessage): void {
+    const asked = this.asked;
+    if (asked === null || msg.sender !== asked.from || this.outbox.now > asked.until) {
+      this.outbox.count('unsolicited-replay');
+      return;
+    }
     const body = decodeCommit(msg.body, this.ctx.limits);
+    if (!this.trust.verifyCommit(msg, body)) {
+      this.outbox.count('bad-signature');
+      return;
+    }
     if (!this.lineage.extendedBy(msg.round, body.parentDigest)) {
       this.outbox.count('replay-skipped');
       return;
@@ -320,6 +340,10 @@ export class Replication {
     }
     if (L.versionVs(h.round, h.commitEpoch, h.digest) >= 0) {
       this.outbox.count('state-not-newer');
+      return;
+    }
+    if (!this.trust.verifyVersion(h.cert, h.round, h.commitEpoch, h.digest)) {
+      this.outbox.count('uncertified-state');
       return;
     }
     if (h.nextPhase !== '') this.method.phase(h.nextPhase); // a phase of another method → typed error

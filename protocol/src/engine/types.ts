@@ -32,17 +32,22 @@ export const ENGINE_COUNTERS = [
   'aborted-round',
   'bad-message',
   'bad-payload',
+  'bad-signature',
+  'banned-peer',
   'digest-mismatch',
   'duplicate-commit',
   'duplicate-uplink',
   'early-commit-applied',
   'epoch-conflict',
+  'epoch-exhausted',
+  'equivocation-proven',
   'evaluation-failed',
   'forced-refresh',
   'holding-corrected',
   'late-uplink',
   'member-expired',
   'misdirected',
+  'not-admitted',
   'phase-mismatch',
   'reassigned-shards',
   'rejected',
@@ -54,16 +59,22 @@ export const ENGINE_COUNTERS = [
   'snapshots-served',
   'stale-epoch',
   'stale-evaluation',
+  'stalled-aggregator',
   'state-digest-mismatch',
   'state-installed',
   'state-not-newer',
   'state-request-not-behind',
   'state-request-throttled',
   'step-down',
+  'suspect-sent',
   'sync-after-grace',
   'sync-request',
   'sync-timeout',
   'unassigned-uplink',
+  'uncertified-epoch',
+  'uncertified-state',
+  'uncertified-version',
+  'unsolicited-replay',
   'unsolicited-state',
   'wrong-run',
 ] as const;
@@ -113,6 +124,11 @@ export type EngineEvent =
   | { readonly type: 'evaluated'; readonly id: number; readonly error: string | null }
   /** The driver rejected an incoming frame/message (bad bytes, stale epoch, limits) — for counting. */
   | { readonly type: 'rejected'; readonly from: PeerId | null; readonly reason: string }
+  /**
+   * An epoch certificate chain vouched for by the launcher (its signed run announcement carries the
+   * chain its observer holds): peers that join mid-run start trusting from it.
+   */
+  | { readonly type: 'anchor'; readonly chain: Uint8Array }
   /** A broadcast of (kind, epoch, round) is on its way down the relay trees (its anchor arrived). */
   | { readonly type: 'inbound'; readonly kind: number; readonly epoch: number; readonly round: number };
 

@@ -5,11 +5,11 @@
  * (a table with one wake-up request to the runtime), message ids, framing with the run's frame size
  * and reassembly with the run's limits, counters, status reports, and event records.
  *
- * A runtime implements four ports (ports/): a `Scheduler` (clock, one wake-up), a `FrameLink`
+ * A runtime implements five ports (ports/): a `Scheduler` (clock, one wake-up), a `FrameLink`
  * (frames out; it hands inbound frames to `receive`/`receiveFrame` and connection hints to
- * `peerConnected`/`peerDisconnected`), an `Evaluator` (operator evaluations, synchronous or not)
- * and an `EventSink`. The simulator, the Node peer and the browser's Web Worker differ only in
- * those.
+ * `peerConnected`/`peerDisconnected`), an `Evaluator` (operator evaluations, synchronous or not),
+ * an `Identity` (signatures: Ed25519 in Node and the browser, a keyed MAC in the simulator) and an
+ * `EventSink`. The simulator, the Node peer and the browser's Web Worker differ only in those.
  *
  *     runtime ──frames, hints, wake──▶ PeerHost ──events──▶ MashaPeer (sans-I/O)
  *     runtime ◀──frames, wakeAt──────── PeerHost ◀──actions── MashaPeer
@@ -41,6 +41,7 @@ import type { EngineAction, EngineEvent, EngineMessage, EngineRole, PeerId, Time
 import type { EventSink } from '../ports/event-sink.js';
 import type { Evaluator } from '../ports/evaluator.js';
 import type { FrameLink, OutgoingMeta } from '../ports/frame-link.js';
+import type { Identity } from '../ports/identity.js';
 import type { Scheduler } from '../ports/scheduler.js';
 import { encodeStatus, MAX_COUNTERS, MAX_LISTED_SHARDS, STATUS_VERSION, type PeerStatus } from '../swarm/status.js';
 import type { HostRecord, RecordKind } from './records.js';
@@ -97,12 +98,16 @@ export interface PeerHostInit {
   readonly tree?: HostTreeOptions;
   /** What this peer reports for the relay trees: upload rate (kbit/s, 0 = unknown), never relay (a tab). */
   readonly capacity?: { readonly upKbps: number; readonly leaf: boolean };
+  /** This peer's join token (runs whose admission policy asks for one). */
+  readonly token?: Uint8Array | null;
 }
 
 export interface PeerHostPorts {
   readonly scheduler: Scheduler;
   readonly link: FrameLink;
   readonly evaluator: Evaluator;
+  /** This peer's signer and the check of other peers' signatures. */
+  readonly identity: Identity;
   readonly events?: EventSink;
 }
 
@@ -165,7 +170,7 @@ export class PeerHost {
     this.id = init.id;
     this.ctx = ctx;
     this.role = init.role ?? 'volunteer';
-    this.engine = new MashaPeer(init.id, ctx, this.role);
+    this.engine = new MashaPeer(init.id, ctx, this.role, ports.identity, init.token ?? null);
     this.scheduler = ports.scheduler;
     this.link = ports.link;
     this.evaluator = ports.evaluator;
@@ -384,6 +389,11 @@ export class PeerHost {
       this.record({ ev: 'receive', peer: this.id, from: m.sender, kind: m.kind, epoch: m.epoch, round: m.round, phase: m.phase, bytes: m.body.length });
     }
     this.dispatch({ type: 'message', from: message.sender, message });
+  }
+
+  /** An epoch certificate chain the launcher vouches for (see the engine's `anchor` event). */
+  anchor(chain: Uint8Array): void {
+    if (!this.stopped) this.dispatch({ type: 'anchor', chain });
   }
 
   peerConnected(peer: PeerId): void {

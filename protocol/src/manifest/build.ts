@@ -29,6 +29,8 @@ export interface BuildOptions {
   readonly readFile?: (path: string) => string;
   /** A problem the caller already built for this manifest (skips generation / loading). */
   readonly problem?: Problem;
+  /** Wall clock (ms since the Unix epoch) for join tokens' expiry (runs with admission 'tokens'). */
+  readonly wallClock?: () => number;
 }
 
 export interface BuiltRun {
@@ -146,6 +148,21 @@ export function runFromManifest(manifest: Manifest, options: BuildOptions = {}):
     minPeers: net.minPeers,
     timing: { heartbeatMs: net.heartbeatMs, leaseMs: net.leaseMs, roundDeadlineMs: net.roundDeadlineMs },
     ...(net.broadcast !== undefined ? { broadcast: net.broadcast } : {}),
+    stallDeadlines: net.stallDeadlines,
+    admission: {
+      policy: manifest.admission.policy,
+      ...(manifest.admission.peers !== undefined ? { peers: manifest.admission.peers } : {}),
+      launcherKey: manifest.launcher !== undefined ? hexBytes(manifest.launcher) : null,
+      maxMembers: manifest.admission.maxMembers ?? null,
+      maxNewPerEpoch: manifest.admission.maxNewPerEpoch ?? null,
+      ...(options.wallClock !== undefined ? { wallClock: options.wallClock } : {}),
+    },
   });
   return { ...built, ctx };
+}
+
+function hexBytes(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
 }

@@ -49,7 +49,8 @@ export const MANIFEST_DEFAULTS = {
   } satisfies Record<MethodName, string>,
   compressors: { server: 'identity' },
   stop: { iterations: 10_000 },
-  network: { frameBytes: 65_536, roundDeadlineMs: 2_000, heartbeatMs: 500, leaseMs: 2_000, quorum: 0.5, minPeers: 1 },
+  network: { frameBytes: 65_536, roundDeadlineMs: 2_000, heartbeatMs: 500, leaseMs: 2_000, quorum: 0.5, minPeers: 1, stallDeadlines: 5 },
+  admission: { policy: 'open' as const },
   seed: 0,
 } as const;
 
@@ -150,6 +151,20 @@ const networkSchema = z.strictObject({
       minBytes: int(0, 1 << 30).optional(),
     })
     .optional(),
+  /** Round deadlines without a commit after which devices holding shards replace the aggregator. */
+  stallDeadlines: int(2, 1000).default(MANIFEST_DEFAULTS.network.stallDeadlines),
+});
+
+/**
+ * Who may become a member: anyone (`open`), peers with a join token the launcher signed
+ * (`tokens`), or the listed peer ids (`allowlist`); optional caps on members and on new members per
+ * epoch (the aggregator applies them).
+ */
+const admissionSchema = z.strictObject({
+  policy: z.enum(['open', 'tokens', 'allowlist']).default(MANIFEST_DEFAULTS.admission.policy),
+  peers: z.array(z.string().min(1).max(128)).max(100_000).optional(),
+  maxMembers: int(1, 1_000_000).optional(),
+  maxNewPerEpoch: int(1, 1_000_000).optional(),
 });
 
 const manifestObject = z.strictObject({
@@ -161,6 +176,16 @@ const manifestObject = z.strictObject({
   network: networkSchema.default({ ...MANIFEST_DEFAULTS.network }),
   /** Run seed: keys every shared draw (RandK indices, b_k, samples). */
   seed: seedSchema.default(MANIFEST_DEFAULTS.seed),
+  admission: admissionSchema.default({ ...MANIFEST_DEFAULTS.admission }),
+  /**
+   * The launcher's Ed25519 public key (64 hex digits). Part of the manifest, so the run id binds
+   * it: volunteers accept run announcements (and the end of the run) only when this key signed
+   * them. `masha launch` fills it in with its key.
+   */
+  launcher: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex digits (an Ed25519 public key)')
+    .optional(),
 });
 
 const manifestSchema = manifestObject.transform((m) => ({
@@ -199,6 +224,12 @@ export function parseManifest(value: unknown): Manifest {
   }
   if (m.method.stochastic && m.problem.kind === 'bilinear' && m.problem.samples < 2) {
     throw new ValidationError('method.stochastic', 'stochastic mode needs problem.samples ≥ 2');
+  }
+  if (m.admission.policy === 'tokens' && m.launcher === undefined) {
+    throw new ValidationError('admission.policy', "'tokens' needs the launcher's key ('launcher'), which signs the tokens");
+  }
+  if (m.admission.policy === 'allowlist' && (m.admission.peers === undefined || m.admission.peers.length === 0)) {
+    throw new ValidationError('admission.peers', "'allowlist' needs the peer ids it allows");
   }
   checkSpec('compressors.device', () => parseCompressor(m.compressors.device));
   checkSpec('compressors.server', () => parseCompressor(m.compressors.server));

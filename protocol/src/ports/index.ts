@@ -6,3 +6,4 @@ export type * from './scheduler.js';
 export type * from './frame-link.js';
 export type * from './evaluator.js';
 export type * from './event-sink.js';
+export type * from './identity.js';

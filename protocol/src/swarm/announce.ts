@@ -17,13 +17,24 @@
  * (zod), its manifest must validate (`parseManifest`), and `runIdOf(manifest)` must equal the run
  * id of the frames — otherwise the announcement is refused and counted by reason. The author of an
  * announcement is the gossip message's signed author.
+ *
+ * **Signed by the launcher.** A manifest that names its launcher's key (`launcher`, which the run id
+ * therefore binds) is announced with `seq` (increasing: the launcher's clock in ms at publication,
+ * so a restarted launcher goes on increasing), `expiresAt` (ms since the Unix epoch), an `anchor`
+ * (the epoch certificate chain its observer holds, base64: peers that join mid-run start trusting
+ * epochs from it) and `sig`, the launcher's Ed25519 signature of the canonical JSON of everything
+ * else. Readers refuse such an announcement unsigned, badly signed, expired, or with a `seq` not
+ * above the last one they took for that run: no one but the launcher can announce or end its run,
+ * and an old announcement cannot be replayed.
  */
 import { utf8DecodeStrict, utf8Encode } from '../utf8.js';
 import { MashaError, ValidationError } from '../errors.js';
 import { encodeFrames } from '../frames/encode.js';
 import { FrameError } from '../frames/frame-error.js';
 import { Reassembler } from '../frames/reassembler.js';
-import { runIdOf, sha256Hex } from '../manifest/canonical.js';
+import { canonicalJson, runIdOf, sha256Hex } from '../manifest/canonical.js';
+import { ed25519Sign, ed25519Verify } from '../trust/ed25519.js';
+import { base64Decode, base64Encode } from '../trust/base64.js';
 import { parseManifest, type Manifest } from '../manifest/schema.js';
 import { z } from 'zod';
 import { STOP_REASONS, type StopReason } from './summary.js';
@@ -60,7 +71,38 @@ const envelopeSchema = z.strictObject({
       committedRounds: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
     })
     .optional(),
+  seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  expiresAt: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  anchor: z.base64().max(32 * 1024).optional(),
+  sig: z.string().regex(/^[0-9a-f]{128}$/).optional(),
 });
+
+/** How long a signed announcement stays valid (ms): a few republication periods. */
+export const ANNOUNCE_TTL_MS = 30_000;
+
+function announceSigningBytes(runId: string, envelope: Record<string, unknown>): Uint8Array {
+  return utf8Encode(`masha-announce/1:${runId}:${canonicalJson(envelope)}`);
+}
+
+function hex(b: Uint8Array): string {
+  let s = '';
+  for (const x of b) s += x.toString(16).padStart(2, '0');
+  return s;
+}
+
+function unhex(h: string): Uint8Array {
+  const out = new Uint8Array(h.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(h.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+function b64(b: Uint8Array): string {
+  return base64Encode(b);
+}
+
+function unb64(t: string): Uint8Array {
+  return base64Decode(t) ?? new Uint8Array(0);
+}
 
 /** How a finished run ended, as its launcher announces it. */
 export interface RunOutcome {
@@ -81,6 +123,22 @@ export interface RunAnnouncement {
   readonly outcome?: RunOutcome;
   /** Peer id of the launcher (the announcement's authenticated author). */
   readonly launcher: string;
+  /** Signed announcements: sequence number, expiry, and the launcher's epoch anchor (encoded chain). */
+  readonly seq?: number;
+  readonly expiresAt?: number;
+  readonly anchor?: Uint8Array;
+  /** True when the launcher's key (the manifest's `launcher`) signed it. */
+  readonly signed?: boolean;
+}
+
+/** What a launcher signs its announcements with. */
+export interface AnnounceSigner {
+  /** The launcher's Ed25519 secret key (the manifest's `launcher` is its public key). */
+  readonly secretKey: Uint8Array;
+  /** Wall clock (ms since the Unix epoch): seq and expiry. */
+  readonly now: () => number;
+  /** The epoch certificate chain to vouch for (the launcher's observer's), if any. */
+  readonly anchor?: () => Uint8Array | null;
 }
 
 
@@ -101,14 +159,30 @@ export function pinProblemFile(manifest: Manifest, readFile: (path: string) => s
 
 /** The frames of one announcement (a fresh `messageId` per publication). */
 export function encodeAnnouncement(
-  a: Omit<RunAnnouncement, 'launcher' | 'runId'>,
+  a: Pick<RunAnnouncement, 'manifest' | 'files' | 'state' | 'startedAt' | 'outcome'>,
   sender: string,
   messageId: number,
   frameSize: number,
+  signer?: AnnounceSigner,
 ): Uint8Array[] {
-  const body = utf8Encode(
-    JSON.stringify({ v: ANNOUNCE_VERSION, manifest: a.manifest, files: a.files, state: a.state, startedAt: a.startedAt, ...(a.outcome !== undefined ? { outcome: a.outcome } : {}) }),
-  );
+  const envelope: Record<string, unknown> = {
+    v: ANNOUNCE_VERSION,
+    manifest: a.manifest,
+    files: a.files,
+    state: a.state,
+    startedAt: a.startedAt,
+    ...(a.outcome !== undefined ? { outcome: a.outcome } : {}),
+  };
+  if (a.manifest.launcher !== undefined) {
+    if (signer === undefined) throw new AnnounceError('unsigned', "a run whose manifest names its launcher's key is announced signed");
+    const now = signer.now();
+    envelope.seq = now;
+    envelope.expiresAt = now + ANNOUNCE_TTL_MS;
+    const anchor = signer.anchor?.() ?? null;
+    if (anchor !== null) envelope.anchor = b64(anchor);
+    envelope.sig = hex(ed25519Sign(signer.secretKey, announceSigningBytes(runIdOf(a.manifest), envelope)));
+  }
+  const body = utf8Encode(JSON.stringify(envelope));
   if (body.length > MAX_ANNOUNCE_BYTES) {
     throw new AnnounceError('too-large', `the run announcement is ${body.length} bytes (limit ${MAX_ANNOUNCE_BYTES}): use a generated problem or a smaller problem file`);
   }
@@ -130,6 +204,11 @@ export class AnnouncementReader {
   });
   /** Refused frames and announcements, by reason. */
   readonly rejected: Record<string, number> = {};
+  /** The last sequence number taken per run (signed runs). */
+  private readonly seqs = new Map<string, number>();
+
+  /** `wallClock`: ms since the Unix epoch, for the expiry of signed announcements (none: expiry unchecked). */
+  constructor(private readonly wallClock: (() => number) | null = null) {}
 
   /**
    * Takes one frame from `from` (the gossip author, or undefined when unknown). Returns an
@@ -148,7 +227,17 @@ export class AnnouncementReader {
     }
     if (msg === null) return null;
     try {
-      return decodeAnnouncementBody(msg.runId, msg.sender, msg.body);
+      const a = decodeAnnouncementBody(msg.runId, msg.sender, msg.body, this.wallClock?.());
+      if (a.seq !== undefined) {
+        const last = this.seqs.get(a.runId);
+        if (last !== undefined && a.seq <= last) {
+          this.count('replayed');
+          return null;
+        }
+        if (this.seqs.size > 1024) this.seqs.clear();
+        this.seqs.set(a.runId, a.seq);
+      }
+      return a;
     } catch (e) {
       if (e instanceof MashaError) {
         this.count(e instanceof ValidationError ? 'bad-manifest' : e.code);
@@ -167,8 +256,11 @@ export class AnnouncementReader {
   }
 }
 
-/** Validates an announcement body whose frames named `runId`. Throws AnnounceError or ValidationError. */
-export function decodeAnnouncementBody(runId: string, sender: string, body: Uint8Array): RunAnnouncement {
+/**
+ * Validates an announcement body whose frames named `runId` (signed runs: signature and, given
+ * `now` in ms since the Unix epoch, expiry). Throws AnnounceError or ValidationError.
+ */
+export function decodeAnnouncementBody(runId: string, sender: string, body: Uint8Array, now?: number): RunAnnouncement {
   let json: unknown;
   try {
     json = JSON.parse(utf8DecodeStrict(body));
@@ -190,13 +282,28 @@ export function decodeAnnouncementBody(runId: string, sender: string, body: Uint
       throw new AnnounceError('bad-file', `the problem file ${manifest.problem.path} does not match the manifest's SHA-256`);
     }
   }
+  const d = r.data;
+  let signed = false;
+  if (manifest.launcher !== undefined) {
+    if (d.sig === undefined || d.seq === undefined || d.expiresAt === undefined) throw new AnnounceError('unsigned', `run ${runId} names its launcher's key but the announcement is not signed`);
+    const { sig, ...rest } = json as Record<string, unknown>;
+    if (!ed25519Verify(unhex(manifest.launcher), announceSigningBytes(runId, rest), unhex(sig as string))) {
+      throw new AnnounceError('bad-signature', `the announcement of run ${runId} is not signed by its launcher's key`);
+    }
+    if (now !== undefined && d.expiresAt < now) throw new AnnounceError('expired', `the announcement of run ${runId} expired`);
+    signed = true;
+  }
   return {
     runId,
     manifest,
-    files: r.data.files,
-    state: r.data.state,
-    startedAt: r.data.startedAt,
-    ...(r.data.outcome !== undefined ? { outcome: r.data.outcome } : {}),
+    files: d.files,
+    state: d.state,
+    startedAt: d.startedAt,
+    ...(d.outcome !== undefined ? { outcome: d.outcome } : {}),
     launcher: sender,
+    ...(d.seq !== undefined ? { seq: d.seq } : {}),
+    ...(d.expiresAt !== undefined ? { expiresAt: d.expiresAt } : {}),
+    ...(d.anchor !== undefined ? { anchor: unb64(d.anchor) } : {}),
+    ...(signed ? { signed } : {}),
   };
 }

@@ -53,7 +53,7 @@ export const statusSchema = z.strictObject({
   /** Last committed round applied, its iteration count and replica digest. */
   round: count(),
   iteration: count(),
-  digest: hex(32),
+  digest: hex(64),
   /** Relative squared distance of the peer's iterate to z* (null when unknown). */
   relDist: z.number().min(0).refine(Number.isFinite, 'must be finite').nullable(),
   held: z.array(z.number().int().min(0).max(1e6)).max(MAX_LISTED_SHARDS),

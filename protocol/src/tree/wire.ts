@@ -4,14 +4,14 @@
  * is about; the body names the rest of the broadcast's key.
  *
  *   kind           direction                     body
- *   10 ANCHOR      origin → all (gossip), or     target kind (u8), target message id (u32), frame
+ *   12 ANCHOR      origin → all (gossip), or     target kind (u8), target message id (u32), frame
  *                  origin → one peer (direct)    count (varint), roster epoch and version (varints),
  *                                                hash algorithm (u8: 1 = SHA-256), one 32-byte hash
  *                                                per frame (the whole frame's bytes)
- *   11 PULL        peer → ancestor / origin      origin (ident), target kind (u8), message id (u32),
+  *   13 PULL        peer → ancestor / origin      origin (ident), target kind (u8), message id (u32),
  *                                                frame count (varint), flags (u8: 1 follow, 2 anchor,
  *                                                4 roster), bitmap of the wanted frames
- *   12 HOLD        relay → its children          origin (ident), target kind (u8), message id (u32),
+  *   14 HOLD        relay → its children          origin (ident), target kind (u8), message id (u32),
  *                                                stripe (u8)
  *
  * The ANCHOR is what makes relaying trust-free: it travels only on authenticated paths (gossip
@@ -24,7 +24,7 @@ import { ByteReader, ByteWriter } from '../engine/bytes.js';
 import type { PeerId } from '../engine/types.js';
 import { MAX_STRIPES } from './roster.js';
 
-export const TREE_KIND = { ANCHOR: 10, PULL: 11, HOLD: 12 } as const;
+export const TREE_KIND = { ANCHOR: 12, PULL: 13, HOLD: 14 } as const;
 export type TreeKind = (typeof TREE_KIND)[keyof typeof TREE_KIND];
 
 export function isTreeKind(kind: number): kind is TreeKind {

@@ -1,7 +1,8 @@
 import { buildProblem, type MashaPeer, MSG, operatorNormSq, runFromManifest, type EngineAction, type EngineCounter, type EvaluationRequest, type Manifest, type ManifestRun, type Problem } from '@masha/protocol';
 import { ByteSlab } from '@masha/protocol/engine';
+import { SimKeyring } from '@masha/protocol/trust';
 import { evaluateRequest, PeerHost, type HostRecord, type RecordKind } from '@masha/protocol/host';
-import type { EventSink as RecordSink, Evaluator, FrameLink } from '@masha/protocol/ports';
+import type { EventSink as RecordSink, Evaluator, FrameLink, Identity } from '@masha/protocol/ports';
 import { frameHash } from '@masha/protocol/tree';
 import { logTime, type EventSink } from '../des/event-log.js';
 import { DEFAULT_LINK, type LinkProfile } from '../des/link-model.js';
@@ -49,6 +50,8 @@ export interface SimulateOptions {
     readonly link?: (id: string, link: FrameLink) => FrameLink;
     readonly node?: (id: string, node: SimNode) => SimNode;
   };
+  /** Each peer's Identity (default: the simulator's keyed MAC, `SimKeyring`; benchmarks pass Ed25519). */
+  readonly identity?: (id: string) => Identity;
 }
 
 export interface IterationInfo {
@@ -245,6 +248,18 @@ export function simulate(options: SimulateOptions): SimulateResult {
     }
   };
 
+  // Signatures: a keyed MAC per peer (see SimKeyring); each host gets only its own signer.
+  const keyring = new SimKeyring(`${run.runId}:${options.seed ?? manifest.seed}`);
+  // A joiner trusts the epochs the launcher vouches for — in a real swarm the chain in its signed
+  // run announcement; here the chain of the live peer in the highest epoch.
+  const anchorChain = (): Uint8Array | null => {
+    let best: MashaPeer | null = null;
+    for (const h of hosts.values()) {
+      if (h.isStopped || h.engine.certificate === null) continue;
+      if (best === null || h.engine.snapshot().epoch > best.snapshot().epoch) best = h.engine;
+    }
+    return best?.certificate ?? null;
+  };
   const swarm = new Swarm({
     seed: options.seed ?? manifest.seed,
     link: options.link ?? DEFAULT_LINK,
@@ -272,11 +287,30 @@ export function simulate(options: SimulateOptions): SimulateResult {
           scheduler: ports.scheduler,
           link: options.adversary?.link ? options.adversary.link(id, ports.link) : ports.link,
           evaluator: new SimEvaluator(problem, ports.cpu),
+          identity: options.identity?.(id) ?? keyring.signerOf(id),
           ...(records ? { events: records } : {}),
         },
       );
+      const anchor = anchorChain();
       hosts.set(id, host);
-      return options.adversary?.node ? options.adversary.node(id, host) : host;
+      const node: SimNode =
+        anchor === null
+          ? host
+          : {
+              // Anchored once started (the swarm starts the node right after creating it).
+              start: () => {
+                host.start();
+                host.anchor(anchor);
+              },
+              stop: () => host.stop(),
+              wake: () => host.wake(),
+              receive: (b, f) => host.receive(b, f),
+              receiveFrame: (fr, sz, f, sh) => host.receiveFrame(fr, sz, f, sh),
+              receiveRelayed: (b, f, fr) => host.receiveRelayed(b, f, fr),
+              peerConnected: (p) => host.peerConnected(p),
+              peerDisconnected: (p) => host.peerDisconnected(p),
+            };
+      return options.adversary?.node ? options.adversary.node(id, node) : node;
     },
     observer: {
       onMembership: (_id, _ev, now, alive) => {

@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { runIdOf, type Manifest } from '@masha/protocol';
+import { keyedManifest, loadOrCreateLauncherKey } from '@masha/node';
 import type { LiveState, TabRecord } from '../../../browser/src/worker-protocol.js';
 import { Launcher, readLog, Volunteer, type LogEvent } from '../swarm-helpers.js';
 import type { BrowserSession } from './session.js';
@@ -64,15 +65,16 @@ export class TabSwarm {
 
   writeManifest(manifest: Manifest, name = 'run.json'): { path: string; runId: string } {
     const path = join(this.dir, name);
-    writeFileSync(path, JSON.stringify(manifest, null, 2));
-    return { path, runId: runIdOf(manifest) };
+    const keyed = keyedManifest(manifest, loadOrCreateLauncherKey(join(this.dir, 'launcher.key')));
+    writeFileSync(path, JSON.stringify(keyed, null, 2));
+    return { path, runId: runIdOf(keyed) };
   }
 
   launch(manifestPath: string, timeoutS = 300): Launcher {
     const stderr = join(this.dir, 'launcher.log');
     const child = this.session.ns.masha(
       'launcher',
-      ['--progress', 'lines', 'launch', '--manifest', manifestPath, '--relay', this.session.relayTcp, '--out', this.runsDir, '--json', '--timeout', String(timeoutS)],
+      ['--progress', 'lines', 'launch', '--manifest', manifestPath, '--key', join(this.dir, 'launcher.key'), '--relay', this.session.relayTcp, '--out', this.runsDir, '--json', '--timeout', String(timeoutS)],
       { stdout: 'pipe', stderr: { file: stderr } },
     );
     return new Launcher(child, stderr);

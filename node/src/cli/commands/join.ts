@@ -21,6 +21,7 @@ export interface JoinFlags {
   afterRound?: number;
   uploadMbps?: number;
   leaf?: boolean;
+  token?: string;
   json?: boolean;
 }
 
@@ -34,6 +35,7 @@ export function configureJoin(cmd: Command): void {
     .option('--wait <seconds>', 'how long to wait for the run to be announced', parseSeconds, 60)
     .option('--linger <seconds>', 'stay this long after the run is done, serving state to stragglers (default: two leases)', parseSeconds)
     .option('--connect-timeout <seconds>', 'how long to wait for a relay', parseSeconds, 10)
+    .option('--token <token>', "join token from the run's launcher (`masha token`), for runs that admit only token holders")
     .option('--after-round <n>', 'start working only once the run has reached round n (staged demos, tests of late joiners)', parseRound)
     .option('--upload-mbps <rate>', "this machine's upload rate in Mbit/s: faster peers relay more of the aggregator's broadcasts (default: unknown, counted as the swarm's median)", parseMbps)
     .option('--leaf', "never relay broadcasts to other peers (a metered or slow link): receive them only")
@@ -68,6 +70,7 @@ export async function runJoin(flags: JoinFlags, ctx: CliContext): Promise<number
       ...(flags.linger !== undefined ? { lingerMs: flags.linger * 1000 } : {}),
       ...(flags.afterRound !== undefined ? { afterRound: flags.afterRound } : {}),
       capacity: { upKbps: (flags.uploadMbps ?? 0) * 1000, leaf: flags.leaf === true },
+      ...(flags.token !== undefined ? { token: flags.token } : {}),
       signal,
       onConnected: ({ peerId, addrs }) => {
         emit('connected', { peerId, pid: process.pid, addrs });

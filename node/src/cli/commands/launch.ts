@@ -19,6 +19,7 @@ export interface LaunchFlags {
   timeout?: number;
   connectTimeout: number;
   json?: boolean;
+  key?: string;
 }
 
 export function configureLaunch(cmd: Command): void {
@@ -31,6 +32,7 @@ export function configureLaunch(cmd: Command): void {
     .option('--timeout <seconds>', 'give up after this long (the summary is still written)', parseSeconds)
     .option('--connect-timeout <seconds>', 'how long to wait for a relay', parseSeconds, 10)
     .option('--json', 'print the summary as JSON on stdout (progress stays on stderr)')
+    .option('--key <file>', "the launcher's key file: it signs the run's announcements (created on first use)", '.masha/launcher.key')
     .addHelpText(
       'after',
       '\nExit codes: 0 target reached, 1 run ended without reaching it, 2 bad manifest or flags, 3 relay unreachable, 130 interrupted.' +
@@ -81,8 +83,10 @@ export async function runLaunch(flags: LaunchFlags, ctx: CliContext): Promise<nu
       connectTimeoutMs: flags.connectTimeout * 1000,
       ...(flags.timeout !== undefined ? { timeoutMs: flags.timeout * 1000 } : {}),
       signal,
-      onLaunched: ({ runId, peerId }) => {
-        ctx.stderr.write(`masha launch: run ${runId} published by ${peerId}\n`);
+      ...(flags.key !== undefined ? { keyFile: flags.key } : {}),
+      onLaunched: ({ runId, peerId, key }) => {
+        if (key.created) ctx.stderr.write(`masha launch: created the launcher key ${key.path} (keep it: it signs this run's announcements; runs launched with it are yours)\n`);
+        ctx.stderr.write(`masha launch: run ${runId} published by ${peerId}, signed by launcher key ${key.publicKey.slice(0, 16)}…\n`);
         ctx.stderr.write(`masha launch: volunteers join with: masha join --relay ${relays[0]} --run ${runId}\n`);
         bar = startProgress(`run ${runId.slice(0, 8)}`, PROGRESS_STEPS, {
           stream: ctx.stderr,

@@ -11,6 +11,7 @@ import { ValidationError } from '@masha/protocol';
 import { OBJECTIVES, OPTIMIZER_NAMES, parseModelTask, parseOptimizer, type Objective, type OptimizerName } from '@masha/protocol/model';
 import { startProgress, type Progress } from '../progress.js';
 import { NODE_BACKENDS, type NodeBackend } from '../../model/runtimes.js';
+import { chooseDevice, DEVICE_FLAGS, type DeviceChoice, type DeviceFlag } from '../../model/device.js';
 import { trainLocal, type TrainSummary } from '../../model/train.js';
 import { EXIT, oneOf, UsageError } from '../errors.js';
 import { interruptSignal, type CliContext } from '../io.js';
@@ -32,6 +33,7 @@ export interface TrainFlags {
   batch: number;
   seed: number;
   backend: NodeBackend;
+  device: DeviceFlag;
   threads: number;
   lowMemory?: boolean;
   model?: string;
@@ -87,6 +89,12 @@ export function configureTrain(cmd: Command): void {
     .option('--batch <n>', 'examples per step', count, 16)
     .option('--seed <n>', 'seed of the initial parameters, minibatches and masks', seedArg, 0)
     .option('--backend <name>', `gradient runtime: node (onnxruntime-node, native) | wasm (onnxruntime-web's wasm backend in Node)`, oneOf<NodeBackend>(NODE_BACKENDS), 'node')
+    .option(
+      '--device <name>',
+      `where gradients are computed: auto (a GPU when onnxruntime-node can use one — CUDA, then WebGPU — checked against the CPU on a probe graph; else the CPU) | cpu | gpu (fail unless a GPU passes the probe)`,
+      oneOf<DeviceFlag>(DEVICE_FLAGS),
+      'auto',
+    )
     .option('--threads <n>', 'runtime threads', count, 1)
     .option('--low-memory', "onnxruntime-node without its memory arena: about 5× less resident memory, steps about 35% slower")
     .option('--model <json>', 'model configuration overrides as JSON, e.g. \'{"layers":2,"hidden":128}\'')
@@ -138,7 +146,7 @@ function humanSummary(s: TrainSummary, out: string): string {
   const pct = (x: number | null): string => (x === null ? '—' : `${(100 * x).toFixed(1)}%`);
   const unit = s.task.objective === 'classify' ? 'examples' : 'masked tokens';
   return [
-    `trained ${s.task.objective}${s.task.adversarial ? ' (adversarial)' : ''} for ${s.stepsDone} steps in ${s.wallSeconds.toFixed(1)} s (${s.msPerStep.median.toFixed(0)} ms/step median, ${s.backend})${s.interrupted ? ' — interrupted' : ''}`,
+    `trained ${s.task.objective}${s.task.adversarial ? ' (adversarial)' : ''} for ${s.stepsDone} steps in ${s.wallSeconds.toFixed(1)} s (${s.msPerStep.median.toFixed(0)} ms/step median, ${s.backend} on ${s.device.provider === 'cpu' ? 'the CPU' : `the GPU (${s.device.provider})`})${s.interrupted ? ' — interrupted' : ''}`,
     `  test: accuracy ${pct(f.accuracy)} over ${f.examples} ${unit}, loss ${f.loss.toFixed(4)}${f.majority !== null ? ` (majority class ${pct(f.majority)})` : ''}`,
     `  robust accuracy ${pct(f.robustAccuracy)} under an ε = ${f.attack.epsilon} embedding attack (${f.attack.steps} steps) on ${f.robustExamples} ${unit}`,
     `  files in ${out}/ (summary.json, train.csv, eval.csv, training.svg, params.f32)`,
@@ -178,6 +186,8 @@ export async function runTrain(flags: TrainFlags, ctx: CliContext): Promise<numb
   const attackEpsilon = flags.attackEpsilon ?? flags.epsilon;
   const attack = { epsilon: attackEpsilon, steps: flags.attackSteps, stepSize: (2.5 * attackEpsilon) / flags.attackSteps };
   const out = resolve(ctx.cwd, flags.out);
+  const device = await deviceFor(flags.backend, flags.device);
+  ctx.stderr.write(`masha train: computing on ${device.reason}\n`);
   const { signal, dispose } = interruptSignal();
   let bar: Progress | null = null;
   const say = (text: string): void => void ctx.stderr.write(`masha train: ${text}\n`);
@@ -188,6 +198,7 @@ export async function runTrain(flags: TrainFlags, ctx: CliContext): Promise<numb
       optimizer,
       steps: flags.steps,
       backend: flags.backend,
+      device,
       threads: flags.threads,
       arena: !flags.lowMemory,
       ...(flags.data !== undefined ? { dataDir: resolve(ctx.cwd, flags.data) } : {}),
@@ -217,4 +228,11 @@ export async function runTrain(flags: TrainFlags, ctx: CliContext): Promise<numb
     (bar as Progress | null)?.stop();
     dispose();
   }
+}
+
+/** The device for onnxruntime-node; the wasm backend always computes on the CPU. */
+async function deviceFor(backend: NodeBackend, flag: DeviceFlag): Promise<DeviceChoice> {
+  if (backend === 'node') return chooseDevice(flag);
+  if (flag === 'gpu') throw new UsageError('--device', 'gpu: the wasm backend computes on the CPU; use --backend node to compute on a GPU.');
+  return { requested: flag, provider: 'cpu', probes: [], reason: 'the CPU (the wasm backend)' };
 }
