@@ -56,16 +56,22 @@ describe('relay trees: a relay killed with SIGKILL during a large broadcast', ()
     const victim = swarm.volunteers.find((v) => v.peerId !== aggregatorId) as Volunteer;
     const victimId = victim.peerId as string;
     const logPath = join(swarm.runDir(runId), 'peers', `${victimId}.jsonl`);
-    // Watch its log: the moment it has the first frame of a commit, kill it.
-    const from = (victim.status?.round ?? 0) + 1;
+    // Watch its log from now on: the moment it has the first frame of a new commit, kill it.
+    const from = swarm.round() + 1;
+    const seen = existsSync(logPath) ? readFileSync(logPath, 'utf8').length : 0;
     let killedRound = -1;
     const deadline = Date.now() + 120_000;
     while (killedRound < 0) {
       if (Date.now() > deadline) throw new Error('the victim never started relaying a commit');
       if (existsSync(logPath)) {
-        for (const line of readFileSync(logPath, 'utf8').split('\n')) {
+        for (const line of readFileSync(logPath, 'utf8').slice(seen).split('\n')) {
           if (!line.includes('"first-frame"')) continue;
-          const e = JSON.parse(line) as LogEvent;
+          let e: LogEvent;
+          try {
+            e = JSON.parse(line) as LogEvent;
+          } catch {
+            continue; // a line still being written
+          }
           if (e.kind === 5 && (e.round as number) >= from) {
             killedRound = e.round as number;
             break;
