@@ -22,12 +22,14 @@ const rosterArb = fc
     epoch,
     version,
     stripes,
+    frameCost: 0,
+    latencyCost: 0,
     members: members.map((m, i) => ({ id: `p${String(i).padStart(4, '0')}`, ...m })),
   }));
 
 function homogeneous(n: number, stripes = 8, kbps = 20_000): Roster {
   const members: RosterMember[] = Array.from({ length: n }, (_, i) => ({ id: `p${String(i).padStart(4, '0')}`, upKbps: kbps, leaf: false }));
-  return { root: 'agg', epoch: 3, version: 1, stripes, members };
+  return { root: 'agg', epoch: 3, version: 1, stripes, frameCost: 0, latencyCost: 0, members };
 }
 
 /** Checks the tree invariants of a layout; returns the per-member count of trees it is interior in. */
@@ -129,10 +131,21 @@ describe('relay-tree layout', () => {
     }
   });
 
+  it('weighs depth by the roster\'s cost model: costly hops give wider, shallower trees', () => {
+    const members = homogeneous(999, 16).members;
+    const cheap = computeLayout({ root: 'agg', epoch: 1, version: 1, stripes: 16, frameCost: 100, latencyCost: 1_000, members });
+    // 1.6 MB commits in 4 KiB frames at 20 Mbit/s with 40 ms hops: f/S = 0.0026, L·u/S = 0.0625.
+    const costly = computeLayout({ root: 'agg', epoch: 1, version: 1, stripes: 16, frameCost: 2_560, latencyCost: 62_500, members });
+    expect(costly.maxDepth).toBeLessThan(cheap.maxDepth);
+    expect(costly.stripes).toBeGreaterThan(cheap.stripes);
+    // Still about one copy per uploader.
+    expect(costly.bottleneck).toBeLessThan(1.2);
+  });
+
   it('gives faster members more children and puts them nearer the root', () => {
     // Half the members upload 4× faster than the others.
     const members: RosterMember[] = Array.from({ length: 200 }, (_, i) => ({ id: `p${String(i).padStart(4, '0')}`, upKbps: i % 2 === 0 ? 80_000 : 20_000, leaf: false }));
-    const L = computeLayout({ root: 'agg', epoch: 1, version: 1, stripes: 8, members });
+    const L = computeLayout({ root: 'agg', epoch: 1, version: 1, stripes: 8, frameCost: 0, latencyCost: 0, members });
     const u = uploadCopies(L);
     let fast = 0;
     let slow = 0;
@@ -154,18 +167,18 @@ describe('relay-tree layout', () => {
       { id: 'tab1', upKbps: 50_000, leaf: true },
       { id: 'tab2', upKbps: 0, leaf: true },
     ];
-    const L = computeLayout({ root: 'agg', epoch: 1, version: 1, stripes: 4, members });
+    const L = computeLayout({ root: 'agg', epoch: 1, version: 1, stripes: 4, frameCost: 0, latencyCost: 0, members });
     expect(L.relays).toBe(2);
     const u = uploadCopies(L);
     expect(u.members[2]).toBe(0);
     expect(u.members[3]).toBe(0);
     expect(u.members[4]).toBe(0);
     const tabs: RosterMember[] = Array.from({ length: 9 }, (_, i) => ({ id: `tab${i}`, upKbps: 0, leaf: true }));
-    const onlyTabs = computeLayout({ root: 'agg', epoch: 1, version: 1, stripes: 4, members: tabs });
+    const onlyTabs = computeLayout({ root: 'agg', epoch: 1, version: 1, stripes: 4, frameCost: 0, latencyCost: 0, members: tabs });
     expect(onlyTabs.relays).toBe(9);
     expect(uploadCopies(onlyTabs).root).toBeCloseTo(1, 12);
     // A member far below the median never relays, even when it is one of few.
-    const star = computeLayout({ root: 'agg', epoch: 1, version: 1, stripes: 4, members: [...members.slice(0, 2), { id: 'z', upKbps: 1, leaf: false }].map((m, i) => ({ ...m, upKbps: i < 2 ? 1_000_000 : 1 })) });
+    const star = computeLayout({ root: 'agg', epoch: 1, version: 1, stripes: 4, frameCost: 0, latencyCost: 0, members: [...members.slice(0, 2), { id: 'z', upKbps: 1, leaf: false }].map((m, i) => ({ ...m, upKbps: i < 2 ? 1_000_000 : 1 })) });
     expect(star.relays).toBe(2);
   });
 
@@ -201,13 +214,13 @@ describe('roster codec', () => {
       }),
       { numRuns: 50 },
     );
-    const ok = encodeRoster({ version: 1, stripes: 2, members: [{ id: 'a', upKbps: 5, leaf: false }, { id: 'b', upKbps: 0, leaf: true }] });
+    const ok = encodeRoster({ version: 1, stripes: 2, frameCost: 0, latencyCost: 0, members: [{ id: 'a', upKbps: 5, leaf: false }, { id: 'b', upKbps: 0, leaf: true }] });
     expect(() => decodeRoster(ok, 'a', 1)).toThrow(/root is not a member/);
     expect(() => decodeRoster(ok.subarray(0, ok.length - 1), 'x', 1)).toThrow(MessageError);
     const bad = ok.slice();
     bad[1] = 0; // stripes
     expect(() => decodeRoster(bad, 'x', 1)).toThrow(/stripes/);
-    expect(() => encodeRoster({ version: 1, stripes: 1, members: [{ id: 'b', upKbps: 0, leaf: false }, { id: 'a', upKbps: 0, leaf: false }] })).toThrow(RangeError);
+    expect(() => encodeRoster({ version: 1, stripes: 1, frameCost: 0, latencyCost: 0, members: [{ id: 'b', upKbps: 0, leaf: false }, { id: 'a', upKbps: 0, leaf: false }] })).toThrow(RangeError);
   });
 
   it('publishes rates as classes: near rates share one, far ones differ', () => {

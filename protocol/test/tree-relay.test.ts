@@ -19,6 +19,8 @@ const roster: Roster = {
   epoch: 2,
   version: 1,
   stripes: 4,
+  frameCost: 0,
+  latencyCost: 0,
   members: Array.from({ length: 24 }, (_, i) => ({ id: `m${String(i).padStart(2, '0')}`, upKbps: 20_000, leaf: false })),
 };
 const layout = layoutOf(roster);

@@ -194,7 +194,7 @@ describe('relay trees in the simulator', () => {
               stop: () => node.stop(),
               wake: () => node.wake(),
               receive: (b, from) => node.receive(b, from),
-              receiveRelayed: (b, from, f) => node.receiveRelayed?.(b, from, f),
+              receiveRelayed: (b, from, f, sh) => node.receiveRelayed?.(b, from, f, sh),
               peerConnected: (p) => node.peerConnected(p),
               peerDisconnected: (p) => node.peerDisconnected(p),
               // Gossip (shared broadcast) anchors never arrive; direct ones do.

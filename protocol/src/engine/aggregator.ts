@@ -41,7 +41,7 @@ import { phaseCode } from './phase-code.js';
 import { Replication } from './replication.js';
 import { RoundSum } from './round-sum.js';
 import type { EngineMessage, PeerId } from './types.js';
-import { encodeRoster, MAX_ROSTER_MEMBERS, sameMembers, type Roster, type RosterMember } from '../tree/roster.js';
+import { encodeRoster, MAX_COST_PPM, MAX_ROSTER_MEMBERS, sameMembers, type Roster, type RosterMember } from '../tree/roster.js';
 import type { Trust } from './trust.js';
 import { successionStatement, type SignedSuccession } from '../trust/certs.js';
 import { verifyToken } from '../trust/ed25519.js';
@@ -71,6 +71,8 @@ interface AggState {
   readonly failedSync: Set<string>;
   /** This epoch's broadcasts are large enough for the relay trees (a large one was made). */
   treeWorthy: boolean;
+  /** The largest commit body of this epoch (bytes): the trees' cost model's S. */
+  largestBody: number;
   /** The roster last published (relay trees), or null. */
   roster: Roster | null;
 }
@@ -130,6 +132,7 @@ export class Aggregator {
       lastOpened: { round: -1, attempt: -1 },
       failedSync: new Set<string>(),
       treeWorthy: false,
+      largestBody: 0,
       roster: null,
     };
     this.outbox.lastBroadcast = this.outbox.now;
@@ -296,7 +299,16 @@ export class Aggregator {
     if (members.length > MAX_ROSTER_MEMBERS) members.length = MAX_ROSTER_MEMBERS;
     const stripes = this.ctx.broadcast.stripes;
     if (agg.roster !== null && sameMembers(agg.roster, { members, stripes })) return;
-    const roster: Roster = { root: this.id, epoch: agg.epoch, version: (agg.roster?.version ?? 0) + 1, stripes, members };
+    // The layout's cost model (layout.ts), in ppm of one copy's upload time S/u at the median rate.
+    const bc = this.ctx.broadcast;
+    const rates = members.filter((m) => m.upKbps > 0).map((m) => m.upKbps).sort((a, b) => a - b);
+    const upKbps = rates.length > 0 ? rates[rates.length >> 1] : bc.defaultUpKbps;
+    const S = Math.max(1, agg.largestBody);
+    const copyMs = S / (upKbps / 8); // kbit/s = 1/8 byte per ms
+    // Rounded as the wire carries them: every peer must lay out the very same trees.
+    const frameCost = Math.min(MAX_COST_PPM, Math.round((1e6 * Math.min(bc.frameBytes, S)) / S));
+    const latencyCost = Math.min(MAX_COST_PPM, Math.round((1e6 * bc.hopMs) / copyMs));
+    const roster: Roster = { root: this.id, epoch: agg.epoch, version: (agg.roster?.version ?? 0) + 1, stripes, frameCost, latencyCost, members };
     agg.roster = roster;
     const L = this.lineage;
     this.outbox.broadcast(this.outbox.message(MSG.ROSTER, agg.epoch, L.committed, 0, encodeRoster(roster)));
@@ -605,7 +617,10 @@ export class Aggregator {
     );
     if (decoded !== null) info.downlink.release?.(decoded);
     if (info.requiresAll) T.holdersChanged = false;
-    if (payloadBytes !== null && payloadBytes.length >= this.ctx.broadcast.minBytes) agg.treeWorthy = true;
+    if (payloadBytes !== null) {
+      if (payloadBytes.length >= this.ctx.broadcast.minBytes) agg.treeWorthy = true;
+      if (payloadBytes.length > agg.largestBody) agg.largestBody = payloadBytes.length;
+    }
     let next: { delta: DeltaEntry[] } | null = null;
     if (L.finishReason() === null) {
       const delta = T.boundary(L.committed);
@@ -635,6 +650,7 @@ export class Aggregator {
       this.trust.signCommit(epoch, round, parent, L.digest),
     );
     if (body.length >= this.ctx.broadcast.minBytes) agg.treeWorthy = true;
+    if (body.length > agg.largestBody) agg.largestBody = body.length;
     const msg = this.outbox.message(MSG.COMMIT, epoch, round, phaseCode(phase), body);
     L.cert = this.trust.ownCert(msg);
     this.outbox.broadcast(msg);

@@ -52,9 +52,15 @@ export interface BroadcastSettings {
   readonly minBytes: number;
   /** A stripe that makes no progress for this long is repaired (ms). Default: half a heartbeat. */
   readonly stallMs: number;
+  /** The run's frame size (bytes), for the trees' cost model. */
+  readonly frameBytes: number;
+  /** The latency of one relay hop the trees' cost model assumes (ms): two home access links. */
+  readonly hopMs: number;
+  /** The upload rate assumed for peers that report none (kbit/s). */
+  readonly defaultUpKbps: number;
 }
 
-export const DEFAULT_BROADCAST = { tree: true, stripes: 8, minBytes: 32 * 1024 } as const;
+export const DEFAULT_BROADCAST = { tree: true, stripes: 8, minBytes: 32 * 1024, frameBytes: 64 * 1024, hopMs: 40, defaultUpKbps: 20_000 } as const;
 
 export interface RunContextInit {
   readonly runId: string;
@@ -167,11 +173,16 @@ export function createRunContext(init: RunContextInit): RunContext {
     stripes: bc.stripes ?? DEFAULT_BROADCAST.stripes,
     minBytes: bc.minBytes ?? DEFAULT_BROADCAST.minBytes,
     stallMs: bc.stallMs ?? Math.max(1, timing.heartbeatMs / 2),
+    frameBytes: bc.frameBytes ?? DEFAULT_BROADCAST.frameBytes,
+    hopMs: bc.hopMs ?? DEFAULT_BROADCAST.hopMs,
+    defaultUpKbps: bc.defaultUpKbps ?? DEFAULT_BROADCAST.defaultUpKbps,
   };
   if (!(Number.isInteger(broadcast.stripes) && broadcast.stripes >= 1 && broadcast.stripes <= MAX_STRIPES)) {
     throw new ValidationError('broadcast.stripes', `must be an integer in [1, ${MAX_STRIPES}], got ${broadcast.stripes}`);
   }
-  if (!(broadcast.minBytes >= 0 && broadcast.stallMs > 0)) throw new ValidationError('broadcast', 'minBytes must be ≥ 0 and stallMs > 0');
+  if (!(broadcast.minBytes >= 0 && broadcast.stallMs > 0 && broadcast.frameBytes > 0 && broadcast.hopMs >= 0 && broadcast.defaultUpKbps > 0)) {
+    throw new ValidationError('broadcast', 'minBytes and hopMs must be ≥ 0, stallMs, frameBytes and defaultUpKbps > 0');
+  }
   return {
     runId,
     method,

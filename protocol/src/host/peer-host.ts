@@ -231,7 +231,7 @@ export class PeerHost {
         this.bytes.broadcast += meta.bytes;
         link.broadcast(frames, meta);
       },
-      deliver: (frame: Frame, _size: number) => this.reassemble(frame, undefined, undefined),
+      deliver: (frame: Frame, _size: number, shared) => this.reassemble(frame, undefined, shared),
       resendRoster: (to: PeerId, epoch: number, version: number) => {
         const m = this.rosterMessages.find((r) => r.epoch === epoch && rosterVersionOf(r) === version);
         if (m !== undefined && to !== this.id) this.send(to, m);
@@ -332,9 +332,10 @@ export class PeerHost {
   /**
    * A frame from the link's tree channel: a relayed broadcast's frame, sent by `from` (a relay, or
    * the origin). The relay checks it against its anchor before forwarding or reassembling it.
-   * `frame`: the decoded frame when the runtime decoded it already (the simulator).
+   * `frame`: the decoded frame when the runtime decoded it already (the simulator); `shared`: as
+   * for `receiveFrame`, one message object for every recipient of the broadcast (the simulator).
    */
-  receiveRelayed(bytes: Uint8Array, from: PeerId, frame?: Frame): void {
+  receiveRelayed(bytes: Uint8Array, from: PeerId, frame?: Frame, shared?: { message: EngineMessage | null }): void {
     if (this.stopped) return;
     let f: Frame;
     if (frame !== undefined) f = frame;
@@ -351,7 +352,7 @@ export class PeerHost {
       this.bump('tree-refused');
       return;
     }
-    this.tree.onFrame(bytes, f, from);
+    this.tree.onFrame(bytes, f, from, shared);
     this.armWake();
   }
 

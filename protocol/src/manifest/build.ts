@@ -147,7 +147,7 @@ export function runFromManifest(manifest: Manifest, options: BuildOptions = {}):
     quorum: quorumShards(net.quorum, problem.shards),
     minPeers: net.minPeers,
     timing: { heartbeatMs: net.heartbeatMs, leaseMs: net.leaseMs, roundDeadlineMs: net.roundDeadlineMs },
-    ...(net.broadcast !== undefined ? { broadcast: net.broadcast } : {}),
+    broadcast: { ...net.broadcast, frameBytes: net.frameBytes },
     stallDeadlines: net.stallDeadlines,
     admission: {
       policy: manifest.admission.policy,

@@ -20,12 +20,16 @@
  *   (largest remainder), so each one's upload time per broadcast is about the same. Relays are
  *   placed breadth-first in decreasing rate order, fastest nearest the root, then the other
  *   members in an order drawn per stripe (so a member's parents differ from tree to tree).
- * - **How many stripes.** k is the number in [1, roster.stripes] with the lowest predicted cost:
+ * - **How many stripes.** k is the number in [1, roster.stripes] with the lowest predicted time:
  *   the largest upload time of any uploader (copies it sends over its rate, in units of the
- *   median rate's time for one copy; at least 1, the root's copy) plus `HOP_COST` per level of
- *   the deepest tree — the pipeline fills one hop per level. Ties go to fewer stripes. In a small
- *   swarm this picks one stripe per relay (every relay feeds all others its stripe: depth 2); in a
- *   large one ~roster.stripes trees of fan-out ~k.
+ *   median rate's time for one copy, S/u; at least 1, the root's copy) plus the pipeline's fill,
+ *   one hop per level of the deepest tree: a hop costs the upload of one frame to each of a
+ *   node's c children and one link latency, c·f/S + L·u/S in the same unit — the roster's
+ *   `frameCost` and `latencyCost`, which the aggregator estimates from its broadcasts' size S,
+ *   the frame size f, the median rate u and an assumed hop latency L (`HOP_COST` per level when
+ *   the roster gives none). Ties go to fewer stripes. In a small swarm this picks one stripe per
+ *   relay (every relay feeds all others its stripe: depth 2); in a large one shallow trees of
+ *   fan-out ~k, as wide as the frame term allows.
  * - **Ties** between equal rates are broken by a hash of (epoch, version, id), so another roster
  *   moves the load around.
  *
@@ -138,6 +142,8 @@ interface Candidate {
   readonly trees: StripeTree[];
   readonly bottleneck: number;
   readonly maxDepth: number;
+  /** Most children of any node (the root included) in any tree. */
+  readonly maxChildren: number;
 }
 
 /** Builds the k trees for one stripe count. */
@@ -154,6 +160,7 @@ function build(p: Prepared, k: number): Candidate {
   for (let s = 0; s < k; s++) for (const i of groups[s]) isRelayOf[i] = s;
   let bottleneck = 1; // the root's one copy
   let maxDepth = 0;
+  let maxChildren = 0;
   const trees: StripeTree[] = [];
   let rootCopies = 0;
   for (let s = 0; s < k; s++) {
@@ -207,7 +214,11 @@ function build(p: Prepared, k: number): Candidate {
       }
     }
     const childStart = new Int32Array(n + 1);
-    for (let i = 0; i < n; i++) childStart[i + 1] = childStart[i] + kids[i].length;
+    for (let i = 0; i < n; i++) {
+      childStart[i + 1] = childStart[i] + kids[i].length;
+      if (kids[i].length > maxChildren) maxChildren = kids[i].length;
+    }
+    if (rootChildren.length > maxChildren) maxChildren = rootChildren.length;
     const childList = new Int32Array(childStart[n]);
     for (let i = 0; i < n; i++) childList.set(kids[i], childStart[i]);
     trees.push({ parent, depth, childStart, childList, rootChildren: Int32Array.from(rootChildren), maxDepth: deepest });
@@ -215,7 +226,7 @@ function build(p: Prepared, k: number): Candidate {
   }
   const rootLoad = rootCopies / k;
   if (rootLoad > bottleneck) bottleneck = rootLoad;
-  return { stripes: k, trees, bottleneck, maxDepth };
+  return { stripes: k, trees, bottleneck, maxDepth, maxChildren };
 }
 
 /** Computes the layout of a roster (see the module comment). O(k² · n log n) for k ≤ roster.stripes. */
@@ -228,7 +239,8 @@ export function computeLayout(roster: Roster): TreeLayout {
   let bestScore = Number.POSITIVE_INFINITY;
   for (let k = 1; k <= most; k++) {
     const c = build(p, k);
-    const score = c.bottleneck + HOP_COST * c.maxDepth;
+    const hop = roster.frameCost === 0 && roster.latencyCost === 0 ? HOP_COST : (c.maxChildren * roster.frameCost + roster.latencyCost) / 1e6;
+    const score = c.bottleneck + hop * c.maxDepth;
     if (score < bestScore - 1e-9) {
       best = c;
       bestScore = score;

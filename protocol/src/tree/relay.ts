@@ -124,8 +124,11 @@ export interface TreeIO {
   sendControl(to: PeerId, kind: TreeKind, header: ControlHeader, body: Uint8Array): void;
   /** A tree control message to every peer (gossip). */
   broadcastControl(kind: TreeKind, header: ControlHeader, body: Uint8Array): void;
-  /** A checked frame of a relayed broadcast, for reassembly (`size` bytes on the wire). */
-  deliver(frame: Frame, size: number): void;
+  /**
+   * A checked frame of a relayed broadcast, for reassembly (`size` bytes on the wire). `shared`:
+   * what the runtime gave with the broadcast's frames (see `PeerHost.receiveFrame`), or undefined.
+   */
+  deliver(frame: Frame, size: number, shared: SharedMessage | undefined): void;
   /** The roster message the origin published, re-sent to a peer that missed it (origin only). */
   resendRoster(to: PeerId, epoch: number, version: number): void;
   /** A relayed broadcast is on its way to this peer (the engine waits for it before asking). */
@@ -137,6 +140,11 @@ export interface TreeIO {
   count(name: TreeCounter, n?: number): void;
   /** SHA-256 of a frame's bytes (32 bytes). */
   hash(frame: Uint8Array): Uint8Array;
+}
+
+/** One reassembled message shared by every recipient of a broadcast (the simulator's). */
+export interface SharedMessage {
+  message: EngineMessage | null;
 }
 
 export interface ControlHeader {
@@ -206,6 +214,8 @@ interface Bcast {
   complete: boolean;
   /** Peers that sent frames of this broadcast that failed the anchor check. */
   bad: Set<PeerId>;
+  /** The runtime's shared message of this broadcast, if it gives one. */
+  shared: SharedMessage | undefined;
 }
 
 function keyOf(origin: PeerId, epoch: number, round: number, phase: number, kind: number, messageId: number): string {
@@ -334,8 +344,11 @@ export class TreeRelay {
 
   // ================================================================ frames
 
-  /** A frame from the tree channel, sent to us by `from` (decoded and CRC-checked by the host). */
-  onFrame(bytes: Uint8Array, frame: Frame, from: PeerId): void {
+  /**
+   * A frame from the tree channel, sent to us by `from` (decoded and CRC-checked by the host).
+   * `shared`: the runtime's one message object for every recipient of this broadcast (optional).
+   */
+  onFrame(bytes: Uint8Array, frame: Frame, from: PeerId, shared?: SharedMessage): void {
     const io = this.io;
     if (frame.count > this.opts.maxFrames || frame.sender === io.self) {
       io.count('tree-unanchored-dropped');
@@ -351,6 +364,7 @@ export class TreeRelay {
       }
       b = this.track(key, frame.sender, frame.epoch, frame.round, frame.phase, frame.kind, frame.messageId, frame.count, false);
     }
+    if (shared !== undefined && b.shared === undefined) b.shared = shared;
     const i = frame.index;
     if (i >= b.count || frame.count !== b.count) {
       io.count('tree-bad-frame');
@@ -406,7 +420,7 @@ export class TreeRelay {
       io.count('tree-complete');
       io.milestone('complete', b, null);
     }
-    io.deliver(frame, bytes.length);
+    io.deliver(frame, bytes.length, b.shared);
   }
 
   /** Sends frame i to this peer's children in its stripe and to the followers that want it. */
@@ -787,6 +801,7 @@ export class TreeRelay {
       frameBytes: 0,
       complete: false,
       bad: new Set(),
+      shared: undefined,
     };
     this.live.set(key, b);
     return b;

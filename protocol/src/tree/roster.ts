@@ -8,7 +8,8 @@
  * that moved to another class. Rates are published as classes (`rateClass`), so the small
  * fluctuations of a measured rate do not rebuild the trees every round.
  *
- *   ROSTER body: version (varint), stripes (u8, 1..MAX_STRIPES), member count (varint), then per
+ *   ROSTER body: version (varint), stripes (u8, 1..MAX_STRIPES), frame cost and latency cost
+ *                (varints, parts per million; see layout.ts), member count (varint), then per
  *                member in ascending id order: id (ident), upload rate in kbit/s (varint, 0 =
  *                unknown), flags (u8: bit 0 = leaf)
  *
@@ -43,6 +44,13 @@ export interface Roster {
   readonly version: number;
   /** Stripes the aggregator asks for (the layout may use fewer, see layout.ts). */
   readonly stripes: number;
+  /**
+   * The cost model the layout weighs depth with, as the aggregator estimated it, in parts per
+   * million of one copy's upload time at the median rate (S/u): a frame's upload time per child
+   * (f/S) and a hop's latency (L·u/S). 0 and 0: the layout's default (`HOP_COST` per level).
+   */
+  readonly frameCost: number;
+  readonly latencyCost: number;
   /** Every member but the root, in ascending id order. */
   readonly members: readonly RosterMember[];
 }
@@ -68,9 +76,12 @@ export function sameMembers(a: Pick<Roster, 'members' | 'stripes'>, b: Pick<Rost
   return true;
 }
 
-export function encodeRoster(r: Pick<Roster, 'version' | 'stripes' | 'members'>): Uint8Array {
-  const w = new ByteWriter(16 + r.members.length * 64);
-  w.varint(r.version).u8(r.stripes).varint(r.members.length);
+/** Largest cost term a roster may carry (ppm): a thousand copies' time per level. */
+export const MAX_COST_PPM = 1_000_000_000;
+
+export function encodeRoster(r: Pick<Roster, 'version' | 'stripes' | 'frameCost' | 'latencyCost' | 'members'>): Uint8Array {
+  const w = new ByteWriter(24 + r.members.length * 64);
+  w.varint(r.version).u8(r.stripes).varint(Math.min(MAX_COST_PPM, Math.round(r.frameCost))).varint(Math.min(MAX_COST_PPM, Math.round(r.latencyCost))).varint(r.members.length);
   let prev = '';
   for (const m of r.members) {
     if (prev !== '' && !(m.id > prev)) throw new RangeError('roster members must be in strictly ascending id order');
@@ -86,6 +97,8 @@ export function decodeRoster(bytes: Uint8Array, root: PeerId, epoch: number): Ro
   const version = r.varint('version', 0xffffffff);
   const stripes = r.u8('stripes');
   if (stripes < 1 || stripes > MAX_STRIPES) r.fail('stripes', `must be in [1, ${MAX_STRIPES}], got ${stripes}`);
+  const frameCost = r.varint('frameCost', MAX_COST_PPM);
+  const latencyCost = r.varint('latencyCost', MAX_COST_PPM);
   const n = r.varint('members.count', MAX_ROSTER_MEMBERS);
   const members: RosterMember[] = new Array<RosterMember>(n);
   let prev = '';
@@ -100,7 +113,7 @@ export function decodeRoster(bytes: Uint8Array, root: PeerId, epoch: number): Ro
     prev = id;
   }
   r.end();
-  return { root, epoch, version, stripes, members };
+  return { root, epoch, version, stripes, frameCost, latencyCost, members };
 }
 
 const DECODED = new WeakMap<Uint8Array, Roster>();
@@ -120,5 +133,5 @@ export function decodeRosterShared(bytes: Uint8Array, root: PeerId, epoch: numbe
 /** Largest ROSTER body (bytes): what the frame reassembler is told. */
 export function maxRosterBytes(): number {
   // version, stripes, count; per member an ident (≤ 1 + 128 bytes), a rate (≤ 4 bytes) and flags.
-  return 16 + MAX_ROSTER_MEMBERS * (1 + 128 + 4 + 1);
+  return 32 + MAX_ROSTER_MEMBERS * (1 + 128 + 4 + 1);
 }

@@ -17,7 +17,7 @@ export interface SimNode {
   /** A decoded frame (`size` bytes on the wire); `shared` is the same object for every recipient of one broadcast. */
   receiveFrame(frame: Frame, size: number, from?: PeerId, shared?: { message: EngineMessage | null }): void;
   /** A frame of a relayed broadcast from the tree channel (`FrameLink.relay`), sent by `from` (nodes without trees lack it). */
-  receiveRelayed?(bytes: Uint8Array, from: PeerId, frame?: Frame): void;
+  receiveRelayed?(bytes: Uint8Array, from: PeerId, frame?: Frame, shared?: { message: EngineMessage | null }): void;
   peerConnected(peer: PeerId): void;
   peerDisconnected(peer: PeerId): void;
 }

@@ -190,6 +190,12 @@ export class Swarm {
   private readonly treeDecoded = new WeakMap<Uint8Array, Frame | null>();
   /** Frames of relayed broadcasts already counted as broadcast (downlink) bytes. */
   private readonly treeCounted = new WeakSet<Uint8Array>();
+  /**
+   * One reassembled message per relayed broadcast, shared by its recipients (as for gossip
+   * broadcasts: a large commit every peer keeps in its log is held once), by (origin, epoch,
+   * round, kind, message id); the newest few are kept.
+   */
+  private readonly treeShared = new Map<string, { message: EngineMessage | null }>();
 
   private readonly queue = new EventQueue<SimEvent>();
   private readonly rng: Rng;
@@ -513,7 +519,14 @@ export class Swarm {
         node.receive(ev.bytes, ev.from.id);
         return;
       }
-      node.receiveRelayed(ev.bytes, ev.from.id, f);
+      const key = `${f.sender}\u0000${f.epoch}:${f.round}:${f.phase}:${f.kind}:${f.messageId}`;
+      let shared = this.treeShared.get(key);
+      if (shared === undefined) {
+        shared = { message: null };
+        this.treeShared.set(key, shared);
+        if (this.treeShared.size > 64) this.treeShared.delete(this.treeShared.keys().next().value as string);
+      }
+      node.receiveRelayed(ev.bytes, ev.from.id, f, shared);
       return;
     }
     const origin = ev.bc !== null ? ev.bc.origin : ev.from;

@@ -42,6 +42,8 @@ export interface SimulateOptions {
   readonly recordEvery?: number;
   /** Called when a new iteration is first committed. */
   readonly onIteration?: (info: IterationInfo) => void;
+  /** Called whenever a peer applies a committed round (benchmarks: how long a commit takes to reach everyone). */
+  readonly onCommit?: (peer: string, round: number, simMs: number) => void;
   /**
    * Adversaries and faults for tests: `link` wraps a peer's frame link (what it sends: a relay
    * that alters frames), `node` wraps its node (what it receives: a peer that loses messages).
@@ -61,6 +63,8 @@ export interface IterationInfo {
   /** The peer that committed it first (read-only use). */
   readonly peer: MashaPeer;
   readonly maxIterations: number;
+  /** Bytes a peer has put on its uplink so far (every frame on every hop it sent). */
+  readonly uploadedBytes: (id: string) => number;
 }
 
 /** The fields of summary.json. */
@@ -210,8 +214,10 @@ export function simulate(options: SimulateOptions): SimulateResult {
   const alloc = (n: number): Uint8Array => slab.take(n);
   const records = options.log ? new SimRecords(options.log, () => swarm.now, options.logMetrics ?? false) : null;
 
+  const onCommit = options.onCommit;
   const onAction = (id: string, a: EngineAction, now: number): void => {
     if (a.type === 'commit') {
+      onCommit?.(id, a.round, now);
       // Every peer reports the same (epoch, round) in turn: skip the set for repeats.
       if (a.epoch !== lastCommitEpoch || a.round !== lastCommitRound) {
         lastCommitEpoch = a.epoch;
@@ -231,7 +237,7 @@ export function simulate(options: SimulateOptions): SimulateResult {
           series.simSeconds.push(now / 1000);
           series.metric.push(metric);
         }
-        options.onIteration?.({ iteration, simSeconds: now / 1000, alive: swarm.alive, peer, maxIterations });
+        options.onIteration?.({ iteration, simSeconds: now / 1000, alive: swarm.alive, peer, maxIterations, uploadedBytes: (p) => swarm.uploadedBytes(p) });
       }
     } else if (a.type === 'send' && a.message.kind === MSG.UPLINK) {
       // Most uplinks of a round share (epoch, round): skip the set for repeats.
@@ -306,7 +312,7 @@ export function simulate(options: SimulateOptions): SimulateResult {
               wake: () => host.wake(),
               receive: (b, f) => host.receive(b, f),
               receiveFrame: (fr, sz, f, sh) => host.receiveFrame(fr, sz, f, sh),
-              receiveRelayed: (b, f, fr) => host.receiveRelayed(b, f, fr),
+              receiveRelayed: (b, f, fr, sh) => host.receiveRelayed(b, f, fr, sh),
               peerConnected: (p) => host.peerConnected(p),
               peerDisconnected: (p) => host.peerDisconnected(p),
             };
