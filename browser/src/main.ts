@@ -33,6 +33,7 @@ let live: LiveState | null = null;
 let relayPeers: string[] = [];
 let relayWasUp = false;
 let sendFailures = 0;
+let relayFailures = 0;
 let publishFailures = 0;
 const subscribed = new Map<string, () => void>();
 /** The engine's records (`?debug=1` only): the tab's event log, for tests and debugging. */
@@ -76,8 +77,10 @@ function linkInfo(t: SwarmTransport, net: NetState): LinkInfo {
     refused,
     sendFailed: sendFailures,
     publishFailed: publishFailures,
+    relayFailed: relayFailures,
     uplinkStreamBytes: streamBytes(c.wire.protocols, '/masha/uplink/'),
     gossipStreamBytes: streamBytes(c.wire.protocols, '/meshsub/'),
+    treeStreamBytes: streamBytes(c.wire.protocols, '/masha/tree/'),
     webrtcLinks: net.webrtcLinks,
     topicPeers,
   };
@@ -89,8 +92,8 @@ function netState(t: SwarmTransport): NetState {
   const relayUp = conns.some((c) => relayPeers.includes(c.remotePeer.toString()));
   relayWasUp ||= relayUp;
   const c = t.counters();
-  let up = c.directSent.bytes;
-  let down = c.directReceived.bytes;
+  let up = c.directSent.bytes + c.treeSent.bytes;
+  let down = c.directReceived.bytes + c.treeReceived.bytes;
   for (const v of Object.values(c.published)) up += v.bytes;
   for (const v of Object.values(c.delivered)) down += v.bytes;
   return {
@@ -133,6 +136,14 @@ function onWorker(evt: MessageEvent<FromWorker>): void {
       for (const f of msg.frames) {
         t.sendDirect(msg.peer, new Uint8Array(f)).catch(() => {
           sendFailures++;
+        });
+      }
+      return;
+    case 'relay':
+      if (t === null) return;
+      for (const f of msg.frames) {
+        t.sendTree(msg.peer, new Uint8Array(f)).catch(() => {
+          relayFailures++;
         });
       }
       return;
@@ -192,6 +203,10 @@ async function start(): Promise<void> {
   t.onDirect((from, frame) => {
     const bytes = copyOut(frame);
     toWorker({ type: 'frame', via: 'direct', topic: null, from, bytes }, [bytes]);
+  });
+  t.onTree((from, frame) => {
+    const bytes = copyOut(frame);
+    toWorker({ type: 'frame', via: 'tree', topic: null, from, bytes }, [bytes]);
   });
   t.onPeer((kind, peer) => toWorker({ type: 'peer', kind, peer }));
   toWorker({

@@ -4,16 +4,19 @@
  * ArrayBuffer in the message's transfer list, so it is moved, not copied, and the sender must not
  * touch it afterwards (`frameBuffer` hands over a buffer that holds exactly the frame).
  *
- * Main → worker (`ToWorker`): who we are and which run we want; frames received (gossip topic or
- * the direct uplink protocol) with their sender; peer connected/disconnected hints; the
+ * Main → worker (`ToWorker`): who we are and which run we want; frames received (gossip topic, the
+ * direct uplink protocol or the relay trees' protocol) with their sender; peer connected/disconnected hints; the
  * volunteer's controls (pause, resume, CPU share, leave); the network's state for display.
- * Worker → main (`FromWorker`): topics to join, a message's frames to send to one peer or to
- * publish on a topic (the run's broadcasts and status reports), the live state the page shows, and
+ * Worker → main (`FromWorker`): topics to join, a message's frames to send to one peer (uplink or
+ * tree protocol) or to publish on a topic (the run's broadcasts and status reports), the live state the page shows, and
  * (debug) the engine's records.
  */
 
-/** Which path a frame came by: a gossipsub topic, or the direct `/masha/uplink/1.0.0` protocol. */
-export type FrameVia = 'gossip' | 'direct';
+/**
+ * Which path a frame came by: a gossipsub topic, the direct `/masha/uplink/1.0.0` protocol, or the
+ * relay trees' `/masha/tree/1.0.0` protocol (a large broadcast's frame relayed by `from`).
+ */
+export type FrameVia = 'gossip' | 'direct' | 'tree';
 
 export type ToWorker =
   | {
@@ -47,6 +50,8 @@ export type FromWorker =
   | { readonly type: 'subscribe'; readonly topics: readonly string[] }
   /** One message's frames to one peer over the direct uplink protocol (each buffer transferred). */
   | { readonly type: 'send'; readonly peer: string; readonly frames: readonly ArrayBuffer[] }
+  /** Frames of a relayed broadcast to one peer over the tree protocol (each buffer transferred). */
+  | { readonly type: 'relay'; readonly peer: string; readonly frames: readonly ArrayBuffer[] }
   /** Frames to publish on a gossip topic (the run's broadcast or status topic; each buffer transferred). */
   | { readonly type: 'publish'; readonly topic: string; readonly frames: readonly ArrayBuffer[] }
   | { readonly type: 'live'; readonly state: LiveState }
@@ -63,9 +68,11 @@ export interface LinkInfo {
   readonly refused: number;
   readonly sendFailed: number;
   readonly publishFailed: number;
-  /** Bytes sent on uplink / gossip protocol streams. */
+  readonly relayFailed: number;
+  /** Bytes sent on uplink / gossip / tree protocol streams. */
   readonly uplinkStreamBytes: number;
   readonly gossipStreamBytes: number;
+  readonly treeStreamBytes: number;
   readonly webrtcLinks: number;
   /** Peers known to follow each subscribed topic. */
   readonly topicPeers: Readonly<Record<string, number>>;

@@ -11,6 +11,9 @@
  * - A tab paused mid-run gives up its shards (the others take them within a lease), contributes
  *   nothing while paused, and contributes again after resuming; the run still reaches its target
  *   on one lineage.
+ * - Large commits go down the relay trees between tabs (the tree protocol's frames, `relay` posts):
+ *   tabs are leaves, but a swarm of tabs only relays among itself rather than have the aggregator
+ *   tab send a copy to each.
  */
 import { describe, expect, it } from 'vitest';
 import { ed25519PublicKey, sha256Hex, parseManifest, peerIdOfEd25519Key, runFromManifest, runIdOf, runReference, type Manifest, type ManifestInput } from '@masha/protocol';
@@ -32,6 +35,8 @@ function manifest(network: ManifestInput['network'], seed: number): Manifest {
 class Router {
   readonly peers = new Map<string, TabPeer>();
   readonly status = new Map<string, PeerStatus>();
+  /** Frames each tab sent on the tree protocol. */
+  readonly relayed = new Map<string, number>();
   private readonly bcast: string;
   private readonly statusT: string;
 
@@ -68,8 +73,8 @@ class Router {
   /** What the page's main thread sends every 500 ms: here, how many peers follow the run's topic. */
   tick(): void {
     const info: LinkInfo = {
-      wireSent: 0, wireReceived: 0, refused: 0, sendFailed: 0, publishFailed: 0,
-      uplinkStreamBytes: 0, gossipStreamBytes: 0, webrtcLinks: 0,
+      wireSent: 0, wireReceived: 0, refused: 0, sendFailed: 0, publishFailed: 0, relayFailed: 0,
+      uplinkStreamBytes: 0, gossipStreamBytes: 0, treeStreamBytes: 0, webrtcLinks: 0,
       topicPeers: { [this.bcast]: this.peers.size - 1 },
     };
     for (const p of this.peers.values()) p.update(info);
@@ -82,6 +87,15 @@ class Router {
         for (const f of msg.frames) {
           const copy = f.slice(0);
           setTimeout(() => to?.receive('direct', from, new Uint8Array(copy)), 0);
+        }
+        return;
+      }
+      case 'relay': {
+        this.relayed.set(from, (this.relayed.get(from) ?? 0) + msg.frames.length);
+        const to = this.peers.get(msg.peer);
+        for (const f of msg.frames) {
+          const copy = f.slice(0);
+          setTimeout(() => to?.receive('tree', from, new Uint8Array(copy)), 0);
         }
         return;
       }
@@ -152,6 +166,35 @@ describe('tab peers (the engine host with the worker\'s ports)', () => {
       expect(new Set(reports.map((s) => s.digest)).size).toBe(1);
       expect(reports.filter((s) => s.isAggregator).length).toBe(1);
       expect(reports.reduce((n, s) => n + s.heldCount, 0)).toBe(6);
+    } finally {
+      router.stop();
+    }
+  }, 90_000);
+
+  it('large commits travel down the relay trees between tabs', async () => {
+    const m = parseManifest({
+      problem: { kind: 'quadratic', d: 30_000, n: 4, seed: 2 },
+      method: { name: 'masha1', gamma: 0.05 },
+      compressors: { device: 'randk:0.01', server: 'identity' },
+      stop: { iterations: 4 },
+      network: { frameBytes: 16_384, heartbeatMs: 200, leaseMs: 4_000, roundDeadlineMs: 4_000, quorum: 1, minPeers: 4 },
+      seed: 4,
+    });
+    const router = new Router(announce(m));
+    try {
+      const tabs = ['12D3KooWTabA', '12D3KooWTabB', '12D3KooWTabC', '12D3KooWTabD'].map((id) => router.add(id));
+      await router.until(() => tabs.every((t) => t.view().state === 'done'), 60_000, 'every tab done');
+      expect(new Set(tabs.map((t) => t.engine!.digestHex)).size).toBe(1);
+      const records = tabs.flatMap((t) => t.takeRecords());
+      const originated = records.filter((r) => r.ev === 'tree' && r.what === 'originated');
+      expect(originated.length).toBeGreaterThan(0);
+      // Every commit sent down the trees reached every other tab whole, through the tree protocol.
+      const complete = records.filter((r) => r.ev === 'tree' && r.what === 'complete');
+      expect(complete.length).toBe(3 * originated.length);
+      // And the other tabs relayed to each other (not only the aggregator tab to each).
+      const aggregator = originated[0].peer as string;
+      const relays = [...router.relayed.entries()].filter(([id, n]) => id !== aggregator && n > 0);
+      expect(relays.length).toBe(3);
     } finally {
       router.stop();
     }

@@ -1,9 +1,10 @@
 /**
  * A relay and 4 peers on loopback: mesh formation, 1 MiB broadcasts in 64 KiB frames, direct
- * uplink streams, refusal of oversized input, and departure of a peer.
+ * uplink streams, the relay trees' channel (frames forwarded peer to peer on their own protocol),
+ * refusal of oversized input, and departure of a peer.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NetError, UPLINK_PROTOCOL, createMashaNode, createSwarmTransport } from '../src/net/index.js';
+import { NetError, TREE_PROTOCOL, UPLINK_PROTOCOL, createMashaNode, createSwarmTransport } from '../src/net/index.js';
 import type { SwarmTransport } from '../src/net/index.js';
 import { FAST, FrameCollector, randomBytes, sha256, startSwarm, toFrames, waitFor } from './net-helpers.js';
 import type { TestSwarm } from './net-helpers.js';
@@ -119,6 +120,38 @@ describe('swarm of a relay and 4 peers', { timeout: 45_000 }, () => {
     expect(c.wire.protocols[UPLINK_PROTOCOL].received).toBe(3 * (MIB + 17 * 8) + 51 * 4);
     expect(peers[1].counters().directSent).toEqual({ frames: 17, bytes: MIB + 17 * 8 });
     off();
+  });
+
+  it('relays frames on the tree channel, apart from the uplinks: 1 MiB forwarded frame by frame along a chain of peers', async () => {
+    // peers[1] → peers[2] → peers[3]: peers[2] forwards each frame as it arrives.
+    const [a, b, c] = [peers[1], peers[2], peers[3]];
+    const atC: { from: string; frame: Uint8Array }[] = [];
+    const direct: Uint8Array[] = [];
+    const offs = [
+      b.onTree((from, frame) => {
+        expect(from).toBe(a.self);
+        void b.sendTree(c.self, frame.slice());
+      }),
+      c.onTree((from, frame) => atC.push({ from, frame: frame.slice() })),
+      c.onDirect((_from, frame) => direct.push(frame)),
+    ];
+    const frames = toFrames(randomBytes(MIB, 7), FRAME);
+    const before = c.counters().treeReceived.frames;
+    // An uplink from a to c at the same time travels on its own stream.
+    const uplink = a.sendDirect(c.self, new Uint8Array([9, 9, 9]));
+    for (const f of frames) await a.sendTree(b.self, f);
+    await uplink;
+    await waitFor(() => atC.length === frames.length && direct.length === 1, 20_000, 'the relayed frames at the end of the chain');
+    atC.forEach((r, k) => {
+      expect(r.from).toBe(b.self);
+      expect(sha256(r.frame)).toBe(sha256(frames[k]));
+    });
+    expect([...direct[0]]).toEqual([9, 9, 9]);
+    expect(c.counters().treeReceived.frames - before).toBe(frames.length);
+    expect(a.counters().treeSent.frames).toBeGreaterThanOrEqual(frames.length);
+    expect(c.counters().wire.protocols[TREE_PROTOCOL].received).toBeGreaterThanOrEqual(MIB);
+    await expect(a.sendTree(b.self, new Uint8Array(FRAME + 1))).rejects.toBeInstanceOf(NetError);
+    for (const off of offs) off();
   });
 
   it('resets an uplink stream that announces an oversized frame, counts it, and keeps serving others', async () => {

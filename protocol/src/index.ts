@@ -4,7 +4,7 @@
  * The root exports the stable surface: what a runtime, a CLI or a test needs to define a run,
  * build it, drive it and read its results. Each area has its own subpath with everything in it
  * (`@masha/protocol/engine`, `/host`, `/ports`, `/frames`, `/compress`, `/methods`, `/problems`,
- * `/prox`, `/rng`, `/vec`, `/linalg`, `/manifest`, `/runner`, `/swarm`, `/plot`).
+ * `/prox`, `/rng`, `/vec`, `/linalg`, `/manifest`, `/runner`, `/swarm`, `/plot`, `/tree`).
  */
 export { MashaError, ValidationError, PayloadError, SpecError, UsageError } from './errors.js';
 export { closest, describeIssue, zodValidationError, type IssueContext } from './zod-errors.js';
@@ -42,7 +42,7 @@ export type {
   EvaluationRequest,
   StopReason,
 } from './engine/types.js';
-export { createRunContext, maxBodyBytes, type RunContext, type RunContextInit, type EngineTiming } from './engine/context.js';
+export { createRunContext, maxBodyBytes, DEFAULT_BROADCAST, type RunContext, type RunContextInit, type EngineTiming, type BroadcastSettings } from './engine/context.js';
 export { MashaPeer, type PeerSnapshot } from './engine/peer.js';
 export { MSG, KIND_NAMES, ENGINE_CODEC } from './engine/messages.js';
 export { PeerHost, ProblemEvaluator, type PeerHostInit, type PeerHostPorts } from './host/index.js';

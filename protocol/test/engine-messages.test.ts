@@ -48,7 +48,10 @@ const chain = fc.option(fc.uint8Array({ maxLength: 200 }), { nil: null });
 const cert = fc.option(fc.record({ statement: fc.uint8Array({ minLength: COMMIT_STATEMENT_BYTES, maxLength: COMMIT_STATEMENT_BYTES }), signer: ident, sig }), { nil: null });
 const token = fc.option(fc.uint8Array({ maxLength: 100 }), { nil: null });
 
-const heartbeat = fc.record({ round: u32, commitEpoch: u32, digest, flags: fc.integer({ min: 0, max: 3 }), held: shardSet, cert, token });
+// Flags: reset, done, leaf; the rate flag (8) is set exactly when a rate follows.
+const heartbeat = fc
+  .record({ round: u32, commitEpoch: u32, digest, flags: fc.integer({ min: 0, max: 7 }), held: shardSet, cert, token, upKbps: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 100_000_000 })) })
+  .map((h) => ({ ...h, flags: h.flags | (h.upKbps > 0 ? 8 : 0) }));
 const announce = fc
   .record({ round: u32, commitEpoch: u32, digest, flags: fc.integer({ min: 0, max: 3 }), succ, chain })
   .map(({ succ: s, ...rest }) => ({ ...rest, ...s }));
@@ -317,6 +320,8 @@ describe('engine message bodies', () => {
   it('has exact body sizes', () => {
     // heartbeat: round 1 B + epoch 1 B + digest 32 B + flags 1 B + held (list of 2: type, count, 2 deltas) 4 B + no cert 1 B + no token 1 B
     expect(encodeHeartbeat({ round: 5, commitEpoch: 1, digest: new Uint8Array(32), flags: 0, held: [7, 9], cert: null, token: null }, M).length).toBe(41);
+    // … plus the upload rate as a varint when one is reported (20,000 kbit/s: 3 B)
+    expect(encodeHeartbeat({ round: 5, commitEpoch: 1, digest: new Uint8Array(32), flags: 0, held: [7, 9], cert: null, token: null, upKbps: 20_000 }, M).length).toBe(44);
     // state request: round 2 B (300) + digest 32 B + flag 1 B
     expect(encodeStateRequest({ round: 300, digest: new Uint8Array(32), snapshot: true }).length).toBe(35);
   });

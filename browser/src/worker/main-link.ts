@@ -2,16 +2,17 @@
  * The browser's implementations of two of the engine host's ports (`@masha/protocol/ports`), on
  * the worker's side of the main-thread bridge:
  *
- * - `MainThreadLink` (FrameLink) sends a message's frames to one peer, broadcasts them on the
- *   run's topic and publishes status reports — by posting them to the main thread, which owns
- *   libp2p. A message's frames travel in one post, each frame's buffer in the transfer list
+ * - `MainThreadLink` (FrameLink) sends a message's frames to one peer, relays a large broadcast's
+ *   frames to a child in the relay trees (over WebRTC connections, like the uplink), broadcasts
+ *   them on the run's topic and publishes status reports — by posting them to the main thread,
+ *   which owns libp2p. A message's frames travel in one post, each frame's buffer in the transfer list
  *   (moved, not copied: the host hands frames over and never touches them again). `stats()`
  *   reports the main thread's transport counters, which arrive with every `net` message.
  * - `WorkerScheduler` (Scheduler): `performance.now()` and one pending `setTimeout` for the host's
  *   next deadline (`wakeAt` replaces the previous one; `wakeAt(Infinity)` cancels it — a
  *   setTimeout of Infinity would fire at once).
  */
-import type { FrameLink, LinkStats, OutgoingMeta, Scheduler } from '@masha/protocol/ports';
+import type { FrameLink, LinkStats, OutgoingMeta, RelayMeta, Scheduler } from '@masha/protocol/ports';
 import { frameBuffer, type FromWorker, type LinkInfo } from '../worker-protocol.js';
 
 export type Post = (msg: FromWorker, transfer?: Transferable[]) => void;
@@ -34,6 +35,13 @@ export class MainThreadLink implements FrameLink {
   send(peer: string, frames: readonly Uint8Array[], _meta?: OutgoingMeta): void {
     const bytes = buffers(frames);
     this.post({ type: 'send', peer, frames: bytes }, bytes);
+  }
+
+  /** Frames of a relayed broadcast to one peer over the tree protocol. The frames' buffers are handed over. */
+  relay(peer: string, frames: readonly Uint8Array[], _meta?: RelayMeta): void {
+    // A relay forwards the same frame to several children and keeps it to serve repairs: post copies.
+    const bytes = frames.map((f) => f.slice().buffer);
+    this.post({ type: 'relay', peer, frames: bytes }, bytes);
   }
 
   /** A message's frames to every peer of the run (its broadcast topic). */
@@ -63,9 +71,11 @@ export class MainThreadLink implements FrameLink {
       counters: {
         'net-send-failed': i?.sendFailed ?? 0,
         'net-publish-failed': i?.publishFailed ?? 0,
+        'net-relay-failed': i?.relayFailed ?? 0,
         'net-transport-refused': i?.refused ?? 0,
         'net-uplink-stream-bytes': i?.uplinkStreamBytes ?? 0,
         'net-gossip-stream-bytes': i?.gossipStreamBytes ?? 0,
+        'net-tree-stream-bytes': i?.treeStreamBytes ?? 0,
         'net-webrtc-links': i?.webrtcLinks ?? 0,
       },
     };

@@ -7,7 +7,10 @@
  * - Scheduler: `WorkerScheduler` (performance.now and one setTimeout).
  * - FrameLink: `MainThreadLink` (frames posted to the main thread's libp2p node, as transferables;
  *   status reports on the run's status topic, every second like Node volunteers, so `masha
- *   status`, the launcher's summary and the tests see tabs as ordinary volunteers).
+ *   status`, the launcher's summary and the tests see tabs as ordinary volunteers; the relay
+ *   trees' frames over the tree protocol). A tab reports itself a leaf of the relay trees: it
+ *   receives large broadcasts from Node peers (or other tabs, when nothing else can relay) but is
+ *   not asked to forward them — its upload is the volunteer's home link and its thread a page's.
  * - Evaluator: the problem's own (`ProblemEvaluator`, synchronous — the run is built here from its
  *   announcement with `runFromManifest`, problem files from the announcement's `files`) behind
  *   `ThrottledEvaluator`, which idles before answering to keep the worker under the CPU share.
@@ -56,7 +59,7 @@ export interface TabPeerInit {
 }
 
 const BASE_KINDS: readonly RecordKind[] = ['held', 'done', 'error'];
-const DEBUG_KINDS: readonly RecordKind[] = ['start', 'commit', 'election', 'metric', 'done', 'reject', 'state', 'error', 'held'];
+const DEBUG_KINDS: readonly RecordKind[] = ['start', 'commit', 'election', 'metric', 'done', 'reject', 'state', 'error', 'held', 'tree'];
 
 /** Unix time in seconds with millisecond resolution, as events.jsonl lines carry it (comparable with Node peers' logs). */
 const unixSeconds = (): number => Math.round(performance.timeOrigin + performance.now()) / 1000;
@@ -143,6 +146,8 @@ export class TabPeer implements EventSink {
         secret: crypto.getRandomValues(new Uint32Array(1))[0] * 2048 + (crypto.getRandomValues(new Uint32Array(1))[0] & 2047),
         statusIntervalMs: this.init.statusIntervalMs ?? 1000,
         immutableFrames: true,
+        // A leaf of the relay trees (see the module comment).
+        capacity: { upKbps: 0, leaf: true },
         token: this.init.token ? tokenFromText(this.init.token) : null,
         onAction: (a) => this.onAction(a),
         onError: (e) => {
@@ -268,6 +273,10 @@ export class TabPeer implements EventSink {
   receive(via: FrameVia, from: string, bytes: Uint8Array): void {
     const h = this.host;
     if (h === null) return;
+    if (via === 'tree') {
+      this.governor.run(() => h.receiveRelayed(bytes, from));
+      return;
+    }
     const author = via === 'direct' || this.init.signedGossip ? from : undefined;
     this.governor.run(() => h.receive(bytes, author));
   }

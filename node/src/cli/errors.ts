@@ -45,6 +45,12 @@ export function parseSeconds(value: string): number {
   return n;
 }
 
+export function parseMbps(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0 || n > 100_000) throw new InvalidArgumentError('expected an upload rate in Mbit/s, in (0, 100000].');
+  return n;
+}
+
 export function parseRound(value: string): number {
   if (!/^\d+$/.test(value.trim())) throw new InvalidArgumentError('expected a non-negative integer.');
   return Number(value);

@@ -57,6 +57,8 @@ export interface JoinOptions {
   readonly afterRound?: number;
   /** Publish a status report this often (ms). Default 1000. */
   readonly statusIntervalMs?: number;
+  /** What this peer reports for the relay trees (upload rate in kbit/s, 0 = unknown; never relay). */
+  readonly capacity?: { readonly upKbps: number; readonly leaf: boolean };
   readonly signal?: AbortSignal;
   readonly node?: Partial<MashaNodeOptions>;
   /** Called once connected (peer id known) and once the run is chosen. */
@@ -163,6 +165,7 @@ export async function joinRun(options: JoinOptions): Promise<JoinResult> {
       role: 'volunteer',
       log,
       statusIntervalMs: options.statusIntervalMs ?? 1000,
+      ...(options.capacity ? { capacity: options.capacity } : {}),
       ...(token !== null ? { token } : {}),
       onError: (e) => {
         failure = e;

@@ -1,14 +1,18 @@
 /**
  * The transport the engine driver uses: frames (opaque byte arrays of at most `maxFrameBytes`)
- * over gossipsub topics and over direct `/masha/uplink/1.0.0` streams, membership hints from
+ * over gossipsub topics and over direct `/masha/uplink/1.0.0` streams, the relay trees' frames
+ * over direct `/masha/tree/1.0.0` streams (the tree channel: frames of a broadcast whose origin
+ * is another peer, forwarded parent → child; the same framing and limits), membership hints from
  * libp2p connection events, and byte counters.
  *
  * - `publish(topic, frame)`: gossipsub. Frames above the frame size are refused locally
  *   (`NetError('frame-too-large')`); inbound messages above it, or empty, are rejected by the
  *   topic validator (neither delivered nor forwarded) and counted.
- * - `sendDirect(peer, frame)`: one long-lived outbound stream per peer, frames length-prefixed
- *   (length-prefix.ts), written in call order, waiting for the muxer to drain when its buffer is
- *   full. A stream that died is reopened on the next send.
+ * - `sendDirect(peer, frame)` / `sendTree(peer, frame)`: one long-lived outbound stream per peer
+ *   and protocol, frames length-prefixed (length-prefix.ts), written in call order, waiting for
+ *   the muxer to drain when its buffer is full. A stream that died is reopened on the next send.
+ *   The two protocols have separate streams, so a large relayed broadcast never queues an uplink
+ *   behind it (each stream has its own flow-control window on the connection).
  * - Inbound direct streams: a reader per stream; a length prefix of 0 or above the frame size
  *   resets that stream and increments `rejected.oversized` / `rejected.empty`.
  * - `from` given to handlers: for direct frames the remote peer of the stream; for gossip the
@@ -26,6 +30,10 @@ import { encodeLengthPrefixed, LengthPrefixedReader } from './length-prefix.js';
 import type { ByteCount, WireCounts } from './wire-meter.js';
 
 export const UPLINK_PROTOCOL = '/masha/uplink/1.0.0';
+/** The relay trees' channel (frames of broadcasts relayed parent → child). */
+export const TREE_PROTOCOL = '/masha/tree/1.0.0';
+
+type Channel = typeof UPLINK_PROTOCOL | typeof TREE_PROTOCOL;
 
 export type FrameHandler = (from: string, frame: Uint8Array) => void;
 export type PeerEventKind = 'connected' | 'disconnected';
@@ -43,6 +51,9 @@ export interface TransportCounters {
   readonly delivered: Readonly<Record<string, FrameCount>>;
   readonly directSent: FrameCount;
   readonly directReceived: FrameCount;
+  /** Frames on the tree channel. */
+  readonly treeSent: FrameCount;
+  readonly treeReceived: FrameCount;
   /** Refused inbound input, by reason. */
   readonly rejected: {
     /** A direct stream announced a frame above the frame size (stream reset). */
@@ -70,6 +81,10 @@ export interface SwarmTransport {
   sendDirect(peer: string, frame: Uint8Array): Promise<void>;
   /** Receives frames sent to us with `sendDirect`. */
   onDirect(handler: FrameHandler): () => void;
+  /** Sends one frame to a peer on the tree channel (a relayed broadcast's frame). */
+  sendTree(peer: string, frame: Uint8Array): Promise<void>;
+  /** Receives frames sent to us with `sendTree` (`from`: the peer that relayed it). */
+  onTree(handler: FrameHandler): () => void;
   /** Connection-level membership hints. */
   onPeer(handler: PeerHandler): () => void;
   /** Peers we currently hold a connection to. */
@@ -106,6 +121,11 @@ function toBytes(data: Uint8Array | { subarray(): Uint8Array }): Uint8Array {
   return data instanceof Uint8Array ? data : data.subarray();
 }
 
+/** The outbound map's key of a peer on a protocol. */
+function outKey(protocol: Channel, peer: string): string {
+  return `${protocol} ${peer}`;
+}
+
 /** Per-peer outbound uplink: one stream, frames written in order. */
 interface Outbound {
   stream: Stream | null;
@@ -120,6 +140,7 @@ class Libp2pSwarmTransport implements SwarmTransport {
   private closed = false;
   private readonly topicHandlers = new Map<string, Set<FrameHandler>>();
   private readonly directHandlers = new Set<FrameHandler>();
+  private readonly treeHandlers = new Set<FrameHandler>();
   private readonly peerHandlers = new Set<PeerHandler>();
   private readonly outbound = new Map<string, Outbound>();
   private readonly inboundStreams = new Set<Stream>();
@@ -127,6 +148,8 @@ class Libp2pSwarmTransport implements SwarmTransport {
   private readonly delivered = new Map<string, FrameCount>();
   private readonly directSent = frameCount();
   private readonly directReceived = frameCount();
+  private readonly treeSent = frameCount();
+  private readonly treeReceived = frameCount();
   private readonly rejected = { oversized: 0, empty: 0, gossipInvalid: 0 };
 
   constructor(readonly node: MashaNode, private readonly opts: SwarmTransportOptions) {
@@ -146,6 +169,10 @@ class Libp2pSwarmTransport implements SwarmTransport {
       maxInboundStreams: this.opts.maxInboundStreams ?? 8,
       runOnLimitedConnection: this.opts.uplinkOnLimitedConnections ?? false,
     });
+    await libp2p.handle(TREE_PROTOCOL, this.onTreeStream, {
+      maxInboundStreams: this.opts.maxInboundStreams ?? 8,
+      runOnLimitedConnection: this.opts.uplinkOnLimitedConnections ?? false,
+    });
   }
 
   private readonly onConnect = (evt: CustomEvent<PeerId>): void => {
@@ -154,8 +181,10 @@ class Libp2pSwarmTransport implements SwarmTransport {
 
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
     const peer = evt.detail.toString();
-    const out = this.outbound.get(peer);
-    if (out !== undefined) out.stream = null;
+    for (const ch of [UPLINK_PROTOCOL, TREE_PROTOCOL] as const) {
+      const out = this.outbound.get(outKey(ch, peer));
+      if (out !== undefined) out.stream = null;
+    }
     this.emitPeer('disconnected', peer);
   };
 
@@ -175,6 +204,15 @@ class Libp2pSwarmTransport implements SwarmTransport {
   private readonly validateGossip: TopicValidatorFn;
 
   private readonly onUplinkStream = (stream: Stream, connection: Connection): void => {
+    this.readStream(stream, connection, this.directReceived, this.directHandlers);
+  };
+
+  private readonly onTreeStream = (stream: Stream, connection: Connection): void => {
+    this.readStream(stream, connection, this.treeReceived, this.treeHandlers);
+  };
+
+  /** Reads length-prefixed frames from an inbound stream of one of our protocols. */
+  private readStream(stream: Stream, connection: Connection, count: FrameCount, handlers: Set<FrameHandler>): void {
     const from = connection.remotePeer.toString();
     const reader = new LengthPrefixedReader(this.maxFrameBytes);
     // Never buffer more than a few frames' worth for a stream nobody is reading.
@@ -193,14 +231,14 @@ class Libp2pSwarmTransport implements SwarmTransport {
         return;
       }
       for (const frame of frames) {
-        this.directReceived.frames++;
-        this.directReceived.bytes += frame.byteLength;
-        for (const h of this.directHandlers) h(from, frame);
+        count.frames++;
+        count.bytes += frame.byteLength;
+        for (const h of handlers) h(from, frame);
       }
     });
-    // We never write on inbound uplink streams.
+    // We never write on inbound streams.
     void stream.close().catch(() => {});
-  };
+  }
 
   private assertOpen(): void {
     if (this.closed) throw new NetError('closed', 'the transport is closed');
@@ -243,13 +281,13 @@ class Libp2pSwarmTransport implements SwarmTransport {
     };
   }
 
-  private async openStream(peer: PeerId, out: Outbound): Promise<Stream> {
+  private async openStream(peer: PeerId, out: Outbound, protocol: Channel): Promise<Stream> {
     if (out.stream !== null && out.stream.status === 'open' && out.stream.writeStatus === 'writable') return out.stream;
     out.stream = null;
     if (out.opening === null) {
       out.opening = (async () => {
         try {
-          const stream = await this.node.libp2p.dialProtocol(peer, UPLINK_PROTOCOL, {
+          const stream = await this.node.libp2p.dialProtocol(peer, protocol, {
             signal: AbortSignal.timeout(10_000),
             runOnLimitedConnection: this.opts.uplinkOnLimitedConnections ?? false,
           });
@@ -266,7 +304,15 @@ class Libp2pSwarmTransport implements SwarmTransport {
     return out.opening;
   }
 
-  async sendDirect(peer: string, frame: Uint8Array): Promise<void> {
+  sendDirect(peer: string, frame: Uint8Array): Promise<void> {
+    return this.sendOn(UPLINK_PROTOCOL, this.directSent, peer, frame);
+  }
+
+  sendTree(peer: string, frame: Uint8Array): Promise<void> {
+    return this.sendOn(TREE_PROTOCOL, this.treeSent, peer, frame);
+  }
+
+  private async sendOn(protocol: Channel, count: FrameCount, peer: string, frame: Uint8Array): Promise<void> {
     this.assertOpen();
     const wire = encodeLengthPrefixed(frame, this.maxFrameBytes);
     let target: PeerId;
@@ -275,19 +321,20 @@ class Libp2pSwarmTransport implements SwarmTransport {
     } catch {
       throw new NetError('bad-peer', `not a peer id: ${JSON.stringify(peer)}`);
     }
-    let out = this.outbound.get(peer);
+    const key = outKey(protocol, peer);
+    let out = this.outbound.get(key);
     if (out === undefined) {
       out = { stream: null, opening: null, tail: Promise.resolve() };
-      this.outbound.set(peer, out);
+      this.outbound.set(key, out);
     }
     const o = out;
     const write = async (): Promise<void> => {
       this.assertOpen();
       let stream: Stream;
       try {
-        stream = await this.openStream(target, o);
+        stream = await this.openStream(target, o, protocol);
       } catch (err) {
-        throw new NetError('send-failed', `cannot open ${UPLINK_PROTOCOL} to ${peer}: ${(err as Error).message}`);
+        throw new NetError('send-failed', `cannot open ${protocol} to ${peer}: ${(err as Error).message}`);
       }
       try {
         if (!stream.send(wire)) await stream.onDrain({ signal: AbortSignal.timeout(30_000) });
@@ -295,8 +342,8 @@ class Libp2pSwarmTransport implements SwarmTransport {
         if (o.stream === stream) o.stream = null;
         throw new NetError('send-failed', `write to ${peer} failed: ${(err as Error).message}`);
       }
-      this.directSent.frames++;
-      this.directSent.bytes += frame.byteLength;
+      count.frames++;
+      count.bytes += frame.byteLength;
     };
     const result = o.tail.then(write, write);
     o.tail = result.catch(() => {});
@@ -306,6 +353,11 @@ class Libp2pSwarmTransport implements SwarmTransport {
   onDirect(handler: FrameHandler): () => void {
     this.directHandlers.add(handler);
     return () => this.directHandlers.delete(handler);
+  }
+
+  onTree(handler: FrameHandler): () => void {
+    this.treeHandlers.add(handler);
+    return () => this.treeHandlers.delete(handler);
   }
 
   onPeer(handler: PeerHandler): () => void {
@@ -332,6 +384,8 @@ class Libp2pSwarmTransport implements SwarmTransport {
       delivered: copy(this.delivered),
       directSent: { ...this.directSent },
       directReceived: { ...this.directReceived },
+      treeSent: { ...this.treeSent },
+      treeReceived: { ...this.treeReceived },
       rejected: { ...this.rejected },
       wire: this.node.meter.snapshot(),
     };
@@ -350,8 +404,10 @@ class Libp2pSwarmTransport implements SwarmTransport {
     }
     this.topicHandlers.clear();
     this.directHandlers.clear();
+    this.treeHandlers.clear();
     this.peerHandlers.clear();
     await libp2p.unhandle(UPLINK_PROTOCOL).catch(() => {});
+    await libp2p.unhandle(TREE_PROTOCOL).catch(() => {});
     await Promise.all([...this.outbound.values()].map(async (o) => {
       const s = o.stream;
       o.stream = null;

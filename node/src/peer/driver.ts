@@ -4,7 +4,8 @@
  * - `NodeScheduler`: `performance.now()` and one `setTimeout` for the host's next deadline.
  * - `NodeFrameLink` over a libp2p `SwarmTransport`: `broadcast` publishes each frame on the run's
  *   broadcast topic (gossipsub), `send` writes each frame to the `/masha/uplink/1.0.0` direct
- *   stream of that peer, status reports go to the run's status topic. Every message has its own
+ *   stream of that peer, `relay` to its `/masha/tree/1.0.0` stream (the relay trees of large
+ *   broadcasts, protocol/src/tree/), status reports go to the run's status topic. Every message has its own
  *   frame message id (the host numbers them from a random start), so repeated messages (an idle
  *   aggregator's ANNOUNCEs are byte-identical otherwise) are never swallowed by gossipsub's
  *   de-duplication (message id = hash of the data).
@@ -21,12 +22,12 @@
  * An observer (the launcher) runs the engine's observer role: it applies the commits it hears and
  * fetches state when behind, and is never a member.
  */
-import { randomInt } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
 import type { EngineAction, EngineRole, MashaPeer, RunContext } from '@masha/protocol';
 import { PeerHost, type HostBytes, type HostRecord, type RecordKind } from '@masha/protocol/host';
 import type { EventSink as RecordSink, Evaluator, FrameLink, LinkStats, Scheduler } from '@masha/protocol/ports';
 import { broadcastTopic, statusTopic, type PeerStatus } from '@masha/protocol/swarm';
-import { UPLINK_PROTOCOL, type SwarmTransport } from '../net/swarm-transport.js';
+import { TREE_PROTOCOL, UPLINK_PROTOCOL, type SwarmTransport } from '../net/swarm-transport.js';
 import { NO_LOG, type EventSink } from './event-log.js';
 import { NodeIdentity } from './identity.js';
 
@@ -53,6 +54,13 @@ export interface PeerDriverOptions {
   readonly warmup?: { readonly minMs: number; readonly maxMs: number };
   /** This peer's join token (runs whose admission policy asks for one). */
   readonly token?: Uint8Array | null;
+  /** What this peer reports for the relay trees: its upload rate (kbit/s, 0 = unknown) and whether it never relays. */
+  readonly capacity?: { readonly upKbps: number; readonly leaf: boolean };
+}
+
+/** SHA-256 of a frame with Node's native hash (the relay trees' anchor check; ~5× the pure-JS one). */
+function nativeFrameHash(frame: Uint8Array): Uint8Array {
+  return createHash('sha256').update(frame).digest();
 }
 
 /** The host's clock and its one timer on Node. */
@@ -89,6 +97,7 @@ export class NodeScheduler implements Scheduler {
 export class NodeFrameLink implements FrameLink {
   private sendFailed = 0;
   private publishFailed = 0;
+  private relayFailed = 0;
 
   constructor(
     private readonly transport: SwarmTransport,
@@ -102,6 +111,10 @@ export class NodeFrameLink implements FrameLink {
 
   broadcast(frames: readonly Uint8Array[]): void {
     for (const f of frames) this.transport.publish(this.bcastTopic, f).catch(() => this.publishFailed++);
+  }
+
+  relay(to: string, frames: readonly Uint8Array[]): void {
+    for (const f of frames) this.transport.sendTree(to, f).catch(() => this.relayFailed++);
   }
 
   publishStatus(report: Uint8Array): void {
@@ -119,10 +132,12 @@ export class NodeFrameLink implements FrameLink {
       counters: {
         'net-send-failed': this.sendFailed,
         'net-publish-failed': this.publishFailed,
+        'net-relay-failed': this.relayFailed,
         'net-transport-refused': refused,
         // Payload accounting (benchmarks): bytes on the uplink / gossip protocol streams.
         'net-uplink-stream-bytes': streamBytes(tc.wire.protocols, UPLINK_PROTOCOL),
         'net-gossip-stream-bytes': streamBytes(tc.wire.protocols, '/meshsub/'),
+        'net-tree-stream-bytes': streamBytes(tc.wire.protocols, TREE_PROTOCOL),
       },
     };
   }
@@ -135,7 +150,7 @@ class LogRecords implements RecordSink {
     private readonly log: EventSink,
     role: DriverRole,
   ) {
-    const kinds: RecordKind[] = ['start', 'commit', 'election', 'metric', 'done', 'reject', 'state', 'error'];
+    const kinds: RecordKind[] = ['start', 'commit', 'election', 'metric', 'done', 'reject', 'state', 'error', 'tree'];
     if (role === 'volunteer') kinds.push('held');
     this.wants = new Set(kinds);
   }
@@ -185,6 +200,8 @@ export class PeerDriver {
         ...(options.maxPartialAgeMs !== undefined ? { maxPartialAgeMs: options.maxPartialAgeMs } : {}),
         ...(options.onAction ? { onAction: options.onAction } : {}),
         ...(options.onError ? { onError: options.onError } : {}),
+        tree: { hash: nativeFrameHash },
+        ...(options.capacity ? { capacity: options.capacity } : {}),
         ...(options.token ? { token: options.token } : {}),
       },
       { scheduler: this.scheduler, link, evaluator: options.evaluator, identity: new NodeIdentity(t.node.privateKey.raw), events: new LogRecords(this.log, this.role) },
@@ -219,6 +236,7 @@ export class PeerDriver {
     this.unsubscribe.push(
       t.subscribe(this.bcastTopic, (from, frame) => this.host.receive(frame, signed ? from : undefined)),
       t.onDirect((from, frame) => this.host.receive(frame, from)),
+      t.onTree((from, frame) => this.host.receiveRelayed(frame, from)),
       // Partial messages of a peer whose connection closed are kept (until their age limit): its
       // gossip frames may still arrive through other peers.
       t.onPeer((kind, peer) => (kind === 'connected' ? this.host.peerConnected(peer) : this.host.peerDisconnected(peer))),

@@ -37,6 +37,7 @@ import {
   encodeCommit,
   encodeOpen,
   HB_DONE,
+  HB_LEAF,
   MSG,
   UP_AUDIT,
   UP_FRESH,
@@ -50,6 +51,7 @@ import { phaseCode } from './phase-code.js';
 import { Replication } from './replication.js';
 import { RoundSum } from './round-sum.js';
 import type { EngineMessage, PeerId } from './types.js';
+import { encodeRoster, MAX_COST_PPM, MAX_ROSTER_MEMBERS, sameMembers, type Roster, type RosterMember } from '../tree/roster.js';
 import type { Trust } from './trust.js';
 import { successionStatement, type SignedSuccession } from '../trust/certs.js';
 import { verifyToken } from '../trust/ed25519.js';
@@ -83,6 +85,12 @@ interface AggState {
   readonly audits: AuditBook;
   /** Whether the current round's answers can be audited (its phase is not opaque). */
   auditable: boolean;
+  /** This epoch's broadcasts are large enough for the relay trees (a large one was made). */
+  treeWorthy: boolean;
+  /** The largest commit body of this epoch (bytes): the trees' cost model's S. */
+  largestBody: number;
+  /** The roster last published (relay trees), or null. */
+  roster: Roster | null;
 }
 
 export class Aggregator {
@@ -148,6 +156,9 @@ export class Aggregator {
       refused: new Uint8Array(this.M),
       audits: new AuditBook(),
       auditable: false,
+      treeWorthy: false,
+      largestBody: 0,
+      roster: null,
     };
     this.outbox.lastBroadcast = this.outbox.now;
     this.agg = agg;
@@ -296,6 +307,39 @@ export class Aggregator {
     this.outbox.broadcast(this.outbox.message(MSG.ANNOUNCE, this.election.epoch, L.committed, 0, body));
   }
 
+  /**
+   * Round boundary: publishes the relay trees' roster when the membership or a member's reported
+   * capacity changed (and this epoch's broadcasts are large enough to use the trees). Every peer
+   * computes the same trees from it (tree/layout.ts).
+   */
+  private publishRoster(): void {
+    const agg = this.agg as AggState;
+    const T = agg.table;
+    if (!this.ctx.broadcast.tree || !agg.treeWorthy || !T.rosterDirty) return;
+    T.rosterDirty = false;
+    const members: RosterMember[] = [];
+    for (const m of T.members.values()) if (m.id !== this.id && !m.disconnected) members.push({ id: m.id, upKbps: m.upKbps, leaf: m.leaf });
+    members.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    // Beyond the cap, members stay off the trees and pull from a member (tree/relay.ts).
+    if (members.length > MAX_ROSTER_MEMBERS) members.length = MAX_ROSTER_MEMBERS;
+    const stripes = this.ctx.broadcast.stripes;
+    if (agg.roster !== null && sameMembers(agg.roster, { members, stripes })) return;
+    // The layout's cost model (layout.ts), in ppm of one copy's upload time S/u at the median rate.
+    const bc = this.ctx.broadcast;
+    const rates = members.filter((m) => m.upKbps > 0).map((m) => m.upKbps).sort((a, b) => a - b);
+    const upKbps = rates.length > 0 ? rates[rates.length >> 1] : bc.defaultUpKbps;
+    const S = Math.max(1, agg.largestBody);
+    const copyMs = S / (upKbps / 8); // kbit/s = 1/8 byte per ms
+    // Rounded as the wire carries them: every peer must lay out the very same trees.
+    const frameCost = Math.min(MAX_COST_PPM, Math.round((1e6 * Math.min(bc.frameBytes, S)) / S));
+    const latencyCost = Math.min(MAX_COST_PPM, Math.round((1e6 * bc.hopMs) / copyMs));
+    const roster: Roster = { root: this.id, epoch: agg.epoch, version: (agg.roster?.version ?? 0) + 1, stripes, frameCost, latencyCost, members };
+    agg.roster = roster;
+    const L = this.lineage;
+    this.outbox.broadcast(this.outbox.message(MSG.ROSTER, agg.epoch, L.committed, 0, encodeRoster(roster)));
+    this.outbox.push({ type: 'roster', roster });
+  }
+
   // ================================================================ members
 
   onHeartbeat(msg: EngineMessage): void {
@@ -319,6 +363,7 @@ export class Aggregator {
     m.commitEpoch = body.commitEpoch;
     m.digest.set(body.digest);
     m.done = (body.flags & HB_DONE) !== 0;
+    T.setCapacity(m, body.upKbps, (body.flags & HB_LEAF) !== 0);
     // A version counts only with the signed commit behind it (checked when it matters: a better
     // version, or another digest for our own round and epoch — which may prove an equivocation).
     const c = this.lineage.versionVs(body.round, body.commitEpoch, body.digest);
@@ -568,6 +613,7 @@ export class Aggregator {
     if (best !== null && this.chase(best)) return;
     const T = agg.table;
     const delta = T.boundary(L.committed);
+    this.publishRoster();
     if (!T.canRun()) {
       T.defer(delta);
       this.outbox.count('round-paused');
@@ -661,6 +707,7 @@ export class Aggregator {
     // Not enough: reassign what must move and re-open the round for the missing shards.
     this.outbox.count('round-retry');
     const delta = T.boundary(this.lineage.committed);
+    this.publishRoster();
     if (!T.canRun()) {
       // Too few peers left to go on: pause (the heartbeat tick re-opens when they are back).
       T.defer(delta);
@@ -699,9 +746,15 @@ export class Aggregator {
     );
     if (decoded !== null) info.downlink.release?.(decoded);
     if (info.requiresAll) T.holdersChanged = false;
+    if (payloadBytes !== null) {
+      if (payloadBytes.length >= this.ctx.broadcast.minBytes) agg.treeWorthy = true;
+      if (payloadBytes.length > agg.largestBody) agg.largestBody = payloadBytes.length;
+    }
     let next: { delta: DeltaEntry[] } | null = null;
     if (L.finishReason() === null) {
       const delta = T.boundary(L.committed);
+      // The roster goes out before the commit, so the commit can travel down its trees.
+      this.publishRoster();
       if (T.canRun()) next = { delta };
       else T.defer(delta);
     }
@@ -725,6 +778,8 @@ export class Aggregator {
       this.M,
       this.trust.signCommit(epoch, round, parent, L.digest),
     );
+    if (body.length >= this.ctx.broadcast.minBytes) agg.treeWorthy = true;
+    if (body.length > agg.largestBody) agg.largestBody = body.length;
     const msg = this.outbox.message(MSG.COMMIT, epoch, round, phaseCode(phase), body);
     L.cert = this.trust.ownCert(msg);
     this.outbox.broadcast(msg);

@@ -11,6 +11,9 @@ import { distSq } from '../vec/kernels.js';
 import { DIGEST_BYTES, replicaDigest, vectorNames } from './digest.js';
 import type { BodyLimits, ReplicaShape } from './messages.js';
 import { WorkPool } from './work-pool.js';
+import { MAX_STRIPES, maxRosterBytes } from '../tree/roster.js';
+import { isTreeKind, MAX_TREE_FRAMES, maxTreeBodyBytes } from '../tree/wire.js';
+import { FIXED_HEADER_BYTES, MAX_SENDER_BYTES, MIN_FRAME_BYTES } from '../frames/format.js';
 import { MAX_CHAIN_BYTES } from '../trust/certs.js';
 import { guardSettings, type GuardSettings } from './guard.js';
 
@@ -51,6 +54,26 @@ export interface EngineTiming {
   readonly syncGraceMs: number;
 }
 
+/** How the aggregator's large broadcasts travel (see tree/). */
+export interface BroadcastSettings {
+  /** Down striped relay trees (true), or over gossip only (false). */
+  readonly tree: boolean;
+  /** Most stripes (relay trees) per broadcast. */
+  readonly stripes: number;
+  /** Broadcasts of at least this many bytes go down the trees (ones of several frames always do). */
+  readonly minBytes: number;
+  /** A stripe that makes no progress for this long is repaired (ms). Default: half a heartbeat. */
+  readonly stallMs: number;
+  /** The run's frame size (bytes), for the trees' cost model. */
+  readonly frameBytes: number;
+  /** The latency of one relay hop the trees' cost model assumes (ms): two home access links. */
+  readonly hopMs: number;
+  /** The upload rate assumed for peers that report none (kbit/s). */
+  readonly defaultUpKbps: number;
+}
+
+export const DEFAULT_BROADCAST = { tree: true, stripes: 8, minBytes: 32 * 1024, frameBytes: 64 * 1024, hopMs: 40, defaultUpKbps: 20_000 } as const;
+
 export interface RunContextInit {
   readonly runId: string;
   readonly method: AnyMethod;
@@ -73,6 +96,8 @@ export interface RunContextInit {
   readonly syncSlack?: number;
   /** Deadlines a holder may miss in a row before its shards move elsewhere (default 2). */
   readonly missLimit?: number;
+  /** Large broadcasts (default: relay trees, see DEFAULT_BROADCAST). */
+  readonly broadcast?: Partial<BroadcastSettings>;
   /** Round deadlines without a commit after which devices holding shards replace the aggregator (default 5). */
   readonly stallDeadlines?: number;
   /** Who may become a member (default: anyone). */
@@ -119,6 +144,7 @@ export interface RunContext {
   readonly successors: number;
   readonly syncSlack: number;
   readonly missLimit: number;
+  readonly broadcast: BroadcastSettings;
   readonly stallDeadlines: number;
   readonly admission: AdmissionPolicy;
   readonly guard: GuardSettings;
@@ -160,6 +186,22 @@ export function createRunContext(init: RunContextInit): RunContext {
   const shape: ReplicaShape = { names, lengths: names.map((n) => replica.vectors[n].length) };
   const solution = init.solution ?? null;
   const allShards = Object.freeze(Array.from({ length: M }, (_, m) => m));
+  const bc = init.broadcast ?? {};
+  const broadcast: BroadcastSettings = {
+    tree: bc.tree ?? DEFAULT_BROADCAST.tree,
+    stripes: bc.stripes ?? DEFAULT_BROADCAST.stripes,
+    minBytes: bc.minBytes ?? DEFAULT_BROADCAST.minBytes,
+    stallMs: bc.stallMs ?? Math.max(1, timing.heartbeatMs / 2),
+    frameBytes: bc.frameBytes ?? DEFAULT_BROADCAST.frameBytes,
+    hopMs: bc.hopMs ?? DEFAULT_BROADCAST.hopMs,
+    defaultUpKbps: bc.defaultUpKbps ?? DEFAULT_BROADCAST.defaultUpKbps,
+  };
+  if (!(Number.isInteger(broadcast.stripes) && broadcast.stripes >= 1 && broadcast.stripes <= MAX_STRIPES)) {
+    throw new ValidationError('broadcast.stripes', `must be an integer in [1, ${MAX_STRIPES}], got ${broadcast.stripes}`);
+  }
+  if (!(broadcast.minBytes >= 0 && broadcast.stallMs > 0 && broadcast.frameBytes > 0 && broadcast.hopMs >= 0 && broadcast.defaultUpKbps > 0)) {
+    throw new ValidationError('broadcast', 'minBytes and hopMs must be ≥ 0, stallMs, frameBytes and defaultUpKbps > 0');
+  }
   return {
     runId,
     method,
@@ -177,6 +219,7 @@ export function createRunContext(init: RunContextInit): RunContext {
     successors: init.successors ?? 3,
     syncSlack: init.syncSlack ?? 2,
     missLimit: init.missLimit ?? 2,
+    broadcast,
     stallDeadlines: init.stallDeadlines ?? 5,
     admission: init.admission ?? { policy: 'open' },
     guard: checkedGuard(guardSettings(init.guard, init.guard?.shards ?? null)),
@@ -220,7 +263,16 @@ export function maxBodyBytes(ctx: RunContext, kind: number): number {
       for (let i = 0; i < ctx.shape.names.length; i++) n += 140 + 8 * ctx.shape.lengths[i];
       return n;
     }
+    case 12: // roster
+      return maxRosterBytes();
     default:
-      return 0;
+      return isTreeKind(kind) ? maxTreeBodyBytes(kind, maxTreeFrames(ctx)) : 0;
   }
+}
+
+/** Most frames a relayed broadcast of this run can have (its largest broadcast body at the smallest frame). */
+export function maxTreeFrames(ctx: RunContext): number {
+  const body = Math.max(maxBodyBytes(ctx, 5), maxBodyBytes(ctx, 3), maxBodyBytes(ctx, 2));
+  const stride = MIN_FRAME_BYTES - FIXED_HEADER_BYTES - 4 - MAX_SENDER_BYTES;
+  return Math.min(MAX_TREE_FRAMES, Math.ceil(body / stride));
 }

@@ -18,6 +18,7 @@ import {
   encodeHeartbeat,
   encodeUplink,
   HB_DONE,
+  HB_LEAF,
   HB_RESET,
   MSG,
   UP_AUDIT,
@@ -90,6 +91,8 @@ export class Device {
   /** Set by the state role when a snapshot reset the shard memories (reported in the next heartbeat). */
   resetSinceReport = false;
   lastSentToAgg = Number.NEGATIVE_INFINITY;
+  /** What heartbeats report for the relay trees: upload rate (kbit/s, 0 = unknown), never relay. */
+  capacity: { upKbps: number; leaf: boolean } = { upKbps: 0, leaf: false };
   private readonly held = new Map<number, HeldShard>();
   private heldSorted: number[] | null = [];
   /** The attempt answered last, the shards sent for it, and whether it was refused (phase mismatch). */
@@ -145,9 +148,12 @@ export class Device {
     const to = this.election.aggregator;
     if (to === null || to === this.id || this.outbox.role === 'observer') return;
     const L = this.lineage;
-    const flags = (this.resetSinceReport ? HB_RESET : 0) | (L.doneReason !== null ? HB_DONE : 0);
+    const flags = (this.resetSinceReport ? HB_RESET : 0) | (L.doneReason !== null ? HB_DONE : 0) | (this.capacity.leaf ? HB_LEAF : 0);
     this.resetSinceReport = false;
-    const body = encodeHeartbeat({ round: L.committed, commitEpoch: L.commitEpoch, digest: L.digest, flags, held: this.heldList(), cert: L.cert, token: this.token }, this.M);
+    const body = encodeHeartbeat(
+      { round: L.committed, commitEpoch: L.commitEpoch, digest: L.digest, flags, held: this.heldList(), cert: L.cert, token: this.token, upKbps: this.capacity.upKbps },
+      this.M,
+    );
     this.outbox.send(to, this.outbox.message(MSG.HEARTBEAT, this.election.epoch, L.committed, 0, body));
     this.lastSentToAgg = this.outbox.now;
   }

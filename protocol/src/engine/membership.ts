@@ -19,6 +19,7 @@ import type { Outbox } from './outbox.js';
 import { peerBaseHash, topByWeight } from './rendezvous.js';
 import { benchMs } from './guard.js';
 import type { PeerId } from './types.js';
+import { rateClass } from '../tree/roster.js';
 
 export interface Member {
   readonly id: PeerId;
@@ -42,6 +43,9 @@ export interface Member {
   benchedUntil: number;
   /** Whether the member counted as eligible at the last rebalance. */
   eligible: boolean;
+  /** Reported upload rate class (kbit/s, 0 = unknown) and leaf flag, for the relay trees' roster. */
+  upKbps: number;
+  leaf: boolean;
   /** Its last reported version is certified (a signed commit behind it) or not better than ours. */
   verified: boolean;
 }
@@ -60,6 +64,8 @@ export class Membership {
   successorsChanged = false;
   /** Shards with a holder (cached at round boundaries). */
   assigned = 0;
+  /** The members or their reported capacities changed since the roster was last built. */
+  rosterDirty = true;
 
   constructor(
     private readonly ctx: RunContext,
@@ -98,14 +104,26 @@ export class Membership {
         strikes: this.benches.get(id)?.strikes ?? 0,
         benchedUntil: this.benches.get(id)?.until ?? Number.NEGATIVE_INFINITY,
         eligible: false,
+        upKbps: 0,
+        leaf: false,
         verified: false,
       };
       this.members.set(id, m);
       this.dirty = true;
+      this.rosterDirty = true;
     }
     m.lastHeard = this.outbox.now;
     m.disconnected = false;
     return m;
+  }
+
+  /** Records a member's reported capacity (published as a rate class). */
+  setCapacity(m: Member, upKbps: number, leaf: boolean): void {
+    const c = rateClass(upKbps);
+    if (c === m.upKbps && leaf === m.leaf) return;
+    m.upKbps = c;
+    m.leaf = leaf;
+    this.rosterDirty = true;
   }
 
   setLag(m: Member, lag: number): void {
@@ -196,6 +214,7 @@ export class Membership {
       if (now - m.lastHeard > leaseMs || m.disconnected) {
         this.members.delete(m.id);
         this.dirty = true;
+        this.rosterDirty = true;
         this.outbox.count('member-expired');
       } else if (this.isEligible(m) !== m.eligible) {
         this.dirty = true;

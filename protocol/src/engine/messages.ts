@@ -22,6 +22,11 @@
  *   8 REPLAY        peer → peer                  a logged COMMIT re-sent for catch-up (same body)
  *   9 SUSPECT       peer → all                   a signed lease-expiry attestation: (epoch, aggregator, sig)
  *  10 EQUIVOCATION  peer → all                   a proof: two commit certificates of one signer for one (epoch, round)
+ *  11 ROSTER        aggregator → all             the membership relay trees are computed from
+ *                                                (tree/roster.ts)
+ *
+ * Kinds 12–14 (ANCHOR, PULL, HOLD) are the relay trees' control messages: the host's relay
+ * handles them (tree/wire.ts), the engine never sees them.
  *
  * Trust fields (trust/certs.ts): a successor list travels with the aggregator's signed succession
  * statement (member count, signature); ANNOUNCE and OPEN carry the aggregator's epoch certificate
@@ -30,6 +35,7 @@
  * block — the signature only: the signer is the COMMIT's sender, and for a REPLAY the certified
  * aggregator of its epoch); a HEARTBEAT may carry the commit certificate of the sender's version (a "better version"
  * counts only with one) and a join token; a STATE carries the commit certificate of its version.
+ * A HEARTBEAT may also end with the sender's upload rate (flag HB_RATE), for the relay trees.
  */
 import { ByteReader, ByteWriter } from './bytes.js';
 import { type DeltaEntry, type DeltaView, readDelta, readIdents, readShardSet, writeDelta, writeIdents, writeShardSet } from './wire-sets.js';
@@ -49,6 +55,7 @@ export const MSG = {
   SUSPECT: 9,
   EQUIVOCATION: 10,
   AUDIT: 11,
+  ROSTER: 12,
 } as const;
 export type MessageKind = (typeof MSG)[keyof typeof MSG];
 
@@ -64,6 +71,10 @@ export const KIND_NAMES: Readonly<Record<number, string>> = {
   9: 'suspect',
   10: 'equivocation',
   11: 'audit',
+  12: 'roster',
+  13: 'tree-anchor',
+  14: 'tree-pull',
+  15: 'tree-hold',
 };
 
 export { DeltaView, readDelta, readShardSet, writeDelta, writeShardSet, type DeltaEntry } from './wire-sets.js';
@@ -128,6 +139,10 @@ function readOptionalBytes(r: ByteReader, field: string, max: number): Uint8Arra
 export const HB_RESET = 1;
 /** Heartbeat flag: the sender reached the end of the run. */
 export const HB_DONE = 2;
+/** Heartbeat flag: the sender never relays broadcasts (a browser tab; see tree/layout.ts). */
+export const HB_LEAF = 4;
+/** Heartbeat flag: the sender's upload rate (kbit/s, varint) follows the held shards. */
+export const HB_RATE = 8;
 
 export interface HeartbeatBody {
   readonly round: number;
@@ -139,11 +154,18 @@ export interface HeartbeatBody {
   readonly cert: CommitCert | null;
   /** The sender's join token (runs whose admission policy asks for one). */
   readonly token: Uint8Array | null;
+  /** Upload rate in kbit/s (sent with HB_RATE when > 0; decoded as 0 when absent = unknown). */
+  readonly upKbps?: number;
 }
 
+/** Largest upload rate a heartbeat may report, kbit/s (100 Gbit/s). */
+export const MAX_UP_KBPS = 100_000_000;
+
 export function encodeHeartbeat(b: HeartbeatBody, M: number): Uint8Array {
-  const w = new ByteWriter(32 + b.held.length * 2 + (b.cert ? 320 : 1) + (b.token?.length ?? 0));
-  w.varint(b.round).varint(b.commitEpoch).raw(b.digest).u8(b.flags);
+  const w = new ByteWriter(40 + b.held.length * 2 + (b.cert ? 320 : 1) + (b.token?.length ?? 0));
+  const up = b.upKbps !== undefined && b.upKbps >= 1 ? Math.min(MAX_UP_KBPS, Math.round(b.upKbps)) : 0;
+  const flags = (b.flags & ~HB_RATE) | (up > 0 ? HB_RATE : 0);
+  w.varint(b.round).varint(b.commitEpoch).raw(b.digest).u8(flags);
   writeShardSet(w, b.held, M);
   if (b.cert === null) w.u8(0);
   else {
@@ -151,23 +173,25 @@ export function encodeHeartbeat(b: HeartbeatBody, M: number): Uint8Array {
     writeCommitCert(w, b.cert);
   }
   writeOptionalBytes(w, b.token);
+  if (up > 0) w.varint(up);
   return w.finish();
 }
 
-export function decodeHeartbeat(bytes: Uint8Array, limits: BodyLimits): HeartbeatBody {
+export function decodeHeartbeat(bytes: Uint8Array, limits: BodyLimits): HeartbeatBody & { readonly upKbps: number } {
   const r = new ByteReader(bytes, 'heartbeat');
   const round = r.varint('round', 0xffffffff);
   const commitEpoch = r.varint('commitEpoch', 0xffffffff);
   const digest = readDigest(r, 'digest');
   const flags = r.u8('flags');
-  if (flags > 3) r.fail('flags', `unknown flags ${flags}`);
+  if (flags > 15) r.fail('flags', `unknown flags ${flags}`);
   const held = readShardSet(r, 'held', limits);
   const hasCert = r.u8('cert.present');
   if (hasCert > 1) r.fail('cert.present', `must be 0 or 1, got ${hasCert}`);
   const cert = hasCert === 1 ? readCommitCert(r, 'cert') : null;
   const token = readOptionalBytes(r, 'token', MAX_TOKEN_BYTES);
+  const upKbps = flags & HB_RATE ? r.varint('upKbps', MAX_UP_KBPS) : 0;
   r.end();
-  return { round, commitEpoch, digest, flags, held, cert, token };
+  return { round, commitEpoch, digest, flags, held, cert, token, upKbps };
 }
 
 // ------------------------------------------------------------------ ANNOUNCE

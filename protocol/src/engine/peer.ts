@@ -135,6 +135,7 @@ import { Guard } from './guard.js';
 import { Outbox, type Counters } from './outbox.js';
 import { Replication } from './replication.js';
 import type { EngineAction, EngineEvent, EngineMessage, EnginePeer, EngineRole, PeerId, StopReason, TimerKind } from './types.js';
+import { decodeRosterShared } from '../tree/roster.js';
 
 export type { Counters } from './outbox.js';
 export { claimSpread } from './election.js';
@@ -240,6 +241,16 @@ export class MashaPeer implements EnginePeer {
     return this.lineage.digestHex;
   }
 
+  /**
+   * What this peer's heartbeats report for the relay trees (tree/layout.ts): its upload rate in
+   * kbit/s (0 = unknown; measured or configured by the runtime) and whether it must stay a leaf
+   * (a browser tab). A setting, not an event: it changes no state but the next heartbeats.
+   */
+  setCapacity(capacity: { readonly upKbps: number; readonly leaf: boolean }): void {
+    const up = capacity.upKbps;
+    this.device.capacity = { upKbps: Number.isFinite(up) && up > 0 ? up : 0, leaf: capacity.leaf };
+  }
+
   /** The certificate chain of this peer's current (epoch, aggregator), encoded (a launcher's anchor for joiners). */
   get certificate(): Uint8Array | null {
     return this.election.chain;
@@ -292,6 +303,9 @@ export class MashaPeer implements EnginePeer {
         break;
       case 'rejected':
         this.outbox.count('rejected');
+        break;
+      case 'inbound':
+        if (event.kind === MSG.COMMIT) this.replication.noteInbound(event.epoch, event.round);
         break;
       case 'anchor':
         this.election.anchor(event.chain);
@@ -378,6 +392,9 @@ export class MashaPeer implements EnginePeer {
         case MSG.REPLAY:
           this.replication.onReplay(msg);
           break;
+        case MSG.ROSTER:
+          this.onRoster(msg);
+          break;
         case MSG.SUSPECT:
           this.election.onSuspect(msg, decodeSuspect(msg.body));
           break;
@@ -408,6 +425,20 @@ export class MashaPeer implements EnginePeer {
     this.election.takeSuccessors(msg, body.successors, body.succession);
     if (body.flags & AN_GATHER && !isNewEpoch) this.device.sendHeartbeat();
     this.replication.reconcile(msg.sender, body.round, body.commitEpoch, body.digest);
+  }
+
+  /**
+   * The relay trees' roster: handed to the host (its relay lays the trees out). Only the current
+   * aggregator's counts (a roster never moves this peer to another epoch: it carries no
+   * certificate, and its trees serve only that aggregator's broadcasts).
+   */
+  private onRoster(msg: EngineMessage): void {
+    const roster = decodeRosterShared(msg.body, msg.sender, msg.epoch);
+    if (msg.epoch !== this.election.epoch || msg.sender !== this.election.aggregator) {
+      this.outbox.count(msg.epoch < this.election.epoch ? 'stale-epoch' : 'misdirected');
+      return;
+    }
+    this.outbox.push({ type: 'roster', roster });
   }
 
   private onOpen(msg: EngineMessage): void {

@@ -63,6 +63,8 @@ export class Replication {
   /** A newer version heard of while its commits may still be in flight (see `reconcile`). */
   private behind: Omit<SyncTarget, 'since'> | null = null;
   private readonly served = new Map<PeerId, { at: number; round: number }>();
+  /** The newest commit known to be on its way down the relay trees (its anchor arrived), and when. */
+  private inbound: { epoch: number; round: number; at: number } | null = null;
   /** The peer this peer last asked for state, and until when its replays are taken. */
   private asked: { from: PeerId; until: number } | null = null;
   /** Commits received ahead of a missing one (bounded by the log length), by round. */
@@ -193,12 +195,27 @@ export class Replication {
     this.outbox.count('sync-request');
   }
 
+  /** The host's relay reports a commit of `round` on its way down the relay trees. */
+  noteInbound(epoch: number, round: number): void {
+    const i = this.inbound;
+    if (i === null || round > i.round || (round === i.round && epoch > i.epoch)) this.inbound = { epoch, round, at: this.outbox.now };
+  }
+
   /** The grace of `reconcile` is over: fetch what has not arrived meanwhile. */
   onBehindTimer(): void {
     const b = this.behind;
     this.behind = null;
     const L = this.lineage;
     if (b === null || this.sync !== null || L.versionVs(b.round, b.commitEpoch, b.digest) >= 0) return;
+    // A missing commit is still coming down the relay trees (large commits take longer than a
+    // heartbeat on slow links; the relays repair stalls themselves): wait for it, up to a lease
+    // from when its anchor arrived, rather than fetch it a second time from the aggregator.
+    const inb = this.inbound;
+    if (inb !== null && inb.round > L.committed && inb.round <= b.round && this.outbox.now - inb.at < this.ctx.timing.leaseMs) {
+      this.behind = b;
+      this.outbox.setTimer('behind', this.ctx.timing.syncGraceMs);
+      return;
+    }
     this.outbox.count('sync-after-grace');
     this.startSync(b.from, b.round, b.commitEpoch, b.digest, b.round <= L.committed);
   }

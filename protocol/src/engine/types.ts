@@ -10,6 +10,7 @@
 
 import type { Vec, Evaluation } from '../methods/types.js';
 import type { PhaseName } from '../methods/types.js';
+import type { Roster } from '../tree/roster.js';
 
 export type PeerId = string;
 
@@ -138,7 +139,9 @@ export type EngineEvent =
    * An epoch certificate chain vouched for by the launcher (its signed run announcement carries the
    * chain its observer holds): peers that join mid-run start trusting from it.
    */
-  | { readonly type: 'anchor'; readonly chain: Uint8Array };
+  | { readonly type: 'anchor'; readonly chain: Uint8Array }
+  /** A broadcast of (kind, epoch, round) is on its way down the relay trees (its anchor arrived). */
+  | { readonly type: 'inbound'; readonly kind: number; readonly epoch: number; readonly round: number };
 
 export type EngineAction =
   /** To every peer of the run (gossipsub in the network). */
@@ -164,7 +167,9 @@ export type EngineAction =
   /** A named measurement (metric value, late frame counter, …). */
   | { readonly type: 'metric'; readonly name: EngineCounter; readonly value: number }
   /** The run reached its end (target or round budget); the driver may stop the peer. */
-  | { readonly type: 'done'; readonly reason: StopReason };
+  | { readonly type: 'done'; readonly reason: StopReason }
+  /** The relay trees' roster of the current aggregator (published by this peer, or heard). */
+  | { readonly type: 'roster'; readonly roster: Roster };
 
 /** A peer's state machine. `handle` must not touch clocks, timers, sockets or randomness outside the run's seeded streams. */
 export interface EnginePeer {

@@ -15,17 +15,27 @@
  *     runtime ◀──frames, wakeAt──────── PeerHost ◀──actions── MashaPeer
  *                    Evaluator ◀──evaluate / evaluated──▶ PeerHost
  *
+ * Large broadcasts: when the link has a tree channel (`FrameLink.relay`) and the run uses relay
+ * trees, the host's `TreeRelay` (tree/relay.ts) sends the aggregator's large broadcasts down the
+ * striped relay trees of the roster the engine publishes, forwards relayed frames as they arrive
+ * (`receiveRelayed`), checks them against their anchor and repairs gaps; the checked frames are
+ * reassembled here like any other. Tree control messages (anchor, pull, hold) go to the relay,
+ * never to the engine.
+ *
  * Loopback: a message the engine sends to its own peer is handed back as a `message` event after
  * the current actions (not framed). Timers shorter than 1 ms are clamped to 1 ms, as setTimeout
  * does in every JavaScript runtime (and as keeps a re-armed sliver of a timer from spinning).
  */
 import { FrameError } from '../frames/frame-error.js';
+import { MashaError } from '../errors.js';
 import { decodeFrame } from '../frames/decode.js';
 import { encodeFrames } from '../frames/encode.js';
 import type { Frame } from '../frames/frame.js';
 import { Reassembler } from '../frames/reassembler.js';
-import { maxBodyBytes, type RunContext } from '../engine/context.js';
-import { KIND_NAMES } from '../engine/messages.js';
+import { maxBodyBytes, maxTreeFrames, type RunContext } from '../engine/context.js';
+import { ENGINE_CODEC, KIND_NAMES, MSG } from '../engine/messages.js';
+import { TreeRelay, type ControlHeader, type RelayMeta, type TreeCounter, type TreeIO } from '../tree/relay.js';
+import { frameHash, isTreeKind, type TreeKind } from '../tree/wire.js';
 import { assertNever, MashaPeer } from '../engine/peer.js';
 import type { EngineAction, EngineEvent, EngineMessage, EngineRole, PeerId, TimerKind } from '../engine/types.js';
 import type { EventSink } from '../ports/event-sink.js';
@@ -48,8 +58,19 @@ function counterName(prefix: 'recv-' | 'sent-' | 'body-', kind: number): string 
 export const TIMER_MIN_MS = 1;
 
 /** Host-level periodic work, in the same table as the engine's timers. */
-type HostTimer = TimerKind | 'expire-partials' | 'status';
-const HOST_TIMERS: readonly HostTimer[] = ['hb', 'wd', 'claim', 'gather', 'deadline', 'sync', 'behind', 'commit', 'expire-partials', 'status'];
+type HostTimer = TimerKind | 'expire-partials' | 'status' | 'tree';
+const HOST_TIMERS: readonly HostTimer[] = ['hb', 'wd', 'claim', 'gather', 'deadline', 'sync', 'behind', 'commit', 'expire-partials', 'status', 'tree'];
+
+/** Broadcast kinds the relay trees may carry (the roster itself always travels by gossip). */
+const TREE_KINDS: ReadonlySet<number> = new Set([MSG.ANNOUNCE, MSG.OPEN, MSG.COMMIT]);
+
+/** The relay trees' settings of one host. */
+export interface HostTreeOptions {
+  /** Use the relay trees when the run does and the link has a tree channel (default true). */
+  readonly enabled?: boolean;
+  /** SHA-256 of a frame (default: @noble/hashes; Node passes its native one, the simulator a cached one). */
+  readonly hash?: (frame: Uint8Array) => Uint8Array;
+}
 
 export interface PeerHostInit {
   readonly id: PeerId;
@@ -79,6 +100,10 @@ export interface PeerHostInit {
   readonly onAction?: (action: EngineAction) => void;
   /** Called when the engine throws something that is not a refusal of bad input (a bug): the host stops. Default: rethrow. */
   readonly onError?: (error: Error) => void;
+  /** Relay trees for large broadcasts (see `HostTreeOptions`). */
+  readonly tree?: HostTreeOptions;
+  /** What this peer reports for the relay trees: upload rate (kbit/s, 0 = unknown), never relay (a tab). */
+  readonly capacity?: { readonly upKbps: number; readonly leaf: boolean };
   /** This peer's join token (runs whose admission policy asks for one). */
   readonly token?: Uint8Array | null;
 }
@@ -97,6 +122,8 @@ export interface HostBytes {
   direct: number;
   broadcast: number;
   received: number;
+  /** Frames sent on the tree channel (relayed broadcasts: this peer's forwards and repairs, or the origin's copies). */
+  relayed: number;
 }
 
 export class PeerHost {
@@ -104,7 +131,7 @@ export class PeerHost {
   readonly id: PeerId;
   readonly ctx: RunContext;
   readonly role: EngineRole;
-  readonly bytes: HostBytes = { direct: 0, broadcast: 0, received: 0 };
+  readonly bytes: HostBytes = { direct: 0, broadcast: 0, received: 0, relayed: 0 };
   /** Refused inbound frames by reason (FrameError code). */
   readonly rejected: Record<string, number> = {};
   /** Host counters: messages and body bytes by kind sent (`sent-<kind>`, `body-<kind>`) and received (`recv-<kind>`), partials expired. */
@@ -139,6 +166,10 @@ export class PeerHost {
   private lastHeld = '';
   private doneReason: string | null = null;
   private resolveDone: (reason: string) => void = () => {};
+  /** The relay trees (null: gossip only). */
+  readonly tree: TreeRelay | null;
+  /** Roster messages this peer published, by version (re-sent to peers that missed one). */
+  private readonly rosterMessages: EngineMessage[] = [];
 
   constructor(init: PeerHostInit, ports: PeerHostPorts) {
     const ctx = init.ctx;
@@ -168,6 +199,67 @@ export class PeerHost {
     this.done = new Promise((resolve) => {
       this.resolveDone = resolve;
     });
+    const treeOpts = init.tree ?? {};
+    this.tree =
+      ctx.broadcast.tree && treeOpts.enabled !== false && ports.link.relay !== undefined
+        ? new TreeRelay(this.treeIO(treeOpts.hash ?? frameHash), {
+            stallMs: ctx.broadcast.stallMs,
+            maxAgeMs: 2 * ctx.timing.leaseMs,
+            minBytes: ctx.broadcast.minBytes,
+            maxFrames: maxTreeFrames(ctx),
+            kinds: TREE_KINDS,
+          })
+        : null;
+    if (init.capacity !== undefined) this.engine.setCapacity(init.capacity);
+  }
+
+  /** What this peer reports for the relay trees from now on (a runtime's measured upload rate). */
+  setCapacity(capacity: { readonly upKbps: number; readonly leaf: boolean }): void {
+    this.engine.setCapacity(capacity);
+  }
+
+  /** The relay's window on the world: this host's link, reassembler, timers, counters and records. */
+  private treeIO(hash: (frame: Uint8Array) => Uint8Array): TreeIO {
+    const link = this.link;
+    return {
+      self: this.id,
+      now: () => this.scheduler.now(),
+      relay: (to: PeerId, frames: readonly Uint8Array[], meta: RelayMeta) => {
+        if (this.stopped || link.relay === undefined) return;
+        this.bytes.relayed += meta.bytes;
+        link.relay(to, frames, meta);
+      },
+      sendControl: (to: PeerId, kind: TreeKind, h: ControlHeader, body: Uint8Array) => {
+        if (to !== this.id) this.send(to, this.controlMessage(kind, h, body));
+      },
+      broadcastControl: (kind: TreeKind, h: ControlHeader, body: Uint8Array) => {
+        const { frames, meta } = this.frames(this.controlMessage(kind, h, body));
+        this.bytes.broadcast += meta.bytes;
+        link.broadcast(frames, meta);
+      },
+      deliver: (frame: Frame, _size: number, shared) => this.reassemble(frame, undefined, shared),
+      resendRoster: (to: PeerId, epoch: number, version: number) => {
+        const m = this.rosterMessages.find((r) => r.epoch === epoch && rosterVersionOf(r) === version);
+        if (m !== undefined && to !== this.id) this.send(to, m);
+      },
+      inbound: (kind: number, epoch: number, round: number) => this.dispatch({ type: 'inbound', kind, epoch, round }),
+      milestone: (what, b, stripe) => {
+        if (this.wants.has('tree')) {
+          this.record({ ev: 'tree', peer: this.id, what, origin: b.origin, kind: b.kind, epoch: b.epoch, round: b.round, have: b.have, frames: b.count, stripe });
+        }
+      },
+      wakeAt: (t: number) => {
+        if (t === Number.POSITIVE_INFINITY) this.timers.clear('tree');
+        else this.timers.set('tree', t);
+        this.armWake();
+      },
+      count: (name: TreeCounter, n = 1) => this.bump(name, n),
+      hash,
+    };
+  }
+
+  private controlMessage(kind: TreeKind, h: ControlHeader, body: Uint8Array): EngineMessage {
+    return { kind, runId: this.ctx.runId, epoch: h.epoch, round: h.round, phase: h.phase, sender: this.id, codec: ENGINE_CODEC, body };
   }
 
   // ================================================================ lifecycle
@@ -240,6 +332,38 @@ export class PeerHost {
   receiveFrame(frame: Frame, size: number, from?: PeerId, shared?: { message: EngineMessage | null }): void {
     if (this.stopped) return;
     this.bytes.received += size;
+    this.reassemble(frame, from, shared);
+  }
+
+  /**
+   * A frame from the link's tree channel: a relayed broadcast's frame, sent by `from` (a relay, or
+   * the origin). The relay checks it against its anchor before forwarding or reassembling it.
+   * `frame`: the decoded frame when the runtime decoded it already (the simulator); `shared`: as
+   * for `receiveFrame`, one message object for every recipient of the broadcast (the simulator).
+   */
+  receiveRelayed(bytes: Uint8Array, from: PeerId, frame?: Frame, shared?: { message: EngineMessage | null }): void {
+    if (this.stopped) return;
+    let f: Frame;
+    if (frame !== undefined) f = frame;
+    else {
+      try {
+        f = decodeFrame(bytes);
+      } catch (e) {
+        this.refuse(e, from);
+        return;
+      }
+    }
+    this.bytes.received += bytes.byteLength;
+    if (this.tree === null || f.runId !== this.ctx.runId) {
+      this.bump('tree-refused');
+      return;
+    }
+    this.tree.onFrame(bytes, f, from, shared);
+    this.armWake();
+  }
+
+  private reassemble(frame: Frame, from: PeerId | undefined, shared: { message: EngineMessage | null } | undefined): void {
+    if (this.stopped) return;
     let message: EngineMessage | null;
     try {
       message = this.reassembler.accept(frame, this.scheduler.now(), from);
@@ -253,6 +377,20 @@ export class PeerHost {
       else message = shared.message;
     }
     this.bump(counterName('recv-', message.kind));
+    if (isTreeKind(message.kind)) {
+      // The relay's control messages; an anchor counts only from its authenticated sender.
+      if (this.tree === null) this.bump('tree-refused');
+      else {
+        try {
+          this.tree.onControl(message, from !== undefined);
+        } catch (e) {
+          if (!(e instanceof MashaError)) throw e;
+          this.bump('tree-bad-control');
+        }
+        this.armWake();
+      }
+      return;
+    }
     if (this.wants.has('receive')) {
       const m = message;
       this.record({ ev: 'receive', peer: this.id, from: m.sender, kind: m.kind, epoch: m.epoch, round: m.round, phase: m.phase, bytes: m.body.length });
@@ -270,7 +408,9 @@ export class PeerHost {
   }
 
   peerDisconnected(peer: PeerId): void {
-    if (!this.stopped) this.dispatch({ type: 'peer-disconnected', peer });
+    if (this.stopped) return;
+    this.tree?.peerGone(peer);
+    this.dispatch({ type: 'peer-disconnected', peer });
   }
 
   /** The scheduler's wake-up: fires the timers that are due. */
@@ -306,6 +446,9 @@ export class PeerHost {
       case 'status':
         this.publishStatus();
         this.setHostTimer('status', this.statusIntervalMs);
+        return;
+      case 'tree':
+        this.tree?.tick();
         return;
       default:
         if (this.wants.has('timer')) this.record({ ev: 'timer', peer: this.id, id: kind });
@@ -400,6 +543,9 @@ export class PeerHost {
       case 'metric':
         if (this.wants.has('metric')) this.record({ ev: 'metric', peer: this.id, name: a.name, value: a.value });
         break;
+      case 'roster':
+        this.tree?.setRoster(a.roster);
+        break;
       case 'done':
         if (this.doneReason === null) {
           this.doneReason = a.reason;
@@ -474,6 +620,11 @@ export class PeerHost {
   private broadcast(message: EngineMessage): void {
     const { frames, meta } = this.frames(message);
     this.bytes.broadcast += meta.bytes;
+    if (message.kind === MSG.ROSTER) {
+      this.rosterMessages.push(message);
+      if (this.rosterMessages.length > 3) this.rosterMessages.shift();
+    }
+    if (this.tree !== null && this.tree.originate(message, frames, meta.bytes)) return;
     this.link.broadcast(frames, meta);
   }
 
@@ -510,6 +661,9 @@ export class PeerHost {
       // Payload accounting (benchmarks): message bodies sent.
       'net-uplink-body-bytes': this.counters['body-uplink'] ?? 0,
       'net-commit-body-bytes': this.counters['body-commit'] ?? 0,
+      // Relay trees: frame bytes this peer sent on the tree channel, repairs it asked for.
+      'net-tree-relayed-bytes': this.bytes.relayed,
+      'net-tree-repairs': (this.counters['tree-repair'] ?? 0) + (this.counters['tree-foster-pull'] ?? 0),
       ...(link?.counters ?? {}),
     };
     const engineCounters = this.engine.counters;
@@ -552,4 +706,17 @@ export class PeerHost {
     this.statusSeq++;
     this.link.publishStatus(encodeStatus(this.status()));
   }
+}
+
+/** The version of a ROSTER message (its body's first varint). */
+function rosterVersionOf(m: EngineMessage): number {
+  let v = 0;
+  let mul = 1;
+  for (let i = 0; i < m.body.length && i < 5; i++) {
+    const b = m.body[i];
+    v += (b & 0x7f) * mul;
+    if (b < 0x80) break;
+    mul *= 128;
+  }
+  return v;
 }

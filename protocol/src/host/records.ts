@@ -52,8 +52,27 @@ export type HostRecord =
   /** An engine timer fired. */
   | { readonly ev: 'timer'; readonly peer: PeerId; readonly id: TimerKind }
   /** The host stopped on an unexpected error (a bug, not bad input). */
-  | { readonly ev: 'error'; readonly peer: PeerId; readonly message: string };
+  | { readonly ev: 'error'; readonly peer: PeerId; readonly message: string }
+  /** A relayed broadcast (tree/relay.ts) reached a milestone at this peer. */
+  | {
+      readonly ev: 'tree';
+      readonly peer: PeerId;
+      readonly what: TreeMilestone;
+      readonly origin: PeerId;
+      readonly kind: number;
+      readonly epoch: number;
+      readonly round: number;
+      /** Frames this peer holds of the broadcast. */
+      readonly have: number;
+      readonly frames: number;
+      /** The stripe concerned (repairs), else null. */
+      readonly stripe: number | null;
+    };
+
+/** Milestones of a relayed broadcast at one peer (`tree` records). */
+export type TreeMilestone = 'originated' | 'anchor' | 'first-frame' | 'complete' | 'repair' | 'foster';
+export const TREE_MILESTONES: readonly TreeMilestone[] = ['originated', 'anchor', 'first-frame', 'complete', 'repair', 'foster'];
 
 export type RecordKind = HostRecord['ev'];
 
-export const RECORD_KINDS: readonly RecordKind[] = ['start', 'receive', 'commit', 'election', 'metric', 'done', 'reject', 'held', 'state', 'timer', 'error'];
+export const RECORD_KINDS: readonly RecordKind[] = ['start', 'receive', 'commit', 'election', 'metric', 'done', 'reject', 'held', 'state', 'timer', 'error', 'tree'];

@@ -180,6 +180,7 @@ export function runFromManifest(manifest: Manifest, options: BuildOptions = {}):
     quorum: quorumShards(net.quorum, problem.shards),
     minPeers: net.minPeers,
     timing: { heartbeatMs: net.heartbeatMs, leaseMs: net.leaseMs, roundDeadlineMs: net.roundDeadlineMs },
+    broadcast: { ...net.broadcast, frameBytes: net.frameBytes },
     stallDeadlines: net.stallDeadlines,
     admission: {
       policy: manifest.admission.policy,

@@ -171,6 +171,18 @@ const networkSchema = z.strictObject({
   quorum: quorumSchema.default(MANIFEST_DEFAULTS.network.quorum),
   /** Live, synchronised peers needed before the aggregator opens rounds. */
   minPeers: int(1, 1_000_000).default(MANIFEST_DEFAULTS.network.minPeers),
+  /**
+   * How large broadcasts travel (optional; absent = relay trees with the defaults, and the run id
+   * of manifests that do not name it is unchanged): `tree: false` sends them over gossip only;
+   * `stripes` caps the relay trees per broadcast; `minBytes`: smaller one-frame broadcasts use gossip.
+   */
+  broadcast: z
+    .strictObject({
+      tree: z.boolean().optional(),
+      stripes: int(1, 16).optional(),
+      minBytes: int(0, 1 << 30).optional(),
+    })
+    .optional(),
   /** Round deadlines without a commit after which devices holding shards replace the aggregator. */
   stallDeadlines: int(2, 1000).default(MANIFEST_DEFAULTS.network.stallDeadlines),
 });

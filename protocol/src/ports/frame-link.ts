@@ -1,4 +1,7 @@
 import type { PeerId } from '../engine/types.js';
+import type { RelayMeta } from '../tree/relay.js';
+
+export type { RelayMeta };
 
 /** What the host tells the link about a message it hands over as frames (for accounting and logs). */
 export interface OutgoingMeta {
@@ -24,14 +27,22 @@ export interface LinkStats {
 /**
  * How a host's frames leave it. Frames are bounded, self-describing and integrity-checked (see
  * frames/); the link moves them as opaque bytes: `send` to one peer (a direct stream in the
- * network), `broadcast` to every peer of the run (gossip, or a relay tree), `publishStatus` for
- * the run's status reports. Inbound frames and connection hints go the other way, into the host's
+ * network), `broadcast` to every peer of the run (gossip), `relay` to one peer on the tree channel
+ * (frames of a relayed broadcast, whose sender is their origin, not this peer: the receiving link
+ * hands them to the host's `receiveRelayed` with the peer they came from), `publishStatus` for the
+ * run's status reports. Inbound frames and connection hints go the other way, into the host's
  * `receive*` and `peer*` methods. A link never calls back into the host synchronously from these
  * methods; the frames handed to it are not modified afterwards and may be kept.
+ *
+ * `from` must be what the transport authenticates: the remote peer of a direct stream, the signed
+ * author of a gossip message (undefined when the transport cannot say) — the relay trees accept an
+ * anchor only from its authenticated origin.
  */
 export interface FrameLink {
   send(to: PeerId, frames: readonly Uint8Array[], meta: OutgoingMeta): void;
   broadcast(frames: readonly Uint8Array[], meta: OutgoingMeta): void;
+  /** The tree channel (absent: the link has none, and large broadcasts go by `broadcast`). */
+  relay?(to: PeerId, frames: readonly Uint8Array[], meta: RelayMeta): void;
   publishStatus?(report: Uint8Array): void;
   stats?(): LinkStats;
 }

@@ -6,8 +6,8 @@
  * - `t`: seconds — simulated seconds since the start in the simulator, Unix time (seconds, with
  *   millisecond resolution) in the swarm. Differences of `t` are durations in both.
  * - `ev`: what happened. The peer-host records (`start`, `receive`, `commit`, `election`, `metric`,
- *   `done`, `reject`, `held`, `state`, `timer`, `error`; see host/records.ts) have the same fields
- *   everywhere. The simulator adds its network and churn events (`send`, `broadcast`, `drop`,
+ *   `done`, `reject`, `held`, `state`, `timer`, `error`, `tree`; see host/records.ts) have the same
+ *   fields everywhere. The simulator adds its network and churn events (`send`, `relay`, `broadcast`, `drop`,
  *   `join`, `leave`, `crash`, `slow`, `partition`, `heal`); the swarm adds the runtime's (`engine-start`,
  *   `launch`, `peer`, `peer-silent`, `peer-back`, `end`, `summary`, `exit`).
  *
@@ -17,6 +17,7 @@
 import { z } from 'zod';
 import { ENGINE_COUNTERS } from '../engine/types.js';
 import { MashaError } from '../errors.js';
+import { TREE_MILESTONES } from '../host/records.js';
 
 const num = z.number().refine(Number.isFinite, 'must be finite');
 const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
@@ -46,11 +47,24 @@ const hostLines = [
   z.strictObject({ ...base, ev: z.literal('state'), peer, round: count, digest: hex, iteration: count }),
   z.strictObject({ ...base, ev: z.literal('timer'), peer, id: z.enum(['hb', 'wd', 'claim', 'gather', 'deadline', 'sync', 'behind', 'commit']) }),
   z.strictObject({ ...base, ev: z.literal('error'), peer: peer.optional(), message: z.string() }),
+  z.strictObject({
+    ...base,
+    ev: z.literal('tree'),
+    peer,
+    what: z.enum(TREE_MILESTONES),
+    origin: peer,
+    kind: count,
+    epoch: count,
+    round: count,
+    have: count,
+    frames: count,
+    stripe: count.nullable(),
+  }),
 ] as const;
 
 /** The simulator's network and churn events. */
 const simLines = [
-  z.strictObject({ ...base, ev: z.literal('send'), peer, to: peer, kind: count, epoch: count, round: count, phase: count, frames: count, bytes: count }),
+  z.strictObject({ ...base, ev: z.enum(['send', 'relay']), peer, to: peer, kind: count, epoch: count, round: count, phase: count, frames: count, bytes: count }),
   z.strictObject({
     ...base,
     ev: z.literal('broadcast'),

@@ -1,6 +1,7 @@
 import { compressorSuite } from './compressors.js';
 import { framesSuite } from './frames.js';
 import { simSuite } from './sim.js';
+import { treeSuite } from './tree.js';
 import { trustSuite } from './trust.js';
 import { updatesSuite } from './updates.js';
 import { progress, type BenchResult, type Suite } from './harness.js';
@@ -10,7 +11,7 @@ import { progress, type BenchResult, type Suite } from './harness.js';
  * arguments) and prints `{ "results": [...] }` as JSON on stdout; progress goes to stderr.
  * Add a suite by appending it to `suites`.
  */
-export const suites: Suite[] = [compressorSuite, framesSuite, simSuite, trustSuite, updatesSuite];
+export const suites: Suite[] = [compressorSuite, framesSuite, simSuite, trustSuite, updatesSuite, treeSuite];
 
 export async function runBenchmarks(filters: readonly string[]): Promise<BenchResult[]> {
   const results: BenchResult[] = [];

@@ -16,6 +16,8 @@ export interface SimNode {
   receive(bytes: Uint8Array, from?: PeerId): void;
   /** A decoded frame (`size` bytes on the wire); `shared` is the same object for every recipient of one broadcast. */
   receiveFrame(frame: Frame, size: number, from?: PeerId, shared?: { message: EngineMessage | null }): void;
+  /** A frame of a relayed broadcast from the tree channel (`FrameLink.relay`), sent by `from` (nodes without trees lack it). */
+  receiveRelayed?(bytes: Uint8Array, from: PeerId, frame?: Frame, shared?: { message: EngineMessage | null }): void;
   peerConnected(peer: PeerId): void;
   peerDisconnected(peer: PeerId): void;
 }
@@ -33,6 +35,8 @@ export interface SimPorts {
   readonly scheduler: Scheduler;
   readonly link: FrameLink;
   readonly cpu: SimCpu;
+  /** The peer's uplink rate at (re)join, kbit/s (what a runtime would measure or be told). */
+  readonly uploadKbps: number;
   /** The node's run is over (it stays in the swarm, counted as done). */
   readonly done: () => void;
 }

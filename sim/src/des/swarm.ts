@@ -1,6 +1,6 @@
 import { decodeFrame, keyedRng, SHARED, type EngineMessage, type Frame, type PeerId } from '@masha/protocol';
 import { type Rng } from '@masha/protocol/rng';
-import type { FrameLink, OutgoingMeta, Scheduler } from '@masha/protocol/ports';
+import type { FrameLink, OutgoingMeta, RelayMeta, Scheduler } from '@masha/protocol/ports';
 import { EventQueue } from './event-queue.js';
 import { logTime, type EventSink } from './event-log.js';
 import { DEFAULT_LINK, frameLost, LinkState, propagationDelay, type LinkProfile } from './link-model.js';
@@ -20,6 +20,9 @@ import { MAIN_GROUP, type JoinEvent, type TraceEvent } from '../trace/schema.js'
  *   byte-identical) and hands it to the receiving node, which reassembles it. `send` is one hop;
  *   `broadcast` is gossip fan-out down a relay tree (see relay-tree.ts; `relay` below inlines
  *   `childRange`), so the broadcaster uploads at most `fanout` copies whatever the swarm size.
+ *   The tree channel (`FrameLink.relay`, the protocol's own striped relay trees of large
+ *   broadcasts, protocol/src/tree/) is one hop per call like `send`, delivered to the node's
+ *   `receiveRelayed`; a frame relayed on (the same bytes) is decoded once.
  * - Compute: a peer's CPU is a FIFO server (`SimCpu`): work of k operator evaluations keeps it
  *   busy for k · computeMs from when it frees up, and every frame the peer sends while it is busy
  *   leaves when it is done (an answer cannot leave before it is computed; a single-threaded peer's
@@ -74,6 +77,9 @@ export interface SwarmStats {
   unreachable: number;
   /** Wake-ups delivered to nodes. */
   wakes: number;
+  /** Frames put on the tree channel (every hop of the protocol's relay trees), and their bytes. */
+  relayedFrames: number;
+  relayedBytes: number;
 }
 
 /** More events than this at one virtual instant means a zero-delay livelock: the run is aborted. */
@@ -107,6 +113,8 @@ interface FrameEvent {
   readonly bytes: Uint8Array;
   /** Relay tree of a broadcast frame, and the receiver's position in it; null for point to point. */
   readonly bc: Broadcast | null;
+  /** Sent on the tree channel (`FrameLink.relay`). */
+  readonly tree: boolean;
   readonly pos: number;
   /** Index of the frame within its message. */
   readonly fi: number;
@@ -175,7 +183,19 @@ export class Swarm {
     framesRejected: 0,
     unreachable: 0,
     wakes: 0,
+    relayedFrames: 0,
+    relayedBytes: 0,
   };
+  /** Decoded tree-channel frames by their bytes (a relayed frame is the same bytes at every hop). */
+  private readonly treeDecoded = new WeakMap<Uint8Array, Frame | null>();
+  /** Frames of relayed broadcasts already counted as broadcast (downlink) bytes. */
+  private readonly treeCounted = new WeakSet<Uint8Array>();
+  /**
+   * One reassembled message per relayed broadcast, shared by its recipients (as for gossip
+   * broadcasts: a large commit every peer keeps in its log is held once), by (origin, epoch,
+   * round, kind, message id); the newest few are kept.
+   */
+  private readonly treeShared = new Map<string, { message: EngineMessage | null }>();
 
   private readonly queue = new EventQueue<SimEvent>();
   private readonly rng: Rng;
@@ -395,6 +415,9 @@ export class Swarm {
       broadcast: (frames, meta) => {
         if (p.inc === inc && p.alive) this.broadcast(p, frames, meta);
       },
+      relay: (to, frames, meta) => {
+        if (p.inc === inc && p.alive) this.relayTo(p, to, frames, meta);
+      },
     };
     const cpu: SimCpu = {
       charge: (evaluations) => {
@@ -410,7 +433,7 @@ export class Swarm {
       p.done = true;
       this.activeCount--;
     };
-    return { scheduler, link, cpu, done };
+    return { scheduler, link, cpu, done, uploadKbps: p.link.profile.uplinkMbps * 1000 };
   }
 
   private depart(id: PeerId, how: 'leave' | 'crash'): void {
@@ -481,6 +504,31 @@ export class Swarm {
     const to = ev.to;
     const node = to.node;
     if (!to.alive || node === null) return this.dropFrame(ev, 'dead');
+    if (ev.tree) {
+      let f = this.treeDecoded.get(ev.bytes);
+      if (f === undefined) {
+        try {
+          f = decodeFrame(ev.bytes);
+        } catch {
+          f = null;
+        }
+        this.treeDecoded.set(ev.bytes, f);
+      }
+      if (f === null || node.receiveRelayed === undefined) {
+        this.stats.framesRejected++;
+        node.receive(ev.bytes, ev.from.id);
+        return;
+      }
+      const key = `${f.sender}\u0000${f.epoch}:${f.round}:${f.phase}:${f.kind}:${f.messageId}`;
+      let shared = this.treeShared.get(key);
+      if (shared === undefined) {
+        shared = { message: null };
+        this.treeShared.set(key, shared);
+        if (this.treeShared.size > 64) this.treeShared.delete(this.treeShared.keys().next().value as string);
+      }
+      node.receiveRelayed(ev.bytes, ev.from.id, f, shared);
+      return;
+    }
     const origin = ev.bc !== null ? ev.bc.origin : ev.from;
     const bc = ev.bc;
     let frame: Frame | undefined = bc !== null ? bc.decoded[ev.fi] : undefined;
@@ -524,7 +572,35 @@ export class Swarm {
       this.logLine(`{"t":${logTime(now)},"ev":"drop","peer":${JSON.stringify(toId)},"from":${from.json},"reason":"unreachable","bytes":${meta.bytes}}`);
       return;
     }
-    for (let i = 0; i < frames.length; i++) this.hop(from, to, frames[i], null, 0, i);
+    for (let i = 0; i < frames.length; i++) this.hop(from, to, frames[i], null, 0, i, false);
+  }
+
+  /** Frames on the tree channel: one hop each, like `send`, delivered to `receiveRelayed`. */
+  private relayTo(from: SimPeer, toId: PeerId, frames: readonly Uint8Array[], meta: RelayMeta): void {
+    const now = this.now;
+    const to = this.byId.get(toId);
+    if (meta.originated) {
+      for (const f of frames) {
+        if (this.treeCounted.has(f)) continue;
+        this.treeCounted.add(f);
+        this.stats.downlinkBytes += f.length;
+      }
+    }
+    if (this.log !== null) {
+      this.logLine(
+        `{"t":${logTime(now)},"ev":"relay","peer":${from.json},"to":${JSON.stringify(toId)},"kind":${meta.kind},"epoch":${meta.epoch},"round":${meta.round},"phase":${meta.phase},"frames":${frames.length},"bytes":${meta.bytes}}`,
+      );
+    }
+    if (to === undefined || !to.alive) {
+      this.stats.unreachable++;
+      this.logLine(`{"t":${logTime(now)},"ev":"drop","peer":${JSON.stringify(toId)},"from":${from.json},"reason":"unreachable","bytes":${meta.bytes}}`);
+      return;
+    }
+    for (let i = 0; i < frames.length; i++) {
+      this.stats.relayedFrames++;
+      this.stats.relayedBytes += frames[i].length;
+      this.hop(from, to, frames[i], null, 0, i, true);
+    }
   }
 
   private broadcast(from: SimPeer, frames: readonly Uint8Array[], meta: OutgoingMeta): void {
@@ -574,14 +650,14 @@ export class Swarm {
     const n = bc.order.length;
     const start = pos * this.fanout + 1;
     const end = Math.min(n, start + this.fanout);
-    for (let c = start; c < end; c++) this.hop(p, this.peers[bc.order[c]], bytes, bc, c, fi);
+    for (let c = start; c < end; c++) this.hop(p, this.peers[bc.order[c]], bytes, bc, c, fi, false);
   }
 
   /**
    * One frame over one link: sender's uplink queue (from when its CPU is free: an answer leaves once
    * computed), loss, propagation, then ARRIVE.
    */
-  private hop(from: SimPeer, to: SimPeer, bytes: Uint8Array, bc: Broadcast | null, pos: number, fi: number): void {
+  private hop(from: SimPeer, to: SimPeer, bytes: Uint8Array, bc: Broadcast | null, pos: number, fi: number, tree: boolean): void {
     const now = this.now;
     const sent = from.link.transmit(from.cpuFreeAt > now ? from.cpuFreeAt : now, bytes.length);
     from.uploaded += bytes.length;
@@ -593,7 +669,7 @@ export class Swarm {
       return;
     }
     const at = sent + propagationDelay(from.link.profile, to.link.profile, this.rng);
-    this.queue.push(at, { k: ARRIVE, to, from, bytes, bc, pos, fi });
+    this.queue.push(at, { k: ARRIVE, to, from, bytes, bc, pos, fi, tree });
   }
 
   private logLine(text: string): void {

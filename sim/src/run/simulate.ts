@@ -4,9 +4,10 @@ import { SimKeyring } from '@masha/protocol/trust';
 import { evaluateRequest, PeerHost, type HostRecord, type RecordKind } from '@masha/protocol/host';
 import type { EventSink as RecordSink, Evaluator, FrameLink, Identity } from '@masha/protocol/ports';
 import type { PeerId } from '@masha/protocol';
+import { frameHash } from '@masha/protocol/tree';
 import { logTime, type EventSink } from '../des/event-log.js';
 import { DEFAULT_LINK, type LinkProfile } from '../des/link-model.js';
-import type { SimCpu } from '../des/node.js';
+import type { SimCpu, SimNode } from '../des/node.js';
 import { Swarm, type SwarmStats } from '../des/swarm.js';
 import { checkTraceConsistency, initialPeers, type JoinEvent, type Trace } from '../trace/schema.js';
 import type { RunSeries } from './plot-run.js';
@@ -42,6 +43,16 @@ export interface SimulateOptions {
   readonly recordEvery?: number;
   /** Called when a new iteration is first committed. */
   readonly onIteration?: (info: IterationInfo) => void;
+  /** Called whenever a peer applies a committed round (benchmarks: how long a commit takes to reach everyone). */
+  readonly onCommit?: (peer: string, round: number, simMs: number) => void;
+  /**
+   * Faults for tests: `link` wraps a peer's frame link (what it sends: a relay
+   * that alters frames), `node` wraps its node (what it receives: a peer that loses messages).
+   */
+  readonly faults?: {
+    readonly link?: (id: string, link: FrameLink) => FrameLink;
+    readonly node?: (id: string, node: SimNode) => SimNode;
+  };
   /** Each peer's Identity (default: the simulator's keyed MAC, `SimKeyring`; benchmarks pass Ed25519). */
   readonly identity?: (id: string) => Identity;
   /**
@@ -67,6 +78,8 @@ export interface IterationInfo {
   /** The peer that committed it first (read-only use). */
   readonly peer: MashaPeer;
   readonly maxIterations: number;
+  /** Bytes a peer has put on its uplink so far (every frame on every hop it sent). */
+  readonly uploadedBytes: (id: string) => number;
 }
 
 /** The fields of summary.json. */
@@ -118,6 +131,8 @@ export interface SimulateResult {
   readonly run: ManifestRun;
   /** Engines of the peers present at the end. */
   readonly peers: readonly MashaPeer[];
+  /** The host of every peer (its last incarnation), present or not: counters, bytes, relay state. */
+  readonly hosts: ReadonlyMap<string, PeerHost>;
   /** The final iterate (of the most advanced peer). */
   readonly z: Float64Array;
   /**
@@ -128,6 +143,20 @@ export interface SimulateResult {
 }
 
 export const DEFAULT_TARGET = 1e-6;
+
+/**
+ * SHA-256 of a frame, cached by its bytes: a relayed frame reaches every peer as the same bytes,
+ * so the thousand peers of a simulation hash it once (frames are never modified once sent).
+ */
+const FRAME_HASHES = new WeakMap<Uint8Array, Uint8Array>();
+export function cachedFrameHash(frame: Uint8Array): Uint8Array {
+  let h = FRAME_HASHES.get(frame);
+  if (h === undefined) {
+    h = frameHash(frame);
+    FRAME_HASHES.set(frame, h);
+  }
+  return h;
+}
 
 /**
  * The simulator's evaluator: values from the problem at once, and the work charged to the peer's
@@ -154,7 +183,7 @@ class SimRecords implements RecordSink {
     private readonly clock: () => number,
     logMetrics: boolean,
   ) {
-    const kinds: RecordKind[] = ['receive', 'commit', 'election', 'done', 'reject', 'timer', 'error'];
+    const kinds: RecordKind[] = ['receive', 'commit', 'election', 'done', 'reject', 'timer', 'error', 'tree'];
     if (logMetrics) kinds.push('metric');
     this.wants = new Set(kinds);
   }
@@ -200,8 +229,10 @@ export function simulate(options: SimulateOptions): SimulateResult {
   const alloc = (n: number): Uint8Array => slab.take(n);
   const records = options.log ? new SimRecords(options.log, () => swarm.now, options.logMetrics ?? false) : null;
 
+  const onCommit = options.onCommit;
   const onAction = (id: string, a: EngineAction, now: number): void => {
     if (a.type === 'commit') {
+      onCommit?.(id, a.round, now);
       // Every peer reports the same (epoch, round) in turn: skip the set for repeats.
       if (a.epoch !== lastCommitEpoch || a.round !== lastCommitRound) {
         lastCommitEpoch = a.epoch;
@@ -221,7 +252,7 @@ export function simulate(options: SimulateOptions): SimulateResult {
           series.simSeconds.push(now / 1000);
           series.metric.push(metric);
         }
-        options.onIteration?.({ iteration, simSeconds: now / 1000, alive: swarm.alive, peer, maxIterations });
+        options.onIteration?.({ iteration, simSeconds: now / 1000, alive: swarm.alive, peer, maxIterations, uploadedBytes: (p) => swarm.uploadedBytes(p) });
       }
     } else if (a.type === 'send' && a.message.kind === MSG.UPLINK) {
       // Most uplinks of a round share (epoch, round): skip the set for repeats.
@@ -257,6 +288,7 @@ export function simulate(options: SimulateOptions): SimulateResult {
     ...(options.log ? { log: options.log } : {}),
     createNode: (id, ports) => {
       const adversary = options.adversary?.(id) ?? null;
+      const faultyLink = (peer: string, link: FrameLink): FrameLink => (options.faults?.link ? options.faults.link(peer, link) : link);
       const honestEvaluator = new SimEvaluator(problem, ports.cpu);
       const host: PeerHost = new PeerHost(
         {
@@ -268,6 +300,8 @@ export function simulate(options: SimulateOptions): SimulateResult {
           alloc,
           // The simulator never expired partial messages; the engine recovers what is lost.
           expireEveryMs: 0,
+          tree: { hash: cachedFrameHash },
+          capacity: { upKbps: ports.uploadKbps, leaf: false },
           onAction: (a) => {
             onAction(id, a, swarm.now);
             options.onAction?.(id, a);
@@ -276,7 +310,7 @@ export function simulate(options: SimulateOptions): SimulateResult {
         },
         {
           scheduler: ports.scheduler,
-          link: adversary?.link ? adversary.link(ports.link) : ports.link,
+          link: faultyLink(id, adversary?.link ? adversary.link(ports.link) : ports.link),
           evaluator: adversary?.evaluator ? adversary.evaluator(honestEvaluator) : honestEvaluator,
           identity: options.identity?.(id) ?? keyring.signerOf(id),
           ...(records ? { events: records } : {}),
@@ -284,20 +318,24 @@ export function simulate(options: SimulateOptions): SimulateResult {
       );
       const anchor = anchorChain();
       hosts.set(id, host);
-      if (anchor === null) return host;
-      // Anchored once started (the swarm starts the node right after creating it).
-      return {
-        start: () => {
-          host.start();
-          host.anchor(anchor);
-        },
-        stop: () => host.stop(),
-        wake: () => host.wake(),
-        receive: (b, f) => host.receive(b, f),
-        receiveFrame: (fr, sz, f, sh) => host.receiveFrame(fr, sz, f, sh),
-        peerConnected: (p) => host.peerConnected(p),
-        peerDisconnected: (p) => host.peerDisconnected(p),
-      };
+      const node: SimNode =
+        anchor === null
+          ? host
+          : {
+              // Anchored once started (the swarm starts the node right after creating it).
+              start: () => {
+                host.start();
+                host.anchor(anchor);
+              },
+              stop: () => host.stop(),
+              wake: () => host.wake(),
+              receive: (b, f) => host.receive(b, f),
+              receiveFrame: (fr, sz, f, sh) => host.receiveFrame(fr, sz, f, sh),
+              receiveRelayed: (b, f, fr, sh) => host.receiveRelayed(b, f, fr, sh),
+              peerConnected: (p) => host.peerConnected(p),
+              peerDisconnected: (p) => host.peerDisconnected(p),
+            };
+      return options.faults?.node ? options.faults.node(id, node) : node;
     },
     observer: {
       onMembership: (_id, _ev, now, alive) => {
@@ -375,6 +413,7 @@ export function simulate(options: SimulateOptions): SimulateResult {
     counters: metrics,
     run,
     peers,
+    hosts,
     z,
     timing: { setupSeconds: (runStart - setupStart) / 1000, runSeconds: (runEnd - runStart) / 1000, runCpuSeconds: (cpu.user + cpu.system) / 1e6 },
   };

@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { joinRun } from '../../launcher/volunteer.js';
 import type { PeerStatus } from '@masha/protocol/swarm';
-import { collect, EXIT, parseRound, parseSeconds, UsageError } from '../errors.js';
+import { collect, EXIT, parseMbps, parseRound, parseSeconds, UsageError } from '../errors.js';
 import { formatBytes, formatMetric, interruptSignal, shortId, type CliContext } from '../io.js';
 
 export interface JoinFlags {
@@ -19,6 +19,8 @@ export interface JoinFlags {
   linger?: number;
   connectTimeout: number;
   afterRound?: number;
+  uploadMbps?: number;
+  leaf?: boolean;
   token?: string;
   json?: boolean;
 }
@@ -35,6 +37,8 @@ export function configureJoin(cmd: Command): void {
     .option('--connect-timeout <seconds>', 'how long to wait for a relay', parseSeconds, 10)
     .option('--token <token>', "join token from the run's launcher (`masha token`), for runs that admit only token holders")
     .option('--after-round <n>', 'start working only once the run has reached round n (staged demos, tests of late joiners)', parseRound)
+    .option('--upload-mbps <rate>', "this machine's upload rate in Mbit/s: faster peers relay more of the aggregator's broadcasts (default: unknown, counted as the swarm's median)", parseMbps)
+    .option('--leaf', "never relay broadcasts to other peers (a metered or slow link): receive them only")
     .option('--json', 'print JSON lines (connected, run, status every second, exit) on stdout')
     .addHelpText('after', '\nExit codes: 0 the run is over, 2 bad flags or run id, 3 relay unreachable or run not announced, 130 interrupted.');
 }
@@ -65,6 +69,7 @@ export async function runJoin(flags: JoinFlags, ctx: CliContext): Promise<number
       connectTimeoutMs: flags.connectTimeout * 1000,
       ...(flags.linger !== undefined ? { lingerMs: flags.linger * 1000 } : {}),
       ...(flags.afterRound !== undefined ? { afterRound: flags.afterRound } : {}),
+      capacity: { upKbps: (flags.uploadMbps ?? 0) * 1000, leaf: flags.leaf === true },
       ...(flags.token !== undefined ? { token: flags.token } : {}),
       signal,
       onConnected: ({ peerId, addrs }) => {
