@@ -73,7 +73,7 @@ const commit = fc.record({
   successors,
   next: fc.option(fc.record({ delta }), { nil: null }),
 });
-const stateRequest = fc.record({ round: u32, digest, snapshot: fc.boolean() });
+const stateRequest = fc.record({ round: u32, digest, snapshot: fc.boolean(), padding: fc.integer({ min: 0, max: 300 }) });
 
 /** Offset of the delta in an OPEN body with a 4-character phase (attempt, iteration < 128, base epoch < 128, deadline < 128). */
 function openDeltaOffset(body: Uint8Array): number {
@@ -297,7 +297,8 @@ describe('engine message bodies', () => {
     // heartbeat: round 1 B + epoch 1 B + digest 16 B + flags 1 B + held (list of 2: type, count, 2 deltas) 4 B
     expect(encodeHeartbeat({ round: 5, commitEpoch: 1, digest: new Uint8Array(16), flags: 0, held: [7, 9] }, M).length).toBe(23);
     // state request: round 2 B (300) + digest 16 B + flag 1 B
-    expect(encodeStateRequest({ round: 300, digest: new Uint8Array(16), snapshot: true }).length).toBe(19);
+    expect(encodeStateRequest({ round: 300, digest: new Uint8Array(16), snapshot: true }).length).toBe(20);
+    expect(encodeStateRequest({ round: 300, digest: new Uint8Array(16), snapshot: true, padding: 1000 }).length).toBe(1021);
   });
 
   it('snapshots: round-trip, and refuse wrong shapes and non-finite values', () => {

@@ -23,7 +23,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { operatorNormSq, runFromManifest, runIdOf, type EngineAction, type Manifest, type ManifestRun } from '@masha/protocol';
+import { DEFAULT_BUILD_LIMITS, operatorNormSq, runFromManifest, runIdOf, type BuildLimits, type EngineAction, type Manifest, type ManifestRun } from '@masha/protocol';
 import { ProblemEvaluator } from '@masha/protocol/host';
 import type { MashaNodeOptions } from '../net/create-node.js';
 import type { SwarmTransport } from '../net/swarm-transport.js';
@@ -74,6 +74,8 @@ export interface LaunchOptions {
   readonly finalWaitMs?: number;
   readonly signal?: AbortSignal;
   readonly node?: Partial<MashaNodeOptions>;
+  /** Refuse a problem estimated to need more than this to build (the volunteers' defaults: DEFAULT_BUILD_LIMITS). */
+  readonly buildLimits?: BuildLimits;
   /** Called when the run id is known (before any volunteer joins). */
   readonly onLaunched?: (info: { runId: string; peerId: string; dir: string }) => void;
   /** Called at most every `progressIntervalMs` and at the end. */
@@ -111,7 +113,11 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
     return text;
   };
   // Build the run here first: a manifest that validates but cannot be built fails before publishing.
-  const run: ManifestRun = runFromManifest(manifest, { readFile });
+  const run: ManifestRun = runFromManifest(manifest, {
+    readFile,
+    limits: options.buildLimits ?? DEFAULT_BUILD_LIMITS,
+    limitsHint: 'volunteers refuse it too by default; --max-problem-memory MiB, --max-build-seconds S',
+  });
   // A relay must answer before anything is written: a bad address or an unreachable relay leaves
   // no directory behind (and never touches an earlier start's files).
   const transport: SwarmTransport = await connectSwarm({

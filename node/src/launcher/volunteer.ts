@@ -12,7 +12,7 @@
  * - A run announced as finished before this peer is done ends it too (`reason: "finished"`).
  */
 import { join, resolve } from 'node:path';
-import { runFromManifest } from '@masha/protocol';
+import { DEFAULT_BUILD_LIMITS, runFromManifest, type BuildLimits } from '@masha/protocol';
 import { ProblemEvaluator } from '@masha/protocol/host';
 import type { MashaNodeOptions } from '../net/create-node.js';
 import { NetError } from '../net/errors.js';
@@ -42,6 +42,11 @@ export interface JoinOptions {
   readonly lingerMs?: number;
   /** …and longer while a live peer of the run has not finished, up to this (ms). Default: ten leases. */
   readonly maxLingerMs?: number;
+  /**
+   * Refuse a run whose problem would need more memory or build time than this (estimated before
+   * building: @masha/protocol estimate.ts). Default DEFAULT_BUILD_LIMITS (2 GiB, 60 s).
+   */
+  readonly buildLimits?: BuildLimits;
   /** Start working only once a peer of the run reports this round (staged demos, tests of late joiners). */
   readonly afterRound?: number;
   /** Publish a status report this often (ms). Default 1000. */
@@ -106,6 +111,8 @@ export async function joinRun(options: JoinOptions): Promise<JoinResult> {
       await waitForRound(transport, runId, options.afterRound, waitMs, options.signal);
     }
     const run = runFromManifest(announcement.manifest, {
+      limits: options.buildLimits ?? DEFAULT_BUILD_LIMITS,
+      limitsHint: '--max-problem-memory MiB, --max-build-seconds S',
       readFile: (path) => {
         const text = announcement.files[path];
         if (text === undefined) throw new JoinError('missing-file', `problem file ${path} is not in the announcement`);

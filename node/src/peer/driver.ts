@@ -50,6 +50,8 @@ export interface PeerDriverOptions {
   readonly maxPartialAgeMs?: number;
   /** Engine start-up wait for the gossip mesh (ms): at least `minMs`, at most `maxMs`. Default 500 / 3000. */
   readonly warmup?: { readonly minMs: number; readonly maxMs: number };
+  /** The peers admitted as members of the run (EngineOptions.admits): state is served only to them. */
+  readonly admits?: (peer: string) => boolean;
 }
 
 /** The host's clock and its one timer on Node. */
@@ -178,6 +180,7 @@ export class PeerDriver {
         firstMessageId: randomInt(0, 0x7fffffff),
         statusIntervalMs: options.statusIntervalMs ?? (this.role === 'observer' ? 0 : 1000),
         ...(options.maxPartialAgeMs !== undefined ? { maxPartialAgeMs: options.maxPartialAgeMs } : {}),
+        ...(options.admits !== undefined ? { admits: options.admits } : {}),
         ...(options.onAction ? { onAction: options.onAction } : {}),
         ...(options.onError ? { onError: options.onError } : {}),
       },
@@ -211,8 +214,15 @@ export class PeerDriver {
     const t = this.transport;
     const signed = t.node.gossip.signing === 'sign';
     this.unsubscribe.push(
-      t.subscribe(this.bcastTopic, (from, frame) => this.host.receive(frame, signed ? from : undefined)),
-      t.onDirect((from, frame) => this.host.receive(frame, from)),
+      // The topic validator already refused what any peer can tell is wrong (gossip-validate.ts);
+      // the host adds the run's limits and the epoch window, and records the refusals.
+      t.subscribe(this.bcastTopic, (from, frame) => this.host.receive(frame, signed ? from : undefined, 'broadcast'), {
+        check: (frame) => this.host.checkBroadcastFrame(frame),
+      }),
+      t.onGossipReject((topic, reason, source) => {
+        if (topic === this.bcastTopic) this.host.recordRejection(reason, source);
+      }),
+      t.onDirect((from, frame) => this.host.receive(frame, from, 'direct')),
       // Partial messages of a peer whose connection closed are kept (until their age limit): its
       // gossip frames may still arrive through other peers.
       t.onPeer((kind, peer) => (kind === 'connected' ? this.host.peerConnected(peer) : this.host.peerDisconnected(peer))),

@@ -131,6 +131,16 @@ export type { Counters } from './outbox.js';
 export { claimSpread } from './election.js';
 export { phaseCode } from './phase-code.js';
 
+/** Per-peer options of the engine (what the host knows that the run context does not). */
+export interface EngineOptions {
+  /**
+   * The peers this host admits as members of the run (an admission policy: join tokens, an
+   * allowlist, or what a launcher heard of its volunteers). State is served only to admitted
+   * peers; an observer serves state only when it is given this (a resumed run's source).
+   */
+  readonly admits?: (peer: PeerId) => boolean;
+}
+
 export interface PeerSnapshot {
   readonly id: PeerId;
   readonly epoch: number;
@@ -154,7 +164,8 @@ export class MashaPeer implements EnginePeer {
   private readonly replication: Replication;
   private readonly aggregator: Aggregator;
 
-  constructor(id: PeerId, ctx: RunContext, role: EngineRole = 'volunteer') {
+  constructor(id: PeerId, ctx: RunContext, role: EngineRole = 'volunteer', options: EngineOptions = {}) {
+    const admits = options.admits ?? null;
     this.id = id;
     this.ctx = ctx;
     const outbox = new Outbox(id, ctx, role);
@@ -178,6 +189,11 @@ export class MashaPeer implements EnginePeer {
       resetServer: () => this.aggregator.resetServer(),
       onDone: () => this.aggregator.onDone(),
       epoch: () => this.election.epoch,
+      mayServe: (peer) => {
+        if (admits !== null && !admits(peer)) return false;
+        if (role === 'observer') return admits !== null;
+        return this.aggregator.active ? this.aggregator.isMember(peer) : peer === this.election.aggregator;
+      },
     });
     this.outbox = outbox;
     this.lineage = lineage;
@@ -217,6 +233,21 @@ export class MashaPeer implements EnginePeer {
   /** ‖z − z*‖² / ‖z⁰ − z*‖² of this peer's replica, or null when z* is unknown. */
   relDist(): number | null {
     return this.lineage.relDist();
+  }
+
+  /** The epoch this peer is in (cheap; `snapshot()` has the rest). */
+  get epoch(): number {
+    return this.election.epoch;
+  }
+
+  /** Highest epoch a message may plausibly carry at `now` (gossip validation; Election.maxPlausibleEpoch). */
+  maxPlausibleEpoch(now: number): number {
+    return this.election.maxPlausibleEpoch(now);
+  }
+
+  /** The last commit applied, while it is in the commit log (checkpoints keep it). */
+  lastCommit(): EngineMessage | null {
+    return this.lineage.lastCommit();
   }
 
   snapshot(): PeerSnapshot {

@@ -7,7 +7,8 @@
 import '../compress/permk.js'; // registers 'permk' with parseCompressor
 import { parseCompressor } from '../compress/registry.js';
 import type { Compressor } from '../compress/types.js';
-import { createRunContext, type RunContext } from '../engine/context.js';
+import { createRunContext, type RunContext, type RunContextInit } from '../engine/context.js';
+import { checkBuildLimits, type BuildLimits } from './estimate.js';
 import { ValidationError } from '../errors.js';
 import '../methods/marina.js'; // registers 'marina' with createMethod
 import { marinaAb, marinaStepsize } from '../methods/marina-stepsize.js';
@@ -29,6 +30,15 @@ export interface BuildOptions {
   readonly readFile?: (path: string) => string;
   /** A problem the caller already built for this manifest (skips generation / loading). */
   readonly problem?: Problem;
+  /**
+   * Refuse, before building, a problem whose estimated memory or build time exceeds these
+   * (estimate.ts): a volunteer building an untrusted announcement. Default: no limit.
+   */
+  readonly limits?: BuildLimits;
+  /** How the limits are set, for the error ("--max-problem-memory, --max-build-seconds"). */
+  readonly limitsHint?: string;
+  /** The run's frame size and the engine's resource limits (RunContextInit). */
+  readonly context?: Pick<RunContextInit, 'maxMembers' | 'serving' | 'resume'>;
 }
 
 export interface BuiltRun {
@@ -92,6 +102,7 @@ export function buildProblem(spec: ProblemSpec, options: BuildOptions = {}): Pro
 
 /** Problem and method (γ resolved) of a manifest. */
 export function buildRun(manifest: Manifest, options: BuildOptions = {}): BuiltRun {
+  if (options.problem === undefined && options.limits !== undefined) checkBuildLimits(manifest, options.limits, options.readFile, options.limitsHint);
   const problem = options.problem ?? buildProblem(manifest.problem, options);
   const name = manifest.method.name;
   const device = parseCompressor(manifest.compressors.device);
@@ -145,6 +156,8 @@ export function runFromManifest(manifest: Manifest, options: BuildOptions = {}):
     quorum: quorumShards(net.quorum, problem.shards),
     minPeers: net.minPeers,
     timing: { heartbeatMs: net.heartbeatMs, leaseMs: net.leaseMs, roundDeadlineMs: net.roundDeadlineMs },
+    frameBytes: net.frameBytes,
+    ...options.context,
   });
   return { ...built, ctx };
 }

@@ -7,7 +7,8 @@
 import type { Command } from 'commander';
 import { joinRun } from '../../launcher/volunteer.js';
 import type { PeerStatus } from '@masha/protocol/swarm';
-import { collect, EXIT, parseRound, parseSeconds, UsageError } from '../errors.js';
+import { DEFAULT_BUILD_LIMITS } from '@masha/protocol';
+import { collect, EXIT, parseMebibytes, parseRound, parseSeconds, UsageError } from '../errors.js';
 import { formatBytes, formatMetric, interruptSignal, shortId, type CliContext } from '../io.js';
 
 export interface JoinFlags {
@@ -19,6 +20,8 @@ export interface JoinFlags {
   linger?: number;
   connectTimeout: number;
   afterRound?: number;
+  maxProblemMemory?: number;
+  maxBuildSeconds?: number;
   json?: boolean;
 }
 
@@ -33,6 +36,8 @@ export function configureJoin(cmd: Command): void {
     .option('--linger <seconds>', 'stay this long after the run is done, serving state to stragglers (default: two leases)', parseSeconds)
     .option('--connect-timeout <seconds>', 'how long to wait for a relay', parseSeconds, 10)
     .option('--after-round <n>', 'start working only once the run has reached round n (staged demos, tests of late joiners)', parseRound)
+    .option('--max-problem-memory <MiB>', `refuse a run whose problem needs more memory than this (estimated before building; default ${DEFAULT_BUILD_LIMITS.maxBytes / 2 ** 20})`, parseMebibytes)
+    .option('--max-build-seconds <s>', `refuse a run whose problem takes longer than this to build (estimated; default ${DEFAULT_BUILD_LIMITS.maxSeconds})`, parseSeconds)
     .option('--json', 'print JSON lines (connected, run, status every second, exit) on stdout')
     .addHelpText('after', '\nExit codes: 0 the run is over, 2 bad flags or run id, 3 relay unreachable or run not announced, 130 interrupted.');
 }
@@ -63,6 +68,10 @@ export async function runJoin(flags: JoinFlags, ctx: CliContext): Promise<number
       connectTimeoutMs: flags.connectTimeout * 1000,
       ...(flags.linger !== undefined ? { lingerMs: flags.linger * 1000 } : {}),
       ...(flags.afterRound !== undefined ? { afterRound: flags.afterRound } : {}),
+      buildLimits: {
+        maxBytes: flags.maxProblemMemory !== undefined ? flags.maxProblemMemory * 2 ** 20 : DEFAULT_BUILD_LIMITS.maxBytes,
+        maxSeconds: flags.maxBuildSeconds ?? DEFAULT_BUILD_LIMITS.maxSeconds,
+      },
       signal,
       onConnected: ({ peerId, addrs }) => {
         emit('connected', { peerId, pid: process.pid, addrs });

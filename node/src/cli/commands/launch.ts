@@ -6,7 +6,8 @@
 import type { Command } from 'commander';
 import { launchRun, type LaunchProgress } from '../../launcher/launch.js';
 import type { LaunchSummary } from '../../launcher/summary.js';
-import { collect, EXIT, parseSeconds, UsageError } from '../errors.js';
+import { DEFAULT_BUILD_LIMITS } from '@masha/protocol';
+import { collect, EXIT, parseMebibytes, parseSeconds, UsageError } from '../errors.js';
 import { formatBytes, formatMetric, interruptSignal, shortId, type CliContext } from '../io.js';
 import { loadManifestFile } from '../manifest-file.js';
 import { startProgress, type Progress } from '../progress.js';
@@ -18,6 +19,8 @@ export interface LaunchFlags {
   dir?: string;
   timeout?: number;
   connectTimeout: number;
+  maxProblemMemory?: number;
+  maxBuildSeconds?: number;
   json?: boolean;
 }
 
@@ -30,6 +33,8 @@ export function configureLaunch(cmd: Command): void {
     .option('--dir <dir>', 'write the files into exactly this directory instead')
     .option('--timeout <seconds>', 'give up after this long (the summary is still written)', parseSeconds)
     .option('--connect-timeout <seconds>', 'how long to wait for a relay', parseSeconds, 10)
+    .option('--max-problem-memory <MiB>', `refuse a problem that needs more memory than this (estimated before building; default ${DEFAULT_BUILD_LIMITS.maxBytes / 2 ** 20})`, parseMebibytes)
+    .option('--max-build-seconds <s>', `refuse a problem that takes longer than this to build (estimated; default ${DEFAULT_BUILD_LIMITS.maxSeconds})`, parseSeconds)
     .option('--json', 'print the summary as JSON on stdout (progress stays on stderr)')
     .addHelpText(
       'after',
@@ -79,6 +84,10 @@ export async function runLaunch(flags: LaunchFlags, ctx: CliContext): Promise<nu
       outDir: flags.out,
       ...(flags.dir !== undefined ? { runDir: flags.dir } : {}),
       connectTimeoutMs: flags.connectTimeout * 1000,
+      buildLimits: {
+        maxBytes: flags.maxProblemMemory !== undefined ? flags.maxProblemMemory * 2 ** 20 : DEFAULT_BUILD_LIMITS.maxBytes,
+        maxSeconds: flags.maxBuildSeconds ?? DEFAULT_BUILD_LIMITS.maxSeconds,
+      },
       ...(flags.timeout !== undefined ? { timeoutMs: flags.timeout * 1000 } : {}),
       signal,
       onLaunched: ({ runId, peerId }) => {
