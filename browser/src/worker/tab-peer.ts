@@ -86,7 +86,9 @@ export class TabPeer implements EventSink {
     const a = init.announcement;
     // An announcement is untrusted: refuse a problem this tab could not build in reasonable time
     // and memory (estimated before building), with the reason in plain words.
+    const resume = a.resume;
     this.run = runFromManifest(a.manifest, {
+      ...(resume !== undefined ? { context: { resume: { ...resume, digest: Uint8Array.from(resume.digest.match(/../g) ?? [], (h) => parseInt(h, 16)) } } } : {}),
       limits: TAB_BUILD_LIMITS,
       limitsHint: 'a browser tab',
       readFile: (path) => {

@@ -13,6 +13,7 @@
  */
 import { join, resolve } from 'node:path';
 import { DEFAULT_BUILD_LIMITS, runFromManifest, type BuildLimits } from '@masha/protocol';
+import { hexToBytes } from '@noble/hashes/utils.js';
 import { ProblemEvaluator } from '@masha/protocol/host';
 import type { MashaNodeOptions } from '../net/create-node.js';
 import { NetError } from '../net/errors.js';
@@ -110,7 +111,10 @@ export async function joinRun(options: JoinOptions): Promise<JoinResult> {
     if (options.afterRound !== undefined && options.afterRound > 0) {
       await waitForRound(transport, runId, options.afterRound, waitMs, options.signal);
     }
+    // A resumed run: sync to the launcher's checkpoint before any round opens (engine ResumePoint).
+    const resume = announcement.resume;
     const run = runFromManifest(announcement.manifest, {
+      ...(resume !== undefined ? { context: { resume: { ...resume, digest: hexToBytes(resume.digest) } } } : {}),
       limits: options.buildLimits ?? DEFAULT_BUILD_LIMITS,
       limitsHint: '--max-problem-memory MiB, --max-build-seconds S',
       readFile: (path) => {

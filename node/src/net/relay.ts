@@ -14,6 +14,7 @@ import { createMashaNode } from './create-node.js';
 import { serveRunRegistry, type RunRegistry } from './run-registry.js';
 import { TopicValidatorResult, type TopicValidatorFn } from '@libp2p/gossipsub';
 import { checkTopicMessage, topicKind } from './gossip-validate.js';
+import { scoreTopic } from './gossip-config.js';
 import type { MashaNode, MashaNodeOptions } from './create-node.js';
 
 export interface RelayOptions extends Omit<MashaNodeOptions, 'relay' | 'webrtc' | 'bootstrap'> {
@@ -76,6 +77,7 @@ export async function startRelay(opts: RelayOptions = {}): Promise<RelayNode> {
   };
   const join = (topic: string): void => {
     pubsub.topicValidators.set(topic, validatorFor(topic));
+    scoreTopic(pubsub, topic);
     pubsub.subscribe(topic);
   };
   // Run announcements from the start: the registry remembers them for `masha status`.

@@ -30,6 +30,7 @@ import { NetError } from './errors.js';
 import type { MashaNode } from './node-core.js';
 import { TopicValidatorResult } from '@libp2p/gossipsub';
 import { checkTopicMessage, contextualVerdict, topicKind, type ContextCheck } from './gossip-validate.js';
+import { scoreTopic } from './gossip-config.js';
 import { encodeLengthPrefixed, LengthPrefixedReader } from './length-prefix.js';
 import type { ByteCount, WireCounts } from './wire-meter.js';
 
@@ -312,6 +313,7 @@ class Libp2pSwarmTransport implements SwarmTransport {
       set = new Set();
       this.topicHandlers.set(topic, set);
       pubsub.topicValidators.set(topic, this.validatorFor(topic));
+      scoreTopic(pubsub, topic);
       pubsub.subscribe(topic);
     }
     const check = options.check;

@@ -52,6 +52,8 @@ export interface PeerDriverOptions {
   readonly warmup?: { readonly minMs: number; readonly maxMs: number };
   /** The peers admitted as members of the run (EngineOptions.admits): state is served only to them. */
   readonly admits?: (peer: string) => boolean;
+  /** Called with every host record before it is written to the log (the launcher's write-ahead log goes first). */
+  readonly beforeRecord?: (record: HostRecord) => void;
 }
 
 /** The host's clock and its one timer on Node. */
@@ -133,12 +135,14 @@ class LogRecords implements RecordSink {
   constructor(
     private readonly log: EventSink,
     role: DriverRole,
+    private readonly before: ((record: HostRecord) => void) | null = null,
   ) {
     const kinds: RecordKind[] = ['start', 'commit', 'election', 'metric', 'done', 'reject', 'state', 'error'];
     if (role === 'volunteer') kinds.push('held');
     this.wants = new Set(kinds);
   }
   record(r: HostRecord): void {
+    this.before?.(r);
     const { ev, ...fields } = r;
     this.log.write(ev, fields);
   }
@@ -184,7 +188,7 @@ export class PeerDriver {
         ...(options.onAction ? { onAction: options.onAction } : {}),
         ...(options.onError ? { onError: options.onError } : {}),
       },
-      { scheduler: this.scheduler, link, evaluator: options.evaluator, events: new LogRecords(this.log, this.role) },
+      { scheduler: this.scheduler, link, evaluator: options.evaluator, events: new LogRecords(this.log, this.role, options.beforeRecord ?? null) },
     );
     this.scheduler.bind(() => this.host.wake());
     this.done = this.host.done;

@@ -115,14 +115,15 @@
  * bounds each kind's body for the frame reassembler. One `RunContext` may be shared by every peer
  * a process hosts.
  */
-import { MashaError } from '../errors.js';
+import { MashaError, ValidationError } from '../errors.js';
+import { digestEquals, replicaDigest } from './digest.js';
 import type { ReplicaState } from '../methods/types.js';
 import { Aggregator } from './aggregator.js';
 import type { RunContext } from './context.js';
 import { Device } from './device.js';
 import { Election } from './election.js';
 import { Lineage } from './lineage.js';
-import { AN_GATHER, decodeAnnounce, decodeCommit, decodeOpen, ENGINE_CODEC, MSG } from './messages.js';
+import { AN_GATHER, decodeAnnounce, decodeCommit, decodeOpen, decodeStateInto, ENGINE_CODEC, encodeState, MSG } from './messages.js';
 import { Outbox, type Counters } from './outbox.js';
 import { Replication } from './replication.js';
 import type { EngineAction, EngineEvent, EngineMessage, EnginePeer, EngineRole, PeerId, StopReason, TimerKind } from './types.js';
@@ -248,6 +249,54 @@ export class MashaPeer implements EnginePeer {
   /** The last commit applied, while it is in the commit log (checkpoints keep it). */
   lastCommit(): EngineMessage | null {
     return this.lineage.lastCommit();
+  }
+
+  /** The commit of `round` while it is in the commit log, else null. */
+  loggedCommit(round: number): EngineMessage | null {
+    const L = this.lineage;
+    if (round < 1 || round > L.committed || L.committed - round >= L.logLength) return null;
+    const m = L.logged(round);
+    return m !== null && m !== undefined && m.round === round ? m : null;
+  }
+
+  /** The replica as a STATE body (checkpoints). */
+  encodeState(): Uint8Array {
+    const L = this.lineage;
+    return encodeState(
+      { round: L.committed, commitEpoch: L.commitEpoch, digest: L.digest, iteration: L.replica.iteration, initialized: L.replica.initialized, nextPhase: L.nextPhase ?? '' },
+      L.replica.vectors,
+      this.ctx.shape,
+    ).slice();
+  }
+
+  /**
+   * Restores this peer, before it starts, from a checkpoint's state (a STATE body, checked like a
+   * received snapshot: its vectors must hash to its digest), the highest epoch seen then, and the
+   * commits applied after it (a write-ahead log, in order; those at or below the state's round
+   * are skipped, the first that does not extend it ends the replay). No action comes of it:
+   * nothing was sent or timed. Returns the round reached and how many commits were re-applied.
+   */
+  restore(state: Uint8Array, epoch: number, commits: readonly EngineMessage[]): { round: number; replayed: number } {
+    this.outbox.begin(0);
+    const L = this.lineage;
+    const scratch = L.spare();
+    const h = decodeStateInto(state, this.ctx.shape, scratch.vectors);
+    scratch.iteration = h.iteration;
+    scratch.initialized = h.initialized;
+    if (!digestEquals(replicaDigest(scratch, h.round, h.nextPhase, this.ctx.shape.names), h.digest)) {
+      throw new ValidationError('checkpoint', 'the checkpointed state does not hash to the digest it names');
+    }
+    if (h.nextPhase !== '') this.ctx.method.phase(h.nextPhase);
+    L.install(h);
+    this.election.epoch = Math.max(this.election.epoch, epoch, h.commitEpoch);
+    let replayed = 0;
+    for (const m of commits) {
+      if (m.round <= L.committed) continue;
+      if (!this.replication.restoreCommit(m)) break;
+      replayed++;
+    }
+    this.election.epoch = Math.max(this.election.epoch, L.commitEpoch);
+    return { round: L.committed, replayed };
   }
 
   snapshot(): PeerSnapshot {

@@ -123,6 +123,24 @@ export class Replication {
     return true;
   }
 
+  /**
+   * Re-applies a commit this peer applied before a restart (a launcher's write-ahead log): the
+   * same application as `applyCommit`, no actions. False when it does not extend the state;
+   * throws when it does not reproduce its digest (the log does not belong to this state).
+   */
+  restoreCommit(msg: EngineMessage): boolean {
+    const body = decodeCommit(msg.body, this.ctx.limits);
+    const L = this.lineage;
+    if (!L.extendedBy(msg.round, body.parentDigest) || body.phase !== L.expectedPhase() || body.iteration !== L.replica.iteration) return false;
+    const info = this.method.phase(body.phase);
+    const payload = body.payload === null ? null : info.downlink.decode(body.payload, this.ctx.dim);
+    L.apply(msg.round, msg.epoch, body.phase, { payload, flags: body.flags, included: body.included }, () => this.device.adoptPending(msg.round, body.included));
+    if (payload !== null) info.downlink.release?.(payload);
+    if (!digestEquals(L.digest, body.digest)) throw new Error(`restoring round ${msg.round}: the logged commit does not reproduce its digest`);
+    L.logCommit(msg);
+    return true;
+  }
+
   /** Logs an applied commit (for replays), emits its `commit` action, and checks for the end of the run. */
   recordCommit(msg: EngineMessage, iteration: number, phase: PhaseName, included: readonly number[]): void {
     const L = this.lineage;

@@ -201,6 +201,17 @@ export class PeerHost {
     else this.armWake();
   }
 
+  /**
+   * Restores the engine from a checkpoint and a write-ahead log before the host starts
+   * (MashaPeer.restore); the round it reached is the host's starting point (no `state` record).
+   */
+  restore(state: Uint8Array, epoch: number, commits: readonly EngineMessage[]): { round: number; replayed: number } {
+    if (this.started) throw new Error('restore before start');
+    const r = this.engine.restore(state, epoch, commits);
+    this.lastRound = r.round;
+    return r;
+  }
+
   startEngine(): void {
     if (this.engineStarted || this.stopped) return;
     this.engineStarted = true;

@@ -60,7 +60,26 @@ const envelopeSchema = z.strictObject({
       committedRounds: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
     })
     .optional(),
+  /** A resumed run: where it continues (the launcher's checkpoint) and who serves that state. */
+  resume: z
+    .strictObject({
+      round: z.number().int().min(0).max(0xffffffff),
+      commitEpoch: z.number().int().min(0).max(0xffffffff),
+      epoch: z.number().int().min(0).max(0xffffffff),
+      digest: z.string().regex(/^[0-9a-f]{32}$/),
+      source: z.string().min(1).max(128),
+    })
+    .optional(),
 });
+
+/** Where a resumed run continues, as announced (engine/context.ts ResumePoint, digest as hex). */
+export interface AnnouncedResume {
+  readonly round: number;
+  readonly commitEpoch: number;
+  readonly epoch: number;
+  readonly digest: string;
+  readonly source: string;
+}
 
 /** How a finished run ended, as its launcher announces it. */
 export interface RunOutcome {
@@ -79,6 +98,8 @@ export interface RunAnnouncement {
   readonly startedAt: number;
   /** How the run ended (finished runs whose launcher said so). */
   readonly outcome?: RunOutcome;
+  /** Set when the run was resumed from a checkpoint (`masha launch --resume`). */
+  readonly resume?: AnnouncedResume;
   /** Peer id of the launcher (the announcement's authenticated author). */
   readonly launcher: string;
 }
@@ -107,7 +128,15 @@ export function encodeAnnouncement(
   frameSize: number,
 ): Uint8Array[] {
   const body = utf8Encode(
-    JSON.stringify({ v: ANNOUNCE_VERSION, manifest: a.manifest, files: a.files, state: a.state, startedAt: a.startedAt, ...(a.outcome !== undefined ? { outcome: a.outcome } : {}) }),
+    JSON.stringify({
+      v: ANNOUNCE_VERSION,
+      manifest: a.manifest,
+      files: a.files,
+      state: a.state,
+      startedAt: a.startedAt,
+      ...(a.outcome !== undefined ? { outcome: a.outcome } : {}),
+      ...(a.resume !== undefined ? { resume: a.resume } : {}),
+    }),
   );
   if (body.length > MAX_ANNOUNCE_BYTES) {
     throw new AnnounceError('too-large', `the run announcement is ${body.length} bytes (limit ${MAX_ANNOUNCE_BYTES}): use a generated problem or a smaller problem file`);
@@ -197,6 +226,7 @@ export function decodeAnnouncementBody(runId: string, sender: string, body: Uint
     state: r.data.state,
     startedAt: r.data.startedAt,
     ...(r.data.outcome !== undefined ? { outcome: r.data.outcome } : {}),
+    ...(r.data.resume !== undefined ? { resume: r.data.resume } : {}),
     launcher: sender,
   };
 }
