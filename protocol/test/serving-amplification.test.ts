@@ -1,9 +1,9 @@
 // Serving state to other peers: only to members, at most twice a request's bytes back, within
 // per-peer and total token buckets (engine/serving.ts). Figures are frame bytes, headers included.
 import { describe, expect, it } from 'vitest';
-import { encodeFrames, encodeHeartbeat, encodeStateRequest, ENGINE_CODEC, MSG, parseManifest, runFromManifest, type EngineMessage } from './internals.js';
+import { encodeFrames, encodeHeartbeat, encodeStateRequest, ENGINE_CODEC, MSG, parseManifest, runFromManifest, type EngineAction, type EngineMessage } from './internals.js';
 import { ServingGate, TokenBucket } from '../src/engine/serving.js';
-import { TestSwarm } from './engine-driver.js';
+import { TestSwarm, type Node } from './engine-driver.js';
 
 const ATTACKER = '12D3KooWAttackerAttackerAttackerAttackerAttackerAttac';
 
@@ -27,8 +27,10 @@ function hexBytes(hex: string): Uint8Array {
 /** A swarm of 3 at round ≥ 60, and an attacker's view of its aggregator. */
 function scene() {
   let served = 0;
+  let watcher: ((n: Node, a: EngineAction) => void) | null = null;
   const swarm: TestSwarm = new TestSwarm(setup(), {
-    onAction: (_n, a) => {
+    onAction: (n, a) => {
+      watcher?.(n, a);
       if (a.type === 'send' && a.to === ATTACKER) served += encodeFrames(a.message).reduce((s, f) => s + f.length, 0);
     },
   });
@@ -62,6 +64,10 @@ function scene() {
     /** Bytes sent to the attacker per byte it sent, since the last reset. */
     ratio: () => served / sent,
     served: () => served,
+    /** Sees every action of every peer from now on. */
+    watch: (f: (n: Node, a: EngineAction) => void) => {
+      watcher = f;
+    },
     reset: () => {
       served = 0;
       sent = 0;
@@ -105,13 +111,23 @@ describe('serving state: amplification', () => {
     console.log(`amplification (bytes back per request byte): ${JSON.stringify(figures)}`);
   });
 
-  it('an honest joiner still syncs and contributes', () => {
+  it('an honest joiner still syncs and contributes, and is answered about twice what its padded requests weigh', () => {
     const s = scene();
+    let asked = 0;
+    let answered = 0;
+    const frameBytes = (m: EngineMessage): number => encodeFrames(m).reduce((n, f) => n + f.length, 0);
+    s.watch((n, a) => {
+      if (a.type !== 'send') return;
+      if (n.id === 'p9' && a.message.kind === MSG.STATE_REQUEST) asked += frameBytes(a.message);
+      if (a.to === 'p9' && (a.message.kind === MSG.STATE || a.message.kind === MSG.REPLAY)) answered += frameBytes(a.message);
+    });
     s.swarm.add('p9', s.swarm.now);
     s.swarm.run(s.swarm.now + 30_000, () => s.swarm.node('p9')?.peer.snapshot().held.length > 0 && s.swarm.node('p9').commits.length > 20);
     const j = s.swarm.node('p9');
     expect(j.commits.length).toBeGreaterThan(20);
     expect(j.peer.counters['state-installed']).toBe(1);
+    expect(answered / asked).toBeLessThanOrEqual(2);
+    console.log(`honest joiner: asked with ${asked} bytes, answered with ${answered} (${(answered / asked).toFixed(2)}×)`);
   });
 });
 
