@@ -78,8 +78,9 @@ function scene() {
 describe('serving state: amplification', () => {
   it('serves nothing to a peer that is not a member', () => {
     const s = scene();
-    for (let i = 0; i < 20; i++) s.request('snapshot', i, 8_000);
-    for (let i = 0; i < 20; i++) s.request('replay', i, 30_000);
+    const pad = Math.floor(s.swarm.ctx.largestAnswerWireBytes / 2);
+    for (let i = 0; i < 20; i++) s.request('snapshot', i, pad);
+    for (let i = 0; i < 20; i++) s.request('replay', i, pad);
     expect(s.served()).toBe(0);
     expect(s.agg.peer.counters['state-request-not-member']).toBe(40);
   });
@@ -96,13 +97,14 @@ describe('serving state: amplification', () => {
       expect(s.ratio()).toBeLessThanOrEqual(2);
       // A request padded generously: served, and still at most twice its bytes.
       s.reset();
-      s.request(kind, 1, 60_000);
+      const maxPad = Math.floor(s.swarm.ctx.largestAnswerWireBytes / 2);
+      s.request(kind, 1, maxPad);
       figures[`${kind}-padded`] = s.ratio();
       expect(s.served()).toBeGreaterThan(0);
       expect(s.ratio()).toBeLessThanOrEqual(2);
       // A lease of requests (alternating rounds, which defeated the old throttle), padded just enough.
       s.reset();
-      for (let i = 0; i < 200; i++) s.request(kind, i, kind === 'snapshot' ? 5_000 : 25_000);
+      for (let i = 0; i < 200; i++) s.request(kind, i, kind === 'snapshot' ? Math.ceil(s.swarm.ctx.snapshotWireBytes / 2) : maxPad);
       figures[`${kind}-lease`] = s.ratio();
       expect(s.ratio()).toBeLessThanOrEqual(2);
       // …and the per-peer bucket caps what one member gets in a lease, whatever it pays.

@@ -116,6 +116,8 @@ export interface RunContext {
   readonly snapshotWireBytes: number;
   /** Frame bytes of a replay of the whole commit log (an upper bound), from a typical sender. */
   readonly replayWireBytes: number;
+  /** The most one state request may pay for (frame bytes): a snapshot, or a replay of up to 4 snapshots' worth. */
+  readonly largestAnswerWireBytes: number;
   readonly resume: ResumePoint | null;
   /** Names (sorted) and lengths of the replica's vectors. */
   readonly shape: ReplicaShape;
@@ -161,7 +163,9 @@ export function createRunContext(init: RunContextInit): RunContext {
   const snapshotWireBytes = wireBytes(stateBodyBound(shape), TYPICAL_SENDER_BYTES, frameBytes);
   // The most a replay of the whole commit log can cost (commit bodies at their bound).
   const replayWireBytes = logRounds * wireBytes(commitBodyBound(M, dim), TYPICAL_SENDER_BYTES, frameBytes);
-  const largestAnswer = Math.max(snapshotWireBytes, replayWireBytes);
+  // What one request may pay for: a snapshot, or a replay up to four snapshots' worth (a longer one
+  // is cut where its credit ends, and the requester asks again for the rest).
+  const largestAnswer = Math.max(snapshotWireBytes, Math.min(replayWireBytes, 4 * snapshotWireBytes));
   const serving: ServingLimits = {
     amplification: init.serving?.amplification ?? 2,
     // A member may fetch its largest answer twice per lease; all members together eight times that.
@@ -196,6 +200,7 @@ export function createRunContext(init: RunContextInit): RunContext {
     serving,
     snapshotWireBytes,
     replayWireBytes,
+    largestAnswerWireBytes: largestAnswer,
     resume: init.resume ?? null,
     shape,
     initialDigest: replicaDigest(replica, 0, '', names, new Uint8Array(DIGEST_BYTES)),
@@ -223,7 +228,7 @@ export function maxBodyBytes(ctx: RunContext, kind: number): number {
     case 8: // replay
       return commitBodyBound(M, ctx.dim);
     case 6: // state request, padded to pay for the largest answer (serving.ts)
-      return 64 + Math.ceil(Math.max(ctx.snapshotWireBytes, ctx.replayWireBytes) / Math.max(1, ctx.serving.amplification)) + 4096;
+      return 64 + Math.ceil(ctx.largestAnswerWireBytes / Math.max(1, ctx.serving.amplification)) + 4096;
     case 7:
       return stateBodyBound(ctx.shape);
     default:

@@ -249,7 +249,9 @@ export class Replication {
     // A replay is likely when few enough commits are missing for the log.
     const replay = !snapshot && missing >= 1 && missing <= L.logLength ? missing * wireBytes(commitBytes, from.length, ctx.frameBytes) : null;
     // After a timeout (a replay cut short, or a snapshot sent instead of a replay), pay for either.
-    const expected = replay === null ? snap : this.payForSnapshot ? Math.max(snap, replay) : replay;
+    const wanted = replay === null ? snap : this.payForSnapshot ? Math.max(snap, replay) : replay;
+    // Never more than a request may carry (a longer replay is cut and asked for again).
+    const expected = Math.min(wanted, ctx.largestAnswerWireBytes);
     const base = wireBytes(32, this.id.length, ctx.frameBytes);
     return stateRequestPadding(expected, base, ctx.serving.amplification);
   }
