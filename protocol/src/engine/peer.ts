@@ -96,7 +96,11 @@
  * buffers go back to their compressor (`release`) once used.
  *
  * **Fault model.** Peers crash, stall, lose messages and get partitioned; every byte they send is
- * validated and malformed input is refused and counted (`bad-message`), never thrown. Peers are not
+ * validated and malformed input is refused and counted (`bad-message`), never thrown. What a peer
+ * can make another spend is bounded (README "Resource limits"): state is served only to members,
+ * at most twice the bytes of each request and within per-peer and total token buckets
+ * (serving.ts); the membership table is capped (`maxMembers`); the host's reassembler holds only
+ * what arrived, within per-sender budgets; a resumed run opens no round below its resume point. Peers are not
  * assumed malicious: one that forges *well-formed* messages (claims a higher epoch, a fake commit)
  * is not defended against — that needs signed messages and Byzantine-robust aggregation.
  *
