@@ -86,7 +86,7 @@ const commit = fc.record({
   next: fc.option(fc.record({ delta }), { nil: null }),
 }).map(({ succ: s, ...rest }) => ({ ...rest, ...s }));
 const SIGNER = { signer: 'p-agg', sig: new Uint8Array(64).fill(9) };
-const stateRequest = fc.record({ round: u32, digest, snapshot: fc.boolean() });
+const stateRequest = fc.record({ round: u32, digest, snapshot: fc.boolean(), padding: fc.integer({ min: 0, max: 300 }) });
 
 /** Offset of the delta in an OPEN body with a 4-character phase (attempt, iteration < 128, base epoch < 128, deadline < 128). */
 function openDeltaOffset(body: Uint8Array): number {
@@ -317,8 +317,9 @@ describe('engine message bodies', () => {
   it('has exact body sizes', () => {
     // heartbeat: round 1 B + epoch 1 B + digest 32 B + flags 1 B + held (list of 2: type, count, 2 deltas) 4 B + no cert 1 B + no token 1 B
     expect(encodeHeartbeat({ round: 5, commitEpoch: 1, digest: new Uint8Array(32), flags: 0, held: [7, 9], cert: null, token: null }, M).length).toBe(41);
-    // state request: round 2 B (300) + digest 32 B + flag 1 B
-    expect(encodeStateRequest({ round: 300, digest: new Uint8Array(32), snapshot: true }).length).toBe(35);
+    // state request: round 2 B (300) + digest 32 B + flag 1 B + padding length 1 B (0); padded: a 2 B length and the padding
+    expect(encodeStateRequest({ round: 300, digest: new Uint8Array(32), snapshot: true }).length).toBe(36);
+    expect(encodeStateRequest({ round: 300, digest: new Uint8Array(32), snapshot: true, padding: 1000 }).length).toBe(1037);
   });
 
   it('snapshots: round-trip, and refuse wrong shapes and non-finite values', () => {

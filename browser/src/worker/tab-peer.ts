@@ -59,6 +59,9 @@ const DEBUG_KINDS: readonly RecordKind[] = ['start', 'commit', 'election', 'metr
 /** Unix time in seconds with millisecond resolution, as events.jsonl lines carry it (comparable with Node peers' logs). */
 const unixSeconds = (): number => Math.round(performance.timeOrigin + performance.now()) / 1000;
 
+/** What a tab builds at most: 1 GiB and 30 s (estimated). */
+const TAB_BUILD_LIMITS = { maxBytes: 1024 ** 3, maxSeconds: 30 } as const;
+
 export class TabPeer implements EventSink {
   readonly run: ManifestRun;
   readonly link: MainThreadLink;
@@ -89,8 +92,14 @@ export class TabPeer implements EventSink {
   constructor(private readonly init: TabPeerInit) {
     this.identity = new Ed25519Identity(init.secretKey);
     const a = init.announcement;
+    // An announcement is untrusted: refuse a problem this tab could not build in reasonable time
+    // and memory (estimated before building), with the reason in plain words.
+    const resume = a.resume;
     this.run = runFromManifest(a.manifest, {
       wallClock: () => Date.now(),
+      ...(resume !== undefined ? { context: { resume: { ...resume, digest: Uint8Array.from(resume.digest.match(/../g) ?? [], (h) => parseInt(h, 16)) } } } : {}),
+      limits: TAB_BUILD_LIMITS,
+      limitsHint: 'a browser tab',
       readFile: (path) => {
         const text = a.files[path];
         if (text === undefined) throw new Error(`the problem file ${path} is not in the run's announcement`);
@@ -256,7 +265,7 @@ export class TabPeer implements EventSink {
     const h = this.host;
     if (h === null) return;
     const author = via === 'direct' || this.init.signedGossip ? from : undefined;
-    this.governor.run(() => h.receive(bytes, author));
+    this.governor.run(() => h.receive(bytes, author, via === 'direct' ? 'direct' : 'broadcast'));
   }
 
   peer(kind: 'connected' | 'disconnected', peer: string): void {

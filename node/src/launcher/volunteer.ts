@@ -18,8 +18,9 @@
  *   anchor, so a peer joining mid-run can verify the current aggregator's claim.
  */
 import { join, resolve } from 'node:path';
-import { runFromManifest } from '@masha/protocol';
 import { tokenFromText } from '@masha/protocol/trust';
+import { DEFAULT_BUILD_LIMITS, runFromManifest, type BuildLimits } from '@masha/protocol';
+import { hexToBytes } from '@noble/hashes/utils.js';
 import { ProblemEvaluator } from '@masha/protocol/host';
 import type { MashaNodeOptions } from '../net/create-node.js';
 import { NetError } from '../net/errors.js';
@@ -51,6 +52,11 @@ export interface JoinOptions {
   readonly maxLingerMs?: number;
   /** Join token (base64url, from the launcher) for runs whose admission policy asks for one. */
   readonly token?: string;
+  /**
+   * Refuse a run whose problem would need more memory or build time than this (estimated before
+   * building: @masha/protocol estimate.ts). Default DEFAULT_BUILD_LIMITS (2 GiB, 60 s).
+   */
+  readonly buildLimits?: BuildLimits;
   /** Start working only once a peer of the run reports this round (staged demos, tests of late joiners). */
   readonly afterRound?: number;
   /** Publish a status report this often (ms). Default 1000. */
@@ -116,8 +122,13 @@ export async function joinRun(options: JoinOptions): Promise<JoinResult> {
     if (options.afterRound !== undefined && options.afterRound > 0) {
       await waitForRound(transport, runId, options.afterRound, waitMs, options.signal);
     }
+    // A resumed run: sync to the launcher's checkpoint before any round opens (engine ResumePoint).
+    const resume = announcement.resume;
     const run = runFromManifest(announcement.manifest, {
       wallClock: () => Date.now(),
+      ...(resume !== undefined ? { context: { resume: { ...resume, digest: hexToBytes(resume.digest) } } } : {}),
+      limits: options.buildLimits ?? DEFAULT_BUILD_LIMITS,
+      limitsHint: '--max-problem-memory MiB, --max-build-seconds S',
       readFile: (path) => {
         const text = announcement.files[path];
         if (text === undefined) throw new JoinError('missing-file', `problem file ${path} is not in the announcement`);

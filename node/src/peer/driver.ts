@@ -53,6 +53,10 @@ export interface PeerDriverOptions {
   readonly warmup?: { readonly minMs: number; readonly maxMs: number };
   /** This peer's join token (runs whose admission policy asks for one). */
   readonly token?: Uint8Array | null;
+  /** The peers admitted as members of the run (EngineOptions.admits): state is served only to them. */
+  readonly admits?: (peer: string) => boolean;
+  /** Called with every host record before it is written to the log (the launcher's write-ahead log goes first). */
+  readonly beforeRecord?: (record: HostRecord) => void;
 }
 
 /** The host's clock and its one timer on Node. */
@@ -134,12 +138,14 @@ class LogRecords implements RecordSink {
   constructor(
     private readonly log: EventSink,
     role: DriverRole,
+    private readonly before: ((record: HostRecord) => void) | null = null,
   ) {
     const kinds: RecordKind[] = ['start', 'commit', 'election', 'metric', 'done', 'reject', 'state', 'error'];
     if (role === 'volunteer') kinds.push('held');
     this.wants = new Set(kinds);
   }
   record(r: HostRecord): void {
+    this.before?.(r);
     const { ev, ...fields } = r;
     this.log.write(ev, fields);
   }
@@ -181,11 +187,12 @@ export class PeerDriver {
         firstMessageId: randomInt(0, 0x7fffffff),
         statusIntervalMs: options.statusIntervalMs ?? (this.role === 'observer' ? 0 : 1000),
         ...(options.maxPartialAgeMs !== undefined ? { maxPartialAgeMs: options.maxPartialAgeMs } : {}),
+        ...(options.admits !== undefined ? { admits: options.admits } : {}),
         ...(options.onAction ? { onAction: options.onAction } : {}),
         ...(options.onError ? { onError: options.onError } : {}),
         ...(options.token ? { token: options.token } : {}),
       },
-      { scheduler: this.scheduler, link, evaluator: options.evaluator, identity: new NodeIdentity(t.node.privateKey.raw), events: new LogRecords(this.log, this.role) },
+      { scheduler: this.scheduler, link, evaluator: options.evaluator, identity: new NodeIdentity(t.node.privateKey.raw), events: new LogRecords(this.log, this.role, options.beforeRecord ?? null) },
     );
     this.scheduler.bind(() => this.host.wake());
     this.done = this.host.done;
@@ -215,8 +222,15 @@ export class PeerDriver {
     const t = this.transport;
     const signed = t.node.gossip.signing === 'sign';
     this.unsubscribe.push(
-      t.subscribe(this.bcastTopic, (from, frame) => this.host.receive(frame, signed ? from : undefined)),
-      t.onDirect((from, frame) => this.host.receive(frame, from)),
+      // The topic validator already refused what any peer can tell is wrong (gossip-validate.ts);
+      // the host adds the run's limits and the epoch window, and records the refusals.
+      t.subscribe(this.bcastTopic, (from, frame) => this.host.receive(frame, signed ? from : undefined, 'broadcast'), {
+        check: (frame) => this.host.checkBroadcastFrame(frame),
+      }),
+      t.onGossipReject((topic, reason, source) => {
+        if (topic === this.bcastTopic) this.host.recordRejection(reason, source);
+      }),
+      t.onDirect((from, frame) => this.host.receive(frame, from, 'direct')),
       // Partial messages of a peer whose connection closed are kept (until their age limit): its
       // gossip frames may still arrive through other peers.
       t.onPeer((kind, peer) => (kind === 'connected' ? this.host.peerConnected(peer) : this.host.peerDisconnected(peer))),

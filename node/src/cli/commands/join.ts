@@ -7,7 +7,8 @@
 import type { Command } from 'commander';
 import { joinRun } from '../../launcher/volunteer.js';
 import type { PeerStatus } from '@masha/protocol/swarm';
-import { collect, EXIT, parseRound, parseSeconds, UsageError } from '../errors.js';
+import { DEFAULT_BUILD_LIMITS } from '@masha/protocol';
+import { collect, EXIT, parseMebibytes, parseRound, parseSeconds, UsageError } from '../errors.js';
 import { formatBytes, formatMetric, interruptSignal, shortId, type CliContext } from '../io.js';
 
 export interface JoinFlags {
@@ -20,6 +21,8 @@ export interface JoinFlags {
   connectTimeout: number;
   afterRound?: number;
   token?: string;
+  maxProblemMemory?: number;
+  maxBuildSeconds?: number;
   json?: boolean;
 }
 
@@ -35,6 +38,8 @@ export function configureJoin(cmd: Command): void {
     .option('--connect-timeout <seconds>', 'how long to wait for a relay', parseSeconds, 10)
     .option('--token <token>', "join token from the run's launcher (`masha token`), for runs that admit only token holders")
     .option('--after-round <n>', 'start working only once the run has reached round n (staged demos, tests of late joiners)', parseRound)
+    .option('--max-problem-memory <MiB>', `refuse a run whose problem needs more memory than this (estimated before building; default ${DEFAULT_BUILD_LIMITS.maxBytes / 2 ** 20})`, parseMebibytes)
+    .option('--max-build-seconds <s>', `refuse a run whose problem takes longer than this to build (estimated; default ${DEFAULT_BUILD_LIMITS.maxSeconds})`, parseSeconds)
     .option('--json', 'print JSON lines (connected, run, status every second, exit) on stdout')
     .addHelpText('after', '\nExit codes: 0 the run is over, 2 bad flags or run id, 3 relay unreachable or run not announced, 130 interrupted.');
 }
@@ -66,6 +71,10 @@ export async function runJoin(flags: JoinFlags, ctx: CliContext): Promise<number
       ...(flags.linger !== undefined ? { lingerMs: flags.linger * 1000 } : {}),
       ...(flags.afterRound !== undefined ? { afterRound: flags.afterRound } : {}),
       ...(flags.token !== undefined ? { token: flags.token } : {}),
+      buildLimits: {
+        maxBytes: flags.maxProblemMemory !== undefined ? flags.maxProblemMemory * 2 ** 20 : DEFAULT_BUILD_LIMITS.maxBytes,
+        maxSeconds: flags.maxBuildSeconds ?? DEFAULT_BUILD_LIMITS.maxSeconds,
+      },
       signal,
       onConnected: ({ peerId, addrs }) => {
         emit('connected', { peerId, pid: process.pid, addrs });
