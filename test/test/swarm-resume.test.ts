@@ -12,7 +12,7 @@
  * ones). Rounds the old swarm committed after the launcher's last logged commit died with it (no
  * process kept them); the test reports how many.
  */
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { LaunchSummary } from '@masha/node';
@@ -52,7 +52,7 @@ describe('a run whose every process is killed mid-run', () => {
     const stderr = join(swarm.dir, 'launcher-resume.log');
     const child = swarm.group.spawnMasha(
       'launcher-resume',
-      ['--progress', 'lines', 'launch', '--resume', dir, '--relay', swarm.relayAddr, '--json', '--timeout', '300', '--checkpoint-every', '20'],
+      ['--progress', 'lines', 'launch', '--resume', dir, '--key', swarm.keyPath, '--relay', swarm.relayAddr, '--json', '--timeout', '300', '--checkpoint-every', '20'],
       { stdout: 'pipe', stderr: { file: stderr } },
     );
     let stdout = '';
@@ -61,8 +61,8 @@ describe('a run whose every process is killed mid-run', () => {
     });
     for (let i = 0; i < PEERS; i++) swarm.volunteer(runId, `r${i + 1}`);
     const exit = await child.exited;
+    expect(exit.code, `${stdout}\n--- launcher stderr:\n${readFileSync(stderr, 'utf8').slice(-4000)}`).toBe(0);
     const summary = JSON.parse(stdout) as LaunchSummary;
-    expect(exit.code, stdout).toBe(0);
     expect(summary.reached).toBe(true);
     expect(summary.consistent).toBe(true);
 

@@ -379,8 +379,11 @@ export class Election {
     const book = this.trust.book;
     const prior = this.aggregator === null ? [] : (book.chainOf(this.epoch, this.aggregator) ?? []);
     const tail = prior.slice(0, MAX_CHAIN - 1);
-    if (next === 1) return [{ type: LINK_GENESIS, epoch: 1, claimant: me, sig: this.trust.sign(genesisStatement(this.ctx.runId, me)) }];
     const agg = this.aggregator;
+    // The first epoch of the run, or the first after a resume (no aggregator followed since).
+    if (next === 1 || (agg === null && book.isOpen(next))) {
+      return [{ type: LINK_GENESIS, epoch: next, claimant: me, sig: this.trust.sign(genesisStatement(this.ctx.runId, me, next)) }];
+    }
     if (agg === null) return null;
     const s = this.succession;
     if (s !== null && s.epoch === this.epoch && s.signer === agg && !book.distrusted.has(agg) && s.successors.includes(me)) {

@@ -348,6 +348,8 @@ export class MashaPeer implements EnginePeer {
       replayed++;
     }
     this.election.epoch = Math.max(this.election.epoch, L.commitEpoch);
+    // The launcher's own checkpoint: the epoch above it is open to claims (certs.ts, GENESIS).
+    this.trust.book.open(this.election.epoch);
     return { round: L.committed, replayed };
   }
 
