@@ -15,7 +15,8 @@ import type { ModelTask } from '../model/task.js';
 import { keyedRng, SHARED } from '../rng/streams.js';
 import { runIdOf } from './canonical.js';
 import { checkBuildLimits, type BuildLimits } from './estimate.js';
-import { isModelProblem, MODEL_DEFAULT_TAU, quorumShards, type Manifest } from './schema.js';
+import type { BoundMode } from '../engine/guard.js';
+import { isModelProblem, MANIFEST_DEFAULTS, MODEL_DEFAULT_TAU, quorumShards, type Manifest } from './schema.js';
 
 export interface ModelRun {
   readonly manifest: Manifest;
@@ -55,6 +56,14 @@ export interface ModelRunOptions {
   readonly limitsHint?: string;
 }
 
+/**
+ * The bounds of a model run: a model has no Lipschitz constants, so the default 'lipschitz' — and
+ * any run that does not turn bounds 'off' — uses the running bounds (engine/guard.ts).
+ */
+export function modelBounds(asked: BoundMode): BoundMode {
+  return asked === 'off' ? 'off' : 'running';
+}
+
 export function modelRunFromManifest(manifest: Manifest, options: ModelRunOptions = {}): ModelRun {
   if (options.limits !== undefined) checkBuildLimits(manifest, options.limits, undefined, options.limitsHint);
   const p = manifest.problem;
@@ -88,6 +97,7 @@ export function modelRunFromManifest(manifest: Manifest, options: ModelRunOption
   });
   const runId = runIdOf(manifest);
   const net = manifest.network;
+  const updates = manifest.updates ?? MANIFEST_DEFAULTS.updates;
   const ctx = createRunContext({
     runId,
     method,
@@ -104,6 +114,13 @@ export function modelRunFromManifest(manifest: Manifest, options: ModelRunOption
       maxMembers: manifest.admission.maxMembers ?? null,
       maxNewPerEpoch: manifest.admission.maxNewPerEpoch ?? null,
       ...(options.wallClock !== undefined ? { wallClock: options.wallClock } : {}),
+    },
+    guard: {
+      audit: updates.audit,
+      bounds: modelBounds(updates.bounds),
+      boundFactor: updates.boundFactor,
+      refusalLimit: updates.refusalLimit,
+      shards: null,
     },
     frameBytes: net.frameBytes,
     ...options.context,

@@ -203,8 +203,13 @@ const admissionSchema = z.strictObject({
 const updatesSchema = z.strictObject({
   /** Probability that a shard's answer is audited by a second holder in a round. */
   audit: z.number().min(0).max(1).default(MANIFEST_DEFAULTS.updates.audit),
-  /** Lipschitz bounds on answers (the problem's L_m), or none. */
-  bounds: z.enum(['lipschitz', 'off']).default(MANIFEST_DEFAULTS.updates.bounds),
+  /**
+   * How answers are bounded (engine/guard.ts): 'lipschitz' rejects answers beyond the problem's L_m
+   * bound; 'running' clips answers beyond 8× the median of the shard's recent ones; 'off' only
+   * refuses undecodable ones. A model run has no L_m: there 'lipschitz' (the default) means
+   * 'running' (manifest/model-run.ts).
+   */
+  bounds: z.enum(['lipschitz', 'running', 'off']).default(MANIFEST_DEFAULTS.updates.bounds),
   /** Margin c ≥ 1 of the bounds. */
   boundFactor: z.number().min(1).max(1e6).default(MANIFEST_DEFAULTS.updates.boundFactor),
   /** Refused answers before the sender is banned for the run. */

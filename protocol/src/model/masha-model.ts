@@ -55,6 +55,7 @@ import type {
   ShardState,
   ShardWork,
   UplinkResult,
+  UplinkShape,
   UplinkSum,
 } from '../methods/types.js';
 import { FLAG_REFRESH } from '../methods/types.js';
@@ -115,6 +116,8 @@ export class ModelMethod implements MethodInstance<F32> {
   private readonly moments: readonly ('om' | 'ov')[];
   /** Decode buffer of the broadcast (scratch). */
   private readonly g: F32;
+  /** z^{k+½} for `uplinkShape` (the aggregator's; allocated on first use). */
+  private shapeBuf: F32 | null = null;
 
   constructor(config: ModelMethodConfig) {
     const { layout, shards, seed, gamma, tau, device, variant } = config;
@@ -191,6 +194,35 @@ export class ModelMethod implements MethodInstance<F32> {
     const v = replica.vectors;
     mashaStep(this.optimizer, replica.iteration, { z: v.z, w: v.w, d: v.Fw, d2: null, om: v.om ?? null, ov: v.ov ?? null, out }, false);
     return out;
+  }
+
+  /**
+   * What an honest answer of `phase` is (engine/guard.ts: a model has no L_m, so this feeds the
+   * running bounds, which judge a difference per unit of ‖x₀ − x₁‖, and says what can be audited):
+   *   init/refresh: the value F̃_{m,s}(w) (a minibatch estimate, float32);
+   *   diff, MASHA1: the compressed difference Q(F_{m,s}(z^{k+½}) − F_{m,s}(w^k)) over the w-part,
+   *     with distance ‖z^{k+½} − w^k‖ (z^{k+½} the optimizer's peek, as `planUplink` computes it);
+   *   diff, MASHA2: opaque — C(D_m + e_m) depends on the holder's error-feedback memory e_m.
+   */
+  uplinkShape(replica: ReplicaState<F32>, phase: PhaseName): UplinkShape {
+    switch (phase) {
+      case 'init':
+      case 'refresh':
+        return { kind: 'value', norm: norm32(vec(replica, 'w')), sampled: true, scale: 1 };
+      case 'diff': {
+        if (this.name === 'masha2' || !replica.initialized) return { kind: 'opaque' };
+        const zh = this.extrapolate(replica, (this.shapeBuf ??= new Float32Array(this.dim)));
+        const w = vec(replica, 'w');
+        let d2 = 0;
+        for (let i = 0; i < zh.length; i++) {
+          const t = zh[i] - w[i];
+          d2 += t * t;
+        }
+        return { kind: 'difference', distance: Math.sqrt(d2), pointNorm: Math.max(norm32(zh), norm32(w)), sampled: true, scale: 1 };
+      }
+      default:
+        unknownPhase(this.name, phase);
+    }
   }
 
   planUplink(replica: ReplicaState<F32>, _shard: ShardState<F32>, work: ShardWork<F32>, m: number, phase: PhaseName): readonly Evaluation<F32>[] {
@@ -306,6 +338,12 @@ export class ModelMethod implements MethodInstance<F32> {
   stateBytesPerParam(): { replica: number; shard: number; work: number; scratch: number } {
     return { replica: 4 * (3 + this.moments.length), shard: this.name === 'masha2' ? 8 : 0, work: 8, scratch: 4 };
   }
+}
+
+function norm32(x: F32): number {
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += x[i] * x[i];
+  return Math.sqrt(s);
 }
 
 function vec(state: { readonly vectors: Record<string, F32> }, name: string): F32 {

@@ -28,6 +28,7 @@ import {
   type EvaluationRequest,
   type Manifest,
   type ModelRun,
+  type PeerId,
 } from '@masha/protocol';
 import { ModelEvaluator, ModelOperator, ModelReferenceDriver, type OperatorStats, type SampledOperator } from '@masha/protocol/model';
 import type { Evaluator } from '@masha/protocol/ports';
@@ -37,6 +38,7 @@ import { createRuntime, loadDataset } from '@masha/node';
 import { Swarm } from '../des/swarm.js';
 import type { LinkProfile } from '../des/link-model.js';
 import type { SimCpu } from '../des/node.js';
+import type { Adversary } from '../run/simulate.js';
 import { toJson, writeTextFile as writeAtomic } from '../io/json.js';
 
 export interface Setup {
@@ -177,7 +179,8 @@ export interface SimulatedModelRun {
 
 /**
  * A model run in the simulator: `peers` peers from the start, no churn, the given link model; each
- * peer's evaluator from `evaluator` (default: the surrogate, charging the link's compute time).
+ * peer's evaluator from `evaluator` (default: the surrogate, charging the link's compute time);
+ * `adversary` wraps the ports of lying peers (sim/src/run/adversary.ts), as `simulate` does.
  */
 export function simulateTiming(
   run: ModelRun,
@@ -185,6 +188,7 @@ export function simulateTiming(
   peers: number,
   seed: number,
   evaluator: (cpu: SimCpu) => Evaluator = (cpu) => new SurrogateEvaluator(cpu),
+  adversary?: (id: PeerId) => Adversary | null,
 ): SimulatedModelRun {
   const ctx = run.ctx;
   const hosts: PeerHost[] = [];
@@ -197,6 +201,7 @@ export function simulateTiming(
     link,
     createNode: (id, ports) => {
       watcher ??= id;
+      const lie = adversary?.(id) ?? null;
       const host = new PeerHost(
         {
           id,
@@ -209,7 +214,12 @@ export function simulateTiming(
             if (a.type === 'done') ports.done();
           },
         },
-        { scheduler: ports.scheduler, link: ports.link, evaluator: evaluator(ports.cpu), identity: keyring.signerOf(id) },
+        {
+          scheduler: ports.scheduler,
+          link: lie?.link ? lie.link(ports.link) : ports.link,
+          evaluator: lie?.evaluator ? lie.evaluator(evaluator(ports.cpu)) : evaluator(ports.cpu),
+          identity: keyring.signerOf(id),
+        },
       );
       hosts.push(host);
       return host;

@@ -7,6 +7,7 @@
  *   point; 1e30 → divergence). Its answers are well-formed and pass every decoder.
  * - `garbagePayloads()`: every payload of its uplinks is replaced by bytes of all ones (NaN as
  *   float32, invalid codes otherwise) — refused by the decoders.
+ * - `infinitePayloads()`: the same with float32 ±∞.
  * - `mute()`: the peer joins, heartbeats and takes shards, but its evaluations never finish.
  * - `auditLiar()`: honest as a holder, but its answers to audits are altered (low bits flipped).
  */
@@ -69,6 +70,21 @@ function rewritingLink(honest: FrameLink, rewrite: (flags: number, payload: Uint
 /** Every uplink payload replaced by 0xFF bytes of the same length. */
 export function garbagePayloads(): Adversary {
   return { link: (honest) => rewritingLink(honest, (_flags, p) => new Uint8Array(p.length).fill(0xff)) };
+}
+
+/** Every uplink payload replaced by float32 +∞, −∞, +∞, … of the same length (little-endian). */
+export function infinitePayloads(): Adversary {
+  return {
+    link: (honest) =>
+      rewritingLink(honest, (_flags, p) => {
+        const out = new Uint8Array(p.length);
+        for (let i = 0; i + 3 < out.length; i += 4) {
+          out[i + 2] = 0x80;
+          out[i + 3] = (i >> 2) & 1 ? 0xff : 0x7f;
+        }
+        return out;
+      }),
+  };
 }
 
 /** Answers its own shards honestly; its answers to audits have the low bits of every fourth byte flipped. */
