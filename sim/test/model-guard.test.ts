@@ -52,7 +52,7 @@ function simulateRun(setup: Setup, bounds: Bounds | null, adversary?: (id: PeerI
   const task = run.task.task;
   const sim = simulateTiming(run, LINK, M, 1, () => new OperatorEvaluator(new SoftmaxOperator(task)), adversary);
   const counters: Record<string, number> = {};
-  for (const h of sim.peers) for (const [k, v] of Object.entries(h.engine.counters)) counters[k] = (counters[k] ?? 0) + (v as number);
+  for (const h of sim.peers) for (const [k, v] of Object.entries(h.engine.counters)) counters[k] = (counters[k] ?? 0) + v;
   const z = sim.peers[0].engine.replica.vectors.z as Float32Array;
   for (const h of sim.peers) expect(Array.from(h.engine.replica.vectors.z)).toEqual(Array.from(z));
   return {
