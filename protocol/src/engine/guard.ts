@@ -52,7 +52,26 @@
  * ×factor shard can still destabilise it — which is what audits are for. The limitation: an honest
  * shard whose scale truly jumps by more than `factor` and stays there is clipped for as long as it
  * stays (a smaller step, never a wrong sign). The median is per shard and over rounds, never across shards: shards are heterogeneous
- * by design and a cross-shard median would bias F.
+ * by design and a cross-shard median would bias F. The first `warmup` answers of each (shard,
+ * phase) — a model run's 'init' round among them — are not bounded: an attacker present from the
+ * start is clipped only from its shard's 4th answer of a phase on.
+ *
+ * **Model runs** (manifest/model-run.ts). A model has no L_m, so a model run's bounds are the
+ * running bounds: the manifest's default `updates.bounds` ('lipschitz') and 'running' both resolve
+ * to 'running'; only 'off' turns them off. `ModelMethod.uplinkShape` says what is judged: the
+ * 'init'/'refresh' values F̃_{m,s}(w) as they are; MASHA1's 'diff' per unit of ‖z^{k+½} − w^k‖
+ * over the w-part (an empirical Lipschitz constant of shard m's minibatch operator); MASHA2's
+ * 'diff' is opaque (C(D_m + e_m) depends on the holder's error-feedback memory) and is judged as
+ * it is. Measured on the softmax model in the simulator with the real engines (8 peers, 8 shards,
+ * 600 iterations; sim/test/model-guard.test.ts): honest runs (MASHA1 plain γ float32; MASHA2 with
+ * SGD momentum and PowerSGD) clip 0 answers and end bitwise equal to the runs with bounds off. A
+ * holder that scales its answers ×10⁶ from iteration 100 on diverges the run without bounds (the
+ * iterate leaves the float32 range); with them all 567 of its answers are clipped and the run ends
+ * at test accuracy 0.7675 / loss 0.791 against 0.7725 / 0.630 honest (MASHA1), 0.740 / 0.996
+ * against 0.7525 / 0.688 (MASHA2): the clipped lies (8× one shard of eight) still bias the run,
+ * within 2 accuracy points and 1.6× the loss — removing the liar is the audits' job. Answers of
+ * NaN or ±∞ are refused (whatever the bounds), three refusals ban the sender, and the run ends
+ * within 0.003 accuracy and 0.1 % loss of the honest one.
  *
  * **Audits** (BOINC-style, `audit` = p). With probability p per round and shard (drawn from this
  * peer's private stream, so a holder cannot know whether it is checked) the aggregator asks a
