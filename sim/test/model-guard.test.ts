@@ -24,7 +24,7 @@ const SETUPS = [
 ] as const;
 type Setup = (typeof SETUPS)[number];
 
-function manifest(setup: Setup, bounds: Bounds | null) {
+function manifest(setup: Setup, bounds: Bounds | null, audit = 0) {
   return parseManifest({
     problem: { kind: 'softmax', features: 24, classes: 4, shards: M },
     method: setup.method,
@@ -33,7 +33,7 @@ function manifest(setup: Setup, bounds: Bounds | null) {
     network: { heartbeatMs: 200, leaseMs: 5_000, roundDeadlineMs: 5_000, quorum: 1, minPeers: M - 1 },
     seed: 3,
     // Without the section (the default): a model run uses the running bounds.
-    ...(bounds !== null ? { updates: { bounds } } : {}),
+    ...(bounds !== null || audit > 0 ? { updates: { bounds: bounds ?? 'lipschitz', audit } } : {}),
   } satisfies ManifestInput);
 }
 
@@ -46,8 +46,8 @@ interface Outcome {
   readonly modes: string[];
 }
 
-function simulateRun(setup: Setup, bounds: Bounds | null, adversary?: (id: PeerId) => Adversary | null): Outcome {
-  const run = modelRunFromManifest(manifest(setup, bounds));
+function simulateRun(setup: Setup, bounds: Bounds | null, adversary?: (id: PeerId) => Adversary | null, audit = 0): Outcome {
+  const run = modelRunFromManifest(manifest(setup, bounds, audit));
   if (run.task.kind !== 'softmax') throw new Error('softmax run expected');
   const task = run.task.task;
   const sim = simulateTiming(run, LINK, M, 1, () => new OperatorEvaluator(new SoftmaxOperator(task)), adversary);
@@ -139,7 +139,7 @@ describe('the bounds of a model run', () => {
         expect(honest.test.accuracy).toBeGreaterThan(0.7);
       });
 
-      it('a ×10⁶ sleeper diverges the run without the bound; with it the answers are clipped and the run ends near the honest one', () => {
+      it('a ×10⁶ sleeper diverges the run without the bound; with it the answers are clipped and the run ends near the honest one; an audit bans it', () => {
         // The sleeper is a holder, not the aggregator (whose own answers are not judged: a lying
         // aggregator is the business of signed commits and certified epochs).
         const liar = honest.aggregator === 'p1' ? 'p2' : 'p1';
@@ -163,6 +163,16 @@ describe('the bounds of a model run', () => {
         expect(Math.abs(r.test.accuracy - honest.test.accuracy), JSON.stringify([r.test, honest.test])).toBeLessThanOrEqual(0.02);
         expect(r.test.loss / honest.test.loss, JSON.stringify([r.test, honest.test])).toBeLessThan(1.6);
         console.log(`${setup.label}: honest ${JSON.stringify(honest.test)}; ×1e6 sleeper, running bounds: ${JSON.stringify(r.test)}, ${r.counters.clipped} clipped`);
+        // Audits remove it (MASHA1's answers are auditable; MASHA2's opaque differences are not,
+        // but its refresh values are).
+        const a = simulateRun(setup, null, lie, 0.2);
+        expect(a.iterations.every((k) => k === ITERATIONS)).toBe(true);
+        expect(a.counters['audit-mismatch']).toBe(1);
+        expect(a.counters.banned).toBe(1);
+        expect(a.counters.clipped ?? 0).toBeLessThan(50);
+        expect(Math.abs(a.test.accuracy - honest.test.accuracy)).toBeLessThanOrEqual(0.005);
+        expect(Math.abs(a.test.loss / honest.test.loss - 1)).toBeLessThan(1e-3);
+        console.log(`${setup.label}: the same with audits at p = 0.2: ${JSON.stringify(a.test)}, ${a.counters.clipped} clipped before the ban`);
       });
 
       // Undecodable answers are refused whatever the bounds (a refusal is a miss at once; three ban
