@@ -69,7 +69,10 @@
  * iterate leaves the float32 range); with them all 567 of its answers are clipped and the run ends
  * at test accuracy 0.7675 / loss 0.791 against 0.7725 / 0.630 honest (MASHA1), 0.740 / 0.996
  * against 0.7525 / 0.688 (MASHA2): the clipped lies (8× one shard of eight) still bias the run,
- * within 2 accuracy points and 1.6× the loss — removing the liar is the audits' job. Answers of
+ * within 2 accuracy points and 1.6× the loss — removing the liar is the audits' job: with
+ * `audit` = 0.2 it is banned after 4 (MASHA1) / 16 (MASHA2) clipped answers and the run ends at the
+ * honest accuracy, its loss within 10⁻⁵ relative. (The shape makes a model run's values and
+ * MASHA1's differences auditable; MASHA2's opaque differences are not.) Answers of
  * NaN or ±∞ are refused (whatever the bounds), three refusals ban the sender, and the run ends
  * within 0.003 accuracy and 0.1 % loss of the honest one.
  *
