@@ -19,9 +19,9 @@
  * (or the aggregator's own settles a mismatch); a ban re-opens the round without the liar.
  */
 import { MashaError } from '../errors.js';
-import type { PhaseName } from '../methods/types.js';
 import type { Payload } from '../compress/types.js';
-import type { Vec, AnyMethod, PhaseInfo, ServerState } from '../methods/types.js';
+import type { AnyMethod, PhaseInfo } from '../methods/types.js';
+import { type AggState, newAggState, type OpenKind } from './agg-state.js';
 import type { RunContext } from './context.js';
 import type { Device } from './device.js';
 import type { Election } from './election.js';
@@ -36,62 +36,22 @@ import {
   encodeAnnounce,
   encodeCommit,
   encodeOpen,
-  HB_DONE,
-  HB_LEAF,
   MSG,
   UP_AUDIT,
   UP_FRESH,
   type UplinkEntry,
 } from './messages.js';
-import { AuditBook } from './audits.js';
 import { AuditDesk } from './audit-desk.js';
 import type { Guard, Verdict } from './guard.js';
 import type { Outbox } from './outbox.js';
 import { phaseCode } from './phase-code.js';
 import { Replication } from './replication.js';
-import { RoundSum } from './round-sum.js';
 import type { EngineMessage, PeerId } from './types.js';
-import { encodeRoster, MAX_COST_PPM, MAX_ROSTER_MEMBERS, sameMembers, type Roster, type RosterMember } from '../tree/roster.js';
+import { encodeRoster } from '../tree/roster.js';
+import { MemberIntake } from './member-intake.js';
+import { nextRoster } from './roster-plan.js';
 import type { Trust } from './trust.js';
 import { successionStatement, type SignedSuccession } from '../trust/certs.js';
-import { verifyToken } from '../trust/ed25519.js';
-
-type AggMode = 'gather' | 'idle' | 'round' | 'sync' | 'done';
-
-/** How a round is opened: the next round by an OPEN, the next round implied by a COMMIT, or a retry. */
-type OpenKind = 'explicit' | 'implicit' | 'retry';
-
-interface AggState {
-  readonly epoch: number;
-  mode: AggMode;
-  readonly table: Membership;
-  server: ServerState<Vec>;
-  // current round
-  round: number;
-  attempt: number;
-  phase: PhaseName;
-  info: PhaseInfo | null;
-  /** The running sum of the round's answers (one accumulator, whatever M). */
-  readonly sum: RoundSum;
-  readonly answered: Uint8Array;
-  readonly freshAnswer: Uint8Array;
-  answeredCount: number;
-  lastOpened: { round: number; attempt: number };
-  /** (peer, round, digest) states we failed to fetch: not chased again. */
-  readonly failedSync: Set<string>;
-  /** Shards whose answer was refused in the current attempt. */
-  readonly refused: Uint8Array;
-  /** The round's audits. */
-  readonly audits: AuditBook;
-  /** Whether the current round's answers can be audited (its phase is not opaque). */
-  auditable: boolean;
-  /** This epoch's broadcasts are large enough for the relay trees (a large one was made). */
-  treeWorthy: boolean;
-  /** The largest commit body of this epoch (bytes): the trees' cost model's S. */
-  largestBody: number;
-  /** The roster last published (relay trees), or null. */
-  roster: Roster | null;
-}
 
 export class Aggregator {
   private agg: AggState | null = null;
@@ -115,15 +75,12 @@ export class Aggregator {
       answered: (s) => this.markAnswered(s),
       restart: () => this.restartRound(),
     });
-    const a = ctx.admission;
-    this.allow = a.policy === 'allowlist' ? new Set(a.peers ?? []) : null;
+    this.intake = new MemberIntake(ctx, outbox, lineage, trust);
   }
 
-  private readonly allow: ReadonlySet<string> | null;
+  private readonly intake: MemberIntake;
   /** The signed succession statement of the current successor list (re-signed when it changes). */
   private signed: { key: string; succession: SignedSuccession } | null = null;
-  /** Members admitted since the gather (for the run's cap on new members per epoch). */
-  private newMembers = 0;
 
   get id(): PeerId {
     return this.outbox.id;
@@ -137,33 +94,11 @@ export class Aggregator {
 
   /** Claims `epoch` (this peer's claim timer fired, or it wins an election some other way). */
   become(epoch: number): void {
-    const agg: AggState = {
-      epoch,
-      mode: 'gather',
-      table: new Membership(this.ctx, this.outbox, epoch, this.election.selfBase, this.guard.benches, this.guard.proven),
-      server: this.method.initServer(),
-      round: 0,
-      attempt: 0,
-      // Set when the first round opens.
-      phase: 'init',
-      info: null,
-      sum: new RoundSum(this.method, this.ctx.dim),
-      answered: new Uint8Array(this.M),
-      freshAnswer: new Uint8Array(this.M),
-      answeredCount: 0,
-      lastOpened: { round: -1, attempt: -1 },
-      failedSync: new Set<string>(),
-      refused: new Uint8Array(this.M),
-      audits: new AuditBook(),
-      auditable: false,
-      treeWorthy: false,
-      largestBody: 0,
-      roster: null,
-    };
+    const agg = newAggState(epoch, this.ctx, this.method, this.M, new Membership(this.ctx, this.outbox, epoch, this.election.selfBase, this.guard.benches, this.guard.proven));
     this.outbox.lastBroadcast = this.outbox.now;
     this.agg = agg;
     this.signed = null;
-    this.newMembers = 0;
+    this.intake.newEpoch();
     this.election.adopt(epoch, this.id);
     this.outbox.clearTimer('wd');
     const me = agg.table.touch(this.id);
@@ -236,27 +171,6 @@ export class Aggregator {
     return this.signed.succession;
   }
 
-  /**
-   * Whether `peer` may become a member of this aggregator's table (the run's admission policy):
-   * allowlist, launcher-signed token, member caps. During the gather, members of the previous
-   * epoch report in and do not count as new.
-   */
-  private admit(peer: PeerId, token: Uint8Array | null): boolean {
-    const agg = this.agg as AggState;
-    const a = this.ctx.admission;
-    if (this.allow !== null && !this.allow.has(peer)) return false;
-    if (a.policy === 'tokens') {
-      const key = a.launcherKey ?? null;
-      if (key === null || token === null || !verifyToken(key, this.ctx.runId, token, a.wallClock?.() ?? 0)) return false;
-    }
-    if (a.maxMembers != null && agg.table.members.size >= a.maxMembers + 1) return false;
-    if (agg.mode !== 'gather') {
-      if (a.maxNewPerEpoch != null && this.newMembers >= a.maxNewPerEpoch) return false;
-      this.newMembers++;
-    }
-    return true;
-  }
-
   resetServer(): void {
     if (this.agg) this.agg.server = this.method.initServer();
   }
@@ -322,23 +236,8 @@ export class Aggregator {
     const T = agg.table;
     if (!this.ctx.broadcast.tree || !agg.treeWorthy || !T.rosterDirty) return;
     T.rosterDirty = false;
-    const members: RosterMember[] = [];
-    for (const m of T.members.values()) if (m.id !== this.id && !m.disconnected) members.push({ id: m.id, upKbps: m.upKbps, leaf: m.leaf });
-    members.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    // Beyond the cap, members stay off the trees and pull from a member (tree/relay.ts).
-    if (members.length > MAX_ROSTER_MEMBERS) members.length = MAX_ROSTER_MEMBERS;
-    const stripes = this.ctx.broadcast.stripes;
-    if (agg.roster !== null && sameMembers(agg.roster, { members, stripes })) return;
-    // The layout's cost model (layout.ts), in ppm of one copy's upload time S/u at the median rate.
-    const bc = this.ctx.broadcast;
-    const rates = members.filter((m) => m.upKbps > 0).map((m) => m.upKbps).sort((a, b) => a - b);
-    const upKbps = rates.length > 0 ? rates[rates.length >> 1] : bc.defaultUpKbps;
-    const S = Math.max(1, agg.largestBody);
-    const copyMs = S / (upKbps / 8); // kbit/s = 1/8 byte per ms
-    // Rounded as the wire carries them: every peer must lay out the very same trees.
-    const frameCost = Math.min(MAX_COST_PPM, Math.round((1e6 * Math.min(bc.frameBytes, S)) / S));
-    const latencyCost = Math.min(MAX_COST_PPM, Math.round((1e6 * bc.hopMs) / copyMs));
-    const roster: Roster = { root: this.id, epoch: agg.epoch, version: (agg.roster?.version ?? 0) + 1, stripes, frameCost, latencyCost, members };
+    const roster = nextRoster(this.ctx, T, agg, this.id);
+    if (roster === null) return;
     agg.roster = roster;
     const L = this.lineage;
     this.outbox.broadcast(this.outbox.message(MSG.ROSTER, agg.epoch, L.committed, 0, encodeRoster(roster)));
@@ -359,49 +258,13 @@ export class Aggregator {
       return;
     }
     const T = agg.table;
-    if (!T.members.has(msg.sender) && !this.admit(msg.sender, body.token)) {
+    if (!T.members.has(msg.sender) && !this.intake.admit(agg.mode === 'gather', T, msg.sender, body.token)) {
       this.outbox.count('not-admitted');
       return;
     }
     const m = T.admit(msg.sender);
     if (m === null) return;
-    m.round = body.round;
-    m.commitEpoch = body.commitEpoch;
-    m.digest.set(body.digest);
-    m.done = (body.flags & HB_DONE) !== 0;
-    T.setCapacity(m, body.upKbps, (body.flags & HB_LEAF) !== 0);
-    // A version counts only with the signed commit behind it (checked when it matters: a better
-    // version, or another digest for our own round and epoch — which may prove an equivocation).
-    const c = this.lineage.versionVs(body.round, body.commitEpoch, body.digest);
-    m.verified = c >= 0 && !(body.round === this.lineage.committed && body.commitEpoch === this.lineage.commitEpoch && c !== 0);
-    if (!m.verified && body.round > 0) {
-      m.verified = this.trust.verifyVersion(body.cert, body.round, body.commitEpoch, body.digest);
-      if (!m.verified) this.outbox.count('uncertified-version');
-    }
-
-    if (m.missed > 0 && this.outbox.now - m.lastMissAt > this.ctx.timing.leaseMs) {
-      m.missed = 0;
-      T.dirty = true;
-    }
-    T.setLag(m, this.lineage.committed - body.round);
-    // Holdings: during the gather they rebuild the assignment; later they are checked.
-    let mismatch = body.held.length !== m.holding.size;
-    for (const s of body.held) {
-      const h = T.holders[s];
-      if (h === msg.sender) continue;
-      if (agg.mode === 'gather' && h === null) {
-        T.holders[s] = msg.sender;
-        m.holding.add(s);
-        continue;
-      }
-      mismatch = true;
-      T.unsent.add(s);
-    }
-    if (mismatch && agg.mode !== 'gather') {
-      // Re-send the sender's true holdings (O(held), not O(M)).
-      for (const s of m.holding) T.unsent.add(s);
-      this.outbox.count('holding-corrected');
-    }
+    this.intake.record(agg.mode === 'gather', T, m, msg.sender, body);
     // A better state than ours, certified: fetch it before going on.
     if (m.verified && this.lineage.versionVs(body.round, body.commitEpoch, body.digest) < 0 && agg.mode !== 'gather') {
       this.chase(m);

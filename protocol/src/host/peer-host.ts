@@ -32,10 +32,10 @@ import { decodeFrame } from '../frames/decode.js';
 import { encodeFrames } from '../frames/encode.js';
 import type { Frame } from '../frames/frame.js';
 import { Reassembler } from '../frames/reassembler.js';
-import { maxBodyBytes, maxTreeFrames, type RunContext } from '../engine/context.js';
-import { ENGINE_CODEC, KIND_NAMES, MSG } from '../engine/messages.js';
-import { TreeRelay, type ControlHeader, type RelayMeta, type TreeCounter, type TreeIO } from '../tree/relay.js';
-import { frameHash, isTreeKind, TREE_KIND, type TreeKind } from '../tree/wire.js';
+import { maxBodyBytes, type RunContext } from '../engine/context.js';
+import { KIND_NAMES, MSG } from '../engine/messages.js';
+import type { TreeRelay } from '../tree/relay.js';
+import { frameHash, isTreeKind } from '../tree/wire.js';
 import { assertNever, MashaPeer } from '../engine/peer.js';
 import type { EngineAction, EngineEvent, EngineMessage, EngineRole, PeerId, TimerKind } from '../engine/types.js';
 import type { EventSink } from '../ports/event-sink.js';
@@ -43,9 +43,12 @@ import type { Evaluator } from '../ports/evaluator.js';
 import type { FrameLink, OutgoingMeta } from '../ports/frame-link.js';
 import type { Identity } from '../ports/identity.js';
 import type { Scheduler } from '../ports/scheduler.js';
-import { encodeStatus, MAX_COUNTERS, MAX_LISTED_SHARDS, STATUS_VERSION, type PeerStatus } from '../swarm/status.js';
+import { encodeStatus, type PeerStatus } from '../swarm/status.js';
+import { KINDS_BY_PATH, type FramePath } from './paths.js';
 import type { HostRecord, RecordKind } from './records.js';
+import { hostStatus } from './status-report.js';
 import { TimerTable } from './timers.js';
+import { createTreeRelay, type HostTreeOptions, RosterMessages, type TreeHost } from './tree-wiring.js';
 
 /** Host counter names by prefix and message kind, built once (no string per message). */
 const COUNTER_NAMES: Record<'recv-' | 'sent-' | 'body-', string[]> = { 'recv-': [], 'sent-': [], 'body-': [] };
@@ -54,41 +57,12 @@ function counterName(prefix: 'recv-' | 'sent-' | 'body-', kind: number): string 
   return (names[kind] ??= prefix + (KIND_NAMES[kind] ?? String(kind)));
 }
 
-/** How a frame reached this peer: a direct stream to it, or the run's broadcast topic. */
-export type FramePath = 'direct' | 'broadcast';
-
-/**
- * The message kinds each path carries. The aggregator broadcasts ANNOUNCE, OPEN, COMMIT and its
- * ROSTER (the relay trees' membership), and any peer broadcasts its lease-expiry attestations
- * (SUSPECT) and equivocation proofs; a relay tree's ANCHOR goes to a whole tree by gossip or to one
- * child. ROSTER (a resend) and the trees' controls also go to one peer, as do AUDIT requests;
- * every other kind goes to one peer only. A frame of another kind on a path is refused
- * ('wrong-path'): a device never takes an UPLINK from the broadcast topic, nor a COMMIT from a
- * direct stream (commits relayed down the trees arrive on the tree channel, checked against their
- * anchor, not on either path).
- */
-export const KINDS_BY_PATH: Readonly<Record<FramePath, ReadonlySet<number>>> = {
-  direct: new Set([MSG.HEARTBEAT, MSG.UPLINK, MSG.STATE_REQUEST, MSG.STATE, MSG.REPLAY, MSG.AUDIT, MSG.ROSTER, TREE_KIND.ANCHOR, TREE_KIND.PULL, TREE_KIND.HOLD]),
-  broadcast: new Set([MSG.ANNOUNCE, MSG.OPEN, MSG.COMMIT, MSG.SUSPECT, MSG.EQUIVOCATION, MSG.ROSTER, TREE_KIND.ANCHOR]),
-};
-
 /** Smallest timer delay (ms). */
 export const TIMER_MIN_MS = 1;
 
 /** Host-level periodic work, in the same table as the engine's timers. */
 type HostTimer = TimerKind | 'expire-partials' | 'status' | 'tree';
 const HOST_TIMERS: readonly HostTimer[] = ['hb', 'wd', 'claim', 'gather', 'deadline', 'sync', 'behind', 'commit', 'expire-partials', 'status', 'tree'];
-
-/** Broadcast kinds the relay trees may carry (the roster itself always travels by gossip). */
-const TREE_KINDS: ReadonlySet<number> = new Set([MSG.ANNOUNCE, MSG.OPEN, MSG.COMMIT]);
-
-/** The relay trees' settings of one host. */
-export interface HostTreeOptions {
-  /** Use the relay trees when the run does and the link has a tree channel (default true). */
-  readonly enabled?: boolean;
-  /** SHA-256 of a frame (default: @noble/hashes; Node passes its native one, the simulator a cached one). */
-  readonly hash?: (frame: Uint8Array) => Uint8Array;
-}
 
 export interface PeerHostInit {
   readonly id: PeerId;
@@ -191,7 +165,7 @@ export class PeerHost {
   /** The relay trees (null: gossip only). */
   readonly tree: TreeRelay | null;
   /** Roster messages this peer published, by version (re-sent to peers that missed one). */
-  private readonly rosterMessages: EngineMessage[] = [];
+  private readonly rosterMessages = new RosterMessages();
 
   constructor(init: PeerHostInit, ports: PeerHostPorts) {
     const ctx = init.ctx;
@@ -235,13 +209,7 @@ export class PeerHost {
     const treeOpts = init.tree ?? {};
     this.tree =
       ctx.broadcast.tree && treeOpts.enabled !== false && ports.link.relay !== undefined
-        ? new TreeRelay(this.treeIO(treeOpts.hash ?? frameHash), {
-            stallMs: ctx.broadcast.stallMs,
-            maxAgeMs: 2 * ctx.timing.leaseMs,
-            minBytes: ctx.broadcast.minBytes,
-            maxFrames: maxTreeFrames(ctx),
-            kinds: TREE_KINDS,
-          })
+        ? createTreeRelay(this.treeHost(), treeOpts.hash ?? frameHash, this.rosterMessages)
         : null;
     if (init.capacity !== undefined) this.engine.setCapacity(init.capacity);
   }
@@ -252,47 +220,34 @@ export class PeerHost {
   }
 
   /** The relay's window on the world: this host's link, reassembler, timers, counters and records. */
-  private treeIO(hash: (frame: Uint8Array) => Uint8Array): TreeIO {
+  private treeHost(): TreeHost {
     const link = this.link;
     return {
-      self: this.id,
+      id: this.id,
+      ctx: this.ctx,
+      wants: this.wants,
       now: () => this.scheduler.now(),
-      relay: (to: PeerId, frames: readonly Uint8Array[], meta: RelayMeta) => {
+      relay: (to, frames, meta) => {
         if (this.stopped || link.relay === undefined) return;
         this.bytes.relayed += meta.bytes;
         link.relay(to, frames, meta);
       },
-      sendControl: (to: PeerId, kind: TreeKind, h: ControlHeader, body: Uint8Array) => {
-        if (to !== this.id) this.send(to, this.controlMessage(kind, h, body));
-      },
-      broadcastControl: (kind: TreeKind, h: ControlHeader, body: Uint8Array) => {
-        const { frames, meta } = this.frames(this.controlMessage(kind, h, body));
+      send: (to, message) => this.send(to, message),
+      gossip: (message) => {
+        const { frames, meta } = this.frames(message);
         this.bytes.broadcast += meta.bytes;
         link.broadcast(frames, meta);
       },
-      deliver: (frame: Frame, _size: number, shared) => this.reassemble(frame, undefined, shared),
-      resendRoster: (to: PeerId, epoch: number, version: number) => {
-        const m = this.rosterMessages.find((r) => r.epoch === epoch && rosterVersionOf(r) === version);
-        if (m !== undefined && to !== this.id) this.send(to, m);
-      },
-      inbound: (kind: number, epoch: number, round: number) => this.dispatch({ type: 'inbound', kind, epoch, round }),
-      milestone: (what, b, stripe) => {
-        if (this.wants.has('tree')) {
-          this.record({ ev: 'tree', peer: this.id, what, origin: b.origin, kind: b.kind, epoch: b.epoch, round: b.round, have: b.have, frames: b.count, stripe });
-        }
-      },
-      wakeAt: (t: number) => {
+      reassemble: (frame, shared) => this.reassemble(frame, undefined, shared),
+      dispatch: (event) => this.dispatch(event),
+      record: (r) => this.record(r),
+      wakeAt: (t) => {
         if (t === Number.POSITIVE_INFINITY) this.timers.clear('tree');
         else this.timers.set('tree', t);
         this.armWake();
       },
-      count: (name: TreeCounter, n = 1) => this.bump(name, n),
-      hash,
+      bump: (name, n) => this.bump(name, n),
     };
-  }
-
-  private controlMessage(kind: TreeKind, h: ControlHeader, body: Uint8Array): EngineMessage {
-    return { kind, runId: this.ctx.runId, epoch: h.epoch, round: h.round, phase: h.phase, sender: this.id, codec: ENGINE_CODEC, body };
   }
 
   // ================================================================ lifecycle
@@ -691,8 +646,7 @@ export class PeerHost {
     const { frames, meta } = this.frames(message);
     this.bytes.broadcast += meta.bytes;
     if (message.kind === MSG.ROSTER) {
-      this.rosterMessages.push(message);
-      if (this.rosterMessages.length > 3) this.rosterMessages.shift();
+      this.rosterMessages.keep(message);
     }
     if (this.tree !== null && this.tree.originate(message, frames, meta.bytes)) return;
     this.link.broadcast(frames, meta);
@@ -721,53 +675,18 @@ export class PeerHost {
 
   /** The live status report of this peer. */
   status(): PeerStatus {
-    const snap = this.engine.snapshot();
-    const link = this.link.stats?.() ?? null;
-    // Host and link counters first, then the engine's (alphabetically) up to the cap.
-    const counters: Record<string, number> = {
-      'net-uplinks-sent': this.counters['sent-uplink'] ?? 0,
-      'net-commits-sent': this.counters['sent-commit'] ?? 0,
-      'net-frames-refused': Object.values(this.rejected).reduce((a, b) => a + b, 0),
-      // Payload accounting (benchmarks): message bodies sent.
-      'net-uplink-body-bytes': this.counters['body-uplink'] ?? 0,
-      'net-commit-body-bytes': this.counters['body-commit'] ?? 0,
-      // Relay trees: frame bytes this peer sent on the tree channel, repairs it asked for.
-      'net-tree-relayed-bytes': this.bytes.relayed,
-      'net-tree-repairs': (this.counters['tree-repair'] ?? 0) + (this.counters['tree-foster-pull'] ?? 0),
-      ...(link?.counters ?? {}),
-    };
-    const engineCounters = this.engine.counters;
-    for (const name of Object.keys(engineCounters).sort()) {
-      if (Object.keys(counters).length >= MAX_COUNTERS) break;
-      counters[name] = engineCounters[name as keyof typeof engineCounters] ?? 0;
-    }
-    const relDist = this.engine.relDist();
-    return {
-      v: STATUS_VERSION,
+    return hostStatus({
+      engine: this.engine,
       runId: this.ctx.runId,
       seq: this.statusSeq,
-      role: this.role === 'observer' ? 'launcher' : 'volunteer',
-      epoch: snap.epoch,
-      aggregator: snap.aggregator,
-      isAggregator: snap.isAggregator,
-      round: snap.round,
-      iteration: snap.iteration,
-      digest: snap.digest,
-      relDist: relDist !== null && Number.isFinite(relDist) ? relDist : null,
-      held: snap.held.slice(0, MAX_LISTED_SHARDS),
-      heldCount: snap.held.length,
-      done: snap.done,
+      role: this.role,
+      link: this.link.stats?.() ?? null,
+      counters: this.counters,
+      rejected: this.rejected,
+      rejectedTotal: this.rejectedTotal(),
+      bytes: this.bytes,
       uptimeMs: Math.max(0, Math.round(this.scheduler.now() - this.startedAt)),
-      bytes: {
-        direct: this.bytes.direct,
-        broadcast: this.bytes.broadcast,
-        received: this.bytes.received,
-        wireSent: link?.wireSent ?? 0,
-        wireReceived: link?.wireReceived ?? 0,
-      },
-      rejected: this.rejectedTotal(),
-      counters,
-    };
+    });
   }
 
   /** Publishes the status report now (when the link publishes status). */
@@ -776,17 +695,4 @@ export class PeerHost {
     this.statusSeq++;
     this.link.publishStatus(encodeStatus(this.status()));
   }
-}
-
-/** The version of a ROSTER message (its body's first varint). */
-function rosterVersionOf(m: EngineMessage): number {
-  let v = 0;
-  let mul = 1;
-  for (let i = 0; i < m.body.length && i < 5; i++) {
-    const b = m.body[i];
-    v += (b & 0x7f) * mul;
-    if (b < 0x80) break;
-    mul *= 128;
-  }
-  return v;
 }

@@ -1,5 +1,5 @@
 import type { PeerId } from '../engine/types.js';
-import type { RelayMeta } from '../tree/relay.js';
+import type { RelayMeta } from '../tree/relay-io.js';
 
 export type { RelayMeta };
 

@@ -53,8 +53,19 @@
 import { getU32, OFF } from '../frames/format.js';
 import type { Frame } from '../frames/frame.js';
 import type { EngineMessage, PeerId } from '../engine/types.js';
-import type { TreeMilestone } from '../host/records.js';
-import { ancestorsIn, childrenIn, depthIn, layoutOf, positionOf, type Position, type TreeLayout } from './layout.js';
+import { type Bcast, keyOf, newBroadcast, sameHash, sizeStripes } from './broadcast.js';
+import { ancestorsIn, childrenIn, depthIn, layoutOf, positionOf, type TreeLayout } from './layout.js';
+import {
+  type ControlHeader,
+  MAX_LIVE_BROADCASTS,
+  MAX_PENDING_BYTES,
+  PULL_COPIES,
+  PULL_COPIES_PER_PEER,
+  type RelayMeta,
+  type SharedMessage,
+  type TreeIO,
+  type TreeRelayOptions,
+} from './relay-io.js';
 import type { Roster } from './roster.js';
 import {
   type AnchorBody,
@@ -69,165 +80,9 @@ import {
   PULL_FOLLOW,
   PULL_ROSTER,
   TREE_KIND,
-  type TreeKind,
 } from './wire.js';
 
-/** Counters a relay keeps (host counters). */
-export const TREE_COUNTERS = [
-  'tree-originated',
-  'tree-frames-accepted',
-  'tree-frames-forwarded',
-  'tree-duplicate',
-  'tree-bad-frame',
-  'tree-unanchored-dropped',
-  'tree-anchor-pull',
-  'tree-repair',
-  'tree-foster-pull',
-  'tree-hold',
-  'tree-pull-served',
-  'tree-pull-refused',
-  'tree-complete',
-  'tree-expired-incomplete',
-  'tree-bad-control',
-] as const;
-export type TreeCounter = (typeof TREE_COUNTERS)[number];
-
-/** Copies of one broadcast a peer serves to PULLs in all, and to one requester. */
-export const PULL_COPIES = 4;
-export const PULL_COPIES_PER_PEER = 2;
-/** Broadcasts tracked at once (the newest are kept). */
-export const MAX_LIVE_BROADCASTS = 8;
-/** Bytes of frames held waiting for their anchor, in all. */
-export const MAX_PENDING_BYTES = 64 * 1024 * 1024;
-
-/** What a relay says about each frame it sends on the tree channel (accounting). */
-export interface RelayMeta {
-  readonly kind: number;
-  readonly epoch: number;
-  readonly round: number;
-  readonly phase: number;
-  /** Bytes of the frames of this call. */
-  readonly bytes: number;
-  /** The broadcast's origin (the frames' sender). */
-  readonly origin: PeerId;
-  /** Sent by the origin itself. */
-  readonly originated: boolean;
-}
-
-/** How a relay reaches the outside world: implemented by the host. */
-export interface TreeIO {
-  readonly self: PeerId;
-  now(): number;
-  /** Frames of a relayed broadcast to one peer, on the tree channel. */
-  relay(to: PeerId, frames: readonly Uint8Array[], meta: RelayMeta): void;
-  /** A tree control message to one peer (the host frames it and sends it on its direct path). */
-  sendControl(to: PeerId, kind: TreeKind, header: ControlHeader, body: Uint8Array): void;
-  /** A tree control message to every peer (gossip). */
-  broadcastControl(kind: TreeKind, header: ControlHeader, body: Uint8Array): void;
-  /**
-   * A checked frame of a relayed broadcast, for reassembly (`size` bytes on the wire). `shared`:
-   * what the runtime gave with the broadcast's frames (see `PeerHost.receiveFrame`), or undefined.
-   */
-  deliver(frame: Frame, size: number, shared: SharedMessage | undefined): void;
-  /** The roster message the origin published, re-sent to a peer that missed it (origin only). */
-  resendRoster(to: PeerId, epoch: number, version: number): void;
-  /** A relayed broadcast is on its way to this peer (the engine waits for it before asking). */
-  inbound(kind: number, epoch: number, round: number): void;
-  /** A milestone of a broadcast at this peer (the host records it). */
-  milestone(what: TreeMilestone, b: { origin: PeerId; kind: number; epoch: number; round: number; have: number; count: number }, stripe: number | null): void;
-  /** Wake `tick` at or after t (replaces the previous request; Infinity cancels). */
-  wakeAt(t: number): void;
-  count(name: TreeCounter, n?: number): void;
-  /** SHA-256 of a frame's bytes (32 bytes). */
-  hash(frame: Uint8Array): Uint8Array;
-}
-
-/** One reassembled message shared by every recipient of a broadcast (the simulator's). */
-export interface SharedMessage {
-  message: EngineMessage | null;
-}
-
-export interface ControlHeader {
-  readonly epoch: number;
-  readonly round: number;
-  readonly phase: number;
-}
-
-export interface TreeRelayOptions {
-  /** No progress on a stripe for this long is a stall (ms). */
-  readonly stallMs: number;
-  /** Broadcasts are forgotten this long after they started (ms). */
-  readonly maxAgeMs: number;
-  /** Broadcasts of at least this many bytes go down the trees (ones of several frames always do). */
-  readonly minBytes: number;
-  /** Most frames one broadcast may have (from the run's message limits). */
-  readonly maxFrames: number;
-  /** Message kinds that may be relayed (the engine's broadcasts but the roster). */
-  readonly kinds: ReadonlySet<number>;
-}
-
-interface Follower {
-  /** Frames still wanted (bitmap). */
-  readonly wanted: Uint8Array;
-  served: number;
-}
-
-interface Pending {
-  readonly bytes: Uint8Array;
-  readonly frame: Frame;
-  readonly from: PeerId;
-}
-
-interface Bcast {
-  readonly key: string;
-  readonly origin: PeerId;
-  readonly epoch: number;
-  readonly round: number;
-  readonly phase: number;
-  readonly kind: number;
-  readonly messageId: number;
-  readonly isOrigin: boolean;
-  readonly createdAt: number;
-  count: number;
-  anchor: AnchorBody | null;
-  anchorAt: number;
-  anchorAskedAt: number;
-  rosterAsked: boolean;
-  layout: TreeLayout | null;
-  pos: Position | null;
-  stripes: number;
-  frames: (Uint8Array | null)[];
-  have: number;
-  pending: Map<number, Pending>;
-  pendingBytes: number;
-  // per stripe
-  lastProgress: Float64Array;
-  gotAny: Uint8Array;
-  missing: Int32Array;
-  level: Int32Array;
-  held: Uint8Array;
-  children: PeerId[][];
-  followers: Map<PeerId, Follower>;
-  served: number;
-  /** Frames' total bytes once known (count × largest frame seen, an upper bound until complete). */
-  frameBytes: number;
-  complete: boolean;
-  /** Peers that sent frames of this broadcast that failed the anchor check. */
-  bad: Set<PeerId>;
-  /** The runtime's shared message of this broadcast, if it gives one. */
-  shared: SharedMessage | undefined;
-}
-
-function keyOf(origin: PeerId, epoch: number, round: number, phase: number, kind: number, messageId: number): string {
-  return `${origin}\u0000${epoch}:${round}:${phase}:${kind}:${messageId}`;
-}
-
-function sameHash(a: Uint8Array, hashes: Uint8Array, i: number): boolean {
-  if (a.length !== HASH_BYTES) return false;
-  const o = i * HASH_BYTES;
-  for (let j = 0; j < HASH_BYTES; j++) if (a[j] !== hashes[o + j]) return false;
-  return true;
-}
+export * from './relay-io.js';
 
 export class TreeRelay {
   private readonly io: TreeIO;
@@ -497,7 +352,7 @@ export class TreeRelay {
     b.anchorAt = io.now();
     const roster = this.findRoster(msg.sender, a.rosterEpoch, a.rosterVersion);
     if (roster !== null) this.place(b, roster);
-    else this.sizeStripes(b, 1);
+    else sizeStripes(b, 1);
     for (let s = 0; s < b.stripes; s++) b.lastProgress[s] = b.anchorAt;
     io.milestone('anchor', b, null);
     io.inbound(a.kind, msg.epoch, msg.round);
@@ -768,58 +623,9 @@ export class TreeRelay {
       }
       if (victim !== null) this.forget(victim);
     }
-    const b: Bcast = {
-      key,
-      origin,
-      epoch,
-      round,
-      phase,
-      kind,
-      messageId,
-      isOrigin,
-      createdAt: this.io.now(),
-      count,
-      anchor: null,
-      anchorAt: 0,
-      anchorAskedAt: Number.NEGATIVE_INFINITY,
-      rosterAsked: false,
-      layout: null,
-      pos: null,
-      stripes: 1,
-      frames: new Array<Uint8Array | null>(count).fill(null),
-      have: 0,
-      pending: new Map(),
-      pendingBytes: 0,
-      lastProgress: new Float64Array(1),
-      gotAny: new Uint8Array(1),
-      missing: new Int32Array([count]),
-      level: new Int32Array(1),
-      held: new Uint8Array(1),
-      children: [[]],
-      followers: new Map(),
-      served: 0,
-      frameBytes: 0,
-      complete: false,
-      bad: new Set(),
-      shared: undefined,
-    };
+    const b = newBroadcast(key, origin, epoch, round, phase, kind, messageId, count, isOrigin, this.io.now());
     this.live.set(key, b);
     return b;
-  }
-
-  private sizeStripes(b: Bcast, stripes: number): void {
-    b.stripes = stripes;
-    b.lastProgress = new Float64Array(stripes).fill(b.anchorAt);
-    b.gotAny = new Uint8Array(stripes);
-    b.missing = new Int32Array(stripes);
-    b.level = new Int32Array(stripes);
-    b.held = new Uint8Array(stripes);
-    b.children = Array.from({ length: stripes }, () => []);
-    for (let i = 0; i < b.count; i++) {
-      const s = i % stripes;
-      if (b.frames[i] === null) b.missing[s]++;
-      else b.gotAny[s] = 1;
-    }
   }
 
   /** Places the broadcast in a roster's layout: stripes, this peer's children per stripe. */
@@ -827,7 +633,7 @@ export class TreeRelay {
     const layout = layoutOf(roster);
     b.layout = layout;
     b.pos = positionOf(layout, this.io.self);
-    this.sizeStripes(b, layout.stripes);
+    sizeStripes(b, layout.stripes);
     if (b.pos !== null) for (let s = 0; s < layout.stripes; s++) b.children[s] = childrenIn(layout, s, b.pos);
   }
 
