@@ -43,7 +43,7 @@ import type { Evaluator } from '../ports/evaluator.js';
 import type { FrameLink, OutgoingMeta } from '../ports/frame-link.js';
 import type { Identity } from '../ports/identity.js';
 import type { Scheduler } from '../ports/scheduler.js';
-import { encodeStatus, MAX_COUNTERS, MAX_LISTED_SHARDS, STATUS_VERSION, type PeerStatus } from '../swarm/status.js';
+import { encodeStatus, MAX_COUNTERS, MAX_LISTED_SHARDS, STATUS_VERSION, type PeerStatus, type StatusDevice } from '../swarm/status.js';
 import type { HostRecord, RecordKind } from './records.js';
 import { TimerTable } from './timers.js';
 
@@ -170,6 +170,8 @@ export class PeerHost {
   readonly tree: TreeRelay | null;
   /** Roster messages this peer published, by version (re-sent to peers that missed one). */
   private readonly rosterMessages: EngineMessage[] = [];
+  /** Where this peer computes, for its status reports (set by the runtime; null = not said). */
+  private device: StatusDevice | null = null;
 
   constructor(init: PeerHostInit, ports: PeerHostPorts) {
     const ctx = init.ctx;
@@ -649,6 +651,11 @@ export class PeerHost {
     return n + (this.link.stats?.().refused ?? 0) + (c['bad-message'] ?? 0) + (c['bad-payload'] ?? 0);
   }
 
+  /** Where this peer computes from now on (its status reports say so); null = not said. */
+  setDevice(device: StatusDevice | null): void {
+    this.device = device;
+  }
+
   /** The live status report of this peer. */
   status(): PeerStatus {
     const snap = this.engine.snapshot();
@@ -697,6 +704,7 @@ export class PeerHost {
       },
       rejected: this.rejectedTotal(),
       counters,
+      ...(this.device !== null ? { device: this.device } : {}),
     };
   }
 

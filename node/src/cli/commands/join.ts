@@ -7,7 +7,9 @@
 import type { Command } from 'commander';
 import { joinRun } from '../../launcher/volunteer.js';
 import type { PeerStatus } from '@masha/protocol/swarm';
-import { collect, EXIT, parseMbps, parseRound, parseSeconds, UsageError } from '../errors.js';
+import { collect, EXIT, oneOf, parseMbps, parseRound, parseSeconds, UsageError } from '../errors.js';
+import { DEVICE_FLAGS, type DeviceFlag } from '../../model/device.js';
+import { deviceWords } from '../../model/swarm-device.js';
 import { formatBytes, formatMetric, interruptSignal, shortId, type CliContext } from '../io.js';
 
 export interface JoinFlags {
@@ -22,6 +24,7 @@ export interface JoinFlags {
   uploadMbps?: number;
   leaf?: boolean;
   token?: string;
+  device: DeviceFlag;
   json?: boolean;
 }
 
@@ -39,13 +42,23 @@ export function configureJoin(cmd: Command): void {
     .option('--after-round <n>', 'start working only once the run has reached round n (staged demos, tests of late joiners)', parseRound)
     .option('--upload-mbps <rate>', "this machine's upload rate in Mbit/s: faster peers relay more of the aggregator's broadcasts (default: unknown, counted as the swarm's median)", parseMbps)
     .option('--leaf', "never relay broadcasts to other peers (a metered or slow link): receive them only")
-    .option('--json', 'print JSON lines (connected, run, status every second, exit) on stdout')
+    .option(
+      '--device <name>',
+      'where model runs compute: auto (a GPU when onnxruntime-node can use one — CUDA, then WebGPU — checked against the CPU on a probe graph; else the CPU) | cpu | gpu (fail unless a GPU passes the probe)',
+      oneOf<DeviceFlag>(DEVICE_FLAGS),
+      'auto',
+    )
+    .option('--json', 'print JSON lines (connected, run, device, status every second, exit) on stdout')
     .addHelpText('after', '\nExit codes: 0 the run is over, 2 bad flags or run id, 3 relay unreachable or run not announced, 130 interrupted.');
+}
+
+function deviceLabel(d: NonNullable<PeerStatus['device']>): string {
+  return d.gpu ? `GPU (${d.provider})` : d.provider === 'wasm' ? 'CPU (wasm)' : 'CPU';
 }
 
 function line(s: PeerStatus): string {
   const role = s.isAggregator ? 'aggregator' : `agg ${shortId(s.aggregator)}`;
-  return `round ${s.round} · it ${s.iteration} · metric ${formatMetric(s.relDist)} · epoch ${s.epoch} ${role} · shards ${s.heldCount} · up ${formatBytes(s.bytes.direct + s.bytes.broadcast)} down ${formatBytes(s.bytes.received)}${s.done !== null ? ` · done (${s.done})` : ''}`;
+  return `round ${s.round} · it ${s.iteration} · metric ${formatMetric(s.relDist)} · epoch ${s.epoch} ${role}${s.device !== undefined ? ` · ${deviceLabel(s.device)}` : ''} · shards ${s.heldCount} · up ${formatBytes(s.bytes.direct + s.bytes.broadcast)} down ${formatBytes(s.bytes.received)}${s.done !== null ? ` · done (${s.done})` : ''}`;
 }
 
 export async function runJoin(flags: JoinFlags, ctx: CliContext): Promise<number> {
@@ -71,6 +84,7 @@ export async function runJoin(flags: JoinFlags, ctx: CliContext): Promise<number
       ...(flags.afterRound !== undefined ? { afterRound: flags.afterRound } : {}),
       capacity: { upKbps: (flags.uploadMbps ?? 0) * 1000, leaf: flags.leaf === true },
       ...(flags.token !== undefined ? { token: flags.token } : {}),
+      device: flags.device,
       signal,
       onConnected: ({ peerId, addrs }) => {
         emit('connected', { peerId, pid: process.pid, addrs });
@@ -79,6 +93,10 @@ export async function runJoin(flags: JoinFlags, ctx: CliContext): Promise<number
       onRun: ({ runId, manifest, logPath }) => {
         emit('run', { runId, method: manifest.method.name, compressor: manifest.compressors.device, log: logPath });
         say(`joined run ${runId} (${manifest.method.name} + ${manifest.compressors.device})${logPath !== null ? `; log ${logPath}` : ''}`);
+      },
+      onDevice: (d) => {
+        emit('device', { requested: d.requested, provider: d.provider, gpu: d.gpu, reason: d.reason, probes: d.probes });
+        say(`computing on ${d.reason}`);
       },
       onStatus: (s) => {
         emit('status', { status: s });
@@ -89,8 +107,8 @@ export async function runJoin(flags: JoinFlags, ctx: CliContext): Promise<number
         }
       },
     });
-    emit('exit', { runId: result.runId, peerId: result.peerId, reason: result.reason, status: result.status });
-    say(`left run ${result.runId}: ${result.reason}`);
+    emit('exit', { runId: result.runId, peerId: result.peerId, reason: result.reason, status: result.status, device: result.device.provider });
+    say(`left run ${result.runId}: ${result.reason} (computed on ${deviceWords(result.device)})`);
     return result.reason === 'interrupted' ? EXIT.interrupted : EXIT.ok;
   } finally {
     dispose();
