@@ -9,8 +9,8 @@
  *   `done`, `reject`, `held`, `state`, `timer`, `error`, `tree`; see host/records.ts) have the same
  *   fields everywhere. The simulator adds its network and churn events (`send`, `relay`, `broadcast`, `drop`,
  *   `join`, `leave`, `crash`, `slow`, `partition`, `heal`); the swarm adds the runtime's (`engine-start`,
- *   `launch`, `peer`, `peer-silent`, `peer-back`, `end`, `summary`, `exit`, and `device`: where a
- *   volunteer computes, once at its start).
+ *   `launch`, `resume`, `checkpoint`, `peer`, `peer-silent`, `peer-back`, `end`, `summary`, `exit`,
+ *   and `device`: where a volunteer computes, once at its start).
  *
  * `parseEventLine` validates one line (unknown `ev` values and extra fields are refused: a reader
  * that accepts a line knows what every field means).
@@ -97,7 +97,7 @@ const probeLine = z.strictObject({
 
 /** The swarm runtime's own events (launcher, volunteers); their fields are the runtime's business. */
 const runtimeLines = [
-  z.looseObject({ ...base, ev: z.enum(['engine-start', 'launch', 'peer', 'peer-silent', 'peer-back', 'end', 'summary', 'exit']) }),
+  z.looseObject({ ...base, ev: z.enum(['engine-start', 'launch', 'resume', 'checkpoint', 'peer', 'peer-silent', 'peer-back', 'end', 'summary', 'exit']) }),
   // Where a volunteer computes (issue 17), once at its start: what was asked, what was chosen and why.
   z.strictObject({
     ...base,

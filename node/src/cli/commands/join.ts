@@ -7,7 +7,8 @@
 import type { Command } from 'commander';
 import { joinRun } from '../../launcher/volunteer.js';
 import type { PeerStatus } from '@masha/protocol/swarm';
-import { collect, EXIT, oneOf, parseMbps, parseRound, parseSeconds, UsageError } from '../errors.js';
+import { DEFAULT_BUILD_LIMITS } from '@masha/protocol';
+import { collect, EXIT, oneOf, parseMbps, parseMebibytes, parseRound, parseSeconds, UsageError } from '../errors.js';
 import { DEVICE_FLAGS, type DeviceFlag } from '../../model/device.js';
 import { deviceWords } from '../../model/swarm-device.js';
 import { formatBytes, formatMetric, interruptSignal, shortId, type CliContext } from '../io.js';
@@ -25,6 +26,8 @@ export interface JoinFlags {
   leaf?: boolean;
   token?: string;
   device: DeviceFlag;
+  maxProblemMemory?: number;
+  maxBuildSeconds?: number;
   json?: boolean;
 }
 
@@ -42,6 +45,8 @@ export function configureJoin(cmd: Command): void {
     .option('--after-round <n>', 'start working only once the run has reached round n (staged demos, tests of late joiners)', parseRound)
     .option('--upload-mbps <rate>', "this machine's upload rate in Mbit/s: faster peers relay more of the aggregator's broadcasts (default: unknown, counted as the swarm's median)", parseMbps)
     .option('--leaf', "never relay broadcasts to other peers (a metered or slow link): receive them only")
+    .option('--max-problem-memory <MiB>', `refuse a run whose problem needs more memory than this (estimated before building; default ${DEFAULT_BUILD_LIMITS.maxBytes / 2 ** 20})`, parseMebibytes)
+    .option('--max-build-seconds <s>', `refuse a run whose problem takes longer than this to build (estimated; default ${DEFAULT_BUILD_LIMITS.maxSeconds})`, parseSeconds)
     .option(
       '--device <name>',
       'where model runs compute: auto (a GPU when onnxruntime-node can use one — CUDA, then WebGPU — checked against the CPU on a probe graph; else the CPU) | cpu | gpu (fail unless a GPU passes the probe)',
@@ -85,6 +90,10 @@ export async function runJoin(flags: JoinFlags, ctx: CliContext): Promise<number
       capacity: { upKbps: (flags.uploadMbps ?? 0) * 1000, leaf: flags.leaf === true },
       ...(flags.token !== undefined ? { token: flags.token } : {}),
       device: flags.device,
+      buildLimits: {
+        maxBytes: flags.maxProblemMemory !== undefined ? flags.maxProblemMemory * 2 ** 20 : DEFAULT_BUILD_LIMITS.maxBytes,
+        maxSeconds: flags.maxBuildSeconds ?? DEFAULT_BUILD_LIMITS.maxSeconds,
+      },
       signal,
       onConnected: ({ peerId, addrs }) => {
         emit('connected', { peerId, pid: process.pid, addrs });
