@@ -247,7 +247,7 @@ scope.onmessage = (evt: MessageEvent<ToWorker>): void => {
         backendChoice: isBackendChoice(msg.backend) ? msg.backend : 'auto',
         webgpu: null,
         // navigator.gpu exists in dedicated workers too (Chromium, Safari); absent: no WebGPU.
-        webgpuReady: checkWebGpu((self.navigator as unknown as { gpu?: GpuLike }).gpu),
+        webgpuReady: checkWebGpu((self.navigator as unknown as { gpu?: GpuLike }).gpu, self.isSecureContext),
         modelSwitch: null,
         switchError: null,
       };

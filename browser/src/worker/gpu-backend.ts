@@ -43,9 +43,15 @@ export interface GpuLike {
   requestAdapter(options?: { powerPreference?: 'high-performance' | 'low-power' }): Promise<GpuAdapterLike | null>;
 }
 
-/** Asks `gpu` (navigator.gpu, or undefined) for a high-performance adapter and judges it. */
-export async function checkWebGpu(gpu: GpuLike | undefined): Promise<WebGpuCheck> {
-  if (gpu === undefined || gpu === null) return { usable: false, reason: 'this browser has no WebGPU', adapter: null, fallback: false };
+/**
+ * Asks `gpu` (navigator.gpu, or undefined) for a high-performance adapter and judges it. `secure`:
+ * the page's isSecureContext — browsers expose WebGPU only to https:// pages and localhost.
+ */
+export async function checkWebGpu(gpu: GpuLike | undefined, secure = true): Promise<WebGpuCheck> {
+  if (gpu === undefined || gpu === null) {
+    const reason = secure ? 'this browser has no WebGPU' : 'WebGPU needs a secure page (https:// or localhost); this page came over plain http';
+    return { usable: false, reason, adapter: null, fallback: false };
+  }
   let adapter: GpuAdapterLike | null;
   try {
     adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
