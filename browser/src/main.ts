@@ -10,7 +10,8 @@
  * (repeatable; none by default); `debug=1` exposes `globalThis.masha` for tests and debugging
  * (debug.ts, plus `live()`: the worker's latest live state, `records()`: the engine's records as
  * events.jsonl-shaped lines, and the send/publish failure counts);
- * `discovery=0` turns off dialling discovered peers (tests that dial by hand).
+ * `discovery=0` turns off dialling discovered peers (tests that dial by hand); `backend=auto|wasm|webgpu`
+ * picks onnxruntime-web's backend for model runs (else the choice remembered from the page's control).
  */
 import type { SwarmTransport } from '@masha/node/swarm-net';
 import { NetError } from '@masha/node/swarm-net';
@@ -18,12 +19,17 @@ import { isDirectWebRTC, startBrowserSwarm } from './net.js';
 import { relayAddresses, RelayUnreachable } from './relay-address.js';
 import { View } from './view.js';
 import type { FromWorker, LinkInfo, LiveState, NetState, TabRecord, ToWorker } from './worker-protocol.js';
+import { isBackendChoice, type BackendChoice } from './worker/gpu-backend.js';
 
 const params = new URLSearchParams(location.search);
 const CPU_SHARE_KEY = 'masha.cpuShare';
+/** The volunteer's onnxruntime-web backend choice (auto | wasm | webgpu), remembered; `?backend=` overrides it. */
+const BACKEND_KEY = 'masha.backend';
 const storedShare = Number(localStorage.getItem(CPU_SHARE_KEY) ?? '0.5');
 const cpuShare = storedShare > 0 && storedShare <= 1 ? storedShare : 0.5;
 const wantedRun = params.get('run');
+const askedBackend = params.get('backend') ?? localStorage.getItem(BACKEND_KEY);
+const backendChoice: BackendChoice = isBackendChoice(askedBackend) ? askedBackend : 'auto';
 
 const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'masha-engine' });
 const toWorker = (msg: ToWorker, transfer: Transferable[] = []): void => worker.postMessage(msg, transfer);
@@ -48,8 +54,13 @@ const view = new View(
       toWorker({ type: 'cpu-share', share });
     },
     onLeave: () => toWorker({ type: 'control', action: 'leave' }),
+    onBackend: (choice) => {
+      localStorage.setItem(BACKEND_KEY, choice);
+      toWorker({ type: 'backend', choice });
+    },
   },
   cpuShare,
+  backendChoice,
 );
 
 /** An exclusive copy of a frame, to be transferred to the worker. */
@@ -220,6 +231,7 @@ async function start(): Promise<void> {
     findRunMs: 15_000,
     cpuShare,
     debug,
+    backend: backendChoice,
   });
   const tick = (): void => {
     if (transport === null) return;

@@ -3,7 +3,8 @@
  * thread) and live state (worker) and updates text in place; the chart is the worker's SVG.
  * Errors are said in the volunteer's terms (`explain`).
  */
-import type { LiveState, NetState, RunProblem, SelfView } from './worker-protocol.js';
+import type { ComputeView, LiveState, NetState, RunProblem, SelfView } from './worker-protocol.js';
+import { isBackendChoice, type BackendChoice } from './worker/gpu-backend.js';
 
 export type PageProblem = RunProblem | 'relay-unreachable' | 'relay-lost' | 'no-webrtc' | 'left' | 'engine-error';
 
@@ -85,6 +86,14 @@ export interface Controls {
   onPause(paused: boolean): void;
   onCpuShare(share: number): void;
   onLeave(): void;
+  /** The volunteer picked onnxruntime-web's backend (auto | wasm | webgpu). */
+  onBackend(choice: BackendChoice): void;
+}
+
+/** "WebGPU (…)" / "wasm (the CPU): …" and the pending switch, for the page. */
+export function describeCompute(c: ComputeView): string {
+  const using = c.modelRun ? c.reason : `${c.reason} (for model runs; this run computes in TypeScript)`;
+  return c.pending !== null && !c.reason.includes('next evaluation') ? `${using} — switching to ${c.pending} at the next evaluation` : using;
 }
 
 export class View {
@@ -92,7 +101,12 @@ export class View {
   private readonly problems = new Set<PageProblem>();
   private lastSvg: string | null = null;
 
-  constructor(controls: Controls, cpuShare: number) {
+  constructor(controls: Controls, cpuShare: number, backend: BackendChoice = 'auto') {
+    const select = $<HTMLSelectElement>('backend');
+    select.value = backend;
+    select.addEventListener('change', () => {
+      if (isBackendChoice(select.value)) controls.onBackend(select.value);
+    });
     const pause = $<HTMLButtonElement>('pause');
     pause.addEventListener('click', () => {
       this.paused = !this.paused;
@@ -166,6 +180,16 @@ export class View {
     $('rounds').textContent = engine ? String(me.roundsContributed) : '—';
     $('compute-ms').textContent = me.computeMsPerRound !== null ? `${me.computeMsPerRound.toFixed(1)} ms` : '—';
     $('simd').textContent = s.wasmSimd ? 'WebAssembly SIMD' : 'no WebAssembly SIMD: the slower JavaScript path';
+    const backend = $('backend-state');
+    backend.textContent = describeCompute(s.compute);
+    backend.dataset.backend = s.compute.backend;
+    backend.dataset.webgpu = s.compute.webgpu === null ? 'checking' : s.compute.webgpu.usable ? 'usable' : s.compute.webgpu.fallback ? 'fallback' : 'none';
+    // WebGPU can be chosen only with a hardware adapter; the option says why not otherwise.
+    const gpuOption = $<HTMLSelectElement>('backend').querySelector<HTMLOptionElement>('option[value="webgpu"]');
+    if (gpuOption !== null && s.compute.webgpu !== null) {
+      gpuOption.disabled = !s.compute.webgpu.usable;
+      gpuOption.title = s.compute.webgpu.reason;
+    }
     $('aggregator').textContent = w?.aggregator != null && w.aggregator === s.peer ? `you (${short(s.peer)})` : short(w?.aggregator ?? null);
     this.setProblem('engine-error', me.state === 'error');
     if (s.chartSvg !== this.lastSvg) {

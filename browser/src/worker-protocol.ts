@@ -12,6 +12,8 @@
  * (debug) the engine's records.
  */
 
+import type { BackendChoice, TabBackend, WebGpuCheck } from './worker/gpu-backend.js';
+
 /**
  * Which path a frame came by: a gossipsub topic, the direct `/masha/uplink/1.0.0` protocol, or the
  * relay trees' `/masha/tree/1.0.0` protocol (a large broadcast's frame relayed by `from`).
@@ -39,11 +41,15 @@ export type ToWorker =
       readonly cpuShare: number;
       /** Keep the engine's records and send them to the main thread (`?debug=1`). */
       readonly debug: boolean;
+      /** The volunteer's backend choice (remembered by the page; default auto). */
+      readonly backend: BackendChoice;
     }
   | { readonly type: 'frame'; readonly via: FrameVia; readonly topic: string | null; readonly from: string; readonly bytes: ArrayBuffer }
   | { readonly type: 'peer'; readonly kind: 'connected' | 'disconnected'; readonly peer: string }
   | { readonly type: 'control'; readonly action: 'pause' | 'resume' | 'leave' }
   | { readonly type: 'cpu-share'; readonly share: number }
+  /** The volunteer's choice of onnxruntime-web backend (applies from the next evaluation). */
+  | { readonly type: 'backend'; readonly choice: BackendChoice }
   | { readonly type: 'net'; readonly net: NetState; readonly link: LinkInfo };
 
 export type FromWorker =
@@ -156,6 +162,22 @@ export interface SelfView {
   readonly hosts: number;
 }
 
+/** Where this tab's model evaluations compute (issue 17). */
+export interface ComputeView {
+  /** What the volunteer chose on the page. */
+  readonly choice: BackendChoice;
+  /** The backend evaluations use now (model runs), or would use (other runs compute in TypeScript). */
+  readonly backend: TabBackend;
+  /** Why, in the volunteer's terms. */
+  readonly reason: string;
+  /** The browser's WebGPU adapter, judged (null until checked). */
+  readonly webgpu: WebGpuCheck | null;
+  /** A model run's evaluator exists (the backend is in use, not only chosen). */
+  readonly modelRun: boolean;
+  /** A switch was asked for and applies at the next evaluation. */
+  readonly pending: TabBackend | null;
+}
+
 export interface LiveState {
   readonly run: RunInfo | null;
   readonly problem: RunProblem | null;
@@ -165,6 +187,7 @@ export interface LiveState {
   readonly self: SelfView;
   /** Whether this browser can run the compressors' WebAssembly SIMD kernels (else the JS path). */
   readonly wasmSimd: boolean;
+  readonly compute: ComputeView;
   /** The run's metric chart (the CLI's SVG chart code), or null before the first two points. */
   readonly chartSvg: string | null;
   /** Status reports and announcements refused as malformed, by reason. */

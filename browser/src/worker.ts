@@ -13,7 +13,8 @@ import { RunChooser, runInfo, StatusBoard } from './worker/run-watch.js';
 import { TabPeer, type TabPeerInit } from './worker/tab-peer.js';
 import { isModelManifest, modelRunFromManifest, type ModelRun } from '@masha/protocol';
 import { CpuGovernor } from './worker/cpu-share.js';
-import type { FromWorker, LiveState, RunInfo, SelfView, ToWorker } from './worker-protocol.js';
+import type { ComputeView, FromWorker, LiveState, RunInfo, SelfView, ToWorker } from './worker-protocol.js';
+import { backendFor, checkWebGpu, isBackendChoice, type BackendChoice, type GpuLike, type TabBackend, type WebGpuCheck } from './worker/gpu-backend.js';
 import { broadcastTopic, RUNS_TOPIC, statusTopic, type RunAnnouncement } from '@masha/protocol/swarm';
 
 /** How often the page's view is refreshed (ms). */
@@ -50,6 +51,13 @@ interface Session {
   paused: boolean;
   cpuShare: number;
   left: boolean;
+  /** The volunteer's backend choice, the WebGPU check (null until done) and the model run's switch. */
+  backendChoice: BackendChoice;
+  webgpu: WebGpuCheck | null;
+  readonly webgpuReady: Promise<WebGpuCheck>;
+  modelSwitch: { readonly backend: TabBackend; readonly pending: TabBackend | null; setBackend(b: TabBackend): void } | null;
+  /** Why the last switch of backend failed, or null. */
+  switchError: string | null;
 }
 
 let session: Session | null = null;
@@ -74,6 +82,26 @@ function selfView(s: Session): SelfView {
   };
 }
 
+/** The backend the choice asks for, the one in use, and why (a failed switch included). */
+function computeView(s: Session): ComputeView {
+  const want = backendFor(s.backendChoice, s.webgpu);
+  const sw = s.modelSwitch;
+  const backend = sw !== null ? sw.backend : want.backend;
+  const pending = sw?.pending ?? null;
+  let reason = want.reason;
+  if (s.switchError !== null) reason = `${backend === 'webgpu' ? 'WebGPU' : 'wasm (the CPU)'}: ${s.switchError}`;
+  else if (pending !== null) reason = `${want.reason} — from the next evaluation`;
+  return { choice: s.backendChoice, backend, reason, webgpu: s.webgpu, modelRun: sw !== null, pending };
+}
+
+/** Applies the volunteer's choice: the model run's next evaluation, and the status reports. */
+function applyBackend(s: Session): void {
+  const want = backendFor(s.backendChoice, s.webgpu).backend;
+  s.modelSwitch?.setBackend(want);
+  const backend = s.modelSwitch?.backend ?? want;
+  s.peer?.setDevice({ provider: backend, gpu: backend === 'webgpu', requested: s.backendChoice === 'auto' ? 'auto' : s.backendChoice === 'wasm' ? 'cpu' : 'gpu' });
+}
+
 function liveState(s: Session): LiveState {
   const t = now();
   const series = s.board?.series() ?? { iteration: [], metric: [] };
@@ -84,6 +112,7 @@ function liveState(s: Session): LiveState {
     peer: s.self,
     self: selfView(s),
     wasmSimd,
+    compute: computeView(s),
     chartSvg: series.iteration.length >= 2 ? plotLineChartSvg(series, s.run?.target ?? null) : null,
     rejected: { ...s.chooser.rejected, ...(s.board?.rejected ?? {}) },
   };
@@ -126,9 +155,19 @@ function join(s: Session, a: RunAnnouncement): void {
   }
   const base = new URL('/', self.location.href).href;
   // The model code and onnxruntime-web are a separate chunk, loaded only for model runs.
-  import('./worker/model.js').then(({ createTabModelEvaluator }) => createTabModelEvaluator(run, base)).then(
-    ({ evaluator }) => {
+  const onSwitch = (_backend: TabBackend, error: string | null): void => {
+    s.switchError = error;
+    applyBackend(s);
+    publishLive();
+  };
+  s.webgpuReady
+    .then(() => import('./worker/model.js'))
+    .then(({ createTabModelEvaluator }) => createTabModelEvaluator(run, base, backendFor(s.backendChoice, s.webgpu).backend, onSwitch))
+    .then(
+    ({ evaluator, switch: sw }) => {
+      s.modelSwitch = sw;
       if (!s.left) startPeer(s, a, { ctx: run.ctx, evaluator });
+      applyBackend(s);
     },
     (e: unknown) => {
       s.buildError = `this model run cannot be computed in this browser: ${(e as Error).message}`;
@@ -159,6 +198,7 @@ function startPeer(s: Session, a: RunAnnouncement, model: TabPeerInit['model']):
   const board = s.board;
   if (board !== null) peer.link.onStatus = (report) => board.accept(report, now(), s.self);
   s.peer = peer;
+  applyBackend(s);
   if (s.paused) peer.pause();
   else peer.start();
 }
@@ -204,7 +244,21 @@ scope.onmessage = (evt: MessageEvent<ToWorker>): void => {
         paused: false,
         cpuShare: CpuGovernor.clamp(msg.cpuShare),
         left: false,
+        backendChoice: isBackendChoice(msg.backend) ? msg.backend : 'auto',
+        webgpu: null,
+        // navigator.gpu exists in dedicated workers too (Chromium, Safari); absent: no WebGPU.
+        webgpuReady: checkWebGpu((self.navigator as unknown as { gpu?: GpuLike }).gpu, self.isSecureContext),
+        modelSwitch: null,
+        switchError: null,
       };
+      {
+        const s = session;
+        void s.webgpuReady.then((c) => {
+          s.webgpu = c;
+          applyBackend(s);
+          publishLive();
+        });
+      }
       post({ type: 'subscribe', topics: [RUNS_TOPIC] });
       publishLive();
       return;
@@ -239,6 +293,14 @@ scope.onmessage = (evt: MessageEvent<ToWorker>): void => {
       return;
     case 'net':
       session?.peer?.update(msg.link);
+      return;
+    case 'backend':
+      if (session !== null && isBackendChoice(msg.choice)) {
+        session.backendChoice = msg.choice;
+        session.switchError = null;
+        applyBackend(session);
+        publishLive();
+      }
       return;
     default: {
       const never: never = msg;

@@ -9,6 +9,8 @@ describe('events.jsonl line schema', () => {
       '{"t":2,"ev":"drop","peer":"p2","from":"p1","reason":"lost","bytes":120}',
       '{"t":1733300000.123,"ev":"exit","peer":"12D3Koo","reason":"done:target","round":40}',
       '{"t":3,"ev":"heal","peer":null}',
+      '{"t":1733300000.5,"ev":"device","peer":"12D3Koo","requested":"auto","provider":"cpu","gpu":false,"reason":"the CPU (no usable GPU)","probes":[{"provider":"webgpu","ok":false,"reason":"no WebGPU adapter on this machine","worstError":null,"ms":null}]}',
+      '{"t":1733300000.5,"ev":"device","peer":"12D3Koo","requested":"gpu","provider":"cuda","gpu":true,"reason":"the GPU","probes":[{"provider":"cuda","ok":true,"reason":"agrees with the CPU","worstError":0.02,"ms":1.5}]}',
     ];
     for (const l of lines) expect(parseEventLine(l).t).toBeGreaterThanOrEqual(0);
   });
@@ -20,6 +22,8 @@ describe('events.jsonl line schema', () => {
       ['{"t":1,"ev":"election","peer":"p","epoch":1,"aggregator":"q","extra":1}', /election/],
       ['{"t":-1,"ev":"join","peer":"p"}', /join.*t/],
       ['{"t":1,"ev":"commit"', /not JSON/],
+      ['{"t":1,"ev":"device","peer":"p","requested":"auto","provider":"tpu","gpu":true,"reason":"","probes":[]}', /device.*provider/],
+      ['{"t":1,"ev":"device","peer":"p","requested":"auto","provider":"cpu","gpu":false,"reason":"","probes":[{"provider":"cuda","ok":true,"reason":"","worstError":-1,"ms":null}]}', /device.*probes/],
     ];
     for (const [line, msg] of bad) {
       let err: unknown = null;

@@ -36,6 +36,31 @@ describe('peer status reports', () => {
     expect(decodeStatus(encodeStatus(s))).toEqual(s);
   });
 
+  it('carries where the peer computes (optional), and refuses a device that contradicts itself', () => {
+    const cpu = status({ device: { provider: 'cpu', gpu: false, requested: 'auto' } });
+    expect(decodeStatus(encodeStatus(cpu))).toEqual(cpu);
+    const gpu = status({ device: { provider: 'webgpu', gpu: true, requested: 'gpu' } });
+    expect(decodeStatus(encodeStatus(gpu)).device).toEqual({ provider: 'webgpu', gpu: true, requested: 'gpu' });
+    expect(decodeStatus(encodeStatus(status())).device).toBeUndefined();
+    const bad: [unknown, RegExp][] = [
+      [{ ...status(), device: { provider: 'cpu', gpu: true, requested: 'auto' } }, /device.*gpu/],
+      [{ ...status(), device: { provider: 'cuda', gpu: false, requested: 'auto' } }, /device.*gpu/],
+      [{ ...status(), device: { provider: 'tpu', gpu: true, requested: 'auto' } }, /device\.provider/],
+      [{ ...status(), device: { provider: 'cpu', gpu: false, requested: 'fast' } }, /device\.requested/],
+      [{ ...status(), device: { provider: 'cpu', gpu: false, requested: 'auto', speed: 9 } }, /device/],
+    ];
+    for (const [value, field] of bad) {
+      let err: unknown = null;
+      try {
+        decodeStatus(enc(value));
+      } catch (e) {
+        err = e;
+      }
+      expect(err, JSON.stringify(value)).toBeInstanceOf(StatusError);
+      expect((err as Error).message).toMatch(field);
+    }
+  });
+
   it('refuses empty, oversized and non-JSON input with StatusError', () => {
     expect(() => decodeStatus(new Uint8Array(0))).toThrow(StatusError);
     expect(() => decodeStatus(new Uint8Array(MAX_STATUS_BYTES + 1))).toThrow(/limit/);

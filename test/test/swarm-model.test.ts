@@ -79,6 +79,22 @@ describe('a small ALBERT trained by three Node volunteers, one killed mid-run', 
       expect(v.exit?.reason).toBe('done:iterations');
       expect(v.exit?.status.digest).toBe(summary.digest);
     }
+    // Where each volunteer computed (issue 17, `masha join` defaults to --device auto): the status
+    // reports and the one `device` line of each log agree (on a machine without a usable GPU: the CPU).
+    for (const v of others) {
+      const device = v.exit?.status.device;
+      expect(device?.requested).toBe('auto');
+      expect(device?.gpu).toBe(device?.provider !== 'cpu');
+      const lines = v.lines.map((l) => JSON.parse(l) as { event?: string; provider?: string; probes?: { provider: string }[] }).filter((m) => m.event === 'device');
+      expect(lines).toHaveLength(1);
+      expect(lines[0].provider).toBe(device?.provider);
+      expect(lines[0].probes?.map((p) => p.provider)).toEqual(['cuda', 'webgpu']);
+    }
+    for (const [peer, events] of swarm.peerLogs(runId)) {
+      const device = events.filter((e) => e.ev === 'device');
+      expect(device, peer).toHaveLength(1);
+      expect(device[0].peer).toBe(peer);
+    }
     const logs = new Map([...swarm.peerLogs(runId)].filter(([peer]) => peer !== deadId));
     logs.set('launcher', swarm.launcherLog(runId));
     expect(checkLineage(logs).problems).toEqual([]);

@@ -1,7 +1,7 @@
 /**
  * Model runs in the volunteer page's worker: the operator F_{m,s} of the run's manifest, computed
- * by onnxruntime-web (wasm; WebGPU is not used: headless browsers only have a software adapter and
- * the graphs run on the wasm kernels either way) on the dataset the relay serves (`/data/…`: the
+ * by onnxruntime-web — its WebGPU backend when the browser has a hardware adapter, else wasm
+ * (gpu-backend.ts; the volunteer can switch, from the next evaluation) — on the dataset the relay serves (`/data/…`: the
  * token shard files, each checked against data.json's size and CRC-32C), or the pure-TypeScript
  * softmax model. The model code is a separate chunk loaded only for a model run; onnxruntime-web
  * (single-threaded) comes from the relay (`/ort/…`), not from the bundle: its threaded build inside
@@ -26,6 +26,7 @@ import {
   type TokenSet,
 } from '@masha/protocol/model';
 import type { Evaluator } from '@masha/protocol/ports';
+import type { TabBackend } from './gpu-backend.js';
 
 interface OrtWebModule {
   Tensor: new (type: DType, data: TensorData, dims: readonly number[]) => OrtTensor;
@@ -55,20 +56,83 @@ export async function fetchTrainSplit(base: string, dataset: string): Promise<To
 }
 
 /**
- * onnxruntime-web's wasm backend as the runtime port (single-threaded), its module and wasm file
- * loaded at run time from the relay (`/ort/ort.wasm.min.mjs`, served from the relay's own
- * onnxruntime-web): it is no part of the page's bundle (its Node-only branches name `node:` modules).
+ * onnxruntime-web as the runtime port (single-threaded), its module and wasm file loaded at run
+ * time from the relay (`/ort/ort.wasm.min.mjs`, or `/ort/ort.webgpu.min.mjs` for WebGPU, served
+ * from the relay's own onnxruntime-web): it is no part of the page's bundle (its Node-only
+ * branches name `node:` modules). WebGPU sessions keep the wasm provider behind it for any op the
+ * WebGPU provider lacks.
  */
-export async function ortWebRuntime(base: string): Promise<OrtRuntime> {
-  const ort = (await import(/* @vite-ignore */ new URL('ort/ort.wasm.min.mjs', base).href)) as OrtWebModule;
+export async function ortWebRuntime(base: string, backend: TabBackend = 'wasm'): Promise<OrtRuntime> {
+  const file = backend === 'webgpu' ? 'ort/ort.webgpu.min.mjs' : 'ort/ort.wasm.min.mjs';
+  const ort = (await import(/* @vite-ignore */ new URL(file, base).href)) as OrtWebModule;
   ort.env.wasm.numThreads = 1;
   ort.env.wasm.proxy = false;
   ort.env.wasm.wasmPaths = new URL('ort/', base).href;
+  const providers = backend === 'webgpu' ? ['webgpu', 'wasm'] : ['wasm'];
   return {
-    name: 'onnxruntime-web-wasm',
+    name: backend === 'webgpu' ? 'onnxruntime-web-webgpu' : 'onnxruntime-web-wasm',
     tensor: (type, data, dims) => new ort.Tensor(type, data, dims),
-    createSession: (model) => ort.InferenceSession.create(model, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' }),
+    createSession: (model) => ort.InferenceSession.create(model, { executionProviders: providers, graphOptimizationLevel: 'all' }),
   };
+}
+
+/** An evaluator on one backend, and how to free it. */
+interface Built {
+  readonly backend: TabBackend;
+  readonly evaluator: Evaluator;
+  release(): Promise<void>;
+}
+
+/**
+ * The volunteer's backend switch: `setBackend` takes effect at the next evaluation (requests come
+ * one at a time, through SerialEvaluator), which builds the operator's sessions on the new backend
+ * first; if that fails the evaluation runs on the old one and `onSwitch` reports why. The operator
+ * is a function of the request (iterate, iteration, shard), so a rebuilt one answers the same.
+ */
+export class BackendSwitch implements Evaluator {
+  private wanted: TabBackend;
+  constructor(
+    private current: Built,
+    private readonly build: (backend: TabBackend) => Promise<Built>,
+    private readonly onSwitch: (backend: TabBackend, error: string | null) => void = () => {},
+  ) {
+    this.wanted = current.backend;
+  }
+
+  get backend(): TabBackend {
+    return this.current.backend;
+  }
+
+  /** The switch asked for and not yet applied, or null. */
+  get pending(): TabBackend | null {
+    return this.wanted !== this.current.backend ? this.wanted : null;
+  }
+
+  setBackend(backend: TabBackend): void {
+    this.wanted = backend;
+  }
+
+  evaluate(request: EvaluationRequest, complete: (error: Error | null) => void): void {
+    if (this.wanted === this.current.backend) {
+      this.current.evaluator.evaluate(request, complete);
+      return;
+    }
+    const target = this.wanted;
+    this.build(target).then(
+      (next) => {
+        const old = this.current;
+        this.current = next;
+        void old.release().catch(() => {});
+        this.onSwitch(target, null);
+        next.evaluator.evaluate(request, complete);
+      },
+      (e: unknown) => {
+        this.wanted = this.current.backend;
+        this.onSwitch(this.current.backend, `${target} failed: ${String((e as Error)?.message ?? e).slice(0, 200)}`);
+        this.current.evaluator.evaluate(request, complete);
+      },
+    );
+  }
 }
 
 /** Requests one at a time (one ONNX session; a stale request may still be computing). */
@@ -94,19 +158,36 @@ class SerialEvaluator implements Evaluator {
   }
 }
 
-/** The evaluator of a model run in this worker (builds the ONNX session once). */
-export async function createTabModelEvaluator(run: ModelRun, base: string): Promise<{ evaluator: Evaluator; backend: string }> {
-  let op: SampledOperator;
-  let backend: string;
+/**
+ * The evaluator of a model run in this worker (builds the ONNX sessions on `backend`); `switch` is
+ * null for the softmax model (TypeScript: no backend to switch).
+ */
+export async function createTabModelEvaluator(
+  run: ModelRun,
+  base: string,
+  backend: TabBackend = 'wasm',
+  onSwitch?: (backend: TabBackend, error: string | null) => void,
+): Promise<{ evaluator: Evaluator; backend: string; switch: BackendSwitch | null }> {
   if (run.task.kind === 'softmax') {
-    op = new SoftmaxOperator(run.task.task);
-    backend = 'typescript';
-  } else {
-    const dataset = run.manifest.problem.kind === 'model' ? run.manifest.problem.dataset : 'spam-assassin';
-    const train = await fetchTrainSplit(base, dataset);
-    const rt = await ortWebRuntime(base);
-    op = await ModelOperator.create(rt, run.task.task, train, () => performance.now());
-    backend = rt.name;
+    const op = new SoftmaxOperator(run.task.task);
+    return { evaluator: new SerialEvaluator(new OperatorEvaluator(op, () => performance.now())), backend: 'typescript', switch: null };
   }
-  return { evaluator: new SerialEvaluator(new OperatorEvaluator(op, () => performance.now())), backend };
+  const task = run.task.task;
+  const dataset = run.manifest.problem.kind === 'model' ? run.manifest.problem.dataset : 'spam-assassin';
+  const train = await fetchTrainSplit(base, dataset);
+  const build = async (b: TabBackend): Promise<Built> => {
+    const rt = await ortWebRuntime(base, b);
+    const op: SampledOperator & { release(): Promise<void> } = await ModelOperator.create(rt, task, train, () => performance.now());
+    return { backend: b, evaluator: new OperatorEvaluator(op, () => performance.now()), release: () => op.release() };
+  };
+  let first: Built;
+  try {
+    first = await build(backend);
+  } catch (e) {
+    if (backend === 'wasm') throw e;
+    onSwitch?.('wasm', `webgpu failed: ${String((e as Error)?.message ?? e).slice(0, 200)}`);
+    first = await build('wasm');
+  }
+  const sw = new BackendSwitch(first, build, onSwitch);
+  return { evaluator: new SerialEvaluator(sw), backend: first.backend === 'webgpu' ? 'onnxruntime-web-webgpu' : 'onnxruntime-web-wasm', switch: sw };
 }

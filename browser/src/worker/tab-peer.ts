@@ -31,7 +31,7 @@ import { runFromManifest, type EngineAction, type MashaPeer, type RunContext } f
 import { PeerHost, ProblemEvaluator, type HostRecord, type RecordKind } from '@masha/protocol/host';
 import type { Evaluator, EventSink, Identity } from '@masha/protocol/ports';
 import { Ed25519Identity, tokenFromText } from '@masha/protocol/trust';
-import { broadcastTopic, statusTopic, type RunAnnouncement } from '@masha/protocol/swarm';
+import { broadcastTopic, statusTopic, type RunAnnouncement, type StatusDevice } from '@masha/protocol/swarm';
 import type { FrameVia, LinkInfo, SelfState, SelfView, TabRecord } from '../worker-protocol.js';
 import { CpuGovernor, RecentMean, ThrottledEvaluator } from './cpu-share.js';
 import { MainThreadLink, WorkerScheduler, type Post } from './main-link.js';
@@ -78,6 +78,8 @@ export class TabPeer implements EventSink {
   private readonly scheduler: WorkerScheduler;
   private readonly bcastTopic: string;
   private host: PeerHost | null = null;
+  /** Where this tab computes, for its status reports (issue 17). */
+  private device: StatusDevice | null = null;
   private evaluator: ThrottledEvaluator | null = null;
   private warmupTimer: ReturnType<typeof setTimeout> | null = null;
   private lingerTimer: ReturnType<typeof setTimeout> | null = null;
@@ -169,6 +171,7 @@ export class TabPeer implements EventSink {
       },
       { scheduler: this.scheduler, link: this.link, evaluator, identity: this.identity, events: this },
     );
+    host.setDevice(this.device);
     this.host = host;
     this.held = new Set();
     this.state = 'starting';
@@ -329,6 +332,12 @@ export class TabPeer implements EventSink {
     const out = this.records;
     this.records = [];
     return out;
+  }
+
+  /** Where this tab computes from now on (its status reports say so). */
+  setDevice(device: StatusDevice | null): void {
+    this.device = device;
+    this.host?.setDevice(device);
   }
 
   view(): SelfView {

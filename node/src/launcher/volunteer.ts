@@ -24,6 +24,8 @@ import { hexToBytes } from '@noble/hashes/utils.js';
 import { ProblemEvaluator } from '@masha/protocol/host';
 import type { Evaluator } from '@masha/protocol/ports';
 import { createModelEvaluator, type ModelRuntimeOptions } from '../model/swarm-model.js';
+import type { DeviceFlag } from '../model/device.js';
+import { computeOf, deviceEventFields, deviceForRun, probeBeforeJoin, statusDevice, type SwarmDevice } from '../model/swarm-device.js';
 import type { MashaNodeOptions } from '../net/create-node.js';
 import { NetError } from '../net/errors.js';
 import type { SwarmTransport } from '../net/swarm-transport.js';
@@ -74,6 +76,10 @@ export interface JoinOptions {
   readonly onStatus?: (status: PeerStatus) => void;
   /** Model runs: the ONNX Runtime backend, threads and dataset directory. */
   readonly model?: ModelRuntimeOptions;
+  /** Where model runs compute (`auto` default: a GPU that passes the probe, else the CPU; `gpu` fails without one). */
+  readonly device?: DeviceFlag;
+  /** Called once the run is chosen with the device this peer computes on. */
+  readonly onDevice?: (device: SwarmDevice) => void;
 }
 
 export interface JoinResult {
@@ -83,6 +89,7 @@ export interface JoinResult {
   readonly reason: string;
   readonly status: PeerStatus;
   readonly logPath: string | null;
+  readonly device: SwarmDevice;
 }
 
 export class JoinError extends NetError {}
@@ -93,6 +100,10 @@ export async function joinRun(options: JoinOptions): Promise<JoinResult> {
   }
   const token = options.token !== undefined ? tokenFromText(options.token) : null;
   if (options.token !== undefined && token === null) throw new JoinError('bad-token', '--token: not a join token (base64url text from `masha token`)');
+  // Probe the GPU before connecting: `--device gpu` without a usable one fails here, at once.
+  const backend = options.model?.backend ?? 'node';
+  const deviceFlag = options.device ?? 'auto';
+  const early = await probeBeforeJoin(deviceFlag, backend);
   const transport: SwarmTransport = await connectSwarm({
     relays: options.relays,
     ...(options.connectTimeoutMs !== undefined ? { timeoutMs: options.connectTimeoutMs } : {}),
@@ -135,6 +146,7 @@ export async function joinRun(options: JoinOptions): Promise<JoinResult> {
     const context = resume !== undefined ? { context: { resume: { ...resume, digest: hexToBytes(resume.digest) } } } : {};
     let ctx: RunContext;
     let evaluator: Evaluator;
+    let device: SwarmDevice;
     if (isModelManifest(announcement.manifest)) {
       const mrun = modelRunFromManifest(announcement.manifest, {
         wallClock: () => Date.now(),
@@ -142,11 +154,14 @@ export async function joinRun(options: JoinOptions): Promise<JoinResult> {
         limits: options.buildLimits ?? DEFAULT_BUILD_LIMITS,
         limitsHint: '--max-problem-memory MiB, --max-build-seconds S',
       });
-      const handle = await createModelEvaluator(mrun, options.model ?? {});
+      device = await deviceForRun(deviceFlag, computeOf(mrun, backend), runId, early);
+      const provider = device.provider === 'cuda' || device.provider === 'webgpu' ? device.provider : 'cpu';
+      const handle = await createModelEvaluator(mrun, { ...(options.model ?? {}), provider });
       releaseModel = () => handle.release();
       ctx = mrun.ctx;
       evaluator = handle.evaluator;
     } else {
+      device = await deviceForRun(deviceFlag, computeOf(null, backend), runId, early);
       const run = runFromManifest(announcement.manifest, {
         wallClock: () => Date.now(),
         ...context,
@@ -167,7 +182,9 @@ export async function joinRun(options: JoinOptions): Promise<JoinResult> {
         ? join(startDirPath(resolve(options.outDir), runId, announcement.startedAt), 'peers', `${peerId}.jsonl`)
         : null;
     if (logPath !== null) log = new EventLog(logPath);
+    log.write('device', deviceEventFields(peerId, device));
     options.onRun?.({ runId, manifest: announcement.manifest, logPath });
+    options.onDevice?.(device);
 
     // The other peers' reports: who is still working when we are done.
     const board = new StatusBoard(transport, runId);
@@ -190,6 +207,7 @@ export async function joinRun(options: JoinOptions): Promise<JoinResult> {
       },
     });
     driver = d;
+    d.host.setDevice(statusDevice(device));
     board.start();
     d.start();
     if (announcement.anchor !== undefined) d.anchor(announcement.anchor);
@@ -243,7 +261,7 @@ export async function joinRun(options: JoinOptions): Promise<JoinResult> {
     d.publishStatus();
     await new Promise((r) => setTimeout(r, 100));
     log.write('exit', { peer: peerId, reason, round: status.round, counters: status.counters, bytes: status.bytes, rejected: d.rejected });
-    return { runId, peerId, reason, status, logPath };
+    return { runId, peerId, reason, status, logPath, device };
   } finally {
     driver?.stop();
     boardRef?.stop();

@@ -9,6 +9,7 @@ import type { EvaluationRequest, ModelRun } from '@masha/protocol';
 import { ModelEvaluator, ModelOperator, OperatorEvaluator, SoftmaxOperator, type SampledOperator } from '@masha/protocol/model';
 import { loadDataset } from './data.js';
 import { createRuntime, type NodeBackend } from './runtimes.js';
+import type { ExecutionProvider } from './device.js';
 
 export interface ModelEvaluatorHandle {
   readonly evaluator: Evaluator & { readonly evaluations: number; readonly busyMs: number };
@@ -57,13 +58,15 @@ export interface ModelRuntimeOptions {
   readonly backend?: NodeBackend;
   readonly threads?: number;
   readonly dataDir?: string;
+  /** onnxruntime-node's execution provider (default the CPU; choose it with device.ts's probe). */
+  readonly provider?: ExecutionProvider;
 }
 
 /** The operator of a model run (loads the dataset and builds the ONNX session for kind `model`). */
 export async function createModelOperator(run: ModelRun, opts: ModelRuntimeOptions = {}): Promise<{ operator: SampledOperator; release: () => Promise<void> }> {
   if (run.task.kind === 'softmax') return { operator: new SoftmaxOperator(run.task.task), release: () => Promise.resolve() };
   const data = await loadDataset(opts.dataDir);
-  const rt = await createRuntime(opts.backend ?? 'node', { threads: opts.threads ?? 1 });
+  const rt = await createRuntime(opts.backend ?? 'node', { threads: opts.threads ?? 1, provider: opts.provider ?? 'cpu' });
   const op = await ModelOperator.create(rt, run.task.task, data.train, () => performance.now());
   return { operator: op, release: () => op.release() };
 }

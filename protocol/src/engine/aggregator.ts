@@ -375,6 +375,7 @@ export class Aggregator {
         continue;
       }
       accepted = true;
+      agg.table.weights?.answered(sender, 1, this.outbox.now);
       const c = agg.audits.cases.get(s);
       if (c !== undefined) {
         c.primary = sender;
@@ -512,6 +513,7 @@ export class Aggregator {
     agg.lastOpened = { round, attempt };
     agg.attempt = attempt;
     agg.refused.fill(0);
+    T.weights?.open(this.outbox.now);
     if (kind !== 'retry') {
       agg.mode = 'round';
       agg.round = round;
@@ -629,6 +631,7 @@ export class Aggregator {
     }
     let next: { delta: DeltaEntry[] } | null = null;
     if (L.finishReason() === null) {
+      T.roundDone();
       const delta = T.boundary(L.committed);
       // The roster goes out before the commit, so the commit can travel down its trees.
       this.publishRoster();

@@ -121,6 +121,8 @@ export interface RunContextInit {
   readonly stallDeadlines?: number;
   /** Who may become a member (default: anyone). */
   readonly admission?: AdmissionPolicy;
+  /** Shard assignment: `even` (⌊M/N⌋ or ⌈M/N⌉ each, the default) or weighted by measured `throughput` (assignment-weights.ts). */
+  readonly assignment?: AssignmentMode;
   /**
    * Bounds, refusals and audits (guard.ts). `shards` (Lipschitz constants and ‖F_m(0)‖) turns on
    * the Lipschitz bounds; without it answers are only checked for being decodable, unless
@@ -153,6 +155,8 @@ export interface AdmissionPolicy {
   readonly wallClock?: () => number;
 }
 
+export type AssignmentMode = 'even' | 'throughput';
+
 export interface RunContext {
   readonly runId: string;
   readonly method: AnyMethod;
@@ -174,6 +178,7 @@ export interface RunContext {
   readonly broadcast: BroadcastSettings;
   readonly stallDeadlines: number;
   readonly admission: AdmissionPolicy;
+  readonly assignment: AssignmentMode;
   readonly guard: GuardSettings;
   readonly limits: BodyLimits;
   readonly frameBytes: number;
@@ -279,6 +284,7 @@ export function createRunContext(init: RunContextInit): RunContext {
     broadcast,
     stallDeadlines: init.stallDeadlines ?? 5,
     admission: init.admission ?? { policy: 'open' },
+    assignment: init.assignment ?? 'even',
     guard: checkedGuard(guardSettings(init.guard, init.guard?.shards ?? null)),
     // 64 bits per coordinate plus slack bounds every compressor's payload (identity: 32).
     limits: { shards: M, maxPayloadBytes: 8 * dim + 4096, allShards },

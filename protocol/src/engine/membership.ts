@@ -14,6 +14,7 @@
 import type { RunContext } from './context.js';
 import { DIGEST_BYTES } from './digest.js';
 import { rebalance } from './assignment.js';
+import { rebalanceWeighted, ThroughputWeights } from './assignment-weights.js';
 import type { DeltaEntry } from './messages.js';
 import type { Outbox } from './outbox.js';
 import { peerBaseHash, topByWeight } from './rendezvous.js';
@@ -66,6 +67,8 @@ export class Membership {
   assigned = 0;
   /** The members or their reported capacities changed since the roster was last built. */
   rosterDirty = true;
+  /** Throughput weights of the assignment (manifest `network.assignment: "throughput"`), else null. */
+  readonly weights: ThroughputWeights | null;
 
   constructor(
     private readonly ctx: RunContext,
@@ -78,6 +81,12 @@ export class Membership {
     private readonly proven: Set<PeerId> = new Set(),
   ) {
     this.holders = new Array<PeerId | null>(ctx.shards).fill(null);
+    this.weights = ctx.assignment === 'throughput' ? new ThroughputWeights(outbox.id) : null;
+  }
+
+  /** A round committed: the throughput weights take its turnarounds (a changed weight rebalances). */
+  roundDone(): void {
+    if (this.weights?.close(this.members)) this.dirty = true;
   }
 
   get id(): PeerId {
@@ -259,7 +268,8 @@ export class Membership {
         m.eligible = this.isEligible(m);
         if (m.eligible) eligible.push(m.id);
       }
-      const changes = rebalance(this.holders, eligible);
+      const w = this.weights;
+      const changes = w === null ? rebalance(this.holders, eligible) : rebalanceWeighted(this.holders, eligible, (p) => w.weightOf(p));
       for (const c of changes) {
         this.unsent.add(c.shard);
         if (c.from !== null) {

@@ -43,7 +43,7 @@ import type { Evaluator } from '../ports/evaluator.js';
 import type { FrameLink, OutgoingMeta } from '../ports/frame-link.js';
 import type { Identity } from '../ports/identity.js';
 import type { Scheduler } from '../ports/scheduler.js';
-import { encodeStatus, type PeerStatus } from '../swarm/status.js';
+import { encodeStatus, type PeerStatus, type StatusDevice } from '../swarm/status.js';
 import { KINDS_BY_PATH, type FramePath } from './paths.js';
 import type { HostRecord, RecordKind } from './records.js';
 import { hostStatus } from './status-report.js';
@@ -166,6 +166,8 @@ export class PeerHost {
   readonly tree: TreeRelay | null;
   /** Roster messages this peer published, by version (re-sent to peers that missed one). */
   private readonly rosterMessages = new RosterMessages();
+  /** Where this peer computes, for its status reports (set by the runtime; null = not said). */
+  private device: StatusDevice | null = null;
 
   constructor(init: PeerHostInit, ports: PeerHostPorts) {
     const ctx = init.ctx;
@@ -673,6 +675,11 @@ export class PeerHost {
     return n + (this.link.stats?.().refused ?? 0) + (c['bad-message'] ?? 0) + (c['bad-payload'] ?? 0);
   }
 
+  /** Where this peer computes from now on (its status reports say so); null = not said. */
+  setDevice(device: StatusDevice | null): void {
+    this.device = device;
+  }
+
   /** The live status report of this peer. */
   status(): PeerStatus {
     return hostStatus({
@@ -686,6 +693,7 @@ export class PeerHost {
       rejectedTotal: this.rejectedTotal(),
       bytes: this.bytes,
       uptimeMs: Math.max(0, Math.round(this.scheduler.now() - this.startedAt)),
+      device: this.device,
     });
   }
 

@@ -6,7 +6,7 @@
 import type { MashaPeer } from '../engine/peer.js';
 import type { EngineRole } from '../engine/types.js';
 import type { LinkStats } from '../ports/frame-link.js';
-import { MAX_COUNTERS, MAX_LISTED_SHARDS, STATUS_VERSION, type PeerStatus } from '../swarm/status.js';
+import { MAX_COUNTERS, MAX_LISTED_SHARDS, STATUS_VERSION, type PeerStatus, type StatusDevice } from '../swarm/status.js';
 
 /** What the report is made of. */
 export interface StatusInput {
@@ -23,6 +23,8 @@ export interface StatusInput {
   readonly rejectedTotal: number;
   readonly bytes: { readonly direct: number; readonly broadcast: number; readonly received: number; readonly relayed: number };
   readonly uptimeMs: number;
+  /** Where this peer computes (PeerHost.setDevice); null = not said. */
+  readonly device: StatusDevice | null;
 }
 
 export function hostStatus(s: StatusInput): PeerStatus {
@@ -72,5 +74,6 @@ export function hostStatus(s: StatusInput): PeerStatus {
     },
     rejected: s.rejectedTotal,
     counters,
+    ...(s.device !== null ? { device: s.device } : {}),
   };
 }

@@ -193,6 +193,7 @@ export function runFromManifest(manifest: Manifest, options: BuildOptions = {}):
     timing: { heartbeatMs: net.heartbeatMs, leaseMs: net.leaseMs, roundDeadlineMs: net.roundDeadlineMs },
     broadcast: { ...net.broadcast, frameBytes: net.frameBytes },
     stallDeadlines: net.stallDeadlines,
+    ...(net.assignment !== undefined ? { assignment: net.assignment } : {}),
     admission: {
       policy: manifest.admission.policy,
       ...(manifest.admission.peers !== undefined ? { peers: manifest.admission.peers } : {}),

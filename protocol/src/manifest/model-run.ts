@@ -107,6 +107,7 @@ export function modelRunFromManifest(manifest: Manifest, options: ModelRunOption
     minPeers: net.minPeers,
     timing: { heartbeatMs: net.heartbeatMs, leaseMs: net.leaseMs, roundDeadlineMs: net.roundDeadlineMs },
     stallDeadlines: net.stallDeadlines,
+    ...(net.assignment !== undefined ? { assignment: net.assignment } : {}),
     admission: {
       policy: manifest.admission.policy,
       ...(manifest.admission.peers !== undefined ? { peers: manifest.admission.peers } : {}),

@@ -185,6 +185,12 @@ const networkSchema = z.strictObject({
     .optional(),
   /** Round deadlines without a commit after which devices holding shards replace the aggregator. */
   stallDeadlines: int(2, 1000).default(MANIFEST_DEFAULTS.network.stallDeadlines),
+  /**
+   * Shard assignment (optional; absent = `even`, and the run id of manifests that do not name it is
+   * unchanged): `even` gives every peer ⌊M/N⌋ or ⌈M/N⌉ shards; `throughput` weighs peers by the
+   * rate the aggregator measures (a GPU peer holds more, at most ~4× the median peer's).
+   */
+  assignment: z.enum(['even', 'throughput']).optional(),
 });
 
 /**

@@ -9,7 +9,8 @@
  *   `done`, `reject`, `held`, `state`, `timer`, `error`, `tree`; see host/records.ts) have the same
  *   fields everywhere. The simulator adds its network and churn events (`send`, `relay`, `broadcast`, `drop`,
  *   `join`, `leave`, `crash`, `slow`, `partition`, `heal`); the swarm adds the runtime's (`engine-start`,
- *   `launch`, `resume`, `checkpoint`, `peer`, `peer-silent`, `peer-back`, `end`, `summary`, `exit`).
+ *   `launch`, `resume`, `checkpoint`, `peer`, `peer-silent`, `peer-back`, `end`, `summary`, `exit`,
+ *   and `device`: where a volunteer computes, once at its start).
  *
  * `parseEventLine` validates one line (unknown `ev` values and extra fields are refused: a reader
  * that accepts a line knows what every field means).
@@ -18,6 +19,7 @@ import { z } from 'zod';
 import { ENGINE_COUNTERS } from '../engine/types.js';
 import { MashaError } from '../errors.js';
 import { TREE_MILESTONES } from '../host/records.js';
+import { DEVICE_PROVIDERS, DEVICE_REQUESTS } from './status.js';
 
 const num = z.number().refine(Number.isFinite, 'must be finite');
 const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
@@ -84,8 +86,30 @@ const simLines = [
   z.strictObject({ ...base, ev: z.literal('heal'), peer: peer.nullable() }),
 ] as const;
 
+/** One GPU provider's probe result (node/src/model/device.ts), or a browser's adapter check. */
+const probeLine = z.strictObject({
+  provider: z.enum(DEVICE_PROVIDERS),
+  ok: z.boolean(),
+  reason: z.string().max(500),
+  worstError: num.min(0).nullable(),
+  ms: num.min(0).nullable(),
+});
+
 /** The swarm runtime's own events (launcher, volunteers); their fields are the runtime's business. */
-const runtimeLines = [z.looseObject({ ...base, ev: z.enum(['engine-start', 'launch', 'resume', 'checkpoint', 'peer', 'peer-silent', 'peer-back', 'end', 'summary', 'exit']) })] as const;
+const runtimeLines = [
+  z.looseObject({ ...base, ev: z.enum(['engine-start', 'launch', 'resume', 'checkpoint', 'peer', 'peer-silent', 'peer-back', 'end', 'summary', 'exit']) }),
+  // Where a volunteer computes (issue 17), once at its start: what was asked, what was chosen and why.
+  z.strictObject({
+    ...base,
+    ev: z.literal('device'),
+    peer,
+    requested: z.enum(DEVICE_REQUESTS),
+    provider: z.enum(DEVICE_PROVIDERS),
+    gpu: z.boolean(),
+    reason: z.string().max(2000),
+    probes: z.array(probeLine).max(8),
+  }),
+] as const;
 
 export const eventLineSchema = z.union([...hostLines, ...simLines, ...runtimeLines]);
 

@@ -41,6 +41,24 @@ const bytesSchema = z.strictObject({
   wireReceived: count(),
 });
 
+/**
+ * Where a peer computes its operator evaluations (issue 17): the ONNX Runtime execution provider
+ * (`cpu`, `cuda`, `webgpu` — Node's onnxruntime-node, or a browser's onnxruntime-web WebGPU
+ * backend — or `wasm`, a browser's or Node's onnxruntime-web on the CPU) and what the volunteer
+ * asked for. Informational only: nothing in the engine trusts it.
+ */
+export const DEVICE_PROVIDERS = ['cpu', 'cuda', 'webgpu', 'wasm'] as const;
+export type DeviceProvider = (typeof DEVICE_PROVIDERS)[number];
+export const DEVICE_REQUESTS = ['auto', 'cpu', 'gpu'] as const;
+export type DeviceRequest = (typeof DEVICE_REQUESTS)[number];
+export const deviceSchema = z.strictObject({
+  provider: z.enum(DEVICE_PROVIDERS),
+  /** The provider computes on a GPU (`cuda`, `webgpu`). */
+  gpu: z.boolean(),
+  requested: z.enum(DEVICE_REQUESTS),
+});
+export type StatusDevice = z.output<typeof deviceSchema>;
+
 export const statusSchema = z.strictObject({
   v: z.literal(STATUS_VERSION),
   runId: hex(64),
@@ -66,6 +84,10 @@ export const statusSchema = z.strictObject({
   rejected: count(),
   /** Engine counters (stale-epoch, late-uplink, round-retry, …) and driver counters. */
   counters: z.record(z.string().min(1).max(48), count()).refine((r) => Object.keys(r).length <= MAX_COUNTERS, `at most ${MAX_COUNTERS} counters`),
+  /** Where this peer computes (model runs; absent when the peer does not say). */
+  device: deviceSchema
+    .optional()
+    .refine((d) => d === undefined || d.gpu === (d.provider === 'cuda' || d.provider === 'webgpu'), 'gpu must say whether the provider is a GPU one'),
 });
 
 export type PeerStatus = z.output<typeof statusSchema>;

@@ -8,7 +8,9 @@ import type { Command } from 'commander';
 import { joinRun } from '../../launcher/volunteer.js';
 import type { PeerStatus } from '@masha/protocol/swarm';
 import { DEFAULT_BUILD_LIMITS } from '@masha/protocol';
-import { collect, EXIT, parseMbps, parseMebibytes, parseRound, parseSeconds, UsageError } from '../errors.js';
+import { collect, EXIT, oneOf, parseMbps, parseMebibytes, parseRound, parseSeconds, UsageError } from '../errors.js';
+import { DEVICE_FLAGS, type DeviceFlag } from '../../model/device.js';
+import { deviceWords } from '../../model/swarm-device.js';
 import { formatBytes, formatMetric, interruptSignal, shortId, type CliContext } from '../io.js';
 
 export interface JoinFlags {
@@ -23,6 +25,7 @@ export interface JoinFlags {
   uploadMbps?: number;
   leaf?: boolean;
   token?: string;
+  device: DeviceFlag;
   maxProblemMemory?: number;
   maxBuildSeconds?: number;
   json?: boolean;
@@ -44,13 +47,23 @@ export function configureJoin(cmd: Command): void {
     .option('--leaf', "never relay broadcasts to other peers (a metered or slow link): receive them only")
     .option('--max-problem-memory <MiB>', `refuse a run whose problem needs more memory than this (estimated before building; default ${DEFAULT_BUILD_LIMITS.maxBytes / 2 ** 20})`, parseMebibytes)
     .option('--max-build-seconds <s>', `refuse a run whose problem takes longer than this to build (estimated; default ${DEFAULT_BUILD_LIMITS.maxSeconds})`, parseSeconds)
-    .option('--json', 'print JSON lines (connected, run, status every second, exit) on stdout')
+    .option(
+      '--device <name>',
+      'where model runs compute: auto (a GPU when onnxruntime-node can use one — CUDA, then WebGPU — checked against the CPU on a probe graph; else the CPU) | cpu | gpu (fail unless a GPU passes the probe)',
+      oneOf<DeviceFlag>(DEVICE_FLAGS),
+      'auto',
+    )
+    .option('--json', 'print JSON lines (connected, run, device, status every second, exit) on stdout')
     .addHelpText('after', '\nExit codes: 0 the run is over, 2 bad flags or run id, 3 relay unreachable or run not announced, 130 interrupted.');
+}
+
+function deviceLabel(d: NonNullable<PeerStatus['device']>): string {
+  return d.gpu ? `GPU (${d.provider})` : d.provider === 'wasm' ? 'CPU (wasm)' : 'CPU';
 }
 
 function line(s: PeerStatus): string {
   const role = s.isAggregator ? 'aggregator' : `agg ${shortId(s.aggregator)}`;
-  return `round ${s.round} · it ${s.iteration} · metric ${formatMetric(s.relDist)} · epoch ${s.epoch} ${role} · shards ${s.heldCount} · up ${formatBytes(s.bytes.direct + s.bytes.broadcast)} down ${formatBytes(s.bytes.received)}${s.done !== null ? ` · done (${s.done})` : ''}`;
+  return `round ${s.round} · it ${s.iteration} · metric ${formatMetric(s.relDist)} · epoch ${s.epoch} ${role}${s.device !== undefined ? ` · ${deviceLabel(s.device)}` : ''} · shards ${s.heldCount} · up ${formatBytes(s.bytes.direct + s.bytes.broadcast)} down ${formatBytes(s.bytes.received)}${s.done !== null ? ` · done (${s.done})` : ''}`;
 }
 
 export async function runJoin(flags: JoinFlags, ctx: CliContext): Promise<number> {
@@ -76,6 +89,7 @@ export async function runJoin(flags: JoinFlags, ctx: CliContext): Promise<number
       ...(flags.afterRound !== undefined ? { afterRound: flags.afterRound } : {}),
       capacity: { upKbps: (flags.uploadMbps ?? 0) * 1000, leaf: flags.leaf === true },
       ...(flags.token !== undefined ? { token: flags.token } : {}),
+      device: flags.device,
       buildLimits: {
         maxBytes: flags.maxProblemMemory !== undefined ? flags.maxProblemMemory * 2 ** 20 : DEFAULT_BUILD_LIMITS.maxBytes,
         maxSeconds: flags.maxBuildSeconds ?? DEFAULT_BUILD_LIMITS.maxSeconds,
@@ -89,6 +103,10 @@ export async function runJoin(flags: JoinFlags, ctx: CliContext): Promise<number
         emit('run', { runId, method: manifest.method.name, compressor: manifest.compressors.device, log: logPath });
         say(`joined run ${runId} (${manifest.method.name} + ${manifest.compressors.device})${logPath !== null ? `; log ${logPath}` : ''}`);
       },
+      onDevice: (d) => {
+        emit('device', { requested: d.requested, provider: d.provider, gpu: d.gpu, reason: d.reason, probes: d.probes });
+        say(`computing on ${d.reason}`);
+      },
       onStatus: (s) => {
         emit('status', { status: s });
         const now = Date.now();
@@ -98,8 +116,8 @@ export async function runJoin(flags: JoinFlags, ctx: CliContext): Promise<number
         }
       },
     });
-    emit('exit', { runId: result.runId, peerId: result.peerId, reason: result.reason, status: result.status });
-    say(`left run ${result.runId}: ${result.reason}`);
+    emit('exit', { runId: result.runId, peerId: result.peerId, reason: result.reason, status: result.status, device: result.device.provider });
+    say(`left run ${result.runId}: ${result.reason} (computed on ${deviceWords(result.device)})`);
     return result.reason === 'interrupted' ? EXIT.interrupted : EXIT.ok;
   } finally {
     dispose();
