@@ -79,6 +79,9 @@ interface Sample {
   readonly uplinkStream: number;
   readonly uplinkBody: number;
   readonly commitBody: number;
+  /** Stream bytes sent by path: gossip (every topic), the tree channel. */
+  readonly gossipStream: number;
+  readonly treeStream: number;
   readonly isAggregator: boolean;
 }
 
@@ -154,6 +157,8 @@ export async function measureSwarm(config: SwarmBenchConfig): Promise<SwarmMeasu
         uplinkStream: c['net-uplink-stream-bytes'] ?? 0,
         uplinkBody: c['net-uplink-body-bytes'] ?? 0,
         commitBody: c['net-commit-body-bytes'] ?? 0,
+        gossipStream: c['net-gossip-stream-bytes'] ?? 0,
+        treeStream: c['net-tree-stream-bytes'] ?? 0,
         isAggregator: e.status.isAggregator,
       });
     });
@@ -195,6 +200,10 @@ export async function measureSwarm(config: SwarmBenchConfig): Promise<SwarmMeasu
     let aggUpload = NaN;
     let aggCommitBody = NaN;
     let uplinkStream = 0;
+    // Per round (window), all volunteers: stream bytes by path.
+    let gossipWire = 0;
+    let treeWire = 0;
+    let uplinkWire = 0;
     let uplinkBody = 0;
     let swarmWire = 0;
     let needed = 0;
@@ -211,6 +220,9 @@ export async function measureSwarm(config: SwarmBenchConfig): Promise<SwarmMeasu
       // Whole-run totals for the uplink ratio: a sample can catch a message queued (body counted)
       // but not yet on the wire, which would skew a windowed difference by up to one message.
       uplinkStream += b.uplinkStream;
+      gossipWire += (b.gossipStream - a.gossipStream) / rounds;
+      treeWire += (b.treeStream - a.treeStream) / rounds;
+      uplinkWire += (b.uplinkStream - a.uplinkStream) / rounds;
       uplinkBody += b.uplinkBody;
       needed += (b.uplinkBody - a.uplinkBody) / rounds;
       if (b.commitBody > a.commitBody && a.isAggregator && b.isAggregator) {
@@ -242,7 +254,9 @@ export async function measureSwarm(config: SwarmBenchConfig): Promise<SwarmMeasu
     log(
       `${config.peers} peers, d=${config.d}, ${config.device}/${config.server ?? 'identity'}, ${config.broadcast ?? 'trees'}: ${summary.committedRounds} rounds (window ${windowRounds}), ` +
         `${m.medianMsPerRound.toFixed(0)} ms/round median (mean ${msPerRound.toFixed(0)}; ${intervalsMs.map((x) => x.toFixed(0)).join(' ')}), ${(m.wirePerPeerPerRound / 1e6).toFixed(2)} MB wire/peer/round, aggregator ${(aggUpload / 1e6).toFixed(2)} MB/round ` +
-        `(${m.aggregatorCopies.toFixed(2)} copies), uplink wire/payload ${(uplinkStream / uplinkBody).toFixed(4)}, swarm wire/payload ${(swarmWire / needed).toFixed(3)}, ` +
+        `(${m.aggregatorCopies.toFixed(2)} copies), uplink wire/payload ${(uplinkStream / uplinkBody).toFixed(4)}, swarm wire/payload ${(swarmWire / needed).toFixed(3)} ` +
+        `(per round: needed ${(needed / 1e3).toFixed(0)} kB, wire ${(swarmWire / 1e3).toFixed(0)} kB = uplink streams ${(uplinkWire / 1e3).toFixed(0)} + tree ${(treeWire / 1e3).toFixed(0)} ` +
+        `+ gossip ${(gossipWire / 1e3).toFixed(0)} + the rest ${((swarmWire - uplinkWire - treeWire - gossipWire) / 1e3).toFixed(0)}), ` +
         `elections ${summary.elections}, ${m.wallSeconds.toFixed(0)} s`,
     );
     if (!process.env.MASHA_KEEP_BENCH) rmSync(dir, { recursive: true, force: true });
@@ -288,7 +302,7 @@ export async function swarmBenchmarks(options: SwarmSuiteOptions = {}): Promise<
     const key = `${n} ${dev} ${mode}`;
     let m = runs.get(key);
     if (m === undefined) {
-      m = await measureSwarm({ peers: n, d, device: dev, server: dev, iterations: dev === 'identity' ? 5 : 8, broadcast: mode });
+      m = await measureSwarm({ peers: n, d, device: dev, server: dev, iterations: dev === 'identity' ? 6 : 8, broadcast: mode });
       runs.set(key, m);
     }
     return m;
