@@ -116,7 +116,10 @@ function join(s: Session, a: RunAnnouncement): void {
   // A model run: fetch the dataset and build the ONNX session first (seconds), then start.
   let run: ModelRun;
   try {
-    run = modelRunFromManifest(a.manifest, { wallClock: () => Date.now() });
+    // A resumed run syncs to the launcher's checkpoint before any round opens.
+    const resume = a.resume;
+    const context = resume !== undefined ? { context: { resume: { ...resume, digest: Uint8Array.from(resume.digest.match(/../g) ?? [], (h) => parseInt(h, 16)) } } } : {};
+    run = modelRunFromManifest(a.manifest, { wallClock: () => Date.now(), ...context, limits: { maxBytes: 1024 ** 3, maxSeconds: 30 }, limitsHint: 'a browser tab' });
   } catch (e) {
     s.buildError = `this run cannot be computed in a browser: ${(e as Error).message}`;
     return;

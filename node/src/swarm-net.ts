@@ -9,6 +9,7 @@
 export * from './net/errors.js';
 export * from './net/wire-meter.js';
 export * from './net/gossip-config.js';
+export * from './net/gossip-validate.js';
 export * from './net/length-prefix.js';
 export * from './net/node-core.js';
 export * from './net/swarm-transport.js';

@@ -124,6 +124,33 @@ describe('masha CLI', () => {
     expect(verifyToken(Buffer.from(key.publicKey, 'hex'), out.runId, token, Date.now() + 120_000)).toBe(false);
   });
 
+  it('launch --dir refuses a directory holding an earlier run; --resume refuses what cannot be resumed (exit 2, nothing written)', async () => {
+    const manifestPath = join(dir, 'ok.json');
+    writeFileSync(manifestPath, JSON.stringify({ problem: { kind: 'bilinear' }, method: { name: 'masha1' } }));
+    const taken = join(dir, 'taken');
+    mkdirSync(taken, { recursive: true });
+    writeFileSync(join(taken, 'summary.json'), '{}');
+    const c = capture();
+    expect(await runCli(['launch', '--manifest', manifestPath, '--relay', RELAY, '--dir', taken], c.io)).toBe(2);
+    expect(c.err()).toMatch(/--dir: .*taken holds an earlier run's results \(summary\.json\); use --resume .* to continue that run, or another directory/);
+    expect(readdirSync(taken)).toEqual(['summary.json']);
+    const d = capture();
+    expect(await runCli(['launch', '--resume', join(dir, 'nowhere'), '--relay', RELAY], d.io)).toBe(2);
+    expect(d.err()).toMatch(/--resume: .*nowhere holds no launch\.json/);
+    const e = capture();
+    expect(await runCli(['launch', '--resume', taken, '--manifest', manifestPath, '--relay', RELAY], e.io)).toBe(2);
+    expect(e.err()).toMatch(/--resume: takes the manifest from the directory it resumes/);
+  });
+
+  it('join and launch refuse a problem too large to build, before building it (exit 2)', async () => {
+    const big = join(dir, 'big.json');
+    writeFileSync(big, JSON.stringify({ problem: { kind: 'bilinear', d: 4096, M: 100_000 }, method: { name: 'masha1' } }));
+    // (Building it would need 137 TB: an answer at all shows nothing was built.)
+    const c = capture();
+    expect(await runCli(['launch', '--manifest', big, '--relay', RELAY], c.io)).toBe(2);
+    expect(c.err()).toMatch(/^masha launch: error: problem: building this bilinear game, d = 4096, M = 100000 needs an estimated 12 TiB and 1988 days; this peer allows 2\.0 GiB and 60 s/m);
+  });
+
   it('start directories: one per start, `latest` pointing at the newest', () => {
     const runs = join(dir, 'runs-starts');
     const t = Date.UTC(2026, 10, 25, 14, 3, 7, 123);

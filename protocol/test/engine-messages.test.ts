@@ -89,7 +89,7 @@ const commit = fc.record({
   next: fc.option(fc.record({ delta }), { nil: null }),
 }).map(({ succ: s, ...rest }) => ({ ...rest, ...s }));
 const SIGNER = { signer: 'p-agg', sig: new Uint8Array(64).fill(9) };
-const stateRequest = fc.record({ round: u32, digest, snapshot: fc.boolean() });
+const stateRequest = fc.record({ round: u32, digest, snapshot: fc.boolean(), padding: fc.integer({ min: 0, max: 300 }) });
 
 /** Offset of the delta in an OPEN body with a 4-character phase (attempt, iteration < 128, base epoch < 128, deadline < 128). */
 function openDeltaOffset(body: Uint8Array): number {
@@ -322,8 +322,9 @@ describe('engine message bodies', () => {
     expect(encodeHeartbeat({ round: 5, commitEpoch: 1, digest: new Uint8Array(32), flags: 0, held: [7, 9], cert: null, token: null }, M).length).toBe(41);
     // … plus the upload rate as a varint when one is reported (20,000 kbit/s: 3 B)
     expect(encodeHeartbeat({ round: 5, commitEpoch: 1, digest: new Uint8Array(32), flags: 0, held: [7, 9], cert: null, token: null, upKbps: 20_000 }, M).length).toBe(44);
-    // state request: round 2 B (300) + digest 32 B + flag 1 B
-    expect(encodeStateRequest({ round: 300, digest: new Uint8Array(32), snapshot: true }).length).toBe(35);
+    // state request: round 2 B (300) + digest 32 B + flag 1 B + padding length 1 B (0); padded: a 2 B length and the padding
+    expect(encodeStateRequest({ round: 300, digest: new Uint8Array(32), snapshot: true }).length).toBe(36);
+    expect(encodeStateRequest({ round: 300, digest: new Uint8Array(32), snapshot: true, padding: 1000 }).length).toBe(1037);
   });
 
   it('snapshots: round-trip, and refuse wrong shapes and non-finite values', () => {

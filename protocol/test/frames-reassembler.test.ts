@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { crc32c, decodeFrame, encodeFrames, FrameError, Reassembler, type EngineMessage, type Frame } from './internals.js';
+import { CHUNK_OVERHEAD_BYTES, crc32c, decodeFrame, encodeFrames, FrameError, Reassembler, type EngineMessage, type Frame } from './internals.js';
 import { OFF, putU32 } from '../src/frames/format.js';
 import { bytesOf, message, PEER_A, PEER_B, RUN_ID, sameMessage } from './frames-helpers.js';
 
@@ -52,13 +52,16 @@ describe('Reassembler: limits', () => {
     const cases: Array<[ConstructorParameters<typeof Reassembler>[0], string]> = [
       [{ maxMessageBytes: 1 << 20 }, 'message-too-large'],
       [{ maxMessageBytes: Infinity }, 'too-many-chunks'],
-      [{ maxMessageBytes: Infinity, maxChunks: Infinity }, 'buffer-full'],
     ];
     for (const [limits, code] of cases) {
       const r = new Reassembler(limits);
       expect(codeOf(() => r.accept(big, 0))).toBe(code);
       expect(r.counters).toMatchObject({ partials: 0, bufferedBytes: 0 });
     }
+    // With no size limit at all the frame is kept, but it holds only its own bytes.
+    const r = new Reassembler({ maxMessageBytes: Infinity, maxChunks: Infinity });
+    expect(r.accept(big, 0)).toBeNull();
+    expect(r.counters).toMatchObject({ partials: 1, bufferedBytes: big.payload.length + CHUNK_OVERHEAD_BYTES });
   });
 
   it('refuses a message of more chunks than maxChunks', () => {
@@ -104,18 +107,76 @@ describe('Reassembler: limits', () => {
     expect(r.counters.partials).toBe(2);
   });
 
-  it('counts buffered bytes as bodies + 5 bytes per chunk and refuses beyond maxBufferedBytes', () => {
+  it('counts buffered bytes as the chunks received (the body once half of it is in) + bookkeeping per chunk', () => {
     const m1 = encodeFrames(message(bytesOf(3000, 1), { round: 1 }), { frameSize: 1024 });
-    const m2 = encodeFrames(message(bytesOf(3000, 2), { round: 2 }), { frameSize: 1024 });
-    const cost = 3000 + 5 * m1.length;
-    const r = new Reassembler({ maxMessageBytes: 1 << 20, maxBufferedBytes: 2 * cost - 1 });
+    const r = new Reassembler({ maxMessageBytes: 1 << 20 });
+    const first = frame(m1[0]).payload.length;
     r.accept(frame(m1[0]), 0);
-    expect(r.counters.bufferedBytes).toBe(cost);
-    expect(codeOf(() => r.accept(frame(m2[0]), 0))).toBe('buffer-full');
-    for (const f of m1.slice(1)) r.accept(frame(f), 0);
-    expect(r.counters.bufferedBytes).toBe(0);
-    expect(r.accept(frame(m2[0]), 0)).toBeNull();
-    expect(r.counters.bufferedBytes).toBe(cost);
+    expect(r.counters.bufferedBytes).toBe(first + CHUNK_OVERHEAD_BYTES);
+    r.accept(frame(m1[1]), 0); // past half: the 3000-byte body is allocated
+    expect(r.counters.bufferedBytes).toBe(3000 + 2 * CHUNK_OVERHEAD_BYTES);
+    for (const f of m1.slice(2)) r.accept(frame(f), 0);
+    expect(r.counters).toMatchObject({ bufferedBytes: 0, partials: 0, messagesCompleted: 1 });
+  });
+
+  it('a 480-byte frame declaring a 256 MiB message holds 480 bytes, not 256 MiB', () => {
+    const total = 256 * 1024 * 1024;
+    const stride = 480 - 88 - PEER_A.length;
+    const n = Math.ceil(total / stride);
+    const f = encodeFrames(message(bytesOf(stride, 2)))[0];
+    putU32(f, OFF.count, n);
+    putU32(f, OFF.totalLength, total);
+    putU32(f, OFF.stride, stride);
+    const big = frame(reseal(f));
+    expect(big.frameBytes).toBe(480);
+    const r = new Reassembler({ maxMessageBytes: total, maxChunks: Infinity });
+    const before = process.memoryUsage().arrayBuffers;
+    expect(r.accept(big, 0)).toBeNull();
+    expect(r.counters.bufferedBytes).toBe(stride + CHUNK_OVERHEAD_BYTES);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 * 1024 * 1024);
+  });
+
+  it('keeps each sender within its byte budget, without touching other senders', () => {
+    const r = new Reassembler({ maxMessageBytes: 1 << 20, maxBytesPerSender: 5000, maxPartialsPerSender: 64 });
+    // PEER_B trickles first chunks of many 3000-byte messages: each holds ~900 bytes; the budget
+    // lets about 5 of them live, older ones are dropped to make room for the newest.
+    for (let round = 1; round <= 20; round++) {
+      const f = encodeFrames(message(bytesOf(3000, round), { round, sender: PEER_B }), { frameSize: 1024 })[0];
+      expect(r.accept(frame(f), round)).toBeNull();
+    }
+    expect(r.counters.bufferedBytes).toBeLessThanOrEqual(5000);
+    expect(r.counters.evicted).toBeGreaterThan(10);
+    // A message of PEER_B larger than its budget can never complete: refused as it grows.
+    const huge = encodeFrames(message(bytesOf(20_000, 9), { round: 99, sender: PEER_B }), { frameSize: 1024 });
+    expect(() => huge.forEach((f) => r.accept(frame(f), 50))).toThrow(FrameError);
+    expect(r.counters.rejected['sender-budget']).toBeGreaterThan(0);
+    // PEER_A's message is unaffected.
+    let got: EngineMessage | null = null;
+    for (const f of encodeFrames(message(bytesOf(4000, 7)), { frameSize: 1024 })) got = r.accept(frame(f), 60);
+    expect(got?.body).toEqual(bytesOf(4000, 7));
+  });
+
+  it('an honest large message completes while other senders flood partials they never finish', () => {
+    const r = new Reassembler({ maxMessageBytes: 1 << 22, maxBufferedBytes: 64 * 1024, maxBytesPerSender: 16 * 1024, maxPartialsPerSender: 64 });
+    let t = 0;
+    // 3 attackers each start a new 8000-byte message for every chunk of the honest one (and
+    // declare messages of up to 4 MiB): each is held to its own budget.
+    const attackers = ['attacker-1', 'attacker-2', 'attacker-3'];
+    const honest = encodeFrames(message(bytesOf(15 * 1024, 3), { round: 5 }), { frameSize: 1024 });
+    let got: EngineMessage | null = null;
+    for (let i = 0; i < honest.length; i++) {
+      for (const a of attackers) {
+        const f = encodeFrames(message(bytesOf(8000, (i + a.length) & 0xff), { round: 1000 + i, sender: a }), { frameSize: 1024 })[0];
+        try {
+          r.accept(frame(f), t++);
+        } catch (e) {
+          if (!(e instanceof FrameError)) throw e;
+        }
+      }
+      got = r.accept(frame(honest[i]), t++);
+    }
+    expect(got?.body).toEqual(bytesOf(15 * 1024, 3));
+    expect(r.counters.bufferedBytes).toBeLessThanOrEqual(64 * 1024);
   });
 
   it('expires partial messages older than maxAgeMs (measured from the first chunk)', () => {
@@ -146,7 +207,7 @@ describe('Reassembler: limits', () => {
     r.accept(frame(b[0]), 0);
     expect(r.dropSender(PEER_A)).toBe(2);
     expect(r.dropSender(PEER_A)).toBe(0);
-    expect(r.counters).toMatchObject({ partials: 1, bufferedBytes: 2000 + 5 * b.length });
+    expect(r.counters).toMatchObject({ partials: 1, bufferedBytes: frame(b[0]).payload.length + CHUNK_OVERHEAD_BYTES });
     let got: EngineMessage | null = null;
     for (const f of b.slice(1)) got = r.accept(frame(f), 0);
     expect(got?.sender).toBe(PEER_B);

@@ -93,6 +93,26 @@ describe('epoch certificates', () => {
     expect(book.verify([{ ...succ(2, 'a', 'f'), claimant: 'g' }])).toBeNull();
   });
 
+  it('a resume opens the one epoch above the checkpoint to GENESIS claims, nothing else', () => {
+    const resumedGenesis = (p: string, epoch: number, signedFor = epoch): Link => ({ type: LINK_GENESIS, epoch, claimant: p, sig: id(p).sign(genesisStatement(RUN, p, signedFor)) });
+    const book = new EpochBook(RUN, id('v'));
+    // Without the launcher's resume point, epoch 8 cannot be claimed from nothing.
+    expect(book.verify([resumedGenesis('a', 8)])).toBeNull();
+    book.open(7);
+    expect(book.isOpen(8)).toBe(true);
+    expect(book.verify([resumedGenesis('a', 8)])).toEqual({ epoch: 8, claimant: 'a' });
+    // Only e + 1: not 9, not 7; a signature over another epoch does not count.
+    expect(book.verify([resumedGenesis('b', 9)])).toBeNull();
+    expect(book.verify([resumedGenesis('b', 7)])).toBeNull();
+    expect(book.verify([resumedGenesis('c', 8, 1)])).toBeNull();
+    // Above it, the ordinary rules: a SUCC from the followed claimant of 8.
+    book.follow(8, 'a');
+    expect(book.verify([succ(9, 'a', 'd')])).toEqual({ epoch: 9, claimant: 'd' });
+    // Epoch arithmetic stays total: opening above MAX_EPOCH − 1 opens nothing.
+    book.open(MAX_EPOCH);
+    expect(book.isOpen(MAX_EPOCH + 1)).toBe(false);
+  });
+
   it('no jumps: a chain must reach down to an epoch the verifier holds', () => {
     const book = new EpochBook(RUN, id('v'));
     book.verify([genesis('a')]);

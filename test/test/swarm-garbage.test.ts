@@ -103,7 +103,9 @@ describe('a peer publishing garbage on the run\'s topics', () => {
       expect(v.exit?.reason).toBe('done:target');
       expect(v.exit?.status.digest).toBe(summary.digest);
     }
-    expect(total('net-frames-refused')).toBeGreaterThan(0); // bad bytes, too large, forged sender, wrong run
+    // Bad bytes, too large, forged sender, wrong run: rejected by the topic validators (counted by
+    // the transport) before the hosts see them.
+    expect(total('net-frames-refused') + total('net-transport-refused')).toBeGreaterThan(0);
     expect(total('stale-epoch')).toBeGreaterThan(0);
     // Refusal reasons as the volunteers logged them.
     const logs = swarm.peerLogs(runId);

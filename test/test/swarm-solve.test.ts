@@ -105,7 +105,7 @@ describe(`${PEERS} volunteers solve a bilinear run`, () => {
     expect(starts[0]).toMatch(/^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{3}Z$/);
     expect(lstatSync(swarm.runDir(runId)).isSymbolicLink()).toBe(true);
     expect(readlinkSync(swarm.runDir(runId))).toBe(starts[0]);
-    expect(readdirSync(join(swarm.runsDir, runId, starts[0])).sort()).toEqual(['events.jsonl', 'peers', 'run.svg', 'summary.json', 'z.json']);
+    expect(readdirSync(join(swarm.runsDir, runId, starts[0])).sort()).toEqual(['checkpoint.bin', 'commits.wal', 'events.jsonl', 'launch.json', 'peers', 'run.svg', 'summary.json', 'z.json']);
 
     // summary.json follows the run summary schema shared with the simulator, and so does the
     // simulator's summary of the same manifest: one reader, the same meanings.

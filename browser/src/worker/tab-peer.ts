@@ -64,6 +64,9 @@ const DEBUG_KINDS: readonly RecordKind[] = ['start', 'commit', 'election', 'metr
 /** Unix time in seconds with millisecond resolution, as events.jsonl lines carry it (comparable with Node peers' logs). */
 const unixSeconds = (): number => Math.round(performance.timeOrigin + performance.now()) / 1000;
 
+/** What a tab builds at most: 1 GiB and 30 s (estimated). */
+const TAB_BUILD_LIMITS = { maxBytes: 1024 ** 3, maxSeconds: 30 } as const;
+
 export class TabPeer implements EventSink {
   readonly ctx: RunContext;
   private readonly makeEvaluator: () => Evaluator;
@@ -95,6 +98,11 @@ export class TabPeer implements EventSink {
   constructor(private readonly init: TabPeerInit) {
     this.identity = new Ed25519Identity(init.secretKey);
     const a = init.announcement;
+    // An announcement is untrusted: refuse a problem this tab could not build in reasonable time
+    // and memory (estimated before building), with the reason in plain words. A resumed run syncs
+    // to the launcher's checkpoint before any round opens.
+    const resume = a.resume;
+    const context = resume !== undefined ? { context: { resume: { ...resume, digest: Uint8Array.from(resume.digest.match(/../g) ?? [], (h) => parseInt(h, 16)) } } } : {};
     if (init.model !== undefined) {
       const model = init.model;
       this.ctx = model.ctx;
@@ -102,6 +110,9 @@ export class TabPeer implements EventSink {
     } else {
       const run = runFromManifest(a.manifest, {
         wallClock: () => Date.now(),
+        ...context,
+        limits: TAB_BUILD_LIMITS,
+        limitsHint: 'a browser tab',
         readFile: (path) => {
           const text = a.files[path];
           if (text === undefined) throw new Error(`the problem file ${path} is not in the run's announcement`);
@@ -278,7 +289,7 @@ export class TabPeer implements EventSink {
       return;
     }
     const author = via === 'direct' || this.init.signedGossip ? from : undefined;
-    this.governor.run(() => h.receive(bytes, author));
+    this.governor.run(() => h.receive(bytes, author, via === 'direct' ? 'direct' : 'broadcast'));
   }
 
   peer(kind: 'connected' | 'disconnected', peer: string): void {

@@ -51,6 +51,12 @@ export function parseMbps(value: string): number {
   return n;
 }
 
+export function parseMebibytes(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number of MiB.');
+  return n;
+}
+
 export function parseRound(value: string): number {
   if (!/^\d+$/.test(value.trim())) throw new InvalidArgumentError('expected a non-negative integer.');
   return Number(value);

@@ -170,6 +170,11 @@ export class StatusBoard {
     return () => this.handlers.delete(handler);
   }
 
+  /** Whether `peer` has reported as a volunteer of this run. */
+  isVolunteer(peer: string): boolean {
+    return this.entries.get(peer)?.status.role === 'volunteer';
+  }
+
   /** Every peer ever seen, in order of first report. */
   all(): PeerEntry[] {
     return [...this.entries.values()].sort((a, b) => a.firstSeen - b.firstSeen);

@@ -10,6 +10,17 @@
  * Nothing is written before the manifest has been built and a relay has answered; summary.json,
  * run.svg and z.json are written atomically (files.ts).
  *
+ * Durability (durable.ts): `launch.json` (what was launched), `checkpoint.bin` (the replica every
+ * `checkpointEvery` rounds, on a state installation and at the end; atomic and fsynced) and
+ * `commits.wal` (every commit applied since, appended before its line in events.jsonl). With
+ * `resumeDir` the launcher continues the run of that directory after a total crash: it restores
+ * the checkpoint and re-applies the WAL's commits (so every round events.jsonl says was committed
+ * is kept, and none is applied twice), logs a `resume` line, announces the run with that point
+ * (round, epoch, digest, and itself as the source of the state), serves the state to its volunteers
+ * (those it hears on the status topic), and appends to the same events.jsonl. Volunteers started
+ * for the resumed run sync from it before any round opens (engine: ResumePoint); elections go on
+ * above the epoch the checkpoint had seen.
+ *
  * How it follows the run: it republishes the announcement every `announceIntervalMs`, listens to
  * the peers' status reports, and runs an observer engine (peer/driver.ts, role "observer") that
  * applies every commit broadcast on the run's topic — so the final iterate, the relative distance
@@ -26,9 +37,9 @@
  * volunteers' final reports (their byte counters), publishes the run as finished, writes the files
  * and returns. A timeout or an abort signal ends it early (`stop: "timeout" | "interrupted"`).
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { isModelManifest, modelRunFromManifest, operatorNormSq, runFromManifest, runIdOf, type EngineAction, type Manifest, type ManifestRun, type ModelRun } from '@masha/protocol';
+import { DEFAULT_BUILD_LIMITS, isModelManifest, modelRunFromManifest, operatorNormSq, runFromManifest, runIdOf, type BuildLimits, type EngineAction, type Manifest, type ManifestRun, type ModelRun } from '@masha/protocol';
 import { ProblemEvaluator } from '@masha/protocol/host';
 import type { Evaluator } from '@masha/protocol/ports';
 import { createModelProbe, type ModelMeasure, type ModelProbe, type ModelRuntimeOptions } from '../model/swarm-model.js';
@@ -38,7 +49,9 @@ import type { SwarmTransport } from '../net/swarm-transport.js';
 import { PeerDriver } from '../peer/driver.js';
 import { EventLog } from '../peer/event-log.js';
 import { RUNS_TOPIC } from '@masha/protocol/swarm';
-import { encodeAnnouncement, parseRunSummary, type RunOutcome, type RunState, type StopReason } from '@masha/protocol/swarm';
+import { encodeAnnouncement, parseRunSummary, type AnnouncedResume, type RunOutcome, type RunState, type StopReason } from '@masha/protocol/swarm';
+import type { HostRecord } from '@masha/protocol/host';
+import { DurableRun, readLaunchRecord, readResumeData, ResumeError, writeLaunchRecord, CHECKPOINT_FILE, LAUNCH_FILE, WAL_FILE } from './durable.js';
 import { connectSwarm } from './connect.js';
 import { createStartDir } from './run-dir.js';
 import { writeJsonFile, writeTextFile } from './files.js';
@@ -66,8 +79,8 @@ export interface LaunchProgress {
 }
 
 export interface LaunchOptions {
-  /** A validated manifest (parseManifest) and, for `problem.kind = "file"`, the file texts keyed by path. */
-  readonly manifest: Manifest;
+  /** A validated manifest (parseManifest) and, for `problem.kind = "file"`, the file texts keyed by path (unused with `resumeDir`). */
+  readonly manifest?: Manifest;
   /** The launcher's key, or the file to load it from (created on first use). Default `.masha/launcher.key`. */
   readonly key?: LauncherKey;
   readonly keyFile?: string;
@@ -75,8 +88,12 @@ export interface LaunchOptions {
   readonly relays: readonly string[];
   /** Runs directory: files go to `<outDir>/<runId>/<start time>/`. Default `runs`. */
   readonly outDir?: string;
-  /** Write the files into exactly this directory instead (created if needed; `latest` is left alone). */
+  /** Write the files into exactly this directory instead (created if needed; refused when it holds an earlier run's files; `latest` is left alone). */
   readonly runDir?: string;
+  /** Continue the run of this start directory (its launch.json, checkpoint.bin, commits.wal) after a crash. */
+  readonly resumeDir?: string;
+  /** Checkpoint the replica every this many committed rounds (and at the end). Default 50. */
+  readonly checkpointEvery?: number;
   readonly announceIntervalMs?: number;
   /** Give up after this long (ms). Default: no limit. */
   readonly timeoutMs?: number;
@@ -86,6 +103,8 @@ export interface LaunchOptions {
   readonly finalWaitMs?: number;
   readonly signal?: AbortSignal;
   readonly node?: Partial<MashaNodeOptions>;
+  /** Refuse a problem estimated to need more than this to build (the volunteers' defaults: DEFAULT_BUILD_LIMITS). */
+  readonly buildLimits?: BuildLimits;
   /** Called when the run id is known (before any volunteer joins). */
   readonly onLaunched?: (info: { runId: string; peerId: string; dir: string; key: LauncherKey }) => void;
   /** Called at most every `progressIntervalMs` and at the end. */
@@ -117,11 +136,35 @@ function short(id: string | null): string {
   return id === null ? '—' : id.length > 12 ? `…${id.slice(-8)}` : id;
 }
 
+/** Files of a start directory that mean an earlier run's results live there. */
+const RESULT_FILES = ['summary.json', 'events.jsonl', LAUNCH_FILE, CHECKPOINT_FILE, WAL_FILE];
+
 export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
   const key = options.key ?? loadOrCreateLauncherKey(options.keyFile);
-  const manifest = keyedManifest(options.manifest, key);
-  const files = options.files ?? {};
+  // A resumed run: what was launched, and where it got to.
+  const resumeDir = options.resumeDir !== undefined ? resolve(options.resumeDir) : null;
+  const record = resumeDir !== null ? readLaunchRecord(resumeDir) : null;
+  if (resumeDir !== null) {
+    const summaryPath = join(resumeDir, 'summary.json');
+    if (existsSync(summaryPath)) {
+      const stop = (JSON.parse(readFileSync(summaryPath, 'utf8')) as { stop?: string }).stop ?? '';
+      if (stop.startsWith('done')) throw new ResumeError(`--resume: the run in ${resumeDir} is over (${stop}); nothing to resume`);
+    }
+  }
+  const given: Manifest | undefined = record?.manifest ?? options.manifest;
+  if (given === undefined) throw new ResumeError('a manifest (or --resume DIR) is required');
+  // A resumed run keeps its launcher key: the run id binds it (keyedManifest refuses another key).
+  const manifest = keyedManifest(given, key);
+  const files = record?.files ?? options.files ?? {};
   const runId = runIdOf(manifest);
+  const resumeData = resumeDir !== null ? readResumeData(resumeDir, runId) : null;
+  if (resumeDir === null && options.runDir !== undefined) {
+    const dir = resolve(options.runDir);
+    const taken = existsSync(dir) ? readdirSync(dir).filter((f) => RESULT_FILES.includes(f)) : [];
+    if (taken.length > 0) {
+      throw new ResumeError(`--dir: ${dir} holds an earlier run's results (${taken.join(', ')}); use --resume ${options.runDir} to continue that run, or another directory`);
+    }
+  }
   const readFile = (path: string): string => {
     const text = files[path];
     if (text === undefined) throw new Error(`problem file ${path} was not provided`);
@@ -129,7 +172,14 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
   };
   // Build the run here first: a manifest that validates but cannot be built fails before publishing.
   const modelRun: ModelRun | null = isModelManifest(manifest) ? modelRunFromManifest(manifest) : null;
-  const run: ManifestRun | null = modelRun === null ? runFromManifest(manifest, { readFile }) : null;
+  const run: ManifestRun | null =
+    modelRun === null
+      ? runFromManifest(manifest, {
+          readFile,
+          limits: options.buildLimits ?? DEFAULT_BUILD_LIMITS,
+          limitsHint: 'volunteers refuse it too by default; --max-problem-memory MiB, --max-build-seconds S',
+        })
+      : null;
   const ctx = modelRun?.ctx ?? (run as ManifestRun).ctx;
   // A model run is measured on the test split by the launcher itself (ONNX Runtime, or the softmax model).
   const probe: ModelProbe | null = modelRun === null ? null : await createModelProbe(modelRun, options.model ?? {});
@@ -141,11 +191,15 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
     ...(options.node ? { node: options.node } : {}),
   });
   const wallStart = Date.now();
+  // Volunteers' logs go to the start directory of the first start (the announced start time).
+  const announcedStart = record?.startedAt ?? wallStart;
   const t0 = performance.now();
   const elapsed = (): number => performance.now() - t0;
   let dir: string;
   try {
-    if (options.runDir !== undefined) {
+    if (resumeDir !== null) {
+      dir = resumeDir;
+    } else if (options.runDir !== undefined) {
       dir = resolve(options.runDir);
       mkdirSync(dir, { recursive: true });
     } else {
@@ -156,10 +210,12 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
     throw e;
   }
   const paths = { summary: join(dir, 'summary.json'), events: join(dir, 'events.jsonl'), plot: join(dir, 'run.svg'), z: join(dir, 'z.json') };
+  if (record === null) writeLaunchRecord(dir, { runId, manifest, files, startedAt: wallStart });
   const log = new EventLog(paths.events);
   const self = transport.self;
+  const durable = new DurableRun(dir, resumeData?.walBytes ?? 0);
   options.onLaunched?.({ runId, peerId: self, dir, key });
-  log.write('launch', { peer: self, runId, manifest: manifest as never, relays: [...options.relays] });
+  log.write('launch', { peer: self, runId, manifest: manifest as never, relays: [...options.relays], resumed: record !== null });
 
   const target = modelRun !== null ? null : (manifest.stop.target ?? (ctx.solution !== null ? DEFAULT_TARGET : null));
   const problem = run?.problem ?? null;
@@ -235,9 +291,37 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
     new Promise((r) => {
       wake = r;
     });
+  // Volunteers of this run, as heard on its status topic: the peers the observer serves state to
+  // (a resumed run's volunteers fetch it from the launcher).
+  const board = new StatusBoard(transport, runId);
+  const checkpointEvery = Math.max(1, options.checkpointEvery ?? 50);
+  let observerRef: PeerDriver | null = null;
+  const checkpoint = (why: string): void => {
+    const o = observerRef;
+    if (o === null) return;
+    const e = o.engine;
+    const m = e.lastCommit();
+    durable.checkpoint({ runId, epoch: e.epoch, savedAt: Date.now(), state: e.encodeState(), lastCommit: m === null ? null : { message: m, auth: {} } }, e.committedRound);
+    log.write('checkpoint', { round: e.committedRound, epoch: e.epoch, digest: e.digestHex, why });
+  };
+  const beforeRecord = (r: HostRecord): void => {
+    const o = observerRef;
+    if (o === null) return;
+    if (r.ev === 'commit') {
+      // The commit goes to the WAL before its line goes to events.jsonl.
+      const m = o.engine.loggedCommit(r.round);
+      if (m !== null) durable.appendCommit(m);
+      if (o.engine.committedRound - durable.checkpointRound >= checkpointEvery) checkpoint('every');
+    } else if (r.ev === 'state') {
+      // A state installation skips commits: the WAL restarts from a checkpoint of it.
+      checkpoint('state');
+    }
+  };
   const observer: PeerDriver = new PeerDriver({
     transport,
     ctx,
+    admits: (peer) => board.isVolunteer(peer),
+    beforeRecord,
     // An observer answers no round: it never evaluates, but the host needs an evaluator port.
     evaluator: run !== null ? new ProblemEvaluator(run.problem) : NO_EVALUATOR,
     frameBytes: manifest.network.frameBytes,
@@ -280,7 +364,19 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
       log.write('error', { message: `observer: ${e.message}` });
     },
   });
-  const board = new StatusBoard(transport, runId).start();
+  observerRef = observer;
+  let resumePoint: AnnouncedResume | undefined;
+  if (resumeData !== null) {
+    const cp = resumeData.checkpoint;
+    const r = observer.host.restore(cp.state, cp.epoch, resumeData.commits);
+    const e = observer.engine;
+    resumePoint = { round: e.committedRound, commitEpoch: e.snapshot().commitEpoch, epoch: e.epoch, digest: e.digestHex, source: self };
+    log.write('resume', { peer: self, round: r.round, digest: e.digestHex, iteration: e.replica.iteration, epoch: e.epoch, walCommits: r.replayed });
+    options.onEvent?.(`resumed at round ${r.round} (checkpoint + ${r.replayed} logged commits), epoch ${e.epoch}`);
+  }
+  // The state the run starts from (round 0, or the resumed one) is durable from the start.
+  checkpoint(resumeData !== null ? 'resume' : 'start');
+  board.start();
   board.onStatus((e: PeerEntry, isNew: boolean) => {
     if (isNew) {
       log.write('peer', { peer: e.peer, role: e.status.role });
@@ -302,11 +398,17 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
   const announce = (): void => {
     let frames: Uint8Array[];
     try {
-      frames = encodeAnnouncement({ manifest, files, state, startedAt: wallStart, ...(outcome !== undefined ? { outcome } : {}) }, self, messageId++, frameSize, {
-        secretKey: key.secretKey,
-        now: () => Date.now(),
-        anchor: () => (observer.isStopped ? lastAnchor : (lastAnchor = observer.engine.certificate ?? lastAnchor)),
-      });
+      frames = encodeAnnouncement(
+        { manifest, files, state, startedAt: announcedStart, ...(outcome !== undefined ? { outcome } : {}), ...(resumePoint !== undefined ? { resume: resumePoint } : {}) },
+        self,
+        messageId++,
+        frameSize,
+        {
+          secretKey: key.secretKey,
+          now: () => Date.now(),
+          anchor: () => (observer.isStopped ? lastAnchor : (lastAnchor = observer.engine.certificate ?? lastAnchor)),
+        },
+      );
     } catch (e) {
       log.write('error', { message: (e as Error).message });
       return;
@@ -444,6 +546,8 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
     relays: options.relays,
     logSha256: null,
   });
+  checkpoint('end');
+  durable.close();
   observer.stop();
   board.stop();
   outcome = { stop: summary.stop, reached: summary.reached, iterations: summary.iterations, committedRounds: summary.committedRounds };

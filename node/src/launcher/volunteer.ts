@@ -18,8 +18,9 @@
  *   anchor, so a peer joining mid-run can verify the current aggregator's claim.
  */
 import { join, resolve } from 'node:path';
-import { isModelManifest, modelRunFromManifest, runFromManifest, type RunContext } from '@masha/protocol';
+import { DEFAULT_BUILD_LIMITS, isModelManifest, modelRunFromManifest, runFromManifest, type BuildLimits, type RunContext } from '@masha/protocol';
 import { tokenFromText } from '@masha/protocol/trust';
+import { hexToBytes } from '@noble/hashes/utils.js';
 import { ProblemEvaluator } from '@masha/protocol/host';
 import type { Evaluator } from '@masha/protocol/ports';
 import { createModelEvaluator, type ModelRuntimeOptions } from '../model/swarm-model.js';
@@ -53,6 +54,11 @@ export interface JoinOptions {
   readonly maxLingerMs?: number;
   /** Join token (base64url, from the launcher) for runs whose admission policy asks for one. */
   readonly token?: string;
+  /**
+   * Refuse a run whose problem would need more memory or build time than this (estimated before
+   * building: @masha/protocol estimate.ts). Default DEFAULT_BUILD_LIMITS (2 GiB, 60 s).
+   */
+  readonly buildLimits?: BuildLimits;
   /** Start working only once a peer of the run reports this round (staged demos, tests of late joiners). */
   readonly afterRound?: number;
   /** Publish a status report this often (ms). Default 1000. */
@@ -124,10 +130,18 @@ export async function joinRun(options: JoinOptions): Promise<JoinResult> {
       await waitForRound(transport, runId, options.afterRound, waitMs, options.signal);
     }
     // A model run evaluates with ONNX Runtime (or the softmax model); a synthetic one from its problem.
+    // A resumed run: sync to the launcher's checkpoint before any round opens (engine ResumePoint).
+    const resume = announcement.resume;
+    const context = resume !== undefined ? { context: { resume: { ...resume, digest: hexToBytes(resume.digest) } } } : {};
     let ctx: RunContext;
     let evaluator: Evaluator;
     if (isModelManifest(announcement.manifest)) {
-      const mrun = modelRunFromManifest(announcement.manifest, { wallClock: () => Date.now() });
+      const mrun = modelRunFromManifest(announcement.manifest, {
+        wallClock: () => Date.now(),
+        ...context,
+        limits: options.buildLimits ?? DEFAULT_BUILD_LIMITS,
+        limitsHint: '--max-problem-memory MiB, --max-build-seconds S',
+      });
       const handle = await createModelEvaluator(mrun, options.model ?? {});
       releaseModel = () => handle.release();
       ctx = mrun.ctx;
@@ -135,6 +149,9 @@ export async function joinRun(options: JoinOptions): Promise<JoinResult> {
     } else {
       const run = runFromManifest(announcement.manifest, {
         wallClock: () => Date.now(),
+        ...context,
+        limits: options.buildLimits ?? DEFAULT_BUILD_LIMITS,
+        limitsHint: '--max-problem-memory MiB, --max-build-seconds S',
         readFile: (path) => {
           const text = announcement.files[path];
           if (text === undefined) throw new JoinError('missing-file', `problem file ${path} is not in the announcement`);

@@ -19,13 +19,15 @@
  *   aggregator's upload per broadcast is bounded by the mesh degree, not by the swarm size.
  * - Scoring keeps the defaults except the IP-colocation penalty, which is off: volunteers of one
  *   lab, one NAT or one test machine share an address, and that must not get them pruned.
- * - Size limits: a message whose data is empty or above `maxFrameBytes` is rejected by the topic
- *   validator (`frameSizeValidator`: not delivered, not forwarded); one RPC on the wire is capped at `maxRpcBytes` (default 2 MiB,
+ * - Validation: every topic's validator (gossip-validate.ts) rejects what is not a valid message
+ *   of that topic (size, frame checks, run, kind, sender) — not delivered, not forwarded — and
+ *   Masha topics are scored (`scoreTopic`) so that gossipsub penalises whoever sends what is
+ *   rejected. One RPC on the wire is capped at `maxRpcBytes` (default 2 MiB,
  *   far below the 4 MiB at which gossipsub's decoder silently drops a stream, and room for
  *   IWANT replies that carry several frames).
  */
 import { sha256 } from '@noble/hashes/sha2.js';
-import { StrictNoSign, StrictSign } from '@libp2p/gossipsub';
+import { StrictNoSign, StrictSign, type GossipSub } from '@libp2p/gossipsub';
 import { TopicValidatorResult } from '@libp2p/gossipsub';
 import type { GossipsubOpts, Message, TopicValidatorFn } from '@libp2p/gossipsub';
 
@@ -118,4 +120,47 @@ export function frameSizeValidator(maxFrameBytes: number, onReject: () => void =
     }
     return TopicValidatorResult.Accept;
   };
+}
+
+/**
+ * Peer-score parameters of a Masha topic: only P4, invalid message deliveries (what a topic
+ * validator *rejects*), counts — weight −10 per rejected message squared, decaying by 10 % per
+ * second. One rejection takes a peer to gossipsub's gossip threshold (−10: no more gossip with
+ * it), three below the graylist threshold (−80: its RPCs are ignored) for about half a minute.
+ * The other topic components (time in mesh, first and mesh deliveries, mesh failures) stay off:
+ * a quiet honest peer must not be penalised for being quiet. Only what every honest node rejects
+ * is rejected (gossip-validate.ts), so an honest forwarder is never penalised.
+ */
+export const MASHA_TOPIC_SCORE = {
+  topicWeight: 1,
+  timeInMeshWeight: 0,
+  timeInMeshQuantum: 1000,
+  timeInMeshCap: 1,
+  firstMessageDeliveriesWeight: 0,
+  firstMessageDeliveriesDecay: 0.5,
+  firstMessageDeliveriesCap: 1,
+  meshMessageDeliveriesWeight: 0,
+  meshMessageDeliveriesDecay: 0.5,
+  meshMessageDeliveriesCap: 1,
+  meshMessageDeliveriesThreshold: 1,
+  meshMessageDeliveriesWindow: 10,
+  meshMessageDeliveriesActivation: 5000,
+  meshFailurePenaltyWeight: 0,
+  meshFailurePenaltyDecay: 0.5,
+  invalidMessageDeliveriesWeight: -10,
+  invalidMessageDeliveriesDecay: 0.9,
+} as const;
+
+/** Makes gossipsub score `topic` (so that its validator's rejections count against their senders). */
+export function scoreTopic(pubsub: GossipSub, topic: string): void {
+  // The implementation's score parameters (not part of the public interface): topics may be added
+  // at any time, the score reads them per message.
+  const topics = (pubsub as unknown as { score?: { params?: { topics?: Record<string, unknown> } } }).score?.params?.topics;
+  if (topics !== undefined && topics[topic] === undefined) topics[topic] = { ...MASHA_TOPIC_SCORE };
+}
+
+/** gossipsub's score of a peer (0 when the implementation does not say). */
+export function gossipScore(pubsub: GossipSub, peer: string): number {
+  const impl = pubsub as unknown as { getScore?: (p: string) => number };
+  return impl.getScore?.(peer) ?? 0;
 }

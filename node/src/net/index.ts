@@ -7,3 +7,4 @@ export * from './swarm-transport.js';
 export * from './relay.js';
 export * from './relay-key.js';
 export * from './run-registry.js';
+export * from './gossip-validate.js';

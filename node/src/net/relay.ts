@@ -12,7 +12,9 @@ import type { SubscriptionChangeData } from '@libp2p/gossipsub';
 import { RUNS_TOPIC } from '@masha/protocol/swarm';
 import { createMashaNode } from './create-node.js';
 import { serveRunRegistry, type RunRegistry } from './run-registry.js';
-import { frameSizeValidator } from './gossip-config.js';
+import { TopicValidatorResult, type TopicValidatorFn } from '@libp2p/gossipsub';
+import { checkTopicMessage, topicKind } from './gossip-validate.js';
+import { scoreTopic } from './gossip-config.js';
 import type { MashaNode, MashaNodeOptions } from './create-node.js';
 
 export interface RelayOptions extends Omit<MashaNodeOptions, 'relay' | 'webrtc' | 'bootstrap'> {
@@ -31,8 +33,10 @@ export interface RelayNode {
   readonly multiaddrs: readonly string[];
   /** Topics the relay currently participates in. */
   topics(): string[];
-  /** Gossip messages the relay refused (empty or above the frame size). */
+  /** Gossip messages the relay refused (gossip-validate.ts: size, frame checks, run, kind, sender). */
   rejectedFrames(): number;
+  /** The same by reason. */
+  rejectedByReason(): Readonly<Record<string, number>>;
   /** The runs announced through this relay (run-registry.ts), served on RUNS_PROTOCOL. */
   readonly registry: RunRegistry;
   stop(): Promise<void>;
@@ -54,12 +58,26 @@ export async function startRelay(opts: RelayOptions = {}): Promise<RelayNode> {
   const pubsub = node.libp2p.services.pubsub;
   const follow = opts.follow ?? defaultFollow;
   let rejected = 0;
-  const validator = frameSizeValidator(node.maxFrameBytes, () => {
-    rejected++;
-  });
+  const reasons: Record<string, number> = {};
+  const signed = node.gossip.signing === 'sign';
+  // The relay forwards what it accepts, so it applies every context-free check any peer applies
+  // (it does not know the runs, so it leaves their limits and epochs to the peers): a relay never
+  // forwards what an honest peer would reject, and is never penalised for what others publish.
+  const validatorFor = (topic: string): TopicValidatorFn => {
+    const kind = topicKind(topic);
+    return (_peer, msg) => {
+      const author = signed && msg.type === 'signed' ? msg.from.toString() : undefined;
+      const c = checkTopicMessage(kind, msg.data, node.maxFrameBytes, author);
+      if (c.verdict === 'accept') return TopicValidatorResult.Accept;
+      rejected++;
+      const r = c.reason ?? 'invalid';
+      reasons[r] = (reasons[r] ?? 0) + 1;
+      return TopicValidatorResult.Reject;
+    };
+  };
   const join = (topic: string): void => {
-    // The relay forwards what it accepts, so it enforces the frame size like any peer.
-    pubsub.topicValidators.set(topic, validator);
+    pubsub.topicValidators.set(topic, validatorFor(topic));
+    scoreTopic(pubsub, topic);
     pubsub.subscribe(topic);
   };
   // Run announcements from the start: the registry remembers them for `masha status`.
@@ -77,6 +95,7 @@ export async function startRelay(opts: RelayOptions = {}): Promise<RelayNode> {
     multiaddrs: node.multiaddrs(),
     topics: () => pubsub.getTopics(),
     rejectedFrames: () => rejected,
+    rejectedByReason: () => ({ ...reasons }),
     registry,
     stop: async () => {
       pubsub.removeEventListener('subscription-change', onSubscriptionChange);

@@ -6,15 +6,22 @@
  * libp2p connection events, and byte counters.
  *
  * - `publish(topic, frame)`: gossipsub. Frames above the frame size are refused locally
- *   (`NetError('frame-too-large')`); inbound messages above it, or empty, are rejected by the
- *   topic validator (neither delivered nor forwarded) and counted.
+ *   (`NetError('frame-too-large')`). Inbound messages go through the topic validator
+ *   (gossip-validate.ts): empty, oversized, undecodable, of another run, of a kind that does not
+ *   travel on that topic, or naming a sender other than their signed author, they are *rejected*
+ *   (neither delivered nor forwarded, and gossipsub's peer score penalises the peer that sent
+ *   them); a subscriber's own contextual check (`SubscribeOptions.check`) adds the run's limits.
+ *   Refusals are counted by reason and reported to `onGossipReject` listeners.
  * - `sendDirect(peer, frame)` / `sendTree(peer, frame)`: one long-lived outbound stream per peer
  *   and protocol, frames length-prefixed (length-prefix.ts), written in call order, waiting for
  *   the muxer to drain when its buffer is full. A stream that died is reopened on the next send.
  *   The two protocols have separate streams, so a large relayed broadcast never queues an uplink
  *   behind it (each stream has its own flow-control window on the connection).
  * - Inbound direct streams: a reader per stream; a length prefix of 0 or above the frame size
- *   resets that stream and increments `rejected.oversized` / `rejected.empty`.
+ *   resets that stream and increments `rejected.oversized` / `rejected.empty`. A stream idle for
+ *   `streamIdleMs` (no bytes) is closed (`rejected.idle`), so a peer cannot hold stream slots
+ *   open for nothing; the sending side closes its own outbound streams a little earlier, and
+ *   reopens one on its next send.
  * - `from` given to handlers: for direct frames the remote peer of the stream; for gossip the
  *   message's author when messages are signed (StrictSign), else the peer that forwarded it.
  *   Either way the frame's own sender field is what the engine reads; with signing on, the driver
@@ -25,7 +32,9 @@ import type { Connection, PeerId, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { NetError } from './errors.js';
 import type { MashaNode } from './node-core.js';
-import { frameSizeValidator } from './gossip-config.js';
+import { TopicValidatorResult } from '@libp2p/gossipsub';
+import { checkTopicMessage, contextualVerdict, topicKind, type ContextCheck } from './gossip-validate.js';
+import { scoreTopic } from './gossip-config.js';
 import { encodeLengthPrefixed, LengthPrefixedReader } from './length-prefix.js';
 import type { ByteCount, WireCounts } from './wire-meter.js';
 
@@ -37,6 +46,13 @@ type Channel = typeof UPLINK_PROTOCOL | typeof TREE_PROTOCOL;
 
 export type FrameHandler = (from: string, frame: Uint8Array) => void;
 export type PeerEventKind = 'connected' | 'disconnected';
+/** A gossip message the validator refused: on `topic`, why, and from which peer (the one that handed it to us). */
+export type GossipRejectHandler = (topic: string, reason: string, source: string, author: string | undefined) => void;
+
+export interface SubscribeOptions {
+  /** The subscriber's contextual check of a frame on this topic (gossip-validate.ts): a refusal reason or null. */
+  readonly check?: ContextCheck;
+}
 export type PeerHandler = (kind: PeerEventKind, peer: string) => void;
 
 export interface FrameCount {
@@ -60,8 +76,12 @@ export interface TransportCounters {
     readonly oversized: number;
     /** A direct stream announced an empty frame (stream reset). */
     readonly empty: number;
-    /** A gossip message above the frame size or empty (rejected by the topic validator). */
+    /** Gossip messages refused by the topic validators (rejected or ignored), all reasons. */
     readonly gossipInvalid: number;
+    /** The same by reason (`too-large`, `bad-magic`, `wrong-run`, `wrong-topic`, `sender-mismatch`, `epoch-window`, …). */
+    readonly gossip: Readonly<Record<string, number>>;
+    /** Inbound direct streams closed for idleness. */
+    readonly idle: number;
   };
   /** Wire-level byte counts of the node (connections, and per protocol). */
   readonly wire: WireCounts;
@@ -75,8 +95,13 @@ export interface SwarmTransport {
   readonly maxFrameBytes: number;
   /** Publishes one frame on a topic; resolves to the number of peers it was pushed to. */
   publish(topic: string, frame: Uint8Array): Promise<number>;
-  /** Subscribes (first handler) and adds a handler; the returned function removes it (last one unsubscribes). */
-  subscribe(topic: string, handler: FrameHandler): () => void;
+  /**
+   * Subscribes (first handler) and adds a handler; the returned function removes it (last one
+   * unsubscribes). `options.check` adds a contextual validation of the topic's frames.
+   */
+  subscribe(topic: string, handler: FrameHandler, options?: SubscribeOptions): () => void;
+  /** Called for every gossip message a topic validator refused. */
+  onGossipReject(handler: GossipRejectHandler): () => void;
   /** Sends one frame to a peer over the uplink protocol. */
   sendDirect(peer: string, frame: Uint8Array): Promise<void>;
   /** Receives frames sent to us with `sendDirect`. */
@@ -101,6 +126,8 @@ export interface SwarmTransportOptions {
   readonly maxInboundStreams?: number;
   /** Allow the uplink over limited (relayed) connections. Default false. */
   readonly uplinkOnLimitedConnections?: boolean;
+  /** Close an inbound uplink stream after this long without bytes (ms). Default 60 000. */
+  readonly streamIdleMs?: number;
 }
 
 function frameCount(): FrameCount {
@@ -132,6 +159,8 @@ interface Outbound {
   opening: Promise<Stream> | null;
   /** Tail of the write chain: each send waits for the previous one. */
   tail: Promise<void>;
+  /** When the last frame was written (outbound streams idle past ¾ of the idle timeout are closed). */
+  lastWrite: number;
 }
 
 class Libp2pSwarmTransport implements SwarmTransport {
@@ -150,14 +179,43 @@ class Libp2pSwarmTransport implements SwarmTransport {
   private readonly directReceived = frameCount();
   private readonly treeSent = frameCount();
   private readonly treeReceived = frameCount();
-  private readonly rejected = { oversized: 0, empty: 0, gossipInvalid: 0 };
+  private readonly rejected = { oversized: 0, empty: 0, gossipInvalid: 0, idle: 0 };
+  private readonly gossipRejected = new Map<string, number>();
+  private readonly rejectHandlers = new Set<GossipRejectHandler>();
+  private readonly checks = new Map<string, ContextCheck>();
+  private readonly idleMs: number;
+  private idleTimer: ReturnType<typeof setInterval> | null = null;
+  private readonly inboundSeen = new Map<Stream, number>();
 
   constructor(readonly node: MashaNode, private readonly opts: SwarmTransportOptions) {
     this.self = node.peerId;
     this.maxFrameBytes = node.maxFrameBytes;
-    this.validateGossip = frameSizeValidator(this.maxFrameBytes, () => {
-      this.rejected.gossipInvalid++;
-    });
+    this.idleMs = opts.streamIdleMs ?? 60_000;
+  }
+
+  /** The topic validator of `topic`: context-free checks, then the subscriber's contextual one. */
+  private validatorFor(topic: string): TopicValidatorFn {
+    const kind = topicKind(topic);
+    const signed = this.node.gossip.signing === 'sign';
+    return (peer, msg) => {
+      const author = signed && msg.type === 'signed' ? msg.from.toString() : undefined;
+      const source = peer.toString();
+      const c = checkTopicMessage(kind, msg.data, this.maxFrameBytes, author);
+      if (c.verdict !== 'accept') return this.refused(topic, c.reason ?? 'invalid', source, author, 'reject');
+      const extra = this.checks.get(topic);
+      if (extra !== undefined && c.frame !== undefined) {
+        const reason = extra(c.frame);
+        if (reason !== null) return this.refused(topic, reason, source, author, contextualVerdict(author, source));
+      }
+      return TopicValidatorResult.Accept;
+    };
+  }
+
+  private refused(topic: string, reason: string, source: string, author: string | undefined, verdict: 'reject' | 'ignore'): TopicValidatorResult {
+    this.rejected.gossipInvalid++;
+    this.gossipRejected.set(reason, (this.gossipRejected.get(reason) ?? 0) + 1);
+    for (const h of this.rejectHandlers) h(topic, reason, source, author);
+    return verdict === 'reject' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore;
   }
 
   async start(): Promise<void> {
@@ -173,6 +231,29 @@ class Libp2pSwarmTransport implements SwarmTransport {
       maxInboundStreams: this.opts.maxInboundStreams ?? 8,
       runOnLimitedConnection: this.opts.uplinkOnLimitedConnections ?? false,
     });
+    // Idle streams: inbound ones silent past the timeout are aborted; our own outbound ones are
+    // closed a little earlier (so that the other side's timeout rarely races a write of ours).
+    this.idleTimer = setInterval(() => this.closeIdle(), Math.max(50, Math.min(5_000, this.idleMs / 4)));
+    (this.idleTimer as { unref?: () => void }).unref?.();
+  }
+
+  private closeIdle(): void {
+    const now = performance.now();
+    for (const [stream, seen] of this.inboundSeen) {
+      if (now - seen > this.idleMs) {
+        this.inboundSeen.delete(stream);
+        this.inboundStreams.delete(stream);
+        this.rejected.idle++;
+        stream.abort(new NetError('idle', `no bytes for ${Math.round(this.idleMs / 1000)} s`));
+      }
+    }
+    for (const o of this.outbound.values()) {
+      const s = o.stream;
+      if (s !== null && now - o.lastWrite > 0.75 * this.idleMs) {
+        o.stream = null;
+        void s.close({ signal: AbortSignal.timeout(1_000) }).catch((e: Error) => s.abort(e));
+      }
+    }
   }
 
   private readonly onConnect = (evt: CustomEvent<PeerId>): void => {
@@ -201,8 +282,6 @@ class Libp2pSwarmTransport implements SwarmTransport {
     for (const h of handlers) h(from, msg.data);
   };
 
-  private readonly validateGossip: TopicValidatorFn;
-
   private readonly onUplinkStream = (stream: Stream, connection: Connection): void => {
     this.readStream(stream, connection, this.directReceived, this.directHandlers);
   };
@@ -218,8 +297,13 @@ class Libp2pSwarmTransport implements SwarmTransport {
     // Never buffer more than a few frames' worth for a stream nobody is reading.
     stream.maxReadBufferLength = 4 * (this.maxFrameBytes + 4);
     this.inboundStreams.add(stream);
-    stream.addEventListener('close', () => this.inboundStreams.delete(stream));
+    this.inboundSeen.set(stream, performance.now());
+    stream.addEventListener('close', () => {
+      this.inboundStreams.delete(stream);
+      this.inboundSeen.delete(stream);
+    });
     stream.addEventListener('message', (evt) => {
+      if (this.inboundSeen.has(stream)) this.inboundSeen.set(stream, performance.now());
       let frames: Uint8Array[];
       try {
         frames = reader.push(toBytes(evt.data));
@@ -259,18 +343,22 @@ class Libp2pSwarmTransport implements SwarmTransport {
     return res.recipients.length;
   }
 
-  subscribe(topic: string, handler: FrameHandler): () => void {
+  subscribe(topic: string, handler: FrameHandler, options: SubscribeOptions = {}): () => void {
     this.assertOpen();
     const pubsub = this.node.libp2p.services.pubsub;
     let set = this.topicHandlers.get(topic);
     if (set === undefined) {
       set = new Set();
       this.topicHandlers.set(topic, set);
-      pubsub.topicValidators.set(topic, this.validateGossip);
+      pubsub.topicValidators.set(topic, this.validatorFor(topic));
+      scoreTopic(pubsub, topic);
       pubsub.subscribe(topic);
     }
+    const check = options.check;
+    if (check !== undefined) this.checks.set(topic, check);
     set.add(handler);
     return () => {
+      if (check !== undefined && this.checks.get(topic) === check) this.checks.delete(topic);
       const s = this.topicHandlers.get(topic);
       if (s === undefined || !s.delete(handler) || s.size > 0) return;
       this.topicHandlers.delete(topic);
@@ -279,6 +367,11 @@ class Libp2pSwarmTransport implements SwarmTransport {
         pubsub.topicValidators.delete(topic);
       }
     };
+  }
+
+  onGossipReject(handler: GossipRejectHandler): () => void {
+    this.rejectHandlers.add(handler);
+    return () => this.rejectHandlers.delete(handler);
   }
 
   private async openStream(peer: PeerId, out: Outbound, protocol: Channel): Promise<Stream> {
@@ -324,12 +417,13 @@ class Libp2pSwarmTransport implements SwarmTransport {
     const key = outKey(protocol, peer);
     let out = this.outbound.get(key);
     if (out === undefined) {
-      out = { stream: null, opening: null, tail: Promise.resolve() };
+      out = { stream: null, opening: null, tail: Promise.resolve(), lastWrite: performance.now() };
       this.outbound.set(key, out);
     }
     const o = out;
     const write = async (): Promise<void> => {
       this.assertOpen();
+      o.lastWrite = performance.now();
       let stream: Stream;
       try {
         stream = await this.openStream(target, o, protocol);
@@ -342,6 +436,7 @@ class Libp2pSwarmTransport implements SwarmTransport {
         if (o.stream === stream) o.stream = null;
         throw new NetError('send-failed', `write to ${peer} failed: ${(err as Error).message}`);
       }
+      o.lastWrite = performance.now();
       count.frames++;
       count.bytes += frame.byteLength;
     };
@@ -386,7 +481,7 @@ class Libp2pSwarmTransport implements SwarmTransport {
       directReceived: { ...this.directReceived },
       treeSent: { ...this.treeSent },
       treeReceived: { ...this.treeReceived },
-      rejected: { ...this.rejected },
+      rejected: { ...this.rejected, gossip: Object.fromEntries(this.gossipRejected) },
       wire: this.node.meter.snapshot(),
     };
   }
@@ -394,6 +489,10 @@ class Libp2pSwarmTransport implements SwarmTransport {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.idleTimer !== null) clearInterval(this.idleTimer);
+    this.idleTimer = null;
+    this.rejectHandlers.clear();
+    this.checks.clear();
     const { libp2p } = this.node;
     libp2p.services.pubsub.removeEventListener('gossipsub:message', this.onGossip);
     libp2p.removeEventListener('peer:connect', this.onConnect);
@@ -416,6 +515,7 @@ class Libp2pSwarmTransport implements SwarmTransport {
     this.outbound.clear();
     for (const s of this.inboundStreams) s.abort(new NetError('closed', 'transport closed'));
     this.inboundStreams.clear();
+    this.inboundSeen.clear();
     await this.node.stop();
   }
 }

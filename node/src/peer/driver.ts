@@ -57,6 +57,10 @@ export interface PeerDriverOptions {
   readonly token?: Uint8Array | null;
   /** What this peer reports for the relay trees: its upload rate (kbit/s, 0 = unknown) and whether it never relays. */
   readonly capacity?: { readonly upKbps: number; readonly leaf: boolean };
+  /** The peers admitted as members of the run (EngineOptions.admits): state is served only to them. */
+  readonly admits?: (peer: string) => boolean;
+  /** Called with every host record before it is written to the log (the launcher's write-ahead log goes first). */
+  readonly beforeRecord?: (record: HostRecord) => void;
 }
 
 /** SHA-256 of a frame with Node's native hash (the relay trees' anchor check; ~5× the pure-JS one). */
@@ -150,12 +154,14 @@ class LogRecords implements RecordSink {
   constructor(
     private readonly log: EventSink,
     role: DriverRole,
+    private readonly before: ((record: HostRecord) => void) | null = null,
   ) {
     const kinds: RecordKind[] = ['start', 'commit', 'election', 'metric', 'done', 'reject', 'state', 'error', 'tree'];
     if (role === 'volunteer') kinds.push('held');
     this.wants = new Set(kinds);
   }
   record(r: HostRecord): void {
+    this.before?.(r);
     const { ev, ...fields } = r;
     this.log.write(ev, fields);
   }
@@ -200,13 +206,14 @@ export class PeerDriver {
         secret: randomInt(0, 2 ** 47),
         statusIntervalMs: options.statusIntervalMs ?? (this.role === 'observer' ? 0 : 1000),
         ...(options.maxPartialAgeMs !== undefined ? { maxPartialAgeMs: options.maxPartialAgeMs } : {}),
+        ...(options.admits !== undefined ? { admits: options.admits } : {}),
         ...(options.onAction ? { onAction: options.onAction } : {}),
         ...(options.onError ? { onError: options.onError } : {}),
         tree: { hash: nativeFrameHash },
         ...(options.capacity ? { capacity: options.capacity } : {}),
         ...(options.token ? { token: options.token } : {}),
       },
-      { scheduler: this.scheduler, link, evaluator: options.evaluator, identity: new NodeIdentity(t.node.privateKey.raw), events: new LogRecords(this.log, this.role) },
+      { scheduler: this.scheduler, link, evaluator: options.evaluator, identity: new NodeIdentity(t.node.privateKey.raw), events: new LogRecords(this.log, this.role, options.beforeRecord ?? null) },
     );
     this.scheduler.bind(() => this.host.wake());
     this.done = this.host.done;
@@ -236,8 +243,15 @@ export class PeerDriver {
     const t = this.transport;
     const signed = t.node.gossip.signing === 'sign';
     this.unsubscribe.push(
-      t.subscribe(this.bcastTopic, (from, frame) => this.host.receive(frame, signed ? from : undefined)),
-      t.onDirect((from, frame) => this.host.receive(frame, from)),
+      // The topic validator already refused what any peer can tell is wrong (gossip-validate.ts);
+      // the host adds the run's limits and the epoch window, and records the refusals.
+      t.subscribe(this.bcastTopic, (from, frame) => this.host.receive(frame, signed ? from : undefined, 'broadcast'), {
+        check: (frame) => this.host.checkBroadcastFrame(frame),
+      }),
+      t.onGossipReject((topic, reason, source) => {
+        if (topic === this.bcastTopic) this.host.recordRejection(reason, source);
+      }),
+      t.onDirect((from, frame) => this.host.receive(frame, from, 'direct')),
       t.onTree((from, frame) => this.host.receiveRelayed(frame, from)),
       // Partial messages of a peer whose connection closed are kept (until their age limit): its
       // gossip frames may still arrive through other peers.

@@ -184,6 +184,11 @@ export class Aggregator {
     this.outbox.count('step-down');
   }
 
+  /** Whether `peer` is a member of this aggregator's table (heard within a lease). */
+  isMember(peer: PeerId): boolean {
+    return this.agg !== null && this.agg.table.isMember(peer);
+  }
+
   /** A transport hint that `peer`'s connection closed. */
   onDisconnect(peer: PeerId): void {
     const m = this.agg?.table.members.get(peer);
@@ -358,7 +363,8 @@ export class Aggregator {
       this.outbox.count('not-admitted');
       return;
     }
-    const m = T.touch(msg.sender);
+    const m = T.admit(msg.sender);
+    if (m === null) return;
     m.round = body.round;
     m.commitEpoch = body.commitEpoch;
     m.digest.set(body.digest);
@@ -611,6 +617,14 @@ export class Aggregator {
       if (best === null || compareVersion(m.round, m.commitEpoch, m.digest, best.round, best.commitEpoch, best.digest) > 0) best = m;
     }
     if (best !== null && this.chase(best)) return;
+    // A resumed run: never open a round below the state it resumes from; fetch it from its source.
+    const resume = this.ctx.resume;
+    if (resume !== null && L.versionVs(resume.round, resume.commitEpoch, resume.digest) < 0 && resume.source !== this.id) {
+      agg.mode = 'sync';
+      this.replication.startSync(resume.source, resume.round, resume.commitEpoch, resume.digest, true);
+      this.outbox.count('resume-sync');
+      return;
+    }
     const T = agg.table;
     const delta = T.boundary(L.committed);
     this.publishRoster();

@@ -10,10 +10,11 @@ import type { AnyMethod, Vec } from '../methods/types.js';
 import { distSq } from '../vec/kernels.js';
 import { DIGEST_BYTES, replicaDigest, vectorNames } from './digest.js';
 import type { BodyLimits, ReplicaShape } from './messages.js';
+import { wireBytes, type ServingLimits } from './serving.js';
 import { WorkPool } from './work-pool.js';
 import { MAX_STRIPES, maxRosterBytes } from '../tree/roster.js';
 import { isTreeKind, MAX_TREE_FRAMES, maxTreeBodyBytes } from '../tree/wire.js';
-import { FIXED_HEADER_BYTES, MAX_SENDER_BYTES, MIN_FRAME_BYTES } from '../frames/format.js';
+import { DEFAULT_FRAME_BYTES, FIXED_HEADER_BYTES, MAX_FRAME_BYTES, MAX_SENDER_BYTES, MIN_FRAME_BYTES } from '../frames/format.js';
 import { MAX_CHAIN_BYTES } from '../trust/certs.js';
 import { guardSettings, type GuardSettings } from './guard.js';
 
@@ -26,6 +27,24 @@ function checkedGuard(t: GuardSettings): GuardSettings {
     throw new ValidationError('guard.running', 'window ≥ warmup ≥ 1 (integers) and factor > 1');
   }
   return t;
+}
+
+/** A peer id's length as the limits assume it (libp2p Ed25519 peer ids are 52 characters). */
+const TYPICAL_SENDER_BYTES = 52;
+
+/**
+ * Where a resumed run continues (the launcher's checkpoint, announced with the run): the version
+ * every peer must reach before rounds open again, the epoch to continue from, and the peer that
+ * serves that state (the launcher).
+ */
+export interface ResumePoint {
+  readonly round: number;
+  readonly commitEpoch: number;
+  /** Highest epoch seen before the checkpoint: elections continue above it. */
+  readonly epoch: number;
+  readonly digest: Uint8Array;
+  /** The peer that holds this state and serves it. */
+  readonly source: string;
 }
 
 export interface EngineTiming {
@@ -108,6 +127,14 @@ export interface RunContextInit {
    * `bounds: 'running'` is asked for.
    */
   readonly guard?: Partial<GuardSettings>;
+  /** Frame size of the run (the manifest's network.frameBytes; default 64 KiB): byte accounting of served state. */
+  readonly frameBytes?: number;
+  /** Most peers an aggregator keeps in its membership table (default max(1024, 4·M)); further peers are not admitted until some expire. */
+  readonly maxMembers?: number;
+  /** Limits on serving snapshots and replays (serving.ts); defaults from the snapshot size. */
+  readonly serving?: Partial<ServingLimits>;
+  /** A resumed run: the state to reach before rounds open (see ResumePoint). */
+  readonly resume?: ResumePoint | null;
 }
 
 /**
@@ -149,6 +176,16 @@ export interface RunContext {
   readonly admission: AdmissionPolicy;
   readonly guard: GuardSettings;
   readonly limits: BodyLimits;
+  readonly frameBytes: number;
+  readonly maxMembers: number;
+  readonly serving: ServingLimits;
+  /** Frame bytes of a full snapshot of this run (an upper bound), from a typical sender. */
+  readonly snapshotWireBytes: number;
+  /** Frame bytes of a replay of the whole commit log (an upper bound), from a typical sender. */
+  readonly replayWireBytes: number;
+  /** The most one state request may pay for (frame bytes): a snapshot, or a replay of up to 4 snapshots' worth. */
+  readonly largestAnswerWireBytes: number;
+  readonly resume: ResumePoint | null;
   /** Names (sorted) and lengths of the replica's vectors. */
   readonly shape: ReplicaShape;
   /** Digest of the initial replica (round 0), the root of every lineage. */
@@ -185,6 +222,26 @@ export function createRunContext(init: RunContextInit): RunContext {
   const names = vectorNames(replica);
   const shape: ReplicaShape = { names, lengths: names.map((n) => replica.vectors[n].length) };
   const solution = init.solution ?? null;
+  const frameBytes = init.frameBytes ?? DEFAULT_FRAME_BYTES;
+  if (!(Number.isInteger(frameBytes) && frameBytes >= MIN_FRAME_BYTES && frameBytes <= MAX_FRAME_BYTES)) {
+    throw new ValidationError('frameBytes', `must be an integer in [${MIN_FRAME_BYTES}, ${MAX_FRAME_BYTES}], got ${frameBytes}`);
+  }
+  const logRounds = init.logRounds ?? 32;
+  const snapshotWireBytes = wireBytes(stateBodyBound(shape), TYPICAL_SENDER_BYTES, frameBytes);
+  // The most a replay of the whole commit log can cost (commit bodies at their bound).
+  const replayWireBytes = logRounds * wireBytes(commitBodyBound(M, dim), TYPICAL_SENDER_BYTES, frameBytes);
+  // What one request may pay for: a snapshot, or a replay up to four snapshots' worth (a longer one
+  // is cut where its credit ends, and the requester asks again for the rest).
+  const largestAnswer = Math.max(snapshotWireBytes, Math.min(replayWireBytes, 4 * snapshotWireBytes));
+  const serving: ServingLimits = {
+    amplification: init.serving?.amplification ?? 2,
+    // A member may fetch its largest answer twice per lease; all members together eight times that.
+    perPeerBytesPerLease: init.serving?.perPeerBytesPerLease ?? 2 * largestAnswer,
+    totalBytesPerLease: init.serving?.totalBytesPerLease ?? 16 * largestAnswer,
+  };
+  if (!(serving.amplification >= 1)) throw new ValidationError('serving.amplification', `must be ≥ 1, got ${serving.amplification}`);
+  const maxMembers = init.maxMembers ?? Math.max(1024, 4 * M);
+  if (!(Number.isSafeInteger(maxMembers) && maxMembers >= 1)) throw new ValidationError('maxMembers', `must be a positive integer, got ${maxMembers}`);
   const allShards = Object.freeze(Array.from({ length: M }, (_, m) => m));
   const bc = init.broadcast ?? {};
   const broadcast: BroadcastSettings = {
@@ -215,7 +272,7 @@ export function createRunContext(init: RunContextInit): RunContext {
     quorum: init.quorum,
     minPeers: init.minPeers ?? 1,
     timing,
-    logRounds: init.logRounds ?? 32,
+    logRounds,
     successors: init.successors ?? 3,
     syncSlack: init.syncSlack ?? 2,
     missLimit: init.missLimit ?? 2,
@@ -225,6 +282,13 @@ export function createRunContext(init: RunContextInit): RunContext {
     guard: checkedGuard(guardSettings(init.guard, init.guard?.shards ?? null)),
     // 64 bits per coordinate plus slack bounds every compressor's payload (identity: 32).
     limits: { shards: M, maxPayloadBytes: 8 * dim + 4096, allShards },
+    frameBytes,
+    maxMembers,
+    serving,
+    snapshotWireBytes,
+    replayWireBytes,
+    largestAnswerWireBytes: largestAnswer,
+    resume: init.resume ?? null,
     shape,
     initialDigest: replicaDigest(replica, 0, '', names, new Uint8Array(DIGEST_BYTES)),
     workPool: new WorkPool(method),
@@ -249,20 +313,17 @@ export function maxBodyBytes(ctx: RunContext, kind: number): number {
       return 16 + M * (16 + ctx.limits.maxPayloadBytes);
     case 5: // commit
     case 8: // replay
-      return 512 + ctx.limits.maxPayloadBytes + ids + 20 * M + 256 + MAX_CHAIN_BYTES;
-    case 6: // state request
-      return 80;
+      return commitBodyBound(M, ctx.dim);
+    case 6: // state request, padded to pay for the largest answer (serving.ts)
+      return 64 + Math.ceil(ctx.largestAnswerWireBytes / Math.max(1, ctx.serving.amplification)) + 4096;
+    case 7:
+      return stateBodyBound(ctx.shape);
     case 9: // suspect
       return 256;
     case 10: // equivocation
       return 1024;
     case 11: // audit
       return 64 + 9 * M;
-    case 7: {
-      let n = 1024;
-      for (let i = 0; i < ctx.shape.names.length; i++) n += 140 + 8 * ctx.shape.lengths[i];
-      return n;
-    }
     case 12: // roster
       return maxRosterBytes();
     default:
@@ -275,4 +336,21 @@ export function maxTreeFrames(ctx: RunContext): number {
   const body = Math.max(maxBodyBytes(ctx, 5), maxBodyBytes(ctx, 3), maxBodyBytes(ctx, 2));
   const stride = MIN_FRAME_BYTES - FIXED_HEADER_BYTES - 4 - MAX_SENDER_BYTES;
   return Math.min(MAX_TREE_FRAMES, Math.ceil(body / stride));
+}
+
+/** Largest COMMIT body of a run of M shards and dimension `dim`. */
+export function commitBodyBound(M: number, dim: number): number {
+  return 512 + (8 * dim + 4096) + 130 * (M + 16) + 20 * M + 256 + MAX_CHAIN_BYTES;
+}
+
+/** Largest STATE body of a replica of this shape. */
+export function stateBodyBound(shape: ReplicaShape): number {
+  let n = 1024;
+  for (let i = 0; i < shape.names.length; i++) n += 140 + 8 * shape.lengths[i];
+  return n;
+}
+
+/** The same run context continuing from a resume point (every other field shared). */
+export function withResume(ctx: RunContext, resume: ResumePoint | null): RunContext {
+  return { ...ctx, resume };
 }

@@ -55,6 +55,9 @@ export interface ElectionHooks {
 /** Why this peer stopped following its aggregator. */
 type Suspicion = 'silent' | 'stalled' | 'equivocated';
 
+/** No honest epoch reaches this (see `maxPlausibleEpoch`). */
+export const EPOCH_PLAUSIBLE_MAX = 0x7fffffff;
+
 export class Election {
   epoch = 0;
   aggregator: PeerId | null = null;
@@ -62,6 +65,8 @@ export class Election {
   lastHeardAgg = 0;
   /** When the current aggregator last showed progress (a commit, or its adoption). */
   lastProgress = 0;
+  /** When the current epoch was adopted (or the peer started). */
+  adoptedAt = 0;
   private aggWeight = 0;
   private suspectAt: number | null = null;
   private suspicion: Suspicion | null = null;
@@ -84,6 +89,8 @@ export class Election {
     private readonly hooks: ElectionHooks,
   ) {
     this.base = peerBaseHash(ctx.runId, outbox.id);
+    // A resumed run continues above the epochs it had reached.
+    this.epoch = ctx.resume?.epoch ?? 0;
   }
 
   get id(): PeerId {
@@ -102,6 +109,7 @@ export class Election {
   start(): void {
     this.lastHeardAgg = this.outbox.now;
     this.lastProgress = this.outbox.now;
+    this.adoptedAt = this.outbox.now;
   }
 
   /** The encoded certificate chain of the current (epoch, aggregator), for this peer's aggregator messages. */
@@ -122,6 +130,19 @@ export class Election {
       throw e;
     }
     this.trust.book.anchor(chain);
+  }
+
+  /**
+   * Highest epoch a message may plausibly carry now. Epochs advance by one claim after a lease of
+   * silence, so in an honest swarm no side of any partition gets more than about one epoch per
+   * lease ahead of the epoch this peer adopted: allowed are 8 + 2 per lease since then. A peer
+   * that has not adopted an aggregator yet (a joiner) cannot know the run's epoch and allows any
+   * up to EPOCH_PLAUSIBLE_MAX (2³¹ − 1: 136 years of one election per two seconds).
+   */
+  maxPlausibleEpoch(now: number): number {
+    if (this.aggregator === null) return EPOCH_PLAUSIBLE_MAX;
+    const leases = Math.max(0, now - this.adoptedAt) / this.ctx.timing.leaseMs;
+    return Math.min(EPOCH_PLAUSIBLE_MAX, this.epoch + 8 + Math.ceil(2 * leases));
   }
 
   /**
@@ -209,6 +230,7 @@ export class Election {
     this.aggWeight = this.weightOf(aggregator, epoch);
     this.lastHeardAgg = this.outbox.now;
     this.lastProgress = this.outbox.now;
+    this.adoptedAt = this.outbox.now;
     this.successors = [];
     this.succession = null;
     this.suspectAt = null;
@@ -357,8 +379,11 @@ export class Election {
     const book = this.trust.book;
     const prior = this.aggregator === null ? [] : (book.chainOf(this.epoch, this.aggregator) ?? []);
     const tail = prior.slice(0, MAX_CHAIN - 1);
-    if (next === 1) return [{ type: LINK_GENESIS, epoch: 1, claimant: me, sig: this.trust.sign(genesisStatement(this.ctx.runId, me)) }];
     const agg = this.aggregator;
+    // The first epoch of the run, or the first after a resume (no aggregator followed since).
+    if (next === 1 || (agg === null && book.isOpen(next))) {
+      return [{ type: LINK_GENESIS, epoch: next, claimant: me, sig: this.trust.sign(genesisStatement(this.ctx.runId, me, next)) }];
+    }
     if (agg === null) return null;
     const s = this.succession;
     if (s !== null && s.epoch === this.epoch && s.signer === agg && !book.distrusted.has(agg) && s.successors.includes(me)) {

@@ -123,6 +123,19 @@ export class Lineage {
     if (msg.round - this.logFrom >= L) this.logFrom = msg.round - L + 1;
   }
 
+  /** Body bytes of the largest commit in the log (0 when it is empty): sizes replay requests. */
+  largestLoggedCommit(): number {
+    let n = 0;
+    for (const m of this.log) if (m !== null && m.body.length > n) n = m.body.length;
+    return n;
+  }
+
+  /** The last commit applied, when it is still in the log (checkpoints keep it). */
+  lastCommit(): EngineMessage | null {
+    const m = this.log[this.committed % this.log.length];
+    return m !== null && m !== undefined && m.round === this.committed ? m : null;
+  }
+
   /** The logged commit of round r (caller checks `canReplay` first). */
   logged(round: number): EngineMessage {
     return this.log[round % this.log.length] as EngineMessage;

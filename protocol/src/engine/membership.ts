@@ -84,7 +84,39 @@ export class Membership {
     return this.outbox.id;
   }
 
-  /** The record of member `id`, created on first contact; marks it heard now. */
+  private lastCapScan = Number.NEGATIVE_INFINITY;
+
+  /**
+   * The record of member `id`, created on first contact; marks it heard now. Null when the table
+   * is full (`ctx.maxMembers`): a newcomer is admitted only once a member has expired. Expired
+   * members are looked for at most once per heartbeat period, so a flood of newcomers costs O(1)
+   * each.
+   */
+  admit(id: PeerId): Member | null {
+    if (id === this.id || this.members.has(id) || this.members.size < this.ctx.maxMembers) return this.touch(id);
+    const now = this.outbox.now;
+    if (now - this.lastCapScan >= this.ctx.timing.heartbeatMs) {
+      this.lastCapScan = now;
+      for (const m of this.members.values()) {
+        if (m.id !== this.id && (now - m.lastHeard > this.ctx.timing.leaseMs || m.disconnected) && m.holding.size === 0) {
+          this.members.delete(m.id);
+          this.dirty = true;
+          this.outbox.count('member-expired');
+        }
+      }
+    }
+    if (this.members.size < this.ctx.maxMembers) return this.touch(id);
+    this.outbox.count('member-cap');
+    return null;
+  }
+
+  /** Whether `id` is a member heard within a lease. */
+  isMember(id: PeerId): boolean {
+    const m = this.members.get(id);
+    return m !== undefined && this.outbox.now - m.lastHeard <= this.ctx.timing.leaseMs;
+  }
+
+  /** The record of member `id`, created on first contact (callers outside `admit` only touch existing members or this peer); marks it heard now. */
   touch(id: PeerId): Member {
     let m = this.members.get(id);
     if (m === undefined) {

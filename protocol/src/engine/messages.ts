@@ -459,14 +459,22 @@ export interface StateRequestBody {
   readonly digest: Uint8Array;
   /** Ask for a full snapshot even if a replay is possible (diverged requester). */
   readonly snapshot: boolean;
+  /**
+   * Zero bytes that pay for the answer: a server sends back at most twice a request's bytes
+   * (serving.ts), so a requester pads to half of what it expects. Decoded as its length.
+   */
+  readonly padding?: number;
 }
 
 export function encodeStateRequest(b: StateRequestBody): Uint8Array {
-  return new ByteWriter(24)
+  const pad = b.padding ?? 0;
+  const w = new ByteWriter(32 + pad)
     .varint(b.round)
     .raw(b.digest)
     .u8(b.snapshot ? 1 : 0)
-    .finish();
+    .varint(pad);
+  if (pad > 0) w.raw(new Uint8Array(pad));
+  return w.finish();
 }
 
 export function decodeStateRequest(bytes: Uint8Array): StateRequestBody {
@@ -475,8 +483,10 @@ export function decodeStateRequest(bytes: Uint8Array): StateRequestBody {
   const digest = readDigest(r, 'digest');
   const s = r.u8('snapshot');
   if (s > 1) r.fail('snapshot', `must be 0 or 1, got ${s}`);
+  const padding = r.varint('padding', bytes.length);
+  r.raw(padding, 'padding');
   r.end();
-  return { round, digest, snapshot: s === 1 };
+  return { round, digest, snapshot: s === 1, padding };
 }
 
 // ------------------------------------------------------------------ STATE

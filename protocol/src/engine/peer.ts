@@ -104,6 +104,10 @@
  * certified aggregator behind it and only as the answer to this peer's own request; two different
  * signed commits for one (epoch, round) are a proof that bans their signer; an aggregator that
  * keeps its lease but commits nothing for `stallDeadlines` deadlines is replaced.
+ * What a peer can make another spend is bounded (README "Resource limits"): state is served only to
+ * members, at most twice the bytes of each request and within per-peer and total token buckets
+ * (serving.ts); the membership table is capped (`maxMembers`); the host's reassembler holds only
+ * what arrived, within per-sender budgets; a resumed run opens no round below its resume point.
  *
  * **Roles.** The peer is a dispatcher over role objects whose imports point downward only:
  * `Outbox` (actions, counters), `Lineage` (replica, digest, commit log), `Election` (epochs,
@@ -120,14 +124,15 @@
  * bounds each kind's body for the frame reassembler. One `RunContext` may be shared by every peer
  * a process hosts.
  */
-import { MashaError } from '../errors.js';
+import { MashaError, ValidationError } from '../errors.js';
+import { digestEquals, replicaDigest } from './digest.js';
 import type { Vec, ReplicaState } from '../methods/types.js';
 import { Aggregator } from './aggregator.js';
 import type { RunContext } from './context.js';
 import { Device } from './device.js';
 import { Election } from './election.js';
 import { Lineage } from './lineage.js';
-import { AN_GATHER, decodeAnnounce, decodeAudit, decodeCommit, decodeEquivocation, decodeOpen, decodeSuspect, ENGINE_CODEC, MSG } from './messages.js';
+import { AN_GATHER, decodeAnnounce, decodeAudit, decodeCommit, decodeEquivocation, decodeOpen, decodeStateInto, decodeSuspect, ENGINE_CODEC, encodeState, MSG } from './messages.js';
 import type { Identity } from '../ports/identity.js';
 import { hashString } from '../rng/streams.js';
 import { Trust } from './trust.js';
@@ -140,6 +145,24 @@ import { decodeRosterShared } from '../tree/roster.js';
 export type { Counters } from './outbox.js';
 export { claimSpread } from './election.js';
 export { phaseCode } from './phase-code.js';
+
+/** Per-peer options of the engine (what the host knows that the run context does not). */
+export interface EngineOptions {
+  /**
+   * The peers this host admits as members of the run (an admission policy: join tokens, an
+   * allowlist, or what a launcher heard of its volunteers). State is served only to admitted
+   * peers; an observer serves state only when it is given this (a resumed run's source).
+   */
+  readonly admits?: (peer: PeerId) => boolean;
+  /** This peer's join token, for runs whose admission policy asks for one. */
+  readonly token?: Uint8Array | null;
+  /**
+   * Keys this peer's private draws (which answers it audits, guard.ts): runtimes pass fresh
+   * entropy so that no holder can predict an audit; without it a value derived from (run, id) is
+   * used (deterministic, for simulations).
+   */
+  readonly secret?: number;
+}
 
 export interface PeerSnapshot {
   readonly id: PeerId;
@@ -168,13 +191,11 @@ export class MashaPeer implements EnginePeer {
   /** Bans, refusals, bounds and audits of this peer's aggregations (guard.ts). */
   readonly guard: Guard;
 
-  /**
-   * `identity`: this peer's signer (and the check of other peers' signatures); `token`: its join
-   * token, for runs whose admission policy asks for one; `secret` keys this peer's private draws
-   * (which answers it audits, guard.ts): runtimes pass fresh entropy so that no holder can predict
-   * an audit; without it a value derived from (run, id) is used (deterministic, for simulations).
-   */
-  constructor(id: PeerId, ctx: RunContext, role: EngineRole, identity: Identity, token: Uint8Array | null = null, secret?: number) {
+  /** `identity`: this peer's signer (and the check of other peers' signatures). */
+  constructor(id: PeerId, ctx: RunContext, role: EngineRole, identity: Identity, options: EngineOptions = {}) {
+    const admits = options.admits ?? null;
+    const token = options.token ?? null;
+    const secret = options.secret;
     this.id = id;
     this.ctx = ctx;
     const outbox = new Outbox(id, ctx, role);
@@ -200,6 +221,11 @@ export class MashaPeer implements EnginePeer {
       resetServer: () => this.aggregator.resetServer(),
       onDone: () => this.aggregator.onDone(),
       epoch: () => this.election.epoch,
+      mayServe: (peer) => {
+        if (admits !== null && !admits(peer)) return false;
+        if (role === 'observer') return admits !== null;
+        return this.aggregator.active ? this.aggregator.isMember(peer) : peer === this.election.aggregator;
+      },
     });
     this.outbox = outbox;
     this.lineage = lineage;
@@ -259,6 +285,72 @@ export class MashaPeer implements EnginePeer {
   /** ‖z − z*‖² / ‖z⁰ − z*‖² of this peer's replica, or null when z* is unknown. */
   relDist(): number | null {
     return this.lineage.relDist();
+  }
+
+  /** The epoch this peer is in (cheap; `snapshot()` has the rest). */
+  get epoch(): number {
+    return this.election.epoch;
+  }
+
+  /** Highest epoch a message may plausibly carry at `now` (gossip validation; Election.maxPlausibleEpoch). */
+  maxPlausibleEpoch(now: number): number {
+    return this.election.maxPlausibleEpoch(now);
+  }
+
+  /** The last commit applied, while it is in the commit log (checkpoints keep it). */
+  lastCommit(): EngineMessage | null {
+    return this.lineage.lastCommit();
+  }
+
+  /** The commit of `round` while it is in the commit log, else null. */
+  loggedCommit(round: number): EngineMessage | null {
+    const L = this.lineage;
+    if (round < 1 || round > L.committed || L.committed - round >= L.logLength) return null;
+    const m = L.logged(round);
+    return m !== null && m !== undefined && m.round === round ? m : null;
+  }
+
+  /** The replica as a STATE body (checkpoints). */
+  encodeState(): Uint8Array {
+    const L = this.lineage;
+    return encodeState(
+      { round: L.committed, commitEpoch: L.commitEpoch, digest: L.digest, iteration: L.replica.iteration, initialized: L.replica.initialized, nextPhase: L.nextPhase ?? '' },
+      L.replica.vectors,
+      this.ctx.shape,
+      L.cert,
+    ).slice();
+  }
+
+  /**
+   * Restores this peer, before it starts, from a checkpoint's state (a STATE body, checked like a
+   * received snapshot: its vectors must hash to its digest), the highest epoch seen then, and the
+   * commits applied after it (a write-ahead log, in order; those at or below the state's round
+   * are skipped, the first that does not extend it ends the replay). No action comes of it:
+   * nothing was sent or timed. Returns the round reached and how many commits were re-applied.
+   */
+  restore(state: Uint8Array, epoch: number, commits: readonly EngineMessage[]): { round: number; replayed: number } {
+    this.outbox.begin(0);
+    const L = this.lineage;
+    const scratch = L.spare();
+    const h = decodeStateInto(state, this.ctx.shape, scratch.vectors);
+    scratch.iteration = h.iteration;
+    scratch.initialized = h.initialized;
+    if (!digestEquals(replicaDigest(scratch, h.round, h.nextPhase, this.ctx.shape.names), h.digest)) {
+      throw new ValidationError('checkpoint', 'the checkpointed state does not hash to the digest it names');
+    }
+    if (h.nextPhase !== '') this.ctx.method.phase(h.nextPhase);
+    L.install(h);
+    this.election.epoch = Math.max(this.election.epoch, epoch, h.commitEpoch);
+    let replayed = 0;
+    for (const m of commits) {
+      if (m.round <= L.committed) continue;
+      if (!this.replication.restoreCommit(m)) break;
+      replayed++;
+    }
+    this.election.epoch = Math.max(this.election.epoch, L.commitEpoch);
+    // The launcher's own checkpoint: the epoch above it is open to claims (certs.ts, GENESIS).
+    this.trust.book.open(this.election.epoch);
+    return { round: L.committed, replayed };
   }
 
   snapshot(): PeerSnapshot {

@@ -19,13 +19,14 @@
  */
 import type { AnyMethod } from '../methods/types.js';
 import type { PhaseName } from '../methods/types.js';
-import type { RunContext } from './context.js';
+import { commitBodyBound, stateBodyBound, type RunContext } from './context.js';
 import type { Device } from './device.js';
 import { digestEquals, digestHex, replicaDigest } from './digest.js';
 import { compareVersion, type Lineage } from './lineage.js';
 import { type DecodedCommit, type StateHeader, decodeCommit, decodeStateInto, decodeStateRequest, encodeState, encodeStateRequest, MSG } from './messages.js';
 import type { Outbox } from './outbox.js';
 import type { Trust } from './trust.js';
+import { ServingGate, stateRequestPadding, wireBytes } from './serving.js';
 import type { EngineMessage, PeerId, TimerKind } from './types.js';
 
 /** A device this many commits behind may just be waiting for them (see `reconcile`). */
@@ -47,6 +48,8 @@ export interface ReplicationHooks {
   onDone(): void;
   /** The epoch of the current aggregator. */
   epoch(): number;
+  /** Whether `peer` is a member this peer serves state to (serving.ts). */
+  mayServe(peer: PeerId): boolean;
 }
 
 interface SyncTarget {
@@ -62,9 +65,13 @@ export class Replication {
   sync: SyncTarget | null = null;
   /** A newer version heard of while its commits may still be in flight (see `reconcile`). */
   private behind: Omit<SyncTarget, 'since'> | null = null;
-  private readonly served = new Map<PeerId, { at: number; round: number }>();
   /** The newest commit known to be on its way down the relay trees (its anchor arrived), and when. */
   private inbound: { epoch: number; round: number; at: number } | null = null;
+  private gate: ServingGate | null = null;
+  /** The next request pays for a full snapshot (the last one timed out: its padding may have been short). */
+  private payForSnapshot = false;
+  /** Largest commit body heard (applied or not): sizes the padding of replay requests. */
+  private commitBytesSeen = 0;
   /** The peer this peer last asked for state, and until when its replays are taken. */
   private asked: { from: PeerId; until: number } | null = null;
   /** Commits received ahead of a missing one (bounded by the log length), by round. */
@@ -90,6 +97,7 @@ export class Replication {
 
   /** A commit heard from the aggregator: apply it, count a duplicate, or keep it and catch up. */
   onCommit(msg: EngineMessage, body: DecodedCommit): void {
+    if (msg.body.length > this.commitBytesSeen) this.commitBytesSeen = msg.body.length;
     const L = this.lineage;
     const r = msg.round;
     if (L.extendedBy(r, body.parentDigest)) {
@@ -127,11 +135,37 @@ export class Replication {
     return true;
   }
 
+  /**
+   * Re-applies a commit this peer applied before a restart (a launcher's write-ahead log): the
+   * same application as `applyCommit`, no actions. False when it does not extend the state;
+   * throws when it does not reproduce its digest (the log does not belong to this state).
+   */
+  restoreCommit(msg: EngineMessage): boolean {
+    const body = decodeCommit(msg.body, this.ctx.limits);
+    const L = this.lineage;
+    if (!L.extendedBy(msg.round, body.parentDigest) || body.phase !== L.expectedPhase() || body.iteration !== L.replica.iteration) return false;
+    const info = this.method.phase(body.phase);
+    const payload = body.payload === null ? null : info.downlink.decode(body.payload, this.ctx.dim);
+    L.apply(msg.round, msg.epoch, body.phase, { payload, flags: body.flags, included: body.included }, () => this.device.adoptPending(msg.round, body.included));
+    if (payload !== null) info.downlink.release?.(payload);
+    if (!digestEquals(L.digest, body.digest)) throw new Error(`restoring round ${msg.round}: the logged commit does not reproduce its digest`);
+    L.logCommit(msg);
+    return true;
+  }
+
   /** Logs an applied commit (for replays), emits its `commit` action, and checks for the end of the run. */
   recordCommit(msg: EngineMessage, iteration: number, phase: PhaseName, included: readonly number[]): void {
     const L = this.lineage;
     L.logCommit(msg);
-    this.outbox.push({ type: 'commit', epoch: msg.epoch, round: msg.round, iteration, phase, included, digest: L.digestHex });
+    this.outbox.push({
+      type: 'commit',
+      epoch: msg.epoch,
+      round: msg.round,
+      iteration,
+      phase,
+      included,
+      digest: L.digestHex,
+    });
     this.checkDone();
   }
 
@@ -166,7 +200,12 @@ export class Replication {
         const b = this.behind;
         if (b === null) this.outbox.setTimer('behind', this.ctx.timing.syncGraceMs);
         if (b === null || compareVersion(round, epoch, digest, b.round, b.commitEpoch, b.digest) > 0) {
-          this.behind = { from: aggregator, round, commitEpoch: epoch, digest: digest.slice() };
+          this.behind = {
+            from: aggregator,
+            round,
+            commitEpoch: epoch,
+            digest: digest.slice(),
+          };
         }
         return;
       }
@@ -187,9 +226,21 @@ export class Replication {
       return;
     }
     const L = this.lineage;
-    this.sync = { from, since: now, round, commitEpoch: epoch, digest: digest.slice() };
+    this.sync = {
+      from,
+      since: now,
+      round,
+      commitEpoch: epoch,
+      digest: digest.slice(),
+    };
     this.asked = { from, until: now + this.ctx.timing.syncTimeoutMs };
-    const body = encodeStateRequest({ round: L.committed, digest: L.digest, snapshot });
+    const body = encodeStateRequest({
+      round: L.committed,
+      digest: L.digest,
+      snapshot,
+      padding: this.padding(from, round, snapshot),
+    });
+    this.payForSnapshot = false;
     this.outbox.send(from, this.outbox.message(MSG.STATE_REQUEST, this.hooks.epoch(), L.committed, 0, body));
     this.outbox.setTimer('sync', this.ctx.timing.syncTimeoutMs);
     this.outbox.count('sync-request');
@@ -199,6 +250,29 @@ export class Replication {
   noteInbound(epoch: number, round: number): void {
     const i = this.inbound;
     if (i === null || round > i.round || (round === i.round && epoch > i.epoch)) this.inbound = { epoch, round, at: this.outbox.now };
+  }
+
+  /**
+   * Padding of a state request to `from` for the state of `round`: half of the answer expected —
+   * a snapshot, or the commits missing when a replay is likely (few enough, and this peer has
+   * seen commits to size them by), whichever is smaller.
+   */
+  private padding(from: PeerId, round: number, snapshot: boolean): number {
+    const ctx = this.ctx;
+    const L = this.lineage;
+    const snap = wireBytes(stateBodyBound(ctx.shape), from.length, ctx.frameBytes);
+    const missing = round - L.committed;
+    // Commits run about as large as those heard lately; with none heard, at their bound.
+    const heard = Math.max(L.largestLoggedCommit(), this.commitBytesSeen);
+    const commitBytes = heard > 0 ? Math.ceil(1.25 * heard) + 64 : commitBodyBound(ctx.shards, ctx.dim);
+    // A replay is likely when few enough commits are missing for the log.
+    const replay = !snapshot && missing >= 1 && missing <= L.logLength ? missing * wireBytes(commitBytes, from.length, ctx.frameBytes) : null;
+    // After a timeout (a replay cut short, or a snapshot sent instead of a replay), pay for either.
+    const wanted = replay === null ? snap : this.payForSnapshot ? Math.max(snap, replay) : replay;
+    // Never more than a request may carry (a longer replay is cut and asked for again).
+    const expected = Math.min(wanted, ctx.largestAnswerWireBytes);
+    const base = wireBytes(32, this.id.length, ctx.frameBytes);
+    return stateRequestPadding(expected, base, ctx.serving.amplification);
   }
 
   /** The grace of `reconcile` is over: fetch what has not arrived meanwhile. */
@@ -230,7 +304,9 @@ export class Replication {
     if (this.hooks.isAggregating()) {
       this.hooks.syncFailed(s.from, s.round, s.digest);
     } else if (aggregator !== null && L.versionVs(s.round, s.commitEpoch, s.digest) < 0) {
-      // Still behind: ask the aggregator again (or a fresh one, after an election).
+      // Still behind: ask the aggregator again (or a fresh one, after an election), paying for the
+      // worst case this time (a replay cut short by its credit, or a snapshot it did not pay for).
+      this.payForSnapshot = true;
       this.startSync(aggregator, s.round, s.commitEpoch, s.digest, s.round <= L.committed);
     }
   }
@@ -262,26 +338,44 @@ export class Replication {
 
   onStateRequest(msg: EngineMessage): void {
     const body = decodeStateRequest(msg.body);
-    if (this.outbox.role === 'observer') {
-      this.outbox.count('misdirected');
+    const from = msg.sender;
+    if (!this.hooks.mayServe(from)) {
+      this.outbox.count('state-request-not-member');
       return;
     }
-    const from = msg.sender;
     const L = this.lineage;
+    const ctx = this.ctx;
     const now = this.outbox.now;
     if (body.round >= L.committed && !(body.snapshot && body.round === L.committed)) {
       this.outbox.count('state-request-not-behind');
       return;
     }
-    const last = this.served.get(from);
-    if (last && last.round === body.round && now - last.at < this.ctx.timing.syncTimeoutMs / 2) {
-      this.outbox.count('state-request-throttled');
-      return;
-    }
-    this.served.set(from, { at: now, round: body.round });
+    const gate = (this.gate ??= new ServingGate(ctx.serving, ctx.timing.leaseMs, now));
+    // What this request may get back: twice its own frame bytes.
+    const credit = gate.credit(wireBytes(msg.body.length, from.length, ctx.frameBytes));
+    const cost = (bodyBytes: number): number => wireBytes(bodyBytes, this.id.length, ctx.frameBytes);
     if (!body.snapshot && L.canReplay(body.round, body.digest)) {
-      for (let r = body.round + 1; r <= L.committed; r++) this.outbox.send(from, { ...L.logged(r), kind: MSG.REPLAY, sender: this.id });
-      this.outbox.count('replays-served');
+      // Replays, not a snapshot, whenever the log allows: a snapshot resets the requester's shard
+      // memories (a forced refresh), a replay keeps them.
+      let sent = 0;
+      let n = 0;
+      for (let r = body.round + 1; r <= L.committed; r++) {
+        const m = L.logged(r);
+        const c = cost(m.body.length);
+        if (sent + c > credit) {
+          this.outbox.count(n === 0 ? 'state-request-unpaid' : 'replay-cut');
+          break;
+        }
+        const refused = gate.take(from, c, now);
+        if (refused !== null) {
+          this.outbox.count(refused);
+          break;
+        }
+        this.outbox.send(from, { ...m, kind: MSG.REPLAY, sender: this.id });
+        sent += c;
+        n++;
+      }
+      if (n > 0) this.outbox.count('replays-served');
       return;
     }
     const header: StateHeader = {
@@ -292,7 +386,17 @@ export class Replication {
       initialized: L.replica.initialized,
       nextPhase: L.nextPhase ?? '',
     };
-    const state = encodeState(header, L.replica.vectors, this.ctx.shape, L.cert);
+    const state = encodeState(header, L.replica.vectors, ctx.shape, L.cert);
+    const c = cost(state.length);
+    if (c > credit) {
+      this.outbox.count('state-request-unpaid');
+      return;
+    }
+    const refused = gate.take(from, c, now);
+    if (refused !== null) {
+      this.outbox.count(refused);
+      return;
+    }
     this.outbox.send(from, this.outbox.message(MSG.STATE, this.hooks.epoch(), L.committed, 0, state));
     this.outbox.count('snapshots-served');
   }

@@ -56,6 +56,9 @@ export class Trust {
     const a = ctx.admission;
     const allow = a.policy === 'allowlist' ? new Set(a.peers ?? []) : null;
     this.book = new EpochBook(ctx.runId, identity, allow === null ? undefined : (p) => allow.has(p));
+    // A resumed run (the launcher's signed announcement names the resume point): the first epoch
+    // above the checkpoint's is open to claims, as epoch 1 is at the start.
+    if (ctx.resume !== null) this.book.open(ctx.resume.epoch);
   }
 
   sign(bytes: Uint8Array): Uint8Array {
@@ -115,8 +118,15 @@ export class Trust {
     return { statement, signer: v?.signer ?? msg.sender, sig: body.sig };
   }
 
-  /** True when `cert` certifies version (round, epoch, digest): statement matches, signer certified, signature valid. */
+  /**
+   * True when `cert` certifies version (round, epoch, digest): statement matches, signer certified,
+   * signature valid. A resumed run's resume point is certified without one: the launcher vouches
+   * for it (its signed announcement, or its own checkpoint), and after a total crash the signer of
+   * its last commit is certified by no chain any new peer could hold.
+   */
   verifyVersion(cert: CommitCert | null, round: number, epoch: number, digest: Uint8Array): boolean {
+    const r = this.ctx.resume;
+    if (r !== null && round === r.round && epoch === r.commitEpoch && digestEquals(digest, r.digest)) return true;
     if (cert === null) return false;
     const s = parseCommitStatement(cert.statement);
     if (s === null || s.round !== round || s.epoch !== epoch || !digestEquals(s.digest, digest)) return false;

@@ -23,6 +23,9 @@ export type FrameErrorCode =
   | 'too-many-chunks'
   | 'too-many-partials'
   | 'buffer-full'
+  | 'sender-budget'
+  // PeerHost
+  | 'wrong-path'
   | 'conflict'
   | 'bad-digest';
 

@@ -16,8 +16,21 @@ export interface ReassemblerLimits {
   readonly maxPartialsPerSender?: number;
   /** Most partial messages in all (default 4,096). */
   readonly maxPartials?: number;
-  /** Most bytes held by partial messages: bodies plus 5 bytes per chunk of bookkeeping (default 256 MiB). */
+  /**
+   * Most bytes held by partial messages in all: the chunks received so far (a partial's body
+   * buffer only once half of it has arrived) plus CHUNK_OVERHEAD_BYTES of bookkeeping per chunk
+   * (default 256 MiB). When a chunk would exceed it, the partials that have waited longest for a
+   * chunk are dropped to make room (a message in flight keeps receiving chunks; one a sender
+   * abandoned or trickles does not).
+   */
   readonly maxBufferedBytes?: number;
+  /**
+   * Most bytes held by the partial messages of one sender (same accounting; default: a quarter of
+   * `maxBufferedBytes`). Give it room for the largest message a sender may legitimately send.
+   * When a chunk would exceed it, that sender's other partials that have waited longest are
+   * dropped first; if that is not enough the chunk's own partial is dropped ('sender-budget').
+   */
+  readonly maxBytesPerSender?: number;
   /** Oldest a partial message may get, measured from its first chunk, in the caller's clock units (default 60,000). */
   readonly maxAgeMs?: number;
   /** Accept frames of this run only (64 lower-case hex digits); default: any run. */
@@ -50,20 +63,39 @@ export interface ReassemblerCounters {
   readonly expired: number;
   /** Partial messages now held. */
   readonly partials: number;
-  /** Bytes now held by partial messages (bodies + 5 bytes per chunk). */
+  /** Bytes now held by partial messages (received chunks, or the body once allocated, + CHUNK_OVERHEAD_BYTES per chunk). */
   readonly bufferedBytes: number;
+  /** Partial messages dropped to make room under a byte budget (total or per sender). */
+  readonly evicted: number;
 }
 
+/** Bookkeeping bytes charged per chunk held (map entry, CRC, the chunk's view). */
+export const CHUNK_OVERHEAD_BYTES = 16;
+
+/**
+ * A message being reassembled. Nothing is allocated for chunks that have not arrived: until half
+ * of the body is in, chunks are kept as they came (`chunks`, index → bytes and CRC); then the body
+ * buffer is allocated and every later chunk is written into it (`body`, `have`, `crcs`). So what a
+ * partial holds is at most twice what its sender actually sent, whatever length its header
+ * declares.
+ */
 interface PartialMessage {
   readonly key: string;
   readonly first: FrameHeader;
+  readonly sender: string;
   readonly createdAt: number;
-  readonly body: Uint8Array;
-  /** have[i] = 1 once chunk i is written. */
-  readonly have: Uint8Array;
-  /** Chunk CRCs, u32 LE in chunk order: the input of the message digest. */
-  readonly crcs: Uint8Array;
-  readonly cost: number;
+  /** When its last new chunk arrived (eviction picks the longest wait). */
+  lastChunkAt: number;
+  chunks: Map<number, { readonly bytes: Uint8Array; readonly crc: number }> | null;
+  body: Uint8Array | null;
+  /** have[i] = 1 once chunk i is written into `body`. */
+  have: Uint8Array | null;
+  /** Chunk CRCs, u32 LE in chunk order (allocated with `body`): the input of the message digest. */
+  crcs: Uint8Array | null;
+  /** Bytes of chunk payloads received. */
+  receivedBytes: number;
+  /** Bytes charged against the budgets now. */
+  cost: number;
   received: number;
 }
 
@@ -98,6 +130,7 @@ export class Reassembler {
   private readonly maxPartialsPerSender: number;
   private readonly maxPartials: number;
   private readonly maxBufferedBytes: number;
+  private readonly maxBytesPerSender: number;
   private readonly maxAge: number;
   private readonly runId: string | undefined;
   private readonly rememberCompleted: number;
@@ -105,6 +138,9 @@ export class Reassembler {
 
   private readonly partials = new Map<string, PartialMessage>();
   private readonly bySender = new Map<string, Set<string>>();
+  /** Bytes charged per sender. */
+  private readonly senderBytes = new Map<string, number>();
+  private nEvicted = 0;
   private readonly completed = new Set<string>();
   private buffered = 0;
   private nFramesAccepted = 0;
@@ -124,6 +160,7 @@ export class Reassembler {
     this.maxPartialsPerSender = limit(limits.maxPartialsPerSender, 8, 'maxPartialsPerSender');
     this.maxPartials = limit(limits.maxPartials, 4096, 'maxPartials');
     this.maxBufferedBytes = limit(limits.maxBufferedBytes, 256 * 1024 * 1024, 'maxBufferedBytes');
+    this.maxBytesPerSender = Math.min(this.maxBufferedBytes, limit(limits.maxBytesPerSender, Math.max(1, Math.floor(this.maxBufferedBytes / 4)), 'maxBytesPerSender'));
     const age = limits.maxAgeMs ?? 60_000;
     if (typeof age !== 'number' || !(age >= 0)) throw new FrameError('bad-options', `maxAgeMs must be ≥ 0, got ${String(age)}`);
     this.maxAge = age;
@@ -183,7 +220,7 @@ export class Reassembler {
       this.nExpired++;
       p = undefined;
     }
-    if (p !== undefined) return this.addChunk(p, frame);
+    if (p !== undefined) return this.addChunk(p, frame, now);
 
     if (frame.count === 1) return this.completeSingle(key, frame);
     return this.startPartial(key, frame, now);
@@ -227,6 +264,7 @@ export class Reassembler {
       expired: this.nExpired,
       partials: this.partials.size,
       bufferedBytes: this.buffered,
+      evicted: this.nEvicted,
     };
   }
 
@@ -247,18 +285,23 @@ export class Reassembler {
     if (this.partials.size >= this.maxPartials) {
       this.refuse('buffer-full', `${this.partials.size} partial messages held (limit ${this.maxPartials})`);
     }
-    const cost = frame.totalLength + 5 * frame.count;
-    if (this.buffered + cost > this.maxBufferedBytes) {
-      this.refuse('buffer-full', `holding ${this.buffered} bytes; ${cost} more would exceed ${this.maxBufferedBytes}`);
+    // The first chunk alone can never fit: refuse before keeping anything.
+    const firstCost = frame.payload.length + CHUNK_OVERHEAD_BYTES;
+    if (firstCost > this.maxBytesPerSender || firstCost > this.maxBufferedBytes) {
+      this.refuse('buffer-full', `a chunk of ${frame.payload.length} bytes exceeds the byte budget`);
     }
     const p: PartialMessage = {
       key,
       first: frame,
+      sender: frame.sender,
       createdAt: now,
-      body: new Uint8Array(frame.totalLength),
-      have: new Uint8Array(frame.count),
-      crcs: new Uint8Array(4 * frame.count),
-      cost,
+      lastChunkAt: now,
+      chunks: new Map(),
+      body: null,
+      have: null,
+      crcs: null,
+      receivedBytes: 0,
+      cost: 0,
       received: 0,
     };
     this.partials.set(key, p);
@@ -267,11 +310,10 @@ export class Reassembler {
       this.bySender.set(frame.sender, mine);
     }
     mine.add(key);
-    this.buffered += cost;
-    return this.addChunk(p, frame);
+    return this.addChunk(p, frame, now);
   }
 
-  private addChunk(p: PartialMessage, frame: Frame): EngineMessage | null {
+  private addChunk(p: PartialMessage, frame: Frame, now: number): EngineMessage | null {
     const h = p.first;
     if (
       frame.totalLength !== h.totalLength ||
@@ -289,25 +331,98 @@ export class Reassembler {
     }
     const i = frame.index;
     const offset = i * h.stride;
-    if (p.have[i] === 1) {
-      if (getU32(p.crcs, 4 * i) === frame.payloadCrc && sameBytes(p.body.subarray(offset, offset + frame.payload.length), frame.payload)) {
+    const held = p.body !== null ? (p.have![i] === 1 ? { bytes: p.body.subarray(offset, offset + frame.payload.length), crc: getU32(p.crcs!, 4 * i) } : undefined) : p.chunks!.get(i);
+    if (held !== undefined) {
+      if (held.crc === frame.payloadCrc && sameBytes(held.bytes, frame.payload)) {
         this.nDuplicates++;
         return null;
       }
       this.drop(p);
       this.refuse('conflict', `chunk ${i} arrived twice with different bytes`);
     }
-    p.body.set(frame.payload, offset);
-    p.have[i] = 1;
-    putU32(p.crcs, 4 * i, frame.payloadCrc);
+    // Charge the chunk (or, at the half-way mark, the body buffer it moves into) before keeping it.
+    const n = frame.payload.length;
+    const allocate = p.body === null && 2 * (p.receivedBytes + n) >= h.totalLength;
+    const newCost = (allocate ? h.totalLength : p.body !== null ? p.cost - CHUNK_OVERHEAD_BYTES * p.received : p.receivedBytes + n) + CHUNK_OVERHEAD_BYTES * (p.received + 1);
+    this.makeRoom(p, newCost - p.cost, now);
+    this.charge(p, newCost - p.cost);
+    if (allocate) {
+      const body = new Uint8Array(h.totalLength);
+      const have = new Uint8Array(h.count);
+      const crcs = new Uint8Array(4 * h.count);
+      for (const [j, c] of p.chunks!) {
+        body.set(c.bytes, j * h.stride);
+        have[j] = 1;
+        putU32(crcs, 4 * j, c.crc);
+      }
+      p.body = body;
+      p.have = have;
+      p.crcs = crcs;
+      p.chunks = null;
+    }
+    if (p.body !== null) {
+      p.body.set(frame.payload, offset);
+      p.have![i] = 1;
+      putU32(p.crcs!, 4 * i, frame.payloadCrc);
+    } else {
+      p.chunks!.set(i, { bytes: this.immutableFrames ? frame.payload : frame.payload.slice(), crc: frame.payloadCrc });
+    }
+    p.receivedBytes += n;
     p.received++;
+    p.lastChunkAt = now;
     this.nFramesAccepted++;
     if (p.received < h.count) return null;
     this.drop(p);
-    if (messageDigest(h, p.crcs) !== h.digest) {
+    // Complete: the body was allocated at the half-way mark at the latest (a one-chunk message
+    // never gets here), so every chunk is in it.
+    if (messageDigest(h, p.crcs!) !== h.digest) {
       this.refuse('bad-digest', 'reassembled chunks do not match the message digest');
     }
-    return this.complete(p.key, h, p.body);
+    return this.complete(p.key, h, p.body!);
+  }
+
+  /**
+   * Makes room for `extra` more bytes of partial `p` under the per-sender and total budgets by
+   * dropping the partials that have waited longest for a chunk (the sender's own first); refuses
+   * the chunk (dropping `p`) when that cannot be done without dropping `p` itself.
+   */
+  private makeRoom(p: PartialMessage, extra: number, now: number): void {
+    if (extra <= 0) return;
+    const senderHeld = this.senderBytes.get(p.sender) ?? 0;
+    if (senderHeld + extra > this.maxBytesPerSender) {
+      const mine = [...(this.bySender.get(p.sender) ?? [])].map((k) => this.partials.get(k)!).filter((q) => q !== p);
+      mine.sort((a, b) => a.lastChunkAt - b.lastChunkAt);
+      let held = senderHeld;
+      for (const q of mine) {
+        if (held + extra <= this.maxBytesPerSender) break;
+        held -= q.cost;
+        this.drop(q);
+        this.nEvicted++;
+      }
+      if (held + extra > this.maxBytesPerSender) {
+        this.drop(p);
+        this.refuse('sender-budget', `sender ${p.sender} holds ${held} bytes of partial messages; ${extra} more would exceed ${this.maxBytesPerSender}`);
+      }
+    }
+    if (this.buffered + extra > this.maxBufferedBytes) {
+      const others = [...this.partials.values()].filter((q) => q !== p && now - q.lastChunkAt >= 0);
+      others.sort((a, b) => a.lastChunkAt - b.lastChunkAt);
+      for (const q of others) {
+        if (this.buffered + extra <= this.maxBufferedBytes) break;
+        this.drop(q);
+        this.nEvicted++;
+      }
+      if (this.buffered + extra > this.maxBufferedBytes) {
+        this.drop(p);
+        this.refuse('buffer-full', `holding ${this.buffered} bytes; ${extra} more would exceed ${this.maxBufferedBytes}`);
+      }
+    }
+  }
+
+  private charge(p: PartialMessage, delta: number): void {
+    p.cost += delta;
+    this.buffered += delta;
+    this.senderBytes.set(p.sender, (this.senderBytes.get(p.sender) ?? 0) + delta);
   }
 
   private complete(key: string, h: FrameHeader, body: Uint8Array): EngineMessage {
@@ -344,10 +459,14 @@ export class Reassembler {
   private drop(p: PartialMessage): void {
     if (!this.partials.delete(p.key)) return;
     this.buffered -= p.cost;
-    const mine = this.bySender.get(p.first.sender);
+    const left = (this.senderBytes.get(p.sender) ?? 0) - p.cost;
+    if (left > 0) this.senderBytes.set(p.sender, left);
+    else this.senderBytes.delete(p.sender);
+    p.cost = 0;
+    const mine = this.bySender.get(p.sender);
     if (mine !== undefined) {
       mine.delete(p.key);
-      if (mine.size === 0) this.bySender.delete(p.first.sender);
+      if (mine.size === 0) this.bySender.delete(p.sender);
     }
   }
 

@@ -35,7 +35,7 @@ import { Reassembler } from '../frames/reassembler.js';
 import { maxBodyBytes, maxTreeFrames, type RunContext } from '../engine/context.js';
 import { ENGINE_CODEC, KIND_NAMES, MSG } from '../engine/messages.js';
 import { TreeRelay, type ControlHeader, type RelayMeta, type TreeCounter, type TreeIO } from '../tree/relay.js';
-import { frameHash, isTreeKind, type TreeKind } from '../tree/wire.js';
+import { frameHash, isTreeKind, TREE_KIND, type TreeKind } from '../tree/wire.js';
 import { assertNever, MashaPeer } from '../engine/peer.js';
 import type { EngineAction, EngineEvent, EngineMessage, EngineRole, PeerId, TimerKind } from '../engine/types.js';
 import type { EventSink } from '../ports/event-sink.js';
@@ -53,6 +53,24 @@ function counterName(prefix: 'recv-' | 'sent-' | 'body-', kind: number): string 
   const names = COUNTER_NAMES[prefix];
   return (names[kind] ??= prefix + (KIND_NAMES[kind] ?? String(kind)));
 }
+
+/** How a frame reached this peer: a direct stream to it, or the run's broadcast topic. */
+export type FramePath = 'direct' | 'broadcast';
+
+/**
+ * The message kinds each path carries. The aggregator broadcasts ANNOUNCE, OPEN, COMMIT and its
+ * ROSTER (the relay trees' membership), and any peer broadcasts its lease-expiry attestations
+ * (SUSPECT) and equivocation proofs; a relay tree's ANCHOR goes to a whole tree by gossip or to one
+ * child. ROSTER (a resend) and the trees' controls also go to one peer, as do AUDIT requests;
+ * every other kind goes to one peer only. A frame of another kind on a path is refused
+ * ('wrong-path'): a device never takes an UPLINK from the broadcast topic, nor a COMMIT from a
+ * direct stream (commits relayed down the trees arrive on the tree channel, checked against their
+ * anchor, not on either path).
+ */
+export const KINDS_BY_PATH: Readonly<Record<FramePath, ReadonlySet<number>>> = {
+  direct: new Set([MSG.HEARTBEAT, MSG.UPLINK, MSG.STATE_REQUEST, MSG.STATE, MSG.REPLAY, MSG.AUDIT, MSG.ROSTER, TREE_KIND.ANCHOR, TREE_KIND.PULL, TREE_KIND.HOLD]),
+  broadcast: new Set([MSG.ANNOUNCE, MSG.OPEN, MSG.COMMIT, MSG.SUSPECT, MSG.EQUIVOCATION, MSG.ROSTER, TREE_KIND.ANCHOR]),
+};
 
 /** Smallest timer delay (ms). */
 export const TIMER_MIN_MS = 1;
@@ -96,6 +114,10 @@ export interface PeerHostInit {
    * networks pass fresh random bits; without it a value derived from (run, id) is used.
    */
   readonly secret?: number;
+  /** The peers this host admits as members of the run (EngineOptions.admits). */
+  readonly admits?: (peer: PeerId) => boolean;
+  /** Most bytes of partial inbound messages held in all (default 256 MiB, at least 4 senders' budgets). */
+  readonly maxBufferedBytes?: number;
   /** Called for every engine action after the host carried it out. */
   readonly onAction?: (action: EngineAction) => void;
   /** Called when the engine throws something that is not a refusal of bad input (a bug): the host stops. Default: rethrow. */
@@ -176,7 +198,11 @@ export class PeerHost {
     this.id = init.id;
     this.ctx = ctx;
     this.role = init.role ?? 'volunteer';
-    this.engine = new MashaPeer(init.id, ctx, this.role, ports.identity, init.token ?? null, init.secret);
+    this.engine = new MashaPeer(init.id, ctx, this.role, ports.identity, {
+      token: init.token ?? null,
+      ...(init.admits !== undefined ? { admits: init.admits } : {}),
+      ...(init.secret !== undefined ? { secret: init.secret } : {}),
+    });
     this.scheduler = ports.scheduler;
     this.link = ports.link;
     this.evaluator = ports.evaluator;
@@ -189,10 +215,17 @@ export class PeerHost {
     this.onAction = init.onAction ?? null;
     this.onError = init.onError ?? null;
     this.nextMessageId = (init.firstMessageId ?? 0) >>> 0;
+    // Per-sender budget: room for the largest message of the run twice over (two in flight) and
+    // some slack; in all, the given total but never less than four senders' budgets.
+    let largest = 0;
+    for (let k = MSG.HEARTBEAT; k <= MSG.REPLAY; k++) largest = Math.max(largest, maxBodyBytes(ctx, k));
+    const perSender = 2 * largest + (1 << 20);
     this.reassembler = new Reassembler({
       maxMessageBytes: (h) => maxBodyBytes(ctx, h.kind),
       runId: ctx.runId,
       maxPartialsPerSender: 16,
+      maxBytesPerSender: perSender,
+      maxBufferedBytes: Math.max(init.maxBufferedBytes ?? 256 * 1024 * 1024, 4 * perSender),
       maxAgeMs: init.maxPartialAgeMs ?? 4 * ctx.timing.leaseMs,
       immutableFrames: init.immutableFrames ?? false,
     });
@@ -280,6 +313,17 @@ export class PeerHost {
     else this.armWake();
   }
 
+  /**
+   * Restores the engine from a checkpoint and a write-ahead log before the host starts
+   * (MashaPeer.restore); the round it reached is the host's starting point (no `state` record).
+   */
+  restore(state: Uint8Array, epoch: number, commits: readonly EngineMessage[]): { round: number; replayed: number } {
+    if (this.started) throw new Error('restore before start');
+    const r = this.engine.restore(state, epoch, commits);
+    this.lastRound = r.round;
+    return r;
+  }
+
   startEngine(): void {
     if (this.engineStarted || this.stopped) return;
     this.engineStarted = true;
@@ -309,8 +353,12 @@ export class PeerHost {
 
   // ================================================================ inbound
 
-  /** An inbound frame as bytes. `from`: the authenticated sender, when the transport knows it. */
-  receive(bytes: Uint8Array, from?: PeerId): void {
+  /**
+   * An inbound frame as bytes. `from`: the authenticated sender, when the transport knows it.
+   * `path`: how it came (a direct stream or the broadcast topic), when the runtime tells: a frame
+   * of a kind that path does not carry is refused (KINDS_BY_PATH).
+   */
+  receive(bytes: Uint8Array, from?: PeerId, path?: FramePath): void {
     if (this.stopped) return;
     let frame: Frame;
     try {
@@ -319,7 +367,7 @@ export class PeerHost {
       this.refuse(e, from);
       return;
     }
-    this.receiveFrame(frame, bytes.byteLength, from);
+    this.receiveFrame(frame, bytes.byteLength, from, undefined, path);
   }
 
   /**
@@ -329,10 +377,10 @@ export class PeerHost {
    * the later recipients instead of their own copy (engines never modify a received message), so a
    * large commit every peer keeps in its log is held once, not once per peer.
    */
-  receiveFrame(frame: Frame, size: number, from?: PeerId, shared?: { message: EngineMessage | null }): void {
+  receiveFrame(frame: Frame, size: number, from?: PeerId, shared?: { message: EngineMessage | null }, path?: FramePath): void {
     if (this.stopped) return;
     this.bytes.received += size;
-    this.reassemble(frame, from, shared);
+    this.reassemble(frame, from, shared, path);
   }
 
   /**
@@ -362,10 +410,13 @@ export class PeerHost {
     this.armWake();
   }
 
-  private reassemble(frame: Frame, from: PeerId | undefined, shared: { message: EngineMessage | null } | undefined): void {
+  private reassemble(frame: Frame, from: PeerId | undefined, shared: { message: EngineMessage | null } | undefined, path?: FramePath): void {
     if (this.stopped) return;
     let message: EngineMessage | null;
     try {
+      if (path !== undefined && !KINDS_BY_PATH[path].has(frame.kind)) {
+        throw new FrameError('wrong-path', `a ${KIND_NAMES[frame.kind] ?? `kind ${frame.kind}`} message does not travel on the ${path} path`);
+      }
       message = this.reassembler.accept(frame, this.scheduler.now(), from);
     } catch (e) {
       this.refuse(e, from);
@@ -401,6 +452,25 @@ export class PeerHost {
   /** An epoch certificate chain the launcher vouches for (see the engine's `anchor` event). */
   anchor(chain: Uint8Array): void {
     if (!this.stopped) this.dispatch({ type: 'anchor', chain });
+  }
+
+  /**
+   * Records a refusal the runtime made before the host saw the frame (a gossip validator's), in
+   * the event records only: the runtime counts it itself (its link statistics).
+   */
+  recordRejection(reason: string, from: PeerId | null): void {
+    if (!this.stopped) this.record({ ev: 'reject', peer: this.id, from, reason });
+  }
+
+  /**
+   * The run-dependent part of a broadcast frame's validation (gossip topic validators): null when
+   * plausible, else why not — a body larger than the run allows for its kind, or an epoch beyond
+   * what elections can have reached (Election.maxPlausibleEpoch).
+   */
+  checkBroadcastFrame(frame: Frame): string | null {
+    if (frame.totalLength > maxBodyBytes(this.ctx, frame.kind)) return 'message-too-large';
+    if (frame.epoch > this.engine.maxPlausibleEpoch(this.scheduler.now())) return 'epoch-window';
+    return null;
   }
 
   peerConnected(peer: PeerId): void {

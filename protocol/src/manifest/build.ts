@@ -7,9 +7,10 @@
 import '../compress/permk.js'; // registers 'permk' with parseCompressor
 import { parseCompressor } from '../compress/registry.js';
 import type { Compressor } from '../compress/types.js';
-import { createRunContext, type RunContext } from '../engine/context.js';
 import type { ShardConstants } from '../engine/guard.js';
 import { norm } from '../vec/kernels.js';
+import { createRunContext, type RunContext, type RunContextInit } from '../engine/context.js';
+import { checkBuildLimits, type BuildLimits } from './estimate.js';
 import { ValidationError } from '../errors.js';
 import '../methods/marina.js'; // registers 'marina' with createMethod
 import { marinaAb, marinaStepsize } from '../methods/marina-stepsize.js';
@@ -33,6 +34,15 @@ export interface BuildOptions {
   readonly problem?: Problem;
   /** Wall clock (ms since the Unix epoch) for join tokens' expiry (runs with admission 'tokens'). */
   readonly wallClock?: () => number;
+  /**
+   * Refuse, before building, a problem whose estimated memory or build time exceeds these
+   * (estimate.ts): a volunteer building an untrusted announcement. Default: no limit.
+   */
+  readonly limits?: BuildLimits;
+  /** How the limits are set, for the error ("--max-problem-memory, --max-build-seconds"). */
+  readonly limitsHint?: string;
+  /** The run's frame size and the engine's resource limits (RunContextInit). */
+  readonly context?: Pick<RunContextInit, 'maxMembers' | 'serving' | 'resume'>;
 }
 
 export interface BuiltRun {
@@ -99,6 +109,7 @@ export function buildProblem(spec: ProblemSpec, options: BuildOptions = {}): Pro
 
 /** Problem and method (γ resolved) of a manifest. */
 export function buildRun(manifest: Manifest, options: BuildOptions = {}): BuiltRun {
+  if (options.problem === undefined && options.limits !== undefined) checkBuildLimits(manifest, options.limits, options.readFile, options.limitsHint);
   const problem = options.problem ?? buildProblem(manifest.problem, options);
   const name = manifest.method.name;
   const device = parseCompressor(manifest.compressors.device);
@@ -197,6 +208,8 @@ export function runFromManifest(manifest: Manifest, options: BuildOptions = {}):
       refusalLimit: updates.refusalLimit,
       shards: updates.bounds === 'lipschitz' ? shardConstants(problem) : null,
     },
+    frameBytes: net.frameBytes,
+    ...options.context,
   });
   return { ...built, ctx };
 }

@@ -3,3 +3,4 @@ export * from './canonical.js';
 export * from './build.js';
 export * from './default-run.js';
 export * from './model-run.js';
+export * from './estimate.js';

@@ -5,7 +5,7 @@
  * the dataset for `model`, the pure-TypeScript `SoftmaxOperator` for `softmax`).
  */
 import { perTensorCompressor } from '../compress/per-tensor.js';
-import { createRunContext, type RunContext } from '../engine/context.js';
+import { createRunContext, type RunContext, type RunContextInit } from '../engine/context.js';
 import { ValidationError } from '../errors.js';
 import { albertLayout, initParams, type ParamLayout } from '../model/albert/params.js';
 import { ModelMethod } from '../model/masha-model.js';
@@ -14,6 +14,7 @@ import { SoftmaxOperator, type SoftmaxTask } from '../model/softmax.js';
 import type { ModelTask } from '../model/task.js';
 import { keyedRng, SHARED } from '../rng/streams.js';
 import { runIdOf } from './canonical.js';
+import { checkBuildLimits, type BuildLimits } from './estimate.js';
 import { isModelProblem, MODEL_DEFAULT_TAU, quorumShards, type Manifest } from './schema.js';
 
 export interface ModelRun {
@@ -44,7 +45,18 @@ export function softmaxTaskOf(m: Manifest): SoftmaxTask {
   return task;
 }
 
-export function modelRunFromManifest(manifest: Manifest, options: { readonly wallClock?: () => number } = {}): ModelRun {
+export interface ModelRunOptions {
+  readonly wallClock?: () => number;
+  /** Run-context settings a runtime adds (a resumed run's resume point, membership and serving limits). */
+  readonly context?: Pick<RunContextInit, 'maxMembers' | 'serving' | 'resume'>;
+  /** Refuse, before building, a model this peer cannot hold or build in time (estimate.ts). */
+  readonly limits?: BuildLimits;
+  /** How this peer's limits are changed, named in the refusal (e.g. its command-line flags). */
+  readonly limitsHint?: string;
+}
+
+export function modelRunFromManifest(manifest: Manifest, options: ModelRunOptions = {}): ModelRun {
+  if (options.limits !== undefined) checkBuildLimits(manifest, options.limits, undefined, options.limitsHint);
   const p = manifest.problem;
   let layout: ParamLayout;
   let w0: Float32Array;
@@ -93,6 +105,8 @@ export function modelRunFromManifest(manifest: Manifest, options: { readonly wal
       maxNewPerEpoch: manifest.admission.maxNewPerEpoch ?? null,
       ...(options.wallClock !== undefined ? { wallClock: options.wallClock } : {}),
     },
+    frameBytes: net.frameBytes,
+    ...options.context,
   });
   return { manifest, runId, method, layout, w0, ctx, task };
 }

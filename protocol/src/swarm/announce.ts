@@ -75,6 +75,16 @@ const envelopeSchema = z.strictObject({
   expiresAt: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   anchor: z.base64().max(32 * 1024).optional(),
   sig: z.string().regex(/^[0-9a-f]{128}$/).optional(),
+  /** A resumed run: where it continues (the launcher's checkpoint) and who serves that state. */
+  resume: z
+    .strictObject({
+      round: z.number().int().min(0).max(0xffffffff),
+      commitEpoch: z.number().int().min(0).max(0xffffffff),
+      epoch: z.number().int().min(0).max(0xffffffff),
+      digest: z.string().regex(/^[0-9a-f]{64}$/),
+      source: z.string().min(1).max(128),
+    })
+    .optional(),
 });
 
 /** How long a signed announcement stays valid (ms): a few republication periods. */
@@ -104,6 +114,15 @@ function unb64(t: string): Uint8Array {
   return base64Decode(t) ?? new Uint8Array(0);
 }
 
+/** Where a resumed run continues, as announced (engine/context.ts ResumePoint, digest as hex). */
+export interface AnnouncedResume {
+  readonly round: number;
+  readonly commitEpoch: number;
+  readonly epoch: number;
+  readonly digest: string;
+  readonly source: string;
+}
+
 /** How a finished run ended, as its launcher announces it. */
 export interface RunOutcome {
   readonly stop: StopReason;
@@ -121,6 +140,8 @@ export interface RunAnnouncement {
   readonly startedAt: number;
   /** How the run ended (finished runs whose launcher said so). */
   readonly outcome?: RunOutcome;
+  /** Set when the run was resumed from a checkpoint (`masha launch --resume`). */
+  readonly resume?: AnnouncedResume;
   /** Peer id of the launcher (the announcement's authenticated author). */
   readonly launcher: string;
   /** Signed announcements: sequence number, expiry, and the launcher's epoch anchor (encoded chain). */
@@ -159,7 +180,7 @@ export function pinProblemFile(manifest: Manifest, readFile: (path: string) => s
 
 /** The frames of one announcement (a fresh `messageId` per publication). */
 export function encodeAnnouncement(
-  a: Pick<RunAnnouncement, 'manifest' | 'files' | 'state' | 'startedAt' | 'outcome'>,
+  a: Pick<RunAnnouncement, 'manifest' | 'files' | 'state' | 'startedAt' | 'outcome' | 'resume'>,
   sender: string,
   messageId: number,
   frameSize: number,
@@ -172,6 +193,7 @@ export function encodeAnnouncement(
     state: a.state,
     startedAt: a.startedAt,
     ...(a.outcome !== undefined ? { outcome: a.outcome } : {}),
+    ...(a.resume !== undefined ? { resume: a.resume } : {}),
   };
   if (a.manifest.launcher !== undefined) {
     if (signer === undefined) throw new AnnounceError('unsigned', "a run whose manifest names its launcher's key is announced signed");
@@ -300,6 +322,7 @@ export function decodeAnnouncementBody(runId: string, sender: string, body: Uint
     state: d.state,
     startedAt: d.startedAt,
     ...(d.outcome !== undefined ? { outcome: d.outcome } : {}),
+    ...(d.resume !== undefined ? { resume: d.resume } : {}),
     launcher: sender,
     ...(d.seq !== undefined ? { seq: d.seq } : {}),
     ...(d.expiresAt !== undefined ? { expiresAt: d.expiresAt } : {}),

@@ -9,7 +9,7 @@
  *   `done`, `reject`, `held`, `state`, `timer`, `error`, `tree`; see host/records.ts) have the same
  *   fields everywhere. The simulator adds its network and churn events (`send`, `relay`, `broadcast`, `drop`,
  *   `join`, `leave`, `crash`, `slow`, `partition`, `heal`); the swarm adds the runtime's (`engine-start`,
- *   `launch`, `peer`, `peer-silent`, `peer-back`, `end`, `summary`, `exit`).
+ *   `launch`, `resume`, `checkpoint`, `peer`, `peer-silent`, `peer-back`, `end`, `summary`, `exit`).
  *
  * `parseEventLine` validates one line (unknown `ev` values and extra fields are refused: a reader
  * that accepts a line knows what every field means).
@@ -85,7 +85,7 @@ const simLines = [
 ] as const;
 
 /** The swarm runtime's own events (launcher, volunteers); their fields are the runtime's business. */
-const runtimeLines = [z.looseObject({ ...base, ev: z.enum(['engine-start', 'launch', 'peer', 'peer-silent', 'peer-back', 'end', 'summary', 'exit']) })] as const;
+const runtimeLines = [z.looseObject({ ...base, ev: z.enum(['engine-start', 'launch', 'resume', 'checkpoint', 'peer', 'peer-silent', 'peer-back', 'end', 'summary', 'exit']) })] as const;
 
 export const eventLineSchema = z.union([...hostLines, ...simLines, ...runtimeLines]);
 

@@ -4,3 +4,4 @@ export * from './announce.js';
 export * from './events.js';
 export * from './summary.js';
 export * from './registry.js';
+export * from './checkpoint.js';

@@ -9,7 +9,7 @@
  *               round's assignment)
  *   succession  (run, epoch, aggregator, members, successors): the aggregator of `epoch` names the
  *               peers that may claim epoch + 1 first, and how many eligible members it had
- *   genesis     (run, 1, claimant): a claim of the first epoch
+ *   genesis     (run, epoch, claimant): a claim of the first epoch (1, or the first after a resume)
  *   suspect     (run, epoch, aggregator): "I, the signer, have seen no progress from `aggregator`
  *               in `epoch` for a lease (silent, stalled, or proven to equivocate)"
  *
@@ -21,6 +21,13 @@
  *
  *   GENESIS  epoch 1, signed by the claimant itself. Anyone may claim the first epoch: there is no
  *            predecessor, and every peer that saw any later epoch refuses epoch 1 as stale.
+ *            The same for the first epoch after a *resume* (e + 1, where e is the epoch of the
+ *            launcher's checkpoint): after a total crash the aggregator of e is gone and no peer of
+ *            the resumed run followed it, so neither SUCC nor QUORUM can ever certify e + 1. That
+ *            epoch is opened only by the launcher: by its signed run announcement's resume point
+ *            (volunteers pin its key) or its own checkpoint (EpochBook.open). It gives an attacker
+ *            exactly what epoch 1 gives at the start — a claim any peer may make, ranked like
+ *            every other claim of one epoch — and nothing above e + 1 is open.
  *   SUCC     the aggregator a of epoch − 1 signed a succession statement naming the claimant
  *            (not itself): a must be the aggregator the verifier followed in epoch − 1 (a certified
  *            claimant of it, for an epoch the verifier was never in). Refused when a is distrusted by
@@ -133,8 +140,8 @@ export function successionStatement(runId: string, epoch: number, aggregator: Pe
   return w.finish().slice();
 }
 
-export function genesisStatement(runId: string, claimant: PeerId): Uint8Array {
-  return head(ST_GENESIS, runId, 64).u32(1).ident(claimant).finish().slice();
+export function genesisStatement(runId: string, claimant: PeerId, epoch = 1): Uint8Array {
+  return head(ST_GENESIS, runId, 64).u32(epoch).ident(claimant).finish().slice();
 }
 
 export function suspectStatement(runId: string, epoch: number, aggregator: PeerId): Uint8Array {
@@ -291,6 +298,8 @@ export class EpochBook {
   /** The aggregator this peer followed in each epoch it was in (SUCC and QUORUM links must name it). */
   private readonly followed = new Map<number, PeerId>();
   private highest = 0;
+  /** Epochs a GENESIS link may certify besides 1: the first after a resume point (see the module doc). */
+  private readonly openEpochs = new Set<number>();
   private static readonly KEEP = 64;
 
   /**
@@ -302,6 +311,19 @@ export class EpochBook {
     private readonly identity: Identity,
     private readonly admits: (peer: PeerId) => boolean = () => true,
   ) {}
+
+  /**
+   * Opens epoch `epoch + 1` to GENESIS claims: the run resumes from a launcher checkpoint taken in
+   * `epoch` (call only with a resume point the launcher vouches for).
+   */
+  open(epoch: number): void {
+    if (epoch >= 1 && epoch < MAX_EPOCH) this.openEpochs.add(epoch + 1);
+  }
+
+  /** True when any peer may claim `epoch` with a GENESIS link (epoch 1, or the first after a resume). */
+  isOpen(epoch: number): boolean {
+    return epoch === 1 || this.openEpochs.has(epoch);
+  }
 
   isCertified(epoch: number, peer: PeerId): boolean {
     return this.certified.get(epoch)?.has(peer) ?? false;
@@ -392,7 +414,7 @@ export class EpochBook {
     const id = this.identity;
     switch (l.type) {
       case LINK_GENESIS:
-        return l.epoch === 1 && id.verify(l.claimant, genesisStatement(this.runId, l.claimant), l.sig);
+        return this.isOpen(l.epoch) && id.verify(l.claimant, genesisStatement(this.runId, l.claimant, l.epoch), l.sig);
       case LINK_SUCC:
         return (
           l.epoch > 1 &&

@@ -13,9 +13,13 @@ export interface SimNode {
   /** The scheduler's wake-up (see `Scheduler.wakeAt`). */
   wake(): void;
   /** A frame that the swarm could not decode: the node refuses and counts it. */
-  receive(bytes: Uint8Array, from?: PeerId): void;
-  /** A decoded frame (`size` bytes on the wire); `shared` is the same object for every recipient of one broadcast. */
-  receiveFrame(frame: Frame, size: number, from?: PeerId, shared?: { message: EngineMessage | null }): void;
+  receive(bytes: Uint8Array, from?: PeerId, path?: 'direct' | 'broadcast'): void;
+  /**
+   * A decoded frame (`size` bytes on the wire); `shared` is the same object for every recipient of
+   * one broadcast; `path`: a broadcast or a point-to-point message (the host refuses a kind that
+   * does not travel on it).
+   */
+  receiveFrame(frame: Frame, size: number, from?: PeerId, shared?: { message: EngineMessage | null }, path?: 'direct' | 'broadcast'): void;
   /** A frame of a relayed broadcast from the tree channel (`FrameLink.relay`), sent by `from` (nodes without trees lack it). */
   receiveRelayed?(bytes: Uint8Array, from: PeerId, frame?: Frame, shared?: { message: EngineMessage | null }): void;
   peerConnected(peer: PeerId): void;

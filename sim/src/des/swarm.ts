@@ -544,10 +544,10 @@ export class Swarm {
     if (frame === undefined) {
       // The node refuses it (and counts it) as it would any undecodable frame.
       this.stats.framesRejected++;
-      node.receive(ev.bytes, origin.id);
+      node.receive(ev.bytes, origin.id, bc !== null ? 'broadcast' : 'direct');
       return;
     }
-    node.receiveFrame(frame, ev.bytes.length, origin.id, bc !== null ? bc.shared : undefined);
+    node.receiveFrame(frame, ev.bytes.length, origin.id, bc !== null ? bc.shared : undefined, bc !== null ? 'broadcast' : 'direct');
   }
 
   private dropFrame(ev: FrameEvent, reason: string): void {

@@ -1,6 +1,5 @@
 /** CSV writing (RFC 4180 quoting; numbers in shortest round-trip form, null/non-finite as empty). */
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { writeTextFile } from './json.js';
 
 export type CsvCell = number | string | boolean | null;
 
@@ -28,6 +27,6 @@ export async function writeCsvFile(
   header: readonly string[],
   rows: Iterable<readonly CsvCell[]>,
 ): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  await writeFile(path, toCsv(header, rows));
+  // Atomic like every output file (json.ts): a temporary file, fsynced, renamed over the target.
+  await writeTextFile(path, toCsv(header, rows));
 }

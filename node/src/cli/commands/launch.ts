@@ -6,18 +6,23 @@
 import type { Command } from 'commander';
 import { launchRun, type LaunchProgress } from '../../launcher/launch.js';
 import type { LaunchSummary } from '../../launcher/summary.js';
-import { collect, EXIT, parseSeconds, UsageError } from '../errors.js';
+import { DEFAULT_BUILD_LIMITS } from '@masha/protocol';
+import { collect, EXIT, parseMebibytes, parseRound, parseSeconds, UsageError } from '../errors.js';
 import { formatBytes, formatMetric, interruptSignal, shortId, type CliContext } from '../io.js';
 import { loadManifestFile } from '../manifest-file.js';
 import { startProgress, type Progress } from '../progress.js';
 
 export interface LaunchFlags {
-  manifest: string;
+  manifest?: string;
+  resume?: string;
+  checkpointEvery?: number;
   relay?: string[];
   out: string;
   dir?: string;
   timeout?: number;
   connectTimeout: number;
+  maxProblemMemory?: number;
+  maxBuildSeconds?: number;
   json?: boolean;
   key?: string;
 }
@@ -25,12 +30,16 @@ export interface LaunchFlags {
 export function configureLaunch(cmd: Command): void {
   cmd
     .description('validate and publish a run, follow it until it ends, write runs/<runId>/<start time>/{summary.json,events.jsonl,run.svg}')
-    .requiredOption('--manifest <file>', 'run manifest (JSON; `masha-sim manifest init` writes one)')
+    .option('--manifest <file>', 'run manifest (JSON; `masha-sim manifest init` writes one)')
+    .option('--resume <dir>', 'continue the run of this start directory (runs/<runId>/<start time>) after a crash, from its checkpoint and commit log')
+    .option('--checkpoint-every <rounds>', 'checkpoint the replica every this many committed rounds (and at the end)', parseRound, 50)
     .option('--relay <multiaddr>', 'relay address with /p2p/<id> (repeatable)', collect)
     .option('--out <dir>', 'runs directory: files go to <dir>/<runId>/<start time>/, <dir>/<runId>/latest points at the newest', 'runs')
     .option('--dir <dir>', 'write the files into exactly this directory instead')
     .option('--timeout <seconds>', 'give up after this long (the summary is still written)', parseSeconds)
     .option('--connect-timeout <seconds>', 'how long to wait for a relay', parseSeconds, 10)
+    .option('--max-problem-memory <MiB>', `refuse a problem that needs more memory than this (estimated before building; default ${DEFAULT_BUILD_LIMITS.maxBytes / 2 ** 20})`, parseMebibytes)
+    .option('--max-build-seconds <s>', `refuse a problem that takes longer than this to build (estimated; default ${DEFAULT_BUILD_LIMITS.maxSeconds})`, parseSeconds)
     .option('--json', 'print the summary as JSON on stdout (progress stays on stderr)')
     .option('--key <file>', "the launcher's key file: it signs the run's announcements (created on first use)", '.masha/launcher.key')
     .addHelpText(
@@ -67,7 +76,9 @@ export function humanSummary(s: LaunchSummary, dir: string): string {
 export async function runLaunch(flags: LaunchFlags, ctx: CliContext): Promise<number> {
   const relays = flags.relay ?? [];
   if (relays.length === 0) throw new UsageError('--relay', 'at least one relay address is required (see `masha relay`)');
-  const { manifest, files } = loadManifestFile(flags.manifest);
+  if (flags.resume !== undefined && flags.manifest !== undefined) throw new UsageError('--resume', 'takes the manifest from the directory it resumes: drop --manifest');
+  if (flags.resume === undefined && flags.manifest === undefined) throw new UsageError('--manifest', 'a run manifest is required (or --resume DIR)');
+  const { manifest, files } = flags.manifest !== undefined ? loadManifestFile(flags.manifest) : { manifest: undefined, files: {} };
   const { signal, dispose } = interruptSignal();
   let bar: Progress | null = null;
   const say = (text: string): void => {
@@ -75,12 +86,17 @@ export async function runLaunch(flags: LaunchFlags, ctx: CliContext): Promise<nu
   };
   try {
     const result = await launchRun({
-      manifest,
-      files,
+      ...(manifest !== undefined ? { manifest, files } : {}),
+      ...(flags.resume !== undefined ? { resumeDir: flags.resume } : {}),
+      ...(flags.checkpointEvery !== undefined ? { checkpointEvery: Math.max(1, flags.checkpointEvery) } : {}),
       relays,
       outDir: flags.out,
       ...(flags.dir !== undefined ? { runDir: flags.dir } : {}),
       connectTimeoutMs: flags.connectTimeout * 1000,
+      buildLimits: {
+        maxBytes: flags.maxProblemMemory !== undefined ? flags.maxProblemMemory * 2 ** 20 : DEFAULT_BUILD_LIMITS.maxBytes,
+        maxSeconds: flags.maxBuildSeconds ?? DEFAULT_BUILD_LIMITS.maxSeconds,
+      },
       ...(flags.timeout !== undefined ? { timeoutMs: flags.timeout * 1000 } : {}),
       signal,
       ...(flags.key !== undefined ? { keyFile: flags.key } : {}),
