@@ -4,7 +4,8 @@
  * (model.ts: forward+backward time per batch, ONNX graph build time, memory per parameter), printed as `{ "results": [ { "name", "value", "unit", "baseline",
  * "baselineName", "ratio" } ] }` on stdout; progress on stderr. Rows whose name contains none of
  * the filters are skipped (runs are skipped only when no row of theirs is wanted).
- * MASHA_BENCH_D and MASHA_BENCH_PEERS change the dimension (default 10^6) and the swarm size (8).
+ * MASHA_BENCH_D and MASHA_BENCH_PEERS change the dimension (default 10^6) and the swarm size of the
+ * swarm rows' time and traffic rows (default 8 and 16; the aggregator-copies rows run at 4, 8, 16).
  */
 import { modelBenchmarks } from './model.js';
 import { swarmBenchmarks } from './swarm.js';

@@ -12,8 +12,13 @@
  * - swarm wire / payload: total transport-level bytes per round over the payload the round needs
  *   (uplink bodies + one COMMIT body per receiving volunteer): gossip's duplicate deliveries and
  *   forwarding show up here (the per-path overhead is measured in isolation in wire.ts);
- * - the aggregator's upload per round (transport-level bytes sent): with gossipsub it pushes each
- *   broadcast to its mesh (≤ D peers), so it should not grow linearly with N.
+ * - the aggregator's upload per round (transport-level bytes sent) over the COMMIT body: the copies
+ *   of each broadcast it pushed (gossipsub pushes each one to its mesh, ≤ D peers; the relay trees
+ *   send about one copy, split into stripes, whatever N).
+ *
+ * Every configuration runs twice in the same invocation: with the relay trees (the default) and
+ * with the manifest's `network.broadcast.tree: false` (large broadcasts over gossip, as before the
+ * trees): gossip is each tree row's baseline.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,14 +41,23 @@ export interface SwarmBenchConfig {
   readonly iterations: number;
   /** Frame size (bytes). Default 64 KiB. */
   readonly frameBytes?: number;
+  /** How large broadcasts travel: down the relay trees (default) or over gossip (`tree: false`). */
+  readonly broadcast?: BroadcastMode;
 }
+
+export type BroadcastMode = 'trees' | 'gossip';
 
 export interface SwarmMeasurement {
   readonly config: SwarmBenchConfig;
   readonly runId: string;
   readonly rounds: number;
   readonly windowRounds: number;
+  /** Mean time per round over the window (rounds ≥ 2): first to last commit. */
   readonly msPerRound: number;
+  /** Median of the window's commit-to-commit intervals. */
+  readonly medianMsPerRound: number;
+  /** The commit-to-commit intervals of the window (ms). */
+  readonly intervalsMs: readonly number[];
   readonly wirePerPeerPerRound: number;
   readonly aggregatorUploadPerRound: number;
   /** Aggregator upload per round over the COMMIT body size: copies of each broadcast it pushed. */
@@ -65,7 +79,17 @@ interface Sample {
   readonly uplinkStream: number;
   readonly uplinkBody: number;
   readonly commitBody: number;
+  /** Stream bytes sent by path: gossip (every topic), the tree channel. */
+  readonly gossipStream: number;
+  readonly treeStream: number;
   readonly isAggregator: boolean;
+}
+
+function median(xs: readonly number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = xs.slice().sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 === 1 ? s[h] : (s[h - 1] + s[h]) / 2;
 }
 
 function log(text: string): void {
@@ -101,6 +125,7 @@ export async function measureSwarm(config: SwarmBenchConfig): Promise<SwarmMeasu
         roundDeadlineMs: 60_000,
         quorum: 1,
         minPeers: config.peers,
+        ...(config.broadcast === 'gossip' ? { broadcast: { tree: false } } : {}),
       },
       seed: 1,
     });
@@ -132,6 +157,8 @@ export async function measureSwarm(config: SwarmBenchConfig): Promise<SwarmMeasu
         uplinkStream: c['net-uplink-stream-bytes'] ?? 0,
         uplinkBody: c['net-uplink-body-bytes'] ?? 0,
         commitBody: c['net-commit-body-bytes'] ?? 0,
+        gossipStream: c['net-gossip-stream-bytes'] ?? 0,
+        treeStream: c['net-tree-stream-bytes'] ?? 0,
         isAggregator: e.status.isAggregator,
       });
     });
@@ -165,6 +192,7 @@ export async function measureSwarm(config: SwarmBenchConfig): Promise<SwarmMeasu
     const commits = events.filter((e) => e.ev === 'commit' && (e.round ?? 0) >= 2);
     // events.jsonl times are seconds.
     const msPerRound = commits.length >= 2 ? (1000 * (commits[commits.length - 1].t - commits[0].t)) / (commits.length - 1) : NaN;
+    const intervalsMs = commits.slice(1).map((c, i) => 1000 * (c.t - commits[i].t));
 
     let wireSum = 0;
     let wirePeers = 0;
@@ -172,6 +200,10 @@ export async function measureSwarm(config: SwarmBenchConfig): Promise<SwarmMeasu
     let aggUpload = NaN;
     let aggCommitBody = NaN;
     let uplinkStream = 0;
+    // Per round (window), all volunteers: stream bytes by path.
+    let gossipWire = 0;
+    let treeWire = 0;
+    let uplinkWire = 0;
     let uplinkBody = 0;
     let swarmWire = 0;
     let needed = 0;
@@ -188,6 +220,9 @@ export async function measureSwarm(config: SwarmBenchConfig): Promise<SwarmMeasu
       // Whole-run totals for the uplink ratio: a sample can catch a message queued (body counted)
       // but not yet on the wire, which would skew a windowed difference by up to one message.
       uplinkStream += b.uplinkStream;
+      gossipWire += (b.gossipStream - a.gossipStream) / rounds;
+      treeWire += (b.treeStream - a.treeStream) / rounds;
+      uplinkWire += (b.uplinkStream - a.uplinkStream) / rounds;
       uplinkBody += b.uplinkBody;
       needed += (b.uplinkBody - a.uplinkBody) / rounds;
       if (b.commitBody > a.commitBody && a.isAggregator && b.isAggregator) {
@@ -203,6 +238,8 @@ export async function measureSwarm(config: SwarmBenchConfig): Promise<SwarmMeasu
       rounds: summary.committedRounds,
       windowRounds,
       msPerRound,
+      medianMsPerRound: median(intervalsMs),
+      intervalsMs,
       wirePerPeerPerRound: wirePeers > 0 ? wireSum / wirePeers : NaN,
       aggregatorUploadPerRound: aggUpload,
       aggregatorCopies: aggUpload / aggCommitBody,
@@ -215,9 +252,11 @@ export async function measureSwarm(config: SwarmBenchConfig): Promise<SwarmMeasu
       wallSeconds: (performance.now() - started) / 1000,
     };
     log(
-      `${config.peers} peers, d=${config.d}, ${config.device}/${config.server ?? 'identity'}: ${summary.committedRounds} rounds (window ${windowRounds}), ` +
-        `${msPerRound.toFixed(0)} ms/round, ${(m.wirePerPeerPerRound / 1e6).toFixed(2)} MB wire/peer/round, aggregator ${(aggUpload / 1e6).toFixed(2)} MB/round ` +
-        `(${m.aggregatorCopies.toFixed(2)} copies), uplink wire/payload ${(uplinkStream / uplinkBody).toFixed(4)}, swarm wire/payload ${(swarmWire / needed).toFixed(3)}, ` +
+      `${config.peers} peers, d=${config.d}, ${config.device}/${config.server ?? 'identity'}, ${config.broadcast ?? 'trees'}: ${summary.committedRounds} rounds (window ${windowRounds}), ` +
+        `${m.medianMsPerRound.toFixed(0)} ms/round median (mean ${msPerRound.toFixed(0)}; ${intervalsMs.map((x) => x.toFixed(0)).join(' ')}), ${(m.wirePerPeerPerRound / 1e6).toFixed(2)} MB wire/peer/round, aggregator ${(aggUpload / 1e6).toFixed(2)} MB/round ` +
+        `(${m.aggregatorCopies.toFixed(2)} copies), uplink wire/payload ${(uplinkStream / uplinkBody).toFixed(4)}, swarm wire/payload ${(swarmWire / needed).toFixed(3)} ` +
+        `(per round: needed ${(needed / 1e3).toFixed(0)} kB, wire ${(swarmWire / 1e3).toFixed(0)} kB = uplink streams ${(uplinkWire / 1e3).toFixed(0)} + tree ${(treeWire / 1e3).toFixed(0)} ` +
+        `+ gossip ${(gossipWire / 1e3).toFixed(0)} + the rest ${((swarmWire - uplinkWire - treeWire - gossipWire) / 1e3).toFixed(0)}), ` +
         `elections ${summary.elections}, ${m.wallSeconds.toFixed(0)} s`,
     );
     if (!process.env.MASHA_KEEP_BENCH) rmSync(dir, { recursive: true, force: true });
@@ -229,65 +268,71 @@ export async function measureSwarm(config: SwarmBenchConfig): Promise<SwarmMeasu
   }
 }
 
-function row(name: string, value: number, unit: string, baseline: number | null = null, baselineName: string | null = null): BenchResult {
-  return { name, value, unit, baseline, baselineName, ratio: baseline !== null && baseline !== 0 ? value / baseline : null };
-}
-
 export interface SwarmSuiteOptions {
   readonly d?: number;
+  /** Swarm sizes of the time and traffic rows (default 8 and 16; MASHA_BENCH_PEERS gives one). */
   readonly peers?: number;
+  /** Swarm sizes of the aggregator-copies rows (default 4, 8, 16). */
   readonly scaling?: readonly number[];
   readonly include?: (name: string) => boolean;
 }
 
+const GOSSIP = 'gossip (network.broadcast.tree: false), same run';
+
 /**
- * The rows of the swarm benchmark (see the module comment):
- * - identity vs RandK 1%, both ways (device and server compressor), 8 peers: ms per round, wire
- *   bytes per peer per round, swarm wire over the payload a round needs;
- * - the aggregator's upload per round with 4, 8 and 16 peers for RandK 1% uplinks and a dense
- *   (identity) broadcast, and the copies of each broadcast it pushed (a star would push N − 1).
+ * The rows of the swarm benchmark (see the module comment), each the relay trees' figure with
+ * gossip's, measured in the same invocation, as its baseline:
+ * - identity and RandK 1 % both ways at 8 and 16 peers: median ms per round, wire bytes per peer
+ *   per round, and the swarm's wire bytes per round over the minimum a round needs (Σ uplink
+ *   payloads + (N − 1) × the COMMIT payload);
+ * - identity both ways at 4, 8 and 16 peers: the aggregator's upload per round and the payload
+ *   copies of each broadcast it uploaded (a star would upload N − 1).
+ * A configuration is run only when one of its rows is wanted, and at most once per mode.
  */
 export async function swarmBenchmarks(options: SwarmSuiteOptions = {}): Promise<BenchResult[]> {
   const d = options.d ?? 1_000_000;
-  const peers = options.peers ?? 8;
+  const sizes = options.peers !== undefined ? [options.peers] : [8, 16];
   const scaling = options.scaling ?? [4, 8, 16];
   const include = options.include ?? (() => true);
   const dText = d === 1_000_000 ? '1e6' : String(d);
   const results: BenchResult[] = [];
-  const push = (r: BenchResult): void => {
-    if (include(r.name)) results.push(r);
+  const tag = (n: number, dev: string): string => `swarm/${n} peers/d=${dText}/${dev} both ways/trees`;
+  const runs = new Map<string, SwarmMeasurement>();
+  const measure = async (n: number, dev: string, mode: BroadcastMode): Promise<SwarmMeasurement> => {
+    const key = `${n} ${dev} ${mode}`;
+    let m = runs.get(key);
+    if (m === undefined) {
+      m = await measureSwarm({ peers: n, d, device: dev, server: dev, iterations: dev === 'identity' ? 6 : 8, broadcast: mode });
+      runs.set(key, m);
+    }
+    return m;
   };
-  const tag = (n: number, dev: string): string => `swarm/${n} peers/d=${dText}/${dev}`;
-  const wants = (prefix: string): boolean => include(`${prefix}: ms per round`) || include(`${prefix}: wire bytes per peer per round`) || include(`${prefix}: swarm wire bytes over needed payload per round`);
-
-  const pair: [string, SwarmMeasurement | null][] = [];
-  const wantRandk = wants(tag(peers, 'randk:0.01 both ways'));
-  for (const dev of ['identity', 'randk:0.01']) {
-    const label = `${dev} both ways`;
-    // Identity is the baseline of the RandK rows: measured whenever either is wanted.
-    const wanted = dev === 'identity' ? wants(tag(peers, label)) || wantRandk : wantRandk;
-    pair.push([label, wanted ? await measureSwarm({ peers, d, device: dev, server: dev, iterations: dev === 'identity' ? 4 : 8 }) : null]);
+  /** Rows of one configuration: the trees' value against gossip's. */
+  const rows = async (n: number, dev: string, specs: readonly [string, string, (m: SwarmMeasurement) => number][]): Promise<void> => {
+    const wanted = specs.filter(([suffix]) => include(`${tag(n, dev)}: ${suffix}`));
+    if (wanted.length === 0) return;
+    const trees = await measure(n, dev, 'trees');
+    const gossip = await measure(n, dev, 'gossip');
+    for (const [suffix, unit, f] of wanted) results.push(row(`${tag(n, dev)}: ${suffix}`, f(trees), unit, f(gossip), GOSSIP));
+  };
+  for (const n of sizes) {
+    for (const dev of ['identity', 'randk:0.01']) {
+      await rows(n, dev, [
+        ['ms per round', 'ms', (m) => m.medianMsPerRound],
+        ['wire bytes per peer per round', 'bytes', (m) => m.wirePerPeerPerRound],
+        ['swarm wire bytes over the minimum per round', 'x', (m) => m.swarmWireBytes / m.neededPayloadBytes],
+      ]);
+    }
   }
-  const identity = pair[0][1];
-  for (const [label, m] of pair) {
-    if (m === null) continue;
-    const base = label.startsWith('identity') || identity === null ? null : identity;
-    push(row(`${tag(peers, label)}: ms per round`, m.msPerRound, 'ms', base?.msPerRound ?? null, base ? 'identity both ways' : null));
-    push(row(`${tag(peers, label)}: wire bytes per peer per round`, m.wirePerPeerPerRound, 'bytes', base?.wirePerPeerPerRound ?? null, base ? 'identity both ways' : null));
-    push(row(`${tag(peers, label)}: swarm wire bytes over needed payload per round`, m.swarmWireBytes, 'bytes', m.neededPayloadBytes, 'uplink payload + one COMMIT per receiving volunteer'));
-  }
-  // Aggregator upload against the swarm size: light uplinks (RandK 1%), dense broadcast (identity).
-  const label = 'randk:0.01 up, identity down';
-  const uploadName = (n: number): string => `${tag(n, label)}: aggregator upload per round`;
-  if (!scaling.some((n) => include(uploadName(n)) || include(`${tag(n, label)}: aggregator copies of each broadcast`))) return results;
-  const byPeers = new Map<number, SwarmMeasurement>();
-  for (const n of scaling) byPeers.set(n, await measureSwarm({ peers: n, d, device: 'randk:0.01', server: 'identity', iterations: 8 }));
-  const smallest = byPeers.get(Math.min(...scaling)) as SwarmMeasurement;
   for (const n of scaling) {
-    const m = byPeers.get(n) as SwarmMeasurement;
-    const first = n === smallest.config.peers;
-    push(row(uploadName(n), m.aggregatorUploadPerRound, 'bytes', first ? null : smallest.aggregatorUploadPerRound, first ? null : `${smallest.config.peers} peers`));
-    push(row(`${tag(n, label)}: aggregator copies of each broadcast`, m.aggregatorCopies, 'copies', n - 1, 'peers − 1 (a star)'));
+    await rows(n, 'identity', [
+      ['aggregator upload per round', 'bytes', (m) => m.aggregatorUploadPerRound],
+      ['aggregator payload copies per broadcast', 'copies', (m) => m.aggregatorCopies],
+    ]);
   }
   return results;
+}
+
+function row(name: string, value: number, unit: string, baseline: number, baselineName: string): BenchResult {
+  return { name, value, unit, baseline, baselineName, ratio: baseline !== 0 ? value / baseline : null };
 }

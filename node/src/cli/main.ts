@@ -1,7 +1,11 @@
 /** Entry point of the `masha` binary (node/bin/masha.js imports the built copy). */
+import { installNativeSha256 } from '../peer/native-sha256.js';
 import { EXIT } from './errors.js';
 import { startedByNpm, watchParent } from './parent-watch.js';
 import { runCli } from './program.js';
+
+// Replica digests, commit and frame hashes in node:crypto rather than JavaScript.
+installNativeSha256();
 
 // Children of `npm start` and of the tests (launcher/processes.ts) exit when their parent dies,
 // even by SIGKILL: the parent holds the other end of our stdin pipe.

@@ -30,6 +30,7 @@ import { broadcastTopic, statusTopic, type PeerStatus } from '@masha/protocol/sw
 import { TREE_PROTOCOL, UPLINK_PROTOCOL, type SwarmTransport } from '../net/swarm-transport.js';
 import { NO_LOG, type EventSink } from './event-log.js';
 import { NodeIdentity } from './identity.js';
+import { installNativeSha256 } from './native-sha256.js';
 
 export type DriverRole = EngineRole;
 
@@ -184,6 +185,7 @@ export class PeerDriver {
   private started = false;
 
   constructor(options: PeerDriverOptions) {
+    installNativeSha256();
     const t = options.transport;
     this.transport = t;
     this.ctx = options.ctx;

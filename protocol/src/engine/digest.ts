@@ -1,15 +1,16 @@
 /**
- * Replica digests: the SHA-256 (@noble/hashes) of a peer's replicated state after a committed
- * round — round, iteration, initialized flag, the phase that comes next, and every named vector,
- * bit for bit. Commits carry the digest before and after their application and are signed by the
+ * Replica digests: the SHA-256 (sha256.ts: @noble/hashes, or the host's native one) of a peer's
+ * replicated state after a committed round — round, iteration, initialized flag, the phase that
+ * comes next, and every named vector, bit for bit. Commits carry the digest before and after their application and are signed by the
  * aggregator that made them (trust/statements.ts), heartbeats carry the sender's, so a peer that
  * diverged — or applied a round twice — notices at once, and a state transfer is checked against a
  * digest some certified aggregator signed: a liar would have to find a SHA-256 collision.
  *
  * Cost: SHA-256 in JavaScript hashes a few hundred MB/s; the default run's replica (d = 100) is
- * ~6 KB, about 20 µs per round per peer (measured by `npm run bench`, trust rows).
+ * ~6 KB, about 20 µs per round per peer (measured by `npm run bench`, trust rows). Node peers
+ * install node:crypto's (about 10× faster), which matters for large replicas (d = 10^6: tens of MB).
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256Create } from './sha256.js';
 import type { ReplicaState, Vec } from '../methods/types.js';
 
 export const DIGEST_BYTES = 32;
@@ -34,7 +35,7 @@ export function replicaDigest(
   names: readonly string[],
   out: Uint8Array = new Uint8Array(DIGEST_BYTES),
 ): Uint8Array {
-  const h = sha256.create();
+  const h = sha256Create();
   let n = 0;
   const u32 = (v: number): void => {
     HEADER_VIEW.setUint32(n, v >>> 0, true);

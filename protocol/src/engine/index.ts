@@ -1,6 +1,7 @@
 export type * from './types.js';
 export * from './bytes.js';
 export * from './digest.js';
+export * from './sha256.js';
 export * from './rendezvous.js';
 export * from './assignment.js';
 export * from './messages.js';

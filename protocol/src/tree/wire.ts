@@ -19,7 +19,7 @@
  * cryptographic hash of every frame, so a relayed frame is accepted only when it is exactly the
  * frame the origin sent (see relay.ts for what a malicious relay can and cannot do).
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256Of } from '../engine/sha256.js';
 import { ByteReader, ByteWriter } from '../engine/bytes.js';
 import type { PeerId } from '../engine/types.js';
 import { MAX_STRIPES } from './roster.js';
@@ -36,9 +36,9 @@ export const MAX_TREE_FRAMES = 65_536;
 export const HASH_BYTES = 32;
 export const HASH_SHA256 = 1;
 
-/** The hash an anchor lists for a frame: SHA-256 of the frame's bytes (@noble/hashes: pure JS, runs everywhere). */
+/** The hash an anchor lists for a frame: SHA-256 of the frame's bytes (engine/sha256.ts). */
 export function frameHash(frame: Uint8Array): Uint8Array {
-  return sha256(frame);
+  return sha256Of(frame);
 }
 
 /** PULL flags. */

@@ -52,7 +52,7 @@
  * weaken membership itself: the admission policy (allowlist or launcher-signed tokens, member caps)
  * is what bounds them.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256Of } from '../engine/sha256.js';
 import { ByteReader, ByteWriter, MessageError } from '../engine/bytes.js';
 import { DIGEST_BYTES } from '../engine/digest.js';
 import type { PeerId } from '../engine/types.js';
@@ -150,7 +150,7 @@ export function suspectStatement(runId: string, epoch: number, aggregator: PeerI
 
 /** SHA-256 of a commit body's signed part. */
 export function bodyHash(signed: Uint8Array): Uint8Array {
-  return sha256(signed);
+  return sha256Of(signed);
 }
 
 // ------------------------------------------------------------------ signed commits
