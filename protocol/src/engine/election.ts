@@ -309,7 +309,10 @@ export class Election {
 
   private armClaim(): void {
     const now = this.outbox.now;
-    const at = Math.min(this.attested ? Number.POSITIVE_INFINITY : this.attestAt, this.claimAt);
+    // No attestation is due without an aggregator to attest against (the leaderless start):
+    // sendAttestation would do nothing, and the timer would re-fire every millisecond until the claim.
+    const attestAt = this.attested || this.aggregator === null ? Number.POSITIVE_INFINITY : this.attestAt;
+    const at = Math.min(attestAt, this.claimAt);
     if (at !== Number.POSITIVE_INFINITY) this.outbox.setTimer('claim', Math.max(0, at - now));
   }
 
