@@ -24,6 +24,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseManifest, runIdOf } from '@masha/protocol';
+import { encodeStatus } from '@masha/protocol/swarm';
 import { keyedManifest, loadOrCreateLauncherKey } from '../launcher/launcher-key.js';
 import type { BenchResult } from './row.js';
 import { connectSwarm } from '../launcher/connect.js';
@@ -147,7 +148,11 @@ export async function measureSwarm(config: SwarmBenchConfig): Promise<SwarmMeasu
     const monitor = await connectSwarm({ relays: [addr], node: { webrtc: false } });
     const board = new StatusBoard(monitor, runId).start();
     const samples = new Map<string, Sample[]>();
+    let statusReports = 0;
+    let statusBytes = 0;
     board.onStatus((e) => {
+      statusReports++;
+      statusBytes += encodeStatus(e.status).length;
       const c = e.status.counters;
       let list = samples.get(e.peer);
       if (list === undefined) samples.set(e.peer, (list = []));
@@ -256,7 +261,7 @@ export async function measureSwarm(config: SwarmBenchConfig): Promise<SwarmMeasu
         `${m.medianMsPerRound.toFixed(0)} ms/round median (mean ${msPerRound.toFixed(0)}; ${intervalsMs.map((x) => x.toFixed(0)).join(' ')}), ${(m.wirePerPeerPerRound / 1e6).toFixed(2)} MB wire/peer/round, aggregator ${(aggUpload / 1e6).toFixed(2)} MB/round ` +
         `(${m.aggregatorCopies.toFixed(2)} copies), uplink wire/payload ${(uplinkStream / uplinkBody).toFixed(4)}, swarm wire/payload ${(swarmWire / needed).toFixed(3)} ` +
         `(per round: needed ${(needed / 1e3).toFixed(0)} kB, wire ${(swarmWire / 1e3).toFixed(0)} kB = uplink streams ${(uplinkWire / 1e3).toFixed(0)} + tree ${(treeWire / 1e3).toFixed(0)} ` +
-        `+ gossip ${(gossipWire / 1e3).toFixed(0)} + the rest ${((swarmWire - uplinkWire - treeWire - gossipWire) / 1e3).toFixed(0)}), ` +
+        `+ gossip ${(gossipWire / 1e3).toFixed(0)} + the rest ${((swarmWire - uplinkWire - treeWire - gossipWire) / 1e3).toFixed(0)}; status reports of ${(statusBytes / Math.max(1, statusReports)).toFixed(0)} B, 1 per peer per s), ` +
         `elections ${summary.elections}, ${m.wallSeconds.toFixed(0)} s`,
     );
     if (!process.env.MASHA_KEEP_BENCH) rmSync(dir, { recursive: true, force: true });
