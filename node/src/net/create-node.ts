@@ -12,6 +12,7 @@ import { tcp } from '@libp2p/tcp';
 import { webRTC, webRTCDirect } from '@libp2p/webrtc';
 import { webSockets } from '@libp2p/websockets';
 import { startMashaNode } from './node-core.js';
+import { installGossipTrace } from './gossip-trace.js';
 import type { MashaNode, MashaNodeOptions, NodeRuntime } from './node-core.js';
 
 export * from './node-core.js';
@@ -23,8 +24,12 @@ export async function createMashaNode(opts: MashaNodeOptions = {}): Promise<Mash
   const transports: NodeRuntime['transports'] = [tcp(), webSockets(), webRTCDirect()];
   if (webrtcOn || opts.relay !== true) transports.push(circuitRelayTransport());
   if (webrtcOn) transports.push(webRTC());
-  return startMashaNode(opts, {
+  const node = await startMashaNode(opts, {
     transports,
     relayService: circuitRelayServer({ reservations: { maxReservations: 1024, applyDefaultLimit: true } }),
   });
+  // Benchmarks' diagnostic (MASHA_GOSSIP_TRACE): a no-op without the variable.
+  const stopTrace = installGossipTrace(node.libp2p.services.pubsub, node.peerId);
+  const stop = node.stop;
+  return { ...node, stop: async () => { stopTrace(); await stop(); } };
 }
