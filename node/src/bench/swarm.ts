@@ -20,7 +20,7 @@
  * with the manifest's `network.broadcast.tree: false` (large broadcasts over gossip, as before the
  * trees): gossip is each tree row's baseline.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseManifest, runIdOf } from '@masha/protocol';
@@ -84,6 +84,8 @@ interface Sample {
   readonly gossipStream: number;
   readonly treeStream: number;
   readonly isAggregator: boolean;
+  /** When the monitor received it (ms). */
+  readonly at: number;
 }
 
 function median(xs: readonly number[]): number {
@@ -97,12 +99,40 @@ function log(text: string): void {
   process.stderr.write(`bench swarm: ${text}\n`);
 }
 
-/** First sample at or after `round`, and the last sample: the measurement window of one peer. */
-function window(samples: readonly Sample[], round: number): [Sample, Sample] | null {
-  const first = samples.find((s) => s.round >= round);
-  const last = samples[samples.length - 1];
-  if (first === undefined || last === undefined || last.round <= first.round) return null;
-  return [first, last];
+/**
+ * One peer's counters at time `t` (ms, Date.now()), interpolated linearly between the two reports
+ * around it; at or after its last report that report, when it had already reached `lastRound`
+ * (nothing of the window's rounds is left to count). Null when its reports do not cover `t`.
+ *
+ * The window is timed by the launcher's commits, not by the reports' round numbers: a volunteer
+ * keeps reporting while it lingers after the run (two leases, 24 s here), so "its last report"
+ * would charge those seconds of time-driven gossip to the rounds (for 0.5 s RandK rounds several
+ * times the rounds' own gossip), and "its first report at round r" falls anywhere inside round
+ * r + 1 (a bias of half a round of the data paths).
+ */
+function sampleAt(samples: readonly Sample[], t: number, lastRound: number): Sample | null {
+  const k = samples.findIndex((s) => s.at >= t);
+  if (k < 0) {
+    const last = samples[samples.length - 1];
+    return last !== undefined && last.round >= lastRound ? last : null;
+  }
+  const b = samples[k];
+  if (b.at === t) return b;
+  if (k === 0) return null;
+  const a = samples[k - 1];
+  const f = (t - a.at) / (b.at - a.at);
+  const mix = (x: number, y: number): number => x + f * (y - x);
+  return {
+    round: f < 0.5 ? a.round : b.round,
+    wireSent: mix(a.wireSent, b.wireSent),
+    uplinkStream: mix(a.uplinkStream, b.uplinkStream),
+    uplinkBody: mix(a.uplinkBody, b.uplinkBody),
+    commitBody: mix(a.commitBody, b.commitBody),
+    gossipStream: mix(a.gossipStream, b.gossipStream),
+    treeStream: mix(a.treeStream, b.treeStream),
+    isAggregator: a.isAggregator && b.isAggregator,
+    at: t,
+  };
 }
 
 export async function measureSwarm(config: SwarmBenchConfig): Promise<SwarmMeasurement> {
@@ -130,12 +160,20 @@ export async function measureSwarm(config: SwarmBenchConfig): Promise<SwarmMeasu
       },
       seed: 1,
     });
+    // MASHA_GOSSIP_TRACE=<dir>: each process tallies its gossipsub RPCs (net/gossip-trace.ts) into
+    // a subfolder per configuration and mode.
+    const traceRoot = process.env.MASHA_GOSSIP_TRACE;
+    const env: Record<string, string> = {};
+    if (traceRoot !== undefined && traceRoot !== '') {
+      env.MASHA_GOSSIP_TRACE = join(traceRoot, `${config.peers}-${config.device.replace(':', '')}-${config.broadcast ?? 'trees'}`);
+      mkdirSync(env.MASHA_GOSSIP_TRACE, { recursive: true });
+    }
     const keyPath = join(dir, 'launcher.key');
     const keyed = keyedManifest(manifest, loadOrCreateLauncherKey(keyPath));
     const runId = runIdOf(keyed);
     const manifestPath = join(dir, 'run.json');
     writeFileSync(manifestPath, JSON.stringify(keyed));
-    const relay = group.spawnMasha('relay', ['relay', '--json', '--ephemeral'], { stdout: 'pipe', stderr: { file: join(dir, 'relay.log') } });
+    const relay = group.spawnMasha('relay', ['relay', '--json', '--ephemeral'], { env, stdout: 'pipe', stderr: { file: join(dir, 'relay.log') } });
     const addrs = await relay.waitForLine((l) => {
       try {
         return (JSON.parse(l) as { multiaddrs?: string[] }).multiaddrs;
@@ -165,15 +203,18 @@ export async function measureSwarm(config: SwarmBenchConfig): Promise<SwarmMeasu
         gossipStream: c['net-gossip-stream-bytes'] ?? 0,
         treeStream: c['net-tree-stream-bytes'] ?? 0,
         isAggregator: e.status.isAggregator,
+        at: Date.now(),
       });
     });
     for (let i = 0; i < config.peers; i++) {
       group.spawnMasha(`v${i + 1}`, ['join', '--relay', addr, '--run', runId, '--out', join(dir, 'runs'), '--wait', '300'], {
+        env,
         stdout: 'ignore',
         stderr: { file: join(dir, `v${i + 1}.log`) },
       });
     }
     const launcher = group.spawnMasha('launcher', ['--progress', 'off', 'launch', '--manifest', manifestPath, '--key', keyPath, '--relay', addr, '--out', join(dir, 'runs'), '--json', '--timeout', '550'], {
+      env,
       stdout: 'pipe',
       stderr: { file: join(dir, 'launcher.log') },
     });
@@ -212,11 +253,16 @@ export async function measureSwarm(config: SwarmBenchConfig): Promise<SwarmMeasu
     let uplinkBody = 0;
     let swarmWire = 0;
     let needed = 0;
-    for (const list of samples.values()) {
-      const w = window(list, 2);
-      if (w === null) continue;
-      const [a, b] = w;
-      const rounds = b.round - a.round;
+    let windowMs = 0;
+    // The window: from the launcher's commit of round 2 (or the first after it) to its last commit.
+    const first = commits[0];
+    const last = commits[commits.length - 1];
+    const rounds = last !== undefined && first !== undefined ? (last.round ?? 0) - (first.round ?? 0) : 0;
+    for (const list of rounds > 0 ? samples.values() : []) {
+      const a = sampleAt(list, 1000 * first.t, -1);
+      const b = sampleAt(list, 1000 * last.t, last.round ?? 0);
+      if (a === null || b === null) continue;
+      windowMs = Math.max(windowMs, b.at - a.at);
       windowRounds = Math.max(windowRounds, rounds);
       const perRound = (b.wireSent - a.wireSent) / rounds;
       wireSum += perRound;
@@ -257,7 +303,7 @@ export async function measureSwarm(config: SwarmBenchConfig): Promise<SwarmMeasu
       wallSeconds: (performance.now() - started) / 1000,
     };
     log(
-      `${config.peers} peers, d=${config.d}, ${config.device}/${config.server ?? 'identity'}, ${config.broadcast ?? 'trees'}: ${summary.committedRounds} rounds (window ${windowRounds}), ` +
+      `${config.peers} peers, d=${config.d}, ${config.device}/${config.server ?? 'identity'}, ${config.broadcast ?? 'trees'}: ${summary.committedRounds} rounds (window ${windowRounds} rounds, ${(windowMs / 1000).toFixed(1)} s), ` +
         `${m.medianMsPerRound.toFixed(0)} ms/round median (mean ${msPerRound.toFixed(0)}; ${intervalsMs.map((x) => x.toFixed(0)).join(' ')}), ${(m.wirePerPeerPerRound / 1e6).toFixed(2)} MB wire/peer/round, aggregator ${(aggUpload / 1e6).toFixed(2)} MB/round ` +
         `(${m.aggregatorCopies.toFixed(2)} copies), uplink wire/payload ${(uplinkStream / uplinkBody).toFixed(4)}, swarm wire/payload ${(swarmWire / needed).toFixed(3)} ` +
         `(per round: needed ${(needed / 1e3).toFixed(0)} kB, wire ${(swarmWire / 1e3).toFixed(0)} kB = uplink streams ${(uplinkWire / 1e3).toFixed(0)} + tree ${(treeWire / 1e3).toFixed(0)} ` +
