@@ -30,6 +30,11 @@ export async function createMashaNode(opts: MashaNodeOptions = {}): Promise<Mash
   });
   // Benchmarks' diagnostic (MASHA_GOSSIP_TRACE): a no-op without the variable.
   const stopTrace = installGossipTrace(node.libp2p.services.pubsub, node.peerId);
-  const stop = node.stop;
-  return { ...node, stop: async () => { stopTrace(); await stop(); } };
+  return {
+    ...node,
+    stop: async () => {
+      stopTrace();
+      await node.stop();
+    },
+  };
 }
