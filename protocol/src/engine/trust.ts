@@ -30,8 +30,18 @@ import { type DecodedCommit, decodeCommit, encodeEquivocation, MSG } from './mes
 import type { Outbox } from './outbox.js';
 import type { EngineMessage, PeerId } from './types.js';
 
-/** Verified commit bodies: the statement their signature covers (bodies are never modified). */
-const VERIFIED = new WeakMap<Uint8Array, { readonly signer: PeerId; readonly statement: Uint8Array }>();
+/**
+ * Verified commit bodies: the statement their signature covers, and (made by the first peer that
+ * records it, then shared) the certificate and the equivocation record of it (bodies are never
+ * modified; the simulator hands one body to every recipient, so 1,000 peers keep one record each
+ * round instead of 1,000 equal ones).
+ */
+interface Verified {
+  readonly signer: PeerId;
+  readonly statement: Uint8Array;
+  seen?: Seen;
+}
+const VERIFIED = new WeakMap<Uint8Array, Verified>();
 
 /** Rounds of signed statements kept for equivocation checks. */
 const SEEN_ROUNDS = 64;
@@ -98,7 +108,13 @@ export class Trust {
     }
     if (msg.kind === MSG.COMMIT && v.signer !== msg.sender) return false;
     if (this.book.banned.has(v.signer) || !this.book.isCertified(msg.epoch, v.signer)) return false;
-    this.note(msg.epoch, msg.round, { statement: v.statement, signer: v.signer, sig: body.sig });
+    // One record per body (its signature bytes are the body's, so every decoding gives equal ones).
+    let seen = v.seen;
+    if (seen === undefined || seen.epoch !== msg.epoch) {
+      seen = { epoch: msg.epoch, cert: { statement: v.statement, signer: v.signer, sig: body.sig } };
+      v.seen = seen;
+    }
+    this.noteSeen(msg.round, seen);
     return true;
   }
 
@@ -113,6 +129,7 @@ export class Trust {
   /** The certificate of a verified commit (its statement, signer and signature). */
   certOf(msg: EngineMessage, body: DecodedCommit): CommitCert {
     const v = VERIFIED.get(msg.body);
+    if (v?.seen !== undefined && v.seen.epoch === msg.epoch) return v.seen.cert;
     // Callers verified it first (so it is cached); recomputed otherwise.
     const statement = v?.statement ?? commitStatement(this.ctx.runId, msg.epoch, msg.round, body.parentDigest, body.digest, bodyHash(msg.body.subarray(0, body.signedLength)));
     return { statement, signer: v?.signer ?? msg.sender, sig: body.sig };
@@ -145,6 +162,11 @@ export class Trust {
 
   /** Records a verified statement; a different one of the same signer for the same (epoch, round) is a proof. */
   private note(epoch: number, round: number, cert: CommitCert): void {
+    this.noteSeen(round, { epoch, cert });
+  }
+
+  private noteSeen(round: number, seen: Seen): void {
+    const { epoch, cert } = seen;
     let list = this.seen.get(round);
     if (list === undefined) {
       list = [];
@@ -159,7 +181,7 @@ export class Trust {
       if (!bytesEqual(s.cert.statement, cert.statement)) this.proof(s.cert, cert, true);
       return;
     }
-    if (list.length < 8) list.push({ epoch, cert });
+    if (list.length < 8) list.push(seen);
   }
 
   /** Checks a received proof; bans the signer if it holds. */
