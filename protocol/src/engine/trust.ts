@@ -39,6 +39,10 @@ import type { EngineMessage, PeerId } from './types.js';
 interface Verified {
   readonly signer: PeerId;
   readonly statement: Uint8Array;
+  /** The header the signature was checked under (run, epoch, round): the cache counts only for it. */
+  readonly runId: string;
+  readonly epoch: number;
+  readonly round: number;
   seen?: Seen;
 }
 const VERIFIED = new WeakMap<Uint8Array, Verified>();
@@ -94,12 +98,14 @@ export class Trust {
    */
   verifyCommit(msg: EngineMessage, body: DecodedCommit): boolean {
     let v = VERIFIED.get(msg.body);
+    // A body re-sent under another header (the simulator shares body objects) is checked afresh.
+    if (v !== undefined && (v.epoch !== msg.epoch || v.round !== msg.round || v.runId !== this.ctx.runId)) v = undefined;
     if (v === undefined) {
       const statement = commitStatement(this.ctx.runId, msg.epoch, msg.round, body.parentDigest, body.digest, bodyHash(msg.body.subarray(0, body.signedLength)));
       const candidates = msg.kind === MSG.COMMIT ? [msg.sender] : this.book.claimants(msg.epoch);
       for (const c of candidates.slice(0, 8)) {
         if (this.identity.verify(c, statement, body.sig)) {
-          v = { signer: c, statement };
+          v = { signer: c, statement, runId: this.ctx.runId, epoch: msg.epoch, round: msg.round };
           break;
         }
       }
@@ -122,7 +128,7 @@ export class Trust {
   ownCert(msg: EngineMessage): CommitCert {
     const body = decodeCommit(msg.body, this.ctx.limits);
     const statement = commitStatement(this.ctx.runId, msg.epoch, msg.round, body.parentDigest, body.digest, bodyHash(msg.body.subarray(0, body.signedLength)));
-    VERIFIED.set(msg.body, { signer: this.outbox.id, statement });
+    VERIFIED.set(msg.body, { signer: this.outbox.id, statement, runId: this.ctx.runId, epoch: msg.epoch, round: msg.round });
     return { statement, signer: this.outbox.id, sig: body.sig };
   }
 
