@@ -27,11 +27,12 @@ import {
 } from '@masha/protocol/model';
 import type { Evaluator } from '@masha/protocol/ports';
 import type { TabBackend } from './gpu-backend.js';
+import { residentInputs, webgpuUpload, type GpuDeviceLike, type OrtGpuTensorModule } from './io-binding.js';
 
 interface OrtWebModule {
   Tensor: new (type: DType, data: TensorData, dims: readonly number[]) => OrtTensor;
   InferenceSession: { create(model: Uint8Array, options?: object): Promise<OrtSession> };
-  env: { wasm: { numThreads: number; proxy: boolean; wasmPaths?: string } };
+  env: { wasm: { numThreads: number; proxy: boolean; wasmPaths?: string }; webgpu?: { readonly device: Promise<GpuDeviceLike> } };
 }
 
 async function fetchBytes(url: string): Promise<Uint8Array> {
@@ -69,10 +70,21 @@ export async function ortWebRuntime(base: string, backend: TabBackend = 'wasm'):
   ort.env.wasm.proxy = false;
   ort.env.wasm.wasmPaths = new URL('ort/', base).href;
   const providers = backend === 'webgpu' ? ['webgpu', 'wasm'] : ['wasm'];
+  const create = (model: Uint8Array): Promise<OrtSession> => ort.InferenceSession.create(model, { executionProviders: providers, graphOptimizationLevel: 'all' });
   return {
     name: backend === 'webgpu' ? 'onnxruntime-web-webgpu' : 'onnxruntime-web-wasm',
     tensor: (type, data, dims) => new ort.Tensor(type, data, dims),
-    createSession: (model) => ort.InferenceSession.create(model, { executionProviders: providers, graphOptimizationLevel: 'all' }),
+    createSession:
+      backend === 'webgpu'
+        ? async (model) => {
+            // IO binding (io-binding.ts; not verified on a GPU): the parameters (`p.*`) stay on the
+            // device across the ascent steps of one evaluation.
+            const session = await create(model);
+            const device = await ort.env.webgpu?.device;
+            if (device === undefined) return session;
+            return residentInputs(session, (name) => name.startsWith('p.'), webgpuUpload(ort as unknown as OrtGpuTensorModule, device));
+          }
+        : create,
   };
 }
 

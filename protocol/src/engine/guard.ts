@@ -74,7 +74,13 @@
  * honest accuracy, its loss within 10⁻⁵ relative. (The shape makes a model run's values and
  * MASHA1's differences auditable; MASHA2's opaque differences are not.) Answers of
  * NaN or ±∞ are refused (whatever the bounds), three refusals ban the sender, and the run ends
- * within 0.003 accuracy and 0.1 % loss of the honest one.
+ * within 0.003 accuracy and 0.1 % loss of the honest one. On a real swarm (test/test/
+ * swarm-model-poison.test.ts: 4 `masha join` volunteers and a ×10⁶ attacker joined over libp2p, 8
+ * shards, MASHA1 γ = 0.2) all 1,522 of the attacker's answers are clipped and the run ends at 0.7425
+ * / 0.710 against 0.7625 / 0.633 honest. The limit of clipping at 8×: with γ = 0.5 the attacker
+ * held 2 of the 8 shards there, and two shards' lies at 8× their size (an aggregate up to 2.75× the
+ * honest one) still diverged the run — a clip bounds a liar's weight, it does not remove it. The
+ * honest ALBERT swarm run (test/test/swarm-model.test.ts: MASHA2, LAMB, 8-bit) clips 0 answers.
  *
  * **Audits** (BOINC-style, `audit` = p). With probability p per round and shard (drawn from this
  * peer's private stream, so a holder cannot know whether it is checked) the aggregator asks a

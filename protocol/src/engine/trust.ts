@@ -30,8 +30,22 @@ import { type DecodedCommit, decodeCommit, encodeEquivocation, MSG } from './mes
 import type { Outbox } from './outbox.js';
 import type { EngineMessage, PeerId } from './types.js';
 
-/** Verified commit bodies: the statement their signature covers (bodies are never modified). */
-const VERIFIED = new WeakMap<Uint8Array, { readonly signer: PeerId; readonly statement: Uint8Array }>();
+/**
+ * Verified commit bodies: the statement their signature covers, and (made by the first peer that
+ * records it, then shared) the certificate and the equivocation record of it (bodies are never
+ * modified; the simulator hands one body to every recipient, so 1,000 peers keep one record each
+ * round instead of 1,000 equal ones).
+ */
+interface Verified {
+  readonly signer: PeerId;
+  readonly statement: Uint8Array;
+  /** The header the signature was checked under (run, epoch, round): the cache counts only for it. */
+  readonly runId: string;
+  readonly epoch: number;
+  readonly round: number;
+  seen?: Seen;
+}
+const VERIFIED = new WeakMap<Uint8Array, Verified>();
 
 /** Rounds of signed statements kept for equivocation checks. */
 const SEEN_ROUNDS = 64;
@@ -84,12 +98,14 @@ export class Trust {
    */
   verifyCommit(msg: EngineMessage, body: DecodedCommit): boolean {
     let v = VERIFIED.get(msg.body);
+    // A body re-sent under another header (the simulator shares body objects) is checked afresh.
+    if (v !== undefined && (v.epoch !== msg.epoch || v.round !== msg.round || v.runId !== this.ctx.runId)) v = undefined;
     if (v === undefined) {
       const statement = commitStatement(this.ctx.runId, msg.epoch, msg.round, body.parentDigest, body.digest, bodyHash(msg.body.subarray(0, body.signedLength)));
       const candidates = msg.kind === MSG.COMMIT ? [msg.sender] : this.book.claimants(msg.epoch);
       for (const c of candidates.slice(0, 8)) {
         if (this.identity.verify(c, statement, body.sig)) {
-          v = { signer: c, statement };
+          v = { signer: c, statement, runId: this.ctx.runId, epoch: msg.epoch, round: msg.round };
           break;
         }
       }
@@ -98,7 +114,13 @@ export class Trust {
     }
     if (msg.kind === MSG.COMMIT && v.signer !== msg.sender) return false;
     if (this.book.banned.has(v.signer) || !this.book.isCertified(msg.epoch, v.signer)) return false;
-    this.note(msg.epoch, msg.round, { statement: v.statement, signer: v.signer, sig: body.sig });
+    // One record per body (its signature bytes are the body's, so every decoding gives equal ones).
+    let seen = v.seen;
+    if (seen === undefined || seen.epoch !== msg.epoch) {
+      seen = { epoch: msg.epoch, cert: { statement: v.statement, signer: v.signer, sig: body.sig } };
+      v.seen = seen;
+    }
+    this.noteSeen(msg.round, seen);
     return true;
   }
 
@@ -106,13 +128,14 @@ export class Trust {
   ownCert(msg: EngineMessage): CommitCert {
     const body = decodeCommit(msg.body, this.ctx.limits);
     const statement = commitStatement(this.ctx.runId, msg.epoch, msg.round, body.parentDigest, body.digest, bodyHash(msg.body.subarray(0, body.signedLength)));
-    VERIFIED.set(msg.body, { signer: this.outbox.id, statement });
+    VERIFIED.set(msg.body, { signer: this.outbox.id, statement, runId: this.ctx.runId, epoch: msg.epoch, round: msg.round });
     return { statement, signer: this.outbox.id, sig: body.sig };
   }
 
   /** The certificate of a verified commit (its statement, signer and signature). */
   certOf(msg: EngineMessage, body: DecodedCommit): CommitCert {
     const v = VERIFIED.get(msg.body);
+    if (v?.seen !== undefined && v.seen.epoch === msg.epoch) return v.seen.cert;
     // Callers verified it first (so it is cached); recomputed otherwise.
     const statement = v?.statement ?? commitStatement(this.ctx.runId, msg.epoch, msg.round, body.parentDigest, body.digest, bodyHash(msg.body.subarray(0, body.signedLength)));
     return { statement, signer: v?.signer ?? msg.sender, sig: body.sig };
@@ -145,6 +168,11 @@ export class Trust {
 
   /** Records a verified statement; a different one of the same signer for the same (epoch, round) is a proof. */
   private note(epoch: number, round: number, cert: CommitCert): void {
+    this.noteSeen(round, { epoch, cert });
+  }
+
+  private noteSeen(round: number, seen: Seen): void {
+    const { epoch, cert } = seen;
     let list = this.seen.get(round);
     if (list === undefined) {
       list = [];
@@ -159,7 +187,7 @@ export class Trust {
       if (!bytesEqual(s.cert.statement, cert.statement)) this.proof(s.cert, cert, true);
       return;
     }
-    if (list.length < 8) list.push({ epoch, cert });
+    if (list.length < 8) list.push(seen);
   }
 
   /** Checks a received proof; bans the signer if it holds. */

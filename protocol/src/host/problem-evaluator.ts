@@ -23,8 +23,11 @@ export class ProblemEvaluator implements Evaluator {
 
 /** Evaluates every item of a request from the problem; returns the number of evaluations. */
 export function evaluateRequest(problem: Problem, request: EvaluationRequest): number {
+  // Indexed loops: V8 compiles the inlined operator's inner loop markedly slower inside a for-of.
   let n = 0;
-  for (const item of request.items) {
+  const items = request.items;
+  for (let k = 0; k < items.length; k++) {
+    const item = items[k];
     evaluateFromProblem(problem, item.shard, float64Evaluations(item.evaluations));
     n += item.evaluations.length;
   }
@@ -33,7 +36,8 @@ export function evaluateRequest(problem: Problem, request: EvaluationRequest): n
 
 /** Synthetic problems compute in float64: a request of a float32 (model) method is refused. */
 function float64Evaluations(evaluations: readonly Evaluation<Vec>[]): readonly Evaluation[] {
-  for (const e of evaluations) {
+  for (let k = 0; k < evaluations.length; k++) {
+    const e = evaluations[k];
     if (!(e.point instanceof Float64Array && e.value instanceof Float64Array)) throw new ValidationError('evaluation', 'a synthetic problem evaluates float64 vectors only');
   }
   return evaluations as readonly Evaluation[];

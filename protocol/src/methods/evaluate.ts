@@ -8,12 +8,26 @@ import type { Evaluation, MethodInstance, ReplicaState, ShardState, ShardWork, U
 
 /** Writes every planned evaluation's value: F_m(point), or F_{m,sample}(point) (subtracted when `subtract`). */
 export function evaluateFromProblem(problem: Problem, m: number, evaluations: readonly Evaluation[]): void {
-  for (const e of evaluations) {
-    const out = e.subtract ? new Float64Array(e.value.length) : e.value;
-    if (e.sample === null) problem.operator(m, e.point, out);
-    else problem.sampleOperator(m, e.sample, e.point, out);
-    if (e.subtract) for (let i = 0; i < out.length; i++) e.value[i] -= out[i];
+  // Indexed loop and one call site per case: with the operator inlined here, V8 compiles its inner
+  // loop as fast as a direct call (a for-of and a conditional output buffer made it ~35% slower).
+  for (let k = 0; k < evaluations.length; k++) {
+    const e = evaluations[k];
+    if (e.subtract) {
+      subtractEvaluation(problem, m, e);
+    } else if (e.sample === null) {
+      problem.operator(m, e.point, e.value);
+    } else {
+      problem.sampleOperator(m, e.sample, e.point, e.value);
+    }
   }
+}
+
+/** value ← value − F_m(point) (or F_{m,sample}). */
+function subtractEvaluation(problem: Problem, m: number, e: Evaluation): void {
+  const out = new Float64Array(e.value.length);
+  if (e.sample === null) problem.operator(m, e.point, out);
+  else problem.sampleOperator(m, e.sample, e.point, out);
+  for (let i = 0; i < out.length; i++) e.value[i] -= out[i];
 }
 
 /** plan → evaluate from the problem → finish: one device step, synchronously. */

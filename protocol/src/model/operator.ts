@@ -114,6 +114,8 @@ export class ModelOperator {
       const buf = this.sess.batch;
       fillBatch(c, this.train, idx, buf, mlm, mlm ? keyedRng(seed, sample, STREAMS.mask, shard) : null);
       this.sess.bindParams(params);
+      // The parameters stay fixed over the K ascent steps below: a GPU runtime may keep them on the device.
+      this.sess.beginEvaluation();
       const adv = task.adversarial;
       const K = adv ? adv.steps : 1;
       const rho = this.sess.delta;

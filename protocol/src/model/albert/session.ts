@@ -68,6 +68,11 @@ export class AlbertSession {
     this.bound = params;
   }
 
+  /** An evaluation begins (GPU runtimes refresh their device copies of the inputs). */
+  beginEvaluation(): void {
+    this.session.beginEvaluation();
+  }
+
   run(): ReturnType<GraphSession['run']> {
     return this.session.run();
   }

@@ -26,6 +26,12 @@ export interface OrtSession {
   readonly outputNames: readonly string[];
   run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>;
   release(): Promise<void>;
+  /**
+   * Optional (GPU runtimes with IO binding): an operator evaluation begins — the fed arrays may
+   * have changed since the last run, so device-resident copies of them are stale. Between two calls
+   * the fed arrays do not change, and a runtime may keep them on the device across runs.
+   */
+  beginEvaluation?(): void;
 }
 
 export interface OrtRuntime {

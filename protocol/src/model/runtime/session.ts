@@ -100,6 +100,11 @@ export class GraphSession {
     b.tensor = this.runtime.tensor(spec.dtype, array, spec.shape);
   }
 
+  /** An evaluation begins: the bound arrays may have changed (see OrtSession.beginEvaluation). */
+  beginEvaluation(): void {
+    this.session.beginEvaluation?.();
+  }
+
   /** Runs the graph on the bound inputs; every fed input must be bound. */
   async run(): Promise<Record<string, OrtTensor>> {
     const feeds: Record<string, OrtTensor> = {};
