@@ -12,12 +12,17 @@ if (existsSync(CHROMIUM)) process.exit(0);
 if (process.env.MASHA_SKIP_BROWSER === '1') process.exit(0);
 const root = typeof process.getuid === 'function' && process.getuid() === 0;
 if (!root) {
-  process.stderr.write(`ensure-chromium: ${CHROMIUM} is missing and this is not root; install it with \`sudo apt-get install chromium\` to run the browser tests\n`);
+  process.stderr.write(
+    `ensure-chromium: ${CHROMIUM} is missing and this is not root; install it with \`sudo apt-get install chromium\` to run the browser tests\n`,
+  );
   process.exit(0);
 }
 process.stderr.write('ensure-chromium: installing Debian chromium for the browser tests (apt-get)…\n');
 const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-for (const args of [['update', '-qq'], ['install', '-y', '-qq', 'chromium']]) {
+for (const args of [
+  ['update', '-qq'],
+  ['install', '-y', '-qq', 'chromium'],
+]) {
   const r = spawnSync('apt-get', args, { stdio: ['ignore', 'inherit', 'inherit'], env, timeout: 15 * 60_000 });
   if (r.status !== 0) {
     process.stderr.write(`ensure-chromium: apt-get ${args.join(' ')} failed (${r.status ?? r.signal})\n`);

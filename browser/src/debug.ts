@@ -28,7 +28,9 @@ export interface ConnInfo {
   readonly streams: readonly string[];
 }
 
-export type DialResult = { readonly ok: true; readonly addr: string; readonly limited: boolean; readonly ms: number } | { readonly ok: false; readonly error: string; readonly ms: number };
+export type DialResult =
+  | { readonly ok: true; readonly addr: string; readonly limited: boolean; readonly ms: number }
+  | { readonly ok: false; readonly error: string; readonly ms: number };
 
 function fill(n: number, seed: number): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(n);
@@ -82,7 +84,12 @@ export function debugApi(t: SwarmTransport) {
       }
     },
     async hangUp(peer: string): Promise<void> {
-      await Promise.all(libp2p.getConnections().filter((c) => c.remotePeer.toString() === peer).map((c) => c.close().catch(() => c.abort(new Error('hang up')))));
+      await Promise.all(
+        libp2p
+          .getConnections()
+          .filter((c) => c.remotePeer.toString() === peer)
+          .map((c) => c.close().catch(() => c.abort(new Error('hang up')))),
+      );
     },
     async sendFrames(peer: string, totalBytes: number, frameBytes: number): Promise<{ startedAt: number; ms: number }> {
       const payload = fill(totalBytes, 7);

@@ -62,7 +62,7 @@ export async function startBrowserSwarm(opts: BrowserNodeOptions): Promise<Swarm
       transports: [
         webSockets(),
         circuitRelayTransport(),
-        ...(opts.webrtc ?? true ? [webRTC({ rtcConfiguration: { iceServers: opts.iceServers ?? [] } })] : []),
+        ...((opts.webrtc ?? true) ? [webRTC({ rtcConfiguration: { iceServers: opts.iceServers ?? [] } })] : []),
       ],
     },
   );

@@ -23,7 +23,9 @@ const LIVE_EVERY_MS = 500;
 /** WebAssembly SIMD support: validates a 30-byte module that uses one v128 instruction. */
 function hasWasmSimd(): boolean {
   try {
-    return WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]));
+    return WebAssembly.validate(
+      new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]),
+    );
   } catch {
     return false;
   }
@@ -99,7 +101,11 @@ function applyBackend(s: Session): void {
   const want = backendFor(s.backendChoice, s.webgpu).backend;
   s.modelSwitch?.setBackend(want);
   const backend = s.modelSwitch?.backend ?? want;
-  s.peer?.setDevice({ provider: backend, gpu: backend === 'webgpu', requested: s.backendChoice === 'auto' ? 'auto' : s.backendChoice === 'wasm' ? 'cpu' : 'gpu' });
+  s.peer?.setDevice({
+    provider: backend,
+    gpu: backend === 'webgpu',
+    requested: s.backendChoice === 'auto' ? 'auto' : s.backendChoice === 'wasm' ? 'cpu' : 'gpu',
+  });
 }
 
 function liveState(s: Session): LiveState {
@@ -147,8 +153,14 @@ function join(s: Session, a: RunAnnouncement): void {
   try {
     // A resumed run syncs to the launcher's checkpoint before any round opens.
     const resume = a.resume;
-    const context = resume !== undefined ? { context: { resume: { ...resume, digest: Uint8Array.from(resume.digest.match(/../g) ?? [], (h) => parseInt(h, 16)) } } } : {};
-    run = modelRunFromManifest(a.manifest, { wallClock: () => Date.now(), ...context, limits: { maxBytes: 1024 ** 3, maxSeconds: 30 }, limitsHint: 'a browser tab' });
+    const context =
+      resume !== undefined ? { context: { resume: { ...resume, digest: Uint8Array.from(resume.digest.match(/../g) ?? [], (h) => parseInt(h, 16)) } } } : {};
+    run = modelRunFromManifest(a.manifest, {
+      wallClock: () => Date.now(),
+      ...context,
+      limits: { maxBytes: 1024 ** 3, maxSeconds: 30 },
+      limitsHint: 'a browser tab',
+    });
   } catch (e) {
     s.buildError = `this run cannot be computed in a browser: ${(e as Error).message}`;
     return;
@@ -164,15 +176,15 @@ function join(s: Session, a: RunAnnouncement): void {
     .then(() => import('./worker/model.js'))
     .then(({ createTabModelEvaluator }) => createTabModelEvaluator(run, base, backendFor(s.backendChoice, s.webgpu).backend, onSwitch))
     .then(
-    ({ evaluator, switch: sw }) => {
-      s.modelSwitch = sw;
-      if (!s.left) startPeer(s, a, { ctx: run.ctx, evaluator });
-      applyBackend(s);
-    },
-    (e: unknown) => {
-      s.buildError = `this model run cannot be computed in this browser: ${(e as Error).message}`;
-    },
-  );
+      ({ evaluator, switch: sw }) => {
+        s.modelSwitch = sw;
+        if (!s.left) startPeer(s, a, { ctx: run.ctx, evaluator });
+        applyBackend(s);
+      },
+      (e: unknown) => {
+        s.buildError = `this model run cannot be computed in this browser: ${(e as Error).message}`;
+      },
+    );
 }
 
 function startPeer(s: Session, a: RunAnnouncement, model: TabPeerInit['model']): void {

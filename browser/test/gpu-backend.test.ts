@@ -64,7 +64,11 @@ describe('backend switch', () => {
   it('applies at the next evaluation and releases the old sessions; a failed build keeps the old backend', async () => {
     const f = fakes();
     const switches: [TabBackend, string | null][] = [];
-    const sw = new BackendSwitch(await f.build('wasm'), (b) => f.build(b, b === 'webgpu' && f.log.includes('eval webgpu')), (b, e) => switches.push([b, e]));
+    const sw = new BackendSwitch(
+      await f.build('wasm'),
+      (b) => f.build(b, b === 'webgpu' && f.log.includes('eval webgpu')),
+      (b, e) => switches.push([b, e]),
+    );
     expect(await run(sw)).toBeNull();
     sw.setBackend('webgpu');
     expect(sw.pending).toBe('webgpu');

@@ -27,11 +27,15 @@ describe('IO binding (WebGPU path, with fakes)', () => {
     const seen: Record<string, OrtTensor>[] = [];
     const log: string[] = [];
     let n = 0;
-    const s = residentInputs(fakeSession(seen), (name) => name.startsWith('p.'), (t) => {
-      const id = ++n;
-      log.push(`up ${id}`);
-      return { tensor: { ...t, type: `gpu${id}` }, dispose: () => log.push(`free ${id}`) };
-    });
+    const s = residentInputs(
+      fakeSession(seen),
+      (name) => name.startsWith('p.'),
+      (t) => {
+        const id = ++n;
+        log.push(`up ${id}`);
+        return { tensor: { ...t, type: `gpu${id}` }, dispose: () => log.push(`free ${id}`) };
+      },
+    );
     const w = tensor(new Float32Array(8), [8]);
     const x = tensor(new Float32Array(2), [2]);
     // Not armed: fed as is.
@@ -55,7 +59,9 @@ describe('IO binding (WebGPU path, with fakes)', () => {
       createBuffer: (d) => (calls.push(`create ${d.size} ${d.usage}`), { destroy: () => calls.push('destroy') }),
       queue: { writeBuffer: (_b, off, _d, dataOff, size) => calls.push(`write ${off} ${dataOff} ${size}`) },
     };
-    const ort = { Tensor: { fromGpuBuffer: (_b: unknown, o: { dataType: 'float32'; dims: readonly number[] }) => ({ type: o.dataType, dims: o.dims, data: null }) } };
+    const ort = {
+      Tensor: { fromGpuBuffer: (_b: unknown, o: { dataType: 'float32'; dims: readonly number[] }) => ({ type: o.dataType, dims: o.dims, data: null }) },
+    };
     const up = webgpuUpload(ort, device);
     expect(up(tensor(new Float32Array(10), [10]))).toBeNull();
     const big = new Float32Array(2000).subarray(3, 1030);

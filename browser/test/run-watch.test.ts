@@ -103,7 +103,13 @@ describe('the status board', () => {
     expect(b.accept(encodeStatus(status({ seq: 2, round: 12, iteration: 10, relDist: 0.25 })), 0, 'peerA')).toBe(true);
     // An older report of the same peer is ignored.
     expect(b.accept(encodeStatus(status({ seq: 1, round: 11, relDist: 0.3 })), 0, 'peerA')).toBe(false);
-    expect(b.accept(encodeStatus(status({ seq: 5, epoch: 2, aggregator: '12D3KooWNew', round: 3, iteration: 12, relDist: 0.125, heldCount: 3, held: [2, 3, 4] })), 0, 'peerB')).toBe(true);
+    expect(
+      b.accept(
+        encodeStatus(status({ seq: 5, epoch: 2, aggregator: '12D3KooWNew', round: 3, iteration: 12, relDist: 0.125, heldCount: 3, held: [2, 3, 4] })),
+        0,
+        'peerB',
+      ),
+    ).toBe(true);
     expect(b.accept(encodeStatus(status({ role: 'launcher', seq: 1, heldCount: 0, held: [] })), 0, 'launcher')).toBe(true);
     expect(b.view(100)).toEqual({
       volunteers: 2,

@@ -16,7 +16,17 @@
  *   tab send a copy to each.
  */
 import { describe, expect, it } from 'vitest';
-import { ed25519PublicKey, sha256Hex, parseManifest, peerIdOfEd25519Key, runFromManifest, runIdOf, runReference, type Manifest, type ManifestInput } from '@masha/protocol';
+import {
+  ed25519PublicKey,
+  sha256Hex,
+  parseManifest,
+  peerIdOfEd25519Key,
+  runFromManifest,
+  runIdOf,
+  runReference,
+  type Manifest,
+  type ManifestInput,
+} from '@masha/protocol';
 import { broadcastTopic, decodeStatus, statusTopic, type PeerStatus, type RunAnnouncement } from '@masha/protocol/swarm';
 import { TabPeer } from '../src/worker/tab-peer.js';
 import type { FromWorker, LinkInfo } from '../src/worker-protocol.js';
@@ -61,10 +71,12 @@ class Router {
       warmup: { minMs: 50, maxMs: 2_000 },
     });
     this.peers.set(id, peer);
-    for (const [other, p] of this.peers) if (other !== id) setTimeout(() => {
-      peer.peer('connected', other);
-      p.peer('connected', id);
-    }, 0);
+    for (const [other, p] of this.peers)
+      if (other !== id)
+        setTimeout(() => {
+          peer.peer('connected', other);
+          p.peer('connected', id);
+        }, 0);
     this.tick();
     peer.start();
     return peer;
@@ -73,8 +85,16 @@ class Router {
   /** What the page's main thread sends every 500 ms: here, how many peers follow the run's topic. */
   tick(): void {
     const info: LinkInfo = {
-      wireSent: 0, wireReceived: 0, refused: 0, sendFailed: 0, publishFailed: 0, relayFailed: 0,
-      uplinkStreamBytes: 0, gossipStreamBytes: 0, treeStreamBytes: 0, webrtcLinks: 0,
+      wireSent: 0,
+      wireReceived: 0,
+      refused: 0,
+      sendFailed: 0,
+      publishFailed: 0,
+      relayFailed: 0,
+      uplinkStreamBytes: 0,
+      gossipStreamBytes: 0,
+      treeStreamBytes: 0,
+      webrtcLinks: 0,
       topicPeers: { [this.bcast]: this.peers.size - 1 },
     };
     for (const p of this.peers.values()) p.update(info);
@@ -142,8 +162,8 @@ function announce(m: Manifest): RunAnnouncement {
   return { runId: runIdOf(m), manifest: m, files: {}, state: 'open', startedAt: 0, launcher: '12D3KooWLauncher' };
 }
 
-describe('tab peers (the engine host with the worker\'s ports)', () => {
-  it('three tabs solve a bilinear run to bitwise the reference runner\'s iterate', async () => {
+describe("tab peers (the engine host with the worker's ports)", () => {
+  it("three tabs solve a bilinear run to bitwise the reference runner's iterate", async () => {
     const m = manifest({ heartbeatMs: 200, leaseMs: 4_000, roundDeadlineMs: 4_000, quorum: 1, minPeers: 3 }, 5);
     const router = new Router(announce(m));
     try {

@@ -82,7 +82,7 @@ async function main(argv: readonly string[]): Promise<number> {
     .option('--task <name>', 'default (MASHA1 on the bilinear game) or adversarial (the tiny ALBERT trained adversarially, seed §5.2)', task, 'default')
     .option('--timeout <seconds>', 'hard limit for the whole run (default 300, adversarial 1800)', seconds)
     .option('--progress <mode>', 'progress display: auto, bar, lines, off', 'auto')
-    .option('--http <port>', 'port of the relay\'s volunteer page (0 = any free port)', httpPort, 0)
+    .option('--http <port>', "port of the relay's volunteer page (0 = any free port)", httpPort, 0)
     .exitOverride();
   try {
     program.parse([...argv], { from: 'user' });
@@ -94,7 +94,8 @@ async function main(argv: readonly string[]): Promise<number> {
   let manifest: Manifest;
   try {
     if (flags.manifest !== undefined && flags.task !== 'default') throw new UsageError('--task', 'cannot be combined with --manifest');
-    manifest = flags.manifest !== undefined ? loadManifestFile(flags.manifest).manifest : flags.task === 'adversarial' ? adversarialManifest() : defaultManifest();
+    manifest =
+      flags.manifest !== undefined ? loadManifestFile(flags.manifest).manifest : flags.task === 'adversarial' ? adversarialManifest() : defaultManifest();
   } catch (e) {
     return reportError(NAME, e, process.stderr);
   }
@@ -180,7 +181,22 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     const launcher = group.spawnMasha(
       'launcher',
-      ['--progress', flags.progress, 'launch', '--manifest', manifestPath, '--key', resolve(DEFAULT_LAUNCHER_KEY_FILE), '--relay', addr, '--dir', dir, '--json', '--timeout', String(Math.max(10, timeout - 15))],
+      [
+        '--progress',
+        flags.progress,
+        'launch',
+        '--manifest',
+        manifestPath,
+        '--key',
+        resolve(DEFAULT_LAUNCHER_KEY_FILE),
+        '--relay',
+        addr,
+        '--dir',
+        dir,
+        '--json',
+        '--timeout',
+        String(Math.max(10, timeout - 15)),
+      ],
       { stdout: 'pipe', stderr: 'inherit' },
     );
     let summaryText = '';
@@ -235,7 +251,9 @@ function modelReport(dir: string): string {
     const curve = m.curve.testLoss;
     const lines = [
       `  test loss (probe)     ${curve.length > 0 ? `${curve[0].toFixed(4)} → ${curve[curve.length - 1].toFixed(4)}` : '—'}`,
-      f ? `  test accuracy         ${(100 * f.accuracy).toFixed(1)} % of ${f.examples}${f.robustAccuracy !== null ? `, robust ${(100 * f.robustAccuracy).toFixed(1)} %` : ''}` : '  test accuracy         —',
+      f
+        ? `  test accuracy         ${(100 * f.accuracy).toFixed(1)} % of ${f.examples}${f.robustAccuracy !== null ? `, robust ${(100 * f.robustAccuracy).toFixed(1)} %` : ''}`
+        : '  test accuracy         —',
       `  time                  ${m.seconds.perRound.mean.toFixed(2)} s per round${m.seconds.perIteration !== null ? `, ${m.seconds.perIteration.toFixed(2)} s per iteration` : ''}`,
       `  figures               ${join(dir, 'loss.svg')}, model.json, rounds.csv`,
     ];

@@ -148,7 +148,9 @@ describe('masha CLI', () => {
     // (Building it would need 137 TB: an answer at all shows nothing was built.)
     const c = capture();
     expect(await runCli(['launch', '--manifest', big, '--relay', RELAY], c.io)).toBe(2);
-    expect(c.err()).toMatch(/^masha launch: error: problem: building this bilinear game, d = 4096, M = 100000 needs an estimated 12 TiB and 1988 days; this peer allows 2\.0 GiB and 60 s/m);
+    expect(c.err()).toMatch(
+      /^masha launch: error: problem: building this bilinear game, d = 4096, M = 100000 needs an estimated 12 TiB and 1988 days; this peer allows 2\.0 GiB and 60 s/m,
+    );
   });
 
   it('start directories: one per start, `latest` pointing at the newest', () => {
@@ -159,7 +161,11 @@ describe('masha CLI', () => {
     const a = createStartDir(runs, 'r1', t);
     const b = createStartDir(runs, 'r1', t); // the same millisecond: a second directory all the same
     const c = createStartDir(runs, 'r1', t + 1000);
-    expect([a, b, c].map((p) => p.slice(join(runs, 'r1').length + 1))).toEqual(['2026-11-25T14-03-07.123Z', '2026-11-25T14-03-07.123Z-2', '2026-11-25T14-03-08.123Z']);
+    expect([a, b, c].map((p) => p.slice(join(runs, 'r1').length + 1))).toEqual([
+      '2026-11-25T14-03-07.123Z',
+      '2026-11-25T14-03-07.123Z-2',
+      '2026-11-25T14-03-08.123Z',
+    ]);
     expect(readdirSync(join(runs, 'r1')).sort()).toEqual(['2026-11-25T14-03-07.123Z', '2026-11-25T14-03-07.123Z-2', '2026-11-25T14-03-08.123Z', 'latest']);
     writeFileSync(join(c, 'x'), 'newest');
     expect(readFileSync(join(runs, 'r1', 'latest', 'x'), 'utf8')).toBe('newest');
@@ -175,7 +181,10 @@ describe('masha CLI', () => {
     const other = describeDialFailure('/ip4/1.2.3.4/tcp/1/p2p/A', new Error('Payload identity key B does not match expected remote identity key A'));
     expect(other.final).toBe(true);
     expect(other.message).toContain('is now peer B, not the A its address names');
-    const refused = describeDialFailure('X', new AggregateError([Object.assign(new Error('connect ECONNREFUSED 1.2.3.4:1'), { code: 'ECONNREFUSED' })], 'all dials failed'));
+    const refused = describeDialFailure(
+      'X',
+      new AggregateError([Object.assign(new Error('connect ECONNREFUSED 1.2.3.4:1'), { code: 'ECONNREFUSED' })], 'all dials failed'),
+    );
     expect(refused).toEqual({ final: true, message: 'X: connection refused (no relay listens there)' });
     expect(describeDialFailure('X', new Error('The operation was aborted due to timeout')).final).toBe(false);
   });

@@ -5,7 +5,18 @@
  * parameters large enough (std 0.3) that every nonlinearity matters.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { GraphSession, IO, buildAlbertGraph, compileGraph, initParams, parseAlbertConfig, readOutput, scalarOutput, type Objective, type OrtRuntime } from '@masha/protocol/model';
+import {
+  GraphSession,
+  IO,
+  buildAlbertGraph,
+  compileGraph,
+  initParams,
+  parseAlbertConfig,
+  readOutput,
+  scalarOutput,
+  type Objective,
+  type OrtRuntime,
+} from '@masha/protocol/model';
 import { Rng } from '@masha/protocol/rng';
 import { onnxruntimeNode } from '../src/model/runtimes.js';
 
@@ -14,7 +25,19 @@ beforeAll(async () => {
   rt = await onnxruntimeNode();
 });
 
-const config = parseAlbertConfig({ vocabSize: 16, seqLen: 6, embed: 4, hidden: 8, heads: 2, ffn: 12, layers: 2, classes: 3, mlmSlots: 2, gelu: 'tanh', lnEps: 1e-5 });
+const config = parseAlbertConfig({
+  vocabSize: 16,
+  seqLen: 6,
+  embed: 4,
+  hidden: 8,
+  heads: 2,
+  ffn: 12,
+  layers: 2,
+  classes: 3,
+  mlmSlots: 2,
+  gelu: 'tanh',
+  lnEps: 1e-5,
+});
 const B = 2;
 
 async function check(objective: Objective): Promise<{ failures: string[]; checked: number }> {

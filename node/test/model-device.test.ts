@@ -49,7 +49,9 @@ describe('the GPU probe', () => {
     expect(describeFailure('webgpu', 'Failed to get a WebGPU adapter: No supported adapters', "Couldn't load Vulkan: libvulkan.so.1: cannot open")).toBe(
       'no WebGPU adapter on this machine (no Vulkan loader: libvulkan.so.1 is not installed)',
     );
-    expect(describeFailure('cuda', 'OrtSessionOptionsAppendExecutionProvider_Cuda: Failed to load shared library')).toMatch(/CUDA's libraries are not installed/);
+    expect(describeFailure('cuda', 'OrtSessionOptionsAppendExecutionProvider_Cuda: Failed to load shared library')).toMatch(
+      /CUDA's libraries are not installed/,
+    );
     expect(describeFailure('cuda', 'something else entirely')).toBe('something else entirely');
   });
 });

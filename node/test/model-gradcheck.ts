@@ -4,7 +4,20 @@
  * builder for ∂loss/∂x_i, and compares chosen coordinates with central differences
  * (loss(x + h e_j) − loss(x − h e_j)) / 2h computed by the same session.
  */
-import { Graph, GraphSession, compileGraph, gradients, ops, readOutput, scalarOutput, sizeOf, type FloatDType, type OrtRuntime, type Shape, type Tensor } from '@masha/protocol/model';
+import {
+  Graph,
+  GraphSession,
+  compileGraph,
+  gradients,
+  ops,
+  readOutput,
+  scalarOutput,
+  sizeOf,
+  type FloatDType,
+  type OrtRuntime,
+  type Shape,
+  type Tensor,
+} from '@masha/protocol/model';
 import { Rng } from '@masha/protocol/rng';
 
 export interface CheckInput {

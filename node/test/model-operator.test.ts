@@ -48,7 +48,10 @@ describe('ModelOperator', () => {
       const w = a.initialParams();
       const fa = new Float32Array(a.dim);
       const fb = new Float32Array(b.dim);
-      for (const [shard, sample] of [[0, 0], [3, 17]]) {
+      for (const [shard, sample] of [
+        [0, 0],
+        [3, 17],
+      ]) {
         const sa = await a.evaluate(shard, sample, w, fa);
         const sb = await b.evaluate(shard, sample, w, fb);
         expect(Math.abs(sa.loss - sb.loss)).toBeLessThanOrEqual(1e-5 * Math.abs(sa.loss));
@@ -150,6 +153,8 @@ describe('bad tasks get clear errors', () => {
     expect(() => parseModelTask({ objective: 'mlm', model: { seqLen: 8, mlmSlots: 8 } })).toThrow(/task\.model\.mlmSlots/);
     expect(() => parseModelTask({ objective: 'mlm', batch: 0 })).toThrow(ValidationError);
     await expect(ModelOperator.create(node, parseModelTask({ objective: 'mlm', shards: 65, model: SMALL_MODEL }), data)).rejects.toThrow(/shards/);
-    await expect(ModelOperator.create(node, parseModelTask({ objective: 'mlm', model: { ...SMALL_MODEL, vocabSize: 32 } }), data)).rejects.toThrow(/task\.model\.vocabSize/);
+    await expect(ModelOperator.create(node, parseModelTask({ objective: 'mlm', model: { ...SMALL_MODEL, vocabSize: 32 } }), data)).rejects.toThrow(
+      /task\.model\.vocabSize/,
+    );
   });
 });

@@ -165,12 +165,7 @@ describe('a wrong VJP is caught', () => {
     const r = await gradCheck(rt, [{ shape: [3, 3] }], (g, [x]) => ops.mul(g, ops.exp(g, x), g.scalar(1, 'float64')), { dtype: 'float64', seed: 3 });
     expect(r.failures).toEqual([]);
     // Same check with a broken op: exp whose VJP forgets the factor y.
-    const bad = await gradCheck(
-      rt,
-      [{ shape: [3, 3] }],
-      (g, [x]) => g.op1('Exp', [x], x.shape, x.dtype, {}, ([gy]) => [gy]),
-      { dtype: 'float64', seed: 3 },
-    );
+    const bad = await gradCheck(rt, [{ shape: [3, 3] }], (g, [x]) => g.op1('Exp', [x], x.shape, x.dtype, {}, ([gy]) => [gy]), { dtype: 'float64', seed: 3 });
     expect(bad.failures.length).toBeGreaterThan(0);
   });
 });

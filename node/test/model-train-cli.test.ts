@@ -32,14 +32,43 @@ beforeAll(async () => {
   const messages = Array.from({ length: 160 }, (_v, i) => {
     const label = i % 3 === 0 ? 1 : 0;
     const pool = label ? spam : ham;
-    return { text: Array.from({ length: 12 + (i % 7) }, (_w, k) => (k % 4 === 3 ? ham[(i + k) % 8] : pool[(i * 5 + k * 3) % 8])).join(' '), label, group: label ? 'spam-1' : 'easy-ham-1' };
+    return {
+      text: Array.from({ length: 12 + (i % 7) }, (_w, k) => (k % 4 === 3 ? ham[(i + k) % 8] : pool[(i * 5 + k * 3) % 8])).join(' '),
+      label,
+      group: label ? 'spam-1' : 'easy-ham-1',
+    };
   });
   await buildDataset({ out: data, messages, vocabSize: 64, maxTokens: 24, trainFiles: 4, testFiles: 2, seed: 1 });
 });
 
 const args = (out: string, extra: string[] = []): string[] => [
-  'train', '--local', '--data', data, '--model', MODEL, '--steps', '30', '--batch', '8', '--eval-every', '10',
-  '--eval-examples', '16', '--eval-batch', '8', '--robust-examples', '16', '--attack-steps', '2', '--progress', 'off', '--device', 'cpu', '--out', out, ...extra,
+  'train',
+  '--local',
+  '--data',
+  data,
+  '--model',
+  MODEL,
+  '--steps',
+  '30',
+  '--batch',
+  '8',
+  '--eval-every',
+  '10',
+  '--eval-examples',
+  '16',
+  '--eval-batch',
+  '8',
+  '--robust-examples',
+  '16',
+  '--attack-steps',
+  '2',
+  '--progress',
+  'off',
+  '--device',
+  'cpu',
+  '--out',
+  out,
+  ...extra,
 ];
 
 describe('masha train --local', () => {

@@ -19,7 +19,7 @@ const RUN = 'c3'.repeat(32);
 const OTHER_RUN = 'ab'.repeat(32);
 const TOPIC = broadcastTopic(RUN);
 
-describe('gossip validation of a run\'s topics', { timeout: 60_000 }, () => {
+describe("gossip validation of a run's topics", { timeout: 60_000 }, () => {
   let swarm: TestSwarm;
   let rogue: SwarmTransport;
   const delivered: Uint8Array[][] = [];
@@ -46,15 +46,36 @@ describe('gossip validation of a run\'s topics', { timeout: 60_000 }, () => {
     const me = rogue.self;
     const victim = swarm.peers[0].self;
     const announce = encodeAnnounce({ round: 3, commitEpoch: 1, digest: new Uint8Array(32), flags: 0, successors: [], succession: null, chain: null });
-    const valid = encodeFrames({ kind: MSG.ANNOUNCE, runId: RUN, epoch: 1, round: 3, phase: 0, sender: me, codec: ENGINE_CODEC, body: announce }, { messageId: 1 })[0];
+    const valid = encodeFrames(
+      { kind: MSG.ANNOUNCE, runId: RUN, epoch: 1, round: 3, phase: 0, sender: me, codec: ENGINE_CODEC, body: announce },
+      { messageId: 1 },
+    )[0];
     await rogue.publish(TOPIC, valid);
     await waitFor(() => delivered.every((d) => d.length >= 1), 15_000, 'the valid ANNOUNCE to reach every peer');
 
     const junk: Array<[string, Uint8Array]> = [
       ['bad-magic', randomBytes(700, 1)],
-      ['wrong-run', encodeFrames({ kind: MSG.ANNOUNCE, runId: OTHER_RUN, epoch: 1, round: 3, phase: 0, sender: me, codec: ENGINE_CODEC, body: announce }, { messageId: 2 })[0]],
-      ['wrong-topic', encodeFrames({ kind: MSG.UPLINK, runId: RUN, epoch: 1, round: 3, phase: 0, sender: me, codec: ENGINE_CODEC, body: randomBytes(64, 2) }, { messageId: 3 })[0]],
-      ['sender-mismatch', encodeFrames({ kind: MSG.COMMIT, runId: RUN, epoch: 1, round: 4, phase: 0, sender: victim, codec: ENGINE_CODEC, body: randomBytes(64, 3) }, { messageId: 4 })[0]],
+      [
+        'wrong-run',
+        encodeFrames(
+          { kind: MSG.ANNOUNCE, runId: OTHER_RUN, epoch: 1, round: 3, phase: 0, sender: me, codec: ENGINE_CODEC, body: announce },
+          { messageId: 2 },
+        )[0],
+      ],
+      [
+        'wrong-topic',
+        encodeFrames(
+          { kind: MSG.UPLINK, runId: RUN, epoch: 1, round: 3, phase: 0, sender: me, codec: ENGINE_CODEC, body: randomBytes(64, 2) },
+          { messageId: 3 },
+        )[0],
+      ],
+      [
+        'sender-mismatch',
+        encodeFrames(
+          { kind: MSG.COMMIT, runId: RUN, epoch: 1, round: 4, phase: 0, sender: victim, codec: ENGINE_CODEC, body: randomBytes(64, 3) },
+          { messageId: 4 },
+        )[0],
+      ],
     ];
     for (const [, frame] of junk) await rogue.publish(TOPIC, frame);
     await rogue.publish(statusTopic(RUN), new TextEncoder().encode(JSON.stringify({ v: 1, runId: OTHER_RUN })));
@@ -64,7 +85,11 @@ describe('gossip validation of a run\'s topics', { timeout: 60_000 }, () => {
       for (const p of swarm.peers) for (const [k, v] of Object.entries(p.counters().rejected.gossip)) out[k] = (out[k] ?? 0) + v;
       return out;
     };
-    await waitFor(() => junk.every(([r]) => (reasons()[r] ?? 0) > 0) && (reasons()['bad-status'] ?? 0) > 0, 20_000, 'every kind of junk to be rejected somewhere');
+    await waitFor(
+      () => junk.every(([r]) => (reasons()[r] ?? 0) > 0) && (reasons()['bad-status'] ?? 0) > 0,
+      20_000,
+      'every kind of junk to be rejected somewhere',
+    );
     await new Promise((r) => setTimeout(r, 1_000));
     // Nothing but the valid frame was delivered, anywhere.
     for (const d of delivered) {
@@ -74,6 +99,8 @@ describe('gossip validation of a run\'s topics', { timeout: 60_000 }, () => {
     // The nodes that took the junk from the rogue itself score it below zero.
     const scores = [swarm.relay.node, ...swarm.peers.map((p) => p.node)].map((n) => gossipScore(n.libp2p.services.pubsub, me));
     expect(Math.min(...scores)).toBeLessThan(0);
-    console.log(`rejected by reason: ${JSON.stringify(reasons())}; the rogue's score at the relay and the 3 peers: ${scores.map((s) => s.toFixed(1)).join(', ')}`);
+    console.log(
+      `rejected by reason: ${JSON.stringify(reasons())}; the rogue's score at the relay and the 3 peers: ${scores.map((s) => s.toFixed(1)).join(', ')}`,
+    );
   });
 });

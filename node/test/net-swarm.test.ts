@@ -28,11 +28,7 @@ describe('swarm of a relay and 4 peers', { timeout: 45_000 }, () => {
     });
     // A mesh, not a star: every peer is connected to the relay and to every other peer, and knows
     // all of them (and the relay, which follows masha/ topics) as subscribers of the topic.
-    await waitFor(
-      () => peers.every((p) => p.connectedPeers().length === 4 && p.topicPeers(TOPIC).length === 4),
-      30_000,
-      'the gossipsub mesh to form',
-    );
+    await waitFor(() => peers.every((p) => p.connectedPeers().length === 4 && p.topicPeers(TOPIC).length === 4), 30_000, 'the gossipsub mesh to form');
   }, 45_000);
 
   afterAll(async () => {
@@ -68,9 +64,7 @@ describe('swarm of a relay and 4 peers', { timeout: 45_000 }, () => {
 
   it('rejects and counts gossip frames above the frame size sent by a misconfigured peer', async () => {
     // A peer built with a 128 KiB frame size publishes a 100 KiB frame, then a valid one.
-    const rogue = await createSwarmTransport(
-      await createMashaNode({ ...FAST, maxFrameBytes: 128 * 1024, bootstrap: swarm.relay.multiaddrs }),
-    );
+    const rogue = await createSwarmTransport(await createMashaNode({ ...FAST, maxFrameBytes: 128 * 1024, bootstrap: swarm.relay.multiaddrs }));
     try {
       const seen: number[] = [];
       const off = peers.map((p) => p.subscribe(TOPIC, (_f, frame) => seen.push(frame.byteLength)));
@@ -175,7 +169,10 @@ describe('swarm of a relay and 4 peers', { timeout: 45_000 }, () => {
     await peers[1].sendDirect(victim.self, new Uint8Array([1, 2, 3]));
     await peers[2].sendDirect(victim.self, new Uint8Array([4, 5]));
     await waitFor(() => received.length === 2, 15_000, 'valid frames after the reset');
-    expect(received.map((f) => [...f]).sort((a, b) => a.length - b.length)).toEqual([[4, 5], [1, 2, 3]]);
+    expect(received.map((f) => [...f]).sort((a, b) => a.length - b.length)).toEqual([
+      [4, 5],
+      [1, 2, 3],
+    ]);
     off();
   });
 

@@ -62,14 +62,10 @@ async function transfer(from: SwarmTransport, to: SwarmTransport, frames: Uint8A
 }
 
 async function direct(): Promise<Record<string, unknown>> {
-  const a = await createSwarmTransport(
-    await createMashaNode({ ports: { tcp: false, ws: false, webrtcDirect: 0 }, webrtc: false, discovery: false }),
-  );
+  const a = await createSwarmTransport(await createMashaNode({ ports: { tcp: false, ws: false, webrtcDirect: 0 }, webrtc: false, discovery: false }));
   open.push(a);
   const listen = a.node.multiaddrs();
-  const b = await createSwarmTransport(
-    await createMashaNode({ ports: { tcp: false, ws: false }, webrtc: false, discovery: false, bootstrap: listen }),
-  );
+  const b = await createSwarmTransport(await createMashaNode({ ports: { tcp: false, ws: false }, webrtc: false, discovery: false, bootstrap: listen }));
   open.push(b);
   const conns = b.node.libp2p.getConnections().map((c) => c.remoteAddr.toString());
   const t = await transfer(b, a, payloadFrames(1024 * 1024, 9));
@@ -114,7 +110,8 @@ async function dials(n: number): Promise<Record<string, unknown>> {
     const t0 = performance.now();
     try {
       const conn = await b.node.libp2p.dial(target, { signal: AbortSignal.timeout(5_000) });
-      if (!conn.remoteAddr.toString().includes('/webrtc/') || conn.limits !== undefined) throw new Error(`not a direct WebRTC connection: ${conn.remoteAddr.toString()}`);
+      if (!conn.remoteAddr.toString().includes('/webrtc/') || conn.limits !== undefined)
+        throw new Error(`not a direct WebRTC connection: ${conn.remoteAddr.toString()}`);
       ok++;
       ms.push(Math.round(performance.now() - t0));
     } catch (err) {

@@ -11,7 +11,16 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 function runChild(scenario: 'direct' | 'relay' | 'dials', args: readonly string[] = [], timeoutMs = 50_000): Record<string, unknown> {
   const res = spawnSync(
     process.execPath,
-    ['--experimental-transform-types', '--no-warnings', '--conditions=development', '--import', './net-ts-register.mjs', './net-webrtc-child.ts', scenario, ...args],
+    [
+      '--experimental-transform-types',
+      '--no-warnings',
+      '--conditions=development',
+      '--import',
+      './net-ts-register.mjs',
+      './net-webrtc-child.ts',
+      scenario,
+      ...args,
+    ],
     { cwd: here, encoding: 'utf8', timeout: timeoutMs },
   );
   const line = res.stdout.split('\n').find((l) => l.startsWith('RESULT '));

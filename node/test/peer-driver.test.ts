@@ -45,8 +45,19 @@ describe('peer driver on libp2p', { timeout: 90_000 }, () => {
   it('three volunteers and an observer reach the target on one lineage', async () => {
     const run = runFromManifest(manifest);
     const logs = transports.slice(0, 3).map((t) => new EventLog(join(dir, `${t.self}.jsonl`)));
-    const drivers = transports.slice(0, 3).map((t, i) => new PeerDriver({ transport: t, ctx: run.ctx, evaluator: new ProblemEvaluator(run.problem), frameBytes: 4096, log: logs[i], statusIntervalMs: 300 }));
-    const observer = new PeerDriver({ transport: transports[3], ctx: run.ctx, evaluator: new ProblemEvaluator(run.problem), frameBytes: 4096, role: 'observer' });
+    const drivers = transports
+      .slice(0, 3)
+      .map(
+        (t, i) =>
+          new PeerDriver({ transport: t, ctx: run.ctx, evaluator: new ProblemEvaluator(run.problem), frameBytes: 4096, log: logs[i], statusIntervalMs: 300 }),
+      );
+    const observer = new PeerDriver({
+      transport: transports[3],
+      ctx: run.ctx,
+      evaluator: new ProblemEvaluator(run.problem),
+      frameBytes: 4096,
+      role: 'observer',
+    });
     const reports: Uint8Array[] = [];
     const off = transports[3].subscribe(statusTopic(run.ctx.runId), (_f, data) => reports.push(data));
     observer.start();

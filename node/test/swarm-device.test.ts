@@ -35,7 +35,10 @@ describe('the device of a swarm volunteer', { timeout: 60_000 }, () => {
     for (const p of d.probes) expect(p.reason.length).toBeGreaterThan(0);
     const s = statusDevice(d);
     expect(statusSchema.shape.device.parse(s)).toEqual(s);
-    const line = parseEventLine(JSON.stringify({ t: 1733300000.25, ev: 'device', ...deviceEventFields('12D3KooWpeer', d) })) as unknown as Record<string, unknown>;
+    const line = parseEventLine(JSON.stringify({ t: 1733300000.25, ev: 'device', ...deviceEventFields('12D3KooWpeer', d) })) as unknown as Record<
+      string,
+      unknown
+    >;
     expect(line.provider).toBe(d.provider);
     expect(line.probes).toHaveLength(2);
     if (gpu !== undefined) {
@@ -85,7 +88,9 @@ describe('the device of a swarm volunteer', { timeout: 60_000 }, () => {
     expect(ts.probes).toEqual([]);
     // Even when a GPU passed the probe before joining, a TypeScript run cannot use it.
     const early = { requested: 'gpu' as const, provider: 'webgpu' as const, probes: [], reason: 'the GPU' };
-    await expect(deviceForRun('gpu', { kind: 'typescript', what: 'a softmax model' }, RUN, early)).rejects.toThrow(/--device: gpu: run abababababab… computes a softmax model in TypeScript, on the CPU; join it with --device auto or cpu\./);
+    await expect(deviceForRun('gpu', { kind: 'typescript', what: 'a softmax model' }, RUN, early)).rejects.toThrow(
+      /--device: gpu: run abababababab… computes a softmax model in TypeScript, on the CPU; join it with --device auto or cpu\./,
+    );
     // …and a transformer run takes the early choice as it is.
     expect(statusDevice(await deviceForRun('gpu', { kind: 'onnx', backend: 'node' }, RUN, early))).toEqual({ provider: 'webgpu', gpu: true, requested: 'gpu' });
   });

@@ -57,10 +57,34 @@ describe('progress', () => {
 describe('status table', () => {
   it('renders a borderless, aligned table', () => {
     const peer = (id: string, agg: boolean) => ({
-      peer: id, live: true, isAggregator: agg, aggregator: 'p1', epoch: 1, round: 12, iteration: 6, metric: 0.5,
-      held: [0, 1], heldCount: 2, up: 2048, down: 100, done: null,
+      peer: id,
+      live: true,
+      isAggregator: agg,
+      aggregator: 'p1',
+      epoch: 1,
+      round: 12,
+      iteration: 6,
+      metric: 0.5,
+      held: [0, 1],
+      heldCount: 2,
+      up: 2048,
+      down: 100,
+      done: null,
     });
-    const text = renderStatus({ runs: [{ runId: 'r'.repeat(64), state: 'open', outcome: null, lastAnnouncedSecondsAgo: 0, method: 'masha1', compressor: 'natural', launcher: 'L', peers: [peer('p1', true), peer('p2', false)] }] });
+    const text = renderStatus({
+      runs: [
+        {
+          runId: 'r'.repeat(64),
+          state: 'open',
+          outcome: null,
+          lastAnnouncedSecondsAgo: 0,
+          method: 'masha1',
+          compressor: 'natural',
+          launcher: 'L',
+          peers: [peer('p1', true), peer('p2', false)],
+        },
+      ],
+    });
     const lines = text.trim().split('\n');
     expect(lines[1]).toMatch(/^\s+peer\s+role\s+state\s+shards\s+aggregator\s+epoch\s+round\s+iter\s+metric\s+up\s+down$/);
     expect(lines[2]).toMatch(/^\s+p1\s+aggregator\s+live\s+0,1\s+p1\s+1\s+12\s+6\s+5\.00e-1\s+2\.0 KiB\s+100 B$/);
@@ -75,8 +99,20 @@ describe('status of runs whose launcher has gone', () => {
     const base = { method: 'masha1', compressor: 'natural', launcher: 'L', peers: [] };
     const text = renderStatus({
       runs: [
-        { ...base, runId: 'a'.repeat(64), state: 'finished', outcome: { stop: 'done:target', reached: true, iterations: 190, committedRounds: 380 }, lastAnnouncedSecondsAgo: 12.2 },
-        { ...base, runId: 'b'.repeat(64), state: 'finished', outcome: { stop: 'interrupted', reached: false, iterations: 20, committedRounds: 40 }, lastAnnouncedSecondsAgo: 3 },
+        {
+          ...base,
+          runId: 'a'.repeat(64),
+          state: 'finished',
+          outcome: { stop: 'done:target', reached: true, iterations: 190, committedRounds: 380 },
+          lastAnnouncedSecondsAgo: 12.2,
+        },
+        {
+          ...base,
+          runId: 'b'.repeat(64),
+          state: 'finished',
+          outcome: { stop: 'interrupted', reached: false, iterations: 20, committedRounds: 40 },
+          lastAnnouncedSecondsAgo: 3,
+        },
         { ...base, runId: 'c'.repeat(64), state: 'silent', outcome: null, lastAnnouncedSecondsAgo: 45 },
       ],
     });
@@ -91,10 +127,32 @@ describe('status of runs whose launcher has gone', () => {
 describe('npm start report', () => {
   it('names what each figure counts and which time is wallSeconds', () => {
     const summary = {
-      host: 'swarm', runId: 'a'.repeat(64), startedAt: '2026-01-01T00:00:00.000Z', stop: 'done:target', reached: true, target: 1e-6,
-      iterations: 190, rounds: 380, committedRounds: 380, abortedRounds: 0, elections: 1, lateFrames: 0, rejectedFrames: 0,
-      staleMessages: 0, framesLost: null, finalRelDist: 9e-7, finalOpNormSq: 1e-9, uplinkBytes: 2_500_000, downlinkBytes: 1_000_000,
-      wireBytes: 9_000_000, logSha256: null, simSeconds: null, wallSeconds: 14.25, consistent: true, peersAtEnd: 4, peersSeen: 4,
+      host: 'swarm',
+      runId: 'a'.repeat(64),
+      startedAt: '2026-01-01T00:00:00.000Z',
+      stop: 'done:target',
+      reached: true,
+      target: 1e-6,
+      iterations: 190,
+      rounds: 380,
+      committedRounds: 380,
+      abortedRounds: 0,
+      elections: 1,
+      lateFrames: 0,
+      rejectedFrames: 0,
+      staleMessages: 0,
+      framesLost: null,
+      finalRelDist: 9e-7,
+      finalOpNormSq: 1e-9,
+      uplinkBytes: 2_500_000,
+      downlinkBytes: 1_000_000,
+      wireBytes: 9_000_000,
+      logSha256: null,
+      simSeconds: null,
+      wallSeconds: 14.25,
+      consistent: true,
+      peersAtEnd: 4,
+      peersSeen: 4,
     } as const;
     const text = startReport(summary, '/r/runs/x/2026-01-01T00-00-00.000Z', 19.5);
     expect(text).toContain('2.50 MB up, 1.00 MB down in Masha frames (payload and frame headers, each message once)');

@@ -32,17 +32,16 @@ export { quadraticFromJson, quadraticToJson } from './problems/quadratic-file.js
 export * from './runner/index.js';
 
 // The engine, its host and the frames between peers.
-export type {
-  PeerId,
-  EngineRole,
-  EngineMessage,
-  EngineEvent,
-  EngineAction,
-  EngineCounter,
-  EvaluationRequest,
-  StopReason,
-} from './engine/types.js';
-export { createRunContext, maxBodyBytes, DEFAULT_BROADCAST, type RunContext, type RunContextInit, type EngineTiming, type BroadcastSettings } from './engine/context.js';
+export type { PeerId, EngineRole, EngineMessage, EngineEvent, EngineAction, EngineCounter, EvaluationRequest, StopReason } from './engine/types.js';
+export {
+  createRunContext,
+  maxBodyBytes,
+  DEFAULT_BROADCAST,
+  type RunContext,
+  type RunContextInit,
+  type EngineTiming,
+  type BroadcastSettings,
+} from './engine/context.js';
 export { MashaPeer, type PeerSnapshot } from './engine/peer.js';
 export { MSG, KIND_NAMES, ENGINE_CODEC } from './engine/messages.js';
 export { PeerHost, ProblemEvaluator, type PeerHostInit, type PeerHostPorts } from './host/index.js';
@@ -53,4 +52,17 @@ export { Streams, keyedRng, SHARED, SERVER, hashString, type Rng } from './rng/i
 
 // Trust: identities (Ed25519; the simulator's keyed MAC), epoch certificates, join tokens.
 export type { Identity } from './ports/identity.js';
-export { Ed25519Identity, SimKeyring, signToken, verifyToken, tokenFromText, tokenToText, ed25519PublicKey, ed25519SecretKey, peerIdOfEd25519Key, ed25519KeyOfPeerId, MAX_EPOCH, nextEpoch } from './trust/index.js';
+export {
+  Ed25519Identity,
+  SimKeyring,
+  signToken,
+  verifyToken,
+  tokenFromText,
+  tokenToText,
+  ed25519PublicKey,
+  ed25519SecretKey,
+  peerIdOfEd25519Key,
+  ed25519KeyOfPeerId,
+  MAX_EPOCH,
+  nextEpoch,
+} from './trust/index.js';

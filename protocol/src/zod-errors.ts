@@ -111,7 +111,8 @@ export function describeIssue(issue: z.core.$ZodIssue, context: { schema?: z.Zod
       return `must be ${rel} ${bound}${input !== undefined ? `, got ${shown(input)}` : ''}`;
     }
     case 'unrecognized_keys': {
-      const known = context.schema !== undefined ? [...new Set(objectsAt(context.schema, issue.path, context.value).flatMap((o) => Object.keys(o.shape as object)))] : [];
+      const known =
+        context.schema !== undefined ? [...new Set(objectsAt(context.schema, issue.path, context.value).flatMap((o) => Object.keys(o.shape as object)))] : [];
       return issue.keys
         .map((k) => {
           const guess = closest(k, known);
@@ -122,13 +123,21 @@ export function describeIssue(issue: z.core.$ZodIssue, context: { schema?: z.Zod
     }
     case 'invalid_value': {
       const values = issue.values.map((v) => (typeof v === 'string' ? `'${v}'` : String(v)));
-      const guess = typeof input === 'string' ? closest(input, issue.values.filter((v): v is string => typeof v === 'string')) : null;
+      const guess =
+        typeof input === 'string'
+          ? closest(
+              input,
+              issue.values.filter((v): v is string => typeof v === 'string'),
+            )
+          : null;
       const got = input !== undefined ? `, got ${shown(input)}${guess !== null ? ` — did you mean '${guess}'?` : ''}` : '';
       return values.length === 1 ? `must be ${values[0]}${got}` : `must be one of ${values.join(', ')}${got}`;
     }
     case 'invalid_union': {
       const note = (issue as { note?: string; discriminator?: string }).discriminator;
-      return note !== undefined ? `'${note}' must name one of the known kinds${input !== undefined ? `, got ${shown((input as Record<string, unknown> | null)?.[note])}` : ''}` : 'matches none of the allowed forms';
+      return note !== undefined
+        ? `'${note}' must name one of the known kinds${input !== undefined ? `, got ${shown((input as Record<string, unknown> | null)?.[note])}` : ''}`
+        : 'matches none of the allowed forms';
     }
     case 'invalid_format':
       return `must be ${issue.format === 'regex' ? 'in the expected format' : `a valid ${issue.format}`}${input !== undefined ? `, got ${shown(input)}` : ''}`;

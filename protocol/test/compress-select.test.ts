@@ -87,14 +87,14 @@ describe('topKIndices (radix select)', () => {
 });
 
 describe('sampleIndices (shared RandK indices)', () => {
-  it('draws exactly what Lemire\'s method gives in exact integer arithmetic (fast floating-point path included)', () => {
+  it("draws exactly what Lemire's method gives in exact integer arithmetic (fast floating-point path included)", () => {
     for (const d of [1, 2, 3, 7, 1000, 10_000_000, 2 ** 31 - 1, 2 ** 31 + 1, 3 * 2 ** 30 + 7, 2 ** 32 - 5, 2 ** 32 - 1]) {
       const fast = uniformBelow(new Streams(11).rng(d % 1000, 'lemire', 0), d, 20_000);
       const words = hotSeed(new Streams(11).rng(d % 1000, 'lemire', 0));
       const ref = new Rng(words[0], words[1], words[2], words[3]);
       const D = BigInt(d);
       const reject = (2n ** 32n - D) % D;
-      for (let n = 0; n < fast.length; ) {
+      for (let n = 0; n < fast.length;) {
         const p = BigInt(ref.nextU32()) * D;
         if (p % 2n ** 32n < reject) continue;
         const hi = Number(p >> 32n);
@@ -164,7 +164,6 @@ describe('sampleIndices (shared RandK indices)', () => {
     const sd = Math.sqrt(draws * p * (1 - p));
     for (let i = 0; i < d; i++) for (let j = i + 1; j < d; j++) expect(Math.abs(pair[i * d + j] - draws * p)).toBeLessThan(5 * sd);
   });
-
 });
 
 describe('natural compression: special values', () => {
@@ -208,4 +207,3 @@ describe('natural compression: special values', () => {
     }
   });
 });
-

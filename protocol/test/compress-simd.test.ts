@@ -19,14 +19,16 @@ import { sendCtx } from './compress-util.js';
 type Make = (simd: boolean) => Compressor<Payload>;
 const compressors: [string, Make][] = [
   ['natural', (simd) => new NaturalCompressor({ simd })],
-  ...([
-    [2, 8],
-    [2, 3],
-    [2, 1],
-    [2, 32],
-    [Infinity, 4],
-    [1, 6],
-  ] as const).map(([p, s]): [string, Make] => [`dither:p=${p},s=${s}`, (simd) => new DitherCompressor({ p, s, simd })]),
+  ...(
+    [
+      [2, 8],
+      [2, 3],
+      [2, 1],
+      [2, 32],
+      [Infinity, 4],
+      [1, 6],
+    ] as const
+  ).map(([p, s]): [string, Make] => [`dither:p=${p},s=${s}`, (simd) => new DitherCompressor({ p, s, simd })]),
   ...([8, 256, 32768] as const).flatMap((block) =>
     [false, true].map((stochastic): [string, Make] => [
       `int8:block=${block}${stochastic ? ',stochastic' : ''}`,
@@ -110,7 +112,10 @@ describe('WebAssembly SIMD kernels', () => {
           packCodes(codes, n, width, want, 8 * startByte);
           const got = new Uint8Array(len);
           k.pack(codes, n, width, got, startByte);
-          expect(got.every((v, i) => v === want[i]), `pack width ${width} n ${n} start ${startByte}`).toBe(true);
+          expect(
+            got.every((v, i) => v === want[i]),
+            `pack width ${width} n ${n} start ${startByte}`,
+          ).toBe(true);
           const back = width <= 8 ? new Uint8Array(n) : new Uint16Array(n);
           const vmax = (1 << width) - 1;
           expect(k.unpack(want, startByte, n, width, back, vmax, vmax)).toBe(false);
@@ -175,16 +180,12 @@ describe('WebAssembly SIMD kernels', () => {
       }
     };
     fc.assert(
-      fc.property(
-        fc.nat(specs.length - 1),
-        fc.array(fc.tuple(fc.nat(), fc.nat(255)), { minLength: 1, maxLength: 6 }),
-        (k, edits) => {
-          const bytes = encoded[k].slice();
-          for (const [at, v] of edits) bytes[at % bytes.length] = v;
-          const [, make] = specs[k];
-          expect(outcome(make, true, bytes)).toBe(outcome(make, false, bytes));
-        },
-      ),
+      fc.property(fc.nat(specs.length - 1), fc.array(fc.tuple(fc.nat(), fc.nat(255)), { minLength: 1, maxLength: 6 }), (k, edits) => {
+        const bytes = encoded[k].slice();
+        for (const [at, v] of edits) bytes[at % bytes.length] = v;
+        const [, make] = specs[k];
+        expect(outcome(make, true, bytes)).toBe(outcome(make, false, bytes));
+      }),
       { numRuns: 60, seed: 7 },
     );
   });

@@ -19,11 +19,16 @@ import { moments, normSq, sendCtx, testVector } from './compress-util.js';
  */
 type Reach = (x: Float64Array | Float32Array, i: number) => number;
 const maxAbs = (x: ArrayLike<number>): number => Array.from(x).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-const pNorm = (x: ArrayLike<number>, p: number): number =>
-  p === Infinity ? maxAbs(x) : Array.from(x).reduce((s, v) => s + Math.abs(v) ** p, 0) ** (1 / p);
+const pNorm = (x: ArrayLike<number>, p: number): number => (p === Infinity ? maxAbs(x) : Array.from(x).reduce((s, v) => s + Math.abs(v) ** p, 0) ** (1 / p));
 const natReach: Reach = (x, i) => Math.max(2 * Math.abs(x[i]), 2 ** -126);
-const ditherReach = (p: number): Reach => (x) => pNorm(x, p) * 1.0000001;
-const sparseReach = (f: number, inner: Reach): Reach => (x, i) => inner(x, i) / f;
+const ditherReach =
+  (p: number): Reach =>
+  (x) =>
+    pNorm(x, p) * 1.0000001;
+const sparseReach =
+  (f: number, inner: Reach): Reach =>
+  (x, i) =>
+    inner(x, i) / f;
 
 function expectUnbiased(spec: string, x: Float64Array | Float32Array, draws: number, seed: number, reach: Reach, slack = 0): void {
   const c = parseCompressor(spec);
@@ -105,7 +110,10 @@ describe('unbiased compressors: E Q(z) = z and E‖Q(z)‖² ≤ q‖z‖²', ()
     for (let i = 0; i < want.length; i++) if (got[i] !== want[i]) return i;
     return got.length === want.length ? -1 : want.length;
   };
-  const paths = [['simd', true], ['js', false]] as const;
+  const paths = [
+    ['simd', true],
+    ['js', false],
+  ] as const;
 
   it.each(paths)('natural on float32 input draws exactly as its scheme reads (ties included; %s path)', (_, simd) => {
     const d = 2 ** 20 + 5;
@@ -121,7 +129,7 @@ describe('unbiased compressors: E Q(z) = z and E‖Q(z)‖² ≤ q‖z‖²', ()
       want[i] = (bits[i] >>> 23) + (r16[i] < m16 ? 1 : 0);
       if (r16[i] === m16) ties.push(i);
     }
-    for (const i of ties) want[i] += (local.nextU32() >>> 25) < (bits[i] & 0x7f) ? 1 : 0; // 7 bits against the low 7
+    for (const i of ties) want[i] += local.nextU32() >>> 25 < (bits[i] & 0x7f) ? 1 : 0; // 7 bits against the low 7
     expect(ties.length).toBeGreaterThan(3); // ~16 expected: the tie path is exercised
     const got = (new NaturalCompressor({ simd }).compress(x, sendCtx(5, 2)) as unknown as { codes: Uint16Array }).codes;
     expect(firstDiff(got, want)).toBe(-1);
@@ -198,7 +206,8 @@ describe('unbiased compressors: E Q(z) = z and E‖Q(z)‖² ≤ q‖z‖²', ()
     }
     for (const i of ties) if (local.nextU32() >>> 17 < (level(x[i])[1] & 0x7fff)) want[i] -= 1;
     expect(ties.length).toBeGreaterThan(0);
-    if (large) expect(levels.size).toBeGreaterThanOrEqual(s === 3 ? 2 : 8); // several non-zero levels
+    if (large)
+      expect(levels.size).toBeGreaterThanOrEqual(s === 3 ? 2 : 8); // several non-zero levels
     else expect(levels.size).toBe(0);
     expect(firstDiff(got.codes, want)).toBe(-1);
   });

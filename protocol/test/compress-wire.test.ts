@@ -213,7 +213,11 @@ describe('decode rejects malformed bytes with PayloadError', () => {
     };
     const bitmapStart = 20 * 32 + 1;
     const x3 = testVector(d, 3);
-    const kept = new Set(Array.from(x3.keys()).sort((a, b) => Math.abs(x3[b]) - Math.abs(x3[a])).slice(0, 20));
+    const kept = new Set(
+      Array.from(x3.keys())
+        .sort((a, b) => Math.abs(x3[b]) - Math.abs(x3[a]))
+        .slice(0, 20),
+    );
     const unkept = Array.from(x3.keys()).find((i) => !kept.has(i)) as number;
     expectPayloadError(() => tkb.decode(flip(bitmapStart + unkept), d), 'range');
     expectPayloadError(() => tkb.decode(flip(bitmapStart - 1), d), 'range'); // selector says list

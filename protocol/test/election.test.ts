@@ -19,14 +19,19 @@ function best(ids: readonly string[], epoch: number, runId = RUN): string {
 describe('rendezvous weights', () => {
   it('topByWeight agrees with a full sort', () => {
     fc.assert(
-      fc.property(fc.uniqueArray(fc.stringMatching(/^[a-z0-9]{1,12}$/), { minLength: 1, maxLength: 40 }), fc.nat({ max: 1000 }), fc.integer({ min: 1, max: 6 }), (ids, epoch, k) => {
-        const cands = ids.map((id) => ({ id, base: peerBaseHash(RUN, id) }));
-        const sorted = cands
-          .map((c) => ({ id: c.id, w: rendezvousWeight(c.base, epoch) }))
-          .sort((a, b) => -outranks(a.w, a.id, b.w, b.id))
-          .map((c) => c.id);
-        expect(topByWeight(cands, epoch, k)).toEqual(sorted.slice(0, k));
-      }),
+      fc.property(
+        fc.uniqueArray(fc.stringMatching(/^[a-z0-9]{1,12}$/), { minLength: 1, maxLength: 40 }),
+        fc.nat({ max: 1000 }),
+        fc.integer({ min: 1, max: 6 }),
+        (ids, epoch, k) => {
+          const cands = ids.map((id) => ({ id, base: peerBaseHash(RUN, id) }));
+          const sorted = cands
+            .map((c) => ({ id: c.id, w: rendezvousWeight(c.base, epoch) }))
+            .sort((a, b) => -outranks(a.w, a.id, b.w, b.id))
+            .map((c) => c.id);
+          expect(topByWeight(cands, epoch, k)).toEqual(sorted.slice(0, k));
+        },
+      ),
       { numRuns: 300, seed: 5 },
     );
   });
@@ -40,7 +45,7 @@ describe('rendezvous weights', () => {
       wins.set(w, (wins.get(w) ?? 0) + 1);
     }
     // Binomial(E, 1/10): sd ≈ 42; allow 5 sd.
-    for (const id of ids) expect(Math.abs((wins.get(id) ?? 0) - E / 10)).toBeLessThan(5 * Math.sqrt((E * 0.1 * 0.9)));
+    for (const id of ids) expect(Math.abs((wins.get(id) ?? 0) - E / 10)).toBeLessThan(5 * Math.sqrt(E * 0.1 * 0.9));
     // Different runs order the same peers differently.
     let same = 0;
     for (let e = 0; e < 200; e++) if (best(ids, e) === best(ids, e, 'cd'.repeat(32))) same++;
@@ -78,7 +83,11 @@ describe('election in the engine', () => {
     const old = swarm.aggregators()[0];
     const others = ids.filter((id) => id !== old.id);
     const first = best(others, 2, run.runId);
-    const second = best(others.filter((id) => id !== first), 2, run.runId);
+    const second = best(
+      others.filter((id) => id !== first),
+      2,
+      run.runId,
+    );
     // The aggregator and its first successor die together.
     swarm.crash(old.id, 500);
     swarm.crash(first, 500);
@@ -86,7 +95,7 @@ describe('election in the engine', () => {
     swarm.run(30_000, done(swarm));
     const now = swarm.aggregators();
     expect(now.map((n) => n.id)).toEqual([second]);
-    const e = (now[0]).elections.find((x) => x.epoch === 2);
+    const e = now[0].elections.find((x) => x.epoch === 2);
     // Successor i claims i claim steps (a heartbeat period) after the lease.
     expect((e?.t as number) - lastHeard).toBeGreaterThanOrEqual(200 + 50 - 2);
     expect((e?.t as number) - lastHeard).toBeLessThanOrEqual(200 + 50 + 2);
@@ -165,4 +174,3 @@ describe('claimSpread', () => {
     }
   });
 });
-

@@ -84,7 +84,12 @@ describe('churn', () => {
     swarm.run(400.5);
     const old = swarm.aggregators()[0];
     // When the devices last heard the old aggregator (its last commit, one latency later).
-    const lastHeard = Math.max(...swarm.alive().filter((n) => n !== old).map((n) => n.commits.at(-1)?.t as number));
+    const lastHeard = Math.max(
+      ...swarm
+        .alive()
+        .filter((n) => n !== old)
+        .map((n) => n.commits.at(-1)?.t as number),
+    );
     const roundAtCrash = old.peer.committedRound;
     swarm.crash(old.id, 400.5); // in the middle of round roundAtCrash + 1
     swarm.run(30_000, () => allDone(swarm));

@@ -247,7 +247,15 @@ export class TestSwarm {
   private observe(node: Node, a: EngineAction): void {
     switch (a.type) {
       case 'commit':
-        node.commits.push({ t: this.now, epoch: a.epoch, round: a.round, iteration: a.iteration, phase: a.phase, digest: a.digest, included: a.included.length });
+        node.commits.push({
+          t: this.now,
+          epoch: a.epoch,
+          round: a.round,
+          iteration: a.iteration,
+          phase: a.phase,
+          digest: a.digest,
+          included: a.included.length,
+        });
         break;
       case 'election':
         node.elections.push({ t: this.now, epoch: a.epoch, aggregator: a.aggregator });

@@ -47,5 +47,4 @@ describe('aggregator memory', () => {
     // Measured: 398 iterations without churn, 401 with the failover.
     expect(Math.abs(failover - calm), `${calm} iterations without churn, ${failover} with a failover`).toBeLessThan(0.1 * calm);
   });
-
 });

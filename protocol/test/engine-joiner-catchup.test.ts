@@ -23,7 +23,7 @@ function trial(stateDelay: number) {
   });
   for (const id of ['p1', 'p2', 'p3']) swarm.add(id, 0);
   swarm.run(600);
-  swarm.add("p9", 600);
+  swarm.add('p9', 600);
   let firstHeld = -1;
   let firstCommit = -1;
   swarm.run(30_000, () => {

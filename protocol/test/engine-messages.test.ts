@@ -45,28 +45,41 @@ const succ = fc
   .record({ successors: fc.array(ident, { maxLength: 4 }), members: fc.nat({ max: 100_000 }), sig })
   .map(({ successors, members, sig }) => ({ successors, succession: successors.length > 0 ? { members, sig } : null }));
 const chain = fc.option(fc.uint8Array({ maxLength: 200 }), { nil: null });
-const cert = fc.option(fc.record({ statement: fc.uint8Array({ minLength: COMMIT_STATEMENT_BYTES, maxLength: COMMIT_STATEMENT_BYTES }), signer: ident, sig }), { nil: null });
+const cert = fc.option(fc.record({ statement: fc.uint8Array({ minLength: COMMIT_STATEMENT_BYTES, maxLength: COMMIT_STATEMENT_BYTES }), signer: ident, sig }), {
+  nil: null,
+});
 const token = fc.option(fc.uint8Array({ maxLength: 100 }), { nil: null });
 
 // Flags: reset, done, leaf; the rate flag (8) is set exactly when a rate follows.
 const heartbeat = fc
-  .record({ round: u32, commitEpoch: u32, digest, flags: fc.integer({ min: 0, max: 7 }), held: shardSet, cert, token, upKbps: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 100_000_000 })) })
+  .record({
+    round: u32,
+    commitEpoch: u32,
+    digest,
+    flags: fc.integer({ min: 0, max: 7 }),
+    held: shardSet,
+    cert,
+    token,
+    upKbps: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 100_000_000 })),
+  })
   .map((h) => ({ ...h, flags: h.flags | (h.upKbps > 0 ? 8 : 0) }));
 const announce = fc
   .record({ round: u32, commitEpoch: u32, digest, flags: fc.integer({ min: 0, max: 3 }), succ, chain })
   .map(({ succ: s, ...rest }) => ({ ...rest, ...s }));
-const open = fc.record({
-  attempt: u32,
-  iteration: u32,
-  phase: fc.constantFrom(...PHASE_NAMES),
-  baseEpoch: u32,
-  baseDigest: digest,
-  deadlineMs: u32,
-  delta,
-  wanted: shardSet,
-  succ,
-  chain,
-}).map(({ succ: s, ...rest }) => ({ ...rest, ...s }));
+const open = fc
+  .record({
+    attempt: u32,
+    iteration: u32,
+    phase: fc.constantFrom(...PHASE_NAMES),
+    baseEpoch: u32,
+    baseDigest: digest,
+    deadlineMs: u32,
+    delta,
+    wanted: shardSet,
+    succ,
+    chain,
+  })
+  .map(({ succ: s, ...rest }) => ({ ...rest, ...s }));
 const uplink = fc.record({
   attempt: u32,
   entries: fc
@@ -76,18 +89,20 @@ const uplink = fc.record({
     })
     .map((a) => a.sort((x, y) => x.shard - y.shard)),
 });
-const commit = fc.record({
-  iteration: u32,
-  phase: fc.constantFrom(...PHASE_NAMES),
-  flags: fc.integer({ min: 0, max: 0xffff }),
-  parentDigest: digest,
-  digest,
-  included: shardSet,
-  payload: fc.option(fc.uint8Array({ maxLength: 64 }), { nil: null }),
-  succ,
-  chain,
-  next: fc.option(fc.record({ delta }), { nil: null }),
-}).map(({ succ: s, ...rest }) => ({ ...rest, ...s }));
+const commit = fc
+  .record({
+    iteration: u32,
+    phase: fc.constantFrom(...PHASE_NAMES),
+    flags: fc.integer({ min: 0, max: 0xffff }),
+    parentDigest: digest,
+    digest,
+    included: shardSet,
+    payload: fc.option(fc.uint8Array({ maxLength: 64 }), { nil: null }),
+    succ,
+    chain,
+    next: fc.option(fc.record({ delta }), { nil: null }),
+  })
+  .map(({ succ: s, ...rest }) => ({ ...rest, ...s }));
 const SIGNER = { signer: 'p-agg', sig: new Uint8Array(64).fill(9) };
 const stateRequest = fc.record({ round: u32, digest, snapshot: fc.boolean(), padding: fc.integer({ min: 0, max: 300 }) });
 
@@ -188,7 +203,22 @@ describe('engine message bodies', () => {
       expect((e as MessageError).field).toBe('open.phase');
     }
     // A well-formed identifier that is no method's phase is refused at the wire, naming it.
-    const alien = encodeOpen({ attempt: 0, iteration: 0, phase: 'teleport' as never, baseEpoch: 0, baseDigest: new Uint8Array(32), deadlineMs: 5, delta: [], wanted: [], successors: [], succession: null, chain: null }, M);
+    const alien = encodeOpen(
+      {
+        attempt: 0,
+        iteration: 0,
+        phase: 'teleport' as never,
+        baseEpoch: 0,
+        baseDigest: new Uint8Array(32),
+        deadlineMs: 5,
+        delta: [],
+        wanted: [],
+        successors: [],
+        succession: null,
+        chain: null,
+      },
+      M,
+    );
     expect(() => decodeOpen(alien, limits)).toThrow(/open\.phase.*unknown phase 'teleport'/);
   });
 
@@ -218,7 +248,22 @@ describe('engine message bodies', () => {
       { shard: 9, holder: 'pa' },
       { shard: 49, holder: 'pc' },
     ];
-    const body = encodeOpen({ attempt: 1, iteration: 2, phase: 'diff', baseEpoch: 1, baseDigest: new Uint8Array(32), deadlineMs: 5, delta: entries, wanted: [], successors: [], succession: null, chain: null }, M);
+    const body = encodeOpen(
+      {
+        attempt: 1,
+        iteration: 2,
+        phase: 'diff',
+        baseEpoch: 1,
+        baseDigest: new Uint8Array(32),
+        deadlineMs: 5,
+        delta: entries,
+        wanted: [],
+        successors: [],
+        succession: null,
+        chain: null,
+      },
+      M,
+    );
     const d = decodeOpen(body, limits).delta;
     expect(d).toBeInstanceOf(DeltaView);
     expect(d.length).toBe(5);
@@ -241,10 +286,7 @@ describe('engine message bodies', () => {
     // A hand-made delta listing one peer twice (peers, count, then shard gap and ref per entry): both refs are that peer's.
     const w = new ByteWriter();
     w.varint(2).ident('pa').ident('pa').varint(2).varint(1).varint(1).varint(0).varint(2);
-    const twice = decodeOpen(
-      Uint8Array.of(...body.subarray(0, openDeltaOffset(body)), ...w.finish(), 0, 0, 0),
-      limits,
-    ).delta;
+    const twice = decodeOpen(Uint8Array.of(...body.subarray(0, openDeltaOffset(body)), ...w.finish(), 0, 0, 0), limits).delta;
     expect(twice.refsOf('pa')).toEqual([1, 2]);
     expect(twice.toEntries()).toEqual([
       { shard: 1, holder: 'pa' },
@@ -309,7 +351,12 @@ describe('engine message bodies', () => {
       return b.length;
     };
     expect(size([], 1000)).toBe(1); // "none"
-    expect(size(Array.from({ length: 1000 }, (_, i) => i), 1000)).toBe(1); // "all"
+    expect(
+      size(
+        Array.from({ length: 1000 }, (_, i) => i),
+        1000,
+      ),
+    ).toBe(1); // "all"
     expect(size([3, 700], 1000)).toBe(1 + 1 + 1 + 2); // list: type, count, delta 3, delta 696 (2 bytes)
     const half = Array.from({ length: 500 }, (_, i) => 2 * i);
     expect(size(half, 1000)).toBe(1 + 125); // bitmap: 1000 bits
@@ -321,7 +368,9 @@ describe('engine message bodies', () => {
     // heartbeat: round 1 B + epoch 1 B + digest 32 B + flags 1 B + held (list of 2: type, count, 2 deltas) 4 B + no cert 1 B + no token 1 B
     expect(encodeHeartbeat({ round: 5, commitEpoch: 1, digest: new Uint8Array(32), flags: 0, held: [7, 9], cert: null, token: null }, M).length).toBe(41);
     // … plus the upload rate as a varint when one is reported (20,000 kbit/s: 3 B)
-    expect(encodeHeartbeat({ round: 5, commitEpoch: 1, digest: new Uint8Array(32), flags: 0, held: [7, 9], cert: null, token: null, upKbps: 20_000 }, M).length).toBe(44);
+    expect(
+      encodeHeartbeat({ round: 5, commitEpoch: 1, digest: new Uint8Array(32), flags: 0, held: [7, 9], cert: null, token: null, upKbps: 20_000 }, M).length,
+    ).toBe(44);
     // state request: round 2 B (300) + digest 32 B + flag 1 B + padding length 1 B (0); padded: a 2 B length and the padding
     expect(encodeStateRequest({ round: 300, digest: new Uint8Array(32), snapshot: true }).length).toBe(36);
     expect(encodeStateRequest({ round: 300, digest: new Uint8Array(32), snapshot: true, padding: 1000 }).length).toBe(1037);

@@ -32,7 +32,13 @@ function trial(commitDelayMs: number) {
   swarm.run(60_000, () => swarm.alive().every((n) => n.done !== null));
   const p3 = swarm.node('p3');
   const digests = new Set(swarm.alive().map((n) => n.peer.snapshot().digest));
-  return { delayed, counters: p3.peer.counters as Record<string, number>, rounds: p3.peer.committedRound, digests: digests.size, elections: p3.elections?.length };
+  return {
+    delayed,
+    counters: p3.peer.counters as Record<string, number>,
+    rounds: p3.peer.committedRound,
+    digests: digests.size,
+    elections: p3.elections?.length,
+  };
 }
 
 describe('sync grace', () => {

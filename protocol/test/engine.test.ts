@@ -37,7 +37,10 @@ describe('engine without churn, every method', () => {
     ['qeg + natural', { method: { name: 'qeg', gamma: 0.2 }, compressors: { device: 'natural' } }],
     ['qgda + dither', { method: { name: 'qgda', gamma: 0.01 }, compressors: { device: 'dither:p=2,s=8' } }],
     ['ef-gda + topk', { method: { name: 'ef-gda', gamma: 0.01 }, compressors: { device: 'topk:0.3' } }],
-    ['marina + permk (quadratic)', { problem: { kind: 'quadratic', d: 12, n: 4, s: 0.2, seed: 2 }, method: { name: 'marina', gamma: 0.5 }, compressors: { device: 'permk' } }],
+    [
+      'marina + permk (quadratic)',
+      { problem: { kind: 'quadratic', d: 12, n: 4, s: 0.2, seed: 2 }, method: { name: 'marina', gamma: 0.5 }, compressors: { device: 'permk' } },
+    ],
   ];
   for (const [name, over] of cases) {
     it(`${name}: iterates equal the reference runner's bit for bit`, () => {

@@ -354,13 +354,11 @@ describe('Reassembler under garbage (fast-check)', () => {
   /** A mutation that can never decode: random bytes, ≤ 3 bit flips, truncation or extension of a valid frame. */
   const garbage = fc.oneof(
     fc.uint8Array({ maxLength: 1200 }).map((b) => ({ bytes: b })),
-    fc
-      .tuple(fc.nat({ max: targetFrames.length - 1 }), fc.array(fc.nat(), { minLength: 1, maxLength: 3 }))
-      .map(([w, bits]) => {
-        const x = targetFrames[w].slice();
-        for (const b of new Set(bits.map((b) => b % (8 * x.length)))) x[b >> 3] ^= 1 << (b & 7);
-        return { bytes: x };
-      }),
+    fc.tuple(fc.nat({ max: targetFrames.length - 1 }), fc.array(fc.nat(), { minLength: 1, maxLength: 3 })).map(([w, bits]) => {
+      const x = targetFrames[w].slice();
+      for (const b of new Set(bits.map((b) => b % (8 * x.length)))) x[b >> 3] ^= 1 << (b & 7);
+      return { bytes: x };
+    }),
     fc.tuple(fc.nat({ max: targetFrames.length - 1 }), fc.nat()).map(([w, at]) => ({ bytes: targetFrames[w].subarray(0, at % targetFrames[w].length) })),
     fc.tuple(fc.nat({ max: targetFrames.length - 1 }), fc.uint8Array({ minLength: 1, maxLength: 40 })).map(([w, extra]) => {
       const src = targetFrames[w];
@@ -408,12 +406,33 @@ describe('Reassembler under garbage (fast-check)', () => {
   });
 
   it('resealed header forgeries of the same sender can cost a message, never corrupt one', () => {
-    const fields = [OFF.kind, OFF.phase, OFF.codec, OFF.epoch, OFF.round, OFF.messageId, OFF.index, OFF.count, OFF.totalLength, OFF.stride, OFF.chunkLength, OFF.digest];
-    const forgery = fc.record({ w: fc.nat({ max: targetFrames.length - 1 }), off: fc.constantFrom(...fields), value: fc.nat({ max: 0xffffffff }), width: fc.nat({ max: 3 }) });
+    const fields = [
+      OFF.kind,
+      OFF.phase,
+      OFF.codec,
+      OFF.epoch,
+      OFF.round,
+      OFF.messageId,
+      OFF.index,
+      OFF.count,
+      OFF.totalLength,
+      OFF.stride,
+      OFF.chunkLength,
+      OFF.digest,
+    ];
+    const forgery = fc.record({
+      w: fc.nat({ max: targetFrames.length - 1 }),
+      off: fc.constantFrom(...fields),
+      value: fc.nat({ max: 0xffffffff }),
+      width: fc.nat({ max: 3 }),
+    });
     fc.assert(
       fc.property(fc.array(forgery, { maxLength: 20 }), fc.nat(), (forged, seed) => {
         const r = new Reassembler(limits);
-        const stream = targetFrames.map((bytes, k) => ({ bytes, key: Math.imul(seed ^ (k + 1), 2654435761) >>> 0 })).sort((a, b) => a.key - b.key).map((x) => x.bytes);
+        const stream = targetFrames
+          .map((bytes, k) => ({ bytes, key: Math.imul(seed ^ (k + 1), 2654435761) >>> 0 }))
+          .sort((a, b) => a.key - b.key)
+          .map((x) => x.bytes);
         forged.forEach((f, k) => {
           const x = targetFrames[f.w].slice();
           for (let b = 0; b <= f.width; b++) x[f.off + b] = (f.value >>> (8 * b)) & 0xff;

@@ -316,7 +316,10 @@ describe('decodeFrame under random input (fast-check)', () => {
   };
 
   it('random bytes raise only FrameError', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 2048 }), (b) => void onlyFrameErrors(b)), { seed: 1, numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 2048 }), (b) => void onlyFrameErrors(b)),
+      { seed: 1, numRuns: 2000 },
+    );
   });
 
   it('random bytes behind a valid magic and version raise only FrameError', () => {
@@ -361,16 +364,39 @@ describe('decodeFrame under random input (fast-check)', () => {
   });
 
   it('header field changes (resealed so they pass the header CRC) raise only FrameError or decode consistently', () => {
-    const fields = [OFF.kind, OFF.phase, OFF.codec, OFF.senderLength, OFF.flags, OFF.epoch, OFF.round, OFF.messageId, OFF.index, OFF.count, OFF.totalLength, OFF.stride, OFF.chunkLength, OFF.payloadCrc, OFF.digest, OFF.runId];
+    const fields = [
+      OFF.kind,
+      OFF.phase,
+      OFF.codec,
+      OFF.senderLength,
+      OFF.flags,
+      OFF.epoch,
+      OFF.round,
+      OFF.messageId,
+      OFF.index,
+      OFF.count,
+      OFF.totalLength,
+      OFF.stride,
+      OFF.chunkLength,
+      OFF.payloadCrc,
+      OFF.digest,
+      OFF.runId,
+    ];
     fc.assert(
-      fc.property(fc.nat({ max: valid.length - 1 }), fc.constantFrom(...fields), fc.nat({ max: 0xffffffff }), fc.nat({ max: 3 }), (which, off, value, width) => {
-        const x = valid[which].slice();
-        for (let k = 0; k <= width; k++) x[off + k] = (value >>> (8 * k)) & 0xff;
-        if (off === OFF.senderLength) x[off] = value & 0xff;
-        const senderLength = x[OFF.senderLength];
-        if (OFF.sender + senderLength + 4 <= x.length) reseal(x);
-        onlyFrameErrors(x);
-      }),
+      fc.property(
+        fc.nat({ max: valid.length - 1 }),
+        fc.constantFrom(...fields),
+        fc.nat({ max: 0xffffffff }),
+        fc.nat({ max: 3 }),
+        (which, off, value, width) => {
+          const x = valid[which].slice();
+          for (let k = 0; k <= width; k++) x[off + k] = (value >>> (8 * k)) & 0xff;
+          if (off === OFF.senderLength) x[off] = value & 0xff;
+          const senderLength = x[OFF.senderLength];
+          if (OFF.sender + senderLength + 4 <= x.length) reseal(x);
+          onlyFrameErrors(x);
+        },
+      ),
       { seed: 4, numRuns: 3000 },
     );
   });
@@ -379,29 +405,24 @@ describe('decodeFrame under random input (fast-check)', () => {
 describe('chunking round-trips', () => {
   it('random messages at random frame sizes reassemble exactly, in any order, with duplicates', () => {
     fc.assert(
-      fc.property(
-        arbMessage(6000),
-        fc.integer({ min: MIN_FRAME_BYTES, max: 4096 }),
-        fc.nat(),
-        (m, frameSize, seed) => {
-          const frames = encodeFrames(m, { frameSize });
-          expect(frames.reduce((s, f) => s + f.length, 0)).toBe(encodedBytes(m.body.length, m.sender.length, frameSize));
-          // Shuffle with duplicates, deterministically from `seed`.
-          const order = [...frames.keys(), ...frames.keys()].map((i, k) => ({ i, key: (Math.imul(seed ^ (k + 1), 2654435761) >>> 0) }));
-          order.sort((a, b) => a.key - b.key);
-          const r = new Reassembler({ maxMessageBytes: 1 << 20, rememberCompleted: 16 });
-          const out = [];
-          for (const { i } of order) {
-            const got = r.accept(decodeFrame(frames[i]), 0);
-            if (got) out.push(got);
-          }
-          expect(out).toHaveLength(1);
-          expect(sameMessage(out[0], m)).toBe(true);
-          expect(r.counters.duplicates).toBe(frames.length);
-          expect(r.counters.partials).toBe(0);
-          expect(r.counters.bufferedBytes).toBe(0);
-        },
-      ),
+      fc.property(arbMessage(6000), fc.integer({ min: MIN_FRAME_BYTES, max: 4096 }), fc.nat(), (m, frameSize, seed) => {
+        const frames = encodeFrames(m, { frameSize });
+        expect(frames.reduce((s, f) => s + f.length, 0)).toBe(encodedBytes(m.body.length, m.sender.length, frameSize));
+        // Shuffle with duplicates, deterministically from `seed`.
+        const order = [...frames.keys(), ...frames.keys()].map((i, k) => ({ i, key: Math.imul(seed ^ (k + 1), 2654435761) >>> 0 }));
+        order.sort((a, b) => a.key - b.key);
+        const r = new Reassembler({ maxMessageBytes: 1 << 20, rememberCompleted: 16 });
+        const out = [];
+        for (const { i } of order) {
+          const got = r.accept(decodeFrame(frames[i]), 0);
+          if (got) out.push(got);
+        }
+        expect(out).toHaveLength(1);
+        expect(sameMessage(out[0], m)).toBe(true);
+        expect(r.counters.duplicates).toBe(frames.length);
+        expect(r.counters.partials).toBe(0);
+        expect(r.counters.bufferedBytes).toBe(0);
+      }),
       { seed: 5, numRuns: 300 },
     );
   });

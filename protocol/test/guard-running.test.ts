@@ -48,7 +48,8 @@ function swarm(trust: Partial<GuardSettings>, liar: number | null): TestSwarm {
         return {
           evaluate(request, complete) {
             honest.evaluate(request, (err) => {
-              if (s.node(id).peer.committedRound >= WAKE && !s.node(id).peer.isAggregator) for (const item of request.items) for (const e of item.evaluations) for (let i = 0; i < e.value.length; i++) e.value[i] *= liar;
+              if (s.node(id).peer.committedRound >= WAKE && !s.node(id).peer.isAggregator)
+                for (const item of request.items) for (const e of item.evaluations) for (let i = 0; i < e.value.length; i++) e.value[i] *= liar;
               complete(err);
             });
           },
@@ -98,6 +99,9 @@ describe('running bounds', () => {
 
     const audited = swarm({ bounds: 'running', audit: 0.2 }, 1e6);
     expect(counter(audited, 'banned')).toBe(1);
-    expect(audited.alive().every((n) => n.done === 'target'), String(relDist(audited))).toBe(true);
+    expect(
+      audited.alive().every((n) => n.done === 'target'),
+      String(relDist(audited)),
+    ).toBe(true);
   });
 });

@@ -15,7 +15,9 @@ describe('problem build estimates', () => {
     }
     expect(err).toBeInstanceOf(ValidationError);
     const msg = (err as Error).message;
-    expect(msg).toMatch(/^problem: building this bilinear game, d = 4096, M = 100000 needs an estimated 12 TiB and 1988 days; this peer allows 2\.0 GiB and 60 s \(--max-problem-memory MiB\)$/);
+    expect(msg).toMatch(
+      /^problem: building this bilinear game, d = 4096, M = 100000 needs an estimated 12 TiB and 1988 days; this peer allows 2\.0 GiB and 60 s \(--max-problem-memory MiB\)$/,
+    );
   });
 
   it('refuses d = 1024 (minutes of O(d³) work) by default and builds the default run', () => {
@@ -37,13 +39,18 @@ describe('problem build estimates', () => {
 
   it('a model run: 256 bytes per parameter; the default model passes, the largest the schema allows is refused before building', () => {
     const model = (m: Record<string, number>) =>
-      parseManifest({ problem: { kind: 'model', task: { model: m, objective: 'classify' } }, method: { name: 'masha1', optimizer: { name: 'lamb', lr: 1e-3 } } });
+      parseManifest({
+        problem: { kind: 'model', task: { model: m, objective: 'classify' } },
+        method: { name: 'masha1', optimizer: { name: 'lamb', lr: 1e-3 } },
+      });
     const small = estimateBuild(model({}))!;
     expect(small.field).toBe('problem.task.model');
     expect(small.bytes % 256).toBe(0);
     expect(small.bytes / 256).toBeGreaterThan(1e6); // the default tiny ALBERT: 1.46 M parameters
     expect(() => checkBuildLimits(model({}), DEFAULT_BUILD_LIMITS)).not.toThrow();
-    expect(() => checkBuildLimits(model({ hidden: 8192, ffn: 32768, embed: 4096, vocabSize: 65536 }), DEFAULT_BUILD_LIMITS)).toThrow(/problem\.task\.model: building this model \(tiny ALBERT, \d+ parameters\) needs an estimated/);
+    expect(() => checkBuildLimits(model({ hidden: 8192, ffn: 32768, embed: 4096, vocabSize: 65536 }), DEFAULT_BUILD_LIMITS)).toThrow(
+      /problem\.task\.model: building this model \(tiny ALBERT, \d+ parameters\) needs an estimated/,
+    );
     const soft = parseManifest({ problem: { kind: 'softmax' }, method: { name: 'masha1', gamma: 0.1 } });
     expect(estimateBuild(soft)!.bytes).toBeLessThan(1e6);
   });
@@ -51,7 +58,9 @@ describe('problem build estimates', () => {
   it('reads the sizes a problem file declares without building it', () => {
     const big = { kind: 'bilinear', d: 4096, M: 4, lambda: 0.1, A: [], a: [], b: [] };
     const m = parseManifest({ problem: { kind: 'file', path: 'p.json' }, method: { name: 'masha1', gamma: 0.1 } });
-    expect(() => runFromManifest(m, { readFile: () => JSON.stringify(big), limits: { maxBytes: 1e9, maxSeconds: 60 } })).toThrow(/problem\.path: building this bilinear game, d = 4096, M = 4/);
+    expect(() => runFromManifest(m, { readFile: () => JSON.stringify(big), limits: { maxBytes: 1e9, maxSeconds: 60 } })).toThrow(
+      /problem\.path: building this bilinear game, d = 4096, M = 4/,
+    );
     const q = parseManifest({ problem: { kind: 'quadratic', d: 1 << 24, n: 100_000 }, method: { name: 'marina' } });
     expect(() => checkBuildLimits(q, DEFAULT_BUILD_LIMITS)).toThrow(/quadratic, d = 16777216, n = 100000/);
   });

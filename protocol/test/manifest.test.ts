@@ -182,7 +182,9 @@ describe('building a run from a manifest', () => {
     const built = buildRun(m);
     expect(built.problem.dim).toBe(8);
     expect(built.problem.shards).toBe(3);
-    expect(built.gamma).toBe(theoryStepsize('masha1', { problem: built.problem, device: parseCompressor('randk:0.5'), server: parseCompressor('identity'), stochastic: false }));
+    expect(built.gamma).toBe(
+      theoryStepsize('masha1', { problem: built.problem, device: parseCompressor('randk:0.5'), server: parseCompressor('identity'), stochastic: false }),
+    );
     expect(built.method.gamma).toBe(built.gamma);
     expect(built.runId).toBe(runIdOf(m));
     const run = runFromManifest(parseManifest({ problem: small, method: { name: 'masha1', gamma: 0.1 }, network: { quorum: { count: 2 } } }));
@@ -227,7 +229,9 @@ describe('building a run from a manifest', () => {
     const pinnedWrong = parseManifest({ problem: { kind: 'file', path: 'p.json', sha256: '0'.repeat(64) }, method: { name: 'eg' } });
     expect(field(() => buildProblem(pinnedWrong.problem, { readFile }))).toBe('problem.sha256');
     expect(field(() => buildProblem(ok.problem))).toBe('problem.path');
-    expect(field(() => buildProblem(parseManifest({ problem: { kind: 'inline', data: { kind: 'torus' } }, method: { name: 'eg' } }).problem))).toBe('problem.data.kind');
+    expect(field(() => buildProblem(parseManifest({ problem: { kind: 'inline', data: { kind: 'torus' } }, method: { name: 'eg' } }).problem))).toBe(
+      'problem.data.kind',
+    );
     const bad = { ...json, lambda: -1 };
     expect(field(() => buildProblem(parseManifest({ problem: { kind: 'inline', data: bad }, method: { name: 'eg' } }).problem))).toBe('problem.data.lambda');
   });

@@ -44,7 +44,13 @@ function drive(method: MethodInstance, problem: Problem, iterations: number, for
         server,
         replica,
         phase,
-        sumUplinks(method, replica, phase, results.map((r, m) => ({ shard: m, payload: r.payload })), new Float64Array(method.dim)),
+        sumUplinks(
+          method,
+          replica,
+          phase,
+          results.map((r, m) => ({ shard: m, payload: r.payload })),
+          new Float64Array(method.dim),
+        ),
         { forceRefresh: phase === 'diff' && force(k) },
       );
       for (const m of down.included) if (results[m].shard) shards[m] = results[m].shard;

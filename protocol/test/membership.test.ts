@@ -8,15 +8,13 @@ import { commitSequenceProblems, TestSwarm } from './engine-driver.js';
 const peerId = fc.stringMatching(/^p[0-9]{1,3}$/);
 
 /** A random assignment of M shards to peers drawn from `pool` (or none), and an eligible set. */
-const scenario = fc
-  .record({ M: fc.integer({ min: 1, max: 60 }), pool: fc.uniqueArray(peerId, { minLength: 1, maxLength: 20 }) })
-  .chain(({ M, pool }) =>
-    fc.record({
-      M: fc.constant(M),
-      holders: fc.array(fc.option(fc.constantFrom(...pool), { nil: null }), { minLength: M, maxLength: M }),
-      eligible: fc.subarray(pool),
-    }),
-  );
+const scenario = fc.record({ M: fc.integer({ min: 1, max: 60 }), pool: fc.uniqueArray(peerId, { minLength: 1, maxLength: 20 }) }).chain(({ M, pool }) =>
+  fc.record({
+    M: fc.constant(M),
+    holders: fc.array(fc.option(fc.constantFrom(...pool), { nil: null }), { minLength: M, maxLength: M }),
+    eligible: fc.subarray(pool),
+  }),
+);
 
 function counts(holders: readonly (string | null)[]): Map<string, number> {
   const c = new Map<string, number>();
@@ -114,7 +112,7 @@ describe('membership and failure detection', () => {
     const holder = swarm.alive().find((n) => !n.peer.isAggregator && n.peer.snapshot().held.length > 0);
     if (!holder) throw new Error('no holder');
     slow = holder.id;
-    swarm.run(60_000, () => (swarm).alive().every((n) => n.done !== null));
+    swarm.run(60_000, () => swarm.alive().every((n) => n.done !== null));
     const agg = swarm.aggregators()[0];
     // The slow peer still lives (its heartbeats arrive) but holds nothing once it missed twice;
     // its answers arrived after their rounds committed and were dropped and counted.

@@ -83,7 +83,7 @@ describe('QGDA and EF-GDA', () => {
   it('on the default problem neither reaches 1e-6 where EG and MASHA1 do (a few hundred iterations): they stall (≥ 1e-2) or diverge', () => {
     // EG needs ~80 iterations and MASHA1 ~200 on this problem. Descent–ascent contracts only for
     // γ < 2λ/(λ² + σ_max²) ≈ 0.02 and then by ≤ λ²/(λ² + σ_max²) ≈ 1e-4 per step.
-    const runs: [('qgda' | 'ef-gda'), number, number][] = [
+    const runs: ['qgda' | 'ef-gda', number, number][] = [
       ['qgda', 0.005, 400],
       ['qgda', 0.02, 400],
       ['qgda', 0.5, 400],

@@ -118,7 +118,9 @@ describe('MASHA2', () => {
   });
 
   it('is unconstrained: rejects a prox', () => {
-    expect(() => createMethod('masha2', { problem: small, seed: 1, gamma: 0.1, device: parseCompressor('topk:0.3'), prox: parseProx('ball:r=1') })).toThrow(/unconstrained/);
+    expect(() => createMethod('masha2', { problem: small, seed: 1, gamma: 0.1, device: parseCompressor('topk:0.3'), prox: parseProx('ball:r=1') })).toThrow(
+      /unconstrained/,
+    );
   });
 });
 
@@ -126,7 +128,14 @@ describe('theory stepsizes', () => {
   // One device, A = diag(1..4): ‖A‖ = 4, λ = 0.5 ⇒ L = 4.5, μ = 0.5.
   const diag = new Float64Array(16);
   for (let i = 0; i < 4; i++) diag[i * 5] = i + 1;
-  const p = new BilinearProblem({ d: 4, M: 2, lambda: 0.5, A: [diag, diag], a: [new Float64Array(4), new Float64Array(4)], b: [new Float64Array(4), new Float64Array(4)] });
+  const p = new BilinearProblem({
+    d: 4,
+    M: 2,
+    lambda: 0.5,
+    A: [diag, diag],
+    a: [new Float64Array(4), new Float64Array(4)],
+    b: [new Float64Array(4), new Float64Array(4)],
+  });
 
   it('MASHA1: C_q and γ = min{√(1−τ)/(4C_q), (1−τ)/(4μ)} by hand', () => {
     const device = parseCompressor('randk:0.5'); // q = d/K = 2 for dim 8
@@ -298,8 +307,21 @@ describe('bit accounting and protocol details', () => {
     expect(m.phase('diff').requiresAll).toBe(false);
     expect(m.phase('diff').flagBits).toBe(1);
     const sum = new Float64Array(m.dim);
-    expect(() => m.serverAggregate(m.initServer(), replica, 'init', sumUplinks(m, replica, 'init', [{ shard: 0, payload: up.payload }], sum), { forceRefresh: false })).toThrow(/requires all/);
-    expect(() => sumUplinks(m, replica, 'init', [{ shard: 0, payload: up.payload }, { shard: 0, payload: up.payload }], sum)).toThrow(/two uplinks/);
+    expect(() =>
+      m.serverAggregate(m.initServer(), replica, 'init', sumUplinks(m, replica, 'init', [{ shard: 0, payload: up.payload }], sum), { forceRefresh: false }),
+    ).toThrow(/requires all/);
+    expect(() =>
+      sumUplinks(
+        m,
+        replica,
+        'init',
+        [
+          { shard: 0, payload: up.payload },
+          { shard: 0, payload: up.payload },
+        ],
+        sum,
+      ),
+    ).toThrow(/two uplinks/);
     expect(FLAG_REFRESH).toBe(1);
   });
 });

@@ -109,7 +109,13 @@ describe('dataset manifest', () => {
     maxTokens: 64,
     tokenizer: 'tokenizer.json',
     splits: {
-      train: { count: 5, files: [{ file: 'train-000.bin', first: 0, count: 3, bytes: 10, crc32c: 1 }, { file: 'train-001.bin', first: 3, count: 2, bytes: 10, crc32c: 2 }] },
+      train: {
+        count: 5,
+        files: [
+          { file: 'train-000.bin', first: 0, count: 3, bytes: 10, crc32c: 1 },
+          { file: 'train-001.bin', first: 3, count: 2, bytes: 10, crc32c: 2 },
+        ],
+      },
       test: { count: 1, files: [{ file: 'test-000.bin', first: 0, count: 1, bytes: 10, crc32c: 3 }] },
     },
   };
@@ -193,7 +199,14 @@ describe('batches', () => {
     const set = { vocabSize: 1000, classes: 2, count: n, offsets, tokens, labels: new Uint8Array(n) };
     const b = allocBatch(big, n);
     const rng = new Rng(1, 2, 3, 4);
-    fillBatch(big, set, Int32Array.from({ length: n }, (_v, i) => i), b, true, rng);
+    fillBatch(
+      big,
+      set,
+      Int32Array.from({ length: n }, (_v, i) => i),
+      b,
+      true,
+      rng,
+    );
     let slots = 0;
     let masked = 0;
     let kept = 0;

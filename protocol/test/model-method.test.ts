@@ -235,11 +235,23 @@ describe('model runs in the manifest', () => {
       [{ ...base, method: { name: 'masha1' } }, /method\.gamma/],
       [{ ...base, method: { name: 'masha2', optimizer: { name: 'rmsprop', lr: 1 } } }, /method\.optimizer\.name/],
       [{ problem: { kind: 'bilinear' }, method: { name: 'masha1', optimizer: { name: 'sgd', lr: 0.1 } } }, /method\.optimizer/],
-      [{ problem: { kind: 'model', task: { objective: 'classify', adversarial: { epsilon: -1 } } }, method: { name: 'masha2', optimizer: { name: 'lamb', lr: 1e-3 } } }, /problem\.task\.adversarial\.epsilon/],
+      [
+        {
+          problem: { kind: 'model', task: { objective: 'classify', adversarial: { epsilon: -1 } } },
+          method: { name: 'masha2', optimizer: { name: 'lamb', lr: 1e-3 } },
+        },
+        /problem\.task\.adversarial\.epsilon/,
+      ],
     ];
     for (const [v, re] of bad) expect(() => parseManifest(v)).toThrow(re);
     // The tiny ALBERT's run builds without ONNX Runtime: layout, seeded w⁰, per-tensor codec.
-    const albert = modelRunFromManifest(parseManifest({ problem: { kind: 'model', task: { objective: 'classify', shards: 4 } }, method: { name: 'masha2', optimizer: { name: 'lamb', lr: 1e-3 } }, compressors: { device: 'int8:min=65536' } }));
+    const albert = modelRunFromManifest(
+      parseManifest({
+        problem: { kind: 'model', task: { objective: 'classify', shards: 4 } },
+        method: { name: 'masha2', optimizer: { name: 'lamb', lr: 1e-3 } },
+        compressors: { device: 'int8:min=65536' },
+      }),
+    );
     expect(albert.ctx.dim).toBe(1_459_074);
     expect(albert.method.device.constants(albert.ctx.dim, 4).beta).toBeCloseTo(13_832_256 / (32 * 1_459_074), 12);
   });

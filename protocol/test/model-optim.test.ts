@@ -1,6 +1,18 @@
 /** Optimizers (exact first steps, LAMB's trust ratio, decay mask, convergence) and graph-builder errors. */
 import { describe, expect, it } from 'vitest';
-import { Graph, GraphError, Optimizer, albertLayout, gradients, learningRate, ops, parseAlbertConfig, parseOptimizer, toOnnx, type ParamLayout } from './internals.js';
+import {
+  Graph,
+  GraphError,
+  Optimizer,
+  albertLayout,
+  gradients,
+  learningRate,
+  ops,
+  parseAlbertConfig,
+  parseOptimizer,
+  toOnnx,
+  type ParamLayout,
+} from './internals.js';
 
 const layout: ParamLayout = {
   specs: [
@@ -71,7 +83,8 @@ describe('graph builder', () => {
     const c = parseAlbertConfig({});
     const l = albertLayout(c);
     const { vocabSize: V, seqLen: S, embed: E, hidden: H, ffn: F, classes: C } = c;
-    const expected = V * E + S * E + 2 * E + E * H + H + 3 * H * H + 3 * H + H * H + H + 2 * H + H * F + F + F * H + H + 2 * H + H * E + E + 2 * E + V + H * H + H + H * C + C;
+    const expected =
+      V * E + S * E + 2 * E + E * H + H + 3 * H * H + 3 * H + H * H + H + 2 * H + H * F + F + F * H + H + 2 * H + H * E + E + 2 * E + V + H * H + H + H * C + C;
     expect(l.size).toBe(expected);
     expect(l.size).toBe(1_459_074);
   });

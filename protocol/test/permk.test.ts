@@ -39,7 +39,7 @@ const SHAPES: Array<[number, number]> = [
   [5, 1], // a single device keeps everything
 ];
 
-describe('KeyedPermutation (the blocks regime\'s π)', () => {
+describe("KeyedPermutation (the blocks regime's π)", () => {
   it('is a bijection of [0, d) for every size and chunk length, and range() agrees with at()', () => {
     for (const d of [1, 2, 3, 4, 5, 16, 17, 255, 1000, 4096, 65_537, 1_000_003]) {
       for (const chunk of [1, 3, 16]) {
@@ -55,7 +55,10 @@ describe('KeyedPermutation (the blocks regime\'s π)', () => {
         }
         const tag = `d=${d} chunk=${chunk}`;
         expect(outOfRange, tag).toBe(0);
-        expect(seen.every((c) => c === 1), tag).toBe(true);
+        expect(
+          seen.every((c) => c === 1),
+          tag,
+        ).toBe(true);
         for (const i of [0, d >> 1, d - 1]) expect(p.at(i), tag).toBe(all[i]);
         const from = d >> 2;
         const len = Math.min(37, d - from);
@@ -167,7 +170,8 @@ describe('PermK compressor', () => {
           c.accumulate(p, ctx(round, m, n), 1, sum);
         }
         for (let j = 0; j < d; j++) {
-          if (d >= n) expect(sum[j] / n).toBe(x[j]); // one contribution n·x_j per coordinate: exact
+          if (d >= n)
+            expect(sum[j] / n).toBe(x[j]); // one contribution n·x_j per coordinate: exact
           else expect(sum[j] / n).toBeCloseTo(x[j], 12); // c_j contributions (n/c_j)·x_j: exact up to rounding
         }
       }

@@ -227,14 +227,63 @@ describe('bilinear problem files', () => {
     ['wrong kind', (j) => ({ ...j, kind: 'quadratic' }), 'kind'],
     ['non-integer d', (j) => ({ ...j, d: 2.5 }), 'd'],
     ['missing M', (j) => ({ ...j, M: undefined }), 'M'],
-    ['short row', (j) => { (j.A as number[][][])[2][3].pop(); return j; }, 'A[2][3]'],
-    ['too few rows', (j) => { (j.A as number[][][])[1].pop(); return j; }, 'A[1]'],
-    ['too few matrices', (j) => { (j.A as number[][][]).pop(); return j; }, 'A'],
-    ['infinite entry', (j) => { (j.A as number[][][])[1][0][2] = Infinity; return j; }, 'A[1][0][2]'],
-    ['NaN entry', (j) => { (j.a as number[][])[2][1] = NaN; return j; }, 'a[2][1]'],
-    ['string entry', (j) => { (j.b as unknown[][])[0][3] = '1.0'; return j; }, 'b[0][3]'],
+    [
+      'short row',
+      (j) => {
+        (j.A as number[][][])[2][3].pop();
+        return j;
+      },
+      'A[2][3]',
+    ],
+    [
+      'too few rows',
+      (j) => {
+        (j.A as number[][][])[1].pop();
+        return j;
+      },
+      'A[1]',
+    ],
+    [
+      'too few matrices',
+      (j) => {
+        (j.A as number[][][]).pop();
+        return j;
+      },
+      'A',
+    ],
+    [
+      'infinite entry',
+      (j) => {
+        (j.A as number[][][])[1][0][2] = Infinity;
+        return j;
+      },
+      'A[1][0][2]',
+    ],
+    [
+      'NaN entry',
+      (j) => {
+        (j.a as number[][])[2][1] = NaN;
+        return j;
+      },
+      'a[2][1]',
+    ],
+    [
+      'string entry',
+      (j) => {
+        (j.b as unknown[][])[0][3] = '1.0';
+        return j;
+      },
+      'b[0][3]',
+    ],
     ['missing b', (j) => ({ ...j, b: undefined }), 'b'],
-    ['long vector', (j) => { (j.b as number[][])[1].push(0); return j; }, 'b[1]'],
+    [
+      'long vector',
+      (j) => {
+        (j.b as number[][])[1].push(0);
+        return j;
+      },
+      'b[1]',
+    ],
     ['oversize d', (j) => ({ ...j, d: 1e6 }), 'd'],
     ['not an object', () => [1, 2, 3], ''],
   ];

@@ -169,7 +169,7 @@ describe('prox operators', () => {
       let best = Infinity;
       let arg = 0;
       for (let u = -2; u <= 2; u += 1e-4) {
-        const f = gamma * 0.7 * Math.abs(u) + ((u - v[i]) ** 2) / 2;
+        const f = gamma * 0.7 * Math.abs(u) + (u - v[i]) ** 2 / 2;
         if (f < best) {
           best = f;
           arg = u;

@@ -300,9 +300,36 @@ describe('quadratic files', () => {
     expectField({ ...f(), kind: 'bilinear' }, 'kind');
     expectField({ ...f(), n: undefined }, 'n');
     expectField({ ...f(), d: 2.5 }, 'd');
-    expectField({ ...f(), b: [[1, 0, 0], [0, 1]] }, 'b[1]');
-    expectField({ ...f(), b: [[1, 0, 0], [0, 'x', 0]] }, 'b[1][1]');
-    expectField({ ...f(), b: [[1, 0, 0], [0, Infinity, 0]] }, 'b[1][1]');
+    expectField(
+      {
+        ...f(),
+        b: [
+          [1, 0, 0],
+          [0, 1],
+        ],
+      },
+      'b[1]',
+    );
+    expectField(
+      {
+        ...f(),
+        b: [
+          [1, 0, 0],
+          [0, 'x', 0],
+        ],
+      },
+      'b[1][1]',
+    );
+    expectField(
+      {
+        ...f(),
+        b: [
+          [1, 0, 0],
+          [0, Infinity, 0],
+        ],
+      },
+      'b[1][1]',
+    );
     const badDiag = f();
     badDiag.bands.diag[1][2] = Number.NaN;
     expectField(badDiag, 'bands.diag[1][2]');

@@ -1,7 +1,17 @@
 // Serving state to other peers: only to members, at most twice a request's bytes back, within
 // per-peer and total token buckets (engine/serving.ts). Figures are frame bytes, headers included.
 import { describe, expect, it } from 'vitest';
-import { encodeFrames, encodeHeartbeat, encodeStateRequest, ENGINE_CODEC, MSG, parseManifest, runFromManifest, type EngineAction, type EngineMessage } from './internals.js';
+import {
+  encodeFrames,
+  encodeHeartbeat,
+  encodeStateRequest,
+  ENGINE_CODEC,
+  MSG,
+  parseManifest,
+  runFromManifest,
+  type EngineAction,
+  type EngineMessage,
+} from './internals.js';
 import { ServingGate, TokenBucket } from '../src/engine/serving.js';
 import { TestSwarm, type Node } from './engine-driver.js';
 
@@ -47,14 +57,30 @@ function scene() {
       agg.host.receive(f, ATTACKER, 'direct');
     }
   };
-  const message = (kind: number, round: number, body: Uint8Array): EngineMessage => ({ kind, runId: swarm.ctx.runId, epoch, round, phase: 0, sender: ATTACKER, codec: ENGINE_CODEC, body });
+  const message = (kind: number, round: number, body: Uint8Array): EngineMessage => ({
+    kind,
+    runId: swarm.ctx.runId,
+    epoch,
+    round,
+    phase: 0,
+    sender: ATTACKER,
+    codec: ENGINE_CODEC,
+    body,
+  });
   const digestOf = (round: number): Uint8Array => hexBytes(swarm.node('p1').commits.find((c) => c.round === round)!.digest);
   return {
     swarm,
     agg,
     committed,
     /** Joins the aggregator's membership table (a heartbeat). */
-    becomeMember: () => deliver(message(MSG.HEARTBEAT, 0, encodeHeartbeat({ round: 0, commitEpoch: 0, digest: swarm.ctx.initialDigest, flags: 0, held: [], cert: null, token: null }, swarm.ctx.shards))),
+    becomeMember: () =>
+      deliver(
+        message(
+          MSG.HEARTBEAT,
+          0,
+          encodeHeartbeat({ round: 0, commitEpoch: 0, digest: swarm.ctx.initialDigest, flags: 0, held: [], cert: null, token: null }, swarm.ctx.shards),
+        ),
+      ),
     /** A state request for a snapshot (asked from round 0 or 1) or a replay of the last 32 commits, padded with `padding` bytes. */
     request: (kind: 'snapshot' | 'replay', i: number, padding = 0) => {
       const round = kind === 'snapshot' ? i % 2 : committed - 32 + (i % 2);

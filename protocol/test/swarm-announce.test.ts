@@ -34,7 +34,16 @@ describe('run announcements', () => {
     const a = feed(new AnnouncementReader(), encodeAnnouncement({ manifest, files: {}, state: 'finished', startedAt: 1000, outcome }, LAUNCHER, 3, 64 * 1024));
     expect(a?.outcome).toEqual(outcome);
     const rec = runRecordOf(a as RunAnnouncement, 1234.4);
-    expect(rec).toEqual({ runId: runIdOf(manifest), state: 'finished', method: 'masha1', compressor: 'dither:p=2,s=8', launcher: LAUNCHER, startedAt: 1000, lastSeenMsAgo: 1234, outcome });
+    expect(rec).toEqual({
+      runId: runIdOf(manifest),
+      state: 'finished',
+      method: 'masha1',
+      compressor: 'dither:p=2,s=8',
+      launcher: LAUNCHER,
+      startedAt: 1000,
+      lastSeenMsAgo: 1234,
+      outcome,
+    });
     expect(decodeRegistry(encodeRegistry([rec]))).toEqual([rec]);
     // A bad outcome makes the whole announcement invalid; a bad registry answer is a ValidationError.
     const badBody = utf8Encode(JSON.stringify({ v: 1, manifest, files: {}, state: 'finished', startedAt: 0, outcome: { ...outcome, stop: 'won' } }));
@@ -46,7 +55,21 @@ describe('run announcements', () => {
   });
 
   it('chunks a large announcement (inline problem) into frames and reassembles it', () => {
-    const data = { kind: 'bilinear', d: 2, M: 1, lambda: 0.1, A: [[[1, 0], [0, 1]]], a: [[0.5, -0.25]], b: [[0.125, 1]], note: 'x'.repeat(5000) };
+    const data = {
+      kind: 'bilinear',
+      d: 2,
+      M: 1,
+      lambda: 0.1,
+      A: [
+        [
+          [1, 0],
+          [0, 1],
+        ],
+      ],
+      a: [[0.5, -0.25]],
+      b: [[0.125, 1]],
+      note: 'x'.repeat(5000),
+    };
     const big = parseManifest({ problem: { kind: 'inline', data }, method: { name: 'masha1' } });
     const frames = encodeAnnouncement({ manifest: big, files: {}, state: 'open', startedAt: 0 }, LAUNCHER, 2, 1024);
     expect(frames.length).toBeGreaterThan(4);
@@ -69,7 +92,13 @@ describe('run announcements', () => {
     const reader = new AnnouncementReader();
     feed(reader, rawFrames(id, utf8Encode('{not json')));
     feed(reader, rawFrames(id, utf8Encode(JSON.stringify({ v: 1, manifest, files: {}, state: 'paused', startedAt: 0 }))));
-    feed(reader, rawFrames(id, utf8Encode(JSON.stringify({ v: 1, manifest: { ...manifest, network: { ...manifest.network, leaseMs: -5 } }, files: {}, state: 'open', startedAt: 0 }))));
+    feed(
+      reader,
+      rawFrames(
+        id,
+        utf8Encode(JSON.stringify({ v: 1, manifest: { ...manifest, network: { ...manifest.network, leaseMs: -5 } }, files: {}, state: 'open', startedAt: 0 })),
+      ),
+    );
     expect(reader.rejected).toMatchObject({ 'bad-json': 1, 'bad-envelope': 1, 'bad-manifest': 1 });
   });
 

@@ -23,7 +23,10 @@ describe('events.jsonl line schema', () => {
       ['{"t":-1,"ev":"join","peer":"p"}', /join.*t/],
       ['{"t":1,"ev":"commit"', /not JSON/],
       ['{"t":1,"ev":"device","peer":"p","requested":"auto","provider":"tpu","gpu":true,"reason":"","probes":[]}', /device.*provider/],
-      ['{"t":1,"ev":"device","peer":"p","requested":"auto","provider":"cpu","gpu":false,"reason":"","probes":[{"provider":"cuda","ok":true,"reason":"","worstError":-1,"ms":null}]}', /device.*probes/],
+      [
+        '{"t":1,"ev":"device","peer":"p","requested":"auto","provider":"cpu","gpu":false,"reason":"","probes":[{"provider":"cuda","ok":true,"reason":"","worstError":-1,"ms":null}]}',
+        /device.*probes/,
+      ],
     ];
     for (const [line, msg] of bad) {
       let err: unknown = null;

@@ -75,7 +75,10 @@ describe('relay-tree layout', () => {
         expect(L.stripes).toBeLessThanOrEqual(roster.stripes);
         expect(L.trees.length).toBe(L.stripes);
         const interiorIn = checkTrees(L);
-        const known = roster.members.filter((m) => m.upKbps > 0).map((m) => m.upKbps).sort((a, b) => a - b);
+        const known = roster.members
+          .filter((m) => m.upKbps > 0)
+          .map((m) => m.upKbps)
+          .sort((a, b) => a - b);
         const median = known.length === 0 ? 1 : known.length % 2 ? known[known.length >> 1] : (known[known.length / 2 - 1] + known[known.length / 2]) / 2;
         const slow = (m: RosterMember): boolean => (m.upKbps > 0 ? m.upKbps : median) < SLOW_FRACTION * median;
         const anyRelay = roster.members.some((m) => !m.leaf && !slow(m));
@@ -131,7 +134,7 @@ describe('relay-tree layout', () => {
     }
   });
 
-  it('weighs depth by the roster\'s cost model: costly hops give wider, shallower trees', () => {
+  it("weighs depth by the roster's cost model: costly hops give wider, shallower trees", () => {
     const members = homogeneous(999, 16).members;
     const cheap = computeLayout({ root: 'agg', epoch: 1, version: 1, stripes: 16, frameCost: 100, latencyCost: 1_000, members });
     // 1.6 MB commits in 4 KiB frames at 20 Mbit/s with 40 ms hops: f/S = 0.0026, L·u/S = 0.0625.
@@ -144,7 +147,11 @@ describe('relay-tree layout', () => {
 
   it('gives faster members more children and puts them nearer the root', () => {
     // Half the members upload 4× faster than the others.
-    const members: RosterMember[] = Array.from({ length: 200 }, (_, i) => ({ id: `p${String(i).padStart(4, '0')}`, upKbps: i % 2 === 0 ? 80_000 : 20_000, leaf: false }));
+    const members: RosterMember[] = Array.from({ length: 200 }, (_, i) => ({
+      id: `p${String(i).padStart(4, '0')}`,
+      upKbps: i % 2 === 0 ? 80_000 : 20_000,
+      leaf: false,
+    }));
     const L = computeLayout({ root: 'agg', epoch: 1, version: 1, stripes: 8, frameCost: 0, latencyCost: 0, members });
     const u = uploadCopies(L);
     let fast = 0;
@@ -178,7 +185,15 @@ describe('relay-tree layout', () => {
     expect(onlyTabs.relays).toBe(9);
     expect(uploadCopies(onlyTabs).root).toBeCloseTo(1, 12);
     // A member far below the median never relays, even when it is one of few.
-    const star = computeLayout({ root: 'agg', epoch: 1, version: 1, stripes: 4, frameCost: 0, latencyCost: 0, members: [...members.slice(0, 2), { id: 'z', upKbps: 1, leaf: false }].map((m, i) => ({ ...m, upKbps: i < 2 ? 1_000_000 : 1 })) });
+    const star = computeLayout({
+      root: 'agg',
+      epoch: 1,
+      version: 1,
+      stripes: 4,
+      frameCost: 0,
+      latencyCost: 0,
+      members: [...members.slice(0, 2), { id: 'z', upKbps: 1, leaf: false }].map((m, i) => ({ ...m, upKbps: i < 2 ? 1_000_000 : 1 })),
+    });
     expect(star.relays).toBe(2);
   });
 
@@ -214,13 +229,33 @@ describe('roster codec', () => {
       }),
       { numRuns: 50 },
     );
-    const ok = encodeRoster({ version: 1, stripes: 2, frameCost: 0, latencyCost: 0, members: [{ id: 'a', upKbps: 5, leaf: false }, { id: 'b', upKbps: 0, leaf: true }] });
+    const ok = encodeRoster({
+      version: 1,
+      stripes: 2,
+      frameCost: 0,
+      latencyCost: 0,
+      members: [
+        { id: 'a', upKbps: 5, leaf: false },
+        { id: 'b', upKbps: 0, leaf: true },
+      ],
+    });
     expect(() => decodeRoster(ok, 'a', 1)).toThrow(/root is not a member/);
     expect(() => decodeRoster(ok.subarray(0, ok.length - 1), 'x', 1)).toThrow(MessageError);
     const bad = ok.slice();
     bad[1] = 0; // stripes
     expect(() => decodeRoster(bad, 'x', 1)).toThrow(/stripes/);
-    expect(() => encodeRoster({ version: 1, stripes: 1, frameCost: 0, latencyCost: 0, members: [{ id: 'b', upKbps: 0, leaf: false }, { id: 'a', upKbps: 0, leaf: false }] })).toThrow(RangeError);
+    expect(() =>
+      encodeRoster({
+        version: 1,
+        stripes: 1,
+        frameCost: 0,
+        latencyCost: 0,
+        members: [
+          { id: 'b', upKbps: 0, leaf: false },
+          { id: 'a', upKbps: 0, leaf: false },
+        ],
+      }),
+    ).toThrow(RangeError);
   });
 
   it('publishes rates as classes: near rates share one, far ones differ', () => {

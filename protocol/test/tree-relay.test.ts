@@ -94,7 +94,13 @@ function originate(round = 5) {
   const root = new World(ROOT);
   const msg = commitMessage(20 * 900, round);
   const frames = encodeFrames(msg, { frameSize: 1000, messageId: 77 });
-  expect(root.relay_.originate(msg, frames, frames.reduce((a, f) => a + f.length, 0))).toBe(true);
+  expect(
+    root.relay_.originate(
+      msg,
+      frames,
+      frames.reduce((a, f) => a + f.length, 0),
+    ),
+  ).toBe(true);
   const anchorBody = root.broadcasts.find((b) => b.kind === TREE_KIND.ANCHOR)?.body as Uint8Array;
   const anchor: EngineMessage = { kind: TREE_KIND.ANCHOR, runId: RUN, epoch: 2, round, phase: 1, sender: ROOT, codec: ENGINE_CODEC, body: anchorBody };
   return { root, frames, anchor };
@@ -155,7 +161,12 @@ describe('TreeRelay', () => {
     expect(pull?.to).toBe(ancestorsIn(layout, 0, pos)[1]);
     const wanted = decodePull(pull?.body as Uint8Array, 1000).wanted;
     for (let i = 0; i < 20; i++) expect(((wanted[i >> 3] >> (i & 7)) & 1) === 1).toBe(i % k === 0 && i !== 0);
-    expect(w.controls.filter((c) => c.kind === TREE_KIND.HOLD).map((c) => c.to).sort()).toEqual([...kids].sort());
+    expect(
+      w.controls
+        .filter((c) => c.kind === TREE_KIND.HOLD)
+        .map((c) => c.to)
+        .sort(),
+    ).toEqual([...kids].sort());
     // The genuine frame still goes through afterwards; a duplicate is counted, not forwarded.
     w.relay_.onFrame(frames[k], decodeFrame(frames[k]), parent);
     w.relay_.onFrame(frames[k], decodeFrame(frames[k]), parent);
@@ -184,10 +195,16 @@ describe('TreeRelay', () => {
     w.at(0);
     w.relay_.onControl(anchor, true);
     // Every frame arrives but stripe 0's after its first.
-    for (let i = 0; i < frames.length; i++) if (i === 0 || i % layout.stripes !== 0) w.relay_.onFrame(frames[i], decodeFrame(frames[i]), parentOf(me, i % layout.stripes));
+    for (let i = 0; i < frames.length; i++)
+      if (i === 0 || i % layout.stripes !== 0) w.relay_.onFrame(frames[i], decodeFrame(frames[i]), parentOf(me, i % layout.stripes));
     // The parent says it is repairing: the stall clock restarts from its word.
     w.at(STALL - 1);
-    const hold: EngineMessage = { ...anchor, kind: TREE_KIND.HOLD, sender: anc[0], body: encodeHold({ origin: ROOT, kind: MSG.COMMIT, messageId: 77, stripe: 0 }) };
+    const hold: EngineMessage = {
+      ...anchor,
+      kind: TREE_KIND.HOLD,
+      sender: anc[0],
+      body: encodeHold({ origin: ROOT, kind: MSG.COMMIT, messageId: 77, stripe: 0 }),
+    };
     w.relay_.onControl(hold, true);
     expect(w.controls.filter((c) => c.kind === TREE_KIND.HOLD).length).toBe(childrenIn(layout, 0, pos).length);
     expect(decodeHold(w.controls[0].body).stripe).toBe(0);
@@ -222,7 +239,16 @@ describe('TreeRelay', () => {
     const pull = (from: PeerId, all: boolean): EngineMessage => {
       const wanted = new Uint8Array(3);
       for (let i = 0; i < 20; i++) if (all || i % 2 === 0) wanted[i >> 3] |= 1 << (i & 7);
-      return { kind: TREE_KIND.PULL, runId: RUN, epoch: 2, round: 5, phase: 1, sender: from, codec: ENGINE_CODEC, body: encodePull({ origin: ROOT, kind: MSG.COMMIT, messageId: 77, count: 20, flags: PULL_FOLLOW, wanted }) };
+      return {
+        kind: TREE_KIND.PULL,
+        runId: RUN,
+        epoch: 2,
+        round: 5,
+        phase: 1,
+        sender: from,
+        codec: ENGINE_CODEC,
+        body: encodePull({ origin: ROOT, kind: MSG.COMMIT, messageId: 77, count: 20, flags: PULL_FOLLOW, wanted }),
+      };
     };
     const served = (to: PeerId): number => root.relayed.filter((r) => r.to === to).reduce((a, r) => a + r.frames.length, 0);
     root.relayed.length = 0;

@@ -37,7 +37,15 @@ function genesis(p: string): Link {
   return { type: LINK_GENESIS, epoch: 1, claimant: p, sig: id(p).sign(genesisStatement(RUN, p)) };
 }
 function succ(epoch: number, signer: string, claimant: string, successors = [claimant], members = 5): Link {
-  return { type: LINK_SUCC, epoch, claimant, signer, members, successors, sig: id(signer).sign(successionStatement(RUN, epoch - 1, signer, members, successors)) };
+  return {
+    type: LINK_SUCC,
+    epoch,
+    claimant,
+    signer,
+    members,
+    successors,
+    sig: id(signer).sign(successionStatement(RUN, epoch - 1, signer, members, successors)),
+  };
 }
 function quorum(epoch: number, predecessor: string, claimant: string, attesters: string[], members: number | null = null): Link {
   return {
@@ -45,7 +53,8 @@ function quorum(epoch: number, predecessor: string, claimant: string, attesters:
     epoch,
     claimant,
     predecessor,
-    succession: members === null ? null : { members, successors: ['x'], sig: id(predecessor).sign(successionStatement(RUN, epoch - 1, predecessor, members, ['x'])) },
+    succession:
+      members === null ? null : { members, successors: ['x'], sig: id(predecessor).sign(successionStatement(RUN, epoch - 1, predecessor, members, ['x'])) },
     attestations: attesters.map((a) => ({ attester: a, sig: id(a).sign(suspectStatement(RUN, epoch - 1, predecessor)) })),
   };
 }
@@ -94,7 +103,12 @@ describe('epoch certificates', () => {
   });
 
   it('a resume opens the one epoch above the checkpoint to GENESIS claims, nothing else', () => {
-    const resumedGenesis = (p: string, epoch: number, signedFor = epoch): Link => ({ type: LINK_GENESIS, epoch, claimant: p, sig: id(p).sign(genesisStatement(RUN, p, signedFor)) });
+    const resumedGenesis = (p: string, epoch: number, signedFor = epoch): Link => ({
+      type: LINK_GENESIS,
+      epoch,
+      claimant: p,
+      sig: id(p).sign(genesisStatement(RUN, p, signedFor)),
+    });
     const book = new EpochBook(RUN, id('v'));
     // Without the launcher's resume point, epoch 8 cannot be claimed from nothing.
     expect(book.verify([resumedGenesis('a', 8)])).toBeNull();
@@ -156,7 +170,13 @@ describe('epoch certificates', () => {
   });
 
   it('a peer at MAX_EPOCH never claims past it (and nothing throws)', () => {
-    const manifest = parseManifest({ problem: { kind: 'bilinear', d: 6, M: 3, seed: 1 }, method: { name: 'masha1', gamma: 0.5 }, compressors: { device: 'randk:0.5' }, stop: { iterations: 50 }, network: { heartbeatMs: 50, leaseMs: 200, roundDeadlineMs: 100 } });
+    const manifest = parseManifest({
+      problem: { kind: 'bilinear', d: 6, M: 3, seed: 1 },
+      method: { name: 'masha1', gamma: 0.5 },
+      compressors: { device: 'randk:0.5' },
+      stop: { iterations: 50 },
+      network: { heartbeatMs: 50, leaseMs: 200, roundDeadlineMs: 100 },
+    });
     const swarm = new TestSwarm(runFromManifest(manifest));
     swarm.add('q1', 0);
     swarm.add('q2', 0);
@@ -184,7 +204,13 @@ describe('admission', () => {
   });
 
   it('allowlist and member caps: peers outside are never members, never followed; the run completes', () => {
-    const base = { problem: { kind: 'bilinear', d: 6, M: 4, seed: 2 }, method: { name: 'masha1', gamma: 0.5 }, compressors: { device: 'randk:0.5' }, stop: { iterations: 3000, target: 1e-6 }, network: { heartbeatMs: 50, leaseMs: 200, roundDeadlineMs: 100 } } as const;
+    const base = {
+      problem: { kind: 'bilinear', d: 6, M: 4, seed: 2 },
+      method: { name: 'masha1', gamma: 0.5 },
+      compressors: { device: 'randk:0.5' },
+      stop: { iterations: 3000, target: 1e-6 },
+      network: { heartbeatMs: 50, leaseMs: 200, roundDeadlineMs: 100 },
+    } as const;
     const manifest = parseManifest({ ...base, admission: { policy: 'allowlist', peers: ['a1', 'a2', 'a3'], maxMembers: 3 } });
     const swarm = new TestSwarm(runFromManifest(manifest));
     for (const p of ['a1', 'a2', 'a3', 'x1', 'x2']) swarm.add(p, 0);
@@ -202,7 +228,14 @@ describe('admission', () => {
 
 describe('member caps', () => {
   it('maxMembers: the aggregator admits no more; the run completes with those it has', () => {
-    const manifest = parseManifest({ problem: { kind: 'bilinear', d: 6, M: 6, seed: 2 }, method: { name: 'masha1', gamma: 0.5 }, compressors: { device: 'randk:0.5' }, stop: { iterations: 3000, target: 1e-6 }, network: { heartbeatMs: 50, leaseMs: 200, roundDeadlineMs: 100 }, admission: { maxMembers: 2 } });
+    const manifest = parseManifest({
+      problem: { kind: 'bilinear', d: 6, M: 6, seed: 2 },
+      method: { name: 'masha1', gamma: 0.5 },
+      compressors: { device: 'randk:0.5' },
+      stop: { iterations: 3000, target: 1e-6 },
+      network: { heartbeatMs: 50, leaseMs: 200, roundDeadlineMs: 100 },
+      admission: { maxMembers: 2 },
+    });
     const swarm = new TestSwarm(runFromManifest(manifest));
     const ids = ['c1', 'c2', 'c3', 'c4', 'c5'];
     for (const p of ids) swarm.add(p, 0);
@@ -210,7 +243,12 @@ describe('member caps', () => {
     for (const p of ids) expect(swarm.node(p).done).toBe('target');
     // At most the aggregator and two members ever held shards in one epoch's assignment.
     const agg = swarm.aggregators()[0];
-    const holders = new Set(swarm.alive().filter((n) => n.peer.snapshot().held.length > 0).map((n) => n.id));
+    const holders = new Set(
+      swarm
+        .alive()
+        .filter((n) => n.peer.snapshot().held.length > 0)
+        .map((n) => n.id),
+    );
     expect(holders.size).toBeLessThanOrEqual(3);
     expect(agg.peer.counters['not-admitted'] ?? 0).toBeGreaterThan(0);
   });
@@ -244,7 +282,12 @@ describe('launcher-signed run announcements', () => {
     // A genuine one replayed later (same seq), or one past its expiry: refused.
     const genuine = encodeAnnouncement({ manifest, files: {}, state: 'finished', startedAt: 1 }, 'L', 4, 65536, signer());
     expect(feed(reader, genuine)?.state).toBe('finished');
-    expect(feed(reader, genuine.map((f) => f.slice()))).toBeNull();
+    expect(
+      feed(
+        reader,
+        genuine.map((f) => f.slice()),
+      ),
+    ).toBeNull();
     expect(reader.rejected.replayed).toBe(1);
     const late = new AnnouncementReader(() => clock + 10 * 60_000);
     expect(feed(late, encodeAnnouncement({ manifest, files: {}, state: 'open', startedAt: 1 }, 'L', 5, 65536, signer()))).toBeNull();
@@ -256,7 +299,14 @@ describe('launcher-signed run announcements', () => {
   it('a commit statement binds run, epoch, round, both digests and the body', () => {
     const d = (x: number) => new Uint8Array(32).fill(x);
     const a = commitStatement(RUN, 3, 7, d(1), d(2), d(3));
-    for (const b of [commitStatement(RUN, 4, 7, d(1), d(2), d(3)), commitStatement(RUN, 3, 8, d(1), d(2), d(3)), commitStatement(RUN, 3, 7, d(9), d(2), d(3)), commitStatement(RUN, 3, 7, d(1), d(9), d(3)), commitStatement(RUN, 3, 7, d(1), d(2), d(9)), commitStatement('ef'.repeat(32), 3, 7, d(1), d(2), d(3))]) {
+    for (const b of [
+      commitStatement(RUN, 4, 7, d(1), d(2), d(3)),
+      commitStatement(RUN, 3, 8, d(1), d(2), d(3)),
+      commitStatement(RUN, 3, 7, d(9), d(2), d(3)),
+      commitStatement(RUN, 3, 7, d(1), d(9), d(3)),
+      commitStatement(RUN, 3, 7, d(1), d(2), d(9)),
+      commitStatement('ef'.repeat(32), 3, 7, d(1), d(2), d(3)),
+    ]) {
       expect(Buffer.from(b).equals(Buffer.from(a))).toBe(false);
     }
   });

@@ -21,11 +21,17 @@ const minimal = { problem: { kind: 'bilinear' }, method: { name: 'masha1' } };
 
 describe('validation messages', () => {
   it('a typo of a field or a name says what was meant', () => {
-    expect(messageOf(() => parseManifest({ problem: { kind: 'bilinear' }, methd: { name: 'masha1' } }))).toMatch(/unknown field 'methd' — did you mean 'method'\?/);
+    expect(messageOf(() => parseManifest({ problem: { kind: 'bilinear' }, methd: { name: 'masha1' } }))).toMatch(
+      /unknown field 'methd' — did you mean 'method'\?/,
+    );
     expect(messageOf(() => parseManifest({ ...minimal, problem: { kind: 'bilinear', dd: 3 } }))).toBe("problem: unknown field 'dd' — did you mean 'd'?");
     expect(messageOf(() => parseManifest({ ...minimal, network: { leaseMS: 3000 } }))).toBe("network: unknown field 'leaseMS' — did you mean 'leaseMs'?");
-    expect(messageOf(() => parseManifest({ ...minimal, wibble: 1 }))).toMatch(/^unknown field 'wibble' \(known fields: version, problem, method, compressors, stop, network, seed, admission, launcher, updates\)/);
-    expect(messageOf(() => parseManifest({ ...minimal, method: { name: 'mash1' } }))).toMatch(/^method\.name: must be one of 'masha1', .*, got 'mash1' — did you mean 'masha1'\?/);
+    expect(messageOf(() => parseManifest({ ...minimal, wibble: 1 }))).toMatch(
+      /^unknown field 'wibble' \(known fields: version, problem, method, compressors, stop, network, seed, admission, launcher, updates\)/,
+    );
+    expect(messageOf(() => parseManifest({ ...minimal, method: { name: 'mash1' } }))).toMatch(
+      /^method\.name: must be one of 'masha1', .*, got 'mash1' — did you mean 'masha1'\?/,
+    );
     expect(closest('quorom', ['quorum', 'minPeers'])).toBe('quorum');
     expect(closest('zzz', ['quorum', 'minPeers'])).toBeNull();
   });
@@ -44,7 +50,9 @@ describe('validation messages', () => {
     const file = { kind: 'bilinear', d: 3, M: 2, lambda: 0.1, A: [mat(3)], a: [vec(3), vec(3)], b: [vec(3), vec(3)] };
     expect(messageOf(() => bilinearFromJson(file))).toBe('A: must hold M = 2 matrices of d × d = 3 × 3, one per shard; it has 1');
     expect(messageOf(() => bilinearFromJson({ ...file, A: [mat(3), [vec(3), vec(3)]] }))).toBe('A[1]: each matrix has d = 3 rows; this one has 2');
-    expect(messageOf(() => bilinearFromJson({ ...file, A: [mat(3), mat(3)], b: [vec(3), vec(4)] }))).toBe('b[1]: each vector has d = 3 entries; this one has 4');
+    expect(messageOf(() => bilinearFromJson({ ...file, A: [mat(3), mat(3)], b: [vec(3), vec(4)] }))).toBe(
+      'b[1]: each vector has d = 3 entries; this one has 4',
+    );
     expect(messageOf(() => bilinearFromJson({ ...file, A: [mat(3), mat(3)], a: [vec(3), ['x', 0, 0]] }))).toBe("a[1][0]: must be a number, got 'x'");
     expect(messageOf(() => bilinearFromJson({ ...file, lambda: -1 }))).toBe('lambda: must be at least 0, got -1');
     const q = { kind: 'quadratic', d: 3, n: 2, bands: { diag: [vec(3), vec(3)], off: [vec(2), vec(3)] }, b: [vec(3), vec(3)] };

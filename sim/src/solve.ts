@@ -8,23 +8,8 @@
  * reference runner counts), uplink = summed over all devices, downlink = counted once per broadcast.
  */
 import { readFile, stat } from 'node:fs/promises';
-import {
-  bilinearFromJson,
-  createMethod,
-  parseCompressor,
-  quadraticFromJson,
-  runReference,
-  theoryStepsize,
-  ValidationError,
-} from '@masha/protocol';
-import type {
-  Compressor,
-  IterationRecord,
-  MethodInstance,
-  MethodName,
-  Problem,
-  ReferenceRunResult,
-} from '@masha/protocol';
+import { bilinearFromJson, createMethod, parseCompressor, quadraticFromJson, runReference, theoryStepsize, ValidationError } from '@masha/protocol';
+import type { Compressor, IterationRecord, MethodInstance, MethodName, Problem, ReferenceRunResult } from '@masha/protocol';
 
 /** Relative squared distance that counts as "reached" (issue 2: 1e-6). */
 export const DEFAULT_TARGET = 1e-6;

@@ -31,7 +31,15 @@ function manifest(assignment: 'even' | 'throughput') {
 
 /** One run with these peers' compute times (ms per evaluation); final holdings and the aggregator. */
 function run(assignment: 'even' | 'throughput', computeMs: Record<string, number>) {
-  const events: TraceEvent[] = Object.entries(computeMs).map(([peer, c]) => ({ t: 0, event: 'join', peer, computeMs: c, latencyMs: 1, uplinkMbps: 1000, downlinkMbps: 1000 }));
+  const events: TraceEvent[] = Object.entries(computeMs).map(([peer, c]) => ({
+    t: 0,
+    event: 'join',
+    peer,
+    computeMs: c,
+    latencyMs: 1,
+    uplinkMbps: 1000,
+    downlinkMbps: 1000,
+  }));
   const r = simulate({ manifest: manifest(assignment), trace: parseTrace(formatTrace(events)) });
   const held = new Map(r.peers.map((p) => [p.id, p.snapshot().held.length]));
   const agg = r.peers.find((p) => p.snapshot().isAggregator)?.id ?? null;

@@ -5,7 +5,20 @@
  * forged messages it injects. Like every simulated peer it holds only its own signer
  * (`SimKeyring.signerOf(id)`), so what it forges it can sign only as itself.
  */
-import { decodeFrame, encodeFrames, ENGINE_CODEC, type MashaPeer, Reassembler, runFromManifest, SimKeyring, type EngineMessage, type Frame, type Manifest, type ManifestRun, type PeerId } from '@masha/protocol';
+import {
+  decodeFrame,
+  encodeFrames,
+  ENGINE_CODEC,
+  type MashaPeer,
+  Reassembler,
+  runFromManifest,
+  SimKeyring,
+  type EngineMessage,
+  type Frame,
+  type Manifest,
+  type ManifestRun,
+  type PeerId,
+} from '@masha/protocol';
 import { PeerHost } from '@masha/protocol/host';
 import type { FrameLink, Identity, OutgoingMeta } from '@masha/protocol/ports';
 import { peerBaseHash, rendezvousWeight } from '@masha/protocol/engine';
@@ -69,7 +82,10 @@ class Rogue implements SimNode {
       send: (to, frames, meta) => this.filter(frames, meta, to),
       broadcast: (frames, meta) => this.filter(frames, meta, null),
     };
-    this.host = new PeerHost({ id, ctx: run.ctx, frameBytes, expireEveryMs: 0, onAction: (a) => a.type === 'done' && ports.done() }, { scheduler: ports.scheduler, link, evaluator: new SimEvaluator(run.problem, ports.cpu), identity });
+    this.host = new PeerHost(
+      { id, ctx: run.ctx, frameBytes, expireEveryMs: 0, onAction: (a) => a.type === 'done' && ports.done() },
+      { scheduler: ports.scheduler, link, evaluator: new SimEvaluator(run.problem, ports.cpu), identity },
+    );
     this.api = {
       id,
       host: this.host,

@@ -6,9 +6,31 @@
  * its target with the attacker excluded within a bounded number of rounds.
  */
 import { describe, expect, it } from 'vitest';
-import { decodeStateRequest, encodeAnnounce, encodeCommit, encodeHeartbeat, encodeState, decodeCommit, AN_GATHER, MSG, replicaDigest, vectorNames } from '@masha/protocol/engine';
+import {
+  decodeStateRequest,
+  encodeAnnounce,
+  encodeCommit,
+  encodeHeartbeat,
+  encodeState,
+  decodeCommit,
+  AN_GATHER,
+  MSG,
+  replicaDigest,
+  vectorNames,
+} from '@masha/protocol/engine';
 import { parseManifest, type EngineMessage } from '@masha/protocol';
-import { commitStatement, bodyHash, encodeChain, genesisStatement, LINK_GENESIS, LINK_QUORUM, LINK_SUCC, successionStatement, suspectStatement, MAX_EPOCH } from '@masha/protocol/trust';
+import {
+  commitStatement,
+  bodyHash,
+  encodeChain,
+  genesisStatement,
+  LINK_GENESIS,
+  LINK_QUORUM,
+  LINK_SUCC,
+  successionStatement,
+  suspectStatement,
+  MAX_EPOCH,
+} from '@masha/protocol/trust';
 import { attackRun, bottomRogueId, topRogueId, type AttackRun, type RogueApi, type RogueBehaviour } from './attack-helpers.js';
 
 const HB = 50;
@@ -63,7 +85,10 @@ describe('attacks on identity and authority (simulator, real engines)', () => {
         if (s.aggregator === null || s.aggregator === api.id) return;
         // Far ahead of everyone, with a certificate only the rogue signed (and one without any).
         for (const cert of [selfCert(api, s.epoch, s.round + 40, FORGED), null]) {
-          const body = encodeHeartbeat({ round: s.round + 40, commitEpoch: s.epoch, digest: FORGED, flags: 0, held: [], cert, token: null }, api.run.ctx.shards);
+          const body = encodeHeartbeat(
+            { round: s.round + 40, commitEpoch: s.epoch, digest: FORGED, flags: 0, held: [], cert, token: null },
+            api.run.ctx.shards,
+          );
           api.send(s.aggregator, api.message(MSG.HEARTBEAT, s.epoch, s.round + 40, body));
           forged++;
         }
@@ -79,7 +104,12 @@ describe('attacks on identity and authority (simulator, real engines)', () => {
         const s = api.host.engine.snapshot();
         const round = s.round + 40;
         const digest = replicaDigest(replica, round, '', vectorNames(replica));
-        const state = encodeState({ round, commitEpoch: s.epoch, digest, iteration: s.iteration + 20, initialized: true, nextPhase: '' }, replica.vectors, ctx.shape, selfCert(api, s.epoch, round, digest));
+        const state = encodeState(
+          { round, commitEpoch: s.epoch, digest, iteration: s.iteration + 20, initialized: true, nextPhase: '' },
+          replica.vectors,
+          ctx.shape,
+          selfCert(api, s.epoch, round, digest),
+        );
         api.send(msg.sender, api.message(MSG.STATE, s.epoch, round, state));
       },
     };
@@ -105,7 +135,17 @@ describe('attacks on identity and authority (simulator, real engines)', () => {
           const links = [
             [{ type: LINK_GENESIS, epoch, claimant: api.id, sig: sig(genesisStatement(runId, api.id)) }],
             // Its own succession statement, as if it had been the aggregator of epoch − 1.
-            [{ type: LINK_SUCC, epoch, claimant: api.id, signer: api.id, members: 5, successors: [api.id], sig: sig(successionStatement(runId, epoch - 1, api.id, 5, [api.id])) }],
+            [
+              {
+                type: LINK_SUCC,
+                epoch,
+                claimant: api.id,
+                signer: api.id,
+                members: 5,
+                successors: [api.id],
+                sig: sig(successionStatement(runId, epoch - 1, api.id, 5, [api.id])),
+              },
+            ],
             // Attestations of the real aggregator's failure "by" the honest peers — signed by the rogue.
             [
               {
@@ -119,7 +159,15 @@ describe('attacks on identity and authority (simulator, real engines)', () => {
             ],
           ] as const;
           for (const chain of links) {
-            const body = encodeAnnounce({ round: s.round + 5, commitEpoch: epoch, digest: FORGED, flags: AN_GATHER, successors: [], succession: null, chain: encodeChain(chain) });
+            const body = encodeAnnounce({
+              round: s.round + 5,
+              commitEpoch: epoch,
+              digest: FORGED,
+              flags: AN_GATHER,
+              successors: [],
+              succession: null,
+              chain: encodeChain(chain),
+            });
             api.broadcast(api.message(MSG.ANNOUNCE, epoch, s.round + 5, body));
             claims++;
           }
@@ -141,7 +189,17 @@ describe('attacks on identity and authority (simulator, real engines)', () => {
       tick(api) {
         const runId = api.run.runId;
         for (const epoch of [0xffffffff, MAX_EPOCH, MAX_EPOCH - 1]) {
-          const chain = encodeChain([{ type: LINK_SUCC, epoch, claimant: api.id, signer: api.id, members: 1, successors: [api.id], sig: api.identity.sign(successionStatement(runId, epoch - 1, api.id, 1, [api.id])) }]);
+          const chain = encodeChain([
+            {
+              type: LINK_SUCC,
+              epoch,
+              claimant: api.id,
+              signer: api.id,
+              members: 1,
+              successors: [api.id],
+              sig: api.identity.sign(successionStatement(runId, epoch - 1, api.id, 1, [api.id])),
+            },
+          ]);
           const body = encodeAnnounce({ round: 1, commitEpoch: epoch, digest: FORGED, flags: 0, successors: [], succession: null, chain });
           api.broadcast(api.message(MSG.ANNOUNCE, epoch, 1, body));
         }
@@ -196,14 +254,10 @@ describe('attacks on identity and authority (simulator, real engines)', () => {
         // A second commit of the same (epoch, round): another downlink flag, signed by the rogue.
         const ctx = api.run.ctx;
         const b = decodeCommit(msg.body, ctx.limits);
-        const other = encodeCommit(
-          { ...b, flags: b.flags ^ 1, next: b.next === null ? null : { delta: b.next.delta.toEntries() } },
-          ctx.shards,
-          (signed) => {
-            const statement = commitStatement(ctx.runId, msg.epoch, msg.round, b.parentDigest, b.digest, bodyHash(signed));
-            return { signer: api.id, sig: api.identity.sign(statement) };
-          },
-        );
+        const other = encodeCommit({ ...b, flags: b.flags ^ 1, next: b.next === null ? null : { delta: b.next.delta.toEntries() } }, ctx.shards, (signed) => {
+          const statement = commitStatement(ctx.runId, msg.epoch, msg.round, b.parentDigest, b.digest, bodyHash(signed));
+          return { signer: api.id, sig: api.identity.sign(statement) };
+        });
         equivocations++;
         return [{ ...msg, body: other }, msg];
       },
@@ -255,10 +309,14 @@ describe('attacks on identity and authority (simulator, real engines)', () => {
         const round = s.round + 1;
         const parent = Uint8Array.from(s.digest.match(/../g) as string[], (x) => parseInt(x, 16));
         const digest = replicaDigest(copy, round, next ?? '', vectorNames(copy));
-        const body = encodeCommit({ ...b, iteration: best.replica.iteration, parentDigest: parent, digest, successors: [], succession: null, chain: null, next: null }, ctx.shards, (signed) => {
-          const statement = commitStatement(ctx.runId, s.epoch, round, parent, digest, bodyHash(signed));
-          return { signer: api.id, sig: api.identity.sign(statement) };
-        });
+        const body = encodeCommit(
+          { ...b, iteration: best.replica.iteration, parentDigest: parent, digest, successors: [], succession: null, chain: null, next: null },
+          ctx.shards,
+          (signed) => {
+            const statement = commitStatement(ctx.runId, s.epoch, round, parent, digest, bodyHash(signed));
+            return { signer: api.id, sig: api.identity.sign(statement) };
+          },
+        );
         for (const p of ids) {
           api.send(p, api.message(MSG.REPLAY, s.epoch, round, body, model.phase));
           sent++;

@@ -74,7 +74,10 @@ describe('churn', () => {
     const held = new Map(r.peers.map((p) => [p.id, p.snapshot().held.length]));
     expect((held.get('n0') ?? 0) + (held.get('n1') ?? 0)).toBeGreaterThan(0);
     expect([...held.values()].reduce((a, b) => a + b, 0)).toBe(M);
-    expectNoRoundTwice(ls, r.peers.map((p) => p.id));
+    expectNoRoundTwice(
+      ls,
+      r.peers.map((p) => p.id),
+    );
   });
 
   it('the aggregator crashing mid-round: a new one within a lease plus one round, the run finishes', () => {
@@ -117,7 +120,10 @@ describe('churn', () => {
     expect(s.elections).toBe(2);
     expect(s.peersAtEnd).toBe(M - 1);
     expect(s.abortedRounds).toBeGreaterThanOrEqual(1);
-    expectNoRoundTwice(ls, r.peers.map((p) => p.id));
+    expectNoRoundTwice(
+      ls,
+      r.peers.map((p) => p.id),
+    );
   });
 
   it('a partition that heals leaves every peer on the same state', () => {

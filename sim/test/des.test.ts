@@ -13,11 +13,7 @@ function ids(n: number): string[] {
   return Array.from({ length: n }, (_, i) => `p${i}`);
 }
 
-function echoSwarm(
-  n: number,
-  opts: EchoOptions,
-  extra: { seed?: number; link?: LinkProfile; fanout?: number; log?: MemoryLog } = {},
-) {
+function echoSwarm(n: number, opts: EchoOptions, extra: { seed?: number; link?: LinkProfile; fanout?: number; log?: MemoryLog } = {}) {
   const engines = new Map<string, EchoNode>();
   const swarm = new Swarm({
     seed: extra.seed ?? 1,
@@ -111,9 +107,13 @@ describe('relay tree', () => {
 describe('Swarm network model', () => {
   it('point-to-point timing = uplink serialisation + latencies + downlink serialisation (+ compute)', () => {
     const body = 3000;
-    const { swarm, engines } = echoSwarm(2, { bodyBytes: body, direct: ['p1'], evalsPerEcho: 3, expectEchoes: 1 }, {
-      link: { ...LINK, computeMs: 2 },
-    });
+    const { swarm, engines } = echoSwarm(
+      2,
+      { bodyBytes: body, direct: ['p1'], evalsPerEcho: 3, expectEchoes: 1 },
+      {
+        link: { ...LINK, computeMs: 2 },
+      },
+    );
     expect(swarm.run()).toBe('idle');
     const frame = encodeFrames(message(KIND_PING, 'p0', patternBody(body, 1)))[0];
     const F = frame.length;

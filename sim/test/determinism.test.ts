@@ -96,16 +96,24 @@ describe('determinism', () => {
 
     // A rerun into the same directory that fails mid-way (a trace naming a peer beyond M) leaves
     // the earlier files exactly as they were, and no temporary file behind.
-    writeFileSync(join(dir, 'LATE.jsonl'), '{"t":0,"event":"join","peer":"p0"}\n{"t":1,"event":"slow","peer":"p0","factor":2}\n{"t":1.5,"event":"crash","peer":"p9"}\n');
+    writeFileSync(
+      join(dir, 'LATE.jsonl'),
+      '{"t":0,"event":"join","peer":"p0"}\n{"t":1,"event":"slow","peer":"p0","factor":2}\n{"t":1.5,"event":"crash","peer":"p9"}\n',
+    );
     const failed = await cli(['run', '--manifest', 'RUN.json', '--trace', 'LATE.jsonl', '--out', 'out', '--progress', 'off'], dir);
     expect(failed.code).toBe(2);
     expect(readFileSync(join(dir, 'out', 'events.jsonl'), 'utf8')).toBe(before);
     expect(parseRunSummary(JSON.parse(readFileSync(join(dir, 'out', 'summary.json'), 'utf8')))).toEqual(summary);
     expect(readdirSync(join(dir, 'out')).sort()).toEqual(['events.jsonl', 'run.svg', 'summary.json']);
 
-    const light = await cli(['run', '--manifest', 'RUN.json', '--trace', 'TRACE.jsonl', '--out', 'light', '--events', 'commits', '--progress', 'off', '--json'], dir);
+    const light = await cli(
+      ['run', '--manifest', 'RUN.json', '--trace', 'TRACE.jsonl', '--out', 'light', '--events', 'commits', '--progress', 'off', '--json'],
+      dir,
+    );
     expect(light.code, light.err).toBe(0);
-    const lines = readFileSync(join(dir, 'light', 'events.jsonl'), 'utf8').trimEnd().split('\n');
+    const lines = readFileSync(join(dir, 'light', 'events.jsonl'), 'utf8')
+      .trimEnd()
+      .split('\n');
     const kinds = new Set(lines.map((l) => (JSON.parse(l) as { ev: string }).ev));
     expect([...kinds].sort()).toEqual([...kinds].filter((k) => ['commit', 'election', 'join', 'leave', 'crash', 'done'].includes(k)).sort());
     expect(kinds).toContain('commit');

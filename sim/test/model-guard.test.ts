@@ -162,7 +162,9 @@ describe('the bounds of a model run', () => {
         // The clipped lies (8× the shard's median, 1 shard of 8) still bias the run a little.
         expect(Math.abs(r.test.accuracy - honest.test.accuracy), JSON.stringify([r.test, honest.test])).toBeLessThanOrEqual(0.02);
         expect(r.test.loss / honest.test.loss, JSON.stringify([r.test, honest.test])).toBeLessThan(1.6);
-        console.log(`${setup.label}: honest ${JSON.stringify(honest.test)}; ×1e6 sleeper, running bounds: ${JSON.stringify(r.test)}, ${r.counters.clipped} clipped`);
+        console.log(
+          `${setup.label}: honest ${JSON.stringify(honest.test)}; ×1e6 sleeper, running bounds: ${JSON.stringify(r.test)}, ${r.counters.clipped} clipped`,
+        );
         // Audits remove it (MASHA1's answers are auditable; MASHA2's opaque differences are not,
         // but its refresh values are).
         const a = simulateRun(setup, null, lie, 0.2);
@@ -177,7 +179,10 @@ describe('the bounds of a model run', () => {
 
       // Undecodable answers are refused whatever the bounds (a refusal is a miss at once; three ban
       // the sender): the run recomputes the shard on an honest holder.
-      for (const [what, adversary] of [['NaN', garbagePayloads()], ['±∞', infinitePayloads()]] as const) {
+      for (const [what, adversary] of [
+        ['NaN', garbagePayloads()],
+        ['±∞', infinitePayloads()],
+      ] as const) {
         it(`a peer answering ${what} is refused and banned; the run ends within tolerance of the honest one`, () => {
           const liar = honest.aggregator === 'p1' ? 'p2' : 'p1';
           const r = simulateRun(setup, null, (id) => (id === liar ? adversary : null));

@@ -33,7 +33,11 @@ const FIELDS = ['method', 'compressor', 'gamma', 'iterations', 'megabytes', 'fin
 function parseCsv(text: string): { header: string[]; rows: string[][] } {
   const [head, ...rest] = text.trim().split('\n');
   // Values here never contain commas except quoted compressor specs.
-  const split = (line: string): string[] => line.match(/("([^"]|"")*"|[^,]*)(,|$)/g)!.slice(0, -1).map((c) => c.replace(/,$/, '').replace(/^"|"$/g, ''));
+  const split = (line: string): string[] =>
+    line
+      .match(/("([^"]|"")*"|[^,]*)(,|$)/g)!
+      .slice(0, -1)
+      .map((c) => c.replace(/,$/, '').replace(/^"|"$/g, ''));
   return { header: split(head), rows: rest.map(split) };
 }
 
@@ -105,7 +109,18 @@ describe('masha-sim repro bilinear (reduced size: d = 30, M = 4, 600 iterations)
       }
     }
     const tuning = parseCsv(readFileSync(join(dir, 'tuning.csv'), 'utf8'));
-    expect(tuning.header).toEqual(['method', 'compressor', 'gamma', 'exponent', 'status', 'iterations', 'megabytes', 'lastRelDist', 'megabytesToTarget', 'chosen']);
+    expect(tuning.header).toEqual([
+      'method',
+      'compressor',
+      'gamma',
+      'exponent',
+      'status',
+      'iterations',
+      'megabytes',
+      'lastRelDist',
+      'megabytesToTarget',
+      'chosen',
+    ]);
     for (const m of summary.methods) {
       const mine = tuning.rows.filter((r) => r[0] === m.method);
       expect(mine.length).toBeGreaterThanOrEqual(3);
@@ -163,8 +178,7 @@ describe('repro bilinear pieces', () => {
       { method: 'eg', reached: true, megabytesToTarget: 1.0 },
     ];
     expect(checkFigure1Story(good).every((c) => c.ok)).toBe(true);
-    const broken = (i: number, patch: object): boolean[] =>
-      checkFigure1Story(good.map((m, j) => (j === i ? { ...m, ...patch } : m))).map((c) => c.ok);
+    const broken = (i: number, patch: object): boolean[] => checkFigure1Story(good.map((m, j) => (j === i ? { ...m, ...patch } : m))).map((c) => c.ok);
     expect(broken(0, { megabytesToTarget: 0.51 })).toEqual([true, true, false, true, true, true]); // > EG/2
     expect(broken(1, { reached: false, megabytesToTarget: null })).toEqual([true, false, true, true, true, true]);
     expect(broken(2, { reached: true, megabytesToTarget: 3 })).toEqual([true, true, true, false, true, true]);

@@ -6,7 +6,13 @@ import { generatePermkQuadratic, quadraticToJson } from '@masha/protocol';
 import { runCli } from '../src/cli/program.js';
 
 function capture() {
-  return { text: '', write(s: string) { this.text += s; return true; } };
+  return {
+    text: '',
+    write(s: string) {
+      this.text += s;
+      return true;
+    },
+  };
 }
 
 describe('masha-sim solve --method marina on quadratic files', () => {
@@ -25,7 +31,23 @@ describe('masha-sim solve --method marina on quadratic files', () => {
     const out = capture();
     const err = capture();
     const code = await runCli(
-      ['--progress', 'off', 'solve', '--problem', file, '--method', 'marina', '--iterations', '4000', '--target', '1e-10', '--stop-at-target', '--out', join(dir, 'run'), '--json'],
+      [
+        '--progress',
+        'off',
+        'solve',
+        '--problem',
+        file,
+        '--method',
+        'marina',
+        '--iterations',
+        '4000',
+        '--target',
+        '1e-10',
+        '--stop-at-target',
+        '--out',
+        join(dir, 'run'),
+        '--json',
+      ],
       { stdout: out, stderr: err, cwd: dir },
     );
     expect(err.text).toBe('');

@@ -175,7 +175,13 @@ describe('repro permk', () => {
   });
 
   it('is a `masha-sim repro` subcommand', async () => {
-    const out = { text: '', write(s: string) { this.text += s; return true; } };
+    const out = {
+      text: '',
+      write(s: string) {
+        this.text += s;
+        return true;
+      },
+    };
     const code = await runCli(['repro', 'permk', '--help'], { stdout: out, stderr: out, cwd: process.cwd() });
     expect(code).toBe(0);
     expect(out.text).toContain('--quick');

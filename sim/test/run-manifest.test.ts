@@ -15,7 +15,10 @@ async function cli(argv: string[], cwd: string, stdoutPath: string | null = null
 
 describe('masha-sim manifest init', () => {
   it('writes a complete manifest that validates, with the flags applied', async () => {
-    const r = await cli(['manifest', 'init', '--problem', 'bilinear', '--method', 'masha1', '--compressor', 'randk:0.1', '--shards', '20', '--seed', '7', '--target', '1e-6'], '.');
+    const r = await cli(
+      ['manifest', 'init', '--problem', 'bilinear', '--method', 'masha1', '--compressor', 'randk:0.1', '--shards', '20', '--seed', '7', '--target', '1e-6'],
+      '.',
+    );
     expect(r.code).toBe(0);
     const m = parseManifest(JSON.parse(r.out));
     expect(m.problem).toMatchObject({ kind: 'bilinear', M: 20, seed: 7, d: 100 });
@@ -46,7 +49,11 @@ describe('masha-sim manifest init', () => {
     // The options named in the issue, and the defaults that follow the method and problem.
     const g = await cli(['manifest', 'init', '--gamma', '0.2', '--iterations', '300', '--target', '1e-4', '--compressor', 'natural'], '.');
     expect(g.code, g.err).toBe(0);
-    expect(parseManifest(JSON.parse(g.out))).toMatchObject({ method: { name: 'masha1', gamma: 0.2 }, stop: { iterations: 300, target: 1e-4 }, compressors: { device: 'natural' } });
+    expect(parseManifest(JSON.parse(g.out))).toMatchObject({
+      method: { name: 'masha1', gamma: 0.2 },
+      stop: { iterations: 300, target: 1e-4 },
+      compressors: { device: 'natural' },
+    });
     const t = await cli(['manifest', 'init', '--gamma', 'theory'], '.');
     expect(parseManifest(JSON.parse(t.out)).method.gamma).toBe('theory');
     const q = await cli(['manifest', 'init', '--problem', 'quadratic', '--method', 'marina'], '.');
@@ -86,7 +93,10 @@ describe('masha-sim manifest init', () => {
     expect(pathIn(readFileSync(join(dir, 'other/dir/C.json'), 'utf8'))).toBe(join(dir, 'prob.json'));
     // Each of them runs from another directory.
     for (const name of ['A.json', 'B.json', 'C.json']) {
-      const r = await cli(['run', '--manifest', join(dir, 'other/dir', name), '--out', `out-${name}`, '--progress', 'off', '--events', 'commits'], join(dir, 'elsewhere'));
+      const r = await cli(
+        ['run', '--manifest', join(dir, 'other/dir', name), '--out', `out-${name}`, '--progress', 'off', '--events', 'commits'],
+        join(dir, 'elsewhere'),
+      );
       expect(r.code, r.err).toBe(0);
     }
   });

@@ -51,14 +51,42 @@ describe('masha-sim solve', () => {
   it('runs MASHA1 with natural dithering on a problem file and writes summary.json, z.json and curve.csv', async () => {
     const out = join(dir, 'masha1');
     const r = await cli(
-      ['solve', '--problem', problemFile, '--method', 'masha1', '--compressor', 'dither:p=2,s=8', '--iterations', '3000', '--gamma', '0.3', '--seed', '3', '--target', '1e-12', '--stop-at-target', '--out', out],
+      [
+        'solve',
+        '--problem',
+        problemFile,
+        '--method',
+        'masha1',
+        '--compressor',
+        'dither:p=2,s=8',
+        '--iterations',
+        '3000',
+        '--gamma',
+        '0.3',
+        '--seed',
+        '3',
+        '--target',
+        '1e-12',
+        '--stop-at-target',
+        '--out',
+        out,
+      ],
       dir,
     );
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out).toContain('masha1');
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
-    expect(Object.keys(summary).slice(0, 8)).toEqual(['method', 'compressor', 'gamma', 'iterations', 'megabytes', 'finalRelDist', 'reached', 'megabytesToTarget']);
+    expect(Object.keys(summary).slice(0, 8)).toEqual([
+      'method',
+      'compressor',
+      'gamma',
+      'iterations',
+      'megabytes',
+      'finalRelDist',
+      'reached',
+      'megabytesToTarget',
+    ]);
     expect(summary.method).toBe('masha1');
     expect(summary.compressor).toBe('dither:p=2,s=8');
     expect(summary.gamma).toBe(0.3);

@@ -4,15 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ValidationError } from '@masha/protocol';
 import { runCli } from '../src/cli/program.js';
-import {
-  checkTraceConsistency,
-  formatTrace,
-  generateTrace,
-  initialPeers,
-  parseTrace,
-  TraceError,
-  type TraceEvent,
-} from '../src/trace/index.js';
+import { checkTraceConsistency, formatTrace, generateTrace, initialPeers, parseTrace, TraceError, type TraceEvent } from '../src/trace/index.js';
 
 function errorOf(f: () => unknown): TraceError {
   try {
@@ -199,8 +191,12 @@ describe('masha-sim trace gen', () => {
 
 describe('trace errors in plain words', () => {
   it('answers a misspelt field or event with what was meant', () => {
-    expect(() => parseTrace('{"t":1,"event":"slow","peer":"a","factr":2}\n')).toThrow(/trace line 1, field "factr": unknown field 'factr' — did you mean 'factor'\?/);
-    expect(() => parseTrace('{"t":1,"event":"crsh","peer":"a"}\n')).toThrow(/trace line 1, field "event": must be one of join, leave, crash, slow, partition, heal — did you mean 'crash'\?/);
+    expect(() => parseTrace('{"t":1,"event":"slow","peer":"a","factr":2}\n')).toThrow(
+      /trace line 1, field "factr": unknown field 'factr' — did you mean 'factor'\?/,
+    );
+    expect(() => parseTrace('{"t":1,"event":"crsh","peer":"a"}\n')).toThrow(
+      /trace line 1, field "event": must be one of join, leave, crash, slow, partition, heal — did you mean 'crash'\?/,
+    );
     expect(() => parseTrace('{"t":-1,"event":"crash","peer":"a"}\n')).toThrow(/field "t": must be at least 0, got -1/);
   });
 });

@@ -129,7 +129,7 @@ describe('relay trees in the simulator', () => {
     const victim = forwards[0].peer;
     const mine = forwards.filter((l) => l.peer === victim);
     expect(mine.length).toBeGreaterThan(4);
-    const crashAt = Math.round(1000 * (mine[0].t + mine[1].t) / 2) / 1000;
+    const crashAt = Math.round((1000 * (mine[0].t + mine[1].t)) / 2) / 1000;
     expect(crashAt).toBeLessThan(mine[mine.length - 1].t);
     const trace = parseTrace(formatTrace([{ t: crashAt, event: 'crash', peer: victim } satisfies TraceEvent]));
     const { r, lines } = run({ trace, minPeers: PEERS - 1 });
@@ -212,7 +212,12 @@ describe('relay trees in the simulator', () => {
   });
 
   it('a peer on a slow uplink is a leaf: it relays nothing', () => {
-    const events: TraceEvent[] = Array.from({ length: PEERS }, (_, i) => ({ t: 0, event: 'join' as const, peer: `p${i}`, ...(i === 3 ? { uplinkMbps: 1 } : {}) }));
+    const events: TraceEvent[] = Array.from({ length: PEERS }, (_, i) => ({
+      t: 0,
+      event: 'join' as const,
+      peer: `p${i}`,
+      ...(i === 3 ? { uplinkMbps: 1 } : {}),
+    }));
     const { r } = run({ trace: parseTrace(formatTrace(events)) });
     expect(r.summary.consistent).toBe(true);
     const slow = r.hosts.get('p3');

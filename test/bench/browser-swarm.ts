@@ -123,7 +123,9 @@ function joinRace(manifest: Manifest): Promise<{ tab: number; node: number }> {
       };
       return `peer up ${at((e) => e.ev === 'start')}, engine ${at((e) => e.ev === 'engine-start')}, synced ${at((e) => e.ev === 'state' || (e.ev === 'metric' && e.name === 'replay-applied'))}, shards ${at((e) => e.ev === 'held' && (e.shards as number[]).length > 0)} ms`;
     };
-    say(`joiners: tab ${(tabAt as unknown as number) - t0} ms (${steps(await tab.records())}), node ${(nodeAt as unknown as number) - t0} ms (${steps(swarm.livePeerLog(runId, joiner.peerId as string))})`);
+    say(
+      `joiners: tab ${(tabAt as unknown as number) - t0} ms (${steps(await tab.records())}), node ${(nodeAt as unknown as number) - t0} ms (${steps(swarm.livePeerLog(runId, joiner.peerId as string))})`,
+    );
     return { tab: (tabAt as unknown as number) - t0, node: (nodeAt as unknown as number) - t0 };
   });
 }

@@ -73,7 +73,9 @@ async function main(): Promise<Row[]> {
       const mbps = (ms: number): number => MESSAGE / 1e6 / (ms / 1000);
       const value = mbps(median(libp2pMs));
       const baseline = mbps(median(rawMs));
-      say(`${frame / 1024} KiB frames: libp2p ${libp2pMs.map((x) => x.toFixed(0)).join(' ')} ms; raw RTCDataChannel ${rawMs.map((x) => x.toFixed(0)).join(' ')} ms`);
+      say(
+        `${frame / 1024} KiB frames: libp2p ${libp2pMs.map((x) => x.toFixed(0)).join(' ')} ms; raw RTCDataChannel ${rawMs.map((x) => x.toFixed(0)).join(' ')} ms`,
+      );
       rows.push({
         name: rowName(frame),
         value: Number(value.toFixed(2)),

@@ -64,7 +64,11 @@ describe.skipIf(unavailable !== null)('the page computes on wasm without a hardw
     expect(await page.locator('#backend option[value="webgpu"]').isDisabled()).toBe(true);
     // The switch reaches the worker…
     await page.selectOption('#backend', 'wasm');
-    await page.waitForFunction(() => (globalThis as unknown as { masha: { live(): { compute: { choice: string } } } }).masha.live().compute.choice === 'wasm', undefined, { timeout: 10_000 });
+    await page.waitForFunction(
+      () => (globalThis as unknown as { masha: { live(): { compute: { choice: string } } } }).masha.live().compute.choice === 'wasm',
+      undefined,
+      { timeout: 10_000 },
+    );
     expect(await page.locator('#backend-state').textContent()).toMatch(/^wasm \(the CPU\), as chosen/);
     // …and is remembered.
     await page.reload();
@@ -72,7 +76,11 @@ describe.skipIf(unavailable !== null)('the page computes on wasm without a hardw
     expect(await page.locator('#backend').inputValue()).toBe('wasm');
     expect((await compute(page)).choice).toBe('wasm');
     await page.selectOption('#backend', 'auto');
-    await page.waitForFunction(() => (globalThis as unknown as { masha: { live(): { compute: { choice: string } } } }).masha.live().compute.choice === 'auto', undefined, { timeout: 10_000 });
+    await page.waitForFunction(
+      () => (globalThis as unknown as { masha: { live(): { compute: { choice: string } } } }).masha.live().compute.choice === 'auto',
+      undefined,
+      { timeout: 10_000 },
+    );
     await page.close();
   }, 120_000);
 
@@ -108,7 +116,11 @@ describe.skipIf(unavailable !== null)('the page computes on wasm without a hardw
           (s.querySelector('option[value="webgpu"]') as HTMLOptionElement).disabled = false;
         });
         await page.selectOption('#backend', 'webgpu');
-        await page.waitForFunction(() => (globalThis as unknown as { masha: { live(): { compute: { choice: string } } } }).masha.live().compute.choice === 'webgpu', undefined, { timeout: 10_000 });
+        await page.waitForFunction(
+          () => (globalThis as unknown as { masha: { live(): { compute: { choice: string } } } }).masha.live().compute.choice === 'webgpu',
+          undefined,
+          { timeout: 10_000 },
+        );
         const forced = await compute(page);
         expect(forced.backend).toBe('wasm');
         expect(forced.reason).toMatch(/only a software WebGPU adapter/);

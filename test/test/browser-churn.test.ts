@@ -140,7 +140,9 @@ describe.skipIf(unavailable !== null)('a browser-only swarm through tab churn', 
     // a second of slack for a loaded machine (measured figures are printed).
     const electedMs = Math.round(firstElection.t * 1000 - aggClosedAt);
     const committedMs = Math.round(firstCommit.t * 1000 - aggClosedAt);
-    console.log(`failover: new aggregator ${electedMs} ms after the close, its first commit ${committedMs} ms after (lease ${LEASE_MS} ms, round deadline ${ROUND_DEADLINE_MS} ms)`);
+    console.log(
+      `failover: new aggregator ${electedMs} ms after the close, its first commit ${committedMs} ms after (lease ${LEASE_MS} ms, round deadline ${ROUND_DEADLINE_MS} ms)`,
+    );
     expect(electedMs).toBeLessThanOrEqual(LEASE_MS + 2 * 500 + 1_000);
     expect(committedMs).toBeLessThanOrEqual(LEASE_MS + 2 * 500 + 500 + ROUND_DEADLINE_MS + 1_000);
 
@@ -154,10 +156,17 @@ describe.skipIf(unavailable !== null)('a browser-only swarm through tab churn', 
 
     // The late tab installed the swarm's state, then held shards.
     const lateLog = logs.get(late.id) ?? [];
-    const story = (ev: readonly LogEvent[]): string => ev.filter((e) => ['state', 'held', 'metric', 'engine-start'].includes(e.ev)).map((e) => `${e.ev}${e.name ? ` ${String(e.name)}` : ''}${e.round !== undefined ? ` @${String(e.round)}` : ''}`).join(', ');
+    const story = (ev: readonly LogEvent[]): string =>
+      ev
+        .filter((e) => ['state', 'held', 'metric', 'engine-start'].includes(e.ev))
+        .map((e) => `${e.ev}${e.name ? ` ${String(e.name)}` : ''}${e.round !== undefined ? ` @${String(e.round)}` : ''}`)
+        .join(', ');
     const firstSync = lateLog.findIndex((e) => e.ev === 'state' || (e.ev === 'metric' && e.name === 'replay-applied'));
     expect(firstSync, story(lateLog)).toBeGreaterThanOrEqual(0);
-    expect(lateLog.slice(firstSync).some((e) => e.ev === 'held' && (e.shards as number[]).length > 0), story(lateLog)).toBe(true);
+    expect(
+      lateLog.slice(firstSync).some((e) => e.ev === 'held' && (e.shards as number[]).length > 0),
+      story(lateLog),
+    ).toBe(true);
 
     // No committed round lost or applied twice.
     logs.set('launcher', swarm.launcherLog(runId));

@@ -32,7 +32,10 @@ describe.skipIf(unavailable !== null)('the volunteer URL that `npm start` prints
 
   it('opened in Chromium, makes the tab contribute to that run', async () => {
     ns = createNetns();
-    const start = ns.spawn('npm start', process.execPath, [START, '--peers', '2', '--out', out, '--progress', 'lines', '--timeout', '240'], { stdout: 'pipe', stderr: 'pipe' });
+    const start = ns.spawn('npm start', process.execPath, [START, '--peers', '2', '--out', out, '--progress', 'lines', '--timeout', '240'], {
+      stdout: 'pipe',
+      stderr: 'pipe',
+    });
     let stderr = '';
     start.process.stderr?.on('data', (b: Buffer) => {
       stderr += b.toString();

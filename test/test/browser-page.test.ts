@@ -35,7 +35,21 @@ import { runIdOf } from '@masha/protocol';
 import { keyedManifest, loadOrCreateLauncherKey, type ManagedChild } from '@masha/node';
 import { browserTestsUnavailable } from './browser/chromium.js';
 import { startBrowserSession, type BrowserSession } from './browser/session.js';
-import { connections, debugReady, dial, hangUp, mainThreadReport, received, resetMainThread, sendFrames, traceMainThread, waitForText, waitReceived, watchMainThread, webrtcAddress } from './browser/page-helpers.js';
+import {
+  connections,
+  debugReady,
+  dial,
+  hangUp,
+  mainThreadReport,
+  received,
+  resetMainThread,
+  sendFrames,
+  traceMainThread,
+  waitForText,
+  waitReceived,
+  watchMainThread,
+  webrtcAddress,
+} from './browser/page-helpers.js';
 import type { LiveState } from './browser/tab-swarm.js';
 import { testManifest } from './swarm-helpers.js';
 
@@ -82,13 +96,25 @@ describe.skipIf(unavailable !== null)('the volunteer page in Chromium', () => {
     // The launcher and the Node volunteers run at a lower priority than Chromium: on this 2-core
     // machine they stand for the rest of a swarm (other machines), and the page's main-thread tasks
     // are measured below — a task preempted by them would look longer than the page's own work.
-    processes.push(session.ns.masha('launcher', ['--progress', 'off', 'launch', '--manifest', path, '--key', keyPath, '--relay', session.relayTcp, '--out', runs, '--json', '--timeout', '240'], {
-      nice: 19,
-      stdout: 'ignore',
-      stderr: { file: join(logDir, 'launcher.log') },
-    }));
+    processes.push(
+      session.ns.masha(
+        'launcher',
+        ['--progress', 'off', 'launch', '--manifest', path, '--key', keyPath, '--relay', session.relayTcp, '--out', runs, '--json', '--timeout', '240'],
+        {
+          nice: 19,
+          stdout: 'ignore',
+          stderr: { file: join(logDir, 'launcher.log') },
+        },
+      ),
+    );
     for (const v of ['v1', 'v2']) {
-      processes.push(session.ns.masha(v, ['join', '--relay', session.relayTcp, '--run', runId, '--out', runs, '--json', '--wait', '120'], { nice: 19, stdout: 'ignore', stderr: { file: join(logDir, `${v}.log`) } }));
+      processes.push(
+        session.ns.masha(v, ['join', '--relay', session.relayTcp, '--run', runId, '--out', runs, '--json', '--wait', '120'], {
+          nice: 19,
+          stdout: 'ignore',
+          stderr: { file: join(logDir, `${v}.log`) },
+        }),
+      );
     }
     const page = await session.openPage(`run=${runId}&debug=1`, watchMainThread);
     await waitForText(page, '#relay-state', (t) => t === 'connected', 30_000);
@@ -145,7 +171,9 @@ describe.skipIf(unavailable !== null)('the volunteer page in Chromium', () => {
       const swarmRound = async (): Promise<number> => (await live(page)).swarm?.round ?? 0;
       const rp = await swarmRound();
       await waitForText(page, '#shards-by-peer', (t) => held(t).length === 2 && held(t).reduce((a, b) => a + b, 0) === 10, 30_000);
-      await page.waitForFunction((r) => ((globalThis as unknown as { masha: { live(): LiveState } }).masha.live().swarm?.round ?? 0) >= r + 10, rp, { timeout: 60_000 });
+      await page.waitForFunction((r) => ((globalThis as unknown as { masha: { live(): LiveState } }).masha.live().swarm?.round ?? 0) >= r + 10, rp, {
+        timeout: 60_000,
+      });
       const whilePaused = (await live(page)).self;
       expect(whilePaused.roundsContributed).toBe(pausedAt.roundsContributed);
       expect(whilePaused.uplinksSent).toBe(pausedAt.uplinksSent);
@@ -153,7 +181,11 @@ describe.skipIf(unavailable !== null)('the volunteer page in Chromium', () => {
       // Resume: a fresh engine syncs and is given shards again.
       await page.click('#pause');
       expect(await page.textContent('#pause')).toBe('Pause');
-      await page.waitForFunction((n) => (globalThis as unknown as { masha: { live(): LiveState } }).masha.live().self.roundsContributed > n, pausedAt.roundsContributed, { timeout: 60_000 });
+      await page.waitForFunction(
+        (n) => (globalThis as unknown as { masha: { live(): LiveState } }).masha.live().self.roundsContributed > n,
+        pausedAt.roundsContributed,
+        { timeout: 60_000 },
+      );
       const resumed = (await live(page)).self;
       expect(resumed.hosts).toBe(2);
       expect(resumed.uplinksSent).toBeGreaterThan(pausedAt.uplinksSent);
@@ -176,7 +208,9 @@ describe.skipIf(unavailable !== null)('the volunteer page in Chromium', () => {
       input.dispatchEvent(new Event('input'));
       input.dispatchEvent(new Event('change'));
     });
-    await page.waitForFunction(() => (globalThis as unknown as { masha: { live(): LiveState } }).masha.live().self.cpuShare === 0.3, undefined, { timeout: 10_000 });
+    await page.waitForFunction(() => (globalThis as unknown as { masha: { live(): LiveState } }).masha.live().self.cpuShare === 0.3, undefined, {
+      timeout: 10_000,
+    });
     expect(await page.textContent('#cpu-share-value')).toBe('30 %');
 
     // Phone width: nothing wider than the viewport.

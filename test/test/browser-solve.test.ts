@@ -49,7 +49,7 @@ describe.skipIf(unavailable !== null)('two tabs and two Node volunteers solve th
     await session?.stop();
   });
 
-  it('reaches the target at bitwise the reference runner\'s iterate, with a tab aggregating over WebRTC', async () => {
+  it("reaches the target at bitwise the reference runner's iterate, with a tab aggregating over WebRTC", async () => {
     const manifest = parseManifest({
       ...DEFAULT_RUN,
       network: { heartbeatMs: 500, leaseMs: 8_000, roundDeadlineMs: 8_000, quorum: 1, minPeers: PEERS },
@@ -74,13 +74,18 @@ describe.skipIf(unavailable !== null)('two tabs and two Node volunteers solve th
 
     // Mid-run: every volunteer — tabs included — is in `masha status`, following one aggregator (the tab).
     await swarm.waitFor(async () => ((await other.live())?.self.round ?? 0) >= 20, 180_000, 'round 20 on the other tab');
-    const status = session.ns.masha('status', ['status', '--relay', session.relayTcp, '--run', runId, '--json', '--wait', '3'], { stdout: 'pipe', stderr: 'ignore' });
+    const status = session.ns.masha('status', ['status', '--relay', session.relayTcp, '--run', runId, '--json', '--wait', '3'], {
+      stdout: 'pipe',
+      stderr: 'ignore',
+    });
     let statusText = '';
     status.onStdoutLine((l) => {
       statusText += `${l}\n`;
     });
     expect((await status.exited).code).toBe(0);
-    const snap = JSON.parse(statusText) as { runs: { runId: string; peers: { peer: string; isAggregator: boolean; aggregator: string | null; heldCount: number }[] }[] };
+    const snap = JSON.parse(statusText) as {
+      runs: { runId: string; peers: { peer: string; isAggregator: boolean; aggregator: string | null; heldCount: number }[] }[];
+    };
     const peers = snap.runs.find((r) => r.runId === runId)?.peers ?? [];
     expect(peers.length).toBe(PEERS);
     for (const t of tabs) expect(peers.map((p) => p.peer)).toContain(t.id);
@@ -91,7 +96,10 @@ describe.skipIf(unavailable !== null)('two tabs and two Node volunteers solve th
     // The tabs' link: direct WebRTC (not relayed), carrying the other tab's uplink stream to the aggregator.
     const links = (await connections(other.page, aggTab.id)).filter((c) => !c.limited && /\/webrtc\/p2p\/[^/]+$/.test(c.addr));
     expect(links.length, JSON.stringify(await connections(other.page, aggTab.id))).toBeGreaterThan(0);
-    expect(links.some((c) => c.streams.includes(UPLINK)), JSON.stringify(links)).toBe(true);
+    expect(
+      links.some((c) => c.streams.includes(UPLINK)),
+      JSON.stringify(links),
+    ).toBe(true);
     // No uplink stream on any relayed connection.
     for (const c of await connections(other.page)) if (c.limited) expect(c.streams).not.toContain(UPLINK);
     const otherSelf = (await other.live())!.self;

@@ -36,10 +36,16 @@ describe('output for shells and scripts', () => {
     mkdirSync(join(dir, 'other', 'dir'), { recursive: true });
     mkdirSync(join(dir, 'elsewhere'));
     // A real shell redirection: the process finds its stdout's file itself.
-    execFileSync('sh', ['-c', `"${process.execPath}" "${SIM}" manifest init --problem prob.json --compressor randk:0.5 --iterations 20 > other/dir/RUN.json`], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync('sh', ['-c', `"${process.execPath}" "${SIM}" manifest init --problem prob.json --compressor randk:0.5 --iterations 20 > other/dir/RUN.json`], {
+      cwd: dir,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     const m = parseManifest(JSON.parse(readFileSync(join(dir, 'other/dir/RUN.json'), 'utf8')));
     expect(m.problem).toMatchObject({ kind: 'file', path: '../../prob.json' });
-    const r = spawnSync(process.execPath, [SIM, 'run', '--manifest', '../other/dir/RUN.json', '--out', 'sim', '--progress', 'off'], { cwd: join(dir, 'elsewhere'), encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [SIM, 'run', '--manifest', '../other/dir/RUN.json', '--out', 'sim', '--progress', 'off'], {
+      cwd: join(dir, 'elsewhere'),
+      encoding: 'utf8',
+    });
     expect(r.status, r.stderr).toBe(0);
   });
 });

@@ -106,7 +106,10 @@ describe('npm start cleans up its children', () => {
   async function startRunning(): Promise<{ start: ManagedChild; children: number[]; stderr: () => string }> {
     const out = mkdtempSync(join(tmpdir(), 'masha-start-'));
     dirs.push(out);
-    const start = group.spawnNode('npm start', [START, '--peers', '2', '--out', out, '--progress', 'lines', '--timeout', '120'], { stdout: 'pipe', stderr: 'pipe' });
+    const start = group.spawnNode('npm start', [START, '--peers', '2', '--out', out, '--progress', 'lines', '--timeout', '120'], {
+      stdout: 'pipe',
+      stderr: 'pipe',
+    });
     let err = '';
     start.process.stderr?.on('data', (b: Buffer) => {
       err += b.toString();

@@ -21,7 +21,7 @@ describe('volunteers leaving and joining mid-run', () => {
     await swarm.stop();
   });
 
-  it('reassigns a dead volunteer\'s shards and brings a late volunteer in', async () => {
+  it("reassigns a dead volunteer's shards and brings a late volunteer in", async () => {
     // λ = 0.05: ~290 rounds to the target.
     const manifest = testManifest({ problem: { lambda: 0.05 } });
     const { path, runId } = swarm.writeManifest(manifest);
@@ -33,7 +33,9 @@ describe('volunteers leaving and joining mid-run', () => {
     let victim: Volunteer | undefined;
     await swarm.waitFor(
       () => {
-        victim = swarm.volunteers.find((v) => v !== late && v.status !== null && !v.status.isAggregator && v.status.heldCount > 0 && v.status.round >= KILL_AT_ROUND);
+        victim = swarm.volunteers.find(
+          (v) => v !== late && v.status !== null && !v.status.isAggregator && v.status.heldCount > 0 && v.status.round >= KILL_AT_ROUND,
+        );
         return victim !== undefined;
       },
       240_000,
@@ -90,7 +92,9 @@ describe('volunteers leaving and joining mid-run', () => {
     const heldLater = lateLog.slice(firstSync).some((e) => e.ev === 'held' && (e.shards as number[]).length > 0);
     expect(heldLater, `the late volunteer never held shards after syncing: ${lateStory}`).toBe(true);
     const lateCounters = late.exit?.status.counters ?? {};
-    expect((lateCounters['net-uplinks-sent'] ?? 0) + (lateCounters['net-commits-sent'] ?? 0), `the late volunteer sent nothing: ${lateStory}`).toBeGreaterThan(0);
+    expect((lateCounters['net-uplinks-sent'] ?? 0) + (lateCounters['net-commits-sent'] ?? 0), `the late volunteer sent nothing: ${lateStory}`).toBeGreaterThan(
+      0,
+    );
     // It committed rounds in lockstep with the rest after joining.
     expect(lateLog.filter((e) => e.ev === 'commit').length, `the late volunteer applied no commit: ${lateStory}`).toBeGreaterThan(0);
   });

@@ -23,7 +23,7 @@ function junk(rng: Rng, n: number): Uint8Array {
   return out;
 }
 
-describe('a peer publishing garbage on the run\'s topics', () => {
+describe("a peer publishing garbage on the run's topics", () => {
   const swarm = new TestSwarm();
   let rogue: SwarmTransport | null = null;
 
@@ -44,7 +44,11 @@ describe('a peer publishing garbage on the run\'s topics', () => {
     const r = await connectSwarm({ relays: [swarm.relayAddr], node: { maxFrameBytes: 128 * 1024 } });
     rogue = r;
     const directory = new RunDirectory(r).start();
-    await directory.waitFor((a) => a.runId === runId, 240_000, () => new Error('the run was not announced'));
+    await directory.waitFor(
+      (a) => a.runId === runId,
+      240_000,
+      () => new Error('the run was not announced'),
+    );
     const bcast = broadcastTopic(runId);
     const status = statusTopic(runId);
     r.subscribe(bcast, () => {});
@@ -74,14 +78,36 @@ describe('a peer publishing garbage on the run\'s topics', () => {
       // Above the frame size: refused by the gossip validator of whoever receives it (relay or volunteer), never delivered or forwarded.
       if (n % 4 === 0) publish('oversized-frame', bcast, junk(rng, 100 * 1024));
       // A valid first frame of a COMMIT far larger than the run allows.
-      publish('oversized-message', bcast, encodeFrames({ kind: MSG.COMMIT, runId, epoch: 1_000, round: round + 1, phase: 1, sender: me, codec: ENGINE_CODEC, body: junk(rng, 300_000) }, { frameSize: 64 * 1024 })[0]);
+      publish(
+        'oversized-message',
+        bcast,
+        encodeFrames(
+          { kind: MSG.COMMIT, runId, epoch: 1_000, round: round + 1, phase: 1, sender: me, codec: ENGINE_CODEC, body: junk(rng, 300_000) },
+          { frameSize: 64 * 1024 },
+        )[0],
+      );
       // A well-formed ANNOUNCE of epoch 0: stale.
       const announce = encodeAnnounce({ round, commitEpoch: 0, digest: junk(rng, 32), flags: 0, successors: [], succession: null, chain: null });
-      publish('stale-epoch', bcast, encodeFrames({ kind: MSG.ANNOUNCE, runId, epoch: 0, round, phase: 0, sender: me, codec: ENGINE_CODEC, body: announce }, { messageId: n })[0]);
+      publish(
+        'stale-epoch',
+        bcast,
+        encodeFrames({ kind: MSG.ANNOUNCE, runId, epoch: 0, round, phase: 0, sender: me, codec: ENGINE_CODEC, body: announce }, { messageId: n })[0],
+      );
       // A COMMIT that claims to come from a volunteer (the gossip author is us).
-      publish('forged-sender', bcast, encodeFrames({ kind: MSG.COMMIT, runId, epoch: 1_000, round: round + 1, phase: 1, sender: victimId, codec: ENGINE_CODEC, body: junk(rng, 64) }, { messageId: n })[0]);
+      publish(
+        'forged-sender',
+        bcast,
+        encodeFrames(
+          { kind: MSG.COMMIT, runId, epoch: 1_000, round: round + 1, phase: 1, sender: victimId, codec: ENGINE_CODEC, body: junk(rng, 64) },
+          { messageId: n },
+        )[0],
+      );
       // Another run's frame on this run's topic.
-      publish('wrong-run', bcast, encodeFrames({ kind: MSG.ANNOUNCE, runId: otherRun, epoch: 5, round, phase: 0, sender: me, codec: ENGINE_CODEC, body: announce }, { messageId: n })[0]);
+      publish(
+        'wrong-run',
+        bcast,
+        encodeFrames({ kind: MSG.ANNOUNCE, runId: otherRun, epoch: 5, round, phase: 0, sender: me, codec: ENGINE_CODEC, body: announce }, { messageId: n })[0],
+      );
       // Junk status reports and announcements.
       publish('status-junk', status, new TextEncoder().encode(JSON.stringify({ v: 1, runId, seq: n, round: 1e9 })));
       publish('runs-junk', RUNS_TOPIC, junk(rng, 500));
@@ -109,7 +135,12 @@ describe('a peer publishing garbage on the run\'s topics', () => {
     expect(total('stale-epoch')).toBeGreaterThan(0);
     // Refusal reasons as the volunteers logged them.
     const logs = swarm.peerLogs(runId);
-    const reasons = new Set([...logs.values()].flat().filter((e) => e.ev === 'reject').map((e) => e.reason as string));
+    const reasons = new Set(
+      [...logs.values()]
+        .flat()
+        .filter((e) => e.ev === 'reject')
+        .map((e) => e.reason as string),
+    );
     for (const reason of ['bad-magic', 'message-too-large', 'sender-mismatch', 'wrong-run']) expect(reasons).toContain(reason);
     logs.set('launcher', swarm.launcherLog(runId));
     expect(checkLineage(logs).problems).toEqual([]);

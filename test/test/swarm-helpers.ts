@@ -17,7 +17,14 @@ import { parseManifest, runIdOf, type Manifest, type ManifestInput } from '@mash
  * suited to a loaded 2-core machine (a 3 s lease: processes starved for a second or two are not
  * declared dead).
  */
-export function testManifest(overrides: { stop?: ManifestInput['stop']; network?: ManifestInput['network']; problem?: Partial<Extract<ManifestInput['problem'], { kind: 'bilinear' }>>; seed?: number } = {}): Manifest {
+export function testManifest(
+  overrides: {
+    stop?: ManifestInput['stop'];
+    network?: ManifestInput['network'];
+    problem?: Partial<Extract<ManifestInput['problem'], { kind: 'bilinear' }>>;
+    seed?: number;
+  } = {},
+): Manifest {
   return parseManifest({
     problem: { kind: 'bilinear', d: 100, M: 10, lambda: 0.1, ...overrides.problem },
     method: { name: 'masha1', gamma: 0.4 },
@@ -49,7 +56,10 @@ export class Volunteer {
   exit: { reason: string; status: PeerStatus } | null = null;
   readonly lines: string[] = [];
 
-  constructor(readonly name: string, readonly child: ManagedChild) {
+  constructor(
+    readonly name: string,
+    readonly child: ManagedChild,
+  ) {
     child.onStdoutLine((line) => {
       this.lines.push(line);
       let msg: { event?: string; peerId?: string; status?: PeerStatus; reason?: string };
@@ -67,7 +77,10 @@ export class Volunteer {
 
 export class Launcher {
   stdout = '';
-  constructor(readonly child: ManagedChild, readonly stderrPath: string) {
+  constructor(
+    readonly child: ManagedChild,
+    readonly stderrPath: string,
+  ) {
     child.onStdoutLine((line) => {
       this.stdout += `${line}\n`;
     });
@@ -137,7 +150,22 @@ export class TestSwarm {
     const stderr = join(this.dir, 'launcher.log');
     const child = this.group.spawnMasha(
       'launcher',
-      ['--progress', 'lines', 'launch', '--manifest', manifestPath, '--key', this.keyPath, '--relay', this.relayAddr, '--out', this.runsDir, '--json', '--timeout', String(timeoutS)],
+      [
+        '--progress',
+        'lines',
+        'launch',
+        '--manifest',
+        manifestPath,
+        '--key',
+        this.keyPath,
+        '--relay',
+        this.relayAddr,
+        '--out',
+        this.runsDir,
+        '--json',
+        '--timeout',
+        String(timeoutS),
+      ],
       { stdout: 'pipe', stderr: { file: stderr } },
     );
     return new Launcher(child, stderr);
@@ -151,7 +179,8 @@ export class TestSwarm {
   async waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!cond()) {
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}; relay log:\n${tail(join(this.dir, 'relay.log'), 5)}`);
+      if (Date.now() > deadline)
+        throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}; relay log:\n${tail(join(this.dir, 'relay.log'), 5)}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }

@@ -57,7 +57,11 @@ describe('a volunteer answering a model run with values ×1e6', () => {
     const t = await connectSwarm({ relays: [swarm.relayAddr] });
     transport = t;
     const directory = new RunDirectory(t).start();
-    const announcement = await directory.waitFor((a) => a.runId === runId, 240_000, () => new Error('the run was not announced'));
+    const announcement = await directory.waitFor(
+      (a) => a.runId === runId,
+      240_000,
+      () => new Error('the run was not announced'),
+    );
     directory.stop();
     const run = modelRunFromManifest(announcement.manifest);
     if (run.task.kind !== 'softmax') throw new Error('a softmax run expected');
@@ -81,7 +85,14 @@ describe('a volunteer answering a model run with values ×1e6', () => {
         });
       },
     };
-    attacker = new PeerDriver({ transport: t, ctx: run.ctx, evaluator: lying, frameBytes: announcement.manifest.network.frameBytes, role: 'volunteer', statusIntervalMs: 1000 });
+    attacker = new PeerDriver({
+      transport: t,
+      ctx: run.ctx,
+      evaluator: lying,
+      frameBytes: announcement.manifest.network.frameBytes,
+      role: 'volunteer',
+      statusIntervalMs: 1000,
+    });
     attacker.start();
 
     const { code, summary } = await launcher.summary();

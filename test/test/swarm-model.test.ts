@@ -85,7 +85,9 @@ describe('a small ALBERT trained by three Node volunteers, one killed mid-run', 
       const device = v.exit?.status.device;
       expect(device?.requested).toBe('auto');
       expect(device?.gpu).toBe(device?.provider !== 'cpu');
-      const lines = v.lines.map((l) => JSON.parse(l) as { event?: string; provider?: string; probes?: { provider: string }[] }).filter((m) => m.event === 'device');
+      const lines = v.lines
+        .map((l) => JSON.parse(l) as { event?: string; provider?: string; probes?: { provider: string }[] })
+        .filter((m) => m.event === 'device');
       expect(lines).toHaveLength(1);
       expect(lines[0].provider).toBe(device?.provider);
       expect(lines[0].probes?.map((p) => p.provider)).toEqual(['cuda', 'webgpu']);

@@ -45,7 +45,11 @@ describe('a volunteer answering with values ×1e30', () => {
     const t = await connectSwarm({ relays: [swarm.relayAddr] });
     transport = t;
     const directory = new RunDirectory(t).start();
-    const announcement = await directory.waitFor((a) => a.runId === runId, 240_000, () => new Error('the run was not announced'));
+    const announcement = await directory.waitFor(
+      (a) => a.runId === runId,
+      240_000,
+      () => new Error('the run was not announced'),
+    );
     directory.stop();
     const run = runFromManifest(announcement.manifest);
     const honest = new ProblemEvaluator(run.problem);
@@ -61,7 +65,14 @@ describe('a volunteer answering with values ×1e30', () => {
         });
       },
     };
-    attacker = new PeerDriver({ transport: t, ctx: run.ctx, evaluator: lying, frameBytes: announcement.manifest.network.frameBytes, role: 'volunteer', statusIntervalMs: 1000 });
+    attacker = new PeerDriver({
+      transport: t,
+      ctx: run.ctx,
+      evaluator: lying,
+      frameBytes: announcement.manifest.network.frameBytes,
+      role: 'volunteer',
+      statusIntervalMs: 1000,
+    });
     attacker.start();
 
     const { code, summary } = await launcher.summary();

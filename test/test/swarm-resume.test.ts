@@ -52,7 +52,22 @@ describe('a run whose every process is killed mid-run', () => {
     const stderr = join(swarm.dir, 'launcher-resume.log');
     const child = swarm.group.spawnMasha(
       'launcher-resume',
-      ['--progress', 'lines', 'launch', '--resume', dir, '--key', swarm.keyPath, '--relay', swarm.relayAddr, '--json', '--timeout', '300', '--checkpoint-every', '20'],
+      [
+        '--progress',
+        'lines',
+        'launch',
+        '--resume',
+        dir,
+        '--key',
+        swarm.keyPath,
+        '--relay',
+        swarm.relayAddr,
+        '--json',
+        '--timeout',
+        '300',
+        '--checkpoint-every',
+        '20',
+      ],
       { stdout: 'pipe', stderr: { file: stderr } },
     );
     let stdout = '';
@@ -104,7 +119,8 @@ describe('a run whose every process is killed mid-run', () => {
           continue;
         }
         if (!old && r < R) problems.push(`${peer}: a new volunteer at round ${r} below the resume point ${R}`);
-        if (digest.get(r) !== undefined && digest.get(r) !== e.digest) problems.push(`${peer}: round ${r} digest ${String(e.digest)}, launcher ${digest.get(r)}`);
+        if (digest.get(r) !== undefined && digest.get(r) !== e.digest)
+          problems.push(`${peer}: round ${r} digest ${String(e.digest)}, launcher ${digest.get(r)}`);
       }
     }
     expect(problems).toEqual([]);

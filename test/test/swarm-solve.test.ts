@@ -35,20 +35,25 @@ describe(`${PEERS} volunteers solve a bilinear run`, () => {
     await swarm.stop();
   });
 
-  it('reaches the target at bitwise the reference runner\'s iterate, with a consistent lineage on every peer', async () => {
+  it("reaches the target at bitwise the reference runner's iterate, with a consistent lineage on every peer", async () => {
     const { path, runId } = swarm.writeManifest(manifest);
     for (let i = 0; i < PEERS; i++) swarm.volunteer(runId);
     const launcher = swarm.launch(path);
 
     // `masha status --json` mid-run: the run, its five volunteers, one aggregator they all follow.
     await swarm.waitFor(() => swarm.volunteers.every((v) => (v.status?.round ?? 0) >= 5), 240_000, 'round 5 on every volunteer');
-    const status = swarm.group.spawnMasha('status', ['status', '--relay', swarm.relayAddr, '--run', runId, '--json', '--wait', '3'], { stdout: 'pipe', stderr: 'ignore' });
+    const status = swarm.group.spawnMasha('status', ['status', '--relay', swarm.relayAddr, '--run', runId, '--json', '--wait', '3'], {
+      stdout: 'pipe',
+      stderr: 'ignore',
+    });
     let statusText = '';
     status.onStdoutLine((l) => {
       statusText += `${l}\n`;
     });
     expect((await status.exited).code).toBe(0);
-    const snap = JSON.parse(statusText) as { runs: { runId: string; state: string; peers: { peer: string; isAggregator: boolean; aggregator: string | null; heldCount: number }[] }[] };
+    const snap = JSON.parse(statusText) as {
+      runs: { runId: string; state: string; peers: { peer: string; isAggregator: boolean; aggregator: string | null; heldCount: number }[] }[];
+    };
     expect(snap.runs.map((r) => r.runId)).toEqual([runId]);
     const peers = snap.runs[0].peers;
     expect(peers.length).toBe(PEERS);
@@ -105,7 +110,16 @@ describe(`${PEERS} volunteers solve a bilinear run`, () => {
     expect(starts[0]).toMatch(/^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{3}Z$/);
     expect(lstatSync(swarm.runDir(runId)).isSymbolicLink()).toBe(true);
     expect(readlinkSync(swarm.runDir(runId))).toBe(starts[0]);
-    expect(readdirSync(join(swarm.runsDir, runId, starts[0])).sort()).toEqual(['checkpoint.bin', 'commits.wal', 'events.jsonl', 'launch.json', 'peers', 'run.svg', 'summary.json', 'z.json']);
+    expect(readdirSync(join(swarm.runsDir, runId, starts[0])).sort()).toEqual([
+      'checkpoint.bin',
+      'commits.wal',
+      'events.jsonl',
+      'launch.json',
+      'peers',
+      'run.svg',
+      'summary.json',
+      'z.json',
+    ]);
 
     // summary.json follows the run summary schema shared with the simulator, and so does the
     // simulator's summary of the same manifest: one reader, the same meanings.
@@ -135,6 +149,10 @@ describe(`${PEERS} volunteers solve a bilinear run`, () => {
     expect((await after.exited).code).toBe(0);
     const ended = (JSON.parse(afterText) as { runs: { runId: string; state: string; outcome: unknown }[] }).runs;
     expect(ended).toHaveLength(1);
-    expect(ended[0]).toMatchObject({ runId, state: 'finished', outcome: { stop: 'done:target', reached: true, iterations: summary.iterations, committedRounds: summary.committedRounds } });
+    expect(ended[0]).toMatchObject({
+      runId,
+      state: 'finished',
+      outcome: { stop: 'done:target', reached: true, iterations: summary.iterations, committedRounds: summary.committedRounds },
+    });
   });
 });

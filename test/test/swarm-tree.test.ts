@@ -112,7 +112,9 @@ describe('relay trees: a relay killed with SIGKILL during a large broadcast', ()
       expect(t as number).toBeLessThanOrEqual(opened + (DEADLINE_MS + HEARTBEAT_MS) / 1000);
       delays.push(`${v.name} +${((t as number) - committed).toFixed(3)} s`);
     }
-    process.stderr.write(`swarm-tree: victim killed at round ${R} (${(killedAt - committed).toFixed(3)} s after the commit); survivors applied it ${delays.join(', ')} after the aggregator\n`);
+    process.stderr.write(
+      `swarm-tree: victim killed at round ${R} (${(killedAt - committed).toFixed(3)} s after the commit); survivors applied it ${delays.join(', ')} after the aggregator\n`,
+    );
     // They got the dead relay's stripe by pulling it (repairs logged), not from a replay of the commit.
     const repairs = survivors.flatMap((v) => (logs.get(v.peerId as string) ?? []).filter((e) => e.ev === 'tree' && e.what === 'repair' && e.round === R));
     expect(repairs.length).toBeGreaterThan(0);

@@ -25,7 +25,7 @@ import { checkLineage, testManifest, TestSwarm } from './swarm-helpers.js';
 
 const PEERS = 4;
 
-describe('a rogue peer attacking the run\'s identity and authority', () => {
+describe("a rogue peer attacking the run's identity and authority", () => {
   const swarm = new TestSwarm();
   let rogue: SwarmTransport | null = null;
 
@@ -38,7 +38,7 @@ describe('a rogue peer attacking the run\'s identity and authority', () => {
     await swarm.stop();
   });
 
-  it('is refused at every step, and the run completes on the launcher\'s lineage', async () => {
+  it("is refused at every step, and the run completes on the launcher's lineage", async () => {
     const { path, runId } = swarm.writeManifest(testManifest());
     for (let i = 0; i < PEERS; i++) swarm.volunteer(runId);
     const launcher = swarm.launch(path);
@@ -48,7 +48,11 @@ describe('a rogue peer attacking the run\'s identity and authority', () => {
     const me = r.self;
     const identity = new NodeIdentity(r.node.privateKey.raw);
     const directory = new RunDirectory(r).start();
-    const announced = await directory.waitFor((a) => a.runId === runId, 240_000, () => new Error('the run was not announced'));
+    const announced = await directory.waitFor(
+      (a) => a.runId === runId,
+      240_000,
+      () => new Error('the run was not announced'),
+    );
     const manifest: Manifest = announced.manifest;
     const run = runFromManifest(manifest);
     const bcast = broadcastTopic(runId);
@@ -86,7 +90,12 @@ describe('a rogue peer attacking the run\'s identity and authority', () => {
         for (const v of Object.values(replica.vectors)) v.fill(42);
         const round = swarm.round() + 40;
         const digest = replicaDigest(replica, round, '', vectorNames(replica));
-        const body = encodeState({ round, commitEpoch: m.epoch, digest, iteration: round, initialized: true, nextPhase: '' }, replica.vectors, run.ctx.shape, selfCert(m.epoch, round, digest));
+        const body = encodeState(
+          { round, commitEpoch: m.epoch, digest, iteration: round, initialized: true, nextPhase: '' },
+          replica.vectors,
+          run.ctx.shape,
+          selfCert(m.epoch, round, digest),
+        );
         direct('forged-state', from, frames(MSG.STATE, m.epoch, round, body));
       } catch {
         // ignore
@@ -107,12 +116,32 @@ describe('a rogue peer attacking the run\'s identity and authority', () => {
       const epoch = status?.epoch ?? 1;
       const aggregator = status?.aggregator ?? null;
       // 1. Forged "finished" announcements: signed by another key, and unsigned.
-      publish('finished-other-key', RUNS_TOPIC, encodeAnnouncement({ manifest, files: {}, state: 'finished', startedAt: 0 }, me, id++, 64 * 1024, { secretKey: otherKey, now: () => Date.now() }));
-      const body = new TextEncoder().encode(JSON.stringify({ v: 1, manifest, files: {}, state: 'finished', startedAt: 0, seq: Date.now(), expiresAt: Date.now() + 60_000 }));
-      publish('finished-unsigned', RUNS_TOPIC, encodeFrames({ kind: 0x80, runId, epoch: 0, round: 0, phase: 0, sender: me, codec: 2, body }, { messageId: id++ }));
+      publish(
+        'finished-other-key',
+        RUNS_TOPIC,
+        encodeAnnouncement({ manifest, files: {}, state: 'finished', startedAt: 0 }, me, id++, 64 * 1024, { secretKey: otherKey, now: () => Date.now() }),
+      );
+      const body = new TextEncoder().encode(
+        JSON.stringify({ v: 1, manifest, files: {}, state: 'finished', startedAt: 0, seq: Date.now(), expiresAt: Date.now() + 60_000 }),
+      );
+      publish(
+        'finished-unsigned',
+        RUNS_TOPIC,
+        encodeFrames({ kind: 0x80, runId, epoch: 0, round: 0, phase: 0, sender: me, codec: 2, body }, { messageId: id++ }),
+      );
       // 2. Claims: the next epoch and 2^32 − 1, with a succession it signed itself.
       for (const e of [epoch + 1, 0xffffffff]) {
-        const chain = encodeChain([{ type: LINK_SUCC, epoch: Math.min(e, 0xfffffffe), claimant: me, signer: me, members: 4, successors: [me], sig: identity.sign(successionStatement(runId, Math.min(e, 0xfffffffe) - 1, me, 4, [me])) }]);
+        const chain = encodeChain([
+          {
+            type: LINK_SUCC,
+            epoch: Math.min(e, 0xfffffffe),
+            claimant: me,
+            signer: me,
+            members: 4,
+            successors: [me],
+            sig: identity.sign(successionStatement(runId, Math.min(e, 0xfffffffe) - 1, me, 4, [me])),
+          },
+        ]);
         const announce = encodeAnnounce({ round: round + 5, commitEpoch: e, digest: FORGED, flags: AN_GATHER, successors: [], succession: null, chain });
         publish('claim', bcast, frames(MSG.ANNOUNCE, e, round + 5, announce));
       }
@@ -121,7 +150,19 @@ describe('a rogue peer attacking the run\'s identity and authority', () => {
       if (v.peerId !== null && v.status !== null) {
         const parent = Uint8Array.from(v.status.digest.match(/../g) as string[], (x) => parseInt(x, 16));
         const replay = encodeCommit(
-          { iteration: v.status.iteration, phase: 'diff', flags: 0, parentDigest: parent, digest: FORGED, included: [], payload: null, successors: [], succession: null, chain: null, next: null },
+          {
+            iteration: v.status.iteration,
+            phase: 'diff',
+            flags: 0,
+            parentDigest: parent,
+            digest: FORGED,
+            included: [],
+            payload: null,
+            successors: [],
+            succession: null,
+            chain: null,
+            next: null,
+          },
           run.ctx.shards,
           (signed) => {
             const statement = commitStatement(runId, v.status?.epoch ?? 1, (v.status?.round ?? 0) + 1, parent, FORGED, bodyHash(signed));
@@ -132,7 +173,10 @@ describe('a rogue peer attacking the run\'s identity and authority', () => {
       }
       // 4. A "better version" for the aggregator.
       if (aggregator !== null) {
-        const hb = encodeHeartbeat({ round: round + 40, commitEpoch: epoch, digest: FORGED, flags: 0, held: [], cert: selfCert(epoch, round + 40, FORGED), token: null }, run.ctx.shards);
+        const hb = encodeHeartbeat(
+          { round: round + 40, commitEpoch: epoch, digest: FORGED, flags: 0, held: [], cert: selfCert(epoch, round + 40, FORGED), token: null },
+          run.ctx.shards,
+        );
         direct('better-version', aggregator, frames(MSG.HEARTBEAT, epoch, round + 40, hb));
       }
       await new Promise((res) => setTimeout(res, 150));

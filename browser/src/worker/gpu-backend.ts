@@ -35,7 +35,13 @@ export interface WebGpuCheck {
 
 /** The parts of the WebGPU API used here (the page's lib has no WebGPU types). */
 export interface GpuAdapterLike {
-  readonly info?: { readonly isFallbackAdapter?: boolean; readonly vendor?: string; readonly architecture?: string; readonly description?: string; readonly device?: string };
+  readonly info?: {
+    readonly isFallbackAdapter?: boolean;
+    readonly vendor?: string;
+    readonly architecture?: string;
+    readonly description?: string;
+    readonly device?: string;
+  };
   /** Older browsers: on the adapter itself. */
   readonly isFallbackAdapter?: boolean;
 }
@@ -63,7 +69,13 @@ export async function checkWebGpu(gpu: GpuLike | undefined, secure = true): Prom
   const label = [info.vendor, info.architecture].filter((x) => typeof x === 'string' && x.length > 0).join(' ') || 'unnamed adapter';
   const software = /swiftshader|llvmpipe|software/i.test([info.vendor, info.architecture, info.description, info.device].join(' '));
   const fallback = info.isFallbackAdapter === true || adapter.isFallbackAdapter === true || software;
-  if (fallback) return { usable: false, reason: `only a software WebGPU adapter (${label}): it emulates a GPU on the CPU, slower than wasm`, adapter: label, fallback: true };
+  if (fallback)
+    return {
+      usable: false,
+      reason: `only a software WebGPU adapter (${label}): it emulates a GPU on the CPU, slower than wasm`,
+      adapter: label,
+      fallback: true,
+    };
   return { usable: true, reason: `WebGPU adapter ${label}`, adapter: label, fallback: false };
 }
 

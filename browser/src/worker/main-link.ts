@@ -97,10 +97,13 @@ export class WorkerScheduler implements Scheduler {
   wakeAt(t: number): void {
     this.cancel();
     if (t === Number.POSITIVE_INFINITY) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.onWake();
-    }, Math.max(0, t - this.now()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        this.onWake();
+      },
+      Math.max(0, t - this.now()),
+    );
   }
 
   cancel(): void {

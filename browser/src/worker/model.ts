@@ -70,7 +70,8 @@ export async function ortWebRuntime(base: string, backend: TabBackend = 'wasm'):
   ort.env.wasm.proxy = false;
   ort.env.wasm.wasmPaths = new URL('ort/', base).href;
   const providers = backend === 'webgpu' ? ['webgpu', 'wasm'] : ['wasm'];
-  const create = (model: Uint8Array): Promise<OrtSession> => ort.InferenceSession.create(model, { executionProviders: providers, graphOptimizationLevel: 'all' });
+  const create = (model: Uint8Array): Promise<OrtSession> =>
+    ort.InferenceSession.create(model, { executionProviders: providers, graphOptimizationLevel: 'all' });
   return {
     name: backend === 'webgpu' ? 'onnxruntime-web-webgpu' : 'onnxruntime-web-wasm',
     tensor: (type, data, dims) => new ort.Tensor(type, data, dims),

@@ -104,7 +104,8 @@ export class TabPeer implements EventSink {
     // and memory (estimated before building), with the reason in plain words. A resumed run syncs
     // to the launcher's checkpoint before any round opens.
     const resume = a.resume;
-    const context = resume !== undefined ? { context: { resume: { ...resume, digest: Uint8Array.from(resume.digest.match(/../g) ?? [], (h) => parseInt(h, 16)) } } } : {};
+    const context =
+      resume !== undefined ? { context: { resume: { ...resume, digest: Uint8Array.from(resume.digest.match(/../g) ?? [], (h) => parseInt(h, 16)) } } } : {};
     if (init.model !== undefined) {
       const model = init.model;
       this.ctx = model.ctx;
@@ -274,12 +275,15 @@ export class TabPeer implements EventSink {
     const lease = this.ctx.timing.leaseMs;
     const until = this.doneAt + (this.finishedAnnounced ? 2 * lease : 10 * lease);
     if (this.lingerTimer !== null) clearTimeout(this.lingerTimer);
-    this.lingerTimer = setTimeout(() => {
-      this.lingerTimer = null;
-      this.host?.publishStatus();
-      this.stopHost();
-      this.state = 'finished';
-    }, Math.max(0, until - performance.now()));
+    this.lingerTimer = setTimeout(
+      () => {
+        this.lingerTimer = null;
+        this.host?.publishStatus();
+        this.stopHost();
+        this.state = 'finished';
+      },
+      Math.max(0, until - performance.now()),
+    );
   }
 
   // ------------------------------------------------------------ from the main thread

@@ -15,6 +15,13 @@ export function syntheticSet(c: AlbertConfig, n: number, seed: number): TokenSet
 export function syntheticBatch(c: AlbertConfig, batch: number, seed: number): BatchBuffers {
   const set = syntheticSet(c, batch, seed);
   const buf = allocBatch(c, batch);
-  fillBatch(c, set, Int32Array.from({ length: batch }, (_v, i) => i), buf, false, null);
+  fillBatch(
+    c,
+    set,
+    Int32Array.from({ length: batch }, (_v, i) => i),
+    buf,
+    false,
+    null,
+  );
   return buf;
 }

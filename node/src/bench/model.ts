@@ -84,10 +84,11 @@ export async function modelBenchmarks(include: (name: string) => boolean): Promi
     }
     const node = await ortStepper(await createRuntime('node'));
     const wasm = await ortStepper(await createRuntime('wasm'));
-    if (include(names.build)) rows.push(resultRow(names.build, median(builds), 'ms', { name: 'onnxruntime-node session creation for it', value: node.createMs }));
+    if (include(names.build))
+      rows.push(resultRow(names.build, median(builds), 'ms', { name: 'onnxruntime-node session creation for it', value: node.createMs }));
     await useTfBackend('wasm');
     const { albertLayout, initParams } = await import('@masha/protocol/model');
-  const { Rng } = await import('@masha/protocol/rng');
+    const { Rng } = await import('@masha/protocol/rng');
     const layout = albertLayout(c);
     const w = initParams(layout, c.initStd, new Rng(1, 2, 3, 4)) as Float32Array;
     const b = syntheticBatch(c, BATCH, 3);
@@ -100,8 +101,11 @@ export async function modelBenchmarks(include: (name: string) => boolean): Promi
     const ltt = tuned.step(ids, mask, labels).loss;
     const ln = await node.step();
     const lw = await wasm.step();
-    progress(`model: loss at w⁰ — onnxruntime-node ${ln.toFixed(6)}, onnxruntime-web ${lw.toFixed(6)}, TF.js ${lt.toFixed(6)}, tuned TF.js ${ltt.toFixed(6)} (same model and batch)`);
-    if (!(Math.abs(ln - lt) < 1e-4 && Math.abs(ln - lw) < 1e-4 && Math.abs(ln - ltt) < 1e-4)) throw new Error('the implementations disagree on the loss: not the same model');
+    progress(
+      `model: loss at w⁰ — onnxruntime-node ${ln.toFixed(6)}, onnxruntime-web ${lw.toFixed(6)}, TF.js ${lt.toFixed(6)}, tuned TF.js ${ltt.toFixed(6)} (same model and batch)`,
+    );
+    if (!(Math.abs(ln - lt) < 1e-4 && Math.abs(ln - lw) < 1e-4 && Math.abs(ln - ltt) < 1e-4))
+      throw new Error('the implementations disagree on the loss: not the same model');
     const times = { node: [] as number[], wasm: [] as number[], tf: [] as number[], tuned: [] as number[] };
     const t0 = now();
     for (let r = 0; r < 20 && (r < 5 || now() - t0 < 20_000); r++) {
@@ -119,11 +123,16 @@ export async function modelBenchmarks(include: (name: string) => boolean): Promi
       times.wasm.push(now() - t);
     }
     const base = { name: baseName, value: median(times.tf) };
-    progress(`model: ms per batch (median of ${times.tf.length}) — onnxruntime-node ${median(times.node).toFixed(1)}, onnxruntime-web wasm ${median(times.wasm).toFixed(1)}, TF.js wasm ${base.value.toFixed(1)}, tuned TF.js wasm ${median(times.tuned).toFixed(1)}`);
+    progress(
+      `model: ms per batch (median of ${times.tf.length}) — onnxruntime-node ${median(times.node).toFixed(1)}, onnxruntime-web wasm ${median(times.wasm).toFixed(1)}, TF.js wasm ${base.value.toFixed(1)}, tuned TF.js wasm ${median(times.tuned).toFixed(1)}`,
+    );
     if (include(names.node)) rows.push(resultRow(names.node, median(times.node), 'ms', base));
     if (include(names.wasm)) rows.push(resultRow(names.wasm, median(times.wasm), 'ms', base));
     if (include(names.tuned)) rows.push(resultRow(names.tuned, median(times.tuned), 'ms', base));
-    if (include(names.nodeVsTuned)) rows.push(resultRow(names.nodeVsTuned, median(times.node), 'ms', { name: 'TF.js wasm with explicit-transpose matMul gradients', value: median(times.tuned) }));
+    if (include(names.nodeVsTuned))
+      rows.push(
+        resultRow(names.nodeVsTuned, median(times.node), 'ms', { name: 'TF.js wasm with explicit-transpose matMul gradients', value: median(times.tuned) }),
+      );
     tfm.dispose();
     tuned.dispose();
     await node.release();

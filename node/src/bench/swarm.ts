@@ -213,11 +213,15 @@ export async function measureSwarm(config: SwarmBenchConfig): Promise<SwarmMeasu
         stderr: { file: join(dir, `v${i + 1}.log`) },
       });
     }
-    const launcher = group.spawnMasha('launcher', ['--progress', 'off', 'launch', '--manifest', manifestPath, '--key', keyPath, '--relay', addr, '--out', join(dir, 'runs'), '--json', '--timeout', '550'], {
-      env,
-      stdout: 'pipe',
-      stderr: { file: join(dir, 'launcher.log') },
-    });
+    const launcher = group.spawnMasha(
+      'launcher',
+      ['--progress', 'off', 'launch', '--manifest', manifestPath, '--key', keyPath, '--relay', addr, '--out', join(dir, 'runs'), '--json', '--timeout', '550'],
+      {
+        env,
+        stdout: 'pipe',
+        stderr: { file: join(dir, 'launcher.log') },
+      },
+    );
     let out = '';
     launcher.onStdoutLine((l) => {
       out += `${l}\n`;

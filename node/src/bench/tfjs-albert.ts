@@ -40,7 +40,11 @@ export class TfAlbert {
 
   private ln(x: tf.Tensor, name: string): tf.Tensor {
     const { mean, variance } = tf.moments(x, -1, true);
-    return x.sub(mean).mul(tf.rsqrt(variance.add(this.c.lnEps))).mul(this.p[`${name}.g`]).add(this.p[`${name}.b`]);
+    return x
+      .sub(mean)
+      .mul(tf.rsqrt(variance.add(this.c.lnEps)))
+      .mul(this.p[`${name}.g`])
+      .add(this.p[`${name}.b`]);
   }
 
   /**
@@ -66,7 +70,10 @@ export class TfAlbert {
       save([a, b]);
       return {
         value: tf.matMul(a, b),
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.matMul(dy, tf.transpose(saved[1] as tf.Tensor2D)), tf.matMul(tf.transpose(saved[0] as tf.Tensor2D), dy)],
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
+          tf.matMul(dy, tf.transpose(saved[1] as tf.Tensor2D)),
+          tf.matMul(tf.transpose(saved[0] as tf.Tensor2D), dy),
+        ],
       };
     });
     return f(x, w);
@@ -91,8 +98,14 @@ export class TfAlbert {
       const qkv = this.mm(h, p['layer.attn.qkv.w']).add(p['layer.attn.qkv.b']);
       const [q, k, v] = tf.split(qkv, 3, 1);
       const heads = (x: tf.Tensor): tf.Tensor4D => x.reshape([B, S, NH, DH]).transpose([0, 2, 1, 3]);
-      const scores = tf.matMul(heads(q), heads(k), false, true).mul(1 / Math.sqrt(DH)).add(bias);
-      const ctx = tf.matMul(tf.softmax(scores), heads(v)).transpose([0, 2, 1, 3]).reshape([B * S, H]);
+      const scores = tf
+        .matMul(heads(q), heads(k), false, true)
+        .mul(1 / Math.sqrt(DH))
+        .add(bias);
+      const ctx = tf
+        .matMul(tf.softmax(scores), heads(v))
+        .transpose([0, 2, 1, 3])
+        .reshape([B * S, H]);
       h = this.ln(h.add(this.mm(ctx, p['layer.attn.out.w']).add(p['layer.attn.out.b'])), 'layer.ln1');
       const f = this.mm(this.gelu(this.mm(h, p['layer.ffn.w1']).add(p['layer.ffn.b1'])), p['layer.ffn.w2']).add(p['layer.ffn.b2']);
       h = this.ln(h.add(f), 'layer.ln2');

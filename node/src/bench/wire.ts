@@ -55,7 +55,10 @@ export async function measureWireOverhead(bodyBytes: number, messages: number, f
     await until(() => a.topicPeers(topic).includes(b.self), 20_000, 'the gossip mesh');
     await new Promise((r) => setTimeout(r, 1_000));
     const frames = (i: number): Uint8Array[] =>
-      encodeFrames({ kind: 4, runId: RUN, epoch: 1, round: i + 1, phase: 1, sender: a.self, codec: 1, body: body(bodyBytes, i + 1) }, { frameSize: frameBytes, messageId: i });
+      encodeFrames(
+        { kind: 4, runId: RUN, epoch: 1, round: i + 1, phase: 1, sender: a.self, codec: 1, body: body(bodyBytes, i + 1) },
+        { frameSize: frameBytes, messageId: i },
+      );
     const sent = (): number => a.counters().wire.connections.sent;
     // Direct stream.
     let before = sent();
@@ -89,13 +92,21 @@ export async function measureWireOverhead(bodyBytes: number, messages: number, f
 }
 
 export async function wireBenchmarks(d: number, include: (name: string) => boolean): Promise<BenchResult[]> {
-  const name = (path: string): string => `wire/${path}: bytes on the wire over payload bytes (d=${d === 1_000_000 ? '1e6' : d} identity uplink bodies, 64 KiB frames; target ≤ 1.10)`;
+  const name = (path: string): string =>
+    `wire/${path}: bytes on the wire over payload bytes (d=${d === 1_000_000 ? '1e6' : d} identity uplink bodies, 64 KiB frames; target ≤ 1.10)`;
   const wanted = [name('uplink direct stream'), name('broadcast gossipsub per receiver')];
   if (!wanted.some(include)) return [];
   const m = await measureWireOverhead(4 * d + 64, 5);
   process.stderr.write(`bench wire: direct ${(m.directWire / m.bodyBytes).toFixed(4)}, gossip per receiver ${(m.gossipWire / m.bodyBytes).toFixed(4)}\n`);
   const out: BenchResult[] = [];
-  const row = (n: string, v: number): BenchResult => ({ name: n, value: v, unit: 'bytes', baseline: m.bodyBytes, baselineName: 'payload bytes', ratio: v / m.bodyBytes });
+  const row = (n: string, v: number): BenchResult => ({
+    name: n,
+    value: v,
+    unit: 'bytes',
+    baseline: m.bodyBytes,
+    baselineName: 'payload bytes',
+    ratio: v / m.bodyBytes,
+  });
   if (include(wanted[0])) out.push(row(wanted[0], m.directWire));
   if (include(wanted[1])) out.push(row(wanted[1], m.gossipWire));
   return out;

@@ -98,7 +98,11 @@ class BarProgress implements Progress {
   private stopped = false;
   private readonly bar: Bar;
 
-  constructor(label: string, readonly total: number, options: ProgressOptions) {
+  constructor(
+    label: string,
+    readonly total: number,
+    options: ProgressOptions,
+  ) {
     const units = options.units;
     this.bar = new SingleBar({
       stream: options.stream as NodeJS.WritableStream,

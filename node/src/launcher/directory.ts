@@ -27,7 +27,10 @@ export class RunDirectory {
   private off: (() => void) | null = null;
   private expiry: NodeJS.Timeout | null = null;
 
-  constructor(private readonly transport: SwarmTransport, private readonly clock: () => number = () => performance.now()) {}
+  constructor(
+    private readonly transport: SwarmTransport,
+    private readonly clock: () => number = () => performance.now(),
+  ) {}
 
   start(): this {
     if (this.off !== null) return this;

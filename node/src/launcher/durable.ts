@@ -129,7 +129,10 @@ export class DurableRun {
   checkpointRound = -1;
 
   /** Opens (creates) the WAL for appending; `keepBytes`: its intact length (a torn tail is cut off). */
-  constructor(readonly dir: string, keepBytes = 0) {
+  constructor(
+    readonly dir: string,
+    keepBytes = 0,
+  ) {
     mkdirSync(dir, { recursive: true });
     this.wal = openSync(join(dir, WAL_FILE), 'a+');
     ftruncateSync(this.wal, keepBytes);

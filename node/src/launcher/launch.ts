@@ -40,7 +40,19 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { DEFAULT_BUILD_LIMITS, isModelManifest, modelRunFromManifest, operatorNormSq, runFromManifest, runIdOf, type BuildLimits, type EngineAction, type Manifest, type ManifestRun, type ModelRun } from '@masha/protocol';
+import {
+  DEFAULT_BUILD_LIMITS,
+  isModelManifest,
+  modelRunFromManifest,
+  operatorNormSq,
+  runFromManifest,
+  runIdOf,
+  type BuildLimits,
+  type EngineAction,
+  type Manifest,
+  type ManifestRun,
+  type ModelRun,
+} from '@masha/protocol';
 import { ProblemEvaluator } from '@masha/protocol/host';
 import type { Evaluator } from '@masha/protocol/ports';
 import { createModelProbe, type ModelMeasure, type ModelProbe, type ModelRuntimeOptions } from '../model/swarm-model.js';
@@ -173,7 +185,9 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
     const dir = resolve(options.runDir);
     const taken = existsSync(dir) ? readdirSync(dir).filter((f) => RESULT_FILES.includes(f)) : [];
     if (taken.length > 0) {
-      throw new ResumeError(`--dir: ${dir} holds an earlier run's results (${taken.join(', ')}); use --resume ${options.runDir} to continue that run, or another directory`);
+      throw new ResumeError(
+        `--dir: ${dir} holds an earlier run's results (${taken.join(', ')}); use --resume ${options.runDir} to continue that run, or another directory`,
+      );
     }
   }
   const readFile = (path: string): string => {
@@ -312,7 +326,10 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
     if (o === null) return;
     const e = o.engine;
     const m = e.lastCommit();
-    durable.checkpoint({ runId, epoch: e.epoch, savedAt: Date.now(), state: e.encodeState(), lastCommit: m === null ? null : { message: m, auth: {} } }, e.committedRound);
+    durable.checkpoint(
+      { runId, epoch: e.epoch, savedAt: Date.now(), state: e.encodeState(), lastCommit: m === null ? null : { message: m, auth: {} } },
+      e.committedRound,
+    );
     log.write('checkpoint', { round: e.committedRound, epoch: e.epoch, digest: e.digestHex, why });
   };
   const beforeRecord = (r: HostRecord): void => {
@@ -410,7 +427,14 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
     let frames: Uint8Array[];
     try {
       frames = encodeAnnouncement(
-        { manifest, files, state, startedAt: announcedStart, ...(outcome !== undefined ? { outcome } : {}), ...(resumePoint !== undefined ? { resume: resumePoint } : {}) },
+        {
+          manifest,
+          files,
+          state,
+          startedAt: announcedStart,
+          ...(outcome !== undefined ? { outcome } : {}),
+          ...(resumePoint !== undefined ? { resume: resumePoint } : {}),
+        },
         self,
         messageId++,
         frameSize,
@@ -550,7 +574,9 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
     while (probing) await sleep(50);
     try {
       finalMeasure = await probe.final(Float32Array.from(zFinal));
-      options.onEvent?.(`final: test loss ${finalMeasure.loss.toFixed(4)}, accuracy ${(100 * finalMeasure.accuracy).toFixed(1)} %${finalMeasure.robustAccuracy !== null ? `, robust accuracy ${(100 * finalMeasure.robustAccuracy).toFixed(1)} %` : ''}`);
+      options.onEvent?.(
+        `final: test loss ${finalMeasure.loss.toFixed(4)}, accuracy ${(100 * finalMeasure.accuracy).toFixed(1)} %${finalMeasure.robustAccuracy !== null ? `, robust accuracy ${(100 * finalMeasure.robustAccuracy).toFixed(1)} %` : ''}`,
+      );
     } catch (e) {
       log.write('error', { message: `final probe: ${(e as Error).message}` });
     }
@@ -594,7 +620,13 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
   await writeJsonFile(paths.summary, final);
   // The final iterate as the launcher's observer holds it (small problems only).
   if (z !== null && z.length <= Z_FILE_MAX_DIM) {
-    await writeJsonFile(paths.z, { runId, round: observer.engine.committedRound, iteration: observer.engine.replica.iteration, digest: observer.engine.digestHex, z: Array.from(z) });
+    await writeJsonFile(paths.z, {
+      runId,
+      round: observer.engine.committedRound,
+      iteration: observer.engine.replica.iteration,
+      digest: observer.engine.digestHex,
+      z: Array.from(z),
+    });
   }
   await writeTextFile(
     paths.plot,
@@ -605,7 +637,14 @@ export async function launchRun(options: LaunchOptions): Promise<LaunchResult> {
     }),
   );
   if (modelRun !== null) {
-    const model = await writeModelResults(dir, { runId, manifest, series: modelSeries, final: finalMeasure, summary: final, title: `${manifest.method.name} + ${manifest.compressors.device}` });
+    const model = await writeModelResults(dir, {
+      runId,
+      manifest,
+      series: modelSeries,
+      final: finalMeasure,
+      summary: final,
+      title: `${manifest.method.name} + ${manifest.compressors.device}`,
+    });
     return { runId, dir, summary: final, files: paths, model: { ...model, final: finalMeasure } };
   }
   return { runId, dir, summary: final, files: paths };

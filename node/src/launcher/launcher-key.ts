@@ -51,7 +51,9 @@ export function loadOrCreateLauncherKey(path: string = DEFAULT_LAUNCHER_KEY_FILE
   const secretKey = new Uint8Array(Buffer.from(jwk.d as string, 'base64url'));
   const publicKey = hex(ed25519PublicKey(secretKey));
   mkdirSync(dirname(path), { recursive: true });
-  writeFileAtomic.sync(path, `${JSON.stringify({ type: 'Ed25519', publicKey, secretKey: Buffer.from(secretKey).toString('base64') }, null, 2)}\n`, { mode: 0o600 });
+  writeFileAtomic.sync(path, `${JSON.stringify({ type: 'Ed25519', publicKey, secretKey: Buffer.from(secretKey).toString('base64') }, null, 2)}\n`, {
+    mode: 0o600,
+  });
   return { path, secretKey, publicKey, created: true };
 }
 
@@ -79,7 +81,10 @@ function parseLauncherKey(text: string, path: string): { secretKey: Uint8Array; 
 export function keyedManifest(manifest: Manifest, key: Pick<LauncherKey, 'publicKey' | 'path'>): Manifest {
   if (manifest.launcher !== undefined) {
     if (manifest.launcher !== key.publicKey) {
-      throw new NetError('bad-key', `the manifest names launcher key ${manifest.launcher.slice(0, 16)}…, but ${key.path} holds ${key.publicKey.slice(0, 16)}… (--key FILE picks another key file)`);
+      throw new NetError(
+        'bad-key',
+        `the manifest names launcher key ${manifest.launcher.slice(0, 16)}…, but ${key.path} holds ${key.publicKey.slice(0, 16)}… (--key FILE picks another key file)`,
+      );
     }
     return manifest;
   }

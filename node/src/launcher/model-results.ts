@@ -69,7 +69,10 @@ export async function writeModelResults(
     bytes: { uplink: summary.uplinkBytes, downlink: summary.downlinkBytes, wire: summary.wireBytes },
     seconds: times,
   });
-  const lines = ['seconds,round,iteration,phase,included', ...series.commits.map((c) => `${c.t.toFixed(4)},${c.round},${c.iteration},${c.phase},${c.included}`)];
+  const lines = [
+    'seconds,round,iteration,phase,included',
+    ...series.commits.map((c) => `${c.t.toFixed(4)},${c.round},${c.iteration},${c.phase},${c.included}`),
+  ];
   await writeTextFile(join(dir, 'rounds.csv'), `${lines.join('\n')}\n`);
   const svg = renderLineChart({
     title: `${input.title} — run ${input.runId.slice(0, 12)}`,

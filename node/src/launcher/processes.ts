@@ -36,7 +36,10 @@ export class ManagedChild {
   readonly exited: Promise<ExitInfo>;
   private exitInfo: ExitInfo | null = null;
 
-  constructor(readonly name: string, readonly process: ChildProcess) {
+  constructor(
+    readonly name: string,
+    readonly process: ChildProcess,
+  ) {
     this.exited = new Promise((res) => {
       process.once('exit', (code, signal) => {
         this.exitInfo = { code, signal };

@@ -49,7 +49,10 @@ export function buildSummary(input: SummaryInput): LaunchSummary {
   const { observer, peers } = input;
   const volunteers = peers.filter((p) => p.status.role === 'volunteer');
   const sum = (f: (e: PeerEntry) => number): number => volunteers.reduce((s, e) => s + f(e), 0);
-  const counter = (name: string) => (e: PeerEntry): number => e.status.counters[name] ?? 0;
+  const counter =
+    (name: string) =>
+    (e: PeerEntry): number =>
+      e.status.counters[name] ?? 0;
   const engine = observer.engine;
   // The observer may trail a volunteer that finished (if it could not fetch the last state): use the most advanced report then.
   const committedRounds = Math.max(engine.committedRound, ...volunteers.map((e) => e.status.round));

@@ -252,8 +252,7 @@ export async function joinRun(options: JoinOptions): Promise<JoinResult> {
         board.start();
         // The board starts empty: judge only after every live peer has had two reports' time.
         const boardFillMs = 2 * statusIntervalMs + 500;
-        const othersDone = (): boolean =>
-          board.live(Math.max(3_000, 2 * lease)).every((e) => e.status.done !== null || e.status.role !== 'volunteer');
+        const othersDone = (): boolean => board.live(Math.max(3_000, 2 * lease)).every((e) => e.status.done !== null || e.status.role !== 'volunteer');
         while (!options.signal?.aborted) {
           const waited = performance.now() - begin;
           if (waited >= maxMs || (waited >= minMs && waited >= boardFillMs && othersDone())) break;

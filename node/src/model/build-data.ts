@@ -47,7 +47,16 @@ export async function buildDataset(opts: BuildOptions): Promise<BuildReport> {
   const testFraction = opts.testFraction ?? BUILD_DEFAULTS.testFraction;
   const log = opts.log ?? (() => {});
   const source = opts.messages ? 'inline messages' : `${CORPUS_PACKAGE}@${corpusVersion()}`;
-  const key = JSON.stringify({ v: BUILDER_VERSION, source, seed, vocabSize, maxTokens, testFraction, trainFiles: opts.trainFiles ?? BUILD_DEFAULTS.trainFiles, testFiles: opts.testFiles ?? BUILD_DEFAULTS.testFiles });
+  const key = JSON.stringify({
+    v: BUILDER_VERSION,
+    source,
+    seed,
+    vocabSize,
+    maxTokens,
+    testFraction,
+    trainFiles: opts.trainFiles ?? BUILD_DEFAULTS.trainFiles,
+    testFiles: opts.testFiles ?? BUILD_DEFAULTS.testFiles,
+  });
   const name = `spam-assassin ${key}`;
   if (!opts.messages) {
     try {
@@ -64,9 +73,12 @@ export async function buildDataset(opts: BuildOptions): Promise<BuildReport> {
   const testIdx = order.subarray(0, nTest);
   const trainIdx = order.subarray(nTest);
   let t0 = performance.now();
-  const tokData = trainBpe((function* () {
-    for (const i of trainIdx) yield messages[i].text;
-  })(), { vocabSize });
+  const tokData = trainBpe(
+    (function* () {
+      for (const i of trainIdx) yield messages[i].text;
+    })(),
+    { vocabSize },
+  );
   log(`tokenizer: ${tokData.vocab.length} pieces, ${tokData.merges.length} merges learned in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   t0 = performance.now();
   const tok = new Tokenizer(tokData);
@@ -84,7 +96,11 @@ export async function buildDataset(opts: BuildOptions): Promise<BuildReport> {
   const train = encodeSplit(trainIdx);
   const test = encodeSplit(testIdx);
   log(`encoded ${train.tokens.length} training and ${test.tokens.length} test messages in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  const writeSplit = async (split: 'train' | 'test', data: { tokens: number[][]; labels: number[] }, files: number): Promise<{ count: number; files: ShardFile[] }> => {
+  const writeSplit = async (
+    split: 'train' | 'test',
+    data: { tokens: number[][]; labels: number[] },
+    files: number,
+  ): Promise<{ count: number; files: ShardFile[] }> => {
     const n = data.tokens.length;
     const out: ShardFile[] = [];
     const parts = Math.max(1, Math.min(files, n));
@@ -95,7 +111,15 @@ export async function buildDataset(opts: BuildOptions): Promise<BuildReport> {
       for (let i = a; i < b; i++) offsets[i - a + 1] = offsets[i - a] + data.tokens[i].length;
       const tokens = new Uint16Array(offsets[b - a]);
       for (let i = a; i < b; i++) tokens.set(data.tokens[i], offsets[i - a]);
-      const bytes = encodeShard({ vocabSize: tokData.vocab.length, classes: CLASSES.length, count: b - a, offsets, tokens, labels: Uint8Array.from(data.labels.slice(a, b)), first: a });
+      const bytes = encodeShard({
+        vocabSize: tokData.vocab.length,
+        classes: CLASSES.length,
+        count: b - a,
+        offsets,
+        tokens,
+        labels: Uint8Array.from(data.labels.slice(a, b)),
+        first: a,
+      });
       const file = `${split}-${String(f).padStart(3, '0')}.bin`;
       await writeFileAtomic(join(opts.out, file), bytes);
       out.push({ file, first: a, count: b - a, bytes: bytes.length, crc32c: crc32c(bytes) });

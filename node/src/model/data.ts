@@ -8,7 +8,17 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { ValidationError } from '@masha/protocol';
 import { crc32c } from '@masha/protocol/frames';
-import { concatTokenSets, decodeShard, filesForRange, parseDatasetManifest, sliceTokenSet, type DatasetManifest, type SplitName, type TokenSet, type TokenizerData } from '@masha/protocol/model';
+import {
+  concatTokenSets,
+  decodeShard,
+  filesForRange,
+  parseDatasetManifest,
+  sliceTokenSet,
+  type DatasetManifest,
+  type SplitName,
+  type TokenSet,
+  type TokenizerData,
+} from '@masha/protocol/model';
 
 /** Where `npm run build` writes the default dataset (node/dist/data/spam-assassin). */
 export function defaultDataDir(): string {
@@ -22,7 +32,10 @@ export async function readManifest(dir: string): Promise<DatasetManifest> {
     text = await readFile(path, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new ValidationError('data', code === 'ENOENT' ? `no dataset at ${dir} (data.json missing; run \`npm run build\` to generate the default one)` : `cannot read ${path}: ${String(e)}`);
+    throw new ValidationError(
+      'data',
+      code === 'ENOENT' ? `no dataset at ${dir} (data.json missing; run \`npm run build\` to generate the default one)` : `cannot read ${path}: ${String(e)}`,
+    );
   }
   let json: unknown;
   try {
@@ -33,12 +46,21 @@ export async function readManifest(dir: string): Promise<DatasetManifest> {
   return parseDatasetManifest(json, 'data.json');
 }
 
-async function readShardFile(dir: string, f: DatasetManifest['splits']['train']['files'][number], vocabSize: number, classes: number): Promise<ReturnType<typeof decodeShard>> {
+async function readShardFile(
+  dir: string,
+  f: DatasetManifest['splits']['train']['files'][number],
+  vocabSize: number,
+  classes: number,
+): Promise<ReturnType<typeof decodeShard>> {
   const bytes = new Uint8Array(await readFile(join(dir, f.file)));
   if (bytes.length !== f.bytes) throw new ValidationError(`${f.file}: bytes`, `data.json says ${f.bytes} bytes, the file has ${bytes.length}`);
   if (crc32c(bytes) !== f.crc32c) throw new ValidationError(`${f.file}: crc32c`, 'does not match data.json: the file is damaged or from another build');
   const s = decodeShard(bytes, f.file);
-  if (s.count !== f.count || s.first !== f.first) throw new ValidationError(`${f.file}: header.count`, `the file holds examples [${s.first}, ${s.first + s.count}), data.json says [${f.first}, ${f.first + f.count})`);
+  if (s.count !== f.count || s.first !== f.first)
+    throw new ValidationError(
+      `${f.file}: header.count`,
+      `the file holds examples [${s.first}, ${s.first + s.count}), data.json says [${f.first}, ${f.first + f.count})`,
+    );
   if (s.vocabSize !== vocabSize) throw new ValidationError(`${f.file}: header.vocabSize`, `${s.vocabSize} differs from data.json's ${vocabSize}`);
   if (s.classes !== classes) throw new ValidationError(`${f.file}: header.classes`, `${s.classes} differs from data.json's ${classes}`);
   return s;
@@ -58,7 +80,8 @@ export async function readSplit(dir: string, manifest: DatasetManifest, split: S
 
 export async function readTokenizer(dir: string, manifest: DatasetManifest): Promise<TokenizerData> {
   const json = JSON.parse(await readFile(join(dir, manifest.tokenizer), 'utf8')) as TokenizerData;
-  if (json.version !== 1 || !Array.isArray(json.vocab) || !Array.isArray(json.merges)) throw new ValidationError(manifest.tokenizer, 'not a Masha tokenizer file (version 1)');
+  if (json.version !== 1 || !Array.isArray(json.vocab) || !Array.isArray(json.merges))
+    throw new ValidationError(manifest.tokenizer, 'not a Masha tokenizer file (version 1)');
   return json;
 }
 

@@ -41,7 +41,13 @@ async function main(req) {
       await session.release();
       results.push({ provider, ok: true, outputs, ms });
     } catch (e) {
-      results.push({ provider, ok: false, error: String((e && e.message) || e).split('\n')[0].slice(0, 400) });
+      results.push({
+        provider,
+        ok: false,
+        error: String((e && e.message) || e)
+          .split('\n')[0]
+          .slice(0, 400),
+      });
     }
   }
   return { results };

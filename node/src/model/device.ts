@@ -85,7 +85,10 @@ export function probeGraph(): ProbeGraph {
   const h = ops.gelu(g, ops.layerNorm(g, ops.linear(g, x, w1, b1), gamma, beta, 1e-5), 'tanh');
   const logits = ops.matmul(g, h, w2);
   const logp = ops.logSoftmax(g, logits);
-  const target = g.constant(fill(N * C, 2.1, 1).map((v) => Math.abs(v) / C), [N, C]);
+  const target = g.constant(
+    fill(N * C, 2.1, 1).map((v) => Math.abs(v) / C),
+    [N, C],
+  );
   const loss = ops.mul(g, ops.sumAll(g, ops.mul(g, logp, target)), g.scalar(-1 / N, 'float32'));
   const wrt = [x, w1, b1, gamma, beta, w2];
   const grads = gradients(g, loss, wrt);
@@ -249,7 +252,8 @@ export async function chooseDevice(flag: DeviceFlag, opts: ProbeOptions = {}): P
       const probes = await probeGpuProviders(opts);
       const found = probes.find((p) => p.ok);
       const why = probes.map((p) => `${p.provider}: ${p.reason}`).join('; ');
-      if (found) return { requested: flag, provider: found.provider, probes, reason: `the GPU through onnxruntime's ${found.provider} provider (${found.reason})` };
+      if (found)
+        return { requested: flag, provider: found.provider, probes, reason: `the GPU through onnxruntime's ${found.provider} provider (${found.reason})` };
       if (flag === 'gpu') throw new UsageError('--device', `gpu: no usable GPU — ${why}. Use --device cpu or auto.`);
       return { requested: flag, provider: 'cpu', probes, reason: `the CPU (no usable GPU — ${why})` };
     }

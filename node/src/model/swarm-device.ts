@@ -62,10 +62,20 @@ export function computeOf(run: ModelRun | null, backend: NodeBackend): RunComput
  * now when the run computes with onnxruntime-node. Throws a UsageError for `--device gpu` when the
  * run cannot compute on a GPU.
  */
-export async function deviceForRun(flag: DeviceFlag, compute: RunCompute, runId: string, early: DeviceChoice | null, opts: ProbeOptions = {}): Promise<SwarmDevice> {
+export async function deviceForRun(
+  flag: DeviceFlag,
+  compute: RunCompute,
+  runId: string,
+  early: DeviceChoice | null,
+  opts: ProbeOptions = {},
+): Promise<SwarmDevice> {
   const none = { requested: flag, probes: [] };
   if (compute.kind === 'typescript') {
-    if (flag === 'gpu') throw new UsageError('--device', `gpu: run ${runId.slice(0, 12)}… computes ${compute.what} in TypeScript, on the CPU; join it with --device auto or cpu.`);
+    if (flag === 'gpu')
+      throw new UsageError(
+        '--device',
+        `gpu: run ${runId.slice(0, 12)}… computes ${compute.what} in TypeScript, on the CPU; join it with --device auto or cpu.`,
+      );
     return { ...none, provider: 'cpu', gpu: false, reason: `the CPU (this run computes ${compute.what} in TypeScript)` };
   }
   if (compute.backend === 'wasm') {

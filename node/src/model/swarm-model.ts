@@ -93,7 +93,10 @@ export interface ModelProbe {
   release(): Promise<void>;
 }
 
-export async function createModelProbe(run: ModelRun, opts: ModelRuntimeOptions & { probeExamples?: number; finalExamples?: number } = {}): Promise<ModelProbe> {
+export async function createModelProbe(
+  run: ModelRun,
+  opts: ModelRuntimeOptions & { probeExamples?: number; finalExamples?: number } = {},
+): Promise<ModelProbe> {
   const probeN = opts.probeExamples ?? 64;
   if (run.task.kind === 'softmax') {
     const t = run.task.task;

@@ -7,7 +7,16 @@
  * written atomically.
  */
 import { join } from 'node:path';
-import { ModelEvaluator, ModelOperator, Optimizer, learningRate, type AttackConfig, type EvalResult, type ModelTask, type OptimizerConfig } from '@masha/protocol/model';
+import {
+  ModelEvaluator,
+  ModelOperator,
+  Optimizer,
+  learningRate,
+  type AttackConfig,
+  type EvalResult,
+  type ModelTask,
+  type OptimizerConfig,
+} from '@masha/protocol/model';
 import { renderLineChart } from '@masha/protocol/plot';
 import { stringify } from 'csv-stringify/sync';
 import { loadDataset } from './data.js';
@@ -64,7 +73,15 @@ export interface TrainSummary {
   /** Which device computed, what was asked, and every GPU provider probed with its reason. */
   readonly device: DeviceChoice;
   readonly threads: number;
-  readonly data: { readonly dir: string; readonly source: string; readonly license: string; readonly train: number; readonly test: number; readonly vocabSize: number; readonly classes: readonly string[] };
+  readonly data: {
+    readonly dir: string;
+    readonly source: string;
+    readonly license: string;
+    readonly train: number;
+    readonly test: number;
+    readonly vocabSize: number;
+    readonly classes: readonly string[];
+  };
   readonly params: number;
   readonly graphBuildMs: number;
   readonly stepsDone: number;
@@ -96,7 +113,9 @@ export async function trainLocal(o: TrainOptions): Promise<TrainSummary> {
   const task = o.task;
   const op = await ModelOperator.create(rt, task, data.train, clock);
   const periodic = await ModelEvaluator.create(rt, task, data.test, { batch: o.evalBatch, maxExamples: o.evalExamples });
-  log(`model: ${op.dim.toLocaleString('en-US')} parameters, graph built in ${op.buildMs.toFixed(0)} ms; backend ${rt.name} on ${device.provider === 'cpu' ? 'the CPU' : `the GPU (${device.provider})`}, ${o.threads} thread(s); data: ${data.train.count} training / ${data.test.count} test examples`);
+  log(
+    `model: ${op.dim.toLocaleString('en-US')} parameters, graph built in ${op.buildMs.toFixed(0)} ms; backend ${rt.name} on ${device.provider === 'cpu' ? 'the CPU' : `the GPU (${device.provider})`}, ${o.threads} thread(s); data: ${data.train.count} training / ${data.test.count} test examples`,
+  );
   const w = op.initialParams();
   const g = new Float32Array(op.dim);
   const opt = new Optimizer(o.optimizer, op.layout);
@@ -192,8 +211,20 @@ export async function trainLocal(o: TrainOptions): Promise<TrainSummary> {
 export async function writeResults(out: string, s: TrainSummary): Promise<void> {
   await writeJsonAtomic(join(out, 'summary.json'), s);
   const csv = (header: string[], rows: (number | null)[][]): string => stringify([header, ...rows]);
-  await writeFileAtomic(join(out, 'train.csv'), csv(['step', 'loss', 'adv_loss', 'lr', 'ms', 'seconds'], s.curve.map((p) => [p.step, p.loss, p.advLoss, p.lr, p.ms, p.seconds])));
-  await writeFileAtomic(join(out, 'eval.csv'), csv(['step', 'test_loss', 'test_accuracy', 'examples', 'seconds'], s.evals.map((p) => [p.step, p.loss, p.accuracy, p.examples, p.seconds])));
+  await writeFileAtomic(
+    join(out, 'train.csv'),
+    csv(
+      ['step', 'loss', 'adv_loss', 'lr', 'ms', 'seconds'],
+      s.curve.map((p) => [p.step, p.loss, p.advLoss, p.lr, p.ms, p.seconds]),
+    ),
+  );
+  await writeFileAtomic(
+    join(out, 'eval.csv'),
+    csv(
+      ['step', 'test_loss', 'test_accuracy', 'examples', 'seconds'],
+      s.evals.map((p) => [p.step, p.loss, p.accuracy, p.examples, p.seconds]),
+    ),
+  );
   await writeFileAtomic(join(out, 'training.svg'), plotTraining(s));
 }
 

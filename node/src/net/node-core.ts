@@ -243,12 +243,15 @@ export async function startMashaNode(opts: MashaNodeOptions, runtime: NodeRuntim
   const meter = new WireMeter();
   const listen = listenAddresses(opts);
 
-  const discovery = opts.discovery === false
-    ? []
-    : [pubsubPeerDiscovery({
-        interval: opts.discovery?.intervalMs ?? 2_000,
-        topics: [opts.discovery?.topic ?? DISCOVERY_TOPIC],
-      })];
+  const discovery =
+    opts.discovery === false
+      ? []
+      : [
+          pubsubPeerDiscovery({
+            interval: opts.discovery?.intervalMs ?? 2_000,
+            topics: [opts.discovery?.topic ?? DISCOVERY_TOPIC],
+          }),
+        ];
 
   const services: Libp2pOptions<MashaServices>['services'] = {
     identify: identify(),
@@ -289,8 +292,11 @@ export async function startMashaNode(opts: MashaNodeOptions, runtime: NodeRuntim
     if (libp2p.getConnections(id).length > 0) return;
     if (libp2p.getPeers().length >= maxPeers) return;
     dialing.add(key);
-    libp2p.dial(id, { signal: AbortSignal.timeout(10_000) })
-      .catch(() => { /* unreachable peers are simply not meshed with */ })
+    libp2p
+      .dial(id, { signal: AbortSignal.timeout(10_000) })
+      .catch(() => {
+        /* unreachable peers are simply not meshed with */
+      })
       .finally(() => dialing.delete(key));
   };
   libp2p.addEventListener('peer:discovery', onDiscovery);

@@ -83,7 +83,9 @@ export async function serveRunRegistry(node: MashaNode, clock: () => number = ()
  * nonsense (an older relay, or not a Masha relay).
  */
 export async function fetchRunRegistry(node: MashaNode, relayAddress: string, timeoutMs = 5_000): Promise<RunRecord[]> {
-  const id = multiaddr(relayAddress).getComponents().findLast((c) => c.name === 'p2p')?.value;
+  const id = multiaddr(relayAddress)
+    .getComponents()
+    .findLast((c) => c.name === 'p2p')?.value;
   if (id === undefined) throw new NetError('bad-address', `address ${relayAddress} lacks the /p2p/<peer id> part`);
   const signal = AbortSignal.timeout(timeoutMs);
   let stream: Stream;

@@ -187,7 +187,10 @@ class Libp2pSwarmTransport implements SwarmTransport {
   private idleTimer: ReturnType<typeof setInterval> | null = null;
   private readonly inboundSeen = new Map<Stream, number>();
 
-  constructor(readonly node: MashaNode, private readonly opts: SwarmTransportOptions) {
+  constructor(
+    readonly node: MashaNode,
+    private readonly opts: SwarmTransportOptions,
+  ) {
     this.self = node.peerId;
     this.maxFrameBytes = node.maxFrameBytes;
     this.idleMs = opts.streamIdleMs ?? 60_000;
@@ -507,11 +510,13 @@ class Libp2pSwarmTransport implements SwarmTransport {
     this.peerHandlers.clear();
     await libp2p.unhandle(UPLINK_PROTOCOL).catch(() => {});
     await libp2p.unhandle(TREE_PROTOCOL).catch(() => {});
-    await Promise.all([...this.outbound.values()].map(async (o) => {
-      const s = o.stream;
-      o.stream = null;
-      if (s !== null) await s.close({ signal: AbortSignal.timeout(1_000) }).catch((e: Error) => s.abort(e));
-    }));
+    await Promise.all(
+      [...this.outbound.values()].map(async (o) => {
+        const s = o.stream;
+        o.stream = null;
+        if (s !== null) await s.close({ signal: AbortSignal.timeout(1_000) }).catch((e: Error) => s.abort(e));
+      }),
+    );
     this.outbound.clear();
     for (const s of this.inboundStreams) s.abort(new NetError('closed', 'transport closed'));
     this.inboundStreams.clear();

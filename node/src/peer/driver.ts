@@ -86,10 +86,13 @@ export class NodeScheduler implements Scheduler {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     if (t === Number.POSITIVE_INFINITY) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.target?.();
-    }, Math.max(0, t - performance.now()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        this.target?.();
+      },
+      Math.max(0, t - performance.now()),
+    );
   }
 
   cancel(): void {
@@ -213,7 +216,13 @@ export class PeerDriver {
         ...(options.capacity ? { capacity: options.capacity } : {}),
         ...(options.token ? { token: options.token } : {}),
       },
-      { scheduler: this.scheduler, link, evaluator: options.evaluator, identity: new NodeIdentity(t.node.privateKey.raw), events: new LogRecords(this.log, this.role, options.beforeRecord ?? null) },
+      {
+        scheduler: this.scheduler,
+        link,
+        evaluator: options.evaluator,
+        identity: new NodeIdentity(t.node.privateKey.raw),
+        events: new LogRecords(this.log, this.role, options.beforeRecord ?? null),
+      },
     );
     this.scheduler.bind(() => this.host.wake());
     this.done = this.host.done;

@@ -31,7 +31,10 @@ export class EventLog implements EventSink {
    * @param path file to append to (created with its parent directories if missing; an existing
    *   file is never truncated), or null to only hash.
    */
-  constructor(readonly path: string | null, private readonly clock: () => number = Date.now) {
+  constructor(
+    readonly path: string | null,
+    private readonly clock: () => number = Date.now,
+  ) {
     if (path !== null) mkdirSync(dirname(path), { recursive: true });
     this.fd = path === null ? null : openSync(path, 'a');
   }

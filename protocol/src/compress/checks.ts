@@ -14,10 +14,7 @@ export function expectOut(out: Vec, d: number, codec: string): void {
 
 /** Throws a ValidationError naming x[i] when a value to be sent is not a finite float32. */
 export function rejectValue(x: number, i: number, codec: string): never {
-  throw new ValidationError(
-    `x[${i}]`,
-    `${codec}: cannot compress ${x}: input must be finite and within float32 range`,
-  );
+  throw new ValidationError(`x[${i}]`, `${codec}: cannot compress ${x}: input must be finite and within float32 range`);
 }
 
 /** Index of the first ±∞/NaN of a float32 array, or −1. Branch-free scan of the bit patterns. */

@@ -1,16 +1,5 @@
 import { PayloadError, ValidationError } from '../errors.js';
-import {
-  BitReader,
-  BitWriter,
-  bytesFor,
-  ceilLog2,
-  expectDimension,
-  expectLength,
-  expectZeroPadding,
-  float32Up,
-  packCodes,
-  unpackCodes,
-} from './bitio.js';
+import { BitReader, BitWriter, bytesFor, ceilLog2, expectDimension, expectLength, expectZeroPadding, float32Up, packCodes, unpackCodes } from './bitio.js';
 import { expectOut, FLOAT32_MAX, rejectValue, type FixedRateCompressor } from './checks.js';
 import { LaneBits, laneSeed } from './lanes.js';
 import { simdKernels } from './wasm/simd.js';

@@ -140,7 +140,7 @@ function compressF32(x: Float32Array, ctx: CompressContext, codes: Uint16Array, 
   const kernels = simd ? simdKernels() : null;
   const bad = kernels ? kernels.natural(x, seed, codes, ties) : naturalJs(bits, seed, codes, ties);
   const g = ctx.local;
-  for (const i of ties) codes[i] += (g.nextU32() >>> 25) < (bits[i] & 0x7f) ? 1 : 0;
+  for (const i of ties) codes[i] += g.nextU32() >>> 25 < (bits[i] & 0x7f) ? 1 : 0;
   if (bad) {
     for (let i = 0; i < x.length; i++) if ((bits[i] & 0x7fffffff) > 0x7f000000) rejectValue(x[i], i, 'natural');
   }

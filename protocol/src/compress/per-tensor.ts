@@ -121,7 +121,8 @@ export class PerTensorCompressor implements Compressor<PerTensorPayload> {
     let kind: CompressorKind = 'unbiased';
     const parts: Part[] = [];
     for (const t of tensors) {
-      if (t.offset !== at || !(Number.isSafeInteger(t.size) && t.size >= 1)) throw new SpecError(`${this.spec}: tensor '${t.name}' is not contiguous with the previous one`);
+      if (t.offset !== at || !(Number.isSafeInteger(t.size) && t.size >= 1))
+        throw new SpecError(`${this.spec}: tensor '${t.name}' is not contiguous with the previous one`);
       at += t.size;
       let codec: FixedRateCompressor = identity;
       const big = t.size >= rule.min;

@@ -349,4 +349,3 @@ export class PermKCompressor implements Compressor<PermKPayload> {
 export function permk(): PermKCompressor {
   return new PermKCompressor();
 }
-

@@ -94,7 +94,13 @@ export class Aggregator {
 
   /** Claims `epoch` (this peer's claim timer fired, or it wins an election some other way). */
   become(epoch: number): void {
-    const agg = newAggState(epoch, this.ctx, this.method, this.M, new Membership(this.ctx, this.outbox, epoch, this.election.selfBase, this.guard.benches, this.guard.proven));
+    const agg = newAggState(
+      epoch,
+      this.ctx,
+      this.method,
+      this.M,
+      new Membership(this.ctx, this.outbox, epoch, this.election.selfBase, this.guard.benches, this.guard.proven),
+    );
     this.outbox.lastBroadcast = this.outbox.now;
     this.agg = agg;
     this.signed = null;
@@ -620,9 +626,7 @@ export class Aggregator {
     const parent = L.digest.slice();
     // The commit's body needs the post-apply digest: apply first, then build the message.
     const epoch = this.election.epoch;
-    const iteration = L.apply(round, epoch, phase, { payload: decoded, flags: downlink.flags, included }, () =>
-      this.device.adoptPending(round, included),
-    );
+    const iteration = L.apply(round, epoch, phase, { payload: decoded, flags: downlink.flags, included }, () => this.device.adoptPending(round, included));
     if (decoded !== null) info.downlink.release?.(decoded);
     if (info.requiresAll) T.holdersChanged = false;
     if (payloadBytes !== null) {

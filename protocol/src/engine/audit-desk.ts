@@ -101,7 +101,10 @@ export class AuditDesk {
         return;
       case 'settle':
         this.outbox.count('audit-mismatch');
-        this.device.requestAudit({ epoch: this.election.epoch, round: r.round, attempt: r.attempt, baseDigest: this.lineage.digest.slice(), shards: [s] }, true);
+        this.device.requestAudit(
+          { epoch: this.election.epoch, round: r.round, attempt: r.attempt, baseDigest: this.lineage.digest.slice(), shards: [s] },
+          true,
+        );
         return;
       case 'accept': {
         r.audits.cases.delete(s);

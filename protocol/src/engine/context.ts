@@ -19,8 +19,10 @@ import { MAX_CHAIN_BYTES } from '../trust/certs.js';
 import { guardSettings, type GuardSettings } from './guard.js';
 
 function checkedGuard(t: GuardSettings): GuardSettings {
-  if (!(Number.isSafeInteger(t.refusalLimit) && t.refusalLimit >= 1)) throw new ValidationError('guard.refusalLimit', `must be an integer ≥ 1, got ${t.refusalLimit}`);
-  if (!(t.boundFactor >= 1 && Number.isFinite(t.boundFactor))) throw new ValidationError('guard.boundFactor', `must be a finite number ≥ 1, got ${t.boundFactor}`);
+  if (!(Number.isSafeInteger(t.refusalLimit) && t.refusalLimit >= 1))
+    throw new ValidationError('guard.refusalLimit', `must be an integer ≥ 1, got ${t.refusalLimit}`);
+  if (!(t.boundFactor >= 1 && Number.isFinite(t.boundFactor)))
+    throw new ValidationError('guard.boundFactor', `must be a finite number ≥ 1, got ${t.boundFactor}`);
   if (!(t.audit >= 0 && t.audit <= 1)) throw new ValidationError('guard.audit', `must be a probability in [0, 1], got ${t.audit}`);
   const r = t.running;
   if (!(Number.isSafeInteger(r.window) && r.window >= 1 && Number.isSafeInteger(r.warmup) && r.warmup >= 1 && r.warmup <= r.window && r.factor > 1)) {

@@ -151,7 +151,16 @@ export class Device {
     const flags = (this.resetSinceReport ? HB_RESET : 0) | (L.doneReason !== null ? HB_DONE : 0) | (this.capacity.leaf ? HB_LEAF : 0);
     this.resetSinceReport = false;
     const body = encodeHeartbeat(
-      { round: L.committed, commitEpoch: L.commitEpoch, digest: L.digest, flags, held: this.heldList(), cert: L.cert, token: this.token, upKbps: this.capacity.upKbps },
+      {
+        round: L.committed,
+        commitEpoch: L.commitEpoch,
+        digest: L.digest,
+        flags,
+        held: this.heldList(),
+        cert: L.cert,
+        token: this.token,
+        upKbps: this.capacity.upKbps,
+      },
       this.M,
     );
     this.outbox.send(to, this.outbox.message(MSG.HEARTBEAT, this.election.epoch, L.committed, 0, body));

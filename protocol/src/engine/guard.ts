@@ -138,7 +138,8 @@ const EVAL_SLACK = 1e-9;
 /** Largest bench, in leases. */
 const MAX_BENCH_DOUBLINGS = 10;
 
-export type Verdict = { readonly kind: 'ok' } | { readonly kind: 'reject'; readonly norm: number; readonly bound: number } | { readonly kind: 'clip'; readonly scale: number };
+export type Verdict =
+  { readonly kind: 'ok' } | { readonly kind: 'reject'; readonly norm: number; readonly bound: number } | { readonly kind: 'clip'; readonly scale: number };
 
 const OK: Verdict = { kind: 'ok' };
 
@@ -351,7 +352,6 @@ export class Guard {
   get clipped(): Float64Array {
     return this.scratch as Float64Array;
   }
-
 }
 
 function assertNever(x: never): never {

@@ -508,11 +508,21 @@ export interface StateHeader {
   readonly nextPhase: PhaseName | '';
 }
 
-export function encodeState(h: StateHeader, vectors: Readonly<Record<string, Float64Array | Float32Array>>, shape: ReplicaShape, cert: CommitCert | null): Uint8Array {
+export function encodeState(
+  h: StateHeader,
+  vectors: Readonly<Record<string, Float64Array | Float32Array>>,
+  shape: ReplicaShape,
+  cert: CommitCert | null,
+): Uint8Array {
   let size = 400 + h.nextPhase.length;
   for (let i = 0; i < shape.names.length; i++) size += 8 + shape.names[i].length + vectors[shape.names[i]].byteLength;
   const w = new ByteWriter(size);
-  w.varint(h.round).varint(h.commitEpoch).raw(h.digest).varint(h.iteration).u8(h.initialized ? 1 : 0).ident(h.nextPhase, true);
+  w.varint(h.round)
+    .varint(h.commitEpoch)
+    .raw(h.digest)
+    .varint(h.iteration)
+    .u8(h.initialized ? 1 : 0)
+    .ident(h.nextPhase, true);
   w.varint(shape.names.length);
   for (const name of shape.names) {
     const v = vectors[name];
@@ -531,7 +541,11 @@ export function encodeState(h: StateHeader, vectors: Readonly<Record<string, Flo
  * exactly the shape's vectors, in sorted order, with the shape's lengths, and finite values.
  * On error `out` may be partly written: decode into scratch vectors, not the live replica.
  */
-export function decodeStateInto(bytes: Uint8Array, shape: ReplicaShape, out: Record<string, Float64Array | Float32Array>): StateHeader & { readonly cert: CommitCert | null } {
+export function decodeStateInto(
+  bytes: Uint8Array,
+  shape: ReplicaShape,
+  out: Record<string, Float64Array | Float32Array>,
+): StateHeader & { readonly cert: CommitCert | null } {
   const r = new ByteReader(bytes, 'state');
   const round = r.varint('round', 0xffffffff);
   const commitEpoch = r.varint('commitEpoch', 0xffffffff);

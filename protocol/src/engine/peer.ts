@@ -132,7 +132,19 @@ import type { RunContext } from './context.js';
 import { Device } from './device.js';
 import { Election } from './election.js';
 import { Lineage } from './lineage.js';
-import { AN_GATHER, decodeAnnounce, decodeAudit, decodeCommit, decodeEquivocation, decodeOpen, decodeStateInto, decodeSuspect, ENGINE_CODEC, encodeState, MSG } from './messages.js';
+import {
+  AN_GATHER,
+  decodeAnnounce,
+  decodeAudit,
+  decodeCommit,
+  decodeEquivocation,
+  decodeOpen,
+  decodeStateInto,
+  decodeSuspect,
+  ENGINE_CODEC,
+  encodeState,
+  MSG,
+} from './messages.js';
 import type { Identity } from '../ports/identity.js';
 import { hashString } from '../rng/streams.js';
 import { Trust } from './trust.js';
@@ -314,7 +326,14 @@ export class MashaPeer implements EnginePeer {
   encodeState(): Uint8Array {
     const L = this.lineage;
     return encodeState(
-      { round: L.committed, commitEpoch: L.commitEpoch, digest: L.digest, iteration: L.replica.iteration, initialized: L.replica.initialized, nextPhase: L.nextPhase ?? '' },
+      {
+        round: L.committed,
+        commitEpoch: L.commitEpoch,
+        digest: L.digest,
+        iteration: L.replica.iteration,
+        initialized: L.replica.initialized,
+        nextPhase: L.nextPhase ?? '',
+      },
       L.replica.vectors,
       this.ctx.shape,
       L.cert,

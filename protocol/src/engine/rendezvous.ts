@@ -35,11 +35,7 @@ export function outranks(wa: number, a: string, wb: number, b: string): number {
 }
 
 /** The `k` highest-weight peers of `candidates` for `epoch`, best first. O(n·k). */
-export function topByWeight(
-  candidates: Iterable<{ readonly id: string; readonly base: number }>,
-  epoch: number,
-  k: number,
-): string[] {
+export function topByWeight(candidates: Iterable<{ readonly id: string; readonly base: number }>, epoch: number, k: number): string[] {
   const ids: string[] = [];
   const ws: number[] = [];
   for (const c of candidates) {

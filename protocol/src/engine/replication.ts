@@ -146,7 +146,9 @@ export class Replication {
     if (!L.extendedBy(msg.round, body.parentDigest) || body.phase !== L.expectedPhase() || body.iteration !== L.replica.iteration) return false;
     const info = this.method.phase(body.phase);
     const payload = body.payload === null ? null : info.downlink.decode(body.payload, this.ctx.dim);
-    L.apply(msg.round, msg.epoch, body.phase, { payload, flags: body.flags, included: body.included }, () => this.device.adoptPending(msg.round, body.included));
+    L.apply(msg.round, msg.epoch, body.phase, { payload, flags: body.flags, included: body.included }, () =>
+      this.device.adoptPending(msg.round, body.included),
+    );
     if (payload !== null) info.downlink.release?.(payload);
     if (!digestEquals(L.digest, body.digest)) throw new Error(`restoring round ${msg.round}: the logged commit does not reproduce its digest`);
     L.logCommit(msg);

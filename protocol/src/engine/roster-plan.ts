@@ -21,7 +21,10 @@ export function nextRoster(ctx: RunContext, table: Membership, agg: Pick<AggStat
   if (agg.roster !== null && sameMembers(agg.roster, { members, stripes })) return null;
   // The layout's cost model (layout.ts), in ppm of one copy's upload time S/u at the median rate.
   const bc = ctx.broadcast;
-  const rates = members.filter((m) => m.upKbps > 0).map((m) => m.upKbps).sort((a, b) => a - b);
+  const rates = members
+    .filter((m) => m.upKbps > 0)
+    .map((m) => m.upKbps)
+    .sort((a, b) => a - b);
   const upKbps = rates.length > 0 ? rates[rates.length >> 1] : bc.defaultUpKbps;
   const S = Math.max(1, agg.largestBody);
   const copyMs = S / (upKbps / 8); // kbit/s = 1/8 byte per ms

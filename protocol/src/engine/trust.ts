@@ -17,13 +17,7 @@
  *   certifies anyone) and, if it is the current aggregator, moves on to the next epoch at once.
  */
 import type { Identity } from '../ports/identity.js';
-import {
-  bodyHash,
-  type CommitCert,
-  commitStatement,
-  EpochBook,
-  parseCommitStatement,
-} from '../trust/certs.js';
+import { bodyHash, type CommitCert, commitStatement, EpochBook, parseCommitStatement } from '../trust/certs.js';
 import type { RunContext } from './context.js';
 import { digestEquals } from './digest.js';
 import { type DecodedCommit, decodeCommit, encodeEquivocation, MSG } from './messages.js';
@@ -101,7 +95,14 @@ export class Trust {
     // A body re-sent under another header (the simulator shares body objects) is checked afresh.
     if (v !== undefined && (v.epoch !== msg.epoch || v.round !== msg.round || v.runId !== this.ctx.runId)) v = undefined;
     if (v === undefined) {
-      const statement = commitStatement(this.ctx.runId, msg.epoch, msg.round, body.parentDigest, body.digest, bodyHash(msg.body.subarray(0, body.signedLength)));
+      const statement = commitStatement(
+        this.ctx.runId,
+        msg.epoch,
+        msg.round,
+        body.parentDigest,
+        body.digest,
+        bodyHash(msg.body.subarray(0, body.signedLength)),
+      );
       const candidates = msg.kind === MSG.COMMIT ? [msg.sender] : this.book.claimants(msg.epoch);
       for (const c of candidates.slice(0, 8)) {
         if (this.identity.verify(c, statement, body.sig)) {
@@ -137,7 +138,8 @@ export class Trust {
     const v = VERIFIED.get(msg.body);
     if (v?.seen !== undefined && v.seen.epoch === msg.epoch) return v.seen.cert;
     // Callers verified it first (so it is cached); recomputed otherwise.
-    const statement = v?.statement ?? commitStatement(this.ctx.runId, msg.epoch, msg.round, body.parentDigest, body.digest, bodyHash(msg.body.subarray(0, body.signedLength)));
+    const statement =
+      v?.statement ?? commitStatement(this.ctx.runId, msg.epoch, msg.round, body.parentDigest, body.digest, bodyHash(msg.body.subarray(0, body.signedLength)));
     return { statement, signer: v?.signer ?? msg.sender, sig: body.sig };
   }
 

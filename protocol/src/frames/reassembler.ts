@@ -160,7 +160,10 @@ export class Reassembler {
     this.maxPartialsPerSender = limit(limits.maxPartialsPerSender, 8, 'maxPartialsPerSender');
     this.maxPartials = limit(limits.maxPartials, 4096, 'maxPartials');
     this.maxBufferedBytes = limit(limits.maxBufferedBytes, 256 * 1024 * 1024, 'maxBufferedBytes');
-    this.maxBytesPerSender = Math.min(this.maxBufferedBytes, limit(limits.maxBytesPerSender, Math.max(1, Math.floor(this.maxBufferedBytes / 4)), 'maxBytesPerSender'));
+    this.maxBytesPerSender = Math.min(
+      this.maxBufferedBytes,
+      limit(limits.maxBytesPerSender, Math.max(1, Math.floor(this.maxBufferedBytes / 4)), 'maxBytesPerSender'),
+    );
     const age = limits.maxAgeMs ?? 60_000;
     if (typeof age !== 'number' || !(age >= 0)) throw new FrameError('bad-options', `maxAgeMs must be ≥ 0, got ${String(age)}`);
     this.maxAge = age;
@@ -315,13 +318,7 @@ export class Reassembler {
 
   private addChunk(p: PartialMessage, frame: Frame, now: number): EngineMessage | null {
     const h = p.first;
-    if (
-      frame.totalLength !== h.totalLength ||
-      frame.stride !== h.stride ||
-      frame.codec !== h.codec ||
-      frame.count !== h.count ||
-      frame.digest !== h.digest
-    ) {
+    if (frame.totalLength !== h.totalLength || frame.stride !== h.stride || frame.codec !== h.codec || frame.count !== h.count || frame.digest !== h.digest) {
       this.drop(p);
       this.refuse(
         'conflict',
@@ -331,7 +328,12 @@ export class Reassembler {
     }
     const i = frame.index;
     const offset = i * h.stride;
-    const held = p.body !== null ? (p.have![i] === 1 ? { bytes: p.body.subarray(offset, offset + frame.payload.length), crc: getU32(p.crcs!, 4 * i) } : undefined) : p.chunks!.get(i);
+    const held =
+      p.body !== null
+        ? p.have![i] === 1
+          ? { bytes: p.body.subarray(offset, offset + frame.payload.length), crc: getU32(p.crcs!, 4 * i) }
+          : undefined
+        : p.chunks!.get(i);
     if (held !== undefined) {
       if (held.crc === frame.payloadCrc && sameBytes(held.bytes, frame.payload)) {
         this.nDuplicates++;
@@ -343,7 +345,8 @@ export class Reassembler {
     // Charge the chunk (or, at the half-way mark, the body buffer it moves into) before keeping it.
     const n = frame.payload.length;
     const allocate = p.body === null && 2 * (p.receivedBytes + n) >= h.totalLength;
-    const newCost = (allocate ? h.totalLength : p.body !== null ? p.cost - CHUNK_OVERHEAD_BYTES * p.received : p.receivedBytes + n) + CHUNK_OVERHEAD_BYTES * (p.received + 1);
+    const newCost =
+      (allocate ? h.totalLength : p.body !== null ? p.cost - CHUNK_OVERHEAD_BYTES * p.received : p.receivedBytes + n) + CHUNK_OVERHEAD_BYTES * (p.received + 1);
     this.makeRoom(p, newCost - p.cost, now);
     this.charge(p, newCost - p.cost);
     if (allocate) {
@@ -479,4 +482,3 @@ export class Reassembler {
     throw new FrameError(code, message);
   }
 }
-

@@ -16,6 +16,17 @@ export type FramePath = 'direct' | 'broadcast';
  * anchor, not on either path).
  */
 export const KINDS_BY_PATH: Readonly<Record<FramePath, ReadonlySet<number>>> = {
-  direct: new Set([MSG.HEARTBEAT, MSG.UPLINK, MSG.STATE_REQUEST, MSG.STATE, MSG.REPLAY, MSG.AUDIT, MSG.ROSTER, TREE_KIND.ANCHOR, TREE_KIND.PULL, TREE_KIND.HOLD]),
+  direct: new Set([
+    MSG.HEARTBEAT,
+    MSG.UPLINK,
+    MSG.STATE_REQUEST,
+    MSG.STATE,
+    MSG.REPLAY,
+    MSG.AUDIT,
+    MSG.ROSTER,
+    TREE_KIND.ANCHOR,
+    TREE_KIND.PULL,
+    TREE_KIND.HOLD,
+  ]),
   broadcast: new Set([MSG.ANNOUNCE, MSG.OPEN, MSG.COMMIT, MSG.SUSPECT, MSG.EQUIVOCATION, MSG.ROSTER, TREE_KIND.ANCHOR]),
 };

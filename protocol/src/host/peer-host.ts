@@ -554,15 +554,15 @@ export class PeerHost {
       case 'commit':
         if (this.wants.has('commit'))
           this.record({
-          ev: 'commit',
-          peer: this.id,
-          epoch: a.epoch,
-          round: a.round,
-          iteration: a.iteration,
-          phase: a.phase,
-          included: a.included.length,
-          digest: a.digest,
-        });
+            ev: 'commit',
+            peer: this.id,
+            epoch: a.epoch,
+            round: a.round,
+            iteration: a.iteration,
+            phase: a.phase,
+            included: a.included.length,
+            digest: a.digest,
+          });
         break;
       case 'election':
         if (this.wants.has('election')) this.record({ ev: 'election', peer: this.id, epoch: a.epoch, aggregator: a.aggregator });
@@ -578,7 +578,15 @@ export class PeerHost {
           this.doneReason = a.reason;
           const e = this.engine;
           if (this.wants.has('done')) {
-            this.record({ ev: 'done', peer: this.id, reason: a.reason, round: e.committedRound, iteration: e.replica.iteration, digest: e.digestHex, relDist: e.relDist() });
+            this.record({
+              ev: 'done',
+              peer: this.id,
+              reason: a.reason,
+              round: e.committedRound,
+              iteration: e.replica.iteration,
+              digest: e.digestHex,
+              relDist: e.relDist(),
+            });
           }
           if (this.statusIntervalMs > 0) this.publishStatus();
           this.resolveDone(a.reason);
@@ -636,7 +644,11 @@ export class PeerHost {
   private frames(message: EngineMessage): { frames: Uint8Array[]; meta: OutgoingMeta } {
     const messageId = this.nextMessageId;
     this.nextMessageId = (this.nextMessageId + 1) >>> 0;
-    const frames = encodeFrames(message, { messageId, ...(this.frameBytes !== undefined ? { frameSize: this.frameBytes } : {}), ...(this.alloc ? { alloc: this.alloc } : {}) });
+    const frames = encodeFrames(message, {
+      messageId,
+      ...(this.frameBytes !== undefined ? { frameSize: this.frameBytes } : {}),
+      ...(this.alloc ? { alloc: this.alloc } : {}),
+    });
     let bytes = 0;
     for (const f of frames) bytes += f.byteLength;
     this.bump(counterName('sent-', message.kind));

@@ -38,7 +38,8 @@ export function evaluateRequest(problem: Problem, request: EvaluationRequest): n
 function float64Evaluations(evaluations: readonly Evaluation<Vec>[]): readonly Evaluation[] {
   for (let k = 0; k < evaluations.length; k++) {
     const e = evaluations[k];
-    if (!(e.point instanceof Float64Array && e.value instanceof Float64Array)) throw new ValidationError('evaluation', 'a synthetic problem evaluates float64 vectors only');
+    if (!(e.point instanceof Float64Array && e.value instanceof Float64Array))
+      throw new ValidationError('evaluation', 'a synthetic problem evaluates float64 vectors only');
   }
   return evaluations as readonly Evaluation[];
 }

@@ -75,4 +75,17 @@ export const TREE_MILESTONES: readonly TreeMilestone[] = ['originated', 'anchor'
 
 export type RecordKind = HostRecord['ev'];
 
-export const RECORD_KINDS: readonly RecordKind[] = ['start', 'receive', 'commit', 'election', 'metric', 'done', 'reject', 'held', 'state', 'timer', 'error', 'tree'];
+export const RECORD_KINDS: readonly RecordKind[] = [
+  'start',
+  'receive',
+  'commit',
+  'election',
+  'metric',
+  'done',
+  'reject',
+  'held',
+  'state',
+  'timer',
+  'error',
+  'tree',
+];

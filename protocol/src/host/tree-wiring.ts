@@ -90,7 +90,18 @@ export function createTreeRelay(host: TreeHost, hash: (frame: Uint8Array) => Uin
       inbound: (kind, epoch, round) => host.dispatch({ type: 'inbound', kind, epoch, round }),
       milestone: (what, b, stripe) => {
         if (host.wants.has('tree')) {
-          host.record({ ev: 'tree', peer: host.id, what, origin: b.origin, kind: b.kind, epoch: b.epoch, round: b.round, have: b.have, frames: b.count, stripe });
+          host.record({
+            ev: 'tree',
+            peer: host.id,
+            what,
+            origin: b.origin,
+            kind: b.kind,
+            epoch: b.epoch,
+            round: b.round,
+            have: b.have,
+            frames: b.count,
+            stripe,
+          });
         }
       },
       wakeAt: (t) => host.wakeAt(t),

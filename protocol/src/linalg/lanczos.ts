@@ -14,12 +14,7 @@ export interface LanczosOptions {
 }
 
 /** λ_max of the symmetric d×d operator `apply` (x ↦ out = A x), started from a seeded random vector. */
-export function lanczosLargestEigenvalue(
-  apply: (x: Float64Array, out: Float64Array) => void,
-  d: number,
-  rng: Rng,
-  options: LanczosOptions = {},
-): number {
+export function lanczosLargestEigenvalue(apply: (x: Float64Array, out: Float64Array) => void, d: number, rng: Rng, options: LanczosOptions = {}): number {
   if (d === 0) return 0;
   const m = Math.min(d, options.maxSteps ?? 80);
   const tol = options.tol ?? 1e-12;

@@ -89,7 +89,14 @@ export function estimateBuild(manifest: Manifest, readFile?: (path: string) => s
   const p = manifest.problem;
   switch (p.kind) {
     case 'bilinear':
-      return dense('bilinear game', p.d, p.M, p.samples > 1 ? p.samples : 0, 'problem', `d = ${p.d}, M = ${p.M}${p.samples > 1 ? `, ${p.samples} samples` : ''}`);
+      return dense(
+        'bilinear game',
+        p.d,
+        p.M,
+        p.samples > 1 ? p.samples : 0,
+        'problem',
+        `d = ${p.d}, M = ${p.M}${p.samples > 1 ? `, ${p.samples} samples` : ''}`,
+      );
     case 'quadratic':
       return banded(p.d, p.n, 'problem', `d = ${p.d}, n = ${p.n}`);
     case 'inline':
@@ -101,15 +108,26 @@ export function estimateBuild(manifest: Manifest, readFile?: (path: string) => s
       } catch {
         return null;
       }
-    }    case 'model': {
+    }
+    case 'model': {
       const params = albertLayout(p.task.model).size;
-      return { bytes: params * MODEL_BYTES_PER_PARAM, seconds: 1 + params * MODEL_SECONDS_PER_PARAM, what: `model (tiny ALBERT, ${params} parameters)`, field: 'problem.task.model' };
+      return {
+        bytes: params * MODEL_BYTES_PER_PARAM,
+        seconds: 1 + params * MODEL_SECONDS_PER_PARAM,
+        what: `model (tiny ALBERT, ${params} parameters)`,
+        field: 'problem.task.model',
+      };
     }
     case 'softmax': {
       // The generated samples (float64 features) of every shard and the test split, and the parameters.
       const samples = p.shards * p.perShard + p.test;
       const values = samples * (p.features + 1) + p.classes * (p.features + 1);
-      return { bytes: 8 * values + 4096, seconds: (values * BANDED_NS_PER_UNIT) / 1e9, what: `softmax model, ${p.shards} shards of ${p.perShard} samples, ${p.features} features`, field: 'problem' };
+      return {
+        bytes: 8 * values + 4096,
+        seconds: (values * BANDED_NS_PER_UNIT) / 1e9,
+        what: `softmax model, ${p.shards} shards of ${p.perShard} samples, ${p.features} features`,
+        field: 'problem',
+      };
     }
   }
 }

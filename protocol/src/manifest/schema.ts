@@ -310,7 +310,8 @@ export function parseManifest(value: unknown): Manifest {
     checkModelRun(m);
     return m;
   }
-  if (m.method.optimizer !== undefined) throw new ValidationError('method.optimizer', 'an optimizer applies to model runs only (problem.kind model or softmax)');
+  if (m.method.optimizer !== undefined)
+    throw new ValidationError('method.optimizer', 'an optimizer applies to model runs only (problem.kind model or softmax)');
   checkSpec('compressors.device', () => parseCompressor(m.compressors.device));
   checkSpec('compressors.server', () => parseCompressor(m.compressors.server));
   checkSpec('method.prox', () => parseProx(m.method.prox));
@@ -324,8 +325,10 @@ export function isModelProblem(p: ProblemSpec): p is Extract<ProblemSpec, { kind
 
 /** The cross-field rules of a model run. */
 function checkModelRun(m: Manifest): void {
-  if (m.method.name !== 'masha1' && m.method.name !== 'masha2') throw new ValidationError('method.name', `model runs use masha1 or masha2, got '${m.method.name}'`);
-  if (m.method.optimizer === undefined && m.method.gamma === 'theory') throw new ValidationError('method.gamma', 'a model run without an optimizer needs a numeric stepsize γ');
+  if (m.method.name !== 'masha1' && m.method.name !== 'masha2')
+    throw new ValidationError('method.name', `model runs use masha1 or masha2, got '${m.method.name}'`);
+  if (m.method.optimizer === undefined && m.method.gamma === 'theory')
+    throw new ValidationError('method.gamma', 'a model run without an optimizer needs a numeric stepsize γ');
   if (m.method.prox !== 'identity') throw new ValidationError('method.prox', 'model runs are unconstrained (prox identity)');
   checkSpec('compressors.device', () => parseTensorRule(m.compressors.device));
   checkSpec('compressors.server', () => parseTensorRule(m.compressors.server));

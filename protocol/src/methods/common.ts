@@ -58,7 +58,10 @@ export function validateCommon(name: string, config: MethodConfig): void {
 /** Builds the shared and private compression contexts of one run. */
 export class Contexts {
   readonly streams: Streams;
-  constructor(seed: number, readonly devices: number) {
+  constructor(
+    seed: number,
+    readonly devices: number,
+  ) {
     this.streams = new Streams(seed);
   }
   shared(round: number, purpose: string, device: number): SharedContext {
@@ -91,15 +94,7 @@ export class Contexts {
  * this is sound for compressed differences). Callers add the terms in ascending shard order, so
  * that the sum is the same bits whoever aggregates and in whatever order the uplinks arrived.
  */
-export function accumulateUplink(
-  ctx: Contexts,
-  codec: Compressor,
-  round: number,
-  phase: PhaseName,
-  shard: number,
-  payload: Payload,
-  out: Float64Array,
-): void {
+export function accumulateUplink(ctx: Contexts, codec: Compressor, round: number, phase: PhaseName, shard: number, payload: Payload, out: Float64Array): void {
   const M = ctx.devices;
   if (!Number.isSafeInteger(shard) || shard < 0 || shard >= M) throw new ValidationError('shard', `uplink from unknown shard ${shard}`);
   if (payload.d !== out.length) throw new ValidationError('payload.d', `shard ${shard}: payload dimension ${payload.d}, expected ${out.length}`);
@@ -111,7 +106,13 @@ export function accumulateUplink(
  * in ascending shard order and returns the included shards. For single-process drivers (the
  * reference runner, tests); the engine streams uplinks into its own sum as they arrive.
  */
-export function sumUplinks<V extends Float64Array | Float32Array>(method: MethodInstance<V>, replica: ReplicaState<V>, phase: PhaseName, uplinks: readonly ShardUplink[], out: Float64Array): UplinkSum {
+export function sumUplinks<V extends Float64Array | Float32Array>(
+  method: MethodInstance<V>,
+  replica: ReplicaState<V>,
+  phase: PhaseName,
+  uplinks: readonly ShardUplink[],
+  out: Float64Array,
+): UplinkSum {
   out.fill(0);
   const sorted = [...uplinks].sort((a, b) => a.shard - b.shard);
   for (let i = 1; i < sorted.length; i++) {

@@ -23,7 +23,11 @@ import type {
   ServerState,
   ShardState,
   UplinkSum,
-  UplinkResult, UplinkShape, Evaluation, ShardWork } from './types.js';
+  UplinkResult,
+  UplinkShape,
+  Evaluation,
+  ShardWork,
+} from './types.js';
 import { norm } from '../vec/kernels.js';
 import { oneEvaluationWork } from './evaluate.js';
 import {

@@ -27,7 +27,10 @@ export class Masha1 extends MashaBase {
 
   constructor(config: MethodConfig) {
     super('masha1', config);
-    for (const [field, c] of [['device', this.device], ['server', this.server]] as const) {
+    for (const [field, c] of [
+      ['device', this.device],
+      ['server', this.server],
+    ] as const) {
       if (c.kind !== 'unbiased') {
         throw new ValidationError(field, `masha1 needs unbiased compressors, '${c.spec}' is ${c.kind} (use masha2 for contractive ones)`);
       }

@@ -33,16 +33,7 @@
 import type { Compressor, Payload } from '../compress/types.js';
 import { ValidationError } from '../errors.js';
 import { SERVER, type Streams } from '../rng/streams.js';
-import {
-  accumulateUplink,
-  Contexts,
-  expectAll,
-  FULL,
-  phaseInfo,
-  PURPOSE,
-  receive,
-  unknownPhase,
-} from '../methods/common.js';
+import { accumulateUplink, Contexts, expectAll, FULL, phaseInfo, PURPOSE, receive, unknownPhase } from '../methods/common.js';
 import type {
   AggregateOptions,
   Downlink,
@@ -125,7 +116,10 @@ export class ModelMethod implements MethodInstance<F32> {
     if (!(gamma > 0 && Number.isFinite(gamma))) throw new ValidationError('gamma', `must be finite and > 0, got ${gamma}`);
     if (!(tau >= 0 && tau < 1)) throw new ValidationError('tau', `τ must be in [0, 1), got ${tau}`);
     const server = config.server ?? FULL;
-    for (const [field, c] of [['compressors.device', device], ['compressors.server', server]] as const) {
+    for (const [field, c] of [
+      ['compressors.device', device],
+      ['compressors.server', server],
+    ] as const) {
       if (variant === 'masha1' && c.kind !== 'unbiased') {
         throw new ValidationError(field, `masha1 needs an unbiased compressor, '${c.spec}' is ${c.kind} (use masha2: error feedback)`);
       }

@@ -75,8 +75,10 @@ export class ModelOperator {
 
   /** Builds the training graph and its session (once). `train` is the whole training split or any superset of the shards used. */
   static async create(rt: OrtRuntime, task: ModelTask, train: TokenSet, clock: () => number = () => 0): Promise<ModelOperator> {
-    if (train.vocabSize > task.model.vocabSize) throw new ValidationError('task.model.vocabSize', `the data uses ${train.vocabSize} token ids, the model has ${task.model.vocabSize}`);
-    if (task.objective === 'classify' && train.classes > task.model.classes) throw new ValidationError('task.model.classes', `the data has ${train.classes} classes, the model ${task.model.classes}`);
+    if (train.vocabSize > task.model.vocabSize)
+      throw new ValidationError('task.model.vocabSize', `the data uses ${train.vocabSize} token ids, the model has ${task.model.vocabSize}`);
+    if (task.objective === 'classify' && train.classes > task.model.classes)
+      throw new ValidationError('task.model.classes', `the data has ${train.classes} classes, the model ${task.model.classes}`);
     shardRange(train.count, task.shards, 0);
     const sess = await AlbertSession.create(rt, task.model, task.objective, 'train', task.batch, clock);
     return new ModelOperator(task, train, sess, clock);

@@ -50,10 +50,7 @@ export interface ChartOptions {
 }
 
 /** d3's category10 palette. */
-export const PALETTE: readonly string[] = [
-  '#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd',
-  '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf',
-];
+export const PALETTE: readonly string[] = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
 
 const MARGIN = { top: 34, right: 18, bottom: 48, left: 72 } as const;
 const FONT = 'Helvetica, Arial, sans-serif';
@@ -85,12 +82,7 @@ function dataExtent(panel: Panel, axis: 'x' | 'y', scale: AxisScale): [number, n
   return lo <= hi ? [lo, hi] : null;
 }
 
-function makeScale(
-  kind: AxisScale,
-  domain: readonly [number, number] | undefined,
-  extent: [number, number] | null,
-  range: [number, number],
-): Scale {
+function makeScale(kind: AxisScale, domain: readonly [number, number] | undefined, extent: [number, number] | null, range: [number, number]): Scale {
   if (kind === 'log') {
     let [lo, hi] = domain ?? extent ?? [1e-3, 1];
     if (!(lo > 0)) lo = hi > 0 ? hi / 1000 : 1e-3;

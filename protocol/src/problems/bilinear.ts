@@ -47,15 +47,7 @@ export interface BilinearData {
 }
 
 /** y ← bilinear operator of (A, a, b, λ) at z; `out` must not alias z. One pass over A. */
-function applyBilinear(
-  A: Float64Array,
-  a: Float64Array,
-  b: Float64Array,
-  lambda: number,
-  d: number,
-  z: Float64Array,
-  out: Float64Array,
-): void {
+function applyBilinear(A: Float64Array, a: Float64Array, b: Float64Array, lambda: number, d: number, z: Float64Array, out: Float64Array): void {
   for (let j = 0; j < d; j++) out[d + j] = lambda * z[d + j] - b[j];
   for (let i = 0; i < d; i++) {
     const row = i * d;

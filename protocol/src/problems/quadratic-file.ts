@@ -62,7 +62,8 @@ export function quadraticFromJson(value: unknown): QuadraticProblem {
   const obj = value as Record<string, unknown>;
   const hasA = obj.A !== undefined;
   const hasBands = obj.bands !== undefined;
-  if (hasA === hasBands) throw new ValidationError(hasA ? 'bands' : 'A', 'give exactly one of "A" (dense [n][d][d]) and "bands" ({diag: [n][d], off: [n][d-1]})');
+  if (hasA === hasBands)
+    throw new ValidationError(hasA ? 'bands' : 'A', 'give exactly one of "A" (dense [n][d][d]) and "bands" ({diag: [n][d], off: [n][d-1]})');
   if (hasA) {
     if (d > QUADRATIC_FILE_LIMITS.maxDenseD) throw new ValidationError('d', `dense matrices need d ≤ ${QUADRATIC_FILE_LIMITS.maxDenseD}, got ${d}`);
     if (n * d * d > QUADRATIC_FILE_LIMITS.maxEntries) {
@@ -74,9 +75,7 @@ export function quadraticFromJson(value: unknown): QuadraticProblem {
   const vec = z.array(z.number()).length(d);
   const body = z.object({
     A: hasA ? z.array(z.array(vec).length(d)).length(n) : z.undefined().optional(),
-    bands: hasBands
-      ? z.object({ diag: z.array(vec).length(n), off: z.array(z.array(z.number()).length(d - 1)).length(n) })
-      : z.undefined().optional(),
+    bands: hasBands ? z.object({ diag: z.array(vec).length(n), off: z.array(z.array(z.number()).length(d - 1)).length(n) }) : z.undefined().optional(),
     b: z.array(vec).length(n),
     x0: vec.optional(),
   });

@@ -354,13 +354,15 @@ function symmetricExtremes(a: Float64Array, d: number, salt: number): { min: num
     const ev = jacobiEigenvalues(a, d);
     return { min: ev[0], max: ev[d - 1] };
   }
-  const apply = (sign: number) => (v: Float64Array, out: Float64Array): void => {
-    for (let i = 0; i < d; i++) {
-      let t = 0;
-      for (let j = 0; j < d; j++) t += a[i * d + j] * v[j];
-      out[i] = sign * t;
-    }
-  };
+  const apply =
+    (sign: number) =>
+    (v: Float64Array, out: Float64Array): void => {
+      for (let i = 0; i < d; i++) {
+        let t = 0;
+        for (let j = 0; j < d; j++) t += a[i * d + j] * v[j];
+        out[i] = sign * t;
+      }
+    };
   const max = lanczosLargestEigenvalue(apply(1), d, keyedRng(0, 1, 'quadratic/lanczos', salt), { maxSteps: Math.min(d, 300) });
   const min = -lanczosLargestEigenvalue(apply(-1), d, keyedRng(0, 2, 'quadratic/lanczos', salt), { maxSteps: Math.min(d, 300) });
   return { min, max };

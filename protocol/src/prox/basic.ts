@@ -44,7 +44,10 @@ export class BallProx implements Prox {
 export class BoxProx implements Prox {
   readonly spec: string;
   readonly strongConvexity = 0;
-  constructor(readonly lo: number, readonly hi: number) {
+  constructor(
+    readonly lo: number,
+    readonly hi: number,
+  ) {
     if (!(Number.isFinite(lo) && Number.isFinite(hi) && lo <= hi)) throw new ValidationError('lo', `box needs finite lo ≤ hi, got [${lo}, ${hi}]`);
     this.spec = `box:lo=${lo},hi=${hi}`;
   }

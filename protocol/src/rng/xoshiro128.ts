@@ -63,7 +63,7 @@ export class Rng {
       const mask = 2 ** Math.ceil(Math.log2(n)) - 1;
       for (;;) {
         const v = mask >= 4294967295 ? this.nextU32() : this.nextU32() & mask;
-        if ((v >>> 0) < n) return v >>> 0;
+        if (v >>> 0 < n) return v >>> 0;
       }
     }
     // Lemire's method; x·n < 2^53 here, so float arithmetic is exact.

@@ -57,9 +57,7 @@ export class AnnounceError extends MashaError {
 const envelopeSchema = z.strictObject({
   v: z.literal(ANNOUNCE_VERSION),
   manifest: z.unknown(),
-  files: z
-    .record(z.string().min(1).max(4096), z.string())
-    .refine((r) => Object.keys(r).length <= MAX_FILES, `at most ${MAX_FILES} files`),
+  files: z.record(z.string().min(1).max(4096), z.string()).refine((r) => Object.keys(r).length <= MAX_FILES, `at most ${MAX_FILES} files`),
   state: z.enum(['open', 'finished']),
   /** Launcher's wall clock (ms since the epoch) when the run was first published. */
   startedAt: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
@@ -73,8 +71,14 @@ const envelopeSchema = z.strictObject({
     .optional(),
   seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   expiresAt: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
-  anchor: z.base64().max(32 * 1024).optional(),
-  sig: z.string().regex(/^[0-9a-f]{128}$/).optional(),
+  anchor: z
+    .base64()
+    .max(32 * 1024)
+    .optional(),
+  sig: z
+    .string()
+    .regex(/^[0-9a-f]{128}$/)
+    .optional(),
   /** A resumed run: where it continues (the launcher's checkpoint) and who serves that state. */
   resume: z
     .strictObject({
@@ -162,7 +166,6 @@ export interface AnnounceSigner {
   readonly anchor?: () => Uint8Array | null;
 }
 
-
 /**
  * For a manifest naming a problem file: the file's text (read by the caller) keyed by the path the
  * manifest uses, and the manifest with the file's SHA-256 pinned (so volunteers can check it).
@@ -206,13 +209,13 @@ export function encodeAnnouncement(
   }
   const body = utf8Encode(JSON.stringify(envelope));
   if (body.length > MAX_ANNOUNCE_BYTES) {
-    throw new AnnounceError('too-large', `the run announcement is ${body.length} bytes (limit ${MAX_ANNOUNCE_BYTES}): use a generated problem or a smaller problem file`);
+    throw new AnnounceError(
+      'too-large',
+      `the run announcement is ${body.length} bytes (limit ${MAX_ANNOUNCE_BYTES}): use a generated problem or a smaller problem file`,
+    );
   }
   const runId = runIdOf(a.manifest);
-  return encodeFrames(
-    { kind: ANNOUNCE_KIND, runId, epoch: 0, round: 0, phase: 0, sender, codec: JSON_CODEC, body },
-    { frameSize, messageId: messageId >>> 0 },
-  );
+  return encodeFrames({ kind: ANNOUNCE_KIND, runId, epoch: 0, round: 0, phase: 0, sender, codec: JSON_CODEC, body }, { frameSize, messageId: messageId >>> 0 });
 }
 
 /** Reassembles and validates announcements from raw frames. */
@@ -307,7 +310,8 @@ export function decodeAnnouncementBody(runId: string, sender: string, body: Uint
   const d = r.data;
   let signed = false;
   if (manifest.launcher !== undefined) {
-    if (d.sig === undefined || d.seq === undefined || d.expiresAt === undefined) throw new AnnounceError('unsigned', `run ${runId} names its launcher's key but the announcement is not signed`);
+    if (d.sig === undefined || d.seq === undefined || d.expiresAt === undefined)
+      throw new AnnounceError('unsigned', `run ${runId} names its launcher's key but the announcement is not signed`);
     const { sig, ...rest } = json as Record<string, unknown>;
     if (!ed25519Verify(unhex(manifest.launcher), announceSigningBytes(runId, rest), unhex(sig as string))) {
       throw new AnnounceError('bad-signature', `the announcement of run ${runId} is not signed by its launcher's key`);

@@ -79,7 +79,16 @@ export function encodeCheckpoint(cp: Checkpoint): Uint8Array {
     commit:
       m === null
         ? null
-        : { kind: m.kind, epoch: m.epoch, round: m.round, phase: m.phase, sender: m.sender, codec: m.codec, bodyBytes: m.body.length, auth: { ...cp.lastCommit!.auth } },
+        : {
+            kind: m.kind,
+            epoch: m.epoch,
+            round: m.round,
+            phase: m.phase,
+            sender: m.sender,
+            codec: m.codec,
+            bodyBytes: m.body.length,
+            auth: { ...cp.lastCommit!.auth },
+          },
   };
   const h = utf8Encode(JSON.stringify(header));
   const body = m?.body ?? new Uint8Array(0);
@@ -115,7 +124,13 @@ export function decodeCheckpoint(bytes: Uint8Array, runId: string): Checkpoint {
   } catch (e) {
     throw new CheckpointError(`checkpoint header is not JSON: ${(e as Error).message}`);
   }
-  if (!isRecord(header) || typeof header.runId !== 'string' || typeof header.epoch !== 'number' || typeof header.stateBytes !== 'number' || typeof header.savedAt !== 'number') {
+  if (
+    !isRecord(header) ||
+    typeof header.runId !== 'string' ||
+    typeof header.epoch !== 'number' ||
+    typeof header.stateBytes !== 'number' ||
+    typeof header.savedAt !== 'number'
+  ) {
     throw new CheckpointError('checkpoint header lacks runId, epoch, savedAt or stateBytes');
   }
   if (header.runId !== runId) throw new CheckpointError(`checkpoint of run ${header.runId}, not of run ${runId}`);
@@ -125,7 +140,8 @@ export function decodeCheckpoint(bytes: Uint8Array, runId: string): Checkpoint {
   let lastCommit: StoredCommit | null = null;
   const c = header.commit;
   if (c !== null && c !== undefined) {
-    if (!isRecord(c) || typeof c.bodyBytes !== 'number' || commitAt + c.bodyBytes !== n || typeof c.sender !== 'string') throw new CheckpointError('checkpoint commit record out of range');
+    if (!isRecord(c) || typeof c.bodyBytes !== 'number' || commitAt + c.bodyBytes !== n || typeof c.sender !== 'string')
+      throw new CheckpointError('checkpoint commit record out of range');
     const auth: Record<string, string> = {};
     if (isRecord(c.auth)) for (const [k, v] of Object.entries(c.auth)) if (typeof v === 'string') auth[k] = v;
     lastCommit = {

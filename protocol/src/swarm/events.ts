@@ -66,7 +66,18 @@ const hostLines = [
 
 /** The simulator's network and churn events. */
 const simLines = [
-  z.strictObject({ ...base, ev: z.enum(['send', 'relay']), peer, to: peer, kind: count, epoch: count, round: count, phase: count, frames: count, bytes: count }),
+  z.strictObject({
+    ...base,
+    ev: z.enum(['send', 'relay']),
+    peer,
+    to: peer,
+    kind: count,
+    epoch: count,
+    round: count,
+    phase: count,
+    frames: count,
+    bytes: count,
+  }),
   z.strictObject({
     ...base,
     ev: z.literal('broadcast'),
@@ -136,7 +147,7 @@ export function parseEventLine(line: string): EventLine {
   } catch (e) {
     throw new EventLineError(`not JSON: ${(e as Error).message}`);
   }
-  const ev = typeof json === 'object' && json !== null && 'ev' in json ? (json).ev : undefined;
+  const ev = typeof json === 'object' && json !== null && 'ev' in json ? json.ev : undefined;
   const schema = typeof ev === 'string' ? BY_EV.get(ev) : undefined;
   if (schema === undefined) throw new EventLineError(`unknown event ${JSON.stringify(ev ?? null)} (known: ${[...BY_EV.keys()].sort().join(', ')})`);
   const r = schema.safeParse(json);

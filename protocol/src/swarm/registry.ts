@@ -30,9 +30,7 @@ const recordSchema = z.strictObject({
   startedAt: count,
   /** How long ago the relay last heard the announcement (ms, by the relay's clock). */
   lastSeenMsAgo: count,
-  outcome: z
-    .strictObject({ stop: z.enum(STOP_REASONS), reached: z.boolean().nullable(), iterations: count, committedRounds: count })
-    .nullable(),
+  outcome: z.strictObject({ stop: z.enum(STOP_REASONS), reached: z.boolean().nullable(), iterations: count, committedRounds: count }).nullable(),
 });
 
 const documentSchema = z.strictObject({

@@ -27,7 +27,11 @@ export class StatusError extends MashaError {
 
 const count = () => z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const hex = (n: number) => z.string().regex(new RegExp(`^[0-9a-f]{${n}}$`));
-const peerId = z.string().min(1).max(128).regex(/^[\x21-\x7e]+$/);
+const peerId = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[\x21-\x7e]+$/);
 
 const bytesSchema = z.strictObject({
   /** Frame bytes this peer sent on direct streams (uplinks, heartbeats, state transfer). */
@@ -91,7 +95,6 @@ export const statusSchema = z.strictObject({
 });
 
 export type PeerStatus = z.output<typeof statusSchema>;
-
 
 /** Serialises a report; refuses one that would not pass `decodeStatus` (a bug on our side). */
 export function encodeStatus(status: PeerStatus): Uint8Array {

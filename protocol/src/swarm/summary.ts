@@ -153,7 +153,10 @@ export const runSummarySchema = z.strictObject({
   /** Peers present at the end (swarm: volunteers that reported within 3 s of the last report). */
   peersAtEnd: count,
   /** Replica digest of the final state (hex). */
-  digest: z.string().regex(/^[0-9a-f]+$/).optional(),
+  digest: z
+    .string()
+    .regex(/^[0-9a-f]+$/)
+    .optional(),
   /** Swarm only: volunteers ever seen. */
   peersSeen: count.optional(),
   simulation: simulationSchema.optional(),

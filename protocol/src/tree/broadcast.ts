@@ -74,7 +74,16 @@ export function sameHash(a: Uint8Array, hashes: Uint8Array, i: number): boolean 
 
 /** A broadcast newly tracked: nothing known yet but its identity and frame count (one stripe until placed). */
 export function newBroadcast(
-  key: string, origin: PeerId, epoch: number, round: number, phase: number, kind: number, messageId: number, count: number, isOrigin: boolean, now: number,
+  key: string,
+  origin: PeerId,
+  epoch: number,
+  round: number,
+  phase: number,
+  kind: number,
+  messageId: number,
+  count: number,
+  isOrigin: boolean,
+  now: number,
 ): Bcast {
   return {
     key,

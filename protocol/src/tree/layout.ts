@@ -167,7 +167,10 @@ function build(p: Prepared, k: number): Candidate {
     const g = groups[s];
     const rootSlots = g.length > 0 ? Math.min(1, n) : n;
     rootCopies += rootSlots;
-    const slots = apportion(n - rootSlots, g.map((i) => rate[i]));
+    const slots = apportion(
+      n - rootSlots,
+      g.map((i) => rate[i]),
+    );
     // Interior members with more slots first within equal rate order is not needed: g is sorted.
     const cap = new Int32Array(n);
     for (let j = 0; j < g.length; j++) {

@@ -186,10 +186,12 @@ export class TreeRelay {
     io.broadcastControl(TREE_KIND.ANCHOR, header, body);
     // The root's children get the anchor directly too: they start forwarding at once.
     const sentTo = new Set<PeerId>();
-    for (const kids of b.children) for (const c of kids) if (!sentTo.has(c)) {
-      sentTo.add(c);
-      io.sendControl(c, TREE_KIND.ANCHOR, header, body);
-    }
+    for (const kids of b.children)
+      for (const c of kids)
+        if (!sentTo.has(c)) {
+          sentTo.add(c);
+          io.sendControl(c, TREE_KIND.ANCHOR, header, body);
+        }
     for (let i = 0; i < count; i++) this.forward(b, i, frames[i]);
     io.count('tree-originated');
     io.milestone('originated', b, null);
@@ -530,7 +532,14 @@ export class TreeRelay {
 
   private pull(to: PeerId, b: Bcast, flags: number, wanted: Uint8Array | null): void {
     if (to === this.io.self) return;
-    const body = encodePull({ origin: b.origin, kind: b.kind, messageId: b.messageId, count: b.count, flags, wanted: wanted ?? new Uint8Array((b.count + 7) >> 3) });
+    const body = encodePull({
+      origin: b.origin,
+      kind: b.kind,
+      messageId: b.messageId,
+      count: b.count,
+      flags,
+      wanted: wanted ?? new Uint8Array((b.count + 7) >> 3),
+    });
     this.io.sendControl(to, TREE_KIND.PULL, { epoch: b.epoch, round: b.round, phase: b.phase }, body);
   }
 
@@ -614,7 +623,17 @@ export class TreeRelay {
 
   // ================================================================ bookkeeping
 
-  private track(key: string, origin: PeerId, epoch: number, round: number, phase: number, kind: number, messageId: number, count: number, isOrigin: boolean): Bcast {
+  private track(
+    key: string,
+    origin: PeerId,
+    epoch: number,
+    round: number,
+    phase: number,
+    kind: number,
+    messageId: number,
+    count: number,
+    isOrigin: boolean,
+  ): Bcast {
     if (this.live.size >= MAX_LIVE_BROADCASTS) {
       // Forget the oldest (a finished one if there is one).
       let victim: Bcast | null = null;

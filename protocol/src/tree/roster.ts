@@ -81,11 +81,17 @@ export const MAX_COST_PPM = 1_000_000_000;
 
 export function encodeRoster(r: Pick<Roster, 'version' | 'stripes' | 'frameCost' | 'latencyCost' | 'members'>): Uint8Array {
   const w = new ByteWriter(24 + r.members.length * 64);
-  w.varint(r.version).u8(r.stripes).varint(Math.min(MAX_COST_PPM, Math.round(r.frameCost))).varint(Math.min(MAX_COST_PPM, Math.round(r.latencyCost))).varint(r.members.length);
+  w.varint(r.version)
+    .u8(r.stripes)
+    .varint(Math.min(MAX_COST_PPM, Math.round(r.frameCost)))
+    .varint(Math.min(MAX_COST_PPM, Math.round(r.latencyCost)))
+    .varint(r.members.length);
   let prev = '';
   for (const m of r.members) {
     if (prev !== '' && !(m.id > prev)) throw new RangeError('roster members must be in strictly ascending id order');
-    w.ident(m.id).varint(m.upKbps).u8(m.leaf ? MEMBER_LEAF : 0);
+    w.ident(m.id)
+      .varint(m.upKbps)
+      .u8(m.leaf ? MEMBER_LEAF : 0);
     prev = m.id;
   }
   return w.finish();

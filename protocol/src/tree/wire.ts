@@ -8,10 +8,10 @@
  *                  origin → one peer (direct)    count (varint), roster epoch and version (varints),
  *                                                hash algorithm (u8: 1 = SHA-256), one 32-byte hash
  *                                                per frame (the whole frame's bytes)
-  *   13 PULL        peer → ancestor / origin      origin (ident), target kind (u8), message id (u32),
+ *   13 PULL        peer → ancestor / origin      origin (ident), target kind (u8), message id (u32),
  *                                                frame count (varint), flags (u8: 1 follow, 2 anchor,
  *                                                4 roster), bitmap of the wanted frames
-  *   14 HOLD        relay → its children          origin (ident), target kind (u8), message id (u32),
+ *   14 HOLD        relay → its children          origin (ident), target kind (u8), message id (u32),
  *                                                stripe (u8)
  *
  * The ANCHOR is what makes relaying trust-free: it travels only on authenticated paths (gossip
@@ -96,14 +96,7 @@ export interface PullBody {
 
 export function encodePull(p: PullBody): Uint8Array {
   if (p.wanted.length !== (p.count + 7) >> 3) throw new RangeError('pull: one bit per frame');
-  return new ByteWriter(24 + p.origin.length + p.wanted.length)
-    .ident(p.origin)
-    .u8(p.kind)
-    .u32(p.messageId)
-    .varint(p.count)
-    .u8(p.flags)
-    .raw(p.wanted)
-    .finish();
+  return new ByteWriter(24 + p.origin.length + p.wanted.length).ident(p.origin).u8(p.kind).u32(p.messageId).varint(p.count).u8(p.flags).raw(p.wanted).finish();
 }
 
 export function decodePull(bytes: Uint8Array, maxFrames: number): PullBody {

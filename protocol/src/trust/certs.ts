@@ -135,7 +135,10 @@ export function parseCommitStatement(b: Uint8Array): CommitStatementFields | nul
 }
 
 export function successionStatement(runId: string, epoch: number, aggregator: PeerId, members: number, successors: readonly string[]): Uint8Array {
-  const w = head(ST_SUCCESSION, runId, 64 + successors.length * 56).u32(epoch).ident(aggregator).varint(members);
+  const w = head(ST_SUCCESSION, runId, 64 + successors.length * 56)
+    .u32(epoch)
+    .ident(aggregator)
+    .varint(members);
   writeIdents(w, successors);
   return w.finish().slice();
 }
@@ -278,7 +281,8 @@ export function decodeChain(bytes: Uint8Array): Link[] {
       }
       const k = r.varint('attestations', 2 * MAX_QUORUM);
       const attestations: { attester: PeerId; sig: Uint8Array }[] = [];
-      for (let j = 0; j < k; j++) attestations.push({ attester: r.ident('attestations', false, j, 'attester'), sig: r.bytes('attestations', MAX_SIGNATURE_BYTES, j, 'sig').slice() });
+      for (let j = 0; j < k; j++)
+        attestations.push({ attester: r.ident('attestations', false, j, 'attester'), sig: r.bytes('attestations', MAX_SIGNATURE_BYTES, j, 'sig').slice() });
       out.push({ type, epoch, claimant, predecessor, succession, attestations });
     } else r.fail(`links[${i}].type`, `unknown link type ${type}`);
   }
@@ -428,7 +432,8 @@ export class EpochBook {
         if (l.epoch <= 1 || l.predecessor === l.claimant || !this.predecessorOk(l.epoch - 1, l.predecessor)) return false;
         let members = 0;
         const s = l.succession;
-        if (s !== null && id.verify(l.predecessor, successionStatement(this.runId, l.epoch - 1, l.predecessor, s.members, s.successors), s.sig)) members = s.members;
+        if (s !== null && id.verify(l.predecessor, successionStatement(this.runId, l.epoch - 1, l.predecessor, s.members, s.successors), s.sig))
+          members = s.members;
         const need = quorumFor(members);
         const statement = suspectStatement(this.runId, l.epoch - 1, l.predecessor);
         const seen = new Set<PeerId>();

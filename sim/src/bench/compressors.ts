@@ -43,9 +43,7 @@ export const compressorSuite: Suite = {
   async run(include) {
     const d = COMPRESSOR_BENCH_DIM;
     const results: BenchResult[] = [];
-    const specs = compressorBenchSpecs().filter(
-      (s) => ['compress', 'decompress', 'accumulate', 'encode', 'decode'].some((op) => include(`${op}/${s.spec}`)),
-    );
+    const specs = compressorBenchSpecs().filter((s) => ['compress', 'decompress', 'accumulate', 'encode', 'decode'].some((op) => include(`${op}/${s.spec}`)));
     if (specs.length === 0) return results;
     progress(`compress: building a ${d}-element float32 vector`);
     const src = benchVector(d);

@@ -185,11 +185,25 @@ export const treeSuite: Suite = {
           `link-limited minimum ${tmin.toFixed(3)} s (answers ${tree.holders} × ${(tree.uplinkBytes / 1e3).toFixed(1)} kB, commit ${(tree.commitBytes / 1e6).toFixed(2)} MB); ` +
           `aggregator ${tree.aggregatorCopies.toFixed(2)} copies; wall ${(tree.wallSeconds + gossip.wallSeconds).toFixed(0)} s`,
       );
-      out.push(resultRow(`${big}: s per round`, tree.secondsPerRound, 's', { name: 'link-limited minimum max(S_up/U, H·S_up/D) + S_down/U + 2L', value: tmin }));
+      out.push(
+        resultRow(`${big}: s per round`, tree.secondsPerRound, 's', { name: 'link-limited minimum max(S_up/U, H·S_up/D) + S_down/U + 2L', value: tmin }),
+      );
       out.push(resultRow(`${big}: s per round vs gossip`, tree.secondsPerRound, 's', { name: 'gossip (fan-out 6), same run', value: gossip.secondsPerRound }));
-      out.push(resultRow(`${big}: broadcast phase`, tree.broadcastSeconds, 's', { name: 'S_down/U + L (one copy from the aggregator, one hop)', value: tree.commitBytes / (DEFAULT_LINK.uplinkMbps * 125_000) + (2 * DEFAULT_LINK.latencyMs) / 1000 }));
-      out.push(resultRow(`${big}: answers and aggregation phase`, tree.secondsPerRound - tree.broadcastSeconds, 's', { name: 'broadcast phase', value: tree.broadcastSeconds }));
-      out.push(resultRow(`${big}: aggregator copies`, tree.aggregatorCopies, 'copies', { name: 'gossip (fan-out 6), same run', value: gossip.aggregatorCopies }));
+      out.push(
+        resultRow(`${big}: broadcast phase`, tree.broadcastSeconds, 's', {
+          name: 'S_down/U + L (one copy from the aggregator, one hop)',
+          value: tree.commitBytes / (DEFAULT_LINK.uplinkMbps * 125_000) + (2 * DEFAULT_LINK.latencyMs) / 1000,
+        }),
+      );
+      out.push(
+        resultRow(`${big}: answers and aggregation phase`, tree.secondsPerRound - tree.broadcastSeconds, 's', {
+          name: 'broadcast phase',
+          value: tree.broadcastSeconds,
+        }),
+      );
+      out.push(
+        resultRow(`${big}: aggregator copies`, tree.aggregatorCopies, 'copies', { name: 'gossip (fan-out 6), same run', value: gossip.aggregatorCopies }),
+      );
     }
     // Is the aggregator's download the next limit? Every one of 1,000 peers answers (1,000 shards).
     const all = 'tree-sim/1000 peers/1000 answering/qgda-randk0.01-identity/d=4e4';
@@ -202,7 +216,12 @@ export const treeSuite: Suite = {
         `${all}: ${tree.secondsPerRound.toFixed(3)} s/round, broadcast ${tree.broadcastSeconds.toFixed(3)} s, answers and aggregation ${(tree.secondsPerRound - tree.broadcastSeconds).toFixed(3)} s ` +
           `(the aggregator's download alone ${download.toFixed(3)} s: ${tree.holders} × ${(tree.uplinkBytes / 1e3).toFixed(2)} kB)`,
       );
-      out.push(resultRow(`${all}: answers and aggregation phase`, tree.secondsPerRound - tree.broadcastSeconds, 's', { name: 'broadcast phase', value: tree.broadcastSeconds }));
+      out.push(
+        resultRow(`${all}: answers and aggregation phase`, tree.secondsPerRound - tree.broadcastSeconds, 's', {
+          name: 'broadcast phase',
+          value: tree.broadcastSeconds,
+        }),
+      );
     }
     return out;
   },

@@ -90,8 +90,15 @@ export const trustSuite: Suite = {
       // @noble/curves needs a long warm-up (its first calls build tables and get optimised).
       const nobleSign = measure(() => noble.sign(statement), { minTime: 0.5, warmup: 1.5 }).median;
       const nobleVerify = measure(() => noble.verify(ids[0], statement, sig), { minTime: 0.5, warmup: 1.5 }).median;
-      rows.push(resultRow('trust: Ed25519 sign, node:crypto (Node peers)', nodeSign * 1e6, 'µs', { name: '@noble/curves (browser worker)', value: nobleSign * 1e6 }));
-      rows.push(resultRow('trust: Ed25519 verify, node:crypto (Node peers)', nodeVerify * 1e6, 'µs', { name: '@noble/curves (browser worker)', value: nobleVerify * 1e6 }));
+      rows.push(
+        resultRow('trust: Ed25519 sign, node:crypto (Node peers)', nodeSign * 1e6, 'µs', { name: '@noble/curves (browser worker)', value: nobleSign * 1e6 }),
+      );
+      rows.push(
+        resultRow('trust: Ed25519 verify, node:crypto (Node peers)', nodeVerify * 1e6, 'µs', {
+          name: '@noble/curves (browser worker)',
+          value: nobleVerify * 1e6,
+        }),
+      );
     }
 
     if (include('trust: SHA-256 replica digest')) {
@@ -99,7 +106,12 @@ export const trustSuite: Suite = {
       const replica = run.ctx.method.initReplica(run.ctx.z0);
       const names = Object.keys(replica.vectors).sort();
       const d = measure(() => replicaDigest(replica, 7, '', names)).median;
-      rows.push(resultRow('trust: SHA-256 replica digest per round per peer, default run', d * 1e6, 'µs', { name: 'Node round time (ms → µs)', value: NODE_ROUND_MS * 1000 }));
+      rows.push(
+        resultRow('trust: SHA-256 replica digest per round per peer, default run', d * 1e6, 'µs', {
+          name: 'Node round time (ms → µs)',
+          value: NODE_ROUND_MS * 1000,
+        }),
+      );
     }
 
     if (include('trust: per round') || include('trust: bytes')) {
@@ -118,8 +130,18 @@ export const trustSuite: Suite = {
       const signPerRound = Timed.signMs / rounds;
       const perVerify = Timed.verifyMs / Math.max(1, Timed.verifies);
       if (include('trust: per round')) {
-        rows.push(resultRow('trust: signing per committed round (aggregator), default run', signPerRound * 1000, 'µs', { name: 'Node round time (ms → µs)', value: NODE_ROUND_MS * 1000 }));
-        rows.push(resultRow('trust: verification per committed round per device, default run', perVerify * 1000, 'µs', { name: 'Node round time (ms → µs)', value: NODE_ROUND_MS * 1000 }));
+        rows.push(
+          resultRow('trust: signing per committed round (aggregator), default run', signPerRound * 1000, 'µs', {
+            name: 'Node round time (ms → µs)',
+            value: NODE_ROUND_MS * 1000,
+          }),
+        );
+        rows.push(
+          resultRow('trust: verification per committed round per device, default run', perVerify * 1000, 'µs', {
+            name: 'Node round time (ms → µs)',
+            value: NODE_ROUND_MS * 1000,
+          }),
+        );
         rows.push(resultRow('trust: signatures per committed round (aggregator)', Timed.signs / rounds, 'signatures'));
         rows.push(resultRow('trust: default run with Ed25519 signatures reached its target', r.summary.reached ? 1 : 0, 'bool'));
       }
@@ -137,7 +159,11 @@ export const trustSuite: Suite = {
               payload: new Uint8Array(400),
               successors: trust ? ids.slice(1) : [],
               succession: trust ? { members: 4, sig: new Uint8Array(64) } : null,
-              chain: trust ? encodeChain([{ type: LINK_SUCC, epoch: 2, claimant: agg, signer: ids[1], members: 4, successors: [agg, ids[2], ids[3]], sig: new Uint8Array(64) }]) : null,
+              chain: trust
+                ? encodeChain([
+                    { type: LINK_SUCC, epoch: 2, claimant: agg, signer: ids[1], members: 4, successors: [agg, ids[2], ids[3]], sig: new Uint8Array(64) },
+                  ])
+                : null,
               next: null,
             },
             run.ctx.shards,
@@ -148,7 +174,12 @@ export const trustSuite: Suite = {
         const digests = 2 * 16; // SHA-256 digests (32 B) where the old fingerprint had 16 B
         const successionAndChain = body(true).length - plain.length - (ids.length - 1) * (1 + agg.length); // the successor ids travelled before too
         const added = sigBlock + digests + successionAndChain / 16;
-        rows.push(resultRow('trust: bytes added per commit (signature, SHA-256 digests, succession and chain every 16th)', added, 'bytes', { name: 'commit body bytes of the default run', value: plain.length - sigBlock }));
+        rows.push(
+          resultRow('trust: bytes added per commit (signature, SHA-256 digests, succession and chain every 16th)', added, 'bytes', {
+            name: 'commit body bytes of the default run',
+            value: plain.length - sigBlock,
+          }),
+        );
       }
     }
     return rows;

@@ -38,12 +38,7 @@ function findOrCreateGroup(parent: Command, name: string): Command {
   return group;
 }
 
-function register(
-  program: Command,
-  spec: CliCommand<never>,
-  context: (cmd: Command) => CliContext,
-  setExit: (code: number) => void,
-): void {
+function register(program: Command, spec: CliCommand<never>, context: (cmd: Command) => CliContext, setExit: (code: number) => void): void {
   let parent = program;
   for (const group of spec.path.slice(0, -1)) parent = findOrCreateGroup(parent, group);
   const leaf = spec.path[spec.path.length - 1];

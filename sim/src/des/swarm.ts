@@ -270,9 +270,7 @@ export class Swarm {
    * override the default link.
    */
   addInitialPeers(peers: readonly (PeerId | JoinEvent)[]): void {
-    const added = peers.map((p) =>
-      typeof p === 'string' ? this.register(p, this.baseLink) : this.register(p.peer, linkFromJoin(this.baseLink, p)),
-    );
+    const added = peers.map((p) => (typeof p === 'string' ? this.register(p, this.baseLink) : this.register(p.peer, linkFromJoin(this.baseLink, p))));
     for (const p of added) if (p.alive) (p.node as SimNode).start();
   }
 

@@ -22,11 +22,7 @@ export function toCsv(header: readonly string[], rows: Iterable<readonly CsvCell
   return lines.join('\n') + '\n';
 }
 
-export async function writeCsvFile(
-  path: string,
-  header: readonly string[],
-  rows: Iterable<readonly CsvCell[]>,
-): Promise<void> {
+export async function writeCsvFile(path: string, header: readonly string[], rows: Iterable<readonly CsvCell[]>): Promise<void> {
   // Atomic like every output file (json.ts): a temporary file, fsynced, renamed over the target.
   await writeTextFile(path, toCsv(header, rows));
 }

@@ -77,7 +77,9 @@ class LineProgress implements Progress {
   private emit(state: string, detail: string): void {
     const secs = ((this.now() - this.start) / 1000).toFixed(1);
     const d = detail ? ` ${detail}` : '';
-    this.stream.write(`${this.label}: ${state} ${this.value}/${this.total}${this.unit ? ` ${this.unit}` : ''} (${percent(this.value, this.total)}%) [${secs}s]${d}\n`);
+    this.stream.write(
+      `${this.label}: ${state} ${this.value}/${this.total}${this.unit ? ` ${this.unit}` : ''} (${percent(this.value, this.total)}%) [${secs}s]${d}\n`,
+    );
   }
 
   update(value: number, detail = ''): void {
@@ -106,7 +108,12 @@ class BarProgress implements Progress {
   private stopped = false;
   private readonly bar: Bar;
 
-  constructor(label: string, readonly total: number, stream: ProgressStream, unit: string) {
+  constructor(
+    label: string,
+    readonly total: number,
+    stream: ProgressStream,
+    unit: string,
+  ) {
     this.bar = new SingleBar({
       stream: stream as NodeJS.WritableStream,
       format: `${label} [{bar}] {percentage}% | {value}/{total}${unit ? ` ${unit}` : ''} | ETA {eta_formatted} | {detail}`,

@@ -10,10 +10,12 @@ export interface Column {
 /** Renders rows under headers, columns padded to their widest cell, separated by two spaces. */
 export function formatTable(columns: readonly Column[], rows: readonly (readonly string[])[]): string {
   const widths = columns.map((c, j) => Math.max(c.header.length, ...rows.map((r) => (r[j] ?? '').length)));
-  const pad = (s: string, j: number): string =>
-    (columns[j].align ?? 'left') === 'right' ? s.padStart(widths[j]) : s.padEnd(widths[j]);
+  const pad = (s: string, j: number): string => ((columns[j].align ?? 'left') === 'right' ? s.padStart(widths[j]) : s.padEnd(widths[j]));
   const line = (cells: readonly string[]): string =>
-    cells.map((c, j) => pad(c, j)).join('  ').replace(/\s+$/, '');
+    cells
+      .map((c, j) => pad(c, j))
+      .join('  ')
+      .replace(/\s+$/, '');
   const out = [line(columns.map((c) => c.header)), line(widths.map((w) => '-'.repeat(w)))];
   for (const r of rows) out.push(line(columns.map((_, j) => r[j] ?? '')));
   return out.join('\n') + '\n';

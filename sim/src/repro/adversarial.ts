@@ -70,8 +70,26 @@ export interface AdversarialGrid {
 /** The seed's regime: 100 Mbit/s symmetric links, 5 ms one-way access latency, ±1 ms jitter. */
 export const LINK_100M: Omit<LinkProfile, 'computeMs'> = { uplinkMbps: 100, downlinkMbps: 100, latencyMs: 5, jitterMs: 1, loss: 0 };
 
-export const FULL_GRID: AdversarialGrid = { iterations: 300, batch: 16, testExamples: null, simIterations: 30, repetitions: 5, peers: 4, link: { ...LINK_100M, computeMs: 0 }, seed: 0 };
-export const QUICK_GRID: AdversarialGrid = { iterations: 12, batch: 8, testExamples: 128, simIterations: 8, repetitions: 3, peers: 4, link: { ...LINK_100M, computeMs: 0 }, seed: 0 };
+export const FULL_GRID: AdversarialGrid = {
+  iterations: 300,
+  batch: 16,
+  testExamples: null,
+  simIterations: 30,
+  repetitions: 5,
+  peers: 4,
+  link: { ...LINK_100M, computeMs: 0 },
+  seed: 0,
+};
+export const QUICK_GRID: AdversarialGrid = {
+  iterations: 12,
+  batch: 8,
+  testExamples: 128,
+  simIterations: 8,
+  repetitions: 3,
+  peers: 4,
+  link: { ...LINK_100M, computeMs: 0 },
+  seed: 0,
+};
 
 export function setupManifest(setup: Setup, grid: AdversarialGrid): Manifest {
   return parseManifest({
@@ -326,7 +344,8 @@ export async function reproAdversarial(grid: AdversarialGrid, onProgress?: (p: A
     const bitsPerBroadcast = bitsOf(dInfo.downlink, run.ctx.dim);
     // Exact: M uplinks, one broadcast and its refresh bit (the reference run's mean agrees).
     const bytesPerRound = (grid.peers * bitsPerUplink + bitsPerBroadcast + dInfo.flagBits) / 8;
-    if (diffRounds > 0 && Math.abs(diffBytes / diffRounds - bytesPerRound) > 1e-6 * bytesPerRound) throw new Error(`${setup.name}: measured ${diffBytes / diffRounds} bytes per round, expected ${bytesPerRound}`);
+    if (diffRounds > 0 && Math.abs(diffBytes / diffRounds - bytesPerRound) > 1e-6 * bytesPerRound)
+      throw new Error(`${setup.name}: measured ${diffBytes / diffRounds} bytes per round, expected ${bytesPerRound}`);
     results.push({
       name: setup.name,
       spec: setup.spec,
@@ -402,11 +421,15 @@ export async function writeAdversarialRepro(dir: string, result: AdversarialResu
   };
   await put('summary.json', toJson(adversarialSummary(result)));
   const lines = ['setup,iteration,seconds,objective,clean_loss'];
-  for (const s of result.setups) for (let i = 0; i < s.curve.iteration.length; i++) lines.push(`${s.name},${s.curve.iteration[i]},${s.curve.seconds[i].toFixed(3)},${s.curve.objective[i]},${s.curve.cleanLoss[i]}`);
+  for (const s of result.setups)
+    for (let i = 0; i < s.curve.iteration.length; i++)
+      lines.push(`${s.name},${s.curve.iteration[i]},${s.curve.seconds[i].toFixed(3)},${s.curve.objective[i]},${s.curve.cleanLoss[i]}`);
   await put('curves.csv', `${lines.join('\n')}\n`);
   const table = ['setup,spec,seconds_per_round,std,seconds_per_iteration,bytes_per_round,final_loss,test_accuracy,robust_accuracy'];
   for (const s of result.setups) {
-    table.push(`${s.name},${s.spec},${s.secondsPerRound.mean},${s.secondsPerRound.std},${s.secondsPerIteration.mean},${s.bytesPerRound},${s.finalLoss},${s.testAccuracy},${s.robustAccuracy ?? ''}`);
+    table.push(
+      `${s.name},${s.spec},${s.secondsPerRound.mean},${s.secondsPerRound.std},${s.secondsPerIteration.mean},${s.bytesPerRound},${s.finalLoss},${s.testAccuracy},${s.robustAccuracy ?? ''}`,
+    );
   }
   await put('setups.csv', `${table.join('\n')}\n`);
   const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd'];
@@ -416,12 +439,22 @@ export async function writeAdversarialRepro(dir: string, result: AdversarialResu
     renderLineChart({
       title: 'Adversarial training of the tiny ALBERT, MASHA2 + LAMB, 4 peers (seed Figure 2, upper)',
       panels: [
-        { title: 'training objective by iteration', xLabel: 'iteration', yLabel: 'adversarial minibatch loss', series: result.setups.map((s, i) => ({ name: s.name, x: s.curve.iteration, y: s.curve.objective, color: COLORS[i] })) },
+        {
+          title: 'training objective by iteration',
+          xLabel: 'iteration',
+          yLabel: 'adversarial minibatch loss',
+          series: result.setups.map((s, i) => ({ name: s.name, x: s.curve.iteration, y: s.curve.objective, color: COLORS[i] })),
+        },
         {
           title: `by simulated time (${result.grid.link.uplinkMbps} Mbit/s links)`,
           xLabel: 'simulated seconds',
           yLabel: 'adversarial minibatch loss',
-          series: result.setups.map((s, i) => ({ name: s.name, x: s.curve.iteration.map((k) => k * s.secondsPerIteration.mean), y: s.curve.objective, color: COLORS[i] })),
+          series: result.setups.map((s, i) => ({
+            name: s.name,
+            x: s.curve.iteration.map((k) => k * s.secondsPerIteration.mean),
+            y: s.curve.objective,
+            color: COLORS[i],
+          })),
         },
       ],
     }),

@@ -140,7 +140,7 @@ export function betterRun(a: TuningRun, b: TuningRun | null): boolean {
   const ar = a.megabytesToTarget !== null;
   const br = b.megabytesToTarget !== null;
   if (ar !== br) return ar;
-  if (ar && br) return (a.megabytesToTarget) < (b.megabytesToTarget);
+  if (ar && br) return a.megabytesToTarget < b.megabytesToTarget;
   const da = a.status === 'diverged' || a.lastRelDist === null ? Infinity : a.lastRelDist;
   const db = b.status === 'diverged' || b.lastRelDist === null ? Infinity : b.lastRelDist;
   if (da !== db) return da < db;
@@ -297,11 +297,7 @@ async function tuneMethod(
 }
 
 /** Runs the whole comparison (pure computation; see `writeBilinearRepro` for the files). */
-export async function reproBilinear(
-  config: BilinearReproConfig,
-  onProgress?: ReproProgress,
-  problemOverride?: Problem,
-): Promise<BilinearReproResult> {
+export async function reproBilinear(config: BilinearReproConfig, onProgress?: ReproProgress, problemOverride?: Problem): Promise<BilinearReproResult> {
   const problem = problemOverride ?? generateBilinear({ d: config.d, M: config.M, seed: config.seed });
   // Progress in units of runs: an upper estimate per method, settled when the method is done.
   const perMethod = Math.round(config.eMax - config.eMin + 1 + config.refine.length + 1);
@@ -317,7 +313,11 @@ export async function reproBilinear(
     });
     done = start + perMethod;
     const s = r.summary;
-    onProgress?.(done, total, `${spec.method}: γ=${s.gamma.toPrecision(3)} ${s.reached ? `reached, ${(s.megabytesToTarget as number).toPrecision(3)} MB` : 'not reached'}`);
+    onProgress?.(
+      done,
+      total,
+      `${spec.method}: γ=${s.gamma.toPrecision(3)} ${s.reached ? `reached, ${(s.megabytesToTarget as number).toPrecision(3)} MB` : 'not reached'}`,
+    );
     results.push(r);
   }
   const d = problemOverride ? problem.dim / 2 : config.d;
@@ -359,7 +359,11 @@ export function checkFigure1Story(methods: readonly SummaryLike[]): StoryCheck[]
   });
   for (const name of ['qgda', 'ef-gda']) {
     const s = get(name);
-    checks.push({ name: `${name} does not reach the target`, ok: s !== undefined && !s.reached, detail: s ? (s.reached ? fmt(s.megabytesToTarget) : 'not reached') : 'missing' });
+    checks.push({
+      name: `${name} does not reach the target`,
+      ok: s !== undefined && !s.reached,
+      detail: s ? (s.reached ? fmt(s.megabytesToTarget) : 'not reached') : 'missing',
+    });
   }
   const qmb = qeg?.megabytesToTarget ?? null;
   checks.push({
@@ -462,7 +466,18 @@ export async function writeBilinearRepro(dir: string, result: BilinearReproResul
     path(BILINEAR_FILES.tuning),
     ['method', 'compressor', 'gamma', 'exponent', 'status', 'iterations', 'megabytes', 'lastRelDist', 'megabytesToTarget', 'chosen'],
     result.methods.flatMap((m) =>
-      m.tuning.map((t) => [t.method, t.compressor, t.gamma, t.exponent, t.status, t.iterations, t.megabytes, t.lastRelDist, t.megabytesToTarget, t.gamma === m.summary.gamma]),
+      m.tuning.map((t) => [
+        t.method,
+        t.compressor,
+        t.gamma,
+        t.exponent,
+        t.status,
+        t.iterations,
+        t.megabytes,
+        t.lastRelDist,
+        t.megabytesToTarget,
+        t.gamma === m.summary.gamma,
+      ]),
     ),
   );
   for (const m of result.methods) {

@@ -250,13 +250,7 @@ export class MarinaQuadraticRun {
 
   /** True once the run has reached the target, diverged, exhausted its budget or been stopped. */
   get done(): boolean {
-    return (
-      this.reached ||
-      this.diverged ||
-      this.stopped ||
-      this.k >= this.options.maxIterations ||
-      this.bits / this.n > this.options.maxBitsPerNode
-    );
+    return this.reached || this.diverged || this.stopped || this.k >= this.options.maxIterations || this.bits / this.n > this.options.maxBitsPerNode;
   }
 
   stop(): void {

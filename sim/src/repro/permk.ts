@@ -225,7 +225,12 @@ export async function raceStepsizes(
         const result = r.run.result();
         const entry: RaceEntry = { multiplier: 2 ** r.i, gamma: r.gamma, result };
         const outcome: RaceOutcome = result.reached ? 'reached' : result.diverged ? 'diverged' : r.beaten ? 'beaten' : 'budget';
-        if (result.reached && (best === null || (result.bitsPerNodeToTarget as number) < (best.result.bitsPerNodeToTarget as number) || ((result.bitsPerNodeToTarget as number) === (best.result.bitsPerNodeToTarget as number) && r.gamma < best.gamma))) {
+        if (
+          result.reached &&
+          (best === null ||
+            (result.bitsPerNodeToTarget as number) < (best.result.bitsPerNodeToTarget as number) ||
+            ((result.bitsPerNodeToTarget as number) === (best.result.bitsPerNodeToTarget as number) && r.gamma < best.gamma))
+        ) {
           best = entry;
         }
         if (!result.diverged && (fallback === null || result.finalGradNormSq < fallback.result.finalGradNormSq)) fallback = entry;
@@ -448,7 +453,18 @@ export async function writePermkRepro(dir: string, result: PermkResult): Promise
   await writeCsvFile(
     path(PERMK_FILES.best),
     ['n', 's', 'compressor', 'gamma', 'gammaTheory', 'multiplier', 'bitsPerNodeToTarget', 'initBitsPerNode', 'finalGradNormSq', 'iterations'],
-    result.summary.runs.map((r) => [r.n, r.s, r.compressor, r.gamma, r.gammaTheory, r.gamma / r.gammaTheory, r.bitsPerNodeToTarget, r.initBitsPerNode, r.finalGradNormSq, r.iterations]),
+    result.summary.runs.map((r) => [
+      r.n,
+      r.s,
+      r.compressor,
+      r.gamma,
+      r.gammaTheory,
+      r.gamma / r.gammaTheory,
+      r.bitsPerNodeToTarget,
+      r.initBitsPerNode,
+      r.finalGradNormSq,
+      r.iterations,
+    ]),
   );
   await writeCsvFile(
     path(PERMK_FILES.ratios),

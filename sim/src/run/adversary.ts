@@ -58,7 +58,10 @@ function rewritingLink(honest: FrameLink, rewrite: (flags: number, payload: Uint
       if (msg === null) return;
       const body = decodeUplink(msg.body, { shards: 1 << 20, maxPayloadBytes: 1 << 30, allShards: [] });
       const entries = body.entries.map((e) => (e.flags & UP_FRESH ? e : { ...e, payload: rewrite(e.flags, e.payload) }));
-      const out = encodeFrames({ ...msg, body: encodeUplink({ attempt: body.attempt, entries }) }, { frameSize: Math.max(...frames.map((f) => f.length), 512) });
+      const out = encodeFrames(
+        { ...msg, body: encodeUplink({ attempt: body.attempt, entries }) },
+        { frameSize: Math.max(...frames.map((f) => f.length), 512) },
+      );
       let bytes = 0;
       for (const f of out) bytes += f.length;
       honest.send(to, out, { ...meta, bytes });

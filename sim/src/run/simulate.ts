@@ -1,4 +1,16 @@
-import { buildProblem, type MashaPeer, MSG, operatorNormSq, runFromManifest, type EngineAction, type EngineCounter, type EvaluationRequest, type Manifest, type ManifestRun, type Problem } from '@masha/protocol';
+import {
+  buildProblem,
+  type MashaPeer,
+  MSG,
+  operatorNormSq,
+  runFromManifest,
+  type EngineAction,
+  type EngineCounter,
+  type EvaluationRequest,
+  type Manifest,
+  type ManifestRun,
+  type Problem,
+} from '@masha/protocol';
 import { ByteSlab } from '@masha/protocol/engine';
 import { SimKeyring } from '@masha/protocol/trust';
 import { evaluateRequest, PeerHost, type HostRecord, type RecordKind } from '@masha/protocol/host';

@@ -50,14 +50,7 @@ const partitionSchema = z.strictObject({
 });
 const healSchema = z.strictObject({ t: time, event: z.literal('heal'), peer: peer.optional() });
 
-export const traceEventSchema = z.discriminatedUnion('event', [
-  joinSchema,
-  leaveSchema,
-  crashSchema,
-  slowSchema,
-  partitionSchema,
-  healSchema,
-]);
+export const traceEventSchema = z.discriminatedUnion('event', [joinSchema, leaveSchema, crashSchema, slowSchema, partitionSchema, healSchema]);
 
 export type TraceEvent = z.infer<typeof traceEventSchema>;
 export type JoinEvent = z.infer<typeof joinSchema>;
@@ -108,9 +101,7 @@ export function parseTraceEvent(value: unknown, line: number): TraceEvent {
 
 function allowedFields(value: unknown): string[] {
   const kind = typeof value === 'object' && value !== null ? (value as { event?: unknown }).event : undefined;
-  const schema = [joinSchema, leaveSchema, crashSchema, slowSchema, partitionSchema, healSchema].find(
-    (s) => s.shape.event.value === kind,
-  );
+  const schema = [joinSchema, leaveSchema, crashSchema, slowSchema, partitionSchema, healSchema].find((s) => s.shape.event.value === kind);
   return schema ? Object.keys(schema.shape) : [];
 }
 

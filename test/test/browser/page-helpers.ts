@@ -27,7 +27,9 @@ export async function debugReady(page: Page, timeoutMs = 30_000): Promise<string
 
 /** The page's `/p2p-circuit/webrtc` address, once its relay reservation exists. */
 export async function webrtcAddress(page: Page, timeoutMs = 30_000): Promise<string> {
-  const h = await page.waitForFunction(() => (globalThis as { masha?: { webrtcAddress(): string | null } }).masha?.webrtcAddress() ?? false, undefined, { timeout: timeoutMs });
+  const h = await page.waitForFunction(() => (globalThis as { masha?: { webrtcAddress(): string | null } }).masha?.webrtcAddress() ?? false, undefined, {
+    timeout: timeoutMs,
+  });
   return (await h.jsonValue()) as string;
 }
 
@@ -36,7 +38,10 @@ export function connections(page: Page, peer?: string): Promise<ConnInfo[]> {
 }
 
 export function dial(page: Page, addr: string, timeoutMs: number): Promise<DialResult> {
-  return page.evaluate(({ a, t }) => (globalThis as unknown as { masha: { dial(a: string, t: number): Promise<DialResult> } }).masha.dial(a, t), { a: addr, t: timeoutMs });
+  return page.evaluate(({ a, t }) => (globalThis as unknown as { masha: { dial(a: string, t: number): Promise<DialResult> } }).masha.dial(a, t), {
+    a: addr,
+    t: timeoutMs,
+  });
 }
 
 export function hangUp(page: Page, peer: string): Promise<void> {
@@ -46,14 +51,22 @@ export function hangUp(page: Page, peer: string): Promise<void> {
 /** Sends `total` bytes in `frame`-byte frames from `from` to peer `to` over the uplink; resolves when written (start in epoch ms, write time). */
 export function sendFrames(from: Page, to: string, total: number, frame: number): Promise<{ startedAt: number; ms: number }> {
   return from.evaluate(
-    ({ p, n, f }) => (globalThis as unknown as { masha: { sendFrames(p: string, n: number, f: number): Promise<{ startedAt: number; ms: number }> } }).masha.sendFrames(p, n, f),
+    ({ p, n, f }) =>
+      (globalThis as unknown as { masha: { sendFrames(p: string, n: number, f: number): Promise<{ startedAt: number; ms: number }> } }).masha.sendFrames(
+        p,
+        n,
+        f,
+      ),
     { p: to, n: total, f: frame },
   );
 }
 
 /** Milliseconds to move `total` bytes in `chunk`-byte messages over a plain RTCDataChannel pair inside the page. */
 export function rawDataChannel(page: Page, total: number, chunk: number): Promise<number> {
-  return page.evaluate(({ n, c }) => (globalThis as unknown as { masha: { rawDataChannel(n: number, c: number): Promise<number> } }).masha.rawDataChannel(n, c), { n: total, c: chunk });
+  return page.evaluate(
+    ({ n, c }) => (globalThis as unknown as { masha: { rawDataChannel(n: number, c: number): Promise<number> } }).masha.rawDataChannel(n, c),
+    { n: total, c: chunk },
+  );
 }
 
 export function received(page: Page): Promise<{ frames: number; bytes: number }> {
@@ -62,7 +75,10 @@ export function received(page: Page): Promise<{ frames: number; bytes: number }>
 
 /** When (epoch ms) `total` bytes in all had arrived at the page. */
 export function waitReceived(page: Page, total: number, timeoutMs: number): Promise<number> {
-  return page.evaluate(({ n, t }) => (globalThis as unknown as { masha: { waitReceived(n: number, t: number): Promise<number> } }).masha.waitReceived(n, t), { n: total, t: timeoutMs });
+  return page.evaluate(({ n, t }) => (globalThis as unknown as { masha: { waitReceived(n: number, t: number): Promise<number> } }).masha.waitReceived(n, t), {
+    n: total,
+    t: timeoutMs,
+  });
 }
 
 /**

@@ -31,7 +31,10 @@ export async function startBrowserSession(logDir: string): Promise<BrowserSessio
     await ns.remove();
   };
   try {
-    const relay = ns.masha('relay', ['relay', '--json', '--ephemeral', '--host', ns.hostA, '--http', '0'], { stdout: 'pipe', stderr: { file: join(logDir, 'relay.log') } });
+    const relay = ns.masha('relay', ['relay', '--json', '--ephemeral', '--host', ns.hostA, '--http', '0'], {
+      stdout: 'pipe',
+      stderr: { file: join(logDir, 'relay.log') },
+    });
     const info = await relay.waitForLine((line) => {
       try {
         const j = JSON.parse(line) as { multiaddrs?: string[]; http?: string };

@@ -74,7 +74,22 @@ export class TabSwarm {
     const stderr = join(this.dir, 'launcher.log');
     const child = this.session.ns.masha(
       'launcher',
-      ['--progress', 'lines', 'launch', '--manifest', manifestPath, '--key', join(this.dir, 'launcher.key'), '--relay', this.session.relayTcp, '--out', this.runsDir, '--json', '--timeout', String(timeoutS)],
+      [
+        '--progress',
+        'lines',
+        'launch',
+        '--manifest',
+        manifestPath,
+        '--key',
+        join(this.dir, 'launcher.key'),
+        '--relay',
+        this.session.relayTcp,
+        '--out',
+        this.runsDir,
+        '--json',
+        '--timeout',
+        String(timeoutS),
+      ],
       { stdout: 'pipe', stderr: { file: stderr } },
     );
     return new Launcher(child, stderr);

@@ -43,10 +43,22 @@ export function configureJoin(cmd: Command): void {
     .option('--connect-timeout <seconds>', 'how long to wait for a relay', parseSeconds, 10)
     .option('--token <token>', "join token from the run's launcher (`masha token`), for runs that admit only token holders")
     .option('--after-round <n>', 'start working only once the run has reached round n (staged demos, tests of late joiners)', parseRound)
-    .option('--upload-mbps <rate>', "this machine's upload rate in Mbit/s: faster peers relay more of the aggregator's broadcasts (default: unknown, counted as the swarm's median)", parseMbps)
-    .option('--leaf', "never relay broadcasts to other peers (a metered or slow link): receive them only")
-    .option('--max-problem-memory <MiB>', `refuse a run whose problem needs more memory than this (estimated before building; default ${DEFAULT_BUILD_LIMITS.maxBytes / 2 ** 20})`, parseMebibytes)
-    .option('--max-build-seconds <s>', `refuse a run whose problem takes longer than this to build (estimated; default ${DEFAULT_BUILD_LIMITS.maxSeconds})`, parseSeconds)
+    .option(
+      '--upload-mbps <rate>',
+      "this machine's upload rate in Mbit/s: faster peers relay more of the aggregator's broadcasts (default: unknown, counted as the swarm's median)",
+      parseMbps,
+    )
+    .option('--leaf', 'never relay broadcasts to other peers (a metered or slow link): receive them only')
+    .option(
+      '--max-problem-memory <MiB>',
+      `refuse a run whose problem needs more memory than this (estimated before building; default ${DEFAULT_BUILD_LIMITS.maxBytes / 2 ** 20})`,
+      parseMebibytes,
+    )
+    .option(
+      '--max-build-seconds <s>',
+      `refuse a run whose problem takes longer than this to build (estimated; default ${DEFAULT_BUILD_LIMITS.maxSeconds})`,
+      parseSeconds,
+    )
     .option(
       '--device <name>',
       'where model runs compute: auto (a GPU when onnxruntime-node can use one — CUDA, then WebGPU — checked against the CPU on a probe graph; else the CPU) | cpu | gpu (fail unless a GPU passes the probe)',

@@ -38,8 +38,16 @@ export function configureLaunch(cmd: Command): void {
     .option('--dir <dir>', 'write the files into exactly this directory instead')
     .option('--timeout <seconds>', 'give up after this long (the summary is still written)', parseSeconds)
     .option('--connect-timeout <seconds>', 'how long to wait for a relay', parseSeconds, 10)
-    .option('--max-problem-memory <MiB>', `refuse a problem that needs more memory than this (estimated before building; default ${DEFAULT_BUILD_LIMITS.maxBytes / 2 ** 20})`, parseMebibytes)
-    .option('--max-build-seconds <s>', `refuse a problem that takes longer than this to build (estimated; default ${DEFAULT_BUILD_LIMITS.maxSeconds})`, parseSeconds)
+    .option(
+      '--max-problem-memory <MiB>',
+      `refuse a problem that needs more memory than this (estimated before building; default ${DEFAULT_BUILD_LIMITS.maxBytes / 2 ** 20})`,
+      parseMebibytes,
+    )
+    .option(
+      '--max-build-seconds <s>',
+      `refuse a problem that takes longer than this to build (estimated; default ${DEFAULT_BUILD_LIMITS.maxSeconds})`,
+      parseSeconds,
+    )
     .option('--json', 'print the summary as JSON on stdout (progress stays on stderr)')
     .option('--key <file>', "the launcher's key file: it signs the run's announcements (created on first use)", '.masha/launcher.key')
     .addHelpText(
@@ -76,7 +84,8 @@ export function humanSummary(s: LaunchSummary, dir: string): string {
 export async function runLaunch(flags: LaunchFlags, ctx: CliContext): Promise<number> {
   const relays = flags.relay ?? [];
   if (relays.length === 0) throw new UsageError('--relay', 'at least one relay address is required (see `masha relay`)');
-  if (flags.resume !== undefined && flags.manifest !== undefined) throw new UsageError('--resume', 'takes the manifest from the directory it resumes: drop --manifest');
+  if (flags.resume !== undefined && flags.manifest !== undefined)
+    throw new UsageError('--resume', 'takes the manifest from the directory it resumes: drop --manifest');
   if (flags.resume === undefined && flags.manifest === undefined) throw new UsageError('--manifest', 'a run manifest is required (or --resume DIR)');
   const { manifest, files } = flags.manifest !== undefined ? loadManifestFile(flags.manifest) : { manifest: undefined, files: {} };
   const { signal, dispose } = interruptSignal();
@@ -101,7 +110,10 @@ export async function runLaunch(flags: LaunchFlags, ctx: CliContext): Promise<nu
       signal,
       ...(flags.key !== undefined ? { keyFile: flags.key } : {}),
       onLaunched: ({ runId, peerId, key }) => {
-        if (key.created) ctx.stderr.write(`masha launch: created the launcher key ${key.path} (keep it: it signs this run's announcements; runs launched with it are yours)\n`);
+        if (key.created)
+          ctx.stderr.write(
+            `masha launch: created the launcher key ${key.path} (keep it: it signs this run's announcements; runs launched with it are yours)\n`,
+          );
         ctx.stderr.write(`masha launch: run ${runId} published by ${peerId}, signed by launcher key ${key.publicKey.slice(0, 16)}…\n`);
         ctx.stderr.write(`masha launch: volunteers join with: masha join --relay ${relays[0]} --run ${runId}\n`);
         bar = startProgress(`run ${runId.slice(0, 8)}`, PROGRESS_STEPS, {

@@ -38,10 +38,17 @@ export function configureRelay(cmd: Command): void {
     .option('--ws <port>', 'WebSocket port (0 = any free port)', parsePort, 0)
     .option('--http <port>', 'also serve the volunteer page and the addresses over HTTP on this port (0 = any free port)', parsePort)
     .option('--page <dir>', 'directory of the volunteer page to serve (default: the built browser/dist)')
-    .option('--key <file>', 'keep the relay\'s identity (its peer id) in this file, created on first use, so a restart keeps its addresses', DEFAULT_RELAY_KEY_FILE)
+    .option(
+      '--key <file>',
+      "keep the relay's identity (its peer id) in this file, created on first use, so a restart keeps its addresses",
+      DEFAULT_RELAY_KEY_FILE,
+    )
     .option('--ephemeral', 'a new identity for this run only (no key file)')
     .option('--json', 'print {"peerId", "multiaddrs", "http"} as one JSON line instead of plain addresses')
-    .addHelpText('after', '\nExample:\n  masha relay --tcp 4001 --ws 4002 --http 8080      # volunteers open http://127.0.0.1:8080/\n  masha join --relay /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW…');
+    .addHelpText(
+      'after',
+      '\nExample:\n  masha relay --tcp 4001 --ws 4002 --http 8080      # volunteers open http://127.0.0.1:8080/\n  masha join --relay /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW…',
+    );
 }
 
 const escapeHtml = (t: string): string => t.replace(/&/g, '&amp;').replace(/</g, '&lt;');
@@ -72,7 +79,9 @@ function serve(relay: RelayNode, host: string, port: number, pageDir: string): P
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { 'content-type': 'text/plain', allow: 'GET, HEAD' }).end('method not allowed\n');
     } else if (url === '/multiaddrs') {
-      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify({ peerId: relay.peerId, multiaddrs: relay.multiaddrs }));
+      res
+        .writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+        .end(JSON.stringify({ peerId: relay.peerId, multiaddrs: relay.multiaddrs }));
     } else if (url === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else if (url === '/relay' || (url === '/' && !pageBuilt(pageDir))) {
@@ -82,7 +91,10 @@ function serve(relay: RelayNode, host: string, port: number, pageDir: string): P
       const [dir, rest] = url.startsWith('/data/') ? [dataRoot(), url.slice('/data'.length)] : [ortWasmDir(), url.slice('/ort'.length)];
       const file = dir === null ? null : staticFile(dir, rest);
       if (file === null) res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
-      else res.writeHead(file.status, { 'content-type': file.type, 'content-length': file.body.byteLength, 'cache-control': 'max-age=3600' }).end(req.method === 'HEAD' ? undefined : file.body);
+      else
+        res
+          .writeHead(file.status, { 'content-type': file.type, 'content-length': file.body.byteLength, 'cache-control': 'max-age=3600' })
+          .end(req.method === 'HEAD' ? undefined : file.body);
     } else {
       const file = staticFile(pageDir, url);
       if (file === null) res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');

@@ -69,9 +69,21 @@ export interface StatusSnapshot {
 }
 
 const NO_BORDER = {
-  top: '', 'top-mid': '', 'top-left': '', 'top-right': '',
-  bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
-  left: '  ', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ',
+  top: '',
+  'top-mid': '',
+  'top-left': '',
+  'top-right': '',
+  bottom: '',
+  'bottom-mid': '',
+  'bottom-left': '',
+  'bottom-right': '',
+  left: '  ',
+  'left-mid': '',
+  mid: '',
+  'mid-mid': '',
+  right: '',
+  'right-mid': '',
+  middle: '  ',
 };
 
 const COLUMNS: readonly { readonly header: string; readonly align: 'left' | 'right' }[] = [
@@ -151,11 +163,7 @@ export function renderStatus(snap: StatusSnapshot): string {
       formatBytes(p.up),
       formatBytes(p.down),
     ]);
-    out += rows.length === 0
-      ? r.state === 'open'
-        ? '  (no peer reports yet)\n'
-        : ''
-      : formatTable(rows);
+    out += rows.length === 0 ? (r.state === 'open' ? '  (no peer reports yet)\n' : '') : formatTable(rows);
   }
   return out;
 }
@@ -189,38 +197,38 @@ export async function runStatus(flags: StatusFlags, ctx: CliContext): Promise<nu
   const snapshot = (): StatusSnapshot => ({
     runs: [
       ...directory
-      .runs()
-      .filter((k) => boards.has(k.announcement.runId))
-      .map((k) => {
-        const a = k.announcement;
-        const board = boards.get(a.runId) as StatusBoard;
-        const live = new Set(board.live(LIVE_WINDOW_MS).map((e) => e.peer));
-        const agoMs = performance.now() - k.lastSeen;
-        return {
-          runId: a.runId,
-          state: a.state === 'finished' ? ('finished' as const) : agoMs > SILENT_AFTER_MS ? ('silent' as const) : ('open' as const),
-          outcome: a.outcome ?? null,
-          lastAnnouncedSecondsAgo: agoMs / 1000,
-          method: a.manifest.method.name,
-          compressor: a.manifest.compressors.device,
-          launcher: a.launcher,
-          peers: board.all().map((e) => ({
-            peer: e.peer,
-            live: live.has(e.peer),
-            isAggregator: e.status.isAggregator,
-            aggregator: e.status.aggregator,
-            epoch: e.status.epoch,
-            round: e.status.round,
-            iteration: e.status.iteration,
-            metric: e.status.relDist,
-            held: e.status.held,
-            heldCount: e.status.heldCount,
-            up: e.status.bytes.direct + e.status.bytes.broadcast,
-            down: e.status.bytes.received,
-            done: e.status.done,
-          })),
-        };
-      }),
+        .runs()
+        .filter((k) => boards.has(k.announcement.runId))
+        .map((k) => {
+          const a = k.announcement;
+          const board = boards.get(a.runId) as StatusBoard;
+          const live = new Set(board.live(LIVE_WINDOW_MS).map((e) => e.peer));
+          const agoMs = performance.now() - k.lastSeen;
+          return {
+            runId: a.runId,
+            state: a.state === 'finished' ? ('finished' as const) : agoMs > SILENT_AFTER_MS ? ('silent' as const) : ('open' as const),
+            outcome: a.outcome ?? null,
+            lastAnnouncedSecondsAgo: agoMs / 1000,
+            method: a.manifest.method.name,
+            compressor: a.manifest.compressors.device,
+            launcher: a.launcher,
+            peers: board.all().map((e) => ({
+              peer: e.peer,
+              live: live.has(e.peer),
+              isAggregator: e.status.isAggregator,
+              aggregator: e.status.aggregator,
+              epoch: e.status.epoch,
+              round: e.status.round,
+              iteration: e.status.iteration,
+              metric: e.status.relDist,
+              held: e.status.held,
+              heldCount: e.status.heldCount,
+              up: e.status.bytes.direct + e.status.bytes.broadcast,
+              down: e.status.bytes.received,
+              done: e.status.done,
+            })),
+          };
+        }),
       ...[...remembered.values()]
         .filter((rec) => directory.get(rec.runId) === undefined)
         .map((rec) => {
@@ -241,10 +249,14 @@ export async function runStatus(flags: StatusFlags, ctx: CliContext): Promise<nu
   const sleep = (ms: number): Promise<void> =>
     new Promise((r) => {
       const t = setTimeout(r, ms);
-      signal.addEventListener('abort', () => {
-        clearTimeout(t);
-        r();
-      }, { once: true });
+      signal.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(t);
+          r();
+        },
+        { once: true },
+      );
     });
   try {
     if (flags.json || flags.once) {

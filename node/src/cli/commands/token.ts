@@ -37,6 +37,8 @@ export function runToken(flags: TokenFlags, ctx: CliContext): Promise<number> {
   if (flags.json) ctx.stdout.write(`${JSON.stringify({ runId, token, expiresAt })}\n`);
   else ctx.stdout.write(`${token}\n`);
   if (key.created) ctx.stderr.write(`masha token: created the launcher key ${key.path}\n`);
-  ctx.stderr.write(`masha token: run ${runId}, valid until ${new Date(expiresAt).toISOString()} (masha join --token …, or ?token=… in the volunteer page's URL)\n`);
+  ctx.stderr.write(
+    `masha token: run ${runId}, valid until ${new Date(expiresAt).toISOString()} (masha join --token …, or ?token=… in the volunteer page's URL)\n`,
+  );
   return Promise.resolve(0);
 }

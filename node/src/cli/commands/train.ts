@@ -74,7 +74,12 @@ export function configureTrain(cmd: Command): void {
   cmd
     .description('train the default model task locally (tiny ALBERT on the SpamAssassin corpus): the baseline for distributed runs')
     .option('--local', 'train in this process without a network (the only mode so far)')
-    .option('--objective <name>', `what to train: ${OBJECTIVES.join(' | ')} (spam/ham classification or masked-language modelling)`, oneOf<Objective>(OBJECTIVES), 'classify')
+    .option(
+      '--objective <name>',
+      `what to train: ${OBJECTIVES.join(' | ')} (spam/ham classification or masked-language modelling)`,
+      oneOf<Objective>(OBJECTIVES),
+      'classify',
+    )
     .option('--adversarial', 'adversarial training (FreeLB): K gradient evaluations per step on an ε-bounded embedding perturbation')
     .option('--epsilon <ε>', 'adversarial radius per example, ‖ρ_n‖₂ ≤ ε (a token embedding has norm ≈ 0.2)', positive, 0.1)
     .option('--adv-steps <K>', 'gradient evaluations per step (K − 1 ascent steps)', count, 2)
@@ -88,7 +93,12 @@ export function configureTrain(cmd: Command): void {
     .option('--steps <n>', 'optimizer steps', count, 400)
     .option('--batch <n>', 'examples per step', count, 16)
     .option('--seed <n>', 'seed of the initial parameters, minibatches and masks', seedArg, 0)
-    .option('--backend <name>', `gradient runtime: node (onnxruntime-node, native) | wasm (onnxruntime-web's wasm backend in Node)`, oneOf<NodeBackend>(NODE_BACKENDS), 'node')
+    .option(
+      '--backend <name>',
+      `gradient runtime: node (onnxruntime-node, native) | wasm (onnxruntime-web's wasm backend in Node)`,
+      oneOf<NodeBackend>(NODE_BACKENDS),
+      'node',
+    )
     .option(
       '--device <name>',
       `where gradients are computed: auto (a GPU when onnxruntime-node can use one — CUDA, then WebGPU — checked against the CPU on a probe graph; else the CPU) | cpu | gpu (fail unless a GPU passes the probe)`,
@@ -96,7 +106,7 @@ export function configureTrain(cmd: Command): void {
       'auto',
     )
     .option('--threads <n>', 'runtime threads', count, 1)
-    .option('--low-memory', "onnxruntime-node without its memory arena: about 5× less resident memory, steps about 35% slower")
+    .option('--low-memory', 'onnxruntime-node without its memory arena: about 5× less resident memory, steps about 35% slower')
     .option('--model <json>', 'model configuration overrides as JSON, e.g. \'{"layers":2,"hidden":128}\'')
     .option('--data <dir>', 'dataset directory (default: the one `npm run build` generates)')
     .option('--eval-every <steps>', 'score the test split every this many steps', count, 50)
@@ -145,12 +155,14 @@ function humanSummary(s: TrainSummary, out: string): string {
   const f = s.final;
   const pct = (x: number | null): string => (x === null ? '—' : `${(100 * x).toFixed(1)}%`);
   const unit = s.task.objective === 'classify' ? 'examples' : 'masked tokens';
-  return [
-    `trained ${s.task.objective}${s.task.adversarial ? ' (adversarial)' : ''} for ${s.stepsDone} steps in ${s.wallSeconds.toFixed(1)} s (${s.msPerStep.median.toFixed(0)} ms/step median, ${s.backend} on ${s.device.provider === 'cpu' ? 'the CPU' : `the GPU (${s.device.provider})`})${s.interrupted ? ' — interrupted' : ''}`,
-    `  test: accuracy ${pct(f.accuracy)} over ${f.examples} ${unit}, loss ${f.loss.toFixed(4)}${f.majority !== null ? ` (majority class ${pct(f.majority)})` : ''}`,
-    `  robust accuracy ${pct(f.robustAccuracy)} under an ε = ${f.attack.epsilon} embedding attack (${f.attack.steps} steps) on ${f.robustExamples} ${unit}`,
-    `  files in ${out}/ (summary.json, train.csv, eval.csv, training.svg, params.f32)`,
-  ].join('\n') + '\n';
+  return (
+    [
+      `trained ${s.task.objective}${s.task.adversarial ? ' (adversarial)' : ''} for ${s.stepsDone} steps in ${s.wallSeconds.toFixed(1)} s (${s.msPerStep.median.toFixed(0)} ms/step median, ${s.backend} on ${s.device.provider === 'cpu' ? 'the CPU' : `the GPU (${s.device.provider})`})${s.interrupted ? ' — interrupted' : ''}`,
+      `  test: accuracy ${pct(f.accuracy)} over ${f.examples} ${unit}, loss ${f.loss.toFixed(4)}${f.majority !== null ? ` (majority class ${pct(f.majority)})` : ''}`,
+      `  robust accuracy ${pct(f.robustAccuracy)} under an ε = ${f.attack.epsilon} embedding attack (${f.attack.steps} steps) on ${f.robustExamples} ${unit}`,
+      `  files in ${out}/ (summary.json, train.csv, eval.csv, training.svg, params.f32)`,
+    ].join('\n') + '\n'
+  );
 }
 
 export async function runTrain(flags: TrainFlags, ctx: CliContext): Promise<number> {

@@ -66,7 +66,12 @@ export function albertLayout(c: AlbertConfig): ParamLayout {
 }
 
 /** Fills `out` (length layout.size) with the seeded initial parameters. */
-export function initParams(layout: ParamLayout, std: number, rng: Rng, out: Float32Array | Float64Array = new Float32Array(layout.size)): Float32Array | Float64Array {
+export function initParams(
+  layout: ParamLayout,
+  std: number,
+  rng: Rng,
+  out: Float32Array | Float64Array = new Float32Array(layout.size),
+): Float32Array | Float64Array {
   if (out.length !== layout.size) throw new RangeError(`initParams: expected ${layout.size} elements, got ${out.length}`);
   for (const s of layout.specs) {
     const v = out.subarray(s.offset, s.offset + s.size);

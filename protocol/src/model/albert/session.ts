@@ -21,7 +21,15 @@ export class AlbertSession {
   readonly buildMs: number;
   private bound: Float32Array | null = null;
 
-  private constructor(config: AlbertConfig, objective: Objective, kind: GraphKind, layout: ParamLayout, batch: BatchBuffers, session: GraphSession, buildMs: number) {
+  private constructor(
+    config: AlbertConfig,
+    objective: Objective,
+    kind: GraphKind,
+    layout: ParamLayout,
+    batch: BatchBuffers,
+    session: GraphSession,
+    buildMs: number,
+  ) {
     this.config = config;
     this.objective = objective;
     this.kind = kind;
@@ -51,7 +59,14 @@ export class AlbertSession {
     }
   }
 
-  static async create(rt: OrtRuntime, config: AlbertConfig, objective: Objective, kind: GraphKind, batch: number, clock?: () => number): Promise<AlbertSession> {
+  static async create(
+    rt: OrtRuntime,
+    config: AlbertConfig,
+    objective: Objective,
+    kind: GraphKind,
+    batch: number,
+    clock?: () => number,
+  ): Promise<AlbertSession> {
     const t0 = clock?.() ?? 0;
     const ag = buildAlbertGraph({ config, objective, batch, kind });
     const compiled = compileGraph(ag.graph, `albert-${objective}-${kind}`);

@@ -105,7 +105,13 @@ export class Graph {
    * Emits one ONNX node. `outs` gives each output's (base name, shape, dtype). When `vjp` is given,
    * the node is differentiable and recorded on the tape if any input requires a gradient.
    */
-  node(op: string, inputs: readonly Tensor[], outs: readonly { name?: string; shape: Shape; dtype: DType }[], attrs: Record<string, Attr> = {}, vjp?: Vjp): Tensor[] {
+  node(
+    op: string,
+    inputs: readonly Tensor[],
+    outs: readonly { name?: string; shape: Shape; dtype: DType }[],
+    attrs: Record<string, Attr> = {},
+    vjp?: Vjp,
+  ): Tensor[] {
     const outputs = outs.map((o) => this.value(o.name ?? op.toLowerCase(), o.shape, o.dtype));
     this.nodes.push({ op, inputs: inputs.map((t) => t.name), outputs: outputs.map((t) => t.name), attrs });
     if (vjp && this.recording && inputs.some((t) => this.requires.has(t.id))) {

@@ -63,17 +63,11 @@ function binary(g: Graph, op: string, a: Tensor, b: Tensor, vjp: (y: Tensor) => 
 }
 
 export function add(g: Graph, a: Tensor, b: Tensor): Tensor {
-  return binary(g, 'Add', a, b, () => ([gy], need) => [
-    gy && need[0] ? sumTo(g, gy, a.shape) : null,
-    gy && need[1] ? sumTo(g, gy, b.shape) : null,
-  ]);
+  return binary(g, 'Add', a, b, () => ([gy], need) => [gy && need[0] ? sumTo(g, gy, a.shape) : null, gy && need[1] ? sumTo(g, gy, b.shape) : null]);
 }
 
 export function sub(g: Graph, a: Tensor, b: Tensor): Tensor {
-  return binary(g, 'Sub', a, b, () => ([gy], need) => [
-    gy && need[0] ? sumTo(g, gy, a.shape) : null,
-    gy && need[1] ? neg(g, sumTo(g, gy, b.shape)) : null,
-  ]);
+  return binary(g, 'Sub', a, b, () => ([gy], need) => [gy && need[0] ? sumTo(g, gy, a.shape) : null, gy && need[1] ? neg(g, sumTo(g, gy, b.shape)) : null]);
 }
 
 export function mul(g: Graph, a: Tensor, b: Tensor): Tensor {
@@ -196,7 +190,14 @@ export function reduceMean(g: Graph, x: Tensor, axes: readonly number[], keepdim
 
 /** Sum of all elements: a scalar. */
 export function sumAll(g: Graph, x: Tensor): Tensor {
-  return x.shape.length === 0 ? x : reduceSum(g, x, x.shape.map((_d, i) => i), false);
+  return x.shape.length === 0
+    ? x
+    : reduceSum(
+        g,
+        x,
+        x.shape.map((_d, i) => i),
+        false,
+      );
 }
 
 /** ArgMax along an axis (int64, not differentiable). */

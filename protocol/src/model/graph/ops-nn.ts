@@ -57,15 +57,9 @@ export function matmul(g: Graph, a: Tensor, b: Tensor): Tensor {
     if (b.shape.length === 2) {
       const rows = sizeOf(a.shape) / k;
       const g2 = reshape(g, gy, [rows, n]);
-      return [
-        need[0] ? reshape(g, gemm(g, g2, b, { transB: true }), a.shape) : null,
-        need[1] ? gemm(g, reshape(g, a, [rows, k]), g2, { transA: true }) : null,
-      ];
+      return [need[0] ? reshape(g, gemm(g, g2, b, { transB: true }), a.shape) : null, need[1] ? gemm(g, reshape(g, a, [rows, k]), g2, { transA: true }) : null];
     }
-    return [
-      need[0] ? sumTo(g, matmul(g, gy, transposeLast2(g, b)), a.shape) : null,
-      need[1] ? sumTo(g, matmul(g, transposeLast2(g, a), gy), b.shape) : null,
-    ];
+    return [need[0] ? sumTo(g, matmul(g, gy, transposeLast2(g, b)), a.shape) : null, need[1] ? sumTo(g, matmul(g, transposeLast2(g, a), gy), b.shape) : null];
   });
 }
 

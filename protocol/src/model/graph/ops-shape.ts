@@ -14,9 +14,14 @@ export function transpose(g: Graph, x: Tensor, perm: readonly number[]): Tensor 
   if (perm.every((p, i) => p === i)) return x;
   const inv = new Array<number>(r);
   perm.forEach((p, i) => (inv[p] = i));
-  return g.op1('Transpose', [x], perm.map((p) => x.shape[p]), x.dtype, { perm: { kind: 'ints', value: [...perm] } }, ([gy]) => [
-    gy ? transpose(g, gy, inv) : null,
-  ]);
+  return g.op1(
+    'Transpose',
+    [x],
+    perm.map((p) => x.shape[p]),
+    x.dtype,
+    { perm: { kind: 'ints', value: [...perm] } },
+    ([gy]) => [gy ? transpose(g, gy, inv) : null],
+  );
 }
 
 /** Swaps the last two axes. */
@@ -35,7 +40,8 @@ export function slice(g: Graph, x: Tensor, starts: readonly number[], ends: read
   const shape = [...x.shape];
   const norm = axes.map((a) => normAxis('Slice', a, x.shape.length));
   norm.forEach((a, i) => {
-    if (!(starts[i] >= 0 && ends[i] > starts[i] && ends[i] <= x.shape[a])) throw new GraphError('Slice', `bad range [${starts[i]}, ${ends[i]}) on axis ${a} of ${fmtShape(x.shape)}`);
+    if (!(starts[i] >= 0 && ends[i] > starts[i] && ends[i] <= x.shape[a]))
+      throw new GraphError('Slice', `bad range [${starts[i]}, ${ends[i]}) on axis ${a} of ${fmtShape(x.shape)}`);
     shape[a] = ends[i] - starts[i];
   });
   return g.op1('Slice', [x, g.ints(starts), g.ints(ends), g.ints(norm)], shape, x.dtype, {}, ([gy]) => {
@@ -121,7 +127,8 @@ export function scatterNDAdd(g: Graph, data: Tensor, indices: Tensor, updates: T
 /** GatherElements along `axis`; the VJP is ScatterElements with reduction add. */
 export function gatherElements(g: Graph, x: Tensor, indices: Tensor, axis: number): Tensor {
   if (indices.dtype !== 'int32' && indices.dtype !== 'int64') throw new GraphError('GatherElements', `indices must be int32/int64, got ${indices.dtype}`);
-  if (indices.shape.length !== x.shape.length) throw new GraphError('GatherElements', `rank of indices ${fmtShape(indices.shape)} differs from ${fmtShape(x.shape)}`);
+  if (indices.shape.length !== x.shape.length)
+    throw new GraphError('GatherElements', `rank of indices ${fmtShape(indices.shape)} differs from ${fmtShape(x.shape)}`);
   const a = normAxis('GatherElements', axis, x.shape.length);
   return g.op1('GatherElements', [x, indices], indices.shape, x.dtype, { axis: { kind: 'int', value: a } }, ([gy], need) => {
     if (!gy || !need[0] || !isFloat(x.dtype)) return [null, null];
@@ -154,7 +161,14 @@ export function split(g: Graph, x: Tensor, sizes: readonly number[], axis: numbe
   });
   const ys = g.node('Split', [x, g.ints(sizes)], outs, { axis: { kind: 'int', value: a } }, (gys) => {
     if (gys.every((t) => t === null)) return [null, null];
-    return [concat(g, gys.map((t, i) => t ?? zeros(g, ys[i].shape, x.dtype)), a), null];
+    return [
+      concat(
+        g,
+        gys.map((t, i) => t ?? zeros(g, ys[i].shape, x.dtype)),
+        a,
+      ),
+      null,
+    ];
   });
   return ys;
 }

@@ -94,7 +94,8 @@ export class GraphSession {
     if (!b) return; // pruned by the runtime
     if (b.array === array) return;
     if (!arrayMatches(spec.dtype, array)) throw new ValidationError(name, `expected a ${ARRAY_OF[spec.dtype]}`);
-    if (array.length !== sizeOf(spec.shape)) throw new ValidationError(name, `expected ${sizeOf(spec.shape)} elements for shape ${fmtShape(spec.shape)}, got ${array.length}`);
+    if (array.length !== sizeOf(spec.shape))
+      throw new ValidationError(name, `expected ${sizeOf(spec.shape)} elements for shape ${fmtShape(spec.shape)}, got ${array.length}`);
     b.tensor?.dispose?.();
     b.array = array;
     b.tensor = this.runtime.tensor(spec.dtype, array, spec.shape);

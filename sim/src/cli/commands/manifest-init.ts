@@ -49,12 +49,15 @@ export function problemPathFor(given: string, cwd: string, manifestDir: string |
  */
 export const command = defineCommand<ManifestInitOptions>({
   path: ['manifest', 'init'],
-  description: "write a valid run manifest; with no flags, the default run (the one `npm start` runs)",
+  description: 'write a valid run manifest; with no flags, the default run (the one `npm start` runs)',
   configure(cmd) {
     cmd
       .option('--problem <bilinear|quadratic|FILE.json>', 'a generated problem, or a problem file (see the README for the shapes)', DEFAULT_RUN.problem.kind)
       .addOption(new Option('--method <name>', 'method').choices(METHOD_NAMES).default(DEFAULT_RUN.method.name))
-      .option('--compressor <spec>', "device compressor, e.g. randk:0.1, natural, topk:0.3, permk (default: the method's usual one — dither:p=2,s=8 for masha1)")
+      .option(
+        '--compressor <spec>',
+        "device compressor, e.g. randk:0.1, natural, topk:0.3, permk (default: the method's usual one — dither:p=2,s=8 for masha1)",
+      )
       .option('--server-compressor <spec>', 'server compressor (default identity)')
       .option(
         '--gamma <γ|theory>',
@@ -64,7 +67,12 @@ export const command = defineCommand<ManifestInitOptions>({
       .option('--shards <M>', 'number of shards M of a generated problem', parsePositiveInt)
       .option('--seed <s>', 'run seed (also seeds a generated problem)', parseSeed)
       .option('--iterations <n>', 'maximum method iterations', parsePositiveInt, DEFAULT_RUN.stop.iterations)
-      .option('--target <t>', 'stop at this relative squared distance to the solution (or ‖F‖²/‖F(z⁰)‖² when it is unknown)', parsePositiveNumber, DEFAULT_RUN.stop.target)
+      .option(
+        '--target <t>',
+        'stop at this relative squared distance to the solution (or ‖F‖²/‖F(z⁰)‖² when it is unknown)',
+        parsePositiveNumber,
+        DEFAULT_RUN.stop.target,
+      )
       .option('--out <file>', 'write the manifest here (default: stdout)')
       .addHelpText(
         'after',

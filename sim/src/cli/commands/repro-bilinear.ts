@@ -3,13 +3,7 @@ import { InvalidArgumentError } from 'commander';
 import { toJson } from '../../io/json.js';
 import { startProgress } from '../../io/progress.js';
 import { formatNumber, formatTable } from '../../io/table.js';
-import {
-  bilinearReproConfig,
-  bilinearSummaryJson,
-  FIGURE1_METHODS,
-  reproBilinear,
-  writeBilinearRepro,
-} from '../../repro/bilinear.js';
+import { bilinearReproConfig, bilinearSummaryJson, FIGURE1_METHODS, reproBilinear, writeBilinearRepro } from '../../repro/bilinear.js';
 import type { BilinearMethodSpec, BilinearReproResult } from '../../repro/bilinear.js';
 import { defineCommand } from '../command.js';
 import { parsePositiveInt, parsePositiveNumber, parseSeed } from '../options.js';
@@ -27,7 +21,10 @@ interface ReproBilinearOptions {
 }
 
 function parseMethods(value: string): BilinearMethodSpec[] {
-  const names = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const names = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   const out: BilinearMethodSpec[] = [];
   for (const n of names) {
     const spec = FIGURE1_METHODS.find((m) => m.method === n);

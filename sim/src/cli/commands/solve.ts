@@ -5,24 +5,11 @@ import { writeCsvFile } from '../../io/csv.js';
 import { toJson, writeJsonFile } from '../../io/json.js';
 import { startProgress } from '../../io/progress.js';
 import { formatNumber, formatTable } from '../../io/table.js';
-import {
-  CURVE_HEADER,
-  curveRows,
-  DEFAULT_TARGET,
-  loadProblemFile,
-  runMethod,
-  summaryJson,
-  theoryGamma,
-} from '../../solve.js';
+import { CURVE_HEADER, curveRows, DEFAULT_TARGET, loadProblemFile, runMethod, summaryJson, theoryGamma } from '../../solve.js';
 import type { RunSummary } from '../../solve.js';
 import { defineCommand } from '../command.js';
 import { forFlag, UsageError } from '../errors.js';
-import {
-  parsePositiveInt,
-  parsePositiveNumber,
-  parseSeed,
-  parseUnitInterval,
-} from '../options.js';
+import { parsePositiveInt, parsePositiveNumber, parseSeed, parseUnitInterval } from '../options.js';
 
 interface SolveOptions {
   problem: string;
@@ -89,10 +76,13 @@ function byField<T>(fn: () => T): T {
 /** `masha-sim solve`: one method on a user's problem file. */
 export const command = defineCommand<SolveOptions>({
   path: ['solve'],
-  description: "run one method on a problem file; writes summary.json, z.json and curve.csv to --out",
+  description: 'run one method on a problem file; writes summary.json, z.json and curve.csv to --out',
   configure(cmd) {
     cmd
-      .requiredOption('--problem <file>', 'problem file (JSON), e.g. {"kind": "bilinear", "d", "M", "lambda", "A", "a", "b"} or {"kind": "quadratic", "d", "n", "bands" | "A", "b"}')
+      .requiredOption(
+        '--problem <file>',
+        'problem file (JSON), e.g. {"kind": "bilinear", "d", "M", "lambda", "A", "a", "b"} or {"kind": "quadratic", "d", "n", "bands" | "A", "b"}',
+      )
       .requiredOption('--method <name>', 'masha1 | masha2 | eg | qeg | qgda | ef-gda | marina (minimisation: quadratic files)')
       .option('--compressor <spec>', "device compressor, e.g. randk:0.1, topk:0.3, natural, dither:p=2,s=8, identity (default: the method's Figure 1 choice)")
       .requiredOption('--iterations <n>', 'iteration budget', parsePositiveInt)
