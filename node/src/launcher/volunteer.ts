@@ -245,8 +245,7 @@ export async function joinRun(options: JoinOptions): Promise<JoinResult> {
         const minMs = options.lingerMs ?? 2 * lease;
         const maxMs = Math.max(minMs, options.maxLingerMs ?? 10 * lease);
         const begin = performance.now();
-        const othersDone = (): boolean =>
-          board.live(Math.max(3_000, 2 * lease)).every((e) => e.status.done !== null || e.status.role !== 'volunteer');
+        const othersDone = (): boolean => board.live(Math.max(3_000, 2 * lease)).every((e) => e.status.done !== null || e.status.role !== 'volunteer');
         while (!options.signal?.aborted) {
           const waited = performance.now() - begin;
           if (waited >= maxMs || (waited >= minMs && othersDone())) break;
