@@ -9,7 +9,7 @@ import { parseCompressor } from '../compress/registry.js';
 import type { Compressor } from '../compress/types.js';
 import type { ShardConstants } from '../engine/guard.js';
 import { norm } from '../vec/kernels.js';
-import { createRunContext, type RunContext, type RunContextInit } from '../engine/context.js';
+import { createRunContext, type AdmissionPolicy, type RunContext, type RunContextInit } from '../engine/context.js';
 import { checkBuildLimits, type BuildLimits } from './estimate.js';
 import { ValidationError } from '../errors.js';
 import '../methods/marina.js'; // registers 'marina' with createMethod
@@ -194,14 +194,7 @@ export function runFromManifest(manifest: Manifest, options: BuildOptions = {}):
     broadcast: { ...net.broadcast, frameBytes: net.frameBytes },
     stallDeadlines: net.stallDeadlines,
     ...(net.assignment !== undefined ? { assignment: net.assignment } : {}),
-    admission: {
-      policy: manifest.admission.policy,
-      ...(manifest.admission.peers !== undefined ? { peers: manifest.admission.peers } : {}),
-      launcherKey: manifest.launcher !== undefined ? hexBytes(manifest.launcher) : null,
-      maxMembers: manifest.admission.maxMembers ?? null,
-      maxNewPerEpoch: manifest.admission.maxNewPerEpoch ?? null,
-      ...(options.wallClock !== undefined ? { wallClock: options.wallClock } : {}),
-    },
+    admission: admissionOf(manifest, options.wallClock),
     guard: {
       audit: updates.audit,
       bounds: updates.bounds,
@@ -213,6 +206,18 @@ export function runFromManifest(manifest: Manifest, options: BuildOptions = {}):
     ...options.context,
   });
   return { ...built, ctx };
+}
+
+/** The run context's admission settings from a manifest (its policy, caps and the launcher's key). */
+export function admissionOf(manifest: Manifest, wallClock?: () => number): AdmissionPolicy {
+  return {
+    policy: manifest.admission.policy,
+    ...(manifest.admission.peers !== undefined ? { peers: manifest.admission.peers } : {}),
+    launcherKey: manifest.launcher !== undefined ? hexBytes(manifest.launcher) : null,
+    maxMembers: manifest.admission.maxMembers ?? null,
+    maxNewPerEpoch: manifest.admission.maxNewPerEpoch ?? null,
+    ...(wallClock !== undefined ? { wallClock } : {}),
+  };
 }
 
 function hexBytes(hex: string): Uint8Array {

@@ -13,6 +13,7 @@ import { STREAMS } from '../model/streams.js';
 import { SoftmaxOperator, type SoftmaxTask } from '../model/softmax.js';
 import type { ModelTask } from '../model/task.js';
 import { keyedRng, SHARED } from '../rng/streams.js';
+import { admissionOf } from './build.js';
 import { runIdOf } from './canonical.js';
 import { checkBuildLimits, type BuildLimits } from './estimate.js';
 import type { BoundMode } from '../engine/guard.js';
@@ -32,12 +33,6 @@ export interface ModelRun {
 /** True when the manifest is a model run (then use `modelRunFromManifest`, not `runFromManifest`). */
 export function isModelManifest(m: Manifest): boolean {
   return isModelProblem(m.problem);
-}
-
-function hexBytes(hex: string): Uint8Array {
-  const out = new Uint8Array(hex.length >>> 1);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
-  return out;
 }
 
 export function softmaxTaskOf(m: Manifest): SoftmaxTask {
@@ -108,14 +103,7 @@ export function modelRunFromManifest(manifest: Manifest, options: ModelRunOption
     timing: { heartbeatMs: net.heartbeatMs, leaseMs: net.leaseMs, roundDeadlineMs: net.roundDeadlineMs },
     stallDeadlines: net.stallDeadlines,
     ...(net.assignment !== undefined ? { assignment: net.assignment } : {}),
-    admission: {
-      policy: manifest.admission.policy,
-      ...(manifest.admission.peers !== undefined ? { peers: manifest.admission.peers } : {}),
-      launcherKey: manifest.launcher !== undefined ? hexBytes(manifest.launcher) : null,
-      maxMembers: manifest.admission.maxMembers ?? null,
-      maxNewPerEpoch: manifest.admission.maxNewPerEpoch ?? null,
-      ...(options.wallClock !== undefined ? { wallClock: options.wallClock } : {}),
-    },
+    admission: admissionOf(manifest, options.wallClock),
     guard: {
       audit: updates.audit,
       bounds: modelBounds(updates.bounds),
