@@ -14,7 +14,8 @@ export interface IdentityPayload extends Payload {
 export class IdentityCompressor implements FixedRateCompressor {
   readonly spec = 'identity';
   readonly kind = 'unbiased' as const;
-  private readonly pool = new ArrayPool();
+  // Every length: a sparsifier's kept values (ten floats) are taken and released once per message.
+  private readonly pool = new ArrayPool(2, 1);
 
   payloadBits(d: number): number {
     return 32 * d;

