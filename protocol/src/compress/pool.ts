@@ -1,10 +1,14 @@
+/** Bytes of free small arrays a pool keeps per (type, length) beyond `cap`. */
+const SMALL_POOL_BYTES = 64 * 1024;
+
 /** The typed arrays payloads are made of. */
 export type PooledArray = Float32Array | Float64Array | Uint8Array | Int8Array | Uint16Array | Uint32Array | Int32Array;
 
 /**
  * Recycles payload buffers between messages (see `Compressor.release`). Arrays come back with
  * arbitrary contents: callers overwrite every element or clear what they skip. Each compressor
- * owns its pool; at most `cap` free arrays are kept per (type, length), and only arrays this pool
+ * owns its pool; at most max(`cap`, 64 KiB worth) free arrays are kept per (type, length) (an
+ * aggregator holds a round's out-of-order answers of a few values each), and only arrays this pool
  * made are taken back (never a view into someone else's buffer). Free lists are found by
  * constructor and length without building a key: a small array is taken and given back in a few
  * nanoseconds, less than allocating it (a simulator sends ~10^5 payloads of ten values a second).
@@ -13,6 +17,8 @@ export class ArrayPool {
   private readonly free = new Map<new (n: number) => PooledArray, Map<number, PooledArray[]>>();
   /** Arrays this pool made (the only ones `give` takes back). */
   private readonly made = new WeakSet<PooledArray>();
+  /** Arrays in the free lists now. */
+  private readonly idle = new Set<PooledArray>();
   private readonly cap: number;
   /** Arrays shorter than this are not pooled. */
   private readonly minLength: number;
@@ -26,7 +32,10 @@ export class ArrayPool {
   take<T extends PooledArray>(ctor: new (n: number) => T, n: number): T {
     if (n < this.minLength) return new ctor(n);
     const a = this.free.get(ctor)?.get(n)?.pop();
-    if (a !== undefined) return a as T;
+    if (a !== undefined) {
+      this.idle.delete(a);
+      return a as T;
+    }
     const fresh = new ctor(n);
     this.made.add(fresh);
     return fresh;
@@ -46,6 +55,9 @@ export class ArrayPool {
       list = [];
       byLength.set(a.length, list);
     }
-    if (list.length < this.cap && !list.includes(a)) list.push(a);
+    if (list.length < Math.max(this.cap, SMALL_POOL_BYTES / a.byteLength) && !this.idle.has(a)) {
+      list.push(a);
+      this.idle.add(a);
+    }
   }
 }
