@@ -72,6 +72,11 @@ export class IdentityCompressor implements FixedRateCompressor {
     return bytes;
   }
 
+  /** What `encode` returns, written at the start of `bytes` (at least as long). */
+  encodeInto(p: IdentityPayload, bytes: Uint8Array): void {
+    new BitWriter(bytes).writeFloat32Array(p.values);
+  }
+
   decode(bytes: Uint8Array, d: number): IdentityPayload {
     expectDimension(d, this.spec);
     expectLength(bytes, 32 * d, this.spec);
