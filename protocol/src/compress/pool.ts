@@ -8,15 +8,13 @@ export type PooledArray = Float32Array | Float64Array | Uint8Array | Int8Array |
  * Recycles payload buffers between messages (see `Compressor.release`). Arrays come back with
  * arbitrary contents: callers overwrite every element or clear what they skip. Each compressor
  * owns its pool; at most max(`cap`, 64 KiB worth) free arrays are kept per (type, length) (an
- * aggregator holds a round's out-of-order answers of a few values each), and only arrays this pool
- * made are taken back (never a view into someone else's buffer). Free lists are found by
+ * aggregator holds a round's out-of-order answers of a few values each), and a view into a larger
+ * buffer is never taken. Free lists are found by
  * constructor and length without building a key: a small array is taken and given back in a few
  * nanoseconds, less than allocating it (a simulator sends ~10^5 payloads of ten values a second).
  */
 export class ArrayPool {
   private readonly free = new Map<new (n: number) => PooledArray, Map<number, PooledArray[]>>();
-  /** Arrays this pool made (the only ones `give` takes back). */
-  private readonly made = new WeakSet<PooledArray>();
   /** Arrays in the free lists now. */
   private readonly idle = new Set<PooledArray>();
   private readonly cap: number;
@@ -36,14 +34,12 @@ export class ArrayPool {
       this.idle.delete(a);
       return a as T;
     }
-    const fresh = new ctor(n);
-    this.made.add(fresh);
-    return fresh;
+    return new ctor(n);
   }
 
-  /** Hands an array back for reuse (ignored when it is small, not made by this pool, or already free). */
+  /** Hands an array back for reuse (ignored when it is small, a view into a larger buffer, or already free). */
   give(a: PooledArray): void {
-    if (a.length < this.minLength || !this.made.has(a)) return;
+    if (a.length < this.minLength || a.byteOffset !== 0 || a.byteLength !== a.buffer.byteLength) return;
     const ctor = a.constructor as new (n: number) => PooledArray;
     let byLength = this.free.get(ctor);
     if (byLength === undefined) {
