@@ -66,7 +66,7 @@ describe('ban list codec', () => {
 });
 
 describe('a receiver takes a ban only from an issuer with authority, within the caps', () => {
-  it('takes the commit signer\'s own entry for its epoch, and bans the peer in the epoch book', () => {
+  it("takes the commit signer's own entry for its epoch, and bans the peer in the epoch book", () => {
     const r = receiver();
     r.bans.onCommit(5, 'agg', encodeBans([entry('liar', 'agg', 5)]), 8);
     expect(r.bans.has('liar')).toBe(true);

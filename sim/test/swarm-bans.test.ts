@@ -58,7 +58,11 @@ describe('a liar banned by one aggregator is banned by the swarm', () => {
         } else if (a.type === 'broadcast' && banBy !== null) {
           const m = a.message;
           const delta =
-            m.kind === MSG.COMMIT ? (decodeCommit(m.body, limits).next?.delta.toEntries() ?? []) : m.kind === MSG.OPEN ? decodeOpen(m.body, limits).delta.toEntries() : [];
+            m.kind === MSG.COMMIT
+              ? (decodeCommit(m.body, limits).next?.delta.toEntries() ?? [])
+              : m.kind === MSG.OPEN
+                ? decodeOpen(m.body, limits).delta.toEntries()
+                : [];
           for (const d of delta) if (d.holder === LIAR) assignedAfterBan++;
         }
       },

@@ -415,7 +415,11 @@ export function encodeCommit(b: CommitBody, M: number, sign: (signed: Uint8Array
     256 + (b.payload?.length ?? 0) + b.successors.length * 56 + (b.next?.delta.length ?? 0) * 4 + (b.chain?.length ?? 0) + (bans?.length ?? 0),
   );
   if (b.flags & CM_BANS) throw new RangeError(`downlink flags must leave bit ${CM_BANS} to the ban list`);
-  w.varint(b.iteration).ident(b.phase).varint(bans === null ? b.flags : b.flags | CM_BANS).raw(b.parentDigest).raw(b.digest);
+  w.varint(b.iteration)
+    .ident(b.phase)
+    .varint(bans === null ? b.flags : b.flags | CM_BANS)
+    .raw(b.parentDigest)
+    .raw(b.digest);
   writeShardSet(w, b.included, M);
   if (b.payload === null) w.u8(0);
   else w.u8(1).bytes(b.payload);
