@@ -6,7 +6,7 @@
  * counted by reason, never thrown at the page.
  */
 import type { Manifest } from '@masha/protocol';
-import { AnnouncementReader, decodeStatus, isRunId, StatusError, type PeerStatus, type RunAnnouncement } from '@masha/protocol/swarm';
+import { AnnouncementReader, decodeStatus, isRunId, isStatusQuery, StatusError, type PeerStatus, type RunAnnouncement } from '@masha/protocol/swarm';
 import type { RunInfo, RunProblem, SwarmView } from '../worker-protocol.js';
 
 /** Status reports older than this no longer count a volunteer as live (ms). */
@@ -127,6 +127,8 @@ export class StatusBoard {
 
   /** One report frame from `author`; returns whether it was accepted. */
   accept(bytes: Uint8Array, now: number, author: string): boolean {
+    // A watcher's status query (`masha status`): not a report. A tab reports every second anyway.
+    if (isStatusQuery(bytes)) return false;
     let s: PeerStatus;
     try {
       s = decodeStatus(bytes);

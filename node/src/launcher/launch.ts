@@ -67,7 +67,7 @@ import { DurableRun, readLaunchRecord, readResumeData, ResumeError, writeLaunchR
 import { connectSwarm } from './connect.js';
 import { createStartDir } from './run-dir.js';
 import { writeJsonFile, writeTextFile } from './files.js';
-import { StatusBoard, type PeerEntry } from './directory.js';
+import { LIVE_WINDOW_MS, StatusBoard, type PeerEntry } from './directory.js';
 import { plotLaunch, type LaunchSeries } from './plot.js';
 import { buildSummary, type LaunchSummary } from './summary.js';
 import { keyedManifest, loadOrCreateLauncherKey, type LauncherKey } from './launcher-key.js';
@@ -141,8 +141,7 @@ export interface LaunchResult {
 /** z.json is written for problems of at most this dimension. */
 export const Z_FILE_MAX_DIM = 100_000;
 
-/** A peer counts as live while its last report is younger than this (ms). */
-export const LIVE_WINDOW_MS = 3_000;
+export { LIVE_WINDOW_MS };
 
 function short(id: string | null): string {
   return id === null ? '—' : id.length > 12 ? `…${id.slice(-8)}` : id;

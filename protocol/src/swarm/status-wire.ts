@@ -42,6 +42,42 @@ import { DEVICE_PROVIDERS, DEVICE_REQUESTS, MAX_COUNTERS, MAX_LISTED_SHARDS, STA
 /** First byte of a binary report (a JSON document would start with `{`, 0x7b). */
 export const STATUS_WIRE_FORMAT = 0x02;
 
+/**
+ * First byte of a status query: `u8 0x03, 32 run id, var nonce` (35–43 bytes). A watcher that
+ * has just subscribed (`masha status`) publishes one on the run's status topic, and every peer that
+ * hears it sends its report at its next status tick instead of waiting for its steady period. A
+ * query costs each peer at most one report per status interval, whoever sends how many.
+ */
+export const STATUS_QUERY_FORMAT = 0x03;
+
+/** Whether the bytes on a status topic are a query (to be parsed with decodeStatusQuery), not a report. */
+export function isStatusQuery(bytes: Uint8Array): boolean {
+  return bytes.length > 0 && bytes[0] === STATUS_QUERY_FORMAT;
+}
+
+/** A status query for `runId`; `nonce` makes repeated queries distinct for gossip de-duplication. */
+export function encodeStatusQuery(runId: string, nonce: number): Uint8Array {
+  const run = new Uint8Array(32);
+  writeHex(runId, run, 0);
+  return new ByteWriter(48).u8(STATUS_QUERY_FORMAT).raw(run).varint(nonce).finish().slice();
+}
+
+/** Parses an untrusted status query. Throws StatusError only. */
+export function decodeStatusQuery(bytes: Uint8Array): { readonly runId: string; readonly nonce: number } {
+  try {
+    const r = new ByteReader(bytes, 'status-query');
+    const format = r.u8('format');
+    if (format !== STATUS_QUERY_FORMAT) r.fail('format', `not a status query (first byte ${format})`);
+    const runId = toHex(r.raw(32, 'runId'));
+    const nonce = r.varint('nonce');
+    r.end();
+    return { runId, nonce };
+  } catch (e) {
+    if (e instanceof MessageError) throw new StatusError(e.message);
+    throw e;
+  }
+}
+
 /** Counters every host and link reports: the dictionary's first names (append only). */
 const HOST_COUNTERS = [
   'net-uplinks-sent',

@@ -18,6 +18,14 @@ export const STATUS_VERSION = 1;
 export const MAX_STATUS_BYTES = 8 * 1024;
 /** Most held shards listed in a report (`heldCount` gives the total). */
 export const MAX_LISTED_SHARDS = 256;
+/**
+ * A volunteer's report cadence on Node: it checks every second and reports when its role, epoch,
+ * aggregator, held shards or end changed, when a watcher asked (a status query), and otherwise
+ * every STATUS_STEADY_MS. Each report is forwarded by the whole status mesh, so on 0.2–0.5 s
+ * rounds a report a second from every peer was most of a round's gossip. Watchers count a peer
+ * live for somewhat more than this.
+ */
+export const STATUS_STEADY_MS = 3_000;
 /** Most counters in a report. */
 export const MAX_COUNTERS = 48;
 
