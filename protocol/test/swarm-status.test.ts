@@ -1,7 +1,15 @@
 import { utf8Encode } from '../src/utf8.js';
 import { describe, expect, it } from 'vitest';
 import { checkStatus, decodeStatus, encodeStatus, MAX_STATUS_BYTES, StatusError, type PeerStatus } from '../src/swarm/status.js';
-import { STATUS_COUNTER_NAMES, STATUS_DICTIONARY_CHECK, STATUS_WIRE_FORMAT } from '../src/swarm/status-wire.js';
+import {
+  decodeStatusQuery,
+  encodeStatusQuery,
+  isStatusQuery,
+  STATUS_COUNTER_NAMES,
+  STATUS_DICTIONARY_CHECK,
+  STATUS_QUERY_FORMAT,
+  STATUS_WIRE_FORMAT,
+} from '../src/swarm/status-wire.js';
 
 const RUN = 'a'.repeat(64);
 
@@ -199,5 +207,20 @@ describe('peer status reports', () => {
     const gpuCpu = dev.slice();
     gpuCpu[gpuCpu.length - 1] = 4; // cpu with the gpu bit
     expect(thrown(() => decodeStatus(gpuCpu)).message).toMatch(/device.*gpu|gpu/);
+  });
+
+  it('status queries: 0x03, the run id, a varint nonce; refused when malformed, never taken for a report', () => {
+    const q = encodeStatusQuery(RUN, 5);
+    expect(q.length).toBe(1 + 32 + 1);
+    expect(q[0]).toBe(STATUS_QUERY_FORMAT);
+    expect(encodeStatusQuery(RUN, 300).length).toBe(1 + 32 + 2);
+    expect(isStatusQuery(q)).toBe(true);
+    expect(isStatusQuery(encodeStatus(status()))).toBe(false);
+    expect(decodeStatusQuery(q)).toEqual({ runId: RUN, nonce: 5 });
+    expect(thrown(() => decodeStatus(q)).message).toMatch(/format/);
+    expect(thrown(() => decodeStatusQuery(encodeStatus(status()))).message).toMatch(/not a status query/);
+    expect(thrown(() => decodeStatusQuery(q.subarray(0, 20)))).toBeInstanceOf(StatusError);
+    expect(thrown(() => decodeStatusQuery(new Uint8Array([...q, 1]))).message).toMatch(/trailing/);
+    expect(thrown(() => decodeStatusQuery(new Uint8Array([...q.subarray(0, 33), 0x80, 0x00]))).message).toMatch(/minimally/);
   });
 });
