@@ -100,40 +100,23 @@ function log(text: string): void {
 }
 
 /**
- * One peer's counters at time `t` (ms, Date.now()), interpolated linearly between the two reports
- * around it; at or after its last report that report, when it had already reached `lastRound`
- * (nothing of the window's rounds is left to count). Null when its reports do not cover `t`.
+ * A volunteer's two reports that bound its part of the window: its first report at or after `start`
+ * (the launcher's commit of round 2) and its first report of round `lastRound` or later (the one it
+ * sends on finishing, at the last commit). Null when they are less than MIN_SPAN_MS apart.
  *
- * The window is timed by the launcher's commits, not by the reports' round numbers: a volunteer
- * keeps reporting while it lingers after the run (two leases, 24 s here), so "its last report"
- * would charge those seconds of time-driven gossip to the rounds (for 0.5 s RandK rounds several
- * times the rounds' own gossip), and "its first report at round r" falls anywhere inside round
- * r + 1 (a bias of half a round of the data paths).
+ * Real reports, not counters interpolated at the window's ends: volunteers report every few
+ * seconds once steady (STATUS_STEADY_MS), and interpolating across a report gap that straddles
+ * the start mixes in the bytes of the run's first, dense rounds.
  */
-function sampleAt(samples: readonly Sample[], t: number, lastRound: number): Sample | null {
-  const k = samples.findIndex((s) => s.at >= t);
-  if (k < 0) {
-    const last = samples[samples.length - 1];
-    return last !== undefined && last.round >= lastRound ? last : null;
-  }
-  const b = samples[k];
-  if (b.at === t) return b;
-  if (k === 0) return null;
-  const a = samples[k - 1];
-  const f = (t - a.at) / (b.at - a.at);
-  const mix = (x: number, y: number): number => x + f * (y - x);
-  return {
-    round: f < 0.5 ? a.round : b.round,
-    wireSent: mix(a.wireSent, b.wireSent),
-    uplinkStream: mix(a.uplinkStream, b.uplinkStream),
-    uplinkBody: mix(a.uplinkBody, b.uplinkBody),
-    commitBody: mix(a.commitBody, b.commitBody),
-    gossipStream: mix(a.gossipStream, b.gossipStream),
-    treeStream: mix(a.treeStream, b.treeStream),
-    isAggregator: a.isAggregator && b.isAggregator,
-    at: t,
-  };
+function windowSamples(samples: readonly Sample[], start: number, lastRound: number): [Sample, Sample] | null {
+  const a = samples.find((s) => s.at >= start);
+  const b = samples.find((s) => s.round >= lastRound);
+  if (a === undefined || b === undefined || b.at - a.at < MIN_SPAN_MS) return null;
+  return [a, b];
 }
+
+/** Shortest span of a volunteer's window reports (ms). */
+const MIN_SPAN_MS = 1_000;
 
 export async function measureSwarm(config: SwarmBenchConfig): Promise<SwarmMeasurement> {
   const dir = mkdtempSync(join(tmpdir(), 'masha-bench-'));
@@ -263,26 +246,28 @@ export async function measureSwarm(config: SwarmBenchConfig): Promise<SwarmMeasu
     const last = commits[commits.length - 1];
     const rounds = last !== undefined && first !== undefined ? (last.round ?? 0) - (first.round ?? 0) : 0;
     for (const list of rounds > 0 ? samples.values() : []) {
-      const a = sampleAt(list, 1000 * first.t, -1);
-      const b = sampleAt(list, 1000 * last.t, last.round ?? 0);
-      if (a === null || b === null) continue;
+      const span = windowSamples(list, 1000 * first.t, last.round ?? 0);
+      if (span === null) continue;
+      const [a, b] = span;
+      // Bytes per round = bytes per ms between the two reports × the window's mean ms per round.
+      const perMs = msPerRound / (b.at - a.at);
       windowMs = Math.max(windowMs, b.at - a.at);
       windowRounds = Math.max(windowRounds, rounds);
-      const perRound = (b.wireSent - a.wireSent) / rounds;
+      const perRound = (b.wireSent - a.wireSent) * perMs;
       wireSum += perRound;
       wirePeers++;
       swarmWire += perRound;
       // Whole-run totals for the uplink ratio: a sample can catch a message queued (body counted)
       // but not yet on the wire, which would skew a windowed difference by up to one message.
       uplinkStream += b.uplinkStream;
-      gossipWire += (b.gossipStream - a.gossipStream) / rounds;
-      treeWire += (b.treeStream - a.treeStream) / rounds;
-      uplinkWire += (b.uplinkStream - a.uplinkStream) / rounds;
+      gossipWire += (b.gossipStream - a.gossipStream) * perMs;
+      treeWire += (b.treeStream - a.treeStream) * perMs;
+      uplinkWire += (b.uplinkStream - a.uplinkStream) * perMs;
       uplinkBody += b.uplinkBody;
-      needed += (b.uplinkBody - a.uplinkBody) / rounds;
+      needed += (b.uplinkBody - a.uplinkBody) * perMs;
       if (b.commitBody > a.commitBody && a.isAggregator && b.isAggregator) {
         aggUpload = perRound;
-        aggCommitBody = (b.commitBody - a.commitBody) / rounds;
+        aggCommitBody = (b.commitBody - a.commitBody) * perMs;
       }
     }
     // Every volunteer but the aggregator needs each COMMIT once.
