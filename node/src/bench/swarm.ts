@@ -320,7 +320,7 @@ export interface SwarmSuiteOptions {
 const GOSSIP = 'gossip (network.broadcast.tree: false), same run';
 
 /**
- * RandK runs: rounds of 0.2–0.7 s, and volunteers report every STATUS_STEADY_MS (3 s) once steady;
+ * RandK runs: rounds of 0.2–0.7 s, and volunteers report every STATUS_STEADY_MS (5 s) once steady;
  * the window (round 2 to the last commit) must span several reports of each volunteer, whose
  * counters are interpolated between reports at its ends.
  */

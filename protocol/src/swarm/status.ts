@@ -25,7 +25,7 @@ export const MAX_LISTED_SHARDS = 256;
  * rounds a report a second from every peer was most of a round's gossip. Watchers count a peer
  * live for somewhat more than this.
  */
-export const STATUS_STEADY_MS = 3_000;
+export const STATUS_STEADY_MS = 5_000;
 /** Most counters in a report. */
 export const MAX_COUNTERS = 48;
 
