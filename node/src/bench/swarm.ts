@@ -80,6 +80,8 @@ interface Sample {
   readonly uplinkStream: number;
   readonly uplinkBody: number;
   readonly commitBody: number;
+  /** COMMITs sent (the aggregator's). */
+  readonly commitsSent: number;
   /** Stream bytes sent by path: gossip (every topic), the tree channel. */
   readonly gossipStream: number;
   readonly treeStream: number;
@@ -183,6 +185,7 @@ export async function measureSwarm(config: SwarmBenchConfig): Promise<SwarmMeasu
         uplinkStream: c['net-uplink-stream-bytes'] ?? 0,
         uplinkBody: c['net-uplink-body-bytes'] ?? 0,
         commitBody: c['net-commit-body-bytes'] ?? 0,
+        commitsSent: c['net-commits-sent'] ?? 0,
         gossipStream: c['net-gossip-stream-bytes'] ?? 0,
         treeStream: c['net-tree-stream-bytes'] ?? 0,
         isAggregator: e.status.isAggregator,
@@ -267,7 +270,10 @@ export async function measureSwarm(config: SwarmBenchConfig): Promise<SwarmMeasu
       needed += (b.uplinkBody - a.uplinkBody) * perMs;
       if (b.commitBody > a.commitBody && a.isAggregator && b.isAggregator) {
         aggUpload = perRound;
-        aggCommitBody = (b.commitBody - a.commitBody) * perMs;
+        // One COMMIT per round: the mean body of the COMMITs it sent between its two reports (a
+        // rate would count a COMMIT whose body is counted but not yet sent at a report boundary
+        // as a whole extra round's worth, up to 1 in 6 of an identity window).
+        aggCommitBody = b.commitsSent > a.commitsSent ? (b.commitBody - a.commitBody) / (b.commitsSent - a.commitsSent) : NaN;
       }
     }
     // Every volunteer but the aggregator needs each COMMIT once.
