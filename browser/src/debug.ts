@@ -14,11 +14,14 @@
  * - `received()`: frames and bytes received on the uplink protocol so far; `waitReceived(bytes)`
  *   resolves with the time (epoch ms, `performance.timeOrigin + performance.now()`, comparable
  *   between tabs of one machine) at which that many bytes in all had arrived.
+ * - `links()`: the transport's frame counts that say which paths the run's traffic took: the relay
+ *   trees' frames per peer and kind of connection (`webrtc`, `relayed`, `direct`), the tree
+ *   channel's totals, and gossip frames published and delivered per topic.
  * - `rawDataChannel(totalBytes, chunkBytes)`: the same volume through a plain RTCDataChannel
  *   between two RTCPeerConnections of this page (no libp2p) — the benchmark's baseline.
  */
 import { multiaddr } from '@multiformats/multiaddr';
-import type { SwarmTransport } from '@masha/node/swarm-net';
+import type { FrameCount, SwarmTransport, TreeLinkCount } from '@masha/node/swarm-net';
 
 export interface ConnInfo {
   readonly peer: string;
@@ -26,6 +29,15 @@ export interface ConnInfo {
   readonly limited: boolean;
   /** Protocols of the connection's open streams (e.g. `/masha/uplink/1.0.0`, `/meshsub/1.1.0`). */
   readonly streams: readonly string[];
+}
+
+/** `links()`: which paths frames took (see the module comment). */
+export interface LinkCounts {
+  readonly treeLinks: readonly TreeLinkCount[];
+  readonly treeSent: FrameCount;
+  readonly treeReceived: FrameCount;
+  readonly published: Readonly<Record<string, FrameCount>>;
+  readonly delivered: Readonly<Record<string, FrameCount>>;
 }
 
 export type DialResult =
@@ -70,6 +82,10 @@ export function debugApi(t: SwarmTransport) {
           limited: c.limits !== undefined,
           streams: c.streams.map((s) => s.protocol ?? '').filter((p) => p !== ''),
         }));
+    },
+    links(): LinkCounts {
+      const c = t.counters();
+      return { treeLinks: c.treeLinks, treeSent: c.treeSent, treeReceived: c.treeReceived, published: c.published, delivered: c.delivered };
     },
     webrtcAddress(): string | null {
       return t.node.multiaddrs().find((m) => m.includes('/p2p-circuit/webrtc/')) ?? null;

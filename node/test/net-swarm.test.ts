@@ -144,6 +144,13 @@ describe('swarm of a relay and 4 peers', { timeout: 45_000 }, () => {
     expect(c.counters().treeReceived.frames - before).toBe(frames.length);
     expect(a.counters().treeSent.frames).toBeGreaterThanOrEqual(frames.length);
     expect(c.counters().wire.protocols[TREE_PROTOCOL].received).toBeGreaterThanOrEqual(MIB);
+    // Per peer and kind of connection: loopback TCP links are `direct`.
+    const cFromB = c.counters().treeLinks.filter((l) => l.peer === b.self);
+    expect(cFromB.map((l) => l.link)).toEqual(['direct']);
+    expect(cFromB[0].received.frames).toBeGreaterThanOrEqual(frames.length);
+    expect(cFromB[0].received.bytes).toBeGreaterThanOrEqual(MIB);
+    const aToB = a.counters().treeLinks.find((l) => l.peer === b.self && l.link === 'direct');
+    expect(aToB?.sent.frames).toBeGreaterThanOrEqual(frames.length);
     await expect(a.sendTree(b.self, new Uint8Array(FRAME + 1))).rejects.toBeInstanceOf(NetError);
     for (const off of offs) off();
   });

@@ -228,6 +228,15 @@ describe('model runs in the manifest', () => {
     expect(() => runFromManifest(m)).toThrow(/modelRunFromManifest/);
   });
 
+  it('takes the network settings synthetic runs take: broadcast path and trees, frame size, quorum bound', () => {
+    const net = { broadcast: { tree: false, stripes: 3, minBytes: 1000 }, frameBytes: 16_384, quorum: { count: 3 } };
+    const run = modelRunFromManifest(parseManifest({ ...base, network: net }));
+    expect(run.ctx.broadcast).toMatchObject({ tree: false, stripes: 3, minBytes: 1000, frameBytes: 16_384 });
+    expect(run.ctx.frameBytes).toBe(16_384);
+    expect(modelRunFromManifest(parseManifest(base)).ctx.broadcast.tree).toBe(true);
+    expect(() => modelRunFromManifest(parseManifest({ ...base, network: { quorum: { count: 5 } } }))).toThrow(/network\.quorum\.count/);
+  });
+
   it('refuses what a model run cannot do, naming the field', () => {
     const bad: [object, RegExp][] = [
       [{ ...base, method: { name: 'eg', optimizer: { name: 'lamb', lr: 0.05 } } }, /method\.name/],

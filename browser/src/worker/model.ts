@@ -16,6 +16,7 @@ import {
   ModelOperator,
   OperatorEvaluator,
   parseDatasetManifest,
+  SerialEvaluator,
   SoftmaxOperator,
   type DType,
   type OrtRuntime,
@@ -40,6 +41,11 @@ async function fetchBytes(url: string): Promise<Uint8Array> {
   if (!r.ok) throw new ValidationError('data', `${url}: HTTP ${r.status}`);
   return new Uint8Array(await r.arrayBuffer());
 }
+
+/** Yields to the worker's event loop between two evaluations (SerialEvaluator). */
+const defer = (fn: () => void): void => {
+  setTimeout(fn, 0);
+};
 
 /** The training split from the relay, every file checked. */
 export async function fetchTrainSplit(base: string, dataset: string): Promise<TokenSet> {
@@ -148,29 +154,6 @@ export class BackendSwitch implements Evaluator {
   }
 }
 
-/** Requests one at a time (one ONNX session; a stale request may still be computing). */
-class SerialEvaluator implements Evaluator {
-  private readonly queue: { request: EvaluationRequest; complete: (error: Error | null) => void }[] = [];
-  private busy = false;
-  constructor(private readonly inner: Evaluator) {}
-  evaluate(request: EvaluationRequest, complete: (error: Error | null) => void): void {
-    this.queue.push({ request, complete });
-    if (!this.busy) this.next();
-  }
-  private next(): void {
-    const job = this.queue.shift();
-    if (job === undefined) {
-      this.busy = false;
-      return;
-    }
-    this.busy = true;
-    this.inner.evaluate(job.request, (error) => {
-      job.complete(error);
-      setTimeout(() => this.next(), 0);
-    });
-  }
-}
-
 /**
  * The evaluator of a model run in this worker (builds the ONNX sessions on `backend`); `switch` is
  * null for the softmax model (TypeScript: no backend to switch).
@@ -183,7 +166,7 @@ export async function createTabModelEvaluator(
 ): Promise<{ evaluator: Evaluator; backend: string; switch: BackendSwitch | null }> {
   if (run.task.kind === 'softmax') {
     const op = new SoftmaxOperator(run.task.task);
-    return { evaluator: new SerialEvaluator(new OperatorEvaluator(op, () => performance.now())), backend: 'typescript', switch: null };
+    return { evaluator: new SerialEvaluator(new OperatorEvaluator(op, () => performance.now()), defer), backend: 'typescript', switch: null };
   }
   const task = run.task.task;
   const dataset = run.manifest.problem.kind === 'model' ? run.manifest.problem.dataset : 'spam-assassin';
@@ -202,5 +185,5 @@ export async function createTabModelEvaluator(
     first = await build('wasm');
   }
   const sw = new BackendSwitch(first, build, onSwitch);
-  return { evaluator: new SerialEvaluator(sw), backend: first.backend === 'webgpu' ? 'onnxruntime-web-webgpu' : 'onnxruntime-web-wasm', switch: sw };
+  return { evaluator: new SerialEvaluator(sw, defer), backend: first.backend === 'webgpu' ? 'onnxruntime-web-webgpu' : 'onnxruntime-web-wasm', switch: sw };
 }

@@ -4,54 +4,16 @@
  * launcher's probe that measures the training objective and the test accuracy of the iterate its
  * observer holds.
  */
-import type { Evaluator } from '@masha/protocol/ports';
-import type { EvaluationRequest, ModelRun } from '@masha/protocol';
-import { ModelEvaluator, ModelOperator, OperatorEvaluator, SoftmaxOperator, type SampledOperator } from '@masha/protocol/model';
+import type { ModelRun } from '@masha/protocol';
+import { ModelEvaluator, ModelOperator, OperatorEvaluator, SerialEvaluator, SoftmaxOperator, type SampledOperator } from '@masha/protocol/model';
 import { loadDataset } from './data.js';
 import { createRuntime, type NodeBackend } from './runtimes.js';
 import type { ExecutionProvider } from './device.js';
 
 export interface ModelEvaluatorHandle {
-  readonly evaluator: Evaluator & { readonly evaluations: number; readonly busyMs: number };
+  /** One request at a time; `inner` counts the evaluations and the busy time. */
+  readonly evaluator: SerialEvaluator<OperatorEvaluator>;
   release(): Promise<void>;
-}
-
-/**
- * Requests one after another: an operator's calls must not overlap (one ONNX session), and a
- * request may arrive while a stale one is still computing.
- */
-class SerialEvaluator implements Evaluator {
-  private readonly queue: { request: EvaluationRequest; complete: (error: Error | null) => void }[] = [];
-  private busy = false;
-
-  constructor(readonly inner: OperatorEvaluator) {}
-
-  get evaluations(): number {
-    return this.inner.evaluations;
-  }
-
-  get busyMs(): number {
-    return this.inner.busyMs;
-  }
-
-  evaluate(request: EvaluationRequest, complete: (error: Error | null) => void): void {
-    this.queue.push({ request, complete });
-    if (!this.busy) this.next();
-  }
-
-  private next(): void {
-    const job = this.queue.shift();
-    if (job === undefined) {
-      this.busy = false;
-      return;
-    }
-    this.busy = true;
-    this.inner.evaluate(job.request, (error) => {
-      job.complete(error);
-      // Let the engine react before the next request starts.
-      setImmediate(() => this.next());
-    });
-  }
 }
 
 export interface ModelRuntimeOptions {
@@ -73,7 +35,7 @@ export async function createModelOperator(run: ModelRun, opts: ModelRuntimeOptio
 
 export async function createModelEvaluator(run: ModelRun, opts: ModelRuntimeOptions = {}): Promise<ModelEvaluatorHandle> {
   const { operator, release } = await createModelOperator(run, opts);
-  return { evaluator: new SerialEvaluator(new OperatorEvaluator(operator, () => performance.now())), release };
+  return { evaluator: new SerialEvaluator(new OperatorEvaluator(operator, () => performance.now()), setImmediate), release };
 }
 
 /** Loss and accuracy of an iterate (a fixed slice of the test set, or the whole set for `final`). */

@@ -26,6 +26,9 @@
  *   message's author when messages are signed (StrictSign), else the peer that forwarded it.
  *   Either way the frame's own sender field is what the engine reads; with signing on, the driver
  *   can check the two agree.
+ * - `counters().treeLinks`: the tree channel's frames per peer and per kind of connection that
+ *   carried them (`linkKindOf`: a direct WebRTC link, a relayed one, or a direct TCP/WebSocket
+ *   one), so a test or an operator can see which links the relay trees really use.
  */
 import type { GossipsubMessage, TopicValidatorFn } from '@libp2p/gossipsub';
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
@@ -43,6 +46,26 @@ export const UPLINK_PROTOCOL = '/masha/uplink/1.0.0';
 export const TREE_PROTOCOL = '/masha/tree/1.0.0';
 
 type Channel = typeof UPLINK_PROTOCOL | typeof TREE_PROTOCOL;
+
+/**
+ * The kind of connection a stream runs on: `relayed` (a limited circuit-relay connection),
+ * `webrtc` (a direct, unlimited WebRTC connection, e.g. a tab's `/p2p-circuit/webrtc` link), or
+ * `direct` (TCP or WebSocket).
+ */
+export type LinkKind = 'webrtc' | 'relayed' | 'direct';
+
+export function linkKindOf(connection: Pick<Connection, 'limits' | 'remoteAddr'>): LinkKind {
+  if (connection.limits !== undefined) return 'relayed';
+  return connection.remoteAddr.getComponents().some((c) => c.name === 'webrtc' || c.name === 'webrtc-direct') ? 'webrtc' : 'direct';
+}
+
+/** Tree-channel frames exchanged with one peer over one kind of connection. */
+export interface TreeLinkCount {
+  readonly peer: string;
+  readonly link: LinkKind;
+  readonly sent: FrameCount;
+  readonly received: FrameCount;
+}
 
 export type FrameHandler = (from: string, frame: Uint8Array) => void;
 export type PeerEventKind = 'connected' | 'disconnected';
@@ -70,6 +93,8 @@ export interface TransportCounters {
   /** Frames on the tree channel. */
   readonly treeSent: FrameCount;
   readonly treeReceived: FrameCount;
+  /** The tree channel's frames by peer and kind of connection (one entry per pair seen). */
+  readonly treeLinks: readonly TreeLinkCount[];
   /** Refused inbound input, by reason. */
   readonly rejected: {
     /** A direct stream announced a frame above the frame size (stream reset). */
@@ -161,6 +186,8 @@ interface Outbound {
   tail: Promise<void>;
   /** When the last frame was written (outbound streams idle past ¾ of the idle timeout are closed). */
   lastWrite: number;
+  /** The kind of connection the current stream runs on (known once it is open). */
+  link: LinkKind | null;
 }
 
 class Libp2pSwarmTransport implements SwarmTransport {
@@ -179,6 +206,8 @@ class Libp2pSwarmTransport implements SwarmTransport {
   private readonly directReceived = frameCount();
   private readonly treeSent = frameCount();
   private readonly treeReceived = frameCount();
+  /** Tree-channel frames by `${link} ${peer}`. */
+  private readonly treeLinks = new Map<string, { peer: string; link: LinkKind; sent: FrameCount; received: FrameCount }>();
   private readonly rejected = { oversized: 0, empty: 0, gossipInvalid: 0, idle: 0 };
   private readonly gossipRejected = new Map<string, number>();
   private readonly rejectHandlers = new Set<GossipRejectHandler>();
@@ -290,11 +319,22 @@ class Libp2pSwarmTransport implements SwarmTransport {
   };
 
   private readonly onTreeStream = (stream: Stream, connection: Connection): void => {
-    this.readStream(stream, connection, this.treeReceived, this.treeHandlers);
+    const per = this.treeLink(connection.remotePeer.toString(), linkKindOf(connection)).received;
+    this.readStream(stream, connection, this.treeReceived, this.treeHandlers, per);
   };
 
+  private treeLink(peer: string, link: LinkKind): { peer: string; link: LinkKind; sent: FrameCount; received: FrameCount } {
+    const key = `${link} ${peer}`;
+    let c = this.treeLinks.get(key);
+    if (c === undefined) {
+      c = { peer, link, sent: frameCount(), received: frameCount() };
+      this.treeLinks.set(key, c);
+    }
+    return c;
+  }
+
   /** Reads length-prefixed frames from an inbound stream of one of our protocols. */
-  private readStream(stream: Stream, connection: Connection, count: FrameCount, handlers: Set<FrameHandler>): void {
+  private readStream(stream: Stream, connection: Connection, count: FrameCount, handlers: Set<FrameHandler>, per?: FrameCount): void {
     const from = connection.remotePeer.toString();
     const reader = new LengthPrefixedReader(this.maxFrameBytes);
     // Never buffer more than a few frames' worth for a stream nobody is reading.
@@ -320,6 +360,10 @@ class Libp2pSwarmTransport implements SwarmTransport {
       for (const frame of frames) {
         count.frames++;
         count.bytes += frame.byteLength;
+        if (per !== undefined) {
+          per.frames++;
+          per.bytes += frame.byteLength;
+        }
         for (const h of handlers) h(from, frame);
       }
     });
@@ -390,6 +434,8 @@ class Libp2pSwarmTransport implements SwarmTransport {
           stream.addEventListener('close', () => {
             if (out.stream === stream) out.stream = null;
           });
+          const conn = this.node.libp2p.getConnections(peer).find((c) => c.streams.includes(stream));
+          out.link = conn !== undefined ? linkKindOf(conn) : null;
           out.stream = stream;
           return stream;
         } finally {
@@ -420,7 +466,7 @@ class Libp2pSwarmTransport implements SwarmTransport {
     const key = outKey(protocol, peer);
     let out = this.outbound.get(key);
     if (out === undefined) {
-      out = { stream: null, opening: null, tail: Promise.resolve(), lastWrite: performance.now() };
+      out = { stream: null, opening: null, tail: Promise.resolve(), lastWrite: performance.now(), link: null };
       this.outbound.set(key, out);
     }
     const o = out;
@@ -442,6 +488,11 @@ class Libp2pSwarmTransport implements SwarmTransport {
       o.lastWrite = performance.now();
       count.frames++;
       count.bytes += frame.byteLength;
+      if (protocol === TREE_PROTOCOL && o.link !== null) {
+        const per = this.treeLink(peer, o.link).sent;
+        per.frames++;
+        per.bytes += frame.byteLength;
+      }
     };
     const result = o.tail.then(write, write);
     o.tail = result.catch(() => {});
@@ -484,6 +535,7 @@ class Libp2pSwarmTransport implements SwarmTransport {
       directReceived: { ...this.directReceived },
       treeSent: { ...this.treeSent },
       treeReceived: { ...this.treeReceived },
+      treeLinks: [...this.treeLinks.values()].map((c) => ({ peer: c.peer, link: c.link, sent: { ...c.sent }, received: { ...c.received } })),
       rejected: { ...this.rejected, gossip: Object.fromEntries(this.gossipRejected) },
       wire: this.node.meter.snapshot(),
     };

@@ -9,6 +9,12 @@ import { PayloadError } from '../errors.js';
 /** True on little-endian hosts (all mainstream ones); big-endian hosts take the DataView paths. */
 export const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
+/** Scratch of `readFiniteFloat32Array` for up to SMALL_FLOATS values (one block, three views). */
+const SMALL_FLOATS = 64;
+const SMALL_F32 = new Float32Array(SMALL_FLOATS);
+const SMALL_U8 = new Uint8Array(SMALL_F32.buffer);
+const SMALL_I32 = new Int32Array(SMALL_F32.buffer);
+
 const f32Scratch = new Float32Array(1);
 const u32Scratch = new Uint32Array(f32Scratch.buffer);
 
@@ -159,6 +165,24 @@ export class BitReader {
     this.need(32 * n);
     if (into !== undefined && into.length !== n) throw new RangeError(`readFiniteFloat32Array: into has length ${into.length}, expected ${n}`);
     const out = into ?? new Float32Array(n);
+    if (n <= SMALL_FLOATS && (this.pos & 7) === 0 && LITTLE_ENDIAN) {
+      // A few values (a sparsifier's kept ones): through a scratch block, without views of `out`
+      // (views of a small array make V8 move it off its heap).
+      const start = this.pos >>> 3;
+      const b = this.bytes;
+      for (let i = 0; i < 4 * n; i++) SMALL_U8[i] = b[start + i];
+      this.pos += 32 * n;
+      let bad = 0;
+      for (let i = 0; i < n; i++) bad |= 0x7f7fffff - (SMALL_I32[i] & 0x7fffffff); // < 0 for ±∞/NaN
+      if (bad < 0) {
+        for (let i = 0; i < n; i++) {
+          const v = SMALL_F32[i];
+          if (v - v !== 0) throw new PayloadError('non-finite', `${field}[${i}] is not finite (${v})`);
+        }
+      }
+      for (let i = 0; i < n; i++) out[i] = SMALL_F32[i];
+      return out;
+    }
     if ((this.pos & 7) === 0 && LITTLE_ENDIAN) {
       const start = this.pos >>> 3;
       new Uint8Array(out.buffer, out.byteOffset, 4 * n).set(this.bytes.subarray(start, start + 4 * n));

@@ -14,7 +14,8 @@ export interface IdentityPayload extends Payload {
 export class IdentityCompressor implements FixedRateCompressor {
   readonly spec = 'identity';
   readonly kind = 'unbiased' as const;
-  private readonly pool = new ArrayPool();
+  // Every length: a sparsifier's kept values (ten floats) are taken and released once per message.
+  private readonly pool = new ArrayPool(2, 1);
 
   payloadBits(d: number): number {
     return 32 * d;
@@ -69,6 +70,11 @@ export class IdentityCompressor implements FixedRateCompressor {
     const bytes = new Uint8Array(bytesFor(p.bits));
     new BitWriter(bytes).writeFloat32Array(p.values);
     return bytes;
+  }
+
+  /** What `encode` returns, written at the start of `bytes` (at least as long). */
+  encodeInto(p: IdentityPayload, bytes: Uint8Array): void {
+    new BitWriter(bytes).writeFloat32Array(p.values);
   }
 
   decode(bytes: Uint8Array, d: number): IdentityPayload {

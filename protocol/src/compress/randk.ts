@@ -76,11 +76,32 @@ export class RandKSparsifier implements Sparsifier {
   /** Reused by `select`/`resolve`, whose callers use the indices before the next call. */
   private scratch = new Uint32Array(0);
 
-  /** The shared indices in the scratch buffer: valid until the next select or resolve. */
+  /** The key (seed, round, purpose, device, d) of what the scratch buffer holds (d = −1: nothing). */
+  private heldSeed = 0;
+  private heldRound = 0;
+  private heldPurpose = '';
+  private heldDevice = 0;
+  private heldD = -1;
+
+  /**
+   * The shared indices in the scratch buffer: valid until the next select or resolve. The same key
+   * twice in a row draws once (an aggregator bounds an answer, then adds it: two resolves).
+   */
   private transientIndices(d: number, ctx: SharedContext): Uint32Array {
+    const seed = ctx.streams.seed;
+    if (d === this.heldD && ctx.round === this.heldRound && ctx.device === this.heldDevice && seed === this.heldSeed && ctx.purpose === this.heldPurpose) {
+      return this.scratch;
+    }
     const k = this.keep(d);
     if (this.scratch.length !== k) this.scratch = new Uint32Array(k);
-    return sampleIndices(ctx.streams.rng(ctx.round, `${ctx.purpose}/randk`, ctx.device), d, k, this.scratch);
+    this.heldD = -1;
+    sampleIndices(ctx.streams.rng(ctx.round, `${ctx.purpose}/randk`, ctx.device), d, k, this.scratch);
+    this.heldSeed = seed;
+    this.heldRound = ctx.round;
+    this.heldPurpose = ctx.purpose;
+    this.heldDevice = ctx.device;
+    this.heldD = d;
+    return this.scratch;
   }
 
   /** The indices are valid until the next `select` or `resolve` on this sparsifier. */

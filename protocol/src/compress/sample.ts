@@ -27,7 +27,7 @@ export function sampleIndices(rng: Rng, d: number, k: number, into?: Uint32Array
   if (into !== undefined && into.length !== k) throw new RangeError(`sampleIndices: output has length ${into.length}, need ${k}`);
   const out = into ?? new Uint32Array(k);
   if (k === 0) return out;
-  const g = new HotRng(hotSeed(rng));
+  const g = HotRng.seeded(rng);
   if (16 * k <= d) sparse(g, d, k, out);
   else floyd(g, d, k, out);
   return out;
@@ -44,6 +44,8 @@ export function uniformBelow(rng: Rng, d: number, n: number): Uint32Array {
   return out;
 }
 
+const ZERO_SEED = new Int32Array(4);
+
 /** xoshiro128** with the state in fields of one monomorphic object (see hotrng.ts for the step). */
 class HotRng {
   s0: number;
@@ -56,6 +58,17 @@ class HotRng {
     this.s1 = seed[1];
     this.s2 = seed[2];
     this.s3 = seed[3];
+  }
+
+  /** The generator `new HotRng(hotSeed(rng))` makes, without the seed array (once per message). */
+  static seeded(rng: Rng): HotRng {
+    const g = new HotRng(ZERO_SEED);
+    g.s0 = rng.nextU32() | 0;
+    g.s1 = rng.nextU32() | 0;
+    g.s2 = rng.nextU32() | 0;
+    g.s3 = rng.nextU32() | 0;
+    if ((g.s0 | g.s1 | g.s2 | g.s3) === 0) g.s0 = 0x9e3779b9 | 0;
+    return g;
   }
 
   /** Fills out[from, to) with exact uniform draws in [0, d) (Lemire multiply-shift with rejection). */

@@ -1,7 +1,7 @@
 import { PayloadError, ValidationError } from '../errors.js';
 import { BitReader, BitWriter, bytesFor, expectDimension, expectLength, expectZeroPadding } from './bitio.js';
 import { expectOut, type FixedRateCompressor } from './checks.js';
-import { IdentityCompressor } from './identity.js';
+import { IdentityCompressor, type IdentityPayload } from './identity.js';
 import type { CompressContext, Compressor, CompressorConstants, CompressorKind, Payload, SharedContext } from './types.js';
 import type { Vec } from '../vec/kernels.js';
 
@@ -167,8 +167,9 @@ export class SparseCompressor<I extends Payload = Payload> implements Compressor
 
   encode(p: SparsePayload<I>): Uint8Array {
     const bytes = new Uint8Array(bytesFor(p.bits));
-    const inner = this.inner.encode(p.values);
-    bytes.set(inner);
+    // The plain sparsifier's float32 values go straight in (no intermediate array).
+    if (this.plain) (this.inner as IdentityCompressor).encodeInto(p.values as unknown as IdentityPayload, bytes);
+    else bytes.set(this.inner.encode(p.values));
     this.sparsifier.writeSupport(p.support, p.d, new BitWriter(bytes, p.values.bits));
     return bytes;
   }

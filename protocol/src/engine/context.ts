@@ -12,6 +12,7 @@ import { DIGEST_BYTES, replicaDigest, vectorNames } from './digest.js';
 import type { BodyLimits, ReplicaShape } from './messages.js';
 import { wireBytes, type ServingLimits } from './serving.js';
 import { WorkPool } from './work-pool.js';
+import { SharedDecodes } from './shared-decodes.js';
 import { MAX_STRIPES, maxRosterBytes } from '../tree/roster.js';
 import { isTreeKind, MAX_TREE_FRAMES, maxTreeBodyBytes } from '../tree/wire.js';
 import { DEFAULT_FRAME_BYTES, FIXED_HEADER_BYTES, MAX_FRAME_BYTES, MAX_SENDER_BYTES, MIN_FRAME_BYTES } from '../frames/format.js';
@@ -199,6 +200,8 @@ export interface RunContext {
   readonly initialDigest: Uint8Array;
   /** Evaluation<Vec> buffers lent to device steps (shared by the peers of one process). */
   readonly workPool: WorkPool;
+  /** Decoded commit bodies and downlinks, shared by the peers of one process that hold the same body object (shared-decodes.ts). */
+  readonly decodes: SharedDecodes;
 }
 
 export function createRunContext(init: RunContextInit): RunContext {
@@ -300,6 +303,7 @@ export function createRunContext(init: RunContextInit): RunContext {
     shape,
     initialDigest: replicaDigest(replica, 0, '', names, new Uint8Array(DIGEST_BYTES)),
     workPool: new WorkPool(method),
+    decodes: new SharedDecodes(),
   };
 }
 

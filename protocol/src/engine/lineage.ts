@@ -17,7 +17,15 @@ import type { EngineMessage, StopReason } from './types.js';
 import type { CommitCert } from '../trust/certs.js';
 
 /** Digests after applying a commit body on a parent digest (see `Lineage.apply`). */
-const APPLIED = new WeakMap<Uint8Array, { readonly round: number; readonly parent: Uint8Array; readonly digest: Uint8Array }>();
+const APPLIED = new WeakMap<Uint8Array, Applied>();
+
+interface Applied {
+  readonly round: number;
+  readonly parent: Uint8Array;
+  readonly digest: Uint8Array;
+  /** `digestHex(digest)`, made by the first peer that asks (every commit action carries it). */
+  hex: string | null;
+}
 
 /** Version order: > 0 when (r1, e1, d1) is better than (r2, e2, d2). */
 export function compareVersion(r1: number, e1: number, d1: Uint8Array, r2: number, e2: number, d2: Uint8Array): number {
@@ -48,6 +56,8 @@ export class Lineage {
   cert: CommitCert | null = null;
   /** Spare replica that snapshots are decoded into before they are checked and swapped in. */
   private scratch: ReplicaState<Vec> | null = null;
+  /** The shared record of the last commit body applied (its digest names its hex string), or null. */
+  private applied: Applied | null = null;
   private readonly log: (EngineMessage | null)[];
   private logFrom = 1;
   private readonly method: AnyMethod;
@@ -64,7 +74,9 @@ export class Lineage {
   }
 
   get digestHex(): string {
-    return digestHex(this.digest);
+    const a = this.applied;
+    if (a === null || !digestEquals(a.digest, this.digest)) return digestHex(this.digest);
+    return (a.hex ??= digestHex(this.digest));
   }
 
   /** > 0 when this peer's version is better than (round, epoch, digest). */
@@ -108,10 +120,15 @@ export class Lineage {
     const cached = commitBody === undefined ? undefined : APPLIED.get(commitBody);
     if (cached !== undefined && digestEquals(cached.parent, this.digest) && cached.round === round) {
       this.digest.set(cached.digest);
+      this.applied = cached;
     } else {
       const parent = this.digest.slice();
       replicaDigest(this.replica, round, next ?? '', this.ctx.shape.names, this.digest);
-      if (commitBody !== undefined) APPLIED.set(commitBody, { round, parent, digest: this.digest.slice() });
+      if (commitBody === undefined) this.applied = null;
+      else {
+        this.applied = { round, parent, digest: this.digest.slice(), hex: null };
+        APPLIED.set(commitBody, this.applied);
+      }
     }
     return iterationBefore;
   }

@@ -136,7 +136,6 @@ import {
   AN_GATHER,
   decodeAnnounce,
   decodeAudit,
-  decodeCommit,
   decodeEquivocation,
   decodeOpen,
   decodeStateInto,
@@ -590,7 +589,7 @@ export class MashaPeer implements EnginePeer {
   }
 
   private onCommit(msg: EngineMessage): void {
-    const body = decodeCommit(msg.body, this.ctx.limits);
+    const body = this.ctx.decodes.commit(msg.body, this.ctx.limits);
     if (!this.election.acceptAggregator(msg, body.chain)) return;
     if (!this.trust.verifyCommit(msg, body)) {
       this.outbox.count('bad-signature');

@@ -122,11 +122,11 @@ export class Replication {
       return false;
     }
     const info = this.method.phase(phase);
-    const payload = body.payload === null ? null : info.downlink.decode(body.payload, this.ctx.dim);
+    // Shared with the other holders of this body in the process, read-only (shared-decodes.ts).
+    const payload = body.payload === null ? null : this.ctx.decodes.downlink(info.downlink, body.payload, this.ctx.dim);
     const downlink = { payload, flags: body.flags, included: body.included };
     const iteration = L.apply(msg.round, msg.epoch, phase, downlink, () => this.device.adoptPending(msg.round, body.included), msg.body);
     L.cert = this.trust.certOf(msg, body);
-    if (payload !== null) info.downlink.release?.(payload);
     this.recordCommit(msg, iteration, phase, body.included);
     if (!digestEquals(L.digest, body.digest)) {
       this.outbox.count('digest-mismatch');

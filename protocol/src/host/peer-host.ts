@@ -93,8 +93,10 @@ export class PeerHost {
   private readonly expireEveryMs: number;
   private readonly onAction: ((action: EngineAction) => void) | null;
   private readonly onError: ((error: Error) => void) | null;
-  private readonly queue: EngineEvent[] = [];
+  /** Events waiting to be handled: [head, tail). The array keeps its capacity between drains (no reallocation per event). */
+  private readonly queue: (EngineEvent | null)[] = [];
   private head = 0;
+  private tail = 0;
   private draining = false;
   private wakeRequested = Number.POSITIVE_INFINITY;
   private nextMessageId: number;
@@ -244,6 +246,7 @@ export class PeerHost {
     this.timers.clearAll();
     this.queue.length = 0;
     this.head = 0;
+    this.tail = 0;
     if (this.wakeRequested !== Number.POSITIVE_INFINITY) {
       this.wakeRequested = Number.POSITIVE_INFINITY;
       this.scheduler.wakeAt(Number.POSITIVE_INFINITY);
@@ -436,17 +439,21 @@ export class PeerHost {
   /** Queues an event; handles the queue unless it is being handled already (never re-entered). */
   private dispatch(event: EngineEvent): void {
     if (this.stopped) return;
-    this.queue.push(event);
+    const q = this.queue;
+    q[this.tail++] = event;
     if (this.draining) return;
     this.draining = true;
     try {
-      while (this.head < this.queue.length && !this.stopped) {
-        const ev = this.queue[this.head++];
+      while (this.head < this.tail && !this.stopped) {
+        const ev = q[this.head] as EngineEvent;
+        q[this.head++] = null;
         this.handle(ev);
       }
     } finally {
-      this.queue.length = 0;
+      // Handled slots are null already; a stop mid-queue leaves the rest to drop.
+      if (this.head < this.tail) q.fill(null, this.head, this.tail);
       this.head = 0;
+      this.tail = 0;
       this.draining = false;
     }
     this.armWake();

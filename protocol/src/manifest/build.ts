@@ -176,10 +176,6 @@ export function shardConstants(problem: Problem): ShardConstants {
 export function runFromManifest(manifest: Manifest, options: BuildOptions = {}): ManifestRun {
   const built = buildRun(manifest, options);
   const { problem, method } = built;
-  const net = manifest.network;
-  if (typeof net.quorum === 'object' && net.quorum.count > problem.shards) {
-    throw new ValidationError('network.quorum.count', `must not exceed the ${problem.shards} shards of the problem, got ${net.quorum.count}`);
-  }
   const updates = manifest.updates ?? MANIFEST_DEFAULTS.updates;
   const ctx = createRunContext({
     runId: built.runId,
@@ -188,13 +184,7 @@ export function runFromManifest(manifest: Manifest, options: BuildOptions = {}):
     solution: problem.solution(),
     maxIterations: manifest.stop.iterations,
     target: manifest.stop.target ?? null,
-    quorum: quorumShards(net.quorum, problem.shards),
-    minPeers: net.minPeers,
-    timing: { heartbeatMs: net.heartbeatMs, leaseMs: net.leaseMs, roundDeadlineMs: net.roundDeadlineMs },
-    broadcast: { ...net.broadcast, frameBytes: net.frameBytes },
-    stallDeadlines: net.stallDeadlines,
-    ...(net.assignment !== undefined ? { assignment: net.assignment } : {}),
-    admission: admissionOf(manifest, options.wallClock),
+    ...networkOf(manifest, problem.shards, options.wallClock),
     guard: {
       audit: updates.audit,
       bounds: updates.bounds,
@@ -202,10 +192,32 @@ export function runFromManifest(manifest: Manifest, options: BuildOptions = {}):
       refusalLimit: updates.refusalLimit,
       shards: updates.bounds === 'lipschitz' ? shardConstants(problem) : null,
     },
-    frameBytes: net.frameBytes,
     ...options.context,
   });
   return { ...built, ctx };
+}
+
+type NetworkSettings = Pick<RunContextInit, 'quorum' | 'minPeers' | 'timing' | 'broadcast' | 'stallDeadlines' | 'assignment' | 'admission' | 'frameBytes'>;
+
+/**
+ * The run context's network settings from a manifest's `network` and `admission` (quorum, peers,
+ * timing, broadcast path and trees, assignment, frame size): one place for synthetic and model runs.
+ */
+export function networkOf(manifest: Manifest, shards: number, wallClock?: () => number): NetworkSettings {
+  const net = manifest.network;
+  if (typeof net.quorum === 'object' && net.quorum.count > shards) {
+    throw new ValidationError('network.quorum.count', `must not exceed the ${shards} shards of the problem, got ${net.quorum.count}`);
+  }
+  return {
+    quorum: quorumShards(net.quorum, shards),
+    minPeers: net.minPeers,
+    timing: { heartbeatMs: net.heartbeatMs, leaseMs: net.leaseMs, roundDeadlineMs: net.roundDeadlineMs },
+    broadcast: { ...net.broadcast, frameBytes: net.frameBytes },
+    stallDeadlines: net.stallDeadlines,
+    ...(net.assignment !== undefined ? { assignment: net.assignment } : {}),
+    admission: admissionOf(manifest, wallClock),
+    frameBytes: net.frameBytes,
+  };
 }
 
 /** The run context's admission settings from a manifest (its policy, caps and the launcher's key). */

@@ -13,11 +13,11 @@ import { STREAMS } from '../model/streams.js';
 import { SoftmaxOperator, type SoftmaxTask } from '../model/softmax.js';
 import type { ModelTask } from '../model/task.js';
 import { keyedRng, SHARED } from '../rng/streams.js';
-import { admissionOf } from './build.js';
+import { networkOf } from './build.js';
 import { runIdOf } from './canonical.js';
 import { checkBuildLimits, type BuildLimits } from './estimate.js';
 import type { BoundMode } from '../engine/guard.js';
-import { isModelProblem, MANIFEST_DEFAULTS, MODEL_DEFAULT_TAU, quorumShards, type Manifest } from './schema.js';
+import { isModelProblem, MANIFEST_DEFAULTS, MODEL_DEFAULT_TAU, type Manifest } from './schema.js';
 
 export interface ModelRun {
   readonly manifest: Manifest;
@@ -91,19 +91,13 @@ export function modelRunFromManifest(manifest: Manifest, options: ModelRunOption
     optimizer: mm.optimizer ?? null,
   });
   const runId = runIdOf(manifest);
-  const net = manifest.network;
   const updates = manifest.updates ?? MANIFEST_DEFAULTS.updates;
   const ctx = createRunContext({
     runId,
     method,
     z0: w0,
     maxIterations: manifest.stop.iterations,
-    quorum: quorumShards(net.quorum, shards),
-    minPeers: net.minPeers,
-    timing: { heartbeatMs: net.heartbeatMs, leaseMs: net.leaseMs, roundDeadlineMs: net.roundDeadlineMs },
-    stallDeadlines: net.stallDeadlines,
-    ...(net.assignment !== undefined ? { assignment: net.assignment } : {}),
-    admission: admissionOf(manifest, options.wallClock),
+    ...networkOf(manifest, shards, options.wallClock),
     guard: {
       audit: updates.audit,
       bounds: modelBounds(updates.bounds),
@@ -111,7 +105,6 @@ export function modelRunFromManifest(manifest: Manifest, options: ModelRunOption
       refusalLimit: updates.refusalLimit,
       shards: null,
     },
-    frameBytes: net.frameBytes,
     ...options.context,
   });
   return { manifest, runId, method, layout, w0, ctx, task };

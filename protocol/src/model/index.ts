@@ -10,5 +10,6 @@ export * from './optim.js';
 export * from './masha-optim.js';
 export * from './masha-model.js';
 export * from './sampled.js';
+export * from './serial-evaluator.js';
 export * from './softmax.js';
 export * from './model-runner.js';
