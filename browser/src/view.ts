@@ -1,10 +1,11 @@
 /**
  * The volunteer's view: plain DOM, no framework. `render` takes the latest network state (main
- * thread) and live state (worker) and updates text in place; the chart is the worker's SVG.
+ * thread) and live state (worker) and updates text in place; the chart is drawn here from the worker's series.
  * Errors are said in the volunteer's terms (`explain`).
  */
 import type { ComputeView, LiveState, NetState, RunProblem, SelfView } from './worker-protocol.js';
 import { isBackendChoice, type BackendChoice } from './worker/gpu-backend.js';
+import { plotLineChartSvg } from './chart.js';
 
 export type PageProblem = RunProblem | 'relay-unreachable' | 'relay-lost' | 'no-webrtc' | 'left' | 'engine-error';
 
@@ -99,7 +100,7 @@ export function describeCompute(c: ComputeView): string {
 export class View {
   private paused = false;
   private readonly problems = new Set<PageProblem>();
-  private lastSvg: string | null = null;
+  private lastChart: string | null = null;
 
   constructor(controls: Controls, cpuShare: number, backend: BackendChoice = 'auto') {
     const select = $<HTMLSelectElement>('backend');
@@ -192,11 +193,13 @@ export class View {
     }
     $('aggregator').textContent = w?.aggregator != null && w.aggregator === s.peer ? `you (${short(s.peer)})` : short(w?.aggregator ?? null);
     this.setProblem('engine-error', me.state === 'error');
-    if (s.chartSvg !== this.lastSvg) {
-      this.lastSvg = s.chartSvg;
+    const c = s.chart;
+    const key = c === null ? '' : `${c.iteration.length}:${c.iteration[c.iteration.length - 1]}:${c.metric[c.metric.length - 1]}:${c.target}`;
+    if (key !== this.lastChart) {
+      this.lastChart = key;
       const chart = $('chart');
-      if (s.chartSvg === null) chart.textContent = 'The chart appears after the first reports.';
-      else chart.innerHTML = s.chartSvg;
+      if (c === null) chart.textContent = 'The chart appears after the first reports.';
+      else chart.innerHTML = plotLineChartSvg(c, c.target);
     }
   }
 }

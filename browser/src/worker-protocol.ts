@@ -178,6 +178,13 @@ export interface ComputeView {
   readonly pending: TabBackend | null;
 }
 
+export interface ChartSeries {
+  readonly iteration: readonly number[];
+  readonly metric: readonly number[];
+  /** The run's target, drawn as a reference line. */
+  readonly target: number | null;
+}
+
 export interface LiveState {
   readonly run: RunInfo | null;
   readonly problem: RunProblem | null;
@@ -188,8 +195,8 @@ export interface LiveState {
   /** Whether this browser can run the compressors' WebAssembly SIMD kernels (else the JS path). */
   readonly wasmSimd: boolean;
   readonly compute: ComputeView;
-  /** The run's metric chart (the CLI's SVG chart code), or null before the first two points. */
-  readonly chartSvg: string | null;
+  /** The run's metric over iterations for the chart (the page draws it), or null before the first two points. */
+  readonly chart: ChartSeries | null;
   /** Status reports and announcements refused as malformed, by reason. */
   readonly rejected: Readonly<Record<string, number>>;
 }

@@ -8,7 +8,6 @@
  * Compute happens here, not on the main thread: browsers compile the compressors' WebAssembly
  * SIMD kernels synchronously only off the main thread, and the page stays responsive.
  */
-import { plotLineChartSvg } from './worker/chart.js';
 import { RunChooser, runInfo, StatusBoard } from './worker/run-watch.js';
 import { TabPeer, type TabPeerInit } from './worker/tab-peer.js';
 import { isModelManifest, modelRunFromManifest, type ModelRun } from '@masha/protocol';
@@ -119,7 +118,7 @@ function liveState(s: Session): LiveState {
     self: selfView(s),
     wasmSimd,
     compute: computeView(s),
-    chartSvg: series.iteration.length >= 2 ? plotLineChartSvg(series, s.run?.target ?? null) : null,
+    chart: series.iteration.length >= 2 ? { iteration: series.iteration, metric: series.metric, target: s.run?.target ?? null } : null,
     rejected: { ...s.chooser.rejected, ...(s.board?.rejected ?? {}) },
   };
 }

@@ -1,4 +1,8 @@
-/** The run's metric chart for the page: the CLI's SVG line-chart code (@masha/protocol/plot), one panel. */
+/**
+ * The run's metric chart for the page: the CLI's SVG line-chart code (@masha/protocol/plot), one
+ * panel, drawn on the main thread from the series the worker sends (d3 stays out of the worker's
+ * bundle, which carries the engine).
+ */
 import { renderLineChart } from '@masha/protocol/plot';
 
 export function plotLineChartSvg(series: { iteration: readonly number[]; metric: readonly number[] }, target: number | null): string {
