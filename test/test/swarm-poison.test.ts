@@ -10,26 +10,23 @@
  * is the business of signed commits and certified epochs, not of bounds.)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectSwarm, PeerDriver, RunDirectory, type SwarmTransport } from '@masha/node';
 import { parseManifest, runFromManifest } from '@masha/protocol';
 import { ProblemEvaluator } from '@masha/protocol/host';
-import type { Evaluator } from '@masha/protocol/ports';
 import { checkLineage, testManifest, TestSwarm } from './swarm-helpers.js';
+import { joinScalingAttacker, type Attacker } from './swarm-attacker.js';
 
 const PEERS = 4;
 
 describe('a volunteer answering with values ×1e30', () => {
   const swarm = new TestSwarm();
-  let transport: SwarmTransport | null = null;
-  let attacker: PeerDriver | null = null;
+  let attacker: Attacker | null = null;
 
   beforeAll(async () => {
     await swarm.startRelay();
   });
 
   afterAll(async () => {
-    attacker?.stop();
-    await transport?.close().catch(() => {});
+    await attacker?.stop();
     await swarm.stop();
   });
 
@@ -40,44 +37,15 @@ describe('a volunteer answering with values ×1e30', () => {
     const { path, runId } = swarm.writeManifest(parseManifest({ ...base, updates: { refusalLimit: 2 } }));
     for (let i = 0; i < PEERS; i++) swarm.volunteer(runId);
     const launcher = swarm.launch(path);
-    // The attacker hears the run's announcement while the run starts (the launcher announces every
-    // second until its first commit, then every 5 s), and joins once it is under way.
-    const t = await connectSwarm({ relays: [swarm.relayAddr] });
-    transport = t;
-    const directory = new RunDirectory(t).start();
-    const announcement = await directory.waitFor(
-      (a) => a.runId === runId,
-      240_000,
-      () => new Error('the run was not announced'),
-    );
-    directory.stop();
-    await swarm.waitFor(() => swarm.round() >= 5, 240_000, 'the run to start');
-    const run = runFromManifest(announcement.manifest);
-    const honest = new ProblemEvaluator(run.problem);
-    let lies = 0;
-    const lying: Evaluator = {
-      evaluate(request, complete) {
-        honest.evaluate(request, (err) => {
-          if (err === null && !(attacker?.host.engine.isAggregator ?? false)) {
-            lies++;
-            for (const item of request.items) for (const e of item.evaluations) for (let i = 0; i < e.value.length; i++) e.value[i] *= 1e30;
-          }
-          complete(err);
-        });
-      },
-    };
-    attacker = new PeerDriver({
-      transport: t,
-      ctx: run.ctx,
-      evaluator: lying,
-      frameBytes: announcement.manifest.network.frameBytes,
-      role: 'volunteer',
-      statusIntervalMs: 1000,
+    // The attacker listens from the start (announcements are every second only until the first
+    // commit) and joins once the run is under way, so that an honest volunteer aggregates.
+    attacker = await joinScalingAttacker(swarm, runId, 1e30, 5, (manifest) => {
+      const run = runFromManifest(manifest);
+      return { ctx: run.ctx, honest: new ProblemEvaluator(run.problem) };
     });
-    attacker.start();
 
     const { code, summary } = await launcher.summary();
-    expect(lies).toBeGreaterThan(0);
+    expect(attacker.lies()).toBeGreaterThan(0);
     expect(code).toBe(0);
     expect(summary.reached).toBe(true);
     await Promise.all(swarm.volunteers.map((v) => v.child.exited));
