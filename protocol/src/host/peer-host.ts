@@ -595,11 +595,8 @@ export class PeerHost {
   private frames(message: EngineMessage): { frames: Uint8Array[]; meta: OutgoingMeta } {
     const messageId = this.nextMessageId;
     this.nextMessageId = (this.nextMessageId + 1) >>> 0;
-    const frames = encodeFrames(message, {
-      messageId,
-      ...(this.frameBytes !== undefined ? { frameSize: this.frameBytes } : {}),
-      ...(this.alloc ? { alloc: this.alloc } : {}),
-    });
+    // Absent options are undefined (the encoder's defaults): one plain object, no spreads per message.
+    const frames = encodeFrames(message, { messageId, frameSize: this.frameBytes, alloc: this.alloc });
     let bytes = 0;
     for (const f of frames) bytes += f.byteLength;
     this.bump(counterName('sent-', message.kind));
