@@ -84,6 +84,8 @@ export class PeerHost {
   private readonly evaluator: Evaluator;
   private readonly sink: EventSink | null;
   private readonly wants: ReadonlySet<RecordKind>;
+  /** `wants` of the kinds checked once or more per message or event (a Set lookup each, otherwise). */
+  private readonly wantsPerEvent: { readonly receive: boolean; readonly commit: boolean; readonly timer: boolean; readonly stateOrHeld: boolean };
   private readonly reassembler: Reassembler;
   private readonly timers = new TimerTable<HostTimer>(HOST_TIMERS);
   private readonly frameBytes: number | undefined;
@@ -130,6 +132,8 @@ export class PeerHost {
     this.evaluator = ports.evaluator;
     this.sink = ports.events ?? null;
     this.wants = this.sink?.wants ?? new Set<RecordKind>();
+    const w = this.wants;
+    this.wantsPerEvent = { receive: w.has('receive'), commit: w.has('commit'), timer: w.has('timer'), stateOrHeld: w.has('state') || w.has('held') };
     this.frameBytes = init.frameBytes;
     this.alloc = init.alloc;
     this.statusIntervalMs = init.statusIntervalMs ?? 0;
@@ -346,7 +350,7 @@ export class PeerHost {
       }
       return;
     }
-    if (this.wants.has('receive')) {
+    if (this.wantsPerEvent.receive) {
       const m = message;
       this.record({ ev: 'receive', peer: this.id, from: m.sender, kind: m.kind, epoch: m.epoch, round: m.round, phase: m.phase, bytes: m.body.length });
     }
@@ -425,7 +429,7 @@ export class PeerHost {
         this.tree?.tick();
         return;
       default:
-        if (this.wants.has('timer')) this.record({ ev: 'timer', peer: this.id, id: kind });
+        if (this.wantsPerEvent.timer) this.record({ ev: 'timer', peer: this.id, id: kind });
         this.dispatch({ type: 'timer', id: kind });
     }
   }
@@ -503,7 +507,7 @@ export class PeerHost {
         break;
       }
       case 'commit':
-        if (this.wants.has('commit'))
+        if (this.wantsPerEvent.commit)
           this.record({
             ev: 'commit',
             peer: this.id,
@@ -551,7 +555,7 @@ export class PeerHost {
 
   /** Records what the actions do not say: a state installation (a jump of the round), a change of held shards. */
   private afterEvent(committedByAction: number): void {
-    if (!this.wants.has('state') && !this.wants.has('held')) return;
+    if (!this.wantsPerEvent.stateOrHeld) return;
     const e = this.engine;
     const round = e.committedRound;
     if (round !== this.lastRound) {
