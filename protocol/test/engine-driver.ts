@@ -104,6 +104,8 @@ export interface DriverOptions {
   readonly onAction?: (node: Node, action: EngineAction) => void;
   /** Called for every message delivered to a peer (before its host handles it). */
   readonly onDeliver?: (node: Node, message: EngineMessage) => void;
+  /** Status reports: the hosts' cadence (PeerHostInit) and where each report goes. */
+  readonly status?: { readonly intervalMs: number; readonly steadyMs?: number; readonly report: (node: Node, bytes: Uint8Array, t: number) => void };
 }
 
 /** The message a list of frames carries (for the test's predicates). */
@@ -158,6 +160,7 @@ export class TestSwarm {
           id,
           ctx: this.ctx,
           ...(this.options.frameSize ? { frameBytes: this.options.frameSize } : {}),
+          ...(this.options.status ? { statusIntervalMs: this.options.status.intervalMs, statusSteadyMs: this.options.status.steadyMs ?? 0 } : {}),
           onAction: (a) => this.observe(node, a),
         },
         {
@@ -278,6 +281,7 @@ export class TestSwarm {
       broadcast: (frames) => {
         for (const other of this.nodes.values()) if (other !== from) this.transmit(from, other, frames);
       },
+      ...(this.options.status ? { publishStatus: (bytes: Uint8Array) => this.options.status?.report(from, bytes, this.now) } : {}),
     };
   }
 

@@ -25,6 +25,7 @@ import {
   DeltaView,
   readDelta,
   writeDelta,
+  CM_BANS,
 } from '../src/engine/messages.js';
 import { COMMIT_STATEMENT_BYTES } from '../src/trust/certs.js';
 
@@ -93,11 +94,13 @@ const commit = fc
   .record({
     iteration: u32,
     phase: fc.constantFrom(...PHASE_NAMES),
-    flags: fc.integer({ min: 0, max: 0xffff }),
+    // The method's downlink flags leave CM_BANS to the ban list (engine/bans.ts), carried as bytes here.
+    flags: fc.integer({ min: 0, max: 0xffff }).map((f) => f & ~CM_BANS),
     parentDigest: digest,
     digest,
     included: shardSet,
     payload: fc.option(fc.uint8Array({ maxLength: 64 }), { nil: null }),
+    bans: fc.option(fc.uint8Array({ maxLength: 48 }), { nil: null }),
     succ,
     chain,
     next: fc.option(fc.record({ delta }), { nil: null }),

@@ -40,7 +40,8 @@ describe('a volunteer answering with values ×1e30', () => {
     const { path, runId } = swarm.writeManifest(parseManifest({ ...base, updates: { refusalLimit: 2 } }));
     for (let i = 0; i < PEERS; i++) swarm.volunteer(runId);
     const launcher = swarm.launch(path);
-    // The attacker hears the run's announcement while the run starts and joins once it is under way.
+    // The attacker hears the run's announcement while the run starts (the launcher announces every
+    // second until its first commit, then every 5 s), and joins once it is under way.
     const t = await connectSwarm({ relays: [swarm.relayAddr] });
     transport = t;
     const directory = new RunDirectory(t).start();

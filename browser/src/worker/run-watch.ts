@@ -6,11 +6,23 @@
  * counted by reason, never thrown at the page.
  */
 import type { Manifest } from '@masha/protocol';
-import { AnnouncementReader, decodeStatus, isRunId, StatusError, type PeerStatus, type RunAnnouncement } from '@masha/protocol/swarm';
+import {
+  AnnouncementReader,
+  decodeStatus,
+  isRunId,
+  isStatusQuery,
+  STATUS_STEADY_MS,
+  StatusError,
+  type PeerStatus,
+  type RunAnnouncement,
+} from '@masha/protocol/swarm';
 import type { RunInfo, RunProblem, SwarmView } from '../worker-protocol.js';
 
-/** Status reports older than this no longer count a volunteer as live (ms). */
-export const LIVE_WINDOW_MS = 5_000;
+/**
+ * Status reports older than this no longer count a volunteer as live (ms): Node volunteers report
+ * every STATUS_STEADY_MS once steady (tabs every second).
+ */
+export const LIVE_WINDOW_MS = STATUS_STEADY_MS + 4_000;
 /** Most metric points kept for the chart (older ones are thinned out). */
 const MAX_POINTS = 2_000;
 
@@ -127,6 +139,8 @@ export class StatusBoard {
 
   /** One report frame from `author`; returns whether it was accepted. */
   accept(bytes: Uint8Array, now: number, author: string): boolean {
+    // A watcher's status query (`masha status`): not a report. A tab reports every second anyway.
+    if (isStatusQuery(bytes)) return false;
     let s: PeerStatus;
     try {
       s = decodeStatus(bytes);

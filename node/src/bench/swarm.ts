@@ -80,6 +80,8 @@ interface Sample {
   readonly uplinkStream: number;
   readonly uplinkBody: number;
   readonly commitBody: number;
+  /** COMMITs sent (the aggregator's). */
+  readonly commitsSent: number;
   /** Stream bytes sent by path: gossip (every topic), the tree channel. */
   readonly gossipStream: number;
   readonly treeStream: number;
@@ -100,40 +102,23 @@ function log(text: string): void {
 }
 
 /**
- * One peer's counters at time `t` (ms, Date.now()), interpolated linearly between the two reports
- * around it; at or after its last report that report, when it had already reached `lastRound`
- * (nothing of the window's rounds is left to count). Null when its reports do not cover `t`.
+ * A volunteer's two reports that bound its part of the window: its first report at or after `start`
+ * (the launcher's commit of round 2) and its first report of round `lastRound` or later (the one it
+ * sends on finishing, at the last commit). Null when they are less than MIN_SPAN_MS apart.
  *
- * The window is timed by the launcher's commits, not by the reports' round numbers: a volunteer
- * keeps reporting while it lingers after the run (two leases, 24 s here), so "its last report"
- * would charge those seconds of time-driven gossip to the rounds (for 0.5 s RandK rounds several
- * times the rounds' own gossip), and "its first report at round r" falls anywhere inside round
- * r + 1 (a bias of half a round of the data paths).
+ * Real reports, not counters interpolated at the window's ends: volunteers report every few
+ * seconds once steady (STATUS_STEADY_MS), and interpolating across a report gap that straddles
+ * the start mixes in the bytes of the run's first, dense rounds.
  */
-function sampleAt(samples: readonly Sample[], t: number, lastRound: number): Sample | null {
-  const k = samples.findIndex((s) => s.at >= t);
-  if (k < 0) {
-    const last = samples[samples.length - 1];
-    return last !== undefined && last.round >= lastRound ? last : null;
-  }
-  const b = samples[k];
-  if (b.at === t) return b;
-  if (k === 0) return null;
-  const a = samples[k - 1];
-  const f = (t - a.at) / (b.at - a.at);
-  const mix = (x: number, y: number): number => x + f * (y - x);
-  return {
-    round: f < 0.5 ? a.round : b.round,
-    wireSent: mix(a.wireSent, b.wireSent),
-    uplinkStream: mix(a.uplinkStream, b.uplinkStream),
-    uplinkBody: mix(a.uplinkBody, b.uplinkBody),
-    commitBody: mix(a.commitBody, b.commitBody),
-    gossipStream: mix(a.gossipStream, b.gossipStream),
-    treeStream: mix(a.treeStream, b.treeStream),
-    isAggregator: a.isAggregator && b.isAggregator,
-    at: t,
-  };
+function windowSamples(samples: readonly Sample[], start: number, lastRound: number): [Sample, Sample] | null {
+  const a = samples.find((s) => s.at >= start);
+  const b = samples.find((s) => s.round >= lastRound);
+  if (a === undefined || b === undefined || b.at - a.at < MIN_SPAN_MS) return null;
+  return [a, b];
 }
+
+/** Shortest span of a volunteer's window reports (ms). */
+const MIN_SPAN_MS = 1_000;
 
 export async function measureSwarm(config: SwarmBenchConfig): Promise<SwarmMeasurement> {
   const dir = mkdtempSync(join(tmpdir(), 'masha-bench-'));
@@ -200,6 +185,7 @@ export async function measureSwarm(config: SwarmBenchConfig): Promise<SwarmMeasu
         uplinkStream: c['net-uplink-stream-bytes'] ?? 0,
         uplinkBody: c['net-uplink-body-bytes'] ?? 0,
         commitBody: c['net-commit-body-bytes'] ?? 0,
+        commitsSent: c['net-commits-sent'] ?? 0,
         gossipStream: c['net-gossip-stream-bytes'] ?? 0,
         treeStream: c['net-tree-stream-bytes'] ?? 0,
         isAggregator: e.status.isAggregator,
@@ -263,26 +249,31 @@ export async function measureSwarm(config: SwarmBenchConfig): Promise<SwarmMeasu
     const last = commits[commits.length - 1];
     const rounds = last !== undefined && first !== undefined ? (last.round ?? 0) - (first.round ?? 0) : 0;
     for (const list of rounds > 0 ? samples.values() : []) {
-      const a = sampleAt(list, 1000 * first.t, -1);
-      const b = sampleAt(list, 1000 * last.t, last.round ?? 0);
-      if (a === null || b === null) continue;
+      const span = windowSamples(list, 1000 * first.t, last.round ?? 0);
+      if (span === null) continue;
+      const [a, b] = span;
+      // Bytes per round = bytes per ms between the two reports × the window's mean ms per round.
+      const perMs = msPerRound / (b.at - a.at);
       windowMs = Math.max(windowMs, b.at - a.at);
       windowRounds = Math.max(windowRounds, rounds);
-      const perRound = (b.wireSent - a.wireSent) / rounds;
+      const perRound = (b.wireSent - a.wireSent) * perMs;
       wireSum += perRound;
       wirePeers++;
       swarmWire += perRound;
       // Whole-run totals for the uplink ratio: a sample can catch a message queued (body counted)
       // but not yet on the wire, which would skew a windowed difference by up to one message.
       uplinkStream += b.uplinkStream;
-      gossipWire += (b.gossipStream - a.gossipStream) / rounds;
-      treeWire += (b.treeStream - a.treeStream) / rounds;
-      uplinkWire += (b.uplinkStream - a.uplinkStream) / rounds;
+      gossipWire += (b.gossipStream - a.gossipStream) * perMs;
+      treeWire += (b.treeStream - a.treeStream) * perMs;
+      uplinkWire += (b.uplinkStream - a.uplinkStream) * perMs;
       uplinkBody += b.uplinkBody;
-      needed += (b.uplinkBody - a.uplinkBody) / rounds;
+      needed += (b.uplinkBody - a.uplinkBody) * perMs;
       if (b.commitBody > a.commitBody && a.isAggregator && b.isAggregator) {
         aggUpload = perRound;
-        aggCommitBody = (b.commitBody - a.commitBody) / rounds;
+        // One COMMIT per round: the mean body of the COMMITs it sent between its two reports (a
+        // rate would count a COMMIT whose body is counted but not yet sent at a report boundary
+        // as a whole extra round's worth, up to 1 in 6 of an identity window).
+        aggCommitBody = b.commitsSent > a.commitsSent ? (b.commitBody - a.commitBody) / (b.commitsSent - a.commitsSent) : NaN;
       }
     }
     // Every volunteer but the aggregator needs each COMMIT once.
@@ -311,7 +302,7 @@ export async function measureSwarm(config: SwarmBenchConfig): Promise<SwarmMeasu
         `${m.medianMsPerRound.toFixed(0)} ms/round median (mean ${msPerRound.toFixed(0)}; ${intervalsMs.map((x) => x.toFixed(0)).join(' ')}), ${(m.wirePerPeerPerRound / 1e6).toFixed(2)} MB wire/peer/round, aggregator ${(aggUpload / 1e6).toFixed(2)} MB/round ` +
         `(${m.aggregatorCopies.toFixed(2)} copies), uplink wire/payload ${(uplinkStream / uplinkBody).toFixed(4)}, swarm wire/payload ${(swarmWire / needed).toFixed(3)} ` +
         `(per round: needed ${(needed / 1e3).toFixed(0)} kB, wire ${(swarmWire / 1e3).toFixed(0)} kB = uplink streams ${(uplinkWire / 1e3).toFixed(0)} + tree ${(treeWire / 1e3).toFixed(0)} ` +
-        `+ gossip ${(gossipWire / 1e3).toFixed(0)} + the rest ${((swarmWire - uplinkWire - treeWire - gossipWire) / 1e3).toFixed(0)}; status reports of ${(statusBytes / Math.max(1, statusReports)).toFixed(0)} B, 1 per peer per s), ` +
+        `+ gossip ${(gossipWire / 1e3).toFixed(0)} + the rest ${((swarmWire - uplinkWire - treeWire - gossipWire) / 1e3).toFixed(0)}; status reports of ${(statusBytes / Math.max(1, statusReports)).toFixed(0)} B, ${statusReports} heard), ` +
         `elections ${summary.elections}, ${m.wallSeconds.toFixed(0)} s`,
     );
     if (!process.env.MASHA_KEEP_BENCH) rmSync(dir, { recursive: true, force: true });
@@ -333,6 +324,13 @@ export interface SwarmSuiteOptions {
 }
 
 const GOSSIP = 'gossip (network.broadcast.tree: false), same run';
+
+/**
+ * RandK runs: rounds of 0.2–0.7 s, and volunteers report every STATUS_STEADY_MS (5 s) once steady;
+ * the window (round 2 to the last commit) must span several reports of each volunteer, whose
+ * counters are interpolated between reports at its ends.
+ */
+const RANDK_ITERATIONS = 40;
 
 /**
  * The rows of the swarm benchmark (see the module comment), each the relay trees' figure with
@@ -357,7 +355,7 @@ export async function swarmBenchmarks(options: SwarmSuiteOptions = {}): Promise<
     const key = `${n} ${dev} ${mode}`;
     let m = runs.get(key);
     if (m === undefined) {
-      m = await measureSwarm({ peers: n, d, device: dev, server: dev, iterations: dev === 'identity' ? 6 : 8, broadcast: mode });
+      m = await measureSwarm({ peers: n, d, device: dev, server: dev, iterations: dev === 'identity' ? 6 : RANDK_ITERATIONS, broadcast: mode });
       runs.set(key, m);
     }
     return m;

@@ -5,8 +5,8 @@
  * `masha status` (the live table).
  */
 import type { SwarmTransport } from '../net/swarm-transport.js';
-import { decodeStatus, StatusError, type PeerStatus } from '@masha/protocol/swarm';
-import { RUNS_TOPIC, statusTopic } from '@masha/protocol/swarm';
+import { decodeStatus, decodeStatusQuery, encodeStatusQuery, isStatusQuery, StatusError, type PeerStatus } from '@masha/protocol/swarm';
+import { RUNS_TOPIC, STATUS_STEADY_MS, statusTopic } from '@masha/protocol/swarm';
 import { AnnouncementReader, type RunAnnouncement } from '@masha/protocol/swarm';
 
 export interface KnownRun {
@@ -107,6 +107,9 @@ export class RunDirectory {
   }
 }
 
+/** A peer counts as live while its last report is younger than this (ms): its steady report period and some. */
+export const LIVE_WINDOW_MS = STATUS_STEADY_MS + 4_000;
+
 export interface PeerEntry {
   readonly peer: string;
   status: PeerStatus;
@@ -114,10 +117,16 @@ export interface PeerEntry {
   lastSeen: number;
 }
 
-/** The latest status report of every peer of one run. */
+/**
+ * The latest status report of every peer of one run. Peers report every second while their place
+ * in the run changes and every STATUS_STEADY_MS otherwise; a watcher that must see every peer soon
+ * (`masha status`) asks with `query()`, and volunteers answer the queries they hear (`onQuery`).
+ */
 export class StatusBoard {
   private readonly entries = new Map<string, PeerEntry>();
   private readonly handlers = new Set<(e: PeerEntry, isNew: boolean) => void>();
+  private readonly queryHandlers = new Set<() => void>();
+  private queries = 0;
   private off: (() => void) | null = null;
   /** Reports refused (bad JSON, schema, another run, unknown author). */
   rejected = 0;
@@ -134,6 +143,11 @@ export class StatusBoard {
       const author = authorOf(this.transport, from);
       let status: PeerStatus;
       try {
+        if (isStatusQuery(data)) {
+          if (decodeStatusQuery(data).runId !== this.runId) this.rejected++;
+          else for (const h of this.queryHandlers) h();
+          return;
+        }
         status = decodeStatus(data);
       } catch (e) {
         if (e instanceof StatusError) {
@@ -166,6 +180,17 @@ export class StatusBoard {
   stop(): void {
     this.off?.();
     this.off = null;
+  }
+
+  /** Asks every peer of the run to report at its next status tick (a status query on the topic). */
+  query(): void {
+    this.transport.publish(statusTopic(this.runId), encodeStatusQuery(this.runId, this.queries++)).catch(() => {});
+  }
+
+  /** Calls `handler` for every status query heard on the topic. */
+  onQuery(handler: () => void): () => void {
+    this.queryHandlers.add(handler);
+    return () => this.queryHandlers.delete(handler);
   }
 
   onStatus(handler: (e: PeerEntry, isNew: boolean) => void): () => void {

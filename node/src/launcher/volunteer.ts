@@ -36,7 +36,7 @@ import { isRunId } from '@masha/protocol/swarm';
 import type { RunAnnouncement } from '@masha/protocol/swarm';
 import { connectSwarm } from './connect.js';
 import { startDirPath } from './run-dir.js';
-import { RunDirectory, StatusBoard } from './directory.js';
+import { LIVE_WINDOW_MS, RunDirectory, StatusBoard } from './directory.js';
 
 export interface JoinOptions {
   readonly relays: readonly string[];
@@ -209,6 +209,7 @@ export async function joinRun(options: JoinOptions): Promise<JoinResult> {
     driver = d;
     d.host.setDevice(statusDevice(device));
     board.start();
+    board.onQuery(() => d.requestStatus());
     d.start();
     if (announcement.anchor !== undefined) d.anchor(announcement.anchor);
     let finishedAnnounced = false;
@@ -245,7 +246,7 @@ export async function joinRun(options: JoinOptions): Promise<JoinResult> {
         const minMs = options.lingerMs ?? 2 * lease;
         const maxMs = Math.max(minMs, options.maxLingerMs ?? 10 * lease);
         const begin = performance.now();
-        const othersDone = (): boolean => board.live(Math.max(3_000, 2 * lease)).every((e) => e.status.done !== null || e.status.role !== 'volunteer');
+        const othersDone = (): boolean => board.live(Math.max(LIVE_WINDOW_MS, 2 * lease)).every((e) => e.status.done !== null || e.status.role !== 'volunteer');
         while (!options.signal?.aborted) {
           const waited = performance.now() - begin;
           if (waited >= maxMs || (waited >= minMs && othersDone())) break;

@@ -29,7 +29,7 @@
  */
 import { decodeFrame, ENGINE_CODEC, FrameError, type Frame } from '@masha/protocol';
 import { KINDS_BY_PATH } from '@masha/protocol/host';
-import { ANNOUNCE_KIND, decodeStatus, JSON_CODEC, RUNS_TOPIC, StatusError } from '@masha/protocol/swarm';
+import { ANNOUNCE_KIND, decodeStatus, decodeStatusQuery, isStatusQuery, JSON_CODEC, RUNS_TOPIC, StatusError } from '@masha/protocol/swarm';
 
 export type Verdict = 'accept' | 'reject' | 'ignore';
 
@@ -79,7 +79,7 @@ export function checkTopicMessage(topic: TopicKind, data: Uint8Array, maxFrameBy
       return ACCEPT;
     case 'status':
       try {
-        const s = decodeStatus(data);
+        const s = isStatusQuery(data) ? decodeStatusQuery(data) : decodeStatus(data);
         if (s.runId !== topic.runId) return reject('wrong-run');
       } catch (e) {
         if (e instanceof StatusError) return reject('bad-status');

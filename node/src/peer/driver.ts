@@ -26,7 +26,7 @@ import { createHash, randomInt } from 'node:crypto';
 import type { EngineAction, EngineRole, MashaPeer, RunContext } from '@masha/protocol';
 import { PeerHost, type HostBytes, type HostRecord, type RecordKind } from '@masha/protocol/host';
 import type { EventSink as RecordSink, Evaluator, FrameLink, LinkStats, Scheduler } from '@masha/protocol/ports';
-import { broadcastTopic, statusTopic, type PeerStatus } from '@masha/protocol/swarm';
+import { broadcastTopic, STATUS_STEADY_MS, statusTopic, type PeerStatus } from '@masha/protocol/swarm';
 import { TREE_PROTOCOL, UPLINK_PROTOCOL, type SwarmTransport } from '../net/swarm-transport.js';
 import { NO_LOG, type EventSink } from './event-log.js';
 import { NodeIdentity } from './identity.js';
@@ -45,6 +45,8 @@ export interface PeerDriverOptions {
   readonly role?: DriverRole;
   /** Publish a status report this often (ms); 0 = never. Default 1000 for volunteers, 0 for observers. */
   readonly statusIntervalMs?: number;
+  /** Between changes, report only this often unless asked (PeerHostInit.statusSteadyMs). Default STATUS_STEADY_MS. */
+  readonly statusSteadyMs?: number;
   /** Called for every engine action after the host carried it out. */
   readonly onAction?: (action: EngineAction) => void;
   /** Called when the engine throws something that is not a typed refusal (a bug): the peer stops. */
@@ -208,6 +210,7 @@ export class PeerDriver {
         // Keys which answers this peer audits when it aggregates: unpredictable to the holders.
         secret: randomInt(0, 2 ** 47),
         statusIntervalMs: options.statusIntervalMs ?? (this.role === 'observer' ? 0 : 1000),
+        statusSteadyMs: options.statusSteadyMs ?? STATUS_STEADY_MS,
         ...(options.maxPartialAgeMs !== undefined ? { maxPartialAgeMs: options.maxPartialAgeMs } : {}),
         ...(options.admits !== undefined ? { admits: options.admits } : {}),
         ...(options.onAction ? { onAction: options.onAction } : {}),
@@ -314,6 +317,11 @@ export class PeerDriver {
 
   publishStatus(): void {
     this.host.publishStatus();
+  }
+
+  /** A watcher asked for reports: report at the next status tick. */
+  requestStatus(): void {
+    this.host.requestStatus();
   }
 }
 

@@ -125,6 +125,11 @@ export class Aggregator {
     this.outbox.count('step-down');
   }
 
+  /** Eligible members of this epoch's table (0 when not aggregating): the `n` of a ban's cap (bans.ts). */
+  get memberCount(): number {
+    return this.agg?.table.eligibleCount() ?? 0;
+  }
+
   /** Whether `peer` is a member of this aggregator's table (heard within a lease). */
   isMember(peer: PeerId): boolean {
     return this.agg !== null && this.agg.table.isMember(peer);
@@ -642,8 +647,8 @@ export class Aggregator {
       if (T.canRun()) next = { delta };
       else T.defer(delta);
     }
-    // Successors travel when they change and every 16th round (for peers that missed it).
-    const sendSuccessors = T.successorsChanged || round % 16 === 0;
+    // Successors (and the ban list, bans.ts) travel when they change and every 16th round (for peers that missed it).
+    const sendSuccessors = T.successorsChanged || this.trust.bans.changed || round % 16 === 0;
     T.successorsChanged = false;
     const body = encodeCommit(
       {
@@ -658,6 +663,7 @@ export class Aggregator {
         succession: sendSuccessors ? this.succession(T) : null,
         chain: sendSuccessors ? this.election.chain : null,
         next,
+        bans: sendSuccessors ? this.trust.bans.wire() : null,
       },
       this.M,
       this.trust.signCommit(epoch, round, parent, L.digest),

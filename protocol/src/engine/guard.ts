@@ -255,9 +255,13 @@ export class Guard {
     return this.banned.has(peer);
   }
 
+  /** Hook: this peer's guard banned `peer` (the peer spreads the ban to the swarm: bans.ts). */
+  onBan: (peer: PeerId) => void = () => {};
+
   ban(peer: PeerId, reason: string): boolean {
     if (this.banned.has(peer)) return false;
     this.banned.set(peer, reason);
+    this.onBan(peer);
     return true;
   }
 

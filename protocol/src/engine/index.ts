@@ -10,3 +10,4 @@ export * from './peer.js';
 export * from './slab.js';
 export * from './guard.js';
 export * from './trust.js';
+export * from './bans.js';

@@ -42,6 +42,7 @@ import { type DeltaEntry, type DeltaView, readDelta, readIdents, readShardSet, w
 import { isPhaseName, type PhaseName } from '../methods/types.js';
 import { DIGEST_BYTES } from './digest.js';
 import { type CommitCert, MAX_CHAIN_BYTES, MAX_SIGNATURE_BYTES, readCommitCert, type SignedSuccession, writeCommitCert } from '../trust/certs.js';
+import { MAX_BANS_BYTES } from './bans.js';
 
 export const MSG = {
   HEARTBEAT: 1,
@@ -394,15 +395,31 @@ export interface CommitBody {
   readonly chain: Uint8Array | null;
   /** Present when this commit also opens the next round (round + 1, attempt 0). */
   readonly next: CommitNext | null;
+  /** The aggregator's ban list (engine/bans.ts), flagged by CM_BANS; absent or null: none. */
+  readonly bans?: Uint8Array | null;
 }
+
+/**
+ * Commit flag (wire only, above the method's downlink flags): a ban list (engine/bans.ts) follows
+ * the next-round delta. Commits without one are byte-identical to those before ban lists existed.
+ */
+export const CM_BANS = 0x40;
 
 /**
  * Encodes a commit's signed part; `sign` gets those bytes and returns the signature block
  * (signer, signature), which is appended.
  */
 export function encodeCommit(b: CommitBody, M: number, sign: (signed: Uint8Array) => { signer: string; sig: Uint8Array }): Uint8Array {
-  const w = new ByteWriter(256 + (b.payload?.length ?? 0) + b.successors.length * 56 + (b.next?.delta.length ?? 0) * 4 + (b.chain?.length ?? 0));
-  w.varint(b.iteration).ident(b.phase).varint(b.flags).raw(b.parentDigest).raw(b.digest);
+  const bans = b.bans ?? null;
+  const w = new ByteWriter(
+    256 + (b.payload?.length ?? 0) + b.successors.length * 56 + (b.next?.delta.length ?? 0) * 4 + (b.chain?.length ?? 0) + (bans?.length ?? 0),
+  );
+  if (b.flags & CM_BANS) throw new RangeError(`downlink flags must leave bit ${CM_BANS} to the ban list`);
+  w.varint(b.iteration)
+    .ident(b.phase)
+    .varint(bans === null ? b.flags : b.flags | CM_BANS)
+    .raw(b.parentDigest)
+    .raw(b.digest);
   writeShardSet(w, b.included, M);
   if (b.payload === null) w.u8(0);
   else w.u8(1).bytes(b.payload);
@@ -413,6 +430,7 @@ export function encodeCommit(b: CommitBody, M: number, sign: (signed: Uint8Array
     w.u8(1);
     writeDelta(w, b.next.delta);
   }
+  if (bans !== null) w.bytes(bans);
   const signed = w.finish();
   const s = sign(signed);
   const out = new ByteWriter(signed.length + 2 + s.sig.length);
@@ -423,6 +441,7 @@ export function encodeCommit(b: CommitBody, M: number, sign: (signed: Uint8Array
 /** A decoded COMMIT (or REPLAY): the next round's delta is a view of the body. */
 export interface DecodedCommit extends Omit<CommitBody, 'next'> {
   readonly next: { readonly delta: DeltaView } | null;
+  readonly bans: Uint8Array | null;
   /** Bytes [0, signedLength) of the body are what the signature's body hash covers. */
   readonly signedLength: number;
   /** The aggregator's signature (the signer is not on the wire: the COMMIT's sender, or the aggregator of a REPLAY's epoch). */
@@ -433,7 +452,8 @@ export function decodeCommit(bytes: Uint8Array, limits: BodyLimits): DecodedComm
   const r = new ByteReader(bytes, 'commit');
   const iteration = r.varint('iteration', 0xffffffff);
   const phase = readPhase(r, 'phase');
-  const flags = r.varint('flags', 0xffff);
+  const wireFlags = r.varint('flags', 0xffff);
+  const flags = wireFlags & ~CM_BANS;
   const parentDigest = readDigest(r, 'parentDigest');
   const digest = readDigest(r, 'digest');
   const included = readShardSet(r, 'included', limits);
@@ -445,10 +465,11 @@ export function decodeCommit(bytes: Uint8Array, limits: BodyLimits): DecodedComm
   const hasNext = r.u8('next.present');
   if (hasNext > 1) r.fail('next.present', `must be 0 or 1, got ${hasNext}`);
   const next = hasNext === 1 ? { delta: readDelta(r, bytes, 'next.delta', 'next.delta.peers', limits) } : null;
+  const bans = wireFlags & CM_BANS ? r.bytes('bans', MAX_BANS_BYTES) : null;
   const signedLength = r.offset;
   const sig = r.bytes('sig', MAX_SIGNATURE_BYTES);
   r.end();
-  return { iteration, phase, flags, parentDigest, digest, included, payload, successors, succession, chain, next, signedLength, sig };
+  return { iteration, phase, flags, parentDigest, digest, included, payload, successors, succession, chain, next, bans, signedLength, sig };
 }
 
 // ------------------------------------------------------------------ STATE_REQUEST

@@ -249,6 +249,19 @@ export class MashaPeer implements EnginePeer {
       this.aggregator.onBan(peer);
       if (peer === this.election.aggregator) this.election.distrustAggregator();
     };
+    // Swarm-wide bans (bans.ts): this aggregator's guard bans go out in its commits; the run's list
+    // (learned from commits) is in this peer's guard, so it holds when this peer aggregates.
+    this.guard.onBan = (peer) => {
+      if (this.aggregator.active) trust.bans.issue(peer, election.epoch, this.aggregator.memberCount);
+    };
+    trust.bans.onAdded = (peer) => {
+      if (this.guard.banned.has(peer)) return;
+      this.guard.banned.set(peer, SWARM_BAN);
+      this.aggregator.onBan(peer);
+    };
+    trust.bans.onVoided = (peer) => {
+      if (this.guard.banned.get(peer) === SWARM_BAN) this.guard.banned.delete(peer);
+    };
   }
 
   // ================================================================ public surface
@@ -595,6 +608,7 @@ export class MashaPeer implements EnginePeer {
       this.outbox.count('bad-signature');
       return;
     }
+    this.trust.bans.onCommit(msg.epoch, msg.sender, body.bans, body.succession?.members ?? null);
     this.election.takeSuccessors(msg, body.successors, body.succession);
     this.election.progress();
     this.replication.onCommit(msg, body);
@@ -617,6 +631,9 @@ export class MashaPeer implements EnginePeer {
     }
   }
 }
+
+/** The reason a guard records for a ban it took from the run's ban list (bans.ts). */
+const SWARM_BAN = 'swarm ban';
 
 export function assertNever(x: never): never {
   throw new Error(`unexpected value ${JSON.stringify(x)}`);

@@ -23,6 +23,7 @@ import { digestEquals } from './digest.js';
 import { type DecodedCommit, decodeCommit, encodeEquivocation, MSG } from './messages.js';
 import type { Outbox } from './outbox.js';
 import type { EngineMessage, PeerId } from './types.js';
+import { MAX_BANS, SwarmBans } from './bans.js';
 
 /**
  * Verified commit bodies: the statement their signature covers, and (made by the first peer that
@@ -51,6 +52,8 @@ interface Seen {
 
 export class Trust {
   readonly book: EpochBook;
+  /** The run's ban list, issued by certified aggregators in their commits (bans.ts). */
+  readonly bans: SwarmBans;
   /** Hook: a proven equivocator (called once per signer). */
   onBan: (peer: PeerId) => void = () => {};
   private readonly seen = new Map<number, Seen[]>();
@@ -67,6 +70,7 @@ export class Trust {
     // A resumed run (the launcher's signed announcement names the resume point): the first epoch
     // above the checkpoint's is open to claims, as epoch 1 is at the start.
     if (ctx.resume !== null) this.book.open(ctx.resume.epoch);
+    this.bans = new SwarmBans(ctx.runId, identity, this.book, outbox, (p) => this.proven.has(p), Math.min(MAX_BANS, ctx.maxMembers));
   }
 
   sign(bytes: Uint8Array): Uint8Array {
@@ -210,6 +214,8 @@ export class Trust {
     this.book.banned.add(signer);
     this.book.distrusted.add(signer);
     this.outbox.count('equivocation-proven');
+    // A proven liar's bans are void (bans.ts).
+    this.bans.voidIssuer(signer);
     // The peer that noticed spreads the proof (gossip carries it to everyone); receivers need not.
     if (detected) {
       const s = parseCommitStatement(a.statement) as NonNullable<ReturnType<typeof parseCommitStatement>>;

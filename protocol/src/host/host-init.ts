@@ -21,6 +21,12 @@ export interface PeerHostInit {
   readonly firstMessageId?: number;
   /** Publish a status report this often (ms); 0 = never (default). */
   readonly statusIntervalMs?: number;
+  /**
+   * With it (ms, above statusIntervalMs), a status tick reports only when the peer's epoch,
+   * aggregator, held shards or end changed, when a watcher asked (`requestStatus`), or when this
+   * long has passed since the last report. Default: every tick.
+   */
+  readonly statusSteadyMs?: number;
   /** Oldest a partial inbound message may get (ms). Default: 4 leases. */
   readonly maxPartialAgeMs?: number;
   /** How often partial messages past their age are dropped (ms); 0 = never. Default 1000. */

@@ -91,6 +91,7 @@ export class PeerHost {
   private readonly frameBytes: number | undefined;
   private readonly alloc: ((bytes: number) => Uint8Array) | undefined;
   private readonly statusIntervalMs: number;
+  private readonly statusSteadyMs: number;
   private readonly expireEveryMs: number;
   private readonly onAction: ((action: EngineAction) => void) | null;
   private readonly onError: ((error: Error) => void) | null;
@@ -106,6 +107,10 @@ export class PeerHost {
   private stopped = false;
   private startedAt = 0;
   private statusSeq = 0;
+  /** When the last report went out, what it said of the peer's place in the run, whether a watcher asked for one. */
+  private statusAt = Number.NEGATIVE_INFINITY;
+  private statusKey = '';
+  private statusAsked = false;
   private lastRound = 0;
   private lastHeld = '';
   private doneReason: string | null = null;
@@ -137,6 +142,7 @@ export class PeerHost {
     this.frameBytes = init.frameBytes;
     this.alloc = init.alloc;
     this.statusIntervalMs = init.statusIntervalMs ?? 0;
+    this.statusSteadyMs = Math.max(this.statusIntervalMs, init.statusSteadyMs ?? 0);
     this.expireEveryMs = init.expireEveryMs ?? 1000;
     this.onAction = init.onAction ?? null;
     this.onError = init.onError ?? null;
@@ -422,7 +428,7 @@ export class PeerHost {
         return;
       }
       case 'status':
-        this.publishStatus();
+        if (this.statusDue()) this.publishStatus();
         this.setHostTimer('status', this.statusIntervalMs);
         return;
       case 'tree':
@@ -665,6 +671,32 @@ export class PeerHost {
   publishStatus(): void {
     if (this.stopped || this.link.publishStatus === undefined) return;
     this.statusSeq++;
-    this.link.publishStatus(encodeStatus(this.status()));
+    const report = this.status();
+    this.statusAt = this.scheduler.now();
+    this.statusKey = statusKeyOf(report);
+    this.statusAsked = false;
+    this.link.publishStatus(encodeStatus(report));
   }
+
+  /**
+   * A watcher asked for reports (a status query): this peer reports now, or at its next status
+   * tick if it reported less than a status interval ago (at most one answer per interval).
+   */
+  requestStatus(): void {
+    if (this.statusIntervalMs <= 0) return;
+    if (this.scheduler.now() - this.statusAt >= this.statusIntervalMs) this.publishStatus();
+    else this.statusAsked = true;
+  }
+
+  /** Whether a status tick should report: asked, the peer's place in the run changed, or the steady period is over. */
+  private statusDue(): boolean {
+    if (this.statusAsked || this.scheduler.now() - this.statusAt >= this.statusSteadyMs - this.statusIntervalMs / 2) return true;
+    const s = this.engine.snapshot();
+    return statusKeyOf({ epoch: s.epoch, aggregator: s.aggregator, isAggregator: s.isAggregator, heldCount: s.held.length, done: s.done }) !== this.statusKey;
+  }
+}
+
+/** What a report says of a peer's place in the run: a change is reported at once. */
+function statusKeyOf(s: Pick<PeerStatus, 'epoch' | 'aggregator' | 'isAggregator' | 'heldCount' | 'done'>): string {
+  return `${s.epoch}|${s.aggregator ?? ''}|${s.isAggregator ? 1 : 0}|${s.heldCount}|${s.done ?? ''}`;
 }

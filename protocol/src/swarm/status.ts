@@ -1,14 +1,16 @@
 /**
- * Peer status reports: a small JSON document each peer of a run publishes on the run's status
- * topic every second or so (and once more when it finishes). `masha status` renders them as a
- * table; the launcher sums their counters into summary.json.
+ * Peer status reports: a small document each peer of a run publishes on the run's status topic
+ * every second or so (and once more when it finishes). `masha status` renders them as a table;
+ * the launcher sums their counters into summary.json. On the wire a report is binary
+ * (status-wire.ts: ~200 bytes where its JSON was ~870, and every report is forwarded by the
+ * whole status mesh).
  *
- * Untrusted input: a report is at most MAX_STATUS_BYTES of UTF-8 JSON, validated with zod
- * (integers and finite numbers in range, bounded strings and lists); anything else is refused
- * with a StatusError. The reporting peer's identity is the gossip message's signed author, never
+ * Untrusted input: a report is at most MAX_STATUS_BYTES, parsed with hard bounds (status-wire.ts)
+ * and validated with zod (integers and finite numbers in range, bounded strings and lists);
+ * anything else is refused with a StatusError. The reporting peer's identity is the gossip message's signed author, never
  * a field of the report.
  */
-import { utf8DecodeStrict, utf8Encode } from '../utf8.js';
+import { readStatus, writeStatus } from './status-wire.js';
 import { MashaError } from '../errors.js';
 import { z } from 'zod';
 
@@ -16,6 +18,14 @@ export const STATUS_VERSION = 1;
 export const MAX_STATUS_BYTES = 8 * 1024;
 /** Most held shards listed in a report (`heldCount` gives the total). */
 export const MAX_LISTED_SHARDS = 256;
+/**
+ * A volunteer's report cadence on Node: it checks every second and reports when its role, epoch,
+ * aggregator, held shards or end changed, when a watcher asked (a status query), and otherwise
+ * every STATUS_STEADY_MS. Each report is forwarded by the whole status mesh, so on 0.2–0.5 s
+ * rounds a report a second from every peer was most of a round's gossip. Watchers count a peer
+ * live for somewhat more than this.
+ */
+export const STATUS_STEADY_MS = 5_000;
 /** Most counters in a report. */
 export const MAX_COUNTERS = 48;
 
@@ -100,24 +110,23 @@ export type PeerStatus = z.output<typeof statusSchema>;
 export function encodeStatus(status: PeerStatus): Uint8Array {
   const checked = statusSchema.safeParse(status);
   if (!checked.success) throw new StatusError(`invalid status report: ${checked.error.issues[0]?.message ?? 'unknown'}`);
-  const bytes = utf8Encode(JSON.stringify(checked.data));
+  const bytes = writeStatus(checked.data);
   if (bytes.length > MAX_STATUS_BYTES) throw new StatusError(`status report of ${bytes.length} bytes exceeds ${MAX_STATUS_BYTES}`);
   return bytes;
 }
 
-/** Parses and validates an untrusted report. Throws StatusError only. */
-export function decodeStatus(bytes: Uint8Array): PeerStatus {
-  if (bytes.length === 0 || bytes.length > MAX_STATUS_BYTES) throw new StatusError(`status report of ${bytes.length} bytes (limit ${MAX_STATUS_BYTES})`);
-  let json: unknown;
-  try {
-    json = JSON.parse(utf8DecodeStrict(bytes));
-  } catch (e) {
-    throw new StatusError(`status report is not UTF-8 JSON: ${(e as Error).message}`);
-  }
-  const r = statusSchema.safeParse(json);
+/** Validates a report's fields (already parsed) against the schema. Throws StatusError only. */
+export function checkStatus(value: unknown): PeerStatus {
+  const r = statusSchema.safeParse(value);
   if (!r.success) {
     const issue = r.error.issues[0];
     throw new StatusError(`status report: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}`);
   }
   return r.data;
+}
+
+/** Parses and validates an untrusted report. Throws StatusError only. */
+export function decodeStatus(bytes: Uint8Array): PeerStatus {
+  if (bytes.length === 0 || bytes.length > MAX_STATUS_BYTES) throw new StatusError(`status report of ${bytes.length} bytes (limit ${MAX_STATUS_BYTES})`);
+  return checkStatus(readStatus(bytes));
 }

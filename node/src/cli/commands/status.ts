@@ -122,6 +122,11 @@ function shards(held: readonly number[], count: number): string {
   return count > 8 ? `${text},… (${count})` : text;
 }
 
+/** Status queries: every QUERY_TICK_MS for the first QUERY_BURST_MS of a board, then every QUERY_EVERY_TICKS ticks in the live table. */
+const QUERY_TICK_MS = 500;
+const QUERY_BURST_MS = 2_000;
+const QUERY_EVERY_TICKS = 8;
+
 /** A run announced this long ago or more, without an end, is silent (ms). */
 const SILENT_AFTER_MS = 10_000;
 
@@ -175,11 +180,28 @@ export async function runStatus(flags: StatusFlags, ctx: CliContext): Promise<nu
   const { signal, dispose } = interruptSignal();
   const transport = await connectSwarm({ relays, timeoutMs: flags.connectTimeout * 1000 });
   const directory = new RunDirectory(transport).start();
+  // Peers report every few seconds once steady: each new board asks them at once (a status query),
+  // a few times while the gossip mesh forms, then every few seconds while the table is live.
   const boards = new Map<string, StatusBoard>();
-  directory.onRun((a) => {
-    if (flags.run !== undefined && a.runId !== flags.run) return;
-    if (!boards.has(a.runId)) boards.set(a.runId, new StatusBoard(transport, a.runId).start());
-  });
+  const asked = new Map<string, number>();
+  const watch = (runId: string): void => {
+    if (flags.run !== undefined && runId !== flags.run) return;
+    if (boards.has(runId)) return;
+    const board = new StatusBoard(transport, runId).start();
+    boards.set(runId, board);
+    asked.set(runId, performance.now());
+    board.query();
+  };
+  directory.onRun((a) => watch(a.runId));
+  const liveTable = !(flags.json === true || flags.once === true);
+  let ticks = 0;
+  const asking = setInterval(() => {
+    ticks++;
+    for (const [runId, board] of boards) {
+      const age = performance.now() - (asked.get(runId) ?? 0);
+      if (age < QUERY_BURST_MS || (liveTable && ticks % QUERY_EVERY_TICKS === 0)) board.query();
+    }
+  }, QUERY_TICK_MS);
   // What the relays heard before we connected (runs whose launcher may have gone).
   const remembered = new Map<string, RunRecord>();
   for (const addr of relays) {
@@ -188,12 +210,33 @@ export async function runStatus(flags: StatusFlags, ctx: CliContext): Promise<nu
         if (flags.run !== undefined && rec.runId !== flags.run) continue;
         const known = remembered.get(rec.runId);
         if (known === undefined || rec.lastSeenMsAgo < known.lastSeenMsAgo) remembered.set(rec.runId, rec);
+        if (rec.state !== 'finished') watch(rec.runId);
       }
     } catch {
       // An older relay, or one that is not reachable any more: live announcements still count.
     }
   }
   const fetchedAt = performance.now();
+  const peersOf = (runId: string): StatusSnapshot['runs'][number]['peers'] => {
+    const board = boards.get(runId);
+    if (board === undefined) return [];
+    const live = new Set(board.live(LIVE_WINDOW_MS).map((e) => e.peer));
+    return board.all().map((e) => ({
+      peer: e.peer,
+      live: live.has(e.peer),
+      isAggregator: e.status.isAggregator,
+      aggregator: e.status.aggregator,
+      epoch: e.status.epoch,
+      round: e.status.round,
+      iteration: e.status.iteration,
+      metric: e.status.relDist,
+      held: e.status.held,
+      heldCount: e.status.heldCount,
+      up: e.status.bytes.direct + e.status.bytes.broadcast,
+      down: e.status.bytes.received,
+      done: e.status.done,
+    }));
+  };
   const snapshot = (): StatusSnapshot => ({
     runs: [
       ...directory
@@ -201,8 +244,6 @@ export async function runStatus(flags: StatusFlags, ctx: CliContext): Promise<nu
         .filter((k) => boards.has(k.announcement.runId))
         .map((k) => {
           const a = k.announcement;
-          const board = boards.get(a.runId) as StatusBoard;
-          const live = new Set(board.live(LIVE_WINDOW_MS).map((e) => e.peer));
           const agoMs = performance.now() - k.lastSeen;
           return {
             runId: a.runId,
@@ -212,21 +253,7 @@ export async function runStatus(flags: StatusFlags, ctx: CliContext): Promise<nu
             method: a.manifest.method.name,
             compressor: a.manifest.compressors.device,
             launcher: a.launcher,
-            peers: board.all().map((e) => ({
-              peer: e.peer,
-              live: live.has(e.peer),
-              isAggregator: e.status.isAggregator,
-              aggregator: e.status.aggregator,
-              epoch: e.status.epoch,
-              round: e.status.round,
-              iteration: e.status.iteration,
-              metric: e.status.relDist,
-              held: e.status.held,
-              heldCount: e.status.heldCount,
-              up: e.status.bytes.direct + e.status.bytes.broadcast,
-              down: e.status.bytes.received,
-              done: e.status.done,
-            })),
+            peers: peersOf(a.runId),
           };
         }),
       ...[...remembered.values()]
@@ -241,7 +268,7 @@ export async function runStatus(flags: StatusFlags, ctx: CliContext): Promise<nu
             method: rec.method,
             compressor: rec.compressor,
             launcher: rec.launcher,
-            peers: [],
+            peers: peersOf(rec.runId),
           };
         }),
     ],
@@ -279,6 +306,7 @@ export async function runStatus(flags: StatusFlags, ctx: CliContext): Promise<nu
     return EXIT.ok;
   } finally {
     dispose();
+    clearInterval(asking);
     for (const b of boards.values()) b.stop();
     directory.stop();
     await transport.close().catch(() => {});
