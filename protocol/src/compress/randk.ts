@@ -109,7 +109,13 @@ export class RandKSparsifier implements Sparsifier {
     const m = ctx.device;
     const k = this.keep(d);
     if (m >= 0 && m < ctx.devices && ctx.devices * k <= DEVICE_DRAWS_MAX) {
-      if (d !== this.drawsD || ctx.round !== this.drawsRound || seed !== this.drawsSeed || ctx.purpose !== this.drawsPurpose || this.drawnFor.length !== ctx.devices) {
+      if (
+        d !== this.drawsD ||
+        ctx.round !== this.drawsRound ||
+        seed !== this.drawsSeed ||
+        ctx.purpose !== this.drawsPurpose ||
+        this.drawnFor.length !== ctx.devices
+      ) {
         if (this.drawnFor.length !== ctx.devices || this.byDevice.length !== ctx.devices * k) {
           this.byDevice = new Uint32Array(ctx.devices * k);
           this.drawnFor = new Uint8Array(ctx.devices);
