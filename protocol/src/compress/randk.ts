@@ -84,15 +84,58 @@ export class RandKSparsifier implements Sparsifier {
   private heldD = -1;
 
   /**
-   * The shared indices in the scratch buffer: valid until the next select or resolve. The same key
-   * twice in a row draws once (an aggregator bounds an answer, then adds it: two resolves).
+   * The draws of one (seed, round, purpose, d), per device (shard): `byDevice` holds device m's
+   * indices at [m·k, (m+1)·k) once `drawnFor[m]` = 1. In one process every peer of a simulated
+   * swarm shares this sparsifier: a device compressing its answer, the aggregator bounding it and
+   * then adding it (often later, out of order) draw the same indices once instead of three times.
+   * Only while devices·k ≤ DEVICE_DRAWS_MAX; otherwise (and for the server's draws) the one-key
+   * scratch above.
+   */
+  private byDevice = new Uint32Array(0);
+  private views: Uint32Array[] = [];
+  private drawnFor = new Uint8Array(0);
+  private drawsSeed = 0;
+  private drawsRound = 0;
+  private drawsPurpose = '';
+  private drawsD = -1;
+
+  /**
+   * The shared indices: valid until the next select or resolve. The same key twice in a row draws
+   * once (an aggregator bounds an answer, then adds it: two resolves); so does a key drawn before
+   * for another device of the same round (see `byDevice`).
    */
   private transientIndices(d: number, ctx: SharedContext): Uint32Array {
     const seed = ctx.streams.seed;
+    const m = ctx.device;
+    const k = this.keep(d);
+    if (m >= 0 && m < ctx.devices && ctx.devices * k <= DEVICE_DRAWS_MAX) {
+      if (
+        d !== this.drawsD ||
+        ctx.round !== this.drawsRound ||
+        seed !== this.drawsSeed ||
+        ctx.purpose !== this.drawsPurpose ||
+        this.drawnFor.length !== ctx.devices
+      ) {
+        if (this.drawnFor.length !== ctx.devices || this.byDevice.length !== ctx.devices * k) {
+          this.byDevice = new Uint32Array(ctx.devices * k);
+          this.drawnFor = new Uint8Array(ctx.devices);
+          this.views = [];
+        } else this.drawnFor.fill(0);
+        this.drawsD = d;
+        this.drawsRound = ctx.round;
+        this.drawsSeed = seed;
+        this.drawsPurpose = ctx.purpose;
+      }
+      const view = (this.views[m] ??= this.byDevice.subarray(m * k, (m + 1) * k));
+      if (this.drawnFor[m] === 0) {
+        sampleIndices(ctx.streams.rng(ctx.round, `${ctx.purpose}/randk`, m), d, k, view);
+        this.drawnFor[m] = 1;
+      }
+      return view;
+    }
     if (d === this.heldD && ctx.round === this.heldRound && ctx.device === this.heldDevice && seed === this.heldSeed && ctx.purpose === this.heldPurpose) {
       return this.scratch;
     }
-    const k = this.keep(d);
     if (this.scratch.length !== k) this.scratch = new Uint32Array(k);
     this.heldD = -1;
     sampleIndices(ctx.streams.rng(ctx.round, `${ctx.purpose}/randk`, ctx.device), d, k, this.scratch);
@@ -131,6 +174,9 @@ export class RandKSparsifier implements Sparsifier {
     return s.indices ?? this.transientIndices(d, ctx);
   }
 }
+
+/** Largest per-device draw table (indices) a RandK sparsifier keeps: 4 MiB. */
+const DEVICE_DRAWS_MAX = 1 << 20;
 
 export function randkSparsifier(rule: KeepRule): RandKSparsifier {
   return new RandKSparsifier(rule);

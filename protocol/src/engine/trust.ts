@@ -41,6 +41,23 @@ interface Verified {
   seen?: Seen;
 }
 const VERIFIED = new WeakMap<Uint8Array, Verified>();
+/** The body looked up last and its record: the simulator's peers check one body in turn. */
+let lastBody: Uint8Array | null = null;
+let lastVerified: Verified | undefined;
+
+function verifiedOf(body: Uint8Array): Verified | undefined {
+  if (body !== lastBody) {
+    lastBody = body;
+    lastVerified = VERIFIED.get(body);
+  }
+  return lastVerified;
+}
+
+function setVerified(body: Uint8Array, v: Verified): void {
+  VERIFIED.set(body, v);
+  lastBody = body;
+  lastVerified = v;
+}
 
 /** Rounds of signed statements kept for equivocation checks. */
 const SEEN_ROUNDS = 64;
@@ -56,7 +73,12 @@ export class Trust {
   readonly bans: SwarmBans;
   /** Hook: a proven equivocator (called once per signer). */
   onBan: (peer: PeerId) => void = () => {};
-  private readonly seen = new Map<number, Seen[]>();
+  /**
+   * Statements seen for the last SEEN_ROUNDS rounds: a ring by round number (slot round mod
+   * SEEN_ROUNDS holds that round's list, -1: none), its lists reused (no allocation per round).
+   */
+  private readonly seenRound = new Float64Array(SEEN_ROUNDS).fill(-1);
+  private readonly seenLists = new Array<Seen[] | undefined>(SEEN_ROUNDS);
   private readonly proven = new Set<PeerId>();
 
   constructor(
@@ -95,7 +117,7 @@ export class Trust {
    * checks it against the statements seen for its (epoch, round).
    */
   verifyCommit(msg: EngineMessage, body: DecodedCommit): boolean {
-    let v = VERIFIED.get(msg.body);
+    let v = verifiedOf(msg.body);
     // A body re-sent under another header (the simulator shares body objects) is checked afresh.
     if (v !== undefined && (v.epoch !== msg.epoch || v.round !== msg.round || v.runId !== this.ctx.runId)) v = undefined;
     if (v === undefined) {
@@ -115,7 +137,7 @@ export class Trust {
         }
       }
       if (v === undefined) return false;
-      VERIFIED.set(msg.body, v);
+      setVerified(msg.body, v);
     }
     if (msg.kind === MSG.COMMIT && v.signer !== msg.sender) return false;
     if (this.book.banned.has(v.signer) || !this.book.isCertified(msg.epoch, v.signer)) return false;
@@ -133,13 +155,13 @@ export class Trust {
   ownCert(msg: EngineMessage): CommitCert {
     const body = decodeCommit(msg.body, this.ctx.limits);
     const statement = commitStatement(this.ctx.runId, msg.epoch, msg.round, body.parentDigest, body.digest, bodyHash(msg.body.subarray(0, body.signedLength)));
-    VERIFIED.set(msg.body, { signer: this.outbox.id, statement, runId: this.ctx.runId, epoch: msg.epoch, round: msg.round });
+    setVerified(msg.body, { signer: this.outbox.id, statement, runId: this.ctx.runId, epoch: msg.epoch, round: msg.round });
     return { statement, signer: this.outbox.id, sig: body.sig };
   }
 
   /** The certificate of a verified commit (its statement, signer and signature). */
   certOf(msg: EngineMessage, body: DecodedCommit): CommitCert {
-    const v = VERIFIED.get(msg.body);
+    const v = verifiedOf(msg.body);
     if (v?.seen !== undefined && v.seen.epoch === msg.epoch) return v.seen.cert;
     // Callers verified it first (so it is cached); recomputed otherwise.
     const statement =
@@ -179,14 +201,13 @@ export class Trust {
 
   private noteSeen(round: number, seen: Seen): void {
     const { epoch, cert } = seen;
-    let list = this.seen.get(round);
-    if (list === undefined) {
-      list = [];
-      this.seen.set(round, list);
-      if (this.seen.size > SEEN_ROUNDS) {
-        const oldest = this.seen.keys().next().value as number;
-        this.seen.delete(oldest);
-      }
+    const slot = round % SEEN_ROUNDS;
+    let list = this.seenLists[slot];
+    if (list === undefined) this.seenLists[slot] = list = [];
+    if (this.seenRound[slot] !== round) {
+      // A new round: it takes the slot of the round SEEN_ROUNDS before it.
+      this.seenRound[slot] = round;
+      list.length = 0;
     }
     for (const s of list) {
       if (s.epoch !== epoch || s.cert.signer !== cert.signer) continue;

@@ -84,6 +84,8 @@ export class PeerHost {
   private readonly evaluator: Evaluator;
   private readonly sink: EventSink | null;
   private readonly wants: ReadonlySet<RecordKind>;
+  /** `wants` of the kinds checked once or more per message or event (a Set lookup each, otherwise). */
+  private readonly wantsPerEvent: { readonly receive: boolean; readonly commit: boolean; readonly timer: boolean; readonly stateOrHeld: boolean };
   private readonly reassembler: Reassembler;
   private readonly timers = new TimerTable<HostTimer>(HOST_TIMERS);
   private readonly frameBytes: number | undefined;
@@ -135,6 +137,8 @@ export class PeerHost {
     this.evaluator = ports.evaluator;
     this.sink = ports.events ?? null;
     this.wants = this.sink?.wants ?? new Set<RecordKind>();
+    const w = this.wants;
+    this.wantsPerEvent = { receive: w.has('receive'), commit: w.has('commit'), timer: w.has('timer'), stateOrHeld: w.has('state') || w.has('held') };
     this.frameBytes = init.frameBytes;
     this.alloc = init.alloc;
     this.statusIntervalMs = init.statusIntervalMs ?? 0;
@@ -352,7 +356,7 @@ export class PeerHost {
       }
       return;
     }
-    if (this.wants.has('receive')) {
+    if (this.wantsPerEvent.receive) {
       const m = message;
       this.record({ ev: 'receive', peer: this.id, from: m.sender, kind: m.kind, epoch: m.epoch, round: m.round, phase: m.phase, bytes: m.body.length });
     }
@@ -431,7 +435,7 @@ export class PeerHost {
         this.tree?.tick();
         return;
       default:
-        if (this.wants.has('timer')) this.record({ ev: 'timer', peer: this.id, id: kind });
+        if (this.wantsPerEvent.timer) this.record({ ev: 'timer', peer: this.id, id: kind });
         this.dispatch({ type: 'timer', id: kind });
     }
   }
@@ -509,7 +513,7 @@ export class PeerHost {
         break;
       }
       case 'commit':
-        if (this.wants.has('commit'))
+        if (this.wantsPerEvent.commit)
           this.record({
             ev: 'commit',
             peer: this.id,
@@ -557,7 +561,7 @@ export class PeerHost {
 
   /** Records what the actions do not say: a state installation (a jump of the round), a change of held shards. */
   private afterEvent(committedByAction: number): void {
-    if (!this.wants.has('state') && !this.wants.has('held')) return;
+    if (!this.wantsPerEvent.stateOrHeld) return;
     const e = this.engine;
     const round = e.committedRound;
     if (round !== this.lastRound) {
@@ -601,11 +605,8 @@ export class PeerHost {
   private frames(message: EngineMessage): { frames: Uint8Array[]; meta: OutgoingMeta } {
     const messageId = this.nextMessageId;
     this.nextMessageId = (this.nextMessageId + 1) >>> 0;
-    const frames = encodeFrames(message, {
-      messageId,
-      ...(this.frameBytes !== undefined ? { frameSize: this.frameBytes } : {}),
-      ...(this.alloc ? { alloc: this.alloc } : {}),
-    });
+    // Absent options are undefined (the encoder's defaults): one plain object, no spreads per message.
+    const frames = encodeFrames(message, { messageId, frameSize: this.frameBytes, alloc: this.alloc });
     let bytes = 0;
     for (const f of frames) bytes += f.byteLength;
     this.bump(counterName('sent-', message.kind));
