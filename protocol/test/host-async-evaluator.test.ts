@@ -136,4 +136,28 @@ describe('asynchronous evaluators', () => {
     expect(p3.peer.snapshot().held).toEqual([]);
     for (const id of ['p1', 'p2']) expect(swarm.node(id).peer.relDist() as number).toBeLessThanOrEqual(1e-6);
   });
+
+  it('an evaluation that returns ±∞ is counted as failed, never thrown out of the host, and its shards move', () => {
+    // A diverged model or a float16 overflow on a GPU: the values cannot be sent (the compressor
+    // refuses them); the device answers nothing for those shards instead of crashing the volunteer.
+    for (const device of ['identity', 'randk:0.25', 'natural']) {
+      const m = parseManifest({ ...manifest, compressors: { device }, stop: { iterations: 5000, target: 1e-6 } });
+      const run = runFromManifest(m);
+      const swarm: TestSwarm = new TestSwarm(run, {
+        evaluator: (id, problem) => ({
+          evaluate(request, complete) {
+            evaluateRequest(problem, request);
+            if (id === 'p3') for (const item of request.items) for (const e of item.evaluations) e.value.fill(Number.NEGATIVE_INFINITY);
+            complete(null);
+          },
+        }),
+      });
+      for (const id of ['p1', 'p2', 'p3']) swarm.add(id, 0);
+      swarm.run(600_000, () => ['p1', 'p2'].every((id) => swarm.node(id).done !== null));
+      const p3 = swarm.node('p3');
+      expect(p3.peer.counters['evaluation-failed'] ?? 0, device).toBeGreaterThan(0);
+      expect(p3.peer.snapshot().held, device).toEqual([]);
+      for (const id of ['p1', 'p2']) expect(swarm.node(id).peer.relDist() as number, device).toBeLessThanOrEqual(1e-6);
+    }
+  });
 });

@@ -10,6 +10,7 @@ import type { Vec, AnyMethod, ShardState, ShardWork } from '../methods/types.js'
 import type { PhaseName } from '../methods/types.js';
 import type { RunContext } from './context.js';
 import { digestEquals } from './digest.js';
+import { ValidationError } from '../errors.js';
 import type { Election } from './election.js';
 import type { Lineage } from './lineage.js';
 import {
@@ -391,9 +392,22 @@ export class Device {
       if (h === undefined || h.inflight !== f) continue;
       h.inflight = null;
       if (error !== null || !current) continue;
-      const res = this.method.finishUplink(L.replica, h.state, f.works[i], m, f.phase);
-      const bytes = info.uplink.encode(res.payload);
-      info.uplink.release?.(res.payload);
+      let res: ReturnType<typeof this.method.finishUplink>;
+      let bytes: Uint8Array;
+      try {
+        res = this.method.finishUplink(L.replica, h.state, f.works[i], m, f.phase);
+        bytes = info.uplink.encode(res.payload);
+        info.uplink.release?.(res.payload);
+      } catch (e) {
+        // Values that cannot be sent (±∞, NaN, beyond float32: a diverged model, a float16
+        // overflow): no answer for this shard in this attempt, as for a failed evaluation (marked
+        // sent, so that it is not evaluated again at once). The shard's state is untouched: a
+        // step's new memory is adopted only with its commit.
+        if (!(e instanceof ValidationError)) throw e;
+        this.outbox.count('evaluation-failed');
+        this.sent.add(m);
+        continue;
+      }
       if (this.pendingRound !== f.round) {
         this.pending.clear();
         this.pendingRound = f.round;
