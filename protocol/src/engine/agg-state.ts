@@ -32,8 +32,9 @@ export interface AggState {
   lastOpened: { round: number; attempt: number };
   /** (peer, round, digest) states we failed to fetch: not chased again. */
   readonly failedSync: Set<string>;
-  /** Shards whose answer was refused in the current attempt. */
+  /** Shards whose answer was refused in the current attempt, and how many (kept with it: no scan per answer). */
   readonly refused: Uint8Array;
+  refusedCount: number;
   /** The round's audits. */
   readonly audits: AuditBook;
   /** Whether the current round's answers can be audited (its phase is not opaque). */
@@ -65,6 +66,7 @@ export function newAggState(epoch: number, ctx: RunContext, method: AnyMethod, M
     lastOpened: { round: -1, attempt: -1 },
     failedSync: new Set<string>(),
     refused: new Uint8Array(M),
+    refusedCount: 0,
     audits: new AuditBook(),
     auditable: false,
     treeWorthy: false,

@@ -427,8 +427,7 @@ export class Aggregator {
       else this.commit();
       return;
     }
-    let refused = 0;
-    for (let s = 0; s < this.M; s++) refused += agg.refused[s];
+    const refused = agg.refusedCount;
     if (refused > 0 && agg.answeredCount + refused === agg.table.assigned && agg.audits.cases.size === 0) this.onDeadline();
   }
 
@@ -443,7 +442,10 @@ export class Aggregator {
   private refuse(sender: PeerId, s: number, reason: 'bad-payload' | 'out-of-bound'): void {
     const agg = this.agg as AggState;
     this.outbox.count(reason);
-    agg.refused[s] = 1;
+    if (agg.refused[s] === 0) {
+      agg.refused[s] = 1;
+      agg.refusedCount++;
+    }
     if (sender === this.id) return;
     const m = agg.table.members.get(sender);
     if (m) agg.table.miss(m, true);
@@ -524,6 +526,7 @@ export class Aggregator {
     agg.lastOpened = { round, attempt };
     agg.attempt = attempt;
     agg.refused.fill(0);
+    agg.refusedCount = 0;
     T.weights?.open(this.outbox.now);
     if (kind !== 'retry') {
       agg.mode = 'round';
