@@ -145,11 +145,25 @@ export interface ManifestRun extends BuiltRun {
   readonly ctx: RunContext;
 }
 
+/** The constants of each problem object, kept with it (like a problem's own cached L_m). */
+const SHARD_CONSTANTS = new WeakMap<Problem, ShardConstants>();
+
 /**
  * L_m and ‖F_m(0)‖ of a problem, each computed on first use and kept (the aggregator asks for the
- * shards it judges): the constants of the Lipschitz bounds (engine/guard.ts).
+ * shards it judges): the constants of the Lipschitz bounds (engine/guard.ts). Both are functions
+ * of the problem alone, so the runs of one problem object (a simulator's sweep, a warm-up run
+ * and the measured one) share them instead of evaluating F_m(0) once per shard per run.
  */
 export function shardConstants(problem: Problem): ShardConstants {
+  let c = SHARD_CONSTANTS.get(problem);
+  if (c === undefined) {
+    c = newShardConstants(problem);
+    SHARD_CONSTANTS.set(problem, c);
+  }
+  return c;
+}
+
+function newShardConstants(problem: Problem): ShardConstants {
   const L = new Float64Array(problem.shards).fill(Number.NaN);
   const A = new Float64Array(problem.shards).fill(Number.NaN);
   let zero: Float64Array | null = null;
