@@ -21,6 +21,35 @@ import {
 const MAX_STRIDE = MAX_FRAME_BYTES - frameHeaderBytes(1);
 
 /**
+ * Sender ids decoded lately, by a hash of their bytes (direct-mapped): the frames of one peer yield
+ * one string object instead of a new string built per frame, so the maps keyed by peer id hash it
+ * once and compare it by reference. A slot holds the last id that hashed to it (bounded memory).
+ */
+const SENDER_SLOTS = 4096;
+const senders = new Array<string>(SENDER_SLOTS).fill('');
+
+/** The printable-ASCII sender id at bytes[from, to) (FrameError otherwise). */
+function readSender(bytes: Uint8Array, from: number, to: number): string {
+  let h = 0x811c9dc5;
+  for (let i = from; i < to; i++) {
+    const c = bytes[i];
+    if (c < 0x21 || c > 0x7e) throw new FrameError('bad-header', `sender id byte ${i - from} is not printable ASCII`);
+    h = Math.imul(h ^ c, 0x01000193);
+  }
+  const slot = (h >>> 0) & (SENDER_SLOTS - 1);
+  const known = senders[slot];
+  const n = to - from;
+  if (known.length === n) {
+    let i = 0;
+    while (i < n && known.charCodeAt(i) === bytes[from + i]) i++;
+    if (i === n) return known;
+  }
+  const id = String.fromCharCode.apply(null, bytes.subarray(from, to) as unknown as number[]);
+  senders[slot] = id;
+  return id;
+}
+
+/**
  * Parses and verifies one frame. Throws only `FrameError`; allocates nothing proportional to any
  * declared length (the payload is a view into `bytes`). Checks, in order: size bounds, magic,
  * version, header CRC, header fields and chunk geometry, frame length, payload CRC.
@@ -53,12 +82,7 @@ export function decodeFrame(bytes: Uint8Array): Frame {
   }
   if (bytes[OFF.flags] !== 0) throw new FrameError('bad-header', `reserved flags byte is ${bytes[OFF.flags]}, expected 0`);
 
-  let sender = '';
-  for (let i = OFF.sender; i < headerCrcAt; i++) {
-    const c = bytes[i];
-    if (c < 0x21 || c > 0x7e) throw new FrameError('bad-header', `sender id byte ${i - OFF.sender} is not printable ASCII`);
-    sender += String.fromCharCode(c);
-  }
+  const sender = readSender(bytes, OFF.sender, headerCrcAt);
 
   const index = getU32(bytes, OFF.index);
   const count = getU32(bytes, OFF.count);
