@@ -38,6 +38,8 @@ interface HeldShard {
   fresh: boolean;
   /** The evaluation request computing this shard's answer, if one is in flight. */
   inflight: Inflight | null;
+  /** Its answer to the pending round, ready to send (see `Device.pendingRound`), or null. */
+  pending: Pending | null;
 }
 
 /** An evaluation request in flight: the round it answers, the state it was planned on, and the buffers lent to it. */
@@ -100,7 +102,12 @@ export class Device {
   private answeredEpoch = -1;
   private answeredRound = -1;
   private answeredAttempt = -1;
-  private readonly sent = new Set<number>();
+  /**
+   * Shards sent for that attempt: shard → the serial of the attempt it was sent in. A new attempt
+   * bumps the serial instead of clearing a set (which allocated a new table every round).
+   */
+  private readonly sent = new Map<number, number>();
+  private sentSerial = 0;
   private refused = false;
   private pendingRound = -1;
   /**
@@ -111,7 +118,8 @@ export class Device {
   private newest: Inflight | null = null;
   private readonly older = new Map<number, Inflight>();
   private nextRequestId = 1;
-  private readonly pending = new Map<number, Pending>();
+  /** Held shards with a pending answer (`HeldShard.pending`), all for `pendingRound`. */
+  private pendingCount = 0;
   private assignStamp = { epoch: -1, round: -1, attempt: -1 };
   /** The audit asked for last, and whether its evaluation was requested. */
   private audit: AuditRequest | null = null;
@@ -204,18 +212,28 @@ export class Device {
   private assign(m: number, mine: boolean): void {
     if (mine) {
       if (!this.held.has(m)) {
-        this.held.set(m, { state: this.method.initShard(m), spare: this.method.initShard(m), fresh: true, inflight: null });
+        this.held.set(m, { state: this.method.initShard(m), spare: this.method.initShard(m), fresh: true, inflight: null, pending: null });
         this.heldSorted = null;
       }
-    } else if (this.held.delete(m)) {
+    } else {
+      const h = this.held.get(m);
+      if (h === undefined) return;
+      this.held.delete(m);
       this.heldSorted = null;
-      this.pending.delete(m);
+      if (h.pending !== null) this.pendingCount--;
     }
+  }
+
+  /** Drops every pending answer. */
+  private clearPending(): void {
+    if (this.pendingCount === 0) return;
+    for (const h of this.held.values()) h.pending = null;
+    this.pendingCount = 0;
   }
 
   /** The replica was replaced by a snapshot: every shard memory is fresh again. */
   resetShards(): void {
-    this.pending.clear();
+    this.clearPending();
     this.pendingRound = -1;
     for (const [m, hs] of this.held) {
       hs.state = this.method.initShard(m);
@@ -240,27 +258,28 @@ export class Device {
       this.answeredEpoch = o.epoch;
       this.answeredRound = o.round;
       this.answeredAttempt = o.attempt;
-      this.sent.clear();
+      this.sentSerial++;
       this.refused = (o.phase ?? L.expectedPhase()) !== L.expectedPhase();
       if (this.refused) this.outbox.count('phase-mismatch');
     }
     if (this.refused) return;
     const phase = L.expectedPhase();
     if (this.pendingRound !== o.round) {
-      this.pending.clear();
+      this.clearPending();
       this.pendingRound = o.round;
     }
     const info = this.method.phase(phase);
     const entries: UplinkEntry[] = [];
     let toEvaluate: number[] | null = null;
     for (const m of this.heldList()) {
-      if ((o.wanted !== null && !o.wanted.has(m)) || this.sent.has(m)) continue;
-      let p = this.pending.get(m);
-      if (p === undefined) {
-        const h = this.held.get(m) as HeldShard;
+      if ((o.wanted !== null && !o.wanted.has(m)) || this.sent.get(m) === this.sentSerial) continue;
+      const h = this.held.get(m) as HeldShard;
+      let p = h.pending;
+      if (p === null) {
         if (h.fresh && !info.requiresAll) {
           p = { bytes: EMPTY_BYTES, flags: UP_FRESH, memory: null };
-          this.pending.set(m, p);
+          h.pending = p;
+          this.pendingCount++;
         } else {
           const f = h.inflight;
           if (f === null || f.round !== o.round || !digestEquals(f.baseDigest, o.baseDigest)) (toEvaluate ??= []).push(m);
@@ -268,7 +287,7 @@ export class Device {
         }
       }
       entries.push({ shard: m, flags: p.flags, payload: p.bytes });
-      this.sent.add(m);
+      this.sent.set(m, this.sentSerial);
     }
     if (toEvaluate !== null) this.requestEvaluations(toEvaluate, o.round, phase, o.baseDigest);
     if (entries.length === 0) return;
@@ -405,14 +424,15 @@ export class Device {
         // step's new memory is adopted only with its commit.
         if (!(e instanceof ValidationError)) throw e;
         this.outbox.count('evaluation-failed');
-        this.sent.add(m);
+        this.sent.set(m, this.sentSerial);
         continue;
       }
       if (this.pendingRound !== f.round) {
-        this.pending.clear();
+        this.clearPending();
         this.pendingRound = f.round;
       }
-      this.pending.set(m, { bytes, flags: 0, memory: res.shard === null ? null : copyShard(res.shard, h.spare) });
+      if (h.pending === null) this.pendingCount++;
+      h.pending = { bytes, flags: 0, memory: res.shard === null ? null : copyShard(res.shard, h.spare) };
     }
     // The evaluator is done with the buffers.
     for (const w of f.works) this.ctx.workPool.give(w);
@@ -424,26 +444,26 @@ export class Device {
    * included. O(held shards · log M): the included list is not scanned.
    */
   adoptPending(round: number, included: readonly number[]): void {
-    if (this.pending.size === 0) {
+    if (this.pendingCount === 0) {
       this.pendingRound = -1;
       return;
     }
-    if (this.pendingRound === round) {
-      const all = included.length === this.M;
-      for (const [m, p] of this.pending) {
-        if (p.flags & UP_FRESH || !(all || sortedHas(included, m))) continue;
-        const h = this.held.get(m);
-        if (h === undefined) continue;
-        if (p.memory !== null) {
-          if (p.memory === h.spare) {
-            h.spare = h.state;
-            h.state = p.memory;
-          } else h.state = p.memory;
-        }
-        h.fresh = false;
+    const adopt = this.pendingRound === round;
+    const all = included.length === this.M;
+    for (const [m, h] of this.held) {
+      const p = h.pending;
+      if (p === null) continue;
+      h.pending = null;
+      if (!adopt || p.flags & UP_FRESH || !(all || sortedHas(included, m))) continue;
+      if (p.memory !== null) {
+        if (p.memory === h.spare) {
+          h.spare = h.state;
+          h.state = p.memory;
+        } else h.state = p.memory;
       }
+      h.fresh = false;
     }
-    this.pending.clear();
+    this.pendingCount = 0;
     this.pendingRound = -1;
   }
 }
