@@ -149,7 +149,7 @@ describe('decode rejects malformed bytes with PayloadError', () => {
       const c = parseCompressor(spec);
       for (const bad of [NaN, Infinity, -Infinity]) {
         const bytes = c.encode(c.compress(testVector(50, 7), sendCtx(1, 0)));
-        new DataView(bytes.buffer).setFloat32(0, bad, true);
+        new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).setFloat32(0, bad, true);
         expectPayloadError(() => c.decode(bytes, 50), 'non-finite');
       }
     }

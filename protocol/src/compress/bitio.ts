@@ -1,3 +1,4 @@
+import { ByteSlab } from '../engine/slab.js';
 import { PayloadError } from '../errors.js';
 
 /**
@@ -17,6 +18,18 @@ const SMALL_I32 = new Int32Array(SMALL_F32.buffer);
 
 const f32Scratch = new Float32Array(1);
 const u32Scratch = new Uint32Array(f32Scratch.buffer);
+
+/**
+ * Encoded payloads are carved from shared blocks: a Uint8Array of its own beyond 64 bytes (a
+ * sparsifier's ten floats already) lives off the JS heap and costs a few tenths of a microsecond
+ * to create and reclaim, once per message. Views share their `.buffer`: respect `byteOffset`.
+ */
+const PAYLOADS = new ByteSlab(16 * 1024);
+
+/** A zero-filled buffer of n bytes for an encoded payload. */
+export function payloadBytes(n: number): Uint8Array {
+  return PAYLOADS.take(n);
+}
 
 /** IEEE-754 binary32 bits of x (after rounding x to float32). */
 export function float32Bits(x: number): number {

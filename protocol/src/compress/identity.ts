@@ -1,4 +1,4 @@
-import { BitReader, BitWriter, bytesFor, expectDimension, expectLength } from './bitio.js';
+import { BitReader, BitWriter, bytesFor, expectDimension, expectLength, payloadBytes } from './bitio.js';
 import { expectOut, expectSendable, firstNonFiniteF32, rejectValue, type FixedRateCompressor } from './checks.js';
 import { ArrayPool } from './pool.js';
 import type { CompressContext, CompressorConstants, Payload, SharedContext } from './types.js';
@@ -67,7 +67,7 @@ export class IdentityCompressor implements FixedRateCompressor {
   }
 
   encode(p: IdentityPayload): Uint8Array {
-    const bytes = new Uint8Array(bytesFor(p.bits));
+    const bytes = payloadBytes(bytesFor(p.bits));
     new BitWriter(bytes).writeFloat32Array(p.values);
     return bytes;
   }

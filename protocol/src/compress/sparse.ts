@@ -1,5 +1,5 @@
 import { PayloadError, ValidationError } from '../errors.js';
-import { BitReader, BitWriter, bytesFor, expectDimension, expectLength, expectZeroPadding } from './bitio.js';
+import { BitReader, BitWriter, bytesFor, expectDimension, expectLength, expectZeroPadding, payloadBytes } from './bitio.js';
 import { expectOut, type FixedRateCompressor } from './checks.js';
 import { IdentityCompressor, type IdentityPayload } from './identity.js';
 import type { CompressContext, Compressor, CompressorConstants, CompressorKind, Payload, SharedContext } from './types.js';
@@ -166,7 +166,7 @@ export class SparseCompressor<I extends Payload = Payload> implements Compressor
   }
 
   encode(p: SparsePayload<I>): Uint8Array {
-    const bytes = new Uint8Array(bytesFor(p.bits));
+    const bytes = payloadBytes(bytesFor(p.bits));
     // The plain sparsifier's float32 values go straight in (no intermediate array).
     if (this.plain) (this.inner as IdentityCompressor).encodeInto(p.values as unknown as IdentityPayload, bytes);
     else bytes.set(this.inner.encode(p.values));
@@ -186,8 +186,9 @@ export class SparseCompressor<I extends Payload = Payload> implements Compressor
     const bits = innerBits + this.sparsifier.supportBits(support, d);
     expectLength(bytes, bits, this.spec);
     expectZeroPadding(bytes, bits, this.spec);
-    // The value codec sees exactly its own bytes, with the support's bits masked off its last byte.
-    const innerBytes = bytes.slice(0, bytesFor(innerBits));
+    // The value codec sees exactly its own bytes, with the support's bits masked off its last byte
+    // (a copy then; a view when they end on a byte boundary: decoders never write their input).
+    const innerBytes = innerBits & 7 ? bytes.slice(0, bytesFor(innerBits)) : bytes.subarray(0, bytesFor(innerBits));
     if (innerBits & 7) innerBytes[innerBytes.length - 1] &= (1 << (innerBits & 7)) - 1;
     const values = this.inner.decode(innerBytes, k) as unknown as I;
     return { codec: this.spec, d, bits, support, values };

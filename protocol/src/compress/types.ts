@@ -78,7 +78,7 @@ export interface Compressor<P extends Payload = Payload> {
   decompress(p: P, ctx: SharedContext, out: Vec): Vec;
   /** out ← out + a·Q(x), touching only the coordinates the payload carries where possible. */
   accumulate(p: P, ctx: SharedContext, a: number, out: Vec): Vec;
-  /** Wire bytes of the payload: exactly ⌈p.bits / 8⌉ bytes. */
+  /** Wire bytes of the payload: exactly ⌈p.bits / 8⌉ bytes (possibly a view into a shared block: respect `byteOffset`). */
   encode(p: P): Uint8Array;
   /** Parses wire bytes for dimension d; throws PayloadError on anything malformed. */
   decode(bytes: Uint8Array, d: number): P;
