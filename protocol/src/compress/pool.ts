@@ -21,15 +21,32 @@ export class ArrayPool {
   /** Arrays shorter than this are not pooled. */
   private readonly minLength: number;
 
+  /** The free list used last and its (type, length): a compressor mostly takes one shape. */
+  private lastCtor: (new (n: number) => PooledArray) | null = null;
+  private lastLength = -1;
+  private lastList: PooledArray[] | undefined = undefined;
+
   constructor(cap = 2, minLength = 4096) {
     this.cap = cap;
     this.minLength = minLength;
   }
 
+  /** The free list of (ctor, n), if there is one yet. */
+  private listOf(ctor: new (n: number) => PooledArray, n: number): PooledArray[] | undefined {
+    if (ctor === this.lastCtor && n === this.lastLength) return this.lastList;
+    const list = this.free.get(ctor)?.get(n);
+    if (list !== undefined) {
+      this.lastCtor = ctor;
+      this.lastLength = n;
+      this.lastList = list;
+    }
+    return list;
+  }
+
   /** An array of length n (recycled when one is free; contents arbitrary then). */
   take<T extends PooledArray>(ctor: new (n: number) => T, n: number): T {
     if (n < this.minLength) return new ctor(n);
-    const a = this.free.get(ctor)?.get(n)?.pop();
+    const a = this.listOf(ctor, n)?.pop();
     if (a !== undefined) {
       this.idle.delete(a);
       return a as T;
@@ -41,13 +58,13 @@ export class ArrayPool {
   give(a: PooledArray): void {
     if (a.length < this.minLength || a.byteOffset !== 0 || a.byteLength !== a.buffer.byteLength) return;
     const ctor = a.constructor as new (n: number) => PooledArray;
-    let byLength = this.free.get(ctor);
-    if (byLength === undefined) {
-      byLength = new Map();
-      this.free.set(ctor, byLength);
-    }
-    let list = byLength.get(a.length);
+    let list = this.listOf(ctor, a.length);
     if (list === undefined) {
+      let byLength = this.free.get(ctor);
+      if (byLength === undefined) {
+        byLength = new Map();
+        this.free.set(ctor, byLength);
+      }
       list = [];
       byLength.set(a.length, list);
     }
