@@ -380,15 +380,7 @@ export class Replication {
       if (n > 0) this.outbox.count('replays-served');
       return;
     }
-    const header: StateHeader = {
-      round: L.committed,
-      commitEpoch: L.commitEpoch,
-      digest: L.digest,
-      iteration: L.replica.iteration,
-      initialized: L.replica.initialized,
-      nextPhase: L.nextPhase ?? '',
-    };
-    const state = encodeState(header, L.replica.vectors, ctx.shape, L.cert);
+    const state = this.encodeReplica();
     const c = cost(state.length);
     if (c > credit) {
       this.outbox.count('state-request-unpaid');
@@ -475,5 +467,19 @@ export class Replication {
   /** For failure reports: the sync in progress as a key. */
   static key(from: PeerId, round: number, digest: Uint8Array): string {
     return `${from}|${round}|${digestHex(digest)}`;
+  }
+
+  /** This peer's replica as a STATE body (served snapshots, checkpoints); a view into a shared encoder buffer. */
+  encodeReplica(): Uint8Array {
+    const L = this.lineage;
+    const header: StateHeader = {
+      round: L.committed,
+      commitEpoch: L.commitEpoch,
+      digest: L.digest,
+      iteration: L.replica.iteration,
+      initialized: L.replica.initialized,
+      nextPhase: L.nextPhase ?? '',
+    };
+    return encodeState(header, L.replica.vectors, this.ctx.shape, L.cert);
   }
 }
