@@ -81,6 +81,7 @@ describe('RoundSum', () => {
           }
           expect(got.included).toEqual(sorted);
           expect(Array.from(got.sum)).toEqual(Array.from(want));
+          expect(acc.deferred).toBe(order.filter((s) => deferred[s]).length);
           expect(acc.clipped).toBe(deferred[clippedShard] && order.includes(clippedShard) ? 1 : 0);
         },
       ),

@@ -147,6 +147,7 @@ describe('the bounds of a model run', () => {
         expect(honest.counters.clipped ?? 0).toBe(0);
         // Warm-up answers were judged against the other shards (the first rounds of each phase),
         // and the honest ones came nowhere near the factor: measured 1.55 (MASHA1), 1.83 (MASHA2).
+        expect(honest.counters['warmup-judged'] ?? 0).toBeGreaterThanOrEqual(3 * M - 3);
         expect(honest.warmRatio).toBeGreaterThan(1);
         expect(honest.warmRatio).toBeLessThan(CROSS_FACTOR / 16);
         expect(Array.from(honest.z)).toEqual(Array.from(off.z));

@@ -625,6 +625,7 @@ export class Aggregator {
     if (forceRefresh) this.outbox.count('forced-refresh');
     // Warm-up answers get their verdict now that the round's answers are in (guard.ts).
     const uplinks = agg.sum.finish(this.guard.checking ? this.guard.settle(phase) : null);
+    if (agg.sum.deferred > 0) this.outbox.count('warmup-judged', agg.sum.deferred);
     if (agg.sum.clipped > 0) this.outbox.count('clipped', agg.sum.clipped);
     const downlink = this.method.serverAggregate(agg.server, L.replica, phase, uplinks, { forceRefresh });
     const payloadBytes = downlink.payload === null ? null : info.downlink.encode(downlink.payload);

@@ -40,7 +40,8 @@ export class RoundSum {
   private replica: ReplicaState<Vec> | null = null;
   /** A deferred answer's contribution before its scale (allocated at the first clipped one). */
   private scratch: Float64Array | null = null;
-  /** Deferred answers that `finish` clipped. */
+  /** Deferred answers that `finish` added, and those it clipped. */
+  deferred = 0;
   clipped = 0;
 
   constructor(
@@ -60,6 +61,7 @@ export class RoundSum {
     this.held.fill(null);
     this.included.length = 0;
     this.next = 0;
+    this.deferred = 0;
     this.clipped = 0;
     this.replica = replica;
     this.phase = phase;
@@ -120,6 +122,7 @@ export class RoundSum {
       const st = this.state[s];
       if (st === 1) this.foldHeld(s);
       else if (st === 4) {
+        this.deferred++;
         const k = scales === null || Number.isNaN(scales[s]) ? 1 : scales[s];
         if (k < 1) this.foldScaled(s, k);
         else this.foldHeld(s);
