@@ -412,6 +412,10 @@ export class Replication {
       this.outbox.count('replay-skipped');
       return;
     }
+    // The ban list it carries, read as a live commit's (bans.ts): a catching-up peer learns a ban
+    // from the replayed commit that carried it, not 16 rounds later.
+    const signer = this.trust.signerOf(msg.body);
+    if (signer !== null) this.trust.bans.onCommit(msg.epoch, signer, body.bans, body.succession?.members ?? null);
     if (!this.applyCommit(msg, body)) return;
     this.outbox.count('replay-applied');
     const aggregating = this.hooks.isAggregating();
