@@ -12,14 +12,15 @@
  * attacker itself aggregates it answers honestly: a lying aggregator is the business of signed
  * commits and certified epochs, not of bounds.)
  *
- * Measured (honest: 0.7625 / 0.633). Joined at round 100: every answer clipped, 0.7425 / 0.700 and 0.745 / 0.713.
- * Joined at round 5, before warm-up answers were judged against the other shards: 2 of 4 runs
- * diverged (accuracy 0.3075 and 0.295, loss ~10³⁶; an earlier run 0.405), 2 trained (0.7375 / 0.740,
- * 0.73 / 0.759) — it depended on whether the attacker's shards were still in warm-up when it got
- * them; with them: 6 of 6 runs trained, 0.73–0.7475 / 0.698–0.808, every one of the attacker's
- * answers clipped and no other answer. (Joined at round 0, 2 runs: 0.695 and 0.7025 / 0.87–0.88 —
- * clipped all along at 8× its shards' early median, one shard of eight biases the run more: audits
- * are the cure. Not a case here: it sits at this test's 0.7 threshold.)
+ * Measured (honest: 0.7625 / 0.633). Joined at round 100: every answer clipped, 0.7425 / 0.700 and
+ * 0.745 / 0.713. Joined at round 5, before warm-up answers were judged against the other shards: 2
+ * of 4 runs diverged (accuracy 0.3075 and 0.295, loss ~10³⁶; an earlier run 0.405), 2 trained
+ * (0.7375 / 0.740, 0.73 / 0.759) — it depended on whether the attacker's shards were still in
+ * warm-up when it got them; with them: 6 of 6 runs trained, 0.73–0.7475 / 0.698–0.808, every one of
+ * the attacker's answers clipped and no other answer. (Joined at round 0: 2 of 2 runs diverged
+ * before (0.5325 and 0.615, loss ~10³⁷); with them, 2 runs: 0.695 and 0.7025 / 0.87–0.88 — clipped
+ * all along at 8× its shards' early median, one shard of eight biases the run more: audits are the
+ * cure. Not a case here: it sits at this test's 0.7 threshold.)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { modelRunFromManifest, parseManifest } from '@masha/protocol';

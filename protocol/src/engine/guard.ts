@@ -107,11 +107,12 @@
  * and the run ends at 0.7425 / 0.700 and 0.745 / 0.713 against 0.7625 / 0.633 honest. Joined at
  * round 5 instead, it diverged 2 of 4 runs before the warm-up reference (accuracy ~0.3, loss
  * ~10³⁶); with it 6 of 6 runs train, 0.73–0.7475 / 0.698–0.808, every answer of the attacker
- * clipped and no other; joined at round 0, 0.695–0.7025 / 0.87–0.88 (2 runs). The limit of
- * clipping at 8×: with γ = 0.5 the attacker held 2 of the 8 shards there, and two shards' lies at 8× their size (an aggregate up to 2.75× the
- * honest one) still diverged the run — a clip bounds a liar's weight, it does not remove it. The
- * honest ALBERT swarm run (test/test/swarm-model.test.ts: MASHA2, LAMB, 8-bit) clips 0 answers
- * (tested; 12 warm-up answers judged against the other shards, counter `warmup-judged`).
+ * clipped and no other; joined at round 0, it diverged 2 of 2 runs before (0.5325 and 0.615, loss
+ * ~10³⁷), 0.695–0.7025 / 0.87–0.88 with it (2 runs). The limit of clipping at 8×: with γ = 0.5 the
+ * attacker held 2 of the 8 shards there, and two shards' lies at 8× their size (an aggregate up to
+ * 2.75× the honest one) still diverged the run — a clip bounds a liar's weight, it does not remove
+ * it. The honest ALBERT swarm run (test/test/swarm-model.test.ts: MASHA2, LAMB, 8-bit) clips 0
+ * answers (tested; 12 warm-up answers judged against the other shards, counter `warmup-judged`).
  *
  * **Audits** (BOINC-style, `audit` = p). With probability p per round and shard (drawn from this
  * peer's private stream, so a holder cannot know whether it is checked) the aggregator asks a
