@@ -47,6 +47,47 @@ describe('RoundSum', () => {
       { seed: 5, numRuns: 200 },
     );
   });
+
+  it('deferred (warm-up) answers: any arrival order gives the ascending-order sum bit for bit, a clipped one scaled', () => {
+    // guard.ts: a running bound's warm-up answer waits for its verdict until the commit.
+    fc.assert(
+      fc.property(
+        fc.shuffledSubarray([0, 1, 2, 3, 4, 5, 6, 7, 8], { minLength: 1 }),
+        fc.array(fc.boolean(), { minLength: 9, maxLength: 9 }),
+        fc.integer({ min: 0, max: 8 }),
+        (order, deferred, clippedShard) => {
+          const acc = new RoundSum(method, problem.dim);
+          acc.reset(replica, 'init', info);
+          for (const s of order) {
+            const payload = info.uplink.decode(encoded[s], problem.dim);
+            if (deferred[s]) acc.addDeferred(s, encoded[s], payload);
+            else acc.add(s, encoded[s], payload);
+          }
+          const k = 0.375;
+          const scales = new Float64Array(9).fill(Number.NaN);
+          for (const s of order) if (deferred[s]) scales[s] = s === clippedShard ? k : 1;
+          const got = acc.finish(scales);
+          // Expected: the terms in ascending order, the clipped one as (1/M)·decode·k.
+          const want = new Float64Array(problem.dim);
+          const one = new Float64Array(problem.dim);
+          const sorted = [...order].sort((a, b) => a - b);
+          for (const s of sorted) {
+            const payload = info.uplink.decode(encoded[s], problem.dim);
+            if (deferred[s] && s === clippedShard) {
+              one.fill(0);
+              method.accumulateUplink(replica, 'init', s, payload, one);
+              for (let i = 0; i < want.length; i++) want[i] += one[i] * k;
+            } else method.accumulateUplink(replica, 'init', s, payload, want);
+          }
+          expect(got.included).toEqual(sorted);
+          expect(Array.from(got.sum)).toEqual(Array.from(want));
+          expect(acc.deferred).toBe(order.filter((s) => deferred[s]).length);
+          expect(acc.clipped).toBe(deferred[clippedShard] && order.includes(clippedShard) ? 1 : 0);
+        },
+      ),
+      { seed: 6, numRuns: 200 },
+    );
+  });
 });
 
 describe('RoundSum with large answers', () => {

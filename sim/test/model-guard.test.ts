@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { modelRunFromManifest, parseManifest, type ManifestInput, type PeerId } from '@masha/protocol';
 import { OperatorEvaluator, SoftmaxOperator } from '@masha/protocol/model';
 import type { Evaluator } from '@masha/protocol/ports';
+import { CROSS_FACTOR } from '@masha/protocol/engine';
 import { simulateTiming } from '../src/repro/adversarial.js';
 import { garbagePayloads, infinitePayloads } from '../src/run/adversary.js';
 import type { Adversary } from '../src/run/simulate.js';
@@ -44,6 +45,8 @@ interface Outcome {
   readonly counters: Record<string, number>;
   readonly aggregator: PeerId;
   readonly modes: string[];
+  /** Largest ‖warm-up answer‖ / its cross-shard reference on any aggregator (engine/warmup-reference.ts). */
+  readonly warmRatio: number;
 }
 
 function simulateRun(setup: Setup, bounds: Bounds | null, adversary?: (id: PeerId) => Adversary | null, audit = 0): Outcome {
@@ -62,23 +65,31 @@ function simulateRun(setup: Setup, bounds: Bounds | null, adversary?: (id: PeerI
     counters,
     aggregator: sim.peers.find((h) => h.engine.isAggregator)?.engine.id ?? '',
     modes: sim.peers.map((h) => h.engine.guard.settings.bounds),
+    warmRatio: Math.max(...sim.peers.map((h) => h.engine.guard.warmRatio)),
   };
 }
 
-/** Honest until iteration `wake`, then every value it computes ×k (each value buffer once). */
-function sleeper(k: number, wake: number): Adversary {
+/**
+ * Honest until iteration `wake`, then every value it computes ×k (each value buffer once);
+ * `lies.answers` counts the shard answers it scaled.
+ */
+function sleeper(k: number, wake: number, lies = { answers: 0 }): Adversary {
   return {
     evaluator: (honest: Evaluator): Evaluator => ({
       evaluate(request, complete) {
         honest.evaluate(request, (err) => {
           if (err === null) {
             const seen = new Set<Float32Array | Float64Array>();
-            for (const item of request.items)
+            for (const item of request.items) {
+              let lied = false;
               for (const e of item.evaluations) {
                 if ((e.sample ?? 0) < 2 * wake || seen.has(e.value)) continue;
                 seen.add(e.value);
+                lied = true;
                 for (let i = 0; i < e.value.length; i++) e.value[i] *= k;
               }
+              if (lied) lies.answers++;
+            }
           }
           complete(err);
         });
@@ -134,6 +145,11 @@ describe('the bounds of a model run', () => {
         expect(off.modes.every((m) => m === 'off')).toBe(true);
         expect(honest.iterations.every((k) => k === ITERATIONS)).toBe(true);
         expect(honest.counters.clipped ?? 0).toBe(0);
+        // Warm-up answers were judged against the other shards (the first rounds of each phase),
+        // and the honest ones came nowhere near the factor: measured 1.55 (MASHA1), 1.83 (MASHA2).
+        expect(honest.counters['warmup-judged'] ?? 0).toBeGreaterThanOrEqual(3 * M - 3);
+        expect(honest.warmRatio).toBeGreaterThan(1);
+        expect(honest.warmRatio).toBeLessThan(CROSS_FACTOR / 16);
         expect(Array.from(honest.z)).toEqual(Array.from(off.z));
         // It trains: better than chance (4 classes) by far.
         expect(honest.test.accuracy).toBeGreaterThan(0.7);
@@ -176,6 +192,35 @@ describe('the bounds of a model run', () => {
         expect(Math.abs(a.test.loss / honest.test.loss - 1)).toBeLessThan(1e-3);
         console.log(`${setup.label}: the same with audits at p = 0.2: ${JSON.stringify(a.test)}, ${a.counters.clipped} clipped before the ban`);
       });
+
+      // A liar present from the start (iteration 0: its 'init' answer and every later one) or
+      // from iteration 5 (its shard's histories still forming) meets its shard's warm-up, where the
+      // answers are judged against the other shards (engine/warmup-reference.ts). Before that, both
+      // wrecked the run even with the running bounds (MASHA1: accuracy 0.53 / 0.41, loss 4·10³⁵ /
+      // 1.3·10⁵; MASHA2: 0.27 / 0.25, loss 3·10¹³ / 3·10⁶). Now every lie is clipped — the warm-up
+      // ones to the other shards' level, the later ones to 8× the shard's median — no honest answer
+      // is, and the run trains: measured 0.7325 / 0.949 and 0.74 / 0.950 (MASHA1, honest 0.7725 /
+      // 0.630), 0.735 / 1.318 and 0.735 / 1.320 (MASHA2, honest 0.7525 / 0.688). The clipped lies
+      // of 600 rounds still bias it more than the sleeper's 500 above (audits remove the liar).
+      for (const wake of [0, 5]) {
+        it(`a ×10⁶ liar from iteration ${wake} is clipped from its first lie on, and the run ends near the honest one`, () => {
+          const liar = honest.aggregator === 'p1' ? 'p2' : 'p1';
+          const lies = { answers: 0 };
+          const r = simulateRun(setup, null, (id) => (id === liar ? sleeper(1e6, wake, lies) : null));
+          expect(r.aggregator).toBe(honest.aggregator);
+          expect(r.iterations.every((k) => k === ITERATIONS)).toBe(true);
+          // Every lie is clipped (its warm-up answers among them), and nothing else is.
+          expect(lies.answers).toBeGreaterThan(ITERATIONS - wake);
+          expect(r.counters.clipped ?? 0).toBe(lies.answers);
+          expect(r.counters['out-of-bound'] ?? 0).toBe(0);
+          const both = JSON.stringify([r.test, honest.test]);
+          expect(Math.abs(r.test.accuracy - honest.test.accuracy), both).toBeLessThanOrEqual(0.05);
+          expect(r.test.loss / honest.test.loss, both).toBeLessThan(2.2);
+          console.log(
+            `${setup.label}: ×1e6 liar from iteration ${wake}, running bounds: ${JSON.stringify(r.test)}, ${r.counters.clipped} of ${lies.answers} lies clipped`,
+          );
+        });
+      }
 
       // Undecodable answers are refused whatever the bounds (a refusal is a miss at once; three ban
       // the sender): the run recomputes the shard on an honest holder.

@@ -101,6 +101,47 @@ describe('a liar banned by one aggregator is banned by the swarm', () => {
     expect(next?.guard.banned.get(LIAR)).toBe('swarm ban');
     expect(r.result.counters.get('ban-issued')).toBe(1);
   });
+
+  it('a peer cut off while the ban went out learns it from the REPLAY that carries it, not rounds later', () => {
+    // The ban's time in the run without a partition; p8 (an honest volunteer) is cut off from just
+    // before it until well after, then heals and catches up by replaying the commits it missed.
+    const X = 'p8';
+    const banAt = run(null).banAt;
+    const events: Trace['events'][number][] = [];
+    for (let i = 0; i < M; i++) events.push({ t: 0, event: 'join', peer: `p${i}` });
+    events.push({ t: banAt - 0.1, event: 'partition', peer: X, group: 'cut' }, { t: banAt + 1, event: 'heal' });
+    /** p8's metrics in order (ban-learned, replay-applied, state-installed), and whether the ban went out while it was cut off. */
+    const seen: string[] = [];
+    let now = 0;
+    let issuedAt = Number.NaN;
+    const result = simulate({
+      manifest,
+      trace: { events, lines: events.map((_, i) => i + 1) },
+      adversary: (id) => (id === LIAR ? scaled(1e6) : null),
+      onIteration: (i) => {
+        now = i.simSeconds;
+      },
+      onAction: (id, a) => {
+        if (a.type !== 'metric') return;
+        if (a.name === 'ban-issued') issuedAt = now;
+        if (id === X && (a.name === 'ban-learned' || a.name === 'replay-applied' || a.name === 'state-installed')) seen.push(a.name);
+      },
+    });
+    const story = seen.join(', ');
+    // Preconditions: the ban went out while p8 was cut off, and p8 caught up by replay (no snapshot).
+    expect(issuedAt).toBeGreaterThan(banAt - 0.1);
+    expect(issuedAt).toBeLessThan(banAt + 1);
+    expect(seen, story).not.toContain('state-installed');
+    const lastReplay = seen.lastIndexOf('replay-applied');
+    expect(lastReplay, story).toBeGreaterThan(0);
+    // p8 learned the ban while replaying (a replayed commit carried it) — without reading the
+    // REPLAY's list it learns it only from a later live commit, after every replay.
+    expect(seen.indexOf('ban-learned'), story).toBeGreaterThanOrEqual(0);
+    expect(seen.indexOf('ban-learned'), story).toBeLessThan(lastReplay);
+    expect(result.peers.find((p) => p.id === X)?.guard.isBanned(LIAR)).toBe(true);
+    expect(result.summary.reached).toBe(true);
+    expect(result.summary.consistent).toBe(true);
+  });
 });
 
 describe('a lying aggregator cannot lock honest peers out', () => {

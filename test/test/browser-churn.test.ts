@@ -13,6 +13,7 @@
  *   and the launcher's — show no committed round lost or applied twice: each log's rounds are
  *   consecutive or jump forward through a state installation, and every round has one digest.
  */
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -48,8 +49,12 @@ describe.skipIf(unavailable !== null)('a browser-only swarm through tab churn', 
 
   it('survives the aggregator tab and a volunteer tab closing, brings a late tab in, and completes', async () => {
     // The default run, with the swarm tests' timing for a loaded 2-core machine (3 s lease).
+    // Half the default step size: the run (~1,700 rounds, 3.5× the default's) must outlast a
+    // late tab's page load and sync on a loaded machine — with the default's ~480 rounds the run
+    // sometimes reached its target before the late tab was given shards.
     const manifest = parseManifest({
       ...DEFAULT_RUN,
+      method: { ...DEFAULT_RUN.method, gamma: DEFAULT_RUN.method.gamma / 2 },
       network: { heartbeatMs: 500, leaseMs: LEASE_MS, roundDeadlineMs: ROUND_DEADLINE_MS, quorum: 0.5, minPeers: 1 },
     });
     const { path, runId } = swarm.writeManifest(manifest);
@@ -116,8 +121,23 @@ describe.skipIf(unavailable !== null)('a browser-only swarm through tab churn', 
     await (leaver as Tab).close();
 
     // 3. A tab opened mid-run syncs and contributes.
+    // What a tab did, for failure messages.
+    const story = (ev: readonly LogEvent[]): string =>
+      ev
+        .filter((e) => ['state', 'held', 'metric', 'engine-start'].includes(e.ev))
+        .map((e) => `${e.ev}${e.name ? ` ${String(e.name)}` : ''}${e.round !== undefined ? ` @${String(e.round)}` : ''}`)
+        .join(', ');
+    const lateOpenedAt = await round();
     const late = await swarm.tab(runId, 'late');
-    await swarm.waitFor(async () => ((await late.live())?.self.roundsContributed ?? 0) > 0, 120_000, 'the late tab to contribute');
+    await swarm.waitFor(
+      async () => ((await late.live())?.self.roundsContributed ?? 0) > 0,
+      120_000,
+      async () => {
+        // Every tab's records next to the logs, for reading after a failure.
+        for (const [id, events] of await swarm.tabLogs()) writeFileSync(join(OUT, `tab-${id}.jsonl`), events.map((e) => JSON.stringify(e)).join('\n'));
+        return `the late tab to contribute; it says ${JSON.stringify((await late.live())?.self ?? null)}; its log: ${story(await late.records())}`;
+      },
+    );
 
     const { code, summary } = await launcher.summary();
     expect(code).toBe(0);
@@ -156,12 +176,9 @@ describe.skipIf(unavailable !== null)('a browser-only swarm through tab churn', 
 
     // The late tab installed the swarm's state, then held shards.
     const lateLog = logs.get(late.id) ?? [];
-    const story = (ev: readonly LogEvent[]): string =>
-      ev
-        .filter((e) => ['state', 'held', 'metric', 'engine-start'].includes(e.ev))
-        .map((e) => `${e.ev}${e.name ? ` ${String(e.name)}` : ''}${e.round !== undefined ? ` @${String(e.round)}` : ''}`)
-        .join(', ');
     const firstSync = lateLog.findIndex((e) => e.ev === 'state' || (e.ev === 'metric' && e.name === 'replay-applied'));
+    const synced = lateLog.find((e) => e.ev === 'state');
+    console.log(`late tab: opened at round ${lateOpenedAt}, installed round ${String(synced?.round)}, the run ended at round ${summary.committedRounds}`);
     expect(firstSync, story(lateLog)).toBeGreaterThanOrEqual(0);
     expect(
       lateLog.slice(firstSync).some((e) => e.ev === 'held' && (e.shards as number[]).length > 0),

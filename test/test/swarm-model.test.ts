@@ -79,6 +79,12 @@ describe('a small ALBERT trained by three Node volunteers, one killed mid-run', 
       expect(v.exit?.reason).toBe('done:iterations');
       expect(v.exit?.status.digest).toBe(summary.digest);
     }
+    // Honest answers are never clipped by the running bounds (a model run's default) — warm-up ones
+    // (each phase's first rounds at each aggregator), judged against the other shards, included.
+    const total = (name: string): number => others.reduce((s, v) => s + (v.exit?.status.counters[name] ?? 0), 0);
+    console.log(`warm-up answers judged ${total('warmup-judged')}, clipped ${total('clipped')}`);
+    expect(total('warmup-judged')).toBeGreaterThan(0);
+    expect(total('clipped')).toBe(0);
     // Where each volunteer computed (issue 17, `masha join` defaults to --device auto): the status
     // reports and the one `device` line of each log agree (on a machine without a usable GPU: the CPU).
     for (const v of others) {

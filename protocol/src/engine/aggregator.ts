@@ -399,7 +399,8 @@ export class Aggregator {
         info.uplink.release?.(payload);
         agg.sum.addDense(s, this.guard.clipped);
         this.outbox.count('clipped');
-      } else agg.sum.add(s, e.payload, payload);
+      } else if (verdict !== null && verdict.kind === 'defer') agg.sum.addDeferred(s, e.payload, payload);
+      else agg.sum.add(s, e.payload, payload);
       this.markAnswered(s);
     }
     if (this.agg !== agg || agg.mode !== 'round') return;
@@ -625,7 +626,11 @@ export class Aggregator {
     for (let s = 0; s < this.M; s++) if (agg.freshAnswer[s] === 1) anyFresh = true;
     const forceRefresh = !info.requiresAll && (T.holdersChanged || anyFresh);
     if (forceRefresh) this.outbox.count('forced-refresh');
-    const downlink = this.method.serverAggregate(agg.server, L.replica, phase, agg.sum.finish(), { forceRefresh });
+    // Warm-up answers get their verdict now that the round's answers are in (guard.ts).
+    const uplinks = agg.sum.finish(this.guard.checking ? this.guard.settle(phase) : null);
+    if (agg.sum.deferred > 0) this.outbox.count('warmup-judged', agg.sum.deferred);
+    if (agg.sum.clipped > 0) this.outbox.count('clipped', agg.sum.clipped);
+    const downlink = this.method.serverAggregate(agg.server, L.replica, phase, uplinks, { forceRefresh });
     const payloadBytes = downlink.payload === null ? null : info.downlink.encode(downlink.payload);
     if (downlink.payload !== null) info.downlink.release?.(downlink.payload);
     // Apply exactly what devices will decode.

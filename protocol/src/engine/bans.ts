@@ -11,7 +11,11 @@
  * next-round delta, inside the bytes the commit signature covers, present only when the list is not
  * empty and flagged by the commit flag CM_BANS: a run without bans sends the same bytes as before).
  * The list travels when it changes and with the successor list (every 16th round), so a peer that
- * joined later or missed a commit learns it within 16 rounds.
+ * joined later or missed a commit learns it within 16 rounds; a peer catching up by REPLAY reads
+ * the list of each replayed commit as it would a live one (same checks, the commit's signer
+ * verified among the epoch's claimants), so it learns a ban from the replayed commit that carried
+ * it (sim/test/swarm-bans.test.ts). A snapshot (STATE) carries no list: such a peer learns it from
+ * the next commit that carries it.
  *
  * A receiver takes an entry from a COMMIT only after the commit itself verified (trust.ts: signed
  * by a certified aggregator of the commit's epoch, the sender), and only when

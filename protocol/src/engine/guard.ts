@@ -51,10 +51,31 @@
  * but a lie within the factor still biases it — and with an aggressive stepsize a persistent
  * ×factor shard can still destabilise it — which is what audits are for. The limitation: an honest
  * shard whose scale truly jumps by more than `factor` and stays there is clipped for as long as it
- * stays (a smaller step, never a wrong sign). The median is per shard and over rounds, never across shards: shards are heterogeneous
- * by design and a cross-shard median would bias F. The first `warmup` answers of each (shard,
- * phase) — a model run's 'init' round among them — are not bounded: an attacker present from the
- * start is clipped only from its shard's 4th answer of a phase on.
+ * stays (a smaller step, never a wrong sign). The median is per shard and over rounds: shards are
+ * heterogeneous by design, and a tight cross-shard bound would bias F.
+ *
+ * **Warm-up** (warmup-reference.ts). A (shard, phase) with fewer than `warmup` norms in its history
+ * has no median of its own — every phase's first rounds at each aggregator, a model run's 'init'
+ * round among them, and a shard that a liar holds from its start would seed that median with its
+ * lies. Such an answer is judged against the other shards instead, generously: at the commit (an
+ * attacker answers first — garbage needs no computing — so on its arrival there may be nothing to
+ * compare with; it waits in the round's sum, round-sum.ts), against the lower median over the
+ * other shards of their level (the median of their history once warmed up, else their norm in this
+ * round). Only an answer beyond CROSS_FACTOR = 64 times that reference is clipped — and then to the
+ * reference itself, not to 64× it (64 is the test for a lie, not a size to grant one: clipped to
+ * 64× the reference, a liar from iteration 0 kicked the simulated MASHA1 run to 0.715 / loss 2.24,
+ * honest answers clipped in its wake; clipped to the reference, 0.7325 / 0.949, none) — and it
+ * enters its history as the reference, so a liar cannot seed its shard's median. Honest warm-up
+ * answers come nowhere near 64: the largest honest ratio measured on the softmax model is 1.55
+ * (MASHA1) / 1.83 (MASHA2). The verdicts depend on the round's set of answers and the histories,
+ * never on the arrival order, and the sum adds deferred answers in ascending shard order like all
+ * others: an honest run stays bitwise the run with bounds off. Limits: with nothing to compare
+ * (no other judged answer in the round and no warmed-up shard: M ≤ 2 when the aggregator holds the
+ * other shard — its own answers are not judged —, or a round with a single remote answer) the
+ * answer is accepted and enters as it is, as before; liars holding half or more of a round's other
+ * answers set the reference; a liar that stays within 64× in its shard's warm-up seeds its median
+ * up to 64× the others' (as one within 8× can already ratchet its median up later) — lies inside
+ * the bounds are the audits' job.
  *
  * **Model runs** (manifest/model-run.ts). A model has no L_m, so a model run's bounds are the
  * running bounds: the manifest's default `updates.bounds` ('lipschitz') and 'running' both resolve
@@ -71,16 +92,27 @@
  * against 0.7525 / 0.688 (MASHA2): the clipped lies (8× one shard of eight) still bias the run,
  * within 2 accuracy points and 1.6× the loss — removing the liar is the audits' job: with
  * `audit` = 0.2 it is banned after 4 (MASHA1) / 16 (MASHA2) clipped answers and the run ends at the
- * honest accuracy, its loss within 10⁻⁵ relative. (The shape makes a model run's values and
+ * honest accuracy, its loss within 10⁻⁵ relative. A ×10⁶ liar from iteration 0 or 5 — whose
+ * shard's histories are still forming — wrecked the run with the running bounds before the warm-up
+ * reference (accuracy 0.53 / 0.41, loss 4·10³⁵ / 1.3·10⁵ for MASHA1; 0.27 / 0.25, loss 3·10¹³ /
+ * 3·10⁶ for MASHA2); now every one of its answers is clipped (676 / 669), no honest one is, and the
+ * run ends at 0.7325 / 0.949 and 0.74 / 0.950 (MASHA1), 0.735 / 1.318 and 0.735 / 1.320 (MASHA2):
+ * clipped from the start at its shard's early level, the liar biases the run more than the sleeper
+ * (within 4 accuracy points and 1.9× the loss). (The shape makes a model run's values and
  * MASHA1's differences auditable; MASHA2's opaque differences are not.) Answers of
  * NaN or ±∞ are refused (whatever the bounds), three refusals ban the sender, and the run ends
  * within 0.003 accuracy and 0.1 % loss of the honest one. On a real swarm (test/test/
  * swarm-model-poison.test.ts: 4 `masha join` volunteers and a ×10⁶ attacker joined over libp2p, 8
- * shards, MASHA1 γ = 0.2) all 1,522 of the attacker's answers are clipped and the run ends at 0.7425
- * / 0.710 against 0.7625 / 0.633 honest. The limit of clipping at 8×: with γ = 0.5 the attacker
- * held 2 of the 8 shards there, and two shards' lies at 8× their size (an aggregate up to 2.75× the
- * honest one) still diverged the run — a clip bounds a liar's weight, it does not remove it. The
- * honest ALBERT swarm run (test/test/swarm-model.test.ts: MASHA2, LAMB, 8-bit) clips 0 answers.
+ * shards, MASHA1 γ = 0.2) all of the attacker's answers are clipped (1,430 and 1,526 in two runs)
+ * and the run ends at 0.7425 / 0.700 and 0.745 / 0.713 against 0.7625 / 0.633 honest. Joined at
+ * round 5 instead, it diverged 2 of 4 runs before the warm-up reference (accuracy ~0.3, loss
+ * ~10³⁶); with it 6 of 6 runs train, 0.73–0.7475 / 0.698–0.808, every answer of the attacker
+ * clipped and no other; joined at round 0, it diverged 2 of 2 runs before (0.5325 and 0.615, loss
+ * ~10³⁷), 0.695–0.7025 / 0.87–0.88 with it (2 runs). The limit of clipping at 8×: with γ = 0.5 the
+ * attacker held 2 of the 8 shards there, and two shards' lies at 8× their size (an aggregate up to
+ * 2.75× the honest one) still diverged the run — a clip bounds a liar's weight, it does not remove
+ * it. The honest ALBERT swarm run (test/test/swarm-model.test.ts: MASHA2, LAMB, 8-bit) clips 0
+ * answers (tested; 12 warm-up answers judged against the other shards, counter `warmup-judged`).
  *
  * **Audits** (BOINC-style, `audit` = p). With probability p per round and shard (drawn from this
  * peer's private stream, so a holder cannot know whether it is checked) the aggregator asks a
@@ -97,6 +129,7 @@ import type { Compressor, Payload } from '../compress/types.js';
 import type { AnyMethod, PhaseName, ReplicaState, UplinkShape } from '../methods/types.js';
 import type { Vec } from '../vec/kernels.js';
 import { Streams } from '../rng/streams.js';
+import { WarmupReference } from './warmup-reference.js';
 import type { PeerId } from './types.js';
 
 /** Per-shard constants of a problem with known Lipschitz constants. */
@@ -139,7 +172,11 @@ const EVAL_SLACK = 1e-9;
 const MAX_BENCH_DOUBLINGS = 10;
 
 export type Verdict =
-  { readonly kind: 'ok' } | { readonly kind: 'reject'; readonly norm: number; readonly bound: number } | { readonly kind: 'clip'; readonly scale: number };
+  | { readonly kind: 'ok' }
+  | { readonly kind: 'reject'; readonly norm: number; readonly bound: number }
+  | { readonly kind: 'clip'; readonly scale: number }
+  /** A running bound's warm-up answer: judged at the commit (`settle`, warmup-reference.ts). */
+  | { readonly kind: 'defer' };
 
 const OK: Verdict = { kind: 'ok' };
 
@@ -231,6 +268,8 @@ export class Guard {
   private readonly refusals = new Map<PeerId, number>();
   private readonly history = new Map<string, NormHistory>();
   private readonly streams: Streams;
+  /** The running bounds' warm-up answers of the round, judged against the other shards at the commit. */
+  private readonly warm: WarmupReference;
   /** (1/M)·decode(payload) of the answer judged last; allocated when this peer first judges one. */
   private scratch: Float64Array | null = null;
   private bound: RoundBound | null = null;
@@ -249,6 +288,7 @@ export class Guard {
   ) {
     this.settings = settings;
     this.streams = new Streams(secret);
+    this.warm = new WarmupReference(method.shards);
   }
 
   isBanned(peer: PeerId): boolean {
@@ -289,6 +329,7 @@ export class Guard {
     // Running bounds compare a difference's norm per unit of ‖x₀ − x₁‖ (an empirical Lipschitz
     // constant of the shard, steady across rounds), anything else as it is.
     this.unit = shape !== null && shape.kind === 'difference' && shape.distance > 0 ? shape.distance : 1;
+    this.warm.begin();
     const key = `${round}:${replica.iteration}:${phase}`;
     if (key !== this.boundKey) {
       this.boundKey = key;
@@ -347,9 +388,22 @@ export class Guard {
         for (let i = 0; i < s.length; i++) s[i] *= scale;
         return { kind: 'clip', scale };
       }
-    }
+    } else return this.warm.defer(m, stat);
     h.push(stat);
     return OK;
+  }
+
+  /**
+   * The verdicts of the round's deferred (warm-up) answers, at its commit: per shard the scale to
+   * add its answer with (1: as it is, < 1: clipped, NaN: not deferred), or null when none was.
+   */
+  settle(phase: PhaseName): Float64Array | null {
+    return this.warm.settle((m) => this.history.get(`${phase}:${m}`), this.settings.running.warmup);
+  }
+
+  /** Largest ‖warm-up answer‖ / its cross-shard reference seen so far (warmup-reference.ts). */
+  get warmRatio(): number {
+    return this.warm.maxRatio;
   }
 
   /** The clipped contribution of the last `judge` that answered 'clip' ((1/M)·scale·decoded). */

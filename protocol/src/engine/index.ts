@@ -11,3 +11,4 @@ export * from './slab.js';
 export * from './guard.js';
 export * from './trust.js';
 export * from './bans.js';
+export { CROSS_FACTOR } from './warmup-reference.js';

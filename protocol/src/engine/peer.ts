@@ -132,18 +132,7 @@ import type { RunContext } from './context.js';
 import { Device } from './device.js';
 import { Election } from './election.js';
 import { Lineage } from './lineage.js';
-import {
-  AN_GATHER,
-  decodeAnnounce,
-  decodeAudit,
-  decodeEquivocation,
-  decodeOpen,
-  decodeStateInto,
-  decodeSuspect,
-  ENGINE_CODEC,
-  encodeState,
-  MSG,
-} from './messages.js';
+import { AN_GATHER, decodeAnnounce, decodeAudit, decodeEquivocation, decodeOpen, decodeStateInto, decodeSuspect, ENGINE_CODEC, MSG } from './messages.js';
 import type { Identity } from '../ports/identity.js';
 import { hashString } from '../rng/streams.js';
 import { Trust } from './trust.js';
@@ -336,20 +325,7 @@ export class MashaPeer implements EnginePeer {
 
   /** The replica as a STATE body (checkpoints). */
   encodeState(): Uint8Array {
-    const L = this.lineage;
-    return encodeState(
-      {
-        round: L.committed,
-        commitEpoch: L.commitEpoch,
-        digest: L.digest,
-        iteration: L.replica.iteration,
-        initialized: L.replica.initialized,
-        nextPhase: L.nextPhase ?? '',
-      },
-      L.replica.vectors,
-      this.ctx.shape,
-      L.cert,
-    ).slice();
+    return this.replication.encodeReplica().slice();
   }
 
   /**

@@ -380,15 +380,7 @@ export class Replication {
       if (n > 0) this.outbox.count('replays-served');
       return;
     }
-    const header: StateHeader = {
-      round: L.committed,
-      commitEpoch: L.commitEpoch,
-      digest: L.digest,
-      iteration: L.replica.iteration,
-      initialized: L.replica.initialized,
-      nextPhase: L.nextPhase ?? '',
-    };
-    const state = encodeState(header, L.replica.vectors, ctx.shape, L.cert);
+    const state = this.encodeReplica();
     const c = cost(state.length);
     if (c > credit) {
       this.outbox.count('state-request-unpaid');
@@ -420,6 +412,10 @@ export class Replication {
       this.outbox.count('replay-skipped');
       return;
     }
+    // The ban list it carries, read as a live commit's (bans.ts): a catching-up peer learns a ban
+    // from the replayed commit that carried it, not 16 rounds later.
+    const signer = this.trust.signerOf(msg.body);
+    if (signer !== null) this.trust.bans.onCommit(msg.epoch, signer, body.bans, body.succession?.members ?? null);
     if (!this.applyCommit(msg, body)) return;
     this.outbox.count('replay-applied');
     const aggregating = this.hooks.isAggregating();
@@ -475,5 +471,19 @@ export class Replication {
   /** For failure reports: the sync in progress as a key. */
   static key(from: PeerId, round: number, digest: Uint8Array): string {
     return `${from}|${round}|${digestHex(digest)}`;
+  }
+
+  /** This peer's replica as a STATE body (served snapshots, checkpoints); a view into a shared encoder buffer. */
+  encodeReplica(): Uint8Array {
+    const L = this.lineage;
+    const header: StateHeader = {
+      round: L.committed,
+      commitEpoch: L.commitEpoch,
+      digest: L.digest,
+      iteration: L.replica.iteration,
+      initialized: L.replica.initialized,
+      nextPhase: L.nextPhase ?? '',
+    };
+    return encodeState(header, L.replica.vectors, this.ctx.shape, L.cert);
   }
 }

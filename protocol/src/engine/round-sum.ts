@@ -11,6 +11,10 @@
  * one (over HOLD_DECODED_BYTES on the wire: a dense model update) waits as its encoded bytes — a
  * view of the message that brought it, no copy — and is decoded again when its turn comes, so the
  * aggregator never holds decoded copies of large answers besides the accumulator.
+ *
+ * A running bound's warm-up answer (guard.ts, warmup-reference.ts) waits the same way, and holds
+ * up the shards above it, until the commit gives its verdict: `finish(scales)` adds it as it is or
+ * clipped (scaled), still in ascending shard order.
  */
 import type { Payload } from '../compress/types.js';
 import type { PhaseName } from '../methods/types.js';
@@ -23,7 +27,7 @@ export class RoundSum {
   readonly sum: Float64Array;
   /** Shards below `next` are added or skipped (answered without a payload). */
   private next = 0;
-  /** Per shard: 0 unanswered, 1 waiting, 2 added, 3 answered without a payload. */
+  /** Per shard: 0 unanswered, 1 waiting, 2 added, 3 answered without a payload, 4 waiting for its verdict. */
   private readonly state: Uint8Array;
   /**
    * What a waiting shard's answer is held as: its decoded payload (small), its encoded bytes
@@ -34,6 +38,11 @@ export class RoundSum {
   private phase: PhaseName = 'init';
   private info: PhaseInfo | null = null;
   private replica: ReplicaState<Vec> | null = null;
+  /** A deferred answer's contribution before its scale (allocated at the first clipped one). */
+  private scratch: Float64Array | null = null;
+  /** Deferred answers that `finish` added, and those it clipped. */
+  deferred = 0;
+  clipped = 0;
 
   constructor(
     private readonly method: AnyMethod,
@@ -52,6 +61,8 @@ export class RoundSum {
     this.held.fill(null);
     this.included.length = 0;
     this.next = 0;
+    this.deferred = 0;
+    this.clipped = 0;
     this.replica = replica;
     this.phase = phase;
     this.info = info;
@@ -67,12 +78,22 @@ export class RoundSum {
       this.advance();
       return;
     }
+    this.hold(s, bytes, payload);
+  }
+
+  private hold(s: number, bytes: Uint8Array, payload: Payload): void {
     this.state[s] = 1;
     if (bytes.length <= HOLD_DECODED_BYTES) this.held[s] = payload;
     else {
       (this.info as PhaseInfo).uplink.release?.(payload);
       this.held[s] = bytes;
     }
+  }
+
+  /** Shard s's answer (as for `add`) waits for its verdict, given to `finish`. */
+  addDeferred(s: number, bytes: Uint8Array, payload: Payload): void {
+    this.hold(s, bytes, payload);
+    this.state[s] = 4;
   }
 
   /**
@@ -91,12 +112,41 @@ export class RoundSum {
     this.advance();
   }
 
-  /** Adds everything still waiting, in ascending order; returns the sum and the shards in it. */
-  finish(): UplinkSum {
+  /**
+   * Adds everything still waiting, in ascending order — a deferred answer of shard s scaled by
+   * scales[s] (guard.settle: 1 as it is, < 1 clipped) — and returns the sum and the shards in it.
+   */
+  finish(scales: Float64Array | null = null): UplinkSum {
     const M = this.state.length;
-    for (let s = this.next; s < M; s++) if (this.state[s] === 1) this.foldHeld(s);
+    for (let s = this.next; s < M; s++) {
+      const st = this.state[s];
+      if (st === 1) this.foldHeld(s);
+      else if (st === 4) {
+        this.deferred++;
+        const k = scales === null || Number.isNaN(scales[s]) ? 1 : scales[s];
+        if (k < 1) this.foldScaled(s, k);
+        else this.foldHeld(s);
+      }
+    }
     this.next = M;
     return { sum: this.sum, included: this.included };
+  }
+
+  /** Adds a waiting answer clipped: (1/M)·decode(payload)·k, as guard.ts's clip does. */
+  private foldScaled(s: number, k: number): void {
+    const h = this.held[s] as Payload | Uint8Array;
+    this.held[s] = null;
+    const info = this.info as PhaseInfo;
+    const payload = h instanceof Uint8Array ? info.uplink.decode(h, this.dim) : h;
+    const d = (this.scratch ??= new Float64Array(this.dim));
+    d.fill(0);
+    this.method.accumulateUplink(this.replica as ReplicaState<Vec>, this.phase, s, payload, d);
+    info.uplink.release?.(payload);
+    const sum = this.sum;
+    for (let i = 0; i < sum.length; i++) sum[i] += d[i] * k;
+    this.state[s] = 2;
+    this.included.push(s);
+    this.clipped++;
   }
 
   private fold(s: number, payload: Payload): void {
@@ -125,7 +175,7 @@ export class RoundSum {
     const M = this.state.length;
     while (this.next < M) {
       const st = this.state[this.next];
-      if (st === 0) break;
+      if (st === 0 || st === 4) break;
       if (st === 1) this.foldHeld(this.next);
       this.next++;
     }

@@ -159,6 +159,11 @@ export class Trust {
     return { statement, signer: this.outbox.id, sig: body.sig };
   }
 
+  /** Who signed a commit body that verified (a REPLAY's signer is not its sender), or null. */
+  signerOf(body: Uint8Array): PeerId | null {
+    return verifiedOf(body)?.signer ?? null;
+  }
+
   /** The certificate of a verified commit (its statement, signer and signature). */
   certOf(msg: EngineMessage, body: DecodedCommit): CommitCert {
     const v = verifiedOf(msg.body);

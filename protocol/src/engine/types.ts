@@ -98,6 +98,7 @@ export const ENGINE_COUNTERS = [
   'uncertified-version',
   'unsolicited-replay',
   'unsolicited-state',
+  'warmup-judged',
   'wrong-run',
 ] as const;
 export type EngineCounter = (typeof ENGINE_COUNTERS)[number];

@@ -46,6 +46,7 @@ import { encodeStatus, type PeerStatus, type StatusDevice } from '../swarm/statu
 import { KINDS_BY_PATH, type FramePath } from './paths.js';
 import type { HostRecord, RecordKind } from './records.js';
 import { hostStatus } from './status-report.js';
+import { StatusCadence, type StatusPlace } from './status-cadence.js';
 import { TimerTable } from './timers.js';
 import { createTreeRelay, RosterMessages, type TreeHost } from './tree-wiring.js';
 import type { HostBytes, PeerHostInit, PeerHostPorts } from './host-init.js';
@@ -90,8 +91,7 @@ export class PeerHost {
   private readonly timers = new TimerTable<HostTimer>(HOST_TIMERS);
   private readonly frameBytes: number | undefined;
   private readonly alloc: ((bytes: number) => Uint8Array) | undefined;
-  private readonly statusIntervalMs: number;
-  private readonly statusSteadyMs: number;
+  private readonly cadence: StatusCadence;
   private readonly expireEveryMs: number;
   private readonly onAction: ((action: EngineAction) => void) | null;
   private readonly onError: ((error: Error) => void) | null;
@@ -106,11 +106,6 @@ export class PeerHost {
   private engineStarted = false;
   private stopped = false;
   private startedAt = 0;
-  private statusSeq = 0;
-  /** When the last report went out, what it said of the peer's place in the run, whether a watcher asked for one. */
-  private statusAt = Number.NEGATIVE_INFINITY;
-  private statusKey = '';
-  private statusAsked = false;
   private lastRound = 0;
   private lastHeld = '';
   private doneReason: string | null = null;
@@ -141,8 +136,7 @@ export class PeerHost {
     this.wantsPerEvent = { receive: w.has('receive'), commit: w.has('commit'), timer: w.has('timer'), stateOrHeld: w.has('state') || w.has('held') };
     this.frameBytes = init.frameBytes;
     this.alloc = init.alloc;
-    this.statusIntervalMs = init.statusIntervalMs ?? 0;
-    this.statusSteadyMs = Math.max(this.statusIntervalMs, init.statusSteadyMs ?? 0);
+    this.cadence = new StatusCadence(init.statusIntervalMs ?? 0, init.statusSteadyMs ?? 0);
     this.expireEveryMs = init.expireEveryMs ?? 1000;
     this.onAction = init.onAction ?? null;
     this.onError = init.onError ?? null;
@@ -221,7 +215,7 @@ export class PeerHost {
     this.startedAt = this.scheduler.now();
     this.record({ ev: 'start', peer: this.id, runId: this.ctx.runId, role: this.role });
     if (this.expireEveryMs > 0) this.setHostTimer('expire-partials', this.expireEveryMs);
-    if (this.statusIntervalMs > 0) this.setHostTimer('status', this.statusIntervalMs);
+    if (this.cadence.enabled) this.setHostTimer('status', this.cadence.intervalMs);
     if (options.engine ?? true) this.startEngine();
     else this.armWake();
   }
@@ -428,8 +422,8 @@ export class PeerHost {
         return;
       }
       case 'status':
-        if (this.statusDue()) this.publishStatus();
-        this.setHostTimer('status', this.statusIntervalMs);
+        if (this.cadence.due(this.scheduler.now(), () => this.place())) this.publishStatus();
+        this.setHostTimer('status', this.cadence.intervalMs);
         return;
       case 'tree':
         this.tree?.tick();
@@ -549,7 +543,7 @@ export class PeerHost {
               relDist: e.relDist(),
             });
           }
-          if (this.statusIntervalMs > 0) this.publishStatus();
+          if (this.cadence.enabled) this.publishStatus();
           this.resolveDone(a.reason);
         }
         break;
@@ -655,7 +649,7 @@ export class PeerHost {
     return hostStatus({
       engine: this.engine,
       runId: this.ctx.runId,
-      seq: this.statusSeq,
+      seq: this.cadence.seq,
       role: this.role,
       link: this.link.stats?.() ?? null,
       counters: this.counters,
@@ -670,11 +664,9 @@ export class PeerHost {
   /** Publishes the status report now (when the link publishes status). */
   publishStatus(): void {
     if (this.stopped || this.link.publishStatus === undefined) return;
-    this.statusSeq++;
+    this.cadence.seq++;
     const report = this.status();
-    this.statusAt = this.scheduler.now();
-    this.statusKey = statusKeyOf(report);
-    this.statusAsked = false;
+    this.cadence.published(this.scheduler.now(), report);
     this.link.publishStatus(encodeStatus(report));
   }
 
@@ -683,20 +675,12 @@ export class PeerHost {
    * tick if it reported less than a status interval ago (at most one answer per interval).
    */
   requestStatus(): void {
-    if (this.statusIntervalMs <= 0) return;
-    if (this.scheduler.now() - this.statusAt >= this.statusIntervalMs) this.publishStatus();
-    else this.statusAsked = true;
+    if (this.cadence.ask(this.scheduler.now())) this.publishStatus();
   }
 
-  /** Whether a status tick should report: asked, the peer's place in the run changed, or the steady period is over. */
-  private statusDue(): boolean {
-    if (this.statusAsked || this.scheduler.now() - this.statusAt >= this.statusSteadyMs - this.statusIntervalMs / 2) return true;
+  /** This peer's place in the run, as its status report would say it. */
+  private place(): StatusPlace {
     const s = this.engine.snapshot();
-    return statusKeyOf({ epoch: s.epoch, aggregator: s.aggregator, isAggregator: s.isAggregator, heldCount: s.held.length, done: s.done }) !== this.statusKey;
+    return { epoch: s.epoch, aggregator: s.aggregator, isAggregator: s.isAggregator, heldCount: s.held.length, done: s.done };
   }
-}
-
-/** What a report says of a peer's place in the run: a change is reported at once. */
-function statusKeyOf(s: Pick<PeerStatus, 'epoch' | 'aggregator' | 'isAggregator' | 'heldCount' | 'done'>): string {
-  return `${s.epoch}|${s.aggregator ?? ''}|${s.isAggregator ? 1 : 0}|${s.heldCount}|${s.done ?? ''}`;
 }

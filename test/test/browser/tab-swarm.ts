@@ -150,10 +150,10 @@ export class TabSwarm {
   }
 
   /** Polls `cond` (which may be async) until true. */
-  async waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string | (() => string)): Promise<void> {
+  async waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string | (() => string | Promise<string>)): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!(await cond())) {
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${typeof what === 'string' ? what : what()}`);
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${typeof what === 'string' ? what : await what()}`);
       await new Promise((r) => setTimeout(r, 200));
     }
   }
