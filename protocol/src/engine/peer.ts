@@ -132,7 +132,7 @@ import type { RunContext } from './context.js';
 import { Device } from './device.js';
 import { Election } from './election.js';
 import { Lineage } from './lineage.js';
-import { AN_GATHER, decodeAnnounce, decodeAudit, decodeEquivocation, decodeOpen, decodeStateInto, decodeSuspect, ENGINE_CODEC, MSG } from './messages.js';
+import { AN_GATHER, decodeAnnounce, decodeAudit, decodeEquivocation, decodeStateInto, decodeSuspect, ENGINE_CODEC, MSG } from './messages.js';
 import type { Identity } from '../ports/identity.js';
 import { hashString } from '../rng/streams.js';
 import { Trust } from './trust.js';
@@ -541,7 +541,7 @@ export class MashaPeer implements EnginePeer {
   }
 
   private onOpen(msg: EngineMessage): void {
-    const body = decodeOpen(msg.body, this.ctx.limits);
+    const body = this.ctx.decodes.open(msg.body, this.ctx.limits);
     if (!this.election.acceptAggregator(msg, body.chain)) return;
     this.election.takeSuccessors(msg, body.successors, body.succession);
     const D = this.device;

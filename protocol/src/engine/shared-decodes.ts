@@ -1,6 +1,7 @@
 /**
- * Decodes of commit bodies shared by the peers of one process (one per run context, like the
- * work pool): the decoded COMMIT and its decoded downlink payload.
+ * Decodes of aggregator bodies shared by the peers of one process (one per run context, like the
+ * work pool): the decoded COMMIT and its decoded downlink payload, and the decoded OPEN (whose
+ * assignment delta lists every shard when a round opens a new epoch).
  *
  * Decoding is a pure function of the bytes (and of the run's limits and dimension), and bodies
  * are never modified once received. The simulator hands one broadcast to every recipient as one
@@ -15,15 +16,15 @@
  * its slot is reused (its appliers are done with it by then: applying is synchronous).
  */
 import type { Compressor, Payload } from '../compress/types.js';
-import { type BodyLimits, type DecodedCommit, decodeCommit } from './messages.js';
+import { type BodyLimits, type DecodedCommit, type DecodedOpen, decodeCommit, decodeOpen } from './messages.js';
 
 /** Slots kept per kind: the current commit, and one more for a replay or an overtaking commit. */
 const SLOTS = 2;
 
-interface CommitSlot {
+interface BodySlot<B> {
   bytes: Uint8Array | null;
   limits: BodyLimits | null;
-  body: DecodedCommit | null;
+  body: B | null;
 }
 
 interface PayloadSlot {
@@ -34,14 +35,17 @@ interface PayloadSlot {
 }
 
 export class SharedDecodes {
-  private readonly commits: CommitSlot[] = [];
+  private readonly commits: BodySlot<DecodedCommit>[] = [];
+  private readonly opens: BodySlot<DecodedOpen>[] = [];
   private readonly payloads: PayloadSlot[] = [];
   private nextCommit = 0;
+  private nextOpen = 0;
   private nextPayload = 0;
 
   constructor() {
     for (let i = 0; i < SLOTS; i++) {
       this.commits.push({ bytes: null, limits: null, body: null });
+      this.opens.push({ bytes: null, limits: null, body: null });
       this.payloads.push({ bytes: null, codec: null, dim: 0, payload: null });
     }
   }
@@ -52,6 +56,18 @@ export class SharedDecodes {
     const body = decodeCommit(bytes, limits);
     const s = this.commits[this.nextCommit];
     this.nextCommit = (this.nextCommit + 1) % SLOTS;
+    s.bytes = bytes;
+    s.limits = limits;
+    s.body = body;
+    return body;
+  }
+
+  /** `decodeOpen(bytes, limits)`, shared with the other holders of the same body object (read-only). */
+  open(bytes: Uint8Array, limits: BodyLimits): DecodedOpen {
+    for (const s of this.opens) if (s.bytes === bytes && s.limits === limits) return s.body as DecodedOpen;
+    const body = decodeOpen(bytes, limits);
+    const s = this.opens[this.nextOpen];
+    this.nextOpen = (this.nextOpen + 1) % SLOTS;
     s.bytes = bytes;
     s.limits = limits;
     s.body = body;
