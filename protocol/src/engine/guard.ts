@@ -268,8 +268,11 @@ export class Guard {
   private readonly refusals = new Map<PeerId, number>();
   private readonly history = new Map<string, NormHistory>();
   private readonly streams: Streams;
-  /** The running bounds' warm-up answers of the round, judged against the other shards at the commit. */
-  private readonly warm: WarmupReference;
+  /**
+   * The running bounds' warm-up answers of the round, judged against the other shards at the
+   * commit; made at the first one (five M-vectors: most peers never judge, and Lipschitz bounds never defer).
+   */
+  private warm: WarmupReference | null = null;
   /** (1/M)·decode(payload) of the answer judged last; allocated when this peer first judges one. */
   private scratch: Float64Array | null = null;
   private bound: RoundBound | null = null;
@@ -288,7 +291,6 @@ export class Guard {
   ) {
     this.settings = settings;
     this.streams = new Streams(secret);
-    this.warm = new WarmupReference(method.shards);
   }
 
   isBanned(peer: PeerId): boolean {
@@ -329,7 +331,7 @@ export class Guard {
     // Running bounds compare a difference's norm per unit of ‖x₀ − x₁‖ (an empirical Lipschitz
     // constant of the shard, steady across rounds), anything else as it is.
     this.unit = shape !== null && shape.kind === 'difference' && shape.distance > 0 ? shape.distance : 1;
-    this.warm.begin();
+    this.warm?.begin();
     const key = `${round}:${replica.iteration}:${phase}`;
     if (key !== this.boundKey) {
       this.boundKey = key;
@@ -388,7 +390,7 @@ export class Guard {
         for (let i = 0; i < s.length; i++) s[i] *= scale;
         return { kind: 'clip', scale };
       }
-    } else return this.warm.defer(m, stat);
+    } else return (this.warm ??= new WarmupReference(this.method.shards)).defer(m, stat);
     h.push(stat);
     return OK;
   }
@@ -398,12 +400,12 @@ export class Guard {
    * add its answer with (1: as it is, < 1: clipped, NaN: not deferred), or null when none was.
    */
   settle(phase: PhaseName): Float64Array | null {
-    return this.warm.settle((m) => this.history.get(`${phase}:${m}`), this.settings.running.warmup);
+    return this.warm === null ? null : this.warm.settle((m) => this.history.get(`${phase}:${m}`), this.settings.running.warmup);
   }
 
   /** Largest ‖warm-up answer‖ / its cross-shard reference seen so far (warmup-reference.ts). */
   get warmRatio(): number {
-    return this.warm.maxRatio;
+    return this.warm?.maxRatio ?? 0;
   }
 
   /** The clipped contribution of the last `judge` that answered 'clip' ((1/M)·scale·decoded). */
