@@ -3,7 +3,7 @@
 // next one inherits the list and never gives it a shard, nobody follows it), and a lying aggregator
 // that bans honest peers loses its bans when it is proven to equivocate.
 import { describe, expect, it } from 'vitest';
-import { MSG, parseManifest, type PeerId } from '@masha/protocol';
+import { MSG, parseManifest, type EngineAction, type PeerId } from '@masha/protocol';
 import { decodeCommit, decodeOpen, encodeCommit, type BodyLimits } from '@masha/protocol/engine';
 import { bodyHash, commitStatement } from '@masha/protocol/trust';
 import { simulate, type SimulateResult } from '../src/run/simulate.js';
@@ -33,10 +33,11 @@ describe('a liar banned by one aggregator is banned by the swarm', () => {
     readonly assignedAfterBan: number;
   }
 
-  function run(crash: { peer: PeerId; t: number } | null): Run {
+  /** The run with `extra` trace events; `watch` sees every honest peer's actions. */
+  function run(extra: Trace['events'][number][] = [], watch?: (id: PeerId, a: EngineAction) => void): Run {
     const events: Trace['events'][number][] = [];
     for (let i = 0; i < M; i++) events.push({ t: 0, event: 'join', peer: `p${i}` });
-    if (crash !== null) events.push({ t: crash.t, event: 'crash', peer: crash.peer });
+    events.push(...extra);
     let now = 0;
     let banBy: PeerId | null = null;
     let banAt = Number.POSITIVE_INFINITY;
@@ -51,6 +52,7 @@ describe('a liar banned by one aggregator is banned by the swarm', () => {
       },
       onAction: (id, a) => {
         if (id === LIAR) return;
+        watch?.(id, a);
         if (a.type === 'election') followed.set(a.epoch, a.aggregator);
         else if (a.type === 'metric' && a.name === 'ban-issued' && banBy === null) {
           banBy = id;
@@ -71,7 +73,7 @@ describe('a liar banned by one aggregator is banned by the swarm', () => {
   }
 
   it('the aggregator that banned it crashes: the liar is never followed, never given a shard, and the run reaches its target', () => {
-    const first = run(null);
+    const first = run();
     expect(first.banBy).not.toBeNull();
     const a = first.banBy as PeerId;
     // Every peer learned the ban from the aggregator's signed commit.
@@ -80,7 +82,7 @@ describe('a liar banned by one aggregator is banned by the swarm', () => {
 
     // The same run, with the aggregator crashing after the ban (the runs are equal until then).
     const crashAt = first.banAt + 2;
-    const r = run({ peer: a, t: crashAt });
+    const r = run([{ t: crashAt, event: 'crash', peer: a }]);
     expect(r.banBy).toBe(a);
     expect(r.banAt).toBeLessThan(crashAt);
     const s = r.result.summary;
@@ -106,31 +108,22 @@ describe('a liar banned by one aggregator is banned by the swarm', () => {
     // The ban's time in the run without a partition; p8 (an honest volunteer) is cut off from just
     // before it until well after, then heals and catches up by replaying the commits it missed.
     const X = 'p8';
-    const banAt = run(null).banAt;
-    const events: Trace['events'][number][] = [];
-    for (let i = 0; i < M; i++) events.push({ t: 0, event: 'join', peer: `p${i}` });
-    events.push({ t: banAt - 0.1, event: 'partition', peer: X, group: 'cut' }, { t: banAt + 1, event: 'heal' });
-    /** p8's metrics in order (ban-learned, replay-applied, state-installed), and whether the ban went out while it was cut off. */
+    const banAt = run().banAt;
+    /** p8's metrics in order (ban-learned, replay-applied, state-installed). */
     const seen: string[] = [];
-    let now = 0;
-    let issuedAt = Number.NaN;
-    const result = simulate({
-      manifest,
-      trace: { events, lines: events.map((_, i) => i + 1) },
-      adversary: (id) => (id === LIAR ? scaled(1e6) : null),
-      onIteration: (i) => {
-        now = i.simSeconds;
+    const cut = run(
+      [
+        { t: banAt - 0.1, event: 'partition', peer: X, group: 'cut' },
+        { t: banAt + 1, event: 'heal' },
+      ],
+      (id, a) => {
+        if (id === X && a.type === 'metric' && (a.name === 'ban-learned' || a.name === 'replay-applied' || a.name === 'state-installed')) seen.push(a.name);
       },
-      onAction: (id, a) => {
-        if (a.type !== 'metric') return;
-        if (a.name === 'ban-issued') issuedAt = now;
-        if (id === X && (a.name === 'ban-learned' || a.name === 'replay-applied' || a.name === 'state-installed')) seen.push(a.name);
-      },
-    });
+    );
     const story = seen.join(', ');
     // Preconditions: the ban went out while p8 was cut off, and p8 caught up by replay (no snapshot).
-    expect(issuedAt).toBeGreaterThan(banAt - 0.1);
-    expect(issuedAt).toBeLessThan(banAt + 1);
+    expect(cut.banAt).toBeGreaterThan(banAt - 0.1);
+    expect(cut.banAt).toBeLessThan(banAt + 1);
     expect(seen, story).not.toContain('state-installed');
     const lastReplay = seen.lastIndexOf('replay-applied');
     expect(lastReplay, story).toBeGreaterThan(0);
@@ -138,9 +131,9 @@ describe('a liar banned by one aggregator is banned by the swarm', () => {
     // REPLAY's list it learns it only from a later live commit, after every replay.
     expect(seen.indexOf('ban-learned'), story).toBeGreaterThanOrEqual(0);
     expect(seen.indexOf('ban-learned'), story).toBeLessThan(lastReplay);
-    expect(result.peers.find((p) => p.id === X)?.guard.isBanned(LIAR)).toBe(true);
-    expect(result.summary.reached).toBe(true);
-    expect(result.summary.consistent).toBe(true);
+    expect(cut.result.peers.find((p) => p.id === X)?.guard.isBanned(LIAR)).toBe(true);
+    expect(cut.result.summary.reached).toBe(true);
+    expect(cut.result.summary.consistent).toBe(true);
   });
 });
 

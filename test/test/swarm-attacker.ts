@@ -8,7 +8,8 @@ import { connectSwarm, PeerDriver, RunDirectory, type SwarmTransport } from '@ma
 import type { RunContext } from '@masha/protocol';
 import type { Manifest } from '@masha/protocol';
 import type { Evaluator } from '@masha/protocol/ports';
-import type { TestSwarm } from './swarm-helpers.js';
+import { afterAll, beforeAll } from 'vitest';
+import { TestSwarm } from './swarm-helpers.js';
 
 export interface Attacker {
   readonly transport: SwarmTransport;
@@ -77,6 +78,33 @@ export async function joinScalingAttacker(
     stop: async () => {
       started.stop();
       await transport.close().catch(() => {});
+    },
+  };
+}
+
+/**
+ * For the enclosing `describe`: a TestSwarm whose relay starts before its tests, and `joinAttacker`
+ * (joinScalingAttacker on that swarm); every attacker joined and the swarm stop after them.
+ */
+export function attackedSwarm(): {
+  readonly swarm: TestSwarm;
+  readonly joinAttacker: (...args: Parameters<typeof joinScalingAttacker> extends [TestSwarm, ...infer R] ? R : never) => Promise<Attacker>;
+} {
+  const swarm = new TestSwarm();
+  const attackers: Attacker[] = [];
+  beforeAll(async () => {
+    await swarm.startRelay();
+  });
+  afterAll(async () => {
+    for (const a of attackers) await a.stop();
+    await swarm.stop();
+  });
+  return {
+    swarm,
+    joinAttacker: async (...args) => {
+      const a = await joinScalingAttacker(swarm, ...args);
+      attackers.push(a);
+      return a;
     },
   };
 }

@@ -22,11 +22,11 @@
  * all along at 8× its shards' early median, one shard of eight biases the run more: audits are the
  * cure. Not a case here: it sits at this test's 0.7 threshold.)
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { modelRunFromManifest, parseManifest } from '@masha/protocol';
 import { OperatorEvaluator, SoftmaxOperator } from '@masha/protocol/model';
-import { checkLineage, TestSwarm } from './swarm-helpers.js';
-import { joinScalingAttacker, type Attacker } from './swarm-attacker.js';
+import { checkLineage } from './swarm-helpers.js';
+import { attackedSwarm } from './swarm-attacker.js';
 
 const PEERS = 4;
 const ITERATIONS = 1_500;
@@ -42,17 +42,7 @@ interface ModelJson {
  */
 for (const joinAt of [100, 5]) {
   describe(`a volunteer answering a model run with values ×1e6 from round ${joinAt}`, () => {
-    const swarm = new TestSwarm();
-    let attacker: Attacker | null = null;
-
-    beforeAll(async () => {
-      await swarm.startRelay();
-    });
-
-    afterAll(async () => {
-      await attacker?.stop();
-      await swarm.stop();
-    });
+    const { swarm, joinAttacker } = attackedSwarm();
 
     it('is clipped by the running bounds, and the run completes with a trained model', async () => {
       const manifest = parseManifest({
@@ -66,7 +56,7 @@ for (const joinAt of [100, 5]) {
       const { path, runId } = swarm.writeManifest(manifest);
       for (let i = 0; i < PEERS; i++) swarm.volunteer(runId);
       const launcher = swarm.launch(path);
-      attacker = await joinScalingAttacker(swarm, runId, 1e6, joinAt, (m) => {
+      const attacker = await joinAttacker(runId, 1e6, joinAt, (m) => {
         const run = modelRunFromManifest(m);
         if (run.task.kind !== 'softmax') throw new Error('a softmax run expected');
         return { ctx: run.ctx, honest: new OperatorEvaluator(new SoftmaxOperator(run.task.task)) };

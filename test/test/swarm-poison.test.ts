@@ -9,26 +9,16 @@
  * reference lineage. (While the attacker itself aggregates it answers honestly: a lying aggregator
  * is the business of signed commits and certified epochs, not of bounds.)
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseManifest, runFromManifest } from '@masha/protocol';
 import { ProblemEvaluator } from '@masha/protocol/host';
-import { checkLineage, testManifest, TestSwarm } from './swarm-helpers.js';
-import { joinScalingAttacker, type Attacker } from './swarm-attacker.js';
+import { checkLineage, testManifest } from './swarm-helpers.js';
+import { attackedSwarm } from './swarm-attacker.js';
 
 const PEERS = 4;
 
 describe('a volunteer answering with values ×1e30', () => {
-  const swarm = new TestSwarm();
-  let attacker: Attacker | null = null;
-
-  beforeAll(async () => {
-    await swarm.startRelay();
-  });
-
-  afterAll(async () => {
-    await attacker?.stop();
-    await swarm.stop();
-  });
+  const { swarm, joinAttacker } = attackedSwarm();
 
   it('is refused, banned after its second refusal, and the run reaches its target', async () => {
     // A short lease (benches are leases long) and a far target: the attacker joins once the run is
@@ -39,7 +29,7 @@ describe('a volunteer answering with values ×1e30', () => {
     const launcher = swarm.launch(path);
     // The attacker listens from the start (announcements are every second only until the first
     // commit) and joins once the run is under way, so that an honest volunteer aggregates.
-    attacker = await joinScalingAttacker(swarm, runId, 1e30, 5, (manifest) => {
+    const attacker = await joinAttacker(runId, 1e30, 5, (manifest) => {
       const run = runFromManifest(manifest);
       return { ctx: run.ctx, honest: new ProblemEvaluator(run.problem) };
     });

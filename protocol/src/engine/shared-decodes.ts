@@ -21,10 +21,25 @@ import { type BodyLimits, type DecodedCommit, type DecodedOpen, decodeCommit, de
 /** Slots kept per kind: the current commit, and one more for a replay or an overtaking commit. */
 const SLOTS = 2;
 
-interface BodySlot<B> {
-  bytes: Uint8Array | null;
-  limits: BodyLimits | null;
-  body: B | null;
+/** The last SLOTS (bytes, limits) → decoded body pairs of one kind, replaced in turn. */
+class BodyDecodes<B> {
+  private readonly slots: { bytes: Uint8Array | null; limits: BodyLimits | null; body: B | null }[] = [];
+  private next = 0;
+
+  constructor(private readonly decode: (bytes: Uint8Array, limits: BodyLimits) => B) {
+    for (let i = 0; i < SLOTS; i++) this.slots.push({ bytes: null, limits: null, body: null });
+  }
+
+  get(bytes: Uint8Array, limits: BodyLimits): B {
+    for (const s of this.slots) if (s.bytes === bytes && s.limits === limits) return s.body as B;
+    const body = this.decode(bytes, limits);
+    const s = this.slots[this.next];
+    this.next = (this.next + 1) % SLOTS;
+    s.bytes = bytes;
+    s.limits = limits;
+    s.body = body;
+    return body;
+  }
 }
 
 interface PayloadSlot {
@@ -35,43 +50,23 @@ interface PayloadSlot {
 }
 
 export class SharedDecodes {
-  private readonly commits: BodySlot<DecodedCommit>[] = [];
-  private readonly opens: BodySlot<DecodedOpen>[] = [];
+  private readonly commits = new BodyDecodes<DecodedCommit>(decodeCommit);
+  private readonly opens = new BodyDecodes<DecodedOpen>(decodeOpen);
   private readonly payloads: PayloadSlot[] = [];
-  private nextCommit = 0;
-  private nextOpen = 0;
   private nextPayload = 0;
 
   constructor() {
-    for (let i = 0; i < SLOTS; i++) {
-      this.commits.push({ bytes: null, limits: null, body: null });
-      this.opens.push({ bytes: null, limits: null, body: null });
-      this.payloads.push({ bytes: null, codec: null, dim: 0, payload: null });
-    }
+    for (let i = 0; i < SLOTS; i++) this.payloads.push({ bytes: null, codec: null, dim: 0, payload: null });
   }
 
   /** `decodeCommit(bytes, limits)`, shared with the other holders of the same body object. */
   commit(bytes: Uint8Array, limits: BodyLimits): DecodedCommit {
-    for (const s of this.commits) if (s.bytes === bytes && s.limits === limits) return s.body as DecodedCommit;
-    const body = decodeCommit(bytes, limits);
-    const s = this.commits[this.nextCommit];
-    this.nextCommit = (this.nextCommit + 1) % SLOTS;
-    s.bytes = bytes;
-    s.limits = limits;
-    s.body = body;
-    return body;
+    return this.commits.get(bytes, limits);
   }
 
   /** `decodeOpen(bytes, limits)`, shared with the other holders of the same body object (read-only). */
   open(bytes: Uint8Array, limits: BodyLimits): DecodedOpen {
-    for (const s of this.opens) if (s.bytes === bytes && s.limits === limits) return s.body as DecodedOpen;
-    const body = decodeOpen(bytes, limits);
-    const s = this.opens[this.nextOpen];
-    this.nextOpen = (this.nextOpen + 1) % SLOTS;
-    s.bytes = bytes;
-    s.limits = limits;
-    s.body = body;
-    return body;
+    return this.opens.get(bytes, limits);
   }
 
   /**
