@@ -273,13 +273,24 @@ export async function joinRun(options: JoinOptions): Promise<JoinResult> {
 }
 
 /** Resolves once some peer of the run reports `round` or later. */
+/** How often `--after-round` asks the run's peers for their status while it waits (ms). */
+const ROUND_QUERY_MS = 1_000;
+
 async function waitForRound(transport: SwarmTransport, runId: string, round: number, timeoutMs: number, signal?: AbortSignal): Promise<void> {
   const board = new StatusBoard(transport, runId).start();
   try {
     const deadline = performance.now() + timeoutMs;
+    // Steady peers report only every few seconds (a run moves ~100 rounds meanwhile): ask them
+    // every ROUND_QUERY_MS (they answer a query at most once a second), so the round is known within ~1 s.
+    let askedAt = Number.NEGATIVE_INFINITY;
     while (!board.all().some((e) => e.status.round >= round)) {
       if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('aborted');
-      if (performance.now() > deadline) throw new JoinError('run-not-found', `no peer of run ${runId} reported round ${round} within ${timeoutMs / 1000} s`);
+      const now = performance.now();
+      if (now > deadline) throw new JoinError('run-not-found', `no peer of run ${runId} reported round ${round} within ${timeoutMs / 1000} s`);
+      if (now - askedAt >= ROUND_QUERY_MS) {
+        board.query();
+        askedAt = now;
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
   } finally {
